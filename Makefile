@@ -1,0 +1,39 @@
+# Vakt - thin wrapper around CMake; see README.md.
+#   make demo            install what is missing, build, run collector + agent on loopback
+#   make test            install what is missing, build, run every test with ctest
+#   make test-sanitize   the same in an ASan+UBSan build (build-sanitize/)
+BUILD ?= build
+SANITIZE_BUILD ?= build-sanitize
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CTEST_ARGS ?= --output-on-failure
+
+.PHONY: all deps deps-test build demo test test-sanitize clean
+
+all: build
+
+deps:
+	tools/install-deps.sh build runtime
+
+deps-test:
+	tools/install-deps.sh build runtime test
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	tools/demo.sh $(BUILD)
+
+test: deps-test
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD) -j $(JOBS)
+	cd $(BUILD) && ctest $(CTEST_ARGS)
+
+test-sanitize: deps-test
+	cmake -S . -B $(SANITIZE_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVAKT_SANITIZE=ON
+	cmake --build $(SANITIZE_BUILD) -j $(JOBS)
+	cd $(SANITIZE_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest $(CTEST_ARGS)
+
+clean:
+	rm -rf $(BUILD) $(SANITIZE_BUILD)

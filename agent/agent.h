@@ -1,0 +1,46 @@
+/*
+ * agent.h - the agent's context and its loaded configuration. One struct
+ * agent owns the event loop and every subsystem; it is passed explicitly.
+ */
+#ifndef VAKT_AGENT_H
+#define VAKT_AGENT_H
+
+#include <stddef.h>
+
+#include <event2/dns.h>
+#include <event2/event.h>
+
+struct check;
+struct uplink;
+
+struct agent_collector {
+	char *name;
+	char *address; /* host:port */
+};
+
+struct agent_conf {
+	char *path;
+	char *site;
+	char *name; /* this agent's name (default: the host name) */
+	struct agent_collector *collectors;
+	size_t ncollectors;
+	unsigned batch_ms;	/* how long samples wait to be batched */
+	unsigned queue_batches; /* bound on unacknowledged batches held in memory */
+	unsigned max_frame;
+	struct check **checks;
+	size_t nchecks;
+};
+
+/* Parses and validates `path`; NULL after printing FILE:LINE errors. */
+struct agent_conf *agent_conf_load(const char *path);
+void agent_conf_free(struct agent_conf *conf);
+
+struct agent {
+	struct event_base *base;
+	struct evdns_base *dns;
+	struct agent_conf *conf;
+	struct uplink *uplink;
+	struct event *ev_sigint, *ev_sigterm, *ev_sighup, *ev_stats;
+};
+
+#endif

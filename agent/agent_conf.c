@@ -1,0 +1,284 @@
+/*
+ * agent_conf.c - the agent's configuration: schema, validation, and the
+ * checks it declares. All-or-nothing: any error and nothing is returned.
+ * Every message names FILE:LINE; check kinds validate their own sections.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "check.h"
+#include "conf.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define MAX_OPTS 64
+
+/* The load in progress: libconfuse validators have no user pointer. */
+static struct agent_conf *loading;
+
+static int validate_batch_ms(cfg_t *cfg, cfg_opt_t *opt)
+{
+	long v = cfg_opt_getnint(opt, 0);
+
+	if (v < 10 || v > 60000) {
+		cfg_error(cfg, "%s must be 10..60000 ms, got %ld", opt->name, v);
+		return -1;
+	}
+	return 0;
+}
+
+static int validate_queue(cfg_t *cfg, cfg_opt_t *opt)
+{
+	long v = cfg_opt_getnint(opt, 0);
+
+	if (v < 1 || v > 1000000) {
+		cfg_error(cfg, "%s must be 1..1000000, got %ld", opt->name, v);
+		return -1;
+	}
+	return 0;
+}
+
+static int validate_max_frame(cfg_t *cfg, cfg_opt_t *opt)
+{
+	long v = cfg_opt_getnint(opt, 0);
+
+	if (v < 4096 || v > 16 * 1024 * 1024) {
+		cfg_error(cfg, "%s must be 4096..16777216 bytes, got %ld", opt->name, v);
+		return -1;
+	}
+	return 0;
+}
+
+static int validate_collector(cfg_t *cfg, cfg_opt_t *opt)
+{
+	static const char *const req[] = {"address", NULL};
+	cfg_t *sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
+
+	return conf_require(sec, req);
+}
+
+static const cfg_opt_t common_check_opts[] = {
+    CFG_INT("interval", 60, CFGF_NONE),
+    CFG_INT("timeout", 2000, CFGF_NONE),
+    CFG_STR("host", NULL, CFGF_NODEFAULT),
+};
+#define NCOMMON (sizeof(common_check_opts) / sizeof(common_check_opts[0]))
+
+static int opt_in(const cfg_opt_t *opts, const char *name)
+{
+	for (; opts->name != NULL; opts++)
+		if (strcmp(opts->name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Builds the option list of one section: common keys + the kinds' own keys. */
+static void build_section_opts(cfg_opt_t *out, const char *section)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < NCOMMON; i++)
+		out[n++] = common_check_opts[i];
+	if (strcmp(section, "probe") == 0)
+		out[n++] = (cfg_opt_t)CFG_STR("kind", NULL, CFGF_NODEFAULT);
+	for (size_t k = 0; check_kinds[k] != NULL; k++) {
+		if (strcmp(check_kinds[k]->section, section) != 0)
+			continue;
+		for (const cfg_opt_t *o = check_kinds[k]->opts; o->name != NULL; o++) {
+			int dup = 0;
+
+			for (size_t j = 0; j < n; j++)
+				dup |= strcmp(out[j].name, o->name) == 0;
+			if (!dup && n < MAX_OPTS - 1)
+				out[n++] = *o;
+		}
+	}
+	out[n] = (cfg_opt_t)CFG_END();
+}
+
+/* A key set in `sec` that neither the common keys nor `kind` know. */
+static const char *foreign_key(cfg_t *sec, const struct check_kind *kind)
+{
+	for (cfg_opt_t *o = sec->opts; o->name != NULL; o++) {
+		int common = strcmp(o->name, "kind") == 0;
+
+		for (size_t i = 0; i < NCOMMON; i++)
+			common |= strcmp(common_check_opts[i].name, o->name) == 0;
+		if (!common && cfg_size(sec, o->name) > 0 && (o->flags & CFGF_MODIFIED) &&
+		    !opt_in(kind->opts, o->name))
+			return o->name;
+	}
+	return NULL;
+}
+
+static int validate_check(cfg_t *cfg, cfg_opt_t *opt)
+{
+	cfg_t *sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
+	const char *title = cfg_title(sec);
+	const struct check_kind *kind;
+	const char *bad;
+	struct check *c;
+
+	if (strcmp(cfg_name(sec), "probe") == 0) {
+		const char *k = cfg_getstr(sec, "kind");
+
+		if (k == NULL) {
+			conf_section_error(sec, "missing required key 'kind'");
+			return -1;
+		}
+		kind = check_kind_find(k);
+		if (kind == NULL || strcmp(kind->section, "probe") != 0) {
+			conf_section_error(sec, "unknown probe kind \"%s\"", k);
+			return -1;
+		}
+	} else {
+		kind = check_kind_find(cfg_name(sec));
+	}
+	if ((bad = foreign_key(sec, kind)) != NULL) {
+		conf_section_error(sec, "key '%s' does not apply to kind \"%s\"", bad, kind->name);
+		return -1;
+	}
+	for (size_t i = 0; i < loading->nchecks; i++)
+		if (strcmp(loading->checks[i]->name, title) == 0) {
+			conf_section_error(sec, "duplicate check name \"%s\"", title);
+			return -1;
+		}
+	if (cfg_getint(sec, "timeout") >= cfg_getint(sec, "interval") * 1000) {
+		conf_section_error(sec, "timeout (%ld ms) must be shorter than interval (%ld s)",
+				   cfg_getint(sec, "timeout"), cfg_getint(sec, "interval"));
+		return -1;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->kind = kind;
+	c->name = xstrdup(title);
+	c->interval = (unsigned)cfg_getint(sec, "interval");
+	c->timeout_ms = (unsigned)cfg_getint(sec, "timeout");
+	if (cfg_getstr(sec, "host") != NULL) {
+		c->host = xstrdup(cfg_getstr(sec, "host"));
+	} else if (strcmp(cfg_name(sec), "probe") == 0 && cfg_getstr(sec, "address") != NULL) {
+		/* a probe belongs to the host it probes */
+		char host[256];
+		unsigned port;
+		const char *why;
+
+		if (conf_split_hostport(cfg_getstr(sec, "address"), host, sizeof(host), &port, 1,
+					&why) == 0)
+			c->host = xstrdup(host);
+	}
+	if (c->host == NULL)
+		c->host = xstrdup(title);
+	if (kind->parse_config(c, sec) < 0) {
+		check_free(c);
+		return -1;
+	}
+	loading->checks = xreallocarray(loading->checks, loading->nchecks + 1, sizeof(c));
+	loading->checks[loading->nchecks++] = c;
+	return 0;
+}
+
+struct agent_conf *agent_conf_load(const char *path)
+{
+	static cfg_opt_t snmp_opts[MAX_OPTS], probe_opts[MAX_OPTS];
+	cfg_opt_t collector_opts[] = {
+	    CFG_STR("address", NULL, CFGF_NODEFAULT),
+	    CFG_END(),
+	};
+	cfg_opt_t opts[] = {
+	    CFG_STR("site", NULL, CFGF_NODEFAULT),
+	    CFG_STR("name", NULL, CFGF_NODEFAULT),
+	    CFG_SEC("collector", collector_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	    CFG_INT("batch_ms", 250, CFGF_NONE),
+	    CFG_INT("queue_batches", 4096, CFGF_NONE),
+	    CFG_INT("max_frame", 1048576, CFGF_NONE),
+	    CFG_SEC("snmp", snmp_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	    CFG_SEC("probe", probe_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	    CFG_END(),
+	};
+	struct agent_conf *conf = xcalloc(1, sizeof(*conf));
+	cfg_t *cfg;
+	int ok;
+
+	build_section_opts(snmp_opts, "snmp");
+	build_section_opts(probe_opts, "probe");
+	cfg = cfg_init(opts, CFGF_NONE);
+	cfg_set_validate_func(cfg, "site", conf_validate_name);
+	cfg_set_validate_func(cfg, "name", conf_validate_name);
+	cfg_set_validate_func(cfg, "batch_ms", validate_batch_ms);
+	cfg_set_validate_func(cfg, "queue_batches", validate_queue);
+	cfg_set_validate_func(cfg, "max_frame", validate_max_frame);
+	cfg_set_validate_func(cfg, "collector", validate_collector);
+	cfg_set_validate_func(cfg, "collector|address", conf_validate_hostport);
+	cfg_set_validate_func(cfg, "snmp|interval", conf_validate_interval);
+	cfg_set_validate_func(cfg, "snmp|timeout", conf_validate_timeout);
+	cfg_set_validate_func(cfg, "snmp|host", conf_validate_name);
+	cfg_set_validate_func(cfg, "probe|interval", conf_validate_interval);
+	cfg_set_validate_func(cfg, "probe|timeout", conf_validate_timeout);
+	cfg_set_validate_func(cfg, "probe|host", conf_validate_name);
+	cfg_set_validate_func(cfg, "snmp", validate_check);
+	cfg_set_validate_func(cfg, "probe", validate_check);
+
+	conf->path = xstrdup(path);
+	loading = conf;
+	ok = conf_parse_file(cfg, path) == 0;
+	loading = NULL;
+	if (ok && cfg_getstr(cfg, "site") == NULL) {
+		fprintf(conf_error_stream(), "%s: missing required key 'site'\n", path);
+		ok = 0;
+	}
+	if (ok && cfg_size(cfg, "collector") == 0) {
+		fprintf(conf_error_stream(), "%s: at least one collector section is required\n",
+			path);
+		ok = 0;
+	}
+	if (ok && conf->nchecks == 0)
+		log_warnx("%s: no snmp or probe sections: the agent has nothing to do", path);
+	if (!ok) {
+		cfg_free(cfg);
+		agent_conf_free(conf);
+		return NULL;
+	}
+	conf->site = xstrdup(cfg_getstr(cfg, "site"));
+	if (cfg_getstr(cfg, "name") != NULL) {
+		conf->name = xstrdup(cfg_getstr(cfg, "name"));
+	} else {
+		char hn[HOST_NAME_MAX + 1] = "agent";
+
+		gethostname(hn, sizeof(hn));
+		hn[sizeof(hn) - 1] = '\0';
+		conf->name = xstrdup(hn);
+	}
+	conf->ncollectors = cfg_size(cfg, "collector");
+	conf->collectors = xcalloc(conf->ncollectors, sizeof(*conf->collectors));
+	for (size_t i = 0; i < conf->ncollectors; i++) {
+		cfg_t *sec = cfg_getnsec(cfg, "collector", i);
+
+		conf->collectors[i].name = xstrdup(cfg_title(sec));
+		conf->collectors[i].address = xstrdup(cfg_getstr(sec, "address"));
+	}
+	conf->batch_ms = (unsigned)cfg_getint(cfg, "batch_ms");
+	conf->queue_batches = (unsigned)cfg_getint(cfg, "queue_batches");
+	conf->max_frame = (unsigned)cfg_getint(cfg, "max_frame");
+	cfg_free(cfg);
+	return conf;
+}
+
+void agent_conf_free(struct agent_conf *conf)
+{
+	if (conf == NULL)
+		return;
+	for (size_t i = 0; i < conf->nchecks; i++)
+		check_free(conf->checks[i]);
+	free(conf->checks);
+	for (size_t i = 0; i < conf->ncollectors; i++) {
+		free(conf->collectors[i].name);
+		free(conf->collectors[i].address);
+	}
+	free(conf->collectors);
+	free(conf->site);
+	free(conf->name);
+	free(conf->path);
+	free(conf);
+}

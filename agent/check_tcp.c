@@ -1,0 +1,185 @@
+/*
+ * check_tcp.c - the "tcp" probe: connect time and up/down of a TCP service.
+ * Non-blocking connect on the agent's loop; names resolve through evdns, never
+ * through a blocking getaddrinfo.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/dns.h>
+#include <event2/util.h>
+
+#include "agent.h"
+#include "check.h"
+#include "conf.h"
+#include "log.h"
+#include "timeutil.h"
+#include "xmalloc.h"
+
+struct tcp_probe {
+	char host[256];
+	unsigned port;
+	struct sockaddr_storage ss; /* resolved once when the address is numeric */
+	int ss_len;
+	evutil_socket_t fd;
+	struct event *ev;
+	struct evdns_getaddrinfo_request *dnsreq;
+	struct complaint fail;
+};
+
+static cfg_opt_t tcp_opts[] = {
+    CFG_STR("address", NULL, CFGF_NODEFAULT),
+    CFG_END(),
+};
+
+static int tcp_parse_config(struct check *c, cfg_t *sec)
+{
+	static const char *const req[] = {"address", NULL};
+	struct tcp_probe *p;
+	const char *why;
+	char buf[300];
+
+	if (conf_require(sec, req) < 0)
+		return -1;
+	p = xcalloc(1, sizeof(*p));
+	p->fd = -1;
+	if (conf_split_hostport(cfg_getstr(sec, "address"), p->host, sizeof(p->host), &p->port, 0,
+				&why) < 0) {
+		conf_section_error(sec, "address \"%s\": %s", cfg_getstr(sec, "address"), why);
+		free(p);
+		return -1;
+	}
+	snprintf(buf, sizeof(buf), strchr(p->host, ':') ? "[%s]:%u" : "%s:%u", p->host, p->port);
+	p->ss_len = sizeof(p->ss);
+	if (evutil_parse_sockaddr_port(buf, (struct sockaddr *)&p->ss, &p->ss_len) < 0)
+		p->ss_len = 0; /* a name: resolved at every run */
+	c->priv = p;
+	return 0;
+}
+
+static int tcp_start(struct check *c) { return 0; }
+
+static void tcp_finish(struct check *c, enum check_outcome o, const char *why)
+{
+	struct tcp_probe *p = c->priv;
+	double secs = (mono_now_ms() - c->run_start_ms) / 1000.0;
+
+	if (p->ev != NULL) {
+		event_free(p->ev);
+		p->ev = NULL;
+	}
+	if (p->fd >= 0) {
+		evutil_closesocket(p->fd);
+		p->fd = -1;
+	}
+	check_emit(c, "", "up", SAMPLE_GAUGE, o == CHECK_OK ? 1 : 0, 0, 0);
+	check_emit(c, "", "connect_time", SAMPLE_GAUGE, secs, 0, o != CHECK_OK);
+	if (o == CHECK_OK)
+		log_complain_clear(&p->fail, "tcp \"%s\": %s:%u reachable again", c->name, p->host,
+				   p->port);
+	else
+		log_complain(&p->fail, 300, "tcp \"%s\": %s:%u %s: %s", c->name, p->host, p->port,
+			     check_outcome_str(o), why);
+	check_done(c, o);
+}
+
+static void tcp_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct check *c = arg;
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (what & EV_TIMEOUT) {
+		tcp_finish(c, CHECK_TIMEOUT, "no answer");
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err != 0)
+		tcp_finish(c, CHECK_DOWN, strerror(err));
+	else
+		tcp_finish(c, CHECK_OK, "connected");
+}
+
+static void tcp_connect(struct check *c, const struct sockaddr *sa, int salen)
+{
+	struct tcp_probe *p = c->priv;
+	struct timeval tv;
+	uint64_t used = mono_now_ms() - c->run_start_ms;
+
+	p->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (p->fd < 0) {
+		tcp_finish(c, CHECK_ERROR, strerror(errno));
+		return;
+	}
+	if (connect(p->fd, sa, salen) < 0 && errno != EINPROGRESS) {
+		tcp_finish(c, CHECK_DOWN, strerror(errno));
+		return;
+	}
+	p->ev = event_new(c->base, p->fd, EV_WRITE, tcp_event_cb, c);
+	/* the timeout covers name resolution and connect together */
+	ms_to_timeval(used < c->timeout_ms ? c->timeout_ms - used : 1, &tv);
+	event_add(p->ev, &tv);
+}
+
+static void tcp_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct check *c = arg;
+	struct tcp_probe *p = c->priv;
+
+	p->dnsreq = NULL;
+	if (result == EVUTIL_EAI_CANCEL)
+		return;
+	if (result != 0 || res == NULL) {
+		tcp_finish(c, CHECK_ERROR, evutil_gai_strerror(result));
+		return;
+	}
+	tcp_connect(c, res->ai_addr, (int)res->ai_addrlen);
+	evutil_freeaddrinfo(res);
+}
+
+static void tcp_run(struct check *c)
+{
+	struct tcp_probe *p = c->priv;
+	struct evutil_addrinfo hints;
+	char port[8];
+
+	if (p->ss_len > 0) {
+		tcp_connect(c, (struct sockaddr *)&p->ss, p->ss_len);
+		return;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof(port), "%u", p->port);
+	p->dnsreq = evdns_getaddrinfo(c->agent->dns, p->host, port, &hints, tcp_dns_cb, c);
+}
+
+static void tcp_stop(struct check *c)
+{
+	struct tcp_probe *p = c->priv;
+
+	if (p == NULL)
+		return;
+	if (p->dnsreq != NULL)
+		evdns_getaddrinfo_cancel(p->dnsreq);
+	if (p->ev != NULL)
+		event_free(p->ev);
+	if (p->fd >= 0)
+		evutil_closesocket(p->fd);
+	free(p);
+	c->priv = NULL;
+}
+
+const struct check_kind check_kind_tcp = {
+    .name = "tcp",
+    .section = "probe",
+    .opts = tcp_opts,
+    .parse_config = tcp_parse_config,
+    .start = tcp_start,
+    .run = tcp_run,
+    .stop = tcp_stop,
+};

@@ -1,0 +1,424 @@
+/*
+ * uplink.c - the agent's stream to the collector (see uplink.h).
+ * A batch leaves the queue only when the collector acks it; nothing here
+ * blocks, and the queue is bounded (oldest dropped, counted and logged).
+ */
+#include "uplink.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/bufferevent.h>
+#include <event2/buffer.h>
+#include <event2/dns.h>
+
+#include "conf.h"
+#include "frame.h"
+#include "log.h"
+#include "timeutil.h"
+#include "xmalloc.h"
+
+#define UPLINK_BATCH_SAMPLES 1000 /* flush early when this many are waiting */
+#define UPLINK_HELLO_TIMEOUT 10	  /* seconds to wait for HelloAck */
+#define UPLINK_BACKOFF_MIN 500	  /* ms */
+#define UPLINK_BACKOFF_MAX 30000  /* ms */
+
+struct queued_batch {
+	uint64_t seq;
+	uint8_t *frame; /* length prefix + encoded vakt.Frame */
+	size_t len;
+	uint32_t nsamples;
+};
+
+struct uplink {
+	struct agent *a;
+	enum uplink_state state;
+	struct bufferevent *bev;
+	struct event *flush_ev, *retry_ev;
+	size_t collector; /* index into conf->collectors: failover rotates it */
+	unsigned backoff_ms;
+	int draining;
+
+	Vakt__Sample **cur; /* samples waiting to be batched */
+	size_t ncur;
+
+	struct queued_batch *q; /* ring of unacknowledged batches */
+	size_t qcap, qhead, qlen;
+	size_t nsent;	   /* of the queued batches, how many went out on this connection */
+	uint64_t next_seq;
+
+	struct uplink_stats st;
+	struct complaint conn_fail, dropped;
+};
+
+static void uplink_connect(struct uplink *u);
+static void uplink_send_queued(struct uplink *u);
+
+const char *uplink_state_str(enum uplink_state s)
+{
+	switch (s) {
+	case UPLINK_IDLE:
+		return "idle";
+	case UPLINK_CONNECTING:
+		return "connecting";
+	case UPLINK_HELLO:
+		return "hello";
+	case UPLINK_ACTIVE:
+		return "active";
+	}
+	return "unknown";
+}
+
+/* The one place the connection state changes. */
+static void uplink_set_state(struct uplink *u, enum uplink_state s)
+{
+	const struct agent_collector *col = &u->a->conf->collectors[u->collector];
+
+	if (u->state == s)
+		return;
+	if (s == UPLINK_ACTIVE || u->state == UPLINK_ACTIVE)
+		log_info("uplink to %s (%s): %s -> %s", col->name, col->address,
+			 uplink_state_str(u->state), uplink_state_str(s));
+	else
+		log_debug("uplink to %s (%s): %s -> %s", col->name, col->address,
+			  uplink_state_str(u->state), uplink_state_str(s));
+	u->state = s;
+}
+
+Vakt__Sample *uplink_sample_new(const char *host, const char *check, const char *instance,
+				const char *metric)
+{
+	Vakt__Sample *s = xmalloc(sizeof(*s));
+
+	vakt__sample__init(s);
+	s->host = xstrdup(host);
+	s->check = xstrdup(check);
+	s->instance = xstrdup(instance);
+	s->metric = xstrdup(metric);
+	return s;
+}
+
+void uplink_sample_free(Vakt__Sample *s)
+{
+	if (s == NULL)
+		return;
+	free(s->host);
+	free(s->check);
+	free(s->instance);
+	free(s->metric);
+	free(s);
+}
+
+static void queue_push(struct uplink *u, uint8_t *frame, size_t len, uint64_t seq, uint32_t n)
+{
+	struct queued_batch *b;
+
+	if (u->qlen == u->qcap) {
+		/* no spool yet: the oldest unacknowledged batch is lost */
+		struct queued_batch *old = &u->q[u->qhead];
+
+		u->st.batches_dropped++;
+		log_complain(&u->dropped, 60,
+			     "uplink: queue full (%zu batches unacknowledged), dropped batch %llu "
+			     "with %u samples; %llu batches dropped in all",
+			     u->qcap, (unsigned long long)old->seq, old->nsamples,
+			     (unsigned long long)u->st.batches_dropped);
+		free(old->frame);
+		u->qhead = (u->qhead + 1) % u->qcap;
+		u->qlen--;
+		if (u->nsent > 0)
+			u->nsent--;
+	}
+	b = &u->q[(u->qhead + u->qlen) % u->qcap];
+	b->seq = seq;
+	b->frame = frame;
+	b->len = len;
+	b->nsamples = n;
+	u->qlen++;
+}
+
+/* Encodes samples [0, n) of cur as one batch; returns the frame or NULL if too big. */
+static uint8_t *encode_batch(struct uplink *u, size_t n, uint64_t seq, size_t *len)
+{
+	Vakt__Batch b = VAKT__BATCH__INIT;
+	Vakt__Frame f = VAKT__FRAME__INIT;
+	uint8_t *buf;
+
+	b.seq = seq;
+	b.samples = u->cur;
+	b.n_samples = n;
+	f.msg_case = VAKT__FRAME__MSG_BATCH;
+	f.batch = &b;
+	if (vakt__frame__get_packed_size(&f) > u->a->conf->max_frame)
+		return NULL;
+	buf = frame_encode(&f, len);
+	return buf;
+}
+
+void uplink_flush(struct uplink *u)
+{
+	while (u->ncur > 0) {
+		size_t n = u->ncur, len;
+		uint8_t *frame;
+
+		/* halve until the batch fits in one frame */
+		while ((frame = encode_batch(u, n, u->next_seq, &len)) == NULL && n > 1)
+			n /= 2;
+		if (frame == NULL) {
+			log_warnx("uplink: sample %s/%s/%s is larger than max_frame, dropped",
+				  u->cur[0]->host, u->cur[0]->check, u->cur[0]->metric);
+			n = 1;
+		} else {
+			queue_push(u, frame, len, u->next_seq++, (uint32_t)n);
+			u->st.samples += n;
+		}
+		for (size_t i = 0; i < n; i++)
+			uplink_sample_free(u->cur[i]);
+		memmove(u->cur, u->cur + n, (u->ncur - n) * sizeof(*u->cur));
+		u->ncur -= n;
+	}
+	uplink_send_queued(u);
+}
+
+void uplink_add(struct uplink *u, Vakt__Sample *s)
+{
+	u->cur[u->ncur++] = s;
+	if (u->ncur == UPLINK_BATCH_SAMPLES)
+		uplink_flush(u);
+}
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg) { uplink_flush(arg); }
+
+static void uplink_send_queued(struct uplink *u)
+{
+	struct evbuffer *out;
+
+	if (u->state != UPLINK_ACTIVE)
+		return;
+	out = bufferevent_get_output(u->bev);
+	/* keep at most a few frames in the socket buffer: back-pressure, bounded memory */
+	while (u->nsent < u->qlen && evbuffer_get_length(out) < 4 * (size_t)u->a->conf->max_frame) {
+		struct queued_batch *b = &u->q[(u->qhead + u->nsent) % u->qcap];
+
+		evbuffer_add(out, b->frame, b->len);
+		u->nsent++;
+		u->st.batches_sent++;
+	}
+}
+
+static void uplink_close(struct uplink *u, int failed)
+{
+	struct timeval tv;
+
+	if (u->bev != NULL) {
+		bufferevent_free(u->bev);
+		u->bev = NULL;
+	}
+	u->nsent = 0; /* everything unacknowledged goes again, in order */
+	uplink_set_state(u, UPLINK_IDLE);
+	if (failed) {
+		/* rotate to the next collector, back off exponentially with jitter */
+		u->collector = (u->collector + 1) % u->a->conf->ncollectors;
+		u->backoff_ms = u->backoff_ms ? u->backoff_ms * 2 : UPLINK_BACKOFF_MIN;
+		if (u->backoff_ms > UPLINK_BACKOFF_MAX)
+			u->backoff_ms = UPLINK_BACKOFF_MAX;
+	}
+	ms_to_timeval(u->backoff_ms + (unsigned)random() % (u->backoff_ms / 4 + 1), &tv);
+	evtimer_add(u->retry_ev, &tv);
+}
+
+static void handle_ack(struct uplink *u, uint64_t seq)
+{
+	while (u->qlen > 0 && u->q[u->qhead].seq <= seq) {
+		free(u->q[u->qhead].frame);
+		u->qhead = (u->qhead + 1) % u->qcap;
+		u->qlen--;
+		if (u->nsent > 0)
+			u->nsent--;
+		u->st.batches_acked++;
+	}
+	if (u->draining && u->qlen == 0)
+		event_base_loopbreak(u->a->base);
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+	struct uplink *u = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	const struct agent_collector *col = &u->a->conf->collectors[u->collector];
+
+	for (;;) {
+		Vakt__Frame *f;
+		uint32_t len;
+		enum frame_status st = frame_read(in, u->a->conf->max_frame, &f, &len);
+
+		if (st == FRAME_NEED_MORE)
+			break;
+		if (st != FRAME_OK) {
+			log_warnx("uplink to %s (%s): %s (length %u), reconnecting", col->name,
+				  col->address, frame_status_str(st), len);
+			uplink_close(u, 1);
+			return;
+		}
+		switch (f->msg_case) {
+		case VAKT__FRAME__MSG_HELLO_ACK:
+			if (u->state == UPLINK_HELLO) {
+				log_info("uplink: connected to %s (%s), %s, protocol %u; replaying "
+					 "%zu unacknowledged batches",
+					 col->name, col->address, f->hello_ack->software,
+					 f->hello_ack->protocol, u->qlen);
+				log_complain_clear(&u->conn_fail, "uplink: collector reachable again");
+				bufferevent_set_timeouts(bev, NULL, NULL);
+				u->backoff_ms = 0;
+				uplink_set_state(u, UPLINK_ACTIVE);
+				uplink_send_queued(u);
+			}
+			break;
+		case VAKT__FRAME__MSG_ACK:
+			handle_ack(u, f->ack->seq);
+			uplink_send_queued(u);
+			break;
+		case VAKT__FRAME__MSG_ERROR:
+			log_warnx("uplink: collector %s (%s) refused the session: %s", col->name,
+				  col->address, f->error->message);
+			vakt__frame__free_unpacked(f, NULL);
+			uplink_close(u, 1);
+			return;
+		default:
+			log_debug("uplink: ignoring message %d from collector", f->msg_case);
+			break;
+		}
+		vakt__frame__free_unpacked(f, NULL);
+	}
+}
+
+static void write_cb(struct bufferevent *bev, void *arg) { uplink_send_queued(arg); }
+
+static void send_hello(struct uplink *u)
+{
+	Vakt__Hello h = VAKT__HELLO__INIT;
+	Vakt__Frame f = VAKT__FRAME__INIT;
+	char sw[64];
+	struct timeval tv = {UPLINK_HELLO_TIMEOUT, 0};
+
+	snprintf(sw, sizeof(sw), "vakt-agent %s", VAKT_VERSION);
+	h.protocol = VAKT_PROTOCOL;
+	h.software = sw;
+	h.site = u->a->conf->site;
+	h.agent = u->a->conf->name;
+	f.msg_case = VAKT__FRAME__MSG_HELLO;
+	f.hello = &h;
+	frame_write(bufferevent_get_output(u->bev), &f, u->a->conf->max_frame);
+	bufferevent_set_timeouts(u->bev, &tv, NULL);
+	uplink_set_state(u, UPLINK_HELLO);
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct uplink *u = arg;
+	const struct agent_collector *col = &u->a->conf->collectors[u->collector];
+
+	if (what & BEV_EVENT_CONNECTED) {
+		send_hello(u);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT)
+		log_complain(&u->conn_fail, 300, "uplink to %s (%s): no answer to hello",
+			     col->name, col->address);
+	else if (what & BEV_EVENT_EOF)
+		log_complain(&u->conn_fail, 300, "uplink to %s (%s): connection closed by peer",
+			     col->name, col->address);
+	else if (what & BEV_EVENT_ERROR) {
+		int dnserr = bufferevent_socket_get_dns_error(bev);
+
+		log_complain(&u->conn_fail, 300, "uplink to %s (%s): %s", col->name, col->address,
+			     dnserr ? evutil_gai_strerror(dnserr)
+				    : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	}
+	uplink_close(u, 1);
+}
+
+static void uplink_connect(struct uplink *u)
+{
+	const struct agent_collector *col = &u->a->conf->collectors[u->collector];
+	char host[256];
+	unsigned port;
+	const char *why;
+
+	if (conf_split_hostport(col->address, host, sizeof(host), &port, 0, &why) < 0) {
+		/* validated at load time; cannot happen */
+		log_warnx("uplink: collector %s address %s: %s", col->name, col->address, why);
+		return;
+	}
+	u->bev = bufferevent_socket_new(u->a->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(u->bev, read_cb, write_cb, event_cb, u);
+	bufferevent_setwatermark(u->bev, EV_WRITE, (size_t)u->a->conf->max_frame, 0);
+	bufferevent_enable(u->bev, EV_READ | EV_WRITE);
+	uplink_set_state(u, UPLINK_CONNECTING);
+	u->st.reconnects++;
+	if (bufferevent_socket_connect_hostname(u->bev, u->a->dns, AF_UNSPEC, host, (int)port) <
+	    0) {
+		/* event_cb has already run or will: nothing more here */
+		log_debug("uplink: connect to %s failed at once", col->address);
+	}
+}
+
+static void retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct uplink *u = arg;
+
+	if (u->state == UPLINK_IDLE)
+		uplink_connect(u);
+}
+
+struct uplink *uplink_new(struct agent *a)
+{
+	struct uplink *u = xcalloc(1, sizeof(*u));
+	struct timeval tv;
+
+	u->a = a;
+	u->cur = xcalloc(UPLINK_BATCH_SAMPLES, sizeof(*u->cur));
+	u->qcap = a->conf->queue_batches;
+	u->q = xcalloc(u->qcap, sizeof(*u->q));
+	u->next_seq = 1;
+	u->flush_ev = event_new(a->base, -1, EV_PERSIST, flush_cb, u);
+	u->retry_ev = evtimer_new(a->base, retry_cb, u);
+	ms_to_timeval(a->conf->batch_ms, &tv);
+	event_add(u->flush_ev, &tv);
+	return u;
+}
+
+void uplink_start(struct uplink *u) { uplink_connect(u); }
+
+void uplink_drain(struct uplink *u)
+{
+	u->draining = 1;
+	uplink_flush(u);
+	if (u->qlen == 0)
+		event_base_loopbreak(u->a->base);
+}
+
+void uplink_get_stats(const struct uplink *u, struct uplink_stats *st)
+{
+	*st = u->st;
+	st->queued = u->qlen;
+}
+
+void uplink_free(struct uplink *u)
+{
+	if (u == NULL)
+		return;
+	if (u->qlen > 0)
+		log_warnx("uplink: %zu batches were not acknowledged and are lost at exit", u->qlen);
+	if (u->bev != NULL)
+		bufferevent_free(u->bev);
+	event_free(u->flush_ev);
+	event_free(u->retry_ev);
+	for (size_t i = 0; i < u->ncur; i++)
+		uplink_sample_free(u->cur[i]);
+	free(u->cur);
+	for (size_t i = 0; i < u->qlen; i++)
+		free(u->q[(u->qhead + i) % u->qcap].frame);
+	free(u->q);
+	free(u);
+}

@@ -1,0 +1,44 @@
+/*
+ * uplink.h - the agent's stream to the collector: Hello, then batches with
+ * sequence numbers, each kept until the collector acknowledges it and resent
+ * in order after a reconnect. The unacknowledged queue is the seam where the
+ * disk spool plugs in; in memory it is bounded and drops oldest-first, loudly.
+ */
+#ifndef VAKT_UPLINK_H
+#define VAKT_UPLINK_H
+
+#include <stdint.h>
+
+#include "agent.h"
+#include "vakt.pb-c.h"
+
+enum uplink_state {
+	UPLINK_IDLE,	   /* waiting to (re)connect */
+	UPLINK_CONNECTING, /* TCP connect in progress */
+	UPLINK_HELLO,	   /* Hello sent, waiting for HelloAck */
+	UPLINK_ACTIVE,	   /* streaming batches */
+};
+
+const char *uplink_state_str(enum uplink_state s);
+
+struct uplink_stats {
+	uint64_t samples, batches_sent, batches_acked, batches_dropped, reconnects;
+	uint64_t queued; /* batches waiting for an ack */
+};
+
+struct uplink *uplink_new(struct agent *a);
+void uplink_free(struct uplink *u);
+/* Starts connecting; returns at once. */
+void uplink_start(struct uplink *u);
+/* Takes ownership of `s` (allocated with uplink_sample_new). */
+void uplink_add(struct uplink *u, Vakt__Sample *s);
+Vakt__Sample *uplink_sample_new(const char *host, const char *check, const char *instance,
+				const char *metric);
+void uplink_sample_free(Vakt__Sample *s);
+/* Batches what is pending and sends what the connection allows. */
+void uplink_flush(struct uplink *u);
+/* At shutdown: flush, and break the loop once every batch is acknowledged. */
+void uplink_drain(struct uplink *u);
+void uplink_get_stats(const struct uplink *u, struct uplink_stats *st);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * collector.h - the collector's context and configuration. One struct
+ * collector owns the loop, the listeners, the sessions and every subsystem.
+ */
+#ifndef VAKT_COLLECTOR_H
+#define VAKT_COLLECTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <confuse.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+struct session;
+struct store;
+struct notify;
+struct alert_engine;
+struct control;
+
+struct collector_conf {
+	char *path;
+	char **listen; /* host:port */
+	size_t nlisten;
+	char *data_dir;
+	unsigned step;
+	unsigned max_frame;
+	unsigned store_queue;
+	unsigned max_sessions;
+	char *control_socket;
+	cfg_t *cfg; /* kept for the channel and rule sections */
+};
+
+/* Parses and validates `path`; NULL after printing FILE:LINE errors. */
+struct collector_conf *collector_conf_load(const char *path);
+void collector_conf_free(struct collector_conf *conf);
+
+TAILQ_HEAD(session_list, session);
+
+struct collector {
+	struct event_base *base;
+	struct collector_conf *conf;
+	struct evconnlistener **listeners;
+	size_t nlisteners;
+	struct session_list sessions;
+	size_t nsessions;
+	uint64_t next_session_id;
+	struct store *store;
+	struct notify *notify;
+	struct alert_engine *alert;
+	struct control *control;
+	struct event *ev_sigint, *ev_sigterm, *ev_sighup, *ev_stats;
+	double started; /* monotonic seconds */
+	uint64_t sessions_refused, frames_bad;
+};
+
+#endif

@@ -1,0 +1,158 @@
+/*
+ * collector_conf.c - the collector's configuration: listeners, storage,
+ * notification channels and alert rules. All-or-nothing, FILE:LINE errors.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "alert.h"
+#include "collector.h"
+#include "conf.h"
+#include "log.h"
+#include "notify.h"
+#include "xmalloc.h"
+
+/* Lines of the rule sections of the load in progress, for post-parse checks. */
+struct rule_line {
+	char *title;
+	int line;
+};
+static struct rule_line *rule_lines;
+static size_t nrule_lines;
+
+static int validate_step(cfg_t *cfg, cfg_opt_t *opt)
+{
+	long v = cfg_opt_getnint(opt, 0);
+
+	if (v < 1 || v > 3600) {
+		cfg_error(cfg, "%s must be 1..3600 s, got %ld", opt->name, v);
+		return -1;
+	}
+	return 0;
+}
+
+static int validate_positive(cfg_t *cfg, cfg_opt_t *opt)
+{
+	long v = cfg_opt_getnint(opt, 0);
+	long hi = strcmp(opt->name, "max_frame") == 0 ? 16L * 1024 * 1024 : 1000000;
+	long lo = strcmp(opt->name, "max_frame") == 0 ? 4096 : 1;
+
+	if (v < lo || v > hi) {
+		cfg_error(cfg, "%s must be %ld..%ld, got %ld", opt->name, lo, hi, v);
+		return -1;
+	}
+	return 0;
+}
+
+static int validate_channel(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return notify_channel_validate(cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1));
+}
+
+static int validate_rule(cfg_t *cfg, cfg_opt_t *opt)
+{
+	cfg_t *sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
+
+	if (alert_rule_validate(sec) < 0)
+		return -1;
+	rule_lines = xreallocarray(rule_lines, nrule_lines + 1, sizeof(*rule_lines));
+	rule_lines[nrule_lines].title = xstrdup(cfg_title(sec));
+	rule_lines[nrule_lines].line = cfg->line;
+	nrule_lines++;
+	return 0;
+}
+
+static int channel_known(cfg_t *cfg, const char *name)
+{
+	if (strcmp(name, "log") == 0)
+		return 1;
+	return cfg_gettsec(cfg, "channel", name) != NULL;
+}
+
+/* Every channel a rule names must exist, wherever in the file it is declared. */
+static int check_rule_channels(cfg_t *cfg, const char *path)
+{
+	int bad = 0;
+
+	for (size_t i = 0; i < nrule_lines; i++) {
+		cfg_t *rule = cfg_gettsec(cfg, "rule", rule_lines[i].title);
+
+		for (unsigned j = 0; rule != NULL && j < cfg_size(rule, "channels"); j++) {
+			const char *ch = cfg_getnstr(rule, "channels", j);
+
+			if (!channel_known(cfg, ch)) {
+				fprintf(conf_error_stream(),
+					"%s:%d: rule \"%s\": unknown channel \"%s\"\n", path,
+					rule_lines[i].line, rule_lines[i].title, ch);
+				bad = 1;
+			}
+		}
+	}
+	return bad ? -1 : 0;
+}
+
+struct collector_conf *collector_conf_load(const char *path)
+{
+	cfg_opt_t opts[] = {
+	    CFG_STR_LIST("listen", "{0.0.0.0:7060}", CFGF_NONE),
+	    CFG_STR("data_dir", "/var/lib/vakt/rrd", CFGF_NONE),
+	    CFG_INT("step", 60, CFGF_NONE),
+	    CFG_INT("max_frame", 1048576, CFGF_NONE),
+	    CFG_INT("store_queue", 1024, CFGF_NONE),
+	    CFG_INT("max_sessions", 1024, CFGF_NONE),
+	    CFG_STR("control_socket", "/run/vakt/collector.sock", CFGF_NONE),
+	    CFG_SEC("channel", notify_channel_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	    CFG_SEC("rule", alert_rule_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	    CFG_END(),
+	};
+	struct collector_conf *conf;
+	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
+	int ok;
+
+	cfg_set_validate_func(cfg, "listen", conf_validate_hostport);
+	cfg_set_validate_func(cfg, "step", validate_step);
+	cfg_set_validate_func(cfg, "max_frame", validate_positive);
+	cfg_set_validate_func(cfg, "store_queue", validate_positive);
+	cfg_set_validate_func(cfg, "max_sessions", validate_positive);
+	cfg_set_validate_func(cfg, "channel", validate_channel);
+	cfg_set_validate_func(cfg, "rule", validate_rule);
+
+	ok = conf_parse_file(cfg, path) == 0 && check_rule_channels(cfg, path) == 0;
+	for (size_t i = 0; i < nrule_lines; i++)
+		free(rule_lines[i].title);
+	free(rule_lines);
+	rule_lines = NULL;
+	nrule_lines = 0;
+	if (!ok) {
+		cfg_free(cfg);
+		return NULL;
+	}
+	conf = xcalloc(1, sizeof(*conf));
+	conf->path = xstrdup(path);
+	conf->nlisten = cfg_size(cfg, "listen");
+	conf->listen = xcalloc(conf->nlisten, sizeof(char *));
+	for (size_t i = 0; i < conf->nlisten; i++)
+		conf->listen[i] = xstrdup(cfg_getnstr(cfg, "listen", i));
+	conf->data_dir = xstrdup(cfg_getstr(cfg, "data_dir"));
+	conf->step = (unsigned)cfg_getint(cfg, "step");
+	conf->max_frame = (unsigned)cfg_getint(cfg, "max_frame");
+	conf->store_queue = (unsigned)cfg_getint(cfg, "store_queue");
+	conf->max_sessions = (unsigned)cfg_getint(cfg, "max_sessions");
+	conf->control_socket = xstrdup(cfg_getstr(cfg, "control_socket"));
+	conf->cfg = cfg;
+	return conf;
+}
+
+void collector_conf_free(struct collector_conf *conf)
+{
+	if (conf == NULL)
+		return;
+	for (size_t i = 0; i < conf->nlisten; i++)
+		free(conf->listen[i]);
+	free(conf->listen);
+	free(conf->data_dir);
+	free(conf->control_socket);
+	free(conf->path);
+	cfg_free(conf->cfg);
+	free(conf);
+}

@@ -1,0 +1,223 @@
+/*
+ * main.c - vakt-collector: accepts agent sessions, stores samples in RRD
+ * files through the writer thread, evaluates alert rules and notifies.
+ * The event loop never blocks on disk, DNS or a notification command.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+
+#include "alert.h"
+#include "collector.h"
+#include "conf.h"
+#include "control.h"
+#include "log.h"
+#include "notify.h"
+#include "session.h"
+#include "store_rrd.h"
+#include "timeutil.h"
+#include "xmalloc.h"
+
+#define DEFAULT_CONFIG "/etc/vakt/collector.conf"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: vakt-collector [-fnv] [-c FILE]\n"
+		"  -c, --config FILE   configuration file (default %s)\n"
+		"  -n, --check-config  validate the configuration and exit\n"
+		"  -f, --foreground    stay in the foreground, log to stderr\n"
+		"  -v, --verbose       log debug messages\n"
+		"  -V, --version       print the version and exit\n"
+		"  -h, --help          print this help and exit\n",
+		DEFAULT_CONFIG);
+}
+
+static void stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct collector *c = arg;
+
+	log_info("signal %d: stopping", (int)sig);
+	event_base_loopbreak(c->base);
+}
+
+static void hup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	log_warnx("SIGHUP: configuration reload is not supported yet; restart the collector");
+}
+
+static void stats_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct collector *c = arg;
+	struct store_stats st;
+
+	store_get_stats(c->store, &st);
+	log_info("stats: %zu sessions, %llu batches, %llu samples written, %llu duplicates, "
+		 "%llu rejected, %zu queued",
+		 c->nsessions, (unsigned long long)st.batches, (unsigned long long)st.samples,
+		 (unsigned long long)st.duplicates, (unsigned long long)st.rejected, st.queued);
+}
+
+static void store_done(const struct store_result *r, void *arg)
+{
+	session_store_done(r, arg);
+}
+
+static int open_listeners(struct collector *c)
+{
+	c->listeners = xcalloc(c->conf->nlisten, sizeof(*c->listeners));
+	for (size_t i = 0; i < c->conf->nlisten; i++) {
+		struct sockaddr_storage ss;
+		int len = sizeof(ss);
+
+		if (evutil_parse_sockaddr_port(c->conf->listen[i], (struct sockaddr *)&ss, &len) <
+		    0) {
+			log_warnx("listen %s: not a numeric address:port", c->conf->listen[i]);
+			return -1;
+		}
+		c->listeners[i] = evconnlistener_new_bind(
+		    c->base, session_accept, c,
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 128,
+		    (struct sockaddr *)&ss, len);
+		if (c->listeners[i] == NULL) {
+			log_warn("listen %s", c->conf->listen[i]);
+			return -1;
+		}
+		c->nlisteners++;
+		log_warnx("listening on %s in PLAINTEXT: agents are not authenticated "
+			  "(mutual TLS comes with the transport issue)",
+			  c->conf->listen[i]);
+	}
+	return 0;
+}
+
+static int setup_alerting(struct collector *c)
+{
+	cfg_t *cfg = c->conf->cfg;
+
+	c->notify = notify_new(c->base);
+	for (unsigned i = 0; i < cfg_size(cfg, "channel"); i++)
+		if (notify_add_channel(c->notify, cfg_getnsec(cfg, "channel", i)) < 0)
+			return -1;
+	c->alert = alert_engine_new(c->notify);
+	for (unsigned i = 0; i < cfg_size(cfg, "rule"); i++)
+		if (alert_engine_add_rule(c->alert, cfg_getnsec(cfg, "rule", i)) < 0)
+			return -1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 'n'},
+	    {"foreground", no_argument, NULL, 'f'},   {"verbose", no_argument, NULL, 'v'},
+	    {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *path = DEFAULT_CONFIG;
+	int ch, check_only = 0, foreground = 0, verbose = 0, rc = 1;
+	struct collector c;
+	struct store_params sp;
+	struct timeval stats_tv = {60, 0};
+
+	while ((ch = getopt_long(argc, argv, "c:nfvVh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'n':
+			check_only = 1;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'V':
+			printf("vakt-collector %s\n", VAKT_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_init("vakt-collector", foreground || check_only, verbose);
+	memset(&c, 0, sizeof(c));
+	TAILQ_INIT(&c.sessions);
+	c.conf = collector_conf_load(path);
+	if (c.conf == NULL)
+		return 1;
+	if (check_only) {
+		printf("%s: configuration OK (%u channels, %u rules)\n", path,
+		       cfg_size(c.conf->cfg, "channel"), cfg_size(c.conf->cfg, "rule"));
+		collector_conf_free(c.conf);
+		return 0;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	/* the RRD writer thread wakes the loop: libevent must know about threads */
+	if (evthread_use_pthreads() < 0)
+		fatalx("libevent has no pthreads support");
+	c.base = event_base_new();
+	if (c.base == NULL)
+		fatalx("cannot create the event loop");
+	c.started = mono_now();
+	if (setup_alerting(&c) < 0)
+		goto out;
+	sp.data_dir = c.conf->data_dir;
+	sp.step = c.conf->step;
+	sp.queue_max = c.conf->store_queue;
+	c.store = store_new(c.base, &sp, store_done, &c);
+	if (open_listeners(&c) < 0)
+		goto out;
+	c.control = control_new(&c, c.conf->control_socket);
+	c.ev_sigint = evsignal_new(c.base, SIGINT, stop_cb, &c);
+	c.ev_sigterm = evsignal_new(c.base, SIGTERM, stop_cb, &c);
+	c.ev_sighup = evsignal_new(c.base, SIGHUP, hup_cb, &c);
+	c.ev_stats = event_new(c.base, -1, EV_PERSIST, stats_cb, &c);
+	event_add(c.ev_sigint, NULL);
+	event_add(c.ev_sigterm, NULL);
+	event_add(c.ev_sighup, NULL);
+	event_add(c.ev_stats, &stats_tv);
+	log_info("vakt-collector %s started: data_dir %s, step %u s", VAKT_VERSION,
+		 c.conf->data_dir, c.conf->step);
+	event_base_dispatch(c.base);
+	rc = 0;
+	log_info("vakt-collector stopping");
+out:
+	for (size_t i = 0; i < c.nlisteners; i++)
+		evconnlistener_free(c.listeners[i]);
+	free(c.listeners);
+	control_free(c.control);
+	/* the writer finishes what is queued; its completions are dropped with the sessions */
+	while (!TAILQ_EMPTY(&c.sessions))
+		session_free(TAILQ_FIRST(&c.sessions));
+	store_free(c.store);
+	alert_engine_free(c.alert);
+	notify_free(c.notify);
+	if (c.ev_sigint != NULL) {
+		event_free(c.ev_sigint);
+		event_free(c.ev_sigterm);
+		event_free(c.ev_sighup);
+		event_free(c.ev_stats);
+	}
+	if (c.base != NULL)
+		event_base_free(c.base);
+	collector_conf_free(c.conf);
+	return rc;
+}

@@ -1,0 +1,353 @@
+/*
+ * session.c - agent sessions on the collector (see session.h).
+ * Validates everything that comes off the wire before using it; a bad frame
+ * ends the session, a bad sample is counted and skipped, the rest is kept.
+ */
+#include "session.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "alert.h"
+#include "frame.h"
+#include "log.h"
+#include "sample.h"
+#include "store_rrd.h"
+#include "timeutil.h"
+#include "xmalloc.h"
+
+#define SESSION_HELLO_TIMEOUT 10 /* seconds */
+
+static void session_read_cb(struct bufferevent *bev, void *arg);
+
+const char *session_state_str(enum session_state s)
+{
+	switch (s) {
+	case SESSION_HELLO:
+		return "hello";
+	case SESSION_ACTIVE:
+		return "active";
+	case SESSION_CLOSING:
+		return "closing";
+	}
+	return "unknown";
+}
+
+static void session_set_state(struct session *s, enum session_state st)
+{
+	if (s->state == st)
+		return;
+	log_debug("session %s: %s -> %s", s->peer, session_state_str(s->state),
+		  session_state_str(st));
+	s->state = st;
+}
+
+void session_free(struct session *s)
+{
+	if (s == NULL)
+		return;
+	TAILQ_REMOVE(&s->c->sessions, s, entry);
+	s->c->nsessions--;
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
+	free(s->site);
+	free(s->agent);
+	free(s->software);
+	free(s);
+}
+
+static void session_end(struct session *s, const char *why)
+{
+	if (s->site != NULL)
+		log_info("session %s (site \"%s\", agent \"%s\"): closed: %s; %llu batches, %llu "
+			 "samples",
+			 s->peer, s->site, s->agent, why, (unsigned long long)s->batches,
+			 (unsigned long long)s->samples);
+	else
+		log_info("session %s: closed before hello: %s", s->peer, why);
+	session_free(s);
+}
+
+static void session_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->state == SESSION_CLOSING &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		session_end(s, "refused");
+}
+
+/* Sends an Error to the agent, then closes once it is written. */
+static void session_refuse(struct session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void session_refuse(struct session *s, const char *fmt, ...)
+{
+	Vakt__Error e = VAKT__ERROR__INIT;
+	Vakt__Frame f = VAKT__FRAME__INIT;
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("session %s: %s", s->peer, msg);
+	e.message = msg;
+	f.msg_case = VAKT__FRAME__MSG_ERROR;
+	f.error = &e;
+	frame_write(bufferevent_get_output(s->bev), &f, s->c->conf->max_frame);
+	bufferevent_disable(s->bev, EV_READ);
+	/* session_write_cb ends the session once the Error is written */
+	session_set_state(s, SESSION_CLOSING);
+}
+
+static int name_ok(const char *n, int may_be_empty)
+{
+	size_t len = strlen(n);
+
+	if (len == 0)
+		return may_be_empty;
+	if (len > SAMPLE_NAME_MAX)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)n; *p; p++)
+		if (*p < 0x20 || *p == 0x7f || *p == '/')
+			return 0;
+	return 1;
+}
+
+static void handle_hello(struct session *s, Vakt__Hello *h)
+{
+	Vakt__HelloAck a = VAKT__HELLO_ACK__INIT;
+	Vakt__Frame f = VAKT__FRAME__INIT;
+	char sw[64];
+
+	if (h->protocol != VAKT_PROTOCOL) {
+		session_refuse(s, "protocol version %u not supported (this collector speaks %u)",
+			       h->protocol, VAKT_PROTOCOL);
+		return;
+	}
+	if (!name_ok(h->site, 0) || !name_ok(h->agent, 0)) {
+		session_refuse(s, "hello with an invalid site or agent name");
+		return;
+	}
+	s->site = xstrdup(h->site);
+	s->agent = xstrdup(h->agent);
+	s->software = xstrdup(h->software);
+	snprintf(sw, sizeof(sw), "vakt-collector %s", VAKT_VERSION);
+	a.protocol = VAKT_PROTOCOL;
+	a.software = sw;
+	a.max_frame = s->c->conf->max_frame;
+	f.msg_case = VAKT__FRAME__MSG_HELLO_ACK;
+	f.hello_ack = &a;
+	frame_write(bufferevent_get_output(s->bev), &f, s->c->conf->max_frame);
+	bufferevent_set_timeouts(s->bev, NULL, NULL);
+	session_set_state(s, SESSION_ACTIVE);
+	log_info("session %s: site \"%s\", agent \"%s\" (%s), plaintext", s->peer, s->site,
+		 s->agent, s->software);
+}
+
+/* Moves invalid samples to the tail of the batch; returns how many there are. */
+static size_t filter_samples(struct session *s, Vakt__Batch *b)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < b->n_samples; i++) {
+		Vakt__Sample *x = b->samples[i];
+
+		if (name_ok(x->host, 0) && name_ok(x->check, 0) && name_ok(x->instance, 1) &&
+		    name_ok(x->metric, 0) && x->time_ms > 0 &&
+		    (x->kind == VAKT__KIND__GAUGE || x->kind == VAKT__KIND__COUNTER ||
+		     x->kind == VAKT__KIND__DERIVE)) {
+			b->samples[i] = b->samples[kept];
+			b->samples[kept++] = x;
+		}
+	}
+	if (kept < b->n_samples) {
+		log_warnx("session %s (site \"%s\"): batch %llu: %zu invalid samples skipped",
+			  s->peer, s->site, (unsigned long long)b->seq, b->n_samples - kept);
+		s->bad_samples += b->n_samples - kept;
+	}
+	return b->n_samples - kept;
+}
+
+static void handle_batch(struct session *s, Vakt__Frame *f)
+{
+	Vakt__Batch *b = f->batch;
+	size_t bad, n;
+
+	if (b->seq <= s->last_seq)
+		log_warnx("session %s (site \"%s\"): batch %llu after %llu: sequence went back",
+			  s->peer, s->site, (unsigned long long)b->seq,
+			  (unsigned long long)s->last_seq);
+	s->last_seq = b->seq;
+	bad = filter_samples(s, b);
+	n = b->n_samples - bad;
+	for (size_t i = 0; i < n; i++)
+		alert_feed(s->c->alert, s->site, b->samples[i]);
+	s->batches++;
+	s->samples += n;
+	if (bad > 0) {
+		/* the store sees only the valid head; the invalid tail is freed here */
+		for (size_t i = n; i < b->n_samples; i++)
+			vakt__sample__free_unpacked(b->samples[i], NULL);
+		b->n_samples = n;
+	}
+	if (store_submit(s->c->store, s->id, s->site, f) < 0) {
+		/* cannot happen: reading stops before the queue fills */
+		log_warnx("session %s: store queue full, batch %llu dropped unacknowledged",
+			  s->peer, (unsigned long long)b->seq);
+		vakt__frame__free_unpacked(f, NULL);
+	}
+}
+
+static void session_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	while (s->state != SESSION_CLOSING) {
+		Vakt__Frame *f;
+		uint32_t len;
+		enum frame_status st;
+
+		if (s->state == SESSION_ACTIVE && store_full(s->c->store)) {
+			/* back-pressure: stop reading until the writer catches up */
+			if (!s->paused)
+				log_debug("session %s: store queue full, pausing", s->peer);
+			s->paused = 1;
+			bufferevent_disable(bev, EV_READ);
+			return;
+		}
+		st = frame_read(in, s->c->conf->max_frame, &f, &len);
+		if (st == FRAME_NEED_MORE)
+			return;
+		if (st != FRAME_OK) {
+			s->c->frames_bad++;
+			session_refuse(s, "%s (length %u, maximum %u)", frame_status_str(st), len,
+				       s->c->conf->max_frame);
+			return;
+		}
+		if (s->state == SESSION_HELLO) {
+			if (f->msg_case == VAKT__FRAME__MSG_HELLO)
+				handle_hello(s, f->hello);
+			else
+				session_refuse(s, "expected hello, got message %d", f->msg_case);
+			vakt__frame__free_unpacked(f, NULL);
+			continue;
+		}
+		switch (f->msg_case) {
+		case VAKT__FRAME__MSG_BATCH:
+			handle_batch(s, f); /* the store owns f now */
+			break;
+		case VAKT__FRAME__MSG_HELLO:
+			session_refuse(s, "second hello on one session");
+			vakt__frame__free_unpacked(f, NULL);
+			break;
+		default:
+			/* a newer agent's message this collector does not know: ignore */
+			log_debug("session %s: ignoring message %d", s->peer, f->msg_case);
+			vakt__frame__free_unpacked(f, NULL);
+			break;
+		}
+	}
+}
+
+static void session_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+
+	if (what & BEV_EVENT_EOF)
+		session_end(s, "agent closed the connection");
+	else if (what & BEV_EVENT_TIMEOUT)
+		session_end(s, "no hello within 10 s");
+	else
+		session_end(s, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+void session_store_done(const void *result, void *arg)
+{
+	const struct store_result *r = result;
+	struct collector *c = arg;
+	struct session *s;
+
+	TAILQ_FOREACH(s, &c->sessions, entry)
+	if (s->id == r->session_id)
+		break;
+	if (r->rejected > 0)
+		log_debug("store: batch %llu: %u rejected", (unsigned long long)r->seq, r->rejected);
+	if (s != NULL && s->state == SESSION_ACTIVE) {
+		Vakt__Ack a = VAKT__ACK__INIT;
+		Vakt__Frame f = VAKT__FRAME__INIT;
+
+		a.seq = r->seq;
+		f.msg_case = VAKT__FRAME__MSG_ACK;
+		f.ack = &a;
+		frame_write(bufferevent_get_output(s->bev), &f, c->conf->max_frame);
+	}
+	session_resume_all(c);
+}
+
+void session_resume_all(struct collector *c)
+{
+	struct session *s, *next;
+
+	for (s = TAILQ_FIRST(&c->sessions); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		if (!s->paused || store_full(c->store))
+			continue;
+		s->paused = 0;
+		bufferevent_enable(s->bev, EV_READ);
+		/* frames already buffered would otherwise wait for new bytes */
+		session_read_cb(s->bev, s);
+	}
+}
+
+void session_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+		    int salen, void *arg)
+{
+	struct collector *c = arg;
+	struct session *s;
+	struct timeval tv = {SESSION_HELLO_TIMEOUT, 0};
+	char addr[INET6_ADDRSTRLEN] = "?";
+	int port = 0, one = 1;
+
+	if (sa->sa_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr));
+		port = ntohs(sin->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof(addr));
+		port = ntohs(sin6->sin6_port);
+	}
+	if (c->nsessions >= c->conf->max_sessions) {
+		c->sessions_refused++;
+		log_warnx("listener: %s:%d refused: %zu sessions open (max_sessions)", addr, port,
+			  c->nsessions);
+		evutil_closesocket(fd);
+		return;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	s = xcalloc(1, sizeof(*s));
+	s->c = c;
+	s->id = ++c->next_session_id;
+	s->since = mono_now();
+	snprintf(s->peer, sizeof(s->peer), sa->sa_family == AF_INET6 ? "[%s]:%d" : "%s:%d", addr,
+		 port);
+	s->bev = bufferevent_socket_new(c->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(s->bev, session_read_cb, session_write_cb, session_event_cb, s);
+	bufferevent_set_timeouts(s->bev, &tv, NULL);
+	/* read at most two frames ahead: a slow store slows the agent, not our memory */
+	bufferevent_setwatermark(s->bev, EV_READ, 0, 2 * ((size_t)c->conf->max_frame + 4));
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	TAILQ_INSERT_TAIL(&c->sessions, s, entry);
+	c->nsessions++;
+	log_debug("session %s: connected", s->peer);
+}

@@ -1,0 +1,214 @@
+/*
+ * conf.c - libconfuse glue: FILE:LINE errors and common validators.
+ * Validators run while the option is parsed, so cfg->line is the option's line.
+ */
+#include "conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static FILE *conf_err;
+
+void conf_set_error_stream(FILE *f) { conf_err = f; }
+FILE *conf_error_stream(void) { return conf_err ? conf_err : stderr; }
+
+static void conf_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	FILE *f = conf_error_stream();
+
+	if (cfg != NULL && cfg->filename != NULL)
+		fprintf(f, "%s:%d: ", cfg->filename, cfg->line);
+	vfprintf(f, fmt, ap);
+	fputc('\n', f);
+	fflush(f);
+}
+
+int conf_parse_file(cfg_t *cfg, const char *path)
+{
+	int r;
+
+	cfg_set_error_function(cfg, conf_errfunc);
+	r = cfg_parse(cfg, path);
+	if (r == CFG_FILE_ERROR) {
+		fprintf(conf_error_stream(), "%s: cannot read: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return r == CFG_SUCCESS ? 0 : -1;
+}
+
+void conf_section_error(cfg_t *sec, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (cfg_title(sec) != NULL)
+		cfg_error(sec, "%s \"%s\": %s", cfg_name(sec), cfg_title(sec), msg);
+	else
+		cfg_error(sec, "%s: %s", cfg_name(sec), msg);
+}
+
+static int range(cfg_t *cfg, cfg_opt_t *opt, long lo, long hi, const char *unit)
+{
+	long v = cfg_opt_getnint(opt, cfg_opt_size(opt) - 1);
+
+	if (v < lo || v > hi) {
+		cfg_error(cfg, "%s must be %ld..%ld%s, got %ld", opt->name, lo, hi, unit, v);
+		return -1;
+	}
+	return 0;
+}
+
+int conf_validate_interval(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return range(cfg, opt, 1, CONF_INTERVAL_MAX, " s");
+}
+
+int conf_validate_timeout(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return range(cfg, opt, 1, 600000, " ms");
+}
+
+int conf_validate_port(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return range(cfg, opt, 1, 65535, "");
+}
+
+int conf_validate_name(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+
+	if (s == NULL || *s == '\0') {
+		cfg_error(cfg, "%s must not be empty", opt->name);
+		return -1;
+	}
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f) {
+			cfg_error(cfg, "%s must not contain control characters", opt->name);
+			return -1;
+		}
+	if (strlen(s) > 128) {
+		cfg_error(cfg, "%s must be at most 128 characters", opt->name);
+		return -1;
+	}
+	return 0;
+}
+
+int conf_split_hostport(const char *s, char *host, size_t hostsz, unsigned *port,
+			unsigned defport, const char **why)
+{
+	const char *colon, *h = s, *hend;
+	char *end;
+	unsigned long p = defport;
+
+	if (s == NULL || *s == '\0') {
+		*why = "empty address";
+		return -1;
+	}
+	if (*s == '[') {
+		hend = strchr(s, ']');
+		if (hend == NULL) {
+			*why = "missing ']' after IPv6 address";
+			return -1;
+		}
+		h = s + 1;
+		colon = hend[1] == ':' ? hend + 1 : NULL;
+		if (hend[1] != '\0' && colon == NULL) {
+			*why = "expected ':port' after ']'";
+			return -1;
+		}
+	} else {
+		colon = strrchr(s, ':');
+		if (colon != NULL && strchr(s, ':') != colon) {
+			*why = "IPv6 addresses must be written as [addr]:port";
+			return -1;
+		}
+		hend = colon ? colon : s + strlen(s);
+	}
+	if (hend == h) {
+		*why = "missing host";
+		return -1;
+	}
+	if ((size_t)(hend - h) >= hostsz) {
+		*why = "host name too long";
+		return -1;
+	}
+	if (colon != NULL) {
+		errno = 0;
+		p = strtoul(colon + 1, &end, 10);
+		if (colon[1] == '\0' || *end != '\0' || errno != 0) {
+			*why = "port must be a number";
+			return -1;
+		}
+		if (p < 1 || p > 65535) {
+			*why = "port must be 1..65535";
+			return -1;
+		}
+	} else if (defport == 0) {
+		*why = "missing ':port'";
+		return -1;
+	}
+	memcpy(host, h, hend - h);
+	host[hend - h] = '\0';
+	*port = (unsigned)p;
+	return 0;
+}
+
+int conf_validate_hostport(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+	char host[256];
+	unsigned port;
+	const char *why;
+
+	if (conf_split_hostport(s, host, sizeof(host), &port, 0, &why) < 0) {
+		cfg_error(cfg, "%s \"%s\": %s", opt->name, s ? s : "", why);
+		return -1;
+	}
+	return 0;
+}
+
+int conf_require(cfg_t *sec, const char *const *keys)
+{
+	int bad = 0;
+
+	for (; *keys; keys++)
+		if (cfg_size(sec, *keys) == 0) {
+			conf_section_error(sec, "missing required key '%s'", *keys);
+			bad = 1;
+		}
+	return bad ? -1 : 0;
+}
+
+long long conf_parse_size(const char *s)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (end == s || errno != 0 || v < 0)
+		return -1;
+	switch (toupper((unsigned char)*end)) {
+	case '\0':
+		return v;
+	case 'K':
+		v <<= 10;
+		break;
+	case 'M':
+		v <<= 20;
+		break;
+	case 'G':
+		v <<= 30;
+		break;
+	default:
+		return -1;
+	}
+	return end[1] == '\0' || (toupper((unsigned char)end[1]) == 'B' && end[2] == '\0') ? v
+											 : -1;
+}

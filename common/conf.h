@@ -1,0 +1,45 @@
+/*
+ * conf.h - libconfuse helpers shared by both daemons: errors printed as
+ * "FILE:LINE: message", validators for the value kinds every config has.
+ * Parsing is all-or-nothing: a config with one error is never half used.
+ */
+#ifndef VAKT_CONF_H
+#define VAKT_CONF_H
+
+#include <stdio.h>
+
+#include <confuse.h>
+
+#define CONF_INTERVAL_MAX 86400
+
+/* Where FILE:LINE: messages go (stderr by default; tests redirect it). */
+void conf_set_error_stream(FILE *f);
+FILE *conf_error_stream(void);
+
+/* Installs the FILE:LINE error function, parses `path`; 0 or -1. */
+int conf_parse_file(cfg_t *cfg, const char *path);
+
+/* cfg_error() with the section's title folded in: "snmp \"core\": msg". */
+void conf_section_error(cfg_t *sec, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Option validators (cfg_set_validate_func); each reports through cfg_error. */
+int conf_validate_interval(cfg_t *cfg, cfg_opt_t *opt); /* 1..86400 s */
+int conf_validate_timeout(cfg_t *cfg, cfg_opt_t *opt);	/* 1..600000 ms */
+int conf_validate_port(cfg_t *cfg, cfg_opt_t *opt);	/* 1..65535 */
+int conf_validate_hostport(cfg_t *cfg, cfg_opt_t *opt); /* "host:port" */
+int conf_validate_name(cfg_t *cfg, cfg_opt_t *opt);	/* non-empty, printable */
+
+/* Reports every key of `keys` (NULL-terminated) not set in `sec`; -1 if any. */
+int conf_require(cfg_t *sec, const char *const *keys);
+
+/*
+ * Splits "host:port", "[v6]:port" or a bare host (port = defport).
+ * Returns 0, or -1 with *why set to a static explanation.
+ */
+int conf_split_hostport(const char *s, char *host, size_t hostsz, unsigned *port,
+			unsigned defport, const char **why);
+
+/* Parses a size such as "512M" or "64k" into bytes; -1 if malformed. */
+long long conf_parse_size(const char *s);
+
+#endif

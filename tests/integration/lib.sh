@@ -1,0 +1,118 @@
+# lib.sh - shared helpers for Vakt's integration tests and the demo.
+# Everything runs on 127.0.0.1; every wait is bounded; cleanup() stops what
+# was started, whatever way the script ends.
+
+VAKT_BIN=${VAKT_BIN:-build/bin}
+PIDS=""
+
+log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+fail() { log "FAIL: $*"; exit 1; }
+
+# free_port [udp|tcp] [preferred]: prints a port nobody listens on.
+free_port() {
+	proto=${1:-tcp}
+	flag=-ltn
+	[ "$proto" = udp ] && flag=-lun
+	port=${2:-}
+	if [ -n "$port" ] && ! ss -H $flag "sport = :$port" | grep -q .; then
+		echo "$port"
+		return
+	fi
+	for _ in $(seq 1 200); do
+		port=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 30000 ))
+		if ! ss -H $flag "sport = :$port" | grep -q .; then
+			echo "$port"
+			return
+		fi
+	done
+	fail "no free $proto port"
+}
+
+# start NAME LOGFILE CMD...: runs CMD in the background, remembers its pid.
+start() {
+	name=$1 logf=$2
+	shift 2
+	"$@" >"$logf" 2>&1 &
+	pid=$!
+	PIDS="$pid $PIDS"
+	eval "PID_$name=$pid"
+	log "started $name (pid $pid): $*"
+}
+
+# stop NAME: SIGTERM, then SIGKILL after 5 s.
+stop() {
+	eval "pid=\${PID_$1:-}"
+	[ -n "$pid" ] || return 0
+	kill "$pid" 2>/dev/null || true
+	for _ in $(seq 1 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	eval "PID_$1="
+}
+
+cleanup() {
+	for pid in $PIDS; do
+		kill "$pid" 2>/dev/null || true
+	done
+	sleep 0.3
+	for pid in $PIDS; do
+		kill -9 "$pid" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+	PIDS=""
+}
+
+# wait_for SECONDS CMD...: retries CMD every 0.2 s until it succeeds or time runs out.
+wait_for() {
+	limit=$1
+	shift
+	n=$(( limit * 5 ))
+	while [ "$n" -gt 0 ]; do
+		if "$@" >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.2
+		n=$(( n - 1 ))
+	done
+	return 1
+}
+
+# write_snmpd_conf FILE PORT COMMUNITY: a loopback-only snmpd for tests and the demo.
+write_snmpd_conf() {
+	cat >"$1" <<EOC
+agentAddress udp:127.0.0.1:$2
+rocommunity $3 127.0.0.1
+sysLocation Vakt test bench
+sysContact vakt@localhost
+sysName vakt-test-device
+EOC
+}
+
+# start_snmpd DIR PORT COMMUNITY: starts snmpd in the foreground of a background job.
+start_snmpd() {
+	write_snmpd_conf "$1/snmpd.conf" "$2" "$3"
+	# -C: only our config, -Lo: log to stdout; MIBS= keeps it from loading MIB files
+	MIBS= start snmpd "$1/snmpd.log" /usr/sbin/snmpd -f -Lo -C -c "$1/snmpd.conf" \
+		-p "$1/snmpd.pid" "udp:127.0.0.1:$2"
+	wait_for 10 snmpget -v2c -c "$3" -t 1 -r 0 -On "127.0.0.1:$2" 1.3.6.1.2.1.1.3.0 ||
+		fail "snmpd did not answer on 127.0.0.1:$2 (see $1/snmpd.log)"
+}
+
+# start_tcp_service NAME DIR PORT: a small HTTP service to probe.
+start_tcp_service() {
+	mkdir -p "$2/www"
+	echo "Vakt demo service" >"$2/www/index.html"
+	start "$1" "$2/$1.log" python3 -m http.server --bind 127.0.0.1 --directory "$2/www" "$3"
+	wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$3" || fail "$1 did not listen on $3"
+}
+
+# rrd_last FILE DS: the last raw value rrdtool holds for DS.
+rrd_last() {
+	rrdtool lastupdate "$1" | awk -v ds="$2" '
+		NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+		/:/ { if (ds in col) v = $(col[ds] + 1) }
+		END { if (v == "") exit 1; print v }'
+}

@@ -1,0 +1,155 @@
+/*
+ * test_agent_conf.c - the agent's config errors, exactly as a user sees
+ * them: "FILE:LINE: message", and a valid config loads every check.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "agent.h"
+#include "check.h"
+#include "conf.h"
+
+#define DATA TEST_DATA_DIR "/conf/"
+
+/* Loads `file` and returns what was printed (static buffer); *ok if it loaded. */
+static const char *load(const char *file, int *ok)
+{
+	static char out[4096];
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct agent_conf *conf;
+
+	conf_set_error_stream(f);
+	conf = agent_conf_load(file);
+	conf_set_error_stream(NULL);
+	fclose(f);
+	snprintf(out, sizeof(out), "%s", buf ? buf : "");
+	free(buf);
+	*ok = conf != NULL;
+	agent_conf_free(conf);
+	return out;
+}
+
+static void check_error(const char *name, const char *msg)
+{
+	char path[512], want[1024];
+	int ok;
+	const char *got;
+
+	snprintf(path, sizeof(path), DATA "%s", name);
+	snprintf(want, sizeof(want), "%s%s\n", path, msg);
+	got = load(path, &ok);
+	assert_false(ok);
+	assert_string_equal(got, want);
+}
+
+static void test_valid_config_loads_every_check(void **state)
+{
+	struct agent_conf *conf = agent_conf_load(DATA "agent_good.conf");
+
+	assert_non_null(conf);
+	assert_string_equal(conf->site, "rissa");
+	assert_string_equal(conf->name, "agent1");
+	assert_int_equal(conf->ncollectors, 2);
+	assert_string_equal(conf->collectors[1].address, "[::1]:7060");
+	assert_int_equal(conf->nchecks, 2);
+	assert_string_equal(conf->checks[0]->name, "core-sw");
+	assert_string_equal(conf->checks[0]->kind->name, "snmp");
+	assert_string_equal(conf->checks[0]->host, "core-sw");
+	assert_int_equal(conf->checks[0]->interval, 30);
+	assert_int_equal(conf->checks[0]->timeout_ms, 1500);
+	assert_string_equal(conf->checks[1]->kind->name, "tcp");
+	/* a probe's samples belong to the host it probes */
+	assert_string_equal(conf->checks[1]->host, "127.0.0.1");
+	assert_int_equal(conf->checks[1]->interval, 10);
+	agent_conf_free(conf);
+}
+
+static void test_interval_zero_names_line_7(void **state)
+{
+	check_error("agent_interval_zero.conf", ":7: interval must be 1..86400 s, got 0");
+}
+
+static void test_port_out_of_range(void **state)
+{
+	check_error("agent_bad_port.conf",
+		    ":2: address \"127.0.0.1:70000\": port must be 1..65535");
+}
+
+static void test_unknown_key(void **state)
+{
+	check_error("agent_unknown_key.conf", ":5: no such option 'adress'");
+}
+
+static void test_wrong_type(void **state)
+{
+	check_error("agent_wrong_type.conf", ":6: invalid integer value for option 'interval'");
+}
+
+static void test_duplicate_check_name(void **state)
+{
+	check_error("agent_duplicate_name.conf", ":9: snmp \"web\": duplicate check name \"web\"");
+}
+
+static void test_missing_required_key(void **state)
+{
+	check_error("agent_missing_address.conf",
+		    ":6: probe \"web\": missing required key 'address'");
+}
+
+static void test_missing_site(void **state)
+{
+	char path[512], want[1024];
+	int ok;
+
+	snprintf(path, sizeof(path), DATA "agent_missing_site.conf");
+	snprintf(want, sizeof(want), "%s: missing required key 'site'\n", path);
+	assert_string_equal(load(path, &ok), want);
+	assert_false(ok);
+}
+
+static void test_unknown_probe_kind(void **state)
+{
+	check_error("agent_unknown_kind.conf", ":6: probe \"web\": unknown probe kind \"gopher\"");
+}
+
+static void test_timeout_must_be_shorter_than_interval(void **state)
+{
+	check_error("agent_timeout_too_long.conf",
+		    ":8: probe \"web\": timeout (1000 ms) must be shorter than interval (1 s)");
+}
+
+static void test_missing_file(void **state)
+{
+	int ok;
+	const char *got = load(DATA "does-not-exist.conf", &ok);
+
+	assert_false(ok);
+	assert_non_null(strstr(got, "does-not-exist.conf: cannot read: No such file"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_valid_config_loads_every_check),
+	    cmocka_unit_test(test_interval_zero_names_line_7),
+	    cmocka_unit_test(test_port_out_of_range),
+	    cmocka_unit_test(test_unknown_key),
+	    cmocka_unit_test(test_wrong_type),
+	    cmocka_unit_test(test_duplicate_check_name),
+	    cmocka_unit_test(test_missing_required_key),
+	    cmocka_unit_test(test_missing_site),
+	    cmocka_unit_test(test_unknown_probe_kind),
+	    cmocka_unit_test(test_timeout_must_be_shorter_than_interval),
+	    cmocka_unit_test(test_missing_file),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

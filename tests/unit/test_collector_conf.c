@@ -1,0 +1,96 @@
+/*
+ * test_collector_conf.c - the collector's config errors as the user sees
+ * them ("FILE:LINE: message") and a valid config with channels and rules.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "collector.h"
+#include "conf.h"
+
+#define DATA TEST_DATA_DIR "/conf/"
+
+static const char *load(const char *file, int *ok)
+{
+	static char out[4096];
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct collector_conf *conf;
+
+	conf_set_error_stream(f);
+	conf = collector_conf_load(file);
+	conf_set_error_stream(NULL);
+	fclose(f);
+	snprintf(out, sizeof(out), "%s", buf ? buf : "");
+	free(buf);
+	*ok = conf != NULL;
+	collector_conf_free(conf);
+	return out;
+}
+
+static void check_error(const char *name, const char *msg)
+{
+	char path[512], want[1024];
+	int ok;
+
+	snprintf(path, sizeof(path), DATA "%s", name);
+	snprintf(want, sizeof(want), "%s%s\n", path, msg);
+	assert_string_equal(load(path, &ok), want);
+	assert_false(ok);
+}
+
+static void test_valid_collector_config(void **state)
+{
+	struct collector_conf *conf = collector_conf_load(DATA "collector_good.conf");
+
+	assert_non_null(conf);
+	assert_int_equal(conf->nlisten, 2);
+	assert_string_equal(conf->listen[1], "[::1]:7060");
+	assert_int_equal(conf->step, 10);
+	assert_int_equal(conf->max_frame, 1048576);
+	assert_int_equal(cfg_size(conf->cfg, "rule"), 2);
+	assert_int_equal(cfg_size(conf->cfg, "channel"), 1);
+	collector_conf_free(conf);
+}
+
+static void test_rule_with_unknown_channel(void **state)
+{
+	check_error("collector_unknown_channel.conf",
+		    ":7: rule \"web-down\": unknown channel \"pager\"");
+}
+
+static void test_step_zero(void **state)
+{
+	check_error("collector_step_zero.conf", ":2: step must be 1..3600 s, got 0");
+}
+
+static void test_listen_without_port(void **state)
+{
+	check_error("collector_bad_listen.conf", ":2: listen \"127.0.0.1\": missing ':port'");
+}
+
+static void test_exec_channel_without_command(void **state)
+{
+	check_error("collector_bad_exec.conf",
+		    ":4: channel \"oncall\": missing required key 'command'");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_valid_collector_config),
+	    cmocka_unit_test(test_rule_with_unknown_channel),
+	    cmocka_unit_test(test_step_zero),
+	    cmocka_unit_test(test_listen_without_port),
+	    cmocka_unit_test(test_exec_channel_without_command),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,235 @@
+/*
+ * test_store_rrd.c - the RRD writer thread: files land at the documented
+ * path with one DS per metric, values readable with librrd, replays counted
+ * as duplicates (never as errors), and every batch reported back once.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <rrd.h>
+
+#include "frame.h"
+#include "store_rrd.h"
+
+struct result_log {
+	struct store_result r[16];
+	int n;
+	struct event_base *base;
+};
+
+static void done(const struct store_result *r, void *arg)
+{
+	struct result_log *log = arg;
+
+	log->r[log->n++] = *r;
+	event_base_loopbreak(log->base);
+}
+
+static Vakt__Frame *batch(uint64_t seq, int64_t t_ms, uint64_t octets, double up)
+{
+	Vakt__Frame *f = calloc(1, sizeof(*f));
+	Vakt__Batch *b = calloc(1, sizeof(*b));
+	const char *metrics[] = {"in_octets", "oper_status"};
+
+	vakt__frame__init(f);
+	vakt__batch__init(b);
+	b->seq = seq;
+	b->n_samples = 2;
+	b->samples = calloc(2, sizeof(*b->samples));
+	for (int i = 0; i < 2; i++) {
+		Vakt__Sample *s = calloc(1, sizeof(*s));
+
+		vakt__sample__init(s);
+		s->host = strdup("core sw");
+		s->check = strdup("if");
+		s->instance = strdup("eth0");
+		s->metric = strdup(metrics[i]);
+		s->time_ms = t_ms;
+		s->interval = 1;
+		s->kind = i == 0 ? VAKT__KIND__DERIVE : VAKT__KIND__GAUGE;
+		s->counter = octets;
+		s->value = up;
+		b->samples[i] = s;
+	}
+	f->msg_case = VAKT__FRAME__MSG_BATCH;
+	f->batch = b;
+	/* the store frees with free_unpacked: re-encode so allocation matches */
+	{
+		size_t len;
+		uint8_t *buf = frame_encode(f, &len);
+		Vakt__Frame *g = vakt__frame__unpack(NULL, len - 4, buf + 4);
+
+		free(buf);
+		for (int i = 0; i < 2; i++) {
+			free(b->samples[i]->host);
+			free(b->samples[i]->check);
+			free(b->samples[i]->instance);
+			free(b->samples[i]->metric);
+			free(b->samples[i]);
+		}
+		free(b->samples);
+		free(b);
+		free(f);
+		return g;
+	}
+}
+
+static void wait_results(struct result_log *log, int n)
+{
+	struct timeval tv = {10, 0};
+
+	while (log->n < n) {
+		int before = log->n;
+
+		event_base_loopexit(log->base, &tv);
+		event_base_dispatch(log->base);
+		assert_true(log->n > before); /* no result within 10 s */
+	}
+}
+
+static void test_batches_land_in_rrd_and_replays_are_duplicates(void **state)
+{
+	char dir[] = "/tmp/vakt-store-XXXXXX", path[512];
+	struct result_log log = {.n = 0};
+	struct store_params p;
+	struct store *s;
+	struct stat sb;
+	time_t last;
+	unsigned long ds_cnt;
+	char **ds_names, **values;
+	int64_t t0 = ((int64_t)time(NULL) - 100) * 1000;
+
+	assert_non_null(mkdtemp(dir));
+	evthread_use_pthreads();
+	log.base = event_base_new();
+	p.data_dir = dir;
+	p.step = 1;
+	p.queue_max = 4;
+	s = store_new(log.base, &p, done, &log);
+	assert_int_equal(store_submit(s, 9, "r\xc3\xb8rvik", batch(1, t0, 1000, 1)), 0);
+	assert_int_equal(store_submit(s, 9, "r\xc3\xb8rvik", batch(2, t0 + 1000, 3000, 2)), 0);
+	wait_results(&log, 2);
+	assert_int_equal(log.r[0].seq, 1);
+	assert_int_equal(log.r[0].session_id, 9);
+	assert_int_equal(log.r[0].written, 2);
+	assert_int_equal(log.r[1].seq, 2);
+	assert_int_equal(log.r[1].written, 2);
+
+	snprintf(path, sizeof(path), "%s/rorvik/core_sw/if-eth0.rrd", dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(rrd_lastupdate_r(path, &last, &ds_cnt, &ds_names, &values), 0);
+	assert_int_equal(last, t0 / 1000 + 1);
+	assert_int_equal(ds_cnt, 2);
+	assert_string_equal(ds_names[0], "in_octets");
+	assert_string_equal(values[0], "3000");
+	assert_string_equal(ds_names[1], "oper_status");
+	assert_string_equal(values[1], "2");
+	for (unsigned long i = 0; i < ds_cnt; i++) {
+		free(ds_names[i]);
+		free(values[i]);
+	}
+	free(ds_names);
+	free(values);
+
+	/* the agent replays batch 2 after a reconnect: counted, not an error */
+	assert_int_equal(store_submit(s, 10, "r\xc3\xb8rvik", batch(2, t0 + 1000, 3000, 2)), 0);
+	wait_results(&log, 3);
+	assert_int_equal(log.r[2].duplicates, 2);
+	assert_int_equal(log.r[2].rejected, 0);
+	assert_int_equal(log.r[2].written, 0);
+
+	store_free(s);
+	event_base_free(log.base);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/rorvik/core_sw", dir);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/rorvik", dir);
+	rmdir(path);
+	rmdir(dir);
+}
+
+static void test_queue_is_bounded(void **state)
+{
+	char dir[] = "/tmp/vakt-store-XXXXXX";
+	struct result_log log = {.n = 0};
+	struct store_params p = {.step = 60, .queue_max = 1};
+	struct store *s;
+	Vakt__Frame *extra;
+	int refused = 0;
+
+	assert_non_null(mkdtemp(dir));
+	log.base = event_base_new();
+	p.data_dir = dir;
+	s = store_new(log.base, &p, done, &log);
+	assert_int_equal(store_submit(s, 1, "x", batch(1, 1000000, 1, 1)), 0);
+	/* the first is queued or being written; its result is not collected: no room */
+	extra = batch(2, 2000000, 1, 1);
+	if (store_submit(s, 1, "x", extra) < 0) {
+		refused = 1;
+		vakt__frame__free_unpacked(extra, NULL);
+	}
+	assert_true(refused);
+	assert_true(store_full(s));
+	wait_results(&log, 1);
+	assert_false(store_full(s));
+	store_free(s);
+	event_base_free(log.base);
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
+static void test_create_args_follow_the_design(void **state)
+{
+	Vakt__Sample a = VAKT__SAMPLE__INIT, b = VAKT__SAMPLE__INIT;
+	const Vakt__Sample *ss[] = {&a, &b};
+	char **argv;
+	int argc;
+
+	a.metric = "up";
+	a.kind = VAKT__KIND__GAUGE;
+	b.metric = "in_octets";
+	b.kind = VAKT__KIND__DERIVE;
+	argc = store_rrd_create_args(60, 30, ss, 2, &argv);
+	assert_int_equal(argc, 2 + 12);
+	assert_string_equal(argv[0], "DS:up:GAUGE:60:U:U");
+	assert_string_equal(argv[1], "DS:in_octets:DERIVE:60:0:U");
+	assert_string_equal(argv[2], "RRA:AVERAGE:0.5:1:2880");	/* 2 days of 1 min */
+	assert_string_equal(argv[5], "RRA:AVERAGE:0.5:5:4032");	/* 14 days of 5 min */
+	assert_string_equal(argv[8], "RRA:AVERAGE:0.5:60:9504");	/* 13 months of 1 h */
+	assert_string_equal(argv[11], "RRA:AVERAGE:0.5:1440:3650"); /* 10 years of 1 day */
+	assert_string_equal(argv[13], "RRA:MAX:0.5:1440:3650");
+	for (int i = 0; i < argc; i++)
+		free(argv[i]);
+	free(argv);
+	/* heartbeat is twice the check's interval when that exceeds the step */
+	argc = store_rrd_create_args(60, 300, ss, 1, &argv);
+	assert_string_equal(argv[0], "DS:up:GAUGE:600:U:U");
+	for (int i = 0; i < argc; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_batches_land_in_rrd_and_replays_are_duplicates),
+	    cmocka_unit_test(test_queue_is_bounded),
+	    cmocka_unit_test(test_create_args_follow_the_design),
+	};
+
+	evthread_use_pthreads();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,125 @@
+#!/bin/bash
+# demo.sh - Vakt on loopback: a local snmpd and a small TCP service, watched
+# by one agent that streams to one collector writing RRD files and alerts.
+# Runs until Ctrl-C, or for DEMO_SECONDS seconds; stops all it started.
+set -eu
+
+BUILD=${1:-build}
+cd "$(dirname "$0")/.."
+. tests/integration/lib.sh
+VAKT_BIN=$BUILD/bin
+DEMO=$BUILD/demo
+SECONDS_TO_RUN=${DEMO_SECONDS:-0}
+
+for b in vakt-agent vakt-collector vaktctl; do
+	[ -x "$VAKT_BIN/$b" ] || fail "$VAKT_BIN/$b is missing: run 'make demo' (it builds first)"
+done
+
+rm -rf "$DEMO"
+mkdir -p "$DEMO/rrd"
+trap 'cleanup' EXIT
+trap 'echo; log "stopping the demo"; exit 0' INT TERM
+
+snmp_port=$(free_port udp 161)
+web_port=$(free_port tcp 8080)
+collector_port=$(free_port tcp 7060)
+community=demo
+
+cat >"$DEMO/collector.conf" <<EOC
+# Demo collector: plaintext on loopback, RRD step 10 s so graphs fill quickly.
+listen = {"127.0.0.1:$collector_port"}
+data_dir = "$DEMO/rrd"
+step = 10
+control_socket = "$DEMO/collector.sock"
+
+channel "alerts" {
+  kind = "log"
+  file = "$DEMO/alerts.log"
+}
+
+rule "web-down" {
+  kind = "down"
+  check = "web"
+  channels = {"alerts"}
+}
+
+rule "interface-down" {
+  check = "localhost"
+  metric = "oper_status"
+  above = 1.5          # ifOperStatus: 1 up, 2 down, 7 lowerLayerDown
+  channels = {"alerts"}
+}
+EOC
+
+cat >"$DEMO/agent.conf" <<EOC
+# Demo agent: one SNMP device and one TCP service, both on loopback.
+site = "demo"
+name = "demo-agent"
+collector "local" { address = "127.0.0.1:$collector_port" }
+
+snmp "localhost" {
+  address = "127.0.0.1:$snmp_port"
+  community = "$community"
+  interfaces = {"lo"}
+  interval = 5
+}
+
+probe "web" {
+  kind = "tcp"
+  address = "127.0.0.1:$web_port"
+  interval = 5
+  timeout = 2000
+}
+EOC
+
+"$VAKT_BIN/vakt-collector" -n -c "$DEMO/collector.conf"
+"$VAKT_BIN/vakt-agent" -n -c "$DEMO/agent.conf"
+
+start_snmpd "$DEMO" "$snmp_port" "$community"
+start_tcp_service web "$DEMO" "$web_port"
+start collector "$DEMO/collector.log" "$VAKT_BIN/vakt-collector" -f -c "$DEMO/collector.conf"
+wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$collector_port" ||
+	fail "the collector did not start (see $DEMO/collector.log)"
+start agent "$DEMO/agent.log" "$VAKT_BIN/vakt-agent" -f -c "$DEMO/agent.conf"
+
+cat <<EOT
+
+  Vakt demo is running (site "demo", agent and collector on 127.0.0.1)
+    snmpd          udp 127.0.0.1:$snmp_port  community "$community"
+    TCP service    127.0.0.1:$web_port       (probe "web")
+    collector      127.0.0.1:$collector_port  log $DEMO/collector.log
+    agent          log $DEMO/agent.log
+
+  RRD files:   $DEMO/rrd/demo/<host>/<check>[-<instance>].rrd
+  Alert log:   $DEMO/alerts.log
+  Try:         rrdtool lastupdate $DEMO/rrd/demo/localhost/localhost-lo.rrd
+               rrdtool fetch $DEMO/rrd/demo/127.0.0.1/web.rrd AVERAGE -s -5min
+               $VAKT_BIN/vaktctl -s $DEMO/collector.sock status
+               kill \$(cat $DEMO/snmpd.pid)   # or stop the web service, and watch the alert log
+  $( [ "$SECONDS_TO_RUN" -gt 0 ] && echo "Stopping by itself after $SECONDS_TO_RUN s." || echo "Ctrl-C stops everything." )
+
+EOT
+
+elapsed=0
+while [ "$SECONDS_TO_RUN" -eq 0 ] || [ "$elapsed" -lt "$SECONDS_TO_RUN" ]; do
+	sleep 1
+	elapsed=$((elapsed + 1))
+	for name in collector agent; do
+		eval "pid=\$PID_$name"
+		kill -0 "$pid" 2>/dev/null || fail "vakt-$name exited (see $DEMO/$name.log)"
+	done
+done
+
+"$VAKT_BIN/vaktctl" -s "$DEMO/collector.sock" status || true
+stop agent
+stop collector
+echo
+log "RRD files written:"
+found=0
+for f in $(find "$DEMO/rrd" -name '*.rrd' | sort); do
+	found=1
+	printf '  %s\n' "$f"
+	rrdtool lastupdate "$f" | sed 's/^/      /'
+done
+[ "$found" = 1 ] || fail "no RRD files were written (see $DEMO/collector.log)"
+log "alerts: $(wc -l <"$DEMO/alerts.log" 2>/dev/null || echo 0) lines in $DEMO/alerts.log"

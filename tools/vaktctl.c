@@ -1,0 +1,90 @@
+/*
+ * vaktctl - talks to a running vakt-collector over its control socket.
+ * Sends one command, prints the answer. Only "status" exists for now.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define DEFAULT_SOCKET "/run/vakt/collector.sock"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: vaktctl [-s SOCKET] status\n"
+		   "  -s, --socket PATH   collector control socket (default %s)\n"
+		   "  -V, --version       print the version and exit\n"
+		   "  -h, --help          print this help and exit\n",
+		DEFAULT_SOCKET);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"socket", required_argument, NULL, 's'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *path = getenv("VAKT_SOCKET") ? getenv("VAKT_SOCKET") : DEFAULT_SOCKET;
+	struct sockaddr_un sun;
+	struct timeval tv = {10, 0};
+	char buf[4096], cmd[300];
+	ssize_t n;
+	int ch, fd, got = 0;
+
+	while ((ch = getopt_long(argc, argv, "s:Vh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			path = optarg;
+			break;
+		case 'V':
+			printf("vaktctl %s\n", VAKT_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind + 1 != argc || strcmp(argv[optind], "status") != 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "vaktctl: socket path too long: %s\n", path);
+		return 1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		fprintf(stderr, "vaktctl: cannot connect to the collector at %s: %s\n", path,
+			strerror(errno));
+		return 1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	snprintf(cmd, sizeof(cmd), "%s\n", argv[optind]);
+	if (write(fd, cmd, strlen(cmd)) < 0) {
+		fprintf(stderr, "vaktctl: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		fwrite(buf, 1, (size_t)n, stdout);
+		got = 1;
+	}
+	close(fd);
+	if (n < 0 || !got) {
+		fprintf(stderr, "vaktctl: no answer from %s\n", path);
+		return 1;
+	}
+	return strncmp(buf, "error:", 6) == 0 ? 1 : 0;
+}
