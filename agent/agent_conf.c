@@ -217,6 +217,8 @@ struct agent_conf *agent_conf_load(const char *path)
 	cfg_set_validate_func(cfg, "probe|interval", conf_validate_interval);
 	cfg_set_validate_func(cfg, "probe|timeout", conf_validate_timeout);
 	cfg_set_validate_func(cfg, "probe|host", conf_validate_name);
+	cfg_set_validate_func(cfg, "snmp|address", conf_validate_address);
+	cfg_set_validate_func(cfg, "probe|address", conf_validate_address);
 	cfg_set_validate_func(cfg, "snmp", validate_check);
 	cfg_set_validate_func(cfg, "probe", validate_check);
 

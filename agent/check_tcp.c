@@ -27,6 +27,7 @@ struct tcp_probe {
 	evutil_socket_t fd;
 	struct event *ev;
 	struct evdns_getaddrinfo_request *dnsreq;
+	double started; /* monotonic seconds: connect time wants sub-millisecond */
 	struct complaint fail;
 };
 
@@ -65,7 +66,7 @@ static int tcp_start(struct check *c) { return 0; }
 static void tcp_finish(struct check *c, enum check_outcome o, const char *why)
 {
 	struct tcp_probe *p = c->priv;
-	double secs = (mono_now_ms() - c->run_start_ms) / 1000.0;
+	double secs = mono_now() - p->started;
 
 	if (p->ev != NULL) {
 		event_free(p->ev);
@@ -147,6 +148,7 @@ static void tcp_run(struct check *c)
 	struct evutil_addrinfo hints;
 	char port[8];
 
+	p->started = mono_now();
 	if (p->ss_len > 0) {
 		tcp_connect(c, (struct sockaddr *)&p->ss, p->ss_len);
 		return;

@@ -26,16 +26,99 @@ static void conf_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 	fflush(f);
 }
 
+size_t conf_strip_comments(char *buf, size_t len)
+{
+	enum { CODE, DQUOTE, SQUOTE, LINE, BLOCK } st = CODE;
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = buf[i], next = i + 1 < len ? buf[i + 1] : '\0';
+
+		switch (st) {
+		case CODE:
+			if (c == '#' || (c == '/' && next == '/')) {
+				st = LINE;
+				continue;
+			}
+			if (c == '/' && next == '*') {
+				st = BLOCK;
+				i++;
+				continue;
+			}
+			if (c == '"')
+				st = DQUOTE;
+			else if (c == '\'')
+				st = SQUOTE;
+			break;
+		case DQUOTE:
+		case SQUOTE:
+			if (c == '\\' && next != '\0') {
+				buf[o++] = c;
+				c = buf[++i];
+			} else if ((st == DQUOTE && c == '"') || (st == SQUOTE && c == '\'')) {
+				st = CODE;
+			}
+			break;
+		case LINE:
+			if (c != '\n')
+				continue;
+			st = CODE;
+			break;
+		case BLOCK:
+			if (c == '*' && next == '/') {
+				st = CODE;
+				i++;
+			}
+			if (c != '\n')
+				continue;
+			break;
+		}
+		buf[o++] = c;
+	}
+	return o;
+}
+
 int conf_parse_file(cfg_t *cfg, const char *path)
 {
+	FILE *f = fopen(path, "r"), *mem;
+	char *buf;
+	size_t len;
 	int r;
 
-	cfg_set_error_function(cfg, conf_errfunc);
-	r = cfg_parse(cfg, path);
-	if (r == CFG_FILE_ERROR) {
+	if (f == NULL) {
 		fprintf(conf_error_stream(), "%s: cannot read: %s\n", path, strerror(errno));
 		return -1;
 	}
+	buf = malloc(CONF_FILE_MAX + 1);
+	len = buf ? fread(buf, 1, CONF_FILE_MAX + 1, f) : 0;
+	if (buf == NULL || ferror(f) || len > CONF_FILE_MAX) {
+		fprintf(conf_error_stream(), "%s: cannot read: %s\n", path,
+			len > CONF_FILE_MAX ? "larger than 4 MiB" : strerror(errno));
+		fclose(f);
+		free(buf);
+		return -1;
+	}
+	fclose(f);
+	/*
+	 * libconfuse 3.3 counts a comment's line more than once, so every line
+	 * number after a comment would be wrong. Comments are removed here,
+	 * newlines kept, and the file is parsed from memory under its own name.
+	 */
+	len = conf_strip_comments(buf, len);
+	mem = fmemopen(buf, len ? len : 1, "r");
+	if (mem == NULL) {
+		fprintf(conf_error_stream(), "%s: cannot read: %s\n", path, strerror(errno));
+		free(buf);
+		return -1;
+	}
+	if (len == 0)
+		buf[0] = '\n';
+	cfg_set_error_function(cfg, conf_errfunc);
+	free(cfg->filename);
+	cfg->filename = strdup(path);
+	r = cfg_parse_fp(cfg, mem);
+	fclose(mem);
+	free(buf);
 	return r == CFG_SUCCESS ? 0 : -1;
 }
 
@@ -159,19 +242,24 @@ int conf_split_hostport(const char *s, char *host, size_t hostsz, unsigned *port
 	return 0;
 }
 
-int conf_validate_hostport(cfg_t *cfg, cfg_opt_t *opt)
+static int validate_address(cfg_t *cfg, cfg_opt_t *opt, unsigned defport)
 {
 	const char *s = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
 	char host[256];
 	unsigned port;
 	const char *why;
 
-	if (conf_split_hostport(s, host, sizeof(host), &port, 0, &why) < 0) {
+	if (conf_split_hostport(s, host, sizeof(host), &port, defport, &why) < 0) {
 		cfg_error(cfg, "%s \"%s\": %s", opt->name, s ? s : "", why);
 		return -1;
 	}
 	return 0;
 }
+
+int conf_validate_hostport(cfg_t *cfg, cfg_opt_t *opt) { return validate_address(cfg, opt, 0); }
+
+/* The port may be left out (the check kind supplies its default). */
+int conf_validate_address(cfg_t *cfg, cfg_opt_t *opt) { return validate_address(cfg, opt, 1); }
 
 int conf_require(cfg_t *sec, const char *const *keys)
 {

@@ -16,8 +16,16 @@
 void conf_set_error_stream(FILE *f);
 FILE *conf_error_stream(void);
 
+#define CONF_FILE_MAX (4 * 1024 * 1024)
+
 /* Installs the FILE:LINE error function, parses `path`; 0 or -1. */
 int conf_parse_file(cfg_t *cfg, const char *path);
+
+/*
+ * Removes '#', '//' and C-style comments outside quoted strings, keeping
+ * every newline so line numbers stay true. Works in place; returns the new length.
+ */
+size_t conf_strip_comments(char *buf, size_t len);
 
 /* cfg_error() with the section's title folded in: "snmp \"core\": msg". */
 void conf_section_error(cfg_t *sec, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -27,6 +35,7 @@ int conf_validate_interval(cfg_t *cfg, cfg_opt_t *opt); /* 1..86400 s */
 int conf_validate_timeout(cfg_t *cfg, cfg_opt_t *opt);	/* 1..600000 ms */
 int conf_validate_port(cfg_t *cfg, cfg_opt_t *opt);	/* 1..65535 */
 int conf_validate_hostport(cfg_t *cfg, cfg_opt_t *opt); /* "host:port" */
+int conf_validate_address(cfg_t *cfg, cfg_opt_t *opt);	/* "host[:port]" */
 int conf_validate_name(cfg_t *cfg, cfg_opt_t *opt);	/* non-empty, printable */
 
 /* Reports every key of `keys` (NULL-terminated) not set in `sec`; -1 if any. */

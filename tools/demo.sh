@@ -8,7 +8,7 @@ BUILD=${1:-build}
 cd "$(dirname "$0")/.."
 . tests/integration/lib.sh
 VAKT_BIN=$BUILD/bin
-DEMO=$BUILD/demo
+DEMO=$(pwd)/$BUILD/demo
 SECONDS_TO_RUN=${DEMO_SECONDS:-0}
 
 for b in vakt-agent vakt-collector vaktctl; do
@@ -17,6 +17,7 @@ done
 
 rm -rf "$DEMO"
 mkdir -p "$DEMO/rrd"
+: >"$DEMO/alerts.log"
 trap 'cleanup' EXIT
 trap 'echo; log "stopping the demo"; exit 0' INT TERM
 
@@ -95,7 +96,8 @@ cat <<EOT
   Try:         rrdtool lastupdate $DEMO/rrd/demo/localhost/localhost-lo.rrd
                rrdtool fetch $DEMO/rrd/demo/127.0.0.1/web.rrd AVERAGE -s -5min
                $VAKT_BIN/vaktctl -s $DEMO/collector.sock status
-               kill \$(cat $DEMO/snmpd.pid)   # or stop the web service, and watch the alert log
+               kill $PID_web    # stops the TCP service: watch the alert log
+               tail -f $DEMO/alerts.log
   $( [ "$SECONDS_TO_RUN" -gt 0 ] && echo "Stopping by itself after $SECONDS_TO_RUN s." || echo "Ctrl-C stops everything." )
 
 EOT

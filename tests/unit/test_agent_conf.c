@@ -126,6 +126,12 @@ static void test_timeout_must_be_shorter_than_interval(void **state)
 		    ":8: probe \"web\": timeout (1000 ms) must be shorter than interval (1 s)");
 }
 
+static void test_comments_keep_line_numbers_true(void **state)
+{
+	check_error("agent_comments.conf",
+		    ":7: address \"127.0.0.1:70000\": port must be 1..65535");
+}
+
 static void test_missing_file(void **state)
 {
 	int ok;
@@ -148,6 +154,7 @@ int main(void)
 	    cmocka_unit_test(test_missing_site),
 	    cmocka_unit_test(test_unknown_probe_kind),
 	    cmocka_unit_test(test_timeout_must_be_shorter_than_interval),
+	    cmocka_unit_test(test_comments_keep_line_numbers_true),
 	    cmocka_unit_test(test_missing_file),
 	};
 

@@ -24,10 +24,10 @@ static void test_dotdot_cannot_climb(void **state)
 	char p[256];
 
 	assert_string_equal(san(".."), "_.");
-	assert_string_equal(san("../../etc/passwd"), "_.._.._etc_passwd");
+	assert_string_equal(san("../../etc/passwd"), "_._.._etc_passwd");
 	assert_string_equal(san(".hidden"), "_hidden");
 	assert_int_equal(rrdpath_build(p, sizeof(p), "data", "..", "../x", "..", ".."), 0);
-	assert_string_equal(p, "data/_./_.._x/_.-_..rrd");
+	assert_string_equal(p, "data/_./_._x/_.-_..rrd");
 	assert_null(strstr(p, "/../"));
 }
 

@@ -1,0 +1,655 @@
+/*
+ * alert.c - rules, a state per (rule, series), and the transitions between them.
+ * Never notifies without a state change; never keeps more than ALERT_SERIES_MAX series.
+ */
+#include "alert.h"
+
+#include <fnmatch.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "log.h"
+#include "xmalloc.h"
+
+/*
+ * No persistence yet (SQLite comes in a later issue): a restart forgets every
+ * state and incident id, so an alert still bad after a restart fires again.
+ */
+
+#define ALERT_BUCKETS_MIN 1024
+/* Seconds between two log lines of the same repeated complaint. */
+#define ALERT_COMPLAIN_S 60
+
+enum rule_kind {
+	RULE_ABOVE, /* fire when value > fire, clear when value < clear */
+	RULE_BELOW, /* fire when value < fire, clear when value > clear */
+	RULE_DOWN,  /* the "up" metric: fire when < 1, clear when >= 1 */
+};
+
+/* The state of one rule on one series; changed only by alert_set_state(). */
+enum series_state {
+	SERIES_OK,
+	SERIES_FIRING,
+};
+
+/* The names that make a series, in key order. */
+enum field {
+	F_SITE,
+	F_HOST,
+	F_CHECK,
+	F_INSTANCE,
+	F_METRIC,
+	F_COUNT,
+};
+
+static const char *const field_keys[F_COUNT] = {"site", "host", "check", "instance", "metric"};
+
+struct rule {
+	char *name;
+	enum rule_kind kind;
+	char *pattern[F_COUNT]; /* fnmatch globs; NULL for "*", which matches anything */
+	double fire;
+	double clear;
+	char **channels;
+	size_t nchannels;
+};
+
+struct rule_state {
+	size_t rule; /* index in engine->rules */
+	enum series_state state;
+	uint64_t id;	 /* the incident while firing, kept for the recovery */
+	double value;	 /* value at the last transition */
+	int64_t time_ms; /* time of the sample that caused it */
+};
+
+struct series {
+	struct series *next; /* hash chain */
+	uint64_t hash;
+	char *key; /* the five names, each followed by its NUL */
+	size_t keylen;
+	const char *name[F_COUNT]; /* into key */
+	int rate;		   /* COUNTER/DERIVE: values are per-second rates */
+	int have_prev;
+	uint64_t prev_counter;
+	int64_t prev_ms;
+	size_t rules_seen; /* rules [0, rules_seen) were matched against this series */
+	struct rule_state *st; /* one per matching rule */
+	size_t nst;
+};
+
+struct alert_engine {
+	struct notify *notify;
+	struct rule **rules;
+	size_t nrules;
+	struct series **bucket;
+	size_t nbuckets;
+	size_t nseries;
+	size_t firing;
+	uint64_t next_id;
+	uint64_t series_ignored;
+	uint64_t transitions;
+	struct complaint full_complaint;
+	struct complaint name_complaint;
+};
+
+cfg_opt_t alert_rule_opts[] = {
+	CFG_STR("kind", "threshold", CFGF_NONE),
+	CFG_STR("site", "*", CFGF_NONE),
+	CFG_STR("host", "*", CFGF_NONE),
+	CFG_STR("check", "*", CFGF_NONE),
+	CFG_STR("instance", "*", CFGF_NONE),
+	/* no default here: "*" for threshold rules, "up" for down rules */
+	CFG_STR("metric", NULL, CFGF_NODEFAULT),
+	/* no defaults: whether a limit is set at all is what selects the rule's mode */
+	CFG_FLOAT("above", 0, CFGF_NODEFAULT),
+	CFG_FLOAT("clear_below", 0, CFGF_NODEFAULT),
+	CFG_FLOAT("below", 0, CFGF_NODEFAULT),
+	CFG_FLOAT("clear_above", 0, CFGF_NODEFAULT),
+	CFG_STR_LIST("channels", "{log}", CFGF_NONE),
+	CFG_END(),
+};
+
+static const char *series_state_str(enum series_state s)
+{
+	switch (s) {
+	case SERIES_OK:
+		return "ok";
+	case SERIES_FIRING:
+		return "firing";
+	}
+	return "unknown";
+}
+
+static double getf(cfg_t *sec, const char *key)
+{
+	return cfg_getfloat(sec, key);
+}
+
+/* Checks one limit key: set, finite; returns 1 if set and fine. */
+static int limit_set(cfg_t *sec, const char *key, int *bad)
+{
+	if (cfg_size(sec, key) == 0)
+		return 0;
+	if (!isfinite(cfg_getfloat(sec, key))) {
+		conf_section_error(sec, "%s must be a finite number", key);
+		*bad = 1;
+		return 0;
+	}
+	return 1;
+}
+
+int alert_rule_validate(cfg_t *sec)
+{
+	static const char *const limits[] = {"above", "clear_below", "below", "clear_above"};
+	const char *name = cfg_title(sec), *kind = cfg_getstr(sec, "kind");
+	int bad = 0, above, clear_below, below, clear_above;
+
+	if (name == NULL || *name == '\0') {
+		conf_section_error(sec, "name must not be empty");
+		bad = 1;
+	} else if (strlen(name) > NOTIFY_NAME_MAX) {
+		conf_section_error(sec, "name must be at most %d characters", NOTIFY_NAME_MAX);
+		bad = 1;
+	}
+	above = limit_set(sec, "above", &bad);
+	clear_below = limit_set(sec, "clear_below", &bad);
+	below = limit_set(sec, "below", &bad);
+	clear_above = limit_set(sec, "clear_above", &bad);
+	if (kind == NULL || strcmp(kind, "threshold") == 0) {
+		if (!above && !below) {
+			conf_section_error(sec, "a threshold rule needs 'above' or 'below'");
+			bad = 1;
+		} else if (above && below) {
+			conf_section_error(sec, "'above' and 'below' exclude each other; "
+						"write two rules");
+			bad = 1;
+		}
+		if (clear_below && !above) {
+			conf_section_error(sec, "clear_below needs 'above'");
+			bad = 1;
+		}
+		if (clear_above && !below) {
+			conf_section_error(sec, "clear_above needs 'below'");
+			bad = 1;
+		}
+		/* the clear limit must lie on the ok side of the fire limit */
+		if (above && clear_below && getf(sec, "clear_below") > getf(sec, "above")) {
+			conf_section_error(sec, "clear_below (%g) must not be above 'above' (%g)",
+					   getf(sec, "clear_below"), getf(sec, "above"));
+			bad = 1;
+		}
+		if (below && clear_above && getf(sec, "clear_above") < getf(sec, "below")) {
+			conf_section_error(sec, "clear_above (%g) must not be below 'below' (%g)",
+					   getf(sec, "clear_above"), getf(sec, "below"));
+			bad = 1;
+		}
+	} else if (strcmp(kind, "down") == 0) {
+		for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+			if (cfg_size(sec, limits[i]) > 0) {
+				conf_section_error(sec, "'%s' is not allowed with kind \"down\"",
+						   limits[i]);
+				bad = 1;
+			}
+	} else {
+		conf_section_error(sec, "kind must be \"threshold\" or \"down\", got \"%s\"", kind);
+		bad = 1;
+	}
+	if (cfg_size(sec, "channels") == 0) {
+		conf_section_error(sec, "channels must not be empty");
+		bad = 1;
+	}
+	for (unsigned i = 0; i < cfg_size(sec, "channels"); i++)
+		if (*cfg_getnstr(sec, "channels", i) == '\0') {
+			conf_section_error(sec, "channels must not contain an empty name");
+			bad = 1;
+		}
+	return bad ? -1 : 0;
+}
+
+struct alert_engine *alert_engine_new(struct notify *notify)
+{
+	struct alert_engine *e = xcalloc(1, sizeof(*e));
+
+	e->notify = notify;
+	e->nbuckets = ALERT_BUCKETS_MIN;
+	e->bucket = xcalloc(e->nbuckets, sizeof(*e->bucket));
+	e->next_id = 1;
+	return e;
+}
+
+static void rule_free(struct rule *r)
+{
+	for (size_t i = 0; i < r->nchannels; i++)
+		free(r->channels[i]);
+	free(r->channels);
+	for (int f = 0; f < F_COUNT; f++)
+		free(r->pattern[f]);
+	free(r->name);
+	free(r);
+}
+
+void alert_engine_free(struct alert_engine *e)
+{
+	if (e == NULL)
+		return;
+	for (size_t b = 0; b < e->nbuckets; b++) {
+		struct series *s, *next;
+
+		for (s = e->bucket[b]; s != NULL; s = next) {
+			next = s->next;
+			free(s->st);
+			free(s->key);
+			free(s);
+		}
+	}
+	free(e->bucket);
+	for (size_t i = e->nrules; i > 0; i--)
+		rule_free(e->rules[i - 1]);
+	free(e->rules);
+	free(e);
+}
+
+int alert_engine_add_rule(struct alert_engine *e, cfg_t *sec)
+{
+	const char *kind = cfg_getstr(sec, "kind");
+	unsigned nch = cfg_size(sec, "channels");
+	struct rule *r;
+	int bad = 0;
+
+	for (unsigned i = 0; i < nch; i++)
+		if (!notify_has_channel(e->notify, cfg_getnstr(sec, "channels", i))) {
+			conf_section_error(sec, "unknown channel \"%s\"",
+					   cfg_getnstr(sec, "channels", i));
+			bad = 1;
+		}
+	if (bad)
+		return -1;
+
+	r = xcalloc(1, sizeof(*r));
+	r->name = xstrdup(cfg_title(sec));
+	if (kind != NULL && strcmp(kind, "down") == 0) {
+		r->kind = RULE_DOWN;
+		r->fire = r->clear = 1;
+	} else if (cfg_size(sec, "above") > 0) {
+		r->kind = RULE_ABOVE;
+		r->fire = cfg_getfloat(sec, "above");
+		r->clear = cfg_size(sec, "clear_below") ? getf(sec, "clear_below") : r->fire;
+	} else {
+		r->kind = RULE_BELOW;
+		r->fire = cfg_getfloat(sec, "below");
+		r->clear = cfg_size(sec, "clear_above") ? getf(sec, "clear_above") : r->fire;
+	}
+	for (int f = 0; f < F_COUNT; f++) {
+		const char *p = NULL;
+
+		if (cfg_size(sec, field_keys[f]) > 0)
+			p = cfg_getstr(sec, field_keys[f]);
+		if (p == NULL)
+			p = f == F_METRIC && r->kind == RULE_DOWN ? "up" : "*";
+		r->pattern[f] = strcmp(p, "*") == 0 ? NULL : xstrdup(p);
+	}
+	r->nchannels = nch;
+	r->channels = xcalloc(nch, sizeof(*r->channels));
+	for (unsigned i = 0; i < nch; i++)
+		r->channels[i] = xstrdup(cfg_getnstr(sec, "channels", i));
+	e->rules = xreallocarray(e->rules, e->nrules + 1, sizeof(*e->rules));
+	e->rules[e->nrules++] = r;
+	log_debug("alert: rule %s added (%zu channels)", r->name, r->nchannels);
+	return 0;
+}
+
+/* ---- series table: chained hash, bounded by ALERT_SERIES_MAX ---- */
+
+static uint64_t key_hash(const char *key, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)key[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static struct series *series_find(const struct alert_engine *e, const char *key, size_t len,
+				  uint64_t hash)
+{
+	struct series *s;
+
+	for (s = e->bucket[hash & (e->nbuckets - 1)]; s != NULL; s = s->next)
+		if (s->hash == hash && s->keylen == len && memcmp(s->key, key, len) == 0)
+			return s;
+	return NULL;
+}
+
+static void series_grow(struct alert_engine *e)
+{
+	size_t n = e->nbuckets * 2;
+	struct series **b = xcalloc(n, sizeof(*b));
+
+	for (size_t i = 0; i < e->nbuckets; i++) {
+		struct series *s, *next;
+
+		for (s = e->bucket[i]; s != NULL; s = next) {
+			next = s->next;
+			s->next = b[s->hash & (n - 1)];
+			b[s->hash & (n - 1)] = s;
+		}
+	}
+	free(e->bucket);
+	e->bucket = b;
+	e->nbuckets = n;
+}
+
+static struct series *series_add(struct alert_engine *e, const char *key, size_t len,
+				 uint64_t hash)
+{
+	struct series *s = xcalloc(1, sizeof(*s));
+	const char *p;
+
+	if (e->nseries >= e->nbuckets)
+		series_grow(e);
+	s->key = xmalloc(len);
+	memcpy(s->key, key, len);
+	s->keylen = len;
+	s->hash = hash;
+	p = s->key;
+	for (int f = 0; f < F_COUNT; f++) {
+		s->name[f] = p;
+		p += strlen(p) + 1;
+	}
+	s->next = e->bucket[hash & (e->nbuckets - 1)];
+	e->bucket[hash & (e->nbuckets - 1)] = s;
+	e->nseries++;
+	return s;
+}
+
+static int rule_matches(const struct rule *r, const char *const name[F_COUNT])
+{
+	for (int f = 0; f < F_COUNT; f++)
+		if (r->pattern[f] != NULL && fnmatch(r->pattern[f], name[f], 0) != 0)
+			return 0;
+	return 1;
+}
+
+/* Gives the series a state for every rule added since it was last matched. */
+static void series_match_rules(struct alert_engine *e, struct series *s)
+{
+	for (size_t i = s->rules_seen; i < e->nrules; i++) {
+		if (!rule_matches(e->rules[i], s->name))
+			continue;
+		s->st = xreallocarray(s->st, s->nst + 1, sizeof(*s->st));
+		memset(&s->st[s->nst], 0, sizeof(s->st[0]));
+		s->st[s->nst].rule = i;
+		s->st[s->nst].state = SERIES_OK;
+		s->nst++;
+	}
+	s->rules_seen = e->nrules;
+}
+
+/* "rissa/10.1.0.2/core-sw/eth0/ifHCInOctets"; the instance only when set. */
+static void series_label(const struct series *s, char *buf, size_t len)
+{
+	if (*s->name[F_INSTANCE] != '\0')
+		snprintf(buf, len, "%s/%s/%s/%s/%s", s->name[F_SITE], s->name[F_HOST],
+			 s->name[F_CHECK], s->name[F_INSTANCE], s->name[F_METRIC]);
+	else
+		snprintf(buf, len, "%s/%s/%s/%s", s->name[F_SITE], s->name[F_HOST],
+			 s->name[F_CHECK], s->name[F_METRIC]);
+}
+
+/* ---- events ---- */
+
+static void copy_name(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* A number for people: "123.4", "100", "0.0015", "1.5e+16". */
+static void human_num(double v, char *buf, size_t len)
+{
+	if (fabs(v) >= 1 && fabs(v) < 1e15) {
+		char *p;
+
+		snprintf(buf, len, "%.2f", v);
+		p = buf + strlen(buf) - 1;
+		while (*p == '0')
+			*p-- = '\0';
+		if (*p == '.')
+			*p = '\0';
+	} else {
+		snprintf(buf, len, "%.4g", v);
+	}
+}
+
+static void alert_summary(const struct rule *r, const struct series *s, enum alert_state state,
+			  double value, char *buf, size_t len)
+{
+	const char *unit = s->rate ? "/s" : "";
+	char what[3 * (SAMPLE_NAME_MAX + 1)], lim[64], val[64];
+
+	if (*s->name[F_INSTANCE] != '\0')
+		snprintf(what, sizeof(what), "%s/%s", s->name[F_CHECK], s->name[F_INSTANCE]);
+	else
+		snprintf(what, sizeof(what), "%s", s->name[F_CHECK]);
+	if (r->kind == RULE_DOWN) {
+		snprintf(buf, len, "%s on %s is %s", what, s->name[F_HOST],
+			 state == ALERT_FIRING ? "down" : "up again");
+		return;
+	}
+	/* the metric only adds words when the check has several */
+	if (strcmp(s->name[F_CHECK], s->name[F_METRIC]) != 0) {
+		size_t n = strlen(what);
+
+		snprintf(what + n, sizeof(what) - n, " %s", s->name[F_METRIC]);
+	}
+	human_num(state == ALERT_FIRING ? r->fire : r->clear, lim, sizeof(lim));
+	human_num(value, val, sizeof(val));
+	snprintf(buf, len, "%s on %s %s%s %s%s (value %s%s)", what, s->name[F_HOST],
+		 state == ALERT_FIRING ? "" : "back ",
+		 (r->kind == RULE_ABOVE) == (state == ALERT_FIRING) ? "above" : "below", lim, unit,
+		 val, unit);
+}
+
+static void alert_event_fill(const struct alert_engine *e, const struct series *s,
+			     const struct rule_state *st, struct alert_event *ev)
+{
+	const struct rule *r = e->rules[st->rule];
+
+	memset(ev, 0, sizeof(*ev));
+	ev->id = st->id;
+	ev->state = st->state == SERIES_FIRING ? ALERT_FIRING : ALERT_RESOLVED;
+	copy_name(ev->rule, sizeof(ev->rule), r->name);
+	copy_name(ev->site, sizeof(ev->site), s->name[F_SITE]);
+	copy_name(ev->host, sizeof(ev->host), s->name[F_HOST]);
+	copy_name(ev->check, sizeof(ev->check), s->name[F_CHECK]);
+	copy_name(ev->instance, sizeof(ev->instance), s->name[F_INSTANCE]);
+	copy_name(ev->metric, sizeof(ev->metric), s->name[F_METRIC]);
+	ev->value = st->value;
+	ev->threshold = ev->state == ALERT_FIRING ? r->fire : r->clear;
+	ev->time_ms = st->time_ms;
+	alert_summary(r, s, ev->state, st->value, ev->summary, sizeof(ev->summary));
+}
+
+/* The one place a (rule, series) state changes: logs it and notifies every channel. */
+static void alert_set_state(struct alert_engine *e, struct series *s, struct rule_state *st,
+			    enum series_state to, double value, int64_t time_ms)
+{
+	const struct rule *r = e->rules[st->rule];
+	struct alert_event ev;
+	char label[F_COUNT * (SAMPLE_NAME_MAX + 1)], val[64];
+
+	if (st->state == to)
+		return;
+	series_label(s, label, sizeof(label));
+	human_num(value, val, sizeof(val));
+	log_info("alert: rule %s series %s: %s -> %s (value %s%s)", r->name, label,
+		 series_state_str(st->state), series_state_str(to), val, s->rate ? "/s" : "");
+	if (to == SERIES_FIRING) {
+		st->id = e->next_id++;
+		e->firing++;
+	} else {
+		e->firing--;
+	}
+	st->state = to;
+	st->value = value;
+	st->time_ms = time_ms;
+	e->transitions++;
+	alert_event_fill(e, s, st, &ev);
+	for (size_t i = 0; i < r->nchannels; i++)
+		notify_send(e->notify, r->channels[i], &ev);
+}
+
+static void rule_eval(struct alert_engine *e, struct series *s, struct rule_state *st,
+		      double v, int64_t time_ms)
+{
+	const struct rule *r = e->rules[st->rule];
+	int firing = st->state == SERIES_FIRING;
+
+	switch (r->kind) {
+	case RULE_ABOVE:
+		if (!firing && v > r->fire)
+			alert_set_state(e, s, st, SERIES_FIRING, v, time_ms);
+		else if (firing && v < r->clear)
+			alert_set_state(e, s, st, SERIES_OK, v, time_ms);
+		break;
+	case RULE_BELOW:
+		if (!firing && v < r->fire)
+			alert_set_state(e, s, st, SERIES_FIRING, v, time_ms);
+		else if (firing && v > r->clear)
+			alert_set_state(e, s, st, SERIES_OK, v, time_ms);
+		break;
+	case RULE_DOWN:
+		if (!firing && v < 1)
+			alert_set_state(e, s, st, SERIES_FIRING, v, time_ms);
+		else if (firing && v >= 1)
+			alert_set_state(e, s, st, SERIES_OK, v, time_ms);
+		break;
+	}
+}
+
+/*
+ * The value rules compare: a gauge as is, a counter as the rate since the
+ * previous raw value. 0 when there is none: unknown, first sample, reset
+ * (the counter went down) or time not moving forward. An unknown sample also
+ * forgets the previous raw value, so a rate never spans a gap in the data.
+ */
+static int series_value(struct series *s, const Vakt__Sample *smp, double *v)
+{
+	int ok;
+
+	switch (smp->kind) {
+	case VAKT__KIND__GAUGE:
+		s->rate = 0;
+		if (smp->unknown || !isfinite(smp->value))
+			return 0;
+		*v = smp->value;
+		return 1;
+	case VAKT__KIND__COUNTER:
+	case VAKT__KIND__DERIVE:
+		s->rate = 1;
+		if (smp->unknown) {
+			s->have_prev = 0;
+			return 0;
+		}
+		ok = s->have_prev && smp->counter >= s->prev_counter && smp->time_ms > s->prev_ms;
+		if (ok)
+			*v = (double)(smp->counter - s->prev_counter) /
+			     ((double)(smp->time_ms - s->prev_ms) / 1000.0);
+		s->have_prev = 1;
+		s->prev_counter = smp->counter;
+		s->prev_ms = smp->time_ms;
+		return ok;
+	default:
+		return 0; /* a kind from a newer agent: nothing to compare */
+	}
+}
+
+void alert_feed(struct alert_engine *e, const char *site, const Vakt__Sample *smp)
+{
+	const char *name[F_COUNT] = {site, smp->host, smp->check, smp->instance, smp->metric};
+	char key[F_COUNT * (SAMPLE_NAME_MAX + 1)];
+	size_t len = 0;
+	struct series *s;
+	uint64_t hash;
+	double v;
+	int any = 0;
+
+	if (e->nrules == 0)
+		return;
+	for (int f = 0; f < F_COUNT; f++) {
+		size_t n;
+
+		if (name[f] == NULL)
+			name[f] = "";
+		n = strlen(name[f]);
+		if (n > SAMPLE_NAME_MAX) {
+			/* the session rejects these first; this is a second fence */
+			log_complain(&e->name_complaint, ALERT_COMPLAIN_S,
+				     "alert: ignoring a sample whose %s is longer than %d "
+				     "characters",
+				     field_keys[f], SAMPLE_NAME_MAX);
+			return;
+		}
+		memcpy(key + len, name[f], n + 1);
+		len += n + 1;
+	}
+	hash = key_hash(key, len);
+	s = series_find(e, key, len, hash);
+	if (s == NULL) {
+		/* keep state only for series some rule is about */
+		for (size_t i = 0; i < e->nrules && !any; i++)
+			any = rule_matches(e->rules[i], name);
+		if (!any)
+			return;
+		if (e->nseries >= ALERT_SERIES_MAX) {
+			e->series_ignored++;
+			log_complain(&e->full_complaint, ALERT_COMPLAIN_S,
+				     "alert: %d series tracked, the most kept; ignoring new series "
+				     "(%" PRIu64 " samples ignored so far)",
+				     ALERT_SERIES_MAX, e->series_ignored);
+			return;
+		}
+		s = series_add(e, key, len, hash);
+	}
+	if (s->rules_seen < e->nrules)
+		series_match_rules(e, s);
+	if (!series_value(s, smp, &v))
+		return;
+	for (size_t i = 0; i < s->nst; i++)
+		rule_eval(e, s, &s->st[i], v, smp->time_ms);
+}
+
+void alert_engine_foreach_active(const struct alert_engine *e,
+				 void (*fn)(const struct alert_event *ev, void *arg), void *arg)
+{
+	struct alert_event ev;
+
+	for (size_t b = 0; b < e->nbuckets; b++)
+		for (const struct series *s = e->bucket[b]; s != NULL; s = s->next)
+			for (size_t i = 0; i < s->nst; i++) {
+				if (s->st[i].state != SERIES_FIRING)
+					continue;
+				alert_event_fill(e, s, &s->st[i], &ev);
+				fn(&ev, arg);
+			}
+}
+
+void alert_engine_stats(const struct alert_engine *e, struct alert_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->rules = e->nrules;
+	st->series = e->nseries;
+	st->firing = e->firing;
+	st->series_ignored = e->series_ignored;
+	st->transitions = e->transitions;
+}

@@ -1,0 +1,61 @@
+/*
+ * alert.h - the alert engine: rules matched against every sample, a state per
+ * (rule, series), and a notification only when that state changes - never one
+ * per sample. State lives in memory only for now (SQLite persistence comes later).
+ */
+#ifndef VAKT_ALERT_H
+#define VAKT_ALERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <confuse.h>
+
+#include "notify.h"
+#include "sample.h"
+
+/* Most (series) states the engine keeps; samples of further series are ignored. */
+#define ALERT_SERIES_MAX 100000
+
+/* Keys of one `rule "NAME" { ... }` section; the loader embeds them with CFG_SEC. */
+extern cfg_opt_t alert_rule_opts[];
+
+/* Checks one parsed rule section; reports every problem with
+ * conf_section_error and returns -1 if there was any. */
+int alert_rule_validate(cfg_t *sec);
+
+struct alert_engine;
+
+/* `notify` must outlive the engine. */
+struct alert_engine *alert_engine_new(struct notify *notify);
+void alert_engine_free(struct alert_engine *e);
+
+/*
+ * Adds a rule from a validated section. -1 (reported with file:line through
+ * conf_section_error) if one of its channels is unknown to the notifier, so
+ * add the notifier's channels first.
+ */
+int alert_engine_add_rule(struct alert_engine *e, cfg_t *sec);
+
+/*
+ * Evaluates one sample of `site` against every rule. Gauges are compared as
+ * they are; COUNTER and DERIVE samples as the per-second rate since the
+ * previous raw counter of the same series. Unknown samples change nothing.
+ */
+void alert_feed(struct alert_engine *e, const char *site, const Vakt__Sample *s);
+
+/* Calls fn with the firing event of every alert that has not resolved yet. */
+void alert_engine_foreach_active(const struct alert_engine *e,
+				 void (*fn)(const struct alert_event *ev, void *arg), void *arg);
+
+struct alert_stats {
+	size_t rules;
+	size_t series;		 /* series with state kept */
+	size_t firing;		 /* (rule, series) pairs firing now */
+	uint64_t series_ignored; /* samples of new series dropped: table full */
+	uint64_t transitions;	 /* state changes since start */
+};
+
+void alert_engine_stats(const struct alert_engine *e, struct alert_stats *st);
+
+#endif

@@ -1,0 +1,86 @@
+#!/bin/bash
+# test_snmp_to_rrd.sh - a real snmpd on loopback, polled every second by the
+# agent; the collector's RRD files must hold sysUpTime and the interface
+# counters, consistent with snmpget of the same OIDs.
+set -eu
+. "$(dirname "$0")/lib.sh"
+for t in snmpd snmpget rrdtool; do
+	command -v $t >/dev/null || [ -x /usr/sbin/$t ] || { echo "SKIP: $t missing"; exit 77; }
+done
+W=$(mktemp -d /tmp/vakt-it-snmp.XXXXXX)
+trap 'cleanup; rm -rf "$W"' EXIT
+
+snmp_port=$(free_port udp)
+col_port=$(free_port tcp)
+community="vakt$$"
+start_snmpd "$W" "$snmp_port" "$community"
+
+cat >"$W/collector.conf" <<EOC
+listen = {"127.0.0.1:$col_port"}
+data_dir = "$W/rrd"
+step = 1
+control_socket = "$W/collector.sock"
+EOC
+cat >"$W/agent.conf" <<EOC
+site = "rissa"
+collector "dc1" { address = "127.0.0.1:$col_port" }
+snmp "core-sw" {
+  address = "127.0.0.1:$snmp_port"
+  community = "$community"
+  interfaces = {"lo", "1"}
+  interval = 1
+  timeout = 500
+}
+EOC
+start collector "$W/collector.log" "$VAKT_BIN/vakt-collector" -f -v -c "$W/collector.conf"
+wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$col_port" || fail "collector did not listen"
+start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -c "$W/agent.conf"
+
+sys="$W/rrd/rissa/core-sw/core-sw.rrd"
+ifl="$W/rrd/rissa/core-sw/core-sw-lo.rrd"
+if1="$W/rrd/rissa/core-sw/core-sw-1.rrd"
+# at least five polls stored
+enough() { [ -f "$sys" ] && [ -f "$if1" ] && [ $(( $(rrdtool last "$ifl") - first_t )) -ge 4 ]; }
+wait_for 20 test -f "$ifl" || { cat "$W/agent.log" "$W/collector.log"; fail "no RRD file for interface lo"; }
+first_t=$(rrdtool last "$ifl")
+wait_for 20 enough || { cat "$W/agent.log" "$W/collector.log"; fail "fewer than 5 polls stored"; }
+stop agent
+
+# what the device says now, after the last poll
+get() { snmpget -v2c -c "$community" -On -Oqv "127.0.0.1:$snmp_port" "$1"; }
+up_now=$(get 1.3.6.1.2.1.1.3.0 | tr -d '"' )
+ticks=$(snmpget -v2c -c "$community" -On -Ovt "127.0.0.1:$snmp_port" 1.3.6.1.2.1.1.3.0 | awk '{print $NF}')
+in_now=$(get 1.3.6.1.2.1.31.1.1.1.6.1)
+out_now=$(get 1.3.6.1.2.1.31.1.1.1.10.1)
+log "snmpget: sysUpTime $ticks ticks, lo in $in_now out $out_now"
+
+up_rrd=$(rrd_last "$sys" uptime)
+in_rrd=$(rrd_last "$ifl" in_octets)
+out_rrd=$(rrd_last "$ifl" out_octets)
+st_rrd=$(rrd_last "$ifl" oper_status)
+in_rrd1=$(rrd_last "$if1" in_octets)
+log "rrd: uptime $up_rrd s, lo in $in_rrd out $out_rrd status $st_rrd, ifIndex 1 in $in_rrd1"
+
+# sysUpTime: the stored value (seconds) is at most a few seconds behind the device
+awk -v r="$up_rrd" -v t="$ticks" 'BEGIN { d = t / 100 - r; exit !(d >= 0 && d < 10) }' ||
+	fail "uptime in RRD ($up_rrd s) is not within 10 s of snmpget ($ticks ticks)"
+# counters: stored raw, never ahead of the device, and behind by only the polls' own traffic
+for pair in "$in_rrd:$in_now" "$out_rrd:$out_now"; do
+	r=${pair%%:*} n=${pair##*:}
+	[ "$r" -le "$n" ] || fail "RRD counter $r is ahead of snmpget $n"
+	[ $(( n - r )) -lt 1000000 ] || fail "RRD counter $r is far behind snmpget $n"
+	[ "$r" -gt 0 ] || fail "RRD counter is zero"
+done
+[ "$st_rrd" = 1 ] || fail "lo oper_status in RRD is $st_rrd, expected 1 (up)"
+# "lo" by name and ifIndex 1 are the same interface
+[ "$in_rrd1" -le "$in_now" ] && [ $(( in_now - in_rrd1 )) -lt 1000000 ] ||
+	fail "ifIndex 1 counter $in_rrd1 inconsistent with snmpget $in_now"
+
+# the averaged series hold real numbers, and rates are positive (the polls themselves are traffic)
+rrdtool fetch "$sys" AVERAGE -r 1 -s "$first_t" -e "$(rrdtool last "$sys")" >"$W/fetch.txt"
+grep -Eq ': [0-9]\.[0-9]+e\+0[0-9]' "$W/fetch.txt" || { cat "$W/fetch.txt"; fail "no uptime values in rrdtool fetch"; }
+rrdtool fetch "$ifl" AVERAGE -r 1 -s "$first_t" -e "$(rrdtool last "$ifl")" >"$W/fetch-if.txt"
+awk 'NF == 4 && $2 != "-nan" && $2 + 0 > 0 { ok = 1 } END { exit !ok }' "$W/fetch-if.txt" ||
+	{ cat "$W/fetch-if.txt"; fail "no positive in_octets rate in rrdtool fetch"; }
+grep -q "store: created $sys" "$W/collector.log" || fail "collector did not log the file it created"
+echo "PASS: sysUpTime and interface counters stored and consistent with snmpget"
