@@ -34,6 +34,8 @@ const struct check_kind *check_kind_find(const char *name)
 const char *check_outcome_str(enum check_outcome o)
 {
 	switch (o) {
+	case CHECK_PENDING:
+		return "pending";
 	case CHECK_OK:
 		return "ok";
 	case CHECK_DOWN:

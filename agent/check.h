@@ -33,6 +33,7 @@ struct check_kind {
 };
 
 enum check_outcome {
+	CHECK_PENDING, /* not run yet */
 	CHECK_OK,      /* measured */
 	CHECK_DOWN,    /* measured: the target is down / unreachable */
 	CHECK_TIMEOUT, /* no answer within the timeout */

@@ -379,6 +379,16 @@ static int csnmp_parse_config(struct check *c, cfg_t *sec)
 		bad = 1;
 	}
 	p->retries = (int)retries;
+	/* a poll that can outlast its interval would skip every other slot */
+	if (!bad && (unsigned long)c->timeout_ms * (unsigned long)(retries + 1) >=
+			(unsigned long)c->interval * 1000) {
+		conf_section_error(sec,
+				   "timeout x (retries + 1) = %lu ms must be shorter than interval "
+				   "(%u s)",
+				   (unsigned long)c->timeout_ms * (unsigned long)(retries + 1),
+				   c->interval);
+		bad = 1;
+	}
 
 	if (csnmp_parse_ifs(sec, p) < 0)
 		bad = 1;

@@ -115,7 +115,7 @@ static int name_ok(const char *n, int may_be_empty)
 	if (len > SAMPLE_NAME_MAX)
 		return 0;
 	for (const unsigned char *p = (const unsigned char *)n; *p; p++)
-		if (*p < 0x20 || *p == 0x7f || *p == '/')
+		if (*p < 0x20 || *p == 0x7f)
 			return 0;
 	return 1;
 }

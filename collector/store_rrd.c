@@ -176,27 +176,39 @@ static void write_group(struct store *s, const char *path, const Vakt__Sample *c
 	res->written += n;
 }
 
+static int same_file_and_time(const Vakt__Sample *a, const Vakt__Sample *b)
+{
+	return a->time_ms == b->time_ms && strcmp(a->host, b->host) == 0 &&
+	       strcmp(a->check, b->check) == 0 && strcmp(a->instance, b->instance) == 0;
+}
+
 static void write_job(struct store *s, struct job *j)
 {
 	Vakt__Batch *b = j->frame->batch;
-	size_t i = 0;
+	Vakt__Sample **x = b->samples;
 
-	/* samples of one run arrive together: group consecutive ones per file and time */
-	while (i < b->n_samples) {
-		const Vakt__Sample *const *g = (const Vakt__Sample *const *)&b->samples[i];
+	/*
+	 * One rrd_update per file and timestamp: gather the samples of each
+	 * (file, time) to the front, in order of first appearance, so a file is
+	 * created with every metric of its first run even when an agent
+	 * interleaves files within a batch.
+	 */
+	for (size_t i = 0; i < b->n_samples;) {
 		char path[4096];
 		size_t n = 1;
 
-		while (i + n < b->n_samples && n < STORE_MAX_DS &&
-		       g[n]->time_ms == g[0]->time_ms && strcmp(g[n]->host, g[0]->host) == 0 &&
-		       strcmp(g[n]->check, g[0]->check) == 0 &&
-		       strcmp(g[n]->instance, g[0]->instance) == 0)
-			n++;
-		if (rrdpath_build(path, sizeof(path), s->data_dir, j->site, g[0]->host, g[0]->check,
-				  g[0]->instance) < 0)
+		for (size_t k = i + 1; k < b->n_samples && n < STORE_MAX_DS; k++)
+			if (same_file_and_time(x[k], x[i])) {
+				Vakt__Sample *t = x[k];
+
+				memmove(&x[i + n + 1], &x[i + n], (k - i - n) * sizeof(*x));
+				x[i + n++] = t;
+			}
+		if (rrdpath_build(path, sizeof(path), s->data_dir, j->site, x[i]->host,
+				  x[i]->check, x[i]->instance) < 0)
 			j->res.rejected += n;
 		else
-			write_group(s, path, g, n, &j->res);
+			write_group(s, path, (const Vakt__Sample *const *)&x[i], n, &j->res);
 		i += n;
 	}
 }

@@ -29,7 +29,7 @@ snmp "core-sw" {
   community = "$community"
   interfaces = {"lo", "1"}
   interval = 1
-  timeout = 500
+  timeout = 400
 }
 EOC
 start collector "$W/collector.log" "$VAKT_BIN/vakt-collector" -f -v -c "$W/collector.conf"

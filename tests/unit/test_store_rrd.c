@@ -191,6 +191,52 @@ static void test_queue_is_bounded(void **state)
 	}
 }
 
+static void test_interleaved_files_in_one_batch(void **state)
+{
+	char dir[] = "/tmp/vakt-store-XXXXXX", path[512], cmd[128];
+	struct result_log log = {.n = 0};
+	struct store_params p = {.step = 1, .queue_max = 2};
+	struct store *s;
+	Vakt__Frame *f = batch(1, ((int64_t)time(NULL) - 10) * 1000, 5, 1);
+	Vakt__Sample *other = f->batch->samples[1];
+	time_t last;
+	unsigned long ds_cnt;
+	char **ds_names, **values;
+
+	/* samples of file A (if-eth0) around one of file B (if-eth1): A, B, A */
+	assert_non_null(mkdtemp(dir));
+	log.base = event_base_new();
+	p.data_dir = dir;
+	f->batch->samples = realloc(f->batch->samples, 3 * sizeof(*f->batch->samples));
+	f->batch->samples[2] = other;
+	f->batch->samples[1] = vakt__sample__unpack(NULL, 0, NULL); /* an all-default sample */
+	f->batch->samples[1]->host = strdup("core sw");
+	f->batch->samples[1]->check = strdup("if");
+	f->batch->samples[1]->instance = strdup("eth1");
+	f->batch->samples[1]->metric = strdup("in_octets");
+	f->batch->samples[1]->time_ms = other->time_ms;
+	f->batch->samples[1]->interval = 1;
+	f->batch->n_samples = 3;
+	s = store_new(log.base, &p, done, &log);
+	assert_int_equal(store_submit(s, 1, "x", f), 0);
+	wait_results(&log, 1);
+	assert_int_equal(log.r[0].written, 3);
+	assert_int_equal(log.r[0].rejected, 0);
+	snprintf(path, sizeof(path), "%s/x/core_sw/if-eth0.rrd", dir);
+	assert_int_equal(rrd_lastupdate_r(path, &last, &ds_cnt, &ds_names, &values), 0);
+	assert_int_equal(ds_cnt, 2); /* both metrics of eth0, though B stood between */
+	for (unsigned long i = 0; i < ds_cnt; i++) {
+		free(ds_names[i]);
+		free(values[i]);
+	}
+	free(ds_names);
+	free(values);
+	store_free(s);
+	event_base_free(log.base);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_create_args_follow_the_design(void **state)
 {
 	Vakt__Sample a = VAKT__SAMPLE__INIT, b = VAKT__SAMPLE__INIT;
@@ -227,6 +273,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_batches_land_in_rrd_and_replays_are_duplicates),
 	    cmocka_unit_test(test_queue_is_bounded),
+	    cmocka_unit_test(test_interleaved_files_in_one_batch),
 	    cmocka_unit_test(test_create_args_follow_the_design),
 	};
 

@@ -1,0 +1,138 @@
+#!/bin/bash
+# test_bad_frames.sh - a real vakt-collector fed malformed and out-of-order
+# frames: each bad session is refused with a logged reason and closed, the
+# collector lives on, a good session still gets HelloAck and Ack, its samples
+# land in RRD files, and invalid samples in a good batch are skipped alone.
+set -eu
+. "$(dirname "$0")/lib.sh"
+command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
+command -v rrdtool >/dev/null || { echo "SKIP: rrdtool missing"; exit 77; }
+W=$(mktemp -d /tmp/vakt-it-frames.XXXXXX)
+trap 'cleanup; rm -rf "$W"' EXIT
+export WIRE_DIR
+WIRE_DIR=$(cd "$(dirname "$0")" && pwd)
+
+col_port=$(free_port tcp)
+cat >"$W/collector.conf" <<EOC
+listen = {"127.0.0.1:$col_port"}
+data_dir = "$W/rrd"
+step = 1
+control_socket = "$W/collector.sock"
+EOC
+start collector "$W/collector.log" "$VAKT_BIN/vakt-collector" -f -c "$W/collector.conf"
+wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$col_port" || fail "collector did not listen"
+
+# client SCRIPT: runs python with wire.py importable and the port as PORT;
+# the script prints its local port, so the log line of its session is known.
+client() {
+	python3 - "$col_port" "$1" <<'PY'
+import os, sys
+sys.path.insert(0, os.environ["WIRE_DIR"])
+import wire
+PORT = int(sys.argv[1])
+exec(sys.argv[2])
+PY
+}
+
+# log_has TEXT: the collector's log holds TEXT (a fixed string) within 5 s.
+log_has() {
+	wait_for 5 grep -qF -- "$1" "$W/collector.log" ||
+		{ cat "$W/collector.log"; fail "collector log lacks: $1"; }
+}
+
+# refused NAME HEX_BYTES EXPECTED_LOG: sends raw bytes, expects the collector
+# to log "session 127.0.0.1:PORT: EXPECTED_LOG" and to close the connection.
+refused() {
+	log "case $1: sending $2"
+	port=$(client "
+s = wire.connect(PORT)
+s.sendall(bytes.fromhex('$2'))
+try:
+    wire.recv_until_close(s)
+except wire.Timeout:
+    sys.exit('the collector kept the connection open')
+print(s.getsockname()[1])
+") || fail "case $1: the client failed (see above)"
+	log_has "session 127.0.0.1:$port: $3"
+	log_has "session 127.0.0.1:$port: closed before hello"
+}
+
+# (a) a length beyond the maximum is refused before any body is read
+refused oversize ffffffff \
+	"frame larger than the maximum (length 4294967295, maximum 1048576)"
+# (b) a zero length
+refused empty 00000000 "empty frame (length 0, maximum 1048576)"
+# (c) a body that is not a vakt.Frame
+refused undecodable 00000008ffffffffffffffffff "undecodable frame (length 8, maximum 1048576)"
+# (d) a valid Batch before any Hello
+batch_hex=$(client "print(wire.frame(wire.batch(1, [wire.sample(value=1.0)])).hex())")
+refused batch-first "$batch_hex" "expected hello, got message 3"
+
+# (e) a Hello of a protocol this collector does not speak: an Error frame, then close
+log "case protocol-99"
+port=$(client "
+s = wire.connect(PORT)
+s.sendall(wire.frame(wire.hello(protocol=99)))
+try:
+    got = wire.recv_until_close(s)
+except wire.Timeout:
+    sys.exit('the collector kept the connection open')
+if len(got) != 1:
+    sys.exit('expected one Error frame, got %r' % got)
+kind, f = wire.decode(got[0])
+if kind != 'error' or b'protocol version 99 not supported' not in f.get(1, b''):
+    sys.exit('expected an Error about protocol 99, got %s %r' % (kind, f))
+print(s.getsockname()[1])
+") || fail "case protocol-99: the client failed (see above)"
+log_has "session 127.0.0.1:$port: protocol version 99 not supported"
+
+kill -0 "$PID_collector" 2>/dev/null || { cat "$W/collector.log"; fail "the collector died"; }
+
+# (f) a good session: HelloAck, Ack, and the value in its RRD file;
+# (g) in its second batch, invalid samples (a control character in a host,
+# an empty metric, an unknown kind) between good ones of one file
+log "case good-session"
+client "
+import time
+s = wire.connect(PORT)
+s.sendall(wire.frame(wire.hello(protocol=1, site='s', agent='a')))
+ha = wire.expect(s, 'hello_ack')
+if ha.get(1) != 1:
+    sys.exit('HelloAck with protocol %r' % ha.get(1))
+now = int(time.time() * 1000)
+s.sendall(wire.frame(wire.batch(1, [wire.sample('h', 'c', '', 'm', now, wire.GAUGE, 42.5)])))
+a = wire.expect(s, 'ack')
+if a.get(1) != 1:
+    sys.exit('expected Ack of batch 1, got %r' % a)
+s.sendall(wire.frame(wire.batch(2, [
+    wire.sample('h', 'g', '', 'm1', now, wire.GAUGE, 1.5),
+    wire.sample('bad\\nhost', 'g', '', 'm1', now, wire.GAUGE, 99.0),
+    wire.sample('h', 'g', '', 'm2', now, wire.GAUGE, 2.5),
+    wire.sample('h', 'g', '', '', now, wire.GAUGE, 98.0),
+    wire.sample('h', 'g', '', 'm3', now, 7, 97.0),
+])))
+a = wire.expect(s, 'ack')
+if a.get(1) != 2:
+    sys.exit('expected Ack of batch 2, got %r' % a)
+s.close()
+" || { cat "$W/collector.log"; fail "good session"; }
+
+# same_number A B: A and B are the same number (rrdtool may print 4.25e+01)
+same_number() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 == b + 0) }'; }
+
+rrd="$W/rrd/s/h/c.rrd"
+[ -f "$rrd" ] || { find "$W/rrd"; fail "$rrd was not created"; }
+v=$(rrd_last "$rrd" m) || fail "no value for m in $rrd"
+same_number "$v" 42.5 || fail "$rrd holds m=$v, expected 42.5"
+
+log_has "batch 2: 3 invalid samples skipped"
+rrd="$W/rrd/s/h/g.rrd"
+[ -f "$rrd" ] || { find "$W/rrd"; fail "$rrd was not created"; }
+v=$(rrd_last "$rrd" m1) || fail "no value for m1 in $rrd"
+same_number "$v" 1.5 || fail "$rrd holds m1=$v, expected 1.5"
+v=$(rrd_last "$rrd" m2) || fail "no value for m2 in $rrd"
+same_number "$v" 2.5 || fail "$rrd holds m2=$v, expected 2.5"
+! rrd_last "$rrd" m3 >/dev/null 2>&1 || fail "a sample of an unknown kind was stored"
+[ "$(find "$W/rrd" -name '*.rrd' | wc -l)" = 2 ] || { find "$W/rrd"; fail "unexpected RRD files"; }
+kill -0 "$PID_collector" 2>/dev/null || { cat "$W/collector.log"; fail "the collector died"; }
+echo "PASS: bad frames refused and logged, the collector lives on, a good session stored its samples"
