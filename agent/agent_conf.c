@@ -19,39 +19,6 @@
 /* The load in progress: libconfuse validators have no user pointer. */
 static struct agent_conf *loading;
 
-static int validate_batch_ms(cfg_t *cfg, cfg_opt_t *opt)
-{
-	long v = cfg_opt_getnint(opt, 0);
-
-	if (v < 10 || v > 60000) {
-		cfg_error(cfg, "%s must be 10..60000 ms, got %ld", opt->name, v);
-		return -1;
-	}
-	return 0;
-}
-
-static int validate_queue(cfg_t *cfg, cfg_opt_t *opt)
-{
-	long v = cfg_opt_getnint(opt, 0);
-
-	if (v < 1 || v > 1000000) {
-		cfg_error(cfg, "%s must be 1..1000000, got %ld", opt->name, v);
-		return -1;
-	}
-	return 0;
-}
-
-static int validate_max_frame(cfg_t *cfg, cfg_opt_t *opt)
-{
-	long v = cfg_opt_getnint(opt, 0);
-
-	if (v < 4096 || v > 16 * 1024 * 1024) {
-		cfg_error(cfg, "%s must be 4096..16777216 bytes, got %ld", opt->name, v);
-		return -1;
-	}
-	return 0;
-}
-
 static int validate_collector(cfg_t *cfg, cfg_opt_t *opt)
 {
 	static const char *const req[] = {"address", NULL};
@@ -197,6 +164,9 @@ struct agent_conf *agent_conf_load(const char *path)
 	    CFG_SEC("probe", probe_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	    CFG_END(),
 	};
+	static const char *const ints[] = {"batch_ms",	    "queue_batches", "max_frame",
+					   "snmp|interval", "snmp|timeout",  "probe|interval",
+					   "probe|timeout", NULL};
 	struct agent_conf *conf = xcalloc(1, sizeof(*conf));
 	cfg_t *cfg;
 	int ok;
@@ -206,16 +176,10 @@ struct agent_conf *agent_conf_load(const char *path)
 	cfg = cfg_init(opts, CFGF_NONE);
 	cfg_set_validate_func(cfg, "site", conf_validate_name);
 	cfg_set_validate_func(cfg, "name", conf_validate_name);
-	cfg_set_validate_func(cfg, "batch_ms", validate_batch_ms);
-	cfg_set_validate_func(cfg, "queue_batches", validate_queue);
-	cfg_set_validate_func(cfg, "max_frame", validate_max_frame);
+	conf_bound_ints(cfg, ints);
 	cfg_set_validate_func(cfg, "collector", validate_collector);
 	cfg_set_validate_func(cfg, "collector|address", conf_validate_hostport);
-	cfg_set_validate_func(cfg, "snmp|interval", conf_validate_interval);
-	cfg_set_validate_func(cfg, "snmp|timeout", conf_validate_timeout);
 	cfg_set_validate_func(cfg, "snmp|host", conf_validate_name);
-	cfg_set_validate_func(cfg, "probe|interval", conf_validate_interval);
-	cfg_set_validate_func(cfg, "probe|timeout", conf_validate_timeout);
 	cfg_set_validate_func(cfg, "probe|host", conf_validate_name);
 	cfg_set_validate_func(cfg, "snmp|address", conf_validate_address);
 	cfg_set_validate_func(cfg, "probe|address", conf_validate_address);

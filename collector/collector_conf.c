@@ -20,30 +20,6 @@ struct rule_line {
 static struct rule_line *rule_lines;
 static size_t nrule_lines;
 
-static int validate_step(cfg_t *cfg, cfg_opt_t *opt)
-{
-	long v = cfg_opt_getnint(opt, 0);
-
-	if (v < 1 || v > 3600) {
-		cfg_error(cfg, "%s must be 1..3600 s, got %ld", opt->name, v);
-		return -1;
-	}
-	return 0;
-}
-
-static int validate_positive(cfg_t *cfg, cfg_opt_t *opt)
-{
-	long v = cfg_opt_getnint(opt, 0);
-	long hi = strcmp(opt->name, "max_frame") == 0 ? 16L * 1024 * 1024 : 1000000;
-	long lo = strcmp(opt->name, "max_frame") == 0 ? 4096 : 1;
-
-	if (v < lo || v > hi) {
-		cfg_error(cfg, "%s must be %ld..%ld, got %ld", opt->name, lo, hi, v);
-		return -1;
-	}
-	return 0;
-}
-
 static int validate_channel(cfg_t *cfg, cfg_opt_t *opt)
 {
 	return notify_channel_validate(cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1));
@@ -105,15 +81,14 @@ struct collector_conf *collector_conf_load(const char *path)
 	    CFG_SEC("rule", alert_rule_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	    CFG_END(),
 	};
+	static const char *const ints[] = {"step", "max_frame", "store_queue", "max_sessions",
+					   NULL};
 	struct collector_conf *conf;
 	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
 	int ok;
 
 	cfg_set_validate_func(cfg, "listen", conf_validate_hostport);
-	cfg_set_validate_func(cfg, "step", validate_step);
-	cfg_set_validate_func(cfg, "max_frame", validate_positive);
-	cfg_set_validate_func(cfg, "store_queue", validate_positive);
-	cfg_set_validate_func(cfg, "max_sessions", validate_positive);
+	conf_bound_ints(cfg, ints);
 	cfg_set_validate_func(cfg, "channel", validate_channel);
 	cfg_set_validate_func(cfg, "rule", validate_rule);
 

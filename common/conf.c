@@ -136,30 +136,50 @@ void conf_section_error(cfg_t *sec, const char *fmt, ...)
 		cfg_error(sec, "%s: %s", cfg_name(sec), msg);
 }
 
-static int range(cfg_t *cfg, cfg_opt_t *opt, long lo, long hi, const char *unit)
+/*
+ * The bounds of every integer key, in one table (Redis' config table): the
+ * section it belongs to ("root" for the top level, "*" for any section),
+ * its range and its unit. The first matching row wins.
+ */
+static const struct conf_bound {
+	const char *section, *name;
+	long lo, hi;
+	const char *unit;
+} conf_bounds[] = {
+    {"*", "interval", 1, CONF_INTERVAL_MAX, " s"},
+    {"*", "timeout", 1, 600000, " ms"},
+    {"root", "batch_ms", 10, 60000, " ms"},
+    {"root", "queue_batches", 1, 1000000, ""},
+    {"root", "max_frame", 4096, 16 * 1024 * 1024, " bytes"},
+    {"root", "step", 1, 3600, " s"},
+    {"root", "store_queue", 1, 1000000, ""},
+    {"root", "max_sessions", 1, 1000000, ""},
+};
+
+int conf_validate_int(cfg_t *cfg, cfg_opt_t *opt)
 {
 	long v = cfg_opt_getnint(opt, cfg_opt_size(opt) - 1);
 
-	if (v < lo || v > hi) {
-		cfg_error(cfg, "%s must be %ld..%ld%s, got %ld", opt->name, lo, hi, unit, v);
-		return -1;
+	for (size_t i = 0; i < sizeof(conf_bounds) / sizeof(conf_bounds[0]); i++) {
+		const struct conf_bound *b = &conf_bounds[i];
+
+		if (strcmp(b->name, opt->name) != 0 ||
+		    (strcmp(b->section, "*") != 0 && strcmp(b->section, cfg->name) != 0))
+			continue;
+		if (v < b->lo || v > b->hi) {
+			cfg_error(cfg, "%s must be %ld..%ld%s, got %ld", opt->name, b->lo, b->hi,
+				  b->unit, v);
+			return -1;
+		}
+		return 0;
 	}
 	return 0;
 }
 
-int conf_validate_interval(cfg_t *cfg, cfg_opt_t *opt)
+void conf_bound_ints(cfg_t *cfg, const char *const *paths)
 {
-	return range(cfg, opt, 1, CONF_INTERVAL_MAX, " s");
-}
-
-int conf_validate_timeout(cfg_t *cfg, cfg_opt_t *opt)
-{
-	return range(cfg, opt, 1, 600000, " ms");
-}
-
-int conf_validate_port(cfg_t *cfg, cfg_opt_t *opt)
-{
-	return range(cfg, opt, 1, 65535, "");
+	for (; *paths != NULL; paths++)
+		cfg_set_validate_func(cfg, *paths, conf_validate_int);
 }
 
 int conf_validate_name(cfg_t *cfg, cfg_opt_t *opt)

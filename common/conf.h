@@ -31,9 +31,10 @@ size_t conf_strip_comments(char *buf, size_t len);
 void conf_section_error(cfg_t *sec, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Option validators (cfg_set_validate_func); each reports through cfg_error. */
-int conf_validate_interval(cfg_t *cfg, cfg_opt_t *opt); /* 1..86400 s */
-int conf_validate_timeout(cfg_t *cfg, cfg_opt_t *opt);	/* 1..600000 ms */
-int conf_validate_port(cfg_t *cfg, cfg_opt_t *opt);	/* 1..65535 */
+/* An integer key within the bounds conf.c's table gives it ("interval" 1..86400 s). */
+int conf_validate_int(cfg_t *cfg, cfg_opt_t *opt);
+/* conf_validate_int for each "section|key" path; NULL-terminated. */
+void conf_bound_ints(cfg_t *cfg, const char *const *paths);
 int conf_validate_hostport(cfg_t *cfg, cfg_opt_t *opt); /* "host:port" */
 int conf_validate_address(cfg_t *cfg, cfg_opt_t *opt);	/* "host[:port]" */
 int conf_validate_name(cfg_t *cfg, cfg_opt_t *opt);	/* non-empty, printable */

@@ -7,7 +7,7 @@ build="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
        libevent-dev libsnmp-dev librrd-dev libconfuse-dev libjansson-dev"
 # the demo's own devices and services, and the tools it points the user to
 runtime="snmpd snmp rrdtool python3 iproute2 procps"
-test="libcmocka-dev"
+test="libcmocka-dev valgrind"
 
 want=""
 for set in "$@"; do

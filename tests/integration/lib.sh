@@ -28,10 +28,25 @@ free_port() {
 	fail "no free $proto port"
 }
 
+# With VAKT_VALGRIND=1 every Vakt binary runs under valgrind's memcheck; an
+# error or a definite leak in any of them fails the test at cleanup.
+VG_DIR=""
+if [ -n "${VAKT_VALGRIND:-}" ]; then
+	VG_DIR=$(mktemp -d /tmp/vakt-valgrind.XXXXXX)
+fi
+
 # start NAME LOGFILE CMD...: runs CMD in the background, remembers its pid.
 start() {
 	name=$1 logf=$2
 	shift 2
+	case "$1" in
+	*/vakt-*)
+		if [ -n "$VG_DIR" ]; then
+			set -- valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
+				--show-leak-kinds=definite --log-file="$VG_DIR/$name.%p.log" "$@"
+		fi
+		;;
+	esac
 	"$@" >"$logf" 2>&1 &
 	pid=$!
 	PIDS="$pid $PIDS"
@@ -39,12 +54,12 @@ start() {
 	log "started $name (pid $pid): $*"
 }
 
-# stop NAME: SIGTERM, then SIGKILL after 5 s.
+# stop NAME: SIGTERM, then SIGKILL after 5 s (15 s under valgrind).
 stop() {
 	eval "pid=\${PID_$1:-}"
 	[ -n "$pid" ] || return 0
 	kill "$pid" 2>/dev/null || true
-	for _ in $(seq 1 50); do
+	for _ in $(seq 1 $([ -n "$VG_DIR" ] && echo 150 || echo 50)); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
@@ -54,15 +69,35 @@ stop() {
 }
 
 cleanup() {
+	rc=$?
 	for pid in $PIDS; do
 		kill "$pid" 2>/dev/null || true
 	done
-	sleep 0.3
+	# give them time to exit on their own (valgrind writes its report at exit)
+	for _ in $(seq 1 $([ -n "$VG_DIR" ] && echo 150 || echo 10)); do
+		alive=0
+		for pid in $PIDS; do
+			kill -0 "$pid" 2>/dev/null && alive=1
+		done
+		[ "$alive" = 0 ] && break
+		sleep 0.1
+	done
 	for pid in $PIDS; do
 		kill -9 "$pid" 2>/dev/null || true
 	done
 	wait 2>/dev/null || true
 	PIDS=""
+	if [ -n "$VG_DIR" ]; then
+		if [ -n "$(find "$VG_DIR" -type f -size +0)" ]; then
+			cat "$VG_DIR"/*
+			log "FAIL: valgrind reported errors or leaks (above)"
+			rc=1
+		elif [ "$rc" = 0 ]; then
+			log "valgrind: no errors, no definite leaks in $(ls "$VG_DIR" | wc -l) processes"
+		fi
+		rm -rf "$VG_DIR"
+	fi
+	return $rc
 }
 
 # wait_for SECONDS CMD...: retries CMD every 0.2 s until it succeeds or time runs out.

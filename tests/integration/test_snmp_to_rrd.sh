@@ -8,7 +8,7 @@ for t in snmpd snmpget rrdtool; do
 	command -v $t >/dev/null || [ -x /usr/sbin/$t ] || { echo "SKIP: $t missing"; exit 77; }
 done
 W=$(mktemp -d /tmp/vakt-it-snmp.XXXXXX)
-trap 'cleanup; rm -rf "$W"' EXIT
+trap 'cleanup; s=$?; rm -rf "$W"; exit $s' EXIT
 
 snmp_port=$(free_port udp)
 col_port=$(free_port tcp)
