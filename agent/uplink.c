@@ -48,7 +48,8 @@ struct uplink {
 	uint64_t next_seq;
 
 	struct uplink_stats st;
-	struct complaint conn_fail, dropped;
+	struct complaint *conn_fail; /* one per collector: each failure is worth a line */
+	struct complaint dropped;
 };
 
 static void uplink_connect(struct uplink *u);
@@ -267,7 +268,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
 					 "%zu unacknowledged batches",
 					 col->name, col->address, f->hello_ack->software,
 					 f->hello_ack->protocol, u->qlen);
-				log_complain_clear(&u->conn_fail, "uplink: collector reachable again");
+				log_complain_clear(&u->conn_fail[u->collector], "uplink: collector reachable again");
 				bufferevent_set_timeouts(bev, NULL, NULL);
 				u->backoff_ms = 0;
 				uplink_set_state(u, UPLINK_ACTIVE);
@@ -323,15 +324,15 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT)
-		log_complain(&u->conn_fail, 300, "uplink to %s (%s): no answer to hello",
+		log_complain(&u->conn_fail[u->collector], 300, "uplink to %s (%s): no answer to hello",
 			     col->name, col->address);
 	else if (what & BEV_EVENT_EOF)
-		log_complain(&u->conn_fail, 300, "uplink to %s (%s): connection closed by peer",
+		log_complain(&u->conn_fail[u->collector], 300, "uplink to %s (%s): connection closed by peer",
 			     col->name, col->address);
 	else if (what & BEV_EVENT_ERROR) {
 		int dnserr = bufferevent_socket_get_dns_error(bev);
 
-		log_complain(&u->conn_fail, 300, "uplink to %s (%s): %s", col->name, col->address,
+		log_complain(&u->conn_fail[u->collector], 300, "uplink to %s (%s): %s", col->name, col->address,
 			     dnserr ? evutil_gai_strerror(dnserr)
 				    : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	}
@@ -378,6 +379,7 @@ struct uplink *uplink_new(struct agent *a)
 
 	u->a = a;
 	u->cur = xcalloc(UPLINK_BATCH_SAMPLES, sizeof(*u->cur));
+	u->conn_fail = xcalloc(a->conf->ncollectors, sizeof(*u->conn_fail));
 	u->qcap = a->conf->queue_batches;
 	u->q = xcalloc(u->qcap, sizeof(*u->q));
 	u->next_seq = 1;
@@ -394,7 +396,8 @@ void uplink_drain(struct uplink *u)
 {
 	u->draining = 1;
 	uplink_flush(u);
-	if (u->qlen == 0)
+	/* nobody to wait for when the collector is unreachable */
+	if (u->qlen == 0 || u->state != UPLINK_ACTIVE)
 		event_base_loopbreak(u->a->base);
 }
 
@@ -420,5 +423,6 @@ void uplink_free(struct uplink *u)
 	for (size_t i = 0; i < u->qlen; i++)
 		free(u->q[(u->qhead + i) % u->qcap].frame);
 	free(u->q);
+	free(u->conn_fail);
 	free(u);
 }
