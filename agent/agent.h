@@ -24,7 +24,7 @@ struct agent_conf {
 	char *name; /* this agent's name (default: the host name) */
 	struct agent_collector *collectors;
 	size_t ncollectors;
-	unsigned batch_ms;	/* how long samples wait to be batched */
+	unsigned batch_ms;      /* how long samples wait to be batched */
 	unsigned queue_batches; /* bound on unacknowledged batches held in memory */
 	unsigned max_frame;
 	struct check **checks;

@@ -164,9 +164,9 @@ struct agent_conf *agent_conf_load(const char *path)
 	    CFG_SEC("probe", probe_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	    CFG_END(),
 	};
-	static const char *const ints[] = {"batch_ms",	    "queue_batches", "max_frame",
-					   "snmp|interval", "snmp|timeout",  "probe|interval",
-					   "probe|timeout", NULL};
+	static const char *const ints[] = {
+	    "batch_ms",     "queue_batches",  "max_frame",     "snmp|interval",
+	    "snmp|timeout", "probe|interval", "probe|timeout", NULL};
 	struct agent_conf *conf = xcalloc(1, sizeof(*conf));
 	cfg_t *cfg;
 	int ok;

@@ -48,8 +48,8 @@ const char *check_outcome_str(enum check_outcome o)
 	return "unknown";
 }
 
-void check_emit(struct check *c, const char *instance, const char *metric,
-		enum sample_kind kind, double value, uint64_t counter, int unknown)
+void check_emit(struct check *c, const char *instance, const char *metric, enum sample_kind kind,
+		double value, uint64_t counter, int unknown)
 {
 	Vakt__Sample *s;
 

@@ -46,17 +46,17 @@ struct check {
 	const struct check_kind *kind;
 	struct agent *agent;
 	struct event_base *base;
-	char *name;		/* the section title */
-	char *host;		/* host the samples belong to */
-	unsigned interval;	/* seconds */
+	char *name;        /* the section title */
+	char *host;        /* host the samples belong to */
+	unsigned interval; /* seconds */
 	unsigned timeout_ms;
 	struct sched_slot slot;
 	struct event *timer;
-	int busy;		/* a run is in progress */
-	int64_t run_time_ms;	/* wall-clock time the current run started */
-	uint64_t run_start_ms;	/* monotonic time the current run started */
+	int busy;              /* a run is in progress */
+	int64_t run_time_ms;   /* wall-clock time the current run started */
+	uint64_t run_start_ms; /* monotonic time the current run started */
 	enum check_outcome last;
-	void *priv;		/* the kind's state */
+	void *priv; /* the kind's state */
 };
 
 /* The table of kinds; NULL-terminated. */
@@ -64,8 +64,8 @@ extern const struct check_kind *const check_kinds[];
 const struct check_kind *check_kind_find(const char *name);
 
 /* Emits one sample of the current run (host, check name, timestamp filled in). */
-void check_emit(struct check *c, const char *instance, const char *metric,
-		enum sample_kind kind, double value, uint64_t counter, int unknown);
+void check_emit(struct check *c, const char *instance, const char *metric, enum sample_kind kind,
+		double value, uint64_t counter, int unknown);
 /* Ends the current run. */
 void check_done(struct check *c, enum check_outcome o);
 

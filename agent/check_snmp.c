@@ -25,16 +25,16 @@
 #include "xmalloc.h"
 
 /* Internal names use csnmp_ / CSNMP_: net-snmp owns the snmp_ / SNMP_ namespace. */
-#define CSNMP_DEFAULT_PORT 161
-#define CSNMP_RETRIES_MAX 10
-#define CSNMP_IFS_MAX 1024		/* bound on the interfaces list */
-#define CSNMP_VB_MAX 30			/* varbinds per GET; halved on tooBig */
-#define CSNMP_BULK_REPS 20		/* GETBULK max-repetitions for the name walk */
-#define CSNMP_WALK_ROWS_MAX 10000	/* a walk of one column stops here */
-#define CSNMP_RESOLVE_RETRY_S 600.0	/* look again for names not found */
-#define CSNMP_COMPLAIN_S 600.0		/* repeated poll failures */
+#define CSNMP_DEFAULT_PORT       161
+#define CSNMP_RETRIES_MAX        10
+#define CSNMP_IFS_MAX            1024   /* bound on the interfaces list */
+#define CSNMP_VB_MAX             30     /* varbinds per GET; halved on tooBig */
+#define CSNMP_BULK_REPS          20     /* GETBULK max-repetitions for the name walk */
+#define CSNMP_WALK_ROWS_MAX      10000  /* a walk of one column stops here */
+#define CSNMP_RESOLVE_RETRY_S    600.0  /* look again for names not found */
+#define CSNMP_COMPLAIN_S         600.0  /* repeated poll failures */
 #define CSNMP_MISSING_COMPLAIN_S 3600.0 /* values the device does not have */
-#define CSNMP_OID_STR 256
+#define CSNMP_OID_STR            256
 
 enum csnmp_metric {
 	CSNMP_M_UPTIME,
@@ -73,8 +73,8 @@ static const struct csnmp_column {
 #define CSNMP_NCOLUMNS (sizeof(csnmp_columns) / sizeof(csnmp_columns[0]))
 
 struct csnmp_if {
-	char *cfg;	       /* as configured ("eth0", "2"): the sample instance */
-	int numeric;	       /* cfg is an ifIndex: no lookup */
+	char *cfg;             /* as configured ("eth0", "2"): the sample instance */
+	int numeric;           /* cfg is an ifIndex: no lookup */
 	unsigned long ifindex; /* 0: not (or no longer) on the device */
 	unsigned long found;   /* result of the walk in progress */
 	const char *found_in;  /* column that matched */
@@ -116,7 +116,7 @@ enum csnmp_got {
 
 struct csnmp_priv {
 	struct check *c;
-	char *addr;	/* as configured, for messages */
+	char *addr;     /* as configured, for messages */
 	char *peername; /* "udp:host:port" / "udp6:[addr]:port" */
 	char *community;
 	long version; /* SNMP_VERSION_1 or SNMP_VERSION_2c */
@@ -166,12 +166,9 @@ struct csnmp_priv {
 };
 
 static cfg_opt_t csnmp_opts[] = {
-    CFG_STR("address", NULL, CFGF_NODEFAULT),
-    CFG_STR("version", "2c", CFGF_NONE),
-    CFG_STR("community", "public", CFGF_NONE),
-    CFG_INT("retries", 1, CFGF_NONE),
-    CFG_STR_LIST("interfaces", NULL, CFGF_NONE),
-    CFG_END(),
+    CFG_STR("address", NULL, CFGF_NODEFAULT),    CFG_STR("version", "2c", CFGF_NONE),
+    CFG_STR("community", "public", CFGF_NONE),   CFG_INT("retries", 1, CFGF_NONE),
+    CFG_STR_LIST("interfaces", NULL, CFGF_NONE), CFG_END(),
 };
 
 static void csnmp_next(struct csnmp_priv *p);
@@ -228,13 +225,10 @@ static void csnmp_lib_init(void)
 #endif
 	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_READ_CONFIGS, 1);
 	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_PERSIST_STATE, 1);
-	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_LOAD,
-			       1);
-	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_SAVE,
-			       1);
+	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_LOAD, 1);
+	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_SAVE, 1);
 	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_ALARM_DONT_USE_SIG, 1);
-	snmp_register_callback(SNMP_CALLBACK_LIBRARY, SNMP_CALLBACK_LOGGING, csnmp_log_cb,
-			       NULL);
+	snmp_register_callback(SNMP_CALLBACK_LIBRARY, SNMP_CALLBACK_LOGGING, csnmp_log_cb, NULL);
 	netsnmp_register_loghandler(NETSNMP_LOGHANDLER_CALLBACK, LOG_WARNING);
 	init_snmp("vakt");
 }
@@ -276,24 +270,23 @@ static int csnmp_parse_ifs(cfg_t *sec, struct csnmp_priv *p)
 			continue;
 		}
 		if (len > SAMPLE_NAME_MAX) {
-			conf_section_error(
-			    sec, "interfaces: \"%.32s...\" is longer than %d characters", s,
-			    SAMPLE_NAME_MAX);
+			conf_section_error(sec,
+					   "interfaces: \"%.32s...\" is longer than %d characters",
+					   s, SAMPLE_NAME_MAX);
 			bad = 1;
 			continue;
 		}
 		for (const unsigned char *q = (const unsigned char *)s; *q; q++)
 			ctl |= *q < 0x20 || *q == 0x7f;
 		if (ctl) {
-			conf_section_error(
-			    sec, "interfaces: entry %u contains control characters", i + 1);
+			conf_section_error(sec, "interfaces: entry %u contains control characters",
+					   i + 1);
 			bad = 1;
 			continue;
 		}
 		for (size_t j = 0; j < p->nifs; j++)
 			if (strcmp(p->ifs[j].cfg, s) == 0) {
-				conf_section_error(sec, "interfaces: \"%s\" is listed twice",
-						   s);
+				conf_section_error(sec, "interfaces: \"%s\" is listed twice", s);
 				bad = 1;
 				break;
 			}
@@ -338,8 +331,8 @@ static int csnmp_parse_config(struct check *c, cfg_t *sec)
 	addr = cfg_getstr(sec, "address");
 	if (addr == NULL) {
 		/* reported by conf_require */
-	} else if (conf_split_hostport(addr, host, sizeof(host), &port, CSNMP_DEFAULT_PORT,
-				       &why) < 0) {
+	} else if (conf_split_hostport(addr, host, sizeof(host), &port, CSNMP_DEFAULT_PORT, &why) <
+		   0) {
 		conf_section_error(sec, "address \"%s\": %s", addr, why);
 		bad = 1;
 	} else {
@@ -414,8 +407,7 @@ static int csnmp_fail(struct csnmp_priv *p, enum check_outcome o, const char *fm
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_complain(&p->c_fail, CSNMP_COMPLAIN_S, "snmp \"%s\": %s: %s", p->c->name, p->addr,
-		     msg);
+	log_complain(&p->c_fail, CSNMP_COMPLAIN_S, "snmp \"%s\": %s: %s", p->c->name, p->addr, msg);
 	log_debug("snmp \"%s\": %s after %" PRIu64 " ms, %u request(s)", p->c->name,
 		  check_outcome_str(o), mono_now_ms() - p->start_ms, p->nreq);
 	p->phase = CSNMP_PHASE_IDLE;
@@ -492,8 +484,7 @@ static int csnmp_send(struct csnmp_priv *p, netsnmp_pdu *pdu, const char *what)
 	if (reqid == 0) {
 		snmp_sess_error(p->sessp, &liberr, &snmperr, &err);
 		snmp_free_pdu(pdu);
-		csnmp_fail(p, CHECK_ERROR, "cannot send %s: %s", what,
-			   err ? err : "unknown error");
+		csnmp_fail(p, CHECK_ERROR, "cannot send %s: %s", what, err ? err : "unknown error");
 		free(err);
 		return -1;
 	}
@@ -513,8 +504,7 @@ static void csnmp_rearm(struct csnmp_priv *p)
 		return;
 	netsnmp_large_fd_set_init(&fds, FD_SETSIZE);
 	timerclear(&tv);
-	snmp_sess_select_info2_flags(p->sessp, &nfds, &fds, &tv, &block,
-				     NETSNMP_SELECT_NOALARMS);
+	snmp_sess_select_info2_flags(p->sessp, &nfds, &fds, &tv, &block, NETSNMP_SELECT_NOALARMS);
 	netsnmp_large_fd_set_cleanup(&fds);
 	if (block)
 		evtimer_del(p->ev_timer);
@@ -613,14 +603,13 @@ static int csnmp_walk_response(struct csnmp_priv *p, netsnmp_pdu *resp)
 	for (netsnmp_variable_list *vb = resp->variables; vb && !end; vb = vb->next_variable) {
 		if (vb->type == SNMP_ENDOFMIBVIEW || vb->type == SNMP_NOSUCHOBJECT ||
 		    vb->type == SNMP_NOSUCHINSTANCE || vb->name_length != col->len + 1 ||
-		    snmp_oid_ncompare(vb->name, vb->name_length, col->base, col->len,
-				      col->len) != 0) {
+		    snmp_oid_ncompare(vb->name, vb->name_length, col->base, col->len, col->len) !=
+			0) {
 			end = 1;
 			break;
 		}
 		/* a broken agent could send us round in circles */
-		if (snmp_oid_compare(vb->name, vb->name_length, p->walk_oid, p->walk_len) <=
-		    0) {
+		if (snmp_oid_compare(vb->name, vb->name_length, p->walk_oid, p->walk_len) <= 0) {
 			log_warnx("snmp \"%s\": %s returned %s rows out of order; walk stopped",
 				  p->c->name, p->addr, col->name);
 			end = 1;
@@ -631,8 +620,8 @@ static int csnmp_walk_response(struct csnmp_priv *p, netsnmp_pdu *resp)
 		csnmp_walk_match(p, vb->name[col->len], vb);
 		rows++;
 		if (++p->walk_rows >= CSNMP_WALK_ROWS_MAX) {
-			log_warnx("snmp \"%s\": %s walk on %s stopped after %d rows",
-				  p->c->name, col->name, p->addr, CSNMP_WALK_ROWS_MAX);
+			log_warnx("snmp \"%s\": %s walk on %s stopped after %d rows", p->c->name,
+				  col->name, p->addr, CSNMP_WALK_ROWS_MAX);
 			end = 1;
 		}
 	}
@@ -847,8 +836,7 @@ static int csnmp_get_response(struct csnmp_priv *p, netsnmp_pdu *resp)
 	}
 	if (i != p->nsent || vb != NULL)
 		return csnmp_fail(p, CHECK_ERROR,
-				  "GET: asked for %zu values, got a different number",
-				  p->nsent);
+				  "GET: asked for %zu values, got a different number", p->nsent);
 	return 0;
 }
 
@@ -871,9 +859,8 @@ static void csnmp_emit(struct csnmp_priv *p)
 			     "snmp \"%s\": %u value(s) unknown on %s, e.g. %s: %s", p->c->name,
 			     unknown, p->addr, p->miss_oid, p->miss_why);
 	else
-		log_complain_clear(&p->c_missing,
-				   "snmp \"%s\": all values available again on %s", p->c->name,
-				   p->addr);
+		log_complain_clear(&p->c_missing, "snmp \"%s\": all values available again on %s",
+				   p->c->name, p->addr);
 }
 
 /* ---- the run ----------------------------------------------------------- */
@@ -889,8 +876,8 @@ static void csnmp_begin(struct csnmp_priv *p)
 	}
 	log_debug("snmp \"%s\": polling %s", p->c->name, p->addr);
 	if (p->nnames > 0 &&
-	    (p->need_resolve || (csnmp_names_unresolved(p) &&
-				 mono_now() - p->resolved_at >= CSNMP_RESOLVE_RETRY_S)))
+	    (p->need_resolve ||
+	     (csnmp_names_unresolved(p) && mono_now() - p->resolved_at >= CSNMP_RESOLVE_RETRY_S)))
 		csnmp_walk_begin(p);
 	else
 		csnmp_get_begin(p);
@@ -1001,7 +988,10 @@ static void csnmp_on_timer(evutil_socket_t fd, short what, void *arg)
 	csnmp_after_event(p);
 }
 
-static void csnmp_on_kick(evutil_socket_t fd, short what, void *arg) { csnmp_after_event(arg); }
+static void csnmp_on_kick(evutil_socket_t fd, short what, void *arg)
+{
+	csnmp_after_event(arg);
+}
 
 static int csnmp_start(struct check *c)
 {
@@ -1046,8 +1036,8 @@ static int csnmp_start(struct check *c)
 	    event_add(p->ev_read, NULL) < 0)
 		fatalx("snmp \"%s\": cannot create events", c->name);
 	log_debug("snmp \"%s\": session to %s (%s, v%s, timeout %u ms, %d retries)", c->name,
-		  p->addr, p->peername, p->version == SNMP_VERSION_1 ? "1" : "2c",
-		  c->timeout_ms, p->retries);
+		  p->addr, p->peername, p->version == SNMP_VERSION_1 ? "1" : "2c", c->timeout_ms,
+		  p->retries);
 	return 0;
 }
 

@@ -61,7 +61,10 @@ static int tcp_parse_config(struct check *c, cfg_t *sec)
 	return 0;
 }
 
-static int tcp_start(struct check *c) { return 0; }
+static int tcp_start(struct check *c)
+{
+	return 0;
+}
 
 static void tcp_finish(struct check *c, enum check_outcome o, const char *why)
 {

@@ -74,9 +74,12 @@ static void stats_cb(evutil_socket_t fd, short what, void *arg)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 'n'},
-	    {"foreground", no_argument, NULL, 'f'},   {"verbose", no_argument, NULL, 'v'},
-	    {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"check-config", no_argument, NULL, 'n'},
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *path = DEFAULT_CONFIG;
@@ -131,7 +134,8 @@ int main(int argc, char **argv)
 		fatalx("cannot create the event loop");
 	a.dns = evdns_base_new(a.base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
 	if (a.dns == NULL)
-		a.dns = evdns_base_new(a.base, 0); /* no resolv.conf: numeric addresses still work */
+		a.dns =
+		    evdns_base_new(a.base, 0); /* no resolv.conf: numeric addresses still work */
 	a.uplink = uplink_new(&a);
 	for (size_t i = 0; i < a.conf->nchecks; i++) {
 		struct check *c = a.conf->checks[i];

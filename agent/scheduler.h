@@ -12,18 +12,18 @@
 
 struct sched_slot {
 	uint64_t interval_ms;
-	uint64_t planned_ms;	   /* monotonic time of the next planned run */
-	uint64_t runs;		   /* slots that started a run */
-	uint64_t overruns;	   /* slots skipped because the previous run was busy */
-	uint64_t late;		   /* slots skipped because the loop woke up too late */
+	uint64_t planned_ms; /* monotonic time of the next planned run */
+	uint64_t runs;       /* slots that started a run */
+	uint64_t overruns;   /* slots skipped because the previous run was busy */
+	uint64_t late;       /* slots skipped because the loop woke up too late */
 };
 
 /* First planned time: now + a jitter in [0, interval) chosen by `rnd`. */
 void sched_init(struct sched_slot *s, uint64_t interval_ms, uint64_t now_ms, uint32_t rnd);
 
 enum sched_action {
-	SCHED_RUN,	/* start the check now */
-	SCHED_OVERRUN,	/* previous run still busy: slot skipped */
+	SCHED_RUN,     /* start the check now */
+	SCHED_OVERRUN, /* previous run still busy: slot skipped */
 };
 
 const char *sched_action_str(enum sched_action a);

@@ -18,10 +18,10 @@
 #include "timeutil.h"
 #include "xmalloc.h"
 
-#define UPLINK_BATCH_SAMPLES 1000 /* flush early when this many are waiting */
-#define UPLINK_HELLO_TIMEOUT 10	  /* seconds to wait for HelloAck */
-#define UPLINK_BACKOFF_MIN 500	  /* ms */
-#define UPLINK_BACKOFF_MAX 30000  /* ms */
+#define UPLINK_BATCH_SAMPLES 1000  /* flush early when this many are waiting */
+#define UPLINK_HELLO_TIMEOUT 10    /* seconds to wait for HelloAck */
+#define UPLINK_BACKOFF_MIN   500   /* ms */
+#define UPLINK_BACKOFF_MAX   30000 /* ms */
 
 struct queued_batch {
 	uint64_t seq;
@@ -44,7 +44,7 @@ struct uplink {
 
 	struct queued_batch *q; /* ring of unacknowledged batches */
 	size_t qcap, qhead, qlen;
-	size_t nsent;	   /* of the queued batches, how many went out on this connection */
+	size_t nsent; /* of the queued batches, how many went out on this connection */
 	uint64_t next_seq;
 
 	struct uplink_stats st;
@@ -188,7 +188,10 @@ void uplink_add(struct uplink *u, Vakt__Sample *s)
 		uplink_flush(u);
 }
 
-static void flush_cb(evutil_socket_t fd, short what, void *arg) { uplink_flush(arg); }
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	uplink_flush(arg);
+}
 
 static void uplink_send_queued(struct uplink *u)
 {
@@ -268,7 +271,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
 					 "%zu unacknowledged batches",
 					 col->name, col->address, f->hello_ack->software,
 					 f->hello_ack->protocol, u->qlen);
-				log_complain_clear(&u->conn_fail[u->collector], "uplink: collector reachable again");
+				log_complain_clear(&u->conn_fail[u->collector],
+						   "uplink: collector reachable again");
 				bufferevent_set_timeouts(bev, NULL, NULL);
 				u->backoff_ms = 0;
 				uplink_set_state(u, UPLINK_ACTIVE);
@@ -293,7 +297,10 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
-static void write_cb(struct bufferevent *bev, void *arg) { uplink_send_queued(arg); }
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+	uplink_send_queued(arg);
+}
 
 static void send_hello(struct uplink *u)
 {
@@ -324,15 +331,17 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT)
-		log_complain(&u->conn_fail[u->collector], 300, "uplink to %s (%s): no answer to hello",
-			     col->name, col->address);
+		log_complain(&u->conn_fail[u->collector], 300,
+			     "uplink to %s (%s): no answer to hello", col->name, col->address);
 	else if (what & BEV_EVENT_EOF)
-		log_complain(&u->conn_fail[u->collector], 300, "uplink to %s (%s): connection closed by peer",
-			     col->name, col->address);
+		log_complain(&u->conn_fail[u->collector], 300,
+			     "uplink to %s (%s): connection closed by peer", col->name,
+			     col->address);
 	else if (what & BEV_EVENT_ERROR) {
 		int dnserr = bufferevent_socket_get_dns_error(bev);
 
-		log_complain(&u->conn_fail[u->collector], 300, "uplink to %s (%s): %s", col->name, col->address,
+		log_complain(&u->conn_fail[u->collector], 300, "uplink to %s (%s): %s", col->name,
+			     col->address,
 			     dnserr ? evutil_gai_strerror(dnserr)
 				    : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	}
@@ -390,7 +399,10 @@ struct uplink *uplink_new(struct agent *a)
 	return u;
 }
 
-void uplink_start(struct uplink *u) { uplink_connect(u); }
+void uplink_start(struct uplink *u)
+{
+	uplink_connect(u);
+}
 
 void uplink_drain(struct uplink *u)
 {
@@ -412,7 +424,8 @@ void uplink_free(struct uplink *u)
 	if (u == NULL)
 		return;
 	if (u->qlen > 0)
-		log_warnx("uplink: %zu batches were not acknowledged and are lost at exit", u->qlen);
+		log_warnx("uplink: %zu batches were not acknowledged and are lost at exit",
+			  u->qlen);
 	if (u->bev != NULL)
 		bufferevent_free(u->bev);
 	event_free(u->flush_ev);

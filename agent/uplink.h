@@ -13,10 +13,10 @@
 #include "vakt.pb-c.h"
 
 enum uplink_state {
-	UPLINK_IDLE,	   /* waiting to (re)connect */
+	UPLINK_IDLE,       /* waiting to (re)connect */
 	UPLINK_CONNECTING, /* TCP connect in progress */
-	UPLINK_HELLO,	   /* Hello sent, waiting for HelloAck */
-	UPLINK_ACTIVE,	   /* streaming batches */
+	UPLINK_HELLO,      /* Hello sent, waiting for HelloAck */
+	UPLINK_ACTIVE,     /* streaming batches */
 };
 
 const char *uplink_state_str(enum uplink_state s);

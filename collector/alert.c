@@ -61,8 +61,8 @@ struct rule {
 struct rule_state {
 	size_t rule; /* index in engine->rules */
 	enum series_state state;
-	uint64_t id;	 /* the incident while firing, kept for the recovery */
-	double value;	 /* value at the last transition */
+	uint64_t id;     /* the incident while firing, kept for the recovery */
+	double value;    /* value at the last transition */
 	int64_t time_ms; /* time of the sample that caused it */
 };
 
@@ -72,11 +72,11 @@ struct series {
 	char *key; /* the five names, each followed by its NUL */
 	size_t keylen;
 	const char *name[F_COUNT]; /* into key */
-	int rate;		   /* COUNTER/DERIVE: values are per-second rates */
+	int rate;                  /* COUNTER/DERIVE: values are per-second rates */
 	int have_prev;
 	uint64_t prev_counter;
 	int64_t prev_ms;
-	size_t rules_seen; /* rules [0, rules_seen) were matched against this series */
+	size_t rules_seen;     /* rules [0, rules_seen) were matched against this series */
 	struct rule_state *st; /* one per matching rule */
 	size_t nst;
 };
@@ -97,20 +97,20 @@ struct alert_engine {
 };
 
 cfg_opt_t alert_rule_opts[] = {
-	CFG_STR("kind", "threshold", CFGF_NONE),
-	CFG_STR("site", "*", CFGF_NONE),
-	CFG_STR("host", "*", CFGF_NONE),
-	CFG_STR("check", "*", CFGF_NONE),
-	CFG_STR("instance", "*", CFGF_NONE),
-	/* no default here: "*" for threshold rules, "up" for down rules */
-	CFG_STR("metric", NULL, CFGF_NODEFAULT),
-	/* no defaults: whether a limit is set at all is what selects the rule's mode */
-	CFG_FLOAT("above", 0, CFGF_NODEFAULT),
-	CFG_FLOAT("clear_below", 0, CFGF_NODEFAULT),
-	CFG_FLOAT("below", 0, CFGF_NODEFAULT),
-	CFG_FLOAT("clear_above", 0, CFGF_NODEFAULT),
-	CFG_STR_LIST("channels", "{log}", CFGF_NONE),
-	CFG_END(),
+    CFG_STR("kind", "threshold", CFGF_NONE),
+    CFG_STR("site", "*", CFGF_NONE),
+    CFG_STR("host", "*", CFGF_NONE),
+    CFG_STR("check", "*", CFGF_NONE),
+    CFG_STR("instance", "*", CFGF_NONE),
+    /* no default here: "*" for threshold rules, "up" for down rules */
+    CFG_STR("metric", NULL, CFGF_NODEFAULT),
+    /* no defaults: whether a limit is set at all is what selects the rule's mode */
+    CFG_FLOAT("above", 0, CFGF_NODEFAULT),
+    CFG_FLOAT("clear_below", 0, CFGF_NODEFAULT),
+    CFG_FLOAT("below", 0, CFGF_NODEFAULT),
+    CFG_FLOAT("clear_above", 0, CFGF_NODEFAULT),
+    CFG_STR_LIST("channels", "{log}", CFGF_NONE),
+    CFG_END(),
 };
 
 static const char *series_state_str(enum series_state s)
@@ -345,8 +345,7 @@ static void series_grow(struct alert_engine *e)
 	e->nbuckets = n;
 }
 
-static struct series *series_add(struct alert_engine *e, const char *key, size_t len,
-				 uint64_t hash)
+static struct series *series_add(struct alert_engine *e, const char *key, size_t len, uint64_t hash)
 {
 	struct series *s = xcalloc(1, sizeof(*s));
 	const char *p;
@@ -509,8 +508,8 @@ static void alert_set_state(struct alert_engine *e, struct series *s, struct rul
 		notify_send(e->notify, r->channels[i], &ev);
 }
 
-static void rule_eval(struct alert_engine *e, struct series *s, struct rule_state *st,
-		      double v, int64_t time_ms)
+static void rule_eval(struct alert_engine *e, struct series *s, struct rule_state *st, double v,
+		      int64_t time_ms)
 {
 	const struct rule *r = e->rules[st->rule];
 	int firing = st->state == SERIES_FIRING;

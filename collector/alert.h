@@ -50,10 +50,10 @@ void alert_engine_foreach_active(const struct alert_engine *e,
 
 struct alert_stats {
 	size_t rules;
-	size_t series;		 /* series with state kept */
-	size_t firing;		 /* (rule, series) pairs firing now */
+	size_t series;           /* series with state kept */
+	size_t firing;           /* (rule, series) pairs firing now */
 	uint64_t series_ignored; /* samples of new series dropped: table full */
-	uint64_t transitions;	 /* state changes since start */
+	uint64_t transitions;    /* state changes since start */
 };
 
 void alert_engine_stats(const struct alert_engine *e, struct alert_stats *st);

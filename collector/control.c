@@ -25,7 +25,7 @@
 #include "xmalloc.h"
 
 #define CONTROL_MAX_CLIENTS 16
-#define CONTROL_MAX_LINE 256
+#define CONTROL_MAX_LINE    256
 
 struct control {
 	struct collector *c;
@@ -51,9 +51,8 @@ static void active_alert_line(const struct alert_event *ev, void *arg)
 {
 	struct evbuffer *out = arg;
 
-	evbuffer_add_printf(out, "  #%llu %s: %s (rule %s, value %g)\n",
-			    (unsigned long long)ev->id, alert_state_str(ev->state), ev->summary,
-			    ev->rule, ev->value);
+	evbuffer_add_printf(out, "  #%llu %s: %s (rule %s, value %g)\n", (unsigned long long)ev->id,
+			    alert_state_str(ev->state), ev->summary, ev->rule, ev->value);
 }
 
 static void status(struct control *ctl, struct evbuffer *out)
@@ -75,10 +74,10 @@ static void status(struct control *ctl, struct evbuffer *out)
 			    (unsigned long long)st.files_created, st.queued);
 	evbuffer_add_printf(out, "sessions: %zu\n", c->nsessions);
 	TAILQ_FOREACH(s, &c->sessions, entry)
-	evbuffer_add_printf(out, "  %s site \"%s\" agent \"%s\" %s, %llu batches, %llu samples, %.0f s\n",
-			    s->peer, s->site ? s->site : "-", s->agent ? s->agent : "-",
-			    session_state_str(s->state), (unsigned long long)s->batches,
-			    (unsigned long long)s->samples, mono_now() - s->since);
+	evbuffer_add_printf(
+	    out, "  %s site \"%s\" agent \"%s\" %s, %llu batches, %llu samples, %.0f s\n", s->peer,
+	    s->site ? s->site : "-", s->agent ? s->agent : "-", session_state_str(s->state),
+	    (unsigned long long)s->batches, (unsigned long long)s->samples, mono_now() - s->since);
 	alert_engine_stats(c->alert, &as);
 	evbuffer_add_printf(out, "alerts: %zu rules, %zu series, %llu transitions, %zu firing\n",
 			    as.rules, as.series, (unsigned long long)as.transitions, as.firing);
@@ -124,8 +123,8 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg)
 	client_free(arg);
 }
 
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-		      int salen, void *arg)
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+		      void *arg)
 {
 	struct control *ctl = arg;
 	struct control_client *cl;

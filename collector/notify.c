@@ -45,11 +45,11 @@ struct job {
 	pid_t pid; /* also its process group */
 	uint64_t alert_id;
 	enum alert_state state;
-	int fd;		    /* write end of the command's stdin; -1 once closed */
-	struct event *wev;  /* fd writable */
+	int fd;              /* write end of the command's stdin; -1 once closed */
+	struct event *wev;   /* fd writable */
 	struct event *timer; /* timeout, then the SIGKILL grace */
-	int signalled;	    /* 0, or the last signal the timeout sent */
-	char *buf;	    /* the JSON document still being written */
+	int signalled;       /* 0, or the last signal the timeout sent */
+	char *buf;           /* the JSON document still being written */
 	size_t len, off;
 };
 
@@ -81,19 +81,15 @@ struct notify {
 
 /* Names of the variables added to a command's environment; see job_env(). */
 static const char *const job_env_names[] = {
-	"VAKT_ALERT_ID", "VAKT_STATE",	"VAKT_RULE",	  "VAKT_SITE",
-	"VAKT_HOST",	 "VAKT_CHECK",	"VAKT_INSTANCE",  "VAKT_METRIC",
-	"VAKT_VALUE",	 "VAKT_THRESHOLD", "VAKT_SUMMARY", "VAKT_TIME",
-	NULL,
+    "VAKT_ALERT_ID", "VAKT_STATE",    "VAKT_RULE",   "VAKT_SITE",  "VAKT_HOST",
+    "VAKT_CHECK",    "VAKT_INSTANCE", "VAKT_METRIC", "VAKT_VALUE", "VAKT_THRESHOLD",
+    "VAKT_SUMMARY",  "VAKT_TIME",     NULL,
 };
 
 cfg_opt_t notify_channel_opts[] = {
-	CFG_STR("kind", NULL, CFGF_NODEFAULT),
-	CFG_STR("file", NULL, CFGF_NODEFAULT),
-	CFG_STR("command", NULL, CFGF_NODEFAULT),
-	CFG_INT("timeout", 10, CFGF_NONE),
-	CFG_INT("max_running", 4, CFGF_NONE),
-	CFG_END(),
+    CFG_STR("kind", NULL, CFGF_NODEFAULT),    CFG_STR("file", NULL, CFGF_NODEFAULT),
+    CFG_STR("command", NULL, CFGF_NODEFAULT), CFG_INT("timeout", 10, CFGF_NONE),
+    CFG_INT("max_running", 4, CFGF_NONE),     CFG_END(),
 };
 
 const char *alert_state_str(enum alert_state s)

@@ -20,7 +20,7 @@
 #define NOTIFY_QUEUE_MAX 256
 
 enum alert_state {
-	ALERT_FIRING,	/* a series crossed a rule's limit */
+	ALERT_FIRING,   /* a series crossed a rule's limit */
 	ALERT_RESOLVED, /* ... and came back past its clear limit (a recovery) */
 };
 
@@ -74,7 +74,7 @@ int notify_has_channel(const struct notify *n, const char *name);
 void notify_send(struct notify *n, const char *channel, const struct alert_event *ev);
 
 struct notify_stats {
-	uint64_t sent;	    /* log lines written / commands started */
+	uint64_t sent;      /* log lines written / commands started */
 	uint64_t failed;    /* commands that exited non-zero, died, or could not start */
 	uint64_t timed_out; /* commands killed after `timeout` */
 	uint64_t dropped;   /* notifications dropped from a full queue */

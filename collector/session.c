@@ -78,8 +78,7 @@ static void session_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
 
-	if (s->state == SESSION_CLOSING &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	if (s->state == SESSION_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 		session_end(s, "refused");
 }
 
@@ -279,7 +278,8 @@ void session_store_done(const void *result, void *arg)
 	if (s->id == r->session_id)
 		break;
 	if (r->rejected > 0)
-		log_debug("store: batch %llu: %u rejected", (unsigned long long)r->seq, r->rejected);
+		log_debug("store: batch %llu: %u rejected", (unsigned long long)r->seq,
+			  r->rejected);
 	if (s != NULL && s->state == SESSION_ACTIVE) {
 		Vakt__Ack a = VAKT__ACK__INIT;
 		Vakt__Frame f = VAKT__FRAME__INIT;
@@ -307,8 +307,8 @@ void session_resume_all(struct collector *c)
 	}
 }
 
-void session_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-		    int salen, void *arg)
+void session_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+		    void *arg)
 {
 	struct collector *c = arg;
 	struct session *s;

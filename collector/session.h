@@ -14,8 +14,8 @@
 #include "collector.h"
 
 enum session_state {
-	SESSION_HELLO,	 /* waiting for the agent's Hello */
-	SESSION_ACTIVE,	 /* receiving batches */
+	SESSION_HELLO,   /* waiting for the agent's Hello */
+	SESSION_ACTIVE,  /* receiving batches */
 	SESSION_CLOSING, /* flushing a last message, then closing */
 };
 
@@ -36,8 +36,8 @@ struct session {
 };
 
 /* evconnlistener callback: makes a session for a new connection. */
-void session_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-		    int salen, void *arg);
+void session_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+		    void *arg);
 /* Store completion: acknowledges the batch to its session, if still there. */
 void session_store_done(const void *result, void *arg);
 /* Resumes sessions paused by a full store queue. */

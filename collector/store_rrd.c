@@ -69,8 +69,8 @@ int store_rrd_create_args(unsigned step, unsigned interval, const Vakt__Sample *
 	static const struct {
 		unsigned secs_per_row;
 		unsigned long span;
-	} rras[] = {{0, 2UL * 86400}, {300, 14UL * 86400}, {3600, 396UL * 86400},
-		    {86400, 3650UL * 86400}};
+	} rras[] = {
+	    {0, 2UL * 86400}, {300, 14UL * 86400}, {3600, 396UL * 86400}, {86400, 3650UL * 86400}};
 	unsigned heartbeat = 2 * interval > step ? 2 * interval : step;
 	char **argv = xcalloc(n + 3 * 4 + 1, sizeof(char *));
 	size_t argc = 0;
@@ -129,7 +129,8 @@ static void write_group(struct store *s, const char *path, const Vakt__Sample *c
 	if (stat(path, &sb) < 0) {
 		char *p = xstrdup(path);
 		char **cargv;
-		int cargc = store_rrd_create_args(s->step, samples[0]->interval, samples, n, &cargv);
+		int cargc =
+		    store_rrd_create_args(s->step, samples[0]->interval, samples, n, &cargv);
 		int r;
 
 		r = mkdir_p(p);
@@ -204,8 +205,8 @@ static void write_job(struct store *s, struct job *j)
 				memmove(&x[i + n + 1], &x[i + n], (k - i - n) * sizeof(*x));
 				x[i + n++] = t;
 			}
-		if (rrdpath_build(path, sizeof(path), s->data_dir, j->site, x[i]->host,
-				  x[i]->check, x[i]->instance) < 0)
+		if (rrdpath_build(path, sizeof(path), s->data_dir, j->site, x[i]->host, x[i]->check,
+				  x[i]->instance) < 0)
 			j->res.rejected += n;
 		else
 			write_group(s, path, (const Vakt__Sample *const *)&x[i], n, &j->res);
@@ -271,8 +272,8 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-struct store *store_new(struct event_base *base, const struct store_params *p,
-			store_done_fn done, void *arg)
+struct store *store_new(struct event_base *base, const struct store_params *p, store_done_fn done,
+			void *arg)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
 

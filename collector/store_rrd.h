@@ -17,7 +17,7 @@ struct store;
 
 struct store_params {
 	const char *data_dir;
-	unsigned step;	  /* RRD step in seconds */
+	unsigned step;    /* RRD step in seconds */
 	size_t queue_max; /* batches waiting for the writer */
 };
 
@@ -38,8 +38,8 @@ struct store_stats {
 };
 
 /* Needs evthread_use_pthreads() before the event base was made. */
-struct store *store_new(struct event_base *base, const struct store_params *p,
-			store_done_fn done, void *arg);
+struct store *store_new(struct event_base *base, const struct store_params *p, store_done_fn done,
+			void *arg);
 /* Drains the queue (writes what is queued), stops the thread, frees. */
 void store_free(struct store *s);
 /* 1 when a submit would be refused: the caller stops reading. */

@@ -12,8 +12,14 @@
 
 static FILE *conf_err;
 
-void conf_set_error_stream(FILE *f) { conf_err = f; }
-FILE *conf_error_stream(void) { return conf_err ? conf_err : stderr; }
+void conf_set_error_stream(FILE *f)
+{
+	conf_err = f;
+}
+FILE *conf_error_stream(void)
+{
+	return conf_err ? conf_err : stderr;
+}
 
 static void conf_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 {
@@ -202,8 +208,8 @@ int conf_validate_name(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
-int conf_split_hostport(const char *s, char *host, size_t hostsz, unsigned *port,
-			unsigned defport, const char **why)
+int conf_split_hostport(const char *s, char *host, size_t hostsz, unsigned *port, unsigned defport,
+			const char **why)
 {
 	const char *colon, *h = s, *hend;
 	char *end;
@@ -276,10 +282,16 @@ static int validate_address(cfg_t *cfg, cfg_opt_t *opt, unsigned defport)
 	return 0;
 }
 
-int conf_validate_hostport(cfg_t *cfg, cfg_opt_t *opt) { return validate_address(cfg, opt, 0); }
+int conf_validate_hostport(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return validate_address(cfg, opt, 0);
+}
 
 /* The port may be left out (the check kind supplies its default). */
-int conf_validate_address(cfg_t *cfg, cfg_opt_t *opt) { return validate_address(cfg, opt, 1); }
+int conf_validate_address(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return validate_address(cfg, opt, 1);
+}
 
 int conf_require(cfg_t *sec, const char *const *keys)
 {
@@ -317,6 +329,5 @@ long long conf_parse_size(const char *s)
 	default:
 		return -1;
 	}
-	return end[1] == '\0' || (toupper((unsigned char)end[1]) == 'B' && end[2] == '\0') ? v
-											 : -1;
+	return end[1] == '\0' || (toupper((unsigned char)end[1]) == 'B' && end[2] == '\0') ? v : -1;
 }

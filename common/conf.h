@@ -36,8 +36,8 @@ int conf_validate_int(cfg_t *cfg, cfg_opt_t *opt);
 /* conf_validate_int for each "section|key" path; NULL-terminated. */
 void conf_bound_ints(cfg_t *cfg, const char *const *paths);
 int conf_validate_hostport(cfg_t *cfg, cfg_opt_t *opt); /* "host:port" */
-int conf_validate_address(cfg_t *cfg, cfg_opt_t *opt);	/* "host[:port]" */
-int conf_validate_name(cfg_t *cfg, cfg_opt_t *opt);	/* non-empty, printable */
+int conf_validate_address(cfg_t *cfg, cfg_opt_t *opt);  /* "host[:port]" */
+int conf_validate_name(cfg_t *cfg, cfg_opt_t *opt);     /* non-empty, printable */
 
 /* Reports every key of `keys` (NULL-terminated) not set in `sec`; -1 if any. */
 int conf_require(cfg_t *sec, const char *const *keys);
@@ -46,8 +46,8 @@ int conf_require(cfg_t *sec, const char *const *keys);
  * Splits "host:port", "[v6]:port" or a bare host (port = defport).
  * Returns 0, or -1 with *why set to a static explanation.
  */
-int conf_split_hostport(const char *s, char *host, size_t hostsz, unsigned *port,
-			unsigned defport, const char **why);
+int conf_split_hostport(const char *s, char *host, size_t hostsz, unsigned *port, unsigned defport,
+			const char **why);
 
 /* Parses a size such as "512M" or "64k" into bytes; -1 if malformed. */
 long long conf_parse_size(const char *s);

@@ -26,8 +26,7 @@ const char *frame_status_str(enum frame_status s)
 	return "unknown";
 }
 
-enum frame_status frame_read(struct evbuffer *in, uint32_t max, Vakt__Frame **out,
-			     uint32_t *len)
+enum frame_status frame_read(struct evbuffer *in, uint32_t max, Vakt__Frame **out, uint32_t *len)
 {
 	uint8_t hdr[FRAME_HDR_LEN];
 	uint32_t n;

@@ -12,16 +12,16 @@
 
 #include "vakt.pb-c.h"
 
-#define FRAME_HDR_LEN	4
+#define FRAME_HDR_LEN     4
 #define FRAME_MAX_DEFAULT (1024 * 1024)
-#define VAKT_PROTOCOL	1
+#define VAKT_PROTOCOL     1
 
 enum frame_status {
-	FRAME_OK,	 /* one frame decoded and removed from the buffer */
+	FRAME_OK,        /* one frame decoded and removed from the buffer */
 	FRAME_NEED_MORE, /* not a whole frame yet; nothing removed */
-	FRAME_TOO_BIG,	 /* announced length exceeds the maximum */
-	FRAME_EMPTY,	 /* announced length is zero */
-	FRAME_BAD,	 /* body is not a valid vakt.Frame */
+	FRAME_TOO_BIG,   /* announced length exceeds the maximum */
+	FRAME_EMPTY,     /* announced length is zero */
+	FRAME_BAD,       /* body is not a valid vakt.Frame */
 };
 
 const char *frame_status_str(enum frame_status s);
@@ -32,8 +32,7 @@ const char *frame_status_str(enum frame_status s);
  * *len receives the announced body length whenever the header was read.
  * On FRAME_TOO_BIG, FRAME_EMPTY and FRAME_BAD the stream is unusable.
  */
-enum frame_status frame_read(struct evbuffer *in, uint32_t max, Vakt__Frame **out,
-			     uint32_t *len);
+enum frame_status frame_read(struct evbuffer *in, uint32_t max, Vakt__Frame **out, uint32_t *len);
 
 /* Appends `f` with its length prefix to `out`; -1 if it exceeds `max`. */
 int frame_write(struct evbuffer *out, const Vakt__Frame *f, uint32_t max);

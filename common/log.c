@@ -26,8 +26,14 @@ void log_init(const char *progname, int foreground, int verbose)
 		openlog(progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
-void log_setverbose(int verbose) { log_verbose = verbose; }
-int log_getverbose(void) { return log_verbose; }
+void log_setverbose(int verbose)
+{
+	log_verbose = verbose;
+}
+int log_getverbose(void)
+{
+	return log_verbose;
+}
 
 static void vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 {
@@ -43,8 +49,8 @@ static void vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 		localtime_r(&ts.tv_sec, &tm);
 		strftime(when, sizeof(when), "%H:%M:%S", &tm);
 		/* one fprintf so that lines from two threads do not interleave */
-		fprintf(stderr, "%s.%03ld %s: %s%s%s\n", when, ts.tv_nsec / 1000000, log_prog,
-			msg, suffix ? ": " : "", suffix ? suffix : "");
+		fprintf(stderr, "%s.%03ld %s: %s%s%s\n", when, ts.tv_nsec / 1000000, log_prog, msg,
+			suffix ? ": " : "", suffix ? suffix : "");
 		fflush(stderr);
 	} else {
 		syslog(pri, "%s%s%s", msg, suffix ? ": " : "", suffix ? suffix : "");

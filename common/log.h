@@ -25,7 +25,7 @@ void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn)
  * `interval_s` seconds (collectd's c_complain). Zero-initialise one per place.
  */
 struct complaint {
-	double last;	     /* monotonic seconds of the last line written */
+	double last;         /* monotonic seconds of the last line written */
 	unsigned long count; /* repeats since then */
 };
 void log_complain(struct complaint *c, double interval_s, const char *fmt, ...)

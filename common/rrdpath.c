@@ -10,9 +10,9 @@
 static const struct {
 	const char *utf8, *ascii;
 } translit[] = {
-    {"\xc3\xa6", "ae"}, {"\xc3\xb8", "o"}, {"\xc3\xa5", "aa"}, {"\xc3\x86", "AE"},
-    {"\xc3\x98", "O"},	{"\xc3\x85", "AA"}, {"\xc3\xa4", "a"},	{"\xc3\xb6", "o"},
-    {"\xc3\xbc", "u"},	{"\xc3\x84", "A"},  {"\xc3\x96", "O"},	{"\xc3\x9c", "U"},
+    {"\xc3\xa6", "ae"}, {"\xc3\xb8", "o"},  {"\xc3\xa5", "aa"}, {"\xc3\x86", "AE"},
+    {"\xc3\x98", "O"},  {"\xc3\x85", "AA"}, {"\xc3\xa4", "a"},  {"\xc3\xb6", "o"},
+    {"\xc3\xbc", "u"},  {"\xc3\x84", "A"},  {"\xc3\x96", "O"},  {"\xc3\x9c", "U"},
 };
 
 static int keep(unsigned char c)
@@ -63,8 +63,8 @@ size_t rrdpath_sanitise(char *out, size_t outsz, const char *name)
 	return n;
 }
 
-int rrdpath_build(char *out, size_t outsz, const char *data_dir, const char *site,
-		  const char *host, const char *check, const char *instance)
+int rrdpath_build(char *out, size_t outsz, const char *data_dir, const char *site, const char *host,
+		  const char *check, const char *instance)
 {
 	char s[RRDPATH_COMPONENT_MAX + 1], h[RRDPATH_COMPONENT_MAX + 1];
 	char c[RRDPATH_COMPONENT_MAX + 1], i[RRDPATH_COMPONENT_MAX + 1];

@@ -19,8 +19,8 @@
 size_t rrdpath_sanitise(char *out, size_t outsz, const char *name);
 
 /* Builds the full path; returns 0, or -1 if it does not fit in outsz. */
-int rrdpath_build(char *out, size_t outsz, const char *data_dir, const char *site,
-		  const char *host, const char *check, const char *instance);
+int rrdpath_build(char *out, size_t outsz, const char *data_dir, const char *site, const char *host,
+		  const char *check, const char *instance);
 
 /* An RRD data-source name (1..19 chars of [A-Za-z0-9_]) for a metric. */
 size_t rrdpath_dsname(char *out, size_t outsz, const char *metric);

@@ -16,10 +16,11 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: vaktctl [-s SOCKET] status\n"
-		   "  -s, --socket PATH   collector control socket (default %s)\n"
-		   "  -V, --version       print the version and exit\n"
-		   "  -h, --help          print this help and exit\n",
+	fprintf(f,
+		"usage: vaktctl [-s SOCKET] status\n"
+		"  -s, --socket PATH   collector control socket (default %s)\n"
+		"  -V, --version       print the version and exit\n"
+		"  -h, --help          print this help and exit\n",
 		DEFAULT_SOCKET);
 }
 

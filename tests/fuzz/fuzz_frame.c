@@ -22,10 +22,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define SMALL_MAX 64
 
-#define CHECK(cond)                                                                          \
-	do {                                                                                 \
-		if (!(cond))                                                                 \
-			abort();                                                             \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			abort();                                                                   \
 	} while (0)
 
 /*
@@ -157,7 +157,8 @@ static int drain_frames(struct evbuffer *in, uint32_t max)
 			CHECK(evbuffer_get_length(in) == before);
 			/* a header is there: the body must fit the bound and be missing */
 			if (before >= FRAME_HDR_LEN)
-				CHECK(len >= 1 && len <= max && before < (size_t)len + FRAME_HDR_LEN);
+				CHECK(len >= 1 && len <= max &&
+				      before < (size_t)len + FRAME_HDR_LEN);
 			return 0;
 		case FRAME_TOO_BIG:
 			CHECK(len > max);

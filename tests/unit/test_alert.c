@@ -41,9 +41,9 @@ struct fixture {
 };
 
 static cfg_opt_t top_opts[] = {
-	CFG_SEC("channel", notify_channel_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
-	CFG_SEC("rule", alert_rule_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
-	CFG_END(),
+    CFG_SEC("channel", notify_channel_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+    CFG_SEC("rule", alert_rule_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+    CFG_END(),
 };
 
 static int setup(void **state)
@@ -380,22 +380,22 @@ static void test_counter_rate_threshold(void **state)
 		 "  above = 100\n"
 		 "  channels = {\"file\"}\n"
 		 "}\n");
-#define OCTETS(t, c)                                                                       \
+#define OCTETS(t, c)                                                                               \
 	feed(fx, "sw1", "core", "ifHCInOctets", VAKT__KIND__COUNTER, T0 + (t), 0, (c), 0)
-	OCTETS(0, 1000000);	 /* first sample: no rate */
-	OCTETS(10000, 1000500);	 /* 50/s */
-	OCTETS(20000, 1002500);	 /* 200/s: fires */
-	OCTETS(30000, 1002600);	 /* 10/s: clears */
-	OCTETS(40000, 5);	 /* counter went down (reboot): no rate, no change */
-	OCTETS(50000, 5000);	 /* 499.5/s: fires */
-	OCTETS(50000, 9000);	 /* time did not move: no rate */
-	OCTETS(60000, 9000);	 /* 0/s: clears */
+	OCTETS(0, 1000000);     /* first sample: no rate */
+	OCTETS(10000, 1000500); /* 50/s */
+	OCTETS(20000, 1002500); /* 200/s: fires */
+	OCTETS(30000, 1002600); /* 10/s: clears */
+	OCTETS(40000, 5);       /* counter went down (reboot): no rate, no change */
+	OCTETS(50000, 5000);    /* 499.5/s: fires */
+	OCTETS(50000, 9000);    /* time did not move: no rate */
+	OCTETS(60000, 9000);    /* 0/s: clears */
 #undef OCTETS
 	lines = read_lines(fx->alerts);
 	assert_int_equal(count_lines(lines), 4);
 	assert_non_null(strstr(lines[0], "firing id=1 rule=traffic site=rissa host=sw1 "
-					  "check=core instance= metric=ifHCInOctets value=200 "
-					  "core ifHCInOctets on sw1 above 100/s (value 200/s)"));
+					 "check=core instance= metric=ifHCInOctets value=200 "
+					 "core ifHCInOctets on sw1 above 100/s (value 200/s)"));
 	assert_non_null(strstr(lines[1], "resolved id=1"));
 	assert_non_null(strstr(lines[1], "value=10 "));
 	assert_non_null(strstr(lines[2], "firing id=2"));
@@ -460,44 +460,44 @@ static void test_rule_validate_errors(void **state)
 
 	assert_non_null(mem);
 	conf_set_error_stream(mem);
-	assert_int_equal(parse_conf(fx, "rule \"no-limit\" {\n"	   /* 1 */
-					"  check = \"x\"\n"	   /* 2 */
-					"}\n"			   /* 3 */
-					"rule \"both\" {\n"	   /* 4 */
-					"  above = 1\n"		   /* 5 */
-					"  below = 0\n"		   /* 6 */
-					"}\n"			   /* 7 */
-					"rule \"hyst\" {\n"	   /* 8 */
-					"  above = 100\n"	   /* 9 */
-					"  clear_below = 120\n"    /* 10 */
-					"}\n"			   /* 11 */
-					"rule \"mirror\" {\n"	   /* 12 */
-					"  below = 10\n"	   /* 13 */
-					"  clear_above = 5\n"	   /* 14 */
-					"}\n"			   /* 15 */
-					"rule \"down-limit\" {\n"  /* 16 */
-					"  kind = \"down\"\n"	   /* 17 */
-					"  above = 1\n"		   /* 18 */
-					"}\n"			   /* 19 */
-					"rule \"weird\" {\n"	   /* 20 */
-					"  kind = \"spike\"\n"	   /* 21 */
-					"}\n"			   /* 22 */
-					"rule \"fine\" {\n"	   /* 23 */
-					"  above = 1\n"		   /* 24 */
+	assert_int_equal(parse_conf(fx, "rule \"no-limit\" {\n"     /* 1 */
+					"  check = \"x\"\n"         /* 2 */
+					"}\n"                       /* 3 */
+					"rule \"both\" {\n"         /* 4 */
+					"  above = 1\n"             /* 5 */
+					"  below = 0\n"             /* 6 */
+					"}\n"                       /* 7 */
+					"rule \"hyst\" {\n"         /* 8 */
+					"  above = 100\n"           /* 9 */
+					"  clear_below = 120\n"     /* 10 */
+					"}\n"                       /* 11 */
+					"rule \"mirror\" {\n"       /* 12 */
+					"  below = 10\n"            /* 13 */
+					"  clear_above = 5\n"       /* 14 */
+					"}\n"                       /* 15 */
+					"rule \"down-limit\" {\n"   /* 16 */
+					"  kind = \"down\"\n"       /* 17 */
+					"  above = 1\n"             /* 18 */
+					"}\n"                       /* 19 */
+					"rule \"weird\" {\n"        /* 20 */
+					"  kind = \"spike\"\n"      /* 21 */
+					"}\n"                       /* 22 */
+					"rule \"fine\" {\n"         /* 23 */
+					"  above = 1\n"             /* 24 */
 					"  channels = {\"nope\"}\n" /* 25 */
-					"}\n"			   /* 26 */
-					"channel \"x\" {\n"	   /* 27 */
-					"  kind = \"x\"\n"	   /* 28 */
-					"}\n"			   /* 29 */
-					"channel \"pager\" {\n"    /* 30 */
-					"  kind = \"exec\"\n"	   /* 31 */
-					"}\n"			   /* 32 */
-					"channel \"slow\" {\n"	   /* 33 */
-					"  kind = \"exec\"\n"	   /* 34 */
-					"  command = \"true\"\n"   /* 35 */
-					"  timeout = 0\n"	   /* 36 */
-					"  max_running = 65\n"	   /* 37 */
-					"}\n"),			   /* 38 */
+					"}\n"                       /* 26 */
+					"channel \"x\" {\n"         /* 27 */
+					"  kind = \"x\"\n"          /* 28 */
+					"}\n"                       /* 29 */
+					"channel \"pager\" {\n"     /* 30 */
+					"  kind = \"exec\"\n"       /* 31 */
+					"}\n"                       /* 32 */
+					"channel \"slow\" {\n"      /* 33 */
+					"  kind = \"exec\"\n"       /* 34 */
+					"  command = \"true\"\n"    /* 35 */
+					"  timeout = 0\n"           /* 36 */
+					"  max_running = 65\n"      /* 37 */
+					"}\n"),                     /* 38 */
 			 0);
 	for (unsigned i = 0; i < cfg_size(fx->cfg, "rule"); i++)
 		bad[nbad++] = alert_rule_validate(cfg_getnsec(fx->cfg, "rule", i));
@@ -770,27 +770,25 @@ static void test_builtin_log_channel_is_always_there(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_threshold_fires_once_on_transition, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_hysteresis_clears_only_below_clear_value,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_down_rule_fires_and_recovers_once, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_counter_rate_threshold, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_sample_does_not_change_state, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_rule_validate_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_exec_channel_gets_json_and_env, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_exec_timeout_kills_hung_command, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_exec_queue_is_bounded_and_drops_oldest, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_exec_failure_is_counted_and_loop_survives,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_series_table_is_bounded, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_builtin_log_channel_is_always_there, setup,
-						teardown),
+	    cmocka_unit_test_setup_teardown(test_threshold_fires_once_on_transition, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_hysteresis_clears_only_below_clear_value, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_down_rule_fires_and_recovers_once, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_counter_rate_threshold, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unknown_sample_does_not_change_state, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_rule_validate_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_exec_channel_gets_json_and_env, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_exec_timeout_kills_hung_command, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_exec_queue_is_bounded_and_drops_oldest, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_exec_failure_is_counted_and_loop_survives, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_series_table_is_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_builtin_log_channel_is_always_there, setup,
+					    teardown),
 	};
 
 	/* as the collector's main does: a command that ignores its stdin must not kill us */

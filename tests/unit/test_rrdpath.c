@@ -44,10 +44,12 @@ static void test_non_ascii_names(void **state)
 	/* Norwegian letters are spelled out, other characters become one '_' each */
 	assert_string_equal(san("R\xc3\xb8rvik"), "Rorvik");
 	assert_string_equal(san("\xc3\x85lesund"), "AAlesund");
-	assert_string_equal(san("Fl\xc3\xa5" "m"), "Flaam");
+	assert_string_equal(san("Fl\xc3\xa5"
+				"m"),
+			    "Flaam");
 	assert_string_equal(san("b\xc3\xa6r"), "baer");
 	assert_string_equal(san("caf\xe2\x82\xac"), "caf_"); /* euro sign: 3 bytes, one '_' */
-	assert_string_equal(san("\xff\xfe"), "__");	   /* invalid UTF-8: one '_' per byte */
+	assert_string_equal(san("\xff\xfe"), "__");          /* invalid UTF-8: one '_' per byte */
 }
 
 static void test_long_names_are_cut(void **state)
@@ -63,9 +65,8 @@ static void test_path_layout(void **state)
 {
 	char p[256], small[16];
 
-	assert_int_equal(rrdpath_build(p, sizeof(p), "/var/lib/vakt/rrd", "rissa", "core-sw",
-				       "if", "eth0"),
-			 0);
+	assert_int_equal(
+	    rrdpath_build(p, sizeof(p), "/var/lib/vakt/rrd", "rissa", "core-sw", "if", "eth0"), 0);
 	assert_string_equal(p, "/var/lib/vakt/rrd/rissa/core-sw/if-eth0.rrd");
 	assert_int_equal(rrdpath_build(p, sizeof(p), "d", "s", "h", "c", ""), 0);
 	assert_string_equal(p, "d/s/h/c.rrd");
@@ -88,12 +89,9 @@ static void test_ds_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_dotdot_cannot_climb),
-	    cmocka_unit_test(test_slashes_and_spaces),
-	    cmocka_unit_test(test_non_ascii_names),
-	    cmocka_unit_test(test_long_names_are_cut),
-	    cmocka_unit_test(test_path_layout),
-	    cmocka_unit_test(test_ds_names),
+	    cmocka_unit_test(test_dotdot_cannot_climb), cmocka_unit_test(test_slashes_and_spaces),
+	    cmocka_unit_test(test_non_ascii_names),     cmocka_unit_test(test_long_names_are_cut),
+	    cmocka_unit_test(test_path_layout),         cmocka_unit_test(test_ds_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

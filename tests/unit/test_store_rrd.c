@@ -252,9 +252,9 @@ static void test_create_args_follow_the_design(void **state)
 	assert_int_equal(argc, 2 + 12);
 	assert_string_equal(argv[0], "DS:up:GAUGE:60:U:U");
 	assert_string_equal(argv[1], "DS:in_octets:DERIVE:60:0:U");
-	assert_string_equal(argv[2], "RRA:AVERAGE:0.5:1:2880");	/* 2 days of 1 min */
-	assert_string_equal(argv[5], "RRA:AVERAGE:0.5:5:4032");	/* 14 days of 5 min */
-	assert_string_equal(argv[8], "RRA:AVERAGE:0.5:60:9504");	/* 13 months of 1 h */
+	assert_string_equal(argv[2], "RRA:AVERAGE:0.5:1:2880");     /* 2 days of 1 min */
+	assert_string_equal(argv[5], "RRA:AVERAGE:0.5:5:4032");     /* 14 days of 5 min */
+	assert_string_equal(argv[8], "RRA:AVERAGE:0.5:60:9504");    /* 13 months of 1 h */
 	assert_string_equal(argv[11], "RRA:AVERAGE:0.5:1440:3650"); /* 10 years of 1 day */
 	assert_string_equal(argv[13], "RRA:MAX:0.5:1440:3650");
 	for (int i = 0; i < argc; i++)
