@@ -190,7 +190,15 @@ void uplink_add(struct uplink *u, Vakt__Sample *s)
 
 static void flush_cb(evutil_socket_t fd, short what, void *arg)
 {
-	uplink_flush(arg);
+	struct uplink *u = arg;
+
+	/*
+	 * While the collector is away, let samples gather into full batches
+	 * (uplink_add flushes at UPLINK_BATCH_SAMPLES): the bounded queue then
+	 * holds hours of data instead of minutes of quarter-second batches.
+	 */
+	if (u->state == UPLINK_ACTIVE)
+		uplink_flush(u);
 }
 
 static void uplink_send_queued(struct uplink *u)
@@ -268,9 +276,9 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		case VAKT__FRAME__MSG_HELLO_ACK:
 			if (u->state == UPLINK_HELLO) {
 				log_info("uplink: connected to %s (%s), %s, protocol %u; replaying "
-					 "%zu unacknowledged batches",
+					 "%zu unacknowledged batches, %zu samples waiting",
 					 col->name, col->address, f->hello_ack->software,
-					 f->hello_ack->protocol, u->qlen);
+					 f->hello_ack->protocol, u->qlen, u->ncur);
 				log_complain_clear(&u->conn_fail[u->collector],
 						   "uplink: collector reachable again");
 				bufferevent_set_timeouts(bev, NULL, NULL);

@@ -151,26 +151,52 @@ static void handle_hello(struct session *s, Vakt__Hello *h)
 }
 
 /* Moves invalid samples to the tail of the batch; returns how many there are. */
+/*
+ * A sample stamped further ahead than this is refused: rrdtool never takes
+ * an update older than a file's last one, so a single sample from an agent
+ * whose clock runs ahead would block that file's real data until then.
+ */
+#define SESSION_MAX_AHEAD_MS (5 * 60 * 1000)
+
+static int sample_ok(const Vakt__Sample *x)
+{
+	return name_ok(x->host, 0) && name_ok(x->check, 0) && name_ok(x->instance, 1) &&
+	       name_ok(x->metric, 0) && x->time_ms > 0 &&
+	       (x->kind == VAKT__KIND__GAUGE || x->kind == VAKT__KIND__COUNTER ||
+		x->kind == VAKT__KIND__DERIVE);
+}
+
+/* Moves invalid samples to the tail of the batch; returns how many there are. */
 static size_t filter_samples(struct session *s, Vakt__Batch *b)
 {
-	size_t kept = 0;
+	int64_t latest = wall_now_ms() + SESSION_MAX_AHEAD_MS;
+	size_t kept = 0, ahead = 0;
 
 	for (size_t i = 0; i < b->n_samples; i++) {
 		Vakt__Sample *x = b->samples[i];
+		int ok = sample_ok(x);
 
-		if (name_ok(x->host, 0) && name_ok(x->check, 0) && name_ok(x->instance, 1) &&
-		    name_ok(x->metric, 0) && x->time_ms > 0 &&
-		    (x->kind == VAKT__KIND__GAUGE || x->kind == VAKT__KIND__COUNTER ||
-		     x->kind == VAKT__KIND__DERIVE)) {
+		if (ok && x->time_ms > latest) {
+			ahead++;
+			ok = 0;
+		}
+		if (ok) {
 			b->samples[i] = b->samples[kept];
 			b->samples[kept++] = x;
 		}
 	}
-	if (kept < b->n_samples) {
-		log_warnx("session %s (site \"%s\"): batch %llu: %zu invalid samples skipped",
-			  s->peer, s->site, (unsigned long long)b->seq, b->n_samples - kept);
-		s->bad_samples += b->n_samples - kept;
-	}
+	if (ahead > 0)
+		log_complain(&s->ahead, 300,
+			     "session %s (site \"%s\"): batch %llu: %zu samples stamped more than "
+			     "%d s in the future skipped: is the agent's clock right?",
+			     s->peer, s->site, (unsigned long long)b->seq, ahead,
+			     SESSION_MAX_AHEAD_MS / 1000);
+	if (kept + ahead < b->n_samples)
+		log_complain(&s->invalid, 300,
+			     "session %s (site \"%s\"): batch %llu: %zu invalid samples skipped",
+			     s->peer, s->site, (unsigned long long)b->seq,
+			     b->n_samples - kept - ahead);
+	s->bad_samples += b->n_samples - kept;
 	return b->n_samples - kept;
 }
 

@@ -12,6 +12,7 @@
 #include <event2/listener.h>
 
 #include "collector.h"
+#include "log.h"
 
 enum session_state {
 	SESSION_HELLO,   /* waiting for the agent's Hello */
@@ -32,6 +33,7 @@ struct session {
 	int paused; /* reading stopped: the store queue is full */
 	uint64_t last_seq;
 	uint64_t batches, samples, bad_samples;
+	struct complaint invalid, ahead; /* rate-limited logs of skipped samples */
 	double since;
 };
 

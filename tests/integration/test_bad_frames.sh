@@ -110,6 +110,7 @@ s.sendall(wire.frame(wire.batch(2, [
     wire.sample('h', 'g', '', 'm2', now, wire.GAUGE, 2.5),
     wire.sample('h', 'g', '', '', now, wire.GAUGE, 98.0),
     wire.sample('h', 'g', '', 'm3', now, 7, 97.0),
+    wire.sample('h', 'future', '', 'm', now + 3600 * 1000, wire.GAUGE, 96.0),
 ])))
 a = wire.expect(s, 'ack')
 if a.get(1) != 2:
@@ -126,6 +127,8 @@ v=$(rrd_last "$rrd" m) || fail "no value for m in $rrd"
 same_number "$v" 42.5 || fail "$rrd holds m=$v, expected 42.5"
 
 log_has "batch 2: 3 invalid samples skipped"
+log_has "batch 2: 1 samples stamped more than 300 s in the future skipped: is the agent's clock right?"
+[ ! -e "$W/rrd/s/h/future.rrd" ] || fail "a sample an hour in the future was stored"
 rrd="$W/rrd/s/h/g.rrd"
 [ -f "$rrd" ] || { find "$W/rrd"; fail "$rrd was not created"; }
 v=$(rrd_last "$rrd" m1) || fail "no value for m1 in $rrd"
