@@ -1018,8 +1018,10 @@ static int csnmp_start(struct check *c)
 	p->sessp = snmp_sess_open(&s); /* copies what it keeps */
 	if (p->sessp == NULL) {
 		snmp_error(&s, &liberr, &snmperr, &err);
-		log_warnx("snmp \"%s\": cannot open a session to %s: %s", c->name, p->addr,
-			  err ? err : "unknown error");
+		/* run() tries again at every interval: say it once, then count */
+		log_complain(&p->c_fail, CSNMP_COMPLAIN_S,
+			     "snmp \"%s\": cannot open a session to %s: %s", c->name, p->addr,
+			     err ? err : "unknown error");
 		free(err);
 		return -1;
 	}
@@ -1045,7 +1047,8 @@ static void csnmp_run(struct check *c)
 {
 	struct csnmp_priv *p = c->priv;
 
-	if (p == NULL) {
+	/* no session (a name that did not resolve at start, say): try again now */
+	if (p == NULL || (p->sessp == NULL && csnmp_start(c) < 0)) {
 		/* nothing to run with: still one check_done per run */
 		check_done(c, CHECK_ERROR);
 		return;

@@ -83,7 +83,7 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const char *path = DEFAULT_CONFIG;
-	int ch, check_only = 0, foreground = 0, verbose = 0, rc = 0;
+	int ch, check_only = 0, foreground = 0, verbose = 0;
 	struct agent a;
 	struct timeval stats_tv = {60, 0};
 
@@ -142,11 +142,13 @@ int main(int argc, char **argv)
 
 		c->agent = &a;
 		c->base = a.base;
-		if (c->kind->start(c) < 0 || check_schedule(c) < 0) {
-			log_warnx("check \"%s\": cannot start", c->name);
-			rc = 1;
-			goto out;
-		}
+		/* a check that cannot start now (a device name that does not resolve
+		 * yet) still runs: each run reports an error and tries again */
+		if (c->kind->start(c) < 0)
+			log_warnx("check \"%s\": cannot start yet; retrying at every run",
+				  c->name);
+		if (check_schedule(c) < 0)
+			fatalx("check \"%s\": cannot create its timer", c->name);
 	}
 	a.ev_sigint = evsignal_new(a.base, SIGINT, stop_cb, &a);
 	a.ev_sigterm = evsignal_new(a.base, SIGTERM, stop_cb, &a);
@@ -162,7 +164,6 @@ int main(int argc, char **argv)
 	uplink_start(a.uplink);
 	event_base_dispatch(a.base);
 	log_info("vakt-agent stopped");
-out:
 	if (a.ev_sigint != NULL) {
 		event_free(a.ev_sigint);
 		event_free(a.ev_sigterm);
@@ -174,5 +175,5 @@ out:
 	uplink_free(a.uplink);
 	evdns_base_free(a.dns, 1);
 	event_base_free(a.base);
-	return rc;
+	return 0;
 }
