@@ -24,7 +24,9 @@ static int validate_collector(cfg_t *cfg, cfg_opt_t *opt)
 	static const char *const req[] = {"address", NULL};
 	cfg_t *sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
 
-	return conf_require(sec, req);
+	if (!conf_had_errors(sec))
+		conf_require(sec, req);
+	return 0;
 }
 
 static const cfg_opt_t common_check_opts[] = {
@@ -89,34 +91,36 @@ static int validate_check(cfg_t *cfg, cfg_opt_t *opt)
 	const char *bad;
 	struct check *c;
 
+	if (conf_had_errors(sec))
+		return 0;
 	if (strcmp(cfg_name(sec), "probe") == 0) {
 		const char *k = cfg_getstr(sec, "kind");
 
 		if (k == NULL) {
 			conf_section_error(sec, "missing required key 'kind'");
-			return -1;
+			return 0; /* reported: go on, add no check */
 		}
 		kind = check_kind_find(k);
 		if (kind == NULL || strcmp(kind->section, "probe") != 0) {
 			conf_section_error(sec, "unknown probe kind \"%s\"", k);
-			return -1;
+			return 0; /* reported: go on, add no check */
 		}
 	} else {
 		kind = check_kind_find(cfg_name(sec));
 	}
 	if ((bad = foreign_key(sec, kind)) != NULL) {
 		conf_section_error(sec, "key '%s' does not apply to kind \"%s\"", bad, kind->name);
-		return -1;
+		return 0; /* reported: go on, add no check */
 	}
 	for (size_t i = 0; i < loading->nchecks; i++)
 		if (strcmp(loading->checks[i]->name, title) == 0) {
 			conf_section_error(sec, "duplicate check name \"%s\"", title);
-			return -1;
+			return 0; /* reported: go on, add no check */
 		}
 	if (cfg_getint(sec, "timeout") >= cfg_getint(sec, "interval") * 1000) {
 		conf_section_error(sec, "timeout (%ld ms) must be shorter than interval (%ld s)",
 				   cfg_getint(sec, "timeout"), cfg_getint(sec, "interval"));
-		return -1;
+		return 0; /* reported: go on, add no check */
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->kind = kind;
@@ -139,7 +143,7 @@ static int validate_check(cfg_t *cfg, cfg_opt_t *opt)
 		c->host = xstrdup(title);
 	if (kind->parse_config(c, sec) < 0) {
 		check_free(c);
-		return -1;
+		return 0; /* reported: go on, add no check */
 	}
 	loading->checks = xreallocarray(loading->checks, loading->nchecks + 1, sizeof(c));
 	loading->checks[loading->nchecks++] = c;

@@ -22,15 +22,19 @@ static size_t nrule_lines;
 
 static int validate_channel(cfg_t *cfg, cfg_opt_t *opt)
 {
-	return notify_channel_validate(cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1));
+	cfg_t *sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
+
+	if (!conf_had_errors(sec))
+		notify_channel_validate(sec);
+	return 0; /* errors are counted: parsing goes on */
 }
 
 static int validate_rule(cfg_t *cfg, cfg_opt_t *opt)
 {
 	cfg_t *sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
 
-	if (alert_rule_validate(sec) < 0)
-		return -1;
+	if (conf_had_errors(sec) || alert_rule_validate(sec) < 0)
+		return 0; /* errors are counted: parsing goes on */
 	rule_lines = xreallocarray(rule_lines, nrule_lines + 1, sizeof(*rule_lines));
 	rule_lines[nrule_lines].title = xstrdup(cfg_title(sec));
 	rule_lines[nrule_lines].line = cfg->line;

@@ -12,6 +12,34 @@
 
 static FILE *conf_err;
 
+/*
+ * Errors of the parse in progress. Validators report and let parsing go on,
+ * so one run of --check-config shows every problem; the sections that had
+ * one are remembered so that their own checks do not pile derived errors on.
+ */
+#define CONF_ERR_SECTIONS 64
+static unsigned conf_nerrors;
+static const cfg_t *conf_err_secs[CONF_ERR_SECTIONS];
+static unsigned conf_nerr_secs;
+
+/* libconfuse runs a list's validator after each value and again at the list's
+ * end: remember the last value checked so that none is reported twice */
+static const cfg_opt_t *conf_last_opt;
+static unsigned conf_last_n;
+
+static int seen_before(const cfg_opt_t *opt)
+{
+	unsigned n = cfg_opt_size((cfg_opt_t *)opt);
+
+	if (!(opt->flags & CFGF_LIST))
+		return 0; /* a scalar set twice is checked twice */
+	if (opt == conf_last_opt && n == conf_last_n)
+		return 1;
+	conf_last_opt = opt;
+	conf_last_n = n;
+	return 0;
+}
+
 void conf_set_error_stream(FILE *f)
 {
 	conf_err = f;
@@ -25,6 +53,9 @@ static void conf_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 {
 	FILE *f = conf_error_stream();
 
+	conf_nerrors++;
+	if (cfg != NULL && conf_nerr_secs < CONF_ERR_SECTIONS)
+		conf_err_secs[conf_nerr_secs++] = cfg;
 	if (cfg != NULL && cfg->filename != NULL)
 		fprintf(f, "%s:%d: ", cfg->filename, cfg->line);
 	vfprintf(f, fmt, ap);
@@ -122,10 +153,21 @@ int conf_parse_file(cfg_t *cfg, const char *path)
 	cfg_set_error_function(cfg, conf_errfunc);
 	free(cfg->filename);
 	cfg->filename = strdup(path);
+	conf_nerrors = 0;
+	conf_nerr_secs = 0;
+	conf_last_opt = NULL;
 	r = cfg_parse_fp(cfg, mem);
 	fclose(mem);
 	free(buf);
-	return r == CFG_SUCCESS ? 0 : -1;
+	return r == CFG_SUCCESS && conf_nerrors == 0 ? 0 : -1;
+}
+
+int conf_had_errors(const cfg_t *sec)
+{
+	for (unsigned i = 0; i < conf_nerr_secs; i++)
+		if (conf_err_secs[i] == sec)
+			return 1;
+	return 0;
 }
 
 void conf_section_error(cfg_t *sec, const char *fmt, ...)
@@ -166,6 +208,8 @@ int conf_validate_int(cfg_t *cfg, cfg_opt_t *opt)
 {
 	long v = cfg_opt_getnint(opt, cfg_opt_size(opt) - 1);
 
+	if (seen_before(opt))
+		return 0;
 	for (size_t i = 0; i < sizeof(conf_bounds) / sizeof(conf_bounds[0]); i++) {
 		const struct conf_bound *b = &conf_bounds[i];
 
@@ -175,7 +219,7 @@ int conf_validate_int(cfg_t *cfg, cfg_opt_t *opt)
 		if (v < b->lo || v > b->hi) {
 			cfg_error(cfg, "%s must be %ld..%ld%s, got %ld", opt->name, b->lo, b->hi,
 				  b->unit, v);
-			return -1;
+			return 0; /* reported: go on */
 		}
 		return 0;
 	}
@@ -192,18 +236,20 @@ int conf_validate_name(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char *s = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
 
+	if (seen_before(opt))
+		return 0;
 	if (s == NULL || *s == '\0') {
 		cfg_error(cfg, "%s must not be empty", opt->name);
-		return -1;
+		return 0; /* reported: go on */
 	}
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
 		if (*p < 0x20 || *p == 0x7f) {
 			cfg_error(cfg, "%s must not contain control characters", opt->name);
-			return -1;
+			return 0; /* reported: go on */
 		}
 	if (strlen(s) > 128) {
 		cfg_error(cfg, "%s must be at most 128 characters", opt->name);
-		return -1;
+		return 0; /* reported: go on */
 	}
 	return 0;
 }
@@ -275,9 +321,11 @@ static int validate_address(cfg_t *cfg, cfg_opt_t *opt, unsigned defport)
 	unsigned port;
 	const char *why;
 
+	if (seen_before(opt))
+		return 0;
 	if (conf_split_hostport(s, host, sizeof(host), &port, defport, &why) < 0) {
 		cfg_error(cfg, "%s \"%s\": %s", opt->name, s ? s : "", why);
-		return -1;
+		return 0; /* reported: go on */
 	}
 	return 0;
 }

@@ -27,6 +27,14 @@ int conf_parse_file(cfg_t *cfg, const char *path);
  */
 size_t conf_strip_comments(char *buf, size_t len);
 
+/*
+ * 1 when an error was reported inside `sec` during this parse: its section
+ * validator should then add nothing. Option validators report and return 0
+ * so that parsing goes on and every problem is printed; conf_parse_file
+ * fails when any was reported.
+ */
+int conf_had_errors(const cfg_t *sec);
+
 /* cfg_error() with the section's title folded in: "snmp \"core\": msg". */
 void conf_section_error(cfg_t *sec, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -132,6 +132,24 @@ static void test_comments_keep_line_numbers_true(void **state)
 		    ":7: address \"127.0.0.1:70000\": port must be 1..65535");
 }
 
+static void test_every_problem_is_printed_in_one_run(void **state)
+{
+	char path[512], want[4096];
+	int ok;
+	const char *p = DATA "agent_many_errors.conf";
+
+	snprintf(path, sizeof(path), "%s", p);
+	snprintf(want, sizeof(want),
+		 "%1$s:2: batch_ms must be 10..60000 ms, got 5\n"
+		 "%1$s:3: address \"127.0.0.1:0\": port must be 1..65535\n"
+		 "%1$s:6: interval must be 1..86400 s, got 0\n"
+		 "%1$s:11: timeout must be 1..600000 ms, got 900000\n"
+		 "%1$s:15: probe \"dns\": unknown probe kind \"gopher\"\n",
+		 path);
+	assert_string_equal(load(path, &ok), want);
+	assert_false(ok);
+}
+
 static void test_missing_file(void **state)
 {
 	int ok;
@@ -155,6 +173,7 @@ int main(void)
 	    cmocka_unit_test(test_unknown_probe_kind),
 	    cmocka_unit_test(test_timeout_must_be_shorter_than_interval),
 	    cmocka_unit_test(test_comments_keep_line_numbers_true),
+	    cmocka_unit_test(test_every_problem_is_printed_in_one_run),
 	    cmocka_unit_test(test_missing_file),
 	};
 
