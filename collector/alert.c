@@ -76,6 +76,7 @@ struct series {
 	int have_prev;
 	uint64_t prev_counter;
 	int64_t prev_ms;
+	int64_t last_ms;	   /* newest sample seen: older ones are replays */
 	size_t rules_seen;     /* rules [0, rules_seen) were matched against this series */
 	struct rule_state *st; /* one per matching rule */
 	size_t nst;
@@ -620,6 +621,14 @@ void alert_feed(struct alert_engine *e, const char *site, const Vakt__Sample *sm
 		}
 		s = series_add(e, key, len, hash);
 	}
+	/*
+	 * An agent resends what was not acknowledged before a connection broke:
+	 * a sample not newer than one already seen is a replay, and evaluating
+	 * it again could page twice for one incident.
+	 */
+	if (smp->time_ms <= s->last_ms)
+		return;
+	s->last_ms = smp->time_ms;
 	if (s->rules_seen < e->nrules)
 		series_match_rules(e, s);
 	if (!series_value(s, smp, &v))

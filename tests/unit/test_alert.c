@@ -366,6 +366,32 @@ static void test_down_rule_fires_and_recovers_once(void **state)
 	free_lines(lines);
 }
 
+static void test_replayed_samples_do_not_page_again(void **state)
+{
+	struct fixture *fx = *state;
+	static const double up[] = {1, 0, 1};
+	char **lines;
+
+	load(fx, "channel \"file\" {\n"
+		 "  kind = \"log\"\n"
+		 "  file = \"@/alerts.log\"\n"
+		 "}\n"
+		 "rule \"web-down\" {\n"
+		 "  kind = \"down\"\n"
+		 "  channels = {\"file\"}\n"
+		 "}\n");
+	/* the batches arrive, the ack is lost, the agent sends them all again */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < sizeof(up) / sizeof(up[0]); i++)
+			feed(fx, "127.0.0.1", "web", "up", VAKT__KIND__GAUGE,
+			     T0 + (int64_t)i * 30000, up[i], 0, 0);
+	lines = read_lines(fx->alerts);
+	assert_int_equal(count_lines(lines), 2); /* one page, one recovery */
+	assert_non_null(strstr(lines[0], " firing id=1 "));
+	assert_non_null(strstr(lines[1], " resolved id=1 "));
+	free_lines(lines);
+}
+
 static void test_counter_rate_threshold(void **state)
 {
 	struct fixture *fx = *state;
@@ -388,8 +414,9 @@ static void test_counter_rate_threshold(void **state)
 	OCTETS(30000, 1002600); /* 10/s: clears */
 	OCTETS(40000, 5);       /* counter went down (reboot): no rate, no change */
 	OCTETS(50000, 5000);    /* 499.5/s: fires */
-	OCTETS(50000, 9000);    /* time did not move: no rate */
-	OCTETS(60000, 9000);    /* 0/s: clears */
+	OCTETS(50000, 9000);    /* same time again: a replay, ignored */
+	OCTETS(40000, 5);       /* older: a replay, ignored */
+	OCTETS(60000, 5000);    /* 0/s: clears */
 #undef OCTETS
 	lines = read_lines(fx->alerts);
 	assert_int_equal(count_lines(lines), 4);
@@ -775,6 +802,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_hysteresis_clears_only_below_clear_value, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_down_rule_fires_and_recovers_once, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_replayed_samples_do_not_page_again, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_counter_rate_threshold, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unknown_sample_does_not_change_state, setup,
