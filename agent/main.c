@@ -2,7 +2,6 @@
  * main.c - vakt-agent: reads its config, schedules checks on one libevent
  * loop and streams their samples to the collector. Never blocks the loop.
  */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,23 +14,11 @@
 
 #include "agent.h"
 #include "check.h"
+#include "daemon.h"
 #include "log.h"
 #include "uplink.h"
 
 #define DEFAULT_CONFIG "/etc/vakt/agent.conf"
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: vakt-agent [-fnv] [-c FILE]\n"
-		"  -c, --config FILE   configuration file (default %s)\n"
-		"  -n, --check-config  validate the configuration and exit\n"
-		"  -f, --foreground    stay in the foreground, log to stderr\n"
-		"  -v, --verbose       log debug messages\n"
-		"  -V, --version       print the version and exit\n"
-		"  -h, --help          print this help and exit\n",
-		DEFAULT_CONFIG);
-}
 
 static void stop_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -73,56 +60,21 @@ static void stats_cb(evutil_socket_t fd, short what, void *arg)
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"check-config", no_argument, NULL, 'n'},
-	    {"foreground", no_argument, NULL, 'f'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *path = DEFAULT_CONFIG;
-	int ch, check_only = 0, foreground = 0, verbose = 0;
+	struct daemon_opts o;
+	int rc;
 	struct agent a;
 	struct timeval stats_tv = {60, 0};
 
-	while ((ch = getopt_long(argc, argv, "c:nfvVh", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'n':
-			check_only = 1;
-			break;
-		case 'f':
-			foreground = 1;
-			break;
-		case 'v':
-			verbose++;
-			break;
-		case 'V':
-			printf("vakt-agent %s\n", VAKT_VERSION);
-			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
-	log_init("vakt-agent", foreground || check_only, verbose);
+	rc = daemon_parse_args(argc, argv, "vakt-agent", DEFAULT_CONFIG, &o);
+	if (rc >= 0)
+		return rc;
+	log_init("vakt-agent", o.foreground || o.check_only, o.verbose);
 	memset(&a, 0, sizeof(a));
-	a.conf = agent_conf_load(path);
+	a.conf = agent_conf_load(o.config);
 	if (a.conf == NULL)
 		return 1;
-	if (check_only) {
-		printf("%s: configuration OK (site \"%s\", %zu checks)\n", path, a.conf->site,
+	if (o.check_only) {
+		printf("%s: configuration OK (site \"%s\", %zu checks)\n", o.config, a.conf->site,
 		       a.conf->nchecks);
 		agent_conf_free(a.conf);
 		return 0;
@@ -145,8 +97,7 @@ int main(int argc, char **argv)
 		/* a check that cannot start now (a device name that does not resolve
 		 * yet) still runs: each run reports an error and tries again */
 		if (c->kind->start(c) < 0)
-			log_warnx("check \"%s\": cannot start yet; retrying at every run",
-				  c->name);
+			log_warnx("check \"%s\": cannot start yet; retrying at every run", c->name);
 		if (check_schedule(c) < 0)
 			fatalx("check \"%s\": cannot create its timer", c->name);
 	}

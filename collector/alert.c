@@ -76,7 +76,7 @@ struct series {
 	int have_prev;
 	uint64_t prev_counter;
 	int64_t prev_ms;
-	int64_t last_ms;	   /* newest sample seen: older ones are replays */
+	int64_t last_ms;       /* newest sample seen: older ones are replays */
 	size_t rules_seen;     /* rules [0, rules_seen) were matched against this series */
 	struct rule_state *st; /* one per matching rule */
 	size_t nst;
@@ -146,16 +146,11 @@ static int limit_set(cfg_t *sec, const char *key, int *bad)
 int alert_rule_validate(cfg_t *sec)
 {
 	static const char *const limits[] = {"above", "clear_below", "below", "clear_above"};
-	const char *name = cfg_title(sec), *kind = cfg_getstr(sec, "kind");
+	const char *kind = cfg_getstr(sec, "kind");
 	int bad = 0, above, clear_below, below, clear_above;
 
-	if (name == NULL || *name == '\0') {
-		conf_section_error(sec, "name must not be empty");
+	if (conf_check_title(sec, NOTIFY_NAME_MAX) < 0)
 		bad = 1;
-	} else if (strlen(name) > NOTIFY_NAME_MAX) {
-		conf_section_error(sec, "name must be at most %d characters", NOTIFY_NAME_MAX);
-		bad = 1;
-	}
 	above = limit_set(sec, "above", &bad);
 	clear_below = limit_set(sec, "clear_below", &bad);
 	below = limit_set(sec, "below", &bad);

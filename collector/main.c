@@ -3,7 +3,6 @@
  * files through the writer thread, evaluates alert rules and notifies.
  * The event loop never blocks on disk, DNS or a notification command.
  */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include "collector.h"
 #include "conf.h"
 #include "control.h"
+#include "daemon.h"
 #include "log.h"
 #include "notify.h"
 #include "session.h"
@@ -27,19 +27,6 @@
 #include "xmalloc.h"
 
 #define DEFAULT_CONFIG "/etc/vakt/collector.conf"
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: vakt-collector [-fnv] [-c FILE]\n"
-		"  -c, --config FILE   configuration file (default %s)\n"
-		"  -n, --check-config  validate the configuration and exit\n"
-		"  -f, --foreground    stay in the foreground, log to stderr\n"
-		"  -v, --verbose       log debug messages\n"
-		"  -V, --version       print the version and exit\n"
-		"  -h, --help          print this help and exit\n",
-		DEFAULT_CONFIG);
-}
 
 static void stop_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -116,58 +103,24 @@ static int setup_alerting(struct collector *c)
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"check-config", no_argument, NULL, 'n'},
-	    {"foreground", no_argument, NULL, 'f'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *path = DEFAULT_CONFIG;
-	int ch, check_only = 0, foreground = 0, verbose = 0, rc = 1;
+	struct daemon_opts o;
+	int rc;
 	struct collector c;
 	struct store_params sp;
 	struct timeval stats_tv = {60, 0};
 
-	while ((ch = getopt_long(argc, argv, "c:nfvVh", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'n':
-			check_only = 1;
-			break;
-		case 'f':
-			foreground = 1;
-			break;
-		case 'v':
-			verbose++;
-			break;
-		case 'V':
-			printf("vakt-collector %s\n", VAKT_VERSION);
-			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
-	log_init("vakt-collector", foreground || check_only, verbose);
+	rc = daemon_parse_args(argc, argv, "vakt-collector", DEFAULT_CONFIG, &o);
+	if (rc >= 0)
+		return rc;
+	rc = 1;
+	log_init("vakt-collector", o.foreground || o.check_only, o.verbose);
 	memset(&c, 0, sizeof(c));
 	TAILQ_INIT(&c.sessions);
-	c.conf = collector_conf_load(path);
+	c.conf = collector_conf_load(o.config);
 	if (c.conf == NULL)
 		return 1;
-	if (check_only) {
-		printf("%s: configuration OK (%u channels, %u rules)\n", path,
+	if (o.check_only) {
+		printf("%s: configuration OK (%u channels, %u rules)\n", o.config,
 		       cfg_size(c.conf->cfg, "channel"), cfg_size(c.conf->cfg, "rule"));
 		collector_conf_free(c.conf);
 		return 0;

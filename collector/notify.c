@@ -130,17 +130,12 @@ int notify_channel_validate(cfg_t *sec)
 {
 	static const char *const need_kind[] = {"kind", NULL};
 	static const char *const need_command[] = {"command", NULL};
-	const char *name = cfg_title(sec), *kind, *file;
+	const char *kind, *file;
 	long v;
 	int bad = 0;
 
-	if (name == NULL || *name == '\0') {
-		conf_section_error(sec, "name must not be empty");
+	if (conf_check_title(sec, NOTIFY_NAME_MAX) < 0)
 		bad = 1;
-	} else if (strlen(name) > NOTIFY_NAME_MAX) {
-		conf_section_error(sec, "name must be at most %d characters", NOTIFY_NAME_MAX);
-		bad = 1;
-	}
 	if (conf_require(sec, need_kind) < 0)
 		return -1;
 	kind = cfg_getstr(sec, "kind");

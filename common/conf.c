@@ -341,6 +341,21 @@ int conf_validate_address(cfg_t *cfg, cfg_opt_t *opt)
 	return validate_address(cfg, opt, 1);
 }
 
+int conf_check_title(cfg_t *sec, size_t max)
+{
+	const char *name = cfg_title(sec);
+
+	if (name == NULL || *name == '\0') {
+		conf_section_error(sec, "name must not be empty");
+		return -1;
+	}
+	if (strlen(name) > max) {
+		conf_section_error(sec, "name must be at most %zu characters", max);
+		return -1;
+	}
+	return 0;
+}
+
 int conf_require(cfg_t *sec, const char *const *keys)
 {
 	int bad = 0;

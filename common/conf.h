@@ -47,6 +47,9 @@ int conf_validate_hostport(cfg_t *cfg, cfg_opt_t *opt); /* "host:port" */
 int conf_validate_address(cfg_t *cfg, cfg_opt_t *opt);  /* "host[:port]" */
 int conf_validate_name(cfg_t *cfg, cfg_opt_t *opt);     /* non-empty, printable */
 
+/* Reports a section title that is empty or longer than `max`; -1 if so. */
+int conf_check_title(cfg_t *sec, size_t max);
+
 /* Reports every key of `keys` (NULL-terminated) not set in `sec`; -1 if any. */
 int conf_require(cfg_t *sec, const char *const *keys);
 

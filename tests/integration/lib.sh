@@ -145,6 +145,28 @@ start_tcp_service() {
 	wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$3" || fail "$1 did not listen on $3"
 }
 
+# write_collector_conf DIR PORT: a test collector's config on 127.0.0.1:PORT with
+# RRD step 1 s, files under DIR; more config (channels, rules) comes on stdin.
+write_collector_conf() {
+	{
+		cat <<EOC
+listen = {"127.0.0.1:$2"}
+data_dir = "$1/rrd"
+step = 1
+control_socket = "$1/collector.sock"
+EOC
+		cat
+	} >"$1/collector.conf"
+}
+
+# start_collector DIR PORT [LOG]: runs vakt-collector on DIR/collector.conf and
+# waits until it accepts connections.
+start_collector() {
+	start collector "${3:-$1/collector.log}" "$VAKT_BIN/vakt-collector" -f -v -c "$1/collector.conf"
+	wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$2" ||
+		{ cat "${3:-$1/collector.log}"; fail "the collector did not listen on $2"; }
+}
+
 # rrd_last FILE DS: the last raw value rrdtool holds for DS.
 rrd_last() {
 	rrdtool lastupdate "$1" | awk -v ds="$2" '

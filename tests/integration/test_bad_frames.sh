@@ -13,14 +13,8 @@ export WIRE_DIR
 WIRE_DIR=$(cd "$(dirname "$0")" && pwd)
 
 col_port=$(free_port tcp)
-cat >"$W/collector.conf" <<EOC
-listen = {"127.0.0.1:$col_port"}
-data_dir = "$W/rrd"
-step = 1
-control_socket = "$W/collector.sock"
-EOC
-start collector "$W/collector.log" "$VAKT_BIN/vakt-collector" -f -c "$W/collector.conf"
-wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$col_port" || fail "collector did not listen"
+write_collector_conf "$W" "$col_port" </dev/null
+start_collector "$W" "$col_port"
 
 # client SCRIPT: runs python with wire.py importable and the port as PORT;
 # the script prints its local port, so the log line of its session is known.

@@ -10,12 +10,7 @@ trap 'cleanup; s=$?; rm -rf "$W"; exit $s' EXIT
 
 web_port=$(free_port tcp)
 col_port=$(free_port tcp)
-cat >"$W/collector.conf" <<EOC
-listen = {"127.0.0.1:$col_port"}
-data_dir = "$W/rrd"
-step = 1
-control_socket = "$W/collector.sock"
-EOC
+write_collector_conf "$W" "$col_port" </dev/null
 cat >"$W/agent.conf" <<EOC
 site = "indre-namdal"
 collector "dc1" { address = "127.0.0.1:$col_port" }
@@ -27,8 +22,7 @@ probe "web" {
 }
 EOC
 start_tcp_service web "$W" "$web_port"
-start collector "$W/collector.log" "$VAKT_BIN/vakt-collector" -f -c "$W/collector.conf"
-wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$col_port" || fail "collector did not listen"
+start_collector "$W" "$col_port"
 start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -c "$W/agent.conf"
 
 rrd="$W/rrd/indre-namdal/127.0.0.1/web.rrd"
@@ -40,7 +34,7 @@ PID_collector=
 down_at=$(date +%s)
 log "collector killed at $down_at; the agent keeps measuring"
 sleep 8
-start collector "$W/collector2.log" "$VAKT_BIN/vakt-collector" -f -c "$W/collector.conf"
+start_collector "$W" "$col_port" "$W/collector2.log"
 up_at=$(date +%s)
 # the agent backs off up to a few seconds before it reconnects
 reconnected() { [ "$(grep -c 'uplink: connected to dc1' "$W/agent.log")" -ge 2 ]; }

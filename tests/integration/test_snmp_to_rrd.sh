@@ -15,12 +15,7 @@ col_port=$(free_port tcp)
 community="vakt$$"
 start_snmpd "$W" "$snmp_port" "$community"
 
-cat >"$W/collector.conf" <<EOC
-listen = {"127.0.0.1:$col_port"}
-data_dir = "$W/rrd"
-step = 1
-control_socket = "$W/collector.sock"
-EOC
+write_collector_conf "$W" "$col_port" </dev/null
 cat >"$W/agent.conf" <<EOC
 site = "rissa"
 collector "dc1" { address = "127.0.0.1:$col_port" }
@@ -32,8 +27,7 @@ snmp "core-sw" {
   timeout = 400
 }
 EOC
-start collector "$W/collector.log" "$VAKT_BIN/vakt-collector" -f -v -c "$W/collector.conf"
-wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$col_port" || fail "collector did not listen"
+start_collector "$W" "$col_port"
 start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -c "$W/agent.conf"
 
 sys="$W/rrd/rissa/core-sw/core-sw.rrd"

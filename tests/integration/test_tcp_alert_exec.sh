@@ -19,11 +19,7 @@ echo "$VAKT_STATE $VAKT_RULE $VAKT_SITE $VAKT_HOST $VAKT_CHECK $VAKT_ALERT_ID" >
 EOS
 chmod +x "$W/page.sh"
 mkdir -p "$W/pages"
-cat >"$W/collector.conf" <<EOC
-listen = {"127.0.0.1:$col_port"}
-data_dir = "$W/rrd"
-step = 1
-control_socket = "$W/collector.sock"
+write_collector_conf "$W" "$col_port" <<EOC
 channel "oncall" {
   kind = "exec"
   command = "PAGES=$W/pages $W/page.sh"
@@ -46,8 +42,7 @@ probe "web" {
 }
 EOC
 start_tcp_service web "$W" "$web_port"
-start collector "$W/collector.log" "$VAKT_BIN/vakt-collector" -f -v -c "$W/collector.conf"
-wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$col_port" || fail "collector did not listen"
+start_collector "$W" "$col_port"
 start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -c "$W/agent.conf"
 
 rrd="$W/rrd/fosen/127.0.0.1/web.rrd"

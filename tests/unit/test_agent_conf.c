@@ -15,40 +15,9 @@
 #include "check.h"
 #include "conf.h"
 
-#define DATA TEST_DATA_DIR "/conf/"
-
-/* Loads `file` and returns what was printed (static buffer); *ok if it loaded. */
-static const char *load(const char *file, int *ok)
-{
-	static char out[4096];
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	struct agent_conf *conf;
-
-	conf_set_error_stream(f);
-	conf = agent_conf_load(file);
-	conf_set_error_stream(NULL);
-	fclose(f);
-	snprintf(out, sizeof(out), "%s", buf ? buf : "");
-	free(buf);
-	*ok = conf != NULL;
-	agent_conf_free(conf);
-	return out;
-}
-
-static void check_error(const char *name, const char *msg)
-{
-	char path[512], want[1024];
-	int ok;
-	const char *got;
-
-	snprintf(path, sizeof(path), DATA "%s", name);
-	snprintf(want, sizeof(want), "%s%s\n", path, msg);
-	got = load(path, &ok);
-	assert_false(ok);
-	assert_string_equal(got, want);
-}
+#define LOAD(path) agent_conf_load(path)
+#define FREE(conf) agent_conf_free(conf)
+#include "conf_errors.h"
 
 static void test_valid_config_loads_every_check(void **state)
 {

@@ -14,37 +14,9 @@
 #include "collector.h"
 #include "conf.h"
 
-#define DATA TEST_DATA_DIR "/conf/"
-
-static const char *load(const char *file, int *ok)
-{
-	static char out[4096];
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	struct collector_conf *conf;
-
-	conf_set_error_stream(f);
-	conf = collector_conf_load(file);
-	conf_set_error_stream(NULL);
-	fclose(f);
-	snprintf(out, sizeof(out), "%s", buf ? buf : "");
-	free(buf);
-	*ok = conf != NULL;
-	collector_conf_free(conf);
-	return out;
-}
-
-static void check_error(const char *name, const char *msg)
-{
-	char path[512], want[1024];
-	int ok;
-
-	snprintf(path, sizeof(path), DATA "%s", name);
-	snprintf(want, sizeof(want), "%s%s\n", path, msg);
-	assert_string_equal(load(path, &ok), want);
-	assert_false(ok);
-}
+#define LOAD(path) collector_conf_load(path)
+#define FREE(conf) collector_conf_free(conf)
+#include "conf_errors.h"
 
 static void test_valid_collector_config(void **state)
 {

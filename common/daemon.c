@@ -1,0 +1,69 @@
+/*
+ * daemon.c - command-line options shared by vakt-agent and vakt-collector.
+ * Only parses and prints; logging and config are set up by the caller.
+ */
+#include "daemon.h"
+
+#include <getopt.h>
+#include <stdio.h>
+
+static void usage(FILE *f, const char *prog, const char *default_config)
+{
+	fprintf(f,
+		"usage: %s [-fnv] [-c FILE]\n"
+		"  -c, --config FILE   configuration file (default %s)\n"
+		"  -n, --check-config  validate the configuration and exit\n"
+		"  -f, --foreground    log to stderr instead of syslog\n"
+		"  -v, --verbose       log debug messages\n"
+		"  -V, --version       print the version and exit\n"
+		"  -h, --help          print this help and exit\n",
+		prog, default_config);
+}
+
+int daemon_parse_args(int argc, char **argv, const char *prog, const char *default_config,
+		      struct daemon_opts *o)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"check-config", no_argument, NULL, 'n'},
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int ch;
+
+	o->config = default_config;
+	o->check_only = o->foreground = o->verbose = 0;
+	while ((ch = getopt_long(argc, argv, "c:nfvVh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'n':
+			o->check_only = 1;
+			break;
+		case 'f':
+			o->foreground = 1;
+			break;
+		case 'v':
+			o->verbose++;
+			break;
+		case 'V':
+			printf("%s %s\n", prog, VAKT_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout, prog, default_config);
+			return 0;
+		default:
+			usage(stderr, prog, default_config);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr, prog, default_config);
+		return 2;
+	}
+	return -1;
+}

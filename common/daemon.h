@@ -1,0 +1,23 @@
+/*
+ * daemon.h - the command line both daemons share: -c FILE, -n/--check-config,
+ * -f, -v, -V, -h. Exits for --help, --version and usage errors; never forks.
+ */
+#ifndef VAKT_DAEMON_H
+#define VAKT_DAEMON_H
+
+struct daemon_opts {
+	const char *config;
+	int check_only;
+	int foreground;
+	int verbose;
+};
+
+/*
+ * Parses argv for program `prog` (e.g. "vakt-agent") with `default_config`.
+ * Returns -1 when the daemon should go on, or the status to exit with
+ * (0 after --help/--version, 2 after a usage error, which it prints).
+ */
+int daemon_parse_args(int argc, char **argv, const char *prog, const char *default_config,
+		      struct daemon_opts *o);
+
+#endif
