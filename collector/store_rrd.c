@@ -116,100 +116,189 @@ static int mkdir_p(char *path)
 	return 0;
 }
 
-/* Writes samples[0..n) (one file, one timestamp) to the file at path. */
-static void write_group(struct store *s, const char *path, const Vakt__Sample *const *samples,
-			size_t n, struct store_result *res)
+/* Creates the file for its first samples[0..n) (one timestamp) if it is missing. */
+static int ensure_file(struct store *s, const char *path, const Vakt__Sample *const *samples,
+		       size_t n)
 {
-	char tmpl[STORE_MAX_DS * 20], val[STORE_MAX_DS * 32];
-	const char *argv[1];
 	struct stat sb;
+	char *p, **cargv;
+	int cargc, r;
+
+	if (stat(path, &sb) == 0)
+		return 0;
+	p = xstrdup(path);
+	r = mkdir_p(p);
+	free(p);
+	cargc = store_rrd_create_args(s->step, samples[0]->interval, samples, n, &cargv);
+	rrd_clear_error();
+	if (r < 0 || rrd_create_r2(path, s->step, (time_t)(samples[0]->time_ms / 1000) - 1, 1,
+				   NULL, NULL, cargc, (const char **)cargv) != 0) {
+		log_complain(&s->create_fail, 60, "store: cannot create %s: %s", path,
+			     r < 0 ? strerror(errno) : rrd_get_error());
+		free_argv(cargv, cargc);
+		return -1;
+	}
+	free_argv(cargv, cargc);
+	log_info("store: created %s (%zu data sources, step %u s)", path, n, s->step);
+	pthread_mutex_lock(&s->mu);
+	s->st.files_created++;
+	pthread_mutex_unlock(&s->mu);
+	return 0;
+}
+
+/* One update: the template ("ds1:ds2") and the value ("time:v1:v2") of a group. */
+struct update {
+	char tmpl[STORE_MAX_DS * 20];
+	char val[STORE_MAX_DS * 32];
+	size_t n; /* samples in it */
+};
+
+static void format_update(struct update *u, const Vakt__Sample *const *samples, size_t n)
+{
 	int64_t t = samples[0]->time_ms;
 	size_t tl = 0, vl;
 
-	if (stat(path, &sb) < 0) {
-		char *p = xstrdup(path);
-		char **cargv;
-		int cargc =
-		    store_rrd_create_args(s->step, samples[0]->interval, samples, n, &cargv);
-		int r;
-
-		r = mkdir_p(p);
-		free(p);
-		rrd_clear_error();
-		if (r < 0 || rrd_create_r2(path, s->step, (time_t)(t / 1000) - 1, 1, NULL, NULL,
-					   cargc, (const char **)cargv) != 0) {
-			log_complain(&s->create_fail, 60, "store: cannot create %s: %s", path,
-				     r < 0 ? strerror(errno) : rrd_get_error());
-			free_argv(cargv, cargc);
-			res->rejected += n;
-			return;
-		}
-		free_argv(cargv, cargc);
-		log_info("store: created %s (%zu data sources, step %u s)", path, n, s->step);
-		pthread_mutex_lock(&s->mu);
-		s->st.files_created++;
-		pthread_mutex_unlock(&s->mu);
-	}
-	vl = (size_t)snprintf(val, sizeof(val), "%" PRId64 ".%03d", t / 1000, (int)(t % 1000));
+	vl = (size_t)snprintf(u->val, sizeof(u->val), "%" PRId64 ".%03d", t / 1000,
+			      (int)(t % 1000));
 	for (size_t i = 0; i < n; i++) {
 		char ds[20];
 
 		rrdpath_dsname(ds, sizeof(ds), samples[i]->metric);
-		tl += (size_t)snprintf(tmpl + tl, sizeof(tmpl) - tl, "%s%s", i ? ":" : "", ds);
-		val[vl++] = ':';
-		sample_value_str(samples[i], val + vl, sizeof(val) - vl);
-		vl += strlen(val + vl);
+		tl += (size_t)snprintf(u->tmpl + tl, sizeof(u->tmpl) - tl, "%s%s", i ? ":" : "", ds);
+		u->val[vl++] = ':';
+		sample_value_str(samples[i], u->val + vl, sizeof(u->val) - vl);
+		vl += strlen(u->val + vl);
 	}
-	argv[0] = val;
-	rrd_clear_error();
-	if (rrd_update_r(path, tmpl, 1, argv) != 0) {
-		const char *e = rrd_get_error();
-
-		if (strstr(e, "illegal attempt to update using time") != NULL) {
-			/* a replayed batch: already stored, or older than the file */
-			res->duplicates += n;
-			return;
-		}
-		log_complain(&s->update_fail, 60, "store: %s: %s", path, e);
-		res->rejected += n;
-		return;
-	}
-	res->written += n;
+	u->n = n;
 }
 
-static int same_file_and_time(const Vakt__Sample *a, const Vakt__Sample *b)
+/* rrd_update_r of updates[0..k), which share one template; 0 or -1. */
+static int rrd_update_some(struct store *s, const char *path, const struct update *u, size_t k,
+			   struct store_result *res, int quiet)
 {
-	return a->time_ms == b->time_ms && strcmp(a->host, b->host) == 0 &&
-	       strcmp(a->check, b->check) == 0 && strcmp(a->instance, b->instance) == 0;
+	const char *argv[k];
+	size_t n = 0;
+
+	for (size_t i = 0; i < k; i++) {
+		argv[i] = u[i].val;
+		n += u[i].n;
+	}
+	rrd_clear_error();
+	if (rrd_update_r(path, u[0].tmpl, (int)k, argv) == 0) {
+		res->written += n;
+		return 0;
+	}
+	if (quiet)
+		return -1;
+	if (strstr(rrd_get_error(), "illegal attempt to update using time") != NULL)
+		res->duplicates += n; /* a replay: stored before, or older than the file */
+	else {
+		log_complain(&s->update_fail, 60, "store: %s: %s", path, rrd_get_error());
+		res->rejected += n;
+	}
+	return -1;
+}
+
+/*
+ * Writes one file's samples x[0..n), sorted by time: one rrd_update_r for
+ * each run of timestamps that share a template (librrd opens and maps the
+ * whole file per call, so a replay of many timestamps is several times
+ * cheaper this way). If such a call fails (a replayed timestamp among new
+ * ones), its updates go again one by one, so only the replayed ones are lost.
+ */
+static void write_file(struct store *s, const char *path, Vakt__Sample **x, size_t n,
+		       struct store_result *res)
+{
+	struct update *u = xcalloc(n, sizeof(*u));
+	size_t nu = 0;
+
+	for (size_t i = 0; i < n;) {
+		size_t g = 1;
+
+		while (i + g < n && g < STORE_MAX_DS && x[i + g]->time_ms == x[i]->time_ms)
+			g++;
+		if (nu == 0 && ensure_file(s, path, (const Vakt__Sample *const *)x, g) < 0) {
+			res->rejected += n;
+			free(u);
+			return;
+		}
+		format_update(&u[nu++], (const Vakt__Sample *const *)&x[i], g);
+		i += g;
+	}
+	for (size_t i = 0; i < nu;) {
+		size_t k = 1;
+
+		while (i + k < nu && strcmp(u[i + k].tmpl, u[i].tmpl) == 0)
+			k++;
+		if (k == 1 || rrd_update_some(s, path, &u[i], k, res, 1) < 0) {
+			/* the batch call failed part-way: updates it already made come back
+			 * below as duplicates, the rest are written */
+			for (size_t m = 0; m < k; m++)
+				rrd_update_some(s, path, &u[i + m], 1, res, 0);
+		}
+		i += k;
+	}
+	free(u);
+}
+
+struct sorted {
+	Vakt__Sample *s;
+	size_t pos;
+};
+
+/* File (host, check, instance), then time, then position in the batch. */
+static int sample_order(const void *a, const void *b)
+{
+	const struct sorted *x = a, *y = b;
+	int c;
+
+	if ((c = strcmp(x->s->host, y->s->host)) != 0 ||
+	    (c = strcmp(x->s->check, y->s->check)) != 0 ||
+	    (c = strcmp(x->s->instance, y->s->instance)) != 0)
+		return c;
+	if (x->s->time_ms != y->s->time_ms)
+		return x->s->time_ms < y->s->time_ms ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+static int same_file(const Vakt__Sample *a, const Vakt__Sample *b)
+{
+	return strcmp(a->host, b->host) == 0 && strcmp(a->check, b->check) == 0 &&
+	       strcmp(a->instance, b->instance) == 0;
 }
 
 static void write_job(struct store *s, struct job *j)
 {
 	Vakt__Batch *b = j->frame->batch;
 	Vakt__Sample **x = b->samples;
+	struct sorted *order;
 
 	/*
-	 * One rrd_update per file and timestamp: gather the samples of each
-	 * (file, time) to the front, in order of first appearance, so a file is
-	 * created with every metric of its first run even when an agent
-	 * interleaves files within a batch.
+	 * Sort the batch by file and time (stable): each file is then written in
+	 * time order, as rrdtool demands, and created with every metric of its
+	 * first timestamp, however the agent ordered the samples.
 	 */
+	order = xcalloc(b->n_samples, sizeof(*order));
+	for (size_t i = 0; i < b->n_samples; i++) {
+		order[i].s = x[i];
+		order[i].pos = i;
+	}
+	qsort(order, b->n_samples, sizeof(*order), sample_order);
+	for (size_t i = 0; i < b->n_samples; i++)
+		x[i] = order[i].s;
+	free(order);
+
 	for (size_t i = 0; i < b->n_samples;) {
 		char path[4096];
 		size_t n = 1;
 
-		for (size_t k = i + 1; k < b->n_samples && n < STORE_MAX_DS; k++)
-			if (same_file_and_time(x[k], x[i])) {
-				Vakt__Sample *t = x[k];
-
-				memmove(&x[i + n + 1], &x[i + n], (k - i - n) * sizeof(*x));
-				x[i + n++] = t;
-			}
+		while (i + n < b->n_samples && same_file(x[i + n], x[i]))
+			n++;
 		if (rrdpath_build(path, sizeof(path), s->data_dir, j->site, x[i]->host, x[i]->check,
 				  x[i]->instance) < 0)
 			j->res.rejected += n;
 		else
-			write_group(s, path, (const Vakt__Sample *const *)&x[i], n, &j->res);
+			write_file(s, path, &x[i], n, &j->res);
 		i += n;
 	}
 }

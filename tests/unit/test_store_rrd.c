@@ -237,6 +237,98 @@ static void test_interleaved_files_in_one_batch(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+struct spec {
+	const char *instance, *metric;
+	int64_t t_ms;
+	double value;
+};
+
+/* A decoded batch of gauges on host "h", check "c", as the session hands it over. */
+static Vakt__Frame *frame_of(uint64_t seq, const struct spec *sp, size_t n)
+{
+	Vakt__Frame f = VAKT__FRAME__INIT;
+	Vakt__Batch b = VAKT__BATCH__INIT;
+	Vakt__Sample *x = calloc(n, sizeof(*x)), **px = calloc(n, sizeof(*px));
+	uint8_t *buf;
+	size_t len;
+	Vakt__Frame *g;
+
+	for (size_t i = 0; i < n; i++) {
+		vakt__sample__init(&x[i]);
+		x[i].host = "h";
+		x[i].check = "c";
+		x[i].instance = (char *)sp[i].instance;
+		x[i].metric = (char *)sp[i].metric;
+		x[i].time_ms = sp[i].t_ms;
+		x[i].value = sp[i].value;
+		x[i].interval = 1;
+		px[i] = &x[i];
+	}
+	b.seq = seq;
+	b.samples = px;
+	b.n_samples = n;
+	f.msg_case = VAKT__FRAME__MSG_BATCH;
+	f.batch = &b;
+	buf = frame_encode(&f, &len);
+	g = vakt__frame__unpack(NULL, len - 4, buf + 4);
+	free(buf);
+	free(x);
+	free(px);
+	return g;
+}
+
+static void test_out_of_order_batch_and_partial_replay(void **state)
+{
+	char dir[] = "/tmp/vakt-store-XXXXXX", path[512], cmd[128];
+	struct result_log log = {.n = 0};
+	struct store_params p = {.step = 1, .queue_max = 4};
+	struct store *s;
+	int64_t t = ((int64_t)time(NULL) - 60) * 1000;
+	/* three timestamps of file c-a, out of order, with file c-b in between */
+	const struct spec first[] = {
+	    {"a", "x", t + 2000, 2}, {"a", "y", t + 2000, 20}, {"b", "x", t + 1000, 7},
+	    {"a", "x", t + 1000, 1}, {"a", "y", t + 1000, 10}, {"a", "x", t + 3000, 3},
+	    {"a", "y", t + 3000, 30},
+	};
+	/* after a reconnect: t+2 and t+3 again, and t+4 that is new */
+	const struct spec replay[] = {
+	    {"a", "x", t + 2000, 2},  {"a", "y", t + 2000, 20}, {"a", "x", t + 3000, 3},
+	    {"a", "y", t + 3000, 30}, {"a", "x", t + 4000, 4},  {"a", "y", t + 4000, 40},
+	};
+	time_t last;
+	unsigned long ds_cnt;
+	char **ds_names, **values;
+
+	assert_non_null(mkdtemp(dir));
+	log.base = event_base_new();
+	p.data_dir = dir;
+	s = store_new(log.base, &p, done, &log);
+	assert_int_equal(store_submit(s, 1, "x", frame_of(1, first, 7)), 0);
+	assert_int_equal(store_submit(s, 1, "x", frame_of(2, replay, 6)), 0);
+	wait_results(&log, 2);
+	assert_int_equal(log.r[0].written, 7);
+	assert_int_equal(log.r[0].rejected + log.r[0].duplicates, 0);
+	assert_int_equal(log.r[1].written, 2);	  /* t+4 */
+	assert_int_equal(log.r[1].duplicates, 4); /* t+2, t+3 */
+	assert_int_equal(log.r[1].rejected, 0);
+
+	snprintf(path, sizeof(path), "%s/x/h/c-a.rrd", dir);
+	assert_int_equal(rrd_lastupdate_r(path, &last, &ds_cnt, &ds_names, &values), 0);
+	assert_int_equal(last, t / 1000 + 4);
+	assert_string_equal(values[0], "4");
+	assert_string_equal(values[1], "40");
+	for (unsigned long i = 0; i < ds_cnt; i++) {
+		free(ds_names[i]);
+		free(values[i]);
+	}
+	free(ds_names);
+	free(values);
+	store_free(s);
+	event_base_free(log.base);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_create_args_follow_the_design(void **state)
 {
 	Vakt__Sample a = VAKT__SAMPLE__INIT, b = VAKT__SAMPLE__INIT;
@@ -274,6 +366,7 @@ int main(void)
 	    cmocka_unit_test(test_batches_land_in_rrd_and_replays_are_duplicates),
 	    cmocka_unit_test(test_queue_is_bounded),
 	    cmocka_unit_test(test_interleaved_files_in_one_batch),
+	    cmocka_unit_test(test_out_of_order_batch_and_partial_replay),
 	    cmocka_unit_test(test_create_args_follow_the_design),
 	};
 
