@@ -2,12 +2,13 @@
 #   make demo            install what is missing, build, run collector + agent on loopback
 #   make test            install what is missing, build, run every test with ctest
 #   make test-sanitize   the same in an ASan+UBSan build (build-sanitize/)
+#   make bench           install what is missing, build, run bench/run.sh (rewrites bench/RESULTS.md)
 BUILD ?= build
 SANITIZE_BUILD ?= build-sanitize
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?= --output-on-failure
 
-.PHONY: all deps deps-test build demo test test-sanitize clean
+.PHONY: all deps deps-test build demo test test-sanitize bench clean
 
 all: build
 
@@ -34,6 +35,12 @@ test-sanitize: deps-test
 	cmake --build $(SANITIZE_BUILD) -j $(JOBS)
 	cd $(SANITIZE_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest $(CTEST_ARGS)
+
+# deps-test: configuring needs cmocka (VAKT_TESTS) and run.sh counts instructions with valgrind
+bench: deps-test
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD) -j $(JOBS) --target bench_store
+	bench/run.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(SANITIZE_BUILD)
