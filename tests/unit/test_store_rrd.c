@@ -83,6 +83,16 @@ static Vakt__Frame *batch(uint64_t seq, int64_t t_ms, uint64_t octets, double up
 	}
 }
 
+static void free_lastupdate(unsigned long n, char **names, char **values)
+{
+	for (unsigned long i = 0; i < n; i++) {
+		free(names[i]);
+		free(values[i]);
+	}
+	free(names);
+	free(values);
+}
+
 static void wait_results(struct result_log *log, int n)
 {
 	struct timeval tv = {10, 0};
@@ -133,12 +143,7 @@ static void test_batches_land_in_rrd_and_replays_are_duplicates(void **state)
 	assert_string_equal(values[0], "3000");
 	assert_string_equal(ds_names[1], "oper_status");
 	assert_string_equal(values[1], "2");
-	for (unsigned long i = 0; i < ds_cnt; i++) {
-		free(ds_names[i]);
-		free(values[i]);
-	}
-	free(ds_names);
-	free(values);
+	free_lastupdate(ds_cnt, ds_names, values);
 
 	/* the agent replays batch 2 after a reconnect: counted, not an error */
 	assert_int_equal(store_submit(s, 10, "r\xc3\xb8rvik", batch(2, t0 + 1000, 3000, 2)), 0);
@@ -225,12 +230,7 @@ static void test_interleaved_files_in_one_batch(void **state)
 	snprintf(path, sizeof(path), "%s/x/core_sw/if-eth0.rrd", dir);
 	assert_int_equal(rrd_lastupdate_r(path, &last, &ds_cnt, &ds_names, &values), 0);
 	assert_int_equal(ds_cnt, 2); /* both metrics of eth0, though B stood between */
-	for (unsigned long i = 0; i < ds_cnt; i++) {
-		free(ds_names[i]);
-		free(values[i]);
-	}
-	free(ds_names);
-	free(values);
+	free_lastupdate(ds_cnt, ds_names, values);
 	store_free(s);
 	event_base_free(log.base);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -317,12 +317,7 @@ static void test_out_of_order_batch_and_partial_replay(void **state)
 	assert_int_equal(last, t / 1000 + 4);
 	assert_string_equal(values[0], "4");
 	assert_string_equal(values[1], "40");
-	for (unsigned long i = 0; i < ds_cnt; i++) {
-		free(ds_names[i]);
-		free(values[i]);
-	}
-	free(ds_names);
-	free(values);
+	free_lastupdate(ds_cnt, ds_names, values);
 	store_free(s);
 	event_base_free(log.base);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
