@@ -69,6 +69,10 @@ static void session_end(struct session *s, const char *why)
 			 "samples",
 			 s->peer, s->site, s->agent, why, (unsigned long long)s->batches,
 			 (unsigned long long)s->samples);
+	else if (evbuffer_get_length(bufferevent_get_input(s->bev)) == 0 &&
+		 s->state == SESSION_HELLO)
+		/* a TCP health check or port scan: worth a line only when debugging */
+		log_debug("session %s: closed before hello: %s", s->peer, why);
 	else
 		log_info("session %s: closed before hello: %s", s->peer, why);
 	session_free(s);
