@@ -19,6 +19,10 @@
 #include <net-snmp/net-snmp-includes.h>
 #include <net-snmp/library/large_fd_set.h>
 
+#include <arpa/inet.h>
+#include <event2/dns.h>
+
+#include "agent.h"
 #include "conf.h"
 #include "log.h"
 #include "timeutil.h"
@@ -116,8 +120,11 @@ enum csnmp_got {
 
 struct csnmp_priv {
 	struct check *c;
-	char *addr;     /* as configured, for messages */
-	char *peername; /* "udp:host:port" / "udp6:[addr]:port" */
+	char *addr; /* as configured, for messages */
+	char *host; /* the host part of addr: a name is resolved through evdns */
+	unsigned port;
+	char *peername; /* "udp:host:port" / "udp6:[addr]:port"; NULL until resolved */
+	struct evdns_getaddrinfo_request *dnsreq;
 	char *community;
 	long version; /* SNMP_VERSION_1 or SNMP_VERSION_2c */
 	int retries;
@@ -243,6 +250,7 @@ static void csnmp_priv_free(struct csnmp_priv *p)
 	free(p->items);
 	free(p->community);
 	free(p->peername);
+	free(p->host);
 	free(p->addr);
 	free(p);
 }
@@ -336,10 +344,15 @@ static int csnmp_parse_config(struct check *c, cfg_t *sec)
 		conf_section_error(sec, "address \"%s\": %s", addr, why);
 		bad = 1;
 	} else {
+		struct in6_addr a6;
+
 		p->addr = xstrdup(addr);
-		if (strchr(host, ':') != NULL)
+		p->host = xstrdup(host);
+		p->port = port;
+		/* a name waits for the first run: net-snmp would resolve it blocking */
+		if (inet_pton(AF_INET6, host, &a6) == 1)
 			xasprintf(&p->peername, "udp6:[%s]:%u", host, port);
-		else
+		else if (inet_pton(AF_INET, host, &a6) == 1)
 			xasprintf(&p->peername, "udp:%s:%u", host, port);
 	}
 
@@ -1003,8 +1016,8 @@ static int csnmp_start(struct check *c)
 
 	if (p == NULL)
 		return -1;
-	if (p->sessp != NULL)
-		return 0;
+	if (p->sessp != NULL || p->peername == NULL)
+		return 0; /* open, or opened once the name is resolved */
 	if (p->ev_kick == NULL)
 		p->ev_kick = evtimer_new(c->base, csnmp_on_kick, p);
 	csnmp_lib_init();
@@ -1043,16 +1056,11 @@ static int csnmp_start(struct check *c)
 	return 0;
 }
 
-static void csnmp_run(struct check *c)
+/* Starts the poll on the next loop turn, so check_done never runs inside run(). */
+static void csnmp_kick_run(struct check *c)
 {
 	struct csnmp_priv *p = c->priv;
 
-	/* no session (a name that did not resolve at start, say): try again now */
-	if (p == NULL || (p->sessp == NULL && csnmp_start(c) < 0)) {
-		/* nothing to run with: still one check_done per run */
-		check_done(c, CHECK_ERROR);
-		return;
-	}
 	if (p->phase != CSNMP_PHASE_IDLE || p->got != CSNMP_GOT_NONE) {
 		log_warnx("snmp \"%s\": run while the previous run is busy; ignored", c->name);
 		return;
@@ -1061,9 +1069,70 @@ static void csnmp_run(struct check *c)
 		p->ev_kick = evtimer_new(c->base, csnmp_on_kick, p);
 	if (p->ev_kick == NULL)
 		fatalx("snmp \"%s\": cannot create events", c->name);
-	/* start on the next loop turn, so check_done never runs inside run() */
 	p->got = CSNMP_GOT_START;
 	event_active(p->ev_kick, EV_TIMEOUT, 1);
+}
+
+static void csnmp_resolved(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct check *c = arg;
+	struct csnmp_priv *p = c->priv;
+	char a[INET6_ADDRSTRLEN];
+
+	p->dnsreq = NULL;
+	if (result == EVUTIL_EAI_CANCEL)
+		return; /* stop() */
+	if (result != 0 || res == NULL) {
+		log_complain(&p->c_fail, CSNMP_COMPLAIN_S, "snmp \"%s\": cannot resolve %s: %s",
+			     c->name, p->host, evutil_gai_strerror(result));
+		check_done(c, CHECK_ERROR);
+		return;
+	}
+	if (res->ai_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, a,
+			  sizeof(a));
+		xasprintf(&p->peername, "udp6:[%s]:%u", a, p->port);
+	} else {
+		inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, a, sizeof(a));
+		xasprintf(&p->peername, "udp:%s:%u", a, p->port);
+	}
+	evutil_freeaddrinfo(res);
+	log_debug("snmp \"%s\": %s is %s", c->name, p->host, p->peername);
+	if (csnmp_start(c) < 0) {
+		/* try the name again at the next run */
+		free(p->peername);
+		p->peername = NULL;
+		check_done(c, CHECK_ERROR);
+		return;
+	}
+	csnmp_kick_run(c);
+}
+
+static void csnmp_run(struct check *c)
+{
+	struct csnmp_priv *p = c->priv;
+	struct evutil_addrinfo hints;
+
+	if (p == NULL) {
+		/* nothing to run with: still one check_done per run */
+		check_done(c, CHECK_ERROR);
+		return;
+	}
+	if (p->sessp == NULL && p->peername == NULL) {
+		/* a device name: resolve it on the loop, then open the session */
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_DGRAM;
+		p->dnsreq =
+		    evdns_getaddrinfo(c->agent->dns, p->host, NULL, &hints, csnmp_resolved, c);
+		return;
+	}
+	/* no session yet (opening failed before): try again now */
+	if (p->sessp == NULL && csnmp_start(c) < 0) {
+		check_done(c, CHECK_ERROR);
+		return;
+	}
+	csnmp_kick_run(c);
 }
 
 static void csnmp_stop(struct check *c)
@@ -1073,6 +1142,8 @@ static void csnmp_stop(struct check *c)
 	if (p == NULL)
 		return;
 	p->closing = 1;
+	if (p->dnsreq != NULL)
+		evdns_getaddrinfo_cancel(p->dnsreq);
 	if (p->ev_read != NULL)
 		event_free(p->ev_read);
 	if (p->ev_timer != NULL)
