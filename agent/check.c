@@ -48,14 +48,14 @@ const char *check_outcome_str(enum check_outcome o)
 	return "unknown";
 }
 
-void check_emit(struct check *c, const char *instance, const char *metric, enum sample_kind kind,
-		double value, uint64_t counter, int unknown)
+void check_emit_as(struct check *c, const char *check, const char *instance, const char *metric,
+		   enum sample_kind kind, double value, uint64_t counter, int unknown)
 {
 	Vakt__Sample *s;
 
 	if (c->agent == NULL || c->agent->uplink == NULL)
 		return;
-	s = uplink_sample_new(c->host, c->name, instance ? instance : "", metric);
+	s = uplink_sample_new(c->host, check, instance ? instance : "", metric);
 	s->time_ms = c->run_time_ms;
 	s->kind = (Vakt__Kind)kind;
 	s->value = value;
@@ -63,6 +63,12 @@ void check_emit(struct check *c, const char *instance, const char *metric, enum 
 	s->unknown = unknown != 0;
 	s->interval = c->interval;
 	uplink_add(c->agent->uplink, s);
+}
+
+void check_emit(struct check *c, const char *instance, const char *metric, enum sample_kind kind,
+		double value, uint64_t counter, int unknown)
+{
+	check_emit_as(c, c->name, instance, metric, kind, value, counter, unknown);
 }
 
 void check_done(struct check *c, enum check_outcome o)

@@ -66,6 +66,9 @@ const struct check_kind *check_kind_find(const char *name);
 /* Emits one sample of the current run (host, check name, timestamp filled in). */
 void check_emit(struct check *c, const char *instance, const char *metric, enum sample_kind kind,
 		double value, uint64_t counter, int unknown);
+/* The same under another check name: a device check's parts ("system", "if"). */
+void check_emit_as(struct check *c, const char *check, const char *instance, const char *metric,
+		   enum sample_kind kind, double value, uint64_t counter, int unknown);
 /* Ends the current run. */
 void check_done(struct check *c, enum check_outcome o);
 

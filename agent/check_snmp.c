@@ -863,9 +863,12 @@ static void csnmp_emit(struct csnmp_priv *p)
 		int unk = it->state != CSNMP_ITEM_VALUE;
 
 		unknown += unk;
-		check_emit(p->c, it->ifi < 0 ? "" : p->ifs[it->ifi].cfg, d->name, d->kind,
-			   d->kind == SAMPLE_GAUGE ? it->value : 0.0,
-			   d->kind == SAMPLE_GAUGE ? 0 : it->counter, unk);
+		/* files <host>/system.rrd and <host>/if-<interface>.rrd, as a device
+		 * is browsed: the host is the device, its parts are the checks */
+		check_emit_as(p->c, it->ifi < 0 ? "system" : "if",
+			      it->ifi < 0 ? "" : p->ifs[it->ifi].cfg, d->name, d->kind,
+			      d->kind == SAMPLE_GAUGE ? it->value : 0.0,
+			      d->kind == SAMPLE_GAUGE ? 0 : it->counter, unk);
 	}
 	if (unknown > 0)
 		log_complain(&p->c_missing, CSNMP_MISSING_COMPLAIN_S,

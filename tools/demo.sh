@@ -45,7 +45,7 @@ rule "web-down" {
 }
 
 rule "interface-down" {
-  check = "localhost"
+  check = "if"
   metric = "oper_status"
   above = 1.5          # ifOperStatus: 1 up, 2 down, 7 lowerLayerDown
   channels = {"alerts"}
@@ -93,7 +93,7 @@ cat <<EOT
 
   RRD files:   $DEMO/rrd/demo/<host>/<check>[-<instance>].rrd
   Alert log:   $DEMO/alerts.log
-  Try:         rrdtool lastupdate $DEMO/rrd/demo/localhost/localhost-lo.rrd
+  Try:         rrdtool lastupdate $DEMO/rrd/demo/localhost/if-lo.rrd
                rrdtool fetch $DEMO/rrd/demo/127.0.0.1/web.rrd AVERAGE -s -5min
                $VAKT_BIN/vaktctl -s $DEMO/collector.sock status
                kill $PID_web    # stops the TCP service: watch the alert log

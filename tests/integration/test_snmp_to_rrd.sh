@@ -30,9 +30,9 @@ EOC
 start_collector "$W" "$col_port"
 start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -c "$W/agent.conf"
 
-sys="$W/rrd/rissa/core-sw/core-sw.rrd"
-ifl="$W/rrd/rissa/core-sw/core-sw-lo.rrd"
-if1="$W/rrd/rissa/core-sw/core-sw-1.rrd"
+sys="$W/rrd/rissa/core-sw/system.rrd"
+ifl="$W/rrd/rissa/core-sw/if-lo.rrd"
+if1="$W/rrd/rissa/core-sw/if-1.rrd"
 # at least five polls stored
 enough() { [ -f "$sys" ] && [ -f "$if1" ] && [ $(( $(rrdtool last "$ifl") - first_t )) -ge 4 ]; }
 wait_for 20 test -f "$ifl" || { cat "$W/agent.log" "$W/collector.log"; fail "no RRD file for interface lo"; }
