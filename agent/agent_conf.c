@@ -141,6 +141,14 @@ static int validate_check(cfg_t *cfg, cfg_opt_t *opt)
 	}
 	if (c->host == NULL)
 		c->host = xstrdup(title);
+	for (size_t i = 0; kind->one_per_host && i < loading->nchecks; i++)
+		if (loading->checks[i]->kind == kind &&
+		    strcmp(loading->checks[i]->host, c->host) == 0) {
+			conf_section_error(sec, "host \"%s\" is already polled by %s \"%s\"",
+					   c->host, kind->name, loading->checks[i]->name);
+			check_free(c);
+			return 0; /* reported: go on, add no check */
+		}
 	if (kind->parse_config(c, sec) < 0) {
 		check_free(c);
 		return 0; /* reported: go on, add no check */

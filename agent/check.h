@@ -22,6 +22,7 @@ struct check_kind {
 	const char *name;    /* "snmp", "tcp": the value of kind = "..." */
 	const char *section; /* config section: "snmp" or "probe" */
 	cfg_opt_t *opts;     /* the kind's own keys inside its section */
+	int one_per_host;    /* its files are named by host alone (system.rrd): one check a host */
 	/* Validates `sec` (errors via conf_section_error) and fills c->priv. */
 	int (*parse_config)(struct check *c, cfg_t *sec);
 	/* Opens what the kind needs (sessions, sockets) on c->agent's loop. */

@@ -1165,6 +1165,7 @@ static void csnmp_stop(struct check *c)
 const struct check_kind check_kind_snmp = {
     .name = "snmp",
     .section = "snmp",
+    .one_per_host = 1,
     .opts = csnmp_opts,
     .parse_config = csnmp_parse_config,
     .start = csnmp_start,

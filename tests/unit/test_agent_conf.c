@@ -119,6 +119,13 @@ static void test_every_problem_is_printed_in_one_run(void **state)
 	assert_false(ok);
 }
 
+static void test_one_snmp_section_per_host(void **state)
+{
+	check_error("agent_same_host.conf",
+		    ":7: snmp \"core-sw-again\": host \"core-sw\" is already polled by snmp "
+		    "\"core-sw\"");
+}
+
 static void test_missing_file(void **state)
 {
 	int ok;
@@ -143,6 +150,7 @@ int main(void)
 	    cmocka_unit_test(test_timeout_must_be_shorter_than_interval),
 	    cmocka_unit_test(test_comments_keep_line_numbers_true),
 	    cmocka_unit_test(test_every_problem_is_printed_in_one_run),
+	    cmocka_unit_test(test_one_snmp_section_per_host),
 	    cmocka_unit_test(test_missing_file),
 	};
 
