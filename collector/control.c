@@ -27,21 +27,24 @@
 #define CONTROL_MAX_CLIENTS 16
 #define CONTROL_MAX_LINE    256
 
-struct control {
-	struct collector *c;
-	struct evconnlistener *l;
-	char *path;
-	int nclients;
-};
-
 struct control_client {
+	TAILQ_ENTRY(control_client) entry;
 	struct control *ctl;
 	struct bufferevent *bev;
 	int done;
 };
 
+struct control {
+	struct collector *c;
+	struct evconnlistener *l;
+	char *path;
+	TAILQ_HEAD(, control_client) clients;
+	int nclients;
+};
+
 static void client_free(struct control_client *cl)
 {
+	TAILQ_REMOVE(&cl->ctl->clients, cl, entry);
 	cl->ctl->nclients--;
 	bufferevent_free(cl->bev);
 	free(cl);
@@ -140,6 +143,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	bufferevent_setcb(cl->bev, client_read_cb, client_write_cb, client_event_cb, cl);
 	bufferevent_set_timeouts(cl->bev, &tv, &tv);
 	bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
+	TAILQ_INSERT_TAIL(&ctl->clients, cl, entry);
 	ctl->nclients++;
 }
 
@@ -158,6 +162,7 @@ struct control *control_new(struct collector *c, const char *path)
 	strcpy(sun.sun_path, path);
 	unlink(path); /* a stale socket from a previous run */
 	ctl = xcalloc(1, sizeof(*ctl));
+	TAILQ_INIT(&ctl->clients);
 	ctl->c = c;
 	ctl->path = xstrdup(path);
 	old = umask(0117); /* owner and group only: the socket answers without a password */
@@ -179,6 +184,8 @@ void control_free(struct control *ctl)
 {
 	if (ctl == NULL)
 		return;
+	while (!TAILQ_EMPTY(&ctl->clients))
+		client_free(TAILQ_FIRST(&ctl->clients));
 	evconnlistener_free(ctl->l);
 	unlink(ctl->path);
 	free(ctl->path);

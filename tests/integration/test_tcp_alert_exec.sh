@@ -65,6 +65,12 @@ grep -q '^firing web-down fosen 127.0.0.1 web 1$' "$W/pages.log" ||
 	{ cat "$W/pages.log"; fail "environment of the exec channel is wrong"; }
 grep -q '"state":"firing"' "$W/pages/0.firing.json" || fail "no JSON alert on stdin"
 grep -q '"rule":"web-down"' "$W/pages/0.firing.json" || fail "JSON alert lacks the rule"
+# the operator's view of it
+"$VAKT_BIN/vaktctl" -s "$W/collector.sock" status >"$W/status.txt" || fail "vaktctl status failed"
+grep -q '^sessions: 1$' "$W/status.txt" && grep -q 'site "fosen"' "$W/status.txt" &&
+	grep -q ', 1 firing$' "$W/status.txt" &&
+	grep -q '#1 firing: web on 127.0.0.1 is down (rule web-down' "$W/status.txt" ||
+	{ cat "$W/status.txt"; fail "vaktctl status does not show the session and the alert"; }
 
 log "restarting the service"
 start_tcp_service web "$W" "$web_port"
