@@ -71,10 +71,11 @@ static void status(struct control *ctl, struct evbuffer *out)
 	evbuffer_add_printf(out, "data_dir %s, step %u s\n", c->conf->data_dir, c->conf->step);
 	evbuffer_add_printf(out,
 			    "store: %llu batches, %llu samples written, %llu duplicates, %llu "
-			    "rejected, %llu files created, %zu queued\n",
+			    "rejected, %llu not stored yet, %llu files created, %zu queued\n",
 			    (unsigned long long)st.batches, (unsigned long long)st.samples,
 			    (unsigned long long)st.duplicates, (unsigned long long)st.rejected,
-			    (unsigned long long)st.files_created, st.queued);
+			    (unsigned long long)st.failed, (unsigned long long)st.files_created,
+			    st.queued);
 	evbuffer_add_printf(out, "sessions: %zu\n", c->nsessions);
 	TAILQ_FOREACH(s, &c->sessions, entry)
 	evbuffer_add_printf(

@@ -48,9 +48,10 @@ static void stats_cb(evutil_socket_t fd, short what, void *arg)
 
 	store_get_stats(c->store, &st);
 	log_info("stats: %zu sessions, %llu batches, %llu samples written, %llu duplicates, "
-		 "%llu rejected, %zu queued",
+		 "%llu rejected, %llu not stored yet, %zu queued",
 		 c->nsessions, (unsigned long long)st.batches, (unsigned long long)st.samples,
-		 (unsigned long long)st.duplicates, (unsigned long long)st.rejected, st.queued);
+		 (unsigned long long)st.duplicates, (unsigned long long)st.rejected,
+		 (unsigned long long)st.failed, st.queued);
 }
 
 static void store_done(const struct store_result *r, void *arg)

@@ -310,7 +310,16 @@ void session_store_done(const void *result, void *arg)
 	if (r->rejected > 0)
 		log_debug("store: batch %llu: %u rejected", (unsigned long long)r->seq,
 			  r->rejected);
-	if (s != NULL && s->state == SESSION_ACTIVE) {
+	if (s != NULL && s->state == SESSION_ACTIVE && r->failed > 0) {
+		/*
+		 * Not durable, so no ack; and no later ack either, since an ack covers
+		 * every batch before it. Ending the session makes the agent send
+		 * this batch and all after it again once it reconnects.
+		 */
+		session_refuse(s,
+			       "batch %llu: %u samples cannot be stored now (%s); send again later",
+			       (unsigned long long)r->seq, r->failed, r->why);
+	} else if (s != NULL && s->state == SESSION_ACTIVE) {
 		Vakt__Ack a = VAKT__ACK__INIT;
 		Vakt__Frame f = VAKT__FRAME__INIT;
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include <rrd.h>
@@ -116,9 +117,51 @@ static int mkdir_p(char *path)
 	return 0;
 }
 
+/*
+ * A failure that a later try may cure: the disk fills up and is emptied,
+ * permissions get fixed. Such samples are not acknowledged, so the agent
+ * keeps them and sends them again.
+ */
+static int failure_is_transient(const char *err)
+{
+	static const char *const transient[] = {
+	    "No space left",          "Disk quota",   "Permission denied",
+	    "Read-only file system",  "Input/output", "Too many open files",
+	    "Cannot allocate memory", "No such file",
+	};
+
+	for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++)
+		if (strstr(err, transient[i]) != NULL)
+			return 1;
+	return 0;
+}
+
+static void note_failure(struct store_result *res, size_t n, const char *path, const char *err)
+{
+	size_t len = strlen(path);
+
+	res->failed += n;
+	/* the path's end tells the file; the message has to fit one line */
+	if (res->why[0] == '\0')
+		snprintf(res->why, sizeof(res->why), "%.80s: %.70s",
+			 len > 80 ? path + len - 80 : path, err);
+}
+
+/* Free space under the data directory, for a message that says why. */
+static void describe_space(const char *dir, char *buf, size_t len)
+{
+	struct statvfs vfs;
+
+	if (statvfs(dir, &vfs) == 0)
+		snprintf(buf, len, "%llu kB free in %s",
+			 (unsigned long long)vfs.f_bavail * vfs.f_frsize / 1024, dir);
+	else
+		snprintf(buf, len, "%s", strerror(errno));
+}
+
 /* Creates the file for its first samples[0..n) (one timestamp) if it is missing. */
 static int ensure_file(struct store *s, const char *path, const Vakt__Sample *const *samples,
-		       size_t n)
+		       size_t n, char *why, size_t whylen)
 {
 	struct stat sb;
 	char *p, **cargv;
@@ -131,10 +174,15 @@ static int ensure_file(struct store *s, const char *path, const Vakt__Sample *co
 	free(p);
 	cargc = store_rrd_create_args(s->step, samples[0]->interval, samples, n, &cargv);
 	rrd_clear_error();
-	if (r < 0 || rrd_create_r2(path, s->step, (time_t)(samples[0]->time_ms / 1000) - 1, 1,
-				   NULL, NULL, cargc, (const char **)cargv) != 0) {
-		log_complain(&s->create_fail, 60, "store: cannot create %s: %s", path,
-			     r < 0 ? strerror(errno) : rrd_get_error());
+	if (r < 0 || rrd_create_r2(path, s->step, (time_t)(samples[0]->time_ms / 1000) - 1, 1, NULL,
+				   NULL, cargc, (const char **)cargv) != 0) {
+		if (r < 0)
+			snprintf(why, whylen, "%s", strerror(errno));
+		else if (*rrd_get_error() != '\0')
+			snprintf(why, whylen, "%s", rrd_get_error());
+		else /* librrd 1.7 says nothing when the disk is full */
+			describe_space(s->data_dir, why, whylen);
+		log_complain(&s->create_fail, 60, "store: cannot create %s: %s", path, why);
 		free_argv(cargv, cargc);
 		return -1;
 	}
@@ -158,13 +206,14 @@ static void format_update(struct update *u, const Vakt__Sample *const *samples, 
 	int64_t t = samples[0]->time_ms;
 	size_t tl = 0, vl;
 
-	vl = (size_t)snprintf(u->val, sizeof(u->val), "%" PRId64 ".%03d", t / 1000,
-			      (int)(t % 1000));
+	vl =
+	    (size_t)snprintf(u->val, sizeof(u->val), "%" PRId64 ".%03d", t / 1000, (int)(t % 1000));
 	for (size_t i = 0; i < n; i++) {
 		char ds[20];
 
 		rrdpath_dsname(ds, sizeof(ds), samples[i]->metric);
-		tl += (size_t)snprintf(u->tmpl + tl, sizeof(u->tmpl) - tl, "%s%s", i ? ":" : "", ds);
+		tl +=
+		    (size_t)snprintf(u->tmpl + tl, sizeof(u->tmpl) - tl, "%s%s", i ? ":" : "", ds);
 		u->val[vl++] = ':';
 		sample_value_str(samples[i], u->val + vl, sizeof(u->val) - vl);
 		vl += strlen(u->val + vl);
@@ -190,12 +239,15 @@ static int rrd_update_some(struct store *s, const char *path, const struct updat
 	}
 	if (quiet)
 		return -1;
-	if (strstr(rrd_get_error(), "illegal attempt to update using time") != NULL)
+	if (strstr(rrd_get_error(), "illegal attempt to update using time") != NULL) {
 		res->duplicates += n; /* a replay: stored before, or older than the file */
-	else {
-		log_complain(&s->update_fail, 60, "store: %s: %s", path, rrd_get_error());
-		res->rejected += n;
+		return -1;
 	}
+	log_complain(&s->update_fail, 60, "store: %s: %s", path, rrd_get_error());
+	if (failure_is_transient(rrd_get_error()))
+		note_failure(res, n, path, rrd_get_error());
+	else
+		res->rejected += n;
 	return -1;
 }
 
@@ -217,10 +269,17 @@ static void write_file(struct store *s, const char *path, Vakt__Sample **x, size
 
 		while (i + g < n && g < STORE_MAX_DS && x[i + g]->time_ms == x[i]->time_ms)
 			g++;
-		if (nu == 0 && ensure_file(s, path, (const Vakt__Sample *const *)x, g) < 0) {
-			res->rejected += n;
-			free(u);
-			return;
+		if (nu == 0) {
+			char why[128];
+
+			/* a file that cannot be made now (disk full, say) may be later:
+			 * its samples are not acknowledged */
+			if (ensure_file(s, path, (const Vakt__Sample *const *)x, g, why,
+					sizeof(why)) < 0) {
+				note_failure(res, n, path, why);
+				free(u);
+				return;
+			}
 		}
 		format_update(&u[nu++], (const Vakt__Sample *const *)&x[i], g);
 		i += g;
@@ -328,6 +387,7 @@ static void *writer_main(void *arg)
 		s->st.samples += j->res.written;
 		s->st.duplicates += j->res.duplicates;
 		s->st.rejected += j->res.rejected;
+		s->st.failed += j->res.failed;
 		s->done[(s->dhead + s->dlen) % s->cap] = j->res;
 		s->dlen++;
 		pthread_mutex_unlock(&s->mu);

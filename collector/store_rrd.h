@@ -27,13 +27,16 @@ struct store_result {
 	uint64_t seq;
 	unsigned written;    /* samples stored */
 	unsigned duplicates; /* samples at or before the file's last update (replays) */
-	unsigned rejected;   /* samples that could not be stored */
+	unsigned rejected;   /* samples that can never be stored (a metric the file lacks) */
+	unsigned failed;     /* samples not stored for now (disk full, permissions): the
+				batch must not be acknowledged, the agent sends it again */
+	char why[160];       /* the first failure, for the agent and the log */
 };
 
 typedef void (*store_done_fn)(const struct store_result *r, void *arg);
 
 struct store_stats {
-	uint64_t batches, samples, duplicates, rejected, files_created;
+	uint64_t batches, samples, duplicates, rejected, failed, files_created;
 	size_t queued;
 };
 

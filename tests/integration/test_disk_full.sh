@@ -1,0 +1,58 @@
+#!/bin/bash
+# test_disk_full.sh - the collector's disk is full: it must not acknowledge
+# what it could not store, the agent keeps it, and once there is room again
+# every sample of the full-disk period lands in the RRD file.
+set -eu
+. "$(dirname "$0")/lib.sh"
+command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root to mount a small tmpfs"; exit 77; }
+W=$(mktemp -d /tmp/vakt-it-full.XXXXXX)
+mkdir -p "$W/rrd"
+# 600 kB: far too small for one RRD file of two data sources at step 1 (~9 MB)
+mount -t tmpfs -o size=600k vakt-test "$W/rrd" || { echo "SKIP: cannot mount tmpfs"; exit 77; }
+trap 'cleanup; s=$?; umount "$W/rrd" 2>/dev/null; rm -rf "$W"; exit $s' EXIT
+
+web_port=$(free_port tcp)
+col_port=$(free_port tcp)
+write_collector_conf "$W" "$col_port" </dev/null
+cat >"$W/agent.conf" <<EOC
+site = "fosen"
+collector "dc1" { address = "127.0.0.1:$col_port" }
+probe "web" {
+  kind = "tcp"
+  address = "127.0.0.1:$web_port"
+  interval = 1
+  timeout = 500
+}
+EOC
+start_tcp_service web "$W" "$web_port"
+start_collector "$W" "$col_port"
+start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -c "$W/agent.conf"
+t_start=$(date +%s)
+
+rrd="$W/rrd/fosen/127.0.0.1/web.rrd"
+refused() { grep -q "samples cannot be stored now" "$W/collector.log"; }
+wait_for 15 refused || { cat "$W/collector.log"; fail "the collector did not refuse to ack on a full disk"; }
+grep -q "kB free in $W/rrd" "$W/collector.log" || { cat "$W/collector.log"; fail "no reason given"; }
+grep -q "refused the session: batch [0-9]*: [0-9]* samples cannot be stored now" "$W/agent.log" ||
+	{ cat "$W/agent.log"; fail "the agent was not told why"; }
+[ ! -e "$rrd" ] || fail "an RRD file appeared on a full disk"
+sleep 6
+log "making room"
+mount -o remount,size=64m "$W/rrd"
+t_room=$(date +%s)
+# the agent backs off at most 30 s between tries
+has_now() { [ -f "$rrd" ] && [ "$(rrdtool last "$rrd")" -ge "$t_room" ]; }
+wait_for 60 has_now || { cat "$W/agent.log" "$W/collector.log"; fail "nothing stored after the disk had room"; }
+stop agent
+
+# every second from the agent's first probe until the disk had room holds up=1
+grep -q "store: created $rrd" "$W/collector.log" || fail "collector did not log the file"
+rrdtool fetch "$rrd" AVERAGE -r 1 -s $((t_start - 1)) -e "$t_room" >"$W/fetch.txt"
+awk -v from=$((t_start + 2)) -v to=$((t_room - 1)) '
+	/^[0-9]+:/ { t = $1 + 0; if (t >= from && t <= to) { n++; if ($2 + 0 != 1 || $2 ~ /nan/) bad++ } }
+	END { printf "%d seconds of the full-disk period, %d without up=1\n", n, bad; exit !(n >= to - from - 1 && bad == 0) }' \
+	"$W/fetch.txt" || { cat "$W/fetch.txt"; fail "samples of the full-disk period are missing"; }
+grep -q "batches were not acknowledged and are lost" "$W/agent.log" &&
+	fail "the agent lost batches at exit"
+echo "PASS: nothing acknowledged while the disk was full, all of it stored afterwards"
