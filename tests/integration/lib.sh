@@ -167,6 +167,25 @@ start_collector() {
 		{ cat "${3:-$1/collector.log}"; fail "the collector did not listen on $2"; }
 }
 
+# start_web_probe DIR SITE COL_PORT WEB_PORT: the set-up most end-to-end tests
+# share: a TCP service on WEB_PORT, the collector of DIR/collector.conf on
+# COL_PORT, and an agent of site SITE probing the service every second.
+start_web_probe() {
+	cat >"$1/agent.conf" <<EOC
+site = "$2"
+collector "dc1" { address = "127.0.0.1:$3" }
+probe "web" {
+  kind = "tcp"
+  address = "127.0.0.1:$4"
+  interval = 1
+  timeout = 500
+}
+EOC
+	start_tcp_service web "$1" "$4"
+	start_collector "$1" "$3"
+	start agent "$1/agent.log" "$VAKT_BIN/vakt-agent" -f -c "$1/agent.conf"
+}
+
 # rrd_last FILE DS: the last raw value rrdtool holds for DS.
 rrd_last() {
 	rrdtool lastupdate "$1" | awk -v ds="$2" '

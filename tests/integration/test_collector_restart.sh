@@ -11,19 +11,7 @@ trap 'cleanup; s=$?; rm -rf "$W"; exit $s' EXIT
 web_port=$(free_port tcp)
 col_port=$(free_port tcp)
 write_collector_conf "$W" "$col_port" </dev/null
-cat >"$W/agent.conf" <<EOC
-site = "indre-namdal"
-collector "dc1" { address = "127.0.0.1:$col_port" }
-probe "web" {
-  kind = "tcp"
-  address = "127.0.0.1:$web_port"
-  interval = 1
-  timeout = 500
-}
-EOC
-start_tcp_service web "$W" "$web_port"
-start_collector "$W" "$col_port"
-start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -c "$W/agent.conf"
+start_web_probe "$W" indre-namdal "$col_port" "$web_port"
 
 rrd="$W/rrd/indre-namdal/127.0.0.1/web.rrd"
 wait_for 15 test -f "$rrd" || fail "no RRD file"

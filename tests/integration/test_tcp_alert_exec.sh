@@ -31,19 +31,7 @@ rule "web-down" {
   channels = {"oncall"}
 }
 EOC
-cat >"$W/agent.conf" <<EOC
-site = "fosen"
-collector "dc1" { address = "127.0.0.1:$col_port" }
-probe "web" {
-  kind = "tcp"
-  address = "127.0.0.1:$web_port"
-  interval = 1
-  timeout = 500
-}
-EOC
-start_tcp_service web "$W" "$web_port"
-start_collector "$W" "$col_port"
-start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -c "$W/agent.conf"
+start_web_probe "$W" fosen "$col_port" "$web_port"
 
 rrd="$W/rrd/fosen/127.0.0.1/web.rrd"
 up_is() { [ -f "$rrd" ] && [ "$(rrd_last "$rrd" up)" = "$1" ]; }

@@ -106,6 +106,55 @@ static void wait_results(struct result_log *log, int n)
 	}
 }
 
+struct spec {
+	const char *instance, *metric;
+	int64_t t_ms;
+	double value;
+};
+
+/* A decoded batch of gauges on host "h", check "c", as the session hands it over. */
+static Vakt__Frame *frame_of(uint64_t seq, const struct spec *sp, size_t n)
+{
+	Vakt__Frame f = VAKT__FRAME__INIT;
+	Vakt__Batch b = VAKT__BATCH__INIT;
+	Vakt__Sample *x = calloc(n, sizeof(*x)), **px = calloc(n, sizeof(*px));
+	uint8_t *buf;
+	size_t len;
+	Vakt__Frame *g;
+
+	for (size_t i = 0; i < n; i++) {
+		vakt__sample__init(&x[i]);
+		x[i].host = "h";
+		x[i].check = "c";
+		x[i].instance = (char *)sp[i].instance;
+		x[i].metric = (char *)sp[i].metric;
+		x[i].time_ms = sp[i].t_ms;
+		x[i].value = sp[i].value;
+		x[i].interval = 1;
+		px[i] = &x[i];
+	}
+	b.seq = seq;
+	b.samples = px;
+	b.n_samples = n;
+	f.msg_case = VAKT__FRAME__MSG_BATCH;
+	f.batch = &b;
+	buf = frame_encode(&f, &len);
+	g = vakt__frame__unpack(NULL, len - 4, buf + 4);
+	free(buf);
+	free(x);
+	free(px);
+	return g;
+}
+
+/* Removes a test's data directory and everything under it. */
+static void remove_tree(const char *dir)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_batches_land_in_rrd_and_replays_are_duplicates(void **state)
 {
 	char dir[] = "/tmp/vakt-store-XXXXXX", path[512];
@@ -154,12 +203,7 @@ static void test_batches_land_in_rrd_and_replays_are_duplicates(void **state)
 
 	store_free(s);
 	event_base_free(log.base);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/rorvik/core_sw", dir);
-	rmdir(path);
-	snprintf(path, sizeof(path), "%s/rorvik", dir);
-	rmdir(path);
-	rmdir(dir);
+	remove_tree(dir);
 }
 
 static void test_queue_is_bounded(void **state)
@@ -188,98 +232,42 @@ static void test_queue_is_bounded(void **state)
 	assert_false(store_full(s));
 	store_free(s);
 	event_base_free(log.base);
-	{
-		char cmd[128];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		assert_int_equal(system(cmd), 0);
-	}
+	remove_tree(dir);
 }
 
 static void test_interleaved_files_in_one_batch(void **state)
 {
-	char dir[] = "/tmp/vakt-store-XXXXXX", path[512], cmd[128];
+	char dir[] = "/tmp/vakt-store-XXXXXX", path[512];
 	struct result_log log = {.n = 0};
 	struct store_params p = {.step = 1, .queue_max = 2};
 	struct store *s;
-	Vakt__Frame *f = batch(1, ((int64_t)time(NULL) - 10) * 1000, 5, 1);
-	Vakt__Sample *other = f->batch->samples[1];
+	int64_t t = ((int64_t)time(NULL) - 10) * 1000;
+	/* samples of file A (c-a) around one of file B (c-b): A, B, A */
+	const struct spec mixed[] = {{"a", "x", t, 1}, {"b", "x", t, 2}, {"a", "y", t, 3}};
 	time_t last;
 	unsigned long ds_cnt;
 	char **ds_names, **values;
 
-	/* samples of file A (if-eth0) around one of file B (if-eth1): A, B, A */
 	assert_non_null(mkdtemp(dir));
 	log.base = event_base_new();
 	p.data_dir = dir;
-	f->batch->samples = realloc(f->batch->samples, 3 * sizeof(*f->batch->samples));
-	f->batch->samples[2] = other;
-	f->batch->samples[1] = vakt__sample__unpack(NULL, 0, NULL); /* an all-default sample */
-	f->batch->samples[1]->host = strdup("core sw");
-	f->batch->samples[1]->check = strdup("if");
-	f->batch->samples[1]->instance = strdup("eth1");
-	f->batch->samples[1]->metric = strdup("in_octets");
-	f->batch->samples[1]->time_ms = other->time_ms;
-	f->batch->samples[1]->interval = 1;
-	f->batch->n_samples = 3;
 	s = store_new(log.base, &p, done, &log);
-	assert_int_equal(store_submit(s, 1, "x", f), 0);
+	assert_int_equal(store_submit(s, 1, "x", frame_of(1, mixed, 3)), 0);
 	wait_results(&log, 1);
 	assert_int_equal(log.r[0].written, 3);
 	assert_int_equal(log.r[0].rejected, 0);
-	snprintf(path, sizeof(path), "%s/x/core_sw/if-eth0.rrd", dir);
+	snprintf(path, sizeof(path), "%s/x/h/c-a.rrd", dir);
 	assert_int_equal(rrd_lastupdate_r(path, &last, &ds_cnt, &ds_names, &values), 0);
-	assert_int_equal(ds_cnt, 2); /* both metrics of eth0, though B stood between */
+	assert_int_equal(ds_cnt, 2); /* both metrics of A, though B stood between */
 	free_lastupdate(ds_cnt, ds_names, values);
 	store_free(s);
 	event_base_free(log.base);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
-}
-
-struct spec {
-	const char *instance, *metric;
-	int64_t t_ms;
-	double value;
-};
-
-/* A decoded batch of gauges on host "h", check "c", as the session hands it over. */
-static Vakt__Frame *frame_of(uint64_t seq, const struct spec *sp, size_t n)
-{
-	Vakt__Frame f = VAKT__FRAME__INIT;
-	Vakt__Batch b = VAKT__BATCH__INIT;
-	Vakt__Sample *x = calloc(n, sizeof(*x)), **px = calloc(n, sizeof(*px));
-	uint8_t *buf;
-	size_t len;
-	Vakt__Frame *g;
-
-	for (size_t i = 0; i < n; i++) {
-		vakt__sample__init(&x[i]);
-		x[i].host = "h";
-		x[i].check = "c";
-		x[i].instance = (char *)sp[i].instance;
-		x[i].metric = (char *)sp[i].metric;
-		x[i].time_ms = sp[i].t_ms;
-		x[i].value = sp[i].value;
-		x[i].interval = 1;
-		px[i] = &x[i];
-	}
-	b.seq = seq;
-	b.samples = px;
-	b.n_samples = n;
-	f.msg_case = VAKT__FRAME__MSG_BATCH;
-	f.batch = &b;
-	buf = frame_encode(&f, &len);
-	g = vakt__frame__unpack(NULL, len - 4, buf + 4);
-	free(buf);
-	free(x);
-	free(px);
-	return g;
+	remove_tree(dir);
 }
 
 static void test_out_of_order_batch_and_partial_replay(void **state)
 {
-	char dir[] = "/tmp/vakt-store-XXXXXX", path[512], cmd[128];
+	char dir[] = "/tmp/vakt-store-XXXXXX", path[512];
 	struct result_log log = {.n = 0};
 	struct store_params p = {.step = 1, .queue_max = 4};
 	struct store *s;
@@ -320,8 +308,7 @@ static void test_out_of_order_batch_and_partial_replay(void **state)
 	free_lastupdate(ds_cnt, ds_names, values);
 	store_free(s);
 	event_base_free(log.base);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	remove_tree(dir);
 }
 
 static void test_create_args_follow_the_design(void **state)
