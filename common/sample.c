@@ -1,10 +1,24 @@
 /*
- * sample.c - names and value formatting for samples; see sample.h.
+ * sample.c - names, value formatting and batches of samples; see sample.h.
+ * Names of a batch live in a few large chunks, not one allocation each, so a
+ * batch costs about what its wire frame did.
  */
 #include "sample.h"
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xmalloc.h"
+
+#define SAMPLE_CHUNK_MIN 4096
+
+struct sample_chunk {
+	struct sample_chunk *next;
+	size_t used, size;
+	char data[];
+};
 
 const char *sample_kind_str(enum sample_kind k)
 {
@@ -19,6 +33,23 @@ const char *sample_kind_str(enum sample_kind k)
 	return "GAUGE";
 }
 
+const char *outcome_str(enum outcome o)
+{
+	switch (o) {
+	case OUTCOME_NONE:
+		return "none";
+	case OUTCOME_OK:
+		return "ok";
+	case OUTCOME_DOWN:
+		return "down";
+	case OUTCOME_TIMEOUT:
+		return "timeout";
+	case OUTCOME_ERROR:
+		return "error";
+	}
+	return "unknown";
+}
+
 void sample_value_str(const Vakt__Sample *s, char *buf, size_t len)
 {
 	if (s->unknown)
@@ -28,4 +59,91 @@ void sample_value_str(const Vakt__Sample *s, char *buf, size_t len)
 			 s->value); /* 15 digits: exact for any decimal a device sends */
 	else
 		snprintf(buf, len, "%" PRIu64, s->counter);
+}
+
+void sample_format_value(const struct sample *s, char *buf, size_t len)
+{
+	if (s->unknown)
+		snprintf(buf, len, "U");
+	else if (s->kind == SAMPLE_GAUGE)
+		snprintf(buf, len, "%.15g", s->value);
+	else
+		snprintf(buf, len, "%" PRIu64, s->counter);
+}
+
+struct sample_batch *sample_batch_new(const char *site, const char *agent, uint64_t session_id,
+				      uint64_t seq, size_t nhint)
+{
+	struct sample_batch *b = xcalloc(1, sizeof(*b));
+
+	b->site = xstrdup(site);
+	b->agent = agent ? xstrdup(agent) : NULL;
+	b->session_id = session_id;
+	b->seq = seq;
+	b->cap = nhint ? nhint : 8;
+	b->v = xcalloc(b->cap, sizeof(*b->v));
+	b->bytes = sizeof(*b) + b->cap * sizeof(*b->v);
+	return b;
+}
+
+void sample_batch_free(struct sample_batch *b)
+{
+	if (b == NULL)
+		return;
+	while (b->chunks != NULL) {
+		struct sample_chunk *c = b->chunks;
+
+		b->chunks = c->next;
+		free(c);
+	}
+	free(b->v);
+	free(b->site);
+	free(b->agent);
+	free(b);
+}
+
+static const char *batch_strdup(struct sample_batch *b, const char *s, const char *prev)
+{
+	size_t len;
+	struct sample_chunk *c = b->chunks;
+	char *p;
+
+	if (prev != NULL && strcmp(prev, s) == 0)
+		return prev;
+	len = strlen(s) + 1;
+	if (c == NULL || c->size - c->used < len) {
+		size_t size = len > SAMPLE_CHUNK_MIN ? len : SAMPLE_CHUNK_MIN;
+
+		c = xmalloc(sizeof(*c) + size);
+		c->next = b->chunks;
+		c->used = 0;
+		c->size = size;
+		b->chunks = c;
+		b->bytes += sizeof(*c) + size;
+	}
+	p = c->data + c->used;
+	memcpy(p, s, len);
+	c->used += len;
+	return p;
+}
+
+struct sample *sample_batch_add(struct sample_batch *b, const char *host, const char *check,
+				const char *instance, const char *metric)
+{
+	const struct sample *prev = b->n ? &b->v[b->n - 1] : NULL;
+	struct sample *s;
+
+	if (b->n == b->cap) {
+		b->v = xreallocarray(b->v, b->cap * 2, sizeof(*b->v));
+		b->bytes += b->cap * sizeof(*b->v);
+		b->cap *= 2;
+	}
+	s = &b->v[b->n];
+	memset(s, 0, sizeof(*s));
+	s->host = batch_strdup(b, host, prev ? prev->host : NULL);
+	s->check = batch_strdup(b, check, prev ? prev->check : NULL);
+	s->instance = batch_strdup(b, instance ? instance : "", prev ? prev->instance : NULL);
+	s->metric = batch_strdup(b, metric, prev ? prev->metric : NULL);
+	b->n++;
+	return s;
 }

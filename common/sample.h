@@ -1,10 +1,16 @@
 /*
  * sample.h - the unit of data in Vakt:
  * (site, host, check, instance, metric, timestamp, value, kind).
- * Kinds follow rrdtool: agents send raw counters, never rates.
+ * Kinds follow rrdtool: agents send raw counters, never rates. Past the
+ * session that decodes the wire, the collector works on struct sample only,
+ * so that synthetic samples (no-data, agent-down, traps) need no fake frame.
  */
 #ifndef VAKT_SAMPLE_H
 #define VAKT_SAMPLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "vakt.pb-c.h"
 
@@ -16,10 +22,67 @@ enum sample_kind {
 
 const char *sample_kind_str(enum sample_kind k);
 
+/* How one run of one check ended; the numbers are the wire's and the RRD's. */
+enum outcome {
+	OUTCOME_NONE = VAKT__OUTCOME__OUTCOME_UNSET,
+	OUTCOME_OK = VAKT__OUTCOME__OUTCOME_OK,
+	OUTCOME_DOWN = VAKT__OUTCOME__OUTCOME_DOWN,
+	OUTCOME_TIMEOUT = VAKT__OUTCOME__OUTCOME_TIMEOUT,
+	OUTCOME_ERROR = VAKT__OUTCOME__OUTCOME_ERROR,
+};
+
+const char *outcome_str(enum outcome o); /* "ok", "down", "timeout", "error" */
+
 /* Name limits on the wire; longer names are rejected by the collector. */
 #define SAMPLE_NAME_MAX 128
+/* Longest reason text of an outcome that the collector keeps. */
+#define SAMPLE_REASON_MAX 200
 
-/* Formats the sample's value as rrd_update wants it ("U" when unknown). */
+/* Formats a wire sample's value as rrd_update wants it ("U" when unknown). */
 void sample_value_str(const Vakt__Sample *s, char *buf, size_t len);
+
+/*
+ * One sample as the collector keeps it. The names point into the batch that
+ * holds the sample and live as long as it.
+ */
+struct sample {
+	const char *host, *check, *instance, *metric;
+	int64_t time_ms;  /* wall clock of the measurement */
+	double value;     /* GAUGE */
+	uint64_t counter; /* COUNTER and DERIVE: the raw counter */
+	enum sample_kind kind;
+	unsigned interval; /* the check's interval in seconds */
+	unsigned width;    /* COUNTER: 32 or 64 bits */
+	bool unknown;      /* could not be measured: stored as "U" */
+};
+
+/* The value as rrd_update wants it ("U" when unknown). */
+void sample_format_value(const struct sample *s, char *buf, size_t len);
+
+/*
+ * Samples that travel together: one wire batch of one agent, or a set of
+ * synthetic ones. Owns its samples and their names; `bytes` is what it holds
+ * in memory, which the queues that carry it are bounded by.
+ */
+struct sample_batch {
+	char *site;
+	char *agent;         /* NULL for synthetic samples */
+	uint64_t session_id; /* 0 for synthetic samples: nobody waits for an ack */
+	uint64_t seq;
+	struct sample *v;
+	size_t n, cap;
+	struct sample_chunk *chunks; /* the names */
+	size_t bytes;
+};
+
+struct sample_batch *sample_batch_new(const char *site, const char *agent, uint64_t session_id,
+				      uint64_t seq, size_t nhint);
+void sample_batch_free(struct sample_batch *b);
+/*
+ * Appends a zeroed sample with copies of the names (shared with the previous
+ * sample's where they are equal, as in a batch they mostly are).
+ */
+struct sample *sample_batch_add(struct sample_batch *b, const char *host, const char *check,
+				const char *instance, const char *metric);
 
 #endif
