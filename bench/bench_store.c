@@ -72,14 +72,14 @@ struct bench {
 };
 
 /* Round r's sample of metric m for file f; both modes write exactly these. */
-static void fill_sample(const struct bench *b, Vakt__Sample *s, unsigned f, unsigned m, unsigned r)
+static void fill_sample(const struct bench *b, struct sample *s, unsigned f, unsigned m, unsigned r)
 {
-	vakt__sample__init(s);
+	memset(s, 0, sizeof(*s));
 	s->host = b->host[f];
 	s->check = "if";
 	s->instance = b->inst[f];
-	s->metric = (char *)metrics[m].name;
-	s->kind = metrics[m].kind;
+	s->metric = metrics[m].name;
+	s->kind = (enum sample_kind)metrics[m].kind;
 	s->time_ms = ((int64_t)b->t0 + (int64_t)r * b->step) * 1000;
 	s->interval = b->step;
 	s->counter = (uint64_t)(f + 1) * 1000000 + (uint64_t)r * (125000 * (m + 1) + f);
@@ -87,37 +87,22 @@ static void fill_sample(const struct bench *b, Vakt__Sample *s, unsigned f, unsi
 }
 
 /* The batch an agent sends for poll round r: one sample group per file. */
-static Vakt__Frame *round_frame(const struct bench *b, unsigned r)
+static struct sample_batch *round_batch(const struct bench *b, unsigned r)
 {
-	size_t n = (size_t)b->files * NMETRICS, len;
-	Vakt__Sample *smp = xcalloc(n, sizeof(*smp));
-	Vakt__Sample **ptr = xcalloc(n, sizeof(*ptr));
-	Vakt__Batch batch = VAKT__BATCH__INIT;
-	Vakt__Frame frame = VAKT__FRAME__INIT, *out;
-	uint8_t *buf;
+	struct sample_batch *out = sample_batch_new(SITE, "bench", 1, r + 1, (size_t)b->files * NMETRICS);
 
 	for (unsigned f = 0; f < b->files; f++)
 		for (unsigned m = 0; m < NMETRICS; m++) {
-			size_t i = (size_t)f * NMETRICS + m;
+			struct sample smp, *x;
 
-			fill_sample(b, &smp[i], f, m, r);
-			ptr[i] = &smp[i];
+			fill_sample(b, &smp, f, m, r);
+			x = sample_batch_add(out, smp.host, smp.check, smp.instance, smp.metric);
+			smp.host = x->host;
+			smp.check = x->check;
+			smp.instance = x->instance;
+			smp.metric = x->metric;
+			*x = smp;
 		}
-	batch.seq = r + 1;
-	batch.n_samples = n;
-	batch.samples = ptr;
-	frame.msg_case = VAKT__FRAME__MSG_BATCH;
-	frame.batch = &batch;
-	/* encode, then decode: the store frees what it gets with free_unpacked */
-	len = vakt__frame__get_packed_size(&frame);
-	buf = xmalloc(len);
-	vakt__frame__pack(&frame, buf);
-	out = vakt__frame__unpack(NULL, len, buf);
-	if (out == NULL)
-		fatalx("bench: cannot decode the batch of round %u", r);
-	free(buf);
-	free(ptr);
-	free(smp);
 	return out;
 }
 
@@ -158,7 +143,7 @@ static int wait_batches(struct event_base *base, const struct tally *t, unsigned
 static int run_vakt(const struct bench *b, double *setup_s, double *timed_s)
 {
 	struct store_params p = {.data_dir = b->dir, .step = b->step, .queue_max = b->inflight};
-	Vakt__Frame **frames = xcalloc((size_t)b->updates + 1, sizeof(*frames));
+	struct sample_batch **frames = xcalloc((size_t)b->updates + 1, sizeof(*frames));
 	struct tally t = {0};
 	struct event_base *base;
 	struct store *s;
@@ -169,14 +154,14 @@ static int run_vakt(const struct bench *b, double *setup_s, double *timed_s)
 
 	/* frames come decoded, as the session hands them over: decoding is not timed */
 	for (unsigned r = 0; r <= b->updates; r++)
-		frames[r] = round_frame(b, r);
+		frames[r] = round_batch(b, r);
 	evthread_use_pthreads();
 	if ((base = event_base_new()) == NULL)
 		fatalx("bench: event_base_new failed");
 	t_start = now_s();
 	s = store_new(base, &p, on_done, &t);
 	/* round 0 creates every file: setup, not the steady state */
-	if (store_submit(s, 1, SITE, frames[next]) < 0)
+	if (store_submit(s, frames[next]) < 0)
 		goto out;
 	frames[next++] = NULL;
 	if (wait_batches(base, &t, 1) < 0)
@@ -192,7 +177,7 @@ static int run_vakt(const struct bench *b, double *setup_s, double *timed_s)
 				goto out;
 			continue;
 		}
-		if (store_submit(s, 1, SITE, frames[next]) < 0) {
+		if (store_submit(s, frames[next]) < 0) {
 			fprintf(stderr, "bench: store refused round %u though not full\n", next);
 			goto out;
 		}
@@ -216,7 +201,7 @@ out:
 	store_free(s);
 	event_base_free(base);
 	for (unsigned r = next; r <= b->updates; r++)
-		vakt__frame__free_unpacked(frames[r], NULL);
+		sample_batch_free(frames[r]);
 	free(frames);
 	return rc;
 }
@@ -245,14 +230,14 @@ static int mkdir_parents(const char *file)
 /* "t.mmm:v1:v2:v3", formatted as the store formats it */
 static void update_arg(const struct bench *b, unsigned f, unsigned r, char *buf, size_t len)
 {
-	Vakt__Sample s;
+	struct sample s;
 	int64_t t = ((int64_t)b->t0 + (int64_t)r * b->step) * 1000;
 	size_t n = (size_t)snprintf(buf, len, "%" PRId64 ".%03d", t / 1000, (int)(t % 1000));
 
 	for (unsigned m = 0; m < NMETRICS; m++) {
 		fill_sample(b, &s, f, m, r);
 		buf[n++] = ':';
-		sample_value_str(&s, buf + n, len - n);
+		sample_format_value(&s, buf + n, len - n);
 		n += strlen(buf + n);
 	}
 }
@@ -286,8 +271,8 @@ static int run_librrd(const struct bench *b, double *setup_s, double *timed_s)
 
 	t_start = now_s();
 	for (unsigned f = 0; f < b->files; f++) {
-		Vakt__Sample smp[NMETRICS];
-		const Vakt__Sample *ptr[NMETRICS];
+		struct sample smp[NMETRICS];
+		const struct sample *ptr[NMETRICS];
 		char **cargv;
 		int cargc, r;
 

@@ -28,6 +28,7 @@ enum rule_kind {
 	RULE_ABOVE, /* fire when value > fire, clear when value < clear */
 	RULE_BELOW, /* fire when value < fire, clear when value > clear */
 	RULE_DOWN,  /* the "up" metric: fire when < 1, clear when >= 1 */
+	RULE_BUILTIN, /* a condition the collector watches itself (alert_condition) */
 };
 
 /* The state of one rule on one series; changed only by alert_set_state(). */
@@ -59,11 +60,12 @@ struct rule {
 };
 
 struct rule_state {
-	size_t rule; /* index in engine->rules */
+	const struct rule *rule;
 	enum series_state state;
 	uint64_t id;     /* the incident while firing, kept for the recovery */
 	double value;    /* value at the last transition */
 	int64_t time_ms; /* time of the sample that caused it */
+	char *summary;   /* RULE_BUILTIN: what the watch said at the last transition */
 };
 
 struct series {
@@ -86,6 +88,7 @@ struct alert_engine {
 	struct notify *notify;
 	struct rule **rules;
 	size_t nrules;
+	struct rule builtin[ALERT_BUILTIN_COUNT];
 	struct series **bucket;
 	size_t nbuckets;
 	size_t nseries;
@@ -214,7 +217,49 @@ struct alert_engine *alert_engine_new(struct notify *notify)
 	e->nbuckets = ALERT_BUCKETS_MIN;
 	e->bucket = xcalloc(e->nbuckets, sizeof(*e->bucket));
 	e->next_id = 1;
+	for (int b = 0; b < ALERT_BUILTIN_COUNT; b++) {
+		e->builtin[b].name = xstrdup(alert_builtin_str((enum alert_builtin)b));
+		e->builtin[b].kind = RULE_BUILTIN;
+	}
 	return e;
+}
+
+const char *alert_builtin_str(enum alert_builtin b)
+{
+	switch (b) {
+	case ALERT_NO_DATA:
+		return "no-data";
+	case ALERT_AGENT_DOWN:
+		return "agent-down";
+	case ALERT_UNREACHABLE:
+		return "unreachable";
+	case ALERT_BUILTIN_COUNT:
+		break;
+	}
+	return "unknown";
+}
+
+static void rule_set_channels(struct rule *r, const char *const *ch, size_t n)
+{
+	for (size_t i = 0; i < r->nchannels; i++)
+		free(r->channels[i]);
+	free(r->channels);
+	r->nchannels = n;
+	r->channels = xcalloc(n ? n : 1, sizeof(*r->channels));
+	for (size_t i = 0; i < n; i++)
+		r->channels[i] = xstrdup(ch[i]);
+}
+
+int alert_engine_builtin_channels(struct alert_engine *e, const char *const *ch, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!notify_has_channel(e->notify, ch[i])) {
+			log_warnx("alert: built-in alerts: unknown channel \"%s\"", ch[i]);
+			return -1;
+		}
+	for (int b = 0; b < ALERT_BUILTIN_COUNT; b++)
+		rule_set_channels(&e->builtin[b], ch, n);
+	return 0;
 }
 
 static void rule_free(struct rule *r)
@@ -237,6 +282,8 @@ void alert_engine_free(struct alert_engine *e)
 
 		for (s = e->bucket[b]; s != NULL; s = next) {
 			next = s->next;
+			for (size_t i = 0; i < s->nst; i++)
+				free(s->st[i].summary);
 			free(s->st);
 			free(s->key);
 			free(s);
@@ -246,6 +293,11 @@ void alert_engine_free(struct alert_engine *e)
 	for (size_t i = e->nrules; i > 0; i--)
 		rule_free(e->rules[i - 1]);
 	free(e->rules);
+	for (int b = 0; b < ALERT_BUILTIN_COUNT; b++) {
+		rule_set_channels(&e->builtin[b], NULL, 0);
+		free(e->builtin[b].channels);
+		free(e->builtin[b].name);
+	}
 	free(e);
 }
 
@@ -365,6 +417,8 @@ static struct series *series_add(struct alert_engine *e, const char *key, size_t
 
 static int rule_matches(const struct rule *r, const char *const name[F_COUNT])
 {
+	if (r->kind == RULE_BUILTIN)
+		return 0;
 	for (int f = 0; f < F_COUNT; f++)
 		if (r->pattern[f] != NULL && fnmatch(r->pattern[f], name[f], 0) != 0)
 			return 0;
@@ -379,7 +433,7 @@ static void series_match_rules(struct alert_engine *e, struct series *s)
 			continue;
 		s->st = xreallocarray(s->st, s->nst + 1, sizeof(*s->st));
 		memset(&s->st[s->nst], 0, sizeof(s->st[0]));
-		s->st[s->nst].rule = i;
+		s->st[s->nst].rule = e->rules[i];
 		s->st[s->nst].state = SERIES_OK;
 		s->nst++;
 	}
@@ -436,6 +490,10 @@ static void alert_summary(const struct rule *r, const struct series *s, enum ale
 		snprintf(what, sizeof(what), "%s/%s", s->name[F_CHECK], s->name[F_INSTANCE]);
 	else
 		snprintf(what, sizeof(what), "%s", s->name[F_CHECK]);
+	if (r->kind == RULE_BUILTIN) {
+		snprintf(buf, len, "%s", "");
+		return;
+	}
 	if (r->kind == RULE_DOWN) {
 		snprintf(buf, len, "%s on %s is %s", what, s->name[F_HOST],
 			 state == ALERT_FIRING ? "down" : "up again");
@@ -458,7 +516,7 @@ static void alert_summary(const struct rule *r, const struct series *s, enum ale
 static void alert_event_fill(const struct alert_engine *e, const struct series *s,
 			     const struct rule_state *st, struct alert_event *ev)
 {
-	const struct rule *r = e->rules[st->rule];
+	const struct rule *r = st->rule;
 
 	memset(ev, 0, sizeof(*ev));
 	ev->id = st->id;
@@ -472,14 +530,17 @@ static void alert_event_fill(const struct alert_engine *e, const struct series *
 	ev->value = st->value;
 	ev->threshold = ev->state == ALERT_FIRING ? r->fire : r->clear;
 	ev->time_ms = st->time_ms;
-	alert_summary(r, s, ev->state, st->value, ev->summary, sizeof(ev->summary));
+	if (st->summary != NULL)
+		copy_name(ev->summary, sizeof(ev->summary), st->summary);
+	else
+		alert_summary(r, s, ev->state, st->value, ev->summary, sizeof(ev->summary));
 }
 
 /* The one place a (rule, series) state changes: logs it and notifies every channel. */
 static void alert_set_state(struct alert_engine *e, struct series *s, struct rule_state *st,
 			    enum series_state to, double value, int64_t time_ms)
 {
-	const struct rule *r = e->rules[st->rule];
+	const struct rule *r = st->rule;
 	struct alert_event ev;
 	char label[F_COUNT * (SAMPLE_NAME_MAX + 1)], val[64];
 
@@ -507,7 +568,7 @@ static void alert_set_state(struct alert_engine *e, struct series *s, struct rul
 static void rule_eval(struct alert_engine *e, struct series *s, struct rule_state *st, double v,
 		      int64_t time_ms)
 {
-	const struct rule *r = e->rules[st->rule];
+	const struct rule *r = st->rule;
 	int firing = st->state == SERIES_FIRING;
 
 	switch (r->kind) {
@@ -529,6 +590,8 @@ static void rule_eval(struct alert_engine *e, struct series *s, struct rule_stat
 		else if (firing && v >= 1)
 			alert_set_state(e, s, st, SERIES_OK, v, time_ms);
 		break;
+	case RULE_BUILTIN:
+		break; /* set by alert_condition only */
 	}
 }
 
@@ -538,19 +601,19 @@ static void rule_eval(struct alert_engine *e, struct series *s, struct rule_stat
  * (the counter went down) or time not moving forward. An unknown sample also
  * forgets the previous raw value, so a rate never spans a gap in the data.
  */
-static int series_value(struct series *s, const Vakt__Sample *smp, double *v)
+static int series_value(struct series *s, const struct sample *smp, double *v)
 {
 	int ok;
 
 	switch (smp->kind) {
-	case VAKT__KIND__GAUGE:
+	case SAMPLE_GAUGE:
 		s->rate = 0;
 		if (smp->unknown || !isfinite(smp->value))
 			return 0;
 		*v = smp->value;
 		return 1;
-	case VAKT__KIND__COUNTER:
-	case VAKT__KIND__DERIVE:
+	case SAMPLE_COUNTER:
+	case SAMPLE_DERIVE:
 		s->rate = 1;
 		if (smp->unknown) {
 			s->have_prev = 0;
@@ -569,18 +632,11 @@ static int series_value(struct series *s, const Vakt__Sample *smp, double *v)
 	}
 }
 
-void alert_feed(struct alert_engine *e, const char *site, const Vakt__Sample *smp)
+/* Joins the five names into `key` (each with its NUL); -1 if one is too long. */
+static int series_key(struct alert_engine *e, const char *name[F_COUNT], char *key, size_t *lenp)
 {
-	const char *name[F_COUNT] = {site, smp->host, smp->check, smp->instance, smp->metric};
-	char key[F_COUNT * (SAMPLE_NAME_MAX + 1)];
 	size_t len = 0;
-	struct series *s;
-	uint64_t hash;
-	double v;
-	int any = 0;
 
-	if (e->nrules == 0)
-		return;
 	for (int f = 0; f < F_COUNT; f++) {
 		size_t n;
 
@@ -593,27 +649,88 @@ void alert_feed(struct alert_engine *e, const char *site, const Vakt__Sample *sm
 				     "alert: ignoring a sample whose %s is longer than %d "
 				     "characters",
 				     field_keys[f], SAMPLE_NAME_MAX);
-			return;
+			return -1;
 		}
 		memcpy(key + len, name[f], n + 1);
 		len += n + 1;
 	}
+	*lenp = len;
+	return 0;
+}
+
+static int series_table_full(struct alert_engine *e)
+{
+	if (e->nseries < ALERT_SERIES_MAX)
+		return 0;
+	e->series_ignored++;
+	log_complain(&e->full_complaint, ALERT_COMPLAIN_S,
+		     "alert: %d series tracked, the most kept; ignoring new series "
+		     "(%" PRIu64 " samples ignored so far)",
+		     ALERT_SERIES_MAX, e->series_ignored);
+	return 1;
+}
+
+void alert_condition(struct alert_engine *e, enum alert_builtin b, const char *const names[5],
+		     int firing, int64_t time_ms, const char *summary)
+{
+	const char *name[F_COUNT] = {names[0], names[1], names[2], names[3], names[4]};
+	char key[F_COUNT * (SAMPLE_NAME_MAX + 1)];
+	const struct rule *r = &e->builtin[b];
+	struct rule_state *st = NULL;
+	struct series *s;
+	uint64_t hash;
+	size_t len;
+
+	if (series_key(e, name, key, &len) < 0)
+		return;
+	hash = key_hash(key, len);
+	s = series_find(e, key, len, hash);
+	if (s == NULL) {
+		if (!firing || series_table_full(e))
+			return; /* nothing to resolve, or no room */
+		s = series_add(e, key, len, hash);
+	}
+	for (size_t i = 0; i < s->nst && st == NULL; i++)
+		if (s->st[i].rule == r)
+			st = &s->st[i];
+	if (st == NULL) {
+		if (!firing)
+			return;
+		s->st = xreallocarray(s->st, s->nst + 1, sizeof(*s->st));
+		st = &s->st[s->nst++];
+		memset(st, 0, sizeof(*st));
+		st->rule = r;
+		st->state = SERIES_OK;
+	}
+	if ((st->state == SERIES_FIRING) == (firing != 0))
+		return;
+	free(st->summary);
+	st->summary = xstrdup(summary);
+	alert_set_state(e, s, st, firing ? SERIES_FIRING : SERIES_OK, firing ? 0 : 1, time_ms);
+}
+
+void alert_feed(struct alert_engine *e, const char *site, const struct sample *smp)
+{
+	const char *name[F_COUNT] = {site, smp->host, smp->check, smp->instance, smp->metric};
+	char key[F_COUNT * (SAMPLE_NAME_MAX + 1)];
+	size_t len = 0;
+	struct series *s;
+	uint64_t hash;
+	double v;
+	int any = 0;
+
+	if (e->nrules == 0)
+		return;
+	if (series_key(e, name, key, &len) < 0)
+		return;
 	hash = key_hash(key, len);
 	s = series_find(e, key, len, hash);
 	if (s == NULL) {
 		/* keep state only for series some rule is about */
 		for (size_t i = 0; i < e->nrules && !any; i++)
 			any = rule_matches(e->rules[i], name);
-		if (!any)
+		if (!any || series_table_full(e))
 			return;
-		if (e->nseries >= ALERT_SERIES_MAX) {
-			e->series_ignored++;
-			log_complain(&e->full_complaint, ALERT_COMPLAIN_S,
-				     "alert: %d series tracked, the most kept; ignoring new series "
-				     "(%" PRIu64 " samples ignored so far)",
-				     ALERT_SERIES_MAX, e->series_ignored);
-			return;
-		}
 		s = series_add(e, key, len, hash);
 	}
 	/*

@@ -42,7 +42,28 @@ int alert_engine_add_rule(struct alert_engine *e, cfg_t *sec);
  * they are; COUNTER and DERIVE samples as the per-second rate since the
  * previous raw counter of the same series. Unknown samples change nothing.
  */
-void alert_feed(struct alert_engine *e, const char *site, const Vakt__Sample *s);
+void alert_feed(struct alert_engine *e, const char *site, const struct sample *s);
+
+/* Conditions the collector watches itself (watch.c), not rules of the config. */
+enum alert_builtin {
+	ALERT_NO_DATA,     /* a file's samples stopped while its agent lives */
+	ALERT_AGENT_DOWN,  /* no traffic from an agent */
+	ALERT_UNREACHABLE, /* a check's runs fail */
+	ALERT_BUILTIN_COUNT,
+};
+
+const char *alert_builtin_str(enum alert_builtin b); /* "no-data", ... : the rule's name */
+
+/* The channels built-in alerts go to; -1 (logged) if one is unknown. */
+int alert_engine_builtin_channels(struct alert_engine *e, const char *const *ch, size_t n);
+
+/*
+ * Sets built-in condition `b` on the series names[] (site, host, check,
+ * instance, metric): fires once when it becomes true, resolves once when it
+ * ends; `summary` says who, since when and why, and is the notification's text.
+ */
+void alert_condition(struct alert_engine *e, enum alert_builtin b, const char *const names[5],
+		     int firing, int64_t time_ms, const char *summary);
 
 /* Calls fn with the firing event of every alert that has not resolved yet. */
 void alert_engine_foreach_active(const struct alert_engine *e,

@@ -13,11 +13,14 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "log.h"
+
 struct session;
 struct store;
 struct notify;
 struct alert_engine;
 struct control;
+struct watch;
 
 struct collector_conf {
 	char *path;
@@ -28,6 +31,13 @@ struct collector_conf {
 	unsigned max_frame;
 	unsigned store_queue;
 	unsigned max_sessions;
+	unsigned max_clock_skew; /* seconds a sample may be stamped ahead */
+	unsigned heartbeat;      /* seconds, told to agents in HelloAck */
+	unsigned agent_down;     /* seconds of silence before agent-down; 0 = off */
+	unsigned no_data;        /* intervals of silence before no-data; 0 = off */
+	unsigned unreachable;    /* failed runs in a row before unreachable; 0 = off */
+	char **alert_channels;   /* built-in alerts go here; NULL = every channel */
+	size_t nalert_channels;
 	char *control_socket;
 	cfg_t *cfg; /* kept for the channel and rule sections */
 };
@@ -50,9 +60,12 @@ struct collector {
 	struct notify *notify;
 	struct alert_engine *alert;
 	struct control *control;
+	struct watch *watch;
 	struct event *ev_sigint, *ev_sigterm, *ev_sighup, *ev_stats;
 	double started; /* monotonic seconds */
 	uint64_t sessions_refused, frames_bad;
+	uint64_t ingest_dropped; /* samples the store refused: its queue was full */
+	struct complaint ingest_full;
 };
 
 #endif

@@ -68,11 +68,31 @@ static int check_rule_channels(cfg_t *cfg, const char *path)
 			}
 		}
 	}
+	/* the same for the channels of the collector's own alerts */
+	for (unsigned j = 0; j < cfg_size(cfg_getsec(cfg, "watch"), "channels"); j++) {
+		cfg_t *w = cfg_getsec(cfg, "watch");
+		const char *ch = cfg_getnstr(w, "channels", j);
+
+		if (!channel_known(cfg, ch)) {
+			fprintf(conf_error_stream(), "%s:%d: watch: unknown channel \"%s\"\n", path,
+				w->line, ch);
+			bad = 1;
+		}
+	}
 	return bad ? -1 : 0;
 }
 
 struct collector_conf *collector_conf_load(const char *path)
 {
+	/* the collector's own alerts about silence; defaults that work unconfigured */
+	cfg_opt_t watch_opts[] = {
+	    CFG_INT("heartbeat", 10, CFGF_NONE),
+	    CFG_INT("agent_down", 60, CFGF_NONE),
+	    CFG_INT("no_data", 3, CFGF_NONE),
+	    CFG_INT("unreachable", 2, CFGF_NONE),
+	    CFG_STR_LIST("channels", NULL, CFGF_NODEFAULT),
+	    CFG_END(),
+	};
 	cfg_opt_t opts[] = {
 	    CFG_STR_LIST("listen", "{0.0.0.0:7060}", CFGF_NONE),
 	    CFG_STR("data_dir", "/var/lib/vakt/rrd", CFGF_NONE),
@@ -81,12 +101,23 @@ struct collector_conf *collector_conf_load(const char *path)
 	    CFG_INT("store_queue", 1024, CFGF_NONE),
 	    CFG_INT("max_sessions", 1024, CFGF_NONE),
 	    CFG_STR("control_socket", "/run/vakt/collector.sock", CFGF_NONE),
+	    CFG_INT("max_clock_skew", 10, CFGF_NONE),
+	    CFG_SEC("watch", watch_opts, CFGF_NONE),
 	    CFG_SEC("channel", notify_channel_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	    CFG_SEC("rule", alert_rule_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	    CFG_END(),
 	};
-	static const char *const ints[] = {"step", "max_frame", "store_queue", "max_sessions",
+	static const char *const ints[] = {"step",
+					   "max_frame",
+					   "store_queue",
+					   "max_sessions",
+					   "max_clock_skew",
+					   "watch|heartbeat",
+					   "watch|agent_down",
+					   "watch|no_data",
+					   "watch|unreachable",
 					   NULL};
+	cfg_t *w;
 	struct collector_conf *conf;
 	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
 	int ok;
@@ -118,6 +149,18 @@ struct collector_conf *collector_conf_load(const char *path)
 	conf->store_queue = (unsigned)cfg_getint(cfg, "store_queue");
 	conf->max_sessions = (unsigned)cfg_getint(cfg, "max_sessions");
 	conf->control_socket = xstrdup(cfg_getstr(cfg, "control_socket"));
+	conf->max_clock_skew = (unsigned)cfg_getint(cfg, "max_clock_skew");
+	w = cfg_getsec(cfg, "watch");
+	conf->heartbeat = (unsigned)cfg_getint(w, "heartbeat");
+	conf->agent_down = (unsigned)cfg_getint(w, "agent_down");
+	conf->no_data = (unsigned)cfg_getint(w, "no_data");
+	conf->unreachable = (unsigned)cfg_getint(w, "unreachable");
+	conf->nalert_channels = cfg_size(w, "channels");
+	if (conf->nalert_channels > 0) {
+		conf->alert_channels = xcalloc(conf->nalert_channels, sizeof(char *));
+		for (size_t i = 0; i < conf->nalert_channels; i++)
+			conf->alert_channels[i] = xstrdup(cfg_getnstr(w, "channels", i));
+	}
 	conf->cfg = cfg;
 	return conf;
 }
@@ -129,6 +172,9 @@ void collector_conf_free(struct collector_conf *conf)
 	for (size_t i = 0; i < conf->nlisten; i++)
 		free(conf->listen[i]);
 	free(conf->listen);
+	for (size_t i = 0; i < conf->nalert_channels; i++)
+		free(conf->alert_channels[i]);
+	free(conf->alert_channels);
 	free(conf->data_dir);
 	free(conf->control_socket);
 	free(conf->path);

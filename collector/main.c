@@ -24,6 +24,7 @@
 #include "session.h"
 #include "store_rrd.h"
 #include "timeutil.h"
+#include "watch.h"
 #include "xmalloc.h"
 
 #define DEFAULT_CONFIG "/etc/vakt/collector.conf"
@@ -99,6 +100,26 @@ static int setup_alerting(struct collector *c)
 	for (unsigned i = 0; i < cfg_size(cfg, "rule"); i++)
 		if (alert_engine_add_rule(c->alert, cfg_getnsec(cfg, "rule", i)) < 0)
 			return -1;
+	if (c->conf->nalert_channels > 0) {
+		if (alert_engine_builtin_channels(c->alert, (const char *const *)c->conf->alert_channels,
+						  c->conf->nalert_channels) < 0)
+			return -1;
+	} else {
+		/* unconfigured: every channel hears of silence, and the daemon log always */
+		unsigned n = cfg_size(cfg, "channel");
+		const char **ch = xcalloc(n + 1, sizeof(*ch));
+		size_t k = 0;
+		int have_log = 0;
+
+		for (unsigned i = 0; i < n; i++) {
+			ch[k] = cfg_title(cfg_getnsec(cfg, "channel", i));
+			have_log |= strcmp(ch[k++], "log") == 0;
+		}
+		if (!have_log)
+			ch[k++] = "log";
+		alert_engine_builtin_channels(c->alert, ch, k);
+		free(ch);
+	}
 	return 0;
 }
 
@@ -108,6 +129,7 @@ int main(int argc, char **argv)
 	int rc;
 	struct collector c;
 	struct store_params sp;
+	struct watch_params wp;
 	struct timeval stats_tv = {60, 0};
 
 	rc = daemon_parse_args(argc, argv, "vakt-collector", DEFAULT_CONFIG, &o);
@@ -140,6 +162,11 @@ int main(int argc, char **argv)
 	sp.step = c.conf->step;
 	sp.queue_max = c.conf->store_queue;
 	c.store = store_new(c.base, &sp, store_done, &c);
+	wp.agent_down_s = c.conf->agent_down;
+	wp.no_data = c.conf->no_data;
+	wp.unreachable = c.conf->unreachable;
+	wp.max_entries = WATCH_MAX_ENTRIES;
+	c.watch = watch_new(c.base, c.alert, &wp);
 	if (open_listeners(&c) < 0)
 		goto out;
 	c.control = control_new(&c, c.conf->control_socket);
@@ -165,6 +192,7 @@ out:
 	while (!TAILQ_EMPTY(&c.sessions))
 		session_free(TAILQ_FIRST(&c.sessions));
 	store_free(c.store);
+	watch_free(c.watch);
 	alert_engine_free(c.alert);
 	notify_free(c.notify);
 	if (c.ev_sigint != NULL) {

@@ -43,7 +43,7 @@ struct alert_event {
 	char metric[SAMPLE_NAME_MAX + 1];
 	double value; /* a gauge, or a counter's per-second rate */
 	double threshold;
-	char summary[256]; /* "web on 127.0.0.1 is down" */
+	char summary[384]; /* "web on 127.0.0.1 is down" */
 	int64_t time_ms;   /* wall clock of the sample that caused the transition */
 };
 

@@ -14,12 +14,13 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
-#include "alert.h"
 #include "frame.h"
+#include "ingest.h"
 #include "log.h"
 #include "sample.h"
 #include "store_rrd.h"
 #include "timeutil.h"
+#include "watch.h"
 #include "xmalloc.h"
 
 #define SESSION_HELLO_TIMEOUT 10 /* seconds */
@@ -53,6 +54,8 @@ void session_free(struct session *s)
 	if (s == NULL)
 		return;
 	TAILQ_REMOVE(&s->c->sessions, s, entry);
+	if (s->wa != NULL)
+		watch_agent_closed(s->c->watch, s->wa, "collector shut down");
 	s->c->nsessions--;
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
@@ -64,6 +67,10 @@ void session_free(struct session *s)
 
 static void session_end(struct session *s, const char *why)
 {
+	if (s->wa != NULL) {
+		watch_agent_closed(s->c->watch, s->wa, why);
+		s->wa = NULL;
+	}
 	if (s->site != NULL)
 		log_info("session %s (site \"%s\", agent \"%s\"): closed: %s; %llu batches, %llu "
 			 "samples",
@@ -145,6 +152,8 @@ static void handle_hello(struct session *s, Vakt__Hello *h)
 	a.protocol = VAKT_PROTOCOL;
 	a.software = sw;
 	a.max_frame = s->c->conf->max_frame;
+	a.time_ms = wall_now_ms();
+	a.heartbeat = s->c->conf->heartbeat;
 	f.msg_case = VAKT__FRAME__MSG_HELLO_ACK;
 	f.hello_ack = &a;
 	frame_write(bufferevent_get_output(s->bev), &f, s->c->conf->max_frame);
@@ -152,16 +161,30 @@ static void handle_hello(struct session *s, Vakt__Hello *h)
 	session_set_state(s, SESSION_ACTIVE);
 	log_info("session %s: site \"%s\", agent \"%s\" (%s), plaintext", s->peer, s->site,
 		 s->agent, s->software);
+	s->wa = watch_agent_hello(s->c->watch, s->site, s->agent, s->peer);
+	watch_agent_clock(s->c->watch, s->wa, h->time_ms);
 }
 
-/* Moves invalid samples to the tail of the batch; returns how many there are. */
-/*
- * A sample stamped further ahead than this is refused: rrdtool never takes
- * an update older than a file's last one, so a single sample from an agent
- * whose clock runs ahead would block that file's real data until then.
- */
-#define SESSION_MAX_AHEAD_MS (5 * 60 * 1000)
+/* An idle agent's sign of life: note it and answer with the collector's clock. */
+static void handle_heartbeat(struct session *s, const Vakt__Heartbeat *hb)
+{
+	Vakt__Heartbeat a = VAKT__HEARTBEAT__INIT;
+	Vakt__Frame f = VAKT__FRAME__INIT;
 
+	watch_agent_seen(s->c->watch, s->wa);
+	watch_agent_clock(s->c->watch, s->wa, hb->time_ms);
+	a.time_ms = wall_now_ms();
+	f.msg_case = VAKT__FRAME__MSG_HEARTBEAT;
+	f.heartbeat = &a;
+	frame_write(bufferevent_get_output(s->bev), &f, s->c->conf->max_frame);
+}
+
+/*
+ * A sample stamped further ahead than the collector's clock plus the
+ * allowed skew is refused: rrdtool never takes an update older than a
+ * file's last one, so one sample from an agent whose clock runs ahead would
+ * hide that file's real data until then.
+ */
 static int sample_ok(const Vakt__Sample *x)
 {
 	return name_ok(x->host, 0) && name_ok(x->check, 0) && name_ok(x->instance, 1) &&
@@ -170,68 +193,111 @@ static int sample_ok(const Vakt__Sample *x)
 		x->kind == VAKT__KIND__DERIVE);
 }
 
-/* Moves invalid samples to the tail of the batch; returns how many there are. */
-static size_t filter_samples(struct session *s, Vakt__Batch *b)
+static int result_ok(const Vakt__Result *r)
 {
-	int64_t latest = wall_now_ms() + SESSION_MAX_AHEAD_MS;
-	size_t kept = 0, ahead = 0;
-
-	for (size_t i = 0; i < b->n_samples; i++) {
-		Vakt__Sample *x = b->samples[i];
-		int ok = sample_ok(x);
-
-		if (ok && x->time_ms > latest) {
-			ahead++;
-			ok = 0;
-		}
-		if (ok) {
-			b->samples[i] = b->samples[kept];
-			b->samples[kept++] = x;
-		}
-	}
-	if (ahead > 0)
-		log_complain(&s->ahead, 300,
-			     "session %s (site \"%s\"): batch %llu: %zu samples stamped more than "
-			     "%d s in the future skipped: is the agent's clock right?",
-			     s->peer, s->site, (unsigned long long)b->seq, ahead,
-			     SESSION_MAX_AHEAD_MS / 1000);
-	if (kept + ahead < b->n_samples)
-		log_complain(&s->invalid, 300,
-			     "session %s (site \"%s\"): batch %llu: %zu invalid samples skipped",
-			     s->peer, s->site, (unsigned long long)b->seq,
-			     b->n_samples - kept - ahead);
-	s->bad_samples += b->n_samples - kept;
-	return b->n_samples - kept;
+	return name_ok(r->host, 0) && name_ok(r->check, 0) && name_ok(r->instance, 1) &&
+	       r->time_ms > 0 && r->outcome >= VAKT__OUTCOME__OUTCOME_OK &&
+	       r->outcome <= VAKT__OUTCOME__OUTCOME_ERROR;
 }
 
+/* Logs, once per agent and incident, samples stamped too far ahead. */
+static void note_ahead(struct session *s, uint64_t seq, size_t n, int64_t worst_ms)
+{
+	s->ahead_samples += n;
+	if (s->wa != NULL)
+		s->wa->ahead += n;
+	log_complain(&s->ahead, 300,
+		     "session %s (site \"%s\", agent \"%s\"): batch %llu: %zu samples stamped "
+		     "up to %.1f s ahead of the collector's clock refused (more than %u s): is "
+		     "the agent's clock right?",
+		     s->peer, s->site, s->agent, (unsigned long long)seq, n,
+		     (double)worst_ms / 1000.0, s->c->conf->max_clock_skew);
+}
+
+/*
+ * Decodes a wire batch into Vakt's own types at this edge, skipping what is
+ * invalid (counted and logged once), and hands it to the one ingest path.
+ */
 static void handle_batch(struct session *s, Vakt__Frame *f)
 {
-	Vakt__Batch *b = f->batch;
-	size_t bad, n;
+	Vakt__Batch *pb = f->batch;
+	int64_t now = wall_now_ms();
+	int64_t latest = now + (int64_t)s->c->conf->max_clock_skew * 1000, worst = 0;
+	struct sample_batch *b;
+	struct check_result *res;
+	size_t nres = 0, ahead = 0, invalid = 0;
 
-	if (b->seq <= s->last_seq)
+	if (pb->seq <= s->last_seq)
 		log_warnx("session %s (site \"%s\"): batch %llu after %llu: sequence went back",
-			  s->peer, s->site, (unsigned long long)b->seq,
+			  s->peer, s->site, (unsigned long long)pb->seq,
 			  (unsigned long long)s->last_seq);
-	s->last_seq = b->seq;
-	bad = filter_samples(s, b);
-	n = b->n_samples - bad;
-	for (size_t i = 0; i < n; i++)
-		alert_feed(s->c->alert, s->site, b->samples[i]);
+	s->last_seq = pb->seq;
+	b = sample_batch_new(s->site, s->agent, s->id, pb->seq,
+			     pb->n_samples + 2 * pb->n_results + 1);
+	for (size_t i = 0; i < pb->n_samples; i++) {
+		const Vakt__Sample *x = pb->samples[i];
+		struct sample *y;
+
+		if (!sample_ok(x)) {
+			invalid++;
+			continue;
+		}
+		if (x->time_ms > latest) {
+			ahead++;
+			if (x->time_ms - now > worst)
+				worst = x->time_ms - now;
+			continue;
+		}
+		y = sample_batch_add(b, x->host, x->check, x->instance, x->metric);
+		y->time_ms = x->time_ms;
+		y->kind = (enum sample_kind)x->kind;
+		y->value = x->value;
+		y->counter = x->counter;
+		y->interval = x->interval;
+		y->width = x->width ? x->width : 64;
+		y->unknown = x->unknown;
+	}
+	res = xcalloc(pb->n_results + 1, sizeof(*res));
+	for (size_t i = 0; i < pb->n_results; i++) {
+		const Vakt__Result *x = pb->results[i];
+		struct check_result *y = &res[nres];
+
+		if (!result_ok(x)) {
+			invalid++;
+			continue;
+		}
+		if (x->time_ms > latest) {
+			ahead++;
+			if (x->time_ms - now > worst)
+				worst = x->time_ms - now;
+			continue;
+		}
+		y->host = x->host;
+		y->check = x->check;
+		y->instance = x->instance;
+		y->time_ms = x->time_ms;
+		y->outcome = (enum outcome)x->outcome;
+		y->reason = x->reason;
+		y->interval = x->interval;
+		y->duration_ms = x->duration_ms;
+		nres++;
+	}
+	if (ahead > 0)
+		note_ahead(s, pb->seq, ahead, worst);
+	if (invalid > 0) {
+		s->bad_samples += invalid;
+		log_complain(&s->invalid, 300,
+			     "session %s (site \"%s\"): batch %llu: %zu invalid samples skipped",
+			     s->peer, s->site, (unsigned long long)pb->seq, invalid);
+	}
 	s->batches++;
-	s->samples += n;
-	if (bad > 0) {
-		/* the store sees only the valid head; the invalid tail is freed here */
-		for (size_t i = n; i < b->n_samples; i++)
-			vakt__sample__free_unpacked(b->samples[i], NULL);
-		b->n_samples = n;
-	}
-	if (store_submit(s->c->store, s->id, s->site, f) < 0) {
-		/* cannot happen: reading stops before the queue fills */
-		log_warnx("session %s: store queue full, batch %llu dropped unacknowledged",
-			  s->peer, (unsigned long long)b->seq);
-		vakt__frame__free_unpacked(f, NULL);
-	}
+	s->samples += b->n;
+	if (s->wa != NULL)
+		watch_agent_seen(s->c->watch, s->wa);
+	/* the session pauses reading before the store fills, so this is not refused */
+	ingest_batch(s->c, b, res, nres);
+	free(res);
+	vakt__frame__free_unpacked(f, NULL);
 }
 
 static void session_read_cb(struct bufferevent *bev, void *arg)
@@ -271,7 +337,11 @@ static void session_read_cb(struct bufferevent *bev, void *arg)
 		}
 		switch (f->msg_case) {
 		case VAKT__FRAME__MSG_BATCH:
-			handle_batch(s, f); /* the store owns f now */
+			handle_batch(s, f); /* frees f */
+			break;
+		case VAKT__FRAME__MSG_HEARTBEAT:
+			handle_heartbeat(s, f->heartbeat);
+			vakt__frame__free_unpacked(f, NULL);
 			break;
 		case VAKT__FRAME__MSG_HELLO:
 			session_refuse(s, "second hello on one session");
@@ -310,6 +380,10 @@ void session_store_done(const void *result, void *arg)
 	if (r->rejected > 0)
 		log_debug("store: batch %llu: %u rejected", (unsigned long long)r->seq,
 			  r->rejected);
+	if (s != NULL && s->wa != NULL) {
+		s->wa->duplicates += r->duplicates;
+		s->wa->rejected += r->rejected;
+	}
 	if (s != NULL && s->state == SESSION_ACTIVE && r->failed > 0) {
 		/*
 		 * Not durable, so no ack; and no later ack either, since an ack covers

@@ -32,7 +32,8 @@ struct session {
 	enum session_state state;
 	int paused; /* reading stopped: the store queue is full */
 	uint64_t last_seq;
-	uint64_t batches, samples, bad_samples;
+	uint64_t batches, samples, bad_samples, ahead_samples;
+	struct watch_agent *wa; /* the agent's record in the watch, after hello */
 	struct complaint invalid, ahead; /* rate-limited logs of skipped samples */
 	double since;
 };

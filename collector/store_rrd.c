@@ -25,9 +25,7 @@
 #define STORE_MAX_DS 32 /* metrics in one file */
 
 struct job {
-	uint64_t session_id;
-	char *site;
-	Vakt__Frame *frame;
+	struct sample_batch *b;
 	struct store_result res;
 };
 
@@ -57,12 +55,12 @@ struct store {
 	struct store_stats st;
 };
 
-static const char *ds_type(Vakt__Kind k)
+static const char *ds_type(enum sample_kind k)
 {
-	return sample_kind_str((enum sample_kind)k);
+	return sample_kind_str(k);
 }
 
-int store_rrd_create_args(unsigned step, unsigned interval, const Vakt__Sample *const *samples,
+int store_rrd_create_args(unsigned step, unsigned interval, const struct sample *const *samples,
 			  size_t n, char ***argv_out)
 {
 	static const char *const cfs[] = {"AVERAGE", "MIN", "MAX"};
@@ -81,7 +79,7 @@ int store_rrd_create_args(unsigned step, unsigned interval, const Vakt__Sample *
 
 		rrdpath_dsname(ds, sizeof(ds), samples[i]->metric);
 		xasprintf(&argv[argc++], "DS:%s:%s:%u:%s:U", ds, ds_type(samples[i]->kind),
-			  heartbeat, samples[i]->kind == VAKT__KIND__GAUGE ? "U" : "0");
+			  heartbeat, samples[i]->kind == SAMPLE_GAUGE ? "U" : "0");
 	}
 	for (size_t r = 0; r < 4; r++) {
 		unsigned steps = rras[r].secs_per_row > step ? rras[r].secs_per_row / step : 1;
@@ -160,7 +158,7 @@ static void describe_space(const char *dir, char *buf, size_t len)
 }
 
 /* Creates the file for its first samples[0..n) (one timestamp) if it is missing. */
-static int ensure_file(struct store *s, const char *path, const Vakt__Sample *const *samples,
+static int ensure_file(struct store *s, const char *path, const struct sample *const *samples,
 		       size_t n, char *why, size_t whylen)
 {
 	struct stat sb;
@@ -201,7 +199,7 @@ struct update {
 	size_t n; /* samples in it */
 };
 
-static void format_update(struct update *u, const Vakt__Sample *const *samples, size_t n)
+static void format_update(struct update *u, const struct sample *const *samples, size_t n)
 {
 	int64_t t = samples[0]->time_ms;
 	size_t tl = 0, vl;
@@ -215,7 +213,7 @@ static void format_update(struct update *u, const Vakt__Sample *const *samples, 
 		tl +=
 		    (size_t)snprintf(u->tmpl + tl, sizeof(u->tmpl) - tl, "%s%s", i ? ":" : "", ds);
 		u->val[vl++] = ':';
-		sample_value_str(samples[i], u->val + vl, sizeof(u->val) - vl);
+		sample_format_value(samples[i], u->val + vl, sizeof(u->val) - vl);
 		vl += strlen(u->val + vl);
 	}
 	u->n = n;
@@ -258,7 +256,7 @@ static int rrd_update_some(struct store *s, const char *path, const struct updat
  * cheaper this way). If such a call fails (a replayed timestamp among new
  * ones), its updates go again one by one, so only the replayed ones are lost.
  */
-static void write_file(struct store *s, const char *path, Vakt__Sample **x, size_t n,
+static void write_file(struct store *s, const char *path, struct sample **x, size_t n,
 		       struct store_result *res)
 {
 	struct update *u = xcalloc(n, sizeof(*u));
@@ -274,14 +272,14 @@ static void write_file(struct store *s, const char *path, Vakt__Sample **x, size
 
 			/* a file that cannot be made now (disk full, say) may be later:
 			 * its samples are not acknowledged */
-			if (ensure_file(s, path, (const Vakt__Sample *const *)x, g, why,
+			if (ensure_file(s, path, (const struct sample *const *)x, g, why,
 					sizeof(why)) < 0) {
 				note_failure(res, n, path, why);
 				free(u);
 				return;
 			}
 		}
-		format_update(&u[nu++], (const Vakt__Sample *const *)&x[i], g);
+		format_update(&u[nu++], (const struct sample *const *)&x[i], g);
 		i += g;
 	}
 	for (size_t i = 0; i < nu;) {
@@ -301,7 +299,7 @@ static void write_file(struct store *s, const char *path, Vakt__Sample **x, size
 }
 
 struct sorted {
-	Vakt__Sample *s;
+	struct sample *s;
 	size_t pos;
 };
 
@@ -320,7 +318,7 @@ static int sample_order(const void *a, const void *b)
 	return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
-static int same_file(const Vakt__Sample *a, const Vakt__Sample *b)
+static int same_file(const struct sample *a, const struct sample *b)
 {
 	return strcmp(a->host, b->host) == 0 && strcmp(a->check, b->check) == 0 &&
 	       strcmp(a->instance, b->instance) == 0;
@@ -328,8 +326,8 @@ static int same_file(const Vakt__Sample *a, const Vakt__Sample *b)
 
 static void write_job(struct store *s, struct job *j)
 {
-	Vakt__Batch *b = j->frame->batch;
-	Vakt__Sample **x = b->samples;
+	struct sample_batch *b = j->b;
+	struct sample **x;
 	struct sorted *order;
 
 	/*
@@ -337,29 +335,31 @@ static void write_job(struct store *s, struct job *j)
 	 * time order, as rrdtool demands, and created with every metric of its
 	 * first timestamp, however the agent ordered the samples.
 	 */
-	order = xcalloc(b->n_samples, sizeof(*order));
-	for (size_t i = 0; i < b->n_samples; i++) {
-		order[i].s = x[i];
+	order = xcalloc(b->n, sizeof(*order));
+	x = xcalloc(b->n, sizeof(*x));
+	for (size_t i = 0; i < b->n; i++) {
+		order[i].s = &b->v[i];
 		order[i].pos = i;
 	}
-	qsort(order, b->n_samples, sizeof(*order), sample_order);
-	for (size_t i = 0; i < b->n_samples; i++)
+	qsort(order, b->n, sizeof(*order), sample_order);
+	for (size_t i = 0; i < b->n; i++)
 		x[i] = order[i].s;
 	free(order);
 
-	for (size_t i = 0; i < b->n_samples;) {
+	for (size_t i = 0; i < b->n;) {
 		char path[4096];
 		size_t n = 1;
 
-		while (i + n < b->n_samples && same_file(x[i + n], x[i]))
+		while (i + n < b->n && same_file(x[i + n], x[i]))
 			n++;
-		if (rrdpath_build(path, sizeof(path), s->data_dir, j->site, x[i]->host, x[i]->check,
+		if (rrdpath_build(path, sizeof(path), s->data_dir, b->site, x[i]->host, x[i]->check,
 				  x[i]->instance) < 0)
 			j->res.rejected += n;
 		else
 			write_file(s, path, &x[i], n, &j->res);
 		i += n;
 	}
+	free(x);
 }
 
 static void *writer_main(void *arg)
@@ -392,8 +392,7 @@ static void *writer_main(void *arg)
 		s->dlen++;
 		pthread_mutex_unlock(&s->mu);
 		event_active(s->done_ev, EV_READ, 0);
-		vakt__frame__free_unpacked(j->frame, NULL);
-		free(j->site);
+		sample_batch_free(j->b);
 		free(j);
 		pthread_mutex_lock(&s->mu);
 	}
@@ -456,7 +455,7 @@ int store_full(const struct store *s)
 	return full;
 }
 
-int store_submit(struct store *s, uint64_t session_id, const char *site, Vakt__Frame *frame)
+int store_submit(struct store *s, struct sample_batch *b)
 {
 	struct job *j;
 
@@ -466,11 +465,9 @@ int store_submit(struct store *s, uint64_t session_id, const char *site, Vakt__F
 		return -1;
 	}
 	j = xcalloc(1, sizeof(*j));
-	j->session_id = session_id;
-	j->site = xstrdup(site);
-	j->frame = frame;
-	j->res.session_id = session_id;
-	j->res.seq = frame->batch->seq;
+	j->b = b;
+	j->res.session_id = b->session_id;
+	j->res.seq = b->seq;
 	s->todo[(s->head + s->len) % s->cap] = j;
 	s->len++;
 	pthread_cond_signal(&s->cv);

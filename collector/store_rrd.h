@@ -11,7 +11,7 @@
 
 #include <event2/event.h>
 
-#include "vakt.pb-c.h"
+#include "sample.h"
 
 struct store;
 
@@ -48,14 +48,14 @@ void store_free(struct store *s);
 /* 1 when a submit would be refused: the caller stops reading. */
 int store_full(const struct store *s);
 /*
- * Queues `frame` (a decoded Batch, ownership passes to the store) for `site`.
- * Returns -1 and keeps nothing when the queue is full.
+ * Queues `b` (ownership passes to the store). Returns -1 and keeps nothing
+ * (the caller still owns b) when the queue is full.
  */
-int store_submit(struct store *s, uint64_t session_id, const char *site, Vakt__Frame *frame);
+int store_submit(struct store *s, struct sample_batch *b);
 void store_get_stats(struct store *s, struct store_stats *st);
 
 /* Builds the rrdcreate arguments for one file; exposed for the unit tests. */
-int store_rrd_create_args(unsigned step, unsigned interval, const Vakt__Sample *const *samples,
+int store_rrd_create_args(unsigned step, unsigned interval, const struct sample *const *samples,
 			  size_t n, char ***argv_out);
 
 #endif

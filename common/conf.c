@@ -202,6 +202,11 @@ static const struct conf_bound {
     {"root", "step", 1, 3600, " s"},
     {"root", "store_queue", 1, 1000000, ""},
     {"root", "max_sessions", 1, 1000000, ""},
+    {"root", "max_clock_skew", 1, 3600, " s"},
+    {"watch", "heartbeat", 1, 3600, " s"},
+    {"watch", "agent_down", 0, 7 * 86400, " s"},
+    {"watch", "no_data", 0, 1000, " intervals"},
+    {"watch", "unreachable", 0, 1000, " runs"},
 };
 
 int conf_validate_int(cfg_t *cfg, cfg_opt_t *opt)

@@ -75,6 +75,19 @@ struct sample_batch {
 	size_t bytes;
 };
 
+/*
+ * How one run of one check ended, as the collector keeps it. The names
+ * point into whatever the caller decoded; they live for the call only.
+ */
+struct check_result {
+	const char *host, *check, *instance;
+	int64_t time_ms; /* when the run started */
+	enum outcome outcome;
+	const char *reason; /* "" when there is nothing to say */
+	unsigned interval;  /* seconds */
+	unsigned duration_ms;
+};
+
 struct sample_batch *sample_batch_new(const char *site, const char *agent, uint64_t session_id,
 				      uint64_t seq, size_t nhint);
 void sample_batch_free(struct sample_batch *b);

@@ -128,12 +128,13 @@ static void load(struct fixture *fx, const char *text)
 static void feed(struct fixture *fx, const char *host, const char *check, const char *metric,
 		 Vakt__Kind kind, int64_t time_ms, double value, uint64_t counter, int unknown)
 {
-	Vakt__Sample s = VAKT__SAMPLE__INIT;
+	struct sample s = {0};
 
-	s.host = (char *)host;
-	s.check = (char *)check;
-	s.metric = (char *)metric;
-	s.kind = kind;
+	s.host = host;
+	s.check = check;
+	s.instance = "";
+	s.metric = metric;
+	s.kind = (enum sample_kind)kind;
 	s.time_ms = time_ms;
 	s.value = value;
 	s.counter = counter;

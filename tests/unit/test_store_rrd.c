@@ -34,53 +34,35 @@ static void done(const struct store_result *r, void *arg)
 	event_base_loopbreak(log->base);
 }
 
-static Vakt__Frame *batch(uint64_t seq, int64_t t_ms, uint64_t octets, double up)
+/* The session and site the next batch claims; with_origin sets them. */
+static const char *cur_site = "x";
+static uint64_t cur_session = 1;
+
+static struct sample_batch *with_origin(uint64_t session, const char *site, struct sample_batch *b)
 {
-	Vakt__Frame *f = calloc(1, sizeof(*f));
-	Vakt__Batch *b = calloc(1, sizeof(*b));
+	b->session_id = session;
+	free(b->site);
+	b->site = strdup(site);
+	return b;
+}
+
+#define SUBMIT(session, site, b) store_submit(s, with_origin(session, site, b))
+
+static struct sample_batch *batch(uint64_t seq, int64_t t_ms, uint64_t octets, double up)
+{
+	struct sample_batch *b = sample_batch_new(cur_site, "agent", cur_session, seq, 2);
 	const char *metrics[] = {"in_octets", "oper_status"};
 
-	vakt__frame__init(f);
-	vakt__batch__init(b);
-	b->seq = seq;
-	b->n_samples = 2;
-	b->samples = calloc(2, sizeof(*b->samples));
 	for (int i = 0; i < 2; i++) {
-		Vakt__Sample *s = calloc(1, sizeof(*s));
+		struct sample *s = sample_batch_add(b, "core sw", "if", "eth0", metrics[i]);
 
-		vakt__sample__init(s);
-		s->host = strdup("core sw");
-		s->check = strdup("if");
-		s->instance = strdup("eth0");
-		s->metric = strdup(metrics[i]);
 		s->time_ms = t_ms;
 		s->interval = 1;
-		s->kind = i == 0 ? VAKT__KIND__DERIVE : VAKT__KIND__GAUGE;
+		s->kind = i == 0 ? SAMPLE_DERIVE : SAMPLE_GAUGE;
 		s->counter = octets;
 		s->value = up;
-		b->samples[i] = s;
 	}
-	f->msg_case = VAKT__FRAME__MSG_BATCH;
-	f->batch = b;
-	/* the store frees with free_unpacked: re-encode so allocation matches */
-	{
-		size_t len;
-		uint8_t *buf = frame_encode(f, &len);
-		Vakt__Frame *g = vakt__frame__unpack(NULL, len - 4, buf + 4);
-
-		free(buf);
-		for (int i = 0; i < 2; i++) {
-			free(b->samples[i]->host);
-			free(b->samples[i]->check);
-			free(b->samples[i]->instance);
-			free(b->samples[i]->metric);
-			free(b->samples[i]);
-		}
-		free(b->samples);
-		free(b);
-		free(f);
-		return g;
-	}
+	return b;
 }
 
 static void free_lastupdate(unsigned long n, char **names, char **values)
@@ -112,38 +94,19 @@ struct spec {
 	double value;
 };
 
-/* A decoded batch of gauges on host "h", check "c", as the session hands it over. */
-static Vakt__Frame *frame_of(uint64_t seq, const struct spec *sp, size_t n)
+/* A batch of gauges on host "h", check "c", as the session hands it over. */
+static struct sample_batch *frame_of(uint64_t seq, const struct spec *sp, size_t n)
 {
-	Vakt__Frame f = VAKT__FRAME__INIT;
-	Vakt__Batch b = VAKT__BATCH__INIT;
-	Vakt__Sample *x = calloc(n, sizeof(*x)), **px = calloc(n, sizeof(*px));
-	uint8_t *buf;
-	size_t len;
-	Vakt__Frame *g;
+	struct sample_batch *b = sample_batch_new(cur_site, "agent", cur_session, seq, n);
 
 	for (size_t i = 0; i < n; i++) {
-		vakt__sample__init(&x[i]);
-		x[i].host = "h";
-		x[i].check = "c";
-		x[i].instance = (char *)sp[i].instance;
-		x[i].metric = (char *)sp[i].metric;
-		x[i].time_ms = sp[i].t_ms;
-		x[i].value = sp[i].value;
-		x[i].interval = 1;
-		px[i] = &x[i];
+		struct sample *x = sample_batch_add(b, "h", "c", sp[i].instance, sp[i].metric);
+
+		x->time_ms = sp[i].t_ms;
+		x->value = sp[i].value;
+		x->interval = 1;
 	}
-	b.seq = seq;
-	b.samples = px;
-	b.n_samples = n;
-	f.msg_case = VAKT__FRAME__MSG_BATCH;
-	f.batch = &b;
-	buf = frame_encode(&f, &len);
-	g = vakt__frame__unpack(NULL, len - 4, buf + 4);
-	free(buf);
-	free(x);
-	free(px);
-	return g;
+	return b;
 }
 
 /* Removes a test's data directory and everything under it. */
@@ -174,8 +137,8 @@ static void test_batches_land_in_rrd_and_replays_are_duplicates(void **state)
 	p.step = 1;
 	p.queue_max = 4;
 	s = store_new(log.base, &p, done, &log);
-	assert_int_equal(store_submit(s, 9, "r\xc3\xb8rvik", batch(1, t0, 1000, 1)), 0);
-	assert_int_equal(store_submit(s, 9, "r\xc3\xb8rvik", batch(2, t0 + 1000, 3000, 2)), 0);
+	assert_int_equal(SUBMIT(9, "r\xc3\xb8rvik", batch(1, t0, 1000, 1)), 0);
+	assert_int_equal(SUBMIT(9, "r\xc3\xb8rvik", batch(2, t0 + 1000, 3000, 2)), 0);
 	wait_results(&log, 2);
 	assert_int_equal(log.r[0].seq, 1);
 	assert_int_equal(log.r[0].session_id, 9);
@@ -195,7 +158,7 @@ static void test_batches_land_in_rrd_and_replays_are_duplicates(void **state)
 	free_lastupdate(ds_cnt, ds_names, values);
 
 	/* the agent replays batch 2 after a reconnect: counted, not an error */
-	assert_int_equal(store_submit(s, 10, "r\xc3\xb8rvik", batch(2, t0 + 1000, 3000, 2)), 0);
+	assert_int_equal(SUBMIT(10, "r\xc3\xb8rvik", batch(2, t0 + 1000, 3000, 2)), 0);
 	wait_results(&log, 3);
 	assert_int_equal(log.r[2].duplicates, 2);
 	assert_int_equal(log.r[2].rejected, 0);
@@ -212,19 +175,19 @@ static void test_queue_is_bounded(void **state)
 	struct result_log log = {.n = 0};
 	struct store_params p = {.step = 60, .queue_max = 1};
 	struct store *s;
-	Vakt__Frame *extra;
+	struct sample_batch *extra;
 	int refused = 0;
 
 	assert_non_null(mkdtemp(dir));
 	log.base = event_base_new();
 	p.data_dir = dir;
 	s = store_new(log.base, &p, done, &log);
-	assert_int_equal(store_submit(s, 1, "x", batch(1, 1000000, 1, 1)), 0);
+	assert_int_equal(SUBMIT(1, "x", batch(1, 1000000, 1, 1)), 0);
 	/* the first is queued or being written; its result is not collected: no room */
 	extra = batch(2, 2000000, 1, 1);
-	if (store_submit(s, 1, "x", extra) < 0) {
+	if (SUBMIT(1, "x", extra) < 0) {
 		refused = 1;
-		vakt__frame__free_unpacked(extra, NULL);
+		sample_batch_free(extra);
 	}
 	assert_true(refused);
 	assert_true(store_full(s));
@@ -252,7 +215,7 @@ static void test_interleaved_files_in_one_batch(void **state)
 	log.base = event_base_new();
 	p.data_dir = dir;
 	s = store_new(log.base, &p, done, &log);
-	assert_int_equal(store_submit(s, 1, "x", frame_of(1, mixed, 3)), 0);
+	assert_int_equal(SUBMIT(1, "x", frame_of(1, mixed, 3)), 0);
 	wait_results(&log, 1);
 	assert_int_equal(log.r[0].written, 3);
 	assert_int_equal(log.r[0].rejected, 0);
@@ -291,8 +254,8 @@ static void test_out_of_order_batch_and_partial_replay(void **state)
 	log.base = event_base_new();
 	p.data_dir = dir;
 	s = store_new(log.base, &p, done, &log);
-	assert_int_equal(store_submit(s, 1, "x", frame_of(1, first, 7)), 0);
-	assert_int_equal(store_submit(s, 1, "x", frame_of(2, replay, 6)), 0);
+	assert_int_equal(SUBMIT(1, "x", frame_of(1, first, 7)), 0);
+	assert_int_equal(SUBMIT(1, "x", frame_of(2, replay, 6)), 0);
 	wait_results(&log, 2);
 	assert_int_equal(log.r[0].written, 7);
 	assert_int_equal(log.r[0].rejected + log.r[0].duplicates, 0);
@@ -313,15 +276,15 @@ static void test_out_of_order_batch_and_partial_replay(void **state)
 
 static void test_create_args_follow_the_design(void **state)
 {
-	Vakt__Sample a = VAKT__SAMPLE__INIT, b = VAKT__SAMPLE__INIT;
-	const Vakt__Sample *ss[] = {&a, &b};
+	struct sample a = {0}, b = {0};
+	const struct sample *ss[] = {&a, &b};
 	char **argv;
 	int argc;
 
 	a.metric = "up";
-	a.kind = VAKT__KIND__GAUGE;
+	a.kind = SAMPLE_GAUGE;
 	b.metric = "in_octets";
-	b.kind = VAKT__KIND__DERIVE;
+	b.kind = SAMPLE_DERIVE;
 	argc = store_rrd_create_args(60, 30, ss, 2, &argv);
 	assert_int_equal(argc, 2 + 12);
 	assert_string_equal(argv[0], "DS:up:GAUGE:60:U:U");

@@ -1,0 +1,58 @@
+/*
+ * ingest.c - the collector's single ingest path (see ingest.h). It runs on
+ * the event loop and must stay cheap: no disk, no DNS; the store's writer
+ * thread does the I/O.
+ */
+#include "ingest.h"
+
+#include "alert.h"
+#include "log.h"
+#include "store_rrd.h"
+#include "watch.h"
+
+/*
+ * An outcome is stored beside the check's own metrics: `up` (1 when the run
+ * measured, else 0) for availability, and `outcome` (the enum's number) so
+ * that a graph can tell a timeout from a refusal.
+ */
+static void add_outcome_samples(struct sample_batch *b, const struct check_result *r)
+{
+	struct sample *x;
+
+	x = sample_batch_add(b, r->host, r->check, r->instance, "up");
+	x->time_ms = r->time_ms;
+	x->kind = SAMPLE_GAUGE;
+	x->value = r->outcome == OUTCOME_OK ? 1 : 0;
+	x->interval = r->interval;
+	x = sample_batch_add(b, r->host, r->check, r->instance, "outcome");
+	x->time_ms = r->time_ms;
+	x->kind = SAMPLE_GAUGE;
+	x->value = (double)r->outcome;
+	x->interval = r->interval;
+}
+
+int ingest_batch(struct collector *c, struct sample_batch *b, const struct check_result *r,
+		 size_t nr)
+{
+	size_t nsamples = b->n;
+
+	for (size_t i = 0; i < nr; i++) {
+		watch_result(c->watch, b->site, b->agent, &r[i]);
+		add_outcome_samples(b, &r[i]);
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		alert_feed(c->alert, b->site, &b->v[i]);
+		if (i < nsamples)
+			watch_sample(c->watch, b->site, b->agent, &b->v[i]);
+	}
+	if (store_submit(c->store, b) < 0) {
+		c->ingest_dropped += b->n;
+		log_complain(&c->ingest_full, 60,
+			     "ingest: store queue full, %zu samples of site \"%s\" not stored "
+			     "(%llu so far)",
+			     b->n, b->site, (unsigned long long)c->ingest_dropped);
+		sample_batch_free(b);
+		return -1;
+	}
+	return 0;
+}

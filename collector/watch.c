@@ -1,0 +1,484 @@
+/*
+ * watch.c - silence made into alerts (see watch.h). Runs on the loop: a
+ * sample or an outcome updates one table entry, and a one-second timer
+ * looks for what has gone quiet. It never pages for a condition another
+ * alert already explains, and never keeps more than max_entries entries.
+ */
+#include "watch.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alert.h"
+#include "log.h"
+#include "timeutil.h"
+#include "xmalloc.h"
+
+/* Slack for batching and scheduling jitter before a file counts as silent. */
+#define WATCH_NODATA_GRACE_S 5
+/* An agent's clock offset moving by more than this between two readings is a step. */
+#define WATCH_CLOCK_STEP_MS 5000
+#define WATCH_BUCKETS_MIN 256
+
+/* The hosts of one site, so that an unreachable host hides its files' no-data. */
+struct whost {
+	struct whost *next;
+	char *site, *host;
+	unsigned failing; /* its checks whose unreachable condition holds */
+};
+
+/* One (site, host, check, instance): a file's samples and a check's outcomes. */
+struct wentry {
+	struct wentry *next; /* hash chain */
+	uint64_t hash;
+	char *key; /* site, host, check, instance, each with its NUL */
+	size_t keylen;
+	const char *site, *host, *check, *instance; /* into key */
+	struct whost *h;
+	struct watch_agent *agent; /* the agent that last reported it */
+	unsigned interval;         /* seconds, the largest seen */
+	/* samples */
+	int has_samples;
+	double last_sample; /* monotonic */
+	int64_t last_sample_wall;
+	int nodata; /* no-data is firing */
+	/* outcomes */
+	unsigned fails; /* failed runs in a row */
+	int64_t first_fail_wall;
+	int unreachable; /* unreachable is firing */
+};
+
+struct watch {
+	struct event_base *base;
+	struct alert_engine *alert;
+	struct watch_params p;
+	struct event *tick;
+	struct watch_agent **agents;
+	size_t nagents;
+	struct wentry **bucket;
+	size_t nbuckets, nentries;
+	struct whost *hosts; /* few: one per host, a list is enough */
+	uint64_t ignored;
+	struct complaint full;
+};
+
+static uint64_t hash_key(const char *key, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)key[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* "2026-11-30 03:12:04" in local time. */
+static void fmt_wall(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (localtime_r(&t, &tm) == NULL || strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(buf, len, "%" PRId64, ms / 1000);
+}
+
+/* "45 s", "3 min 4 s", "2 h 5 min". */
+static void fmt_span(double s, char *buf, size_t len)
+{
+	long v = s < 0 ? 0 : (long)(s + 0.5);
+
+	if (v < 120)
+		snprintf(buf, len, "%ld s", v);
+	else if (v < 7200)
+		snprintf(buf, len, "%ld min %ld s", v / 60, v % 60);
+	else
+		snprintf(buf, len, "%ld h %ld min", v / 3600, (v % 3600) / 60);
+}
+
+/* snprintf for summaries: a long name shortens the text, which is fine. */
+static void say(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	watch_tick(arg, mono_now());
+}
+
+struct watch *watch_new(struct event_base *base, struct alert_engine *alert,
+			const struct watch_params *p)
+{
+	struct watch *w = xcalloc(1, sizeof(*w));
+	struct timeval one = {1, 0};
+
+	w->base = base;
+	w->alert = alert;
+	w->p = *p;
+	w->nbuckets = WATCH_BUCKETS_MIN;
+	w->bucket = xcalloc(w->nbuckets, sizeof(*w->bucket));
+	if (base != NULL) {
+		w->tick = event_new(base, -1, EV_PERSIST, tick_cb, w);
+		if (w->tick == NULL || event_add(w->tick, &one) < 0)
+			fatalx("watch: cannot start the timer");
+	}
+	return w;
+}
+
+void watch_free(struct watch *w)
+{
+	if (w == NULL)
+		return;
+	if (w->tick != NULL)
+		event_free(w->tick);
+	for (size_t b = 0; b < w->nbuckets; b++) {
+		struct wentry *e, *next;
+
+		for (e = w->bucket[b]; e != NULL; e = next) {
+			next = e->next;
+			free(e->key);
+			free(e);
+		}
+	}
+	free(w->bucket);
+	while (w->hosts != NULL) {
+		struct whost *h = w->hosts;
+
+		w->hosts = h->next;
+		free(h->site);
+		free(h->host);
+		free(h);
+	}
+	for (size_t i = 0; i < w->nagents; i++) {
+		free(w->agents[i]->site);
+		free(w->agents[i]->agent);
+		free(w->agents[i]);
+	}
+	free(w->agents);
+	free(w);
+}
+
+/* ---- agents ---- */
+
+static struct watch_agent *agent_find(const struct watch *w, const char *site, const char *agent)
+{
+	for (size_t i = 0; i < w->nagents; i++)
+		if (strcmp(w->agents[i]->site, site) == 0 && strcmp(w->agents[i]->agent, agent) == 0)
+			return w->agents[i];
+	return NULL;
+}
+
+static void agent_condition(struct watch *w, struct watch_agent *a, int down, double now)
+{
+	const char *names[5] = {a->site, a->agent, "vakt-agent", "", "traffic"};
+	char summary[384], since[32], span[32];
+
+	if (a->down == down)
+		return;
+	fmt_wall(a->last_wall_ms, since, sizeof(since));
+	fmt_span(now - a->last_seen, span, sizeof(span));
+	if (down)
+		say(summary, sizeof(summary),
+			 "agent \"%s\" of site %s is down: nothing heard for %s (since %s)%s%s%s%s",
+			 a->agent, a->site, span, since, a->last_close[0] ? "; its session from " : "",
+			 a->last_close[0] ? a->last_peer : "", a->last_close[0] ? " ended: " : "",
+			 a->last_close);
+	else
+		say(summary, sizeof(summary), "agent \"%s\" of site %s is back (silent for %s)",
+			 a->agent, a->site, span);
+	a->down = down;
+	alert_condition(w->alert, ALERT_AGENT_DOWN, names, down, wall_now_ms(), summary);
+}
+
+struct watch_agent *watch_agent_hello(struct watch *w, const char *site, const char *agent,
+				      const char *peer)
+{
+	struct watch_agent *a = agent_find(w, site, agent);
+
+	if (a == NULL) {
+		a = xcalloc(1, sizeof(*a));
+		a->site = xstrdup(site);
+		a->agent = xstrdup(agent);
+		w->agents = xreallocarray(w->agents, w->nagents + 1, sizeof(*w->agents));
+		w->agents[w->nagents++] = a;
+	}
+	a->sessions++;
+	snprintf(a->last_peer, sizeof(a->last_peer), "%s", peer);
+	a->last_close[0] = '\0';
+	watch_agent_seen(w, a);
+	return a;
+}
+
+void watch_agent_seen(struct watch *w, struct watch_agent *a)
+{
+	double now = mono_now();
+
+	agent_condition(w, a, 0, now);
+	a->last_seen = now;
+	a->last_wall_ms = wall_now_ms();
+}
+
+void watch_agent_closed(struct watch *w, struct watch_agent *a, const char *why)
+{
+	if (a->sessions > 0)
+		a->sessions--;
+	snprintf(a->last_close, sizeof(a->last_close), "%s", why);
+}
+
+void watch_agent_clock(struct watch *w, struct watch_agent *a, int64_t agent_ms)
+{
+	int64_t offset;
+
+	if (agent_ms <= 0)
+		return; /* an agent that does not say its time */
+	offset = agent_ms - wall_now_ms();
+	if (a->have_offset && llabs(offset - a->clock_offset_ms) > WATCH_CLOCK_STEP_MS) {
+		a->clock_steps++;
+		log_warnx("agent \"%s\" of site %s: clock stepped by %+.1f s (now %+.1f s from the "
+			  "collector's; %" PRIu64 " steps)",
+			  a->agent, a->site, (double)(offset - a->clock_offset_ms) / 1000.0,
+			  (double)offset / 1000.0, a->clock_steps);
+	} else if (!a->have_offset && llabs(offset) > WATCH_CLOCK_STEP_MS) {
+		log_warnx("agent \"%s\" of site %s: clock is %+.1f s from the collector's", a->agent,
+			  a->site, (double)offset / 1000.0);
+	}
+	a->have_offset = 1;
+	a->clock_offset_ms = offset;
+}
+
+void watch_foreach_agent(const struct watch *w, void (*fn)(const struct watch_agent *a, void *arg),
+			 void *arg)
+{
+	for (size_t i = 0; i < w->nagents; i++)
+		fn(w->agents[i], arg);
+}
+
+/* ---- files and checks ---- */
+
+static struct whost *host_get(struct watch *w, const char *site, const char *host)
+{
+	struct whost *h;
+
+	for (h = w->hosts; h != NULL; h = h->next)
+		if (strcmp(h->host, host) == 0 && strcmp(h->site, site) == 0)
+			return h;
+	h = xcalloc(1, sizeof(*h));
+	h->site = xstrdup(site);
+	h->host = xstrdup(host);
+	h->next = w->hosts;
+	w->hosts = h;
+	return h;
+}
+
+static void table_grow(struct watch *w)
+{
+	size_t n = w->nbuckets * 2;
+	struct wentry **b = xcalloc(n, sizeof(*b));
+
+	for (size_t i = 0; i < w->nbuckets; i++) {
+		struct wentry *e, *next;
+
+		for (e = w->bucket[i]; e != NULL; e = next) {
+			next = e->next;
+			e->next = b[e->hash & (n - 1)];
+			b[e->hash & (n - 1)] = e;
+		}
+	}
+	free(w->bucket);
+	w->bucket = b;
+	w->nbuckets = n;
+}
+
+static struct wentry *entry_get(struct watch *w, const char *site, const char *host,
+				const char *check, const char *instance)
+{
+	const char *part[4] = {site, host, check, instance ? instance : ""};
+	size_t len = 0, n[4];
+	char *key;
+	uint64_t hash;
+	struct wentry *e;
+
+	for (int i = 0; i < 4; i++)
+		len += (n[i] = strlen(part[i])) + 1;
+	key = xmalloc(len);
+	len = 0;
+	for (int i = 0; i < 4; i++) {
+		memcpy(key + len, part[i], n[i] + 1);
+		len += n[i] + 1;
+	}
+	hash = hash_key(key, len);
+	for (e = w->bucket[hash & (w->nbuckets - 1)]; e != NULL; e = e->next)
+		if (e->hash == hash && e->keylen == len && memcmp(e->key, key, len) == 0) {
+			free(key);
+			return e;
+		}
+	if (w->nentries >= w->p.max_entries) {
+		free(key);
+		w->ignored++;
+		log_complain(&w->full, 300,
+			     "watch: %zu files and checks watched, the most kept; %" PRIu64
+			     " samples of new ones not watched for silence",
+			     w->nentries, w->ignored);
+		return NULL;
+	}
+	if (w->nentries >= w->nbuckets)
+		table_grow(w);
+	e = xcalloc(1, sizeof(*e));
+	e->hash = hash;
+	e->key = key;
+	e->keylen = len;
+	e->site = key;
+	e->host = e->site + n[0] + 1;
+	e->check = e->host + n[1] + 1;
+	e->instance = e->check + n[2] + 1;
+	e->h = host_get(w, site, host);
+	e->next = w->bucket[hash & (w->nbuckets - 1)];
+	w->bucket[hash & (w->nbuckets - 1)] = e;
+	w->nentries++;
+	return e;
+}
+
+/* "if/eth0 on core-sw (site rissa)" */
+static void entry_label(const struct wentry *e, char *buf, size_t len)
+{
+	say(buf, len, "%s%s%s on %s (site %s)", e->check, *e->instance ? "/" : "", e->instance,
+		 e->host, e->site);
+}
+
+static void nodata_condition(struct watch *w, struct wentry *e, int silent, double now)
+{
+	const char *names[5] = {e->site, e->host, e->check, e->instance, "data"};
+	char summary[384], label[3 * (SAMPLE_NAME_MAX + 2) + 32], since[32], span[32];
+
+	if (e->nodata == silent)
+		return;
+	entry_label(e, label, sizeof(label));
+	fmt_wall(e->last_sample_wall, since, sizeof(since));
+	fmt_span(now - e->last_sample, span, sizeof(span));
+	if (silent)
+		say(summary, sizeof(summary),
+			 "no data for %s for %s (since %s, interval %u s)%s%s%s", label, span, since,
+			 e->interval, e->agent ? "; agent \"" : "", e->agent ? e->agent->agent : "",
+			 e->agent ? "\" is connected" : "");
+	else
+		say(summary, sizeof(summary), "data for %s again after %s", label, span);
+	e->nodata = silent;
+	alert_condition(w->alert, ALERT_NO_DATA, names, silent, wall_now_ms(), summary);
+}
+
+void watch_sample(struct watch *w, const char *site, const char *agent, const struct sample *s)
+{
+	struct wentry *e;
+	double now;
+
+	if (w->p.no_data == 0)
+		return;
+	e = entry_get(w, site, s->host, s->check, s->instance);
+	if (e == NULL)
+		return;
+	now = mono_now();
+	if (agent != NULL && (e->agent == NULL || strcmp(e->agent->agent, agent) != 0))
+		e->agent = agent_find(w, site, agent);
+	if (s->interval > e->interval)
+		e->interval = s->interval;
+	nodata_condition(w, e, 0, now);
+	e->has_samples = 1;
+	e->last_sample = now;
+	e->last_sample_wall = wall_now_ms();
+}
+
+void watch_result(struct watch *w, const char *site, const char *agent,
+		  const struct check_result *r)
+{
+	const char *names[5] = {site, r->host, r->check, r->instance, "up"};
+	char summary[384], label[3 * (SAMPLE_NAME_MAX + 2) + 32], since[32];
+	struct wentry *e;
+
+	if (w->p.unreachable == 0)
+		return;
+	e = entry_get(w, site, r->host, r->check, r->instance);
+	if (e == NULL)
+		return;
+	if (agent != NULL && (e->agent == NULL || strcmp(e->agent->agent, agent) != 0))
+		e->agent = agent_find(w, site, agent);
+	if (r->interval > e->interval)
+		e->interval = r->interval;
+	entry_label(e, label, sizeof(label));
+	if (r->outcome == OUTCOME_OK) {
+		if (e->unreachable) {
+			fmt_span((double)(r->time_ms - e->first_fail_wall) / 1000.0, since,
+				 sizeof(since));
+			say(summary, sizeof(summary), "%s answers again (failed for %s)",
+				 label, since);
+			e->unreachable = 0;
+			if (e->h->failing > 0)
+				e->h->failing--;
+			alert_condition(w->alert, ALERT_UNREACHABLE, names, 0, r->time_ms, summary);
+		}
+		e->fails = 0;
+		return;
+	}
+	if (e->fails++ == 0)
+		e->first_fail_wall = r->time_ms;
+	if (e->unreachable || e->fails < w->p.unreachable)
+		return;
+	if (e->agent != NULL && e->agent->down)
+		return; /* agent-down explains it */
+	fmt_wall(e->first_fail_wall, since, sizeof(since));
+	say(summary, sizeof(summary), "%s is unreachable: %s: %s (%u failed runs since %s)",
+		 label, outcome_str(r->outcome), *r->reason ? r->reason : "no reason given",
+		 e->fails, since);
+	e->unreachable = 1;
+	e->h->failing++;
+	alert_condition(w->alert, ALERT_UNREACHABLE, names, 1, r->time_ms, summary);
+}
+
+void watch_tick(struct watch *w, double now)
+{
+	for (size_t i = 0; i < w->nagents; i++) {
+		struct watch_agent *a = w->agents[i];
+
+		if (w->p.agent_down_s > 0 && !a->down && now - a->last_seen > w->p.agent_down_s)
+			agent_condition(w, a, 1, now);
+	}
+	if (w->p.no_data == 0)
+		return;
+	for (size_t b = 0; b < w->nbuckets; b++)
+		for (struct wentry *e = w->bucket[b]; e != NULL; e = e->next) {
+			double limit = (double)w->p.no_data * (e->interval ? e->interval : 1) +
+				       WATCH_NODATA_GRACE_S;
+
+			if (!e->has_samples || e->nodata || now - e->last_sample <= limit)
+				continue;
+			/* explained elsewhere: the agent is down or the host unreachable */
+			if ((e->agent != NULL && e->agent->down) || e->h->failing > 0)
+				continue;
+			nodata_condition(w, e, 1, now);
+		}
+}
+
+void watch_get_stats(const struct watch *w, struct watch_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->agents = w->nagents;
+	for (size_t i = 0; i < w->nagents; i++)
+		st->agents_down += w->agents[i]->down;
+	for (size_t b = 0; b < w->nbuckets; b++)
+		for (const struct wentry *e = w->bucket[b]; e != NULL; e = e->next) {
+			st->files += e->has_samples;
+			st->files_silent += e->nodata;
+			st->checks_failing += e->unreachable;
+		}
+	st->checks = w->nentries;
+	st->ignored = w->ignored;
+}

@@ -1,0 +1,83 @@
+/*
+ * watch.h - the collector's own timers that turn silence into alerts, so
+ * that no data never passes for good news: a file whose samples stopped
+ * (no-data), an agent that sent nothing (agent-down), a check whose runs
+ * fail (unreachable). A condition that another explains is not paged twice:
+ * an agent that is down hides its hosts' conditions, an unreachable host
+ * hides its files' no-data.
+ */
+#ifndef VAKT_WATCH_H
+#define VAKT_WATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "sample.h"
+
+struct alert_engine;
+struct watch;
+
+/* Files and checks watched at most (the alert engine's series bound, doubled). */
+#define WATCH_MAX_ENTRIES 200000
+
+struct watch_params {
+	unsigned agent_down_s;   /* seconds without traffic from an agent; 0 = off */
+	unsigned no_data;        /* intervals without samples for a file; 0 = off */
+	unsigned unreachable;    /* failed runs in a row; 0 = off */
+	size_t max_entries;      /* files and checks watched, at most */
+};
+
+/* One agent seen since start; the session that serves it holds a pointer. */
+struct watch_agent {
+	char *site, *agent;
+	int sessions;        /* connected sessions of this agent */
+	double last_seen;    /* monotonic seconds */
+	int64_t last_wall_ms;
+	char last_peer[80];
+	char last_close[96]; /* why its last session ended */
+	int down;            /* agent-down is firing */
+	int have_offset;
+	int64_t clock_offset_ms; /* agent clock minus collector clock */
+	uint64_t clock_steps;    /* offset jumps of more than a few seconds */
+	uint64_t ahead;          /* samples refused: stamped in the future */
+	uint64_t duplicates;     /* samples at or before their file's last update */
+	uint64_t rejected, quarantined, refused; /* per the store's verdicts */
+};
+
+struct watch *watch_new(struct event_base *base, struct alert_engine *alert,
+			const struct watch_params *p);
+void watch_free(struct watch *w);
+
+/* An agent said hello: returns its record (made on first sight). */
+struct watch_agent *watch_agent_hello(struct watch *w, const char *site, const char *agent,
+				      const char *peer);
+/* Any traffic from the agent (batch, heartbeat): it is alive. */
+void watch_agent_seen(struct watch *w, struct watch_agent *a);
+/* Its session ended, saying why. */
+void watch_agent_closed(struct watch *w, struct watch_agent *a, const char *why);
+/* The agent's clock, as a Hello or Heartbeat stated it; logs a step once. */
+void watch_agent_clock(struct watch *w, struct watch_agent *a, int64_t agent_ms);
+
+/* A sample arrived (real data, not one derived from an outcome); `agent` may be NULL. */
+void watch_sample(struct watch *w, const char *site, const char *agent, const struct sample *s);
+/* A check's run ended; `agent` may be NULL. */
+void watch_result(struct watch *w, const char *site, const char *agent,
+		  const struct check_result *r);
+
+/* Calls fn for every agent seen since start. */
+void watch_foreach_agent(const struct watch *w, void (*fn)(const struct watch_agent *a, void *arg),
+			 void *arg);
+
+struct watch_stats {
+	size_t agents, files, checks;
+	size_t agents_down, files_silent, checks_failing;
+	uint64_t ignored; /* entries not watched: the table was full */
+};
+void watch_get_stats(const struct watch *w, struct watch_stats *st);
+
+/* Runs the timers once at `now` (monotonic seconds); the loop does it every second. */
+void watch_tick(struct watch *w, double now);
+
+#endif
