@@ -25,9 +25,9 @@
 #define ALERT_COMPLAIN_S 60
 
 enum rule_kind {
-	RULE_ABOVE, /* fire when value > fire, clear when value < clear */
-	RULE_BELOW, /* fire when value < fire, clear when value > clear */
-	RULE_DOWN,  /* the "up" metric: fire when < 1, clear when >= 1 */
+	RULE_ABOVE,   /* fire when value > fire, clear when value < clear */
+	RULE_BELOW,   /* fire when value < fire, clear when value > clear */
+	RULE_DOWN,    /* the "up" metric: fire when < 1, clear when >= 1 */
 	RULE_BUILTIN, /* a condition the collector watches itself (alert_condition) */
 };
 
@@ -668,6 +668,14 @@ static int series_table_full(struct alert_engine *e)
 		     "(%" PRIu64 " samples ignored so far)",
 		     ALERT_SERIES_MAX, e->series_ignored);
 	return 1;
+}
+
+int alert_engine_covers(const struct alert_engine *e, const char *const names[5])
+{
+	for (size_t i = 0; i < e->nrules; i++)
+		if (e->rules[i]->kind == RULE_DOWN && rule_matches(e->rules[i], names))
+			return 1;
+	return 0;
 }
 
 void alert_condition(struct alert_engine *e, enum alert_builtin b, const char *const names[5],

@@ -65,6 +65,13 @@ int alert_engine_builtin_channels(struct alert_engine *e, const char *const *ch,
 void alert_condition(struct alert_engine *e, enum alert_builtin b, const char *const names[5],
 		     int firing, int64_t time_ms, const char *summary);
 
+/*
+ * 1 when a configured "down" rule already watches names[] (site, host,
+ * check, instance, "up"): the watch then leaves that check to the rule, so
+ * that one outage pages once.
+ */
+int alert_engine_covers(const struct alert_engine *e, const char *const names[5]);
+
 /* Calls fn with the firing event of every alert that has not resolved yet. */
 void alert_engine_foreach_active(const struct alert_engine *e,
 				 void (*fn)(const struct alert_event *ev, void *arg), void *arg);

@@ -22,6 +22,7 @@
 #include "session.h"
 #include "store_rrd.h"
 #include "timeutil.h"
+#include "watch.h"
 #include "xmalloc.h"
 
 #define CONTROL_MAX_CLIENTS 16
@@ -58,8 +59,28 @@ static void active_alert_line(const struct alert_event *ev, void *arg)
 			    alert_state_str(ev->state), ev->summary, ev->rule, ev->value);
 }
 
+static void agent_line(const struct watch_agent *a, void *arg)
+{
+	struct evbuffer *out = arg;
+
+	evbuffer_add_printf(out, "  site \"%s\" agent \"%s\": %s, last heard %.0f s ago", a->site,
+			    a->agent,
+			    a->down           ? "DOWN"
+			    : a->sessions > 0 ? "connected"
+					      : "disconnected",
+			    mono_now() - a->last_seen);
+	if (a->have_offset)
+		evbuffer_add_printf(out, ", clock %+.1f s", (double)a->clock_offset_ms / 1000.0);
+	evbuffer_add_printf(out,
+			    ", %llu clock steps, %llu duplicates, %llu refused as ahead, %llu "
+			    "rejected\n",
+			    (unsigned long long)a->clock_steps, (unsigned long long)a->duplicates,
+			    (unsigned long long)a->ahead, (unsigned long long)a->rejected);
+}
+
 static void status(struct control *ctl, struct evbuffer *out)
 {
+	struct watch_stats ws;
 	struct collector *c = ctl->c;
 	struct store_stats st;
 	struct alert_stats as;
@@ -82,6 +103,14 @@ static void status(struct control *ctl, struct evbuffer *out)
 	    out, "  %s site \"%s\" agent \"%s\" %s, %llu batches, %llu samples, %.0f s\n", s->peer,
 	    s->site ? s->site : "-", s->agent ? s->agent : "-", session_state_str(s->state),
 	    (unsigned long long)s->batches, (unsigned long long)s->samples, mono_now() - s->since);
+	watch_get_stats(c->watch, &ws);
+	evbuffer_add_printf(out, "agents: %zu, %zu down\n", ws.agents, ws.agents_down);
+	watch_foreach_agent(c->watch, agent_line, out);
+	evbuffer_add_printf(out,
+			    "watch: %zu files (%zu silent), %zu checks (%zu failing), %llu not "
+			    "watched\n",
+			    ws.files, ws.files_silent, ws.checks, ws.checks_failing,
+			    (unsigned long long)ws.ignored);
 	alert_engine_stats(c->alert, &as);
 	evbuffer_add_printf(out, "alerts: %zu rules, %zu series, %llu transitions, %zu firing\n",
 			    as.rules, as.series, (unsigned long long)as.transitions, as.firing);

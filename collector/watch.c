@@ -22,7 +22,7 @@
 #define WATCH_NODATA_GRACE_S 5
 /* An agent's clock offset moving by more than this between two readings is a step. */
 #define WATCH_CLOCK_STEP_MS 5000
-#define WATCH_BUCKETS_MIN 256
+#define WATCH_BUCKETS_MIN   256
 
 /* The hosts of one site, so that an unreachable host hides its files' no-data. */
 struct whost {
@@ -48,6 +48,7 @@ struct wentry {
 	int nodata; /* no-data is firing */
 	/* outcomes */
 	unsigned fails; /* failed runs in a row */
+	int failing;    /* fails reached the limit: the check counts as unreachable */
 	int64_t first_fail_wall;
 	int unreachable; /* unreachable is firing */
 };
@@ -173,7 +174,8 @@ void watch_free(struct watch *w)
 static struct watch_agent *agent_find(const struct watch *w, const char *site, const char *agent)
 {
 	for (size_t i = 0; i < w->nagents; i++)
-		if (strcmp(w->agents[i]->site, site) == 0 && strcmp(w->agents[i]->agent, agent) == 0)
+		if (strcmp(w->agents[i]->site, site) == 0 &&
+		    strcmp(w->agents[i]->agent, agent) == 0)
 			return w->agents[i];
 	return NULL;
 }
@@ -189,13 +191,13 @@ static void agent_condition(struct watch *w, struct watch_agent *a, int down, do
 	fmt_span(now - a->last_seen, span, sizeof(span));
 	if (down)
 		say(summary, sizeof(summary),
-			 "agent \"%s\" of site %s is down: nothing heard for %s (since %s)%s%s%s%s",
-			 a->agent, a->site, span, since, a->last_close[0] ? "; its session from " : "",
-			 a->last_close[0] ? a->last_peer : "", a->last_close[0] ? " ended: " : "",
-			 a->last_close);
+		    "agent \"%s\" of site %s is down: nothing heard for %s (since %s)%s%s%s%s",
+		    a->agent, a->site, span, since, a->last_close[0] ? "; its session from " : "",
+		    a->last_close[0] ? a->last_peer : "", a->last_close[0] ? " ended: " : "",
+		    a->last_close);
 	else
 		say(summary, sizeof(summary), "agent \"%s\" of site %s is back (silent for %s)",
-			 a->agent, a->site, span);
+		    a->agent, a->site, span);
 	a->down = down;
 	alert_condition(w->alert, ALERT_AGENT_DOWN, names, down, wall_now_ms(), summary);
 }
@@ -249,8 +251,8 @@ void watch_agent_clock(struct watch *w, struct watch_agent *a, int64_t agent_ms)
 			  a->agent, a->site, (double)(offset - a->clock_offset_ms) / 1000.0,
 			  (double)offset / 1000.0, a->clock_steps);
 	} else if (!a->have_offset && llabs(offset) > WATCH_CLOCK_STEP_MS) {
-		log_warnx("agent \"%s\" of site %s: clock is %+.1f s from the collector's", a->agent,
-			  a->site, (double)offset / 1000.0);
+		log_warnx("agent \"%s\" of site %s: clock is %+.1f s from the collector's",
+			  a->agent, a->site, (double)offset / 1000.0);
 	}
 	a->have_offset = 1;
 	a->clock_offset_ms = offset;
@@ -352,7 +354,7 @@ static struct wentry *entry_get(struct watch *w, const char *site, const char *h
 static void entry_label(const struct wentry *e, char *buf, size_t len)
 {
 	say(buf, len, "%s%s%s on %s (site %s)", e->check, *e->instance ? "/" : "", e->instance,
-		 e->host, e->site);
+	    e->host, e->site);
 }
 
 static void nodata_condition(struct watch *w, struct wentry *e, int silent, double now)
@@ -367,9 +369,11 @@ static void nodata_condition(struct watch *w, struct wentry *e, int silent, doub
 	fmt_span(now - e->last_sample, span, sizeof(span));
 	if (silent)
 		say(summary, sizeof(summary),
-			 "no data for %s for %s (since %s, interval %u s)%s%s%s", label, span, since,
-			 e->interval, e->agent ? "; agent \"" : "", e->agent ? e->agent->agent : "",
-			 e->agent ? "\" is connected" : "");
+		    "no data for %s for %s (since %s, interval %u s)%s%s%s", label, span, since,
+		    e->interval, e->agent ? "; agent \"" : "", e->agent ? e->agent->agent : "",
+		    e->agent == NULL         ? ""
+		    : e->agent->sessions > 0 ? "\" is connected"
+					     : "\" is not connected");
 	else
 		say(summary, sizeof(summary), "data for %s again after %s", label, span);
 	e->nodata = silent;
@@ -418,28 +422,34 @@ void watch_result(struct watch *w, const char *site, const char *agent,
 		if (e->unreachable) {
 			fmt_span((double)(r->time_ms - e->first_fail_wall) / 1000.0, since,
 				 sizeof(since));
-			say(summary, sizeof(summary), "%s answers again (failed for %s)",
-				 label, since);
+			say(summary, sizeof(summary), "%s answers again (failed for %s)", label,
+			    since);
 			e->unreachable = 0;
-			if (e->h->failing > 0)
-				e->h->failing--;
 			alert_condition(w->alert, ALERT_UNREACHABLE, names, 0, r->time_ms, summary);
+		}
+		if (e->failing) {
+			e->failing = 0;
+			e->h->failing--;
 		}
 		e->fails = 0;
 		return;
 	}
 	if (e->fails++ == 0)
 		e->first_fail_wall = r->time_ms;
-	if (e->unreachable || e->fails < w->p.unreachable)
+	if (!e->failing && e->fails >= w->p.unreachable) {
+		e->failing = 1;
+		e->h->failing++; /* its host's files may now fall silent without a page */
+	}
+	if (!e->failing || e->unreachable)
 		return;
 	if (e->agent != NULL && e->agent->down)
 		return; /* agent-down explains it */
+	if (alert_engine_covers(w->alert, names))
+		return; /* a configured down rule pages for it */
 	fmt_wall(e->first_fail_wall, since, sizeof(since));
-	say(summary, sizeof(summary), "%s is unreachable: %s: %s (%u failed runs since %s)",
-		 label, outcome_str(r->outcome), *r->reason ? r->reason : "no reason given",
-		 e->fails, since);
+	say(summary, sizeof(summary), "%s is unreachable: %s: %s (%u failed runs since %s)", label,
+	    outcome_str(r->outcome), *r->reason ? r->reason : "no reason given", e->fails, since);
 	e->unreachable = 1;
-	e->h->failing++;
 	alert_condition(w->alert, ALERT_UNREACHABLE, names, 1, r->time_ms, summary);
 }
 
@@ -477,7 +487,7 @@ void watch_get_stats(const struct watch *w, struct watch_stats *st)
 		for (const struct wentry *e = w->bucket[b]; e != NULL; e = e->next) {
 			st->files += e->has_samples;
 			st->files_silent += e->nodata;
-			st->checks_failing += e->unreachable;
+			st->checks_failing += e->failing;
 		}
 	st->checks = w->nentries;
 	st->ignored = w->ignored;

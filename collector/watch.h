@@ -23,26 +23,26 @@ struct watch;
 #define WATCH_MAX_ENTRIES 200000
 
 struct watch_params {
-	unsigned agent_down_s;   /* seconds without traffic from an agent; 0 = off */
-	unsigned no_data;        /* intervals without samples for a file; 0 = off */
-	unsigned unreachable;    /* failed runs in a row; 0 = off */
-	size_t max_entries;      /* files and checks watched, at most */
+	unsigned agent_down_s; /* seconds without traffic from an agent; 0 = off */
+	unsigned no_data;      /* intervals without samples for a file; 0 = off */
+	unsigned unreachable;  /* failed runs in a row; 0 = off */
+	size_t max_entries;    /* files and checks watched, at most */
 };
 
 /* One agent seen since start; the session that serves it holds a pointer. */
 struct watch_agent {
 	char *site, *agent;
-	int sessions;        /* connected sessions of this agent */
-	double last_seen;    /* monotonic seconds */
+	int sessions;     /* connected sessions of this agent */
+	double last_seen; /* monotonic seconds */
 	int64_t last_wall_ms;
 	char last_peer[80];
 	char last_close[96]; /* why its last session ended */
 	int down;            /* agent-down is firing */
 	int have_offset;
-	int64_t clock_offset_ms; /* agent clock minus collector clock */
-	uint64_t clock_steps;    /* offset jumps of more than a few seconds */
-	uint64_t ahead;          /* samples refused: stamped in the future */
-	uint64_t duplicates;     /* samples at or before their file's last update */
+	int64_t clock_offset_ms;                 /* agent clock minus collector clock */
+	uint64_t clock_steps;                    /* offset jumps of more than a few seconds */
+	uint64_t ahead;                          /* samples refused: stamped in the future */
+	uint64_t duplicates;                     /* samples at or before their file's last update */
 	uint64_t rejected, quarantined, refused; /* per the store's verdicts */
 };
 

@@ -13,10 +13,12 @@ import time
 VARINT, I64, LEN, I32 = 0, 1, 2, 5
 
 # vakt.Frame oneof members, by field number
-HELLO, HELLO_ACK, BATCH, ACK, ERROR = 1, 2, 3, 4, 5
+HELLO, HELLO_ACK, BATCH, ACK, ERROR, HEARTBEAT = 1, 2, 3, 4, 5, 6
 FRAME_NAMES = {HELLO: "hello", HELLO_ACK: "hello_ack", BATCH: "batch", ACK: "ack",
-               ERROR: "error"}
+               ERROR: "error", HEARTBEAT: "heartbeat"}
 GAUGE, COUNTER, DERIVE = 0, 1, 2
+# vakt.Outcome
+OK, DOWN, TIMEOUT, ERR = 1, 2, 3, 4
 
 # what a socket raises when the peer says nothing within its timeout
 Timeout = socket.timeout
@@ -57,11 +59,28 @@ def f_double(num, v):
     return key(num, I64) + struct.pack("<d", v)
 
 
-def hello(protocol=1, software="wire.py", site="s", agent="a", capabilities=()):
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def hello(protocol=1, software="wire.py", site="s", agent="a", capabilities=(), time_ms=None):
     body = f_varint(1, protocol) + f_bytes(2, software) + f_bytes(3, site) + f_bytes(4, agent)
     for c in capabilities:
         body += f_bytes(5, c)
+    body += f_varint(6, now_ms() if time_ms is None else time_ms)
     return f_bytes(HELLO, body)
+
+
+def heartbeat(time_ms=None):
+    return f_bytes(HEARTBEAT, f_varint(1, now_ms() if time_ms is None else time_ms))
+
+
+def result(host="h", check="c", instance="", time_ms=None, outcome=OK, reason="",
+           interval=1, duration_ms=1):
+    """A Result message (not yet wrapped in a field); time_ms defaults to now."""
+    return (f_bytes(1, host) + f_bytes(2, check) + f_bytes(3, instance) +
+            f_varint(4, now_ms() if time_ms is None else time_ms) + f_varint(5, outcome) +
+            f_bytes(6, reason) + f_varint(7, interval) + f_varint(8, duration_ms))
 
 
 def sample(host="h", check="c", instance="", metric="m", time_ms=None, kind=GAUGE,
@@ -80,8 +99,9 @@ def sample(host="h", check="c", instance="", metric="m", time_ms=None, kind=GAUG
     return body
 
 
-def batch(seq, samples):
-    body = f_varint(1, seq) + b"".join(f_bytes(2, s) for s in samples)
+def batch(seq, samples, results=()):
+    body = (f_varint(1, seq) + b"".join(f_bytes(2, s) for s in samples) +
+            b"".join(f_bytes(3, r) for r in results))
     return f_bytes(BATCH, body)
 
 
