@@ -367,6 +367,51 @@ static void test_down_rule_fires_and_recovers_once(void **state)
 	free_lines(lines);
 }
 
+static void test_builtin_condition_fires_once_with_its_summary(void **state)
+{
+	struct fixture *fx = *state;
+	static const char *const ch[] = {"file"};
+	const char *names[5] = {"rissa", "core-sw", "system", "", "up"};
+	char **lines;
+
+	load(fx, "channel \"file\" {\n"
+		 "  kind = \"log\"\n"
+		 "  file = \"@/alerts.log\"\n"
+		 "}\n");
+	assert_int_equal(alert_engine_builtin_channels(fx->e, ch, 1), 0);
+	/* resolving what never fired says nothing */
+	alert_condition(fx->e, ALERT_UNREACHABLE, names, 0, T0, "answers again");
+	alert_condition(fx->e, ALERT_UNREACHABLE, names, 1, T0 + 1000, "core-sw is unreachable: x");
+	alert_condition(fx->e, ALERT_UNREACHABLE, names, 1, T0 + 2000, "core-sw is unreachable: y");
+	alert_condition(fx->e, ALERT_UNREACHABLE, names, 0, T0 + 3000, "core-sw answers again");
+	alert_condition(fx->e, ALERT_UNREACHABLE, names, 0, T0 + 4000, "core-sw answers again");
+	lines = read_lines(fx->alerts);
+	assert_int_equal(count_lines(lines), 2);
+	assert_string_equal(lines[0], "2023-11-14T22:13:21.000Z firing id=1 rule=unreachable "
+				      "site=rissa host=core-sw check=system instance= metric=up "
+				      "value=0 core-sw is unreachable: x");
+	assert_string_equal(lines[1], "2023-11-14T22:13:23.000Z resolved id=1 rule=unreachable "
+				      "site=rissa host=core-sw check=system instance= metric=up "
+				      "value=1 core-sw answers again");
+	free_lines(lines);
+	assert_int_equal(alert_engine_builtin_channels(fx->e, (const char *const[]){"nope"}, 1),
+			 -1);
+}
+
+static void test_down_rule_covers_the_builtin_unreachable(void **state)
+{
+	struct fixture *fx = *state;
+	const char *web[5] = {"rissa", "127.0.0.1", "web", "", "up"};
+	const char *sw[5] = {"rissa", "core-sw", "system", "", "up"};
+
+	load(fx, "rule \"web-down\" {\n"
+		 "  kind = \"down\"\n"
+		 "  check = \"web\"\n"
+		 "}\n");
+	assert_int_equal(alert_engine_covers(fx->e, web), 1);
+	assert_int_equal(alert_engine_covers(fx->e, sw), 0);
+}
+
 static void test_replayed_samples_do_not_page_again(void **state)
 {
 	struct fixture *fx = *state;
@@ -803,6 +848,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_hysteresis_clears_only_below_clear_value, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_down_rule_fires_and_recovers_once, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_builtin_condition_fires_once_with_its_summary,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_down_rule_covers_the_builtin_unreachable, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_replayed_samples_do_not_page_again, setup,
 					    teardown),

@@ -1,0 +1,127 @@
+#!/bin/bash
+# test_snmp_outcomes.sh - devices that do not answer are never silent: snmpd
+# killed while polled, a wrong community and a name that does not resolve
+# each page "unreachable" once with the device's name and the reason, store
+# their outcome (up = 0) in the RRD file, and recover exactly once. Then the
+# agent itself is killed: agent-down, and recovery when it returns.
+# Runs in a network namespace of its own (only lo), so that the name lookup
+# fails at once and no packet leaves the machine.
+set -eu
+if [ -z "${VAKT_IN_NETNS:-}" ]; then
+	command -v unshare >/dev/null || { echo "SKIP: unshare missing"; exit 77; }
+	unshare --net true 2>/dev/null || { echo "SKIP: cannot make a network namespace"; exit 77; }
+	VAKT_IN_NETNS=1 exec unshare --net "$0" "$@"
+fi
+ip link set lo up
+# glibc's AI_ADDRCONFIG wants an address besides 127.0.0.1 in a fresh namespace
+ip addr add 127.0.0.2/8 dev lo 2>/dev/null || true
+. "$(dirname "$0")/lib.sh"
+for t in snmpd snmpget rrdtool python3; do
+	command -v $t >/dev/null || [ -x /usr/sbin/$t ] || { echo "SKIP: $t missing"; exit 77; }
+done
+W=$(mktemp -d /tmp/vakt-it-outcomes.XXXXXX)
+trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
+
+snmp_port=$(free_port udp)
+col_port=$(free_port tcp)
+community="vakt$$"
+start_snmpd "$W" "$snmp_port" "$community"
+cat >"$W/page.sh" <<'EOS'
+#!/bin/sh
+echo "$VAKT_STATE $VAKT_RULE $VAKT_SITE $VAKT_HOST $VAKT_CHECK | $VAKT_SUMMARY" >>"$PAGES"
+EOS
+chmod +x "$W/page.sh"
+write_collector_conf "$W" "$col_port" <<EOC
+channel "oncall" {
+  kind = "exec"
+  command = "PAGES=$W/pages.log $W/page.sh"
+  timeout = 10
+}
+watch {
+  agent_down = 4
+  unreachable = 2
+}
+EOC
+cat >"$W/agent.conf" <<EOC
+site = "rissa"
+collector "dc1" { address = "127.0.0.1:$col_port" }
+snmp "core-sw" {
+  address = "127.0.0.1:$snmp_port"
+  community = "$community"
+  interfaces = {"lo"}
+  interval = 1
+  timeout = 400
+  retries = 0
+}
+snmp "wrong-sw" {
+  address = "127.0.0.1:$snmp_port"
+  community = "not-$community"
+  interval = 1
+  timeout = 400
+  retries = 0
+}
+snmp "ghost-sw" {
+  address = "ghost-sw.invalid"
+  interval = 1
+  timeout = 400
+  retries = 0
+}
+EOC
+start_collector "$W" "$col_port"
+start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -v -c "$W/agent.conf"
+
+pages() { [ -f "$W/pages.log" ] && grep -c "^$1" "$W/pages.log" || echo 0; }
+pages_are() { [ "$(pages "$1")" = "$2" ]; }
+show() { cat "$W/pages.log" 2>/dev/null; tail -n 30 "$W/agent.log" "$W/collector.log"; }
+up_of() { rrd_last "$W/rrd/rissa/$1/system.rrd" up; }
+up_is() { [ -f "$W/rrd/rissa/$1/system.rrd" ] && [ "$(up_of "$1")" = "$2" ]; }
+
+# a device that never answered since start-up still reports, with its reason
+wait_for 10 pages_are "firing unreachable rissa wrong-sw" 1 || { show; fail "no page for the wrong community"; }
+grep -q "^firing unreachable rissa wrong-sw system | system on wrong-sw (site rissa) is unreachable: timeout: no answer from 127.0.0.1:$snmp_port" "$W/pages.log" ||
+	{ show; fail "the wrong community's page lacks its reason"; }
+wait_for 10 pages_are "firing unreachable rissa ghost-sw" 1 || { show; fail "no page for the unresolvable name"; }
+grep -q "^firing unreachable rissa ghost-sw system | system on ghost-sw (site rissa) is unreachable: error: cannot resolve ghost-sw.invalid" "$W/pages.log" ||
+	{ show; fail "the unresolvable name's page lacks its reason"; }
+wait_for 5 up_is wrong-sw 0 || { show; fail "wrong-sw's outcome is not in its RRD file"; }
+wait_for 5 up_is ghost-sw 0 || { show; fail "ghost-sw's outcome is not in its RRD file"; }
+wait_for 10 up_is core-sw 1 || { show; fail "core-sw never stored as up"; }
+[ "$(pages "firing unreachable rissa core-sw")" = 0 ] || { show; fail "core-sw paged while it answered"; }
+
+log "killing snmpd"
+stop snmpd
+t0=$(date +%s)
+wait_for 6 pages_are "firing unreachable rissa core-sw" 1 || { show; fail "no page within 3 intervals (+ timeout) after snmpd died"; }
+log "paged after $(( $(date +%s) - t0 )) s"
+grep -q "^firing unreachable rissa core-sw system | system on core-sw (site rissa) is unreachable: timeout: no answer from 127.0.0.1:$snmp_port" "$W/pages.log" ||
+	{ show; fail "core-sw's page lacks its reason"; }
+wait_for 5 up_is core-sw 0 || { show; fail "core-sw's outage is not in its RRD file"; }
+sleep 3
+[ "$(pages "firing unreachable rissa core-sw")" = 1 ] || { show; fail "more than one page for one outage"; }
+[ "$(pages "firing no-data")" = 0 ] || { show; fail "no-data paged for a host already unreachable"; }
+
+log "restarting snmpd"
+start_snmpd "$W" "$snmp_port" "$community"
+wait_for 10 pages_are "resolved unreachable rissa core-sw" 1 || { show; fail "no recovery for core-sw"; }
+grep -q "^resolved unreachable rissa core-sw system | system on core-sw (site rissa) answers again" "$W/pages.log" ||
+	{ show; fail "core-sw's recovery text"; }
+wait_for 5 up_is core-sw 1 || { show; fail "core-sw's recovery is not in its RRD file"; }
+sleep 3
+[ "$(pages "resolved unreachable rissa core-sw")" = 1 ] || { show; fail "more than one recovery"; }
+[ "$(pages "resolved unreachable rissa wrong-sw")" = 0 ] || { show; fail "wrong-sw recovered though its community is still wrong"; }
+
+log "killing the agent"
+kill -9 "$PID_agent"
+t0=$(date +%s)
+wait_for 8 pages_are "firing agent-down rissa" 1 || { show; fail "no agent-down page"; }
+log "agent-down after $(( $(date +%s) - t0 )) s"
+grep -q '^firing agent-down rissa .* is down: nothing heard for' "$W/pages.log" || { show; fail "agent-down text"; }
+sleep 4
+[ "$(pages "firing no-data")" = 0 ] || { show; fail "no-data paged while agent-down explains it"; }
+start agent "$W/agent.log.2" "$VAKT_BIN/vakt-agent" -f -v -c "$W/agent.conf"
+wait_for 10 pages_are "resolved agent-down rissa" 1 || { show; fail "no agent-down recovery"; }
+"$VAKT_BIN/vaktctl" -s "$W/collector.sock" status >"$W/status.txt"
+grep -q 'agents: 1, 0 down' "$W/status.txt" || { cat "$W/status.txt"; fail "status after recovery"; }
+grep -q 'firing: system on wrong-sw (site rissa) is unreachable' "$W/status.txt" ||
+	{ cat "$W/status.txt"; fail "status does not list the unreachable device"; }
+echo "PASS: unreachable devices paged once with their reasons, recovered once; agent-down and back"
