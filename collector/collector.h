@@ -29,7 +29,8 @@ struct collector_conf {
 	unsigned store_queue;
 	unsigned max_sessions;
 	char *control_socket;
-	cfg_t *cfg; /* kept for the channel and rule sections */
+	int data_dir_line, control_socket_line; /* 0: the default, not in the file */
+	cfg_t *cfg;                             /* kept for the channel and rule sections */
 };
 
 /* Parses and validates `path`; NULL after printing FILE:LINE errors. */

@@ -20,6 +20,15 @@ struct rule_line {
 static struct rule_line *rule_lines;
 static size_t nrule_lines;
 
+/* Where the paths are set, for --check-config's messages. */
+static int path_lines[2];
+
+static int note_path_line(cfg_t *cfg, cfg_opt_t *opt)
+{
+	path_lines[strcmp(opt->name, "data_dir") == 0 ? 0 : 1] = cfg->line;
+	return 0;
+}
+
 static int validate_channel(cfg_t *cfg, cfg_opt_t *opt)
 {
 	cfg_t *sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
@@ -97,6 +106,9 @@ struct collector_conf *collector_conf_load(const char *path)
 
 	cfg_set_validate_func(cfg, "listen", conf_validate_listen);
 	conf_bound_ints(cfg, ints);
+	cfg_set_validate_func(cfg, "data_dir", note_path_line);
+	cfg_set_validate_func(cfg, "control_socket", note_path_line);
+	path_lines[0] = path_lines[1] = 0;
 	cfg_set_validate_func(cfg, "channel", validate_channel);
 	cfg_set_validate_func(cfg, "rule", validate_rule);
 
@@ -120,6 +132,8 @@ struct collector_conf *collector_conf_load(const char *path)
 	conf->store_queue = (unsigned)cfg_getint(cfg, "store_queue");
 	conf->max_sessions = (unsigned)cfg_getint(cfg, "max_sessions");
 	conf->control_socket = xstrdup(cfg_getstr(cfg, "control_socket"));
+	conf->data_dir_line = path_lines[0];
+	conf->control_socket_line = path_lines[1];
 	conf->cfg = cfg;
 	return conf;
 }
