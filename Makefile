@@ -1,5 +1,5 @@
 # Vakt - thin wrapper around CMake; see README.md.
-#   make demo            install what is missing, build, run collector + agent on loopback
+#   make demo            install what is missing, build (no tests), run collector + agent on loopback
 #   make test            install what is missing, build, run every test with ctest
 #   make test-sanitize   the same in an ASan+UBSan build (build-sanitize/)
 #   make bench           install what is missing, build, run bench/run.sh (rewrites bench/RESULTS.md)
@@ -18,27 +18,29 @@ deps:
 deps-test:
 	tools/install-deps.sh build runtime test
 
+# Each target states VAKT_TESTS: the build directory is shared, and a value
+# cached by one target must not make the other need packages it did not install.
 build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVAKT_TESTS=OFF
 	cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
 	tools/demo.sh $(BUILD)
 
 test: deps-test
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVAKT_TESTS=ON
 	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest $(CTEST_ARGS)
 
 test-sanitize: deps-test
-	cmake -S . -B $(SANITIZE_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVAKT_SANITIZE=ON
+	cmake -S . -B $(SANITIZE_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVAKT_SANITIZE=ON -DVAKT_TESTS=ON
 	cmake --build $(SANITIZE_BUILD) -j $(JOBS)
 	cd $(SANITIZE_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest $(CTEST_ARGS)
 
-# deps-test: configuring needs cmocka (VAKT_TESTS) and run.sh counts instructions with valgrind
+# deps-test: run.sh counts instructions with valgrind; the tests are not built
 bench: deps-test
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVAKT_TESTS=OFF
 	cmake --build $(BUILD) -j $(JOBS) --target bench_store
 	bench/run.sh $(BUILD)
 

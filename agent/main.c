@@ -88,7 +88,11 @@ int main(int argc, char **argv)
 	if (a.dns == NULL)
 		a.dns =
 		    evdns_base_new(a.base, 0); /* no resolv.conf: numeric addresses still work */
+	if (a.dns == NULL)
+		fatalx("cannot set up the DNS resolver");
 	a.uplink = uplink_new(&a);
+	if (a.uplink == NULL)
+		fatalx("cannot set up the uplink to the collector");
 	for (size_t i = 0; i < a.conf->nchecks; i++) {
 		struct check *c = a.conf->checks[i];
 
@@ -105,22 +109,21 @@ int main(int argc, char **argv)
 	a.ev_sigterm = evsignal_new(a.base, SIGTERM, stop_cb, &a);
 	a.ev_sighup = evsignal_new(a.base, SIGHUP, hup_cb, &a);
 	a.ev_stats = event_new(a.base, -1, EV_PERSIST, stats_cb, &a);
-	event_add(a.ev_sigint, NULL);
-	event_add(a.ev_sigterm, NULL);
-	event_add(a.ev_sighup, NULL);
-	event_add(a.ev_stats, &stats_tv);
+	if (a.ev_sigint == NULL || a.ev_sigterm == NULL || a.ev_sighup == NULL ||
+	    a.ev_stats == NULL || event_add(a.ev_sigint, NULL) < 0 ||
+	    event_add(a.ev_sigterm, NULL) < 0 || event_add(a.ev_sighup, NULL) < 0 ||
+	    event_add(a.ev_stats, &stats_tv) < 0)
+		fatalx("cannot set up the signal and stats events");
 	log_info("vakt-agent %s started: site \"%s\", agent \"%s\", %zu checks, collector %s",
 		 VAKT_VERSION, a.conf->site, a.conf->name, a.conf->nchecks,
 		 a.conf->collectors[0].address);
 	uplink_start(a.uplink);
 	event_base_dispatch(a.base);
 	log_info("vakt-agent stopped");
-	if (a.ev_sigint != NULL) {
-		event_free(a.ev_sigint);
-		event_free(a.ev_sigterm);
-		event_free(a.ev_sighup);
-		event_free(a.ev_stats);
-	}
+	event_free(a.ev_sigint);
+	event_free(a.ev_sigterm);
+	event_free(a.ev_sighup);
+	event_free(a.ev_stats);
 	/* checks first: a run in progress may still emit into the uplink */
 	agent_conf_free(a.conf);
 	uplink_free(a.uplink);

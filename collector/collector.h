@@ -39,7 +39,8 @@ struct collector_conf {
 	char **alert_channels;   /* built-in alerts go here; NULL = every channel */
 	size_t nalert_channels;
 	char *control_socket;
-	cfg_t *cfg; /* kept for the channel and rule sections */
+	int data_dir_line, control_socket_line; /* 0: the default, not in the file */
+	cfg_t *cfg;                             /* kept for the channel and rule sections */
 };
 
 /* Parses and validates `path`; NULL after printing FILE:LINE errors. */

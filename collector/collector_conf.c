@@ -14,11 +14,20 @@
 
 /* Lines of the rule sections of the load in progress, for post-parse checks. */
 struct rule_line {
-	char *title;
+	cfg_t *sec;
 	int line;
 };
 static struct rule_line *rule_lines;
 static size_t nrule_lines;
+
+/* Where the paths are set, for --check-config's messages. */
+static int path_lines[2];
+
+static int note_path_line(cfg_t *cfg, cfg_opt_t *opt)
+{
+	path_lines[strcmp(opt->name, "data_dir") == 0 ? 0 : 1] = cfg->line;
+	return 0;
+}
 
 static int validate_channel(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -35,35 +44,38 @@ static int validate_rule(cfg_t *cfg, cfg_opt_t *opt)
 
 	if (conf_had_errors(sec) || alert_rule_validate(sec) < 0)
 		return 0; /* errors are counted: parsing goes on */
-	rule_lines = xreallocarray(rule_lines, nrule_lines + 1, sizeof(*rule_lines));
-	rule_lines[nrule_lines].title = xstrdup(cfg_title(sec));
+	/* doubled at each power of two: linear over thousands of rules */
+	if ((nrule_lines & (nrule_lines - 1)) == 0)
+		rule_lines = xreallocarray(rule_lines, nrule_lines ? 2 * nrule_lines : 1,
+					   sizeof(*rule_lines));
+	rule_lines[nrule_lines].sec = sec;
 	rule_lines[nrule_lines].line = cfg->line;
 	nrule_lines++;
 	return 0;
 }
 
-static int channel_known(cfg_t *cfg, const char *name)
-{
-	if (strcmp(name, "log") == 0)
-		return 1;
-	return cfg_gettsec(cfg, "channel", name) != NULL;
-}
-
-/* Every channel a rule names must exist, wherever in the file it is declared. */
+/*
+ * Every channel a rule names must exist, wherever in the file it is declared.
+ * The channels are indexed once: a lookup per name keeps this linear.
+ */
 static int check_rule_channels(cfg_t *cfg, const char *path)
 {
+	struct conf_index *channels = conf_index_new();
 	int bad = 0;
 
+	conf_index_puts(channels, "log", cfg);
+	for (unsigned i = 0; i < cfg_size(cfg, "channel"); i++)
+		conf_index_puts(channels, cfg_title(cfg_getnsec(cfg, "channel", i)), cfg);
 	for (size_t i = 0; i < nrule_lines; i++) {
-		cfg_t *rule = cfg_gettsec(cfg, "rule", rule_lines[i].title);
+		cfg_t *rule = rule_lines[i].sec;
 
-		for (unsigned j = 0; rule != NULL && j < cfg_size(rule, "channels"); j++) {
+		for (unsigned j = 0; j < cfg_size(rule, "channels"); j++) {
 			const char *ch = cfg_getnstr(rule, "channels", j);
 
-			if (!channel_known(cfg, ch)) {
+			if (conf_index_gets(channels, ch) == NULL) {
 				fprintf(conf_error_stream(),
 					"%s:%d: rule \"%s\": unknown channel \"%s\"\n", path,
-					rule_lines[i].line, rule_lines[i].title, ch);
+					rule_lines[i].line, cfg_title(rule), ch);
 				bad = 1;
 			}
 		}
@@ -73,12 +85,13 @@ static int check_rule_channels(cfg_t *cfg, const char *path)
 		cfg_t *w = cfg_getsec(cfg, "watch");
 		const char *ch = cfg_getnstr(w, "channels", j);
 
-		if (!channel_known(cfg, ch)) {
+		if (conf_index_gets(channels, ch) == NULL) {
 			fprintf(conf_error_stream(), "%s:%d: watch: unknown channel \"%s\"\n", path,
 				w->line, ch);
 			bad = 1;
 		}
 	}
+	conf_index_free(channels);
 	return bad ? -1 : 0;
 }
 
@@ -122,14 +135,15 @@ struct collector_conf *collector_conf_load(const char *path)
 	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
 	int ok;
 
-	cfg_set_validate_func(cfg, "listen", conf_validate_hostport);
+	cfg_set_validate_func(cfg, "listen", conf_validate_listen);
 	conf_bound_ints(cfg, ints);
+	cfg_set_validate_func(cfg, "data_dir", note_path_line);
+	cfg_set_validate_func(cfg, "control_socket", note_path_line);
+	path_lines[0] = path_lines[1] = 0;
 	cfg_set_validate_func(cfg, "channel", validate_channel);
 	cfg_set_validate_func(cfg, "rule", validate_rule);
 
 	ok = conf_parse_file(cfg, path) == 0 && check_rule_channels(cfg, path) == 0;
-	for (size_t i = 0; i < nrule_lines; i++)
-		free(rule_lines[i].title);
 	free(rule_lines);
 	rule_lines = NULL;
 	nrule_lines = 0;
@@ -161,6 +175,8 @@ struct collector_conf *collector_conf_load(const char *path)
 		for (size_t i = 0; i < conf->nalert_channels; i++)
 			conf->alert_channels[i] = xstrdup(cfg_getnstr(w, "channels", i));
 	}
+	conf->data_dir_line = path_lines[0];
+	conf->control_socket_line = path_lines[1];
 	conf->cfg = cfg;
 	return conf;
 }

@@ -1,7 +1,9 @@
 /*
  * control.c - answers vaktctl on the control socket. Only "status" for now;
  * ack, silence and reload come with the alerting issue. Never blocks: the
- * answer is written through a bufferevent and the client is bounded in count.
+ * answer is written through a bufferevent. Clients are bounded in total and
+ * per user, and each has one deadline from accept to answer, so slow or
+ * stuck clients can never keep an operator's vaktctl out for long.
  */
 #include "control.h"
 
@@ -15,6 +17,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <event2/listener.h>
 
 #include "alert.h"
@@ -26,12 +29,20 @@
 #include "xmalloc.h"
 
 #define CONTROL_MAX_CLIENTS 16
-#define CONTROL_MAX_LINE    256
+/* one user (a stuck script) fills at most a quarter of the slots */
+#define CONTROL_MAX_PER_UID 4
+/* from accept to the last byte of the answer; a status takes milliseconds */
+#define CONTROL_DEADLINE_S 5
+#define CONTROL_MAX_LINE   256
+/* a refusal is logged once, then counted */
+#define CONTROL_COMPLAIN_S 60
 
 struct control_client {
 	TAILQ_ENTRY(control_client) entry;
 	struct control *ctl;
 	struct bufferevent *bev;
+	struct event *deadline;
+	uid_t uid;
 	int done;
 };
 
@@ -41,12 +52,15 @@ struct control {
 	char *path;
 	TAILQ_HEAD(, control_client) clients;
 	int nclients;
+	struct complaint refused, timed_out;
 };
 
 static void client_free(struct control_client *cl)
 {
 	TAILQ_REMOVE(&cl->ctl->clients, cl, entry);
 	cl->ctl->nclients--;
+	if (cl->deadline != NULL)
+		event_free(cl->deadline);
 	bufferevent_free(cl->bev);
 	free(cl);
 }
@@ -156,23 +170,74 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg)
 	client_free(arg);
 }
 
+static void client_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct control_client *cl = arg;
+
+	log_complain(&cl->ctl->timed_out, CONTROL_COMPLAIN_S,
+		     "control: closed a client of uid %u: no complete request and answer within "
+		     "%d s",
+		     (unsigned)cl->uid, CONTROL_DEADLINE_S);
+	client_free(cl);
+}
+
+/* Tells a refused client why (best effort: never blocks), then closes it. */
+static void refuse(struct control *ctl, evutil_socket_t fd, uid_t uid, const char *why)
+{
+	char msg[128];
+	int n = snprintf(msg, sizeof(msg), "refused: %s\n", why);
+
+	if (send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_debug("control: cannot tell uid %u why it is refused: %s", (unsigned)uid,
+			  strerror(errno));
+	evutil_closesocket(fd);
+	log_complain(&ctl->refused, CONTROL_COMPLAIN_S, "control: refused a client of uid %u: %s",
+		     (unsigned)uid, why);
+}
+
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
 		      void *arg)
 {
 	struct control *ctl = arg;
-	struct control_client *cl;
-	struct timeval tv = {5, 0};
+	struct control_client *cl, *o;
+	struct timeval deadline = {CONTROL_DEADLINE_S, 0};
+	struct ucred cred;
+	socklen_t credlen = sizeof(cred);
+	int same = 0;
 
-	if (ctl->nclients >= CONTROL_MAX_CLIENTS) {
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) < 0) {
+		log_warn("control: cannot read the peer's credentials");
 		evutil_closesocket(fd);
+		return;
+	}
+	TAILQ_FOREACH(o, &ctl->clients, entry)
+	same += o->uid == cred.uid;
+	if (same >= CONTROL_MAX_PER_UID) {
+		refuse(ctl, fd, cred.uid, "too many control clients of this user");
+		return;
+	}
+	if (ctl->nclients >= CONTROL_MAX_CLIENTS) {
+		refuse(ctl, fd, cred.uid, "too many control clients");
 		return;
 	}
 	cl = xcalloc(1, sizeof(*cl));
 	cl->ctl = ctl;
+	cl->uid = cred.uid;
 	cl->bev = bufferevent_socket_new(ctl->c->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	cl->deadline = evtimer_new(ctl->c->base, client_deadline_cb, cl);
+	if (cl->bev == NULL || cl->deadline == NULL || evtimer_add(cl->deadline, &deadline) < 0 ||
+	    bufferevent_enable(cl->bev, EV_READ | EV_WRITE) < 0) {
+		log_warnx("control: cannot set up a client of uid %u: refused", (unsigned)cred.uid);
+		if (cl->deadline != NULL)
+			event_free(cl->deadline);
+		if (cl->bev != NULL)
+			bufferevent_free(cl->bev);
+		else
+			evutil_closesocket(fd);
+		free(cl);
+		return;
+	}
 	bufferevent_setcb(cl->bev, client_read_cb, client_write_cb, client_event_cb, cl);
-	bufferevent_set_timeouts(cl->bev, &tv, &tv);
-	bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&ctl->clients, cl, entry);
 	ctl->nclients++;
 }

@@ -3,6 +3,8 @@
  * files through the writer thread, evaluates alert rules and notifies.
  * The event loop never blocks on disk, DNS or a notification command.
  */
+#include <errno.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,15 +90,95 @@ static int open_listeners(struct collector *c)
 	return 0;
 }
 
+/* "FILE:LINE: " or "FILE: " when the key was left at its default. */
+static void where(const struct collector_conf *conf, int line)
+{
+	if (line > 0)
+		fprintf(stderr, "%s:%d: ", conf->path, line);
+	else
+		fprintf(stderr, "%s: ", conf->path);
+}
+
+/* A directory the collector must write in: 0 if it is one and writable. */
+static int writable_dir(const char *dir, const char **why)
+{
+	struct stat st;
+
+	if (stat(dir, &st) < 0) {
+		*why = strerror(errno);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		*why = "not a directory";
+		return -1;
+	}
+	if (access(dir, W_OK | X_OK) < 0) {
+		*why = strerror(errno);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * --check-config checks the paths as start-up uses them: the store creates
+ * data_dir (one level) if it is missing, the control socket is bound in a
+ * directory that must exist. Says which case holds; 0 or -1.
+ */
+static int check_paths(const struct collector_conf *conf)
+{
+	char *copy = xstrdup(conf->data_dir), *sock = xstrdup(conf->control_socket);
+	char *parent = dirname(copy), *sockdir = dirname(sock);
+	const char *why;
+	struct stat st;
+	int bad = 0;
+
+	if (stat(conf->data_dir, &st) == 0) {
+		if (writable_dir(conf->data_dir, &why) < 0) {
+			where(conf, conf->data_dir_line);
+			fprintf(stderr, "data_dir \"%s\": %s\n", conf->data_dir, why);
+			bad = 1;
+		} else {
+			printf("data_dir %s: exists, writable\n", conf->data_dir);
+		}
+	} else if (writable_dir(parent, &why) < 0) {
+		where(conf, conf->data_dir_line);
+		fprintf(stderr, "data_dir \"%s\": cannot be created: %s: %s\n", conf->data_dir,
+			parent, why);
+		bad = 1;
+	} else {
+		printf("data_dir %s: does not exist yet, will be created in %s\n", conf->data_dir,
+		       parent);
+	}
+	if (writable_dir(sockdir, &why) < 0) {
+		where(conf, conf->control_socket_line);
+		fprintf(stderr, "control_socket \"%s\": directory %s: %s\n", conf->control_socket,
+			sockdir, why);
+		bad = 1;
+	} else {
+		printf("control_socket %s: directory %s writable\n", conf->control_socket, sockdir);
+	}
+	free(copy);
+	free(sock);
+	return bad ? -1 : 0;
+}
+
 static int setup_alerting(struct collector *c)
 {
 	cfg_t *cfg = c->conf->cfg;
 
 	c->notify = notify_new(c->base);
+	if (c->notify == NULL) {
+		log_warnx("cannot set up the notification channels");
+		return -1;
+	}
 	for (unsigned i = 0; i < cfg_size(cfg, "channel"); i++)
 		if (notify_add_channel(c->notify, cfg_getnsec(cfg, "channel", i)) < 0)
 			return -1;
 	c->alert = alert_engine_new(c->notify);
+	if (c->alert == NULL) {
+		log_warnx("cannot set up the alert engine");
+		return -1;
+	}
 	for (unsigned i = 0; i < cfg_size(cfg, "rule"); i++)
 		if (alert_engine_add_rule(c->alert, cfg_getnsec(cfg, "rule", i)) < 0)
 			return -1;
@@ -144,10 +226,12 @@ int main(int argc, char **argv)
 	if (c.conf == NULL)
 		return 1;
 	if (o.check_only) {
-		printf("%s: configuration OK (%u channels, %u rules)\n", o.config,
-		       cfg_size(c.conf->cfg, "channel"), cfg_size(c.conf->cfg, "rule"));
+		rc = check_paths(c.conf) < 0;
+		if (rc == 0)
+			printf("%s: configuration OK (%u channels, %u rules)\n", o.config,
+			       cfg_size(c.conf->cfg, "channel"), cfg_size(c.conf->cfg, "rule"));
 		collector_conf_free(c.conf);
-		return 0;
+		return rc;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	/* the RRD writer thread wakes the loop: libevent must know about threads */
@@ -163,6 +247,10 @@ int main(int argc, char **argv)
 	sp.step = c.conf->step;
 	sp.queue_max = c.conf->store_queue;
 	c.store = store_new(c.base, &sp, store_done, &c);
+	if (c.store == NULL) {
+		log_warnx("cannot set up the store in %s", c.conf->data_dir);
+		goto out;
+	}
 	wp.agent_down_s = c.conf->agent_down;
 	wp.no_data = c.conf->no_data;
 	wp.unreachable = c.conf->unreachable;
@@ -170,15 +258,21 @@ int main(int argc, char **argv)
 	c.watch = watch_new(c.base, c.alert, &wp);
 	if (open_listeners(&c) < 0)
 		goto out;
+	/* without it vaktctl could not reach a running collector: refuse to start */
 	c.control = control_new(&c, c.conf->control_socket);
+	if (c.control == NULL)
+		goto out;
 	c.ev_sigint = evsignal_new(c.base, SIGINT, stop_cb, &c);
 	c.ev_sigterm = evsignal_new(c.base, SIGTERM, stop_cb, &c);
 	c.ev_sighup = evsignal_new(c.base, SIGHUP, hup_cb, &c);
 	c.ev_stats = event_new(c.base, -1, EV_PERSIST, stats_cb, &c);
-	event_add(c.ev_sigint, NULL);
-	event_add(c.ev_sigterm, NULL);
-	event_add(c.ev_sighup, NULL);
-	event_add(c.ev_stats, &stats_tv);
+	if (c.ev_sigint == NULL || c.ev_sigterm == NULL || c.ev_sighup == NULL ||
+	    c.ev_stats == NULL || event_add(c.ev_sigint, NULL) < 0 ||
+	    event_add(c.ev_sigterm, NULL) < 0 || event_add(c.ev_sighup, NULL) < 0 ||
+	    event_add(c.ev_stats, &stats_tv) < 0) {
+		log_warnx("cannot set up the signal and stats events");
+		goto out;
+	}
 	log_info("vakt-collector %s started: data_dir %s, step %u s", VAKT_VERSION,
 		 c.conf->data_dir, c.conf->step);
 	event_base_dispatch(c.base);
@@ -196,12 +290,14 @@ out:
 	watch_free(c.watch);
 	alert_engine_free(c.alert);
 	notify_free(c.notify);
-	if (c.ev_sigint != NULL) {
+	if (c.ev_sigint != NULL)
 		event_free(c.ev_sigint);
+	if (c.ev_sigterm != NULL)
 		event_free(c.ev_sigterm);
+	if (c.ev_sighup != NULL)
 		event_free(c.ev_sighup);
+	if (c.ev_stats != NULL)
 		event_free(c.ev_stats);
-	}
 	if (c.base != NULL)
 		event_base_free(c.base);
 	collector_conf_free(c.conf);

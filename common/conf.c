@@ -7,8 +7,15 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sys/socket.h>
+
+#include <event2/util.h>
+
+#include "xmalloc.h"
 
 static FILE *conf_err;
 
@@ -63,29 +70,151 @@ static void conf_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 	fflush(f);
 }
 
-size_t conf_strip_comments(char *buf, size_t len)
+/*
+ * An index from keys (strings or any bytes) to pointers: open addressing,
+ * doubled at half full, so n insertions and lookups cost O(n) together.
+ * It keeps duplicate checks over thousands of sections linear.
+ */
+struct conf_index {
+	struct conf_slot {
+		void *key;
+		size_t len;
+		void *val;
+	} * slots;
+	size_t cap, n;
+};
+
+static uint64_t index_hash(const void *key, size_t len)
+{
+	const unsigned char *p = key;
+	uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 1099511628211ULL;
+	return h;
+}
+
+struct conf_index *conf_index_new(void)
+{
+	struct conf_index *ix = xcalloc(1, sizeof(*ix));
+
+	ix->cap = 64;
+	ix->slots = xcalloc(ix->cap, sizeof(*ix->slots));
+	return ix;
+}
+
+void conf_index_free(struct conf_index *ix)
+{
+	if (ix == NULL)
+		return;
+	for (size_t i = 0; i < ix->cap; i++)
+		free(ix->slots[i].key);
+	free(ix->slots);
+	free(ix);
+}
+
+static struct conf_slot *index_slot(struct conf_slot *slots, size_t cap, const void *key,
+				    size_t len)
+{
+	size_t i = index_hash(key, len) & (cap - 1);
+
+	while (slots[i].key != NULL && (slots[i].len != len || memcmp(slots[i].key, key, len) != 0))
+		i = (i + 1) & (cap - 1);
+	return &slots[i];
+}
+
+void *conf_index_get(const struct conf_index *ix, const void *key, size_t len)
+{
+	return index_slot(ix->slots, ix->cap, key, len)->val;
+}
+
+void conf_index_put(struct conf_index *ix, const void *key, size_t len, void *val)
+{
+	struct conf_slot *sl;
+
+	if (2 * (ix->n + 1) > ix->cap) {
+		size_t cap = ix->cap * 2;
+		struct conf_slot *slots = xcalloc(cap, sizeof(*slots));
+
+		for (size_t i = 0; i < ix->cap; i++)
+			if (ix->slots[i].key != NULL)
+				*index_slot(slots, cap, ix->slots[i].key, ix->slots[i].len) =
+				    ix->slots[i];
+		free(ix->slots);
+		ix->slots = slots;
+		ix->cap = cap;
+	}
+	sl = index_slot(ix->slots, ix->cap, key, len);
+	if (sl->key == NULL) {
+		sl->key = xmalloc(len ? len : 1);
+		memcpy(sl->key, key, len);
+		sl->len = len;
+		ix->n++;
+	}
+	sl->val = val;
+}
+
+void *conf_index_gets(const struct conf_index *ix, const char *key)
+{
+	return conf_index_get(ix, key, strlen(key));
+}
+
+void conf_index_puts(struct conf_index *ix, const char *key, void *val)
+{
+	conf_index_put(ix, key, strlen(key), val);
+}
+
+/* A character libconfuse takes as part of an unquoted value (its lexer.l). */
+static int word_char(char c)
+{
+	return c != '\0' && strchr(" \t\r\n#\"'={}()+,*", c) == NULL;
+}
+
+/*
+ * Removes '#', '//' and C-style comments outside quoted strings, keeping
+ * every newline so that line numbers stay true, and reports (as FILE:LINE)
+ * what libconfuse would otherwise take silently: a comment or a string
+ * never closed (the rest of the file would vanish), and '#', '//' or a
+ * block comment glued to an unquoted value, where libconfuse ends the value
+ * ("http://x" would become "http:"). A comment therefore starts at the start
+ * of a line, after white space, after one of = { } ( ) , or after a quote.
+ * Works in place; returns the new length, or -1 after printing every error.
+ */
+static long strip_comments(char *buf, size_t len, const char *path)
 {
 	enum { CODE, DQUOTE, SQUOTE, LINE, BLOCK } st = CODE;
+	FILE *ef = conf_error_stream();
 	size_t o = 0;
+	int line = 1, opened = 0, bad = 0;
 
 	for (size_t i = 0; i < len; i++) {
 		char c = buf[i], next = i + 1 < len ? buf[i + 1] : '\0';
+		char prev = i > 0 ? buf[i - 1] : '\n';
 
 		switch (st) {
 		case CODE:
-			if (c == '#' || (c == '/' && next == '/')) {
-				st = LINE;
+			if (c == '#' || (c == '/' && (next == '/' || next == '*'))) {
+				if (word_char(prev) && !(prev == '/' && c == '/')) {
+					fprintf(
+					    ef,
+					    "%s:%d: '%s' right after an unquoted value: put "
+					    "the value in quotes, or a space before a comment\n",
+					    path, line,
+					    c == '#'      ? "#"
+					    : next == '/' ? "//"
+							  : "/*");
+					bad = 1;
+				}
+				opened = line;
+				st = c == '/' && next == '*' ? BLOCK : LINE;
+				if (st == BLOCK)
+					i++;
 				continue;
 			}
-			if (c == '/' && next == '*') {
-				st = BLOCK;
-				i++;
-				continue;
+			if (c == '"' || c == '\'') {
+				opened = line;
+				st = c == '"' ? DQUOTE : SQUOTE;
 			}
-			if (c == '"')
-				st = DQUOTE;
-			else if (c == '\'')
-				st = SQUOTE;
 			break;
 		case DQUOTE:
 		case SQUOTE:
@@ -110,9 +239,157 @@ size_t conf_strip_comments(char *buf, size_t len)
 				continue;
 			break;
 		}
+		if (c == '\n')
+			line++;
 		buf[o++] = c;
 	}
-	return o;
+	if (st == BLOCK)
+		fprintf(ef, "%s:%d: comment opened here is never closed\n", path, opened);
+	else if (st == DQUOTE || st == SQUOTE)
+		fprintf(ef, "%s:%d: quoted string opened here is never closed\n", path, opened);
+	return bad || st == BLOCK || st == DQUOTE || st == SQUOTE ? -1 : (long)o;
+}
+
+/*
+ * Every validator of the schema goes through one of these two, installed by
+ * conf_parse_file in place of the schema's own (kept in conf_wrapped, found
+ * by section and key name: libconfuse copies the options of each section).
+ *
+ * A scalar key set twice in one section would silently keep the second
+ * value: scalar_once reports it, with the line of the first.
+ *
+ * libconfuse looks for a section's title among all the sections of that
+ * name parsed so far, so n sections cost O(n^2) string compares (32,000
+ * took seconds). section_done moves each top-level titled section out of
+ * libconfuse's array once it is parsed and validated, so that search never
+ * sees more than one; duplicates are found here through an index, and the
+ * sections are put back, in order, when the parse ends.
+ */
+struct conf_wrapped {
+	const char *section, *name;
+	cfg_validate_callback_t orig;
+};
+struct conf_parked {
+	cfg_opt_t *opt;
+	cfg_value_t **values;
+	unsigned n, cap;
+	struct conf_index *titles;
+};
+static struct {
+	struct conf_wrapped *wrapped;
+	size_t nwrapped;
+	struct conf_parked *parked;
+	size_t nparked;
+	struct conf_index *first_line; /* cfg_opt_t * of a scalar set -> its line */
+	cfg_t *root;
+} conf_p;
+
+static cfg_validate_callback_t wrapped_orig(const cfg_t *cfg, const cfg_opt_t *opt)
+{
+	for (size_t i = 0; i < conf_p.nwrapped; i++)
+		if (strcmp(conf_p.wrapped[i].section, cfg->name) == 0 &&
+		    strcmp(conf_p.wrapped[i].name, opt->name) == 0)
+			return conf_p.wrapped[i].orig;
+	return NULL;
+}
+
+static int scalar_once(cfg_t *cfg, cfg_opt_t *opt)
+{
+	cfg_validate_callback_t orig = wrapped_orig(cfg, opt);
+	intptr_t first = (intptr_t)conf_index_get(conf_p.first_line, &opt, sizeof(opt));
+
+	if (first != 0) {
+		if (cfg_title(cfg) != NULL)
+			cfg_error(cfg, "'%s' set twice in %s \"%s\" (first on line %d)", opt->name,
+				  cfg_name(cfg), cfg_title(cfg), (int)first);
+		else if (cfg != conf_p.root)
+			cfg_error(cfg, "'%s' set twice in %s (first on line %d)", opt->name,
+				  cfg_name(cfg), (int)first);
+		else
+			cfg_error(cfg, "'%s' set twice (first on line %d)", opt->name, (int)first);
+		return 0; /* reported: go on */
+	}
+	conf_index_put(conf_p.first_line, &opt, sizeof(opt), (void *)(intptr_t)cfg->line);
+	return orig != NULL ? orig(cfg, opt) : 0;
+}
+
+static int section_done(cfg_t *cfg, cfg_opt_t *opt)
+{
+	cfg_validate_callback_t orig = wrapped_orig(cfg, opt);
+	struct conf_parked *pk = NULL;
+	cfg_t *sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
+	int r = 0;
+
+	if (cfg_title(sec) != NULL) {
+		for (size_t i = 0; i < conf_p.nparked && pk == NULL; i++)
+			if (conf_p.parked[i].opt == opt)
+				pk = &conf_p.parked[i];
+		if (pk == NULL) {
+			conf_p.parked = xreallocarray(conf_p.parked, conf_p.nparked + 1,
+						      sizeof(*conf_p.parked));
+			pk = &conf_p.parked[conf_p.nparked++];
+			memset(pk, 0, sizeof(*pk));
+			pk->opt = opt;
+			pk->titles = conf_index_new();
+		}
+		if (conf_index_gets(pk->titles, cfg_title(sec)) != NULL) {
+			conf_section_error(sec, "defined twice");
+			goto park; /* reported: go on, without its own checks */
+		}
+		conf_index_puts(pk->titles, cfg_title(sec), sec);
+	}
+	if (orig != NULL)
+		r = orig(cfg, opt);
+	if (pk == NULL)
+		return r;
+park:
+	if (pk->n == pk->cap) {
+		pk->cap = pk->cap ? 2 * pk->cap : 64;
+		pk->values = xreallocarray(pk->values, pk->cap, sizeof(*pk->values));
+	}
+	pk->values[pk->n++] = opt->values[--opt->nvalues];
+	return r;
+}
+
+/* Puts the parked sections back into libconfuse's arrays, in file order. */
+static void unpark_sections(void)
+{
+	for (size_t i = 0; i < conf_p.nparked; i++) {
+		struct conf_parked *pk = &conf_p.parked[i];
+		cfg_opt_t *opt = pk->opt;
+		unsigned n = opt->nvalues + pk->n;
+
+		/* a section cut short by a syntax error is still in opt->values */
+		opt->values = xreallocarray(opt->values, n ? n : 1, sizeof(*opt->values));
+		memmove(opt->values + pk->n, opt->values, opt->nvalues * sizeof(*opt->values));
+		memcpy(opt->values, pk->values, pk->n * sizeof(*opt->values));
+		opt->nvalues = n;
+		free(pk->values);
+		conf_index_free(pk->titles);
+	}
+	free(conf_p.parked);
+	conf_p.parked = NULL;
+	conf_p.nparked = 0;
+}
+
+static void wrap_validators(cfg_opt_t *opts, const char *section, int top)
+{
+	for (cfg_opt_t *o = opts; o->name != NULL; o++) {
+		int titled = o->type == CFGT_SEC && (o->flags & CFGF_MULTI) &&
+			     (o->flags & CFGF_TITLE) && top;
+
+		if (o->type == CFGT_SEC)
+			wrap_validators(o->subopts, o->name, 0);
+		if (o->validcb == scalar_once || o->validcb == section_done)
+			continue; /* already wrapped (a section seen twice) */
+		if (!titled && (o->type == CFGT_SEC || (o->flags & CFGF_LIST)))
+			continue;
+		conf_p.wrapped =
+		    xreallocarray(conf_p.wrapped, conf_p.nwrapped + 1, sizeof(*conf_p.wrapped));
+		conf_p.wrapped[conf_p.nwrapped++] =
+		    (struct conf_wrapped){section, o->name, o->validcb};
+		o->validcb = titled ? section_done : scalar_once;
+	}
 }
 
 int conf_parse_file(cfg_t *cfg, const char *path)
@@ -120,6 +397,7 @@ int conf_parse_file(cfg_t *cfg, const char *path)
 	FILE *f = fopen(path, "r"), *mem;
 	char *buf;
 	size_t len;
+	long slen;
 	int r;
 
 	if (f == NULL) {
@@ -140,8 +418,14 @@ int conf_parse_file(cfg_t *cfg, const char *path)
 	 * libconfuse 3.3 counts a comment's line more than once, so every line
 	 * number after a comment would be wrong. Comments are removed here,
 	 * newlines kept, and the file is parsed from memory under its own name.
+	 * A file whose words cannot be told apart is not parsed further.
 	 */
-	len = conf_strip_comments(buf, len);
+	slen = strip_comments(buf, len, path);
+	if (slen < 0) {
+		free(buf);
+		return -1;
+	}
+	len = (size_t)slen;
 	mem = fmemopen(buf, len ? len : 1, "r");
 	if (mem == NULL) {
 		fprintf(conf_error_stream(), "%s: cannot read: %s\n", path, strerror(errno));
@@ -156,7 +440,14 @@ int conf_parse_file(cfg_t *cfg, const char *path)
 	conf_nerrors = 0;
 	conf_nerr_secs = 0;
 	conf_last_opt = NULL;
+	conf_p.root = cfg;
+	conf_p.first_line = conf_index_new();
+	wrap_validators(cfg->opts, cfg->name, 1);
 	r = cfg_parse_fp(cfg, mem);
+	unpark_sections();
+	conf_index_free(conf_p.first_line);
+	free(conf_p.wrapped);
+	memset(&conf_p, 0, sizeof(conf_p));
 	fclose(mem);
 	free(buf);
 	return r == CFG_SUCCESS && conf_nerrors == 0 ? 0 : -1;
@@ -344,6 +635,28 @@ int conf_validate_hostport(cfg_t *cfg, cfg_opt_t *opt)
 int conf_validate_address(cfg_t *cfg, cfg_opt_t *opt)
 {
 	return validate_address(cfg, opt, 1);
+}
+
+int conf_validate_listen(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+	struct sockaddr_storage ss;
+	int sslen = sizeof(ss);
+	char host[256];
+	unsigned port;
+	const char *why;
+
+	if (seen_before(opt))
+		return 0;
+	if (conf_split_hostport(s, host, sizeof(host), &port, 0, &why) < 0) {
+		cfg_error(cfg, "%s \"%s\": %s", opt->name, s ? s : "", why);
+		return 0; /* reported: go on */
+	}
+	/* the daemon binds with this very call; it resolves no names */
+	if (evutil_parse_sockaddr_port(s, (struct sockaddr *)&ss, &sslen) < 0)
+		cfg_error(cfg, "%s \"%s\": not a numeric address:port (names are not resolved)",
+			  opt->name, s);
+	return 0; /* reported: go on */
 }
 
 int conf_check_title(cfg_t *sec, size_t max)

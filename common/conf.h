@@ -18,14 +18,13 @@ FILE *conf_error_stream(void);
 
 #define CONF_FILE_MAX (4 * 1024 * 1024)
 
-/* Installs the FILE:LINE error function, parses `path`; 0 or -1. */
-int conf_parse_file(cfg_t *cfg, const char *path);
-
 /*
- * Removes '#', '//' and C-style comments outside quoted strings, keeping
- * every newline so line numbers stay true. Works in place; returns the new length.
+ * Installs the FILE:LINE error function, parses `path`; 0 or -1. Besides
+ * the schema's own checks it refuses what would silently change meaning: a
+ * comment or string never closed, a comment glued to an unquoted value, a
+ * scalar key set twice in one section, a titled section defined twice.
  */
-size_t conf_strip_comments(char *buf, size_t len);
+int conf_parse_file(cfg_t *cfg, const char *path);
 
 /*
  * 1 when an error was reported inside `sec` during this parse: its section
@@ -46,6 +45,8 @@ void conf_bound_ints(cfg_t *cfg, const char *const *paths);
 int conf_validate_hostport(cfg_t *cfg, cfg_opt_t *opt); /* "host:port" */
 int conf_validate_address(cfg_t *cfg, cfg_opt_t *opt);  /* "host[:port]" */
 int conf_validate_name(cfg_t *cfg, cfg_opt_t *opt);     /* non-empty, printable */
+/* "addr:port" with a numeric address, parsed exactly as the daemon binds it. */
+int conf_validate_listen(cfg_t *cfg, cfg_opt_t *opt);
 
 /* Reports a section title that is empty or longer than `max`; -1 if so. */
 int conf_check_title(cfg_t *sec, size_t max);
@@ -59,6 +60,15 @@ int conf_require(cfg_t *sec, const char *const *keys);
  */
 int conf_split_hostport(const char *s, char *host, size_t hostsz, unsigned *port, unsigned defport,
 			const char **why);
+
+/* A map from keys (bytes, or strings with the *s forms) to non-NULL pointers. */
+struct conf_index;
+struct conf_index *conf_index_new(void);
+void conf_index_free(struct conf_index *ix);
+void *conf_index_get(const struct conf_index *ix, const void *key, size_t len);
+void conf_index_put(struct conf_index *ix, const void *key, size_t len, void *val);
+void *conf_index_gets(const struct conf_index *ix, const char *key);
+void conf_index_puts(struct conf_index *ix, const char *key, void *val);
 
 /* Parses a size such as "512M" or "64k" into bytes; -1 if malformed. */
 long long conf_parse_size(const char *s);

@@ -1,9 +1,11 @@
 /*
  * vaktctl - talks to a running vakt-collector over its control socket.
  * Sends one command, prints the answer. Only "status" exists for now.
+ * Every failure ends in a line on stderr saying why and exit status 1.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,9 +37,11 @@ int main(int argc, char **argv)
 	const char *path = getenv("VAKT_SOCKET") ? getenv("VAKT_SOCKET") : DEFAULT_SOCKET;
 	struct sockaddr_un sun;
 	struct timeval tv = {10, 0};
-	char buf[4096], cmd[300];
+	char buf[4096], cmd[300], *answer = NULL;
+	size_t anslen = 0;
+	FILE *ans;
 	ssize_t n;
-	int ch, fd, got = 0;
+	int ch, fd, werr, rerr, rc;
 
 	while ((ch = getopt_long(argc, argv, "s:Vh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -66,26 +70,51 @@ int main(int argc, char **argv)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	strcpy(sun.sun_path, path);
+	/* a collector that refuses closes the socket: say why, never die of SIGPIPE */
+	signal(SIGPIPE, SIG_IGN);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		fprintf(stderr, "vaktctl: cannot connect to the collector at %s: %s\n", path,
-			strerror(errno));
+		fprintf(stderr, "vaktctl: cannot connect to %s: %s\n", path, strerror(errno));
 		return 1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ans = open_memstream(&answer, &anslen);
+	if (ans == NULL) {
+		fprintf(stderr, "vaktctl: %s\n", strerror(errno));
+		return 1;
+	}
 	snprintf(cmd, sizeof(cmd), "%s\n", argv[optind]);
-	if (write(fd, cmd, strlen(cmd)) < 0) {
-		fprintf(stderr, "vaktctl: %s: %s\n", path, strerror(errno));
-		return 1;
-	}
+	/* a failed write is not the end: a refusal may still be there to read */
+	werr = write(fd, cmd, strlen(cmd)) < 0 ? errno : 0;
+	/* the whole answer is read first: a refusal must not look like an answer */
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		fwrite(buf, 1, (size_t)n, stdout);
-		got = 1;
+		if (fwrite(buf, 1, (size_t)n, ans) != (size_t)n)
+			break;
 	}
+	rerr = n < 0 ? errno : 0;
 	close(fd);
-	if (n < 0 || !got) {
-		fprintf(stderr, "vaktctl: no answer from %s\n", path);
+	fclose(ans);
+	if (strncmp(answer ? answer : "", "refused: ", 9) == 0) {
+		answer[strcspn(answer, "\n")] = '\0';
+		fprintf(stderr, "vaktctl: collector closed the connection: %s\n", answer + 9);
+		free(answer);
 		return 1;
 	}
-	return strncmp(buf, "error:", 6) == 0 ? 1 : 0;
+	if (anslen > 0)
+		fwrite(answer, 1, anslen, stdout);
+	rc = anslen >= 6 && strncmp(answer, "error:", 6) == 0;
+	free(answer);
+	if (rerr == EAGAIN || rerr == EWOULDBLOCK) {
+		fprintf(stderr, "vaktctl: no answer from %s within %ld s\n", path, (long)tv.tv_sec);
+		return 1;
+	}
+	if (rerr != 0 || (anslen == 0 && werr != 0)) {
+		fprintf(stderr, "vaktctl: %s: %s\n", path, strerror(rerr ? rerr : werr));
+		return 1;
+	}
+	if (anslen == 0) {
+		fprintf(stderr, "vaktctl: collector closed the connection without an answer\n");
+		return 1;
+	}
+	return rc;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -126,6 +127,80 @@ static void test_one_snmp_section_per_host(void **state)
 		    "\"core-sw\"");
 }
 
+static void test_unclosed_comment_names_where_it_opened(void **state)
+{
+	check_error("agent_unclosed_comment.conf", ":7: comment opened here is never closed");
+}
+
+static void test_unclosed_string_names_where_it_opened(void **state)
+{
+	check_error("agent_unclosed_string.conf", ":6: quoted string opened here is never closed");
+}
+
+static void test_key_set_twice_names_both_lines(void **state)
+{
+	char path[512], want[2048];
+	int ok;
+
+	snprintf(path, sizeof(path), DATA "agent_key_twice.conf");
+	snprintf(want, sizeof(want),
+		 "%1$s:9: 'interval' set twice in snmp \"core\" (first on line 7)\n"
+		 "%1$s:11: 'site' set twice (first on line 2)\n",
+		 path);
+	assert_string_equal(load(path, &ok), want);
+	assert_false(ok);
+}
+
+static void test_section_defined_twice(void **state)
+{
+	check_error("agent_section_twice.conf", ":4: collector \"dc1\": defined twice");
+}
+
+static void test_comment_glued_to_a_value_is_refused(void **state)
+{
+	char path[512], want[2048];
+	int ok;
+
+	snprintf(path, sizeof(path), DATA "agent_comment_in_value.conf");
+	snprintf(want, sizeof(want),
+		 "%1$s:2: '#' right after an unquoted value: put the value in quotes, or a "
+		 "space before a comment\n"
+		 "%1$s:7: '//' right after an unquoted value: put the value in quotes, or a "
+		 "space before a comment\n",
+		 path);
+	assert_string_equal(load(path, &ok), want);
+	assert_false(ok);
+}
+
+/*
+ * Parsing is linear in the number of sections: every duplicate check goes
+ * through an index (conf_index), and conf.c keeps libconfuse's own search
+ * for a section's title from scanning all the sections parsed before it.
+ * 20,000 sections took seconds when each of those was a scan; no timing
+ * is asserted here (it would flake), only that such a file loads whole.
+ */
+static void test_twenty_thousand_checks_load(void **state)
+{
+	char path[] = "/tmp/vakt-test-conf.XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	struct agent_conf *conf;
+
+	assert_non_null(f);
+	fprintf(f, "site = \"rissa\"\ncollector \"dc1\" { address = \"127.0.0.1:7060\" }\n");
+	for (int i = 0; i < 20000; i++)
+		fprintf(f, "probe \"web-%d\" { kind = \"tcp\" address = \"10.%d.%d.%d:80\" }\n", i,
+			i >> 16, (i >> 8) & 255, i & 255);
+	fclose(f);
+	conf = agent_conf_load(path);
+	unlink(path);
+	assert_non_null(conf);
+	assert_int_equal(conf->nchecks, 20000);
+	assert_string_equal(conf->checks[19999]->name, "web-19999");
+	assert_string_equal(conf->checks[19999]->host, "10.0.78.31");
+	agent_conf_free(conf);
+}
+
 static void test_missing_file(void **state)
 {
 	int ok;
@@ -151,6 +226,12 @@ int main(void)
 	    cmocka_unit_test(test_comments_keep_line_numbers_true),
 	    cmocka_unit_test(test_every_problem_is_printed_in_one_run),
 	    cmocka_unit_test(test_one_snmp_section_per_host),
+	    cmocka_unit_test(test_unclosed_comment_names_where_it_opened),
+	    cmocka_unit_test(test_unclosed_string_names_where_it_opened),
+	    cmocka_unit_test(test_key_set_twice_names_both_lines),
+	    cmocka_unit_test(test_section_defined_twice),
+	    cmocka_unit_test(test_comment_glued_to_a_value_is_refused),
+	    cmocka_unit_test(test_twenty_thousand_checks_load),
 	    cmocka_unit_test(test_missing_file),
 	};
 

@@ -48,6 +48,13 @@ static void test_listen_without_port(void **state)
 	check_error("collector_bad_listen.conf", ":2: listen \"127.0.0.1\": missing ':port'");
 }
 
+static void test_listen_must_be_numeric_as_at_start(void **state)
+{
+	check_error("collector_listen_name.conf",
+		    ":2: listen \"localhost:7060\": not a numeric address:port (names are not "
+		    "resolved)");
+}
+
 static void test_exec_channel_without_command(void **state)
 {
 	check_error("collector_bad_exec.conf",
@@ -61,6 +68,7 @@ int main(void)
 	    cmocka_unit_test(test_rule_with_unknown_channel),
 	    cmocka_unit_test(test_step_zero),
 	    cmocka_unit_test(test_listen_without_port),
+	    cmocka_unit_test(test_listen_must_be_numeric_as_at_start),
 	    cmocka_unit_test(test_exec_channel_without_command),
 	};
 
