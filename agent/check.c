@@ -157,8 +157,7 @@ void check_emit_at(struct check *c, int64_t time_ms, const char *check, const ch
 void check_emit_as(struct check *c, const char *check, const char *instance, const char *metric,
 		   enum sample_kind kind, double value, uint64_t counter, int unknown)
 {
-	check_emit_at(c, c->run_time_ms, check, instance, metric, kind, value, counter, 0,
-		      unknown);
+	check_emit_at(c, c->run_time_ms, check, instance, metric, kind, value, counter, 0, unknown);
 }
 
 void check_emit(struct check *c, const char *instance, const char *metric, enum sample_kind kind,

@@ -78,7 +78,7 @@ struct check {
 	uint64_t run_start_ms; /* monotonic time the current run started */
 	enum outcome last;     /* of the previous run; OUTCOME_NONE before the first */
 	char start_error[SAMPLE_REASON_MAX + 1]; /* why start() failed, for each run's Result */
-	void *priv; /* the kind's state */
+	void *priv;                              /* the kind's state */
 };
 
 /* The table of kinds; NULL-terminated. */

@@ -207,7 +207,8 @@ static void csnmp_resolved(int result, struct evutil_addrinfo *res, void *arg)
 
 	p->dnsreq = NULL;
 	if (result == EVUTIL_EAI_CANCEL)
-		return; /* stop() */
+		return; /* stop() or csnmp_dns_timeout(), which end the run themselves */
+	evtimer_del(p->ev_dns);
 	if (result != 0 || res == NULL) {
 		check_done(c, OUTCOME_ERROR, "cannot resolve %s: %s", p->host,
 			   evutil_gai_strerror(result));
@@ -234,6 +235,21 @@ static void csnmp_resolved(int result, struct evutil_addrinfo *res, void *arg)
 	csnmp_kick_run(c);
 }
 
+/* Name servers that do not answer must not keep the run from its Result. */
+static void csnmp_dns_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct check *c = arg;
+	struct csnmp_priv *p = c->priv;
+	struct evdns_getaddrinfo_request *req = p->dnsreq;
+
+	p->dnsreq = NULL;
+	if (req != NULL)
+		evdns_getaddrinfo_cancel(req);
+	check_done(c, OUTCOME_ERROR,
+		   "cannot resolve %s: no answer from the name servers within %g s", p->host,
+		   c->timeout_ms / 1000.0);
+}
+
 static void csnmp_run(struct check *c)
 {
 	struct csnmp_priv *p = c->priv;
@@ -244,8 +260,17 @@ static void csnmp_run(struct check *c)
 		memset(&hints, 0, sizeof(hints));
 		hints.ai_family = AF_UNSPEC;
 		hints.ai_socktype = SOCK_DGRAM;
+		if (p->ev_dns == NULL &&
+		    (p->ev_dns = evtimer_new(c->base, csnmp_dns_timeout, c)) == NULL)
+			fatalx("snmp \"%s\": cannot create events", c->name);
 		p->dnsreq =
 		    evdns_getaddrinfo(c->agent->dns, p->host, NULL, &hints, csnmp_resolved, c);
+		if (p->dnsreq != NULL) {
+			struct timeval tv;
+
+			ms_to_timeval(c->timeout_ms, &tv);
+			evtimer_add(p->ev_dns, &tv);
+		}
 		return;
 	}
 	/* no session yet (opening failed before): try again now */
@@ -265,6 +290,8 @@ static void csnmp_stop(struct check *c)
 	p->closing = 1;
 	if (p->dnsreq != NULL)
 		evdns_getaddrinfo_cancel(p->dnsreq);
+	if (p->ev_dns != NULL)
+		event_free(p->ev_dns);
 	csnmp_session_close(p);
 	csnmp_priv_free(p);
 	c->priv = NULL;

@@ -36,7 +36,8 @@ struct tcp_probe {
 	evutil_socket_t fd;
 	struct event *ev;
 	struct evdns_getaddrinfo_request *dnsreq;
-	double started; /* monotonic seconds: connect time wants sub-millisecond */
+	struct event *ev_dns; /* the run's timeout while the name resolves */
+	double started;       /* monotonic seconds: connect time wants sub-millisecond */
 };
 
 static cfg_opt_t tcp_opts[] = {
@@ -60,8 +61,8 @@ static int tcp_parse_config(struct check *c, cfg_t *sec)
 		free(p);
 		return -1;
 	}
-	snprintf(p->target, sizeof(p->target), strchr(p->host, ':') ? "[%s]:%u" : "%s:%u",
-		 p->host, p->port);
+	snprintf(p->target, sizeof(p->target), strchr(p->host, ':') ? "[%s]:%u" : "%s:%u", p->host,
+		 p->port);
 	p->ss_len = sizeof(p->ss);
 	if (evutil_parse_sockaddr_port(p->target, (struct sockaddr *)&p->ss, &p->ss_len) < 0)
 		p->ss_len = 0; /* a name: resolved at every run */
@@ -169,7 +170,8 @@ static void tcp_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 
 	p->dnsreq = NULL;
 	if (result == EVUTIL_EAI_CANCEL)
-		return;
+		return; /* stop() or tcp_dns_timeout(), which end the run themselves */
+	evtimer_del(p->ev_dns);
 	if (result != 0 || res == NULL) {
 		tcp_finish(c, OUTCOME_ERROR, "cannot resolve %s: %s", p->host,
 			   evutil_gai_strerror(result));
@@ -183,6 +185,21 @@ static void tcp_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 	snprintf(p->shown, sizeof(p->shown), "%s (%s)", p->target, a);
 	tcp_connect(c, res->ai_addr, (int)res->ai_addrlen);
 	evutil_freeaddrinfo(res);
+}
+
+/* Name servers that do not answer must not keep the run from its Result. */
+static void tcp_dns_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct check *c = arg;
+	struct tcp_probe *p = c->priv;
+	struct evdns_getaddrinfo_request *req = p->dnsreq;
+
+	p->dnsreq = NULL;
+	if (req != NULL)
+		evdns_getaddrinfo_cancel(req);
+	tcp_finish(c, OUTCOME_ERROR,
+		   "cannot resolve %s: no answer from the name servers within %g s", p->host,
+		   c->timeout_ms / 1000.0);
 }
 
 static void tcp_run(struct check *c)
@@ -201,7 +218,15 @@ static void tcp_run(struct check *c)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	snprintf(port, sizeof(port), "%u", p->port);
+	if (p->ev_dns == NULL && (p->ev_dns = evtimer_new(c->base, tcp_dns_timeout, c)) == NULL)
+		fatalx("tcp \"%s\": cannot create events", c->name);
 	p->dnsreq = evdns_getaddrinfo(c->agent->dns, p->host, port, &hints, tcp_dns_cb, c);
+	if (p->dnsreq != NULL) {
+		struct timeval tv;
+
+		ms_to_timeval(c->timeout_ms, &tv);
+		evtimer_add(p->ev_dns, &tv);
+	}
 }
 
 static void tcp_stop(struct check *c)
@@ -214,6 +239,8 @@ static void tcp_stop(struct check *c)
 		evdns_getaddrinfo_cancel(p->dnsreq);
 	if (p->ev != NULL)
 		event_free(p->ev);
+	if (p->ev_dns != NULL)
+		event_free(p->ev_dns);
 	if (p->fd >= 0)
 		evutil_closesocket(p->fd);
 	free(p);

@@ -81,7 +81,7 @@ enum csnmp_got {
 
 struct csnmp_priv {
 	struct check *c;
-	char *addr; /* as configured, for messages */
+	char *addr;       /* as configured, for messages */
 	char target[300]; /* "host:port" / "[v6]:port", for reasons */
 	/* the device as a reason names it: with the address a name resolved to */
 	char shown[300 + INET6_ADDRSTRLEN + 3];
@@ -89,6 +89,7 @@ struct csnmp_priv {
 	unsigned port;
 	char *peername; /* "udp:host:port" / "udp6:[addr]:port"; NULL until resolved */
 	struct evdns_getaddrinfo_request *dnsreq;
+	struct event *ev_dns; /* the run's timeout while the name resolves */
 	char *community;
 	long version; /* SNMP_VERSION_1 or SNMP_VERSION_2c */
 	int retries;

@@ -203,8 +203,8 @@ int csnmp_get_response(struct csnmp_priv *p, netsnmp_pdu *resp)
 	}
 	if (i != p->nsent || vb != NULL)
 		return csnmp_fail(p, OUTCOME_ERROR,
-				  "%s answered GET for %zu values with a different number", p->shown,
-				  p->nsent);
+				  "%s answered GET for %zu values with a different number",
+				  p->shown, p->nsent);
 	return 0;
 }
 

@@ -20,15 +20,15 @@
 #include "timeutil.h"
 #include "xmalloc.h"
 
-#define UPLINK_BATCH_SAMPLES 1000  /* flush early when this many are waiting */
-#define UPLINK_BATCH_RESULTS 1000  /* or this many Results */
-#define UPLINK_HEARTBEAT_S   10    /* when the collector's HelloAck names none */
-#define UPLINK_CLOCK_WARN_MS 2000  /* a clock offset worth a warning */
-#define UPLINK_FUTURE_S      10    /* the collector refuses samples this far ahead */
+#define UPLINK_BATCH_SAMPLES 1000          /* flush early when this many are waiting */
+#define UPLINK_BATCH_RESULTS 1000          /* or this many Results */
+#define UPLINK_HEARTBEAT_S   10            /* when the collector's HelloAck names none */
+#define UPLINK_CLOCK_WARN_MS 2000          /* a clock offset worth a warning */
+#define UPLINK_FUTURE_S      10            /* the collector refuses samples this far ahead */
 #define UPLINK_QUEUE_BYTES   (64ULL << 20) /* when the config names none */
-#define UPLINK_HELLO_TIMEOUT 10    /* seconds to wait for HelloAck */
-#define UPLINK_BACKOFF_MIN   500   /* ms */
-#define UPLINK_BACKOFF_MAX   30000 /* ms */
+#define UPLINK_HELLO_TIMEOUT 10            /* seconds to wait for HelloAck */
+#define UPLINK_BACKOFF_MIN   500           /* ms */
+#define UPLINK_BACKOFF_MAX   30000         /* ms */
 
 struct queued_batch {
 	uint64_t seq;
@@ -428,9 +428,10 @@ static void read_cb(struct bufferevent *bev, void *arg)
 				log_complain_clear(&u->conn_fail[u->collector],
 						   "uplink: collector reachable again");
 				log_clock_offset(u, f->hello_ack->time_ms);
-				u->hb_ms = (uint64_t)(f->hello_ack->heartbeat ? f->hello_ack->heartbeat
-									      : UPLINK_HEARTBEAT_S) *
-					   1000;
+				u->hb_ms =
+				    (uint64_t)(f->hello_ack->heartbeat ? f->hello_ack->heartbeat
+								       : UPLINK_HEARTBEAT_S) *
+				    1000;
 				bufferevent_set_timeouts(bev, NULL, NULL);
 				u->backoff_ms = 0;
 				uplink_set_state(u, UPLINK_ACTIVE);
