@@ -187,6 +187,14 @@ static void csnmp_kick_run(struct check *c)
 	csnmp_kick(p);
 }
 
+/* The library is set up before any session opens, not inside the first run. */
+static int csnmp_kind_init(struct agent *a, void **state)
+{
+	csnmp_lib_init();
+	*state = NULL;
+	return 0;
+}
+
 /* Opens the session when the address is known (a name waits for its run). */
 static int csnmp_start(struct check *c)
 {
@@ -303,6 +311,7 @@ const struct check_kind check_kind_snmp = {
     .one_per_host = 1,
     .result_check = "system",
     .opts = csnmp_opts,
+    .init = csnmp_kind_init,
     .parse_config = csnmp_parse_config,
     .start = csnmp_start,
     .run = csnmp_run,

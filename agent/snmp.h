@@ -145,6 +145,8 @@ int csnmp_parse_config(struct check *c, cfg_t *sec);
 void csnmp_priv_free(struct csnmp_priv *p);
 
 /* snmp_session.c */
+/* net-snmp's process-wide set-up; once, however many devices and reloads. */
+void csnmp_lib_init(void);
 const char *csnmp_oid_str(char *buf, size_t len, const oid *o, size_t n);
 /* Opens the session to p->peername and hooks it to the loop; -1 with the reason recorded. */
 int csnmp_session_open(struct csnmp_priv *p);

@@ -10,11 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+
 #include "agent.h"
 #include "conf.h"
 #include "timeutil.h"
 #include "xmalloc.h"
-#include <arpa/inet.h>
 
 cfg_opt_t csnmp_opts[] = {
     CFG_STR("address", NULL, CFGF_NODEFAULT),    CFG_STR("version", "2c", CFGF_NONE),

@@ -10,12 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "agent.h"
 #include "conf.h"
 #include "timeutil.h"
 #include "xmalloc.h"
-#include <sys/time.h>
 
 #include <net-snmp/library/large_fd_set.h>
 
@@ -56,7 +56,7 @@ static int csnmp_log_cb(int major, int minor, void *serverarg, void *clientarg)
  * comes from agent.conf: no MIB files, no snmp.conf, no persistent files
  * under /var/lib/snmp, and no SIGALRM-driven alarms.
  */
-static void csnmp_lib_init(void)
+void csnmp_lib_init(void)
 {
 	static int done;
 
