@@ -26,6 +26,7 @@ struct agent_conf {
 	size_t ncollectors;
 	unsigned batch_ms;      /* how long samples wait to be batched */
 	unsigned queue_batches; /* bound on unacknowledged batches held in memory */
+	unsigned long long queue_bytes; /* and on the bytes they hold */
 	unsigned max_frame;
 	struct check **checks;
 	size_t nchecks;
@@ -40,6 +41,11 @@ struct agent {
 	struct evdns_base *dns;
 	struct agent_conf *conf;
 	struct uplink *uplink;
+	/* What all checks of a kind share, by index into check_kinds[] (check.c). */
+	struct agent_kind {
+		void *state;
+		int ready; /* init ran: fini is owed */
+	} *kinds;
 	struct event *ev_sigint, *ev_sigterm, *ev_sighup, *ev_stats;
 };
 

@@ -25,6 +25,23 @@
 static struct agent_conf *loading;
 static struct conf_index *loading_names, *loading_hosts;
 
+/* Bounds of queue_size: below a few frames the queue holds nothing useful. */
+#define QUEUE_SIZE_MIN (1LL << 20)
+#define QUEUE_SIZE_MAX (64LL << 30)
+
+static int validate_queue_size(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+	long long v = conf_parse_size(s);
+
+	if (v < 0)
+		cfg_error(cfg, "queue_size must be a size such as \"64M\" or \"2G\", got \"%s\"",
+			  s);
+	else if (v < QUEUE_SIZE_MIN || v > QUEUE_SIZE_MAX)
+		cfg_error(cfg, "queue_size must be 1M..64G, got \"%s\"", s);
+	return 0; /* reported: parsing goes on and fails at the end */
+}
+
 static int validate_collector(cfg_t *cfg, cfg_opt_t *opt)
 {
 	static const char *const req[] = {"address", NULL};
@@ -182,6 +199,7 @@ struct agent_conf *agent_conf_load(const char *path)
 	    CFG_SEC("collector", collector_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	    CFG_INT("batch_ms", 250, CFGF_NONE),
 	    CFG_INT("queue_batches", 4096, CFGF_NONE),
+	    CFG_STR("queue_size", "64M", CFGF_NONE),
 	    CFG_INT("max_frame", 1048576, CFGF_NONE),
 	    CFG_SEC("snmp", snmp_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	    CFG_SEC("probe", probe_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
@@ -201,6 +219,7 @@ struct agent_conf *agent_conf_load(const char *path)
 	cfg_set_validate_func(cfg, "name", conf_validate_name);
 	conf_bound_ints(cfg, ints);
 	cfg_set_validate_func(cfg, "collector", validate_collector);
+	cfg_set_validate_func(cfg, "queue_size", validate_queue_size);
 	cfg_set_validate_func(cfg, "collector|address", conf_validate_hostport);
 	cfg_set_validate_func(cfg, "snmp|host", conf_validate_name);
 	cfg_set_validate_func(cfg, "probe|host", conf_validate_name);
@@ -254,6 +273,7 @@ struct agent_conf *agent_conf_load(const char *path)
 	}
 	conf->batch_ms = (unsigned)cfg_getint(cfg, "batch_ms");
 	conf->queue_batches = (unsigned)cfg_getint(cfg, "queue_batches");
+	conf->queue_bytes = (unsigned long long)conf_parse_size(cfg_getstr(cfg, "queue_size"));
 	conf->max_frame = (unsigned)cfg_getint(cfg, "max_frame");
 	cfg_free(cfg);
 	return conf;

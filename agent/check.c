@@ -1,9 +1,12 @@
 /*
- * check.c - the check-kind table and the scheduling of check runs.
- * A check never runs twice at once: a busy slot is counted and skipped.
+ * check.c - the check-kind table, the phases of a check's life and the
+ * scheduling of its runs. Every run ends in exactly one Result; a check never
+ * runs twice at once: a busy slot is counted and skipped.
  */
 #include "check.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,38 +34,130 @@ const struct check_kind *check_kind_find(const char *name)
 	return NULL;
 }
 
-const char *check_outcome_str(enum check_outcome o)
+static size_t kind_index(const struct check_kind *k)
 {
-	switch (o) {
-	case CHECK_PENDING:
-		return "pending";
-	case CHECK_OK:
-		return "ok";
-	case CHECK_DOWN:
-		return "down";
-	case CHECK_TIMEOUT:
-		return "timeout";
-	case CHECK_ERROR:
-		return "error";
-	}
-	return "unknown";
+	size_t i;
+
+	for (i = 0; check_kinds[i] != NULL && check_kinds[i] != k; i++)
+		;
+	return i;
 }
 
-void check_emit_as(struct check *c, const char *check, const char *instance, const char *metric,
-		   enum sample_kind kind, double value, uint64_t counter, int unknown)
+static size_t nkinds(void)
+{
+	return kind_index(NULL);
+}
+
+int check_kinds_init(struct agent *a)
+{
+	size_t n = nkinds();
+
+	if (a->kinds == NULL)
+		a->kinds = xcalloc(n, sizeof(*a->kinds));
+	for (size_t k = 0; k < n; k++) {
+		int used = 0;
+
+		for (size_t i = 0; i < a->conf->nchecks && !used; i++)
+			used = a->conf->checks[i]->kind == check_kinds[k];
+		/* a kind nobody uses opens nothing (no ICMP socket without icmp probes) */
+		if (!used || a->kinds[k].ready || check_kinds[k]->init == NULL)
+			continue;
+		if (check_kinds[k]->init(a, &a->kinds[k].state) < 0) {
+			log_warnx("check kind \"%s\": cannot set up what its checks share",
+				  check_kinds[k]->name);
+			return -1;
+		}
+		a->kinds[k].ready = 1;
+	}
+	return 0;
+}
+
+void check_kinds_fini(struct agent *a)
+{
+	if (a->kinds == NULL)
+		return;
+	for (size_t k = nkinds(); k-- > 0;)
+		if (a->kinds[k].ready && check_kinds[k]->fini != NULL)
+			check_kinds[k]->fini(a, a->kinds[k].state);
+	free(a->kinds);
+	a->kinds = NULL;
+}
+
+void *check_kind_state(const struct check *c)
+{
+	if (c->agent == NULL || c->agent->kinds == NULL)
+		return NULL;
+	return c->agent->kinds[kind_index(c->kind)].state;
+}
+
+int check_start_error(struct check *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->start_error, sizeof(c->start_error), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int check_open_privileged(struct check *c)
+{
+	if (c->kind->open_privileged == NULL)
+		return 0;
+	c->start_error[0] = '\0';
+	if (c->kind->open_privileged(c) == 0)
+		return 0;
+	if (c->start_error[0] == '\0')
+		check_start_error(c, "cannot open what the %s check needs", c->kind->name);
+	log_warnx("check \"%s\" (%s): %s", c->name, c->kind->name, c->start_error);
+	return -1;
+}
+
+/* Quiet: the caller decides whether a failure is worth a line. */
+static int check_try_start(struct check *c)
+{
+	c->start_error[0] = '\0';
+	if (c->kind->start == NULL || c->kind->start(c) == 0) {
+		c->started = 1;
+		return 0;
+	}
+	if (c->start_error[0] == '\0')
+		check_start_error(c, "cannot start the %s check", c->kind->name);
+	return -1;
+}
+
+int check_start(struct check *c)
+{
+	if (check_try_start(c) == 0)
+		return 0;
+	log_warnx("check \"%s\" (%s): %s; retrying before every run", c->name, c->kind->name,
+		  c->start_error);
+	return -1;
+}
+
+void check_emit_at(struct check *c, int64_t time_ms, const char *check, const char *instance,
+		   const char *metric, enum sample_kind kind, double value, uint64_t counter,
+		   unsigned width, int unknown)
 {
 	Vakt__Sample *s;
 
 	if (c->agent == NULL || c->agent->uplink == NULL)
 		return;
 	s = uplink_sample_new(c->host, check, instance ? instance : "", metric);
-	s->time_ms = c->run_time_ms;
+	s->time_ms = time_ms;
 	s->kind = (Vakt__Kind)kind;
 	s->value = value;
 	s->counter = counter;
+	s->width = width;
 	s->unknown = unknown != 0;
 	s->interval = c->interval;
 	uplink_add(c->agent->uplink, s);
+}
+
+void check_emit_as(struct check *c, const char *check, const char *instance, const char *metric,
+		   enum sample_kind kind, double value, uint64_t counter, int unknown)
+{
+	check_emit_at(c, c->run_time_ms, check, instance, metric, kind, value, counter, 0, unknown);
 }
 
 void check_emit(struct check *c, const char *instance, const char *metric, enum sample_kind kind,
@@ -71,19 +166,42 @@ void check_emit(struct check *c, const char *instance, const char *metric, enum 
 	check_emit_as(c, c->name, instance, metric, kind, value, counter, unknown);
 }
 
-void check_done(struct check *c, enum check_outcome o)
+void check_done(struct check *c, enum outcome o, const char *fmt, ...)
 {
+	char reason[SAMPLE_REASON_MAX + 1] = "";
+	uint64_t duration = mono_now_ms() - c->run_start_ms;
+	va_list ap;
+
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(reason, sizeof(reason), fmt, ap);
+		va_end(ap);
+	}
 	if (!c->busy) {
-		log_warnx("check \"%s\": run ended twice (%s)", c->name, check_outcome_str(o));
+		log_warnx("check \"%s\": run ended twice (%s)", c->name, outcome_str(o));
 		return;
 	}
 	c->busy = 0;
-	if (o != c->last)
-		log_info("check \"%s\" (%s): %s -> %s", c->name, c->kind->name,
-			 check_outcome_str(c->last), check_outcome_str(o));
+	if (c->agent != NULL && c->agent->uplink != NULL) {
+		Vakt__Result *r = uplink_result_new(
+		    c->host, c->kind->result_check ? c->kind->result_check : c->name, "", reason);
+
+		r->time_ms = c->run_time_ms;
+		r->outcome = (Vakt__Outcome)o;
+		r->interval = c->interval;
+		r->duration_ms = duration > UINT32_MAX ? UINT32_MAX : (uint32_t)duration;
+		uplink_add_result(c->agent->uplink, r);
+	}
+	/* transitions only: a device down for a week is one line, not 10,000 */
+	if (o != c->last && o == OUTCOME_OK)
+		log_info("check \"%s\" (%s): %s -> ok%s%s", c->name, c->kind->name,
+			 outcome_str(c->last), reason[0] ? ": " : "", reason);
+	else if (o != c->last)
+		log_warnx("check \"%s\" (%s): %s -> %s: %s", c->name, c->kind->name,
+			  outcome_str(c->last), outcome_str(o), reason);
 	c->last = o;
-	log_debug("check \"%s\": %s in %llu ms", c->name, check_outcome_str(o),
-		  (unsigned long long)(mono_now_ms() - c->run_start_ms));
+	log_debug("check \"%s\": %s in %llu ms%s%s", c->name, outcome_str(o),
+		  (unsigned long long)duration, reason[0] ? ": " : "", reason);
 }
 
 static void check_arm(struct check *c)
@@ -108,7 +226,11 @@ static void check_timer_cb(evutil_socket_t fd, short what, void *arg)
 		c->busy = 1;
 		c->run_start_ms = now;
 		c->run_time_ms = wall_now_ms();
-		c->kind->run(c);
+		/* a check that could not start reports why at every run until it can */
+		if (!c->started && check_try_start(c) < 0)
+			check_done(c, OUTCOME_ERROR, "%s", c->start_error);
+		else
+			c->kind->run(c);
 	}
 	if (c->slot.late != late_before)
 		log_warnx("check \"%s\": agent was stalled, %llu slots skipped", c->name,

@@ -1,13 +1,19 @@
 /*
- * check_tcp.c - the "tcp" probe: connect time and up/down of a TCP service.
- * Non-blocking connect on the agent's loop; names resolve through evdns, never
- * through a blocking getaddrinfo.
+ * check_tcp.c - the "tcp" probe: whether a TCP service accepts connections
+ * (the run's Result) and how long connecting took. Non-blocking connect on
+ * the agent's loop; names resolve through evdns, never through a blocking
+ * getaddrinfo.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <event2/dns.h>
 #include <event2/util.h>
@@ -22,13 +28,16 @@
 struct tcp_probe {
 	char host[256];
 	unsigned port;
+	char target[300]; /* "host:port" or "[v6]:port", as configured */
+	/* the target as a reason names it: with the address a name resolved to */
+	char shown[300 + INET6_ADDRSTRLEN + 3];
 	struct sockaddr_storage ss; /* resolved once when the address is numeric */
 	int ss_len;
 	evutil_socket_t fd;
 	struct event *ev;
 	struct evdns_getaddrinfo_request *dnsreq;
-	double started; /* monotonic seconds: connect time wants sub-millisecond */
-	struct complaint fail;
+	struct event *ev_dns; /* the run's timeout while the name resolves */
+	double started;       /* monotonic seconds: connect time wants sub-millisecond */
 };
 
 static cfg_opt_t tcp_opts[] = {
@@ -41,7 +50,6 @@ static int tcp_parse_config(struct check *c, cfg_t *sec)
 	static const char *const req[] = {"address", NULL};
 	struct tcp_probe *p;
 	const char *why;
-	char buf[300];
 
 	if (conf_require(sec, req) < 0)
 		return -1;
@@ -53,23 +61,24 @@ static int tcp_parse_config(struct check *c, cfg_t *sec)
 		free(p);
 		return -1;
 	}
-	snprintf(buf, sizeof(buf), strchr(p->host, ':') ? "[%s]:%u" : "%s:%u", p->host, p->port);
+	snprintf(p->target, sizeof(p->target), strchr(p->host, ':') ? "[%s]:%u" : "%s:%u", p->host,
+		 p->port);
 	p->ss_len = sizeof(p->ss);
-	if (evutil_parse_sockaddr_port(buf, (struct sockaddr *)&p->ss, &p->ss_len) < 0)
+	if (evutil_parse_sockaddr_port(p->target, (struct sockaddr *)&p->ss, &p->ss_len) < 0)
 		p->ss_len = 0; /* a name: resolved at every run */
 	c->priv = p;
 	return 0;
 }
 
-static int tcp_start(struct check *c)
-{
-	return 0;
-}
-
-static void tcp_finish(struct check *c, enum check_outcome o, const char *why)
+/* Ends the run with its Result (reason printf-style, NULL when connected). */
+static void tcp_finish(struct check *c, enum outcome o, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void tcp_finish(struct check *c, enum outcome o, const char *fmt, ...)
 {
 	struct tcp_probe *p = c->priv;
 	double secs = mono_now() - p->started;
+	char reason[SAMPLE_REASON_MAX + 1] = "";
+	va_list ap;
 
 	if (p->ev != NULL) {
 		event_free(p->ev);
@@ -79,15 +88,38 @@ static void tcp_finish(struct check *c, enum check_outcome o, const char *why)
 		evutil_closesocket(p->fd);
 		p->fd = -1;
 	}
-	check_emit(c, "", "up", SAMPLE_GAUGE, o == CHECK_OK ? 1 : 0, 0, 0);
-	check_emit(c, "", "connect_time", SAMPLE_GAUGE, secs, 0, o != CHECK_OK);
-	if (o == CHECK_OK)
-		log_complain_clear(&p->fail, "tcp \"%s\": %s:%u reachable again", c->name, p->host,
-				   p->port);
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(reason, sizeof(reason), fmt, ap);
+		va_end(ap);
+	}
+	/* up/down travels in the Result: the collector derives `up` from it */
+	check_emit(c, "", "connect_time", SAMPLE_GAUGE, secs, 0, o != OUTCOME_OK);
+	if (fmt != NULL)
+		check_done(c, o, "%s", reason);
 	else
-		log_complain(&p->fail, 300, "tcp \"%s\": %s:%u %s: %s", c->name, p->host, p->port,
-			     check_outcome_str(o), why);
-	check_done(c, o);
+		check_done(c, o, NULL);
+}
+
+static void tcp_timed_out(struct check *c)
+{
+	struct tcp_probe *p = c->priv;
+
+	tcp_finish(c, OUTCOME_TIMEOUT, "no connection to %s within %g s", p->shown,
+		   c->timeout_ms / 1000.0);
+}
+
+/* The outcome of a connect() that failed with `err`. */
+static void tcp_failed(struct check *c, int err)
+{
+	struct tcp_probe *p = c->priv;
+
+	if (err == ECONNREFUSED)
+		tcp_finish(c, OUTCOME_DOWN, "connection refused by %s", p->shown);
+	else if (err == ETIMEDOUT)
+		tcp_timed_out(c);
+	else
+		tcp_finish(c, OUTCOME_DOWN, "cannot connect to %s: %s", p->shown, strerror(err));
 }
 
 static void tcp_event_cb(evutil_socket_t fd, short what, void *arg)
@@ -97,15 +129,15 @@ static void tcp_event_cb(evutil_socket_t fd, short what, void *arg)
 	socklen_t len = sizeof(err);
 
 	if (what & EV_TIMEOUT) {
-		tcp_finish(c, CHECK_TIMEOUT, "no answer");
+		tcp_timed_out(c);
 		return;
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err != 0)
-		tcp_finish(c, CHECK_DOWN, strerror(err));
+		tcp_failed(c, err);
 	else
-		tcp_finish(c, CHECK_OK, "connected");
+		tcp_finish(c, OUTCOME_OK, NULL);
 }
 
 static void tcp_connect(struct check *c, const struct sockaddr *sa, int salen)
@@ -116,11 +148,12 @@ static void tcp_connect(struct check *c, const struct sockaddr *sa, int salen)
 
 	p->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->fd < 0) {
-		tcp_finish(c, CHECK_ERROR, strerror(errno));
+		tcp_finish(c, OUTCOME_ERROR, "cannot open a socket for %s: %s", p->shown,
+			   strerror(errno));
 		return;
 	}
 	if (connect(p->fd, sa, salen) < 0 && errno != EINPROGRESS) {
-		tcp_finish(c, CHECK_DOWN, strerror(errno));
+		tcp_failed(c, errno);
 		return;
 	}
 	p->ev = event_new(c->base, p->fd, EV_WRITE, tcp_event_cb, c);
@@ -133,16 +166,40 @@ static void tcp_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 {
 	struct check *c = arg;
 	struct tcp_probe *p = c->priv;
+	char a[INET6_ADDRSTRLEN] = "?";
 
 	p->dnsreq = NULL;
 	if (result == EVUTIL_EAI_CANCEL)
-		return;
+		return; /* stop() or tcp_dns_timeout(), which end the run themselves */
+	evtimer_del(p->ev_dns);
 	if (result != 0 || res == NULL) {
-		tcp_finish(c, CHECK_ERROR, evutil_gai_strerror(result));
+		tcp_finish(c, OUTCOME_ERROR, "cannot resolve %s: %s", p->host,
+			   evutil_gai_strerror(result));
 		return;
 	}
+	if (res->ai_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, a,
+			  sizeof(a));
+	else
+		inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, a, sizeof(a));
+	snprintf(p->shown, sizeof(p->shown), "%s (%s)", p->target, a);
 	tcp_connect(c, res->ai_addr, (int)res->ai_addrlen);
 	evutil_freeaddrinfo(res);
+}
+
+/* Name servers that do not answer must not keep the run from its Result. */
+static void tcp_dns_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct check *c = arg;
+	struct tcp_probe *p = c->priv;
+	struct evdns_getaddrinfo_request *req = p->dnsreq;
+
+	p->dnsreq = NULL;
+	if (req != NULL)
+		evdns_getaddrinfo_cancel(req);
+	tcp_finish(c, OUTCOME_ERROR,
+		   "cannot resolve %s: no answer from the name servers within %g s", p->host,
+		   c->timeout_ms / 1000.0);
 }
 
 static void tcp_run(struct check *c)
@@ -152,6 +209,7 @@ static void tcp_run(struct check *c)
 	char port[8];
 
 	p->started = mono_now();
+	snprintf(p->shown, sizeof(p->shown), "%s", p->target);
 	if (p->ss_len > 0) {
 		tcp_connect(c, (struct sockaddr *)&p->ss, p->ss_len);
 		return;
@@ -160,7 +218,15 @@ static void tcp_run(struct check *c)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	snprintf(port, sizeof(port), "%u", p->port);
+	if (p->ev_dns == NULL && (p->ev_dns = evtimer_new(c->base, tcp_dns_timeout, c)) == NULL)
+		fatalx("tcp \"%s\": cannot create events", c->name);
 	p->dnsreq = evdns_getaddrinfo(c->agent->dns, p->host, port, &hints, tcp_dns_cb, c);
+	if (p->dnsreq != NULL) {
+		struct timeval tv;
+
+		ms_to_timeval(c->timeout_ms, &tv);
+		evtimer_add(p->ev_dns, &tv);
+	}
 }
 
 static void tcp_stop(struct check *c)
@@ -173,6 +239,8 @@ static void tcp_stop(struct check *c)
 		evdns_getaddrinfo_cancel(p->dnsreq);
 	if (p->ev != NULL)
 		event_free(p->ev);
+	if (p->ev_dns != NULL)
+		event_free(p->ev_dns);
 	if (p->fd >= 0)
 		evutil_closesocket(p->fd);
 	free(p);
@@ -184,7 +252,6 @@ const struct check_kind check_kind_tcp = {
     .section = "probe",
     .opts = tcp_opts,
     .parse_config = tcp_parse_config,
-    .start = tcp_start,
     .run = tcp_run,
     .stop = tcp_stop,
 };

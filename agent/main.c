@@ -51,11 +51,15 @@ static void stats_cb(evutil_socket_t fd, short what, void *arg)
 	uplink_get_stats(a->uplink, &st);
 	for (size_t i = 0; i < a->conf->nchecks; i++)
 		overruns += a->conf->checks[i]->slot.overruns;
-	log_info("stats: %llu samples, %llu batches sent, %llu acked, %llu queued, %llu dropped, "
-		 "%llu overruns",
-		 (unsigned long long)st.samples, (unsigned long long)st.batches_sent,
-		 (unsigned long long)st.batches_acked, (unsigned long long)st.queued,
-		 (unsigned long long)st.batches_dropped, overruns);
+	log_info("stats: %llu samples, %llu results, %llu batches sent, %llu acked, %llu queued "
+		 "(%llu bytes), %llu heartbeats; dropped: %llu batches, %llu samples, %llu "
+		 "results; %llu overruns",
+		 (unsigned long long)st.samples, (unsigned long long)st.results,
+		 (unsigned long long)st.batches_sent, (unsigned long long)st.batches_acked,
+		 (unsigned long long)st.queued, (unsigned long long)st.queued_bytes,
+		 (unsigned long long)st.heartbeats, (unsigned long long)st.batches_dropped,
+		 (unsigned long long)st.samples_dropped, (unsigned long long)st.results_dropped,
+		 overruns);
 }
 
 int main(int argc, char **argv)
@@ -94,14 +98,21 @@ int main(int argc, char **argv)
 	if (a.uplink == NULL)
 		fatalx("cannot set up the uplink to the collector");
 	for (size_t i = 0; i < a.conf->nchecks; i++) {
+		a.conf->checks[i]->agent = &a;
+		a.conf->checks[i]->base = a.base;
+	}
+	if (check_kinds_init(&a) < 0)
+		fatalx("cannot set up the check kinds");
+	for (size_t i = 0; i < a.conf->nchecks; i++)
+		check_open_privileged(a.conf->checks[i]);
+	/* privileges are dropped here, once the agent starts as root: everything
+	 * that needs them (raw sockets, capture handles) is open by now */
+	for (size_t i = 0; i < a.conf->nchecks; i++) {
 		struct check *c = a.conf->checks[i];
 
-		c->agent = &a;
-		c->base = a.base;
-		/* a check that cannot start now (a device name that does not resolve
-		 * yet) still runs: each run reports an error and tries again */
-		if (c->kind->start(c) < 0)
-			log_warnx("check \"%s\": cannot start yet; retrying at every run", c->name);
+		/* a check that cannot start now still runs: each run reports an
+		 * ERROR Result with the reason and tries to start again */
+		check_start(c);
 		if (check_schedule(c) < 0)
 			fatalx("check \"%s\": cannot create its timer", c->name);
 	}
@@ -126,6 +137,7 @@ int main(int argc, char **argv)
 	event_free(a.ev_stats);
 	/* checks first: a run in progress may still emit into the uplink */
 	agent_conf_free(a.conf);
+	check_kinds_fini(&a);
 	uplink_free(a.uplink);
 	evdns_base_free(a.dns, 1);
 	event_base_free(a.base);

@@ -1,7 +1,9 @@
 /*
  * uplink.c - the agent's stream to the collector (see uplink.h).
  * A batch leaves the queue only when the collector acks it; nothing here
- * blocks, and the queue is bounded (oldest dropped, counted and logged).
+ * blocks, and the queue is bounded in batches and bytes (oldest dropped,
+ * counted and logged). A queued batch costs its encoded frame plus one ring
+ * slot: a sample is ~50-100 bytes there, with no allocation of its own.
  */
 #include "uplink.h"
 
@@ -18,34 +20,46 @@
 #include "timeutil.h"
 #include "xmalloc.h"
 
-#define UPLINK_BATCH_SAMPLES 1000  /* flush early when this many are waiting */
-#define UPLINK_HELLO_TIMEOUT 10    /* seconds to wait for HelloAck */
-#define UPLINK_BACKOFF_MIN   500   /* ms */
-#define UPLINK_BACKOFF_MAX   30000 /* ms */
+#define UPLINK_BATCH_SAMPLES 1000          /* flush early when this many are waiting */
+#define UPLINK_BATCH_RESULTS 1000          /* or this many Results */
+#define UPLINK_HEARTBEAT_S   10            /* when the collector's HelloAck names none */
+#define UPLINK_CLOCK_WARN_MS 2000          /* a clock offset worth a warning */
+#define UPLINK_FUTURE_S      10            /* the collector refuses samples this far ahead */
+#define UPLINK_QUEUE_BYTES   (64ULL << 20) /* when the config names none */
+#define UPLINK_HELLO_TIMEOUT 10            /* seconds to wait for HelloAck */
+#define UPLINK_BACKOFF_MIN   500           /* ms */
+#define UPLINK_BACKOFF_MAX   30000         /* ms */
 
 struct queued_batch {
 	uint64_t seq;
 	uint8_t *frame; /* length prefix + encoded vakt.Frame */
 	size_t len;
-	uint32_t nsamples;
+	uint32_t nsamples, nresults;
 };
 
 struct uplink {
 	struct agent *a;
 	enum uplink_state state;
 	struct bufferevent *bev;
-	struct event *flush_ev, *retry_ev;
+	struct event *flush_ev, *retry_ev, *hb_ev;
 	size_t collector; /* index into conf->collectors: failover rotates it */
 	unsigned backoff_ms;
 	int draining;
 
 	Vakt__Sample **cur; /* samples waiting to be batched */
 	size_t ncur;
+	Vakt__Result **res; /* Results waiting to be batched */
+	size_t nres;
 
 	struct queued_batch *q; /* ring of unacknowledged batches */
 	size_t qcap, qhead, qlen;
+	unsigned long long qbytes, qmax_bytes;
 	size_t nsent; /* of the queued batches, how many went out on this connection */
 	uint64_t next_seq;
+
+	uint64_t hb_ms;       /* send a Heartbeat after this long without output */
+	uint64_t last_out_ms; /* monotonic: when the connection last carried a frame */
+	uint64_t hello_mono_ms;
 
 	struct uplink_stats st;
 	struct complaint *conn_fail; /* one per collector: each failure is worth a line */
@@ -110,36 +124,85 @@ void uplink_sample_free(Vakt__Sample *s)
 	free(s);
 }
 
-static void queue_push(struct uplink *u, uint8_t *frame, size_t len, uint64_t seq, uint32_t n)
+Vakt__Result *uplink_result_new(const char *host, const char *check, const char *instance,
+				const char *reason)
+{
+	Vakt__Result *r = xmalloc(sizeof(*r));
+
+	vakt__result__init(r);
+	r->host = xstrdup(host);
+	r->check = xstrdup(check);
+	r->instance = xstrdup(instance);
+	r->reason = xstrdup(reason ? reason : "");
+	return r;
+}
+
+void uplink_result_free(Vakt__Result *r)
+{
+	if (r == NULL)
+		return;
+	free(r->host);
+	free(r->check);
+	free(r->instance);
+	free(r->reason);
+	free(r);
+}
+
+/* What a queued batch holds in memory: its frame and its ring slot. */
+static unsigned long long batch_cost(size_t len)
+{
+	return (unsigned long long)len + sizeof(struct queued_batch);
+}
+
+/* No spool yet: the oldest unacknowledged batch is lost, counted and logged. */
+static void queue_drop_oldest(struct uplink *u)
+{
+	struct queued_batch *old = &u->q[u->qhead];
+
+	u->st.batches_dropped++;
+	u->st.samples_dropped += old->nsamples;
+	u->st.results_dropped += old->nresults;
+	u->st.bytes_dropped += old->len;
+	log_complain(&u->dropped, 60,
+		     "uplink: queue full (%zu batches, %llu bytes unacknowledged; bounds %zu "
+		     "batches, %llu bytes), dropped batch %llu with %u samples and %u results; "
+		     "%llu batches (%llu samples, %llu results) dropped in all",
+		     u->qlen, u->qbytes, u->qcap, u->qmax_bytes, (unsigned long long)old->seq,
+		     old->nsamples, old->nresults, (unsigned long long)u->st.batches_dropped,
+		     (unsigned long long)u->st.samples_dropped,
+		     (unsigned long long)u->st.results_dropped);
+	u->qbytes -= batch_cost(old->len);
+	free(old->frame);
+	u->qhead = (u->qhead + 1) % u->qcap;
+	u->qlen--;
+	/* the oldest queued batch is the first sent: it may be on the wire already */
+	if (u->nsent > 0)
+		u->nsent--;
+}
+
+static void queue_push(struct uplink *u, uint8_t *frame, size_t len, uint64_t seq, uint32_t n,
+		       uint32_t nres)
 {
 	struct queued_batch *b;
 
-	if (u->qlen == u->qcap) {
-		/* no spool yet: the oldest unacknowledged batch is lost */
-		struct queued_batch *old = &u->q[u->qhead];
-
-		u->st.batches_dropped++;
-		log_complain(&u->dropped, 60,
-			     "uplink: queue full (%zu batches unacknowledged), dropped batch %llu "
-			     "with %u samples; %llu batches dropped in all",
-			     u->qcap, (unsigned long long)old->seq, old->nsamples,
-			     (unsigned long long)u->st.batches_dropped);
-		free(old->frame);
-		u->qhead = (u->qhead + 1) % u->qcap;
-		u->qlen--;
-		if (u->nsent > 0)
-			u->nsent--;
-	}
+	/* the newest batch always stays, even alone above the byte bound */
+	while (u->qlen == u->qcap || (u->qlen > 0 && u->qbytes + batch_cost(len) > u->qmax_bytes))
+		queue_drop_oldest(u);
 	b = &u->q[(u->qhead + u->qlen) % u->qcap];
 	b->seq = seq;
 	b->frame = frame;
 	b->len = len;
 	b->nsamples = n;
+	b->nresults = nres;
+	u->qbytes += batch_cost(len);
 	u->qlen++;
 }
 
-/* Encodes samples [0, n) of cur as one batch; returns the frame or NULL if too big. */
-static uint8_t *encode_batch(struct uplink *u, size_t n, uint64_t seq, size_t *len)
+/*
+ * Encodes samples [0, n) of cur and Results [0, m) of res as one batch;
+ * returns the frame or NULL if too big.
+ */
+static uint8_t *encode_batch(struct uplink *u, size_t n, size_t m, uint64_t seq, size_t *len)
 {
 	Vakt__Batch b = VAKT__BATCH__INIT;
 	Vakt__Frame f = VAKT__FRAME__INIT;
@@ -148,6 +211,8 @@ static uint8_t *encode_batch(struct uplink *u, size_t n, uint64_t seq, size_t *l
 	b.seq = seq;
 	b.samples = u->cur;
 	b.n_samples = n;
+	b.results = u->res;
+	b.n_results = m;
 	f.msg_case = VAKT__FRAME__MSG_BATCH;
 	f.batch = &b;
 	if (vakt__frame__get_packed_size(&f) > u->a->conf->max_frame)
@@ -158,25 +223,36 @@ static uint8_t *encode_batch(struct uplink *u, size_t n, uint64_t seq, size_t *l
 
 void uplink_flush(struct uplink *u)
 {
-	while (u->ncur > 0) {
-		size_t n = u->ncur, len;
+	while (u->ncur > 0 || u->nres > 0) {
+		size_t n = u->ncur, m = u->nres, len;
 		uint8_t *frame;
 
-		/* halve until the batch fits in one frame */
-		while ((frame = encode_batch(u, n, u->next_seq, &len)) == NULL && n > 1)
-			n /= 2;
-		if (frame == NULL) {
+		/* halve the larger part until the batch fits in one frame */
+		while ((frame = encode_batch(u, n, m, u->next_seq, &len)) == NULL && n + m > 1) {
+			if (n > m)
+				n /= 2;
+			else
+				m /= 2;
+		}
+		if (frame == NULL && n == 1) {
 			log_warnx("uplink: sample %s/%s/%s is larger than max_frame, dropped",
 				  u->cur[0]->host, u->cur[0]->check, u->cur[0]->metric);
-			n = 1;
+		} else if (frame == NULL) {
+			log_warnx("uplink: result of %s/%s is larger than max_frame, dropped",
+				  u->res[0]->host, u->res[0]->check);
 		} else {
-			queue_push(u, frame, len, u->next_seq++, (uint32_t)n);
+			queue_push(u, frame, len, u->next_seq++, (uint32_t)n, (uint32_t)m);
 			u->st.samples += n;
+			u->st.results += m;
 		}
 		for (size_t i = 0; i < n; i++)
 			uplink_sample_free(u->cur[i]);
 		memmove(u->cur, u->cur + n, (u->ncur - n) * sizeof(*u->cur));
 		u->ncur -= n;
+		for (size_t i = 0; i < m; i++)
+			uplink_result_free(u->res[i]);
+		memmove(u->res, u->res + m, (u->nres - m) * sizeof(*u->res));
+		u->nres -= m;
 	}
 	uplink_send_queued(u);
 }
@@ -185,6 +261,13 @@ void uplink_add(struct uplink *u, Vakt__Sample *s)
 {
 	u->cur[u->ncur++] = s;
 	if (u->ncur == UPLINK_BATCH_SAMPLES)
+		uplink_flush(u);
+}
+
+void uplink_add_result(struct uplink *u, Vakt__Result *r)
+{
+	u->res[u->nres++] = r;
+	if (u->nres == UPLINK_BATCH_RESULTS)
 		uplink_flush(u);
 }
 
@@ -215,7 +298,40 @@ static void uplink_send_queued(struct uplink *u)
 		evbuffer_add(out, b->frame, b->len);
 		u->nsent++;
 		u->st.batches_sent++;
+		u->last_out_ms = mono_now_ms();
 	}
+}
+
+/* Arms the heartbeat timer for the moment the connection will have been idle hb_ms. */
+static void heartbeat_arm(struct uplink *u)
+{
+	uint64_t now = mono_now_ms(), due = u->last_out_ms + u->hb_ms;
+	struct timeval tv;
+
+	ms_to_timeval(due > now ? due - now : 0, &tv);
+	evtimer_add(u->hb_ev, &tv);
+}
+
+static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct uplink *u = arg;
+	Vakt__Heartbeat h = VAKT__HEARTBEAT__INIT;
+	Vakt__Frame f = VAKT__FRAME__INIT;
+
+	if (u->state != UPLINK_ACTIVE)
+		return;
+	/* batches went out meanwhile: they told the collector we are alive */
+	if (mono_now_ms() - u->last_out_ms < u->hb_ms) {
+		heartbeat_arm(u);
+		return;
+	}
+	h.time_ms = wall_now_ms();
+	f.msg_case = VAKT__FRAME__MSG_HEARTBEAT;
+	f.heartbeat = &h;
+	frame_write(bufferevent_get_output(u->bev), &f, u->a->conf->max_frame);
+	u->st.heartbeats++;
+	u->last_out_ms = mono_now_ms();
+	heartbeat_arm(u);
 }
 
 static void uplink_close(struct uplink *u, int failed)
@@ -226,6 +342,7 @@ static void uplink_close(struct uplink *u, int failed)
 		bufferevent_free(u->bev);
 		u->bev = NULL;
 	}
+	evtimer_del(u->hb_ev);
 	u->nsent = 0; /* everything unacknowledged goes again, in order */
 	uplink_set_state(u, UPLINK_IDLE);
 	if (failed) {
@@ -242,6 +359,7 @@ static void uplink_close(struct uplink *u, int failed)
 static void handle_ack(struct uplink *u, uint64_t seq)
 {
 	while (u->qlen > 0 && u->q[u->qhead].seq <= seq) {
+		u->qbytes -= batch_cost(u->q[u->qhead].len);
 		free(u->q[u->qhead].frame);
 		u->qhead = (u->qhead + 1) % u->qcap;
 		u->qlen--;
@@ -251,6 +369,34 @@ static void handle_ack(struct uplink *u, uint64_t seq)
 	}
 	if (u->draining && u->qlen == 0)
 		event_base_loopbreak(u->a->base);
+}
+
+/*
+ * The collector's clock minus ours, from HelloAck.time_ms: the collector
+ * stamped it about half a round trip before it arrived. Samples carry the
+ * agent's clock, so an agent far off stores data at the wrong times.
+ */
+static void log_clock_offset(struct uplink *u, int64_t collector_ms)
+{
+	uint64_t rtt = mono_now_ms() - u->hello_mono_ms;
+	int64_t offset;
+	double secs;
+
+	if (collector_ms == 0)
+		return; /* a collector that does not say */
+	offset = collector_ms + (int64_t)(rtt / 2) - wall_now_ms();
+	secs = (double)(offset < 0 ? -offset : offset) / 1000.0;
+	if (offset < -UPLINK_CLOCK_WARN_MS)
+		log_warnx("uplink: agent clock is %.1f s ahead of the collector's: samples more "
+			  "than %d s ahead are refused",
+			  secs, UPLINK_FUTURE_S);
+	else if (offset > UPLINK_CLOCK_WARN_MS)
+		log_warnx("uplink: agent clock is %.1f s behind the collector's: samples are "
+			  "stored that much in the past",
+			  secs);
+	else
+		log_info("uplink: collector clock offset %+.3f s (round trip %llu ms)",
+			 (double)offset / 1000.0, (unsigned long long)rtt);
 }
 
 static void read_cb(struct bufferevent *bev, void *arg)
@@ -281,11 +427,20 @@ static void read_cb(struct bufferevent *bev, void *arg)
 					 f->hello_ack->protocol, u->qlen, u->ncur);
 				log_complain_clear(&u->conn_fail[u->collector],
 						   "uplink: collector reachable again");
+				log_clock_offset(u, f->hello_ack->time_ms);
+				u->hb_ms =
+				    (uint64_t)(f->hello_ack->heartbeat ? f->hello_ack->heartbeat
+								       : UPLINK_HEARTBEAT_S) *
+				    1000;
 				bufferevent_set_timeouts(bev, NULL, NULL);
 				u->backoff_ms = 0;
 				uplink_set_state(u, UPLINK_ACTIVE);
 				uplink_send_queued(u);
+				heartbeat_arm(u);
 			}
+			break;
+		case VAKT__FRAME__MSG_HEARTBEAT:
+			/* the collector's answer; watching for its silence is not done yet */
 			break;
 		case VAKT__FRAME__MSG_ACK:
 			handle_ack(u, f->ack->seq);
@@ -322,9 +477,12 @@ static void send_hello(struct uplink *u)
 	h.software = sw;
 	h.site = u->a->conf->site;
 	h.agent = u->a->conf->name;
+	u->hello_mono_ms = mono_now_ms();
+	h.time_ms = wall_now_ms();
 	f.msg_case = VAKT__FRAME__MSG_HELLO;
 	f.hello = &h;
 	frame_write(bufferevent_get_output(u->bev), &f, u->a->conf->max_frame);
+	u->last_out_ms = mono_now_ms();
 	bufferevent_set_timeouts(u->bev, &tv, NULL);
 	uplink_set_state(u, UPLINK_HELLO);
 }
@@ -396,12 +554,16 @@ struct uplink *uplink_new(struct agent *a)
 
 	u->a = a;
 	u->cur = xcalloc(UPLINK_BATCH_SAMPLES, sizeof(*u->cur));
+	u->res = xcalloc(UPLINK_BATCH_RESULTS, sizeof(*u->res));
 	u->conn_fail = xcalloc(a->conf->ncollectors, sizeof(*u->conn_fail));
 	u->qcap = a->conf->queue_batches;
 	u->q = xcalloc(u->qcap, sizeof(*u->q));
+	u->qmax_bytes = a->conf->queue_bytes ? a->conf->queue_bytes : UPLINK_QUEUE_BYTES;
+	u->hb_ms = UPLINK_HEARTBEAT_S * 1000;
 	u->next_seq = 1;
 	u->flush_ev = event_new(a->base, -1, EV_PERSIST, flush_cb, u);
 	u->retry_ev = evtimer_new(a->base, retry_cb, u);
+	u->hb_ev = evtimer_new(a->base, heartbeat_cb, u);
 	ms_to_timeval(a->conf->batch_ms, &tv);
 	event_add(u->flush_ev, &tv);
 	return u;
@@ -425,6 +587,12 @@ void uplink_get_stats(const struct uplink *u, struct uplink_stats *st)
 {
 	*st = u->st;
 	st->queued = u->qlen;
+	st->queued_bytes = u->qbytes;
+}
+
+enum uplink_state uplink_get_state(const struct uplink *u)
+{
+	return u->state;
 }
 
 void uplink_free(struct uplink *u)
@@ -438,9 +606,13 @@ void uplink_free(struct uplink *u)
 		bufferevent_free(u->bev);
 	event_free(u->flush_ev);
 	event_free(u->retry_ev);
+	event_free(u->hb_ev);
 	for (size_t i = 0; i < u->ncur; i++)
 		uplink_sample_free(u->cur[i]);
 	free(u->cur);
+	for (size_t i = 0; i < u->nres; i++)
+		uplink_result_free(u->res[i]);
+	free(u->res);
 	for (size_t i = 0; i < u->qlen; i++)
 		free(u->q[(u->qhead + i) % u->qcap].frame);
 	free(u->q);

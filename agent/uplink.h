@@ -2,7 +2,9 @@
  * uplink.h - the agent's stream to the collector: Hello, then batches with
  * sequence numbers, each kept until the collector acknowledges it and resent
  * in order after a reconnect. The unacknowledged queue is the seam where the
- * disk spool plugs in; in memory it is bounded and drops oldest-first, loudly.
+ * disk spool plugs in; in memory it is bounded in batches and in bytes and
+ * drops oldest-first, loudly. An idle connection carries a Heartbeat at the
+ * interval the collector asks for, so that silence always means trouble.
  */
 #ifndef VAKT_UPLINK_H
 #define VAKT_UPLINK_H
@@ -22,8 +24,12 @@ enum uplink_state {
 const char *uplink_state_str(enum uplink_state s);
 
 struct uplink_stats {
-	uint64_t samples, batches_sent, batches_acked, batches_dropped, reconnects;
-	uint64_t queued; /* batches waiting for an ack */
+	uint64_t samples, results; /* batched */
+	uint64_t batches_sent, batches_acked, reconnects, heartbeats;
+	/* lost because the queue was full: counted, never silent */
+	uint64_t batches_dropped, samples_dropped, results_dropped, bytes_dropped;
+	uint64_t queued;       /* batches waiting for an ack */
+	uint64_t queued_bytes; /* what they hold in memory */
 };
 
 struct uplink *uplink_new(struct agent *a);
@@ -35,10 +41,16 @@ void uplink_add(struct uplink *u, Vakt__Sample *s);
 Vakt__Sample *uplink_sample_new(const char *host, const char *check, const char *instance,
 				const char *metric);
 void uplink_sample_free(Vakt__Sample *s);
+/* Takes ownership of `r` (allocated with uplink_result_new). */
+void uplink_add_result(struct uplink *u, Vakt__Result *r);
+Vakt__Result *uplink_result_new(const char *host, const char *check, const char *instance,
+				const char *reason);
+void uplink_result_free(Vakt__Result *r);
 /* Batches what is pending and sends what the connection allows. */
 void uplink_flush(struct uplink *u);
 /* At shutdown: flush, and break the loop once every batch is acknowledged. */
 void uplink_drain(struct uplink *u);
 void uplink_get_stats(const struct uplink *u, struct uplink_stats *st);
+enum uplink_state uplink_get_state(const struct uplink *u);
 
 #endif

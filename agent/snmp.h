@@ -1,0 +1,183 @@
+/*
+ * snmp.h - the inside of the "snmp" check kind, shared by its files:
+ * snmp_conf.c (the section), snmp_session.c (one net-snmp session on the
+ * agent's loop), snmp_walk.c (interface names to ifIndex), snmp_get.c (the
+ * values) and check_snmp.c (the run). Nothing outside agent/snmp_*.c and
+ * check_snmp.c includes it.
+ */
+#ifndef VAKT_SNMP_H
+#define VAKT_SNMP_H
+
+#include <stdint.h>
+
+#include <net-snmp/net-snmp-config.h>
+#include <net-snmp/net-snmp-includes.h>
+
+#include <arpa/inet.h>
+#include <event2/dns.h>
+
+#include "check.h"
+#include "log.h"
+
+/* Internal names use csnmp_ / CSNMP_: net-snmp owns the snmp_ / SNMP_ namespace. */
+#define CSNMP_DEFAULT_PORT       161
+#define CSNMP_RETRIES_MAX        10
+#define CSNMP_IFS_MAX            1024   /* bound on the interfaces list */
+#define CSNMP_VB_MAX             30     /* varbinds per GET; halved on tooBig */
+#define CSNMP_BULK_REPS          20     /* GETBULK max-repetitions for the name walk */
+#define CSNMP_WALK_ROWS_MAX      10000  /* a walk of one column stops here */
+#define CSNMP_RESOLVE_RETRY_S    600.0  /* look again for names not found */
+#define CSNMP_MISSING_COMPLAIN_S 3600.0 /* values the device does not have */
+#define CSNMP_OID_STR            256
+
+enum csnmp_metric {
+	CSNMP_M_UPTIME,
+	CSNMP_M_IN,
+	CSNMP_M_OUT,
+	CSNMP_M_OPER,
+};
+
+struct csnmp_if {
+	char *cfg;             /* as configured ("eth0", "2"): the sample instance */
+	int numeric;           /* cfg is an ifIndex: no lookup */
+	unsigned long ifindex; /* 0: not (or no longer) on the device */
+	unsigned long found;   /* result of the walk in progress */
+	const char *found_in;  /* column that matched */
+	int missing_logged;    /* "not found" said once */
+	unsigned refused;      /* bit per metric: the agent said noSuchName */
+};
+
+enum csnmp_item_state {
+	CSNMP_ITEM_PENDING,
+	CSNMP_ITEM_VALUE,
+	CSNMP_ITEM_UNKNOWN,
+};
+
+/* One value of the GET phase. */
+struct csnmp_item {
+	oid name[12];
+	size_t len;
+	int ifi; /* index in ifs, -1 for sysUpTime */
+	enum csnmp_metric m;
+	enum csnmp_item_state state;
+	double value;
+	uint64_t counter;
+};
+
+enum csnmp_phase {
+	CSNMP_PHASE_IDLE,
+	CSNMP_PHASE_WALK, /* resolving names */
+	CSNMP_PHASE_GET,  /* fetching values */
+};
+
+/* What the last net-snmp callback (or run()) left for csnmp_advance(). */
+enum csnmp_got {
+	CSNMP_GOT_NONE,
+	CSNMP_GOT_START,
+	CSNMP_GOT_RESPONSE,
+	CSNMP_GOT_TIMEOUT,
+	CSNMP_GOT_FAILED,
+};
+
+struct csnmp_priv {
+	struct check *c;
+	char *addr;       /* as configured, for messages */
+	char target[300]; /* "host:port" / "[v6]:port", for reasons */
+	/* the device as a reason names it: with the address a name resolved to */
+	char shown[300 + INET6_ADDRSTRLEN + 3];
+	char *host; /* the host part of addr: a name is resolved through evdns */
+	unsigned port;
+	char *peername; /* "udp:host:port" / "udp6:[addr]:port"; NULL until resolved */
+	struct evdns_getaddrinfo_request *dnsreq;
+	struct event *ev_dns; /* the run's timeout while the name resolves */
+	char *community;
+	long version; /* SNMP_VERSION_1 or SNMP_VERSION_2c */
+	int retries;
+	struct csnmp_if *ifs;
+	size_t nifs;
+	size_t nnames; /* entries that need a lookup */
+
+	void *sessp;
+	struct event *ev_read, *ev_timer, *ev_kick;
+	int closing; /* stop() in progress: callbacks do nothing */
+
+	/* the current run */
+	enum csnmp_phase phase;
+	enum csnmp_got got;
+	netsnmp_pdu *resp;
+	int failed_op;
+	int outstanding;
+	int finished;
+	enum outcome outcome;
+	char reason[SAMPLE_REASON_MAX + 1];
+	unsigned unknown; /* values of this run the device did not give */
+	int walked_run;
+	unsigned nreq;
+	uint64_t start_ms;
+
+	/* the name walk */
+	size_t walk_col;
+	oid walk_oid[MAX_OID_LEN];
+	size_t walk_len;
+	unsigned walk_rows;
+	int walk_done;
+
+	/* the GET phase */
+	struct csnmp_item *items;
+	size_t nitems;
+	size_t sent[CSNMP_VB_MAX];
+	size_t nsent;
+	size_t max_vb;
+	char miss_oid[CSNMP_OID_STR];
+	char miss_why[64];
+
+	/* kept across runs */
+	int need_resolve;
+	double resolved_at;
+	int have_ticks;
+	uint32_t last_ticks;
+	struct complaint c_missing;
+};
+
+/* snmp_conf.c */
+extern cfg_opt_t csnmp_opts[];
+int csnmp_parse_config(struct check *c, cfg_t *sec);
+void csnmp_priv_free(struct csnmp_priv *p);
+
+/* snmp_session.c */
+/* net-snmp's process-wide set-up; once, however many devices and reloads. */
+void csnmp_lib_init(void);
+const char *csnmp_oid_str(char *buf, size_t len, const oid *o, size_t n);
+/* Opens the session to p->peername and hooks it to the loop; -1 with the reason recorded. */
+int csnmp_session_open(struct csnmp_priv *p);
+void csnmp_session_close(struct csnmp_priv *p);
+netsnmp_pdu *csnmp_pdu_new(int command);
+void csnmp_pdu_add(netsnmp_pdu *pdu, const oid *name, size_t len);
+/* Sends `pdu` (freed either way); -1 after ending the run with csnmp_fail. */
+int csnmp_send(struct csnmp_priv *p, netsnmp_pdu *pdu, const char *what);
+void csnmp_rearm(struct csnmp_priv *p);
+/* Runs the next loop turn: the run starts, never inside run() itself. */
+void csnmp_kick(struct csnmp_priv *p);
+
+/* snmp_walk.c */
+int csnmp_names_unresolved(const struct csnmp_priv *p);
+void csnmp_walk_begin(struct csnmp_priv *p);
+void csnmp_walk_send(struct csnmp_priv *p);
+int csnmp_walk_response(struct csnmp_priv *p, netsnmp_pdu *resp);
+void csnmp_walk_commit(struct csnmp_priv *p);
+
+/* snmp_get.c */
+void csnmp_get_begin(struct csnmp_priv *p);
+/* Sends the next GET; 1 if sent, 0 if nothing is left, -1 if it failed. */
+int csnmp_get_send(struct csnmp_priv *p);
+int csnmp_get_response(struct csnmp_priv *p, netsnmp_pdu *resp);
+void csnmp_emit(struct csnmp_priv *p);
+
+/* check_snmp.c */
+/* Ends the run with a failure and its reason; returns -1 for the caller to return. */
+int csnmp_fail(struct csnmp_priv *p, enum outcome o, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* After every event of the session: advance the run, end it when done. */
+void csnmp_after_event(struct csnmp_priv *p);
+
+#endif

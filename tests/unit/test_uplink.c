@@ -1,0 +1,592 @@
+/*
+ * test_uplink.c - the agent's uplink against a tiny collector in the test:
+ * a libevent listener on 127.0.0.1 speaking the real framing. Acks remove
+ * exactly what they acknowledge, the queue drops its oldest batch first
+ * (counted, in batches and in bytes), a dead collector fails over to the
+ * next, a reconnect resends in order, and every run of a check that cannot
+ * start still reaches the collector as an ERROR Result.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+
+#include "agent.h"
+#include "check.h"
+#include "frame.h"
+#include "timeutil.h"
+#include "uplink.h"
+#include "xmalloc.h"
+
+#define MAX_SEEN 64
+
+/* What the test collector saw of one Result. */
+struct seen_result {
+	char host[64], check[64], reason[256];
+	int outcome;
+};
+
+struct tcol {
+	struct event_base *base;
+	struct evconnlistener *lis;
+	struct bufferevent *bev; /* the one agent connection */
+	unsigned port;
+	int auto_ack;
+	unsigned heartbeat_s; /* announced in HelloAck */
+	unsigned hellos, heartbeats;
+	int64_t hello_time_ms;
+	uint64_t seqs[MAX_SEEN]; /* batches received, in order */
+	size_t nseqs;
+	size_t nsamples;
+	struct seen_result results[MAX_SEEN];
+	size_t nresults;
+};
+
+static void tcol_send(struct tcol *t, Vakt__Frame *f)
+{
+	assert_int_equal(frame_write(bufferevent_get_output(t->bev), f, FRAME_MAX_DEFAULT), 0);
+}
+
+static void tcol_ack(struct tcol *t, uint64_t seq)
+{
+	Vakt__Ack a = VAKT__ACK__INIT;
+	Vakt__Frame f = VAKT__FRAME__INIT;
+
+	a.seq = seq;
+	f.msg_case = VAKT__FRAME__MSG_ACK;
+	f.ack = &a;
+	tcol_send(t, &f);
+}
+
+static void tcol_drop(struct tcol *t)
+{
+	if (t->bev != NULL) {
+		bufferevent_free(t->bev);
+		t->bev = NULL;
+	}
+}
+
+static void tcol_frame(struct tcol *t, Vakt__Frame *in)
+{
+	Vakt__HelloAck ha = VAKT__HELLO_ACK__INIT;
+	Vakt__Frame f = VAKT__FRAME__INIT;
+
+	switch (in->msg_case) {
+	case VAKT__FRAME__MSG_HELLO:
+		t->hellos++;
+		t->hello_time_ms = in->hello->time_ms;
+		ha.protocol = VAKT_PROTOCOL;
+		ha.software = "test-collector";
+		ha.max_frame = FRAME_MAX_DEFAULT;
+		ha.time_ms = wall_now_ms();
+		ha.heartbeat = t->heartbeat_s;
+		f.msg_case = VAKT__FRAME__MSG_HELLO_ACK;
+		f.hello_ack = &ha;
+		tcol_send(t, &f);
+		break;
+	case VAKT__FRAME__MSG_BATCH:
+		if (t->nseqs < MAX_SEEN)
+			t->seqs[t->nseqs++] = in->batch->seq;
+		t->nsamples += in->batch->n_samples;
+		for (size_t i = 0; i < in->batch->n_results && t->nresults < MAX_SEEN; i++) {
+			struct seen_result *r = &t->results[t->nresults++];
+
+			snprintf(r->host, sizeof(r->host), "%s", in->batch->results[i]->host);
+			snprintf(r->check, sizeof(r->check), "%s", in->batch->results[i]->check);
+			snprintf(r->reason, sizeof(r->reason), "%s", in->batch->results[i]->reason);
+			r->outcome = in->batch->results[i]->outcome;
+		}
+		if (t->auto_ack)
+			tcol_ack(t, in->batch->seq);
+		break;
+	case VAKT__FRAME__MSG_HEARTBEAT:
+		t->heartbeats++;
+		break;
+	default:
+		break;
+	}
+}
+
+static void tcol_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct tcol *t = arg;
+	Vakt__Frame *f;
+	uint32_t len;
+
+	while (frame_read(bufferevent_get_input(bev), FRAME_MAX_DEFAULT, &f, &len) == FRAME_OK) {
+		tcol_frame(t, f);
+		vakt__frame__free_unpacked(f, NULL);
+		if (t->bev == NULL)
+			return;
+	}
+}
+
+static void tcol_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		tcol_drop(arg);
+}
+
+static void tcol_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+			   int salen, void *arg)
+{
+	struct tcol *t = arg;
+
+	tcol_drop(t);
+	t->bev = bufferevent_socket_new(t->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(t->bev, tcol_read_cb, NULL, tcol_event_cb, t);
+	bufferevent_enable(t->bev, EV_READ | EV_WRITE);
+}
+
+static struct tcol *tcol_new(struct event_base *base)
+{
+	struct tcol *t = xcalloc(1, sizeof(*t));
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	t->base = base;
+	t->auto_ack = 1;
+	t->lis = evconnlistener_new_bind(base, tcol_accept_cb, t,
+					 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 16,
+					 (struct sockaddr *)&sin, sizeof(sin));
+	assert_non_null(t->lis);
+	getsockname(evconnlistener_get_fd(t->lis), (struct sockaddr *)&sin, &len);
+	t->port = ntohs(sin.sin_port);
+	return t;
+}
+
+static void tcol_free(struct tcol *t)
+{
+	tcol_drop(t);
+	evconnlistener_free(t->lis);
+	free(t);
+}
+
+/* A port on 127.0.0.1 where nobody listens: connections are refused. */
+static unsigned closed_port(void)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	getsockname(fd, (struct sockaddr *)&sin, &len);
+	close(fd);
+	return ntohs(sin.sin_port);
+}
+
+struct fixture {
+	struct agent a;
+	struct tcol *col;
+	struct event *tick;
+};
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg) {}
+
+static struct agent_conf *conf_new(size_t ncol)
+{
+	struct agent_conf *c = xcalloc(1, sizeof(*c));
+
+	c->site = xstrdup("rissa");
+	c->name = xstrdup("test-agent");
+	c->batch_ms = 20;
+	c->queue_batches = 16;
+	c->queue_bytes = 1 << 20;
+	c->max_frame = FRAME_MAX_DEFAULT;
+	c->ncollectors = ncol;
+	c->collectors = xcalloc(ncol, sizeof(*c->collectors));
+	for (size_t i = 0; i < ncol; i++)
+		c->collectors[i].name = xstrdup(i ? "dc2" : "dc1");
+	return c;
+}
+
+static void set_collector(struct agent_conf *c, size_t i, unsigned port)
+{
+	free(c->collectors[i].address);
+	xasprintf(&c->collectors[i].address, "127.0.0.1:%u", port);
+}
+
+/* Event loop, a test collector, and an agent whose conf the test fills in. */
+static int setup(void **state)
+{
+	struct fixture *fx = xcalloc(1, sizeof(*fx));
+	struct timeval tv = {0, 20000};
+
+	fx->a.base = event_base_new();
+	/* no name servers: a name fails at once, as one that does not exist */
+	fx->a.dns = evdns_base_new(fx->a.base, 0);
+	fx->col = tcol_new(fx->a.base);
+	/* wakes the loop so that run_until can look at the clock */
+	fx->tick = event_new(fx->a.base, -1, EV_PERSIST, tick_cb, NULL);
+	event_add(fx->tick, &tv);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	agent_conf_free(fx->a.conf);
+	check_kinds_fini(&fx->a);
+	uplink_free(fx->a.uplink);
+	tcol_free(fx->col);
+	event_free(fx->tick);
+	evdns_base_free(fx->a.dns, 0);
+	event_base_free(fx->a.base);
+	free(fx);
+	return 0;
+}
+
+/* Runs the loop until pred() holds or `ms` pass; returns pred(). */
+static int run_until(struct fixture *fx, int (*pred)(struct fixture *), uint64_t ms)
+{
+	uint64_t end = mono_now_ms() + ms;
+
+	while (!pred(fx) && mono_now_ms() < end)
+		event_base_loop(fx->a.base, EVLOOP_ONCE);
+	return pred(fx);
+}
+
+static void run_for(struct fixture *fx, uint64_t ms)
+{
+	uint64_t end = mono_now_ms() + ms;
+
+	while (mono_now_ms() < end)
+		event_base_loop(fx->a.base, EVLOOP_ONCE);
+}
+
+static size_t want_batches;
+
+static int got_batches(struct fixture *fx)
+{
+	return fx->col->nseqs >= want_batches;
+}
+
+static int is_active(struct fixture *fx)
+{
+	return uplink_get_state(fx->a.uplink) == UPLINK_ACTIVE;
+}
+
+static int queue_empty(struct fixture *fx)
+{
+	struct uplink_stats st;
+
+	uplink_get_stats(fx->a.uplink, &st);
+	return st.queued == 0;
+}
+
+/* One batch of `n` samples, sent (or queued) at once. */
+static void add_batch(struct fixture *fx, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		Vakt__Sample *s = uplink_sample_new("sw1", "system", "", "uptime");
+
+		s->time_ms = wall_now_ms();
+		s->value = i;
+		s->interval = 60;
+		uplink_add(fx->a.uplink, s);
+	}
+	uplink_flush(fx->a.uplink);
+}
+
+static void start_agent(struct fixture *fx, struct agent_conf *conf)
+{
+	fx->a.conf = conf;
+	fx->a.uplink = uplink_new(&fx->a);
+}
+
+static void test_ack_removes_exactly_the_acked_batches(void **state)
+{
+	struct fixture *fx = *state;
+	struct uplink_stats st;
+
+	start_agent(fx, conf_new(1));
+	set_collector(fx->a.conf, 0, fx->col->port);
+	fx->col->auto_ack = 0;
+	uplink_start(fx->a.uplink);
+	assert_true(run_until(fx, is_active, 5000));
+	add_batch(fx, 3);
+	add_batch(fx, 3);
+	add_batch(fx, 3);
+	want_batches = 3;
+	assert_true(run_until(fx, got_batches, 5000));
+	tcol_ack(fx->col, 2);
+	run_for(fx, 200);
+	uplink_get_stats(fx->a.uplink, &st);
+	assert_int_equal(st.batches_acked, 2);
+	assert_int_equal(st.queued, 1);
+	/* on a new connection only the unacknowledged batch goes again */
+	tcol_drop(fx->col);
+	fx->col->auto_ack = 1;
+	want_batches = 4;
+	assert_true(run_until(fx, got_batches, 5000));
+	run_for(fx, 200);
+	assert_int_equal(fx->col->nseqs, 4);
+	assert_int_equal(fx->col->seqs[3], 3);
+	assert_true(run_until(fx, queue_empty, 2000));
+}
+
+static void test_full_queue_drops_the_oldest_batch_and_counts_it(void **state)
+{
+	struct fixture *fx = *state;
+	struct uplink_stats st;
+	struct agent_conf *conf = conf_new(1);
+
+	conf->queue_batches = 3;
+	start_agent(fx, conf);
+	set_collector(fx->a.conf, 0, fx->col->port);
+	/* not connected yet: five batches into a queue of three */
+	for (int i = 0; i < 5; i++)
+		add_batch(fx, 2);
+	uplink_get_stats(fx->a.uplink, &st);
+	assert_int_equal(st.queued, 3);
+	assert_int_equal(st.batches_dropped, 2);
+	assert_int_equal(st.samples_dropped, 4);
+	/* which went: batches 1 and 2, the oldest; 3, 4, 5 arrive in order */
+	uplink_start(fx->a.uplink);
+	want_batches = 3;
+	assert_true(run_until(fx, got_batches, 5000));
+	assert_int_equal(fx->col->seqs[0], 3);
+	assert_int_equal(fx->col->seqs[1], 4);
+	assert_int_equal(fx->col->seqs[2], 5);
+	assert_true(run_until(fx, queue_empty, 2000));
+}
+
+static void test_queue_is_bounded_in_bytes(void **state)
+{
+	struct fixture *fx = *state;
+	struct uplink_stats st;
+	uint64_t one;
+
+	start_agent(fx, conf_new(1));
+	set_collector(fx->a.conf, 0, fx->col->port);
+	add_batch(fx, 100);
+	uplink_get_stats(fx->a.uplink, &st);
+	one = st.queued_bytes;
+	assert_true(one > 100); /* a queued sample costs its encoding, with nothing per sample */
+	assert_true(one < 100 * 100);
+	uplink_free(fx->a.uplink);
+	/* room for two and a half batches of the same size */
+	fx->a.conf->queue_bytes = one * 5 / 2;
+	fx->a.uplink = uplink_new(&fx->a);
+	for (int i = 0; i < 5; i++)
+		add_batch(fx, 100);
+	uplink_get_stats(fx->a.uplink, &st);
+	assert_int_equal(st.queued, 2);
+	assert_true(st.queued_bytes <= fx->a.conf->queue_bytes);
+	assert_int_equal(st.batches_dropped, 3);
+	assert_int_equal(st.samples_dropped, 300);
+	uplink_start(fx->a.uplink);
+	want_batches = 2;
+	assert_true(run_until(fx, got_batches, 5000));
+	assert_int_equal(fx->col->seqs[0], 4);
+	assert_int_equal(fx->col->seqs[1], 5);
+}
+
+static void test_failover_to_next_collector_after_connection_failure(void **state)
+{
+	struct fixture *fx = *state;
+
+	start_agent(fx, conf_new(2));
+	set_collector(fx->a.conf, 0, closed_port());
+	set_collector(fx->a.conf, 1, fx->col->port);
+	add_batch(fx, 5);
+	uplink_start(fx->a.uplink);
+	want_batches = 1;
+	assert_true(run_until(fx, got_batches, 5000));
+	assert_int_equal(fx->col->hellos, 1);
+	assert_int_equal(fx->col->seqs[0], 1);
+	assert_int_equal(fx->col->nsamples, 5);
+}
+
+static void test_resend_in_order_after_reconnect(void **state)
+{
+	struct fixture *fx = *state;
+	struct uplink_stats st;
+
+	start_agent(fx, conf_new(1));
+	set_collector(fx->a.conf, 0, fx->col->port);
+	fx->col->auto_ack = 0;
+	uplink_start(fx->a.uplink);
+	assert_true(run_until(fx, is_active, 5000));
+	for (int i = 0; i < 4; i++)
+		add_batch(fx, 1);
+	want_batches = 4;
+	assert_true(run_until(fx, got_batches, 5000));
+	/* the connection breaks before any ack: all four go again, oldest first */
+	tcol_drop(fx->col);
+	want_batches = 8;
+	assert_true(run_until(fx, got_batches, 5000));
+	for (size_t i = 0; i < 8; i++)
+		assert_int_equal(fx->col->seqs[i], i % 4 + 1);
+	assert_int_equal(fx->col->hellos, 2);
+	tcol_ack(fx->col, 4);
+	assert_true(run_until(fx, queue_empty, 2000));
+	uplink_get_stats(fx->a.uplink, &st);
+	assert_int_equal(st.batches_acked, 4);
+}
+
+static int got_heartbeat(struct fixture *fx)
+{
+	return fx->col->heartbeats > 0;
+}
+
+static void test_idle_connection_sends_heartbeats_and_its_clock(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t before = wall_now_ms();
+
+	start_agent(fx, conf_new(1));
+	set_collector(fx->a.conf, 0, fx->col->port);
+	fx->col->heartbeat_s = 1;
+	uplink_start(fx->a.uplink);
+	assert_true(run_until(fx, got_heartbeat, 3000));
+	assert_true(fx->col->hello_time_ms >= before && fx->col->hello_time_ms <= wall_now_ms());
+	assert_int_equal(fx->col->nseqs, 0);
+}
+
+/* A kind whose start always fails, as one whose device name never resolves. */
+static int broken_start(struct check *c)
+{
+	return check_start_error(c, "cannot resolve sw9.rissa: no such name");
+}
+
+static void broken_run(struct check *c)
+{
+	fail_msg("run() of a check that never started");
+}
+
+static void broken_stop(struct check *c) {}
+
+static cfg_opt_t broken_opts[] = {CFG_END()};
+
+static const struct check_kind broken_kind = {
+    .name = "broken",
+    .section = "probe",
+    .opts = broken_opts,
+    .start = broken_start,
+    .run = broken_run,
+    .stop = broken_stop,
+};
+
+static size_t want_results;
+
+static int got_results(struct fixture *fx)
+{
+	return fx->col->nresults >= want_results;
+}
+
+static void test_check_that_cannot_start_sends_error_result_each_run(void **state)
+{
+	struct fixture *fx = *state;
+	struct check *c = xcalloc(1, sizeof(*c));
+
+	start_agent(fx, conf_new(1));
+	set_collector(fx->a.conf, 0, fx->col->port);
+	c->kind = &broken_kind;
+	c->name = xstrdup("sw9");
+	c->host = xstrdup("sw9");
+	c->interval = 1;
+	c->timeout_ms = 500;
+	c->agent = &fx->a;
+	c->base = fx->a.base;
+	fx->a.conf->checks = xcalloc(1, sizeof(c));
+	fx->a.conf->checks[0] = c;
+	fx->a.conf->nchecks = 1;
+	assert_int_equal(check_start(c), -1);
+	assert_int_equal(check_schedule(c), 0);
+	uplink_start(fx->a.uplink);
+	want_results = 3;
+	assert_true(run_until(fx, got_results, 6000));
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(fx->col->results[i].outcome, OUTCOME_ERROR);
+		assert_string_equal(fx->col->results[i].host, "sw9");
+		assert_string_equal(fx->col->results[i].check, "sw9");
+		assert_string_equal(fx->col->results[i].reason,
+				    "cannot resolve sw9.rissa: no such name");
+	}
+}
+
+static void test_unresolvable_snmp_device_sends_error_result_each_run(void **state)
+{
+	struct fixture *fx = *state;
+	char path[] = "/tmp/vakt-test-uplink-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+
+	assert_non_null(f);
+	fprintf(
+	    f,
+	    "site = \"rissa\"\n"
+	    "name = \"test-agent\"\n"
+	    "batch_ms = 20\n"
+	    "collector \"dc1\" { address = \"127.0.0.1:%u\" }\n"
+	    "snmp \"sw1\" { address = \"sw1.invalid\" interval = 1 timeout = 400 retries = 0 }\n",
+	    fx->col->port);
+	fclose(f);
+	fx->a.conf = agent_conf_load(path);
+	unlink(path);
+	assert_non_null(fx->a.conf);
+	fx->a.uplink = uplink_new(&fx->a);
+	fx->a.conf->checks[0]->agent = &fx->a;
+	fx->a.conf->checks[0]->base = fx->a.base;
+	assert_int_equal(check_kinds_init(&fx->a), 0);
+	assert_int_equal(check_open_privileged(fx->a.conf->checks[0]), 0);
+	check_start(fx->a.conf->checks[0]);
+	assert_int_equal(check_schedule(fx->a.conf->checks[0]), 0);
+	uplink_start(fx->a.uplink);
+	want_results = 2;
+	assert_true(run_until(fx, got_results, 6000));
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(fx->col->results[i].outcome, OUTCOME_ERROR);
+		/* the device's main file: <host>/system.rrd */
+		assert_string_equal(fx->col->results[i].host, "sw1");
+		assert_string_equal(fx->col->results[i].check, "system");
+		assert_true(
+		    strncmp(fx->col->results[i].reason, "cannot resolve sw1.invalid: ", 28) == 0);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_ack_removes_exactly_the_acked_batches, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_full_queue_drops_the_oldest_batch_and_counts_it,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_is_bounded_in_bytes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_failover_to_next_collector_after_connection_failure, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_resend_in_order_after_reconnect, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_idle_connection_sends_heartbeats_and_its_clock,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_check_that_cannot_start_sends_error_result_each_run, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_unresolvable_snmp_device_sends_error_result_each_run, setup, teardown),
+	};
+
+	srandom(1);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
