@@ -70,7 +70,7 @@ EOC
 start_collector "$W" "$col_port"
 start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -v -c "$W/agent.conf"
 
-pages() { [ -f "$W/pages.log" ] && grep -c "^$1" "$W/pages.log" || echo 0; }
+pages() { if [ -f "$W/pages.log" ]; then grep -c "^$1" "$W/pages.log" || true; else echo 0; fi; }
 pages_are() { [ "$(pages "$1")" = "$2" ]; }
 show() { cat "$W/pages.log" 2>/dev/null; tail -n 30 "$W/agent.log" "$W/collector.log"; }
 up_of() { rrd_last "$W/rrd/rissa/$1/system.rrd" up; }
