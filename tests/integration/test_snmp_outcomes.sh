@@ -72,7 +72,7 @@ start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -v -c "$W/agent.conf"
 
 pages() { if [ -f "$W/pages.log" ]; then grep -c "^$1" "$W/pages.log" || true; else echo 0; fi; }
 pages_are() { [ "$(pages "$1")" = "$2" ]; }
-show() { cat "$W/pages.log" 2>/dev/null; tail -n 30 "$W/agent.log" "$W/collector.log"; }
+show() { cat "$W/pages.log" 2>/dev/null || true; tail -n 30 "$W/agent.log" "$W/collector.log" || true; }
 up_of() { rrd_last "$W/rrd/rissa/$1/system.rrd" up; }
 up_is() { [ -f "$W/rrd/rissa/$1/system.rrd" ] && [ "$(up_of "$1")" = "$2" ]; }
 
