@@ -276,16 +276,12 @@ static void test_out_of_order_batch_and_partial_replay(void **state)
 
 static void test_create_args_follow_the_design(void **state)
 {
-	struct sample a = {0}, b = {0};
-	const struct sample *ss[] = {&a, &b};
+	const struct store_ds ds[] = {{"up", SAMPLE_GAUGE, 30}, {"in_octets", SAMPLE_DERIVE, 30}};
+	const struct store_ds slow = {"up", SAMPLE_GAUGE, 300};
 	char **argv;
 	int argc;
 
-	a.metric = "up";
-	a.kind = SAMPLE_GAUGE;
-	b.metric = "in_octets";
-	b.kind = SAMPLE_DERIVE;
-	argc = store_rrd_create_args(60, 30, ss, 2, &argv);
+	argc = store_rrd_create_args(60, ds, 2, &argv);
 	assert_int_equal(argc, 2 + 12);
 	assert_string_equal(argv[0], "DS:up:GAUGE:60:U:U");
 	assert_string_equal(argv[1], "DS:in_octets:DERIVE:60:0:U");
@@ -298,7 +294,7 @@ static void test_create_args_follow_the_design(void **state)
 		free(argv[i]);
 	free(argv);
 	/* heartbeat is twice the check's interval when that exceeds the step */
-	argc = store_rrd_create_args(60, 300, ss, 1, &argv);
+	argc = store_rrd_create_args(60, &slow, 1, &argv);
 	assert_string_equal(argv[0], "DS:up:GAUGE:600:U:U");
 	for (int i = 0; i < argc; i++)
 		free(argv[i]);
