@@ -89,7 +89,8 @@ static void fill_sample(const struct bench *b, struct sample *s, unsigned f, uns
 /* The batch an agent sends for poll round r: one sample group per file. */
 static struct sample_batch *round_batch(const struct bench *b, unsigned r)
 {
-	struct sample_batch *out = sample_batch_new(SITE, "bench", 1, r + 1, (size_t)b->files * NMETRICS);
+	struct sample_batch *out =
+	    sample_batch_new(SITE, "bench", 1, r + 1, (size_t)b->files * NMETRICS);
 
 	for (unsigned f = 0; f < b->files; f++)
 		for (unsigned m = 0; m < NMETRICS; m++) {

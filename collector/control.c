@@ -67,7 +67,8 @@ static void quarantine_line(const struct store_quarantine *q, void *arg)
 
 	localtime_r(&q->since, &tm);
 	strftime(since, sizeof(since), "%Y-%m-%d %H:%M:%S", &tm);
-	evbuffer_add_printf(out, "  quarantined %s: %s failed: %s (since %s, %llu samples dropped)\n",
+	evbuffer_add_printf(out,
+			    "  quarantined %s: %s failed: %s (since %s, %llu samples dropped)\n",
 			    q->path, q->op, q->reason, since, (unsigned long long)q->dropped);
 }
 

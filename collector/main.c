@@ -103,7 +103,8 @@ static int setup_alerting(struct collector *c)
 		if (alert_engine_add_rule(c->alert, cfg_getnsec(cfg, "rule", i)) < 0)
 			return -1;
 	if (c->conf->nalert_channels > 0) {
-		if (alert_engine_builtin_channels(c->alert, (const char *const *)c->conf->alert_channels,
+		if (alert_engine_builtin_channels(c->alert,
+						  (const char *const *)c->conf->alert_channels,
 						  c->conf->nalert_channels) < 0)
 			return -1;
 	} else {

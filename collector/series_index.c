@@ -106,7 +106,7 @@ static void hmap_free(struct hmap *m, void (*free_val)(void *))
 /* The file and site structs with the storage behind their names. */
 struct file_rec {
 	struct series_file f;
-	int64_t id; /* 0 until committed */
+	int64_t id;  /* 0 until committed */
 	char *names; /* site, host, check, instance, path: one allocation */
 };
 
@@ -131,8 +131,8 @@ struct series_index {
 	size_t nnew_ds, cap_new_ds;
 };
 
-static size_t file_key(char *buf, size_t len, const char *site, const char *host,
-		       const char *check, const char *instance)
+static size_t file_key(char *buf, size_t len, const char *site, const char *host, const char *check,
+		       const char *instance)
 {
 	int n = snprintf(buf, len, "%s%c%s%c%s%c%s", site, 0, host, 0, check, 0, instance);
 
@@ -188,8 +188,8 @@ static struct file_rec *file_insert(struct series_index *idx, int64_t id, const 
 	return r;
 }
 
-static struct ds_rec *ds_insert(struct series_index *idx, struct series_file *f,
-				const char *metric, const char *ds)
+static struct ds_rec *ds_insert(struct series_index *idx, struct series_file *f, const char *metric,
+				const char *ds)
 {
 	char key[sizeof(void *) + 512];
 	size_t lm = strlen(metric) + 1, ld = strlen(ds) + 1, klen;
@@ -313,8 +313,8 @@ struct series_index *series_index_open(const char *db_path, char *why, size_t wh
 	int version = 0;
 
 	idx->db_path = xstrdup(db_path);
-	if (sqlite3_open_v2(db_path, &idx->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-			    NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(db_path, &idx->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
 		snprintf(why, whylen, "%s: %s", db_path,
 			 idx->db ? sqlite3_errmsg(idx->db) : "out of memory");
 		goto fail;
@@ -393,8 +393,8 @@ struct series_site *series_index_site(struct series_index *idx, const char *site
 	return site_get(idx, site);
 }
 
-struct series_file *series_index_file(struct series_index *idx, const char *site,
-				      const char *host, const char *check, const char *instance)
+struct series_file *series_index_file(struct series_index *idx, const char *site, const char *host,
+				      const char *check, const char *instance)
 {
 	char key[4 * 512];
 	size_t klen = file_key(key, sizeof(key), site, host, check, instance);
@@ -413,8 +413,7 @@ static int reserved(const char *path)
 }
 
 struct series_file *series_index_add_file(struct series_index *idx, const char *site,
-					  const char *host, const char *check,
-					  const char *instance)
+					  const char *host, const char *check, const char *instance)
 {
 	char path[RRDPATH_REL_MAX];
 	struct file_rec *r;

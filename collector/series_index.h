@@ -25,8 +25,8 @@ struct series_file {
 	const char *site, *host, *check, *instance; /* display names: as the agent sent them */
 	const char *path;                           /* relative to data_dir, unique */
 	struct series_site *s;
-	size_t nds;  /* data sources the index knows for it */
-	void *user;  /* the store's state for it; not persisted, free()d at close */
+	size_t nds; /* data sources the index knows for it */
+	void *user; /* the store's state for it; not persisted, free()d at close */
 };
 
 /* One series: a metric of a file, and its data-source name there (unique in the file). */
@@ -45,8 +45,8 @@ struct series_index *series_index_open(const char *db_path, char *why, size_t wh
 void series_index_close(struct series_index *idx);
 
 struct series_site *series_index_site(struct series_index *idx, const char *site);
-struct series_file *series_index_file(struct series_index *idx, const char *site,
-				      const char *host, const char *check, const char *instance);
+struct series_file *series_index_file(struct series_index *idx, const char *site, const char *host,
+				      const char *check, const char *instance);
 /*
  * Adds a file with a path no other file of the index has (the readable one,
  * or the first free "~<n>" variant). It is kept until series_index_commit.

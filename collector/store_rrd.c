@@ -366,7 +366,8 @@ static void release(struct store *s, struct fstate *fs, const char *path)
  * the rest of the batch goes on). n samples of the file were not stored.
  */
 static void file_failed(struct store *s, struct fstate *fs, const char *path, enum store_op op,
-			int err, const char *msg, uint64_t need, unsigned n, struct store_result *res)
+			int err, const char *msg, uint64_t need, unsigned n,
+			struct store_result *res)
 {
 	char why[128], reason[128];
 
@@ -374,12 +375,9 @@ static void file_failed(struct store *s, struct fstate *fs, const char *path, en
 		msg = err ? strerror(err) : "unknown error";
 	if (store_wide(s, err, need, why, sizeof(why))) {
 		fs->known = 0;
-		log_complain(&s->store_fail, 60, "store: cannot %s %s: %s",
-			     op == OP_UPDATE ? "update" : op == OP_MKDIR ? "make the directory of"
-				 : op == OP_TUNE   ? "add data sources to"
-				 : op == OP_OPEN   ? "open"
-						   : "create",
-			     path, why);
+		/* e.g. "store: cannot create FILE: No space left on device: 12 kB free in DIR" */
+		log_complain(&s->store_fail, 60, "store: cannot %s %s: %s", store_op_str(op), path,
+			     why);
 		note_failure(res, n, path, why);
 		return;
 	}

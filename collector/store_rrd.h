@@ -50,7 +50,7 @@ struct store_stats {
 	uint64_t files_created, files_grown; /* grown: data sources added with rrd_tune */
 	uint64_t submit_refused;             /* batches refused by a full queue */
 	size_t queued, queued_bytes;
-	size_t files, series;  /* in the series index */
+	size_t files, series; /* in the series index */
 	size_t files_quarantined;
 };
 

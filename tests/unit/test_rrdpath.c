@@ -21,8 +21,8 @@ static const char *san(const char *in)
 	return out;
 }
 
-static const char *file(const char *site, const char *host, const char *check,
-			const char *instance, unsigned n)
+static const char *file(const char *site, const char *host, const char *check, const char *instance,
+			unsigned n)
 {
 	static char p[RRDPATH_REL_MAX];
 
@@ -140,10 +140,8 @@ static void test_collision_classes(void **state)
 	assert_string_equal(a, "s/h/if-Gi0_1_2.rrd");
 	/* DS names: '.' and '-', and names cut at 19 */
 	assert_string_equal(ds("a.b", 1), ds("a-b", 1));
-	assert_string_equal(ds("a_very_long_metric_name_one", 1),
-			    "a_very_long_metric_");
-	assert_string_equal(ds("a_very_long_metric_name_two", 1),
-			    "a_very_long_metric_");
+	assert_string_equal(ds("a_very_long_metric_name_one", 1), "a_very_long_metric_");
+	assert_string_equal(ds("a_very_long_metric_name_two", 1), "a_very_long_metric_");
 }
 
 static void test_ds_names(void **state)

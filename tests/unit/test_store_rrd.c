@@ -239,8 +239,8 @@ static void test_out_of_order_batch_and_partial_replay(void **state)
 	int64_t t = ((int64_t)time(NULL) - 60) * 1000;
 	/* three timestamps of file c-a, out of order, with file c-b in between */
 	const struct spec first[] = {
-	    {"a", "x", t + 2000, 2}, {"a", "y", t + 2000, 20}, {"b", "x", t + 1000, 7},
-	    {"a", "x", t + 1000, 1}, {"a", "y", t + 1000, 10}, {"a", "x", t + 3000, 3},
+	    {"a", "x", t + 2000, 2},  {"a", "y", t + 2000, 20}, {"b", "x", t + 1000, 7},
+	    {"a", "x", t + 1000, 1},  {"a", "y", t + 1000, 10}, {"a", "x", t + 3000, 3},
 	    {"a", "y", t + 3000, 30},
 	};
 	/* after a reconnect: t+2 and t+3 again, and t+4 that is new */
@@ -261,7 +261,7 @@ static void test_out_of_order_batch_and_partial_replay(void **state)
 	wait_results(&log, 2);
 	assert_int_equal(log.r[0].written, 7);
 	assert_int_equal(log.r[0].rejected + log.r[0].duplicates, 0);
-	assert_int_equal(log.r[1].written, 2);	  /* t+4 */
+	assert_int_equal(log.r[1].written, 2);    /* t+4 */
 	assert_int_equal(log.r[1].duplicates, 4); /* t+2, t+3 */
 	assert_int_equal(log.r[1].rejected, 0);
 
@@ -302,7 +302,6 @@ static void test_create_args_follow_the_design(void **state)
 		free(argv[i]);
 	free(argv);
 }
-
 
 /* A sample of gauge `metric` on site "x", for the tests below. */
 static void add(struct sample_batch *b, const char *host, const char *check, const char *inst,
