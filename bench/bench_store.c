@@ -143,6 +143,7 @@ static int wait_batches(struct event_base *base, const struct tally *t, unsigned
 
 static int run_vakt(const struct bench *b, double *setup_s, double *timed_s)
 {
+	/* no byte bound and no series limits: the bench measures writing, not refusing */
 	struct store_params p = {.data_dir = b->dir, .step = b->step, .queue_max = b->inflight};
 	struct sample_batch **frames = xcalloc((size_t)b->updates + 1, sizeof(*frames));
 	struct tally t = {0};
@@ -161,6 +162,8 @@ static int run_vakt(const struct bench *b, double *setup_s, double *timed_s)
 		fatalx("bench: event_base_new failed");
 	t_start = now_s();
 	s = store_new(base, &p, on_done, &t);
+	if (s == NULL)
+		fatalx("bench: the store did not start under %s", b->dir);
 	/* round 0 creates every file: setup, not the steady state */
 	if (store_submit(s, frames[next]) < 0)
 		goto out;
@@ -266,25 +269,29 @@ static int run_librrd(const struct bench *b, double *setup_s, double *timed_s)
 	for (unsigned m = 0; m < NMETRICS; m++) {
 		char ds[20];
 
-		rrdpath_dsname(ds, sizeof(ds), metrics[m].name);
+		rrdpath_dsname(ds, sizeof(ds), metrics[m].name, 1);
 		tl += (size_t)snprintf(tmpl + tl, sizeof(tmpl) - tl, "%s%s", m ? ":" : "", ds);
 	}
 
 	t_start = now_s();
 	for (unsigned f = 0; f < b->files; f++) {
 		struct sample smp[NMETRICS];
-		const struct sample *ptr[NMETRICS];
+		struct store_ds defs[NMETRICS];
+		char ds[NMETRICS][RRDPATH_DS_MAX + 1];
 		char **cargv;
 		int cargc, r;
 
 		for (unsigned m = 0; m < NMETRICS; m++) {
 			fill_sample(b, &smp[m], f, m, 0);
-			ptr[m] = &smp[m];
+			rrdpath_dsname(ds[m], sizeof(ds[m]), smp[m].metric, 1);
+			defs[m].name = ds[m];
+			defs[m].kind = smp[m].kind;
+			defs[m].interval = b->step;
 		}
 		if (mkdir_parents(b->path[f]) < 0)
 			return -1;
 		/* the store's own create arguments: both modes make identical files */
-		cargc = store_rrd_create_args(b->step, b->step, ptr, NMETRICS, &cargv);
+		cargc = store_rrd_create_args(b->step, defs, NMETRICS, &cargv);
 		rrd_clear_error();
 		r = rrd_create_r2(b->path[f], b->step, b->t0 - 1, 1, NULL, NULL, cargc,
 				  (const char **)cargv);
@@ -416,13 +423,14 @@ int main(int argc, char **argv)
 	b.inst = xcalloc(b.files, sizeof(*b.inst));
 	b.path = xcalloc(b.files, sizeof(*b.path));
 	for (unsigned f = 0; f < b.files; f++) {
-		char path[4096];
+		char rel[RRDPATH_REL_MAX];
 
 		snprintf(b.host[f], sizeof(b.host[f]), "sw%04u", f / IFS_PER_HOST);
 		snprintf(b.inst[f], sizeof(b.inst[f]), "eth%u", f % IFS_PER_HOST);
-		if (rrdpath_build(path, sizeof(path), b.dir, SITE, b.host[f], "if", b.inst[f]) < 0)
-			fatalx("bench: path too long under %s", b.dir);
-		b.path[f] = xstrdup(path);
+		/* these names have no collisions: the index gives them their readable paths */
+		if (rrdpath_file(rel, sizeof(rel), SITE, b.host[f], "if", b.inst[f], 1) < 0)
+			fatalx("bench: path too long");
+		xasprintf(&b.path[f], "%s/%s", b.dir, rel);
 	}
 
 	rc = b.mode == MODE_VAKT ? run_vakt(&b, &setup_s, &timed_s)

@@ -30,6 +30,10 @@ struct collector_conf {
 	unsigned step;
 	unsigned max_frame;
 	unsigned store_queue;
+	size_t store_queue_size;           /* bytes of batches queued for the store */
+	unsigned quarantine_retry;         /* seconds between tries of a quarantined file */
+	unsigned max_series_per_site;      /* 0 = no limit */
+	unsigned max_new_files_per_minute; /* per site; 0 = no limit */
 	unsigned max_sessions;
 	unsigned max_clock_skew; /* seconds a sample may be stamped ahead */
 	unsigned heartbeat;      /* seconds, told to agents in HelloAck */

@@ -54,6 +54,17 @@ static int validate_rule(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* "64M": a size within 1 MiB..64 GiB, so that a batch of any frame fits. */
+static int validate_queue_size(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+	long long n = conf_parse_size(v);
+
+	if (n < 1024 * 1024 || n > 64LL * 1024 * 1024 * 1024)
+		cfg_error(cfg, "%s must be a size of 1M..64G (\"64M\"), got \"%s\"", opt->name, v);
+	return 0; /* reported: go on */
+}
+
 /*
  * Every channel a rule names must exist, wherever in the file it is declared.
  * The channels are indexed once: a lookup per name keeps this linear.
@@ -112,6 +123,10 @@ struct collector_conf *collector_conf_load(const char *path)
 	    CFG_INT("step", 60, CFGF_NONE),
 	    CFG_INT("max_frame", 1048576, CFGF_NONE),
 	    CFG_INT("store_queue", 1024, CFGF_NONE),
+	    CFG_STR("store_queue_size", "64M", CFGF_NONE),
+	    CFG_INT("quarantine_retry", 60, CFGF_NONE),
+	    CFG_INT("max_series_per_site", 100000, CFGF_NONE),
+	    CFG_INT("max_new_files_per_minute", 1000, CFGF_NONE),
 	    CFG_INT("max_sessions", 1024, CFGF_NONE),
 	    CFG_STR("control_socket", "/run/vakt/collector.sock", CFGF_NONE),
 	    CFG_INT("max_clock_skew", 10, CFGF_NONE),
@@ -123,6 +138,9 @@ struct collector_conf *collector_conf_load(const char *path)
 	static const char *const ints[] = {"step",
 					   "max_frame",
 					   "store_queue",
+					   "quarantine_retry",
+					   "max_series_per_site",
+					   "max_new_files_per_minute",
 					   "max_sessions",
 					   "max_clock_skew",
 					   "watch|heartbeat",
@@ -136,6 +154,7 @@ struct collector_conf *collector_conf_load(const char *path)
 	int ok;
 
 	cfg_set_validate_func(cfg, "listen", conf_validate_listen);
+	cfg_set_validate_func(cfg, "store_queue_size", validate_queue_size);
 	conf_bound_ints(cfg, ints);
 	cfg_set_validate_func(cfg, "data_dir", note_path_line);
 	cfg_set_validate_func(cfg, "control_socket", note_path_line);
@@ -161,6 +180,10 @@ struct collector_conf *collector_conf_load(const char *path)
 	conf->step = (unsigned)cfg_getint(cfg, "step");
 	conf->max_frame = (unsigned)cfg_getint(cfg, "max_frame");
 	conf->store_queue = (unsigned)cfg_getint(cfg, "store_queue");
+	conf->store_queue_size = (size_t)conf_parse_size(cfg_getstr(cfg, "store_queue_size"));
+	conf->quarantine_retry = (unsigned)cfg_getint(cfg, "quarantine_retry");
+	conf->max_series_per_site = (unsigned)cfg_getint(cfg, "max_series_per_site");
+	conf->max_new_files_per_minute = (unsigned)cfg_getint(cfg, "max_new_files_per_minute");
 	conf->max_sessions = (unsigned)cfg_getint(cfg, "max_sessions");
 	conf->control_socket = xstrdup(cfg_getstr(cfg, "control_socket"));
 	conf->max_clock_skew = (unsigned)cfg_getint(cfg, "max_clock_skew");

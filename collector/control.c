@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -87,30 +88,56 @@ static void agent_line(const struct watch_agent *a, void *arg)
 		evbuffer_add_printf(out, ", clock %+.1f s", (double)a->clock_offset_ms / 1000.0);
 	evbuffer_add_printf(out,
 			    ", %llu clock steps, %llu duplicates, %llu refused as ahead, %llu "
-			    "rejected\n",
+			    "rejected, %llu quarantined, %llu refused by limits\n",
 			    (unsigned long long)a->clock_steps, (unsigned long long)a->duplicates,
-			    (unsigned long long)a->ahead, (unsigned long long)a->rejected);
+			    (unsigned long long)a->ahead, (unsigned long long)a->rejected,
+			    (unsigned long long)a->quarantined, (unsigned long long)a->refused);
+}
+
+static void quarantine_line(const struct store_quarantine *q, void *arg)
+{
+	struct evbuffer *out = arg;
+	struct tm tm;
+	char since[32];
+
+	localtime_r(&q->since, &tm);
+	strftime(since, sizeof(since), "%Y-%m-%d %H:%M:%S", &tm);
+	evbuffer_add_printf(out,
+			    "  quarantined %s: %s failed: %s (since %s, %llu samples dropped)\n",
+			    q->path, q->op, q->reason, since, (unsigned long long)q->dropped);
+}
+
+/* The store's lines of the status: counters, then every quarantined file. */
+static void store_status(struct store *store, struct evbuffer *out)
+{
+	struct store_stats st;
+
+	store_get_stats(store, &st);
+	evbuffer_add_printf(out,
+			    "store: %llu batches, %llu samples written, %llu duplicates, %llu "
+			    "rejected, %llu quarantined, %llu refused, %llu not stored yet, "
+			    "%llu files created, %llu grown, %zu queued (%zu bytes)\n",
+			    (unsigned long long)st.batches, (unsigned long long)st.samples,
+			    (unsigned long long)st.duplicates, (unsigned long long)st.rejected,
+			    (unsigned long long)st.quarantined, (unsigned long long)st.refused,
+			    (unsigned long long)st.failed, (unsigned long long)st.files_created,
+			    (unsigned long long)st.files_grown, st.queued, st.queued_bytes);
+	evbuffer_add_printf(out, "series index: %zu files, %zu series, %zu files quarantined\n",
+			    st.files, st.series, st.files_quarantined);
+	store_foreach_quarantined(store, quarantine_line, out);
 }
 
 static void status(struct control *ctl, struct evbuffer *out)
 {
 	struct watch_stats ws;
 	struct collector *c = ctl->c;
-	struct store_stats st;
 	struct alert_stats as;
 	struct session *s;
 
-	store_get_stats(c->store, &st);
 	evbuffer_add_printf(out, "vakt-collector %s, up %.0f s, config %s\n", VAKT_VERSION,
 			    mono_now() - c->started, c->conf->path);
 	evbuffer_add_printf(out, "data_dir %s, step %u s\n", c->conf->data_dir, c->conf->step);
-	evbuffer_add_printf(out,
-			    "store: %llu batches, %llu samples written, %llu duplicates, %llu "
-			    "rejected, %llu not stored yet, %llu files created, %zu queued\n",
-			    (unsigned long long)st.batches, (unsigned long long)st.samples,
-			    (unsigned long long)st.duplicates, (unsigned long long)st.rejected,
-			    (unsigned long long)st.failed, (unsigned long long)st.files_created,
-			    st.queued);
+	store_status(c->store, out);
 	evbuffer_add_printf(out, "sessions: %zu\n", c->nsessions);
 	TAILQ_FOREACH(s, &c->sessions, entry)
 	evbuffer_add_printf(

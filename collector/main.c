@@ -51,10 +51,12 @@ static void stats_cb(evutil_socket_t fd, short what, void *arg)
 
 	store_get_stats(c->store, &st);
 	log_info("stats: %zu sessions, %llu batches, %llu samples written, %llu duplicates, "
-		 "%llu rejected, %llu not stored yet, %zu queued",
+		 "%llu rejected, %llu quarantined, %llu refused, %llu not stored yet, %zu queued "
+		 "(%zu bytes), %zu files quarantined",
 		 c->nsessions, (unsigned long long)st.batches, (unsigned long long)st.samples,
 		 (unsigned long long)st.duplicates, (unsigned long long)st.rejected,
-		 (unsigned long long)st.failed, st.queued);
+		 (unsigned long long)st.quarantined, (unsigned long long)st.refused,
+		 (unsigned long long)st.failed, st.queued, st.queued_bytes, st.files_quarantined);
 }
 
 static void store_done(const struct store_result *r, void *arg)
@@ -246,11 +248,13 @@ int main(int argc, char **argv)
 	sp.data_dir = c.conf->data_dir;
 	sp.step = c.conf->step;
 	sp.queue_max = c.conf->store_queue;
+	sp.queue_bytes = c.conf->store_queue_size;
+	sp.quarantine_retry = c.conf->quarantine_retry;
+	sp.max_series_per_site = c.conf->max_series_per_site;
+	sp.max_new_files_per_minute = c.conf->max_new_files_per_minute;
 	c.store = store_new(c.base, &sp, store_done, &c);
-	if (c.store == NULL) {
-		log_warnx("cannot set up the store in %s", c.conf->data_dir);
-		goto out;
-	}
+	if (c.store == NULL)
+		goto out; /* the store said why */
 	wp.agent_down_s = c.conf->agent_down;
 	wp.no_data = c.conf->no_data;
 	wp.unreachable = c.conf->unreachable;

@@ -383,6 +383,8 @@ void session_store_done(const void *result, void *arg)
 	if (s != NULL && s->wa != NULL) {
 		s->wa->duplicates += r->duplicates;
 		s->wa->rejected += r->rejected;
+		s->wa->quarantined += r->quarantined;
+		s->wa->refused += r->refused;
 	}
 	if (s != NULL && s->state == SESSION_ACTIVE && r->failed > 0) {
 		/*

@@ -1,86 +1,187 @@
 /*
  * store_rrd.c - RRD files written by one writer thread (see store_rrd.h).
- * The event loop never touches librrd; the writer never touches a session.
- * They share only the two bounded queues below, under one mutex.
+ * The event loop never touches librrd or the series index; the writer never
+ * touches a session. They share only the queues and the quarantine list
+ * below, under one mutex. A file's failure must never cost another file its
+ * samples, and a failure of the whole store must never be acknowledged.
  */
 #include "store_rrd.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <rrd.h>
 
 #include "log.h"
-#include "rrdpath.h"
 #include "sample.h"
+#include "series_index.h"
+#include "timeutil.h"
 #include "xmalloc.h"
 
-#define STORE_MAX_DS 32 /* metrics in one file */
+#define STORE_DB_NAME "vakt.db"
+
+/* What the writer was doing when a file failed; named in logs and status. */
+enum store_op { OP_MKDIR, OP_CREATE, OP_OPEN, OP_TUNE, OP_UPDATE };
+
+static const char *store_op_str(enum store_op op)
+{
+	switch (op) {
+	case OP_MKDIR:
+		return "mkdir";
+	case OP_CREATE:
+		return "create";
+	case OP_OPEN:
+		return "open";
+	case OP_TUNE:
+		return "tune";
+	case OP_UPDATE:
+		return "update";
+	}
+	return "?";
+}
 
 struct job {
 	struct sample_batch *b;
 	struct store_result res;
 };
 
+/* A quarantined file as the status sees it; under the store's mutex. */
+struct qent {
+	char *path;
+	enum store_op op;
+	char reason[128];
+	time_t since;
+	uint64_t dropped;
+	double since_mono;
+};
+
+/* What the writer knows of one file (series_file.user); writer thread only. */
+struct fstate {
+	int known;       /* exists; last_ms and the data sources in it are read */
+	int64_t last_ms; /* its last update as far as we know */
+	unsigned gen;    /* a series_ds is in the file when its mark equals this */
+	struct qent *q;  /* non-NULL while quarantined */
+	double retry_at; /* monotonic */
+};
+
+/* Limits of one site (series_site.user); writer thread only. */
+struct site_state {
+	double window; /* monotonic start of the current minute of new files */
+	unsigned new_files;
+	struct complaint too_many, too_fast;
+};
+
 struct store {
 	struct event_base *base;
 	char *data_dir;
-	unsigned step;
+	unsigned step, quarantine_retry, max_series, max_new_files;
+	size_t queue_bytes;
 
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int stopping;
+	int ready; /* 0 while the writer opens the index, 1 when it runs, -1 when it failed */
 
 	/* jobs waiting for the writer: a ring of queue_max */
 	struct job **todo;
-	size_t cap, head, len;
+	size_t cap, head, len, bytes;
 	/* results waiting for the loop: same bound, each job makes one */
 	struct store_result *done;
 	size_t dhead, dlen;
 	struct event *done_ev;
 	store_done_fn done_fn;
 	void *done_arg;
+	/* quarantined files, oldest first: under mu */
+	struct qent **q;
+	size_t nq;
 
 	/* writer-thread only */
-	struct complaint create_fail, update_fail;
+	struct series_index *idx;
+	unsigned stamp;
+	struct complaint store_fail, index_fail;
 	/* under mu */
 	struct store_stats st;
 };
 
-static const char *ds_type(enum sample_kind k)
+/* A growing string buffer: the writer's memory follows the batch, not a fixed size. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
 {
-	return sample_kind_str(k);
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->len : NULL, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if ((size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		b->cap = b->cap * 2 + (size_t)n + 64;
+		b->p = xreallocarray(b->p, b->cap, 1);
+	}
 }
 
-int store_rrd_create_args(unsigned step, unsigned interval, const struct sample *const *samples,
-			  size_t n, char ***argv_out)
+/* Ends the string at len with its NUL, so that the buffer can hold several. */
+static void sb_end_string(struct sbuf *b)
+{
+	if (b->len + 1 >= b->cap) {
+		b->cap = b->cap * 2 + 64;
+		b->p = xreallocarray(b->p, b->cap, 1);
+	}
+	b->p[b->len++] = '\0';
+}
+
+static void stat_add(struct store *s, uint64_t *field, uint64_t n)
+{
+	pthread_mutex_lock(&s->mu);
+	*field += n;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* 1 step x 2 days, 5 min x 14 days, 1 h x 13 months, 1 day x 10 years */
+static const struct {
+	unsigned secs_per_row;
+	unsigned long span;
+} rras[] = {{0, 2UL * 86400}, {300, 14UL * 86400}, {3600, 396UL * 86400}, {86400, 3650UL * 86400}};
+
+static char *ds_def(unsigned step, const struct store_ds *d)
+{
+	unsigned heartbeat = 2 * d->interval > step ? 2 * d->interval : step;
+	char *s;
+
+	xasprintf(&s, "DS:%s:%s:%u:%s:U", d->name, sample_kind_str(d->kind), heartbeat,
+		  d->kind == SAMPLE_GAUGE ? "U" : "0");
+	return s;
+}
+
+int store_rrd_create_args(unsigned step, const struct store_ds *ds, size_t n, char ***argv_out)
 {
 	static const char *const cfs[] = {"AVERAGE", "MIN", "MAX"};
-	/* 1 step x 2 days, 5 min x 14 days, 1 h x 13 months, 1 day x 10 years */
-	static const struct {
-		unsigned secs_per_row;
-		unsigned long span;
-	} rras[] = {
-	    {0, 2UL * 86400}, {300, 14UL * 86400}, {3600, 396UL * 86400}, {86400, 3650UL * 86400}};
-	unsigned heartbeat = 2 * interval > step ? 2 * interval : step;
 	char **argv = xcalloc(n + 3 * 4 + 1, sizeof(char *));
 	size_t argc = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		char ds[20];
-
-		rrdpath_dsname(ds, sizeof(ds), samples[i]->metric);
-		xasprintf(&argv[argc++], "DS:%s:%s:%u:%s:U", ds, ds_type(samples[i]->kind),
-			  heartbeat, samples[i]->kind == SAMPLE_GAUGE ? "U" : "0");
-	}
+	for (size_t i = 0; i < n; i++)
+		argv[argc++] = ds_def(step, &ds[i]);
 	for (size_t r = 0; r < 4; r++) {
 		unsigned steps = rras[r].secs_per_row > step ? rras[r].secs_per_row / step : 1;
 		unsigned long rows = rras[r].span / ((unsigned long)steps * step);
@@ -92,6 +193,19 @@ int store_rrd_create_args(unsigned step, unsigned interval, const struct sample 
 	return (int)argc;
 }
 
+/* About the bytes a file of nds data sources takes: what its creation needs free. */
+static uint64_t rrd_size(unsigned step, size_t nds)
+{
+	uint64_t rows = 0;
+
+	for (size_t r = 0; r < 4; r++) {
+		unsigned steps = rras[r].secs_per_row > step ? rras[r].secs_per_row / step : 1;
+
+		rows += rras[r].span / ((unsigned long)steps * step);
+	}
+	return 4096 + rows * 3 * nds * sizeof(double);
+}
+
 static void free_argv(char **argv, int argc)
 {
 	for (int i = 0; i < argc; i++)
@@ -99,38 +213,30 @@ static void free_argv(char **argv, int argc)
 	free(argv);
 }
 
-static int mkdir_p(char *path)
+/*
+ * Creates the parent directories of the file path; -1 with errno set. A
+ * path component that exists but is no directory fails with ENOTDIR here,
+ * where mkdir would only say EEXIST.
+ */
+static int mkdir_p(char *path, size_t from)
 {
-	/* path is a file path: create its parent directories */
-	for (char *p = path + 1; *p; p++) {
+	for (char *p = path + from + 1; *p; p++) {
+		struct stat sb;
+
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-			*p = '/';
-			return -1;
+		if (mkdir(path, 0755) < 0) {
+			int err = errno;
+
+			if (err != EEXIST || stat(path, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+				*p = '/';
+				errno = err == EEXIST ? ENOTDIR : err;
+				return -1;
+			}
 		}
 		*p = '/';
 	}
-	return 0;
-}
-
-/*
- * A failure that a later try may cure: the disk fills up and is emptied,
- * permissions get fixed. Such samples are not acknowledged, so the agent
- * keeps them and sends them again.
- */
-static int failure_is_transient(const char *err)
-{
-	static const char *const transient[] = {
-	    "No space left",          "Disk quota",   "Permission denied",
-	    "Read-only file system",  "Input/output", "Too many open files",
-	    "Cannot allocate memory", "No such file",
-	};
-
-	for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++)
-		if (strstr(err, transient[i]) != NULL)
-			return 1;
 	return 0;
 }
 
@@ -145,168 +251,476 @@ static void note_failure(struct store_result *res, size_t n, const char *path, c
 			 len > 80 ? path + len - 80 : path, err);
 }
 
-/* Free space under the data directory, for a message that says why. */
-static void describe_space(const char *dir, char *buf, size_t len)
+/*
+ * Whether a failure is the whole store's rather than one file's, with the
+ * reason in why. librrd reports the errno of the system call that failed
+ * (open, mmap, write, posix_fallocate), except that rrd_create 1.7 may leave
+ * a full disk unreported: so the data directory itself is asked too
+ * (statvfs: read-only, free space against what the operation needs, free
+ * inodes; access: can we write there at all). Everything else - EACCES or
+ * EPERM below data_dir, ENOTDIR, a file librrd cannot read - is one file's.
+ */
+static int store_wide(struct store *s, int err, uint64_t need, char *why, size_t whylen)
 {
-	struct statvfs vfs;
+	struct statvfs v;
 
-	if (statvfs(dir, &vfs) == 0)
-		snprintf(buf, len, "%llu kB free in %s",
-			 (unsigned long long)vfs.f_bavail * vfs.f_frsize / 1024, dir);
-	else
-		snprintf(buf, len, "%s", strerror(errno));
-}
+	if (statvfs(s->data_dir, &v) == 0) {
+		uint64_t avail = (uint64_t)v.f_bavail * v.f_frsize;
 
-/* Creates the file for its first samples[0..n) (one timestamp) if it is missing. */
-static int ensure_file(struct store *s, const char *path, const struct sample *const *samples,
-		       size_t n, char *why, size_t whylen)
-{
-	struct stat sb;
-	char *p, **cargv;
-	int cargc, r;
-
-	if (stat(path, &sb) == 0)
-		return 0;
-	p = xstrdup(path);
-	r = mkdir_p(p);
-	free(p);
-	cargc = store_rrd_create_args(s->step, samples[0]->interval, samples, n, &cargv);
-	rrd_clear_error();
-	if (r < 0 || rrd_create_r2(path, s->step, (time_t)(samples[0]->time_ms / 1000) - 1, 1, NULL,
-				   NULL, cargc, (const char **)cargv) != 0) {
-		if (r < 0)
-			snprintf(why, whylen, "%s", strerror(errno));
-		else if (*rrd_get_error() != '\0')
-			snprintf(why, whylen, "%s", rrd_get_error());
-		else /* librrd 1.7 says nothing when the disk is full */
-			describe_space(s->data_dir, why, whylen);
-		log_complain(&s->create_fail, 60, "store: cannot create %s: %s", path, why);
-		free_argv(cargv, cargc);
-		return -1;
+		if (v.f_flag & ST_RDONLY) {
+			snprintf(why, whylen, "%s is read-only", s->data_dir);
+			return 1;
+		}
+		if (avail < need || err == ENOSPC) {
+			snprintf(why, whylen, "%s: %llu kB free in %s", strerror(ENOSPC),
+				 (unsigned long long)avail / 1024, s->data_dir);
+			return 1;
+		}
+		if (v.f_files > 0 && v.f_favail == 0) {
+			snprintf(why, whylen, "no free inodes in %s", s->data_dir);
+			return 1;
+		}
+	} else if (errno == EIO || errno == ENOMEM) {
+		snprintf(why, whylen, "%s: %s", s->data_dir, strerror(errno));
+		return 1;
 	}
-	free_argv(cargv, cargc);
-	log_info("store: created %s (%zu data sources, step %u s)", path, n, s->step);
-	pthread_mutex_lock(&s->mu);
-	s->st.files_created++;
-	pthread_mutex_unlock(&s->mu);
+	switch (err) {
+	case EDQUOT:
+	case EROFS:
+	case EIO:
+	case EMFILE:
+	case ENFILE:
+	case ENOMEM:
+		snprintf(why, whylen, "%s", strerror(err));
+		return 1;
+	}
+	if (access(s->data_dir, W_OK | X_OK) < 0) {
+		snprintf(why, whylen, "%s: %s", s->data_dir, strerror(errno));
+		return 1;
+	}
 	return 0;
 }
 
-/* One update: the template ("ds1:ds2") and the value ("time:v1:v2") of a group. */
-struct update {
-	char tmpl[STORE_MAX_DS * 20];
-	char val[STORE_MAX_DS * 32];
-	size_t n; /* samples in it */
-};
-
-static void format_update(struct update *u, const struct sample *const *samples, size_t n)
+static void quarantine(struct store *s, struct fstate *fs, const char *path, enum store_op op,
+		       const char *reason)
 {
-	int64_t t = samples[0]->time_ms;
-	size_t tl = 0, vl;
-
-	vl =
-	    (size_t)snprintf(u->val, sizeof(u->val), "%" PRId64 ".%03d", t / 1000, (int)(t % 1000));
-	for (size_t i = 0; i < n; i++) {
-		char ds[20];
-
-		rrdpath_dsname(ds, sizeof(ds), samples[i]->metric);
-		tl +=
-		    (size_t)snprintf(u->tmpl + tl, sizeof(u->tmpl) - tl, "%s%s", i ? ":" : "", ds);
-		u->val[vl++] = ':';
-		sample_format_value(samples[i], u->val + vl, sizeof(u->val) - vl);
-		vl += strlen(u->val + vl);
+	fs->known = 0; /* look again at the next try */
+	fs->retry_at = mono_now() + s->quarantine_retry;
+	if (fs->q != NULL) {
+		log_debug("store: %s is still quarantined: %s failed: %s", path, store_op_str(op),
+			  reason);
+		pthread_mutex_lock(&s->mu);
+		fs->q->op = op;
+		snprintf(fs->q->reason, sizeof(fs->q->reason), "%s", reason);
+		pthread_mutex_unlock(&s->mu);
+		return;
 	}
-	u->n = n;
+	fs->q = xcalloc(1, sizeof(*fs->q));
+	fs->q->path = xstrdup(path);
+	fs->q->op = op;
+	snprintf(fs->q->reason, sizeof(fs->q->reason), "%s", reason);
+	fs->q->since = time(NULL);
+	fs->q->since_mono = mono_now();
+	pthread_mutex_lock(&s->mu);
+	s->q = xreallocarray(s->q, s->nq + 1, sizeof(*s->q));
+	s->q[s->nq++] = fs->q;
+	s->st.files_quarantined = s->nq;
+	pthread_mutex_unlock(&s->mu);
+	log_warnx("store: quarantined %s: %s failed: %s; its samples are dropped until a retry "
+		  "works (every %u s)",
+		  path, store_op_str(op), reason, s->quarantine_retry);
 }
 
-/* rrd_update_r of updates[0..k), which share one template; 0 or -1. */
-static int rrd_update_some(struct store *s, const char *path, const struct update *u, size_t k,
-			   struct store_result *res, int quiet)
+static void quarantine_drop(struct store *s, struct fstate *fs, unsigned n,
+			    struct store_result *res)
 {
-	const char *argv[k];
-	size_t n = 0;
+	res->quarantined += n;
+	pthread_mutex_lock(&s->mu);
+	fs->q->dropped += n;
+	pthread_mutex_unlock(&s->mu);
+}
 
-	for (size_t i = 0; i < k; i++) {
-		argv[i] = u[i].val;
-		n += u[i].n;
-	}
-	rrd_clear_error();
-	if (rrd_update_r(path, u[0].tmpl, (int)k, argv) == 0) {
-		res->written += n;
-		return 0;
-	}
-	if (quiet)
-		return -1;
-	if (strstr(rrd_get_error(), "illegal attempt to update using time") != NULL) {
-		res->duplicates += n; /* a replay: stored before, or older than the file */
-		return -1;
-	}
-	log_complain(&s->update_fail, 60, "store: %s: %s", path, rrd_get_error());
-	if (failure_is_transient(rrd_get_error()))
-		note_failure(res, n, path, rrd_get_error());
-	else
-		res->rejected += n;
-	return -1;
+static void release(struct store *s, struct fstate *fs, const char *path)
+{
+	struct qent *q = fs->q;
+
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < s->nq; i++)
+		if (s->q[i] == q) {
+			memmove(&s->q[i], &s->q[i + 1], (s->nq - i - 1) * sizeof(*s->q));
+			s->nq--;
+			break;
+		}
+	s->st.files_quarantined = s->nq;
+	pthread_mutex_unlock(&s->mu);
+	log_info("store: %s works again after %.0f s in quarantine (%llu samples dropped)", path,
+		 mono_now() - q->since_mono, (unsigned long long)q->dropped);
+	free(q->path);
+	free(q);
+	fs->q = NULL;
 }
 
 /*
- * Writes one file's samples x[0..n), sorted by time: one rrd_update_r for
- * each run of timestamps that share a template (librrd opens and maps the
- * whole file per call, so a replay of many timestamps is several times
- * cheaper this way). If such a call fails (a replayed timestamp among new
- * ones), its updates go again one by one, so only the replayed ones are lost.
+ * A failure of `op` on one file: the whole store's (the batch fails, it is
+ * not acknowledged) or the file's (quarantined: its samples are dropped,
+ * the rest of the batch goes on). n samples of the file were not stored.
  */
-static void write_file(struct store *s, const char *path, struct sample **x, size_t n,
-		       struct store_result *res)
+static void file_failed(struct store *s, struct fstate *fs, const char *path, enum store_op op,
+			int err, const char *msg, uint64_t need, unsigned n,
+			struct store_result *res)
 {
-	struct update *u = xcalloc(n, sizeof(*u));
-	size_t nu = 0;
+	char why[128], reason[128];
 
-	for (size_t i = 0; i < n;) {
-		size_t g = 1;
-
-		while (i + g < n && g < STORE_MAX_DS && x[i + g]->time_ms == x[i]->time_ms)
-			g++;
-		if (nu == 0) {
-			char why[128];
-
-			/* a file that cannot be made now (disk full, say) may be later:
-			 * its samples are not acknowledged */
-			if (ensure_file(s, path, (const struct sample *const *)x, g, why,
-					sizeof(why)) < 0) {
-				note_failure(res, n, path, why);
-				free(u);
-				return;
-			}
-		}
-		format_update(&u[nu++], (const struct sample *const *)&x[i], g);
-		i += g;
+	if (msg == NULL || *msg == '\0')
+		msg = err ? strerror(err) : "unknown error";
+	if (store_wide(s, err, need, why, sizeof(why))) {
+		fs->known = 0;
+		/* e.g. "store: cannot create FILE: No space left on device: 12 kB free in DIR" */
+		log_complain(&s->store_fail, 60, "store: cannot %s %s: %s", store_op_str(op), path,
+			     why);
+		note_failure(res, n, path, why);
+		return;
 	}
-	for (size_t i = 0; i < nu;) {
-		size_t k = 1;
-
-		while (i + k < nu && strcmp(u[i + k].tmpl, u[i].tmpl) == 0)
-			k++;
-		if (k == 1 || rrd_update_some(s, path, &u[i], k, res, 1) < 0) {
-			/* the batch call failed part-way: updates it already made come back
-			 * below as duplicates, the rest are written */
-			for (size_t m = 0; m < k; m++)
-				rrd_update_some(s, path, &u[i + m], 1, res, 0);
-		}
-		i += k;
-	}
-	free(u);
+	snprintf(reason, sizeof(reason), "%s", msg);
+	quarantine(s, fs, path, op, reason);
+	quarantine_drop(s, fs, n, res);
 }
 
-struct sorted {
+struct item {
 	struct sample *s;
-	size_t pos;
+	union {
+		size_t pos;          /* while sorting */
+		struct series_ds *d; /* after resolve: NULL when the sample is not stored */
+	} u;
 };
 
-/* File (host, check, instance), then time, then position in the batch. */
-static int sample_order(const void *a, const void *b)
+/* The samples of items[0..n) that have a series. */
+static unsigned usable(const struct item *it, size_t n)
 {
-	const struct sorted *x = a, *y = b;
+	unsigned k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		k += it[i].u.d != NULL;
+	return k;
+}
+
+/* Reads what the file holds: its last update and its data sources. */
+static int read_file(struct store *s, struct series_file *f, struct fstate *fs, const char *path,
+		     int *err, const char **msg)
+{
+	time_t last;
+	unsigned long cnt;
+	char **names, **vals;
+
+	errno = 0;
+	rrd_clear_error();
+	if (rrd_lastupdate_r(path, &last, &cnt, &names, &vals) != 0) {
+		*err = errno;
+		*msg = rrd_get_error();
+		return -1;
+	}
+	fs->gen++;
+	for (unsigned long i = 0; i < cnt; i++) {
+		struct series_ds *d = series_index_ds_named(s->idx, f, names[i]);
+
+		if (d != NULL)
+			d->mark = fs->gen;
+		free(names[i]);
+		free(vals[i]);
+	}
+	free(names);
+	free(vals);
+	fs->last_ms = (int64_t)last * 1000;
+	fs->known = 1;
+	return 0;
+}
+
+/* The data sources of items[0..n) that the file lacks, marked as present. */
+static size_t missing_ds(struct fstate *fs, const struct item *it, size_t n, struct store_ds **out)
+{
+	struct store_ds *v = NULL;
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct series_ds *d = it[i].u.d;
+
+		if (d == NULL || d->mark == fs->gen)
+			continue;
+		d->mark = fs->gen;
+		v = xreallocarray(v, k + 1, sizeof(*v));
+		v[k].name = d->ds;
+		v[k].kind = it[i].s->kind;
+		v[k++].interval = it[i].s->interval;
+	}
+	*out = v;
+	return k;
+}
+
+/* Creates the file with every data source of its samples; 0 or -1 (handled). */
+static int create_file(struct store *s, struct fstate *fs, char *path, const struct item *it,
+		       size_t n, struct store_result *res)
+{
+	struct store_ds *ds;
+	size_t nds;
+	char **argv;
+	int argc, err;
+	int64_t t0 = 0;
+	const char *msg;
+
+	for (size_t i = 0; i < n; i++)
+		if (it[i].u.d != NULL) {
+			t0 = it[i].s->time_ms;
+			break;
+		}
+	if (mkdir_p(path, strlen(s->data_dir)) < 0) {
+		file_failed(s, fs, path, OP_MKDIR, errno, NULL, 1, usable(it, n), res);
+		return -1;
+	}
+	fs->gen++;
+	nds = missing_ds(fs, it, n, &ds);
+	argc = store_rrd_create_args(s->step, ds, nds, &argv);
+	errno = 0;
+	rrd_clear_error();
+	if (rrd_create_r2(path, s->step, (time_t)(t0 / 1000) - 1, 1, NULL, NULL, argc,
+			  (const char **)argv) != 0) {
+		err = errno;
+		msg = rrd_get_error();
+		unlink(path); /* it was missing: what is there now is a partial copy of ours */
+		file_failed(s, fs, path, OP_CREATE, err, msg, rrd_size(s->step, nds), usable(it, n),
+			    res);
+		free_argv(argv, argc);
+		free(ds);
+		return -1;
+	}
+	free_argv(argv, argc);
+	free(ds);
+	log_info("store: created %s (%zu data sources, step %u s)", path, nds, s->step);
+	stat_add(s, &s->st.files_created, 1);
+	fs->last_ms = (t0 / 1000 - 1) * 1000;
+	fs->known = 1;
+	return 0;
+}
+
+/* Adds the data sources the file lacks (rrd_tune keeps its history); 0 or -1 (handled). */
+static int grow_file(struct store *s, struct fstate *fs, const char *path, const struct item *it,
+		     size_t n, struct store_result *res)
+{
+	struct store_ds *ds;
+	size_t nds = missing_ds(fs, it, n, &ds);
+	char **argv;
+	int argc = 0, err;
+	struct stat sb;
+
+	if (nds == 0)
+		return 0;
+	argv = xcalloc(nds + 3, sizeof(*argv));
+	argv[argc++] = xstrdup("tune");
+	argv[argc++] = xstrdup(path);
+	for (size_t i = 0; i < nds; i++)
+		argv[argc++] = ds_def(s->step, &ds[i]);
+	errno = 0;
+	rrd_clear_error();
+	if (rrd_tune(argc, argv) != 0) {
+		const char *msg = rrd_get_error();
+
+		err = errno;
+		/* rrd_tune writes a grown copy beside the file: it needs the file's size free */
+		file_failed(s, fs, path, OP_TUNE, err, msg,
+			    stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 1, usable(it, n), res);
+		free_argv(argv, argc);
+		free(ds);
+		return -1;
+	}
+	log_info("store: %s: added %zu data sources (%s%s)", path, nds, ds[0].name,
+		 nds > 1 ? ", ..." : "");
+	stat_add(s, &s->st.files_grown, 1);
+	free_argv(argv, argc);
+	free(ds);
+	return 0;
+}
+
+/* One rrd_update of a run of timestamps that share a template. */
+struct run {
+	struct sbuf tmpl, vals;
+	size_t *offs; /* each value string's start in vals */
+	size_t k, cap;
+	unsigned samples;
+	int64_t last_ms;
+};
+
+/* Writes the run; *left (samples of the file not yet accounted for) shrinks by it. */
+static int run_flush(struct store *s, struct fstate *fs, const char *path, struct run *r,
+		     unsigned *left, struct store_result *res)
+{
+	const char **argv;
+	int rc, err;
+
+	if (r->k == 0)
+		return 0;
+	argv = xcalloc(r->k, sizeof(*argv));
+	for (size_t i = 0; i < r->k; i++)
+		argv[i] = r->vals.p + r->offs[i];
+	errno = 0;
+	rrd_clear_error();
+	/*
+	 * Timestamps at or before the file's last update were counted as
+	 * duplicates already; the flag only covers the part of a second that
+	 * rrd_lastupdate does not tell after a restart.
+	 */
+	rc = rrd_updatex_r(path, r->tmpl.p, RRD_SKIP_PAST_UPDATES, (int)r->k, argv);
+	err = errno;
+	free(argv);
+	if (rc != 0) {
+		file_failed(s, fs, path, OP_UPDATE, err, rrd_get_error(), 1, *left, res);
+		return -1;
+	}
+	res->written += r->samples;
+	*left -= r->samples;
+	fs->last_ms = r->last_ms;
+	r->k = 0;
+	r->samples = 0;
+	r->vals.len = 0;
+	return 0;
+}
+
+/*
+ * Writes one file's samples it[0..n) (sorted by time): one rrd_update for
+ * each run of timestamps that share a template, since librrd opens and maps
+ * the whole file per call. Memory grows with the samples, nothing is sized
+ * for a number of data sources.
+ */
+static void write_file(struct store *s, struct series_file *f, struct item *it, size_t n,
+		       struct store_result *res)
+{
+	struct fstate *fs = f->user;
+	struct run r = {0};
+	struct sbuf t = {0};
+	char path[4096];
+	unsigned left = usable(it, n);
+	struct stat sb;
+
+	if (left == 0)
+		return;
+	if (fs == NULL)
+		fs = f->user = xcalloc(1, sizeof(*fs));
+	snprintf(path, sizeof(path), "%s/%s", s->data_dir, f->path);
+	if (fs->q != NULL) {
+		if (mono_now() < fs->retry_at) {
+			quarantine_drop(s, fs, left, res);
+			return;
+		}
+		fs->known = 0;
+	}
+	if (!fs->known) {
+		int err = 0;
+		const char *msg = NULL;
+
+		errno = 0;
+		if (stat(path, &sb) == 0) {
+			if (!S_ISREG(sb.st_mode)) {
+				file_failed(s, fs, path, OP_OPEN, 0, "not a regular file", 1, left,
+					    res);
+				return;
+			}
+			if (read_file(s, f, fs, path, &err, &msg) < 0) {
+				file_failed(s, fs, path, OP_OPEN, err, msg, 1, left, res);
+				return;
+			}
+		} else if (errno != ENOENT) {
+			file_failed(s, fs, path, OP_OPEN, errno, NULL, 1, left, res);
+			return;
+		} else if (create_file(s, fs, path, it, n, res) < 0) {
+			return;
+		}
+	}
+	if (grow_file(s, fs, path, it, n, res) < 0)
+		return;
+
+	for (size_t i = 0; i < n;) {
+		int64_t tm = it[i].s->time_ms;
+		size_t g = 1, nv = 0;
+		unsigned stamp = ++s->stamp;
+
+		while (i + g < n && it[i + g].s->time_ms == tm)
+			g++;
+		if (tm <= fs->last_ms) {
+			/* a replay: stored before, or older than the file */
+			unsigned k = usable(&it[i], g);
+
+			res->duplicates += k;
+			left -= k;
+			i += g;
+			continue;
+		}
+		t.len = 0;
+		if (r.k == r.cap) {
+			r.cap = r.cap ? 2 * r.cap : 16;
+			r.offs = xreallocarray(r.offs, r.cap, sizeof(*r.offs));
+		}
+		r.offs[r.k] = r.vals.len;
+		sb_printf(&r.vals, "%" PRId64 ".%03d", tm / 1000, (int)(tm % 1000));
+		for (size_t m = i; m < i + g; m++) {
+			struct series_ds *d = it[m].u.d;
+			char v[64];
+
+			if (d == NULL)
+				continue;
+			if (d->stamp == stamp) {
+				/* the same series twice at one time: rrdtool takes one */
+				res->duplicates++;
+				left--;
+				continue;
+			}
+			d->stamp = stamp;
+			sample_format_value(it[m].s, v, sizeof(v));
+			sb_printf(&t, "%s%s", nv ? ":" : "", d->ds);
+			sb_printf(&r.vals, ":%s", v);
+			nv++;
+		}
+		i += g;
+		if (nv == 0) {
+			r.vals.len = r.offs[r.k];
+			continue;
+		}
+		sb_end_string(&r.vals);
+		if (r.k > 0 && strcmp(t.p, r.tmpl.p) != 0) {
+			/* a new template: write the run before this timestamp first */
+			size_t start = r.offs[r.k];
+			size_t len = r.vals.len - start;
+			char *mine = xmalloc(len);
+
+			memcpy(mine, r.vals.p + start, len);
+			r.vals.len = start;
+			if (run_flush(s, fs, path, &r, &left, res) < 0) {
+				free(mine);
+				goto out;
+			}
+			memcpy(r.vals.p, mine, len);
+			r.vals.len = len;
+			r.offs[0] = 0;
+			free(mine);
+		}
+		if (r.k == 0) {
+			r.tmpl.len = 0;
+			sb_printf(&r.tmpl, "%s", t.p);
+		}
+		r.k++;
+		r.samples += (unsigned)nv;
+		r.last_ms = tm;
+	}
+	if (run_flush(s, fs, path, &r, &left, res) == 0 && fs->q != NULL)
+		release(s, fs, path);
+out:
+	free(r.tmpl.p);
+	free(r.vals.p);
+	free(r.offs);
+	free(t.p);
+}
+
+/* File (host, check, instance), then time, then position in the batch. */
+static int item_order(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
 	int c;
 
 	if ((c = strcmp(x->s->host, y->s->host)) != 0 ||
@@ -315,7 +729,7 @@ static int sample_order(const void *a, const void *b)
 		return c;
 	if (x->s->time_ms != y->s->time_ms)
 		return x->s->time_ms < y->s->time_ms ? -1 : 1;
-	return x->pos < y->pos ? -1 : x->pos > y->pos;
+	return x->u.pos < y->u.pos ? -1 : x->u.pos > y->u.pos;
 }
 
 static int same_file(const struct sample *a, const struct sample *b)
@@ -324,49 +738,168 @@ static int same_file(const struct sample *a, const struct sample *b)
 	       strcmp(a->instance, b->instance) == 0;
 }
 
+static struct site_state *site_state(struct series_site *ss)
+{
+	if (ss->user == NULL)
+		ss->user = xcalloc(1, sizeof(struct site_state));
+	return ss->user;
+}
+
+/* Whether the site may have one more series; logs a refusal once in a while. */
+static int series_allowed(struct store *s, struct series_site *ss)
+{
+	if (s->max_series == 0 || ss->nseries < s->max_series)
+		return 1;
+	log_complain(&site_state(ss)->too_many, 300,
+		     "store: site \"%s\" has %zu series (max_series_per_site): samples of new "
+		     "series are refused",
+		     ss->name, ss->nseries);
+	return 0;
+}
+
+/* Whether the site may have one more file this minute. */
+static int file_allowed(struct store *s, struct series_site *ss)
+{
+	struct site_state *st = site_state(ss);
+	double now = mono_now();
+
+	if (s->max_new_files == 0)
+		return 1;
+	if (now - st->window >= 60) {
+		st->window = now;
+		st->new_files = 0;
+	}
+	if (st->new_files < s->max_new_files) {
+		st->new_files++;
+		return 1;
+	}
+	log_complain(&st->too_fast, 300,
+		     "store: site \"%s\" made %u new files within a minute "
+		     "(max_new_files_per_minute): samples of further new files are refused",
+		     ss->name, st->new_files);
+	return 0;
+}
+
+/*
+ * Finds or adds the series of every sample of it[0..n) (one file's),
+ * within the site's limits; a sample left without one is counted.
+ */
+static struct series_file *resolve_file(struct store *s, const char *site, struct item *it,
+					size_t n, struct store_result *res)
+{
+	const struct sample *x = it[0].s;
+	struct series_file *f = series_index_file(s->idx, site, x->host, x->check, x->instance);
+
+	if (f == NULL) {
+		struct series_site *ss = series_index_site(s->idx, site);
+
+		if (!series_allowed(s, ss) || !file_allowed(s, ss)) {
+			res->refused += n;
+			goto none;
+		}
+		f = series_index_add_file(s->idx, site, x->host, x->check, x->instance);
+		if (f == NULL) {
+			res->rejected += n; /* names too long for any path: not reached */
+			goto none;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct series_ds *d = series_index_ds(s->idx, f, it[i].s->metric);
+
+		if (d == NULL) {
+			if (!series_allowed(s, f->s)) {
+				res->refused++;
+				it[i].u.d = NULL;
+				continue;
+			}
+			d = series_index_add_ds(s->idx, f, it[i].s->metric);
+		}
+		it[i].u.d = d;
+	}
+	return f;
+none:
+	for (size_t i = 0; i < n; i++)
+		it[i].u.d = NULL;
+	return NULL;
+}
+
 static void write_job(struct store *s, struct job *j)
 {
 	struct sample_batch *b = j->b;
-	struct sample **x;
-	struct sorted *order;
+	struct item *it;
+	struct series_file **files;
+	size_t nf = 0, starts_cap = 0, *starts = NULL;
+	char why[160];
 
 	/*
 	 * Sort the batch by file and time (stable): each file is then written in
-	 * time order, as rrdtool demands, and created with every metric of its
-	 * first timestamp, however the agent ordered the samples.
+	 * time order, as rrdtool demands, and created with every metric it has
+	 * in the batch, however the agent ordered the samples.
 	 */
-	order = xcalloc(b->n, sizeof(*order));
-	x = xcalloc(b->n, sizeof(*x));
+	it = xcalloc(b->n ? b->n : 1, sizeof(*it));
 	for (size_t i = 0; i < b->n; i++) {
-		order[i].s = &b->v[i];
-		order[i].pos = i;
+		it[i].s = &b->v[i];
+		it[i].u.pos = i;
 	}
-	qsort(order, b->n, sizeof(*order), sample_order);
-	for (size_t i = 0; i < b->n; i++)
-		x[i] = order[i].s;
-	free(order);
-
+	qsort(it, b->n, sizeof(*it), item_order);
+	files = xcalloc(b->n ? b->n : 1, sizeof(*files));
 	for (size_t i = 0; i < b->n;) {
-		char path[4096];
 		size_t n = 1;
 
-		while (i + n < b->n && same_file(x[i + n], x[i]))
+		while (i + n < b->n && same_file(it[i + n].s, it[i].s))
 			n++;
-		if (rrdpath_build(path, sizeof(path), s->data_dir, b->site, x[i]->host, x[i]->check,
-				  x[i]->instance) < 0)
-			j->res.rejected += n;
-		else
-			write_file(s, path, &x[i], n, &j->res);
+		if (nf == starts_cap) {
+			starts_cap = starts_cap ? 2 * starts_cap : 16;
+			starts = xreallocarray(starts, starts_cap + 1, sizeof(*starts));
+		}
+		starts[nf] = i;
+		files[nf++] = resolve_file(s, b->site, &it[i], n, &j->res);
 		i += n;
 	}
-	free(x);
+	if (starts != NULL)
+		starts[nf] = b->n;
+	/*
+	 * New series are on disk in the index before any file is made for them:
+	 * a mapping that a crash could forget would let another series take
+	 * the file. An index that cannot be written fails the whole batch.
+	 */
+	if (series_index_commit(s->idx, why, sizeof(why)) < 0) {
+		log_complain(&s->index_fail, 60, "store: cannot write the series index: %s", why);
+		note_failure(&j->res, usable(it, b->n), STORE_DB_NAME, why);
+	} else {
+		log_complain_clear(&s->index_fail, "store: the series index is written again");
+		for (size_t k = 0; k < nf; k++)
+			if (files[k] != NULL)
+				write_file(s, files[k], &it[starts[k]], starts[k + 1] - starts[k],
+					   &j->res);
+	}
+	free(starts);
+	free(files);
+	free(it);
 }
 
 static void *writer_main(void *arg)
 {
 	struct store *s = arg;
+	char path[4096], why[256];
 
+	/* the index is the writer's alone: opened, read and written on this thread */
+	if (mkdir(s->data_dir, 0755) < 0 && errno != EEXIST)
+		log_warn("store: cannot create data directory %s", s->data_dir);
+	snprintf(path, sizeof(path), "%s/%s", s->data_dir, STORE_DB_NAME);
+	s->idx = series_index_open(path, why, sizeof(why));
 	pthread_mutex_lock(&s->mu);
+	if (s->idx == NULL) {
+		log_warnx("store: cannot open the series index: %s", why);
+		s->ready = -1;
+		pthread_cond_broadcast(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+		return NULL;
+	}
+	series_index_counts(s->idx, &s->st.files, &s->st.series);
+	log_info("store: series index %s: %zu files, %zu series", path, s->st.files, s->st.series);
+	s->ready = 1;
+	pthread_cond_broadcast(&s->cv);
 	for (;;) {
 		struct job *j;
 
@@ -383,11 +916,15 @@ static void *writer_main(void *arg)
 		/* the slot frees only now, so queued + in-progress never exceeds cap */
 		s->head = (s->head + 1) % s->cap;
 		s->len--;
+		s->bytes -= j->b->bytes;
 		s->st.batches++;
 		s->st.samples += j->res.written;
 		s->st.duplicates += j->res.duplicates;
 		s->st.rejected += j->res.rejected;
+		s->st.quarantined += j->res.quarantined;
+		s->st.refused += j->res.refused;
 		s->st.failed += j->res.failed;
+		series_index_counts(s->idx, &s->st.files, &s->st.series);
 		s->done[(s->dhead + s->dlen) % s->cap] = j->res;
 		s->dlen++;
 		pthread_mutex_unlock(&s->mu);
@@ -420,14 +957,30 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static void store_destroy(struct store *s)
+{
+	event_free(s->done_ev);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s->todo);
+	free(s->done);
+	free(s->data_dir);
+	free(s);
+}
+
 struct store *store_new(struct event_base *base, const struct store_params *p, store_done_fn done,
 			void *arg)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
+	int ready;
 
 	s->base = base;
 	s->data_dir = xstrdup(p->data_dir);
 	s->step = p->step;
+	s->queue_bytes = p->queue_bytes;
+	s->quarantine_retry = p->quarantine_retry ? p->quarantine_retry : 60;
+	s->max_series = p->max_series_per_site;
+	s->max_new_files = p->max_new_files_per_minute;
 	s->cap = p->queue_max ? p->queue_max : 1;
 	s->todo = xcalloc(s->cap, sizeof(*s->todo));
 	s->done = xcalloc(s->cap, sizeof(*s->done));
@@ -436,11 +989,27 @@ struct store *store_new(struct event_base *base, const struct store_params *p, s
 	s->done_ev = event_new(base, -1, EV_PERSIST | EV_READ, done_cb, s);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
-	if (mkdir(s->data_dir, 0755) < 0 && errno != EEXIST)
-		log_warn("store: cannot create data directory %s", s->data_dir);
 	if (pthread_create(&s->thread, NULL, writer_main, s) != 0)
 		fatalx("store: cannot start the writer thread");
+	/* the loop does not run yet: waiting for the index here blocks nobody */
+	pthread_mutex_lock(&s->mu);
+	while (s->ready == 0)
+		pthread_cond_wait(&s->cv, &s->mu);
+	ready = s->ready;
+	pthread_mutex_unlock(&s->mu);
+	if (ready < 0) {
+		pthread_join(s->thread, NULL);
+		store_destroy(s);
+		return NULL;
+	}
 	return s;
+}
+
+/* Under mu: whether one more batch would be refused. */
+static int full_locked(const struct store *s)
+{
+	/* a result slot is needed too: the loop may not have collected them yet */
+	return s->len + s->dlen >= s->cap || (s->queue_bytes > 0 && s->bytes >= s->queue_bytes);
 }
 
 int store_full(const struct store *s)
@@ -449,8 +1018,7 @@ int store_full(const struct store *s)
 	int full;
 
 	pthread_mutex_lock(&m->mu);
-	/* a result slot is needed too: the loop may not have collected them yet */
-	full = s->len + s->dlen >= s->cap;
+	full = full_locked(s);
 	pthread_mutex_unlock(&m->mu);
 	return full;
 }
@@ -460,7 +1028,8 @@ int store_submit(struct store *s, struct sample_batch *b)
 	struct job *j;
 
 	pthread_mutex_lock(&s->mu);
-	if (s->len + s->dlen >= s->cap) {
+	if (full_locked(s)) {
+		s->st.submit_refused++;
 		pthread_mutex_unlock(&s->mu);
 		return -1;
 	}
@@ -470,6 +1039,7 @@ int store_submit(struct store *s, struct sample_batch *b)
 	j->res.seq = b->seq;
 	s->todo[(s->head + s->len) % s->cap] = j;
 	s->len++;
+	s->bytes += b->bytes;
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	return 0;
@@ -480,7 +1050,35 @@ void store_get_stats(struct store *s, struct store_stats *st)
 	pthread_mutex_lock(&s->mu);
 	*st = s->st;
 	st->queued = s->len;
+	st->queued_bytes = s->bytes;
 	pthread_mutex_unlock(&s->mu);
+}
+
+void store_foreach_quarantined(struct store *s, store_quarantine_fn fn, void *arg)
+{
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < s->nq; i++) {
+		struct store_quarantine q = {
+		    .path = s->q[i]->path,
+		    .op = store_op_str(s->q[i]->op),
+		    .reason = s->q[i]->reason,
+		    .since = s->q[i]->since,
+		    .dropped = s->q[i]->dropped,
+		};
+
+		fn(&q, arg);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* The writer's per-file and per-site states hang off the index and go with it. */
+static void free_states(struct store *s)
+{
+	for (size_t i = 0; i < s->nq; i++) {
+		free(s->q[i]->path);
+		free(s->q[i]);
+	}
+	free(s->q);
 }
 
 void store_free(struct store *s)
@@ -492,11 +1090,7 @@ void store_free(struct store *s)
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	pthread_join(s->thread, NULL);
-	event_free(s->done_ev);
-	pthread_mutex_destroy(&s->mu);
-	pthread_cond_destroy(&s->cv);
-	free(s->todo);
-	free(s->done);
-	free(s->data_dir);
-	free(s);
+	free_states(s);
+	series_index_close(s->idx);
+	store_destroy(s);
 }

@@ -4,10 +4,11 @@
 set -eu
 
 build="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
-       libevent-dev libsnmp-dev librrd-dev libconfuse-dev libjansson-dev"
+       libevent-dev libsnmp-dev librrd-dev libconfuse-dev libjansson-dev
+       libsqlite3-dev"
 # the demo's own devices and services, and the tools it points the user to
 runtime="snmpd snmp rrdtool python3 iproute2 procps"
-test="libcmocka-dev valgrind"
+test="libcmocka-dev valgrind sqlite3"
 
 want=""
 for set in "$@"; do

@@ -1,7 +1,9 @@
 /*
  * test_store_rrd.c - the RRD writer thread: files land at the documented
  * path with one DS per metric, values readable with librrd, replays counted
- * as duplicates (never as errors), and every batch reported back once.
+ * as duplicates (never as errors), every batch reported back once; names
+ * that meet on disk kept apart, files that grow, a bad file quarantined
+ * while the rest is written, and the bounds on the queue and on growth.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -122,7 +124,7 @@ static void test_batches_land_in_rrd_and_replays_are_duplicates(void **state)
 {
 	char dir[] = "/tmp/vakt-store-XXXXXX", path[512];
 	struct result_log log = {.n = 0};
-	struct store_params p;
+	struct store_params p = {0};
 	struct store *s;
 	struct stat sb;
 	time_t last;
@@ -276,16 +278,12 @@ static void test_out_of_order_batch_and_partial_replay(void **state)
 
 static void test_create_args_follow_the_design(void **state)
 {
-	struct sample a = {0}, b = {0};
-	const struct sample *ss[] = {&a, &b};
+	const struct store_ds ds[] = {{"up", SAMPLE_GAUGE, 30}, {"in_octets", SAMPLE_DERIVE, 30}};
+	const struct store_ds slow = {"up", SAMPLE_GAUGE, 300};
 	char **argv;
 	int argc;
 
-	a.metric = "up";
-	a.kind = SAMPLE_GAUGE;
-	b.metric = "in_octets";
-	b.kind = SAMPLE_DERIVE;
-	argc = store_rrd_create_args(60, 30, ss, 2, &argv);
+	argc = store_rrd_create_args(60, ds, 2, &argv);
 	assert_int_equal(argc, 2 + 12);
 	assert_string_equal(argv[0], "DS:up:GAUGE:60:U:U");
 	assert_string_equal(argv[1], "DS:in_octets:DERIVE:60:0:U");
@@ -298,11 +296,435 @@ static void test_create_args_follow_the_design(void **state)
 		free(argv[i]);
 	free(argv);
 	/* heartbeat is twice the check's interval when that exceeds the step */
-	argc = store_rrd_create_args(60, 300, ss, 1, &argv);
+	argc = store_rrd_create_args(60, &slow, 1, &argv);
 	assert_string_equal(argv[0], "DS:up:GAUGE:600:U:U");
 	for (int i = 0; i < argc; i++)
 		free(argv[i]);
 	free(argv);
+}
+
+/* A sample of gauge `metric` on site "x", for the tests below. */
+static void add(struct sample_batch *b, const char *host, const char *check, const char *inst,
+		const char *metric, int64_t t_ms, double v)
+{
+	struct sample *x = sample_batch_add(b, host, check, inst, metric);
+
+	x->time_ms = t_ms;
+	x->value = v;
+	x->interval = 1;
+}
+
+static struct store *open_store(struct result_log *log, const char *dir, struct store_params *p)
+{
+	struct store *s;
+
+	log->base = log->base ? log->base : event_base_new();
+	p->data_dir = dir;
+	p->step = p->step ? p->step : 1;
+	p->queue_max = p->queue_max ? p->queue_max : 8;
+	s = store_new(log->base, p, done, log);
+	assert_non_null(s);
+	return s;
+}
+
+static int exists(const char *dir, const char *rel)
+{
+	char path[512];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	return stat(path, &sb) == 0;
+}
+
+/* The last value of data source ds in file rel, or NULL. */
+static char *last_value(const char *dir, const char *rel, const char *ds)
+{
+	char path[512], *v = NULL;
+	time_t last;
+	unsigned long n;
+	char **names, **values;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	if (rrd_lastupdate_r(path, &last, &n, &names, &values) != 0)
+		return NULL;
+	for (unsigned long i = 0; i < n; i++)
+		if (strcmp(names[i], ds) == 0)
+			v = strdup(values[i]);
+	free_lastupdate(n, names, values);
+	return v;
+}
+
+static void assert_last(const char *dir, const char *rel, const char *ds, const char *want)
+{
+	char *v = last_value(dir, rel, ds);
+
+	if (v == NULL)
+		fail_msg("%s has no data source %s", rel, ds);
+	assert_string_equal(v, want);
+	free(v);
+}
+
+static void test_names_that_meet_on_disk_get_their_own_files(void **state)
+{
+	char dir[] = "/tmp/vakt-store-XXXXXX";
+	struct result_log log = {.n = 0};
+	struct store_params p = {0};
+	struct store *s;
+	int64_t t = ((int64_t)time(NULL) - 10) * 1000;
+	struct sample_batch *b;
+	char long1[100], long2[100];
+
+	memset(long1, 'h', sizeof(long1) - 1);
+	long1[sizeof(long1) - 1] = '\0';
+	memcpy(long2, long1, sizeof(long2));
+	long2[80] = 'X';
+	assert_non_null(mkdtemp(dir));
+	s = open_store(&log, dir, &p);
+	b = sample_batch_new("x", "agent", 1, 1, 16);
+	add(b, "h", "if", "Gi0/1", "m", t, 1);
+	add(b, "h", "if", "Gi0_1", "m", t, 2);
+	add(b, "h", "Troms\xc3\xb8-link", "", "m", t, 3);
+	add(b, "h", "Tromso-link", "", "m", t, 4);
+	add(b, "h", "if", "x", "m", t, 5);
+	add(b, "h", "if-x", "", "m", t, 6);
+	add(b, long1, "c", "", "m", t, 7);
+	add(b, long2, "c", "", "m", t, 8);
+	add(b, "h", "k", "", "a.b", t, 9);
+	add(b, "h", "k", "", "a-b", t, 10);
+	add(b, "K\xc3\xa1r\xc3\xa1\xc5\xa1johka", "k", "", "m", t, 11);
+	assert_int_equal(store_submit(s, b), 0);
+	wait_results(&log, 1);
+	assert_int_equal(log.r[0].written, 11);
+	assert_int_equal(log.r[0].failed + log.r[0].quarantined + log.r[0].rejected, 0);
+	/* first in the batch's order (bytes) keeps the readable name, the next gets "~2" */
+	assert_last(dir, "x/h/if-Gi0_1.rrd", "m", "1");
+	assert_last(dir, "x/h/if-Gi0_1~2.rrd", "m", "2");
+	assert_last(dir, "x/h/Tromso-link.rrd", "m", "4");
+	assert_last(dir, "x/h/Tromso-link~2.rrd", "m", "3");
+	assert_last(dir, "x/h/if-x.rrd", "m", "5");
+	assert_last(dir, "x/h/if-x~2.rrd", "m", "6");
+	assert_true(exists(dir, "x/Karasjohka/k.rrd"));
+	/* a.b and a-b: two data sources of one file */
+	assert_last(dir, "x/h/k.rrd", "a_b", "9");
+	assert_last(dir, "x/h/k.rrd", "a_b_2", "10");
+	store_free(s);
+
+	/* after a restart the mapping holds, whoever comes first */
+	s = open_store(&log, dir, &p);
+	b = sample_batch_new("x", "agent", 1, 2, 4);
+	add(b, "h", "if", "Gi0_1", "m", t + 1000, 20);
+	add(b, "h", "if", "Gi0/1", "m", t + 1000, 10);
+	add(b, "h", "k", "", "a-b", t + 1000, 100);
+	assert_int_equal(store_submit(s, b), 0);
+	wait_results(&log, 2);
+	assert_int_equal(log.r[1].written, 3);
+	assert_last(dir, "x/h/if-Gi0_1.rrd", "m", "10");
+	assert_last(dir, "x/h/if-Gi0_1~2.rrd", "m", "20");
+	assert_last(dir, "x/h/k.rrd", "a_b_2", "100");
+	store_free(s);
+	event_base_free(log.base);
+	remove_tree(dir);
+}
+
+static void test_a_file_gains_a_metric_and_keeps_its_history(void **state)
+{
+	char dir[] = "/tmp/vakt-store-XXXXXX", path[512];
+	struct result_log log = {.n = 0};
+	struct store_params p = {0};
+	struct store *s;
+	time_t t0 = time(NULL) - 100, start, end;
+	unsigned long step, nds;
+	char **names;
+	rrd_value_t *data;
+	struct sample_batch *b;
+	int ia = -1, ib = -1, ic = -1;
+
+	assert_non_null(mkdtemp(dir));
+	s = open_store(&log, dir, &p);
+	b = sample_batch_new("x", "agent", 1, 1, 64);
+	for (int i = 0; i < 10; i++) {
+		add(b, "h", "c", "", "a", (int64_t)(t0 + i) * 1000, i);
+		add(b, "h", "c", "", "b", (int64_t)(t0 + i) * 1000, 10 * i);
+	}
+	assert_int_equal(store_submit(s, b), 0);
+	b = sample_batch_new("x", "agent", 1, 2, 64);
+	for (int i = 10; i < 20; i++) {
+		add(b, "h", "c", "", "a", (int64_t)(t0 + i) * 1000, i);
+		add(b, "h", "c", "", "b", (int64_t)(t0 + i) * 1000, 10 * i);
+		add(b, "h", "c", "", "c", (int64_t)(t0 + i) * 1000, 100 * i);
+	}
+	assert_int_equal(store_submit(s, b), 0);
+	wait_results(&log, 2);
+	assert_int_equal(log.r[0].written, 20);
+	assert_int_equal(log.r[1].written, 30);
+	assert_int_equal(log.r[1].rejected + log.r[1].quarantined + log.r[1].failed, 0);
+
+	snprintf(path, sizeof(path), "%s/x/h/c.rrd", dir);
+	start = t0;
+	end = t0 + 19;
+	step = 1;
+	assert_int_equal(rrd_fetch_r(path, "AVERAGE", &start, &end, &step, &nds, &names, &data), 0);
+	assert_int_equal(nds, 3);
+	for (unsigned long i = 0; i < nds; i++) {
+		if (strcmp(names[i], "a") == 0)
+			ia = (int)i;
+		else if (strcmp(names[i], "b") == 0)
+			ib = (int)i;
+		else if (strcmp(names[i], "c") == 0)
+			ic = (int)i;
+		free(names[i]);
+	}
+	free(names);
+	assert_true(ia >= 0 && ib >= 0 && ic >= 0);
+	/* row r holds the second (start + r, start + r + 1]: value of sample at t0 + r + 1 */
+	for (time_t t = start + 1; t < end; t++) {
+		rrd_value_t *row = data + (size_t)(t - start - 1) * nds;
+		int i = (int)(t - t0);
+
+		if (i < 1 || i > 19)
+			continue;
+		assert_float_equal(row[ia], i, 1e-9);
+		assert_float_equal(row[ib], 10 * i, 1e-9);
+		if (i >= 10) /* a gauge holds from the update before: c's first second is t0 + 10 */
+			assert_float_equal(row[ic], 100 * i, 1e-9);
+		else
+			assert_true(row[ic] != row[ic]); /* NaN: c did not exist yet */
+	}
+	free(data);
+	store_free(s);
+	event_base_free(log.base);
+	remove_tree(dir);
+}
+
+static void test_more_than_32_metrics_at_one_time(void **state)
+{
+	char dir[] = "/tmp/vakt-store-XXXXXX";
+	struct result_log log = {.n = 0};
+	/* step 60: a file of 40 data sources at step 1 would take 180 MB */
+	struct store_params p = {.step = 60};
+	struct store *s;
+	int64_t t = ((int64_t)time(NULL) / 60 - 10) * 60000;
+	struct sample_batch *b;
+
+	assert_non_null(mkdtemp(dir));
+	s = open_store(&log, dir, &p);
+	b = sample_batch_new("x", "agent", 1, 1, 100);
+	for (int i = 0; i < 40; i++) {
+		char m[16];
+
+		snprintf(m, sizeof(m), "m%d", i);
+		add(b, "h", "c", "", m, t, i);
+		add(b, "h", "c", "", m, t + 60000, i + 1);
+	}
+	assert_int_equal(store_submit(s, b), 0);
+	wait_results(&log, 1);
+	assert_int_equal(log.r[0].written, 80);
+	assert_last(dir, "x/h/c.rrd", "m39", "40");
+	store_free(s);
+	event_base_free(log.base);
+	remove_tree(dir);
+}
+
+struct qlist {
+	int n;
+	char path[512], op[16], reason[128];
+	unsigned long long dropped;
+};
+
+static void on_quarantined(const struct store_quarantine *q, void *arg)
+{
+	struct qlist *l = arg;
+
+	l->n++;
+	snprintf(l->path, sizeof(l->path), "%s", q->path);
+	snprintf(l->op, sizeof(l->op), "%s", q->op);
+	snprintf(l->reason, sizeof(l->reason), "%s", q->reason);
+	l->dropped = q->dropped;
+}
+
+static void test_one_bad_file_is_quarantined_and_the_rest_is_written(void **state)
+{
+	char dir[] = "/tmp/vakt-store-XXXXXX", path[512];
+	struct result_log log = {.n = 0};
+	struct store_params p = {.quarantine_retry = 1};
+	struct store *s;
+	int64_t t = ((int64_t)time(NULL) - 10) * 1000;
+	struct sample_batch *b;
+	struct qlist q = {0};
+	struct store_stats st;
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	/* the host's directory is a plain file: mkdir fails with ENOTDIR, even for root */
+	snprintf(path, sizeof(path), "%s/x", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/x/bad", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fclose(f);
+	s = open_store(&log, dir, &p);
+	b = sample_batch_new("x", "agent", 1, 1, 8);
+	add(b, "good", "c", "", "m", t, 1);
+	add(b, "bad", "c", "", "m", t, 2);
+	add(b, "bad", "c", "", "n", t, 3);
+	add(b, "good", "d", "", "m", t, 4);
+	assert_int_equal(store_submit(s, b), 0);
+	wait_results(&log, 1);
+	assert_int_equal(log.r[0].written, 2);
+	assert_int_equal(log.r[0].quarantined, 2);
+	assert_int_equal(log.r[0].failed, 0); /* acknowledged: the site is not wedged */
+	assert_last(dir, "x/good/c.rrd", "m", "1");
+	assert_last(dir, "x/good/d.rrd", "m", "4");
+	store_foreach_quarantined(s, on_quarantined, &q);
+	assert_int_equal(q.n, 1);
+	assert_non_null(strstr(q.path, "/x/bad/c.rrd"));
+	assert_string_equal(q.op, "open"); /* stat says ENOTDIR before any mkdir */
+	assert_string_equal(q.reason, "Not a directory");
+	assert_int_equal(q.dropped, 2);
+
+	/* before the retry is due, its samples are dropped without a try */
+	b = sample_batch_new("x", "agent", 1, 2, 8);
+	add(b, "bad", "c", "", "m", t + 1000, 5);
+	add(b, "good", "c", "", "m", t + 1000, 6);
+	assert_int_equal(store_submit(s, b), 0);
+	wait_results(&log, 2);
+	assert_int_equal(log.r[1].quarantined, 1);
+	assert_int_equal(log.r[1].written, 1);
+
+	/* fixed: the next try after quarantine_retry works and lifts the quarantine */
+	assert_int_equal(unlink(path), 0);
+	usleep(1100 * 1000);
+	b = sample_batch_new("x", "agent", 1, 3, 8);
+	add(b, "bad", "c", "", "m", t + 2000, 7);
+	add(b, "good", "c", "", "m", t + 2000, 8);
+	assert_int_equal(store_submit(s, b), 0);
+	wait_results(&log, 3);
+	assert_int_equal(log.r[2].written, 2);
+	assert_int_equal(log.r[2].quarantined, 0);
+	assert_last(dir, "x/bad/c.rrd", "m", "7");
+	q.n = 0;
+	store_foreach_quarantined(s, on_quarantined, &q);
+	assert_int_equal(q.n, 0);
+	store_get_stats(s, &st);
+	assert_int_equal(st.quarantined, 3);
+	assert_int_equal(st.files_quarantined, 0);
+	store_free(s);
+	event_base_free(log.base);
+	remove_tree(dir);
+}
+
+static void test_a_foreign_file_is_quarantined(void **state)
+{
+	char dir[] = "/tmp/vakt-store-XXXXXX", path[512];
+	struct result_log log = {.n = 0};
+	struct store_params p = {0};
+	struct store *s;
+	int64_t t = ((int64_t)time(NULL) - 10) * 1000;
+	struct sample_batch *b;
+	struct qlist q = {0};
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/x", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/x/h", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/x/h/c.rrd", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("not an RRD file\n", f);
+	fclose(f);
+	s = open_store(&log, dir, &p);
+	b = sample_batch_new("x", "agent", 1, 1, 8);
+	add(b, "h", "c", "", "m", t, 1);
+	add(b, "h", "d", "", "m", t, 2);
+	assert_int_equal(store_submit(s, b), 0);
+	wait_results(&log, 1);
+	assert_int_equal(log.r[0].written, 1);
+	assert_int_equal(log.r[0].quarantined, 1);
+	assert_int_equal(log.r[0].failed, 0);
+	store_foreach_quarantined(s, on_quarantined, &q);
+	assert_int_equal(q.n, 1);
+	assert_string_equal(q.op, "open");
+	store_free(s);
+	event_base_free(log.base);
+	remove_tree(dir);
+}
+
+static void test_series_growth_is_bounded(void **state)
+{
+	char dir[] = "/tmp/vakt-store-XXXXXX";
+	struct result_log log = {.n = 0};
+	struct store_params p = {.max_series_per_site = 5, .max_new_files_per_minute = 3};
+	struct store *s;
+	int64_t t = ((int64_t)time(NULL) - 10) * 1000;
+	struct sample_batch *b;
+	struct store_stats st;
+
+	assert_non_null(mkdtemp(dir));
+	s = open_store(&log, dir, &p);
+	/* five files in a minute: the fourth and fifth are refused */
+	b = sample_batch_new("x", "agent", 1, 1, 8);
+	for (int i = 0; i < 5; i++) {
+		char c[8];
+
+		snprintf(c, sizeof(c), "c%d", i);
+		add(b, "h", c, "", "m", t, i);
+	}
+	assert_int_equal(store_submit(s, b), 0);
+	wait_results(&log, 1);
+	assert_int_equal(log.r[0].written, 3);
+	assert_int_equal(log.r[0].refused, 2);
+	assert_false(exists(dir, "x/h/c3.rrd"));
+	/* five series at most: two more metrics of an existing file, the third is refused */
+	b = sample_batch_new("x", "agent", 1, 2, 8);
+	add(b, "h", "c0", "", "n", t + 1000, 1);
+	add(b, "h", "c0", "", "o", t + 1000, 1);
+	add(b, "h", "c0", "", "p", t + 1000, 1);
+	add(b, "h", "c0", "", "m", t + 1000, 1);
+	/* another site has limits of its own */
+	assert_int_equal(store_submit(s, b), 0);
+	b = sample_batch_new("y", "agent", 1, 3, 8);
+	add(b, "h", "c", "", "m", t, 1);
+	assert_int_equal(store_submit(s, b), 0);
+	wait_results(&log, 3);
+	assert_int_equal(log.r[1].written, 3);
+	assert_int_equal(log.r[1].refused, 1);
+	assert_int_equal(log.r[2].written, 1);
+	store_get_stats(s, &st);
+	assert_int_equal(st.refused, 3);
+	assert_int_equal(st.series, 6);
+	store_free(s);
+	event_base_free(log.base);
+	remove_tree(dir);
+}
+
+static void test_queue_is_bounded_in_bytes(void **state)
+{
+	char dir[] = "/tmp/vakt-store-XXXXXX";
+	struct result_log log = {.n = 0};
+	struct store_params p = {.queue_max = 100, .queue_bytes = 1};
+	struct store *s;
+	struct sample_batch *extra;
+	struct store_stats st;
+
+	assert_non_null(mkdtemp(dir));
+	s = open_store(&log, dir, &p);
+	/* an empty queue takes any batch; then its bytes fill it */
+	assert_int_equal(SUBMIT(1, "x", batch(1, 1000000, 1, 1)), 0);
+	extra = batch(2, 2000000, 1, 1);
+	if (store_full(s)) {
+		assert_int_equal(SUBMIT(1, "x", extra), -1);
+		sample_batch_free(extra);
+		store_get_stats(s, &st);
+		assert_int_equal(st.submit_refused, 1);
+	} else {
+		/* the writer was quicker than this thread: nothing to see, but no leak */
+		sample_batch_free(extra);
+	}
+	wait_results(&log, 1);
+	assert_false(store_full(s));
+	store_free(s);
+	event_base_free(log.base);
+	remove_tree(dir);
 }
 
 int main(void)
@@ -313,6 +735,13 @@ int main(void)
 	    cmocka_unit_test(test_interleaved_files_in_one_batch),
 	    cmocka_unit_test(test_out_of_order_batch_and_partial_replay),
 	    cmocka_unit_test(test_create_args_follow_the_design),
+	    cmocka_unit_test(test_names_that_meet_on_disk_get_their_own_files),
+	    cmocka_unit_test(test_a_file_gains_a_metric_and_keeps_its_history),
+	    cmocka_unit_test(test_more_than_32_metrics_at_one_time),
+	    cmocka_unit_test(test_one_bad_file_is_quarantined_and_the_rest_is_written),
+	    cmocka_unit_test(test_a_foreign_file_is_quarantined),
+	    cmocka_unit_test(test_series_growth_is_bounded),
+	    cmocka_unit_test(test_queue_is_bounded_in_bytes),
 	};
 
 	evthread_use_pthreads();

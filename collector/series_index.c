@@ -1,0 +1,557 @@
+/*
+ * series_index.c - the series index in SQLite and in memory (see
+ * series_index.h). Readable names come from common/rrdpath.c; this file only
+ * makes them unique and remembers them. It must never hand out one path or
+ * one DS name twice, nor change a mapping it has handed out.
+ */
+#include "series_index.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+#include "rrdpath.h"
+#include "xmalloc.h"
+
+#define SCHEMA_VERSION 1
+
+/* A hash table of byte-string keys (names may hold any byte but NUL). */
+struct hent {
+	struct hent *next;
+	uint64_t h;
+	size_t klen;
+	void *val;
+	char key[];
+};
+
+struct hmap {
+	struct hent **b;
+	size_t nb, n;
+};
+
+static uint64_t fnv(const void *k, size_t len)
+{
+	const unsigned char *p = k;
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static void *hmap_get(const struct hmap *m, const void *k, size_t len)
+{
+	uint64_t h = fnv(k, len);
+
+	if (m->nb == 0)
+		return NULL;
+	for (struct hent *e = m->b[h & (m->nb - 1)]; e != NULL; e = e->next)
+		if (e->h == h && e->klen == len && memcmp(e->key, k, len) == 0)
+			return e->val;
+	return NULL;
+}
+
+/* Adds k (not present); returns the stored copy of the key. */
+static const char *hmap_put(struct hmap *m, const void *k, size_t len, void *val)
+{
+	struct hent *e;
+
+	if (m->n >= m->nb) {
+		size_t nb = m->nb ? m->nb * 2 : 64;
+		struct hent **b = xcalloc(nb, sizeof(*b));
+
+		for (size_t i = 0; i < m->nb; i++)
+			while (m->b[i] != NULL) {
+				e = m->b[i];
+				m->b[i] = e->next;
+				e->next = b[e->h & (nb - 1)];
+				b[e->h & (nb - 1)] = e;
+			}
+		free(m->b);
+		m->b = b;
+		m->nb = nb;
+	}
+	e = xmalloc(sizeof(*e) + len + 1);
+	e->h = fnv(k, len);
+	e->klen = len;
+	e->val = val;
+	memcpy(e->key, k, len);
+	e->key[len] = '\0';
+	e->next = m->b[e->h & (m->nb - 1)];
+	m->b[e->h & (m->nb - 1)] = e;
+	m->n++;
+	return e->key;
+}
+
+static void hmap_free(struct hmap *m, void (*free_val)(void *))
+{
+	for (size_t i = 0; i < m->nb; i++)
+		while (m->b[i] != NULL) {
+			struct hent *e = m->b[i];
+
+			m->b[i] = e->next;
+			if (free_val != NULL)
+				free_val(e->val);
+			free(e);
+		}
+	free(m->b);
+}
+
+/* The file and site structs with the storage behind their names. */
+struct file_rec {
+	struct series_file f;
+	int64_t id;  /* 0 until committed */
+	char *names; /* site, host, check, instance, path: one allocation */
+};
+
+struct ds_rec {
+	struct series_ds d;
+	char *names; /* metric, ds */
+};
+
+struct series_index {
+	sqlite3 *db;
+	char *db_path;
+	struct hmap sites;  /* site name -> struct series_site */
+	struct hmap files;  /* site\0host\0check\0instance -> struct file_rec */
+	struct hmap paths;  /* relative path -> struct file_rec */
+	struct hmap series; /* (file, metric) -> struct ds_rec */
+	struct hmap dsname; /* (file, ds) -> struct ds_rec */
+	size_t nseries;
+	/* added since the last commit, in order */
+	struct file_rec **new_files;
+	size_t nnew_files, cap_new_files;
+	struct ds_rec **new_ds;
+	size_t nnew_ds, cap_new_ds;
+};
+
+static size_t file_key(char *buf, size_t len, const char *site, const char *host, const char *check,
+		       const char *instance)
+{
+	int n = snprintf(buf, len, "%s%c%s%c%s%c%s", site, 0, host, 0, check, 0, instance);
+
+	return n < 0 || (size_t)n >= len ? 0 : (size_t)n;
+}
+
+/* (file, name) as a key: the file's address, then the name. */
+static size_t ds_key(char *buf, size_t len, const struct series_file *f, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (sizeof(f) + n > len)
+		return 0;
+	memcpy(buf, &f, sizeof(f));
+	memcpy(buf + sizeof(f), name, n);
+	return sizeof(f) + n;
+}
+
+static struct series_site *site_get(struct series_index *idx, const char *name)
+{
+	struct series_site *s = hmap_get(&idx->sites, name, strlen(name));
+
+	if (s == NULL) {
+		s = xcalloc(1, sizeof(*s));
+		s->name = hmap_put(&idx->sites, name, strlen(name), s);
+	}
+	return s;
+}
+
+static struct file_rec *file_insert(struct series_index *idx, int64_t id, const char *site,
+				    const char *host, const char *check, const char *instance,
+				    const char *path)
+{
+	char key[4 * 512];
+	size_t klen = file_key(key, sizeof(key), site, host, check, instance);
+	size_t ls = strlen(site) + 1, lh = strlen(host) + 1, lc = strlen(check) + 1;
+	size_t li = strlen(instance) + 1, lp = strlen(path) + 1;
+	struct file_rec *r;
+
+	if (klen == 0)
+		return NULL; /* names are at most 128 bytes on the wire: not reached */
+	r = xcalloc(1, sizeof(*r));
+	r->id = id;
+	r->names = xmalloc(ls + lh + lc + li + lp);
+	r->f.site = memcpy(r->names, site, ls);
+	r->f.host = memcpy(r->names + ls, host, lh);
+	r->f.check = memcpy(r->names + ls + lh, check, lc);
+	r->f.instance = memcpy(r->names + ls + lh + lc, instance, li);
+	r->f.path = memcpy(r->names + ls + lh + lc + li, path, lp);
+	r->f.s = site_get(idx, site);
+	hmap_put(&idx->files, key, klen, r);
+	hmap_put(&idx->paths, path, lp - 1, r);
+	return r;
+}
+
+static struct ds_rec *ds_insert(struct series_index *idx, struct series_file *f, const char *metric,
+				const char *ds)
+{
+	char key[sizeof(void *) + 512];
+	size_t lm = strlen(metric) + 1, ld = strlen(ds) + 1, klen;
+	struct ds_rec *r = xcalloc(1, sizeof(*r));
+
+	r->names = xmalloc(lm + ld);
+	r->d.f = f;
+	r->d.metric = memcpy(r->names, metric, lm);
+	r->d.ds = memcpy(r->names + lm, ds, ld);
+	klen = ds_key(key, sizeof(key), f, metric);
+	hmap_put(&idx->series, key, klen, r);
+	klen = ds_key(key, sizeof(key), f, ds);
+	hmap_put(&idx->dsname, key, klen, r);
+	f->nds++;
+	f->s->nseries++;
+	idx->nseries++;
+	return r;
+}
+
+static int exec(struct series_index *idx, const char *sql, char *why, size_t whylen)
+{
+	char *err = NULL;
+
+	if (sqlite3_exec(idx->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		snprintf(why, whylen, "%s: %s", idx->db_path, err ? err : sqlite3_errmsg(idx->db));
+		sqlite3_free(err);
+		return -1;
+	}
+	return 0;
+}
+
+static const char *col(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t ? (const char *)t : "";
+}
+
+struct id_file {
+	int64_t id;
+	struct file_rec *r;
+};
+
+static int load(struct series_index *idx, char *why, size_t whylen)
+{
+	sqlite3_stmt *st = NULL;
+	struct id_file *byid = NULL;
+	size_t n = 0, cap = 0, lo, hi;
+	int rc;
+
+	/* rowids ascend: the files come sorted by id, for the series' lookups below */
+	if (sqlite3_prepare_v2(idx->db,
+			       "SELECT id, site, host, check_name, instance, path FROM rrd_file "
+			       "ORDER BY id",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct file_rec *r = file_insert(idx, sqlite3_column_int64(st, 0), col(st, 1),
+						 col(st, 2), col(st, 3), col(st, 4), col(st, 5));
+
+		if (r == NULL)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 256;
+			byid = xreallocarray(byid, cap, sizeof(*byid));
+		}
+		byid[n].id = r->id;
+		byid[n++].r = r;
+	}
+	if (rc != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(idx->db, "SELECT file, metric, ds FROM rrd_series", -1, &st, NULL) !=
+	    SQLITE_OK)
+		goto fail;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+
+		lo = 0;
+		hi = n;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+
+			if (byid[mid].id < id)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < n && byid[lo].id == id)
+			ds_insert(idx, &byid[lo].r->f, col(st, 1), col(st, 2));
+	}
+	if (rc != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	free(byid);
+	return 0;
+fail:
+	snprintf(why, whylen, "%s: %s", idx->db_path, sqlite3_errmsg(idx->db));
+	sqlite3_finalize(st);
+	free(byid);
+	return -1;
+}
+
+struct series_index *series_index_open(const char *db_path, char *why, size_t whylen)
+{
+	static const char schema[] =
+	    "CREATE TABLE IF NOT EXISTS rrd_file ("
+	    " id INTEGER PRIMARY KEY,"
+	    " site TEXT NOT NULL, host TEXT NOT NULL, check_name TEXT NOT NULL,"
+	    " instance TEXT NOT NULL,"
+	    " path TEXT NOT NULL UNIQUE," /* relative to data_dir */
+	    " created INTEGER NOT NULL,"  /* unix seconds */
+	    " UNIQUE (site, host, check_name, instance));"
+	    "CREATE TABLE IF NOT EXISTS rrd_series ("
+	    " file INTEGER NOT NULL REFERENCES rrd_file(id),"
+	    " metric TEXT NOT NULL, ds TEXT NOT NULL,"
+	    " created INTEGER NOT NULL,"
+	    " PRIMARY KEY (file, metric), UNIQUE (file, ds));";
+	struct series_index *idx = xcalloc(1, sizeof(*idx));
+	sqlite3_stmt *st = NULL;
+	int version = 0;
+
+	idx->db_path = xstrdup(db_path);
+	if (sqlite3_open_v2(db_path, &idx->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
+		snprintf(why, whylen, "%s: %s", db_path,
+			 idx->db ? sqlite3_errmsg(idx->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(idx->db, 5000);
+	/*
+	 * WAL: a later reader (the web UI) never blocks the writer. NORMAL is
+	 * durable across a crash of the collector; a power cut may lose the
+	 * last commit, as it may lose the last RRD updates.
+	 */
+	if (exec(idx, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", why, whylen) < 0)
+		goto fail;
+	if (sqlite3_prepare_v2(idx->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > SCHEMA_VERSION) {
+		snprintf(why, whylen, "%s: schema version %d is newer than this collector's %d",
+			 db_path, version, SCHEMA_VERSION);
+		goto fail;
+	}
+	if (exec(idx, schema, why, whylen) < 0 ||
+	    exec(idx, "PRAGMA user_version = 1", why, whylen) < 0)
+		goto fail;
+	if (load(idx, why, whylen) < 0)
+		goto fail;
+	return idx;
+fail:
+	series_index_close(idx);
+	return NULL;
+}
+
+static void free_file(void *v)
+{
+	struct file_rec *r = v;
+
+	free(r->f.user);
+	free(r->names);
+	free(r);
+}
+
+static void free_ds(void *v)
+{
+	struct ds_rec *r = v;
+
+	free(r->names);
+	free(r);
+}
+
+static void free_site(void *v)
+{
+	struct series_site *s = v;
+
+	free(s->user);
+	free(s);
+}
+
+void series_index_close(struct series_index *idx)
+{
+	if (idx == NULL)
+		return;
+	sqlite3_close(idx->db);
+	hmap_free(&idx->dsname, NULL);
+	hmap_free(&idx->series, free_ds);
+	hmap_free(&idx->paths, NULL);
+	hmap_free(&idx->files, free_file);
+	hmap_free(&idx->sites, free_site);
+	free(idx->new_files);
+	free(idx->new_ds);
+	free(idx->db_path);
+	free(idx);
+}
+
+struct series_site *series_index_site(struct series_index *idx, const char *site)
+{
+	return site_get(idx, site);
+}
+
+struct series_file *series_index_file(struct series_index *idx, const char *site, const char *host,
+				      const char *check, const char *instance)
+{
+	char key[4 * 512];
+	size_t klen = file_key(key, sizeof(key), site, host, check, instance);
+	struct file_rec *r = klen ? hmap_get(&idx->files, key, klen) : NULL;
+
+	return r ? &r->f : NULL;
+}
+
+/*
+ * The collector's own files at the top of data_dir (the state database and
+ * its WAL) must never be a site's directory.
+ */
+static int reserved(const char *path)
+{
+	return strncmp(path, "vakt.db", 7) == 0;
+}
+
+struct series_file *series_index_add_file(struct series_index *idx, const char *site,
+					  const char *host, const char *check, const char *instance)
+{
+	char path[RRDPATH_REL_MAX];
+	struct file_rec *r;
+
+	for (unsigned n = 1;; n++) {
+		if (rrdpath_file(path, sizeof(path), site, host, check, instance, n) < 0)
+			return NULL;
+		if (reserved(path)) {
+			memmove(path + 1, path, strlen(path) + 1);
+			path[0] = '_';
+		}
+		if (hmap_get(&idx->paths, path, strlen(path)) == NULL)
+			break;
+	}
+	r = file_insert(idx, 0, site, host, check, instance, path);
+	if (r == NULL)
+		return NULL;
+	if (idx->nnew_files == idx->cap_new_files) {
+		idx->cap_new_files = idx->cap_new_files ? 2 * idx->cap_new_files : 64;
+		idx->new_files =
+		    xreallocarray(idx->new_files, idx->cap_new_files, sizeof(*idx->new_files));
+	}
+	idx->new_files[idx->nnew_files++] = r;
+	return &r->f;
+}
+
+struct series_ds *series_index_ds(struct series_index *idx, struct series_file *f,
+				  const char *metric)
+{
+	char key[sizeof(void *) + 512];
+	size_t klen = ds_key(key, sizeof(key), f, metric);
+	struct ds_rec *r = klen ? hmap_get(&idx->series, key, klen) : NULL;
+
+	return r ? &r->d : NULL;
+}
+
+struct series_ds *series_index_ds_named(struct series_index *idx, struct series_file *f,
+					const char *ds)
+{
+	char key[sizeof(void *) + 512];
+	size_t klen = ds_key(key, sizeof(key), f, ds);
+	struct ds_rec *r = klen ? hmap_get(&idx->dsname, key, klen) : NULL;
+
+	return r ? &r->d : NULL;
+}
+
+struct series_ds *series_index_add_ds(struct series_index *idx, struct series_file *f,
+				      const char *metric)
+{
+	char ds[RRDPATH_DS_MAX + 1], key[sizeof(void *) + 512];
+	struct ds_rec *r;
+
+	for (unsigned n = 1;; n++) {
+		size_t klen;
+
+		rrdpath_dsname(ds, sizeof(ds), metric, n);
+		klen = ds_key(key, sizeof(key), f, ds);
+		if (hmap_get(&idx->dsname, key, klen) == NULL)
+			break;
+	}
+	r = ds_insert(idx, f, metric, ds);
+	if (idx->nnew_ds == idx->cap_new_ds) {
+		idx->cap_new_ds = idx->cap_new_ds ? 2 * idx->cap_new_ds : 64;
+		idx->new_ds = xreallocarray(idx->new_ds, idx->cap_new_ds, sizeof(*idx->new_ds));
+	}
+	idx->new_ds[idx->nnew_ds++] = r;
+	return &r->d;
+}
+
+static void bind_names(sqlite3_stmt *st, int first, const char *const *v, int n)
+{
+	for (int i = 0; i < n; i++)
+		sqlite3_bind_text(st, first + i, v[i], -1, SQLITE_STATIC);
+}
+
+int series_index_commit(struct series_index *idx, char *why, size_t whylen)
+{
+	sqlite3_stmt *fst = NULL, *dst = NULL;
+	size_t i;
+	int64_t now = (int64_t)time(NULL);
+
+	if (idx->nnew_files == 0 && idx->nnew_ds == 0)
+		return 0;
+	if (exec(idx, "BEGIN", why, whylen) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(idx->db,
+			       "INSERT INTO rrd_file (site, host, check_name, instance, path, "
+			       "created) VALUES (?, ?, ?, ?, ?, ?)",
+			       -1, &fst, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(idx->db,
+			       "INSERT INTO rrd_series (file, metric, ds, created) "
+			       "VALUES (?, ?, ?, ?)",
+			       -1, &dst, NULL) != SQLITE_OK)
+		goto fail;
+	for (i = 0; i < idx->nnew_files; i++) {
+		struct file_rec *r = idx->new_files[i];
+		const char *v[] = {r->f.site, r->f.host, r->f.check, r->f.instance, r->f.path};
+
+		bind_names(fst, 1, v, 5);
+		sqlite3_bind_int64(fst, 6, now);
+		if (sqlite3_step(fst) != SQLITE_DONE)
+			goto fail;
+		r->id = sqlite3_last_insert_rowid(idx->db);
+		sqlite3_reset(fst);
+	}
+	for (i = 0; i < idx->nnew_ds; i++) {
+		struct ds_rec *r = idx->new_ds[i];
+		const struct file_rec *fr = (const struct file_rec *)r->d.f;
+		const char *v[] = {r->d.metric, r->d.ds};
+
+		sqlite3_bind_int64(dst, 1, fr->id);
+		bind_names(dst, 2, v, 2);
+		sqlite3_bind_int64(dst, 4, now);
+		if (sqlite3_step(dst) != SQLITE_DONE)
+			goto fail;
+		sqlite3_reset(dst);
+	}
+	sqlite3_finalize(fst);
+	sqlite3_finalize(dst);
+	fst = dst = NULL;
+	if (sqlite3_exec(idx->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	idx->nnew_files = 0;
+	idx->nnew_ds = 0;
+	return 0;
+fail:
+	snprintf(why, whylen, "%s: %s", idx->db_path, sqlite3_errmsg(idx->db));
+	sqlite3_finalize(fst);
+	sqlite3_finalize(dst);
+	sqlite3_exec(idx->db, "ROLLBACK", NULL, NULL, NULL);
+	/* the ids handed out in the failed transaction do not exist: write them again */
+	for (i = 0; i < idx->nnew_files; i++)
+		idx->new_files[i]->id = 0;
+	return -1;
+}
+
+void series_index_counts(const struct series_index *idx, size_t *files, size_t *series)
+{
+	*files = idx->files.n;
+	*series = idx->nseries;
+}

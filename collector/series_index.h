@@ -1,0 +1,75 @@
+/*
+ * series_index.h - the series index: one persistent, one-to-one mapping from
+ * (site, host, check, instance, metric) to (RRD file relative to data_dir,
+ * data-source name), kept in the collector's state database (SQLite, WAL)
+ * and in memory for cheap lookups. Used by the store's writer thread only:
+ * never open or touch it from the event loop.
+ */
+#ifndef VAKT_SERIES_INDEX_H
+#define VAKT_SERIES_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct series_index;
+
+/* A site: the store's limits count against it. */
+struct series_site {
+	const char *name;
+	size_t nseries; /* series of the site in the index */
+	void *user;     /* the store's state for it; not persisted, free()d at close */
+};
+
+/* One RRD file: one (site, host, check, instance). */
+struct series_file {
+	const char *site, *host, *check, *instance; /* display names: as the agent sent them */
+	const char *path;                           /* relative to data_dir, unique */
+	struct series_site *s;
+	size_t nds; /* data sources the index knows for it */
+	void *user; /* the store's state for it; not persisted, free()d at close */
+};
+
+/* One series: a metric of a file, and its data-source name there (unique in the file). */
+struct series_ds {
+	struct series_file *f;
+	const char *metric; /* display name */
+	const char *ds;
+	unsigned mark, stamp; /* the store's; not persisted */
+};
+
+/*
+ * Opens (creating if needed) the database at db_path and loads every
+ * series. NULL with a reason in why when the database cannot be used.
+ */
+struct series_index *series_index_open(const char *db_path, char *why, size_t whylen);
+void series_index_close(struct series_index *idx);
+
+struct series_site *series_index_site(struct series_index *idx, const char *site);
+struct series_file *series_index_file(struct series_index *idx, const char *site, const char *host,
+				      const char *check, const char *instance);
+/*
+ * Adds a file with a path no other file of the index has (the readable one,
+ * or the first free "~<n>" variant). It is kept until series_index_commit.
+ * NULL if no path fits.
+ */
+struct series_file *series_index_add_file(struct series_index *idx, const char *site,
+					  const char *host, const char *check,
+					  const char *instance);
+struct series_ds *series_index_ds(struct series_index *idx, struct series_file *f,
+				  const char *metric);
+/* The series of f whose data source is named ds, or NULL. */
+struct series_ds *series_index_ds_named(struct series_index *idx, struct series_file *f,
+					const char *ds);
+/* Adds a series to f with a DS name no other series of f has. */
+struct series_ds *series_index_add_ds(struct series_index *idx, struct series_file *f,
+				      const char *metric);
+/*
+ * Writes what was added since the last commit in one transaction. On -1
+ * (disk full, say) the additions stay in memory, as they are, and the next
+ * commit writes them again: a mapping never changes once handed out.
+ */
+int series_index_commit(struct series_index *idx, char *why, size_t whylen);
+/* Files and series in the index, committed or not. */
+void series_index_counts(const struct series_index *idx, size_t *files, size_t *series);
+
+#endif
