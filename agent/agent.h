@@ -24,8 +24,8 @@ struct agent_conf {
 	char *name; /* this agent's name (default: the host name) */
 	struct agent_collector *collectors;
 	size_t ncollectors;
-	unsigned batch_ms;      /* how long samples wait to be batched */
-	unsigned queue_batches; /* bound on unacknowledged batches held in memory */
+	unsigned batch_ms;              /* how long samples wait to be batched */
+	unsigned queue_batches;         /* bound on unacknowledged batches held in memory */
 	unsigned long long queue_bytes; /* and on the bytes they hold */
 	unsigned max_frame;
 	struct check **checks;
@@ -45,7 +45,7 @@ struct agent {
 	struct agent_kind {
 		void *state;
 		int ready; /* init ran: fini is owed */
-	} *kinds;
+	} * kinds;
 	struct event *ev_sigint, *ev_sigterm, *ev_sighup, *ev_stats;
 };
 
