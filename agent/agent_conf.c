@@ -13,6 +13,7 @@
 #include "check.h"
 #include "conf.h"
 #include "log.h"
+#include "rrdpath.h"
 #include "xmalloc.h"
 
 #define MAX_OPTS 64
@@ -23,7 +24,7 @@
  * checks O(1) per section, so a file of n checks loads in O(n).
  */
 static struct agent_conf *loading;
-static struct conf_index *loading_names, *loading_hosts;
+static struct conf_index *loading_names, *loading_hosts, *loading_paths;
 
 /* Bounds of queue_size: below a few frames the queue holds nothing useful. */
 #define QUEUE_SIZE_MIN (1LL << 20)
@@ -106,6 +107,33 @@ static const char *foreign_key(cfg_t *sec, const struct check_kind *kind)
 	return NULL;
 }
 
+/*
+ * Two checks whose names differ only on disk ("Gi0/1" and "Gi0_1", "Tromsø"
+ * and "Tromso") are kept apart by the collector's series index, but one of
+ * them gets a suffixed file name that an operator reading data_dir can
+ * mistake: say so while the config is checked. Not an error.
+ */
+static void warn_same_file(cfg_t *cfg, const struct check_kind *kind, const struct check *c)
+{
+	const char *check = kind->result_check != NULL ? kind->result_check : c->name;
+	char path[RRDPATH_REL_MAX];
+	struct check *other;
+
+	if (rrdpath_file(path, sizeof(path), "site", c->host, check, "", 1) < 0)
+		return;
+	other = conf_index_gets(loading_paths, path);
+	if (other == NULL) {
+		conf_index_puts(loading_paths, path, (void *)c);
+		return;
+	}
+	fprintf(conf_error_stream(),
+		"%s:%d: warning: %s \"%s\" (host \"%s\") and \"%s\" (host \"%s\") both "
+		"become %s on disk; the collector keeps them apart, but one file gets a "
+		"\"~2\" suffix\n",
+		cfg->filename ? cfg->filename : "?", cfg->line, kind->section, c->name, c->host,
+		other->name, other->host, path + strlen("site/"));
+}
+
 static int validate_check(cfg_t *cfg, cfg_opt_t *opt)
 {
 	cfg_t *sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
@@ -175,6 +203,7 @@ static int validate_check(cfg_t *cfg, cfg_opt_t *opt)
 		check_free(c);
 		return 0; /* reported: go on, add no check */
 	}
+	warn_same_file(cfg, kind, c);
 	/* the array doubles at each power of two: linear in all */
 	if ((loading->nchecks & (loading->nchecks - 1)) == 0)
 		loading->checks = xreallocarray(
@@ -232,9 +261,12 @@ struct agent_conf *agent_conf_load(const char *path)
 	loading = conf;
 	loading_names = conf_index_new();
 	loading_hosts = conf_index_new();
+	loading_paths = conf_index_new();
 	ok = conf_parse_file(cfg, path) == 0;
 	conf_index_free(loading_names);
 	conf_index_free(loading_hosts);
+	conf_index_free(loading_paths);
+	loading_paths = NULL;
 	loading_names = loading_hosts = NULL;
 	loading = NULL;
 	if (ok && cfg_getstr(cfg, "site") == NULL) {

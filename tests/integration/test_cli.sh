@@ -28,6 +28,19 @@ sed -i 's/interval = 0/interval = 60/' "$W/agent.conf"
 out=$("$VAKT_BIN/vakt-agent" -n -c "$W/agent.conf") || fail "good config refused: $out"
 case "$out" in *"configuration OK"*) ;; *) fail "no OK message: $out" ;; esac
 
+# names that differ only on disk: a warning, not an error
+cat >"$W/names.conf" <<'EOC'
+site = "rissa"
+collector "dc1" { address = "127.0.0.1:7060" }
+probe "Gi0/1" { kind = "tcp"  address = "127.0.0.1:80"  host = "sw" }
+probe "Gi0_1" { kind = "tcp"  address = "127.0.0.1:81"  host = "sw" }
+EOC
+out=$("$VAKT_BIN/vakt-agent" -n -c "$W/names.conf" 2>&1) || fail "a name warning failed the check: $out"
+case "$out" in
+*"$W/names.conf:4: warning: probe \"Gi0_1\" (host \"sw\") and \"Gi0/1\" (host \"sw\") both become sw/Gi0_1.rrd on disk"*) ;;
+*) fail "no warning about names that meet on disk: $out" ;;
+esac
+
 cat >"$W/collector.conf" <<'EOC'
 listen = {"127.0.0.1:7060"}
 rule "disk" {
