@@ -64,6 +64,11 @@ static void store_done(const struct store_result *r, void *arg)
 	session_store_done(r, arg);
 }
 
+static void known_agent(const char *site, const char *agent, void *arg)
+{
+	watch_agent_known(arg, site, agent);
+}
+
 static int open_listeners(struct collector *c)
 {
 	c->listeners = xcalloc(c->conf->nlisten, sizeof(*c->listeners));
@@ -260,6 +265,7 @@ int main(int argc, char **argv)
 	wp.unreachable = c.conf->unreachable;
 	wp.max_entries = WATCH_MAX_ENTRIES;
 	c.watch = watch_new(c.base, c.alert, &wp);
+	store_foreach_known_agent(c.store, known_agent, c.watch);
 	if (open_listeners(&c) < 0)
 		goto out;
 	/* without it vaktctl could not reach a running collector: refuse to start */

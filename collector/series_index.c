@@ -123,6 +123,7 @@ struct series_index {
 	struct hmap paths;  /* relative path -> struct file_rec */
 	struct hmap series; /* (file, metric) -> struct ds_rec */
 	struct hmap dsname; /* (file, ds) -> struct ds_rec */
+	struct hmap agents; /* site\0agent -> NULL: agents that ever sent data */
 	size_t nseries;
 	/* added since the last commit, in order */
 	struct file_rec **new_files;
@@ -293,6 +294,79 @@ fail:
 	return -1;
 }
 
+static size_t agent_key(char *buf, size_t len, const char *site, const char *agent)
+{
+	size_t a = strlen(site), b = strlen(agent);
+
+	if (a + b + 2 > len)
+		return 0;
+	memcpy(buf, site, a + 1);
+	memcpy(buf + a + 1, agent, b + 1);
+	return a + b + 2;
+}
+
+static int load_agents(struct series_index *idx, char *why, size_t whylen)
+{
+	sqlite3_stmt *st = NULL;
+	char key[1024];
+	int rc;
+
+	if (sqlite3_prepare_v2(idx->db, "SELECT site, agent FROM agent", -1, &st, NULL) !=
+	    SQLITE_OK)
+		goto fail;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		size_t klen = agent_key(key, sizeof(key), col(st, 0), col(st, 1));
+
+		if (klen && hmap_get(&idx->agents, key, klen) == NULL)
+			hmap_put(&idx->agents, key, klen, NULL);
+	}
+	if (rc != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	return 0;
+fail:
+	snprintf(why, whylen, "%s: %s", idx->db_path, sqlite3_errmsg(idx->db));
+	sqlite3_finalize(st);
+	return -1;
+}
+
+int series_index_note_agent(struct series_index *idx, const char *site, const char *agent,
+			    char *why, size_t whylen)
+{
+	char key[1024];
+	size_t klen = agent_key(key, sizeof(key), site, agent);
+	sqlite3_stmt *st = NULL;
+
+	if (klen == 0 || hmap_get(&idx->agents, key, klen) != NULL ||
+	    idx->agents.n >= SERIES_INDEX_AGENTS_MAX)
+		return 0;
+	if (sqlite3_prepare_v2(
+		idx->db, "INSERT OR IGNORE INTO agent (site, agent, first_seen) VALUES (?, ?, ?)",
+		-1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(st, 1, site, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, agent, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	hmap_put(&idx->agents, key, klen, NULL);
+	return 1;
+fail:
+	snprintf(why, whylen, "%s: %s", idx->db_path, sqlite3_errmsg(idx->db));
+	sqlite3_finalize(st);
+	return -1;
+}
+
+void series_index_foreach_agent(const struct series_index *idx,
+				void (*fn)(const char *site, const char *agent, void *arg),
+				void *arg)
+{
+	for (size_t i = 0; i < idx->agents.nb; i++)
+		for (const struct hent *e = idx->agents.b[i]; e != NULL; e = e->next)
+			fn(e->key, e->key + strlen(e->key) + 1, arg);
+}
+
 struct series_index *series_index_open(const char *db_path, char *why, size_t whylen)
 {
 	static const char schema[] =
@@ -307,7 +381,12 @@ struct series_index *series_index_open(const char *db_path, char *why, size_t wh
 	    " file INTEGER NOT NULL REFERENCES rrd_file(id),"
 	    " metric TEXT NOT NULL, ds TEXT NOT NULL,"
 	    " created INTEGER NOT NULL,"
-	    " PRIMARY KEY (file, metric), UNIQUE (file, ds));";
+	    " PRIMARY KEY (file, metric), UNIQUE (file, ds));"
+	    /* every agent that ever sent data: a restarted collector still misses the dead */
+	    "CREATE TABLE IF NOT EXISTS agent ("
+	    " site TEXT NOT NULL, agent TEXT NOT NULL,"
+	    " first_seen INTEGER NOT NULL,"
+	    " PRIMARY KEY (site, agent));";
 	struct series_index *idx = xcalloc(1, sizeof(*idx));
 	sqlite3_stmt *st = NULL;
 	int version = 0;
@@ -339,7 +418,7 @@ struct series_index *series_index_open(const char *db_path, char *why, size_t wh
 	if (exec(idx, schema, why, whylen) < 0 ||
 	    exec(idx, "PRAGMA user_version = 1", why, whylen) < 0)
 		goto fail;
-	if (load(idx, why, whylen) < 0)
+	if (load(idx, why, whylen) < 0 || load_agents(idx, why, whylen) < 0)
 		goto fail;
 	return idx;
 fail:
@@ -378,6 +457,7 @@ void series_index_close(struct series_index *idx)
 		return;
 	sqlite3_close(idx->db);
 	hmap_free(&idx->dsname, NULL);
+	hmap_free(&idx->agents, NULL);
 	hmap_free(&idx->series, free_ds);
 	hmap_free(&idx->paths, NULL);
 	hmap_free(&idx->files, free_file);

@@ -69,6 +69,20 @@ struct series_ds *series_index_add_ds(struct series_index *idx, struct series_fi
  * commit writes them again: a mapping never changes once handed out.
  */
 int series_index_commit(struct series_index *idx, char *why, size_t whylen);
+/* Agents remembered at most: one per machine of every site is far below it. */
+#define SERIES_INDEX_AGENTS_MAX 100000
+
+/*
+ * Remembers that `agent` of `site` sent data, at once on disk (a rare
+ * write: once per agent). 1 when it was new, 0 when known, -1 with why.
+ */
+int series_index_note_agent(struct series_index *idx, const char *site, const char *agent,
+			    char *why, size_t whylen);
+/* Calls fn for every agent remembered. */
+void series_index_foreach_agent(const struct series_index *idx,
+				void (*fn)(const char *site, const char *agent, void *arg),
+				void *arg);
+
 /* Files and series in the index, committed or not. */
 void series_index_counts(const struct series_index *idx, size_t *files, size_t *series);
 

@@ -108,7 +108,10 @@ struct store {
 	/* writer-thread only */
 	struct series_index *idx;
 	unsigned stamp;
-	struct complaint store_fail, index_fail;
+	struct complaint store_fail, index_fail, agent_fail;
+	/* the agents the index knew at start: written before ready, read-only after */
+	char **known; /* "site\0agent" */
+	size_t nknown;
 	/* under mu */
 	struct store_stats st;
 };
@@ -873,9 +876,33 @@ static void write_job(struct store *s, struct job *j)
 				write_file(s, files[k], &it[starts[k]], starts[k + 1] - starts[k],
 					   &j->res);
 	}
+	if (b->agent != NULL &&
+	    series_index_note_agent(s->idx, b->site, b->agent, why, sizeof(why)) < 0)
+		log_complain(&s->agent_fail, 300, "store: cannot remember agent \"%s\": %s",
+			     b->agent, why);
 	free(starts);
 	free(files);
 	free(it);
+}
+
+static void keep_known_agent(const char *site, const char *agent, void *arg)
+{
+	struct store *s = arg;
+	size_t a = strlen(site), b = strlen(agent);
+	char *k = xmalloc(a + b + 2);
+
+	memcpy(k, site, a + 1);
+	memcpy(k + a + 1, agent, b + 1);
+	s->known = xreallocarray(s->known, s->nknown + 1, sizeof(*s->known));
+	s->known[s->nknown++] = k;
+}
+
+void store_foreach_known_agent(const struct store *s,
+			       void (*fn)(const char *site, const char *agent, void *arg),
+			       void *arg)
+{
+	for (size_t i = 0; i < s->nknown; i++)
+		fn(s->known[i], s->known[i] + strlen(s->known[i]) + 1, arg);
 }
 
 static void *writer_main(void *arg)
@@ -897,7 +924,10 @@ static void *writer_main(void *arg)
 		return NULL;
 	}
 	series_index_counts(s->idx, &s->st.files, &s->st.series);
-	log_info("store: series index %s: %zu files, %zu series", path, s->st.files, s->st.series);
+	/* a copy for the loop, read-only from now on: the index stays this thread's */
+	series_index_foreach_agent(s->idx, keep_known_agent, s);
+	log_info("store: series index %s: %zu files, %zu series, %zu agents", path, s->st.files,
+		 s->st.series, s->nknown);
 	s->ready = 1;
 	pthread_cond_broadcast(&s->cv);
 	for (;;) {
@@ -959,6 +989,9 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 
 static void store_destroy(struct store *s)
 {
+	for (size_t i = 0; i < s->nknown; i++)
+		free(s->known[i]);
+	free(s->known);
 	event_free(s->done_ev);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);

@@ -83,6 +83,14 @@ int store_full(const struct store *s);
  * by one batch (at most one frame's worth).
  */
 int store_submit(struct store *s, struct sample_batch *b);
+/*
+ * Calls fn for every agent that had sent data when the collector started
+ * (the series index remembers them), so that one that never comes back is
+ * noticed after a restart too.
+ */
+void store_foreach_known_agent(const struct store *s,
+			       void (*fn)(const char *site, const char *agent, void *arg),
+			       void *arg);
 void store_get_stats(struct store *s, struct store_stats *st);
 /*
  * Calls fn for each quarantined file, oldest first, with the store's lock

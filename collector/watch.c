@@ -192,9 +192,12 @@ static void agent_condition(struct watch *w, struct watch_agent *a, int down, do
 	if (down)
 		say(summary, sizeof(summary),
 		    "agent \"%s\" of site %s is down: nothing heard for %s (since %s)%s%s%s%s",
-		    a->agent, a->site, span, since, a->last_close[0] ? "; its session from " : "",
-		    a->last_close[0] ? a->last_peer : "", a->last_close[0] ? " ended: " : "",
-		    a->last_close);
+		    a->agent, a->site, span, since,
+		    !a->last_close[0] ? ""
+		    : a->last_peer[0] ? "; its session from "
+				      : "; ",
+		    a->last_close[0] ? a->last_peer : "",
+		    a->last_close[0] && a->last_peer[0] ? " ended: " : "", a->last_close);
 	else
 		say(summary, sizeof(summary), "agent \"%s\" of site %s is back (silent for %s)",
 		    a->agent, a->site, span);
@@ -219,6 +222,24 @@ struct watch_agent *watch_agent_hello(struct watch *w, const char *site, const c
 	a->last_close[0] = '\0';
 	watch_agent_seen(w, a);
 	return a;
+}
+
+void watch_agent_known(struct watch *w, const char *site, const char *agent)
+{
+	struct watch_agent *a;
+
+	if (agent_find(w, site, agent) != NULL)
+		return;
+	a = xcalloc(1, sizeof(*a));
+	a->site = xstrdup(site);
+	a->agent = xstrdup(agent);
+	/* the restart is its last sign of life: it has agent_down seconds to return */
+	a->last_seen = mono_now();
+	a->last_wall_ms = wall_now_ms();
+	snprintf(a->last_close, sizeof(a->last_close), "%s",
+		 "not connected since the collector started");
+	w->agents = xreallocarray(w->agents, w->nagents + 1, sizeof(*w->agents));
+	w->agents[w->nagents++] = a;
 }
 
 void watch_agent_seen(struct watch *w, struct watch_agent *a)

@@ -53,6 +53,8 @@ void watch_free(struct watch *w);
 /* An agent said hello: returns its record (made on first sight). */
 struct watch_agent *watch_agent_hello(struct watch *w, const char *site, const char *agent,
 				      const char *peer);
+/* An agent known from before a restart: down unless it returns within agent_down. */
+void watch_agent_known(struct watch *w, const char *site, const char *agent);
 /* Any traffic from the agent (batch, heartbeat): it is alive. */
 void watch_agent_seen(struct watch *w, struct watch_agent *a);
 /* Its session ended, saying why. */

@@ -147,4 +147,14 @@ s.close()
 log("PASS")
 EOP
 grep -q "samples stamped up to 60" "$W/collector.log" || fail "the future sample was not logged"
+
+log "collector restart: an agent that never comes back is still missed"
+stop collector
+mv "$W/collector.log" "$W/collector.log.1"
+start_collector "$W" "$col_port"
+agent_down_pages_are() { [ "$(grep -c "^firing agent-down fosen a1 " "$W/pages.log")" = "$1" ]; }
+wait_for 10 agent_down_pages_are 2 ||
+	{ cat "$W/collector.log" "$W/pages.log"; fail "no agent-down after a restart for an agent that stayed away"; }
+grep -q '^firing agent-down fosen a1 vakt-agent | agent "a1" of site fosen is down: nothing heard for [0-9]* s (since .*); not connected since the collector started$' "$W/pages.log" ||
+	{ cat "$W/pages.log"; fail "agent-down after a restart: wrong text"; }
 echo "PASS: no-data, unreachable and agent-down each paged once and recovered once"
