@@ -38,9 +38,11 @@ channel "alerts" {
   file = "$DEMO/alerts.log"
 }
 
-rule "web-down" {
-  kind = "down"
-  check = "web"
+# silence is an alert without a rule: a failing check, a file without data,
+# an agent that says nothing; the demo pages after two failed runs
+watch {
+  unreachable = 2
+  agent_down = 30
   channels = {"alerts"}
 }
 
@@ -96,7 +98,7 @@ cat <<EOT
   Try:         rrdtool lastupdate $DEMO/rrd/demo/localhost/if-lo.rrd
                rrdtool fetch $DEMO/rrd/demo/127.0.0.1/web.rrd AVERAGE -s -5min
                $VAKT_BIN/vaktctl -s $DEMO/collector.sock status
-               kill $PID_web    # stops the TCP service: watch the alert log
+               kill $PID_web    # stops the TCP service: "unreachable", with the reason, in the alert log
                tail -f $DEMO/alerts.log
   $( [ "$SECONDS_TO_RUN" -gt 0 ] && echo "Stopping by itself after $SECONDS_TO_RUN s." || echo "Ctrl-C stops everything." )
 
