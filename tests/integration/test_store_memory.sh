@@ -62,5 +62,10 @@ rrd="$W/rrd/fosen/sw/if-1.rrd"
 [ "$(rrdtool last "$rrd")" = $((last_t / 1000)) ] || fail "the last sample is not in $rrd"
 grep -q "$n samples written" <("$VAKT_BIN/vaktctl" -s "$W/collector.sock" status) ||
 	{ "$VAKT_BIN/vaktctl" -s "$W/collector.sock" status; fail "not every sample was written"; }
+# AddressSanitizer's shadow memory and quarantine say nothing of Vakt's own use
+if ldd "$VAKT_BIN/vakt-collector" | grep -q libasan; then
+	echo "PASS: $n samples for one file (peak RSS $after kB not checked: sanitizer build)"
+	exit 0
+fi
 [ "$after" -lt "$RSS_LIMIT_KB" ] || fail "peak RSS $after kB, bound $RSS_LIMIT_KB kB"
 echo "PASS: $n samples for one file, peak RSS $after kB (< $RSS_LIMIT_KB kB)"
