@@ -214,6 +214,17 @@ static void note_ahead(struct session *s, uint64_t seq, size_t n, int64_t worst_
 		     (double)worst_ms / 1000.0, s->c->conf->max_clock_skew);
 }
 
+/* 1 when time_ms lies beyond latest: counted, and the worst offset kept. */
+static int refuse_ahead(int64_t time_ms, int64_t latest, int64_t now, size_t *ahead, int64_t *worst)
+{
+	if (time_ms <= latest)
+		return 0;
+	(*ahead)++;
+	if (time_ms - now > *worst)
+		*worst = time_ms - now;
+	return 1;
+}
+
 /*
  * Decodes a wire batch into Vakt's own types at this edge, skipping what is
  * invalid (counted and logged once), and hands it to the one ingest path.
@@ -242,12 +253,8 @@ static void handle_batch(struct session *s, Vakt__Frame *f)
 			invalid++;
 			continue;
 		}
-		if (x->time_ms > latest) {
-			ahead++;
-			if (x->time_ms - now > worst)
-				worst = x->time_ms - now;
+		if (refuse_ahead(x->time_ms, latest, now, &ahead, &worst))
 			continue;
-		}
 		y = sample_batch_add(b, x->host, x->check, x->instance, x->metric);
 		y->time_ms = x->time_ms;
 		y->kind = (enum sample_kind)x->kind;
@@ -266,12 +273,8 @@ static void handle_batch(struct session *s, Vakt__Frame *f)
 			invalid++;
 			continue;
 		}
-		if (x->time_ms > latest) {
-			ahead++;
-			if (x->time_ms - now > worst)
-				worst = x->time_ms - now;
+		if (refuse_ahead(x->time_ms, latest, now, &ahead, &worst))
 			continue;
-		}
 		y->host = x->host;
 		y->check = x->check;
 		y->instance = x->instance;

@@ -159,6 +159,24 @@ EOC
 	} >"$1/collector.conf"
 }
 
+# pager_channel DIR: prints a collector "oncall" exec channel that appends one
+# line per notification to DIR/pages.log:
+# "STATE RULE SITE HOST CHECK | SUMMARY".
+pager_channel() {
+	cat >"$1/page.sh" <<'EOS'
+#!/bin/sh
+echo "$VAKT_STATE $VAKT_RULE $VAKT_SITE $VAKT_HOST $VAKT_CHECK | $VAKT_SUMMARY" >>"$PAGES"
+EOS
+	chmod +x "$1/page.sh"
+	cat <<EOC
+channel "oncall" {
+  kind = "exec"
+  command = "PAGES=$1/pages.log $1/page.sh"
+  timeout = 10
+}
+EOC
+}
+
 # start_collector DIR PORT [LOG]: runs vakt-collector on DIR/collector.conf and
 # waits until it accepts connections.
 start_collector() {
