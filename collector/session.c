@@ -150,6 +150,27 @@ static int name_ok(const char *n, int may_be_empty)
 	return 1;
 }
 
+/*
+ * Makes text from the wire that is only shown to people (a reason, a
+ * software name) safe for a log line or a page: control characters become
+ * '?', so a peer cannot start a line of its own, and it is cut at max bytes
+ * on a character boundary.
+ */
+static void text_clean(char *t, size_t max)
+{
+	size_t n = strlen(t);
+
+	if (n > max) {
+		n = max;
+		while (n > 0 && ((unsigned char)t[n] & 0xc0) == 0x80)
+			n--; /* not inside a UTF-8 sequence */
+		t[n] = '\0';
+	}
+	for (unsigned char *p = (unsigned char *)t; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
 static void handle_hello(struct session *s, Vakt__Hello *h)
 {
 	Vakt__HelloAck a = VAKT__HELLO_ACK__INIT;
@@ -168,6 +189,7 @@ static void handle_hello(struct session *s, Vakt__Hello *h)
 	}
 	s->site = xstrdup(h->site);
 	s->agent = xstrdup(h->agent);
+	text_clean(h->software, SAMPLE_NAME_MAX);
 	s->software = xstrdup(h->software);
 	snprintf(sw, sizeof(sw), "vakt-collector %s", VAKT_VERSION);
 	a.protocol = VAKT_PROTOCOL;
@@ -283,7 +305,7 @@ static void handle_batch(struct session *s, Vakt__Frame *f)
 	}
 	res = xcalloc(pb->n_results + 1, sizeof(*res));
 	for (size_t i = 0; i < pb->n_results; i++) {
-		const Vakt__Result *x = pb->results[i];
+		Vakt__Result *x = pb->results[i];
 		struct check_result *y = &res[nres];
 
 		if (!result_ok(x)) {
@@ -301,6 +323,7 @@ static void handle_batch(struct session *s, Vakt__Frame *f)
 		y->instance = x->instance;
 		y->time_ms = x->time_ms;
 		y->outcome = (enum outcome)x->outcome;
+		text_clean(x->reason, SAMPLE_REASON_MAX);
 		y->reason = x->reason;
 		y->interval = x->interval;
 		y->duration_ms = x->duration_ms;
