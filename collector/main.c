@@ -261,6 +261,7 @@ int main(int argc, char **argv)
 	if (c.store == NULL)
 		goto out; /* the store said why */
 	wp.agent_down_s = c.conf->agent_down;
+	wp.heartbeat_s = c.conf->heartbeat ? c.conf->heartbeat : 10;
 	wp.no_data = c.conf->no_data;
 	wp.unreachable = c.conf->unreachable;
 	wp.max_entries = WATCH_MAX_ENTRIES;

@@ -24,6 +24,14 @@
 #include "xmalloc.h"
 
 #define SESSION_HELLO_TIMEOUT 10 /* seconds */
+/*
+ * Answers (acks, heartbeats) one session may have waiting to be sent before
+ * it stops reading: a peer that writes but never reads would otherwise grow
+ * the collector's memory without bound. Reading resumes once they are sent.
+ */
+#define SESSION_OUT_MAX (64 * 1024)
+/* Heartbeats an agent may miss before its session is closed as dead. */
+#define SESSION_HEARTBEATS_MISSED 3
 
 static void session_read_cb(struct bufferevent *bev, void *arg);
 
@@ -89,8 +97,20 @@ static void session_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
 
-	if (s->state == SESSION_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		return;
+	if (s->state == SESSION_CLOSING) {
 		session_end(s, "refused");
+		return;
+	}
+	if (s->out_full) {
+		log_debug("session %s: answers sent, reading again", s->peer);
+		s->out_full = 0;
+		if (!s->paused) {
+			bufferevent_enable(bev, EV_READ);
+			session_read_cb(bev, s);
+		}
+	}
 }
 
 /* Sends an Error to the agent, then closes once it is written. */
@@ -130,10 +150,32 @@ static int name_ok(const char *n, int may_be_empty)
 	return 1;
 }
 
+/*
+ * Makes text from the wire that is only shown to people (a reason, a
+ * software name) safe for a log line or a page: control characters become
+ * '?', so a peer cannot start a line of its own, and it is cut at max bytes
+ * on a character boundary.
+ */
+static void text_clean(char *t, size_t max)
+{
+	size_t n = strlen(t);
+
+	if (n > max) {
+		n = max;
+		while (n > 0 && ((unsigned char)t[n] & 0xc0) == 0x80)
+			n--; /* not inside a UTF-8 sequence */
+		t[n] = '\0';
+	}
+	for (unsigned char *p = (unsigned char *)t; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
 static void handle_hello(struct session *s, Vakt__Hello *h)
 {
 	Vakt__HelloAck a = VAKT__HELLO_ACK__INIT;
 	Vakt__Frame f = VAKT__FRAME__INIT;
+	struct timeval idle = {0, 0};
 	char sw[64];
 
 	if (h->protocol != VAKT_PROTOCOL) {
@@ -147,6 +189,7 @@ static void handle_hello(struct session *s, Vakt__Hello *h)
 	}
 	s->site = xstrdup(h->site);
 	s->agent = xstrdup(h->agent);
+	text_clean(h->software, SAMPLE_NAME_MAX);
 	s->software = xstrdup(h->software);
 	snprintf(sw, sizeof(sw), "vakt-collector %s", VAKT_VERSION);
 	a.protocol = VAKT_PROTOCOL;
@@ -157,7 +200,10 @@ static void handle_hello(struct session *s, Vakt__Hello *h)
 	f.msg_case = VAKT__FRAME__MSG_HELLO_ACK;
 	f.hello_ack = &a;
 	frame_write(bufferevent_get_output(s->bev), &f, s->c->conf->max_frame);
-	bufferevent_set_timeouts(s->bev, NULL, NULL);
+	/* an agent sends at least a heartbeat when idle: one that stays silent is gone */
+	idle.tv_sec = (time_t)SESSION_HEARTBEATS_MISSED *
+		      (s->c->conf->heartbeat ? s->c->conf->heartbeat : 10);
+	bufferevent_set_timeouts(s->bev, &idle, &idle);
 	session_set_state(s, SESSION_ACTIVE);
 	log_info("session %s: site \"%s\", agent \"%s\" (%s), plaintext", s->peer, s->site,
 		 s->agent, s->software);
@@ -266,7 +312,7 @@ static void handle_batch(struct session *s, Vakt__Frame *f)
 	}
 	res = xcalloc(pb->n_results + 1, sizeof(*res));
 	for (size_t i = 0; i < pb->n_results; i++) {
-		const Vakt__Result *x = pb->results[i];
+		Vakt__Result *x = pb->results[i];
 		struct check_result *y = &res[nres];
 
 		if (!result_ok(x)) {
@@ -280,6 +326,7 @@ static void handle_batch(struct session *s, Vakt__Frame *f)
 		y->instance = x->instance;
 		y->time_ms = x->time_ms;
 		y->outcome = (enum outcome)x->outcome;
+		text_clean(x->reason, SAMPLE_REASON_MAX);
 		y->reason = x->reason;
 		y->interval = x->interval;
 		y->duration_ms = x->duration_ms;
@@ -313,6 +360,16 @@ static void session_read_cb(struct bufferevent *bev, void *arg)
 		uint32_t len;
 		enum frame_status st;
 
+		if (evbuffer_get_length(bufferevent_get_output(bev)) > SESSION_OUT_MAX) {
+			/* the peer does not read its answers: wait for it (or the write timeout) */
+			if (!s->out_full)
+				log_debug("session %s: %zu bytes of answers unread, pausing",
+					  s->peer,
+					  evbuffer_get_length(bufferevent_get_output(bev)));
+			s->out_full = 1;
+			bufferevent_disable(bev, EV_READ);
+			return;
+		}
 		if (s->state == SESSION_ACTIVE && store_full(s->c->store)) {
 			/* back-pressure: stop reading until the writer catches up */
 			if (!s->paused)
@@ -365,8 +422,12 @@ static void session_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_EOF)
 		session_end(s, "agent closed the connection");
-	else if (what & BEV_EVENT_TIMEOUT)
+	else if ((what & BEV_EVENT_TIMEOUT) && s->state == SESSION_HELLO)
 		session_end(s, "no hello within 10 s");
+	else if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_WRITING))
+		session_end(s, "the agent reads nothing we send");
+	else if (what & BEV_EVENT_TIMEOUT)
+		session_end(s, "nothing heard for three heartbeats");
 	else
 		session_end(s, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 }
@@ -419,6 +480,8 @@ void session_resume_all(struct collector *c)
 		if (!s->paused || store_full(c->store))
 			continue;
 		s->paused = 0;
+		if (s->out_full)
+			continue; /* session_write_cb resumes it */
 		bufferevent_enable(s->bev, EV_READ);
 		/* frames already buffered would otherwise wait for new bytes */
 		session_read_cb(s->bev, s);
@@ -461,7 +524,7 @@ void session_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockadd
 		 port);
 	s->bev = bufferevent_socket_new(c->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(s->bev, session_read_cb, session_write_cb, session_event_cb, s);
-	bufferevent_set_timeouts(s->bev, &tv, NULL);
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
 	/* read at most two frames ahead: a slow store slows the agent, not our memory */
 	bufferevent_setwatermark(s->bev, EV_READ, 0, 2 * ((size_t)c->conf->max_frame + 4));
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);

@@ -30,7 +30,8 @@ struct session {
 	char peer[80]; /* "addr:port" for every log line */
 	char *site, *agent, *software;
 	enum session_state state;
-	int paused; /* reading stopped: the store queue is full */
+	int paused;   /* reading stopped: the store queue is full */
+	int out_full; /* reading stopped: the peer has not read its answers */
 	uint64_t last_seq;
 	uint64_t batches, samples, bad_samples, ahead_samples;
 	struct watch_agent *wa;          /* the agent's record in the watch, after hello */

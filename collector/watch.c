@@ -474,6 +474,27 @@ void watch_result(struct watch *w, const char *site, const char *agent,
 	alert_condition(w->alert, ALERT_UNREACHABLE, names, 1, r->time_ms, summary);
 }
 
+/*
+ * Whether the agent's own silence may explain a file's: it is down, or,
+ * before agent-down can tell, it has no session, has sent nothing since the
+ * file's last sample, or has been quieter than a live agent ever is (it
+ * sends at least a heartbeat). Then agent-down decides, so that an agent
+ * that dies pages once, not once per file first.
+ */
+static int agent_explains(const struct watch *w, const struct wentry *e, double now)
+{
+	const struct watch_agent *a = e->agent;
+
+	if (a == NULL)
+		return 0;
+	if (a->down)
+		return 1;
+	if (w->p.agent_down_s == 0)
+		return 0; /* nothing else would page for it */
+	return a->sessions == 0 || a->last_seen <= e->last_sample ||
+	       now - a->last_seen > (double)w->p.heartbeat_s + WATCH_NODATA_GRACE_S;
+}
+
 void watch_tick(struct watch *w, double now)
 {
 	for (size_t i = 0; i < w->nagents; i++) {
@@ -491,8 +512,8 @@ void watch_tick(struct watch *w, double now)
 
 			if (!e->has_samples || e->nodata || now - e->last_sample <= limit)
 				continue;
-			/* explained elsewhere: the agent is down or the host unreachable */
-			if ((e->agent != NULL && e->agent->down) || e->h->failing > 0)
+			/* explained elsewhere: the agent is silent or the host unreachable */
+			if (agent_explains(w, e, now) || e->h->failing > 0)
 				continue;
 			nodata_condition(w, e, 1, now);
 		}

@@ -24,6 +24,7 @@ struct watch;
 
 struct watch_params {
 	unsigned agent_down_s; /* seconds without traffic from an agent; 0 = off */
+	unsigned heartbeat_s;  /* an agent sends something at least this often */
 	unsigned no_data;      /* intervals without samples for a file; 0 = off */
 	unsigned unreachable;  /* failed runs in a row; 0 = off */
 	size_t max_entries;    /* files and checks watched, at most */
