@@ -11,9 +11,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-
-#include <arpa/inet.h>
 
 #include "agent.h"
 #include "timeutil.h"
@@ -207,31 +204,21 @@ static int csnmp_start(struct check *c)
 	return csnmp_session_open(p);
 }
 
-static void csnmp_resolved(int result, struct evutil_addrinfo *res, void *arg)
+static void csnmp_resolved(const struct sockaddr *sa, socklen_t salen, const char *addr,
+			   const char *why, void *arg)
 {
 	struct check *c = arg;
 	struct csnmp_priv *p = c->priv;
-	char a[INET6_ADDRSTRLEN];
 
-	p->dnsreq = NULL;
-	if (result == EVUTIL_EAI_CANCEL)
-		return; /* stop() or csnmp_dns_timeout(), which end the run themselves */
-	evtimer_del(p->ev_dns);
-	if (result != 0 || res == NULL) {
-		check_done(c, OUTCOME_ERROR, "cannot resolve %s: %s", p->host,
-			   evutil_gai_strerror(result));
+	if (sa == NULL) {
+		check_done(c, OUTCOME_ERROR, "%s", why);
 		return;
 	}
-	if (res->ai_family == AF_INET6) {
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, a,
-			  sizeof(a));
-		xasprintf(&p->peername, "udp6:[%s]:%u", a, p->port);
-	} else {
-		inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, a, sizeof(a));
-		xasprintf(&p->peername, "udp:%s:%u", a, p->port);
-	}
-	evutil_freeaddrinfo(res);
-	snprintf(p->shown, sizeof(p->shown), "%s (%s)", p->target, a);
+	if (sa->sa_family == AF_INET6)
+		xasprintf(&p->peername, "udp6:[%s]:%u", addr, p->port);
+	else
+		xasprintf(&p->peername, "udp:%s:%u", addr, p->port);
+	snprintf(p->shown, sizeof(p->shown), "%s (%s)", p->target, addr);
 	log_debug("snmp \"%s\": %s is %s", c->name, p->host, p->peername);
 	if (csnmp_session_open(p) < 0) {
 		/* try the name again at the next run */
@@ -243,42 +230,14 @@ static void csnmp_resolved(int result, struct evutil_addrinfo *res, void *arg)
 	csnmp_kick_run(c);
 }
 
-/* Name servers that do not answer must not keep the run from its Result. */
-static void csnmp_dns_timeout(evutil_socket_t fd, short what, void *arg)
-{
-	struct check *c = arg;
-	struct csnmp_priv *p = c->priv;
-	struct evdns_getaddrinfo_request *req = p->dnsreq;
-
-	p->dnsreq = NULL;
-	if (req != NULL)
-		evdns_getaddrinfo_cancel(req);
-	check_done(c, OUTCOME_ERROR,
-		   "cannot resolve %s: no answer from the name servers within %g s", p->host,
-		   c->timeout_ms / 1000.0);
-}
-
 static void csnmp_run(struct check *c)
 {
 	struct csnmp_priv *p = c->priv;
-	struct evutil_addrinfo hints;
 
 	if (p->sessp == NULL && p->peername == NULL) {
 		/* a device name: resolve it on the loop, then open the session */
-		memset(&hints, 0, sizeof(hints));
-		hints.ai_family = AF_UNSPEC;
-		hints.ai_socktype = SOCK_DGRAM;
-		if (p->ev_dns == NULL &&
-		    (p->ev_dns = evtimer_new(c->base, csnmp_dns_timeout, c)) == NULL)
-			fatalx("snmp \"%s\": cannot create events", c->name);
-		p->dnsreq =
-		    evdns_getaddrinfo(c->agent->dns, p->host, NULL, &hints, csnmp_resolved, c);
-		if (p->dnsreq != NULL) {
-			struct timeval tv;
-
-			ms_to_timeval(c->timeout_ms, &tv);
-			evtimer_add(p->ev_dns, &tv);
-		}
+		resolve_start(&p->res, c->agent->dns, c->base, p->host, NULL, AF_UNSPEC,
+			      c->timeout_ms, csnmp_resolved, c);
 		return;
 	}
 	/* no session yet (opening failed before): try again now */
@@ -296,10 +255,7 @@ static void csnmp_stop(struct check *c)
 	if (p == NULL)
 		return;
 	p->closing = 1;
-	if (p->dnsreq != NULL)
-		evdns_getaddrinfo_cancel(p->dnsreq);
-	if (p->ev_dns != NULL)
-		event_free(p->ev_dns);
+	resolve_cancel(&p->res);
 	csnmp_session_close(p);
 	csnmp_priv_free(p);
 	c->priv = NULL;

@@ -12,16 +12,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include <event2/dns.h>
 #include <event2/util.h>
 
 #include "agent.h"
 #include "check.h"
 #include "conf.h"
 #include "log.h"
+#include "resolve.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -35,9 +34,8 @@ struct tcp_probe {
 	int ss_len;
 	evutil_socket_t fd;
 	struct event *ev;
-	struct evdns_getaddrinfo_request *dnsreq;
-	struct event *ev_dns; /* the run's timeout while the name resolves */
-	double started;       /* monotonic seconds: connect time wants sub-millisecond */
+	struct resolve res; /* the name's lookup at each run */
+	double started;     /* monotonic seconds: connect time wants sub-millisecond */
 };
 
 static cfg_opt_t tcp_opts[] = {
@@ -162,50 +160,23 @@ static void tcp_connect(struct check *c, const struct sockaddr *sa, int salen)
 	event_add(p->ev, &tv);
 }
 
-static void tcp_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
+static void tcp_resolved(const struct sockaddr *sa, socklen_t salen, const char *addr,
+			 const char *why, void *arg)
 {
 	struct check *c = arg;
 	struct tcp_probe *p = c->priv;
-	char a[INET6_ADDRSTRLEN] = "?";
 
-	p->dnsreq = NULL;
-	if (result == EVUTIL_EAI_CANCEL)
-		return; /* stop() or tcp_dns_timeout(), which end the run themselves */
-	evtimer_del(p->ev_dns);
-	if (result != 0 || res == NULL) {
-		tcp_finish(c, OUTCOME_ERROR, "cannot resolve %s: %s", p->host,
-			   evutil_gai_strerror(result));
+	if (sa == NULL) {
+		tcp_finish(c, OUTCOME_ERROR, "%s", why);
 		return;
 	}
-	if (res->ai_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, a,
-			  sizeof(a));
-	else
-		inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, a, sizeof(a));
-	snprintf(p->shown, sizeof(p->shown), "%s (%s)", p->target, a);
-	tcp_connect(c, res->ai_addr, (int)res->ai_addrlen);
-	evutil_freeaddrinfo(res);
-}
-
-/* Name servers that do not answer must not keep the run from its Result. */
-static void tcp_dns_timeout(evutil_socket_t fd, short what, void *arg)
-{
-	struct check *c = arg;
-	struct tcp_probe *p = c->priv;
-	struct evdns_getaddrinfo_request *req = p->dnsreq;
-
-	p->dnsreq = NULL;
-	if (req != NULL)
-		evdns_getaddrinfo_cancel(req);
-	tcp_finish(c, OUTCOME_ERROR,
-		   "cannot resolve %s: no answer from the name servers within %g s", p->host,
-		   c->timeout_ms / 1000.0);
+	snprintf(p->shown, sizeof(p->shown), "%s (%s)", p->target, addr);
+	tcp_connect(c, sa, (int)salen);
 }
 
 static void tcp_run(struct check *c)
 {
 	struct tcp_probe *p = c->priv;
-	struct evutil_addrinfo hints;
 	char port[8];
 
 	p->started = mono_now();
@@ -214,19 +185,9 @@ static void tcp_run(struct check *c)
 		tcp_connect(c, (struct sockaddr *)&p->ss, p->ss_len);
 		return;
 	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
 	snprintf(port, sizeof(port), "%u", p->port);
-	if (p->ev_dns == NULL && (p->ev_dns = evtimer_new(c->base, tcp_dns_timeout, c)) == NULL)
-		fatalx("tcp \"%s\": cannot create events", c->name);
-	p->dnsreq = evdns_getaddrinfo(c->agent->dns, p->host, port, &hints, tcp_dns_cb, c);
-	if (p->dnsreq != NULL) {
-		struct timeval tv;
-
-		ms_to_timeval(c->timeout_ms, &tv);
-		evtimer_add(p->ev_dns, &tv);
-	}
+	resolve_start(&p->res, c->agent->dns, c->base, p->host, port, AF_UNSPEC, c->timeout_ms,
+		      tcp_resolved, c);
 }
 
 static void tcp_stop(struct check *c)
@@ -235,12 +196,9 @@ static void tcp_stop(struct check *c)
 
 	if (p == NULL)
 		return;
-	if (p->dnsreq != NULL)
-		evdns_getaddrinfo_cancel(p->dnsreq);
+	resolve_cancel(&p->res);
 	if (p->ev != NULL)
 		event_free(p->ev);
-	if (p->ev_dns != NULL)
-		event_free(p->ev_dns);
 	if (p->fd >= 0)
 		evutil_closesocket(p->fd);
 	free(p);

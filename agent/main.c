@@ -137,13 +137,15 @@ int main(int argc, char **argv)
 	event_free(a.ev_stats);
 	/* checks first: a run in progress may still emit into the uplink */
 	agent_conf_free(a.conf);
+	/* before the turn below, whose uplink callbacks would read the freed conf */
+	uplink_free(a.uplink);
+	a.uplink = NULL;
 	/*
 	 * A name lookup cancelled above finishes in a callback evdns defers to
 	 * the loop; one more turn runs it, or its memory would be lost at exit.
 	 */
 	event_base_loop(a.base, EVLOOP_NONBLOCK);
 	check_kinds_fini(&a);
-	uplink_free(a.uplink);
 	evdns_base_free(a.dns, 1);
 	event_base_free(a.base);
 	return 0;

@@ -14,10 +14,10 @@
 #include <net-snmp/net-snmp-includes.h>
 
 #include <arpa/inet.h>
-#include <event2/dns.h>
 
 #include "check.h"
 #include "log.h"
+#include "resolve.h"
 
 /* Internal names use csnmp_ / CSNMP_: net-snmp owns the snmp_ / SNMP_ namespace. */
 #define CSNMP_DEFAULT_PORT       161
@@ -87,9 +87,8 @@ struct csnmp_priv {
 	char shown[300 + INET6_ADDRSTRLEN + 3];
 	char *host; /* the host part of addr: a name is resolved through evdns */
 	unsigned port;
-	char *peername; /* "udp:host:port" / "udp6:[addr]:port"; NULL until resolved */
-	struct evdns_getaddrinfo_request *dnsreq;
-	struct event *ev_dns; /* the run's timeout while the name resolves */
+	char *peername;     /* "udp:host:port" / "udp6:[addr]:port"; NULL until resolved */
+	struct resolve res; /* the name's lookup, at each run until it succeeds */
 	char *community;
 	long version; /* SNMP_VERSION_1 or SNMP_VERSION_2c */
 	int retries;

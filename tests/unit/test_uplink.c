@@ -248,8 +248,11 @@ static int teardown(void **state)
 	struct fixture *fx = *state;
 
 	agent_conf_free(fx->a.conf);
-	check_kinds_fini(&fx->a);
+	/* before the turn below: the uplink's callbacks read the conf just freed */
 	uplink_free(fx->a.uplink);
+	/* as the agent does at exit: a lookup cancelled by stop() lets go on the loop */
+	event_base_loop(fx->a.base, EVLOOP_NONBLOCK);
+	check_kinds_fini(&fx->a);
 	tcol_free(fx->col);
 	event_free(fx->tick);
 	evdns_base_free(fx->a.dns, 0);
@@ -316,16 +319,22 @@ static void start_agent(struct fixture *fx, struct agent_conf *conf)
 	fx->a.uplink = uplink_new(&fx->a);
 }
 
-static void test_ack_removes_exactly_the_acked_batches(void **state)
+/* An agent connected to the test collector, which acknowledges nothing until tcol_ack(). */
+static void connect_agent_without_acks(struct fixture *fx)
 {
-	struct fixture *fx = *state;
-	struct uplink_stats st;
-
 	start_agent(fx, conf_new(1));
 	set_collector(fx->a.conf, 0, fx->col->port);
 	fx->col->auto_ack = 0;
 	uplink_start(fx->a.uplink);
 	assert_true(run_until(fx, is_active, 5000));
+}
+
+static void test_ack_removes_exactly_the_acked_batches(void **state)
+{
+	struct fixture *fx = *state;
+	struct uplink_stats st;
+
+	connect_agent_without_acks(fx);
 	add_batch(fx, 3);
 	add_batch(fx, 3);
 	add_batch(fx, 3);
@@ -425,11 +434,7 @@ static void test_resend_in_order_after_reconnect(void **state)
 	struct fixture *fx = *state;
 	struct uplink_stats st;
 
-	start_agent(fx, conf_new(1));
-	set_collector(fx->a.conf, 0, fx->col->port);
-	fx->col->auto_ack = 0;
-	uplink_start(fx->a.uplink);
-	assert_true(run_until(fx, is_active, 5000));
+	connect_agent_without_acks(fx);
 	for (int i = 0; i < 4; i++)
 		add_batch(fx, 1);
 	want_batches = 4;
