@@ -233,6 +233,8 @@ const char *alert_builtin_str(enum alert_builtin b)
 		return "agent-down";
 	case ALERT_UNREACHABLE:
 		return "unreachable";
+	case ALERT_QUARANTINE:
+		return "quarantine";
 	case ALERT_BUILTIN_COUNT:
 		break;
 	}

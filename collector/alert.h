@@ -49,6 +49,7 @@ enum alert_builtin {
 	ALERT_NO_DATA,     /* a file's samples stopped while its agent lives */
 	ALERT_AGENT_DOWN,  /* no traffic from an agent */
 	ALERT_UNREACHABLE, /* a check's runs fail */
+	ALERT_QUARANTINE,  /* files of a host cannot be written: their samples are lost */
 	ALERT_BUILTIN_COUNT,
 };
 

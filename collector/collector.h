@@ -66,7 +66,7 @@ struct collector {
 	struct alert_engine *alert;
 	struct control *control;
 	struct watch *watch;
-	struct event *ev_sigint, *ev_sigterm, *ev_sighup, *ev_stats;
+	struct event *ev_sigint, *ev_sigterm, *ev_sighup, *ev_stats, *ev_quarantine;
 	double started; /* monotonic seconds */
 	uint64_t sessions_refused, frames_bad;
 	uint64_t ingest_dropped; /* samples the store refused: its queue was full */

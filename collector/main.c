@@ -59,6 +59,13 @@ static void stats_cb(evutil_socket_t fd, short what, void *arg)
 		 (unsigned long long)st.failed, st.queued, st.queued_bytes, st.files_quarantined);
 }
 
+static void quarantine_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct collector *c = arg;
+
+	watch_quarantine(c->watch, c->store);
+}
+
 static void store_done(const struct store_result *r, void *arg)
 {
 	session_store_done(r, arg);
@@ -221,6 +228,7 @@ int main(int argc, char **argv)
 	struct store_params sp;
 	struct watch_params wp;
 	struct timeval stats_tv = {60, 0};
+	struct timeval quar_tv = {2, 0}; /* how soon a quarantined host pages */
 
 	rc = daemon_parse_args(argc, argv, "vakt-collector", DEFAULT_CONFIG, &o);
 	if (rc >= 0)
@@ -265,6 +273,7 @@ int main(int argc, char **argv)
 	wp.no_data = c.conf->no_data;
 	wp.unreachable = c.conf->unreachable;
 	wp.max_entries = WATCH_MAX_ENTRIES;
+	wp.max_new_per_minute = c.conf->max_new_files_per_minute;
 	c.watch = watch_new(c.base, c.alert, &wp);
 	store_foreach_known_agent(c.store, known_agent, c.watch);
 	if (open_listeners(&c) < 0)
@@ -277,10 +286,11 @@ int main(int argc, char **argv)
 	c.ev_sigterm = evsignal_new(c.base, SIGTERM, stop_cb, &c);
 	c.ev_sighup = evsignal_new(c.base, SIGHUP, hup_cb, &c);
 	c.ev_stats = event_new(c.base, -1, EV_PERSIST, stats_cb, &c);
+	c.ev_quarantine = event_new(c.base, -1, EV_PERSIST, quarantine_cb, &c);
 	if (c.ev_sigint == NULL || c.ev_sigterm == NULL || c.ev_sighup == NULL ||
-	    c.ev_stats == NULL || event_add(c.ev_sigint, NULL) < 0 ||
+	    c.ev_stats == NULL || c.ev_quarantine == NULL || event_add(c.ev_sigint, NULL) < 0 ||
 	    event_add(c.ev_sigterm, NULL) < 0 || event_add(c.ev_sighup, NULL) < 0 ||
-	    event_add(c.ev_stats, &stats_tv) < 0) {
+	    event_add(c.ev_stats, &stats_tv) < 0 || event_add(c.ev_quarantine, &quar_tv) < 0) {
 		log_warnx("cannot set up the signal and stats events");
 		goto out;
 	}
@@ -309,6 +319,8 @@ out:
 		event_free(c.ev_sighup);
 	if (c.ev_stats != NULL)
 		event_free(c.ev_stats);
+	if (c.ev_quarantine != NULL)
+		event_free(c.ev_quarantine);
 	if (c.base != NULL)
 		event_base_free(c.base);
 	collector_conf_free(c.conf);

@@ -57,13 +57,27 @@ static void session_set_state(struct session *s, enum session_state st)
 	s->state = st;
 }
 
+/*
+ * Reading stops (1) or goes on (0) because the store is behind; the watch
+ * hears of it, so that an agent held back by the collector is not "down".
+ */
+static void set_paused(struct session *s, int paused)
+{
+	if (s->paused == paused)
+		return;
+	s->paused = paused;
+	if (s->wa != NULL)
+		watch_agent_held(s->c->watch, s->wa, paused);
+}
+
 void session_free(struct session *s)
 {
+	set_paused(s, 0);
 	if (s == NULL)
 		return;
 	TAILQ_REMOVE(&s->c->sessions, s, entry);
 	if (s->wa != NULL)
-		watch_agent_closed(s->c->watch, s->wa, "collector shut down");
+		watch_agent_closed(s->c->watch, s->wa, s->peer, "collector shut down");
 	s->c->nsessions--;
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
@@ -75,8 +89,9 @@ void session_free(struct session *s)
 
 static void session_end(struct session *s, const char *why)
 {
+	set_paused(s, 0);
 	if (s->wa != NULL) {
-		watch_agent_closed(s->c->watch, s->wa, why);
+		watch_agent_closed(s->c->watch, s->wa, s->peer, why);
 		s->wa = NULL;
 	}
 	if (s->site != NULL)
@@ -374,7 +389,7 @@ static void session_read_cb(struct bufferevent *bev, void *arg)
 			/* back-pressure: stop reading until the writer catches up */
 			if (!s->paused)
 				log_debug("session %s: store queue full, pausing", s->peer);
-			s->paused = 1;
+			set_paused(s, 1);
 			bufferevent_disable(bev, EV_READ);
 			return;
 		}
@@ -479,7 +494,7 @@ void session_resume_all(struct collector *c)
 		next = TAILQ_NEXT(s, entry);
 		if (!s->paused || store_full(c->store))
 			continue;
-		s->paused = 0;
+		set_paused(s, 0);
 		if (s->out_full)
 			continue; /* session_write_cb resumes it */
 		bufferevent_enable(s->bev, EV_READ);

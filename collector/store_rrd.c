@@ -57,6 +57,7 @@ struct job {
 /* A quarantined file as the status sees it; under the store's mutex. */
 struct qent {
 	char *path;
+	char *names; /* site, host, check, instance of the file, each with its NUL */
 	enum store_op op;
 	char reason[128];
 	time_t since;
@@ -66,11 +67,12 @@ struct qent {
 
 /* What the writer knows of one file (series_file.user); writer thread only. */
 struct fstate {
-	int known;       /* exists; last_ms and the data sources in it are read */
-	int64_t last_ms; /* its last update as far as we know */
-	unsigned gen;    /* a series_ds is in the file when its mark equals this */
-	struct qent *q;  /* non-NULL while quarantined */
-	double retry_at; /* monotonic */
+	int known;                   /* exists; last_ms and the data sources in it are read */
+	int64_t last_ms;             /* its last update as far as we know */
+	unsigned gen;                /* a series_ds is in the file when its mark equals this */
+	struct qent *q;              /* non-NULL while quarantined */
+	double retry_at;             /* monotonic */
+	const struct series_file *f; /* the file this is the state of */
 };
 
 /* Limits of one site (series_site.user); writer thread only. */
@@ -320,6 +322,19 @@ static void quarantine(struct store *s, struct fstate *fs, const char *path, enu
 	}
 	fs->q = xcalloc(1, sizeof(*fs->q));
 	fs->q->path = xstrdup(path);
+	{
+		const char *part[4] = {fs->f ? fs->f->site : "", fs->f ? fs->f->host : "",
+				       fs->f ? fs->f->check : "", fs->f ? fs->f->instance : ""};
+		size_t len = 0, k = 0;
+
+		for (int i = 0; i < 4; i++)
+			len += strlen(part[i]) + 1;
+		fs->q->names = xmalloc(len);
+		for (int i = 0; i < 4; i++) {
+			memcpy(fs->q->names + k, part[i], strlen(part[i]) + 1);
+			k += strlen(part[i]) + 1;
+		}
+	}
 	fs->q->op = op;
 	snprintf(fs->q->reason, sizeof(fs->q->reason), "%s", reason);
 	fs->q->since = time(NULL);
@@ -359,6 +374,7 @@ static void release(struct store *s, struct fstate *fs, const char *path)
 	log_info("store: %s works again after %.0f s in quarantine (%llu samples dropped)", path,
 		 mono_now() - q->since_mono, (unsigned long long)q->dropped);
 	free(q->path);
+	free(q->names);
 	free(q);
 	fs->q = NULL;
 }
@@ -604,8 +620,10 @@ static void write_file(struct store *s, struct series_file *f, struct item *it, 
 
 	if (left == 0)
 		return;
-	if (fs == NULL)
+	if (fs == NULL) {
 		fs = f->user = xcalloc(1, sizeof(*fs));
+		fs->f = f;
+	}
 	snprintf(path, sizeof(path), "%s/%s", s->data_dir, f->path);
 	if (fs->q != NULL) {
 		if (mono_now() < fs->retry_at) {
@@ -1091,7 +1109,13 @@ void store_foreach_quarantined(struct store *s, store_quarantine_fn fn, void *ar
 {
 	pthread_mutex_lock(&s->mu);
 	for (size_t i = 0; i < s->nq; i++) {
+		const char *site = s->q[i]->names, *host = site + strlen(site) + 1;
+		const char *check = host + strlen(host) + 1, *inst = check + strlen(check) + 1;
 		struct store_quarantine q = {
+		    .site = site,
+		    .host = host,
+		    .check = check,
+		    .instance = inst,
 		    .path = s->q[i]->path,
 		    .op = store_op_str(s->q[i]->op),
 		    .reason = s->q[i]->reason,
@@ -1109,6 +1133,7 @@ static void free_states(struct store *s)
 {
 	for (size_t i = 0; i < s->nq; i++) {
 		free(s->q[i]->path);
+		free(s->q[i]->names);
 		free(s->q[i]);
 	}
 	free(s->q);

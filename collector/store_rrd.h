@@ -56,7 +56,8 @@ struct store_stats {
 
 /* A quarantined file, for the status output. */
 struct store_quarantine {
-	const char *path;   /* full path */
+	const char *site, *host, *check, *instance; /* the file's series, as named */
+	const char *path;                           /* full path */
 	const char *op;     /* what failed: "mkdir", "create", "open", "tune", "update" */
 	const char *reason; /* why */
 	time_t since;       /* wall clock of the first failure */

@@ -15,6 +15,7 @@
 
 #include "alert.h"
 #include "log.h"
+#include "store_rrd.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -22,13 +23,24 @@
 #define WATCH_NODATA_GRACE_S 5
 /* An agent's clock offset moving by more than this between two readings is a step. */
 #define WATCH_CLOCK_STEP_MS 5000
-#define WATCH_BUCKETS_MIN   256
+/* An offset beyond this (about 100 years) is garbage, not a clock. */
+#define WATCH_CLOCK_ABSURD_MS (100LL * 366 * 86400 * 1000)
+#define WATCH_BUCKETS_MIN     256
 
 /* The hosts of one site, so that an unreachable host hides its files' no-data. */
 struct whost {
 	struct whost *next;
 	char *site, *host;
 	unsigned failing; /* its checks whose unreachable condition holds */
+};
+
+/* A site's pace of new entries: one agent's flood of names cannot fill the table. */
+struct wsite {
+	struct wsite *next;
+	char *name;
+	double window; /* monotonic start of the current minute */
+	unsigned added;
+	struct complaint too_fast;
 };
 
 /* One (site, host, check, instance): a file's samples and a check's outcomes. */
@@ -43,14 +55,25 @@ struct wentry {
 	unsigned interval;         /* seconds, the largest seen */
 	/* samples */
 	int has_samples;
+	int established;    /* samples at two different times: a series, not a one-off */
 	double last_sample; /* monotonic */
 	int64_t last_sample_wall;
-	int nodata; /* no-data is firing */
+	int64_t last_time_ms; /* the newest sample's own time */
+	int nodata;           /* no-data is firing */
 	/* outcomes */
 	unsigned fails; /* failed runs in a row */
 	int failing;    /* fails reached the limit: the check counts as unreachable */
 	int64_t first_fail_wall;
 	int unreachable; /* unreachable is firing */
+};
+
+/* A host with quarantined files, as the last look found it. */
+struct wquar {
+	char *site, *host;
+	size_t files;      /* quarantined now */
+	uint64_t dropped;  /* samples lost to them so far */
+	char example[256]; /* one of them: path, what failed, why */
+	int seen;          /* found by the look in progress */
 };
 
 struct watch {
@@ -63,8 +86,11 @@ struct watch {
 	struct wentry **bucket;
 	size_t nbuckets, nentries;
 	struct whost *hosts; /* few: one per host, a list is enough */
+	struct wsite *sites;
 	uint64_t ignored;
 	struct complaint full;
+	struct wquar *quar; /* hosts paged for quarantine */
+	size_t nquar;
 };
 
 static uint64_t hash_key(const char *key, size_t len)
@@ -152,6 +178,13 @@ void watch_free(struct watch *w)
 		}
 	}
 	free(w->bucket);
+	while (w->sites != NULL) {
+		struct wsite *t = w->sites;
+
+		w->sites = t->next;
+		free(t->name);
+		free(t);
+	}
 	while (w->hosts != NULL) {
 		struct whost *h = w->hosts;
 
@@ -166,6 +199,11 @@ void watch_free(struct watch *w)
 		free(w->agents[i]);
 	}
 	free(w->agents);
+	for (size_t i = 0; i < w->nquar; i++) {
+		free(w->quar[i].site);
+		free(w->quar[i].host);
+	}
+	free(w->quar);
 	free(w);
 }
 
@@ -251,8 +289,18 @@ void watch_agent_seen(struct watch *w, struct watch_agent *a)
 	a->last_wall_ms = wall_now_ms();
 }
 
-void watch_agent_closed(struct watch *w, struct watch_agent *a, const char *why)
+void watch_agent_held(struct watch *w, struct watch_agent *a, int held)
 {
+	if (held)
+		a->held++;
+	else if (a->held > 0)
+		a->held--;
+	watch_agent_seen(w, a); /* it was there until now, and is while held */
+}
+
+void watch_agent_closed(struct watch *w, struct watch_agent *a, const char *peer, const char *why)
+{
+	snprintf(a->last_peer, sizeof(a->last_peer), "%s", peer);
 	if (a->sessions > 0)
 		a->sessions--;
 	snprintf(a->last_close, sizeof(a->last_close), "%s", why);
@@ -265,6 +313,8 @@ void watch_agent_clock(struct watch *w, struct watch_agent *a, int64_t agent_ms)
 	if (agent_ms <= 0)
 		return; /* an agent that does not say its time */
 	offset = agent_ms - wall_now_ms();
+	if (llabs(offset) > WATCH_CLOCK_ABSURD_MS)
+		return; /* not a clock: nothing to learn from it */
 	if (a->have_offset && llabs(offset - a->clock_offset_ms) > WATCH_CLOCK_STEP_MS) {
 		a->clock_steps++;
 		log_warnx("agent \"%s\" of site %s: clock stepped by %+.1f s (now %+.1f s from the "
@@ -322,6 +372,37 @@ static void table_grow(struct watch *w)
 	w->nbuckets = n;
 }
 
+static int site_may_add(struct watch *w, const char *site)
+{
+	struct wsite *t;
+	double now = mono_now();
+
+	if (w->p.max_new_per_minute == 0)
+		return 1;
+	for (t = w->sites; t != NULL && strcmp(t->name, site) != 0; t = t->next)
+		;
+	if (t == NULL) {
+		t = xcalloc(1, sizeof(*t));
+		t->name = xstrdup(site);
+		t->window = now;
+		t->next = w->sites;
+		w->sites = t;
+	}
+	if (now - t->window >= 60) {
+		t->window = now;
+		t->added = 0;
+	}
+	if (t->added >= w->p.max_new_per_minute) {
+		log_complain(&t->too_fast, 300,
+			     "watch: site \"%s\" added %u files and checks within a minute; more "
+			     "are not watched for silence until the next minute",
+			     site, t->added);
+		return 0;
+	}
+	t->added++;
+	return 1;
+}
+
 static struct wentry *entry_get(struct watch *w, const char *site, const char *host,
 				const char *check, const char *instance)
 {
@@ -345,6 +426,11 @@ static struct wentry *entry_get(struct watch *w, const char *site, const char *h
 			free(key);
 			return e;
 		}
+	if (!site_may_add(w, site)) {
+		free(key);
+		w->ignored++;
+		return NULL;
+	}
 	if (w->nentries >= w->p.max_entries) {
 		free(key);
 		w->ignored++;
@@ -417,7 +503,10 @@ void watch_sample(struct watch *w, const char *site, const char *agent, const st
 	if (s->interval > e->interval)
 		e->interval = s->interval;
 	nodata_condition(w, e, 0, now);
+	if (e->has_samples && s->time_ms != e->last_time_ms)
+		e->established = 1;
 	e->has_samples = 1;
+	e->last_time_ms = s->time_ms;
 	e->last_sample = now;
 	e->last_sample_wall = wall_now_ms();
 }
@@ -487,7 +576,7 @@ static int agent_explains(const struct watch *w, const struct wentry *e, double 
 
 	if (a == NULL)
 		return 0;
-	if (a->down)
+	if (a->down || a->held > 0)
 		return 1;
 	if (w->p.agent_down_s == 0)
 		return 0; /* nothing else would page for it */
@@ -495,11 +584,73 @@ static int agent_explains(const struct watch *w, const struct wentry *e, double 
 	       now - a->last_seen > (double)w->p.heartbeat_s + WATCH_NODATA_GRACE_S;
 }
 
+/* Runs under the store's lock: copy, page later. */
+static void quar_collect(const struct store_quarantine *q, void *arg)
+{
+	struct watch *w = arg;
+	struct wquar *h = NULL;
+
+	for (size_t i = 0; i < w->nquar && h == NULL; i++)
+		if (strcmp(w->quar[i].site, q->site) == 0 && strcmp(w->quar[i].host, q->host) == 0)
+			h = &w->quar[i];
+	if (h == NULL) {
+		w->quar = xreallocarray(w->quar, w->nquar + 1, sizeof(*w->quar));
+		h = &w->quar[w->nquar++];
+		memset(h, 0, sizeof(*h));
+		h->site = xstrdup(q->site);
+		h->host = xstrdup(q->host);
+	}
+	if (!h->seen) {
+		h->seen = 1;
+		h->files = 0;
+		h->dropped = 0;
+		say(h->example, sizeof(h->example), "%s: %s failed: %s", q->path, q->op, q->reason);
+	}
+	h->files++;
+	h->dropped += q->dropped;
+}
+
+void watch_quarantine(struct watch *w, struct store *store)
+{
+	for (size_t i = 0; i < w->nquar; i++)
+		w->quar[i].seen = 0;
+	store_foreach_quarantined(store, quar_collect, w);
+	for (size_t i = 0; i < w->nquar;) {
+		struct wquar *h = &w->quar[i];
+		const char *names[5] = {h->site, h->host, "store", "", "quarantine"};
+		char summary[384];
+
+		if (h->seen) {
+			say(summary, sizeof(summary),
+			    "%zu file(s) of %s (site %s) cannot be written, their samples are "
+			    "lost: %s",
+			    h->files, h->host, h->site, h->example);
+			alert_condition(w->alert, ALERT_QUARANTINE, names, 1, wall_now_ms(),
+					summary);
+			i++;
+			continue;
+		}
+		say(summary, sizeof(summary),
+		    "the files of %s (site %s) are written again (%llu samples were lost)", h->host,
+		    h->site, (unsigned long long)h->dropped);
+		alert_condition(w->alert, ALERT_QUARANTINE, names, 0, wall_now_ms(), summary);
+		free(h->site);
+		free(h->host);
+		w->quar[i] = w->quar[--w->nquar];
+	}
+}
+
 void watch_tick(struct watch *w, double now)
 {
 	for (size_t i = 0; i < w->nagents; i++) {
 		struct watch_agent *a = w->agents[i];
 
+		if (a->held > 0) {
+			/* the store holds its data back: the agent is there */
+			a->last_seen = now;
+			a->last_wall_ms = wall_now_ms();
+			continue;
+		}
 		if (w->p.agent_down_s > 0 && !a->down && now - a->last_seen > w->p.agent_down_s)
 			agent_condition(w, a, 1, now);
 	}
@@ -510,7 +661,7 @@ void watch_tick(struct watch *w, double now)
 			double limit = (double)w->p.no_data * (e->interval ? e->interval : 1) +
 				       WATCH_NODATA_GRACE_S;
 
-			if (!e->has_samples || e->nodata || now - e->last_sample <= limit)
+			if (!e->established || e->nodata || now - e->last_sample <= limit)
 				continue;
 			/* explained elsewhere: the agent is silent or the host unreachable */
 			if (agent_explains(w, e, now) || e->h->failing > 0)

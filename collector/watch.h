@@ -23,17 +23,19 @@ struct watch;
 #define WATCH_MAX_ENTRIES 200000
 
 struct watch_params {
-	unsigned agent_down_s; /* seconds without traffic from an agent; 0 = off */
-	unsigned heartbeat_s;  /* an agent sends something at least this often */
-	unsigned no_data;      /* intervals without samples for a file; 0 = off */
-	unsigned unreachable;  /* failed runs in a row; 0 = off */
-	size_t max_entries;    /* files and checks watched, at most */
+	unsigned agent_down_s;       /* seconds without traffic from an agent; 0 = off */
+	unsigned heartbeat_s;        /* an agent sends something at least this often */
+	unsigned no_data;            /* intervals without samples for a file; 0 = off */
+	unsigned unreachable;        /* failed runs in a row; 0 = off */
+	size_t max_entries;          /* files and checks watched, at most */
+	unsigned max_new_per_minute; /* new entries one site may add a minute; 0 = no limit */
 };
 
 /* One agent seen since start; the session that serves it holds a pointer. */
 struct watch_agent {
 	char *site, *agent;
 	int sessions;     /* connected sessions of this agent */
+	int held;         /* of them, sessions the store's back-pressure keeps from reading */
 	double last_seen; /* monotonic seconds */
 	int64_t last_wall_ms;
 	char last_peer[80];
@@ -58,8 +60,13 @@ struct watch_agent *watch_agent_hello(struct watch *w, const char *site, const c
 void watch_agent_known(struct watch *w, const char *site, const char *agent);
 /* Any traffic from the agent (batch, heartbeat): it is alive. */
 void watch_agent_seen(struct watch *w, struct watch_agent *a);
-/* Its session ended, saying why. */
-void watch_agent_closed(struct watch *w, struct watch_agent *a, const char *why);
+/* Its session from `peer` ended, saying why. */
+void watch_agent_closed(struct watch *w, struct watch_agent *a, const char *peer, const char *why);
+/*
+ * One of its sessions stops (held = 1) or resumes (0) reading because the
+ * store is behind: its silence then is the collector's, not the agent's.
+ */
+void watch_agent_held(struct watch *w, struct watch_agent *a, int held);
 /* The agent's clock, as a Hello or Heartbeat stated it; logs a step once. */
 void watch_agent_clock(struct watch *w, struct watch_agent *a, int64_t agent_ms);
 
@@ -79,6 +86,14 @@ struct watch_stats {
 	uint64_t ignored; /* entries not watched: the table was full */
 };
 void watch_get_stats(const struct watch *w, struct watch_stats *st);
+
+struct store;
+/*
+ * Looks at the store's quarantined files: a host with any pages
+ * "quarantine" once (their samples are being lost), and recovers when none
+ * is left. The loop does it every few seconds.
+ */
+void watch_quarantine(struct watch *w, struct store *store);
 
 /* Runs the timers once at `now` (monotonic seconds); the loop does it every second. */
 void watch_tick(struct watch *w, double now);

@@ -6,6 +6,7 @@
 #include "sample.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +64,8 @@ void sample_value_str(const Vakt__Sample *s, char *buf, size_t len)
 
 void sample_format_value(const struct sample *s, char *buf, size_t len)
 {
-	if (s->unknown)
+	/* rrdtool would store an infinity as one; Vakt has no use for it */
+	if (s->unknown || (s->kind == SAMPLE_GAUGE && !isfinite(s->value)))
 		snprintf(buf, len, "U");
 	else if (s->kind == SAMPLE_GAUGE)
 		snprintf(buf, len, "%.15g", s->value);

@@ -68,7 +68,8 @@ def g(host, check, value=1.0, t=None):
 
 s = connect()
 
-log("no-data: h1/c and h1/d report, then h1/c stops")
+log("no-data: h1/c and h1/d report, then h1/c stops; 50 one-off series never page")
+send(s, [g("once", "o%d" % i) for i in range(50)])
 for _ in range(6):
     send(s, [g("h1", "c"), g("h1", "d")])
     time.sleep(0.5)

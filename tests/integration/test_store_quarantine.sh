@@ -15,9 +15,7 @@ export WIRE_DIR
 WIRE_DIR=$(cd "$(dirname "$0")" && pwd)
 
 col_port=$(free_port tcp)
-write_collector_conf "$W" "$col_port" <<'EOC'
-quarantine_retry = 1
-EOC
+{ pager_channel "$W"; echo "quarantine_retry = 1"; } | write_collector_conf "$W" "$col_port"
 mkdir -p "$W/rrd/fosen"
 : >"$W/rrd/fosen/bad" # where the host "bad" needs its folder
 start_collector "$W" "$col_port"
@@ -61,6 +59,11 @@ grep -qF "store: quarantined $W/rrd/fosen/bad/c.rrd" "$W/collector.log" ||
 [ "$(grep -c "store: quarantined" "$W/collector.log")" = 1 ] ||
 	fail "the quarantine was logged more than once"
 grep -q "refused the session" "$W/collector.log" && fail "a session was refused"
+# lost samples are not silent: the host's quarantine pages once
+quar_pages() { [ "$(grep -c "^$1 quarantine fosen bad store " "$W/pages.log" 2>/dev/null)" = "$2" ]; }
+wait_for 5 quar_pages firing 1 || { cat "$W/pages.log" 2>/dev/null; fail "no quarantine page"; }
+grep -qF "firing quarantine fosen bad store | 1 file(s) of bad (site fosen) cannot be written, their samples are lost: $W/rrd/fosen/bad/c.rrd: open failed: Not a directory" "$W/pages.log" ||
+	{ cat "$W/pages.log"; fail "the quarantine page lacks the file and the reason"; }
 
 log "fixing the folder"
 rm "$W/rrd/fosen/bad"
@@ -73,4 +76,6 @@ grep -qF "store: $W/rrd/fosen/bad/c.rrd works again" "$W/collector.log" ||
 status >"$W/status2.txt"
 grep -q "quarantined /" "$W/status2.txt" && { cat "$W/status2.txt"; fail "still listed"; }
 grep -q "0 files quarantined" "$W/status2.txt" || { cat "$W/status2.txt"; fail "no count"; }
+wait_for 5 quar_pages resolved 1 || { cat "$W/pages.log"; fail "no recovery of the quarantine page"; }
+quar_pages firing 1 || { cat "$W/pages.log"; fail "more than one quarantine page"; }
 echo "PASS: one unwritable folder cost only its own file's samples; the site went on"
