@@ -166,6 +166,36 @@ void check_emit(struct check *c, const char *instance, const char *metric, enum 
 	check_emit_as(c, c->name, instance, metric, kind, value, counter, unknown);
 }
 
+/* One Result into the uplink's pending batch. */
+static void send_result(struct check *c, const char *check, const char *instance, enum outcome o,
+			const char *reason, uint64_t duration)
+{
+	Vakt__Result *r;
+
+	if (c->agent == NULL || c->agent->uplink == NULL)
+		return;
+	r = uplink_result_new(c->host, check, instance, reason);
+	r->time_ms = c->run_time_ms;
+	r->outcome = (Vakt__Outcome)o;
+	r->interval = c->interval;
+	r->duration_ms = duration > UINT32_MAX ? UINT32_MAX : (uint32_t)duration;
+	uplink_add_result(c->agent->uplink, r);
+}
+
+void check_result_as(struct check *c, const char *check, const char *instance, enum outcome o,
+		     const char *fmt, ...)
+{
+	char reason[SAMPLE_REASON_MAX + 1] = "";
+	va_list ap;
+
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(reason, sizeof(reason), fmt, ap);
+		va_end(ap);
+	}
+	send_result(c, check, instance ? instance : "", o, reason, mono_now_ms() - c->run_start_ms);
+}
+
 void check_done(struct check *c, enum outcome o, const char *fmt, ...)
 {
 	char reason[SAMPLE_REASON_MAX + 1] = "";
@@ -182,16 +212,8 @@ void check_done(struct check *c, enum outcome o, const char *fmt, ...)
 		return;
 	}
 	c->busy = 0;
-	if (c->agent != NULL && c->agent->uplink != NULL) {
-		Vakt__Result *r = uplink_result_new(
-		    c->host, c->kind->result_check ? c->kind->result_check : c->name, "", reason);
-
-		r->time_ms = c->run_time_ms;
-		r->outcome = (Vakt__Outcome)o;
-		r->interval = c->interval;
-		r->duration_ms = duration > UINT32_MAX ? UINT32_MAX : (uint32_t)duration;
-		uplink_add_result(c->agent->uplink, r);
-	}
+	send_result(c, c->kind->result_check ? c->kind->result_check : c->name, "", o, reason,
+		    duration);
 	/* transitions only: a device down for a week is one line, not 10,000 */
 	if (o != c->last && o == OUTCOME_OK)
 		log_info("check \"%s\" (%s): %s -> ok%s%s", c->name, c->kind->name,

@@ -117,6 +117,13 @@ void check_emit_at(struct check *c, int64_t time_ms, const char *check, const ch
  * reason for people (printf-style; NULL when there is nothing to say), which
  * names the target by name and address and never holds a secret.
  */
+/*
+ * The outcome of one part of the current run (an interface of a device:
+ * check "if", instance "Gi0/1"), beside the run's own; the run still ends
+ * with check_done. fmt NULL: no reason.
+ */
+void check_result_as(struct check *c, const char *check, const char *instance, enum outcome o,
+		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void check_done(struct check *c, enum outcome o, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -224,6 +224,17 @@ void csnmp_emit(struct csnmp_priv *p)
 			      d->kind == SAMPLE_GAUGE ? it->value : 0.0,
 			      d->kind == SAMPLE_GAUGE ? 0 : it->counter, unk);
 	}
+	/* every configured interface reports too: a name the device lacks is not silent */
+	for (size_t i = 0; i < p->nifs; i++) {
+		const struct csnmp_if *ifc = &p->ifs[i];
+
+		if (ifc->ifindex == 0)
+			check_result_as(p->c, "if", ifc->cfg, OUTCOME_ERROR,
+					"%s has no interface \"%s\" (no ifName or ifDescr matches)",
+					p->shown, ifc->cfg);
+		else
+			check_result_as(p->c, "if", ifc->cfg, OUTCOME_OK, NULL);
+	}
 	if (p->unknown > 0)
 		log_complain(&p->c_missing, CSNMP_MISSING_COMPLAIN_S,
 			     "snmp \"%s\": %u value(s) unknown on %s, e.g. %s: %s", p->c->name,

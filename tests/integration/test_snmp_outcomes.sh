@@ -40,7 +40,7 @@ collector "dc1" { address = "127.0.0.1:$col_port" }
 snmp "core-sw" {
   address = "127.0.0.1:$snmp_port"
   community = "$community"
-  interfaces = {"lo"}
+  interfaces = {"lo", "nosuch0"}
   interval = 1
   timeout = 400
   retries = 0
@@ -78,12 +78,17 @@ grep -q "^firing unreachable rissa ghost-sw system | system on ghost-sw (site ri
 wait_for $((5 * SLOW)) up_is wrong-sw 0 || { show; fail "wrong-sw's outcome is not in its RRD file"; }
 wait_for $((5 * SLOW)) up_is ghost-sw 0 || { show; fail "ghost-sw's outcome is not in its RRD file"; }
 wait_for $((10 * SLOW)) up_is core-sw 1 || { show; fail "core-sw never stored as up"; }
-[ "$(pages "firing unreachable rissa core-sw")" = 0 ] || { show; fail "core-sw paged while it answered"; }
+[ "$(pages "firing unreachable rissa core-sw system")" = 0 ] || { show; fail "core-sw paged while it answered"; }
+# a configured interface the device lacks is not silent either
+wait_for $((5 * SLOW)) pages_are "firing unreachable rissa core-sw if" 1 || { show; fail "no page for a missing interface"; }
+grep -q "^firing unreachable rissa core-sw if | if/nosuch0 on core-sw (site rissa) is unreachable: error: 127.0.0.1:$snmp_port has no interface \"nosuch0\"" "$W/pages.log" ||
+	{ show; fail "the missing interface's page lacks its reason"; }
+[ "$(pages "firing unreachable rissa core-sw if")" = 1 ] || { show; fail "lo paged though it exists"; }
 
 log "killing snmpd"
 stop snmpd
 t0=$(date +%s)
-wait_for $((6 * SLOW)) pages_are "firing unreachable rissa core-sw" 1 || { show; fail "no page within 3 intervals (+ timeout) after snmpd died"; }
+wait_for $((6 * SLOW)) pages_are "firing unreachable rissa core-sw system" 1 || { show; fail "no page within 3 intervals (+ timeout) after snmpd died"; }
 took=$(( $(date +%s) - t0 ))
 log "paged after $took s"
 # two failed runs of 1 s each and their 0.4 s timeouts, within 3 intervals (+1 s of rounding)
@@ -92,17 +97,17 @@ grep -q "^firing unreachable rissa core-sw system | system on core-sw (site riss
 	{ show; fail "core-sw's page lacks its reason"; }
 wait_for $((5 * SLOW)) up_is core-sw 0 || { show; fail "core-sw's outage is not in its RRD file"; }
 sleep 3
-[ "$(pages "firing unreachable rissa core-sw")" = 1 ] || { show; fail "more than one page for one outage"; }
+[ "$(pages "firing unreachable rissa core-sw system")" = 1 ] || { show; fail "more than one page for one outage"; }
 [ "$(pages "firing no-data")" = 0 ] || { show; fail "no-data paged for a host already unreachable"; }
 
 log "restarting snmpd"
 start_snmpd "$W" "$snmp_port" "$community"
-wait_for $((10 * SLOW)) pages_are "resolved unreachable rissa core-sw" 1 || { show; fail "no recovery for core-sw"; }
+wait_for $((10 * SLOW)) pages_are "resolved unreachable rissa core-sw system" 1 || { show; fail "no recovery for core-sw"; }
 grep -q "^resolved unreachable rissa core-sw system | system on core-sw (site rissa) answers again" "$W/pages.log" ||
 	{ show; fail "core-sw's recovery text"; }
 wait_for $((5 * SLOW)) up_is core-sw 1 || { show; fail "core-sw's recovery is not in its RRD file"; }
 sleep 3
-[ "$(pages "resolved unreachable rissa core-sw")" = 1 ] || { show; fail "more than one recovery"; }
+[ "$(pages "resolved unreachable rissa core-sw system")" = 1 ] || { show; fail "more than one recovery"; }
 [ "$(pages "resolved unreachable rissa wrong-sw")" = 0 ] || { show; fail "wrong-sw recovered though its community is still wrong"; }
 
 log "killing the agent"

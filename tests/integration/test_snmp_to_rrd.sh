@@ -74,7 +74,9 @@ done
 rrdtool fetch "$sys" AVERAGE -r 1 -s "$first_t" -e "$(rrdtool last "$sys")" >"$W/fetch.txt"
 grep -Eq ': [0-9]\.[0-9]+e\+0[0-9]' "$W/fetch.txt" || { cat "$W/fetch.txt"; fail "no uptime values in rrdtool fetch"; }
 rrdtool fetch "$ifl" AVERAGE -r 1 -s "$first_t" -e "$(rrdtool last "$ifl")" >"$W/fetch-if.txt"
-awk 'NF == 4 && $2 != "-nan" && $2 + 0 > 0 { ok = 1 } END { exit !ok }' "$W/fetch-if.txt" ||
+# the header names the data sources; the value lines have the time first
+awk 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "in_octets") col = i + 1; next }
+     col && $col != "-nan" && $col + 0 > 0 { ok = 1 } END { exit !ok }' "$W/fetch-if.txt" ||
 	{ cat "$W/fetch-if.txt"; fail "no positive in_octets rate in rrdtool fetch"; }
 grep -q "store: created $sys" "$W/collector.log" || fail "collector did not log the file it created"
 echo "PASS: sysUpTime and interface counters stored and consistent with snmpget"
