@@ -159,6 +159,12 @@ EOC
 	} >"$1/collector.conf"
 }
 
+# sanitized: true when the Vakt binaries are built with AddressSanitizer, whose
+# shadow memory and quarantine of freed blocks make RSS say little of Vakt's own use.
+sanitized() {
+	ldd "$VAKT_BIN/vakt-collector" 2>/dev/null | grep -q libasan
+}
+
 # pager_channel DIR: prints a collector "oncall" exec channel that appends one
 # line per notification to DIR/pages.log:
 # "STATE RULE SITE HOST CHECK | SUMMARY".
