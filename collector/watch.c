@@ -127,15 +127,34 @@ static void fmt_span(double s, char *buf, size_t len)
 		snprintf(buf, len, "%ld h %ld min", v / 3600, (v % 3600) / 60);
 }
 
+/* Ends text of `end` bytes so that its last UTF-8 character is whole. */
+static void utf8_cut(char *t, size_t end)
+{
+	size_t j = end, need;
+	unsigned char lead;
+
+	while (j > 0 && ((unsigned char)t[j - 1] & 0xc0) == 0x80)
+		j--;
+	if (j == 0)
+		return;
+	lead = (unsigned char)t[j - 1];
+	need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+	if ((j - 1) + need > end)
+		t[j - 1] = '\0';
+}
+
 /* snprintf for summaries: a long name shortens the text, which is fine. */
 static void say(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void say(char *buf, size_t len, const char *fmt, ...)
 {
 	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
+	n = vsnprintf(buf, len, fmt, ap);
 	va_end(ap);
+	if (n >= 0 && (size_t)n >= len && len > 1)
+		utf8_cut(buf, len - 1);
 }
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
