@@ -7,8 +7,13 @@
  */
 #include "uplink.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <event2/bufferevent.h>
 #include <event2/buffer.h>
@@ -20,15 +25,16 @@
 #include "timeutil.h"
 #include "xmalloc.h"
 
-#define UPLINK_BATCH_SAMPLES 1000          /* flush early when this many are waiting */
-#define UPLINK_BATCH_RESULTS 1000          /* or this many Results */
-#define UPLINK_HEARTBEAT_S   10            /* when the collector's HelloAck names none */
-#define UPLINK_CLOCK_WARN_MS 2000          /* a clock offset worth a warning */
-#define UPLINK_FUTURE_S      10            /* the collector refuses samples this far ahead */
-#define UPLINK_QUEUE_BYTES   (64ULL << 20) /* when the config names none */
-#define UPLINK_HELLO_TIMEOUT 10            /* seconds to wait for HelloAck */
-#define UPLINK_BACKOFF_MIN   500           /* ms */
-#define UPLINK_BACKOFF_MAX   30000         /* ms */
+#define UPLINK_BATCH_SAMPLES   1000          /* flush early when this many are waiting */
+#define UPLINK_BATCH_RESULTS   1000          /* or this many Results */
+#define UPLINK_HEARTBEAT_S     10            /* when the collector's HelloAck names none */
+#define UPLINK_CLOCK_WARN_MS   2000          /* a clock offset worth a warning */
+#define UPLINK_FUTURE_S        10            /* the collector refuses samples this far ahead */
+#define UPLINK_QUEUE_BYTES     (64ULL << 20) /* when the config names none */
+#define UPLINK_HELLO_TIMEOUT   10            /* seconds to wait for HelloAck */
+#define UPLINK_DEAD_HEARTBEATS 3             /* heartbeats without TCP acks: collector gone */
+#define UPLINK_BACKOFF_MIN     500           /* ms */
+#define UPLINK_BACKOFF_MAX     30000         /* ms */
 
 struct queued_batch {
 	uint64_t seq;
@@ -399,6 +405,25 @@ static void log_clock_offset(struct uplink *u, int64_t collector_ms)
 			 (double)offset / 1000.0, (unsigned long long)rtt);
 }
 
+/*
+ * A collector that vanishes without a word (power gone, WAN cut) leaves the
+ * connection open: the agent would keep sending into it, acked by nobody,
+ * until TCP gives up after about 15 minutes, and fail over to the next
+ * collector only then. The agent sends at least a heartbeat every hb_ms, so
+ * data the peer's TCP has not acknowledged for three heartbeats means it is
+ * gone: the kernel then ends the connection and event_cb fails over. A
+ * collector that is merely slow to store still acknowledges at the TCP
+ * level (zero-window probes included), so it is not taken for dead.
+ */
+static void uplink_set_user_timeout(struct uplink *u)
+{
+	unsigned ms = (unsigned)(UPLINK_DEAD_HEARTBEATS * u->hb_ms);
+
+	if (setsockopt(bufferevent_getfd(u->bev), IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms)) <
+	    0)
+		log_debug("uplink: TCP_USER_TIMEOUT: %s", strerror(errno));
+}
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
 	struct uplink *u = arg;
@@ -433,6 +458,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
 								       : UPLINK_HEARTBEAT_S) *
 				    1000;
 				bufferevent_set_timeouts(bev, NULL, NULL);
+				uplink_set_user_timeout(u);
 				u->backoff_ms = 0;
 				uplink_set_state(u, UPLINK_ACTIVE);
 				uplink_send_queued(u);

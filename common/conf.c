@@ -170,6 +170,52 @@ static int word_char(char c)
 	return c != '\0' && strchr(" \t\r\n#\"'={}()+,*", c) == NULL;
 }
 
+#define CONF_ENV_MSG                                                                               \
+	"'${' would be replaced with an environment variable of the daemon when the file is "      \
+	"read: write $NAME, or \\${ for a literal '${'"
+
+/*
+ * What libconfuse's lexer would take from a value without a word, outside
+ * quotes at buf[i]: a '*' or a '+' not in '+=' it drops, ${NAME} it
+ * replaces with the daemon's environment, and a number with a leading zero
+ * it reads as octal (`interval = 010` is 8 s). Prints FILE:LINE and
+ * returns 1 for such a character.
+ */
+static int dropped(const char *buf, size_t len, size_t i, char prev, const char *path, int line,
+		   FILE *ef)
+{
+	char c = buf[i], next = i + 1 < len ? buf[i + 1] : '\0';
+	size_t j;
+
+	if (c == '*' && next == '/') {
+		fprintf(ef, "%s:%d: '*/' closes no comment\n", path, line);
+		return 1;
+	}
+	if (c == '*' || (c == '+' && next != '=')) {
+		fprintf(ef,
+			"%s:%d: '%c' outside quotes%s is dropped when the file is read: put the "
+			"value in quotes\n",
+			path, line, c, c == '+' ? " (other than '+=')" : "");
+		return 1;
+	}
+	if (c == '$' && next == '{') {
+		fprintf(ef, "%s:%d: %s\n", path, line, CONF_ENV_MSG);
+		return 1;
+	}
+	if (c == '0' && !word_char(prev) && next >= '0' && next <= '9') {
+		for (j = i + 1; j < len && buf[j] >= '0' && buf[j] <= '9'; j++)
+			;
+		if (j < len && word_char(buf[j]))
+			return 0; /* a word such as 0123abc: a string, never a number */
+		fprintf(ef,
+			"%s:%d: '%.*s' would be read as an octal number: write it without the "
+			"leading zero, or in quotes\n",
+			path, line, (int)(j - i), buf + i);
+		return 1;
+	}
+	return 0;
+}
+
 /*
  * Removes '#', '//' and C-style comments outside quoted strings, keeping
  * every newline so that line numbers stay true, and reports (as FILE:LINE)
@@ -215,12 +261,17 @@ static long strip_comments(char *buf, size_t len, const char *path)
 				opened = line;
 				st = c == '"' ? DQUOTE : SQUOTE;
 			}
+			if (dropped(buf, len, i, prev, path, line, ef))
+				bad = 1;
 			break;
 		case DQUOTE:
 		case SQUOTE:
 			if (c == '\\' && next != '\0') {
 				buf[o++] = c;
 				c = buf[++i];
+			} else if (st == DQUOTE && c == '$' && next == '{') {
+				fprintf(ef, "%s:%d: %s\n", path, line, CONF_ENV_MSG);
+				bad = 1;
 			} else if ((st == DQUOTE && c == '"') || (st == SQUOTE && c == '\'')) {
 				st = CODE;
 			}

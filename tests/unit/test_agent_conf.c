@@ -172,6 +172,24 @@ static void test_comment_glued_to_a_value_is_refused(void **state)
 	assert_false(ok);
 }
 
+/* `interval = 010` was 8 s and `timeout = 0500` 320 ms, without a word. */
+static void test_leading_zero_and_stray_comment_end_are_refused(void **state)
+{
+	char path[512], want[2048];
+	int ok;
+
+	snprintf(path, sizeof(path), DATA "agent_octal.conf");
+	snprintf(want, sizeof(want),
+		 "%1$s:7: '010' would be read as an octal number: write it without the "
+		 "leading zero, or in quotes\n"
+		 "%1$s:8: '0500' would be read as an octal number: write it without the "
+		 "leading zero, or in quotes\n"
+		 "%1$s:8: '*/' closes no comment\n",
+		 path);
+	assert_string_equal(load(path, &ok), want);
+	assert_false(ok);
+}
+
 /*
  * Parsing is linear in the number of sections: every duplicate check goes
  * through an index (conf_index), and conf.c keeps libconfuse's own search
@@ -231,6 +249,7 @@ int main(void)
 	    cmocka_unit_test(test_key_set_twice_names_both_lines),
 	    cmocka_unit_test(test_section_defined_twice),
 	    cmocka_unit_test(test_comment_glued_to_a_value_is_refused),
+	    cmocka_unit_test(test_leading_zero_and_stray_comment_end_are_refused),
 	    cmocka_unit_test(test_twenty_thousand_checks_load),
 	    cmocka_unit_test(test_missing_file),
 	};

@@ -61,6 +61,33 @@ static void test_exec_channel_without_command(void **state)
 		    ":4: channel \"oncall\": missing required key 'command'");
 }
 
+/*
+ * libconfuse's lexer drops a '*' or a lone '+' outside quotes without a word
+ * (`host = core-*` became the exact name "core-", so the rule never fired)
+ * and replaces ${NAME} with the daemon's own environment (an exec command's
+ * ${VAKT_STATE} reached the shell empty). Each is an error naming its line;
+ * a quoted pattern, $NAME and \${NAME} keep their meaning.
+ */
+static void test_characters_the_reader_would_drop_are_refused(void **state)
+{
+	char path[512], want[4096];
+	int ok;
+
+	snprintf(path, sizeof(path), DATA "collector_dropped_chars.conf");
+	snprintf(want, sizeof(want),
+		 "%1$s:6: '${' would be replaced with an environment variable of the daemon "
+		 "when the file is read: write $NAME, or \\${ for a literal '${'\n"
+		 "%1$s:12: '*' outside quotes is dropped when the file is read: put the "
+		 "value in quotes\n"
+		 "%1$s:14: '+' outside quotes (other than '+=') is dropped when the file is "
+		 "read: put the value in quotes\n"
+		 "%1$s:15: '${' would be replaced with an environment variable of the daemon "
+		 "when the file is read: write $NAME, or \\${ for a literal '${'\n",
+		 path);
+	assert_string_equal(load(path, &ok), want);
+	assert_false(ok);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -70,6 +97,7 @@ int main(void)
 	    cmocka_unit_test(test_listen_without_port),
 	    cmocka_unit_test(test_listen_must_be_numeric_as_at_start),
 	    cmocka_unit_test(test_exec_channel_without_command),
+	    cmocka_unit_test(test_characters_the_reader_would_drop_are_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
