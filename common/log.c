@@ -11,11 +11,29 @@
 #include <syslog.h>
 #include <time.h>
 
+#include <event2/event.h>
+
 #include "timeutil.h"
 
 static int log_foreground = 1;
 static int log_verbose;
 static const char *log_prog = "vakt";
+
+/* libevent's own complaints ("Nameserver ... has failed") go where ours do. */
+static void log_libevent(int severity, const char *msg)
+{
+	switch (severity) {
+	case EVENT_LOG_DEBUG:
+		log_debug("libevent: %s", msg);
+		break;
+	case EVENT_LOG_MSG:
+		log_info("libevent: %s", msg);
+		break;
+	default:
+		log_warnx("libevent: %s", msg);
+		break;
+	}
+}
 
 void log_init(const char *progname, int foreground, int verbose)
 {
@@ -24,6 +42,7 @@ void log_init(const char *progname, int foreground, int verbose)
 	log_verbose = verbose;
 	if (!foreground)
 		openlog(progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	event_set_log_callback(log_libevent);
 }
 
 void log_setverbose(int verbose)

@@ -74,7 +74,10 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		fprintf(stderr, "vaktctl: cannot connect to %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "vaktctl: cannot connect to %s: %s%s\n", path, strerror(errno),
+			errno == ECONNREFUSED || errno == ENOENT
+			    ? " (is vakt-collector running, with this control_socket?)"
+			    : "");
 		return 1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));

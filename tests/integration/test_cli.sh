@@ -109,7 +109,7 @@ out=$("$VAKT_BIN/vaktctl" -s "$W/none.sock" status 2>&1)
 rc=$?
 set -e
 [ "$rc" = 1 ] || fail "vaktctl without a collector exits $rc"
-[ "$out" = "vaktctl: cannot connect to $W/none.sock: No such file or directory" ] || fail "vaktctl error: $out"
+[ "$out" = "vaktctl: cannot connect to $W/none.sock: No such file or directory (is vakt-collector running, with this control_socket?)" ] || fail "vaktctl error: $out"
 # a socket nobody listens on (a collector killed with -9 leaves one)
 python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$W/stale.sock"
 set +e
@@ -117,5 +117,5 @@ out=$("$VAKT_BIN/vaktctl" -s "$W/stale.sock" status 2>&1)
 rc=$?
 set -e
 [ "$rc" = 1 ] || fail "vaktctl on a stale socket exits $rc"
-[ "$out" = "vaktctl: cannot connect to $W/stale.sock: Connection refused" ] || fail "vaktctl error: $out"
+[ "$out" = "vaktctl: cannot connect to $W/stale.sock: Connection refused (is vakt-collector running, with this control_socket?)" ] || fail "vaktctl error: $out"
 echo "PASS: command lines behave"

@@ -105,5 +105,5 @@ out=$("$VAKT_BIN/vaktctl" -s "$SOCK" status 2>&1)
 rc=$?
 set -e
 [ "$rc" = 1 ] || fail "vaktctl without a collector exits $rc, expected 1"
-[ "$out" = "vaktctl: cannot connect to $SOCK: Connection refused" ] || fail "vaktctl says: $out"
+[ "$out" = "vaktctl: cannot connect to $SOCK: Connection refused (is vakt-collector running, with this control_socket?)" ] || fail "vaktctl says: $out"
 echo "PASS: slow control clients lock nobody out; refusals say why"
