@@ -10,17 +10,8 @@ W=$(mktemp -d /tmp/vakt-it-agentdown.XXXXXX)
 trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 
 col_port=$(free_port tcp)
-cat >"$W/page.sh" <<'EOS'
-#!/bin/sh
-echo "$VAKT_STATE $VAKT_RULE $VAKT_SITE $VAKT_HOST $VAKT_CHECK | $VAKT_SUMMARY" >>"$PAGES"
-EOS
-chmod +x "$W/page.sh"
 # no-data after 2 x 1 s + 5 s = 7 s, well before agent-down at 10 s
-write_collector_conf "$W" "$col_port" <<EOC
-channel "oncall" {
-  kind = "exec"
-  command = "PAGES=$W/pages.log $W/page.sh"
-}
+{ pager_channel "$W"; cat <<EOC; } | write_collector_conf "$W" "$col_port"
 watch {
   heartbeat = 2
   agent_down = 10
@@ -32,29 +23,12 @@ start_collector "$W" "$col_port"
 PYTHONPATH="$(dirname "$0")" python3 - "$col_port" "$W" <<'EOP' || { cat "$W/collector.log"; cat "$W/pages.log" 2>/dev/null; fail "see above"; }
 import os, sys, time
 import wire
+from pages import Pages, log
 
 port, W = int(sys.argv[1]), sys.argv[2]
-pages = os.path.join(W, "pages.log")
+pages = Pages(W)
+lines, wait_lines = pages.lines, pages.wait
 seq = 0
-
-def log(msg):
-    print(time.strftime("%H:%M:%S"), msg, file=sys.stderr, flush=True)
-
-def lines(prefix=""):
-    if not os.path.exists(pages):
-        return []
-    return [l for l in open(pages).read().splitlines() if l.startswith(prefix)]
-
-def wait_lines(prefix, n, limit, also=None):
-    end = time.time() + limit
-    while time.time() < end:
-        if also:
-            also()
-        if len(lines(prefix)) >= n:
-            return lines(prefix)
-        time.sleep(0.5)
-    raise SystemExit("FAIL: expected %d page(s) '%s' within %d s, have %r"
-                     % (n, prefix, limit, lines()))
 
 def connect():
     s = wire.connect(port)

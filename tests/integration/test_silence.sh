@@ -26,29 +26,12 @@ start_collector "$W" "$col_port"
 PYTHONPATH="$(dirname "$0")" python3 - "$col_port" "$W" <<'EOP' || { cat "$W/collector.log"; cat "$W/pages.log" 2>/dev/null; fail "see above"; }
 import os, sys, time, subprocess
 import wire
+from pages import Pages, log
 
 port, W = int(sys.argv[1]), sys.argv[2]
-pages = os.path.join(W, "pages.log")
+pages = Pages(W)
+lines, wait_lines = pages.lines, pages.wait
 seq = 0
-
-def log(msg):
-    print(time.strftime("%H:%M:%S"), msg, file=sys.stderr, flush=True)
-
-def lines(prefix):
-    if not os.path.exists(pages):
-        return []
-    return [l for l in open(pages).read().splitlines() if l.startswith(prefix)]
-
-def wait_lines(prefix, n, limit, also=None):
-    end = time.time() + limit
-    while time.time() < end:
-        if also:
-            also()
-        if len(lines(prefix)) >= n:
-            return lines(prefix)
-        time.sleep(0.5)
-    raise SystemExit("FAIL: expected %d page(s) '%s' within %d s, have %r"
-                     % (n, prefix, limit, lines("")))
 
 def connect():
     s = wire.connect(port)
