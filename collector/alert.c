@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "hash.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -354,17 +355,6 @@ int alert_engine_add_rule(struct alert_engine *e, cfg_t *sec)
 
 /* ---- series table: chained hash, bounded by ALERT_SERIES_MAX ---- */
 
-static uint64_t key_hash(const char *key, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)key[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 static struct series *series_find(const struct alert_engine *e, const char *key, size_t len,
 				  uint64_t hash)
 {
@@ -693,7 +683,7 @@ void alert_condition(struct alert_engine *e, enum alert_builtin b, const char *c
 
 	if (series_key(e, name, key, &len) < 0)
 		return;
-	hash = key_hash(key, len);
+	hash = hash_fnv1a(key, len);
 	s = series_find(e, key, len, hash);
 	if (s == NULL) {
 		if (!firing || series_table_full(e))
@@ -733,7 +723,7 @@ void alert_feed(struct alert_engine *e, const char *site, const struct sample *s
 		return;
 	if (series_key(e, name, key, &len) < 0)
 		return;
-	hash = key_hash(key, len);
+	hash = hash_fnv1a(key, len);
 	s = series_find(e, key, len, hash);
 	if (s == NULL) {
 		/* keep state only for series some rule is about */

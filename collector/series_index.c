@@ -13,6 +13,7 @@
 
 #include <sqlite3.h>
 
+#include "hash.h"
 #include "log.h"
 #include "rrdpath.h"
 #include "xmalloc.h"
@@ -33,21 +34,9 @@ struct hmap {
 	size_t nb, n;
 };
 
-static uint64_t fnv(const void *k, size_t len)
-{
-	const unsigned char *p = k;
-	uint64_t h = 1469598103934665603ULL;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 static void *hmap_get(const struct hmap *m, const void *k, size_t len)
 {
-	uint64_t h = fnv(k, len);
+	uint64_t h = hash_fnv1a(k, len);
 
 	if (m->nb == 0)
 		return NULL;
@@ -78,7 +67,7 @@ static const char *hmap_put(struct hmap *m, const void *k, size_t len, void *val
 		m->nb = nb;
 	}
 	e = xmalloc(sizeof(*e) + len + 1);
-	e->h = fnv(k, len);
+	e->h = hash_fnv1a(k, len);
 	e->klen = len;
 	e->val = val;
 	memcpy(e->key, k, len);
@@ -520,24 +509,26 @@ struct series_file *series_index_add_file(struct series_index *idx, const char *
 	return &r->f;
 }
 
+/* The series of f under `name` in one of the two DS maps (by metric, by DS name). */
+static struct series_ds *ds_lookup(const struct hmap *m, struct series_file *f, const char *name)
+{
+	char key[sizeof(void *) + 512];
+	size_t klen = ds_key(key, sizeof(key), f, name);
+	struct ds_rec *r = klen ? hmap_get(m, key, klen) : NULL;
+
+	return r ? &r->d : NULL;
+}
+
 struct series_ds *series_index_ds(struct series_index *idx, struct series_file *f,
 				  const char *metric)
 {
-	char key[sizeof(void *) + 512];
-	size_t klen = ds_key(key, sizeof(key), f, metric);
-	struct ds_rec *r = klen ? hmap_get(&idx->series, key, klen) : NULL;
-
-	return r ? &r->d : NULL;
+	return ds_lookup(&idx->series, f, metric);
 }
 
 struct series_ds *series_index_ds_named(struct series_index *idx, struct series_file *f,
 					const char *ds)
 {
-	char key[sizeof(void *) + 512];
-	size_t klen = ds_key(key, sizeof(key), f, ds);
-	struct ds_rec *r = klen ? hmap_get(&idx->dsname, key, klen) : NULL;
-
-	return r ? &r->d : NULL;
+	return ds_lookup(&idx->dsname, f, ds);
 }
 
 struct series_ds *series_index_add_ds(struct series_index *idx, struct series_file *f,

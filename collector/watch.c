@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "alert.h"
+#include "hash.h"
 #include "log.h"
 #include "store_rrd.h"
 #include "timeutil.h"
@@ -92,17 +93,6 @@ struct watch {
 	struct wquar *quar; /* hosts paged for quarantine */
 	size_t nquar;
 };
-
-static uint64_t hash_key(const char *key, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)key[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
 
 /* "2026-11-30 03:12:04" in local time. */
 static void fmt_wall(int64_t ms, char *buf, size_t len)
@@ -262,18 +252,25 @@ static void agent_condition(struct watch *w, struct watch_agent *a, int down, do
 	alert_condition(w->alert, ALERT_AGENT_DOWN, names, down, wall_now_ms(), summary);
 }
 
+/* A record for an agent not seen before, kept until the collector stops. */
+static struct watch_agent *agent_new(struct watch *w, const char *site, const char *agent)
+{
+	struct watch_agent *a = xcalloc(1, sizeof(*a));
+
+	a->site = xstrdup(site);
+	a->agent = xstrdup(agent);
+	w->agents = xreallocarray(w->agents, w->nagents + 1, sizeof(*w->agents));
+	w->agents[w->nagents++] = a;
+	return a;
+}
+
 struct watch_agent *watch_agent_hello(struct watch *w, const char *site, const char *agent,
 				      const char *peer)
 {
 	struct watch_agent *a = agent_find(w, site, agent);
 
-	if (a == NULL) {
-		a = xcalloc(1, sizeof(*a));
-		a->site = xstrdup(site);
-		a->agent = xstrdup(agent);
-		w->agents = xreallocarray(w->agents, w->nagents + 1, sizeof(*w->agents));
-		w->agents[w->nagents++] = a;
-	}
+	if (a == NULL)
+		a = agent_new(w, site, agent);
 	a->sessions++;
 	snprintf(a->last_peer, sizeof(a->last_peer), "%s", peer);
 	a->last_close[0] = '\0';
@@ -287,16 +284,12 @@ void watch_agent_known(struct watch *w, const char *site, const char *agent)
 
 	if (agent_find(w, site, agent) != NULL)
 		return;
-	a = xcalloc(1, sizeof(*a));
-	a->site = xstrdup(site);
-	a->agent = xstrdup(agent);
+	a = agent_new(w, site, agent);
 	/* the restart is its last sign of life: it has agent_down seconds to return */
 	a->last_seen = mono_now();
 	a->last_wall_ms = wall_now_ms();
 	snprintf(a->last_close, sizeof(a->last_close), "%s",
 		 "not connected since the collector started");
-	w->agents = xreallocarray(w->agents, w->nagents + 1, sizeof(*w->agents));
-	w->agents[w->nagents++] = a;
 }
 
 void watch_agent_seen(struct watch *w, struct watch_agent *a)
@@ -426,32 +419,28 @@ static struct wentry *entry_get(struct watch *w, const char *site, const char *h
 				const char *check, const char *instance)
 {
 	const char *part[4] = {site, host, check, instance ? instance : ""};
+	/* the session refuses longer names: a key of four always fits */
+	char buf[4 * (SAMPLE_NAME_MAX + 1)], *key;
 	size_t len = 0, n[4];
-	char *key;
 	uint64_t hash;
 	struct wentry *e;
 
-	for (int i = 0; i < 4; i++)
-		len += (n[i] = strlen(part[i])) + 1;
-	key = xmalloc(len);
-	len = 0;
 	for (int i = 0; i < 4; i++) {
-		memcpy(key + len, part[i], n[i] + 1);
+		n[i] = strlen(part[i]);
+		if (n[i] > SAMPLE_NAME_MAX)
+			return NULL;
+		memcpy(buf + len, part[i], n[i] + 1);
 		len += n[i] + 1;
 	}
-	hash = hash_key(key, len);
+	hash = hash_fnv1a(buf, len);
 	for (e = w->bucket[hash & (w->nbuckets - 1)]; e != NULL; e = e->next)
-		if (e->hash == hash && e->keylen == len && memcmp(e->key, key, len) == 0) {
-			free(key);
+		if (e->hash == hash && e->keylen == len && memcmp(e->key, buf, len) == 0)
 			return e;
-		}
 	if (!site_may_add(w, site)) {
-		free(key);
 		w->ignored++;
 		return NULL;
 	}
 	if (w->nentries >= w->p.max_entries) {
-		free(key);
 		w->ignored++;
 		log_complain(&w->full, 300,
 			     "watch: %zu files and checks watched, the most kept; %" PRIu64
@@ -461,6 +450,9 @@ static struct wentry *entry_get(struct watch *w, const char *site, const char *h
 	}
 	if (w->nentries >= w->nbuckets)
 		table_grow(w);
+	/* allocated only for a new entry: a known one costs no allocation per sample */
+	key = xmalloc(len);
+	memcpy(key, buf, len);
 	e = xcalloc(1, sizeof(*e));
 	e->hash = hash;
 	e->key = key;
