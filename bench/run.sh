@@ -117,7 +117,7 @@ if command -v valgrind >/dev/null 2>&1; then
 	# where the store's timed instructions go, inclusive, for its developers
 	callgrind_annotate --inclusive=yes --threshold=100 --auto=no "$work/cg.vakt.out.2" 2>/dev/null |
 		grep -E '^ *[0-9,]+ \([ 0-9.]+%\)  [^=]' |
-		grep -E ':(write_job|write_group|rrd_update_r|rrd_open|rrd_close|rrdpath_build|sample_value_str|vakt__frame__free_unpacked|__strcmp_[a-z0-9]+|stat|store_submit|done_cb|pthread_mutex_lock)(@@[A-Z0-9_.]+)? ' |
+		grep -E ':(write_job|write_group|rrd_update_r|rrd_open|rrd_close|rrdpath_file|sample_format_value|sample_batch_free|__strcmp_[a-z0-9]+|stat|store_submit|done_cb|pthread_mutex_lock)(@@[A-Z0-9_.]+)? ' |
 		sed 's/^ *//; s/ \[.*\]$//; s/ [^ ]*\/\([^/ ]*:[^ ]*\)$/ \1/' | head -n 14 >"$work/cg.top" || :
 fi
 

@@ -51,17 +51,6 @@ const char *outcome_str(enum outcome o)
 	return "unknown";
 }
 
-void sample_value_str(const Vakt__Sample *s, char *buf, size_t len)
-{
-	if (s->unknown)
-		snprintf(buf, len, "U");
-	else if (s->kind == VAKT__KIND__GAUGE)
-		snprintf(buf, len, "%.15g",
-			 s->value); /* 15 digits: exact for any decimal a device sends */
-	else
-		snprintf(buf, len, "%" PRIu64, s->counter);
-}
-
 void sample_format_value(const struct sample *s, char *buf, size_t len)
 {
 	/* rrdtool would store an infinity as one; Vakt has no use for it */

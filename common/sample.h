@@ -38,9 +38,6 @@ const char *outcome_str(enum outcome o); /* "ok", "down", "timeout", "error" */
 /* Longest reason text of an outcome that the collector keeps. */
 #define SAMPLE_REASON_MAX 200
 
-/* Formats a wire sample's value as rrd_update wants it ("U" when unknown). */
-void sample_value_str(const Vakt__Sample *s, char *buf, size_t len);
-
 /*
  * One sample as the collector keeps it. The names point into the batch that
  * holds the sample and live as long as it.
