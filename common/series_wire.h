@@ -1,0 +1,65 @@
+/*
+ * series_wire.h - the compact form of a batch (protocol 2; docs/protocol.md).
+ * A series (host, check, instance, metric, kind, interval, width) is
+ * described once per session in a SeriesDef and later samples name it by a
+ * small id; their times travel as deltas and their values in columns.
+ *
+ * The agent keeps batches in the full form (protocol 1: every sample names
+ * its series), which stands alone whatever session carries it. Only when a
+ * batch is put on a session does series_tx_compact() rewrite it against
+ * what that session has already defined; the collector's series_rx turns it
+ * back into full samples before anything else sees it.
+ */
+#ifndef VAKT_SERIES_WIRE_H
+#define VAKT_SERIES_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vakt.pb-c.h"
+
+/* Ids a session may define when the collector names no limit. */
+#define SERIES_WIRE_MAX_DEFAULT 100000
+
+/* The agent's side: which series this session has defined, and as what id. */
+struct series_tx;
+
+/* `max` ids at most (>= 1); past it, ids are reused from 1 and defined again. */
+struct series_tx *series_tx_new(uint32_t max);
+void series_tx_free(struct series_tx *t);
+/* A new session: nothing is defined on it. */
+void series_tx_reset(struct series_tx *t);
+size_t series_tx_count(const struct series_tx *t);
+
+/*
+ * Rewrites the full-form frame `frame` (length prefix included, as queued)
+ * into the compact form for this session. Returns a malloc'd frame with its
+ * prefix and its length in *outlen, or NULL when `frame` is not a batch in
+ * the full form, does not decode, or has more samples than `max`: the
+ * caller then sends it as it is. When the batch's series do not fit beside
+ * those defined, the table starts again from id 1 and the batch defines
+ * every series it uses.
+ */
+uint8_t *series_tx_compact(struct series_tx *t, const uint8_t *frame, size_t len, size_t *outlen);
+
+/* The collector's side: the series a session has defined, by id. */
+struct series_rx;
+
+struct series_rx *series_rx_new(uint32_t max);
+void series_rx_free(struct series_rx *r);
+size_t series_rx_count(const struct series_rx *r);
+/* What the definitions hold in memory, for the session's bounds. */
+size_t series_rx_bytes(const struct series_rx *r);
+
+/*
+ * Takes in the batch's definitions, then expands its compact samples into
+ * full Vakt__Sample structs: *out gets a malloc'd array of *nout samples
+ * whose names point into `r` (valid until the next call; free the array
+ * alone; NULL when the batch has no compact samples). Returns NULL, or
+ * what is wrong with the batch (a series never defined, an id out of range,
+ * columns that do not match): the session cannot go on.
+ */
+const char *series_rx_expand(struct series_rx *r, const Vakt__Batch *b, Vakt__Sample **out,
+			     size_t *nout);
+
+#endif

@@ -1,0 +1,308 @@
+/*
+ * test_series_wire.c - the compact form of a batch: what the agent rewrites
+ * comes back at the collector as the very samples it started from; a series
+ * is described once per session; a batch that breaks the form is refused.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "frame.h"
+#include "series_wire.h"
+
+#define T0 1764547200000LL /* 2025-12-01 00:00:00 UTC */
+
+/*
+ * A full-form batch like an SNMP poll's: `nif` interfaces with two DERIVE
+ * counters each, one gauge per interface, and a device gauge marked unknown.
+ */
+static uint8_t *poll_batch(const char *host, uint64_t seq, int nif, int64_t t, size_t *len)
+{
+	Vakt__Batch b = VAKT__BATCH__INIT;
+	Vakt__Frame f = VAKT__FRAME__INIT;
+	size_t n = (size_t)nif * 3 + 1, k = 0;
+	Vakt__Sample *s = calloc(n, sizeof(*s));
+	Vakt__Sample **sp = calloc(n, sizeof(*sp));
+	char(*inst)[16] = calloc((size_t)nif, sizeof(*inst));
+	uint8_t *buf;
+
+	for (int i = 0; i < nif; i++) {
+		static const char *metric[3] = {"in_octets", "out_octets", "oper_status"};
+
+		snprintf(inst[i], sizeof(inst[i]), "Gi0/%d", i + 1);
+		for (int m = 0; m < 3; m++, k++) {
+			vakt__sample__init(&s[k]);
+			s[k].host = (char *)host;
+			s[k].check = "if";
+			s[k].instance = inst[i];
+			s[k].metric = (char *)metric[m];
+			s[k].interval = 60;
+			s[k].time_ms = t + i; /* the walk takes a few ms */
+			if (m < 2) {
+				s[k].kind = VAKT__KIND__DERIVE;
+				s[k].counter = (uint64_t)seq * 1000000007ULL + (uint64_t)k;
+				s[k].width = 64;
+			} else {
+				s[k].kind = VAKT__KIND__GAUGE;
+				s[k].value = 1.0 + (double)(k % 2);
+			}
+			sp[k] = &s[k];
+		}
+	}
+	vakt__sample__init(&s[k]);
+	s[k].host = (char *)host;
+	s[k].check = "system";
+	s[k].instance = "";
+	s[k].metric = "temperature";
+	s[k].kind = VAKT__KIND__GAUGE;
+	s[k].interval = 60;
+	s[k].time_ms = t - 5; /* time may go back within a batch */
+	s[k].unknown = 1;
+	sp[k] = &s[k];
+	b.seq = seq;
+	b.samples = sp;
+	b.n_samples = n;
+	f.msg_case = VAKT__FRAME__MSG_BATCH;
+	f.batch = &b;
+	buf = frame_encode(&f, len);
+	free(s);
+	free(sp);
+	free(inst);
+	return buf;
+}
+
+static Vakt__Frame *unpack(const uint8_t *frame, size_t len)
+{
+	Vakt__Frame *f = vakt__frame__unpack(NULL, len - FRAME_HDR_LEN, frame + FRAME_HDR_LEN);
+
+	assert_non_null(f);
+	assert_int_equal(f->msg_case, VAKT__FRAME__MSG_BATCH);
+	return f;
+}
+
+static void assert_same_sample(const Vakt__Sample *a, const Vakt__Sample *b)
+{
+	assert_string_equal(a->host, b->host);
+	assert_string_equal(a->check, b->check);
+	assert_string_equal(a->instance, b->instance);
+	assert_string_equal(a->metric, b->metric);
+	assert_int_equal(a->kind, b->kind);
+	assert_int_equal(a->interval, b->interval);
+	assert_int_equal(a->time_ms, b->time_ms);
+	assert_int_equal(a->unknown, b->unknown);
+	if (a->kind == VAKT__KIND__GAUGE)
+		assert_true(a->value == b->value);
+	else
+		assert_int_equal(a->counter, b->counter);
+}
+
+/* Compacts, expands, and checks every sample against the full form. */
+static size_t round_trip_host(struct series_tx *tx, struct series_rx *rx, const char *host,
+			      uint64_t seq, int nif, int64_t t, size_t *full_len, size_t *ndefs)
+{
+	size_t len, clen, n;
+	uint8_t *full = poll_batch(host, seq, nif, t, &len);
+	uint8_t *compact = series_tx_compact(tx, full, len, &clen);
+	Vakt__Frame *ff = unpack(full, len), *cf;
+	Vakt__Sample *v;
+
+	assert_non_null(compact);
+	cf = unpack(compact, clen);
+	assert_int_equal(cf->batch->seq, seq);
+	assert_int_equal(cf->batch->n_samples, 0);
+	*ndefs = cf->batch->n_series;
+	assert_null(series_rx_expand(rx, cf->batch, &v, &n));
+	assert_int_equal(n, ff->batch->n_samples);
+	for (size_t i = 0; i < n; i++)
+		assert_same_sample(&v[i], ff->batch->samples[i]);
+	free(v);
+	vakt__frame__free_unpacked(ff, NULL);
+	vakt__frame__free_unpacked(cf, NULL);
+	free(full);
+	free(compact);
+	*full_len = len;
+	return clen;
+}
+
+static size_t round_trip(struct series_tx *tx, struct series_rx *rx, uint64_t seq, int nif,
+			 int64_t t, size_t *full_len, size_t *ndefs)
+{
+	return round_trip_host(tx, rx, "sw1.rissa", seq, nif, t, full_len, ndefs);
+}
+
+static void test_round_trip_and_once_per_session(void **state)
+{
+	struct series_tx *tx = series_tx_new(SERIES_WIRE_MAX_DEFAULT);
+	struct series_rx *rx = series_rx_new(SERIES_WIRE_MAX_DEFAULT);
+	size_t full, defs, first, second;
+
+	(void)state;
+	first = round_trip(tx, rx, 1, 48, T0, &full, &defs);
+	assert_int_equal(defs, 48 * 3 + 1); /* every series defined once */
+	assert_int_equal(series_tx_count(tx), 48 * 3 + 1);
+	assert_int_equal(series_rx_count(rx), 48 * 3 + 1);
+	second = round_trip(tx, rx, 2, 48, T0 + 60000, &full, &defs);
+	assert_int_equal(defs, 0); /* the session knows them all */
+	assert_true(first < full);
+	/* 145 samples: ids, time deltas and values only, well under 12 bytes each */
+	printf("# full %zu bytes, first compact %zu, later %zu (%.1f bytes/sample)\n", full, first,
+	       second, (double)second / (48 * 3 + 1));
+	assert_true(second * 5 < full);
+	assert_true(second < (48 * 3 + 1) * 12);
+
+	/* a new session defines everything again; the collector's table is new too */
+	series_tx_reset(tx);
+	series_rx_free(rx);
+	rx = series_rx_new(SERIES_WIRE_MAX_DEFAULT);
+	round_trip(tx, rx, 3, 48, T0 + 120000, &full, &defs);
+	assert_int_equal(defs, 48 * 3 + 1);
+	series_tx_free(tx);
+	series_rx_free(rx);
+}
+
+static void test_table_full_starts_again(void **state)
+{
+	/* room for 20 series */
+	struct series_tx *tx = series_tx_new(20);
+	struct series_rx *rx = series_rx_new(20);
+	size_t full, defs, len, clen;
+	uint8_t *big;
+
+	(void)state;
+	round_trip(tx, rx, 1, 4, T0, &full, &defs); /* 13 series */
+	assert_int_equal(defs, 13);
+	round_trip(tx, rx, 2, 4, T0 + 1000, &full, &defs);
+	assert_int_equal(defs, 0);
+	/* 16 series, 13 of them known: the 3 new ones fit */
+	round_trip(tx, rx, 3, 5, T0 + 2000, &full, &defs);
+	assert_int_equal(defs, 3);
+	assert_int_equal(series_tx_count(tx), 16);
+	/* 10 series of another switch do not fit beside 16: all defined afresh */
+	round_trip_host(tx, rx, "sw2.rissa", 4, 3, T0 + 3000, &full, &defs);
+	assert_int_equal(defs, 10);
+	assert_int_equal(series_tx_count(tx), 10);
+	/* and the first switch's series, forgotten, are defined again */
+	round_trip(tx, rx, 5, 3, T0 + 4000, &full, &defs);
+	assert_int_equal(defs, 10);
+	/* a batch larger than the table cannot be compacted: sent as it is */
+	big = poll_batch("sw1.rissa", 6, 7, T0, &len); /* 22 samples */
+	assert_null(series_tx_compact(tx, big, len, &clen));
+	free(big);
+	series_tx_free(tx);
+	series_rx_free(rx);
+}
+
+static void test_other_frames_left_alone(void **state)
+{
+	struct series_tx *tx = series_tx_new(100);
+	Vakt__Frame f = VAKT__FRAME__INIT;
+	Vakt__Heartbeat hb = VAKT__HEARTBEAT__INIT;
+	uint8_t garbage[16] = {0, 0, 0, 12, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5, 6, 7, 8};
+	size_t len, clen;
+	uint8_t *buf;
+
+	(void)state;
+	f.msg_case = VAKT__FRAME__MSG_HEARTBEAT;
+	f.heartbeat = &hb;
+	buf = frame_encode(&f, &len);
+	assert_null(series_tx_compact(tx, buf, len, &clen));
+	free(buf);
+	assert_null(series_tx_compact(tx, garbage, sizeof(garbage), &clen));
+	assert_null(series_tx_compact(tx, garbage, 3, &clen));
+	assert_int_equal(series_tx_count(tx), 0);
+	series_tx_free(tx);
+}
+
+/* A compact batch made by hand, as a hostile or broken peer might send it. */
+static const char *expand_hand_made(struct series_rx *rx, uint32_t *sid, size_t nsid, int64_t *dt,
+				    size_t ndt, double *g, size_t ng, uint64_t *c, size_t nc,
+				    uint32_t *unk, size_t nunk, Vakt__SeriesDef **defs,
+				    size_t ndefs)
+{
+	Vakt__Batch b = VAKT__BATCH__INIT;
+	Vakt__Sample *v = NULL;
+	size_t n;
+	const char *err;
+
+	b.seq = 1;
+	b.sid = sid;
+	b.n_sid = nsid;
+	b.dtime_ms = dt;
+	b.n_dtime_ms = ndt;
+	b.gauge = g;
+	b.n_gauge = ng;
+	b.counter = c;
+	b.n_counter = nc;
+	b.unknown = unk;
+	b.n_unknown = nunk;
+	b.series = defs;
+	b.n_series = ndefs;
+	err = series_rx_expand(rx, &b, &v, &n);
+	if (err != NULL)
+		assert_null(v);
+	free(v);
+	return err;
+}
+
+static void test_broken_batches_refused(void **state)
+{
+	struct series_rx *rx = series_rx_new(10);
+	Vakt__SeriesDef d = VAKT__SERIES_DEF__INIT, *pd = &d;
+	uint32_t sid[2] = {1, 1}, bad_sid[1] = {2}, unk[1] = {5};
+	int64_t dt[2] = {T0, 1000}, huge[2] = {INT64_MAX, INT64_MAX};
+	double g[2] = {1, 2};
+	uint64_t c[1] = {7};
+	const char *err;
+
+	(void)state;
+	d.host = "h";
+	d.check = "c";
+	d.instance = "";
+	d.metric = "m";
+	d.kind = VAKT__KIND__GAUGE;
+	d.id = 11;
+	err = expand_hand_made(rx, sid, 2, dt, 2, g, 2, NULL, 0, NULL, 0, &pd, 1);
+	assert_non_null(err);
+	assert_string_equal(err, "series id 11 outside 1..10");
+	d.id = 0;
+	assert_non_null(expand_hand_made(rx, sid, 2, dt, 2, g, 2, NULL, 0, NULL, 0, &pd, 1));
+	d.id = 1;
+	/* the good batch */
+	assert_null(expand_hand_made(rx, sid, 2, dt, 2, g, 2, NULL, 0, NULL, 0, &pd, 1));
+	err = expand_hand_made(rx, bad_sid, 1, dt, 1, g, 1, NULL, 0, NULL, 0, NULL, 0);
+	assert_string_equal(err, "sample 0 names series 2, never defined on this session");
+	err = expand_hand_made(rx, sid, 2, dt, 1, g, 2, NULL, 0, NULL, 0, NULL, 0);
+	assert_string_equal(err, "2 series ids but 1 times");
+	err = expand_hand_made(rx, sid, 2, dt, 2, g, 1, NULL, 0, NULL, 0, NULL, 0);
+	assert_string_equal(err, "fewer gauge values (1) than GAUGE samples");
+	err = expand_hand_made(rx, sid, 2, dt, 2, g, 2, c, 1, NULL, 0, NULL, 0);
+	assert_string_equal(err, "2 gauge values and 1 counters for 2 and 0 samples");
+	err = expand_hand_made(rx, sid, 2, dt, 2, g, 2, NULL, 0, unk, 1, NULL, 0);
+	assert_string_equal(err, "unknown index 5 beyond 2 samples");
+	err = expand_hand_made(rx, sid, 2, huge, 2, g, 2, NULL, 0, NULL, 0, NULL, 0);
+	assert_string_equal(err, "sample 1: time overflows");
+	/* a definition replaces what the id meant, and its memory is accounted once */
+	d.metric = "other";
+	assert_null(expand_hand_made(rx, NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0, &pd, 1));
+	assert_int_equal(series_rx_count(rx), 1);
+	series_rx_free(rx);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_round_trip_and_once_per_session),
+	    cmocka_unit_test(test_table_full_starts_again),
+	    cmocka_unit_test(test_other_frames_left_alone),
+	    cmocka_unit_test(test_broken_batches_refused),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
