@@ -105,6 +105,38 @@ def batch(seq, samples, results=()):
     return f_bytes(BATCH, body)
 
 
+def series_def(sid, host="h", check="c", instance="", metric="m", kind=GAUGE, interval=1,
+               width=0):
+    """A SeriesDef message (protocol 2), not yet wrapped in a field."""
+    body = (f_varint(1, sid) + f_bytes(2, host) + f_bytes(3, check) + f_bytes(4, instance) +
+            f_bytes(5, metric) + f_varint(6, kind) + f_varint(7, interval))
+    if width:
+        body += f_varint(8, width)
+    return body
+
+
+def zigzag(n):
+    return (n << 1) ^ (n >> 63) if n < 0 else n << 1
+
+
+def compact_batch(seq, defs, rows, results=(), unknown=()):
+    """A protocol-2 batch: defs are series_def() bodies, rows (sid, time_ms,
+    gauge value or None, counter or None) in sample order. No checks: a test
+    can build what a real agent never would."""
+    packed = lambda num, items: f_bytes(num, b"".join(items)) if items else b""
+    prev, dts = 0, []
+    for _, t, _, _ in rows:
+        dts.append(varint(zigzag(t - prev)))
+        prev = t
+    body = f_varint(1, seq) + b"".join(f_bytes(3, r) for r in results)
+    body += b"".join(f_bytes(4, d) for d in defs)
+    body += packed(5, [varint(r[0]) for r in rows]) + packed(6, dts)
+    body += packed(7, [struct.pack("<d", r[2]) for r in rows if r[2] is not None])
+    body += packed(8, [varint(r[3]) for r in rows if r[3] is not None])
+    body += packed(9, [varint(i) for i in unknown])
+    return f_bytes(BATCH, body)
+
+
 def ack(seq):
     return f_bytes(ACK, f_varint(1, seq))
 
