@@ -18,6 +18,7 @@
 #include "ingest.h"
 #include "log.h"
 #include "sample.h"
+#include "series_wire.h"
 #include "store_rrd.h"
 #include "timeutil.h"
 #include "watch.h"
@@ -30,6 +31,11 @@
  * the collector's memory without bound. Reading resumes once they are sent.
  */
 #define SESSION_OUT_MAX (64 * 1024)
+/*
+ * What the series a session defines (protocol 2) may hold in memory: 100,000
+ * series with names of usual length. Past it the session is refused.
+ */
+#define SESSION_SERIES_BYTES (8 * 1024 * 1024)
 /* Heartbeats an agent may miss before its session is closed as dead. */
 #define SESSION_HEARTBEATS_MISSED 3
 
@@ -84,6 +90,7 @@ void session_free(struct session *s)
 	free(s->site);
 	free(s->agent);
 	free(s->software);
+	series_rx_free(s->rx);
 	free(s);
 }
 
@@ -193,11 +200,16 @@ static void handle_hello(struct session *s, Vakt__Hello *h)
 	struct timeval idle = {0, 0};
 	char sw[64];
 
-	if (h->protocol != VAKT_PROTOCOL) {
-		session_refuse(s, "protocol version %u not supported (this collector speaks %u)",
-			       h->protocol, VAKT_PROTOCOL);
+	if (h->protocol < VAKT_PROTOCOL_MIN) {
+		session_refuse(s,
+			       "protocol version %u not supported (this collector speaks %u to %u)",
+			       h->protocol, VAKT_PROTOCOL_MIN, VAKT_PROTOCOL);
 		return;
 	}
+	/* a newer agent speaks the collector's version too */
+	s->protocol = h->protocol < VAKT_PROTOCOL ? h->protocol : VAKT_PROTOCOL;
+	if (s->protocol >= 2)
+		s->rx = series_rx_new(SERIES_WIRE_MAX_DEFAULT);
 	if (!name_ok(h->site, 0) || !name_ok(h->agent, 0)) {
 		session_refuse(s, "hello with an invalid site or agent name");
 		return;
@@ -207,7 +219,7 @@ static void handle_hello(struct session *s, Vakt__Hello *h)
 	text_clean(h->software, SAMPLE_NAME_MAX);
 	s->software = xstrdup(h->software);
 	snprintf(sw, sizeof(sw), "vakt-collector %s", VAKT_VERSION);
-	a.protocol = VAKT_PROTOCOL;
+	a.protocol = s->protocol;
 	a.software = sw;
 	a.max_frame = s->c->conf->max_frame;
 	a.time_ms = wall_now_ms();
@@ -297,17 +309,34 @@ static void handle_batch(struct session *s, Vakt__Frame *f)
 	int64_t latest = now + (int64_t)s->c->conf->max_clock_skew * 1000, worst = 0;
 	struct sample_batch *b;
 	struct check_result *res;
-	size_t nres = 0, ahead = 0, invalid = 0;
+	size_t nres = 0, ahead = 0, invalid = 0, ncompact = 0;
+	Vakt__Sample *compact = NULL; /* the compact samples, expanded */
 
 	if (pb->seq <= s->last_seq)
 		log_warnx("session %s (site \"%s\"): batch %llu after %llu: sequence went back",
 			  s->peer, s->site, (unsigned long long)pb->seq,
 			  (unsigned long long)s->last_seq);
 	s->last_seq = pb->seq;
+	if (pb->n_sid > 0 || pb->n_series > 0) {
+		const char *err = NULL;
+
+		if (s->protocol < 2)
+			err = "compact samples on a protocol 1 session";
+		else if ((err = series_rx_expand(s->rx, pb, &compact, &ncompact)) == NULL &&
+			 series_rx_bytes(s->rx) > SESSION_SERIES_BYTES)
+			err = "series definitions hold more than 8 MiB";
+		if (err != NULL) {
+			session_refuse(s, "batch %llu: %s", (unsigned long long)pb->seq, err);
+			free(compact);
+			vakt__frame__free_unpacked(f, NULL);
+			return;
+		}
+	}
 	b = sample_batch_new(s->site, s->agent, s->id, pb->seq,
-			     pb->n_samples + 2 * pb->n_results + 1);
-	for (size_t i = 0; i < pb->n_samples; i++) {
-		const Vakt__Sample *x = pb->samples[i];
+			     pb->n_samples + ncompact + 2 * pb->n_results + 1);
+	for (size_t i = 0; i < pb->n_samples + ncompact; i++) {
+		const Vakt__Sample *x =
+		    i < pb->n_samples ? pb->samples[i] : &compact[i - pb->n_samples];
 		struct sample *y;
 
 		if (!sample_ok(x)) {
@@ -362,6 +391,7 @@ static void handle_batch(struct session *s, Vakt__Frame *f)
 	/* the session pauses reading before the store fills, so this is not refused */
 	ingest_batch(s->c, b, res, nres);
 	free(res);
+	free(compact);
 	vakt__frame__free_unpacked(f, NULL);
 }
 

@@ -30,8 +30,10 @@ struct session {
 	char peer[80]; /* "addr:port" for every log line */
 	char *site, *agent, *software;
 	enum session_state state;
-	int paused;   /* reading stopped: the store queue is full */
-	int out_full; /* reading stopped: the peer has not read its answers */
+	int paused;           /* reading stopped: the store queue is full */
+	int out_full;         /* reading stopped: the peer has not read its answers */
+	unsigned protocol;    /* agreed at hello: VAKT_PROTOCOL_MIN..VAKT_PROTOCOL */
+	struct series_rx *rx; /* protocol 2: the series the agent has defined */
 	uint64_t last_seq;
 	uint64_t batches, samples, bad_samples, ahead_samples;
 	struct watch_agent *wa;          /* the agent's record in the watch, after hello */

@@ -14,7 +14,9 @@
 
 #define FRAME_HDR_LEN     4
 #define FRAME_MAX_DEFAULT (1024 * 1024)
-#define VAKT_PROTOCOL     1
+/* protocol versions this build speaks; docs/protocol.md "Versions" */
+#define VAKT_PROTOCOL_MIN 1
+#define VAKT_PROTOCOL     2
 
 enum frame_status {
 	FRAME_OK,        /* one frame decoded and removed from the buffer */

@@ -62,11 +62,13 @@ refused undecodable 00000008ffffffffffffffffff "undecodable frame (length 8, max
 batch_hex=$(client "print(wire.frame(wire.batch(1, [wire.sample(value=1.0)])).hex())")
 refused batch-first "$batch_hex" "expected hello, got message 3"
 
-# (e) a Hello of a protocol this collector does not speak: an Error frame, then close
-log "case protocol-99"
+# (e) a Hello of a protocol this collector does not speak (0: a Hello without
+# one): an Error frame, then close. A newer agent (99) is answered with the
+# collector's own version, which that agent then speaks.
+log "case protocol-0"
 port=$(client "
 s = wire.connect(PORT)
-s.sendall(wire.frame(wire.hello(protocol=99)))
+s.sendall(wire.frame(wire.hello(protocol=0)))
 try:
     got = wire.recv_until_close(s)
 except wire.Timeout:
@@ -74,11 +76,19 @@ except wire.Timeout:
 if len(got) != 1:
     sys.exit('expected one Error frame, got %r' % got)
 kind, f = wire.decode(got[0])
-if kind != 'error' or b'protocol version 99 not supported' not in f.get(1, b''):
-    sys.exit('expected an Error about protocol 99, got %s %r' % (kind, f))
+if kind != 'error' or b'protocol version 0 not supported (this collector speaks 1 to 2)' not in f.get(1, b''):
+    sys.exit('expected an Error about protocol 0, got %s %r' % (kind, f))
 print(s.getsockname()[1])
-") || fail "case protocol-99: the client failed (see above)"
-log_has "session 127.0.0.1:$port: protocol version 99 not supported"
+") || fail "case protocol-0: the client failed (see above)"
+log_has "session 127.0.0.1:$port: protocol version 0 not supported"
+log "case protocol-99"
+client "
+s = wire.connect(PORT)
+s.sendall(wire.frame(wire.hello(protocol=99)))
+ha = wire.expect(s, 'hello_ack')
+if ha.get(1) != 2:
+    sys.exit('a protocol-99 Hello got HelloAck with protocol %r, not 2' % ha.get(1))
+" || fail "case protocol-99: the client failed (see above)"
 
 kill -0 "$PID_collector" 2>/dev/null || { cat "$W/collector.log"; fail "the collector died"; }
 
