@@ -22,6 +22,7 @@
 #include "conf.h"
 #include "frame.h"
 #include "log.h"
+#include "series_wire.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -63,6 +64,8 @@ struct uplink {
 	size_t nsent; /* of the queued batches, how many went out on this connection */
 	uint64_t next_seq;
 
+	unsigned protocol;    /* the session's, from HelloAck */
+	struct series_tx *tx; /* protocol 2: the series defined on this session */
 	uint64_t hb_ms;       /* send a Heartbeat after this long without output */
 	uint64_t last_out_ms; /* monotonic: when the connection last carried a frame */
 	uint64_t hello_mono_ms;
@@ -290,6 +293,28 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
 		uplink_flush(u);
 }
 
+/*
+ * Puts one queued batch on the connection: on a protocol-2 session in the
+ * compact form, its series named by the ids this session knows them by.
+ */
+static void send_batch(struct uplink *u, struct evbuffer *out, const uint8_t *frame, size_t len)
+{
+	uint8_t *compact = NULL;
+	size_t clen = 0;
+
+	if (u->protocol >= 2)
+		compact = series_tx_compact(u->tx, frame, len, &clen);
+	if (compact != NULL) {
+		evbuffer_add(out, compact, clen);
+		u->st.bytes_sent += clen;
+		free(compact);
+	} else {
+		evbuffer_add(out, frame, len);
+		u->st.bytes_sent += len;
+	}
+	u->st.bytes_full += len;
+}
+
 static void uplink_send_queued(struct uplink *u)
 {
 	struct evbuffer *out;
@@ -301,7 +326,7 @@ static void uplink_send_queued(struct uplink *u)
 	while (u->nsent < u->qlen && evbuffer_get_length(out) < 4 * (size_t)u->a->conf->max_frame) {
 		struct queued_batch *b = &u->q[(u->qhead + u->nsent) % u->qcap];
 
-		evbuffer_add(out, b->frame, b->len);
+		send_batch(u, out, b->frame, b->len);
 		u->nsent++;
 		u->st.batches_sent++;
 		u->last_out_ms = mono_now_ms();
@@ -457,6 +482,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
 				    (uint64_t)(f->hello_ack->heartbeat ? f->hello_ack->heartbeat
 								       : UPLINK_HEARTBEAT_S) *
 				    1000;
+				u->protocol = f->hello_ack->protocol ? f->hello_ack->protocol : 1;
+				series_tx_reset(u->tx);
 				bufferevent_set_timeouts(bev, NULL, NULL);
 				uplink_set_user_timeout(u);
 				u->backoff_ms = 0;
@@ -587,6 +614,7 @@ struct uplink *uplink_new(struct agent *a)
 	u->qmax_bytes = a->conf->queue_bytes ? a->conf->queue_bytes : UPLINK_QUEUE_BYTES;
 	u->hb_ms = UPLINK_HEARTBEAT_S * 1000;
 	u->next_seq = 1;
+	u->tx = series_tx_new(SERIES_WIRE_MAX_DEFAULT);
 	u->flush_ev = event_new(a->base, -1, EV_PERSIST, flush_cb, u);
 	u->retry_ev = evtimer_new(a->base, retry_cb, u);
 	u->hb_ev = evtimer_new(a->base, heartbeat_cb, u);
@@ -643,5 +671,6 @@ void uplink_free(struct uplink *u)
 		free(u->q[(u->qhead + i) % u->qcap].frame);
 	free(u->q);
 	free(u->conn_fail);
+	series_tx_free(u->tx);
 	free(u);
 }

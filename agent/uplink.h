@@ -28,6 +28,8 @@ struct uplink_stats {
 	uint64_t batches_sent, batches_acked, reconnects, heartbeats;
 	/* lost because the queue was full: counted, never silent */
 	uint64_t batches_dropped, samples_dropped, results_dropped, bytes_dropped;
+	uint64_t bytes_sent;   /* batch bytes put on connections */
+	uint64_t bytes_full;   /* what they would have been in the full form (protocol 1) */
 	uint64_t queued;       /* batches waiting for an ack */
 	uint64_t queued_bytes; /* what they hold in memory */
 };

@@ -28,6 +28,7 @@
 #include "agent.h"
 #include "check.h"
 #include "frame.h"
+#include "series_wire.h"
 #include "timeutil.h"
 #include "uplink.h"
 #include "xmalloc.h"
@@ -52,6 +53,10 @@ struct tcol {
 	uint64_t seqs[MAX_SEEN]; /* batches received, in order */
 	size_t nseqs;
 	size_t nsamples;
+	unsigned protocol;      /* answered in HelloAck; 0: VAKT_PROTOCOL */
+	struct series_rx *rx;   /* the series the agent defined on this connection */
+	size_t compact_batches; /* batches in the compact form (protocol 2) */
+	char last_metric[64];   /* of the last sample received */
 	struct seen_result results[MAX_SEEN];
 	size_t nresults;
 };
@@ -89,8 +94,11 @@ static void tcol_frame(struct tcol *t, Vakt__Frame *in)
 	case VAKT__FRAME__MSG_HELLO:
 		t->hellos++;
 		t->hello_time_ms = in->hello->time_ms;
-		ha.protocol = VAKT_PROTOCOL;
+		ha.protocol = t->protocol ? t->protocol : VAKT_PROTOCOL;
 		ha.software = "test-collector";
+		/* a new connection: the agent defines every series again */
+		series_rx_free(t->rx);
+		t->rx = series_rx_new(SERIES_WIRE_MAX_DEFAULT);
 		ha.max_frame = FRAME_MAX_DEFAULT;
 		ha.time_ms = wall_now_ms();
 		ha.heartbeat = t->heartbeat_s;
@@ -102,6 +110,20 @@ static void tcol_frame(struct tcol *t, Vakt__Frame *in)
 		if (t->nseqs < MAX_SEEN)
 			t->seqs[t->nseqs++] = in->batch->seq;
 		t->nsamples += in->batch->n_samples;
+		if (in->batch->n_samples > 0)
+			snprintf(t->last_metric, sizeof(t->last_metric), "%s",
+				 in->batch->samples[in->batch->n_samples - 1]->metric);
+		if (in->batch->n_sid > 0) {
+			Vakt__Sample *v;
+			size_t n;
+
+			/* as the collector does: every id must be defined on this connection */
+			assert_null(series_rx_expand(t->rx, in->batch, &v, &n));
+			t->compact_batches++;
+			t->nsamples += n;
+			snprintf(t->last_metric, sizeof(t->last_metric), "%s", v[n - 1].metric);
+			free(v);
+		}
 		for (size_t i = 0; i < in->batch->n_results && t->nresults < MAX_SEEN; i++) {
 			struct seen_result *r = &t->results[t->nresults++];
 
@@ -176,6 +198,7 @@ static void tcol_free(struct tcol *t)
 {
 	tcol_drop(t);
 	evconnlistener_free(t->lis);
+	series_rx_free(t->rx);
 	free(t);
 }
 
@@ -429,6 +452,40 @@ static void test_failover_to_next_collector_after_connection_failure(void **stat
 	assert_int_equal(fx->col->nsamples, 5);
 }
 
+/*
+ * A protocol-2 collector gets batches in the compact form, a series defined
+ * in the first only; a protocol-1 collector gets the full form.
+ */
+static void test_compact_form_only_for_protocol_2(void **state)
+{
+	struct fixture *fx = *state;
+	struct uplink_stats st;
+
+	start_agent(fx, conf_new(1));
+	set_collector(fx->a.conf, 0, fx->col->port);
+	uplink_start(fx->a.uplink);
+	for (int i = 0; i < 3; i++)
+		add_batch(fx, 20);
+	want_batches = 3;
+	assert_true(run_until(fx, got_batches, 5000));
+	assert_int_equal(fx->col->compact_batches, 3);
+	assert_int_equal(fx->col->nsamples, 60);
+	assert_string_equal(fx->col->last_metric, "uptime");
+	uplink_get_stats(fx->a.uplink, &st);
+	/* 20 samples of one series: names once, then ~11 bytes a sample */
+	assert_true(st.bytes_sent * 3 < st.bytes_full);
+
+	assert_true(run_until(fx, queue_empty, 2000));
+	fx->col->protocol = 1;
+	tcol_drop(fx->col);
+	add_batch(fx, 20);
+	want_batches = 4;
+	assert_true(run_until(fx, got_batches, 5000));
+	assert_int_equal(fx->col->hellos, 2);
+	assert_int_equal(fx->col->compact_batches, 3);
+	assert_int_equal(fx->col->nsamples, 80);
+}
+
 static void test_resend_in_order_after_reconnect(void **state)
 {
 	struct fixture *fx = *state;
@@ -584,6 +641,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_failover_to_next_collector_after_connection_failure, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_resend_in_order_after_reconnect, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_compact_form_only_for_protocol_2, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_idle_connection_sends_heartbeats_and_its_clock,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
