@@ -38,10 +38,11 @@ test-sanitize: deps-test
 	cd $(SANITIZE_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest $(CTEST_ARGS)
 
-# deps-test: run.sh counts instructions with valgrind; the tests are not built
-bench: deps-test
+# the test set: run.sh counts instructions with valgrind; the tests are not built
+bench:
+	tools/install-deps.sh build runtime test bench
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVAKT_TESTS=OFF
-	cmake --build $(BUILD) -j $(JOBS) --target bench_store
+	cmake --build $(BUILD) -j $(JOBS) --target bench_store bench_wire
 	bench/run.sh $(BUILD)
 
 clean:

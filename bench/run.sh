@@ -189,6 +189,14 @@ rev=$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)
 		echo "valgrind not installed: no instruction counts in this run."
 	fi
 } >"$out"
+# bytes on the wire against collectd's network plugin
+if "$here/wire.sh" "$BUILD" -o "$work/wire.md" >"$work/wire.log" 2>&1; then
+	{ echo; cat "$work/wire.md"; } >>"$out"
+	tail -n 1 "$work/wire.log" | sed 's/^/run.sh: wire: /'
+else
+	cat "$work/wire.log" >&2
+	echo "run.sh: bench/wire.sh failed (above); RESULTS.md has no wire section" >&2
+fi
 echo "run.sh: throughput vakt/librrd $tput_ratio; wrote bench/RESULTS.md"
 [ "$have_cg" = 1 ] && echo "run.sh: instructions vakt/librrd $ir_ratio (timed), $v_ips vs $l_ips per sample"
 exit 0
