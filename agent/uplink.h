@@ -32,7 +32,13 @@ struct uplink_stats {
 	uint64_t queued_bytes; /* what they hold in memory */
 };
 
+/* NULL when the tls section's files cannot be used (logged, with FILE:LINE). */
 struct uplink *uplink_new(struct agent *a);
+/*
+ * The TLS client context of `conf`'s tls section, or NULL after logging
+ * FILE:LINE and why; --check-config tries it too. NULL without a tls section.
+ */
+struct ssl_ctx_st *uplink_tls_new(const struct agent_conf *conf);
 void uplink_free(struct uplink *u);
 /* Starts connecting; returns at once. */
 void uplink_start(struct uplink *u);

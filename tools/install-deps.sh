@@ -5,7 +5,7 @@ set -eu
 
 build="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
        libevent-dev libsnmp-dev librrd-dev libconfuse-dev libjansson-dev
-       libsqlite3-dev"
+       libsqlite3-dev libssl-dev"
 # the demo's own devices and services, and the tools it points the user to
 runtime="snmpd snmp rrdtool python3 iproute2 procps"
 test="libcmocka-dev valgrind sqlite3 openssl"
