@@ -569,7 +569,21 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 			     "uplink to %s (%s): connection closed by peer before its hello answer "
 			     "(does the collector require TLS? this agent is insecure = yes)",
 			     col->name, col->address);
-	else if (what & BEV_EVENT_EOF)
+	else if ((what & BEV_EVENT_EOF) && u->tls != NULL && u->state == UPLINK_HELLO) {
+		char why[256];
+
+		/*
+		 * In TLS 1.3 the collector checks our certificate after our side of
+		 * the handshake is done: its refusal arrives as an alert, or (when
+		 * our Hello crossed it) as a reset that loses the alert.
+		 */
+		tls_bev_why(bev, why, sizeof(why));
+		log_complain(
+		    &u->conn_fail[u->collector], 300,
+		    "uplink to %s (%s): TLS: %s before the hello answer (did the collector "
+		    "refuse this agent's certificate? its log says why)",
+		    col->name, col->address, why);
+	} else if (what & BEV_EVENT_EOF)
 		log_complain(&u->conn_fail[u->collector], 300,
 			     "uplink to %s (%s): connection closed by peer", col->name,
 			     col->address);

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -208,7 +209,6 @@ static void handle_hello(struct session *s, Vakt__Hello *h)
 		session_refuse(s, "hello with an invalid site or agent name");
 		return;
 	}
-	text_clean(h->site, SAMPLE_NAME_MAX);
 	/* the certificate says which site this agent writes for, not the agent */
 	if (s->cert_site != NULL && strcmp(h->site, s->cert_site) != 0) {
 		session_refuse(s, "hello for site \"%s\", but the certificate is for site \"%s\"",
@@ -507,6 +507,19 @@ static void handshake_failed(struct session *s)
 		return;
 	}
 	log_warnx("session %s: %s", s->peer, msg);
+	/*
+	 * In TLS 1.3 the agent sends its Hello before it hears of our refusal:
+	 * closing with it unread would send a reset that can overtake the
+	 * alert saying why. Read what has arrived, then close.
+	 */
+	{
+		char junk[4096];
+		evutil_socket_t fd = bufferevent_getfd(s->bev);
+
+		for (int i = 0; i < 16 && fd >= 0 && recv(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0;
+		     i++)
+			;
+	}
 	/* said above: the closing line is for debugging only */
 	evbuffer_drain(bufferevent_get_input(s->bev),
 		       evbuffer_get_length(bufferevent_get_input(s->bev)));

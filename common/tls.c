@@ -179,6 +179,14 @@ void tls_bev_why(struct bufferevent *bev, char *buf, size_t len)
 	    SSL_get_verify_result(ssl) != X509_V_OK)
 		snprintf(buf, len, "certificate verify failed: %s",
 			 X509_verify_cert_error_string(SSL_get_verify_result(ssl)));
+	else if (ERR_GET_LIB(first) == ERR_LIB_SSL &&
+		 (ERR_GET_REASON(first) == SSL_R_WRONG_VERSION_NUMBER ||
+		  ERR_GET_REASON(first) == SSL_R_PACKET_LENGTH_TOO_LONG ||
+		  ERR_GET_REASON(first) == SSL_R_HTTP_REQUEST ||
+		  ERR_GET_REASON(first) == SSL_R_UNKNOWN_PROTOCOL))
+		/* what a peer speaking plaintext frames looks like to OpenSSL */
+		snprintf(buf, len, "%s (the peer does not speak TLS: is it insecure = yes?)",
+			 ERR_reason_error_string(first));
 	else if (ERR_reason_error_string(first) != NULL)
 		snprintf(buf, len, "%s", ERR_reason_error_string(first));
 	else
