@@ -144,7 +144,10 @@ wait_for 10 in_log "$W/collector.log" "tls: reload (SIGHUP): crl \"$P/crl.pem\":
 	{ cat "$W/collector.log"; fail "no line for a broken CRL"; }
 in_log "$W/collector.log" "keeping the certificates and the CRL in use (1 revoked)" ||
 	fail "the broken CRL line does not say what is kept"
+# a new CRL file is read without a signal: its mtime is looked at every 30 s
 cp "$W/crl.good" "$P/crl.pem"
+wait_for 40 in_log "$W/collector.log" "tls: CRL $P/crl.pem reloaded (the CRL file changed): 1 revoked certificates" ||
+	{ cat "$W/collector.log"; fail "a changed CRL file was not reloaded"; }
 
 sleep 3
 # the good agent still writes; none of the refused ones ever did
