@@ -79,9 +79,11 @@ int main(int argc, char **argv)
 	if (a.conf == NULL)
 		return 1;
 	if (o.check_only) {
-		SSL_CTX *tls = uplink_tls_new(a.conf);
+		char err[1024];
+		SSL_CTX *tls = uplink_tls_new(a.conf, err, sizeof(err));
 
 		if (a.conf->tls_cert != NULL && tls == NULL) {
+			fprintf(stderr, "%s\n", err);
 			agent_conf_free(a.conf);
 			return 1;
 		}

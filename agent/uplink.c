@@ -670,17 +670,30 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
 		uplink_connect(u);
 }
 
-SSL_CTX *uplink_tls_new(const struct agent_conf *conf)
+SSL_CTX *uplink_tls_new(const struct agent_conf *conf, char *err, size_t errlen)
 {
 	struct tls_files f = {conf->tls_ca, conf->tls_cert, conf->tls_key, NULL};
 	SSL_CTX *ctx;
-	char err[512];
+	char why[512], cn[256], subject[256];
 
 	if (conf->tls_cert == NULL)
 		return NULL;
-	ctx = tls_ctx_new(0, &f, NULL, err, sizeof(err));
-	if (ctx == NULL)
-		log_warnx("%s:%d: tls: %s", conf->path, conf->tls_line, err);
+	ctx = tls_ctx_new(0, &f, NULL, why, sizeof(why));
+	if (ctx == NULL) {
+		snprintf(err, errlen, "%s:%d: tls: %s", conf->path, conf->tls_line, why);
+		return NULL;
+	}
+	/* the collector takes the site from the certificate: say so now, not at every connection */
+	if (tls_cert_names(SSL_CTX_get0_certificate(ctx), cn, sizeof(cn), subject,
+			   sizeof(subject)) < 0 ||
+	    strcmp(cn, conf->site) != 0) {
+		snprintf(err, errlen,
+			 "%s:%d: tls: cert \"%s\" (%s) is not for site \"%s\": its CN must be "
+			 "the site",
+			 conf->path, conf->tls_line, conf->tls_cert, subject, conf->site);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	return ctx;
 }
 
@@ -689,9 +702,13 @@ struct uplink *uplink_new(struct agent *a)
 	struct uplink *u;
 	struct timeval tv;
 	SSL_CTX *tls = NULL;
+	char err[1024];
 
-	if (a->conf->tls_cert != NULL && (tls = uplink_tls_new(a->conf)) == NULL)
+	if (a->conf->tls_cert != NULL &&
+	    (tls = uplink_tls_new(a->conf, err, sizeof(err))) == NULL) {
+		log_warnx("%s", err);
 		return NULL;
+	}
 	u = xcalloc(1, sizeof(*u));
 	u->tls = tls;
 	u->a = a;

@@ -64,7 +64,7 @@ static void crl_note(const struct certs *cs, const char *how)
 			  conf->tls_crl);
 }
 
-struct certs *certs_new(struct collector *c, int watch)
+struct certs *certs_new(struct collector *c)
 {
 	struct certs *cs = xcalloc(1, sizeof(*cs));
 	char err[512];
@@ -80,7 +80,7 @@ struct certs *certs_new(struct collector *c, int watch)
 	}
 	if (cs->crl != NULL)
 		crl_note(cs, "loaded");
-	if (watch && c->conf->tls_crl != NULL) {
+	if (c->conf->tls_crl != NULL) {
 		struct timeval tv = {CERTS_CRL_CHECK_S, 0};
 
 		cs->ev_check = event_new(c->base, -1, EV_PERSIST, check_cb, cs);
@@ -128,6 +128,25 @@ void certs_reload(struct certs *cs, const char *why)
 	} else {
 		log_info("tls: certificates reloaded (%s)", why);
 	}
+}
+
+int certs_check(const struct collector_conf *conf)
+{
+	struct tls_files f = {conf->tls_ca, conf->tls_cert, conf->tls_key, conf->tls_crl};
+	X509_CRL *crl = NULL;
+	SSL_CTX *ctx;
+	char err[512];
+
+	ctx = tls_ctx_new(1, &f, &crl, err, sizeof(err));
+	if (ctx == NULL) {
+		fprintf(stderr, "%s:%d: tls: %s\n", conf->path, conf->tls_line, err);
+		return -1;
+	}
+	if (crl != NULL)
+		printf("crl %s: %d revoked certificates\n", conf->tls_crl, tls_crl_count(crl));
+	X509_CRL_free(crl);
+	SSL_CTX_free(ctx);
+	return 0;
 }
 
 SSL_CTX *certs_ctx(const struct certs *cs)

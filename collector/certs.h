@@ -12,10 +12,12 @@
 
 /*
  * Loads the tls section of c->conf; NULL after logging FILE:LINE and why.
- * With `watch`, also checks the CRL file's mtime every CERTS_CRL_CHECK_S s.
+ * Looks at the CRL file's mtime every CERTS_CRL_CHECK_S s on c->base.
  */
-struct certs *certs_new(struct collector *c, int watch);
+struct certs *certs_new(struct collector *c);
 void certs_free(struct certs *cs);
+/* For --check-config: 0, or -1 after printing "FILE:LINE: tls: why" to stderr. */
+int certs_check(const struct collector_conf *conf);
 /* The context new sessions use; sessions hold their own reference. */
 SSL_CTX *certs_ctx(const struct certs *cs);
 /*

@@ -256,13 +256,8 @@ int main(int argc, char **argv)
 		return 1;
 	if (o.check_only) {
 		rc = check_paths(c.conf) < 0;
-		if (c.conf->tls_cert != NULL) {
-			struct certs *cs = certs_new(&c, 0);
-
-			if (cs == NULL)
-				rc = 1;
-			certs_free(cs);
-		}
+		if (c.conf->tls_cert != NULL && certs_check(c.conf) < 0)
+			rc = 1;
 		if (rc == 0)
 			printf("%s: configuration OK (%u channels, %u rules)\n", o.config,
 			       cfg_size(c.conf->cfg, "channel"), cfg_size(c.conf->cfg, "rule"));
@@ -297,7 +292,7 @@ int main(int argc, char **argv)
 	wp.max_new_per_minute = c.conf->max_new_files_per_minute;
 	c.watch = watch_new(c.base, c.alert, &wp);
 	store_foreach_known_agent(c.store, known_agent, c.watch);
-	if (c.conf->tls_cert != NULL && (c.certs = certs_new(&c, 1)) == NULL)
+	if (c.conf->tls_cert != NULL && (c.certs = certs_new(&c)) == NULL)
 		goto out; /* certs_new said why */
 	if (open_listeners(&c) < 0)
 		goto out;

@@ -94,8 +94,25 @@ void session_free(struct session *s)
 	free(s);
 }
 
+/*
+ * Reads and drops what the peer sent that we did not read. Closing with
+ * bytes unread sends a reset instead of an end of stream, and a reset can
+ * overtake our last words: in TLS 1.3 the agent sends its Hello before it
+ * hears that its certificate was refused, so the alert or Error saying why
+ * would be lost.
+ */
+static void drain_socket(struct session *s)
+{
+	evutil_socket_t fd = s->bev != NULL ? bufferevent_getfd(s->bev) : -1;
+	char junk[4096];
+
+	for (int i = 0; i < 16 && fd >= 0 && recv(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0; i++)
+		;
+}
+
 static void session_end(struct session *s, const char *why)
 {
+	drain_socket(s);
 	set_paused(s, 0);
 	if (s->wa != NULL) {
 		watch_agent_closed(s->c->watch, s->wa, s->peer, why);
@@ -507,19 +524,6 @@ static void handshake_failed(struct session *s)
 		return;
 	}
 	log_warnx("session %s: %s", s->peer, msg);
-	/*
-	 * In TLS 1.3 the agent sends its Hello before it hears of our refusal:
-	 * closing with it unread would send a reset that can overtake the
-	 * alert saying why. Read what has arrived, then close.
-	 */
-	{
-		char junk[4096];
-		evutil_socket_t fd = bufferevent_getfd(s->bev);
-
-		for (int i = 0; i < 16 && fd >= 0 && recv(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0;
-		     i++)
-			;
-	}
 	/* said above: the closing line is for debugging only */
 	evbuffer_drain(bufferevent_get_input(s->bev),
 		       evbuffer_get_length(bufferevent_get_input(s->bev)));

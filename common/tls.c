@@ -167,8 +167,9 @@ void tls_bev_why(struct bufferevent *bev, char *buf, size_t len)
 	unsigned long e, first = 0;
 	int sockerr = EVUTIL_SOCKET_ERROR();
 
+	/* libevent queues SSL_get_error() codes (SSL_ERROR_SYSCALL...) among the reasons */
 	while ((e = bufferevent_get_openssl_error(bev)) != 0)
-		if (first == 0)
+		if (first == 0 && ERR_GET_LIB(e) != 0)
 			first = e;
 	if (first == 0) {
 		snprintf(buf, len, "%s",
@@ -193,9 +194,8 @@ void tls_bev_why(struct bufferevent *bev, char *buf, size_t len)
 		snprintf(buf, len, "TLS error %lu", first);
 }
 
-int tls_peer_names(SSL *ssl, char *cn, size_t cnlen, char *subject, size_t sublen)
+int tls_cert_names(X509 *x, char *cn, size_t cnlen, char *subject, size_t sublen)
 {
-	X509 *x = SSL_get1_peer_certificate(ssl);
 	X509_NAME *n;
 	int r;
 
@@ -206,13 +206,21 @@ int tls_peer_names(SSL *ssl, char *cn, size_t cnlen, char *subject, size_t suble
 	n = X509_get_subject_name(x);
 	X509_NAME_oneline(n, subject, (int)sublen);
 	r = X509_NAME_get_text_by_NID(n, NID_commonName, cn, (int)cnlen);
-	X509_free(x);
 	/* a CN cut short or holding a NUL names no site */
 	if (r <= 0 || (size_t)r >= cnlen || strlen(cn) != (size_t)r) {
 		cn[0] = '\0';
 		return -1;
 	}
 	return 0;
+}
+
+int tls_peer_names(SSL *ssl, char *cn, size_t cnlen, char *subject, size_t sublen)
+{
+	X509 *x = SSL_get1_peer_certificate(ssl);
+	int r = tls_cert_names(x, cn, cnlen, subject, sublen);
+
+	X509_free(x);
+	return r;
 }
 
 int tls_looks_like_record(const unsigned char *p, size_t n)

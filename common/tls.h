@@ -47,6 +47,8 @@ void tls_bev_why(struct bufferevent *bev, char *buf, size_t len);
  * subject has no CN.
  */
 int tls_peer_names(SSL *ssl, char *cn, size_t cnlen, char *subject, size_t sublen);
+/* The same for any certificate (NULL: -1). */
+int tls_cert_names(X509 *x, char *cn, size_t cnlen, char *subject, size_t sublen);
 
 /* 1 when `p` starts like a TLS record (a ClientHello or an alert). */
 int tls_looks_like_record(const unsigned char *p, size_t n);
