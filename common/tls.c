@@ -111,7 +111,8 @@ SSL_CTX *tls_ctx_new(int server, const struct tls_files *f, X509_CRL **crl_out, 
 		snprintf(err, errlen, "cert \"%s\": %s", f->cert, ssl_reason("not a certificate"));
 		goto fail;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, f->key, SSL_FILETYPE_PEM) != 1) {
+	if (SSL_CTX_use_PrivateKey_file(ctx, f->key, SSL_FILETYPE_PEM) != 1 &&
+	    ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
 		snprintf(err, errlen, "key \"%s\": %s", f->key, ssl_reason("not a private key"));
 		goto fail;
 	}

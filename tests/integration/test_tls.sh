@@ -46,6 +46,18 @@ tls {
 }
 EOC
 "$VAKT_BIN/vakt-collector" -n -c "$W/collector.conf" >/dev/null || fail "collector config refused"
+# --check-config reads the files: a key of another certificate, a CRL of another CA
+check_refused() {
+	set +e
+	out=$("$VAKT_BIN/vakt-collector" -n -c "$W/bad.conf" 2>&1 >/dev/null)
+	rc=$?
+	set -e
+	[ "$rc" -ne 0 ] && [ "$out" = "$1" ] || fail "--check-config: $rc $out"
+}
+sed "s|$P/private/dc1.key|$P/private/rissa.key|" "$W/collector.conf" >"$W/bad.conf"
+check_refused "$W/bad.conf:7: tls: key \"$P/private/rissa.key\" does not belong to cert \"$P/certs/dc1.crt\""
+sed "s|$P/crl.pem|$O/crl.pem|" "$W/collector.conf" >"$W/bad.conf"
+check_refused "$W/bad.conf:7: tls: crl \"$O/crl.pem\": not signed by the CA in \"$P/ca.crt\""
 
 # agent_conf NAME SITE CERT KEY [CA] [SERVER_NAME]: writes NAME.conf
 agent_conf() {
