@@ -629,11 +629,17 @@ static void uplink_connect(struct uplink *u)
 			uplink_close(u, 1);
 			return;
 		}
-		/* the collector's certificate must name it: an IP address or a DNS name */
-		SSL_set1_host(ssl, col->server_name);
-		if (inet_pton(AF_INET, col->server_name, &ip) != 1 &&
-		    inet_pton(AF_INET6, col->server_name, &ip) != 1)
+		/*
+		 * The collector's certificate must name server_name: an IP address
+		 * as an IP subjectAltName, else a DNS name (also sent as SNI).
+		 */
+		if (inet_pton(AF_INET, col->server_name, &ip) == 1 ||
+		    inet_pton(AF_INET6, col->server_name, &ip) == 1) {
+			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), col->server_name);
+		} else {
+			SSL_set1_host(ssl, col->server_name);
 			SSL_set_tlsext_host_name(ssl, col->server_name);
+		}
 		u->bev = bufferevent_openssl_socket_new(
 		    u->a->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 		if (u->bev == NULL) {
