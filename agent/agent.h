@@ -16,6 +16,8 @@ struct uplink;
 struct agent_collector {
 	char *name;
 	char *address; /* host:port */
+	char
+	    *server_name; /* the name its certificate must hold: server_name, else address's host */
 };
 
 struct agent_conf {
@@ -28,6 +30,9 @@ struct agent_conf {
 	unsigned queue_batches;         /* bound on unacknowledged batches held in memory */
 	unsigned long long queue_bytes; /* and on the bytes they hold */
 	unsigned max_frame;
+	int insecure;                      /* insecure = yes: plaintext, no certificates */
+	char *tls_ca, *tls_cert, *tls_key; /* the tls section; NULL when insecure */
+	int tls_line;                      /* where the tls section's keys are, for errors */
 	struct check **checks;
 	size_t nchecks;
 };

@@ -43,11 +43,68 @@ static int validate_queue_size(cfg_t *cfg, cfg_opt_t *opt)
 	return 0; /* reported: parsing goes on and fails at the end */
 }
 
+/* Lines of insecure, the tls section and the first collector, for errors after parsing. */
+static int insecure_line, tls_line, collector_line;
+
+static int note_insecure_line(cfg_t *cfg, cfg_opt_t *opt)
+{
+	insecure_line = cfg->line;
+	return 0;
+}
+
+static int validate_tls_key(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+
+	if (tls_line == 0)
+		tls_line = cfg->line;
+	if (v == NULL || v[0] == '\0')
+		cfg_error(cfg, "tls: %s must name a file", opt->name);
+	return 0; /* reported: go on */
+}
+
+static int validate_tls(cfg_t *cfg, cfg_opt_t *opt)
+{
+	static const char *const req[] = {"ca", "cert", "key", NULL};
+	cfg_t *sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
+
+	if (!conf_had_errors(sec))
+		conf_require(sec, req);
+	return 0;
+}
+
+/*
+ * The transport is TLS unless the file says insecure = yes, and never
+ * both: a collector's data must not travel in plaintext by omission.
+ */
+static int check_transport(cfg_t *cfg, const char *path)
+{
+	int has_tls = cfg_size(cfg, "tls") > 0, insecure = cfg_getbool(cfg, "insecure");
+
+	if (has_tls && insecure) {
+		fprintf(conf_error_stream(),
+			"%s:%d: insecure = yes and a tls section (line %d): remove one\n", path,
+			insecure_line, tls_line);
+		return -1;
+	}
+	if (!has_tls && !insecure) {
+		fprintf(conf_error_stream(),
+			"%s:%d: no tls section: add tls { ca = \"ca.crt\", cert = \"SITE.crt\", "
+			"key = \"SITE.key\" } to reach the collector over TLS, or insecure = yes "
+			"to send in plaintext\n",
+			path, collector_line);
+		return -1;
+	}
+	return 0;
+}
+
 static int validate_collector(cfg_t *cfg, cfg_opt_t *opt)
 {
 	static const char *const req[] = {"address", NULL};
 	cfg_t *sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
 
+	if (collector_line == 0)
+		collector_line = cfg->line;
 	if (!conf_had_errors(sec))
 		conf_require(sec, req);
 	return 0;
@@ -220,6 +277,13 @@ struct agent_conf *agent_conf_load(const char *path)
 	static cfg_opt_t snmp_opts[MAX_OPTS], probe_opts[MAX_OPTS];
 	cfg_opt_t collector_opts[] = {
 	    CFG_STR("address", NULL, CFGF_NODEFAULT),
+	    CFG_STR("server_name", NULL, CFGF_NODEFAULT),
+	    CFG_END(),
+	};
+	cfg_opt_t tls_opts[] = {
+	    CFG_STR("ca", NULL, CFGF_NODEFAULT),
+	    CFG_STR("cert", NULL, CFGF_NODEFAULT),
+	    CFG_STR("key", NULL, CFGF_NODEFAULT),
 	    CFG_END(),
 	};
 	cfg_opt_t opts[] = {
@@ -230,6 +294,8 @@ struct agent_conf *agent_conf_load(const char *path)
 	    CFG_INT("queue_batches", 4096, CFGF_NONE),
 	    CFG_STR("queue_size", "64M", CFGF_NONE),
 	    CFG_INT("max_frame", 1048576, CFGF_NONE),
+	    CFG_BOOL("insecure", cfg_false, CFGF_NONE),
+	    CFG_SEC("tls", tls_opts, CFGF_NODEFAULT),
 	    CFG_SEC("snmp", snmp_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	    CFG_SEC("probe", probe_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	    CFG_END(),
@@ -250,6 +316,12 @@ struct agent_conf *agent_conf_load(const char *path)
 	cfg_set_validate_func(cfg, "collector", validate_collector);
 	cfg_set_validate_func(cfg, "queue_size", validate_queue_size);
 	cfg_set_validate_func(cfg, "collector|address", conf_validate_hostport);
+	cfg_set_validate_func(cfg, "collector|server_name", conf_validate_name);
+	cfg_set_validate_func(cfg, "insecure", note_insecure_line);
+	cfg_set_validate_func(cfg, "tls", validate_tls);
+	cfg_set_validate_func(cfg, "tls|ca", validate_tls_key);
+	cfg_set_validate_func(cfg, "tls|cert", validate_tls_key);
+	cfg_set_validate_func(cfg, "tls|key", validate_tls_key);
 	cfg_set_validate_func(cfg, "snmp|host", conf_validate_name);
 	cfg_set_validate_func(cfg, "probe|host", conf_validate_name);
 	cfg_set_validate_func(cfg, "snmp|address", conf_validate_address);
@@ -262,6 +334,7 @@ struct agent_conf *agent_conf_load(const char *path)
 	loading_names = conf_index_new();
 	loading_hosts = conf_index_new();
 	loading_paths = conf_index_new();
+	insecure_line = tls_line = collector_line = 0;
 	ok = conf_parse_file(cfg, path) == 0;
 	conf_index_free(loading_names);
 	conf_index_free(loading_hosts);
@@ -278,6 +351,8 @@ struct agent_conf *agent_conf_load(const char *path)
 			path);
 		ok = 0;
 	}
+	if (ok && check_transport(cfg, path) < 0)
+		ok = 0;
 	if (ok && conf->nchecks == 0)
 		log_warnx("%s: no snmp or probe sections: the agent has nothing to do", path);
 	if (!ok) {
@@ -302,6 +377,27 @@ struct agent_conf *agent_conf_load(const char *path)
 
 		conf->collectors[i].name = xstrdup(cfg_title(sec));
 		conf->collectors[i].address = xstrdup(cfg_getstr(sec, "address"));
+		if (cfg_getstr(sec, "server_name") != NULL) {
+			conf->collectors[i].server_name = xstrdup(cfg_getstr(sec, "server_name"));
+		} else {
+			char host[256];
+			unsigned port;
+			const char *why;
+
+			/* validated above: the address splits */
+			conf_split_hostport(conf->collectors[i].address, host, sizeof(host), &port,
+					    0, &why);
+			conf->collectors[i].server_name = xstrdup(host);
+		}
+	}
+	conf->insecure = cfg_getbool(cfg, "insecure");
+	if (cfg_size(cfg, "tls") > 0) {
+		cfg_t *t = cfg_getsec(cfg, "tls");
+
+		conf->tls_ca = xstrdup(cfg_getstr(t, "ca"));
+		conf->tls_cert = xstrdup(cfg_getstr(t, "cert"));
+		conf->tls_key = xstrdup(cfg_getstr(t, "key"));
+		conf->tls_line = tls_line;
 	}
 	conf->batch_ms = (unsigned)cfg_getint(cfg, "batch_ms");
 	conf->queue_batches = (unsigned)cfg_getint(cfg, "queue_batches");
@@ -321,7 +417,11 @@ void agent_conf_free(struct agent_conf *conf)
 	for (size_t i = 0; i < conf->ncollectors; i++) {
 		free(conf->collectors[i].name);
 		free(conf->collectors[i].address);
+		free(conf->collectors[i].server_name);
 	}
+	free(conf->tls_ca);
+	free(conf->tls_cert);
+	free(conf->tls_key);
 	free(conf->collectors);
 	free(conf->site);
 	free(conf->name);

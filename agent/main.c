@@ -11,6 +11,7 @@
 
 #include <event2/dns.h>
 #include <event2/event.h>
+#include <openssl/ssl.h>
 
 #include "agent.h"
 #include "check.h"
@@ -79,8 +80,18 @@ int main(int argc, char **argv)
 	if (a.conf == NULL)
 		return 1;
 	if (o.check_only) {
-		printf("%s: configuration OK (site \"%s\", %zu checks)\n", o.config, a.conf->site,
-		       a.conf->nchecks);
+		char err[1024];
+		SSL_CTX *tls = uplink_tls_new(a.conf, err, sizeof(err));
+
+		if (a.conf->tls_cert != NULL && tls == NULL) {
+			fprintf(stderr, "%s\n", err);
+			agent_conf_free(a.conf);
+			return 1;
+		}
+		SSL_CTX_free(tls);
+		printf("%s: configuration OK (site \"%s\", %zu checks, %s)\n", o.config,
+		       a.conf->site, a.conf->nchecks,
+		       a.conf->insecure ? "insecure: PLAINTEXT" : "TLS");
 		agent_conf_free(a.conf);
 		return 0;
 	}
@@ -98,6 +109,9 @@ int main(int argc, char **argv)
 	a.uplink = uplink_new(&a);
 	if (a.uplink == NULL)
 		fatalx("cannot set up the uplink to the collector");
+	if (a.conf->insecure)
+		log_warnx("insecure = yes: samples travel to the collector in PLAINTEXT and the "
+			  "collector is not authenticated; give the agent a tls section");
 	for (size_t i = 0; i < a.conf->nchecks; i++) {
 		a.conf->checks[i]->agent = &a;
 		a.conf->checks[i]->base = a.base;

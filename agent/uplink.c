@@ -15,15 +15,19 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <arpa/inet.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/buffer.h>
 #include <event2/dns.h>
+#include <openssl/ssl.h>
 
 #include "conf.h"
 #include "frame.h"
 #include "log.h"
 #include "series_wire.h"
 #include "timeutil.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 #define UPLINK_BATCH_SAMPLES   1000          /* flush early when this many are waiting */
@@ -48,6 +52,7 @@ struct uplink {
 	struct agent *a;
 	enum uplink_state state;
 	struct bufferevent *bev;
+	SSL_CTX *tls; /* NULL: plaintext (insecure = yes) */
 	struct event *flush_ev, *retry_ev, *hb_ev;
 	size_t collector; /* index into conf->collectors: failover rotates it */
 	unsigned backoff_ms;
@@ -455,6 +460,20 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(bev);
 	const struct agent_collector *col = &u->a->conf->collectors[u->collector];
 
+	if (u->tls == NULL && u->state == UPLINK_HELLO) {
+		unsigned char head[2];
+
+		if (evbuffer_copyout(in, head, sizeof(head)) == (ev_ssize_t)sizeof(head) &&
+		    tls_looks_like_record(head, sizeof(head))) {
+			log_complain(
+			    &u->conn_fail[u->collector], 300,
+			    "uplink to %s (%s): the collector answers in TLS, but this agent "
+			    "is insecure = yes: give it a tls section",
+			    col->name, col->address);
+			uplink_close(u, 1);
+			return;
+		}
+	}
 	for (;;) {
 		Vakt__Frame *f;
 		uint32_t len;
@@ -471,10 +490,15 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		switch (f->msg_case) {
 		case VAKT__FRAME__MSG_HELLO_ACK:
 			if (u->state == UPLINK_HELLO) {
-				log_info("uplink: connected to %s (%s), %s, protocol %u; replaying "
-					 "%zu unacknowledged batches, %zu samples waiting",
-					 col->name, col->address, f->hello_ack->software,
-					 f->hello_ack->protocol, u->qlen, u->ncur);
+				log_info(
+				    "uplink: connected to %s (%s), %s, protocol %u, %s; "
+				    "replaying %zu unacknowledged batches, %zu samples waiting",
+				    col->name, col->address, f->hello_ack->software,
+				    f->hello_ack->protocol,
+				    u->tls != NULL
+					? SSL_get_version(bufferevent_openssl_get_ssl(bev))
+					: "PLAINTEXT",
+				    u->qlen, u->ncur);
 				log_complain_clear(&u->conn_fail[u->collector],
 						   "uplink: collector reachable again");
 				log_clock_offset(u, f->hello_ack->time_ms);
@@ -546,17 +570,59 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 	const struct agent_collector *col = &u->a->conf->collectors[u->collector];
 
 	if (what & BEV_EVENT_CONNECTED) {
+		if (u->tls != NULL)
+			log_debug("uplink to %s (%s): TLS handshake done, %s, server name \"%s\" "
+				  "verified",
+				  col->name, col->address,
+				  SSL_get_version(bufferevent_openssl_get_ssl(bev)),
+				  col->server_name);
 		send_hello(u);
 		return;
 	}
-	if (what & BEV_EVENT_TIMEOUT)
+	if ((what & BEV_EVENT_TIMEOUT) && u->state == UPLINK_CONNECTING)
+		log_complain(&u->conn_fail[u->collector], 300,
+			     "uplink to %s (%s): no TLS handshake within %d s", col->name,
+			     col->address, UPLINK_HELLO_TIMEOUT);
+	else if (what & BEV_EVENT_TIMEOUT)
 		log_complain(&u->conn_fail[u->collector], 300,
 			     "uplink to %s (%s): no answer to hello", col->name, col->address);
-	else if (what & BEV_EVENT_EOF)
+	else if ((what & BEV_EVENT_EOF) && u->tls != NULL && u->state == UPLINK_CONNECTING)
+		log_complain(&u->conn_fail[u->collector], 300,
+			     "uplink to %s (%s): TLS handshake failed: connection closed by peer "
+			     "(is the collector insecure = yes, without TLS?)",
+			     col->name, col->address);
+	else if ((what & BEV_EVENT_EOF) && u->tls == NULL && u->state == UPLINK_HELLO)
+		log_complain(&u->conn_fail[u->collector], 300,
+			     "uplink to %s (%s): connection closed by peer before its hello answer "
+			     "(does the collector require TLS? this agent is insecure = yes)",
+			     col->name, col->address);
+	else if ((what & BEV_EVENT_EOF) && u->tls != NULL && u->state == UPLINK_HELLO) {
+		char why[256];
+
+		/*
+		 * In TLS 1.3 the collector checks our certificate after our side of
+		 * the handshake is done: its refusal arrives as an alert, or (when
+		 * our Hello crossed it) as a reset that loses the alert.
+		 */
+		tls_bev_why(bev, why, sizeof(why));
+		log_complain(
+		    &u->conn_fail[u->collector], 300,
+		    "uplink to %s (%s): TLS: %s before the hello answer (did the collector "
+		    "refuse this agent's certificate? its log says why)",
+		    col->name, col->address, why);
+	} else if (what & BEV_EVENT_EOF)
 		log_complain(&u->conn_fail[u->collector], 300,
 			     "uplink to %s (%s): connection closed by peer", col->name,
 			     col->address);
-	else if (what & BEV_EVENT_ERROR) {
+	else if ((what & BEV_EVENT_ERROR) && u->tls != NULL &&
+		 bufferevent_socket_get_dns_error(bev) == 0) {
+		char why[256];
+
+		tls_bev_why(bev, why, sizeof(why));
+		log_complain(&u->conn_fail[u->collector], 300, "uplink to %s (%s): %s: %s",
+			     col->name, col->address,
+			     u->state == UPLINK_CONNECTING ? "TLS handshake failed" : "TLS", why);
+	} else if (what & BEV_EVENT_ERROR) {
 		int dnserr = bufferevent_socket_get_dns_error(bev);
 
 		log_complain(&u->conn_fail[u->collector], 300, "uplink to %s (%s): %s", col->name,
@@ -579,7 +645,44 @@ static void uplink_connect(struct uplink *u)
 		log_warnx("uplink: collector %s address %s: %s", col->name, col->address, why);
 		return;
 	}
-	u->bev = bufferevent_socket_new(u->a->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (u->tls != NULL) {
+		SSL *ssl = SSL_new(u->tls);
+		struct in6_addr ip;
+		struct timeval tv = {UPLINK_HELLO_TIMEOUT, 0};
+
+		if (ssl == NULL) {
+			log_warnx("uplink to %s (%s): cannot make a TLS connection", col->name,
+				  col->address);
+			uplink_close(u, 1);
+			return;
+		}
+		/*
+		 * The collector's certificate must name server_name: an IP address
+		 * as an IP subjectAltName, else a DNS name (also sent as SNI).
+		 */
+		if (inet_pton(AF_INET, col->server_name, &ip) == 1 ||
+		    inet_pton(AF_INET6, col->server_name, &ip) == 1) {
+			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), col->server_name);
+		} else {
+			SSL_set1_host(ssl, col->server_name);
+			SSL_set_tlsext_host_name(ssl, col->server_name);
+		}
+		u->bev = bufferevent_openssl_socket_new(
+		    u->a->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+		if (u->bev == NULL) {
+			SSL_free(ssl);
+			log_warnx("uplink to %s (%s): cannot make a TLS connection", col->name,
+				  col->address);
+			uplink_close(u, 1);
+			return;
+		}
+		/* frames carry their length: a cut without close_notify is an end, not an error */
+		bufferevent_openssl_set_allow_dirty_shutdown(u->bev, 1);
+		/* connect and handshake count against the hello deadline */
+		bufferevent_set_timeouts(u->bev, &tv, &tv);
+	} else {
+		u->bev = bufferevent_socket_new(u->a->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	}
 	bufferevent_setcb(u->bev, read_cb, write_cb, event_cb, u);
 	bufferevent_setwatermark(u->bev, EV_WRITE, (size_t)u->a->conf->max_frame, 0);
 	bufferevent_enable(u->bev, EV_READ | EV_WRITE);
@@ -600,11 +703,47 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
 		uplink_connect(u);
 }
 
+SSL_CTX *uplink_tls_new(const struct agent_conf *conf, char *err, size_t errlen)
+{
+	struct tls_files f = {conf->tls_ca, conf->tls_cert, conf->tls_key, NULL};
+	SSL_CTX *ctx;
+	char why[512], cn[256], subject[256];
+
+	if (conf->tls_cert == NULL)
+		return NULL;
+	ctx = tls_ctx_new(0, &f, NULL, why, sizeof(why));
+	if (ctx == NULL) {
+		snprintf(err, errlen, "%s:%d: tls: %s", conf->path, conf->tls_line, why);
+		return NULL;
+	}
+	/* the collector takes the site from the certificate: say so now, not at every connection */
+	if (tls_cert_names(SSL_CTX_get0_certificate(ctx), cn, sizeof(cn), subject,
+			   sizeof(subject)) < 0 ||
+	    strcmp(cn, conf->site) != 0) {
+		snprintf(err, errlen,
+			 "%s:%d: tls: cert \"%s\" (%s) is not for site \"%s\": its CN must be "
+			 "the site",
+			 conf->path, conf->tls_line, conf->tls_cert, subject, conf->site);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
 struct uplink *uplink_new(struct agent *a)
 {
-	struct uplink *u = xcalloc(1, sizeof(*u));
+	struct uplink *u;
 	struct timeval tv;
+	SSL_CTX *tls = NULL;
+	char err[1024];
 
+	if (a->conf->tls_cert != NULL &&
+	    (tls = uplink_tls_new(a->conf, err, sizeof(err))) == NULL) {
+		log_warnx("%s", err);
+		return NULL;
+	}
+	u = xcalloc(1, sizeof(*u));
+	u->tls = tls;
 	u->a = a;
 	u->cur = xcalloc(UPLINK_BATCH_SAMPLES, sizeof(*u->cur));
 	u->res = xcalloc(UPLINK_BATCH_RESULTS, sizeof(*u->res));
@@ -672,5 +811,6 @@ void uplink_free(struct uplink *u)
 	free(u->q);
 	free(u->conn_fail);
 	series_tx_free(u->tx);
+	SSL_CTX_free(u->tls);
 	free(u);
 }

@@ -34,7 +34,14 @@ struct uplink_stats {
 	uint64_t queued_bytes; /* what they hold in memory */
 };
 
+/* NULL when the tls section's files cannot be used (logged, with FILE:LINE). */
 struct uplink *uplink_new(struct agent *a);
+/*
+ * The TLS client context of `conf`'s tls section, or NULL with
+ * "FILE:LINE: tls: why" in err (a file it cannot use, a certificate whose
+ * CN is not the site); --check-config tries it too. NULL without a tls section.
+ */
+struct ssl_ctx_st *uplink_tls_new(const struct agent_conf *conf, char *err, size_t errlen);
 void uplink_free(struct uplink *u);
 /* Starts connecting; returns at once. */
 void uplink_start(struct uplink *u);

@@ -21,6 +21,7 @@ struct notify;
 struct alert_engine;
 struct control;
 struct watch;
+struct certs;
 
 struct collector_conf {
 	char *path;
@@ -43,6 +44,11 @@ struct collector_conf {
 	char **alert_channels;   /* built-in alerts go here; NULL = every channel */
 	size_t nalert_channels;
 	char *control_socket;
+	int insecure; /* insecure = yes: plaintext, no certificates */
+	char *tls_ca, *tls_cert, *tls_key, *tls_crl; /* the tls section; NULL when insecure */
+	int tls_line;                                /* where the tls section's keys are */
+	char **sites; /* the sites agents may write for; NULL = any the CA certified */
+	size_t nsites;
 	int data_dir_line, control_socket_line; /* 0: the default, not in the file */
 	cfg_t *cfg;                             /* kept for the channel and rule sections */
 };
@@ -50,6 +56,8 @@ struct collector_conf {
 /* Parses and validates `path`; NULL after printing FILE:LINE errors. */
 struct collector_conf *collector_conf_load(const char *path);
 void collector_conf_free(struct collector_conf *conf);
+/* 1 when `site` may send: it is in sites, or sites is not set. */
+int collector_site_known(const struct collector_conf *conf, const char *site);
 
 TAILQ_HEAD(session_list, session);
 
@@ -66,6 +74,7 @@ struct collector {
 	struct alert_engine *alert;
 	struct control *control;
 	struct watch *watch;
+	struct certs *certs; /* TLS context and CRL; NULL when insecure */
 	struct event *ev_sigint, *ev_sigterm, *ev_sighup, *ev_stats, *ev_quarantine;
 	double started; /* monotonic seconds */
 	uint64_t sessions_refused, frames_bad;

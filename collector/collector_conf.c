@@ -29,6 +29,77 @@ static int note_path_line(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* Lines of listen, insecure and the tls section, for errors after parsing. */
+static int listen_line, insecure_line, tls_line;
+
+static int validate_listen(cfg_t *cfg, cfg_opt_t *opt)
+{
+	listen_line = cfg->line;
+	return conf_validate_listen(cfg, opt);
+}
+
+static int note_insecure_line(cfg_t *cfg, cfg_opt_t *opt)
+{
+	insecure_line = cfg->line;
+	return 0;
+}
+
+static int validate_tls_key(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+
+	if (tls_line == 0)
+		tls_line = cfg->line;
+	if (v == NULL || v[0] == '\0')
+		cfg_error(cfg, "tls: %s must name a file", opt->name);
+	return 0; /* reported: go on */
+}
+
+static int validate_tls(cfg_t *cfg, cfg_opt_t *opt)
+{
+	static const char *const req[] = {"ca", "cert", "key", NULL};
+	cfg_t *sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
+
+	if (!conf_had_errors(sec))
+		conf_require(sec, req);
+	return 0;
+}
+
+/* TLS unless the file says insecure = yes, never both: see agent_conf.c. */
+static int check_transport(cfg_t *cfg, const char *path)
+{
+	int has_tls = cfg_size(cfg, "tls") > 0, insecure = cfg_getbool(cfg, "insecure");
+
+	if (has_tls && insecure) {
+		fprintf(conf_error_stream(),
+			"%s:%d: insecure = yes and a tls section (line %d): remove one\n", path,
+			insecure_line, tls_line);
+		return -1;
+	}
+	if (!has_tls && !insecure) {
+		if (listen_line > 0)
+			fprintf(conf_error_stream(), "%s:%d: ", path, listen_line);
+		else
+			fprintf(conf_error_stream(), "%s: ", path);
+		fprintf(conf_error_stream(),
+			"no tls section: add tls { ca = \"ca.crt\", cert = \"collector.crt\", "
+			"key = \"collector.key\", crl = \"crl.pem\" } to accept agents over TLS, "
+			"or insecure = yes to accept them in plaintext\n");
+		return -1;
+	}
+	return 0;
+}
+
+int collector_site_known(const struct collector_conf *conf, const char *site)
+{
+	if (conf->sites == NULL)
+		return 1;
+	for (size_t i = 0; i < conf->nsites; i++)
+		if (strcmp(conf->sites[i], site) == 0)
+			return 1;
+	return 0;
+}
+
 static int validate_channel(cfg_t *cfg, cfg_opt_t *opt)
 {
 	cfg_t *sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
@@ -117,6 +188,13 @@ struct collector_conf *collector_conf_load(const char *path)
 	    CFG_STR_LIST("channels", NULL, CFGF_NODEFAULT),
 	    CFG_END(),
 	};
+	cfg_opt_t tls_opts[] = {
+	    CFG_STR("ca", NULL, CFGF_NODEFAULT),
+	    CFG_STR("cert", NULL, CFGF_NODEFAULT),
+	    CFG_STR("key", NULL, CFGF_NODEFAULT),
+	    CFG_STR("crl", NULL, CFGF_NODEFAULT),
+	    CFG_END(),
+	};
 	cfg_opt_t opts[] = {
 	    CFG_STR_LIST("listen", "{0.0.0.0:7060}", CFGF_NONE),
 	    CFG_STR("data_dir", "/var/lib/vakt/rrd", CFGF_NONE),
@@ -130,6 +208,9 @@ struct collector_conf *collector_conf_load(const char *path)
 	    CFG_INT("max_sessions", 1024, CFGF_NONE),
 	    CFG_STR("control_socket", "/run/vakt/collector.sock", CFGF_NONE),
 	    CFG_INT("max_clock_skew", 10, CFGF_NONE),
+	    CFG_BOOL("insecure", cfg_false, CFGF_NONE),
+	    CFG_SEC("tls", tls_opts, CFGF_NODEFAULT),
+	    CFG_STR_LIST("sites", NULL, CFGF_NODEFAULT),
 	    CFG_SEC("watch", watch_opts, CFGF_NONE),
 	    CFG_SEC("channel", notify_channel_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	    CFG_SEC("rule", alert_rule_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
@@ -153,7 +234,15 @@ struct collector_conf *collector_conf_load(const char *path)
 	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
 	int ok;
 
-	cfg_set_validate_func(cfg, "listen", conf_validate_listen);
+	cfg_set_validate_func(cfg, "listen", validate_listen);
+	cfg_set_validate_func(cfg, "insecure", note_insecure_line);
+	cfg_set_validate_func(cfg, "tls", validate_tls);
+	cfg_set_validate_func(cfg, "tls|ca", validate_tls_key);
+	cfg_set_validate_func(cfg, "tls|cert", validate_tls_key);
+	cfg_set_validate_func(cfg, "tls|key", validate_tls_key);
+	cfg_set_validate_func(cfg, "tls|crl", validate_tls_key);
+	cfg_set_validate_func(cfg, "sites", conf_validate_name);
+	listen_line = insecure_line = tls_line = 0;
 	cfg_set_validate_func(cfg, "store_queue_size", validate_queue_size);
 	conf_bound_ints(cfg, ints);
 	cfg_set_validate_func(cfg, "data_dir", note_path_line);
@@ -162,7 +251,8 @@ struct collector_conf *collector_conf_load(const char *path)
 	cfg_set_validate_func(cfg, "channel", validate_channel);
 	cfg_set_validate_func(cfg, "rule", validate_rule);
 
-	ok = conf_parse_file(cfg, path) == 0 && check_rule_channels(cfg, path) == 0;
+	ok = conf_parse_file(cfg, path) == 0 && check_rule_channels(cfg, path) == 0 &&
+	     check_transport(cfg, path) == 0;
 	free(rule_lines);
 	rule_lines = NULL;
 	nrule_lines = 0;
@@ -198,6 +288,23 @@ struct collector_conf *collector_conf_load(const char *path)
 		for (size_t i = 0; i < conf->nalert_channels; i++)
 			conf->alert_channels[i] = xstrdup(cfg_getnstr(w, "channels", i));
 	}
+	conf->insecure = cfg_getbool(cfg, "insecure");
+	if (cfg_size(cfg, "tls") > 0) {
+		cfg_t *t = cfg_getsec(cfg, "tls");
+
+		conf->tls_ca = xstrdup(cfg_getstr(t, "ca"));
+		conf->tls_cert = xstrdup(cfg_getstr(t, "cert"));
+		conf->tls_key = xstrdup(cfg_getstr(t, "key"));
+		if (cfg_getstr(t, "crl") != NULL)
+			conf->tls_crl = xstrdup(cfg_getstr(t, "crl"));
+		conf->tls_line = tls_line;
+	}
+	if (cfg_size(cfg, "sites") > 0) {
+		conf->nsites = cfg_size(cfg, "sites");
+		conf->sites = xcalloc(conf->nsites, sizeof(char *));
+		for (size_t i = 0; i < conf->nsites; i++)
+			conf->sites[i] = xstrdup(cfg_getnstr(cfg, "sites", i));
+	}
 	conf->data_dir_line = path_lines[0];
 	conf->control_socket_line = path_lines[1];
 	conf->cfg = cfg;
@@ -214,6 +321,13 @@ void collector_conf_free(struct collector_conf *conf)
 	for (size_t i = 0; i < conf->nalert_channels; i++)
 		free(conf->alert_channels[i]);
 	free(conf->alert_channels);
+	for (size_t i = 0; i < conf->nsites; i++)
+		free(conf->sites[i]);
+	free(conf->sites);
+	free(conf->tls_ca);
+	free(conf->tls_cert);
+	free(conf->tls_key);
+	free(conf->tls_crl);
 	free(conf->data_dir);
 	free(conf->control_socket);
 	free(conf->path);

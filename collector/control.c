@@ -141,9 +141,11 @@ static void status(struct control *ctl, struct evbuffer *out)
 	evbuffer_add_printf(out, "sessions: %zu\n", c->nsessions);
 	TAILQ_FOREACH(s, &c->sessions, entry)
 	evbuffer_add_printf(
-	    out, "  %s site \"%s\" agent \"%s\" %s, %llu batches, %llu samples, %.0f s\n", s->peer,
-	    s->site ? s->site : "-", s->agent ? s->agent : "-", session_state_str(s->state),
-	    (unsigned long long)s->batches, (unsigned long long)s->samples, mono_now() - s->since);
+	    out, "  %s site \"%s\" agent \"%s\" %s, %llu batches, %llu samples, %.0f s, %s%s%s\n",
+	    s->peer, s->site ? s->site : "-", s->agent ? s->agent : "-",
+	    session_state_str(s->state), (unsigned long long)s->batches,
+	    (unsigned long long)s->samples, mono_now() - s->since, s->tls ? "TLS" : "PLAINTEXT",
+	    s->cert_subject ? " certificate " : "", s->cert_subject ? s->cert_subject : "");
 	watch_get_stats(c->watch, &ws);
 	evbuffer_add_printf(out, "agents: %zu, %zu down\n", ws.agents, ws.agents_down);
 	watch_foreach_agent(c->watch, agent_line, out);

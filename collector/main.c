@@ -17,6 +17,7 @@
 #include <event2/thread.h>
 
 #include "alert.h"
+#include "certs.h"
 #include "collector.h"
 #include "conf.h"
 #include "control.h"
@@ -41,7 +42,16 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
 
 static void hup_cb(evutil_socket_t sig, short what, void *arg)
 {
-	log_warnx("SIGHUP: configuration reload is not supported yet; restart the collector");
+	struct collector *c = arg;
+
+	if (c->certs == NULL) {
+		log_warnx("SIGHUP: configuration reload is not supported yet; restart the "
+			  "collector");
+		return;
+	}
+	log_info("SIGHUP: reloading the TLS certificates and CRL; the rest of the "
+		 "configuration needs a restart");
+	certs_reload(c->certs, "SIGHUP");
 }
 
 static void stats_cb(evutil_socket_t fd, short what, void *arg)
@@ -97,9 +107,13 @@ static int open_listeners(struct collector *c)
 			return -1;
 		}
 		c->nlisteners++;
-		log_warnx("listening on %s in PLAINTEXT: agents are not authenticated "
-			  "(mutual TLS comes with the transport issue)",
-			  c->conf->listen[i]);
+		if (c->certs == NULL)
+			log_warnx("listening on %s in PLAINTEXT (insecure = yes): agents are not "
+				  "authenticated and any may write for any site",
+				  c->conf->listen[i]);
+		else
+			log_info("listening on %s, TLS: agents need a certificate from %s",
+				 c->conf->listen[i], c->conf->tls_ca);
 	}
 	return 0;
 }
@@ -242,6 +256,8 @@ int main(int argc, char **argv)
 		return 1;
 	if (o.check_only) {
 		rc = check_paths(c.conf) < 0;
+		if (c.conf->tls_cert != NULL && certs_check(c.conf) < 0)
+			rc = 1;
 		if (rc == 0)
 			printf("%s: configuration OK (%u channels, %u rules)\n", o.config,
 			       cfg_size(c.conf->cfg, "channel"), cfg_size(c.conf->cfg, "rule"));
@@ -276,6 +292,8 @@ int main(int argc, char **argv)
 	wp.max_new_per_minute = c.conf->max_new_files_per_minute;
 	c.watch = watch_new(c.base, c.alert, &wp);
 	store_foreach_known_agent(c.store, known_agent, c.watch);
+	if (c.conf->tls_cert != NULL && (c.certs = certs_new(&c)) == NULL)
+		goto out; /* certs_new said why */
 	if (open_listeners(&c) < 0)
 		goto out;
 	/* without it vaktctl could not reach a running collector: refuse to start */
@@ -309,6 +327,7 @@ out:
 		session_free(TAILQ_FIRST(&c.sessions));
 	store_free(c.store);
 	watch_free(c.watch);
+	certs_free(c.certs);
 	alert_engine_free(c.alert);
 	notify_free(c.notify);
 	if (c.ev_sigint != NULL)

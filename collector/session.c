@@ -8,12 +8,16 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/ssl.h>
 
+#include "certs.h"
 #include "frame.h"
 #include "ingest.h"
 #include "log.h"
@@ -21,6 +25,7 @@
 #include "series_wire.h"
 #include "store_rrd.h"
 #include "timeutil.h"
+#include "tls.h"
 #include "watch.h"
 #include "xmalloc.h"
 
@@ -91,11 +96,30 @@ void session_free(struct session *s)
 	free(s->agent);
 	free(s->software);
 	series_rx_free(s->rx);
+	free(s->cert_site);
+	free(s->cert_subject);
 	free(s);
+}
+
+/*
+ * Reads and drops what the peer sent that we did not read. Closing with
+ * bytes unread sends a reset instead of an end of stream, and a reset can
+ * overtake our last words: in TLS 1.3 the agent sends its Hello before it
+ * hears that its certificate was refused, so the alert or Error saying why
+ * would be lost.
+ */
+static void drain_socket(struct session *s)
+{
+	evutil_socket_t fd = s->bev != NULL ? bufferevent_getfd(s->bev) : -1;
+	char junk[4096];
+
+	for (int i = 0; i < 16 && fd >= 0 && recv(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0; i++)
+		;
 }
 
 static void session_end(struct session *s, const char *why)
 {
+	drain_socket(s);
 	set_paused(s, 0);
 	if (s->wa != NULL) {
 		watch_agent_closed(s->c->watch, s->wa, s->peer, why);
@@ -214,6 +238,16 @@ static void handle_hello(struct session *s, Vakt__Hello *h)
 		session_refuse(s, "hello with an invalid site or agent name");
 		return;
 	}
+	/* the certificate says which site this agent writes for, not the agent */
+	if (s->cert_site != NULL && strcmp(h->site, s->cert_site) != 0) {
+		session_refuse(s, "hello for site \"%s\", but the certificate is for site \"%s\"",
+			       h->site, s->cert_site);
+		return;
+	}
+	if (!collector_site_known(s->c->conf, h->site)) {
+		session_refuse(s, "site \"%s\" is not in this collector's sites", h->site);
+		return;
+	}
 	s->site = xstrdup(h->site);
 	s->agent = xstrdup(h->agent);
 	text_clean(h->software, SAMPLE_NAME_MAX);
@@ -232,8 +266,13 @@ static void handle_hello(struct session *s, Vakt__Hello *h)
 		      (s->c->conf->heartbeat ? s->c->conf->heartbeat : 10);
 	bufferevent_set_timeouts(s->bev, &idle, &idle);
 	session_set_state(s, SESSION_ACTIVE);
-	log_info("session %s: site \"%s\", agent \"%s\" (%s), plaintext", s->peer, s->site,
-		 s->agent, s->software);
+	if (s->tls)
+		log_info("session %s: site \"%s\", agent \"%s\" (%s), %s, certificate \"%s\"",
+			 s->peer, s->site, s->agent, s->software,
+			 SSL_get_version(bufferevent_openssl_get_ssl(s->bev)), s->cert_subject);
+	else
+		log_info("session %s: site \"%s\", agent \"%s\" (%s), PLAINTEXT", s->peer, s->site,
+			 s->agent, s->software);
 	s->wa = watch_agent_hello(s->c->watch, s->site, s->agent, s->peer);
 	watch_agent_clock(s->c->watch, s->wa, h->time_ms);
 }
@@ -423,6 +462,19 @@ static void session_read_cb(struct bufferevent *bev, void *arg)
 			bufferevent_disable(bev, EV_READ);
 			return;
 		}
+		if (!s->tls && s->state == SESSION_HELLO) {
+			unsigned char head[2];
+
+			if (evbuffer_copyout(in, head, sizeof(head)) == (ev_ssize_t)sizeof(head) &&
+			    tls_looks_like_record(head, sizeof(head))) {
+				/* an Error frame would be noise to a TLS client: just close */
+				log_warnx("session %s: the agent speaks TLS, but this collector is "
+					  "insecure = yes: give the collector a tls section",
+					  s->peer);
+				session_end(s, "TLS client on a plaintext collector");
+				return;
+			}
+		}
 		st = frame_read(in, s->c->conf->max_frame, &f, &len);
 		if (st == FRAME_NEED_MORE)
 			return;
@@ -461,20 +513,98 @@ static void session_read_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
+/*
+ * The TLS handshake is done: the agent's certificate was issued by our CA
+ * and is neither expired nor revoked. Its CN is the site it may write for.
+ */
+static void handle_handshake(struct session *s)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+	char cn[SAMPLE_NAME_MAX + 1], subject[256];
+
+	if (tls_peer_names(ssl, cn, sizeof(cn), subject, sizeof(subject)) < 0 || !name_ok(cn, 0)) {
+		text_clean(subject, sizeof(subject) - 1);
+		session_refuse(s, "certificate \"%s\" names no site (its CN is the site)", subject);
+		return;
+	}
+	text_clean(subject, sizeof(subject) - 1);
+	s->cert_site = xstrdup(cn);
+	s->cert_subject = xstrdup(subject);
+	if (!collector_site_known(s->c->conf, cn)) {
+		session_refuse(s,
+			       "certificate \"%s\" is for site \"%s\", which is not in this "
+			       "collector's sites",
+			       subject, cn);
+		return;
+	}
+	log_debug("session %s: TLS handshake done, %s, certificate \"%s\"", s->peer,
+		  SSL_get_version(ssl), subject);
+}
+
+/* A failed handshake, in words; a probe that only opened the port stays quiet. */
+static void handshake_failed(struct session *s)
+{
+	char why[256], msg[320];
+
+	tls_bev_why(s->bev, why, sizeof(why));
+	snprintf(msg, sizeof(msg), "TLS handshake failed: %s", why);
+	if (strcmp(why, "connection closed") == 0 ||
+	    strcmp(why, "unexpected eof while reading") == 0) {
+		session_end(s, msg);
+		return;
+	}
+	log_warnx("session %s: %s", s->peer, msg);
+	/* said above: the closing line is for debugging only */
+	evbuffer_drain(bufferevent_get_input(s->bev),
+		       evbuffer_get_length(bufferevent_get_input(s->bev)));
+	session_end(s, msg);
+}
+
 static void session_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct session *s = arg;
 
-	if (what & BEV_EVENT_EOF)
+	if (what & BEV_EVENT_CONNECTED)
+		handle_handshake(s);
+	else if (s->tls && s->cert_site == NULL && s->state == SESSION_HELLO &&
+		 (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)))
+		handshake_failed(s);
+	else if (what & BEV_EVENT_EOF)
 		session_end(s, "agent closed the connection");
+	else if ((what & BEV_EVENT_TIMEOUT) && s->state == SESSION_HELLO && s->tls &&
+		 s->cert_site == NULL)
+		session_end(s, "no TLS handshake within 10 s");
 	else if ((what & BEV_EVENT_TIMEOUT) && s->state == SESSION_HELLO)
 		session_end(s, "no hello within 10 s");
 	else if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_WRITING))
 		session_end(s, "the agent reads nothing we send");
 	else if (what & BEV_EVENT_TIMEOUT)
 		session_end(s, "nothing heard for three heartbeats");
-	else
+	else if (s->tls) {
+		char why[256];
+
+		tls_bev_why(bev, why, sizeof(why));
+		session_end(s, why);
+	} else
 		session_end(s, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+void session_end_revoked(struct collector *c, X509_CRL *crl)
+{
+	struct session *s;
+
+	TAILQ_FOREACH(s, &c->sessions, entry)
+	{
+		X509 *x;
+		X509_REVOKED *r;
+
+		if (!s->tls || s->cert_site == NULL || s->state == SESSION_CLOSING)
+			continue;
+		x = SSL_get0_peer_certificate(bufferevent_openssl_get_ssl(s->bev));
+		if (x != NULL && X509_CRL_get0_by_cert(crl, &r, x) == 1)
+			session_refuse(s, "certificate \"%s\" is revoked by the reloaded CRL",
+				       s->cert_subject);
+	}
 }
 
 void session_store_done(const void *result, void *arg)
@@ -541,6 +671,7 @@ void session_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockadd
 	struct timeval tv = {SESSION_HELLO_TIMEOUT, 0};
 	char addr[INET6_ADDRSTRLEN] = "?";
 	int port = 0, one = 1;
+	SSL *ssl = NULL;
 
 	if (sa->sa_family == AF_INET) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)sa;
@@ -561,13 +692,36 @@ void session_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockadd
 		return;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	if (c->certs != NULL && (ssl = SSL_new(certs_ctx(c->certs))) == NULL) {
+		log_warnx("listener: %s:%d refused: cannot make a TLS connection", addr, port);
+		evutil_closesocket(fd);
+		return;
+	}
 	s = xcalloc(1, sizeof(*s));
 	s->c = c;
 	s->id = ++c->next_session_id;
 	s->since = mono_now();
 	snprintf(s->peer, sizeof(s->peer), sa->sa_family == AF_INET6 ? "[%s]:%d" : "%s:%d", addr,
 		 port);
-	s->bev = bufferevent_socket_new(c->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (ssl != NULL) {
+		/* the handshake runs under the hello deadline set below */
+		s->tls = 1;
+		s->bev = bufferevent_openssl_socket_new(c->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+							BEV_OPT_CLOSE_ON_FREE);
+		/* frames carry their length: a cut without close_notify is an end, not an error */
+		if (s->bev != NULL)
+			bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+	} else {
+		s->bev = bufferevent_socket_new(c->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	}
+	if (s->bev == NULL) {
+		log_warnx("listener: %s refused: cannot set up its connection", s->peer);
+		if (ssl != NULL)
+			SSL_free(ssl);
+		evutil_closesocket(fd);
+		free(s);
+		return;
+	}
 	bufferevent_setcb(s->bev, session_read_cb, session_write_cb, session_event_cb, s);
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
 	/* read at most two frames ahead: a slow store slows the agent, not our memory */

@@ -10,6 +10,7 @@
 #include <sys/queue.h>
 
 #include <event2/listener.h>
+#include <openssl/x509.h>
 
 #include "collector.h"
 #include "log.h"
@@ -29,6 +30,9 @@ struct session {
 	struct bufferevent *bev;
 	char peer[80]; /* "addr:port" for every log line */
 	char *site, *agent, *software;
+	int tls;            /* 1: a TLS session (insecure = yes: 0) */
+	char *cert_site;    /* after the handshake: the site its certificate names (CN) */
+	char *cert_subject; /* and the certificate's subject, for status and logs */
 	enum session_state state;
 	int paused;           /* reading stopped: the store queue is full */
 	int out_full;         /* reading stopped: the peer has not read its answers */
@@ -49,5 +53,7 @@ void session_store_done(const void *result, void *arg);
 /* Resumes sessions paused by a full store queue. */
 void session_resume_all(struct collector *c);
 void session_free(struct session *s);
+/* Ends the TLS sessions whose certificate `crl` revokes (a CRL reload). */
+void session_end_revoked(struct collector *c, X509_CRL *crl);
 
 #endif

@@ -1,6 +1,7 @@
 #!/bin/bash
 # demo.sh - Vakt on loopback: a local snmpd and a small TCP service, watched
-# by one agent that streams to one collector writing RRD files and alerts.
+# by one agent that streams to one collector writing RRD files and alerts,
+# over mutual TLS with a demo CA made by deploy/pki/vakt-pki.
 # Runs until Ctrl-C, or for DEMO_SECONDS seconds; stops all it started.
 set -eu
 
@@ -26,12 +27,25 @@ web_port=$(free_port tcp 8080)
 collector_port=$(free_port tcp 7060)
 community=demo
 
+# the demo's own CA, collector and site certificates, as an operator makes them
+PKI=$DEMO/pki
+deploy/pki/vakt-pki init "$PKI" >/dev/null
+deploy/pki/vakt-pki collector "$PKI" local localhost >/dev/null
+deploy/pki/vakt-pki site "$PKI" demo >/dev/null
+
 cat >"$DEMO/collector.conf" <<EOC
-# Demo collector: plaintext on loopback, RRD step 10 s so graphs fill quickly.
+# Demo collector: mutual TLS on loopback, RRD step 10 s so graphs fill quickly.
 listen = {"127.0.0.1:$collector_port"}
 data_dir = "$DEMO/rrd"
 step = 10
 control_socket = "$DEMO/collector.sock"
+sites = {"demo"}
+tls {
+  ca = "$PKI/ca.crt"
+  cert = "$PKI/certs/local.crt"
+  key = "$PKI/private/local.key"
+  crl = "$PKI/crl.pem"
+}
 
 channel "alerts" {
   kind = "log"
@@ -58,7 +72,15 @@ cat >"$DEMO/agent.conf" <<EOC
 # Demo agent: one SNMP device and one TCP service, both on loopback.
 site = "demo"
 name = "demo-agent"
-collector "local" { address = "127.0.0.1:$collector_port" }
+collector "local" {
+  address = "127.0.0.1:$collector_port"
+  server_name = "localhost"   # the name in the collector's certificate
+}
+tls {
+  ca = "$PKI/ca.crt"
+  cert = "$PKI/certs/demo.crt"   # its CN is the site
+  key = "$PKI/private/demo.key"
+}
 
 snmp "localhost" {
   address = "127.0.0.1:$snmp_port"
@@ -87,11 +109,13 @@ start agent "$DEMO/agent.log" "$VAKT_BIN/vakt-agent" -f -c "$DEMO/agent.conf"
 
 cat <<EOT
 
-  Vakt demo is running (site "demo", agent and collector on 127.0.0.1)
+  Vakt demo is running (site "demo", agent and collector on 127.0.0.1, mutual TLS)
     snmpd          udp 127.0.0.1:$snmp_port  community "$community"
     TCP service    127.0.0.1:$web_port       (probe "web")
     collector      127.0.0.1:$collector_port  log $DEMO/collector.log
     agent          log $DEMO/agent.log
+    certificates   $PKI: CA ca.crt, collector certs/local.crt, site certs/demo.crt,
+                   keys in private/, CRL crl.pem (deploy/pki/vakt-pki revoke|crl $PKI ...)
 
   RRD files:   $DEMO/rrd/demo/<host>/<check>[-<instance>].rrd
   Alert log:   $DEMO/alerts.log

@@ -5,9 +5,10 @@ set -eu
 
 build="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
        libevent-dev libsnmp-dev librrd-dev libconfuse-dev libjansson-dev
-       libsqlite3-dev"
-# the demo's own devices and services, and the tools it points the user to
-runtime="snmpd snmp rrdtool python3 iproute2 procps"
+       libsqlite3-dev libssl-dev"
+# the demo's own devices and services, the tools it points the user to, and
+# openssl for its certificates (deploy/pki/vakt-pki)
+runtime="snmpd snmp rrdtool python3 iproute2 procps openssl"
 test="libcmocka-dev valgrind sqlite3 openssl nftables"
 # the peers the benchmarks under bench/ compare Vakt with
 bench="collectd-core"

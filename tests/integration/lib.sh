@@ -146,7 +146,8 @@ start_tcp_service() {
 }
 
 # write_collector_conf DIR PORT: a test collector's config on 127.0.0.1:PORT with
-# RRD step 1 s, files under DIR; more config (channels, rules) comes on stdin.
+# RRD step 1 s, files under DIR, in plaintext (insecure = yes; test_tls.sh
+# covers TLS); more config (channels, rules) comes on stdin.
 write_collector_conf() {
 	{
 		cat <<EOC
@@ -154,6 +155,7 @@ listen = {"127.0.0.1:$2"}
 data_dir = "$1/rrd"
 step = 1
 control_socket = "$1/collector.sock"
+insecure = yes
 EOC
 		cat
 	} >"$1/collector.conf"
@@ -197,6 +199,7 @@ start_collector() {
 start_web_probe() {
 	cat >"$1/agent.conf" <<EOC
 site = "$2"
+insecure = yes
 collector "dc1" { address = "127.0.0.1:$3" }
 probe "web" {
   kind = "tcp"

@@ -15,6 +15,7 @@ snmp "core-sw" {
   address = "127.0.0.1"
   interval = 0
 }
+insecure = yes
 EOC
 set +e
 out=$("$VAKT_BIN/vakt-agent" --check-config -c "$W/agent.conf" 2>&1)
@@ -34,6 +35,7 @@ site = "rissa"
 collector "dc1" { address = "127.0.0.1:7060" }
 probe "Gi0/1" { kind = "tcp"  address = "127.0.0.1:80"  host = "sw" }
 probe "Gi0_1" { kind = "tcp"  address = "127.0.0.1:81"  host = "sw" }
+insecure = yes
 EOC
 out=$("$VAKT_BIN/vakt-agent" -n -c "$W/names.conf" 2>&1) || fail "a name warning failed the check: $out"
 case "$out" in
@@ -64,6 +66,7 @@ cat >"$W/collector.conf" <<EOC
 listen = {"localhost:7060"}
 data_dir = "$W/plain/rrd"
 control_socket = "$W/none/collector.sock"
+insecure = yes
 EOC
 set +e
 out=$("$VAKT_BIN/vakt-collector" -n -c "$W/collector.conf" 2>&1)
@@ -85,6 +88,7 @@ cat >"$W/collector.conf" <<EOC
 listen = {"127.0.0.1:7060"}
 data_dir = "$W/rrd"
 control_socket = "$W/run/collector.sock"
+insecure = yes
 EOC
 out=$("$VAKT_BIN/vakt-collector" -n -c "$W/collector.conf") || fail "good collector config refused: $out"
 [ "$out" = "data_dir $W/rrd: does not exist yet, will be created in $W
@@ -94,6 +98,45 @@ $W/collector.conf: configuration OK (0 channels, 0 rules)" ] || fail "collector 
 mkdir "$W/rrd"
 out=$("$VAKT_BIN/vakt-collector" -n -c "$W/collector.conf") || fail "good collector config refused: $out"
 case "$out" in "data_dir $W/rrd: exists, writable"*) ;; *) fail "collector --check-config said: $out" ;; esac
+
+# neither TLS nor an explicit insecure = yes: refused, saying what to add
+sed -i '/^insecure = yes$/d' "$W/agent.conf" "$W/collector.conf"
+set +e
+out=$("$VAKT_BIN/vakt-agent" -n -c "$W/agent.conf" 2>&1)
+rc=$?
+set -e
+[ "$rc" -ne 0 ] || fail "agent --check-config accepted a config with neither tls nor insecure"
+[ "$out" = "$W/agent.conf:3: no tls section: add tls { ca = \"ca.crt\", cert = \"SITE.crt\", key = \"SITE.key\" } to reach the collector over TLS, or insecure = yes to send in plaintext" ] ||
+	fail "agent without tls: $out"
+set +e
+out=$("$VAKT_BIN/vakt-collector" -n -c "$W/collector.conf" 2>&1)
+rc=$?
+set -e
+[ "$rc" -ne 0 ] || fail "collector --check-config accepted a config with neither tls nor insecure"
+[ "$out" = "$W/collector.conf:1: no tls section: add tls { ca = \"ca.crt\", cert = \"collector.crt\", key = \"collector.key\", crl = \"crl.pem\" } to accept agents over TLS, or insecure = yes to accept them in plaintext" ] ||
+	fail "collector without tls: $out"
+# ... and start-up refuses the same way
+set +e
+out=$("$VAKT_BIN/vakt-collector" -f -c "$W/collector.conf" 2>&1)
+rc=$?
+set -e
+[ "$rc" -ne 0 ] && [ "$out" = "$W/collector.conf:1: no tls section: add tls { ca = \"ca.crt\", cert = \"collector.crt\", key = \"collector.key\", crl = \"crl.pem\" } to accept agents over TLS, or insecure = yes to accept them in plaintext" ] ||
+	fail "collector started without tls: $rc $out"
+# a tls section whose files are missing: FILE:LINE and the file
+cat >>"$W/agent.conf" <<EOC
+tls {
+  ca = "$W/ca.crt"
+  cert = "$W/rissa.crt"
+  key = "$W/rissa.key"
+}
+EOC
+set +e
+out=$("$VAKT_BIN/vakt-agent" -n -c "$W/agent.conf" 2>&1)
+rc=$?
+set -e
+[ "$rc" -ne 0 ] || fail "agent --check-config accepted missing certificate files"
+[ "$out" = "$W/agent.conf:10: tls: ca \"$W/ca.crt\": No such file or directory" ] ||
+	fail "agent with missing certificate files: $out"
 
 for b in vakt-agent vakt-collector vaktctl; do
 	"$VAKT_BIN/$b" --help | grep -q "^usage: $b" || fail "$b --help"

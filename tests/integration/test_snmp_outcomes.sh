@@ -36,6 +36,7 @@ watch {
 EOC
 cat >"$W/agent.conf" <<EOC
 site = "rissa"
+insecure = yes
 collector "dc1" { address = "127.0.0.1:$col_port" }
 snmp "core-sw" {
   address = "127.0.0.1:$snmp_port"

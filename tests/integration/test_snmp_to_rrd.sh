@@ -18,6 +18,7 @@ start_snmpd "$W" "$snmp_port" "$community"
 write_collector_conf "$W" "$col_port" </dev/null
 cat >"$W/agent.conf" <<EOC
 site = "rissa"
+insecure = yes
 collector "dc1" { address = "127.0.0.1:$col_port" }
 snmp "core-sw" {
   address = "127.0.0.1:$snmp_port"

@@ -22,6 +22,7 @@ listen = {"127.0.0.1:$col_port"}
 data_dir = "$W/rrd"
 step = 60
 control_socket = "$W/collector.sock"
+insecure = yes
 EOC
 start_collector "$W" "$col_port"
 hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$PID_collector/status"; }

@@ -29,6 +29,7 @@ listen = {"10.77.0.2:7060"}
 data_dir = "$W/dc1/rrd"
 step = 1
 control_socket = "$W/dc1/collector.sock"
+insecure = yes
 watch { heartbeat = 2 }
 EOC
 write_collector_conf "$W/dc2" 7061 <<EOC
@@ -36,6 +37,7 @@ watch { heartbeat = 2 }
 EOC
 cat >"$W/agent.conf" <<EOC
 site = "fosen"
+insecure = yes
 collector "dc1" { address = "10.77.0.2:7060" }
 collector "dc2" { address = "127.0.0.1:7061" }
 probe "dc2" { kind = "tcp" address = "127.0.0.1:7061" interval = 1 timeout = 500 }

@@ -50,6 +50,7 @@ wait_for 10 bash -c "exec 3<>/dev/tcp/10.77.0.2/$proxy_port" || fail "the proxy 
 start_tcp_service web "$W" "$web_port"
 cat >"$W/agent.conf" <<EOC
 site = "fosen"
+insecure = yes
 collector "dc1" { address = "10.77.0.2:$proxy_port" }
 probe "web" {
   kind = "tcp"

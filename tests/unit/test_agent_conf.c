@@ -29,6 +29,14 @@ static void test_valid_config_loads_every_check(void **state)
 	assert_string_equal(conf->name, "agent1");
 	assert_int_equal(conf->ncollectors, 2);
 	assert_string_equal(conf->collectors[1].address, "[::1]:7060");
+	/* the collector's certificate must name server_name, else its address's host */
+	assert_string_equal(conf->collectors[0].server_name, "collector.fosen.example");
+	assert_string_equal(conf->collectors[1].server_name, "::1");
+	assert_false(conf->insecure);
+	assert_string_equal(conf->tls_ca, "/etc/vakt/ca.crt");
+	assert_string_equal(conf->tls_cert, "/etc/vakt/rissa.crt");
+	assert_string_equal(conf->tls_key, "/etc/vakt/rissa.key");
+	assert_int_equal(conf->tls_line, 23); /* its first key */
 	assert_int_equal(conf->nchecks, 2);
 	assert_string_equal(conf->checks[0]->name, "core-sw");
 	assert_string_equal(conf->checks[0]->kind->name, "snmp");
@@ -205,7 +213,8 @@ static void test_twenty_thousand_checks_load(void **state)
 	struct agent_conf *conf;
 
 	assert_non_null(f);
-	fprintf(f, "site = \"rissa\"\ncollector \"dc1\" { address = \"127.0.0.1:7060\" }\n");
+	fprintf(f, "site = \"rissa\"\ninsecure = yes\n"
+		   "collector \"dc1\" { address = \"127.0.0.1:7060\" }\n");
 	for (int i = 0; i < 20000; i++)
 		fprintf(f, "probe \"web-%d\" { kind = \"tcp\" address = \"10.%d.%d.%d:80\" }\n", i,
 			i >> 16, (i >> 8) & 255, i & 255);
@@ -217,6 +226,36 @@ static void test_twenty_thousand_checks_load(void **state)
 	assert_string_equal(conf->checks[19999]->name, "web-19999");
 	assert_string_equal(conf->checks[19999]->host, "10.0.78.31");
 	agent_conf_free(conf);
+}
+
+static void test_insecure_loads_without_certificates(void **state)
+{
+	struct agent_conf *conf = agent_conf_load(DATA "agent_insecure.conf");
+
+	assert_non_null(conf);
+	assert_true(conf->insecure);
+	assert_null(conf->tls_cert);
+	assert_string_equal(conf->collectors[0].server_name, "collector.fosen.example");
+	agent_conf_free(conf);
+}
+
+static void test_neither_tls_nor_insecure_says_what_to_add(void **state)
+{
+	check_error("agent_no_tls.conf",
+		    ":4: no tls section: add tls { ca = \"ca.crt\", cert = \"SITE.crt\", key = "
+		    "\"SITE.key\" } to reach the collector over TLS, or insecure = yes to send in "
+		    "plaintext");
+}
+
+static void test_tls_and_insecure_together_are_refused(void **state)
+{
+	check_error("agent_tls_and_insecure.conf",
+		    ":4: insecure = yes and a tls section (line 6): remove one");
+}
+
+static void test_tls_without_key(void **state)
+{
+	check_error("agent_tls_missing_key.conf", ":7: tls: missing required key 'key'");
 }
 
 static void test_missing_file(void **state)
@@ -251,6 +290,10 @@ int main(void)
 	    cmocka_unit_test(test_comment_glued_to_a_value_is_refused),
 	    cmocka_unit_test(test_leading_zero_and_stray_comment_end_are_refused),
 	    cmocka_unit_test(test_twenty_thousand_checks_load),
+	    cmocka_unit_test(test_insecure_loads_without_certificates),
+	    cmocka_unit_test(test_neither_tls_nor_insecure_says_what_to_add),
+	    cmocka_unit_test(test_tls_and_insecure_together_are_refused),
+	    cmocka_unit_test(test_tls_without_key),
 	    cmocka_unit_test(test_missing_file),
 	};
 

@@ -29,7 +29,47 @@ static void test_valid_collector_config(void **state)
 	assert_int_equal(conf->max_frame, 1048576);
 	assert_int_equal(cfg_size(conf->cfg, "rule"), 2);
 	assert_int_equal(cfg_size(conf->cfg, "channel"), 1);
+	assert_false(conf->insecure);
+	assert_string_equal(conf->tls_ca, "/etc/vakt/ca.crt");
+	assert_string_equal(conf->tls_cert, "/etc/vakt/dc1.crt");
+	assert_string_equal(conf->tls_key, "/etc/vakt/dc1.key");
+	assert_string_equal(conf->tls_crl, "/etc/vakt/crl.pem");
+	assert_int_equal(conf->nsites, 2);
+	assert_true(collector_site_known(conf, "leksvik"));
+	assert_false(collector_site_known(conf, "Leksvik"));
+	assert_false(collector_site_known(conf, "rissa2"));
 	collector_conf_free(conf);
+}
+
+static void test_insecure_without_sites_takes_any_site(void **state)
+{
+	struct collector_conf *conf = collector_conf_load(DATA "collector_insecure.conf");
+
+	assert_non_null(conf);
+	assert_true(conf->insecure);
+	assert_null(conf->tls_cert);
+	assert_null(conf->sites);
+	assert_true(collector_site_known(conf, "anything"));
+	collector_conf_free(conf);
+}
+
+static void test_neither_tls_nor_insecure_says_what_to_add(void **state)
+{
+	check_error("collector_no_tls.conf",
+		    ":3: no tls section: add tls { ca = \"ca.crt\", cert = \"collector.crt\", key "
+		    "= \"collector.key\", crl = \"crl.pem\" } to accept agents over TLS, or "
+		    "insecure = yes to accept them in plaintext");
+}
+
+static void test_tls_and_insecure_together_are_refused(void **state)
+{
+	check_error("collector_tls_and_insecure.conf",
+		    ":2: insecure = yes and a tls section (line 4): remove one");
+}
+
+static void test_tls_crl_must_name_a_file(void **state)
+{
+	check_error("collector_tls_empty_crl.conf", ":6: tls: crl must name a file");
 }
 
 static void test_rule_with_unknown_channel(void **state)
@@ -92,6 +132,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_valid_collector_config),
+	    cmocka_unit_test(test_insecure_without_sites_takes_any_site),
+	    cmocka_unit_test(test_neither_tls_nor_insecure_says_what_to_add),
+	    cmocka_unit_test(test_tls_and_insecure_together_are_refused),
+	    cmocka_unit_test(test_tls_crl_must_name_a_file),
 	    cmocka_unit_test(test_rule_with_unknown_channel),
 	    cmocka_unit_test(test_step_zero),
 	    cmocka_unit_test(test_listen_without_port),

@@ -603,6 +603,7 @@ static void test_unresolvable_snmp_device_sends_error_result_each_run(void **sta
 	    "site = \"rissa\"\n"
 	    "name = \"test-agent\"\n"
 	    "batch_ms = 20\n"
+	    "insecure = yes\n"
 	    "collector \"dc1\" { address = \"127.0.0.1:%u\" }\n"
 	    "snmp \"sw1\" { address = \"sw1.invalid\" interval = 1 timeout = 400 retries = 0 }\n",
 	    fx->col->port);
