@@ -4,11 +4,13 @@
  * The event loop never blocks on disk, DNS or a notification command.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +18,7 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 
+#include "accept_pause.h"
 #include "alert.h"
 #include "collector.h"
 #include "conf.h"
@@ -23,6 +26,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "notify.h"
+#include "peer.h"
 #include "session.h"
 #include "store_rrd.h"
 #include "timeutil.h"
@@ -52,11 +56,16 @@ static void stats_cb(evutil_socket_t fd, short what, void *arg)
 	store_get_stats(c->store, &st);
 	log_info("stats: %zu sessions, %llu batches, %llu samples written, %llu duplicates, "
 		 "%llu rejected, %llu quarantined, %llu refused, %llu not stored yet, %zu queued "
-		 "(%zu bytes), %zu files quarantined",
+		 "(%zu bytes), %zu files quarantined; sessions: %llu refused, %llu past a "
+		 "deadline, %llu over input_buffer_size, %zu bytes buffered; %llu log lines "
+		 "about peers suppressed",
 		 c->nsessions, (unsigned long long)st.batches, (unsigned long long)st.samples,
 		 (unsigned long long)st.duplicates, (unsigned long long)st.rejected,
 		 (unsigned long long)st.quarantined, (unsigned long long)st.refused,
-		 (unsigned long long)st.failed, st.queued, st.queued_bytes, st.files_quarantined);
+		 (unsigned long long)st.failed, st.queued, st.queued_bytes, st.files_quarantined,
+		 (unsigned long long)c->sessions_refused, (unsigned long long)c->sessions_expired,
+		 (unsigned long long)c->sessions_over_budget, c->input_bytes,
+		 peers_suppressed(c->peers));
 }
 
 static void quarantine_cb(evutil_socket_t fd, short what, void *arg)
@@ -96,6 +105,7 @@ static int open_listeners(struct collector *c)
 			log_warn("listen %s", c->conf->listen[i]);
 			return -1;
 		}
+		evconnlistener_set_error_cb(c->listeners[i], accept_pause_error);
 		c->nlisteners++;
 		log_warnx("listening on %s in PLAINTEXT: agents are not authenticated "
 			  "(mutual TLS comes with the transport issue)",
@@ -138,6 +148,24 @@ static int writable_dir(const char *dir, const char **why)
  * data_dir (one level) if it is missing, the control socket is bound in a
  * directory that must exist. Says which case holds; 0 or -1.
  */
+/*
+ * Descriptors open before any session (stdio, listeners, vakt.db, control
+ * socket, the loop's own), so that sessions leave fd_reserve free beside them.
+ */
+static unsigned count_fds(void)
+{
+	struct rlimit rl;
+	unsigned n = 0;
+	rlim_t max = 65536;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < max)
+		max = rl.rlim_cur;
+	for (rlim_t fd = 0; fd < max; fd++)
+		if (fcntl((int)fd, F_GETFD) != -1)
+			n++;
+	return n;
+}
+
 static int check_paths(const struct collector_conf *conf)
 {
 	char *copy = xstrdup(conf->data_dir), *sock = xstrdup(conf->control_socket);
@@ -237,6 +265,7 @@ int main(int argc, char **argv)
 	log_init("vakt-collector", o.foreground || o.check_only, o.verbose);
 	memset(&c, 0, sizeof(c));
 	TAILQ_INIT(&c.sessions);
+	TAILQ_INIT(&c.waiting);
 	c.conf = collector_conf_load(o.config);
 	if (c.conf == NULL)
 		return 1;
@@ -276,12 +305,16 @@ int main(int argc, char **argv)
 	wp.max_new_per_minute = c.conf->max_new_files_per_minute;
 	c.watch = watch_new(c.base, c.alert, &wp);
 	store_foreach_known_agent(c.store, known_agent, c.watch);
+	/* every address with a session has an entry, and as many idle ones again */
+	c.peers = peers_new(c.base, 2 * (size_t)c.conf->max_sessions);
+	accept_pause_init(&c);
 	if (open_listeners(&c) < 0)
 		goto out;
 	/* without it vaktctl could not reach a running collector: refuse to start */
 	c.control = control_new(&c, c.conf->control_socket);
 	if (c.control == NULL)
 		goto out;
+	c.fds_base = count_fds();
 	c.ev_sigint = evsignal_new(c.base, SIGINT, stop_cb, &c);
 	c.ev_sigterm = evsignal_new(c.base, SIGTERM, stop_cb, &c);
 	c.ev_sighup = evsignal_new(c.base, SIGHUP, hup_cb, &c);
@@ -307,6 +340,9 @@ out:
 	/* the writer finishes what is queued; its completions are dropped with the sessions */
 	while (!TAILQ_EMPTY(&c.sessions))
 		session_free(TAILQ_FIRST(&c.sessions));
+	free(c.by_id);
+	peers_free(c.peers);
+	accept_pause_free(&c);
 	store_free(c.store);
 	watch_free(c.watch);
 	alert_engine_free(c.alert);

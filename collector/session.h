@@ -22,20 +22,34 @@ enum session_state {
 
 const char *session_state_str(enum session_state s);
 
+/* Why a session does not read, as bits of session.paused. */
+#define SESSION_PAUSE_STORE    1 /* the store queue is full: waits in collector.waiting */
+#define SESSION_PAUSE_INFLIGHT 2 /* too much of its own is with the store */
+
 struct session {
 	TAILQ_ENTRY(session) entry;
+	TAILQ_ENTRY(session) wait_entry; /* in collector.waiting while SESSION_PAUSE_STORE */
+	struct session *next_id;         /* chain of collector.by_id */
 	struct collector *c;
 	uint64_t id;
 	struct bufferevent *bev;
-	char peer[80]; /* "addr:port" for every log line */
+	char peer[80];     /* "addr:port" for every log line */
+	struct peer *from; /* the peer address's entry: session count, log limits */
 	char *site, *agent, *software;
 	enum session_state state;
-	int paused;   /* reading stopped: the store queue is full */
+	int paused;   /* SESSION_PAUSE_* bits: reading stopped */
 	int out_full; /* reading stopped: the peer has not read its answers */
+	struct event *ev_deadline;
+	double hello_by;    /* monotonic: HelloAck must be sent by then */
+	double frame_since; /* monotonic: first byte of the incomplete frame; 0: none */
+	size_t input;       /* bytes of its input buffer counted in collector.input_bytes */
+	unsigned inflight;  /* batches handed to the store, not done yet */
+	size_t inflight_bytes;
+	size_t *inflight_len; /* frame sizes of those, oldest first (a ring) */
+	unsigned inflight_head;
 	uint64_t last_seq;
 	uint64_t batches, samples, bad_samples, ahead_samples;
-	struct watch_agent *wa;          /* the agent's record in the watch, after hello */
-	struct complaint invalid, ahead; /* rate-limited logs of skipped samples */
+	struct watch_agent *wa; /* the agent's record in the watch, after hello */
 	double since;
 };
 
@@ -44,8 +58,8 @@ void session_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockadd
 		    void *arg);
 /* Store completion: acknowledges the batch to its session, if still there. */
 void session_store_done(const void *result, void *arg);
-/* Resumes sessions paused by a full store queue. */
-void session_resume_all(struct collector *c);
+/* Resumes sessions paused by a full store queue, the longest waiting first. */
+void session_resume_waiting(struct collector *c);
 void session_free(struct session *s);
 
 #endif
