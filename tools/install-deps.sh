@@ -8,7 +8,7 @@ build="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
        libsqlite3-dev"
 # the demo's own devices and services, and the tools it points the user to
 runtime="snmpd snmp rrdtool python3 iproute2 procps"
-test="libcmocka-dev valgrind sqlite3 openssl"
+test="libcmocka-dev valgrind sqlite3 openssl clang"
 
 want=""
 for set in "$@"; do
