@@ -43,6 +43,10 @@ const char *peer_class_str(enum peer_class k)
 		return "bad sample";
 	case PEER_SESSION:
 		return "session opened or closed";
+	case PEER_REFUSED:
+		return "connection refused";
+	case PEER_DEADLINE:
+		return "past a deadline";
 	case PEER_LIMIT:
 		return "over a limit";
 	case PEER_NCLASS:

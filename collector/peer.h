@@ -16,7 +16,9 @@ enum peer_class {
 	PEER_HELLO,     /* a refused hello, or a message before it */
 	PEER_SAMPLE,    /* invalid or early samples, a sequence that went back */
 	PEER_SESSION,   /* sessions opened and closed */
-	PEER_LIMIT,     /* a bound or deadline that closed or refused a session */
+	PEER_REFUSED,   /* a connection refused at accept (a limit on sessions) */
+	PEER_DEADLINE,  /* a session closed at its hello or frame deadline */
+	PEER_LIMIT,     /* a session closed by another bound (input budget, unread answers) */
 	PEER_NCLASS,
 };
 

@@ -237,7 +237,7 @@ static void session_deadline_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	s->c->sessions_expired++;
-	session_end(s, why, PEER_LIMIT);
+	session_end(s, why, PEER_DEADLINE);
 }
 
 /* Brings collector.input_bytes up to date with what `s` holds now. */
@@ -699,7 +699,7 @@ static struct peer *session_admit(struct collector *c, evutil_socket_t fd, const
 	if (why == NULL)
 		return from;
 	c->sessions_refused++;
-	peer_log(c->peers, from, PEER_LIMIT, 0, "listener: %s:%d refused: %s", addr, port, why);
+	peer_log(c->peers, from, PEER_REFUSED, 0, "listener: %s:%d refused: %s", addr, port, why);
 	evutil_closesocket(fd);
 	return NULL;
 }
