@@ -278,7 +278,7 @@ stats=$(grep 'stats:' "$W/collector.log" | tail -1)
 log "$stats"
 expired=$(sed -E 's/.* ([0-9]+) past a deadline.*/\1/' <<<"$stats")
 over=$(sed -E 's/.* ([0-9]+) over input_buffer_size.*/\1/' <<<"$stats")
-[ "$expired" -ge 150 ] || fail "only $expired sessions ended at a deadline"
+[ "$expired" -ge 100 ] || fail "only $expired sessions ended at a deadline"
 [ "$over" -ge 500 ] || fail "only $over sessions closed for the input budget"
 ! grep -q 'Too many open files' "$W/collector.log" || fail "the collector ran out of descriptors"
 to=$(date +%s)
