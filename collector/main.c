@@ -166,6 +166,39 @@ static unsigned count_fds(void)
 	return n;
 }
 
+/*
+ * Raises the soft descriptor limit towards the hard one, as far as
+ * max_sessions and fd_reserve need, and says so when the hard limit allows
+ * fewer sessions than max_sessions (a service's LimitNOFILE).
+ */
+static void raise_nofile(const struct collector *c)
+{
+	rlim_t need = (rlim_t)c->conf->max_sessions + c->fds_base + c->conf->fd_reserve;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= need)
+		return;
+	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > rl.rlim_cur) {
+		rlim_t was = rl.rlim_cur;
+
+		rl.rlim_cur =
+		    rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+			log_info("descriptor limit raised from %llu to %llu",
+				 (unsigned long long)was, (unsigned long long)rl.rlim_cur);
+	}
+	if (rl.rlim_cur < need)
+		log_warnx(
+		    "descriptor limit %llu: at most %llu sessions (max_sessions %u) beside the "
+		    "%u descriptors open and fd_reserve %u; raise the limit (LimitNOFILE)",
+		    (unsigned long long)rl.rlim_cur,
+		    rl.rlim_cur > c->fds_base + c->conf->fd_reserve
+			? (unsigned long long)(rl.rlim_cur - c->fds_base - c->conf->fd_reserve)
+			: 0ULL,
+		    c->conf->max_sessions, c->fds_base, c->conf->fd_reserve);
+}
+
 static int check_paths(const struct collector_conf *conf)
 {
 	char *copy = xstrdup(conf->data_dir), *sock = xstrdup(conf->control_socket);
@@ -315,6 +348,7 @@ int main(int argc, char **argv)
 	if (c.control == NULL)
 		goto out;
 	c.fds_base = count_fds();
+	raise_nofile(&c);
 	c.ev_sigint = evsignal_new(c.base, SIGINT, stop_cb, &c);
 	c.ev_sigterm = evsignal_new(c.base, SIGTERM, stop_cb, &c);
 	c.ev_sighup = evsignal_new(c.base, SIGHUP, hup_cb, &c);
