@@ -2,7 +2,9 @@
 # test_store_full_sessions_take_turns.sh - two agents with a backlog (as after
 # a collector restart) send it as fast as they can into a store queue of two
 # batches: sessions paused by the full queue take turns, so both backlogs
-# progress together instead of the first agent's alone.
+# progress together instead of the first agent's alone. Then the same with a
+# long store queue and max_inflight = 2: each session pauses at its own two
+# batches with the store and goes on as they are done, to the last one.
 set -eu
 . "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
@@ -10,15 +12,10 @@ W=$(mktemp -d /tmp/vakt-it-turns.XXXXXX)
 trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 
 col_port=$(free_port tcp)
-write_collector_conf "$W" "$col_port" <<EOC
-store_queue = 2
-watch {
-  agent_down = 0
-}
-EOC
-start_collector "$W" "$col_port"
 
-PYTHONPATH="$(dirname "$0")" python3 - "$col_port" <<'EOP' || { tail -30 "$W/collector.log"; fail "see above"; }
+# backlogs: sends two agents' backlogs to the running collector, checks both progress
+backlogs() {
+PYTHONPATH="$(dirname "$0")" python3 - "$col_port" <<'EOP' || { tail -30 "$W"/collector*.log; fail "see above"; }
 import sys, threading, time
 import wire
 
@@ -75,4 +72,29 @@ assert other_at >= N // 4, "when one backlog was through the other was at %d of 
     other_at, N)
 log("PASS")
 EOP
-echo "PASS: two backlogs progress together through a full store queue"
+}
+
+write_collector_conf "$W" "$col_port" <<EOC
+store_queue = 2
+watch {
+  agent_down = 0
+}
+EOC
+start_collector "$W" "$col_port"
+backlogs
+stop collector
+
+log "a long store queue, at most two batches in flight per session"
+rm -rf "$W/rrd"
+write_collector_conf "$W" "$col_port" <<EOC
+store_queue = 1000
+max_inflight = 2
+watch {
+  agent_down = 0
+}
+EOC
+start_collector "$W" "$col_port" "$W/collector2.log"
+backlogs
+grep -q "2 batches (.* bytes) with the store, pausing" "$W/collector2.log" ||
+	fail "no session paused at max_inflight"
+echo "PASS: two backlogs progress together through a full store queue and under max_inflight"
