@@ -384,6 +384,14 @@ static void handle_hello(struct session *s, Vakt__Hello *h)
 		session_refuse(s, PEER_HELLO, "%s", why);
 		return;
 	}
+	s->wa = watch_agent_hello(s->c->watch, h->site, h->agent, s->peer);
+	if (s->wa == NULL) {
+		session_refuse(s, PEER_HELLO,
+			       "hello from site \"%s\", agent \"%s\": %d agents known already, no "
+			       "room for a new one",
+			       h->site, h->agent, WATCH_MAX_AGENTS);
+		return;
+	}
 	s->site = xstrdup(h->site);
 	s->agent = xstrdup(h->agent);
 	s->software = xstrdup(h->software);
@@ -404,7 +412,6 @@ static void handle_hello(struct session *s, Vakt__Hello *h)
 	peer_log(s->c->peers, s->from, PEER_SESSION, 1,
 		 "session %s: site \"%s\", agent \"%s\" (%s), plaintext", s->peer, s->site,
 		 s->agent, s->software);
-	s->wa = watch_agent_hello(s->c->watch, s->site, s->agent, s->peer);
 	watch_agent_clock(s->c->watch, s->wa, h->time_ms);
 }
 

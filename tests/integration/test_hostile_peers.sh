@@ -25,9 +25,9 @@ trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 rss_limit_mb=64
 # - log lines: per address and class at most 10 a minute, for all addresses
 #   at most 50 a minute per class (7 classes), at most 50 summaries and one
-#   total a minute: 401 a minute; the run spans two minutes at most, plus
-#   start, stats and stop lines.
-log_limit=820
+#   total a minute, and 21 about agents' clocks: 422 a minute; the run spans
+#   two minutes at most, plus start, stats and stop lines.
+log_limit=860
 # - CPU: reading and dropping the ~1 GB the clients send, and the sessions'
 #   set-up and tear-down, take a few seconds; a spinning loop (as accept()
 #   failing with EMFILE once did) would take one CPU second per second.
@@ -115,9 +115,11 @@ def conn(i, timeout=5.0):
 
 
 def hello(s, n):
-    """Hello and HelloAck; False if the collector refused or closed instead."""
+    """Hello and HelloAck; False if the collector refused or closed instead.
+    A new agent each time, its clock an hour ahead: each could cause a line."""
     try:
-        s.sendall(wire.frame(wire.hello(site="hostile%d" % n, agent="bad%d" % n)))
+        s.sendall(wire.frame(wire.hello(site="hostile%d" % n, agent="bad%d" % n,
+                                        time_ms=wire.now_ms() + 3600 * 1000)))
         return wire.decode(wire.recv_frame(s) or b"")[0] == "hello_ack"
     except OSError:
         return False
@@ -272,7 +274,10 @@ awk -v c="$cpu_s" -v l="$cpu_limit_s" 'BEGIN { exit !(c <= l) }' ||
 	fail "the collector used $cpu_s CPU s in the hostile run (bound $cpu_limit_s)"
 # peer lines are limited per minute: their summaries come when the minute is
 # over, and the stats line (every 60 s) counts what the bounds did
-summarised() { grep -q 'lines (.*) suppressed' "$W/collector.log" && grep -q 'stats:' "$W/collector.log"; }
+summarised() {
+	grep -q 'lines (.*) suppressed' "$W/collector.log" && grep -q 'stats:' "$W/collector.log" &&
+		grep -q "agents' clocks: .* more lines suppressed" "$W/collector.log"
+}
 wait_for 90 summarised || { tail "$W/collector.log"; fail "no summary of suppressed lines or stats"; }
 stats=$(grep 'stats:' "$W/collector.log" | tail -1)
 log "$stats"
