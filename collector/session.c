@@ -204,7 +204,7 @@ static void session_arm(struct session *s)
 	if (s->state == SESSION_HELLO)
 		due = s->hello_by;
 	if (s->frame_since > 0) {
-		double f = s->frame_since + frame_allowance(s);
+		double f = s->frame_since + frame_allowance(s) - s->frame_used;
 
 		if (due == 0 || f < due)
 			due = f;
@@ -228,7 +228,8 @@ static void session_deadline_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (s->state == SESSION_HELLO && now >= s->hello_by) {
 		snprintf(why, sizeof(why), "no hello within %u s", s->c->conf->hello_timeout);
-	} else if (s->frame_since > 0 && now >= s->frame_since + frame_allowance(s)) {
+	} else if (s->frame_since > 0 &&
+		   now >= s->frame_since + frame_allowance(s) - s->frame_used) {
 		snprintf(why, sizeof(why),
 			 "frame not complete within %.0f s (%zu bytes of it came)",
 			 frame_allowance(s), evbuffer_get_length(bufferevent_get_input(s->bev)));
@@ -250,11 +251,13 @@ static void input_account(struct session *s)
 }
 
 /*
- * The bytes of all sessions' incomplete frames share one budget
+ * The bytes of all sessions' input buffers share one budget
  * (input_buffer_size). Over it, the session whose incomplete frame is the
  * oldest is closed, until the rest fits: a parked frame is old, while a good
- * agent's frame completes within a round trip or two. Whole frames waiting
- * for the store are counted but never a reason to close.
+ * agent's frame completes within a round trip or two. A session whose
+ * buffer starts with whole frames waiting for the store is counted but never
+ * closed for it; one whose first frame is incomplete is a candidate even
+ * while paused, so a full store does not shelter parked frames.
  */
 static void input_budget(struct collector *c)
 {
@@ -263,7 +266,7 @@ static void input_budget(struct collector *c)
 		char why[160];
 
 		TAILQ_FOREACH(s, &c->sessions, entry)
-		if (s->frame_since > 0 && (oldest == NULL || s->frame_since < oldest->frame_since))
+		if (s->frame_first > 0 && (oldest == NULL || s->frame_first < oldest->frame_first))
 			oldest = s;
 		if (oldest == NULL)
 			return;
@@ -482,12 +485,52 @@ static void handle_batch(struct session *s, Vakt__Frame *f, uint32_t len)
 	vakt__frame__free_unpacked(f, NULL);
 }
 
+/* 1 when the first frame in the input is not all there yet. */
+static int first_frame_incomplete(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	uint8_t hdr[FRAME_HDR_LEN];
+	uint32_t n;
+
+	if (evbuffer_copyout(in, hdr, sizeof(hdr)) < (ev_ssize_t)sizeof(hdr))
+		return 1;
+	n = ((uint32_t)hdr[0] << 24) | ((uint32_t)hdr[1] << 16) | ((uint32_t)hdr[2] << 8) | hdr[3];
+	return (uint64_t)evbuffer_get_length(in) < (uint64_t)n + FRAME_HDR_LEN;
+}
+
+/*
+ * Runs the clock of the incomplete frame at the head of the input: it runs
+ * while the session is read, and stands still while the collector does not
+ * read (full store, unread answers), since the rest of the frame may be
+ * waiting in the socket then. Resets once the input starts with a whole frame.
+ */
+static void frame_clock(struct session *s)
+{
+	double now, since = s->frame_since;
+	int incomplete = s->state != SESSION_CLOSING && s->input > 0 && first_frame_incomplete(s);
+	int reading = incomplete && !s->paused && !s->out_full;
+
+	if (!incomplete) {
+		s->frame_first = s->frame_used = s->frame_since = 0;
+	} else {
+		now = mono_now();
+		if (s->frame_first == 0)
+			s->frame_first = now;
+		if (reading && s->frame_since == 0) {
+			s->frame_since = now;
+		} else if (!reading && s->frame_since != 0) {
+			s->frame_used += now - s->frame_since;
+			s->frame_since = 0;
+		}
+	}
+	if (s->frame_since != since || reading)
+		session_arm(s); /* also when the header came: the allowance grows with it */
+}
+
 static void session_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	double frame_since = s->frame_since;
-	int partial;
 
 	while (s->state != SESSION_CLOSING) {
 		Vakt__Frame *f;
@@ -523,7 +566,8 @@ static void session_read_cb(struct bufferevent *bev, void *arg)
 		st = frame_read(in, s->c->conf->max_frame, &f, &len);
 		if (st == FRAME_NEED_MORE)
 			break;
-		s->frame_since = 0; /* a frame ended: the next one's clock starts anew */
+		/* a frame ended: the next one's clock starts anew */
+		s->frame_first = s->frame_used = s->frame_since = 0;
 		if (st != FRAME_OK) {
 			s->c->frames_bad++;
 			session_refuse(s, PEER_BAD_FRAME, "%s (length %u, maximum %u)",
@@ -559,15 +603,8 @@ static void session_read_cb(struct bufferevent *bev, void *arg)
 		}
 	}
 	input_account(s);
-	/* an incomplete frame is the peer's doing only while we are reading */
-	partial = s->input > 0 && !s->paused && !s->out_full && s->state != SESSION_CLOSING;
-	if (!partial)
-		s->frame_since = 0;
-	else if (s->frame_since == 0)
-		s->frame_since = mono_now();
-	if (s->frame_since != frame_since || partial)
-		session_arm(s); /* also when the header came: the allowance grows with it */
-	input_budget(s->c);     /* may end `s`: nothing after this */
+	frame_clock(s);
+	input_budget(s->c); /* may end `s`: nothing after this */
 }
 
 static void session_event_cb(struct bufferevent *bev, short what, void *arg)

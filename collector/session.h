@@ -41,7 +41,9 @@ struct session {
 	int out_full; /* reading stopped: the peer has not read its answers */
 	struct event *ev_deadline;
 	double hello_by;    /* monotonic: HelloAck must be sent by then */
-	double frame_since; /* monotonic: first byte of the incomplete frame; 0: none */
+	double frame_first; /* monotonic: first byte of the incomplete frame; 0: none */
+	double frame_since; /* monotonic: since when it is being read; 0: not read now */
+	double frame_used;  /* seconds it was read before frame_since (reading paused) */
 	size_t input;       /* bytes of its input buffer counted in collector.input_bytes */
 	unsigned inflight;  /* batches handed to the store, not done yet */
 	size_t inflight_bytes;
