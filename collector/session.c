@@ -166,7 +166,11 @@ static void inflight_push(struct session *s, size_t len)
 	s->inflight_bytes += len;
 }
 
-/* The store finishes one session's batches in the order they were handed over. */
+/*
+ * One completion per batch handed over, in the order handed over (the store
+ * is one queue); were the order to change, the count would stay exact and
+ * only the bytes would be off by the difference of the sizes.
+ */
 static void inflight_pop(struct session *s)
 {
 	if (s->inflight == 0)
