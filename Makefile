@@ -2,13 +2,15 @@
 #   make demo            install what is missing, build (no tests), run collector + agent on loopback
 #   make test            install what is missing, build, run every test with ctest
 #   make test-sanitize   the same in an ASan+UBSan build (build-sanitize/)
+#   make fuzz            every libFuzzer target for 20 s (clang, build-fuzz/)
 #   make bench           install what is missing, build, run bench/run.sh (rewrites bench/RESULTS.md)
 BUILD ?= build
 SANITIZE_BUILD ?= build-sanitize
+FUZZ_BUILD ?= build-fuzz
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?= --output-on-failure
 
-.PHONY: all deps deps-test build demo test test-sanitize bench clean
+.PHONY: all deps deps-test build demo test test-sanitize fuzz bench clean
 
 all: build
 
@@ -38,6 +40,15 @@ test-sanitize: deps-test
 	cd $(SANITIZE_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest $(CTEST_ARGS)
 
+# Only the fuzz targets are built: VAKT_FUZZ instruments the libraries, and
+# the daemons linking them are not needed for this.
+fuzz: deps-test
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVAKT_TESTS=ON -DVAKT_FUZZ=ON
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_frame_libfuzzer \
+		fuzz_session_msg_libfuzzer fuzz_agent_conf_libfuzzer fuzz_collector_conf_libfuzzer \
+		fuzz_series_wire_libfuzzer
+	cd $(FUZZ_BUILD) && ctest -L libfuzzer $(CTEST_ARGS)
+
 # the test set: run.sh counts instructions with valgrind; the tests are not built
 bench:
 	tools/install-deps.sh build runtime test bench
@@ -46,4 +57,4 @@ bench:
 	bench/run.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(SANITIZE_BUILD)
+	rm -rf $(BUILD) $(SANITIZE_BUILD) $(FUZZ_BUILD)

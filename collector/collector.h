@@ -36,12 +36,19 @@ struct collector_conf {
 	unsigned max_series_per_site;      /* 0 = no limit */
 	unsigned max_new_files_per_minute; /* per site; 0 = no limit */
 	unsigned max_sessions;
-	unsigned max_clock_skew; /* seconds a sample may be stamped ahead */
-	unsigned heartbeat;      /* seconds, told to agents in HelloAck */
-	unsigned agent_down;     /* seconds of silence before agent-down; 0 = off */
-	unsigned no_data;        /* intervals of silence before no-data; 0 = off */
-	unsigned unreachable;    /* failed runs in a row before unreachable; 0 = off */
-	char **alert_channels;   /* built-in alerts go here; NULL = every channel */
+	unsigned max_sessions_per_address;
+	unsigned hello_timeout;   /* seconds from accept to HelloAck, not reset by bytes */
+	unsigned frame_timeout;   /* seconds to complete a frame once its first byte arrived */
+	size_t input_buffer_size; /* bytes all sessions may hold of frames not yet decoded */
+	unsigned max_inflight;    /* batches of one session handed to the store, not yet done */
+	size_t max_inflight_size; /* the same in frame bytes */
+	unsigned fd_reserve;      /* descriptors kept free for the store and the rest */
+	unsigned max_clock_skew;  /* seconds a sample may be stamped ahead */
+	unsigned heartbeat;       /* seconds, told to agents in HelloAck */
+	unsigned agent_down;      /* seconds of silence before agent-down; 0 = off */
+	unsigned no_data;         /* intervals of silence before no-data; 0 = off */
+	unsigned unreachable;     /* failed runs in a row before unreachable; 0 = off */
+	char **alert_channels;    /* built-in alerts go here; NULL = every channel */
 	size_t nalert_channels;
 	char *control_socket;
 	int insecure; /* insecure = yes: plaintext, no certificates */
@@ -60,6 +67,7 @@ void collector_conf_free(struct collector_conf *conf);
 int collector_site_known(const struct collector_conf *conf, const char *site);
 
 TAILQ_HEAD(session_list, session);
+struct peers;
 
 struct collector {
 	struct event_base *base;
@@ -69,6 +77,14 @@ struct collector {
 	struct session_list sessions;
 	size_t nsessions;
 	uint64_t next_session_id;
+	struct session **by_id; /* sessions hashed by id, for store completions */
+	size_t by_id_mask;
+	struct session_list waiting; /* paused by a full store, oldest first */
+	struct peers *peers;         /* per-address session counts and log limits */
+	size_t input_bytes;          /* bytes held in the sessions' input buffers */
+	unsigned fds_base;           /* descriptors open before any session */
+	uint64_t sessions_expired, sessions_over_budget;
+	struct accept_pause *accept_pause; /* accepting paused for lack of descriptors */
 	struct store *store;
 	struct notify *notify;
 	struct alert_engine *alert;

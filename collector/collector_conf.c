@@ -206,6 +206,13 @@ struct collector_conf *collector_conf_load(const char *path)
 	    CFG_INT("max_series_per_site", 100000, CFGF_NONE),
 	    CFG_INT("max_new_files_per_minute", 1000, CFGF_NONE),
 	    CFG_INT("max_sessions", 1024, CFGF_NONE),
+	    CFG_INT("max_sessions_per_address", 64, CFGF_NONE),
+	    CFG_INT("hello_timeout", 10, CFGF_NONE),
+	    CFG_INT("frame_timeout", 30, CFGF_NONE),
+	    CFG_STR("input_buffer_size", "64M", CFGF_NONE),
+	    CFG_INT("max_inflight", 64, CFGF_NONE),
+	    CFG_STR("max_inflight_size", "16M", CFGF_NONE),
+	    CFG_INT("fd_reserve", 64, CFGF_NONE),
 	    CFG_STR("control_socket", "/run/vakt/collector.sock", CFGF_NONE),
 	    CFG_INT("max_clock_skew", 10, CFGF_NONE),
 	    CFG_BOOL("insecure", cfg_false, CFGF_NONE),
@@ -223,6 +230,11 @@ struct collector_conf *collector_conf_load(const char *path)
 					   "max_series_per_site",
 					   "max_new_files_per_minute",
 					   "max_sessions",
+					   "max_sessions_per_address",
+					   "hello_timeout",
+					   "frame_timeout",
+					   "max_inflight",
+					   "fd_reserve",
 					   "max_clock_skew",
 					   "watch|heartbeat",
 					   "watch|agent_down",
@@ -244,6 +256,8 @@ struct collector_conf *collector_conf_load(const char *path)
 	cfg_set_validate_func(cfg, "sites", conf_validate_name);
 	listen_line = insecure_line = tls_line = 0;
 	cfg_set_validate_func(cfg, "store_queue_size", validate_queue_size);
+	cfg_set_validate_func(cfg, "input_buffer_size", validate_queue_size);
+	cfg_set_validate_func(cfg, "max_inflight_size", validate_queue_size);
 	conf_bound_ints(cfg, ints);
 	cfg_set_validate_func(cfg, "data_dir", note_path_line);
 	cfg_set_validate_func(cfg, "control_socket", note_path_line);
@@ -275,6 +289,13 @@ struct collector_conf *collector_conf_load(const char *path)
 	conf->max_series_per_site = (unsigned)cfg_getint(cfg, "max_series_per_site");
 	conf->max_new_files_per_minute = (unsigned)cfg_getint(cfg, "max_new_files_per_minute");
 	conf->max_sessions = (unsigned)cfg_getint(cfg, "max_sessions");
+	conf->max_sessions_per_address = (unsigned)cfg_getint(cfg, "max_sessions_per_address");
+	conf->hello_timeout = (unsigned)cfg_getint(cfg, "hello_timeout");
+	conf->frame_timeout = (unsigned)cfg_getint(cfg, "frame_timeout");
+	conf->input_buffer_size = (size_t)conf_parse_size(cfg_getstr(cfg, "input_buffer_size"));
+	conf->max_inflight = (unsigned)cfg_getint(cfg, "max_inflight");
+	conf->max_inflight_size = (size_t)conf_parse_size(cfg_getstr(cfg, "max_inflight_size"));
+	conf->fd_reserve = (unsigned)cfg_getint(cfg, "fd_reserve");
 	conf->control_socket = xstrdup(cfg_getstr(cfg, "control_socket"));
 	conf->max_clock_skew = (unsigned)cfg_getint(cfg, "max_clock_skew");
 	w = cfg_getsec(cfg, "watch");

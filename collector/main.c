@@ -4,11 +4,13 @@
  * The event loop never blocks on disk, DNS or a notification command.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +18,7 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 
+#include "accept_pause.h"
 #include "alert.h"
 #include "certs.h"
 #include "collector.h"
@@ -24,6 +27,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "notify.h"
+#include "peer.h"
 #include "session.h"
 #include "store_rrd.h"
 #include "timeutil.h"
@@ -62,11 +66,16 @@ static void stats_cb(evutil_socket_t fd, short what, void *arg)
 	store_get_stats(c->store, &st);
 	log_info("stats: %zu sessions, %llu batches, %llu samples written, %llu duplicates, "
 		 "%llu rejected, %llu quarantined, %llu refused, %llu not stored yet, %zu queued "
-		 "(%zu bytes), %zu files quarantined",
+		 "(%zu bytes), %zu files quarantined; sessions: %llu refused, %llu past a "
+		 "deadline, %llu over input_buffer_size, %zu bytes buffered; %llu log lines "
+		 "about peers suppressed",
 		 c->nsessions, (unsigned long long)st.batches, (unsigned long long)st.samples,
 		 (unsigned long long)st.duplicates, (unsigned long long)st.rejected,
 		 (unsigned long long)st.quarantined, (unsigned long long)st.refused,
-		 (unsigned long long)st.failed, st.queued, st.queued_bytes, st.files_quarantined);
+		 (unsigned long long)st.failed, st.queued, st.queued_bytes, st.files_quarantined,
+		 (unsigned long long)c->sessions_refused, (unsigned long long)c->sessions_expired,
+		 (unsigned long long)c->sessions_over_budget, c->input_bytes,
+		 peers_suppressed(c->peers));
 }
 
 static void quarantine_cb(evutil_socket_t fd, short what, void *arg)
@@ -106,6 +115,7 @@ static int open_listeners(struct collector *c)
 			log_warn("listen %s", c->conf->listen[i]);
 			return -1;
 		}
+		evconnlistener_set_error_cb(c->listeners[i], accept_pause_error);
 		c->nlisteners++;
 		if (c->certs == NULL)
 			log_warnx("listening on %s in PLAINTEXT (insecure = yes): agents are not "
@@ -152,6 +162,57 @@ static int writable_dir(const char *dir, const char **why)
  * data_dir (one level) if it is missing, the control socket is bound in a
  * directory that must exist. Says which case holds; 0 or -1.
  */
+/*
+ * Descriptors open before any session (stdio, listeners, vakt.db, control
+ * socket, the loop's own), so that sessions leave fd_reserve free beside them.
+ */
+static unsigned count_fds(void)
+{
+	struct rlimit rl;
+	unsigned n = 0;
+	rlim_t max = 65536;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < max)
+		max = rl.rlim_cur;
+	for (rlim_t fd = 0; fd < max; fd++)
+		if (fcntl((int)fd, F_GETFD) != -1)
+			n++;
+	return n;
+}
+
+/*
+ * Raises the soft descriptor limit towards the hard one, as far as
+ * max_sessions and fd_reserve need, and says so when the hard limit allows
+ * fewer sessions than max_sessions (a service's LimitNOFILE).
+ */
+static void raise_nofile(const struct collector *c)
+{
+	rlim_t need = (rlim_t)c->conf->max_sessions + c->fds_base + c->conf->fd_reserve;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= need)
+		return;
+	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > rl.rlim_cur) {
+		rlim_t was = rl.rlim_cur;
+
+		rl.rlim_cur =
+		    rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+			log_info("descriptor limit raised from %llu to %llu",
+				 (unsigned long long)was, (unsigned long long)rl.rlim_cur);
+	}
+	if (rl.rlim_cur < need)
+		log_warnx(
+		    "descriptor limit %llu: at most %llu sessions (max_sessions %u) beside the "
+		    "%u descriptors open and fd_reserve %u; raise the limit (LimitNOFILE)",
+		    (unsigned long long)rl.rlim_cur,
+		    rl.rlim_cur > c->fds_base + c->conf->fd_reserve
+			? (unsigned long long)(rl.rlim_cur - c->fds_base - c->conf->fd_reserve)
+			: 0ULL,
+		    c->conf->max_sessions, c->fds_base, c->conf->fd_reserve);
+}
+
 static int check_paths(const struct collector_conf *conf)
 {
 	char *copy = xstrdup(conf->data_dir), *sock = xstrdup(conf->control_socket);
@@ -251,6 +312,7 @@ int main(int argc, char **argv)
 	log_init("vakt-collector", o.foreground || o.check_only, o.verbose);
 	memset(&c, 0, sizeof(c));
 	TAILQ_INIT(&c.sessions);
+	TAILQ_INIT(&c.waiting);
 	c.conf = collector_conf_load(o.config);
 	if (c.conf == NULL)
 		return 1;
@@ -294,12 +356,17 @@ int main(int argc, char **argv)
 	store_foreach_known_agent(c.store, known_agent, c.watch);
 	if (c.conf->tls_cert != NULL && (c.certs = certs_new(&c)) == NULL)
 		goto out; /* certs_new said why */
+	/* every address with a session has an entry, and as many idle ones again */
+	c.peers = peers_new(c.base, 2 * (size_t)c.conf->max_sessions);
+	accept_pause_init(&c);
 	if (open_listeners(&c) < 0)
 		goto out;
 	/* without it vaktctl could not reach a running collector: refuse to start */
 	c.control = control_new(&c, c.conf->control_socket);
 	if (c.control == NULL)
 		goto out;
+	c.fds_base = count_fds();
+	raise_nofile(&c);
 	c.ev_sigint = evsignal_new(c.base, SIGINT, stop_cb, &c);
 	c.ev_sigterm = evsignal_new(c.base, SIGTERM, stop_cb, &c);
 	c.ev_sighup = evsignal_new(c.base, SIGHUP, hup_cb, &c);
@@ -325,6 +392,9 @@ out:
 	/* the writer finishes what is queued; its completions are dropped with the sessions */
 	while (!TAILQ_EMPTY(&c.sessions))
 		session_free(TAILQ_FIRST(&c.sessions));
+	free(c.by_id);
+	peers_free(c.peers);
+	accept_pause_free(&c);
 	store_free(c.store);
 	watch_free(c.watch);
 	certs_free(c.certs);

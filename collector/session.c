@@ -2,25 +2,33 @@
  * session.c - agent sessions on the collector (see session.h).
  * Validates everything that comes off the wire before using it; a bad frame
  * ends the session, a bad sample is counted and skipped, the rest is kept.
+ * Whatever a peer sends, what its session costs is bounded: time before
+ * hello and per frame, bytes buffered (also across sessions), batches in
+ * flight, sessions per address, and the log lines it causes.
  */
 #include "session.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <openssl/ssl.h>
 
+#include "accept_pause.h"
 #include "certs.h"
+#include "decode.h"
 #include "frame.h"
 #include "ingest.h"
 #include "log.h"
+#include "peer.h"
 #include "sample.h"
 #include "series_wire.h"
 #include "store_rrd.h"
@@ -29,20 +37,21 @@
 #include "watch.h"
 #include "xmalloc.h"
 
-#define SESSION_HELLO_TIMEOUT 10 /* seconds */
 /*
  * Answers (acks, heartbeats) one session may have waiting to be sent before
  * it stops reading: a peer that writes but never reads would otherwise grow
  * the collector's memory without bound. Reading resumes once they are sent.
  */
 #define SESSION_OUT_MAX (64 * 1024)
-/*
- * What the series a session defines (protocol 2) may hold in memory: 100,000
- * series with names of usual length. Past it the session is refused.
- */
-#define SESSION_SERIES_BYTES (8 * 1024 * 1024)
 /* Heartbeats an agent may miss before its session is closed as dead. */
 #define SESSION_HEARTBEATS_MISSED 3
+/*
+ * A frame must be complete frame_timeout seconds after its first byte, plus
+ * this many seconds per started 64 KiB of its announced length, so that a
+ * full 1 MiB batch may cross a slow link (about 32 kB/s) but nobody can
+ * park a partial frame for long.
+ */
+#define SESSION_FRAME_S_PER_64K 2
 
 static void session_read_cb(struct bufferevent *bev, void *arg);
 
@@ -59,6 +68,8 @@ const char *session_state_str(enum session_state s)
 	return "unknown";
 }
 
+static void session_arm(struct session *s);
+
 static void session_set_state(struct session *s, enum session_state st)
 {
 	if (s->state == st)
@@ -66,32 +77,243 @@ static void session_set_state(struct session *s, enum session_state st)
 	log_debug("session %s: %s -> %s", s->peer, session_state_str(s->state),
 		  session_state_str(st));
 	s->state = st;
+	session_arm(s); /* the hello deadline holds in SESSION_HELLO only */
 }
 
+/* --- the index by id: a store completion finds its session in O(1) --- */
+
+static void by_id_add(struct session *s)
+{
+	struct collector *c = s->c;
+
+	if (c->by_id == NULL) {
+		/* ids are consecutive and at most max_sessions live: chains stay short */
+		size_t n = 16;
+
+		while (n < c->conf->max_sessions)
+			n *= 2;
+		c->by_id = xcalloc(n, sizeof(*c->by_id));
+		c->by_id_mask = n - 1;
+	}
+	s->next_id = c->by_id[s->id & c->by_id_mask];
+	c->by_id[s->id & c->by_id_mask] = s;
+}
+
+static void by_id_del(struct session *s)
+{
+	struct session **pp = &s->c->by_id[s->id & s->c->by_id_mask];
+
+	while (*pp != NULL && *pp != s)
+		pp = &(*pp)->next_id;
+	if (*pp == s)
+		*pp = s->next_id;
+}
+
+static struct session *by_id_find(struct collector *c, uint64_t id)
+{
+	struct session *s;
+
+	if (c->by_id == NULL || id == 0)
+		return NULL;
+	for (s = c->by_id[id & c->by_id_mask]; s != NULL; s = s->next_id)
+		if (s->id == id)
+			return s;
+	return NULL;
+}
+
+/* --- pausing --- */
+
 /*
- * Reading stops (1) or goes on (0) because the store is behind; the watch
- * hears of it, so that an agent held back by the collector is not "down".
+ * Sets the reasons reading is stopped; the watch hears when there is one,
+ * so that an agent held back by the collector is not "down". A session
+ * paused by the full store waits in line for its turn (collector.waiting).
  */
 static void set_paused(struct session *s, int paused)
 {
-	if (s->paused == paused)
+	int was = s->paused;
+
+	if (was == paused)
 		return;
+	if ((paused & SESSION_PAUSE_STORE) && !(was & SESSION_PAUSE_STORE))
+		TAILQ_INSERT_TAIL(&s->c->waiting, s, wait_entry);
+	else if (!(paused & SESSION_PAUSE_STORE) && (was & SESSION_PAUSE_STORE))
+		TAILQ_REMOVE(&s->c->waiting, s, wait_entry);
 	s->paused = paused;
-	if (s->wa != NULL)
-		watch_agent_held(s->c->watch, s->wa, paused);
+	if ((was != 0) != (paused != 0) && s->wa != NULL)
+		watch_agent_held(s->c->watch, s->wa, paused != 0);
 }
+
+/* Drops one reason to pause; reads again when none is left. May end `s`. */
+static void session_unpause(struct session *s, int why)
+{
+	set_paused(s, s->paused & ~why);
+	if (s->paused || s->out_full || s->state == SESSION_CLOSING)
+		return;
+	bufferevent_enable(s->bev, EV_READ);
+	/* frames already buffered would otherwise wait for new bytes */
+	session_read_cb(s->bev, s);
+}
+
+/* --- batches in flight: handed to the store, not yet done --- */
+
+static int inflight_full(const struct session *s)
+{
+	return s->inflight >= s->c->conf->max_inflight ||
+	       s->inflight_bytes >= s->c->conf->max_inflight_size;
+}
+
+static void inflight_push(struct session *s, size_t len)
+{
+	unsigned cap = s->c->conf->max_inflight;
+
+	/* a batch is admitted while fewer than max_inflight are out: the ring has room */
+	s->inflight_len[(s->inflight_head + s->inflight) % cap] = len;
+	s->inflight++;
+	s->inflight_bytes += len;
+}
+
+/*
+ * One completion per batch handed over, in the order handed over (the store
+ * is one queue); were the order to change, the count would stay exact and
+ * only the bytes would be off by the difference of the sizes.
+ */
+static void inflight_pop(struct session *s)
+{
+	if (s->inflight == 0)
+		return;
+	s->inflight_bytes -= s->inflight_len[s->inflight_head];
+	s->inflight_head = (s->inflight_head + 1) % s->c->conf->max_inflight;
+	s->inflight--;
+}
+
+/* --- deadlines and the input budget --- */
+
+/* Seconds the frame now arriving may take, from its announced length if known. */
+static double frame_allowance(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	uint8_t hdr[FRAME_HDR_LEN];
+	uint32_t n;
+
+	if (evbuffer_copyout(in, hdr, sizeof(hdr)) < (ev_ssize_t)sizeof(hdr))
+		return s->c->conf->frame_timeout;
+	n = ((uint32_t)hdr[0] << 24) | ((uint32_t)hdr[1] << 16) | ((uint32_t)hdr[2] << 8) | hdr[3];
+	if (n > s->c->conf->max_frame)
+		n = s->c->conf->max_frame;
+	return s->c->conf->frame_timeout + SESSION_FRAME_S_PER_64K * (double)((n + 65535) / 65536);
+}
+
+/* Sets the timer to the earlier of the hello deadline and the frame deadline. */
+static void session_arm(struct session *s)
+{
+	double due = 0, now;
+	struct timeval tv;
+
+	if (s->ev_deadline == NULL)
+		return;
+	if (s->state == SESSION_HELLO)
+		due = s->hello_by;
+	if (s->frame_since > 0) {
+		double f = s->frame_since + frame_allowance(s) - s->frame_used;
+
+		if (due == 0 || f < due)
+			due = f;
+	}
+	if (due == 0) {
+		event_del(s->ev_deadline);
+		return;
+	}
+	now = mono_now();
+	ms_to_timeval(due > now ? (uint64_t)((due - now) * 1000) + 1 : 0, &tv);
+	event_add(s->ev_deadline, &tv);
+}
+
+static void session_end(struct session *s, const char *why, enum peer_class k);
+
+static void session_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	double now = mono_now();
+	char why[160];
+
+	if (s->state == SESSION_HELLO && now >= s->hello_by) {
+		if (s->tls && s->cert_site == NULL)
+			snprintf(why, sizeof(why), "no TLS handshake within %u s",
+				 s->c->conf->hello_timeout);
+		else
+			snprintf(why, sizeof(why), "no hello within %u s",
+				 s->c->conf->hello_timeout);
+	} else if (s->frame_since > 0 &&
+		   now >= s->frame_since + frame_allowance(s) - s->frame_used) {
+		snprintf(why, sizeof(why),
+			 "frame not complete within %.0f s (%zu bytes of it came)",
+			 frame_allowance(s), evbuffer_get_length(bufferevent_get_input(s->bev)));
+	} else {
+		session_arm(s);
+		return;
+	}
+	s->c->sessions_expired++;
+	session_end(s, why, PEER_DEADLINE);
+}
+
+/* Brings collector.input_bytes up to date with what `s` holds now. */
+static void input_account(struct session *s)
+{
+	size_t n = evbuffer_get_length(bufferevent_get_input(s->bev));
+
+	s->c->input_bytes = s->c->input_bytes - s->input + n;
+	s->input = n;
+}
+
+/*
+ * The bytes of all sessions' input buffers share one budget
+ * (input_buffer_size). Over it, the session whose incomplete frame is the
+ * oldest is closed, until the rest fits: a parked frame is old, while a good
+ * agent's frame completes within a round trip or two. A session whose
+ * buffer starts with whole frames waiting for the store is counted but never
+ * closed for it; one whose first frame is incomplete is a candidate even
+ * while paused, so a full store does not shelter parked frames.
+ */
+static void input_budget(struct collector *c)
+{
+	while (c->input_bytes > c->conf->input_buffer_size) {
+		struct session *s, *oldest = NULL;
+		char why[160];
+
+		TAILQ_FOREACH(s, &c->sessions, entry)
+		if (s->frame_first > 0 && (oldest == NULL || s->frame_first < oldest->frame_first))
+			oldest = s;
+		if (oldest == NULL)
+			return;
+		snprintf(why, sizeof(why),
+			 "the sessions' input buffers hold %zu bytes, over input_buffer_size; its "
+			 "incomplete frame (%zu bytes) was the oldest",
+			 c->input_bytes, oldest->input);
+		c->sessions_over_budget++;
+		session_end(oldest, why, PEER_LIMIT);
+	}
+}
+
+/* --- ending --- */
 
 void session_free(struct session *s)
 {
-	set_paused(s, 0);
 	if (s == NULL)
 		return;
+	set_paused(s, 0);
 	TAILQ_REMOVE(&s->c->sessions, s, entry);
+	by_id_del(s);
 	if (s->wa != NULL)
 		watch_agent_closed(s->c->watch, s->wa, s->peer, "collector shut down");
 	s->c->nsessions--;
+	s->c->input_bytes -= s->input;
+	if (s->from != NULL)
+		s->from->nsessions--;
+	if (s->ev_deadline != NULL)
+		event_free(s->ev_deadline);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
+	free(s->inflight_len);
 	free(s->site);
 	free(s->agent);
 	free(s->software);
@@ -117,8 +339,11 @@ static void drain_socket(struct session *s)
 		;
 }
 
-static void session_end(struct session *s, const char *why)
+/* Ends a session; its last line is of class `k` (PEER_SESSION: an ordinary end). */
+static void session_end(struct session *s, const char *why, enum peer_class k)
 {
+	struct peers *t = s->c->peers;
+
 	drain_socket(s);
 	set_paused(s, 0);
 	if (s->wa != NULL) {
@@ -126,16 +351,18 @@ static void session_end(struct session *s, const char *why)
 		s->wa = NULL;
 	}
 	if (s->site != NULL)
-		log_info("session %s (site \"%s\", agent \"%s\"): closed: %s; %llu batches, %llu "
+		peer_log(t, s->from, k, k == PEER_SESSION,
+			 "session %s (site \"%s\", agent \"%s\"): closed: %s; %llu batches, %llu "
 			 "samples",
 			 s->peer, s->site, s->agent, why, (unsigned long long)s->batches,
 			 (unsigned long long)s->samples);
-	else if (evbuffer_get_length(bufferevent_get_input(s->bev)) == 0 &&
+	else if (k == PEER_SESSION && evbuffer_get_length(bufferevent_get_input(s->bev)) == 0 &&
 		 s->state == SESSION_HELLO)
 		/* a TCP health check or port scan: worth a line only when debugging */
 		log_debug("session %s: closed before hello: %s", s->peer, why);
 	else
-		log_info("session %s: closed before hello: %s", s->peer, why);
+		peer_log(t, s->from, k, k == PEER_SESSION, "session %s: closed before hello: %s",
+			 s->peer, why);
 	session_free(s);
 }
 
@@ -146,7 +373,7 @@ static void session_write_cb(struct bufferevent *bev, void *arg)
 	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
 		return;
 	if (s->state == SESSION_CLOSING) {
-		session_end(s, "refused");
+		session_end(s, "refused", PEER_SESSION);
 		return;
 	}
 	if (s->out_full) {
@@ -160,9 +387,9 @@ static void session_write_cb(struct bufferevent *bev, void *arg)
 }
 
 /* Sends an Error to the agent, then closes once it is written. */
-static void session_refuse(struct session *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void session_refuse(struct session *s, const char *fmt, ...)
+static void session_refuse(struct session *s, enum peer_class k, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void session_refuse(struct session *s, enum peer_class k, const char *fmt, ...)
 {
 	Vakt__Error e = VAKT__ERROR__INIT;
 	Vakt__Frame f = VAKT__FRAME__INIT;
@@ -172,7 +399,7 @@ static void session_refuse(struct session *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_warnx("session %s: %s", s->peer, msg);
+	peer_log(s->c->peers, s->from, k, 0, "session %s: %s", s->peer, msg);
 	e.message = msg;
 	f.msg_case = VAKT__FRAME__MSG_ERROR;
 	f.error = &e;
@@ -182,75 +409,45 @@ static void session_refuse(struct session *s, const char *fmt, ...)
 	session_set_state(s, SESSION_CLOSING);
 }
 
-static int name_ok(const char *n, int may_be_empty)
-{
-	size_t len = strlen(n);
-
-	if (len == 0)
-		return may_be_empty;
-	if (len > SAMPLE_NAME_MAX)
-		return 0;
-	for (const unsigned char *p = (const unsigned char *)n; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			return 0;
-	return 1;
-}
-
-/*
- * Makes text from the wire that is only shown to people (a reason, a
- * software name) safe for a log line or a page: control characters become
- * '?', so a peer cannot start a line of its own, and it is cut at max bytes
- * on a character boundary.
- */
-static void text_clean(char *t, size_t max)
-{
-	size_t n = strlen(t);
-
-	if (n > max) {
-		n = max;
-		while (n > 0 && ((unsigned char)t[n] & 0xc0) == 0x80)
-			n--; /* not inside a UTF-8 sequence */
-		t[n] = '\0';
-	}
-	for (unsigned char *p = (unsigned char *)t; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			*p = '?';
-}
+/* --- messages --- */
 
 static void handle_hello(struct session *s, Vakt__Hello *h)
 {
 	Vakt__HelloAck a = VAKT__HELLO_ACK__INIT;
 	Vakt__Frame f = VAKT__FRAME__INIT;
 	struct timeval idle = {0, 0};
-	char sw[64];
+	char sw[64], why[160];
 
-	if (h->protocol < VAKT_PROTOCOL_MIN) {
-		session_refuse(s,
-			       "protocol version %u not supported (this collector speaks %u to %u)",
-			       h->protocol, VAKT_PROTOCOL_MIN, VAKT_PROTOCOL);
+	if (decode_hello(h, why, sizeof(why)) < 0) {
+		session_refuse(s, PEER_HELLO, "%s", why);
 		return;
 	}
 	/* a newer agent speaks the collector's version too */
 	s->protocol = h->protocol < VAKT_PROTOCOL ? h->protocol : VAKT_PROTOCOL;
 	if (s->protocol >= 2)
 		s->rx = series_rx_new(SERIES_WIRE_MAX_DEFAULT);
-	if (!name_ok(h->site, 0) || !name_ok(h->agent, 0)) {
-		session_refuse(s, "hello with an invalid site or agent name");
-		return;
-	}
 	/* the certificate says which site this agent writes for, not the agent */
 	if (s->cert_site != NULL && strcmp(h->site, s->cert_site) != 0) {
-		session_refuse(s, "hello for site \"%s\", but the certificate is for site \"%s\"",
+		session_refuse(s, PEER_HELLO,
+			       "hello for site \"%s\", but the certificate is for site \"%s\"",
 			       h->site, s->cert_site);
 		return;
 	}
 	if (!collector_site_known(s->c->conf, h->site)) {
-		session_refuse(s, "site \"%s\" is not in this collector's sites", h->site);
+		session_refuse(s, PEER_HELLO, "site \"%s\" is not in this collector's sites",
+			       h->site);
+		return;
+	}
+	s->wa = watch_agent_hello(s->c->watch, h->site, h->agent, s->peer);
+	if (s->wa == NULL) {
+		session_refuse(s, PEER_HELLO,
+			       "hello from site \"%s\", agent \"%s\": %d agents known already, no "
+			       "room for a new one",
+			       h->site, h->agent, WATCH_MAX_AGENTS);
 		return;
 	}
 	s->site = xstrdup(h->site);
 	s->agent = xstrdup(h->agent);
-	text_clean(h->software, SAMPLE_NAME_MAX);
 	s->software = xstrdup(h->software);
 	snprintf(sw, sizeof(sw), "vakt-collector %s", VAKT_VERSION);
 	a.protocol = s->protocol;
@@ -267,13 +464,14 @@ static void handle_hello(struct session *s, Vakt__Hello *h)
 	bufferevent_set_timeouts(s->bev, &idle, &idle);
 	session_set_state(s, SESSION_ACTIVE);
 	if (s->tls)
-		log_info("session %s: site \"%s\", agent \"%s\" (%s), %s, certificate \"%s\"",
+		peer_log(s->c->peers, s->from, PEER_SESSION, 1,
+			 "session %s: site \"%s\", agent \"%s\" (%s), %s, certificate \"%s\"",
 			 s->peer, s->site, s->agent, s->software,
 			 SSL_get_version(bufferevent_openssl_get_ssl(s->bev)), s->cert_subject);
 	else
-		log_info("session %s: site \"%s\", agent \"%s\" (%s), PLAINTEXT", s->peer, s->site,
+		peer_log(s->c->peers, s->from, PEER_SESSION, 1,
+			 "session %s: site \"%s\", agent \"%s\" (%s), PLAINTEXT", s->peer, s->site,
 			 s->agent, s->software);
-	s->wa = watch_agent_hello(s->c->watch, s->site, s->agent, s->peer);
 	watch_agent_clock(s->c->watch, s->wa, h->time_ms);
 }
 
@@ -291,147 +489,105 @@ static void handle_heartbeat(struct session *s, const Vakt__Heartbeat *hb)
 	frame_write(bufferevent_get_output(s->bev), &f, s->c->conf->max_frame);
 }
 
-/*
- * A sample stamped further ahead than the collector's clock plus the
- * allowed skew is refused: rrdtool never takes an update older than a
- * file's last one, so one sample from an agent whose clock runs ahead would
- * hide that file's real data until then.
- */
-static int sample_ok(const Vakt__Sample *x)
-{
-	return name_ok(x->host, 0) && name_ok(x->check, 0) && name_ok(x->instance, 1) &&
-	       name_ok(x->metric, 0) && x->time_ms > 0 &&
-	       (x->kind == VAKT__KIND__GAUGE || x->kind == VAKT__KIND__COUNTER ||
-		x->kind == VAKT__KIND__DERIVE);
-}
-
-static int result_ok(const Vakt__Result *r)
-{
-	return name_ok(r->host, 0) && name_ok(r->check, 0) && name_ok(r->instance, 1) &&
-	       r->time_ms > 0 && r->outcome >= VAKT__OUTCOME__OUTCOME_OK &&
-	       r->outcome <= VAKT__OUTCOME__OUTCOME_ERROR;
-}
-
-/* Logs, once per agent and incident, samples stamped too far ahead. */
+/* Logs, limited per address, samples stamped too far ahead. */
 static void note_ahead(struct session *s, uint64_t seq, size_t n, int64_t worst_ms)
 {
 	s->ahead_samples += n;
 	if (s->wa != NULL)
 		s->wa->ahead += n;
-	log_complain(&s->ahead, 300,
-		     "session %s (site \"%s\", agent \"%s\"): batch %llu: %zu samples stamped "
-		     "up to %.1f s ahead of the collector's clock refused (more than %u s): is "
-		     "the agent's clock right?",
-		     s->peer, s->site, s->agent, (unsigned long long)seq, n,
-		     (double)worst_ms / 1000.0, s->c->conf->max_clock_skew);
-}
-
-/* 1 when time_ms lies beyond latest: counted, and the worst offset kept. */
-static int refuse_ahead(int64_t time_ms, int64_t latest, int64_t now, size_t *ahead, int64_t *worst)
-{
-	if (time_ms <= latest)
-		return 0;
-	(*ahead)++;
-	if (time_ms - now > *worst)
-		*worst = time_ms - now;
-	return 1;
+	peer_log(s->c->peers, s->from, PEER_SAMPLE, 0,
+		 "session %s (site \"%s\", agent \"%s\"): batch %llu: %zu samples stamped "
+		 "up to %.1f s ahead of the collector's clock refused (more than %u s): is "
+		 "the agent's clock right?",
+		 s->peer, s->site, s->agent, (unsigned long long)seq, n, (double)worst_ms / 1000.0,
+		 s->c->conf->max_clock_skew);
 }
 
 /*
  * Decodes a wire batch into Vakt's own types at this edge, skipping what is
- * invalid (counted and logged once), and hands it to the one ingest path.
+ * invalid (counted and logged), and hands it to the one ingest path.
  */
-static void handle_batch(struct session *s, Vakt__Frame *f)
+static void handle_batch(struct session *s, Vakt__Frame *f, uint32_t len)
 {
 	Vakt__Batch *pb = f->batch;
-	int64_t now = wall_now_ms();
-	int64_t latest = now + (int64_t)s->c->conf->max_clock_skew * 1000, worst = 0;
 	struct sample_batch *b;
 	struct check_result *res;
-	size_t nres = 0, ahead = 0, invalid = 0, ncompact = 0;
-	Vakt__Sample *compact = NULL; /* the compact samples, expanded */
+	struct decode_stats st;
+	size_t nres;
 
 	if (pb->seq <= s->last_seq)
-		log_warnx("session %s (site \"%s\"): batch %llu after %llu: sequence went back",
-			  s->peer, s->site, (unsigned long long)pb->seq,
-			  (unsigned long long)s->last_seq);
+		peer_log(s->c->peers, s->from, PEER_SAMPLE, 0,
+			 "session %s (site \"%s\"): batch %llu after %llu: sequence went back",
+			 s->peer, s->site, (unsigned long long)pb->seq,
+			 (unsigned long long)s->last_seq);
 	s->last_seq = pb->seq;
-	if (pb->n_sid > 0 || pb->n_series > 0) {
-		const char *err = NULL;
-
-		if (s->protocol < 2)
-			err = "compact samples on a protocol 1 session";
-		else if ((err = series_rx_expand(s->rx, pb, &compact, &ncompact)) == NULL &&
-			 series_rx_bytes(s->rx) > SESSION_SERIES_BYTES)
-			err = "series definitions hold more than 8 MiB";
-		if (err != NULL) {
-			session_refuse(s, "batch %llu: %s", (unsigned long long)pb->seq, err);
-			free(compact);
-			vakt__frame__free_unpacked(f, NULL);
-			return;
-		}
+	b = decode_batch(pb, s->rx, s->site, s->agent, s->id, wall_now_ms(),
+			 s->c->conf->max_clock_skew, &res, &nres, &st);
+	if (b == NULL) {
+		session_refuse(s, PEER_BAD_FRAME, "batch %llu: %s", (unsigned long long)pb->seq,
+			       st.fatal);
+		vakt__frame__free_unpacked(f, NULL);
+		return;
 	}
-	b = sample_batch_new(s->site, s->agent, s->id, pb->seq,
-			     pb->n_samples + ncompact + 2 * pb->n_results + 1);
-	for (size_t i = 0; i < pb->n_samples + ncompact; i++) {
-		const Vakt__Sample *x =
-		    i < pb->n_samples ? pb->samples[i] : &compact[i - pb->n_samples];
-		struct sample *y;
-
-		if (!sample_ok(x)) {
-			invalid++;
-			continue;
-		}
-		if (refuse_ahead(x->time_ms, latest, now, &ahead, &worst))
-			continue;
-		y = sample_batch_add(b, x->host, x->check, x->instance, x->metric);
-		y->time_ms = x->time_ms;
-		y->kind = (enum sample_kind)x->kind;
-		y->value = x->value;
-		y->counter = x->counter;
-		y->interval = x->interval;
-		y->width = x->width ? x->width : 64;
-		y->unknown = x->unknown;
-	}
-	res = xcalloc(pb->n_results + 1, sizeof(*res));
-	for (size_t i = 0; i < pb->n_results; i++) {
-		Vakt__Result *x = pb->results[i];
-		struct check_result *y = &res[nres];
-
-		if (!result_ok(x)) {
-			invalid++;
-			continue;
-		}
-		if (refuse_ahead(x->time_ms, latest, now, &ahead, &worst))
-			continue;
-		y->host = x->host;
-		y->check = x->check;
-		y->instance = x->instance;
-		y->time_ms = x->time_ms;
-		y->outcome = (enum outcome)x->outcome;
-		text_clean(x->reason, SAMPLE_REASON_MAX);
-		y->reason = x->reason;
-		y->interval = x->interval;
-		y->duration_ms = x->duration_ms;
-		nres++;
-	}
-	if (ahead > 0)
-		note_ahead(s, pb->seq, ahead, worst);
-	if (invalid > 0) {
-		s->bad_samples += invalid;
-		log_complain(&s->invalid, 300,
-			     "session %s (site \"%s\"): batch %llu: %zu invalid samples skipped",
-			     s->peer, s->site, (unsigned long long)pb->seq, invalid);
+	if (st.ahead > 0)
+		note_ahead(s, pb->seq, st.ahead, st.worst_ms);
+	if (st.invalid > 0) {
+		s->bad_samples += st.invalid;
+		peer_log(s->c->peers, s->from, PEER_SAMPLE, 0,
+			 "session %s (site \"%s\"): batch %llu: %zu invalid samples skipped",
+			 s->peer, s->site, (unsigned long long)pb->seq, st.invalid);
 	}
 	s->batches++;
 	s->samples += b->n;
 	if (s->wa != NULL)
 		watch_agent_seen(s->c->watch, s->wa);
 	/* the session pauses reading before the store fills, so this is not refused */
-	ingest_batch(s->c, b, res, nres);
+	if (ingest_batch(s->c, b, res, nres) == 0)
+		inflight_push(s, len);
 	free(res);
-	free(compact);
 	vakt__frame__free_unpacked(f, NULL);
+}
+
+/* 1 when the first frame in the input is not all there yet. */
+static int first_frame_incomplete(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	uint8_t hdr[FRAME_HDR_LEN];
+	uint32_t n;
+
+	if (evbuffer_copyout(in, hdr, sizeof(hdr)) < (ev_ssize_t)sizeof(hdr))
+		return 1;
+	n = ((uint32_t)hdr[0] << 24) | ((uint32_t)hdr[1] << 16) | ((uint32_t)hdr[2] << 8) | hdr[3];
+	return (uint64_t)evbuffer_get_length(in) < (uint64_t)n + FRAME_HDR_LEN;
+}
+
+/*
+ * Runs the clock of the incomplete frame at the head of the input: it runs
+ * while the session is read, and stands still while the collector does not
+ * read (full store, unread answers), since the rest of the frame may be
+ * waiting in the socket then. Resets once the input starts with a whole frame.
+ */
+static void frame_clock(struct session *s)
+{
+	double now, since = s->frame_since;
+	int incomplete = s->state != SESSION_CLOSING && s->input > 0 && first_frame_incomplete(s);
+	int reading = incomplete && !s->paused && !s->out_full;
+
+	if (!incomplete) {
+		s->frame_first = s->frame_used = s->frame_since = 0;
+	} else {
+		now = mono_now();
+		if (s->frame_first == 0)
+			s->frame_first = now;
+		if (reading && s->frame_since == 0) {
+			s->frame_since = now;
+		} else if (!reading && s->frame_since != 0) {
+			s->frame_used += now - s->frame_since;
+			s->frame_since = 0;
+		}
+	}
+	if (s->frame_since != since || reading)
+		session_arm(s); /* also when the header came: the allowance grows with it */
 }
 
 static void session_read_cb(struct bufferevent *bev, void *arg)
@@ -452,15 +608,23 @@ static void session_read_cb(struct bufferevent *bev, void *arg)
 					  evbuffer_get_length(bufferevent_get_output(bev)));
 			s->out_full = 1;
 			bufferevent_disable(bev, EV_READ);
-			return;
+			break;
+		}
+		if (s->state == SESSION_ACTIVE && inflight_full(s)) {
+			/* this agent has its share with the store: the others get theirs */
+			log_debug("session %s: %u batches (%zu bytes) with the store, pausing",
+				  s->peer, s->inflight, s->inflight_bytes);
+			set_paused(s, s->paused | SESSION_PAUSE_INFLIGHT);
+			bufferevent_disable(bev, EV_READ);
+			break;
 		}
 		if (s->state == SESSION_ACTIVE && store_full(s->c->store)) {
-			/* back-pressure: stop reading until the writer catches up */
-			if (!s->paused)
+			/* back-pressure: wait in line until the writer catches up */
+			if (!(s->paused & SESSION_PAUSE_STORE))
 				log_debug("session %s: store queue full, pausing", s->peer);
-			set_paused(s, 1);
+			set_paused(s, s->paused | SESSION_PAUSE_STORE);
 			bufferevent_disable(bev, EV_READ);
-			return;
+			break;
 		}
 		if (!s->tls && s->state == SESSION_HELLO) {
 			unsigned char head[2];
@@ -468,40 +632,44 @@ static void session_read_cb(struct bufferevent *bev, void *arg)
 			if (evbuffer_copyout(in, head, sizeof(head)) == (ev_ssize_t)sizeof(head) &&
 			    tls_looks_like_record(head, sizeof(head))) {
 				/* an Error frame would be noise to a TLS client: just close */
-				log_warnx("session %s: the agent speaks TLS, but this collector is "
-					  "insecure = yes: give the collector a tls section",
-					  s->peer);
-				session_end(s, "TLS client on a plaintext collector");
+				peer_log(s->c->peers, s->from, PEER_HELLO, 0,
+					 "session %s: the agent speaks TLS, but this collector is "
+					 "insecure = yes: give the collector a tls section",
+					 s->peer);
+				session_end(s, "TLS client on a plaintext collector", PEER_HELLO);
 				return;
 			}
 		}
 		st = frame_read(in, s->c->conf->max_frame, &f, &len);
 		if (st == FRAME_NEED_MORE)
-			return;
+			break;
+		/* a frame ended: the next one's clock starts anew */
+		s->frame_first = s->frame_used = s->frame_since = 0;
 		if (st != FRAME_OK) {
 			s->c->frames_bad++;
-			session_refuse(s, "%s (length %u, maximum %u)", frame_status_str(st), len,
-				       s->c->conf->max_frame);
-			return;
+			session_refuse(s, PEER_BAD_FRAME, "%s (length %u, maximum %u)",
+				       frame_status_str(st), len, s->c->conf->max_frame);
+			break;
 		}
 		if (s->state == SESSION_HELLO) {
 			if (f->msg_case == VAKT__FRAME__MSG_HELLO)
 				handle_hello(s, f->hello);
 			else
-				session_refuse(s, "expected hello, got message %d", f->msg_case);
+				session_refuse(s, PEER_HELLO, "expected hello, got message %d",
+					       f->msg_case);
 			vakt__frame__free_unpacked(f, NULL);
 			continue;
 		}
 		switch (f->msg_case) {
 		case VAKT__FRAME__MSG_BATCH:
-			handle_batch(s, f); /* frees f */
+			handle_batch(s, f, len); /* frees f */
 			break;
 		case VAKT__FRAME__MSG_HEARTBEAT:
 			handle_heartbeat(s, f->heartbeat);
 			vakt__frame__free_unpacked(f, NULL);
 			break;
 		case VAKT__FRAME__MSG_HELLO:
-			session_refuse(s, "second hello on one session");
+			session_refuse(s, PEER_HELLO, "second hello on one session");
 			vakt__frame__free_unpacked(f, NULL);
 			break;
 		default:
@@ -511,6 +679,9 @@ static void session_read_cb(struct bufferevent *bev, void *arg)
 			break;
 		}
 	}
+	input_account(s);
+	frame_clock(s);
+	input_budget(s->c); /* may end `s`: nothing after this */
 }
 
 /*
@@ -522,16 +693,18 @@ static void handle_handshake(struct session *s)
 	SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
 	char cn[SAMPLE_NAME_MAX + 1], subject[256];
 
-	if (tls_peer_names(ssl, cn, sizeof(cn), subject, sizeof(subject)) < 0 || !name_ok(cn, 0)) {
-		text_clean(subject, sizeof(subject) - 1);
-		session_refuse(s, "certificate \"%s\" names no site (its CN is the site)", subject);
+	if (tls_peer_names(ssl, cn, sizeof(cn), subject, sizeof(subject)) < 0 ||
+	    !decode_name_ok(cn, 0)) {
+		decode_text_clean(subject, sizeof(subject) - 1);
+		session_refuse(s, PEER_HELLO,
+			       "certificate \"%s\" names no site (its CN is the site)", subject);
 		return;
 	}
-	text_clean(subject, sizeof(subject) - 1);
+	decode_text_clean(subject, sizeof(subject) - 1);
 	s->cert_site = xstrdup(cn);
 	s->cert_subject = xstrdup(subject);
 	if (!collector_site_known(s->c->conf, cn)) {
-		session_refuse(s,
+		session_refuse(s, PEER_HELLO,
 			       "certificate \"%s\" is for site \"%s\", which is not in this "
 			       "collector's sites",
 			       subject, cn);
@@ -550,14 +723,14 @@ static void handshake_failed(struct session *s)
 	snprintf(msg, sizeof(msg), "TLS handshake failed: %s", why);
 	if (strcmp(why, "connection closed") == 0 ||
 	    strcmp(why, "unexpected eof while reading") == 0) {
-		session_end(s, msg);
+		session_end(s, msg, PEER_SESSION);
 		return;
 	}
-	log_warnx("session %s: %s", s->peer, msg);
+	peer_log(s->c->peers, s->from, PEER_HELLO, 0, "session %s: %s", s->peer, msg);
 	/* said above: the closing line is for debugging only */
 	evbuffer_drain(bufferevent_get_input(s->bev),
 		       evbuffer_get_length(bufferevent_get_input(s->bev)));
-	session_end(s, msg);
+	session_end(s, msg, PEER_HELLO);
 }
 
 static void session_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -570,23 +743,18 @@ static void session_event_cb(struct bufferevent *bev, short what, void *arg)
 		 (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)))
 		handshake_failed(s);
 	else if (what & BEV_EVENT_EOF)
-		session_end(s, "agent closed the connection");
-	else if ((what & BEV_EVENT_TIMEOUT) && s->state == SESSION_HELLO && s->tls &&
-		 s->cert_site == NULL)
-		session_end(s, "no TLS handshake within 10 s");
-	else if ((what & BEV_EVENT_TIMEOUT) && s->state == SESSION_HELLO)
-		session_end(s, "no hello within 10 s");
+		session_end(s, "agent closed the connection", PEER_SESSION);
 	else if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_WRITING))
-		session_end(s, "the agent reads nothing we send");
+		session_end(s, "the agent reads nothing we send", PEER_LIMIT);
 	else if (what & BEV_EVENT_TIMEOUT)
-		session_end(s, "nothing heard for three heartbeats");
+		session_end(s, "nothing heard for three heartbeats", PEER_SESSION);
 	else if (s->tls) {
 		char why[256];
 
 		tls_bev_why(bev, why, sizeof(why));
-		session_end(s, why);
+		session_end(s, why, PEER_SESSION);
 	} else
-		session_end(s, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		session_end(s, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()), PEER_SESSION);
 }
 
 void session_end_revoked(struct collector *c, X509_CRL *crl)
@@ -602,7 +770,8 @@ void session_end_revoked(struct collector *c, X509_CRL *crl)
 			continue;
 		x = SSL_get0_peer_certificate(bufferevent_openssl_get_ssl(s->bev));
 		if (x != NULL && X509_CRL_get0_by_cert(crl, &r, x) == 1)
-			session_refuse(s, "certificate \"%s\" is revoked by the reloaded CRL",
+			session_refuse(s, PEER_HELLO,
+				       "certificate \"%s\" is revoked by the reloaded CRL",
 				       s->cert_subject);
 	}
 }
@@ -611,19 +780,19 @@ void session_store_done(const void *result, void *arg)
 {
 	const struct store_result *r = result;
 	struct collector *c = arg;
-	struct session *s;
+	struct session *s = by_id_find(c, r->session_id);
 
-	TAILQ_FOREACH(s, &c->sessions, entry)
-	if (s->id == r->session_id)
-		break;
 	if (r->rejected > 0)
 		log_debug("store: batch %llu: %u rejected", (unsigned long long)r->seq,
 			  r->rejected);
-	if (s != NULL && s->wa != NULL) {
-		s->wa->duplicates += r->duplicates;
-		s->wa->rejected += r->rejected;
-		s->wa->quarantined += r->quarantined;
-		s->wa->refused += r->refused;
+	if (s != NULL) {
+		inflight_pop(s);
+		if (s->wa != NULL) {
+			s->wa->duplicates += r->duplicates;
+			s->wa->rejected += r->rejected;
+			s->wa->quarantined += r->quarantined;
+			s->wa->refused += r->refused;
+		}
 	}
 	if (s != NULL && s->state == SESSION_ACTIVE && r->failed > 0) {
 		/*
@@ -631,7 +800,7 @@ void session_store_done(const void *result, void *arg)
 		 * every batch before it. Ending the session makes the agent send
 		 * this batch and all after it again once it reconnects.
 		 */
-		session_refuse(s,
+		session_refuse(s, PEER_LIMIT,
 			       "batch %llu: %u samples cannot be stored now (%s); send again later",
 			       (unsigned long long)r->seq, r->failed, r->why);
 	} else if (s != NULL && s->state == SESSION_ACTIVE) {
@@ -643,24 +812,136 @@ void session_store_done(const void *result, void *arg)
 		f.ack = &a;
 		frame_write(bufferevent_get_output(s->bev), &f, c->conf->max_frame);
 	}
-	session_resume_all(c);
+	if (s != NULL && (s->paused & SESSION_PAUSE_INFLIGHT) && !inflight_full(s))
+		session_unpause(s, SESSION_PAUSE_INFLIGHT); /* may end s */
+	session_resume_waiting(c);
 }
 
-void session_resume_all(struct collector *c)
+/*
+ * Sessions paused by the full store take turns, the one waiting longest
+ * first: a resumed session that fills the queue again goes to the back of
+ * the line, so after a collector restart every agent's backlog moves.
+ */
+void session_resume_waiting(struct collector *c)
 {
-	struct session *s, *next;
+	struct session *s;
 
-	for (s = TAILQ_FIRST(&c->sessions); s != NULL; s = next) {
-		next = TAILQ_NEXT(s, entry);
-		if (!s->paused || store_full(c->store))
-			continue;
-		set_paused(s, 0);
-		if (s->out_full)
-			continue; /* session_write_cb resumes it */
-		bufferevent_enable(s->bev, EV_READ);
-		/* frames already buffered would otherwise wait for new bytes */
-		session_read_cb(s->bev, s);
+	while (!store_full(c->store) && (s = TAILQ_FIRST(&c->waiting)) != NULL)
+		session_unpause(s, SESSION_PAUSE_STORE);
+}
+
+/* --- accepting --- */
+
+/* The numeric address and port of `sa`. */
+static void peer_addr(const struct sockaddr *sa, char *addr, size_t n, int *port)
+{
+	*port = 0;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &sin->sin_addr, addr, n);
+		*port = ntohs(sin->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, n);
+		*port = ntohs(sin6->sin6_port);
 	}
+}
+
+/*
+ * 1 when one more descriptor leaves fd_reserve free under RLIMIT_NOFILE for
+ * the store (RRD files, vakt.db), the control socket and notifications.
+ * Descriptors are handed out lowest first, so `fd` itself is a lower bound
+ * of those in use; the count of sessions catches the holes below it. The
+ * limit is read each time: it may be changed while the collector runs.
+ */
+static int fd_room(const struct collector *c, evutil_socket_t fd)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)c->conf->fd_reserve;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 1;
+	return (rlim_t)fd + need < rl.rlim_cur &&
+	       (rlim_t)c->nsessions + c->fds_base + need < rl.rlim_cur;
+}
+
+/*
+ * Whether a new connection from addr:port may become a session: its peer
+ * entry if so, else NULL after closing it with a (rate-limited) line.
+ */
+static struct peer *session_admit(struct collector *c, evutil_socket_t fd, const char *addr,
+				  int port)
+{
+	struct peer *from = peers_get(c->peers, addr);
+	const char *why = NULL;
+	char buf[128];
+
+	if (c->nsessions >= c->conf->max_sessions) {
+		snprintf(buf, sizeof(buf), "%zu sessions open (max_sessions)", c->nsessions);
+		why = buf;
+	} else if (!fd_room(c, fd)) {
+		snprintf(buf, sizeof(buf),
+			 "descriptor %d: fewer than fd_reserve (%u) left under the limit", (int)fd,
+			 c->conf->fd_reserve);
+		why = buf;
+	} else if (from == NULL) {
+		why = "too many addresses with sessions";
+	} else if (from->nsessions >= c->conf->max_sessions_per_address) {
+		snprintf(buf, sizeof(buf),
+			 "%u sessions open from this address "
+			 "(max_sessions_per_address)",
+			 from->nsessions);
+		why = buf;
+	}
+	if (why == NULL)
+		return from;
+	c->sessions_refused++;
+	peer_log(c->peers, from, PEER_REFUSED, 0, "listener: %s:%d refused: %s", addr, port, why);
+	evutil_closesocket(fd);
+	return NULL;
+}
+
+/* A session for an admitted connection, still without its bufferevent. */
+static struct session *session_new(struct collector *c, struct peer *from, const char *addr,
+				   int port, int v6)
+{
+	struct session *s = xcalloc(1, sizeof(*s));
+
+	s->c = c;
+	s->id = ++c->next_session_id;
+	s->since = mono_now();
+	s->hello_by = s->since + c->conf->hello_timeout;
+	s->from = from;
+	from->nsessions++;
+	snprintf(s->peer, sizeof(s->peer), v6 ? "[%s]:%d" : "%s:%d", addr, port);
+	s->inflight_len = xcalloc(c->conf->max_inflight, sizeof(*s->inflight_len));
+	s->ev_deadline = evtimer_new(c->base, session_deadline_cb, s);
+	if (s->ev_deadline == NULL)
+		fatalx("session %s: cannot make its timer", s->peer);
+	TAILQ_INSERT_TAIL(&c->sessions, s, entry);
+	c->nsessions++;
+	by_id_add(s);
+	return s;
+}
+
+/*
+ * The session's bufferevent is set up: reading, its write timeout, and the
+ * hello deadline, which runs from accept to HelloAck whatever arrives (a
+ * TLS handshake, when there is one, counts against it too).
+ */
+static void session_start(struct session *s)
+{
+	struct timeval tv = {s->c->conf->hello_timeout, 0};
+
+	bufferevent_setcb(s->bev, session_read_cb, session_write_cb, session_event_cb, s);
+	bufferevent_set_timeouts(s->bev, NULL, &tv);
+	/* read at most two frames ahead: a slow store slows the agent, not our memory */
+	bufferevent_setwatermark(s->bev, EV_READ, 0, 2 * ((size_t)s->c->conf->max_frame + 4));
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	session_arm(s);
+	log_debug("session %s: connected", s->peer);
 }
 
 void session_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
@@ -668,66 +949,37 @@ void session_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockadd
 {
 	struct collector *c = arg;
 	struct session *s;
-	struct timeval tv = {SESSION_HELLO_TIMEOUT, 0};
+	struct peer *from;
 	char addr[INET6_ADDRSTRLEN] = "?";
-	int port = 0, one = 1;
+	int port, one = 1;
 	SSL *ssl = NULL;
 
-	if (sa->sa_family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)sa;
-
-		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr));
-		port = ntohs(sin->sin_port);
-	} else if (sa->sa_family == AF_INET6) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)sa;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof(addr));
-		port = ntohs(sin6->sin6_port);
-	}
-	if (c->nsessions >= c->conf->max_sessions) {
-		c->sessions_refused++;
-		log_warnx("listener: %s:%d refused: %zu sessions open (max_sessions)", addr, port,
-			  c->nsessions);
-		evutil_closesocket(fd);
+	accept_pause_accepted(c);
+	peer_addr(sa, addr, sizeof(addr), &port);
+	from = session_admit(c, fd, addr, port);
+	if (from == NULL)
 		return;
-	}
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	if (c->certs != NULL && (ssl = SSL_new(certs_ctx(c->certs))) == NULL) {
-		log_warnx("listener: %s:%d refused: cannot make a TLS connection", addr, port);
-		evutil_closesocket(fd);
-		return;
-	}
-	s = xcalloc(1, sizeof(*s));
-	s->c = c;
-	s->id = ++c->next_session_id;
-	s->since = mono_now();
-	snprintf(s->peer, sizeof(s->peer), sa->sa_family == AF_INET6 ? "[%s]:%d" : "%s:%d", addr,
-		 port);
-	if (ssl != NULL) {
-		/* the handshake runs under the hello deadline set below */
+	s = session_new(c, from, addr, port, sa->sa_family == AF_INET6);
+	if (c->certs != NULL && (ssl = SSL_new(certs_ctx(c->certs))) != NULL) {
+		/* the handshake runs under the hello deadline */
 		s->tls = 1;
 		s->bev = bufferevent_openssl_socket_new(c->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
 							BEV_OPT_CLOSE_ON_FREE);
 		/* frames carry their length: a cut without close_notify is an end, not an error */
 		if (s->bev != NULL)
 			bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
-	} else {
+		else
+			SSL_free(ssl);
+	} else if (c->certs == NULL) {
 		s->bev = bufferevent_socket_new(c->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	}
 	if (s->bev == NULL) {
-		log_warnx("listener: %s refused: cannot set up its connection", s->peer);
-		if (ssl != NULL)
-			SSL_free(ssl);
+		log_warnx("session %s: cannot make its buffers%s", s->peer,
+			  c->certs != NULL ? " (TLS)" : "");
 		evutil_closesocket(fd);
-		free(s);
+		session_free(s);
 		return;
 	}
-	bufferevent_setcb(s->bev, session_read_cb, session_write_cb, session_event_cb, s);
-	bufferevent_set_timeouts(s->bev, &tv, &tv);
-	/* read at most two frames ahead: a slow store slows the agent, not our memory */
-	bufferevent_setwatermark(s->bev, EV_READ, 0, 2 * ((size_t)c->conf->max_frame + 4));
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-	TAILQ_INSERT_TAIL(&c->sessions, s, entry);
-	c->nsessions++;
-	log_debug("session %s: connected", s->peer);
+	session_start(s);
 }

@@ -23,25 +23,41 @@ enum session_state {
 
 const char *session_state_str(enum session_state s);
 
+/* Why a session does not read, as bits of session.paused. */
+#define SESSION_PAUSE_STORE    1 /* the store queue is full: waits in collector.waiting */
+#define SESSION_PAUSE_INFLIGHT 2 /* too much of its own is with the store */
+
 struct session {
 	TAILQ_ENTRY(session) entry;
+	TAILQ_ENTRY(session) wait_entry; /* in collector.waiting while SESSION_PAUSE_STORE */
+	struct session *next_id;         /* chain of collector.by_id */
 	struct collector *c;
 	uint64_t id;
 	struct bufferevent *bev;
-	char peer[80]; /* "addr:port" for every log line */
+	char peer[80];     /* "addr:port" for every log line */
+	struct peer *from; /* the peer address's entry: session count, log limits */
 	char *site, *agent, *software;
 	int tls;            /* 1: a TLS session (insecure = yes: 0) */
 	char *cert_site;    /* after the handshake: the site its certificate names (CN) */
 	char *cert_subject; /* and the certificate's subject, for status and logs */
 	enum session_state state;
-	int paused;           /* reading stopped: the store queue is full */
-	int out_full;         /* reading stopped: the peer has not read its answers */
+	int paused;   /* SESSION_PAUSE_* bits: reading stopped */
+	int out_full; /* reading stopped: the peer has not read its answers */
+	struct event *ev_deadline;
+	double hello_by;    /* monotonic: HelloAck must be sent by then */
+	double frame_first; /* monotonic: first byte of the incomplete frame; 0: none */
+	double frame_since; /* monotonic: since when it is being read; 0: not read now */
+	double frame_used;  /* seconds it was read before frame_since (reading paused) */
+	size_t input;       /* bytes of its input buffer counted in collector.input_bytes */
+	unsigned inflight;  /* batches handed to the store, not done yet */
+	size_t inflight_bytes;
+	size_t *inflight_len; /* frame sizes of those, oldest first (a ring) */
+	unsigned inflight_head;
 	unsigned protocol;    /* agreed at hello: VAKT_PROTOCOL_MIN..VAKT_PROTOCOL */
 	struct series_rx *rx; /* protocol 2: the series the agent has defined */
 	uint64_t last_seq;
 	uint64_t batches, samples, bad_samples, ahead_samples;
-	struct watch_agent *wa;          /* the agent's record in the watch, after hello */
-	struct complaint invalid, ahead; /* rate-limited logs of skipped samples */
+	struct watch_agent *wa; /* the agent's record in the watch, after hello */
 	double since;
 };
 
@@ -50,8 +66,8 @@ void session_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockadd
 		    void *arg);
 /* Store completion: acknowledges the batch to its session, if still there. */
 void session_store_done(const void *result, void *arg);
-/* Resumes sessions paused by a full store queue. */
-void session_resume_all(struct collector *c);
+/* Resumes sessions paused by a full store queue, the longest waiting first. */
+void session_resume_waiting(struct collector *c);
 void session_free(struct session *s);
 /* Ends the TLS sessions whose certificate `crl` revokes (a CRL reload). */
 void session_end_revoked(struct collector *c, X509_CRL *crl);

@@ -90,7 +90,10 @@ struct watch {
 	struct wsite *sites;
 	uint64_t ignored;
 	struct complaint full;
-	struct wquar *quar; /* hosts paged for quarantine */
+	double clock_window;        /* start of this minute of clock lines */
+	unsigned clock_lines;       /* written in it */
+	unsigned long clock_hidden; /* suppressed in it */
+	struct wquar *quar;         /* hosts paged for quarantine */
 	size_t nquar;
 };
 
@@ -147,9 +150,14 @@ static void say(char *buf, size_t len, const char *fmt, ...)
 		utf8_cut(buf, len - 1);
 }
 
+static void clock_roll(struct watch *w, double now);
+
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
-	watch_tick(arg, mono_now());
+	double now = mono_now();
+
+	clock_roll(arg, now);
+	watch_tick(arg, now);
 }
 
 struct watch *watch_new(struct event_base *base, struct alert_engine *alert,
@@ -269,6 +277,8 @@ struct watch_agent *watch_agent_hello(struct watch *w, const char *site, const c
 {
 	struct watch_agent *a = agent_find(w, site, agent);
 
+	if (a == NULL && w->nagents >= WATCH_MAX_AGENTS)
+		return NULL;
 	if (a == NULL)
 		a = agent_new(w, site, agent);
 	a->sessions++;
@@ -318,6 +328,33 @@ void watch_agent_closed(struct watch *w, struct watch_agent *a, const char *peer
 	snprintf(a->last_close, sizeof(a->last_close), "%s", why);
 }
 
+/*
+ * 1 when a line about an agent's clock may be written: any peer can send a
+ * hello with a clock far off, so they are bounded, WATCH_CLOCK_LINES a minute.
+ */
+/* Ends the minute of clock lines if it is over, saying how many were suppressed. */
+static void clock_roll(struct watch *w, double now)
+{
+	if (now - w->clock_window < 60)
+		return;
+	if (w->clock_hidden > 0)
+		log_warnx("agents' clocks: %lu more lines suppressed in 60 s", w->clock_hidden);
+	w->clock_window = now;
+	w->clock_lines = 0;
+	w->clock_hidden = 0;
+}
+
+static int clock_line_ok(struct watch *w)
+{
+	clock_roll(w, mono_now());
+	if (w->clock_lines >= WATCH_CLOCK_LINES) {
+		w->clock_hidden++;
+		return 0;
+	}
+	w->clock_lines++;
+	return 1;
+}
+
 void watch_agent_clock(struct watch *w, struct watch_agent *a, int64_t agent_ms)
 {
 	int64_t offset;
@@ -329,11 +366,13 @@ void watch_agent_clock(struct watch *w, struct watch_agent *a, int64_t agent_ms)
 		return; /* not a clock: nothing to learn from it */
 	if (a->have_offset && llabs(offset - a->clock_offset_ms) > WATCH_CLOCK_STEP_MS) {
 		a->clock_steps++;
-		log_warnx("agent \"%s\" of site %s: clock stepped by %+.1f s (now %+.1f s from the "
-			  "collector's; %" PRIu64 " steps)",
-			  a->agent, a->site, (double)(offset - a->clock_offset_ms) / 1000.0,
-			  (double)offset / 1000.0, a->clock_steps);
-	} else if (!a->have_offset && llabs(offset) > WATCH_CLOCK_STEP_MS) {
+		if (clock_line_ok(w))
+			log_warnx("agent \"%s\" of site %s: clock stepped by %+.1f s (now %+.1f s "
+				  "from the "
+				  "collector's; %" PRIu64 " steps)",
+				  a->agent, a->site, (double)(offset - a->clock_offset_ms) / 1000.0,
+				  (double)offset / 1000.0, a->clock_steps);
+	} else if (!a->have_offset && llabs(offset) > WATCH_CLOCK_STEP_MS && clock_line_ok(w)) {
 		log_warnx("agent \"%s\" of site %s: clock is %+.1f s from the collector's",
 			  a->agent, a->site, (double)offset / 1000.0);
 	}

@@ -21,6 +21,14 @@ struct watch;
 
 /* Files and checks watched at most (the alert engine's series bound, doubled). */
 #define WATCH_MAX_ENTRIES 200000
+/*
+ * Agents (site, agent) remembered at most: each hello with new names makes a
+ * record that lives until the collector stops, so a peer inventing names
+ * must run into a bound.
+ */
+#define WATCH_MAX_AGENTS 10000
+/* Lines about agents' clocks per minute, at most: a hello can cause one. */
+#define WATCH_CLOCK_LINES 20
 
 struct watch_params {
 	unsigned agent_down_s;       /* seconds without traffic from an agent; 0 = off */
@@ -53,7 +61,8 @@ struct watch *watch_new(struct event_base *base, struct alert_engine *alert,
 			const struct watch_params *p);
 void watch_free(struct watch *w);
 
-/* An agent said hello: returns its record (made on first sight). */
+/* An agent said hello: returns its record (made on first sight); NULL when
+ * it is new and WATCH_MAX_AGENTS are known already. */
 struct watch_agent *watch_agent_hello(struct watch *w, const char *site, const char *agent,
 				      const char *peer);
 /* An agent known from before a restart: down unless it returns within agent_down. */

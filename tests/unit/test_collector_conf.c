@@ -27,6 +27,14 @@ static void test_valid_collector_config(void **state)
 	assert_string_equal(conf->listen[1], "[::1]:7060");
 	assert_int_equal(conf->step, 10);
 	assert_int_equal(conf->max_frame, 1048576);
+	/* the session bounds a config without them gets */
+	assert_int_equal(conf->max_sessions_per_address, 64);
+	assert_int_equal(conf->hello_timeout, 10);
+	assert_int_equal(conf->frame_timeout, 30);
+	assert_int_equal(conf->input_buffer_size, 64 * 1024 * 1024);
+	assert_int_equal(conf->max_inflight, 64);
+	assert_int_equal(conf->max_inflight_size, 16 * 1024 * 1024);
+	assert_int_equal(conf->fd_reserve, 64);
 	assert_int_equal(cfg_size(conf->cfg, "rule"), 2);
 	assert_int_equal(cfg_size(conf->cfg, "channel"), 1);
 	assert_false(conf->insecure);
@@ -81,6 +89,14 @@ static void test_rule_with_unknown_channel(void **state)
 static void test_step_zero(void **state)
 {
 	check_error("collector_step_zero.conf", ":2: step must be 1..3600 s, got 0");
+}
+
+static void test_session_bounds_out_of_range(void **state)
+{
+	check_error("collector_fd_reserve_low.conf",
+		    ":2: fd_reserve must be 8..100000 descriptors, got 2");
+	check_error("collector_input_buffer_small.conf",
+		    ":2: input_buffer_size must be a size of 1M..64G (\"64M\"), got \"10k\"");
 }
 
 static void test_listen_without_port(void **state)
@@ -138,6 +154,7 @@ int main(void)
 	    cmocka_unit_test(test_tls_crl_must_name_a_file),
 	    cmocka_unit_test(test_rule_with_unknown_channel),
 	    cmocka_unit_test(test_step_zero),
+	    cmocka_unit_test(test_session_bounds_out_of_range),
 	    cmocka_unit_test(test_listen_without_port),
 	    cmocka_unit_test(test_listen_must_be_numeric_as_at_start),
 	    cmocka_unit_test(test_exec_channel_without_command),

@@ -1,0 +1,169 @@
+/*
+ * decode.c - validation of Hello and Batch off the wire (see decode.h).
+ * Trusts nothing in its input; never logs, never touches a session.
+ */
+#include "decode.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "xmalloc.h"
+
+int decode_name_ok(const char *n, int may_be_empty)
+{
+	size_t len = strlen(n);
+
+	if (len == 0)
+		return may_be_empty;
+	if (len > SAMPLE_NAME_MAX)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)n; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+/*
+ * Makes text from the wire that is only shown to people (a reason, a
+ * software name) safe for a log line or a page: control characters become
+ * '?', so a peer cannot start a line of its own, and it is cut at max bytes
+ * on a character boundary.
+ */
+void decode_text_clean(char *t, size_t max)
+{
+	size_t n = strlen(t);
+
+	if (n > max) {
+		n = max;
+		while (n > 0 && ((unsigned char)t[n] & 0xc0) == 0x80)
+			n--; /* not inside a UTF-8 sequence */
+		t[n] = '\0';
+	}
+	for (unsigned char *p = (unsigned char *)t; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
+int decode_hello(Vakt__Hello *h, char *why, size_t n)
+{
+	if (h->protocol < VAKT_PROTOCOL_MIN) {
+		snprintf(why, n,
+			 "protocol version %u not supported (this collector speaks %u to %u)",
+			 h->protocol, VAKT_PROTOCOL_MIN, VAKT_PROTOCOL);
+		return -1;
+	}
+	if (!decode_name_ok(h->site, 0) || !decode_name_ok(h->agent, 0)) {
+		snprintf(why, n, "hello with an invalid site or agent name");
+		return -1;
+	}
+	decode_text_clean(h->software, SAMPLE_NAME_MAX);
+	return 0;
+}
+
+static int sample_ok(const Vakt__Sample *x)
+{
+	return decode_name_ok(x->host, 0) && decode_name_ok(x->check, 0) &&
+	       decode_name_ok(x->instance, 1) && decode_name_ok(x->metric, 0) && x->time_ms > 0 &&
+	       (x->kind == VAKT__KIND__GAUGE || x->kind == VAKT__KIND__COUNTER ||
+		x->kind == VAKT__KIND__DERIVE);
+}
+
+static int result_ok(const Vakt__Result *r)
+{
+	return decode_name_ok(r->host, 0) && decode_name_ok(r->check, 0) &&
+	       decode_name_ok(r->instance, 1) && r->time_ms > 0 &&
+	       r->outcome >= VAKT__OUTCOME__OUTCOME_OK &&
+	       r->outcome <= VAKT__OUTCOME__OUTCOME_ERROR;
+}
+
+/*
+ * A sample stamped further ahead than the collector's clock plus the
+ * allowed skew is refused: rrdtool never takes an update older than a
+ * file's last one, so one sample from an agent whose clock runs ahead would
+ * hide that file's real data until then. 1 when refused, counted.
+ */
+static int refuse_ahead(int64_t time_ms, int64_t latest, int64_t now, struct decode_stats *st)
+{
+	if (time_ms <= latest)
+		return 0;
+	st->ahead++;
+	if (time_ms - now > st->worst_ms)
+		st->worst_ms = time_ms - now;
+	return 1;
+}
+
+struct sample_batch *decode_batch(Vakt__Batch *pb, struct series_rx *rx, const char *site,
+				  const char *agent, uint64_t session_id, int64_t now_ms,
+				  unsigned max_clock_skew, struct check_result **res, size_t *nres,
+				  struct decode_stats *st)
+{
+	int64_t latest = now_ms + (int64_t)max_clock_skew * 1000;
+	struct sample_batch *b;
+	struct check_result *r;
+	Vakt__Sample *compact = NULL; /* the compact samples, expanded */
+	size_t ncompact = 0;
+
+	memset(st, 0, sizeof(*st));
+	*nres = 0;
+	*res = NULL;
+	if (pb->n_sid > 0 || pb->n_series > 0) {
+		if (rx == NULL)
+			st->fatal = "compact samples on a protocol 1 session";
+		else if ((st->fatal = series_rx_expand(rx, pb, &compact, &ncompact)) == NULL &&
+			 series_rx_bytes(rx) > DECODE_SERIES_BYTES)
+			st->fatal = "series definitions hold more than 8 MiB";
+		if (st->fatal != NULL) {
+			free(compact);
+			return NULL;
+		}
+	}
+	b = sample_batch_new(site, agent, session_id, pb->seq,
+			     pb->n_samples + ncompact + 2 * pb->n_results + 1);
+	for (size_t i = 0; i < pb->n_samples + ncompact; i++) {
+		const Vakt__Sample *x =
+		    i < pb->n_samples ? pb->samples[i] : &compact[i - pb->n_samples];
+		struct sample *y;
+
+		if (!sample_ok(x)) {
+			st->invalid++;
+			continue;
+		}
+		if (refuse_ahead(x->time_ms, latest, now_ms, st))
+			continue;
+		y = sample_batch_add(b, x->host, x->check, x->instance, x->metric);
+		y->time_ms = x->time_ms;
+		y->kind = (enum sample_kind)x->kind;
+		y->value = x->value;
+		y->counter = x->counter;
+		y->interval = x->interval;
+		y->width = x->width ? x->width : 64;
+		y->unknown = x->unknown;
+	}
+	r = xcalloc(pb->n_results + 1, sizeof(*r));
+	for (size_t i = 0; i < pb->n_results; i++) {
+		Vakt__Result *x = pb->results[i];
+		struct check_result *y = &r[*nres];
+
+		if (!result_ok(x)) {
+			st->invalid++;
+			continue;
+		}
+		if (refuse_ahead(x->time_ms, latest, now_ms, st))
+			continue;
+		y->host = x->host;
+		y->check = x->check;
+		y->instance = x->instance;
+		y->time_ms = x->time_ms;
+		y->outcome = (enum outcome)x->outcome;
+		decode_text_clean(x->reason, SAMPLE_REASON_MAX);
+		y->reason = x->reason;
+		y->interval = x->interval;
+		y->duration_ms = x->duration_ms;
+		(*nres)++;
+	}
+	free(compact);
+	*res = r;
+	return b;
+}

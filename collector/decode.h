@@ -1,0 +1,58 @@
+/*
+ * decode.h - the collector's checks of what a session receives, apart from
+ * the socket: a Hello is accepted or refused with a reason, a Batch becomes
+ * Vakt's own struct sample_batch with the invalid parts skipped and counted.
+ * Pure functions of their input, so that a fuzz target can drive them.
+ */
+#ifndef VAKT_DECODE_H
+#define VAKT_DECODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sample.h"
+#include "series_wire.h"
+#include "vakt.pb-c.h"
+
+/*
+ * 0 when `h` may start a session (protocol VAKT_PROTOCOL_MIN or later: the
+ * session speaks the lower of its version and VAKT_PROTOCOL); else -1 with
+ * the reason in why[0..n).
+ * Makes h->software safe for a log line (control characters, length).
+ */
+int decode_hello(Vakt__Hello *h, char *why, size_t n);
+
+/*
+ * What the series a session defines (protocol 2) may hold in memory: 100,000
+ * series with names of usual length. Past it the session is refused.
+ */
+#define DECODE_SERIES_BYTES (8 * 1024 * 1024)
+
+/* 1 when `n` may name a site, agent, host, check or metric ("" too if may_be_empty). */
+int decode_name_ok(const char *n, int may_be_empty);
+/* Makes `t` safe for a log line: at most `max` bytes, control characters as '?'. */
+void decode_text_clean(char *t, size_t max);
+
+struct decode_stats {
+	const char *fatal; /* when decode_batch returns NULL: why the session must end */
+	size_t invalid;    /* samples and results that break the rules, skipped */
+	size_t ahead;      /* stamped beyond now + max_clock_skew, skipped */
+	int64_t worst_ms;  /* the furthest ahead of now among those */
+};
+
+/*
+ * The samples of `pb` as a batch of `site` and `agent`, and its valid check
+ * results in a calloc'd array *res (*nres of them; its names point into
+ * `pb`, whose reasons are cleaned in place: free *res before `pb`).
+ * `rx` holds the series the session has defined (protocol 2; NULL on a
+ * protocol-1 session), and takes in the batch's definitions. NULL, with the
+ * reason in st->fatal, when the batch breaks the compact form (a series never
+ * defined, columns that do not add up, definitions above DECODE_SERIES_BYTES,
+ * columns on a protocol-1 session): the session cannot go on.
+ */
+struct sample_batch *decode_batch(Vakt__Batch *pb, struct series_rx *rx, const char *site,
+				  const char *agent, uint64_t session_id, int64_t now_ms,
+				  unsigned max_clock_skew, struct check_result **res, size_t *nres,
+				  struct decode_stats *st);
+
+#endif
