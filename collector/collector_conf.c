@@ -207,6 +207,7 @@ struct collector_conf *collector_conf_load(const char *path)
 	    CFG_INT("max_new_files_per_minute", 1000, CFGF_NONE),
 	    CFG_INT("max_sessions", 1024, CFGF_NONE),
 	    CFG_INT("max_sessions_per_address", 64, CFGF_NONE),
+	    CFG_INT("log_lines_per_address", 10, CFGF_NONE), /* PEER_LOG_BURST */
 	    CFG_INT("hello_timeout", 10, CFGF_NONE),
 	    CFG_INT("frame_timeout", 30, CFGF_NONE),
 	    CFG_STR("input_buffer_size", "64M", CFGF_NONE),
@@ -231,6 +232,7 @@ struct collector_conf *collector_conf_load(const char *path)
 					   "max_new_files_per_minute",
 					   "max_sessions",
 					   "max_sessions_per_address",
+					   "log_lines_per_address",
 					   "hello_timeout",
 					   "frame_timeout",
 					   "max_inflight",
@@ -290,6 +292,7 @@ struct collector_conf *collector_conf_load(const char *path)
 	conf->max_new_files_per_minute = (unsigned)cfg_getint(cfg, "max_new_files_per_minute");
 	conf->max_sessions = (unsigned)cfg_getint(cfg, "max_sessions");
 	conf->max_sessions_per_address = (unsigned)cfg_getint(cfg, "max_sessions_per_address");
+	conf->log_lines_per_address = (unsigned)cfg_getint(cfg, "log_lines_per_address");
 	conf->hello_timeout = (unsigned)cfg_getint(cfg, "hello_timeout");
 	conf->frame_timeout = (unsigned)cfg_getint(cfg, "frame_timeout");
 	conf->input_buffer_size = (size_t)conf_parse_size(cfg_getstr(cfg, "input_buffer_size"));

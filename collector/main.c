@@ -357,7 +357,8 @@ int main(int argc, char **argv)
 	if (c.conf->tls_cert != NULL && (c.certs = certs_new(&c)) == NULL)
 		goto out; /* certs_new said why */
 	/* every address with a session has an entry, and as many idle ones again */
-	c.peers = peers_new(c.base, 2 * (size_t)c.conf->max_sessions);
+	c.peers =
+	    peers_new(c.base, 2 * (size_t)c.conf->max_sessions, c.conf->log_lines_per_address);
 	accept_pause_init(&c);
 	if (open_listeners(&c) < 0)
 		goto out;

@@ -24,6 +24,7 @@ struct peers {
 	struct peer *lru_head, *lru_tail;
 	double window;                 /* the global window's start */
 	unsigned lines[PEER_NCLASS];   /* all addresses, this window */
+	unsigned burst;                /* lines one address may log per class and window */
 	unsigned summaries;            /* summary lines, this window */
 	unsigned long long lost;       /* suppressed beyond the summaries, this window */
 	unsigned long long suppressed; /* since start */
@@ -55,9 +56,11 @@ const char *peer_class_str(enum peer_class k)
 	return "unknown";
 }
 
-struct peers *peers_new(struct event_base *base, size_t max)
+struct peers *peers_new(struct event_base *base, size_t max, unsigned burst)
 {
 	struct peers *t = xcalloc(1, sizeof(*t));
+
+	t->burst = burst ? burst : PEER_LOG_BURST;
 	struct timeval tv = {PEER_LOG_WINDOW / 6, 0};
 
 	t->max = max < 16 ? 16 : max;
@@ -166,7 +169,7 @@ struct peer *peers_get(struct peers *t, const char *addr)
 /* A summary line, itself bounded: beyond the global burst only counted. */
 static void summary(struct peers *t, const char *addr, enum peer_class k, unsigned long n)
 {
-	if (t->summaries >= PEER_LOG_GLOBAL_BURST) {
+	if (t->summaries >= t->burst * PEER_LOG_GLOBAL_TIMES) {
 		t->lost += n;
 		return;
 	}
@@ -210,7 +213,8 @@ void peer_log(struct peers *t, struct peer *p, enum peer_class k, int info, cons
 	global_roll(t, now);
 	if (p != NULL)
 		peer_roll(t, p, now);
-	if (t->lines[k] >= PEER_LOG_GLOBAL_BURST || (p != NULL && p->lines[k] >= PEER_LOG_BURST)) {
+	if (t->lines[k] >= t->burst * PEER_LOG_GLOBAL_TIMES ||
+	    (p != NULL && p->lines[k] >= t->burst)) {
 		t->suppressed++;
 		if (p != NULL)
 			p->hidden[k]++;

@@ -24,10 +24,13 @@ enum peer_class {
 
 const char *peer_class_str(enum peer_class k);
 
-/* Lines one address may cause per class and window before they are counted only. */
-#define PEER_LOG_BURST 10
-/* Lines all addresses together may cause per class and window. */
-#define PEER_LOG_GLOBAL_BURST 50
+/*
+ * Lines one address may cause per class and window before they are counted
+ * only, unless the config names another number (log_lines_per_address); all
+ * addresses together may cause PEER_LOG_GLOBAL_TIMES as many.
+ */
+#define PEER_LOG_BURST        10
+#define PEER_LOG_GLOBAL_TIMES 5
 #define PEER_LOG_WINDOW       60 /* seconds */
 
 struct peer {
@@ -44,9 +47,10 @@ struct peers;
 
 /*
  * A table of at most `max` addresses; the least recently used idle one makes
- * room. A timer on `base` reports suppressed lines when their window ends.
+ * room. One address may log `burst` lines per class and window. A timer on
+ * `base` reports suppressed lines when their window ends.
  */
-struct peers *peers_new(struct event_base *base, size_t max);
+struct peers *peers_new(struct event_base *base, size_t max, unsigned burst);
 void peers_free(struct peers *t);
 /* The entry of `addr`, made if new; NULL when the table is full of busy peers. */
 struct peer *peers_get(struct peers *t, const char *addr);

@@ -44,6 +44,9 @@ tls {
   key = "$P/private/dc1.key"
   crl = "$P/crl.pem"
 }
+# every agent of this test comes from 127.0.0.1, as from behind one NAT: each
+# refusal must show, though the refused agents keep retrying
+log_lines_per_address = 1000
 EOC
 "$VAKT_BIN/vakt-collector" -n -c "$W/collector.conf" >/dev/null || fail "collector config refused"
 # --check-config reads the files: a key of another certificate, a CRL of another CA
