@@ -212,6 +212,9 @@ static void handle_hello(struct session *s, Vakt__Hello *h)
 	a.max_frame = s->c->conf->max_frame;
 	a.time_ms = wall_now_ms();
 	a.heartbeat = s->c->conf->heartbeat;
+	/* where the agent's stream resumes: what the store holds durably */
+	s->stream = h->stream;
+	a.acked = store_stream_acked(s->c->store, s->site, s->agent, s->stream);
 	f.msg_case = VAKT__FRAME__MSG_HELLO_ACK;
 	f.hello_ack = &a;
 	frame_write(bufferevent_get_output(s->bev), &f, s->c->conf->max_frame);
@@ -220,8 +223,10 @@ static void handle_hello(struct session *s, Vakt__Hello *h)
 		      (s->c->conf->heartbeat ? s->c->conf->heartbeat : 10);
 	bufferevent_set_timeouts(s->bev, &idle, &idle);
 	session_set_state(s, SESSION_ACTIVE);
-	log_info("session %s: site \"%s\", agent \"%s\" (%s), plaintext", s->peer, s->site,
-		 s->agent, s->software);
+	log_info("session %s: site \"%s\", agent \"%s\" (%s), plaintext, stream %016llx acked "
+		 "up to %llu",
+		 s->peer, s->site, s->agent, s->software, (unsigned long long)s->stream,
+		 (unsigned long long)a.acked);
 	s->wa = watch_agent_hello(s->c->watch, s->site, s->agent, s->peer);
 	watch_agent_clock(s->c->watch, s->wa, h->time_ms);
 }
@@ -306,6 +311,7 @@ static void handle_batch(struct session *s, Vakt__Frame *f)
 	s->last_seq = pb->seq;
 	b = sample_batch_new(s->site, s->agent, s->id, pb->seq,
 			     pb->n_samples + 2 * pb->n_results + 1);
+	b->stream = s->stream;
 	for (size_t i = 0; i < pb->n_samples; i++) {
 		const Vakt__Sample *x = pb->samples[i];
 		struct sample *y;
@@ -461,6 +467,7 @@ void session_store_done(const void *result, void *arg)
 			  r->rejected);
 	if (s != NULL && s->wa != NULL) {
 		s->wa->duplicates += r->duplicates;
+		s->wa->redelivered += (uint64_t)r->redelivered;
 		s->wa->rejected += r->rejected;
 		s->wa->quarantined += r->quarantined;
 		s->wa->refused += r->refused;

@@ -33,6 +33,7 @@ struct session {
 	int paused;   /* reading stopped: the store queue is full */
 	int out_full; /* reading stopped: the peer has not read its answers */
 	uint64_t last_seq;
+	uint64_t stream; /* Hello.stream; 0: none */
 	uint64_t batches, samples, bad_samples, ahead_samples;
 	struct watch_agent *wa;          /* the agent's record in the watch, after hello */
 	struct complaint invalid, ahead; /* rate-limited logs of skipped samples */

@@ -147,6 +147,8 @@ start_tcp_service() {
 
 # write_collector_conf DIR PORT: a test collector's config on 127.0.0.1:PORT with
 # RRD step 1 s, files under DIR; more config (channels, rules) comes on stdin.
+# Its write-back cache holds a value CACHE_FLUSH_AGE seconds at most (default 1,
+# so that polling readers see files fill; rrd_flush makes them current at once).
 write_collector_conf() {
 	{
 		cat <<EOC
@@ -154,6 +156,7 @@ listen = {"127.0.0.1:$2"}
 data_dir = "$1/rrd"
 step = 1
 control_socket = "$1/collector.sock"
+cache_flush_age = ${CACHE_FLUSH_AGE:-1}
 EOC
 		cat
 	} >"$1/collector.conf"
@@ -208,6 +211,13 @@ EOC
 	start_tcp_service web "$1" "$4"
 	start_collector "$1" "$3"
 	start agent "$1/agent.log" "$VAKT_BIN/vakt-agent" -f -c "$1/agent.conf"
+}
+
+# rrd_flush DIR [FILE]: has the collector of DIR/collector.sock write its cached
+# values of FILE (of every file without one), so that rrdtool reads them now.
+rrd_flush() {
+	"$VAKT_BIN/vaktctl" -s "$1/collector.sock" flush ${2:---all} >/dev/null ||
+		fail "vaktctl flush ${2:---all} failed"
 }
 
 # rrd_last FILE DS: the last raw value rrdtool holds for DS.
