@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,8 @@ struct journal {
 	size_t len, cap;
 };
 
-static uint32_t crc_table[256];
+/* slicing-by-8: the journal checksums every byte it writes and reads */
+static uint32_t crc_table[8][256];
 
 static void crc_init(void)
 {
@@ -49,19 +51,34 @@ static void crc_init(void)
 
 		for (int k = 0; k < 8; k++)
 			c = c & 1 ? 0xedb88320U ^ (c >> 1) : c >> 1;
-		crc_table[i] = c;
+		crc_table[0][i] = c;
 	}
+	for (uint32_t i = 0; i < 256; i++)
+		for (int t = 1; t < 8; t++)
+			crc_table[t][i] =
+			    (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
 }
 
 uint32_t journal_crc32(const void *p, size_t n)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	const unsigned char *b = p;
 	uint32_t c = 0xffffffffU;
 
-	if (crc_table[1] == 0)
-		crc_init();
-	for (size_t i = 0; i < n; i++)
-		c = crc_table[(c ^ b[i]) & 0xff] ^ (c >> 8);
+	pthread_once(&once, crc_init);
+	for (; n >= 8; n -= 8, b += 8) {
+		uint32_t lo = c ^ ((uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+				   (uint32_t)b[3] << 24);
+		uint32_t hi = (uint32_t)b[4] | (uint32_t)b[5] << 8 | (uint32_t)b[6] << 16 |
+			      (uint32_t)b[7] << 24;
+
+		c = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^
+		    crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^
+		    crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^
+		    crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
+	}
+	for (; n > 0; n--, b++)
+		c = crc_table[0][(c ^ *b) & 0xff] ^ (c >> 8);
 	return c ^ 0xffffffffU;
 }
 
@@ -459,7 +476,8 @@ struct journal *journal_open(const char *dir, char *why, size_t whylen)
 			max = n;
 	}
 	closedir(d);
-	qsort(j->old, j->nold, sizeof(*j->old), cmp_u64);
+	if (j->nold > 1)
+		qsort(j->old, j->nold, sizeof(*j->old), cmp_u64);
 	j->cur = max + 1;
 	if (open_current(j, why, whylen) < 0)
 		goto fail;

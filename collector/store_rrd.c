@@ -805,6 +805,59 @@ static int cache_flush_file(struct store *s, struct fstate *fs)
 	return -1;
 }
 
+/* Appends the decimal digits of v; the cache formats millions of numbers. */
+static void sb_u64(struct sbuf *b, uint64_t v)
+{
+	char tmp[24];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	if (b->len + n + 1 > b->cap) {
+		b->cap = 2 * b->cap + n + 64;
+		b->p = xreallocarray(b->p, b->cap, 1);
+	}
+	while (n > 0)
+		b->p[b->len++] = tmp[--n];
+	b->p[b->len] = '\0';
+}
+
+static void sb_str(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		b->cap = 2 * b->cap + n + 64;
+		b->p = xreallocarray(b->p, b->cap, 1);
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+/* The value as rrd_update wants it, as sample_format_value writes it. */
+static void sb_value(struct sbuf *b, const struct sample *x)
+{
+	char v[64];
+
+	if (x->unknown) {
+		sb_str(b, "U", 1);
+	} else if (x->kind != SAMPLE_GAUGE) {
+		sb_u64(b, x->counter);
+	} else if (x->value > -1e15 && x->value < 1e15 && x->value == (double)(int64_t)x->value) {
+		/* what %.15g prints for a whole number below 10^15 */
+		if (x->value < 0) {
+			sb_str(b, "-", 1);
+			sb_u64(b, (uint64_t)(-(int64_t)x->value));
+		} else {
+			sb_u64(b, (uint64_t)(int64_t)x->value);
+		}
+	} else {
+		sample_format_value(x, v, sizeof(v));
+		sb_str(b, v, strlen(v));
+	}
+}
+
 /*
  * Puts one file's samples it[0..n) (sorted by time) into its cache, one
  * update per timestamp; a timestamp at or before the file's last update,
@@ -876,10 +929,14 @@ static void write_file(struct store *s, struct series_file *f, struct item *it, 
 		}
 		t.len = 0;
 		v.len = 0;
-		sb_printf(&v, "%" PRId64 ".%03d", tm / 1000, (int)(tm % 1000));
+		/* "seconds.milliseconds": times are after 1970, so never negative */
+		sb_u64(&v, (uint64_t)(tm / 1000));
+		sb_str(&v, ".", 1);
+		if (tm % 1000 < 100)
+			sb_str(&v, "00", (tm % 1000) < 10 ? 2 : 1);
+		sb_u64(&v, (uint64_t)(tm % 1000));
 		for (size_t m = i; m < i + g; m++) {
 			struct series_ds *d = it[m].u.d;
-			char val[64];
 
 			if (d == NULL)
 				continue;
@@ -889,9 +946,11 @@ static void write_file(struct store *s, struct series_file *f, struct item *it, 
 				continue;
 			}
 			d->stamp = stamp;
-			sample_format_value(it[m].s, val, sizeof(val));
-			sb_printf(&t, "%s%s", nv ? ":" : "", d->ds);
-			sb_printf(&v, ":%s", val);
+			if (nv)
+				sb_str(&t, ":", 1);
+			sb_str(&t, d->ds, strlen(d->ds));
+			sb_str(&v, ":", 1);
+			sb_value(&v, it[m].s);
 			nv++;
 		}
 		i += g;
@@ -912,14 +971,20 @@ static void write_file(struct store *s, struct series_file *f, struct item *it, 
 }
 
 /* File (host, check, instance), then time, then position in the batch. */
+/* strcmp, but names a batch shares between samples compare as pointers first */
+static int name_cmp(const char *a, const char *b)
+{
+	return a == b ? 0 : strcmp(a, b);
+}
+
 static int item_order(const void *a, const void *b)
 {
 	const struct item *x = a, *y = b;
 	int c;
 
-	if ((c = strcmp(x->s->host, y->s->host)) != 0 ||
-	    (c = strcmp(x->s->check, y->s->check)) != 0 ||
-	    (c = strcmp(x->s->instance, y->s->instance)) != 0)
+	if ((c = name_cmp(x->s->host, y->s->host)) != 0 ||
+	    (c = name_cmp(x->s->check, y->s->check)) != 0 ||
+	    (c = name_cmp(x->s->instance, y->s->instance)) != 0)
 		return c;
 	if (x->s->time_ms != y->s->time_ms)
 		return x->s->time_ms < y->s->time_ms ? -1 : 1;
@@ -928,8 +993,8 @@ static int item_order(const void *a, const void *b)
 
 static int same_file(const struct sample *a, const struct sample *b)
 {
-	return strcmp(a->host, b->host) == 0 && strcmp(a->check, b->check) == 0 &&
-	       strcmp(a->instance, b->instance) == 0;
+	return name_cmp(a->host, b->host) == 0 && name_cmp(a->check, b->check) == 0 &&
+	       name_cmp(a->instance, b->instance) == 0;
 }
 
 static struct site_state *site_state(struct series_site *ss)
@@ -1035,7 +1100,16 @@ static void write_job(struct store *s, struct job *j)
 		it[i].s = &b->v[i];
 		it[i].u.pos = i;
 	}
-	qsort(it, b->n, sizeof(*it), item_order);
+	{
+		size_t k = 1;
+
+		/* agents send a device's samples together and in time order: often sorted already
+		 */
+		while (k < b->n && item_order(&it[k - 1], &it[k]) <= 0)
+			k++;
+		if (k < b->n)
+			qsort(it, b->n, sizeof(*it), item_order);
+	}
 	files = xcalloc(b->n ? b->n : 1, sizeof(*files));
 	for (size_t i = 0; i < b->n;) {
 		size_t n = 1;
@@ -1520,7 +1594,7 @@ static void *writer_main(void *arg)
 
 			if (journaled[i] && commit_rc < 0) {
 				j->res.failed += (unsigned)j->b->n;
-				snprintf(j->res.why, sizeof(j->res.why), "journal: %s", cwhy);
+				snprintf(j->res.why, sizeof(j->res.why), "journal: %.140s", cwhy);
 			}
 			if (j->res.failed == 0 && !j->res.redelivered)
 				stream_durable(s, j->b);
