@@ -41,7 +41,8 @@ test-sanitize: deps-test
 # deps-test: run.sh counts instructions with valgrind; the tests are not built
 bench: deps-test
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVAKT_TESTS=OFF
-	cmake --build $(BUILD) -j $(JOBS) --target bench_store
+	tools/install-deps.sh bench
+	cmake --build $(BUILD) -j $(JOBS) --target bench_store bench_ingest vakt-collector
 	bench/run.sh $(BUILD)
 
 clean:

@@ -1,6 +1,6 @@
 #!/bin/sh
 # install-deps.sh - installs the Debian packages Vakt needs, only those missing.
-# Usage: tools/install-deps.sh build|runtime|test ...   (run as root; uses sudo otherwise)
+# Usage: tools/install-deps.sh build|runtime|test|bench ...   (run as root; uses sudo otherwise)
 set -eu
 
 build="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
@@ -9,6 +9,8 @@ build="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
 # the demo's own devices and services, and the tools it points the user to
 runtime="snmpd snmp rrdtool python3 iproute2 procps"
 test="libcmocka-dev valgrind sqlite3 openssl"
+# the peers bench/ingest.sh compares the collector with
+bench="rrdcached"
 
 want=""
 for set in "$@"; do
@@ -16,7 +18,8 @@ for set in "$@"; do
 	build) want="$want $build" ;;
 	runtime) want="$want $runtime" ;;
 	test) want="$want $test" ;;
-	*) echo "install-deps.sh: unknown set '$set' (build, runtime, test)" >&2; exit 2 ;;
+	bench) want="$want $bench" ;;
+	*) echo "install-deps.sh: unknown set '$set' (build, runtime, test, bench)" >&2; exit 2 ;;
 	esac
 done
 
