@@ -858,6 +858,50 @@ static void sb_value(struct sbuf *b, const struct sample *x)
 	}
 }
 
+/* Whether the template ("a:b:c") names the data source ds. */
+static int tmpl_has(const char *tmpl, const char *ds)
+{
+	size_t n = strlen(ds);
+
+	for (const char *p = tmpl; p != NULL; p = strchr(p, ':'), p = p ? p + 1 : NULL)
+		if (strncmp(p, ds, n) == 0 && (p[n] == ':' || p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
+/*
+ * Takes the file's last cached update out of the cache into tmpl and upd,
+ * so that samples of the same timestamp from a later batch (an agent's
+ * batch may end in the middle of a device's samples) join it: rrdtool
+ * takes one update per timestamp. Returns its number of values.
+ */
+static unsigned cache_pop_last(struct store *s, struct fstate *fs, struct sbuf *tmpl,
+			       struct sbuf *upd)
+{
+	struct run *r = &fs->runs[fs->nruns - 1];
+	const char *u = r->vals.p + r->offs[r->k - 1];
+	unsigned nv = 1;
+
+	tmpl->len = upd->len = 0;
+	sb_str(tmpl, r->tmpl.p, r->tmpl.len);
+	sb_str(upd, u, strlen(u));
+	for (const char *p = r->tmpl.p; *p; p++)
+		nv += *p == ':';
+	r->k--;
+	r->vals.len = r->offs[r->k];
+	r->samples -= nv;
+	fs->nupd--;
+	fs->nsamples -= nv;
+	s->cache_values -= nv;
+	if (r->k == 0) {
+		fs->bytes -= run_bytes(r);
+		s->cache_bytes -= run_bytes(r);
+		run_free(r);
+		fs->nruns--;
+	}
+	return nv;
+}
+
 /*
  * Puts one file's samples it[0..n) (sorted by time) into its cache, one
  * update per timestamp; a timestamp at or before the file's last update,
@@ -868,7 +912,7 @@ static void write_file(struct store *s, struct series_file *f, struct item *it, 
 		       struct store_result *res)
 {
 	struct fstate *fs = f->user;
-	struct sbuf t = {0}, v = {0};
+	struct sbuf t = {0}, v = {0}, mt = {0}, mv = {0};
 	char path[4096];
 	unsigned left = usable(it, n);
 	struct stat sb;
@@ -919,7 +963,12 @@ static void write_file(struct store *s, struct series_file *f, struct item *it, 
 
 		while (i + g < n && it[i + g].s->time_ms == tm)
 			g++;
-		if (tm <= fs->last_ms) {
+		unsigned merged = 0;
+
+		if (tm == fs->last_ms && fs->nruns > 0) {
+			/* the rest of a timestamp whose first part is still in the cache */
+			merged = cache_pop_last(s, fs, &mt, &mv);
+		} else if (tm <= fs->last_ms) {
 			/* a replay: stored before, or older than the file */
 			unsigned k = usable(&it[i], g);
 
@@ -940,7 +989,7 @@ static void write_file(struct store *s, struct series_file *f, struct item *it, 
 
 			if (d == NULL)
 				continue;
-			if (d->stamp == stamp) {
+			if (d->stamp == stamp || (merged && tmpl_has(mt.p, d->ds))) {
 				/* the same series twice at one time: rrdtool takes one */
 				res->duplicates++;
 				continue;
@@ -954,6 +1003,17 @@ static void write_file(struct store *s, struct series_file *f, struct item *it, 
 			nv++;
 		}
 		i += g;
+		if (merged) {
+			/* the earlier part first, then this batch's values after its time */
+			if (nv > 0) {
+				sb_str(&mt, ":", 1);
+				sb_str(&mt, t.p, t.len);
+				sb_str(&mv, v.p + strcspn(v.p, ":"), v.len - strcspn(v.p, ":"));
+			}
+			cache_add(s, fs, mt.p, mv.p, mv.len, merged + (unsigned)nv);
+			res->written += (unsigned)nv;
+			continue;
+		}
 		if (nv == 0)
 			continue;
 		cache_add(s, fs, t.p, v.p, v.len, (unsigned)nv);
@@ -962,6 +1022,8 @@ static void write_file(struct store *s, struct series_file *f, struct item *it, 
 	}
 	free(t.p);
 	free(v.p);
+	free(mt.p);
+	free(mv.p);
 	/*
 	 * A failure here leaves the values cached and journaled, so durable:
 	 * the store refuses what comes next until the file can be written.
