@@ -215,6 +215,10 @@ static void handle_hello(struct session *s, Vakt__Hello *h)
 	/* where the agent's stream resumes: what the store holds durably */
 	s->stream = h->stream;
 	a.acked = store_stream_acked(s->c->store, s->site, s->agent, s->stream);
+	if (s->stream != 0)
+		log_info("session %s: stream %016llx of agent \"%s\" resumes after batch %llu",
+			 s->peer, (unsigned long long)s->stream, h->agent,
+			 (unsigned long long)a.acked);
 	f.msg_case = VAKT__FRAME__MSG_HELLO_ACK;
 	f.hello_ack = &a;
 	frame_write(bufferevent_get_output(s->bev), &f, s->c->conf->max_frame);
@@ -223,10 +227,8 @@ static void handle_hello(struct session *s, Vakt__Hello *h)
 		      (s->c->conf->heartbeat ? s->c->conf->heartbeat : 10);
 	bufferevent_set_timeouts(s->bev, &idle, &idle);
 	session_set_state(s, SESSION_ACTIVE);
-	log_info("session %s: site \"%s\", agent \"%s\" (%s), plaintext, stream %016llx acked "
-		 "up to %llu",
-		 s->peer, s->site, s->agent, s->software, (unsigned long long)s->stream,
-		 (unsigned long long)a.acked);
+	log_info("session %s: site \"%s\", agent \"%s\" (%s), plaintext", s->peer, s->site,
+		 s->agent, s->software);
 	s->wa = watch_agent_hello(s->c->watch, s->site, s->agent, s->peer);
 	watch_agent_clock(s->c->watch, s->wa, h->time_ms);
 }
