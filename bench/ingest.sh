@@ -78,7 +78,8 @@ one() {
 		wait_path "$work/d/sock"
 		"$bin" -f "$files" -u "$updates" -d "$work/d/data" rrdcached "$work/d/sock" "$daemon" \
 			>"$work/line" 2>"$work/log" || {
-			cat "$work/log" "$work/d/daemon.log" >&2
+			cat "$work/log" >&2
+			tail -n 20 "$work/d/daemon.log" >&2
 			exit 1
 		}
 		stop_daemon
@@ -91,13 +92,15 @@ listen = {"127.0.0.1:$p"}
 data_dir = "$work/d/data"
 step = 60
 control_socket = "$work/d/collector.sock"
+max_new_files_per_minute = 0
 EOC
 		"$bdir/bin/vakt-collector" -f -c "$work/d/collector.conf" >"$work/d/daemon.log" 2>&1 &
 		daemon=$!
 		wait_path "$work/d/collector.sock"
 		"$bin" -f "$files" -u "$updates" -d "$work/d/data" vakt "$p" "$work/d/collector.sock" "$daemon" \
 			>"$work/line" 2>"$work/log" || {
-			cat "$work/log" "$work/d/daemon.log" >&2
+			cat "$work/log" >&2
+			tail -n 20 "$work/d/daemon.log" >&2
 			exit 1
 		}
 		stop_daemon

@@ -21,7 +21,7 @@ trap 'cleanup; s=$?; rm -rf "$W"; exit $s' EXIT
 export WIRE_DIR
 WIRE_DIR=$(cd "$(dirname "$0")" && pwd)
 
-N=300 # batches of the stream client, 20 a second
+N=400 # batches of the stream client, 20 a second: it outlasts the three kills
 web_port=$(free_port tcp)
 col_port=$(free_port tcp)
 CACHE_FLUSH_AGE=60 write_collector_conf "$W" "$col_port" </dev/null
