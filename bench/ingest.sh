@@ -147,6 +147,8 @@ done
 	echo "  with a journal, fed one BATCH of UPDATE lines, then FLUSHALL; the clock stops once it has written all."
 	echo "- collectd (network plugin into its rrdtool plugin): not run yet."
 	echo
+	echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, tree $(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)."
+	echo
 	echo "Files are made before the clock starts (the collector makes them from a first round)."
 	echo "The timed part sends the same values in the same order (round by round) to every mode."
 	echo
@@ -178,6 +180,16 @@ done
 			all=$(field us_per_value <"$work/$scen.$mode.runs" | tr '\n' ' ' | sed 's/ $//')
 			echo "| $mode | $(wc -l <"$work/$scen.$mode.runs") | $(field values <"$work/$scen.$mode.runs" | head -n 1) | $us | $(ratio "$us" "$l_us") | $vps | $all |"
 		done
+		echo
+		v_us=$(field us_per_value <"$work/$scen.vakt.runs" | median)
+		v_vps=$(field values_per_s <"$work/$scen.vakt.runs" | median)
+		if [ "$scen" = steady ]; then
+			echo "Targets: CPU per value <= 1.5x the floor: $(ratio "$v_us" "$l_us")x;" \
+				"values/s >= 200k: $v_vps;" \
+				"ahead of rrdcached: $( [ -f "$work/$scen.rrdcached.runs" ] && ratio "$v_us" "$(field us_per_value <"$work/$scen.rrdcached.runs" | median)" || echo n/a)x its CPU per value."
+		else
+			echo "Target: backlog replay <= 3x the floor: $(ratio "$v_us" "$l_us")x."
+		fi
 		echo
 	done
 } >>"$out"

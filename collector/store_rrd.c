@@ -217,7 +217,8 @@ struct store {
 	struct fstate_list dirty;
 	size_t cache_bytes;
 	unsigned cache_values, ndirty;
-	int failing; /* the files cannot be written: batches are refused until a retry works */
+	int replaying; /* reading an earlier run's journal at start-up */
+	int failing;   /* the files cannot be written: batches are refused until a retry works */
 	double retry_at;
 	char fail_why[160];
 	unsigned seed;
@@ -728,7 +729,8 @@ static void cache_add(struct store *s, struct fstate *fs, const char *tmpl, cons
 		fs->dirty_since = now;
 		/* each file waits between half and all of the age: not all flush at once */
 		fs->due = now + age / 2 + age / 2 * ((double)rand_r(&s->seed) / RAND_MAX);
-		fs->jfirst = s->j != NULL ? journal_current(s->j) : 0;
+		/* while replaying, the values come from the oldest file, not the new one */
+		fs->jfirst = s->replaying ? journal_oldest(s->j) : journal_current(s->j);
 		TAILQ_INSERT_TAIL(&s->dirty, fs, dirty_entry);
 		s->ndirty++;
 	}
@@ -1498,16 +1500,21 @@ static int replay(struct store *s)
 	double t0 = mono_now();
 	char why[256];
 
+	s->replaying = 1;
 	if (journal_replay(s->j, replay_batch, s, &st, why, sizeof(why)) < 0) {
 		log_warnx("store: cannot replay the journal: %s", why);
 		return -1;
 	}
 	upkeep(s, 1);
-	if (s->failing) {
-		log_warnx("store: cannot write the journal's batches to the files: %s",
+	s->replaying = 0;
+	/*
+	 * Files that cannot be written now keep their values in the cache and
+	 * their journal files: the collector starts all the same, so that alerts
+	 * go on, and refuses batches until a retry works.
+	 */
+	if (s->failing)
+		log_warnx("store: cannot write the journal's batches to the files yet: %s",
 			  s->fail_why);
-		return -1;
-	}
 	checkpoint(s, 1);
 	if (st.files > 0)
 		log_info("store: journal replayed: %llu records (batches), %llu samples from %u "
