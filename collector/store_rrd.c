@@ -38,6 +38,8 @@
 /* A journal file is finished at this size or age, so that it can be removed. */
 #define STORE_JOURNAL_MAX   (16U * 1024 * 1024)
 #define STORE_JOURNAL_AGE_S 60
+/* A group commit takes batches for this long at most, then fsyncs and acks them. */
+#define STORE_COMMIT_SLICE_S 0.05
 /* While batches wait, cache upkeep stops after this long: it bounds the ack latency. */
 #define STORE_UPKEEP_SLICE_S 0.05
 /* How often a store that failed as a whole tries its cached files again. */
@@ -1638,8 +1640,18 @@ static void *writer_main(void *arg)
 			jobs[i] = s->todo[(s->head + i) % s->cap];
 		pthread_mutex_unlock(&s->mu);
 
-		for (size_t i = 0; i < n; i++)
-			journaled[i] = take_job(s, jobs[i]);
+		{
+			double t0 = mono_now();
+
+			/* the first batch waits for no more than a slice of work and one fsync */
+			for (size_t i = 0; i < n; i++) {
+				journaled[i] = take_job(s, jobs[i]);
+				if (mono_now() - t0 > STORE_COMMIT_SLICE_S) {
+					n = i + 1;
+					break;
+				}
+			}
+		}
 		if (journal_pending(s->j) > 0) {
 			size_t bytes = journal_pending(s->j);
 
