@@ -124,9 +124,21 @@ struct series_index {
 static size_t file_key(char *buf, size_t len, const char *site, const char *host, const char *check,
 		       const char *instance)
 {
-	int n = snprintf(buf, len, "%s%c%s%c%s%c%s", site, 0, host, 0, check, 0, instance);
+	const char *part[4] = {site, host, check, instance};
+	size_t n = 0;
 
-	return n < 0 || (size_t)n >= len ? 0 : (size_t)n;
+	/* the four names with a NUL between them (none after the last): no printf per lookup */
+	for (int i = 0; i < 4; i++) {
+		size_t k = strlen(part[i]);
+
+		if (n + k + 1 > len)
+			return 0;
+		memcpy(buf + n, part[i], k);
+		n += k;
+		if (i < 3)
+			buf[n++] = '\0';
+	}
+	return n;
 }
 
 /* (file, name) as a key: the file's address, then the name. */
