@@ -33,10 +33,10 @@ work=$(mktemp -d /tmp/vakt-ingest.XXXXXX)
 daemon=""
 trap '[ -n "$daemon" ] && kill "$daemon" 2>/dev/null; rm -rf "$work"' EXIT INT TERM
 
-port() { # a free TCP port on 127.0.0.1
+port() { # a TCP port no socket holds, below the kernel's ephemeral range
 	for _ in $(seq 1 100); do
-		p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 30000 ))
-		ss -H -ltn "sport = :$p" | grep -q . || { echo "$p"; return; }
+		p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 12000 ))
+		ss -H -tan "sport = :$p" | grep -q . || { echo "$p"; return; }
 	done
 	echo "ingest.sh: no free port" >&2
 	exit 1

@@ -8,18 +8,20 @@ PIDS=""
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 fail() { log "FAIL: $*"; exit 1; }
 
-# free_port [udp|tcp] [preferred]: prints a port nobody listens on.
+# free_port [udp|tcp] [preferred]: prints a port no socket holds (listening or
+# connected), below the kernel's ephemeral range (32768 up) so that a client's
+# connection does not take it between this check and the bind.
 free_port() {
 	proto=${1:-tcp}
-	flag=-ltn
-	[ "$proto" = udp ] && flag=-lun
+	flag=-tan
+	[ "$proto" = udp ] && flag=-uan
 	port=${2:-}
 	if [ -n "$port" ] && ! ss -H $flag "sport = :$port" | grep -q .; then
 		echo "$port"
 		return
 	fi
 	for _ in $(seq 1 200); do
-		port=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 30000 ))
+		port=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 12000 ))
 		if ! ss -H $flag "sport = :$port" | grep -q .; then
 			echo "$port"
 			return
