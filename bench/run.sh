@@ -199,4 +199,8 @@ else
 fi
 echo "run.sh: throughput vakt/librrd $tput_ratio; wrote bench/RESULTS.md"
 [ "$have_cg" = 1 ] && echo "run.sh: instructions vakt/librrd $ir_ratio (timed), $v_ips vs $l_ips per sample"
+# the whole collector through its socket, against librrd and rrdcached (INGEST=0 skips it)
+if [ "${INGEST:-1}" != 0 ]; then
+	"$here/ingest.sh" "$BUILD"
+fi
 exit 0

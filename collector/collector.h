@@ -33,6 +33,9 @@ struct collector_conf {
 	unsigned store_queue;
 	size_t store_queue_size;           /* bytes of batches queued for the store */
 	unsigned quarantine_retry;         /* seconds between tries of a quarantined file */
+	unsigned cache_flush_age;          /* seconds a value may wait in the write-back cache */
+	unsigned cache_max_values;         /* updates per file that make it written */
+	size_t cache_size;                 /* bytes of cached values */
 	unsigned max_series_per_site;      /* 0 = no limit */
 	unsigned max_new_files_per_minute; /* per site; 0 = no limit */
 	unsigned max_sessions;

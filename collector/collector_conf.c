@@ -203,6 +203,9 @@ struct collector_conf *collector_conf_load(const char *path)
 	    CFG_INT("store_queue", 1024, CFGF_NONE),
 	    CFG_STR("store_queue_size", "64M", CFGF_NONE),
 	    CFG_INT("quarantine_retry", 60, CFGF_NONE),
+	    CFG_INT("cache_flush_age", 300, CFGF_NONE),
+	    CFG_INT("cache_max_values", 360, CFGF_NONE),
+	    CFG_STR("cache_size", "64M", CFGF_NONE),
 	    CFG_INT("max_series_per_site", 100000, CFGF_NONE),
 	    CFG_INT("max_new_files_per_minute", 1000, CFGF_NONE),
 	    CFG_INT("max_sessions", 1024, CFGF_NONE),
@@ -228,6 +231,8 @@ struct collector_conf *collector_conf_load(const char *path)
 					   "max_frame",
 					   "store_queue",
 					   "quarantine_retry",
+					   "cache_flush_age",
+					   "cache_max_values",
 					   "max_series_per_site",
 					   "max_new_files_per_minute",
 					   "max_sessions",
@@ -260,6 +265,7 @@ struct collector_conf *collector_conf_load(const char *path)
 	cfg_set_validate_func(cfg, "store_queue_size", validate_queue_size);
 	cfg_set_validate_func(cfg, "input_buffer_size", validate_queue_size);
 	cfg_set_validate_func(cfg, "max_inflight_size", validate_queue_size);
+	cfg_set_validate_func(cfg, "cache_size", validate_queue_size);
 	conf_bound_ints(cfg, ints);
 	cfg_set_validate_func(cfg, "data_dir", note_path_line);
 	cfg_set_validate_func(cfg, "control_socket", note_path_line);
@@ -288,6 +294,9 @@ struct collector_conf *collector_conf_load(const char *path)
 	conf->store_queue = (unsigned)cfg_getint(cfg, "store_queue");
 	conf->store_queue_size = (size_t)conf_parse_size(cfg_getstr(cfg, "store_queue_size"));
 	conf->quarantine_retry = (unsigned)cfg_getint(cfg, "quarantine_retry");
+	conf->cache_flush_age = (unsigned)cfg_getint(cfg, "cache_flush_age");
+	conf->cache_max_values = (unsigned)cfg_getint(cfg, "cache_max_values");
+	conf->cache_size = (size_t)conf_parse_size(cfg_getstr(cfg, "cache_size"));
 	conf->max_series_per_site = (unsigned)cfg_getint(cfg, "max_series_per_site");
 	conf->max_new_files_per_minute = (unsigned)cfg_getint(cfg, "max_new_files_per_minute");
 	conf->max_sessions = (unsigned)cfg_getint(cfg, "max_sessions");

@@ -1,7 +1,8 @@
 /*
- * control.c - answers vaktctl on the control socket. Only "status" for now;
- * ack, silence and reload come with the alerting issue. Never blocks: the
- * answer is written through a bufferevent. Clients are bounded in total and
+ * control.c - answers vaktctl on the control socket: "status", and "flush"
+ * for readers that need the RRD files current; ack, silence and reload come
+ * with the alerting issue. Never blocks, except for the bounded wait of a
+ * flush: the answer is written through a bufferevent. Clients are bounded in total and
  * per user, and each has one deadline from accept to answer, so slow or
  * stuck clients can never keep an operator's vaktctl out for long.
  */
@@ -87,11 +88,13 @@ static void agent_line(const struct watch_agent *a, void *arg)
 	if (a->have_offset)
 		evbuffer_add_printf(out, ", clock %+.1f s", (double)a->clock_offset_ms / 1000.0);
 	evbuffer_add_printf(out,
-			    ", %llu clock steps, %llu duplicates, %llu refused as ahead, %llu "
-			    "rejected, %llu quarantined, %llu refused by limits\n",
+			    ", %llu clock steps, %llu duplicates, %llu batches redelivered, %llu "
+			    "refused as ahead, %llu rejected, %llu quarantined, %llu refused by "
+			    "limits\n",
 			    (unsigned long long)a->clock_steps, (unsigned long long)a->duplicates,
-			    (unsigned long long)a->ahead, (unsigned long long)a->rejected,
-			    (unsigned long long)a->quarantined, (unsigned long long)a->refused);
+			    (unsigned long long)a->redelivered, (unsigned long long)a->ahead,
+			    (unsigned long long)a->rejected, (unsigned long long)a->quarantined,
+			    (unsigned long long)a->refused);
 }
 
 static void quarantine_line(const struct store_quarantine *q, void *arg)
@@ -122,6 +125,15 @@ static void store_status(struct store *store, struct evbuffer *out)
 			    (unsigned long long)st.quarantined, (unsigned long long)st.refused,
 			    (unsigned long long)st.failed, (unsigned long long)st.files_created,
 			    (unsigned long long)st.files_grown, st.queued, st.queued_bytes);
+	evbuffer_add_printf(out,
+			    "journal: %llu commits, %llu bytes, %llu batches redelivered, %llu "
+			    "records replayed at start\n",
+			    (unsigned long long)st.journal_commits,
+			    (unsigned long long)st.journal_bytes,
+			    (unsigned long long)st.redelivered, (unsigned long long)st.replayed);
+	evbuffer_add_printf(
+	    out, "cache: %zu files, %zu values, %zu bytes waiting; %llu rrd updates\n",
+	    st.cache_files, st.cache_values, st.cache_bytes, (unsigned long long)st.updates);
 	evbuffer_add_printf(out, "series index: %zu files, %zu series, %zu files quarantined\n",
 			    st.files, st.series, st.files_quarantined);
 	store_foreach_quarantined(store, quarantine_line, out);
@@ -160,6 +172,22 @@ static void status(struct control *ctl, struct evbuffer *out)
 	alert_engine_foreach_active(c->alert, active_alert_line, out);
 }
 
+/*
+ * Writes the cached values of one file (its path as the status and the
+ * files show it) or of all, so that a reader sees them now. It waits for
+ * the writer: the loop stalls for as long, so the wait is bounded.
+ */
+static void flush(struct control *ctl, const char *path, struct evbuffer *out)
+{
+	char why[160];
+	int n = store_flush(ctl->c->store, path, CONTROL_DEADLINE_S - 1, why, sizeof(why));
+
+	if (n < 0)
+		evbuffer_add_printf(out, "error: flush: %s\n", why);
+	else
+		evbuffer_add_printf(out, "flushed %d files\n", n);
+}
+
 static void client_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct control_client *cl = arg;
@@ -185,9 +213,11 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 	}
 	if (strcmp(line, "status") == 0)
 		status(cl->ctl, out);
+	else if (strcmp(line, "flush") == 0 || strncmp(line, "flush ", 6) == 0)
+		flush(cl->ctl, line[5] ? line + 6 : NULL, out);
 	else
-		evbuffer_add_printf(out, "error: unknown command \"%.64s\" (known: status)\n",
-				    line);
+		evbuffer_add_printf(
+		    out, "error: unknown command \"%.64s\" (known: status, flush)\n", line);
 	free(line);
 answer:
 	cl->done = 1;

@@ -41,9 +41,18 @@ int ingest_batch(struct collector *c, struct sample_batch *b, const struct check
 		add_outcome_samples(b, &r[i]);
 	}
 	for (size_t i = 0; i < b->n; i++) {
-		alert_feed(c->alert, b->site, &b->v[i]);
-		if (i < nsamples)
-			watch_sample(c->watch, b->site, b->agent, &b->v[i]);
+		const struct sample *x = &b->v[i], *p = i > 0 ? &b->v[i - 1] : NULL;
+
+		alert_feed(c->alert, b->site, x);
+		/*
+		 * The watch keeps one entry per file: the next metric of the same
+		 * file at the same time tells it nothing new (a batch shares the
+		 * names of consecutive samples, so comparing pointers suffices).
+		 */
+		if (i < nsamples && (p == NULL || p->host != x->host || p->check != x->check ||
+				     p->instance != x->instance || p->time_ms != x->time_ms ||
+				     p->interval < x->interval))
+			watch_sample(c->watch, b->site, b->agent, x);
 	}
 	if (store_submit(c->store, b) < 0) {
 		c->ingest_dropped += b->n;

@@ -343,6 +343,9 @@ int main(int argc, char **argv)
 	sp.quarantine_retry = c.conf->quarantine_retry;
 	sp.max_series_per_site = c.conf->max_series_per_site;
 	sp.max_new_files_per_minute = c.conf->max_new_files_per_minute;
+	sp.cache_flush_age = c.conf->cache_flush_age;
+	sp.cache_max_values = c.conf->cache_max_values;
+	sp.cache_size = c.conf->cache_size;
 	c.store = store_new(c.base, &sp, store_done, &c);
 	if (c.store == NULL)
 		goto out; /* the store said why */
@@ -390,7 +393,10 @@ out:
 		evconnlistener_free(c.listeners[i]);
 	free(c.listeners);
 	control_free(c.control);
-	/* the writer finishes what is queued; its completions are dropped with the sessions */
+	/*
+	 * The writer finishes what is queued and writes its whole cache to the
+	 * files; its completions are dropped with the sessions.
+	 */
 	while (!TAILQ_EMPTY(&c.sessions))
 		session_free(TAILQ_FIRST(&c.sessions));
 	free(c.by_id);

@@ -124,9 +124,21 @@ struct series_index {
 static size_t file_key(char *buf, size_t len, const char *site, const char *host, const char *check,
 		       const char *instance)
 {
-	int n = snprintf(buf, len, "%s%c%s%c%s%c%s", site, 0, host, 0, check, 0, instance);
+	const char *part[4] = {site, host, check, instance};
+	size_t n = 0;
 
-	return n < 0 || (size_t)n >= len ? 0 : (size_t)n;
+	/* the four names with a NUL between them (none after the last): no printf per lookup */
+	for (int i = 0; i < 4; i++) {
+		size_t k = strlen(part[i]);
+
+		if (n + k + 1 > len)
+			return 0;
+		memcpy(buf + n, part[i], k);
+		n += k;
+		if (i < 3)
+			buf[n++] = '\0';
+	}
+	return n;
 }
 
 /* (file, name) as a key: the file's address, then the name. */
@@ -375,7 +387,12 @@ struct series_index *series_index_open(const char *db_path, char *why, size_t wh
 	    "CREATE TABLE IF NOT EXISTS agent ("
 	    " site TEXT NOT NULL, agent TEXT NOT NULL,"
 	    " first_seen INTEGER NOT NULL,"
-	    " PRIMARY KEY (site, agent));";
+	    " PRIMARY KEY (site, agent));"
+	    /* the highest batch of each agent's stream the collector holds durably */
+	    "CREATE TABLE IF NOT EXISTS agent_stream ("
+	    " site TEXT NOT NULL, agent TEXT NOT NULL, stream INTEGER NOT NULL,"
+	    " acked INTEGER NOT NULL,"
+	    " PRIMARY KEY (site, agent, stream));";
 	struct series_index *idx = xcalloc(1, sizeof(*idx));
 	sqlite3_stmt *st = NULL;
 	int version = 0;
@@ -625,4 +642,70 @@ void series_index_counts(const struct series_index *idx, size_t *files, size_t *
 {
 	*files = idx->files.n;
 	*series = idx->nseries;
+}
+
+int series_index_load_streams(struct series_index *idx,
+			      void (*fn)(const struct series_stream *st, void *arg), void *arg,
+			      char *why, size_t whylen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(idx->db, "SELECT site, agent, stream, acked FROM agent_stream", -1,
+			       &st, NULL) != SQLITE_OK)
+		goto fail;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct series_stream x = {col(st, 0), col(st, 1),
+					  (uint64_t)sqlite3_column_int64(st, 2),
+					  (uint64_t)sqlite3_column_int64(st, 3)};
+
+		fn(&x, arg);
+	}
+	if (rc != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	return 0;
+fail:
+	snprintf(why, whylen, "%s: %s", idx->db_path, sqlite3_errmsg(idx->db));
+	sqlite3_finalize(st);
+	return -1;
+}
+
+int series_index_save_streams(struct series_index *idx, const struct series_stream *v, size_t n,
+			      char *why, size_t whylen)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (n == 0)
+		return 0;
+	/* the journal that held these goes next: this commit must survive a power cut */
+	if (exec(idx, "PRAGMA synchronous=FULL; BEGIN", why, whylen) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(idx->db,
+			       "INSERT INTO agent_stream (site, agent, stream, acked) "
+			       "VALUES (?, ?, ?, ?) ON CONFLICT (site, agent, stream) "
+			       "DO UPDATE SET acked = max(acked, excluded.acked)",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, v[i].site, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, v[i].agent, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, (int64_t)v[i].stream);
+		sqlite3_bind_int64(st, 4, (int64_t)v[i].acked);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			goto fail;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_exec(idx->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	exec(idx, "PRAGMA synchronous=NORMAL", why, whylen);
+	return 0;
+fail:
+	snprintf(why, whylen, "%s: %s", idx->db_path, sqlite3_errmsg(idx->db));
+	sqlite3_finalize(st);
+	sqlite3_exec(idx->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_exec(idx->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+	return -1;
 }

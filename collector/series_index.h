@@ -83,6 +83,23 @@ void series_index_foreach_agent(const struct series_index *idx,
 				void (*fn)(const char *site, const char *agent, void *arg),
 				void *arg);
 
+/* The highest durable batch of one agent's stream (Hello.stream). */
+struct series_stream {
+	const char *site, *agent;
+	uint64_t stream, acked;
+};
+
+/* Calls fn for every stream remembered; 0 or -1 with why. */
+int series_index_load_streams(struct series_index *idx,
+			      void (*fn)(const struct series_stream *st, void *arg), void *arg,
+			      char *why, size_t whylen);
+/*
+ * Remembers v[0..n) in one transaction synced to disk (a remembered value
+ * never goes down); 0 or -1 with why.
+ */
+int series_index_save_streams(struct series_index *idx, const struct series_stream *v, size_t n,
+			      char *why, size_t whylen);
+
 /* Files and series in the index, committed or not. */
 void series_index_counts(const struct series_index *idx, size_t *files, size_t *series);
 

@@ -455,6 +455,13 @@ static void handle_hello(struct session *s, Vakt__Hello *h)
 	a.max_frame = s->c->conf->max_frame;
 	a.time_ms = wall_now_ms();
 	a.heartbeat = s->c->conf->heartbeat;
+	/* where the agent's stream resumes: what the store holds durably */
+	s->stream = h->stream;
+	a.acked = store_stream_acked(s->c->store, s->site, s->agent, s->stream);
+	if (s->stream != 0)
+		log_info("session %s: stream %016llx of agent \"%s\" resumes after batch %llu",
+			 s->peer, (unsigned long long)s->stream, h->agent,
+			 (unsigned long long)a.acked);
 	f.msg_case = VAKT__FRAME__MSG_HELLO_ACK;
 	f.hello_ack = &a;
 	frame_write(bufferevent_get_output(s->bev), &f, s->c->conf->max_frame);
@@ -529,6 +536,7 @@ static void handle_batch(struct session *s, Vakt__Frame *f, uint32_t len)
 		vakt__frame__free_unpacked(f, NULL);
 		return;
 	}
+	b->stream = s->stream;
 	if (st.ahead > 0)
 		note_ahead(s, pb->seq, st.ahead, st.worst_ms);
 	if (st.invalid > 0) {
@@ -789,6 +797,7 @@ void session_store_done(const void *result, void *arg)
 		inflight_pop(s);
 		if (s->wa != NULL) {
 			s->wa->duplicates += r->duplicates;
+			s->wa->redelivered += (uint64_t)r->redelivered;
 			s->wa->rejected += r->rejected;
 			s->wa->quarantined += r->quarantined;
 			s->wa->refused += r->refused;

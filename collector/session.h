@@ -56,6 +56,7 @@ struct session {
 	unsigned protocol;    /* agreed at hello: VAKT_PROTOCOL_MIN..VAKT_PROTOCOL */
 	struct series_rx *rx; /* protocol 2: the series the agent has defined */
 	uint64_t last_seq;
+	uint64_t stream; /* Hello.stream; 0: none */
 	uint64_t batches, samples, bad_samples, ahead_samples;
 	struct watch_agent *wa; /* the agent's record in the watch, after hello */
 	double since;

@@ -1,9 +1,11 @@
 /*
- * store_rrd.c - RRD files written by one writer thread (see store_rrd.h).
- * The event loop never touches librrd or the series index; the writer never
- * touches a session. They share only the queues and the quarantine list
- * below, under one mutex. A file's failure must never cost another file its
- * samples, and a failure of the whole store must never be acknowledged.
+ * store_rrd.c - RRD files written by one writer thread through a journal
+ * and a write-back cache (see store_rrd.h). The event loop never touches
+ * librrd, the journal or the series index; the writer never touches a
+ * session. They share only the queues, the stream table and the quarantine
+ * list below, under one mutex. A file's failure must never cost another
+ * file its samples, and a batch that is not durable must never be
+ * acknowledged.
  */
 #include "store_rrd.h"
 
@@ -14,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -21,13 +25,64 @@
 
 #include <rrd.h>
 
+#include "hash.h"
+#include "journal.h"
 #include "log.h"
 #include "sample.h"
 #include "series_index.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
-#define STORE_DB_NAME "vakt.db"
+#define STORE_DB_NAME     "vakt.db"
+#define STORE_JOURNAL_DIR "journal"
+/* A journal file is finished at this size or age, so that it can be removed. */
+#define STORE_JOURNAL_MAX   (16U * 1024 * 1024)
+#define STORE_JOURNAL_AGE_S 60
+/* A group commit takes batches for this long at most, then fsyncs and acks them. */
+#define STORE_COMMIT_SLICE_S 0.05
+/* While batches wait, cache upkeep stops after this long: it bounds the ack latency. */
+#define STORE_UPKEEP_SLICE_S 0.05
+/* How often a store that failed as a whole tries its cached files again. */
+#define STORE_RETRY_S 2
+
+/*
+ * The writer's only way to the files, so that another backend (rrdcached)
+ * can take librrd's place. Each returns 0, or -1 with errno and
+ * rrd_get_error() saying why.
+ */
+struct store_backend {
+	const char *name;
+	int (*lastupdate)(const char *path, time_t *last, unsigned long *cnt, char ***names,
+			  char ***vals);
+	int (*create)(const char *path, unsigned long step, time_t start, int argc,
+		      const char **argv);
+	int (*tune)(int argc, char **argv);
+	int (*update)(const char *path, const char *tmpl, int argc, const char **argv);
+};
+
+static int librrd_create(const char *path, unsigned long step, time_t start, int argc,
+			 const char **argv)
+{
+	return rrd_create_r2(path, step, start, 1, NULL, NULL, argc, argv);
+}
+
+static int librrd_update(const char *path, const char *tmpl, int argc, const char **argv)
+{
+	/*
+	 * Timestamps at or before the file's last update were counted as
+	 * duplicates already; the flag only covers the part of a second that
+	 * rrd_lastupdate does not tell after a restart.
+	 */
+	return rrd_updatex_r(path, tmpl, RRD_SKIP_PAST_UPDATES, argc, argv);
+}
+
+static const struct store_backend librrd_backend = {
+    .name = "librrd",
+    .lastupdate = rrd_lastupdate_r,
+    .create = librrd_create,
+    .tune = rrd_tune,
+    .update = librrd_update,
+};
 
 /* What the writer was doing when a file failed; named in logs and status. */
 enum store_op { OP_MKDIR, OP_CREATE, OP_OPEN, OP_TUNE, OP_UPDATE };
@@ -65,14 +120,55 @@ struct qent {
 	double since_mono;
 };
 
+/* A growing string buffer: the writer's memory follows the batch, not a fixed size. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+};
+
+/* Updates of one file that share a template: one rrd_update. */
+struct run {
+	struct sbuf tmpl, vals;
+	size_t *offs; /* each value string's start in vals */
+	size_t k, cap;
+	unsigned samples;
+};
+
 /* What the writer knows of one file (series_file.user); writer thread only. */
 struct fstate {
 	int known;                   /* exists; last_ms and the data sources in it are read */
-	int64_t last_ms;             /* its last update as far as we know */
+	int64_t last_ms;             /* its last update, cached or written */
 	unsigned gen;                /* a series_ds is in the file when its mark equals this */
 	struct qent *q;              /* non-NULL while quarantined */
 	double retry_at;             /* monotonic */
 	const struct series_file *f; /* the file this is the state of */
+	/* the write-back cache: updates not yet in the file, in time order */
+	struct run *runs;
+	size_t nruns, capruns;
+	unsigned nupd, nsamples;
+	size_t bytes;
+	int dirty;          /* on the store's dirty list */
+	double dirty_since; /* monotonic: its oldest cached value came */
+	double due;         /* monotonic: when its age says to write it */
+	uint64_t jfirst;    /* the journal file that holds its oldest cached value */
+	TAILQ_ENTRY(fstate) dirty_entry;
+};
+
+TAILQ_HEAD(fstate_list, fstate);
+
+/* The highest durable seq of one (site, agent, stream); under the store's mutex. */
+struct stream_ent {
+	struct stream_ent *next;
+	uint64_t stream, acked, saved; /* saved: what vakt.db holds */
+	char key[];                    /* site \0 agent \0 */
+};
+
+/* A flush asked for by a reader; under the store's mutex. */
+struct flush_req {
+	int state; /* 0 idle, 1 asked, 2 done */
+	char *path;
+	int rc;
+	char why[160];
 };
 
 /* Limits of one site (series_site.user); writer thread only. */
@@ -87,6 +183,9 @@ struct store {
 	char *data_dir;
 	unsigned step, quarantine_retry, max_series, max_new_files;
 	size_t queue_bytes;
+	unsigned flush_age, max_values;
+	size_t cache_max;
+	const struct store_backend *be;
 
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -107,8 +206,24 @@ struct store {
 	struct qent **q;
 	size_t nq;
 
+	/* streams: under mu */
+	struct stream_ent **streams;
+	size_t nstreams_b, nstreams;
+	struct flush_req flush;
+
 	/* writer-thread only */
 	struct series_index *idx;
+	struct journal *j;
+	double journal_since; /* monotonic: the current journal file got its first record */
+	int data_fd;          /* data_dir, for syncfs before a checkpoint */
+	struct fstate_list dirty;
+	size_t cache_bytes;
+	unsigned cache_values, ndirty;
+	int replaying; /* reading an earlier run's journal at start-up */
+	int failing;   /* the files cannot be written: batches are refused until a retry works */
+	double retry_at;
+	char fail_why[160];
+	unsigned seed;
 	unsigned stamp;
 	struct complaint store_fail, index_fail, agent_fail;
 	/* the agents the index knew at start: written before ready, read-only after */
@@ -116,12 +231,6 @@ struct store {
 	size_t nknown;
 	/* under mu */
 	struct store_stats st;
-};
-
-/* A growing string buffer: the writer's memory follows the batch, not a fixed size. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
 };
 
 static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -144,16 +253,6 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 		b->cap = b->cap * 2 + (size_t)n + 64;
 		b->p = xreallocarray(b->p, b->cap, 1);
 	}
-}
-
-/* Ends the string at len with its NUL, so that the buffer can hold several. */
-static void sb_end_string(struct sbuf *b)
-{
-	if (b->len + 1 >= b->cap) {
-		b->cap = b->cap * 2 + 64;
-		b->p = xreallocarray(b->p, b->cap, 1);
-	}
-	b->p[b->len++] = '\0';
 }
 
 static void stat_add(struct store *s, uint64_t *field, uint64_t n)
@@ -433,7 +532,7 @@ static int read_file(struct store *s, struct series_file *f, struct fstate *fs, 
 
 	errno = 0;
 	rrd_clear_error();
-	if (rrd_lastupdate_r(path, &last, &cnt, &names, &vals) != 0) {
+	if (s->be->lastupdate(path, &last, &cnt, &names, &vals) != 0) {
 		*err = errno;
 		*msg = rrd_get_error();
 		return -1;
@@ -500,8 +599,7 @@ static int create_file(struct store *s, struct fstate *fs, char *path, const str
 	argc = store_rrd_create_args(s->step, ds, nds, &argv);
 	errno = 0;
 	rrd_clear_error();
-	if (rrd_create_r2(path, s->step, (time_t)(t0 / 1000) - 1, 1, NULL, NULL, argc,
-			  (const char **)argv) != 0) {
+	if (s->be->create(path, s->step, (time_t)(t0 / 1000) - 1, argc, (const char **)argv) != 0) {
 		err = errno;
 		msg = rrd_get_error();
 		unlink(path); /* it was missing: what is there now is a partial copy of ours */
@@ -539,7 +637,7 @@ static int grow_file(struct store *s, struct fstate *fs, const char *path, const
 		argv[argc++] = ds_def(s->step, &ds[i]);
 	errno = 0;
 	rrd_clear_error();
-	if (rrd_tune(argc, argv) != 0) {
+	if (s->be->tune(argc, argv) != 0) {
 		const char *msg = rrd_get_error();
 
 		err = errno;
@@ -558,62 +656,267 @@ static int grow_file(struct store *s, struct fstate *fs, const char *path, const
 	return 0;
 }
 
-/* One rrd_update of a run of timestamps that share a template. */
-struct run {
-	struct sbuf tmpl, vals;
-	size_t *offs; /* each value string's start in vals */
-	size_t k, cap;
-	unsigned samples;
-	int64_t last_ms;
-};
-
-/* Writes the run; *left (samples of the file not yet accounted for) shrinks by it. */
-static int run_flush(struct store *s, struct fstate *fs, const char *path, struct run *r,
-		     unsigned *left, struct store_result *res)
+/* What a run holds in memory: the cache is bounded by the sum. */
+static size_t run_bytes(const struct run *r)
 {
-	const char **argv;
-	int rc, err;
+	return sizeof(*r) + r->tmpl.cap + r->vals.cap + r->cap * sizeof(*r->offs);
+}
 
-	if (r->k == 0)
-		return 0;
-	argv = xcalloc(r->k, sizeof(*argv));
-	for (size_t i = 0; i < r->k; i++)
-		argv[i] = r->vals.p + r->offs[i];
-	errno = 0;
-	rrd_clear_error();
-	/*
-	 * Timestamps at or before the file's last update were counted as
-	 * duplicates already; the flag only covers the part of a second that
-	 * rrd_lastupdate does not tell after a restart.
-	 */
-	rc = rrd_updatex_r(path, r->tmpl.p, RRD_SKIP_PAST_UPDATES, (int)r->k, argv);
-	err = errno;
-	free(argv);
-	if (rc != 0) {
-		file_failed(s, fs, path, OP_UPDATE, err, rrd_get_error(), 1, *left, res);
-		return -1;
+static void run_free(struct run *r)
+{
+	free(r->tmpl.p);
+	free(r->vals.p);
+	free(r->offs);
+}
+
+/* Takes the file off the dirty list once its cache is empty. */
+static void cache_clean(struct store *s, struct fstate *fs)
+{
+	for (size_t i = 0; i < fs->nruns; i++)
+		run_free(&fs->runs[i]);
+	free(fs->runs);
+	fs->runs = NULL;
+	fs->nruns = fs->capruns = 0;
+	s->cache_values -= fs->nsamples;
+	s->cache_bytes -= fs->bytes;
+	fs->nupd = fs->nsamples = 0;
+	fs->bytes = 0;
+	if (fs->dirty) {
+		TAILQ_REMOVE(&s->dirty, fs, dirty_entry);
+		s->ndirty--;
+		fs->dirty = 0;
 	}
-	res->written += r->samples;
-	*left -= r->samples;
-	fs->last_ms = r->last_ms;
-	r->k = 0;
-	r->samples = 0;
-	r->vals.len = 0;
+}
+
+/* Appends one update ("time:v1:v2") of the data sources in tmpl to the file's cache. */
+static void cache_add(struct store *s, struct fstate *fs, const char *tmpl, const char *upd,
+		      size_t len, unsigned nv)
+{
+	struct run *r = fs->nruns > 0 ? &fs->runs[fs->nruns - 1] : NULL;
+	size_t before = 0;
+
+	if (r == NULL || strcmp(r->tmpl.p, tmpl) != 0) {
+		if (fs->nruns == fs->capruns) {
+			fs->capruns = fs->capruns ? 2 * fs->capruns : 2;
+			fs->runs = xreallocarray(fs->runs, fs->capruns, sizeof(*fs->runs));
+		}
+		r = &fs->runs[fs->nruns++];
+		memset(r, 0, sizeof(*r));
+		sb_printf(&r->tmpl, "%s", tmpl);
+	} else {
+		before = run_bytes(r);
+	}
+	if (r->k == r->cap) {
+		r->cap = r->cap ? 2 * r->cap : 8;
+		r->offs = xreallocarray(r->offs, r->cap, sizeof(*r->offs));
+	}
+	r->offs[r->k++] = r->vals.len;
+	if (r->vals.len + len + 1 > r->vals.cap) {
+		r->vals.cap = 2 * r->vals.cap + len + 64;
+		r->vals.p = xreallocarray(r->vals.p, r->vals.cap, 1);
+	}
+	memcpy(r->vals.p + r->vals.len, upd, len);
+	r->vals.len += len;
+	r->vals.p[r->vals.len++] = '\0';
+	r->samples += nv;
+	fs->nupd++;
+	fs->nsamples += nv;
+	s->cache_values += nv;
+	fs->bytes += run_bytes(r) - before;
+	s->cache_bytes += run_bytes(r) - before;
+	if (!fs->dirty) {
+		double now = mono_now(), age = s->flush_age;
+
+		fs->dirty = 1;
+		fs->dirty_since = now;
+		/* each file waits between half and all of the age: not all flush at once */
+		fs->due = now + age / 2 + age / 2 * ((double)rand_r(&s->seed) / RAND_MAX);
+		/* while replaying, the values come from the oldest file, not the new one */
+		fs->jfirst = s->replaying ? journal_oldest(s->j) : journal_current(s->j);
+		TAILQ_INSERT_TAIL(&s->dirty, fs, dirty_entry);
+		s->ndirty++;
+	}
+}
+
+/*
+ * Writes the file's cached values, one rrd_update per run of a template.
+ * A failure of the file quarantines it and drops what it had cached; a
+ * failure of the whole store keeps the values and puts the store in the
+ * failing state (batches refused until a retry works): -1 then.
+ */
+static int cache_flush_file(struct store *s, struct fstate *fs)
+{
+	char path[4096];
+	size_t done = 0;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", s->data_dir, fs->f->path);
+	for (; done < fs->nruns; done++) {
+		struct run *r = &fs->runs[done];
+		const char **argv = xcalloc(r->k, sizeof(*argv));
+		int err;
+
+		for (size_t i = 0; i < r->k; i++)
+			argv[i] = r->vals.p + r->offs[i];
+		errno = 0;
+		rrd_clear_error();
+		rc = s->be->update(path, r->tmpl.p, (int)r->k, argv);
+		err = errno;
+		free(argv);
+		if (rc != 0) {
+			struct store_result res = {0};
+
+			file_failed(s, fs, path, OP_UPDATE, err, rrd_get_error(), 1, fs->nsamples,
+				    &res);
+			if (res.failed > 0) {
+				if (!s->failing)
+					log_warnx("store: cannot write %s: %s; batches are refused "
+						  "until it works again",
+						  path, res.why);
+				s->failing = 1;
+				s->retry_at = mono_now() + STORE_RETRY_S;
+				snprintf(s->fail_why, sizeof(s->fail_why), "%s", res.why);
+				rc = -1;
+				break;
+			}
+			/* quarantined: the file's cached values are lost with it, counted */
+			stat_add(s, &s->st.quarantined, res.quarantined);
+			rc = 0;
+			break;
+		}
+		fs->nupd -= (unsigned)r->k;
+		fs->nsamples -= r->samples;
+		s->cache_values -= r->samples;
+		pthread_mutex_lock(&s->mu);
+		s->st.samples += r->samples;
+		s->st.updates++;
+		pthread_mutex_unlock(&s->mu);
+	}
+	if (rc == 0) {
+		cache_clean(s, fs);
+		if (fs->q != NULL && fs->known)
+			release(s, fs, path);
+		return 0;
+	}
+	/* keep what was not written */
+	for (size_t i = 0; i < done; i++) {
+		fs->bytes -= run_bytes(&fs->runs[i]);
+		s->cache_bytes -= run_bytes(&fs->runs[i]);
+		run_free(&fs->runs[i]);
+	}
+	memmove(fs->runs, fs->runs + done, (fs->nruns - done) * sizeof(*fs->runs));
+	fs->nruns -= done;
+	return -1;
+}
+
+/* Appends the decimal digits of v; the cache formats millions of numbers. */
+static void sb_u64(struct sbuf *b, uint64_t v)
+{
+	char tmp[24];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	if (b->len + n + 1 > b->cap) {
+		b->cap = 2 * b->cap + n + 64;
+		b->p = xreallocarray(b->p, b->cap, 1);
+	}
+	while (n > 0)
+		b->p[b->len++] = tmp[--n];
+	b->p[b->len] = '\0';
+}
+
+static void sb_str(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		b->cap = 2 * b->cap + n + 64;
+		b->p = xreallocarray(b->p, b->cap, 1);
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+/* The value as rrd_update wants it, as sample_format_value writes it. */
+static void sb_value(struct sbuf *b, const struct sample *x)
+{
+	char v[64];
+
+	if (x->unknown) {
+		sb_str(b, "U", 1);
+	} else if (x->kind != SAMPLE_GAUGE) {
+		sb_u64(b, x->counter);
+	} else if (x->value > -1e15 && x->value < 1e15 && x->value == (double)(int64_t)x->value) {
+		/* what %.15g prints for a whole number below 10^15 */
+		if (x->value < 0) {
+			sb_str(b, "-", 1);
+			sb_u64(b, (uint64_t)(-(int64_t)x->value));
+		} else {
+			sb_u64(b, (uint64_t)(int64_t)x->value);
+		}
+	} else {
+		sample_format_value(x, v, sizeof(v));
+		sb_str(b, v, strlen(v));
+	}
+}
+
+/* Whether the template ("a:b:c") names the data source ds. */
+static int tmpl_has(const char *tmpl, const char *ds)
+{
+	size_t n = strlen(ds);
+
+	for (const char *p = tmpl; p != NULL; p = strchr(p, ':'), p = p ? p + 1 : NULL)
+		if (strncmp(p, ds, n) == 0 && (p[n] == ':' || p[n] == '\0'))
+			return 1;
 	return 0;
 }
 
 /*
- * Writes one file's samples it[0..n) (sorted by time): one rrd_update for
- * each run of timestamps that share a template, since librrd opens and maps
- * the whole file per call. Memory grows with the samples, nothing is sized
- * for a number of data sources.
+ * Takes the file's last cached update out of the cache into tmpl and upd,
+ * so that samples of the same timestamp from a later batch (an agent's
+ * batch may end in the middle of a device's samples) join it: rrdtool
+ * takes one update per timestamp. Returns its number of values.
+ */
+static unsigned cache_pop_last(struct store *s, struct fstate *fs, struct sbuf *tmpl,
+			       struct sbuf *upd)
+{
+	struct run *r = &fs->runs[fs->nruns - 1];
+	const char *u = r->vals.p + r->offs[r->k - 1];
+	unsigned nv = 1;
+
+	tmpl->len = upd->len = 0;
+	sb_str(tmpl, r->tmpl.p, r->tmpl.len);
+	sb_str(upd, u, strlen(u));
+	for (const char *p = r->tmpl.p; *p; p++)
+		nv += *p == ':';
+	r->k--;
+	r->vals.len = r->offs[r->k];
+	r->samples -= nv;
+	fs->nupd--;
+	fs->nsamples -= nv;
+	s->cache_values -= nv;
+	if (r->k == 0) {
+		fs->bytes -= run_bytes(r);
+		s->cache_bytes -= run_bytes(r);
+		run_free(r);
+		fs->nruns--;
+	}
+	return nv;
+}
+
+/*
+ * Puts one file's samples it[0..n) (sorted by time) into its cache, one
+ * update per timestamp; a timestamp at or before the file's last update,
+ * cached or written, is a duplicate (a replay). Memory grows with the
+ * samples, nothing is sized for a number of data sources.
  */
 static void write_file(struct store *s, struct series_file *f, struct item *it, size_t n,
 		       struct store_result *res)
 {
 	struct fstate *fs = f->user;
-	struct run r = {0};
-	struct sbuf t = {0};
+	struct sbuf t = {0}, v = {0}, mt = {0}, mv = {0};
 	char path[4096];
 	unsigned left = usable(it, n);
 	struct stat sb;
@@ -664,89 +967,90 @@ static void write_file(struct store *s, struct series_file *f, struct item *it, 
 
 		while (i + g < n && it[i + g].s->time_ms == tm)
 			g++;
-		if (tm <= fs->last_ms) {
+		unsigned merged = 0;
+
+		if (tm == fs->last_ms && fs->nruns > 0) {
+			/* the rest of a timestamp whose first part is still in the cache */
+			merged = cache_pop_last(s, fs, &mt, &mv);
+		} else if (tm <= fs->last_ms) {
 			/* a replay: stored before, or older than the file */
 			unsigned k = usable(&it[i], g);
 
 			res->duplicates += k;
-			left -= k;
 			i += g;
 			continue;
 		}
 		t.len = 0;
-		if (r.k == r.cap) {
-			r.cap = r.cap ? 2 * r.cap : 16;
-			r.offs = xreallocarray(r.offs, r.cap, sizeof(*r.offs));
-		}
-		r.offs[r.k] = r.vals.len;
-		sb_printf(&r.vals, "%" PRId64 ".%03d", tm / 1000, (int)(tm % 1000));
+		v.len = 0;
+		/* "seconds.milliseconds": times are after 1970, so never negative */
+		sb_u64(&v, (uint64_t)(tm / 1000));
+		sb_str(&v, ".", 1);
+		if (tm % 1000 < 100)
+			sb_str(&v, "00", (tm % 1000) < 10 ? 2 : 1);
+		sb_u64(&v, (uint64_t)(tm % 1000));
 		for (size_t m = i; m < i + g; m++) {
 			struct series_ds *d = it[m].u.d;
-			char v[64];
 
 			if (d == NULL)
 				continue;
-			if (d->stamp == stamp) {
+			if (d->stamp == stamp || (merged && tmpl_has(mt.p, d->ds))) {
 				/* the same series twice at one time: rrdtool takes one */
 				res->duplicates++;
-				left--;
 				continue;
 			}
 			d->stamp = stamp;
-			sample_format_value(it[m].s, v, sizeof(v));
-			sb_printf(&t, "%s%s", nv ? ":" : "", d->ds);
-			sb_printf(&r.vals, ":%s", v);
+			if (nv)
+				sb_str(&t, ":", 1);
+			sb_str(&t, d->ds, strlen(d->ds));
+			sb_str(&v, ":", 1);
+			sb_value(&v, it[m].s);
 			nv++;
 		}
 		i += g;
-		if (nv == 0) {
-			r.vals.len = r.offs[r.k];
+		if (merged) {
+			/* the earlier part first, then this batch's values after its time */
+			if (nv > 0) {
+				sb_str(&mt, ":", 1);
+				sb_str(&mt, t.p, t.len);
+				sb_str(&mv, v.p + strcspn(v.p, ":"), v.len - strcspn(v.p, ":"));
+			}
+			cache_add(s, fs, mt.p, mv.p, mv.len, merged + (unsigned)nv);
+			res->written += (unsigned)nv;
 			continue;
 		}
-		sb_end_string(&r.vals);
-		if (r.k > 0 && strcmp(t.p, r.tmpl.p) != 0) {
-			/* a new template: write the run before this timestamp first */
-			size_t start = r.offs[r.k];
-			size_t len = r.vals.len - start;
-			char *mine = xmalloc(len);
-
-			memcpy(mine, r.vals.p + start, len);
-			r.vals.len = start;
-			if (run_flush(s, fs, path, &r, &left, res) < 0) {
-				free(mine);
-				goto out;
-			}
-			memcpy(r.vals.p, mine, len);
-			r.vals.len = len;
-			r.offs[0] = 0;
-			free(mine);
-		}
-		if (r.k == 0) {
-			r.tmpl.len = 0;
-			sb_printf(&r.tmpl, "%s", t.p);
-		}
-		r.k++;
-		r.samples += (unsigned)nv;
-		r.last_ms = tm;
+		if (nv == 0)
+			continue;
+		cache_add(s, fs, t.p, v.p, v.len, (unsigned)nv);
+		res->written += (unsigned)nv;
+		fs->last_ms = tm;
 	}
-	if (run_flush(s, fs, path, &r, &left, res) == 0 && fs->q != NULL)
-		release(s, fs, path);
-out:
-	free(r.tmpl.p);
-	free(r.vals.p);
-	free(r.offs);
 	free(t.p);
+	free(v.p);
+	free(mt.p);
+	free(mv.p);
+	/*
+	 * A failure here leaves the values cached and journaled, so durable:
+	 * the store refuses what comes next until the file can be written.
+	 */
+	if (fs->dirty && (s->flush_age == 0 || fs->nupd >= s->max_values))
+		cache_flush_file(s, fs);
 }
 
 /* File (host, check, instance), then time, then position in the batch. */
+/* strcmp, but names a batch shares between samples compare as pointers first */
+static int name_cmp(const char *a, const char *b)
+{
+	return a == b ? 0 : strcmp(a, b);
+}
+
 static int item_order(const void *a, const void *b)
 {
 	const struct item *x = a, *y = b;
 	int c;
 
-	if ((c = strcmp(x->s->host, y->s->host)) != 0 ||
-	    (c = strcmp(x->s->check, y->s->check)) != 0 ||
-	    (c = strcmp(x->s->instance, y->s->instance)) != 0)
+	if ((c = name_cmp(x->s->host, y->s->host)) != 0 ||
+	    (c = name_cmp(x->s->check, y->s->check)) != 0 ||
+	    (c = name_cmp(x->s->instance, y->s->instance)) != 0)
 		return c;
 	if (x->s->time_ms != y->s->time_ms)
 		return x->s->time_ms < y->s->time_ms ? -1 : 1;
@@ -755,8 +1059,8 @@ static int item_order(const void *a, const void *b)
 
 static int same_file(const struct sample *a, const struct sample *b)
 {
-	return strcmp(a->host, b->host) == 0 && strcmp(a->check, b->check) == 0 &&
-	       strcmp(a->instance, b->instance) == 0;
+	return name_cmp(a->host, b->host) == 0 && name_cmp(a->check, b->check) == 0 &&
+	       name_cmp(a->instance, b->instance) == 0;
 }
 
 static struct site_state *site_state(struct series_site *ss)
@@ -862,7 +1166,16 @@ static void write_job(struct store *s, struct job *j)
 		it[i].s = &b->v[i];
 		it[i].u.pos = i;
 	}
-	qsort(it, b->n, sizeof(*it), item_order);
+	{
+		size_t k = 1;
+
+		/* agents send a device's samples together and in time order: often sorted already
+		 */
+		while (k < b->n && item_order(&it[k - 1], &it[k]) <= 0)
+			k++;
+		if (k < b->n)
+			qsort(it, b->n, sizeof(*it), item_order);
+	}
 	files = xcalloc(b->n ? b->n : 1, sizeof(*files));
 	for (size_t i = 0; i < b->n;) {
 		size_t n = 1;
@@ -923,66 +1236,520 @@ void store_foreach_known_agent(const struct store *s,
 		fn(s->known[i], s->known[i] + strlen(s->known[i]) + 1, arg);
 }
 
+/* ---- streams: the highest durable seq of each (site, agent, stream) ---- */
+
+static size_t stream_key(char *buf, size_t len, const char *site, const char *agent)
+{
+	size_t a = strlen(site), b = strlen(agent);
+
+	if (a + b + 2 > len)
+		return 0;
+	memcpy(buf, site, a + 1);
+	memcpy(buf + a + 1, agent, b + 1);
+	return a + b + 2;
+}
+
+/* Under mu. With create, adds a missing entry (acked 0). */
+static struct stream_ent *stream_get(struct store *s, const char *site, const char *agent,
+				     uint64_t stream, int create)
+{
+	char key[2 * SAMPLE_NAME_MAX + 8];
+	size_t klen = stream_key(key, sizeof(key), site, agent);
+	uint64_t h;
+	struct stream_ent *e;
+
+	if (klen == 0)
+		return NULL;
+	h = hash_fnv1a(key, klen) ^ (stream * 0x9e3779b97f4a7c15ULL);
+	if (s->nstreams_b > 0)
+		for (e = s->streams[h & (s->nstreams_b - 1)]; e != NULL; e = e->next)
+			if (e->stream == stream && memcmp(e->key, key, klen) == 0)
+				return e;
+	if (!create)
+		return NULL;
+	if (s->nstreams >= s->nstreams_b) {
+		size_t nb = s->nstreams_b ? 2 * s->nstreams_b : 64;
+		struct stream_ent **b = xcalloc(nb, sizeof(*b));
+
+		for (size_t i = 0; i < s->nstreams_b; i++)
+			while ((e = s->streams[i]) != NULL) {
+				size_t kl = strlen(e->key) + 1;
+				uint64_t eh;
+
+				kl += strlen(e->key + kl) + 1;
+				eh = hash_fnv1a(e->key, kl) ^ (e->stream * 0x9e3779b97f4a7c15ULL);
+				s->streams[i] = e->next;
+				e->next = b[eh & (nb - 1)];
+				b[eh & (nb - 1)] = e;
+			}
+		free(s->streams);
+		s->streams = b;
+		s->nstreams_b = nb;
+	}
+	e = xcalloc(1, sizeof(*e) + klen);
+	memcpy(e->key, key, klen);
+	e->stream = stream;
+	e->next = s->streams[h & (s->nstreams_b - 1)];
+	s->streams[h & (s->nstreams_b - 1)] = e;
+	s->nstreams++;
+	return e;
+}
+
+/* Under mu: a batch of a stream is durable. */
+static void stream_durable(struct store *s, const struct sample_batch *b)
+{
+	struct stream_ent *e;
+
+	if (b->stream == 0 || b->agent == NULL)
+		return;
+	e = stream_get(s, b->site, b->agent, b->stream, 1);
+	if (e != NULL && b->seq > e->acked)
+		e->acked = b->seq;
+}
+
+uint64_t store_stream_acked(struct store *s, const char *site, const char *agent, uint64_t stream)
+{
+	struct stream_ent *e;
+	uint64_t v = 0;
+
+	if (stream == 0)
+		return 0;
+	pthread_mutex_lock(&s->mu);
+	e = stream_get(s, site, agent, stream, 0);
+	if (e != NULL)
+		v = e->acked;
+	pthread_mutex_unlock(&s->mu);
+	return v;
+}
+
+static void load_stream(const struct series_stream *x, void *arg)
+{
+	struct store *s = arg;
+	struct stream_ent *e = stream_get(s, x->site, x->agent, x->stream, 1);
+
+	if (e != NULL && x->acked > e->acked)
+		e->acked = e->saved = x->acked;
+}
+
+/* Writes the streams that moved since the last save to vakt.db; 0 or -1. */
+static int streams_save(struct store *s)
+{
+	struct series_stream *v = NULL;
+	struct stream_ent **ents = NULL;
+	size_t n = 0;
+	char why[256];
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < s->nstreams_b; i++)
+		for (struct stream_ent *e = s->streams[i]; e != NULL; e = e->next) {
+			if (e->acked == e->saved)
+				continue;
+			v = xreallocarray(v, n + 1, sizeof(*v));
+			ents = xreallocarray(ents, n + 1, sizeof(*ents));
+			v[n].site = e->key;
+			v[n].agent = e->key + strlen(e->key) + 1;
+			v[n].stream = e->stream;
+			v[n].acked = e->acked;
+			ents[n++] = e;
+		}
+	pthread_mutex_unlock(&s->mu);
+	/* entries are never freed while the writer runs: the keys stay valid unlocked */
+	rc = series_index_save_streams(s->idx, v, n, why, sizeof(why));
+	if (rc < 0)
+		log_complain(&s->index_fail, 60, "store: cannot save the agents' streams: %s", why);
+	else
+		for (size_t i = 0; i < n; i++)
+			ents[i]->saved = v[i].acked; /* the writer alone writes saved */
+	free(v);
+	free(ents);
+	return rc;
+}
+
+/* ---- checkpoint: journal files whose batches are all in the RRD files go ---- */
+
+static void checkpoint(struct store *s, int finish)
+{
+	char why[256];
+	uint64_t need;
+
+	if (journal_size(s->j) > 8 && (finish || journal_size(s->j) >= STORE_JOURNAL_MAX ||
+				       mono_now() - s->journal_since >= STORE_JOURNAL_AGE_S)) {
+		if (journal_rotate(s->j, why, sizeof(why)) < 0)
+			log_complain(&s->store_fail, 60, "store: cannot start a journal file: %s",
+				     why);
+		s->journal_since = mono_now();
+	}
+	need = TAILQ_EMPTY(&s->dirty) ? journal_current(s->j) : TAILQ_FIRST(&s->dirty)->jfirst;
+	if (need <= journal_oldest(s->j))
+		return;
+	/*
+	 * librrd leaves its writes in the page cache: they reach the disk
+	 * before the journal that could redo them is removed.
+	 */
+	if (syncfs(s->data_fd) < 0) {
+		log_complain(&s->store_fail, 60, "store: cannot sync %s: %s", s->data_dir,
+			     strerror(errno));
+		return;
+	}
+	if (streams_save(s) < 0)
+		return;
+	journal_remove_before(s->j, need);
+}
+
+/* ---- cache upkeep ---- */
+
+static int jobs_waiting(struct store *s)
+{
+	int n;
+
+	pthread_mutex_lock(&s->mu);
+	n = s->len > 0 || s->flush.state == 1;
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
+/*
+ * Writes the files that are due: oldest first while the cache is over its
+ * size, then those whose age says so. With `all`, every file. Stops early
+ * (after a slice) when batches wait, unless all is set.
+ */
+static void upkeep(struct store *s, int all)
+{
+	double start = mono_now(), now = start;
+	struct fstate *fs, *next;
+	unsigned k = 0;
+
+	if (s->failing) {
+		if (now < s->retry_at && !all)
+			return;
+		/* the oldest file first: if it works, the store works again */
+		fs = TAILQ_FIRST(&s->dirty);
+		if (fs != NULL && cache_flush_file(s, fs) < 0)
+			return;
+		s->failing = 0;
+		log_info("store: files can be written again");
+	}
+	for (fs = TAILQ_FIRST(&s->dirty); fs != NULL; fs = next) {
+		next = TAILQ_NEXT(fs, dirty_entry);
+		if (!all && s->cache_bytes <= s->cache_max &&
+		    fs->dirty_since + s->flush_age / 2 > now)
+			break; /* the list is in dirty_since order: no later file is due */
+		if ((all || s->cache_bytes > s->cache_max || fs->due <= now) &&
+		    cache_flush_file(s, fs) < 0)
+			return;
+		if (!all && (++k & 15) == 0) {
+			now = mono_now();
+			if (now - start > STORE_UPKEEP_SLICE_S && jobs_waiting(s))
+				return;
+		}
+	}
+}
+
+/* ---- the writer ---- */
+
+static void handle_flush(struct store *s)
+{
+	char path[4096];
+	struct fstate *fs, *next;
+	char *want;
+	int n = 0, rc = 0;
+
+	pthread_mutex_lock(&s->mu);
+	want = s->flush.state == 1 ? s->flush.path : NULL;
+	if (s->flush.state != 1) {
+		pthread_mutex_unlock(&s->mu);
+		return;
+	}
+	pthread_mutex_unlock(&s->mu);
+	for (fs = TAILQ_FIRST(&s->dirty); fs != NULL && rc == 0; fs = next) {
+		next = TAILQ_NEXT(fs, dirty_entry);
+		if (want != NULL) {
+			snprintf(path, sizeof(path), "%s/%s", s->data_dir, fs->f->path);
+			if (strcmp(path, want) != 0)
+				continue;
+		}
+		rc = cache_flush_file(s, fs);
+		n += rc == 0;
+	}
+	pthread_mutex_lock(&s->mu);
+	s->flush.rc = rc < 0 ? -1 : n;
+	if (rc < 0)
+		snprintf(s->flush.why, sizeof(s->flush.why), "%s", s->fail_why);
+	s->flush.state = 2;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void replay_batch(struct sample_batch *b, void *arg)
+{
+	struct store *s = arg;
+	struct job j = {.b = b};
+
+	pthread_mutex_lock(&s->mu);
+	stream_durable(s, b);
+	pthread_mutex_unlock(&s->mu);
+	write_job(s, &j);
+	sample_batch_free(b);
+	if (s->cache_bytes > s->cache_max)
+		upkeep(s, 0);
+}
+
+/* Reads what an earlier run journaled into the files; 0 or -1 (logged). */
+static int replay(struct store *s)
+{
+	struct journal_replay_stats st;
+	double t0 = mono_now();
+	char why[256];
+
+	s->replaying = 1;
+	if (journal_replay(s->j, replay_batch, s, &st, why, sizeof(why)) < 0) {
+		log_warnx("store: cannot replay the journal: %s", why);
+		return -1;
+	}
+	upkeep(s, 1);
+	s->replaying = 0;
+	/*
+	 * Files that cannot be written now keep their values in the cache and
+	 * their journal files: the collector starts all the same, so that alerts
+	 * go on, and refuses batches until a retry works.
+	 */
+	if (s->failing)
+		log_warnx("store: cannot write the journal's batches to the files yet: %s",
+			  s->fail_why);
+	checkpoint(s, 1);
+	if (st.files > 0)
+		log_info("store: journal replayed: %llu records (batches), %llu samples from %u "
+			 "files (%llu bytes) in %.2f s%s",
+			 (unsigned long long)st.records, (unsigned long long)st.samples, st.files,
+			 (unsigned long long)st.bytes, mono_now() - t0,
+			 st.cut_bytes ? "; a torn or corrupt tail was cut" : "");
+	s->st.replayed = st.records;
+	return 0;
+}
+
+/*
+ * One job on the writer thread: a batch delivered again is answered at
+ * once; otherwise it goes into the cache and, unless that failed as a
+ * whole, into the journal. 1 when it was journaled.
+ */
+static int take_job(struct store *s, struct job *j)
+{
+	struct sample_batch *b = j->b;
+	struct stream_ent *e;
+	uint64_t acked = 0;
+
+	if (b->stream != 0 && b->agent != NULL) {
+		pthread_mutex_lock(&s->mu);
+		e = stream_get(s, b->site, b->agent, b->stream, 0);
+		acked = e != NULL ? e->acked : 0;
+		pthread_mutex_unlock(&s->mu);
+		if (b->seq <= acked) {
+			j->res.redelivered = 1;
+			j->res.duplicates = (unsigned)b->n;
+			return 0;
+		}
+	}
+	if (s->failing) {
+		upkeep(s, 0); /* a retry, when it is time */
+		if (s->failing) {
+			note_failure(&j->res, (unsigned)b->n, STORE_DB_NAME, s->fail_why);
+			snprintf(j->res.why, sizeof(j->res.why), "%s", s->fail_why);
+			return 0;
+		}
+	}
+	write_job(s, j);
+	if (j->res.failed > 0)
+		return 0;
+	if (journal_pending(s->j) == 0 && journal_size(s->j) <= 8)
+		s->journal_since = mono_now();
+	journal_append(s->j, b);
+	return 1;
+}
+
 static void *writer_main(void *arg)
 {
 	struct store *s = arg;
 	char path[4096], why[256];
+	struct job **jobs = NULL;
+	int *journaled = NULL;
 
 	/* the index is the writer's alone: opened, read and written on this thread */
 	if (mkdir(s->data_dir, 0755) < 0 && errno != EEXIST)
 		log_warn("store: cannot create data directory %s", s->data_dir);
 	snprintf(path, sizeof(path), "%s/%s", s->data_dir, STORE_DB_NAME);
 	s->idx = series_index_open(path, why, sizeof(why));
-	pthread_mutex_lock(&s->mu);
-	if (s->idx == NULL) {
+	if (s->idx == NULL)
 		log_warnx("store: cannot open the series index: %s", why);
+	snprintf(path, sizeof(path), "%s/%s", s->data_dir, STORE_JOURNAL_DIR);
+	if (s->idx != NULL) {
+		s->data_fd = open(s->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		s->j = journal_open(path, why, sizeof(why));
+		if (s->data_fd < 0 || s->j == NULL) {
+			log_warnx("store: cannot open the journal: %s",
+				  s->data_fd < 0 ? strerror(errno) : why);
+			journal_free(s->j);
+			s->j = NULL;
+		}
+	}
+	if (s->j != NULL &&
+	    series_index_load_streams(s->idx, load_stream, s, why, sizeof(why)) < 0) {
+		log_warnx("store: cannot read the agents' streams: %s", why);
+		journal_free(s->j);
+		s->j = NULL;
+	}
+	s->journal_since = mono_now();
+	if (s->j == NULL || replay(s) < 0) {
+		pthread_mutex_lock(&s->mu);
 		s->ready = -1;
 		pthread_cond_broadcast(&s->cv);
 		pthread_mutex_unlock(&s->mu);
 		return NULL;
 	}
+	pthread_mutex_lock(&s->mu);
 	series_index_counts(s->idx, &s->st.files, &s->st.series);
 	/* a copy for the loop, read-only from now on: the index stays this thread's */
 	series_index_foreach_agent(s->idx, keep_known_agent, s);
-	log_info("store: series index %s: %zu files, %zu series, %zu agents", path, s->st.files,
-		 s->st.series, s->nknown);
+	log_info("store: series index %s/%s: %zu files, %zu series, %zu agents; cache: %u s, "
+		 "%u values per file, %zu MiB",
+		 s->data_dir, STORE_DB_NAME, s->st.files, s->st.series, s->nknown, s->flush_age,
+		 s->max_values, s->cache_max >> 20);
 	s->ready = 1;
 	pthread_cond_broadcast(&s->cv);
+	jobs = xcalloc(s->cap, sizeof(*jobs));
+	journaled = xcalloc(s->cap, sizeof(*journaled));
 	for (;;) {
-		struct job *j;
+		size_t n;
+		int commit_rc = 0;
+		char cwhy[160] = "";
 
-		while (s->len == 0 && !s->stopping)
-			pthread_cond_wait(&s->cv, &s->mu);
-		if (s->len == 0)
+		while (s->len == 0 && !s->stopping && s->flush.state != 1) {
+			struct timespec ts;
+
+			/* wake once a second for the cache's ages and the journal's rotation */
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) != 0)
+				break;
+		}
+		if (s->len == 0 && s->stopping)
 			break;
-		j = s->todo[s->head];
+		/* group commit: everything queued now shares one fsync */
+		n = s->len;
+		for (size_t i = 0; i < n; i++)
+			jobs[i] = s->todo[(s->head + i) % s->cap];
 		pthread_mutex_unlock(&s->mu);
 
-		write_job(s, j);
+		{
+			double t0 = mono_now();
+
+			/* the first batch waits for no more than a slice of work and one fsync */
+			for (size_t i = 0; i < n; i++) {
+				journaled[i] = take_job(s, jobs[i]);
+				if (mono_now() - t0 > STORE_COMMIT_SLICE_S) {
+					n = i + 1;
+					break;
+				}
+			}
+		}
+		if (journal_pending(s->j) > 0) {
+			size_t bytes = journal_pending(s->j);
+
+			commit_rc = journal_commit(s->j, cwhy, sizeof(cwhy));
+			if (commit_rc < 0) {
+				char w[160];
+
+				if (!store_wide(s, errno, 0, w, sizeof(w)))
+					snprintf(w, sizeof(w), "%s", cwhy);
+				log_complain(&s->store_fail, 60, "store: %s", cwhy);
+				snprintf(cwhy, sizeof(cwhy), "%s", w);
+			} else {
+				stat_add(s, &s->st.journal_bytes, bytes);
+				stat_add(s, &s->st.journal_commits, 1);
+			}
+		}
 
 		pthread_mutex_lock(&s->mu);
-		/* the slot frees only now, so queued + in-progress never exceeds cap */
-		s->head = (s->head + 1) % s->cap;
-		s->len--;
-		s->bytes -= j->b->bytes;
-		s->st.batches++;
-		s->st.samples += j->res.written;
-		s->st.duplicates += j->res.duplicates;
-		s->st.rejected += j->res.rejected;
-		s->st.quarantined += j->res.quarantined;
-		s->st.refused += j->res.refused;
-		s->st.failed += j->res.failed;
+		for (size_t i = 0; i < n; i++) {
+			struct job *j = jobs[i];
+
+			if (journaled[i] && commit_rc < 0) {
+				j->res.failed += (unsigned)j->b->n;
+				snprintf(j->res.why, sizeof(j->res.why), "journal: %.140s", cwhy);
+			}
+			if (j->res.failed == 0 && !j->res.redelivered)
+				stream_durable(s, j->b);
+			/* the slot frees only now, so queued + in-progress never exceeds cap */
+			s->head = (s->head + 1) % s->cap;
+			s->len--;
+			s->bytes -= j->b->bytes;
+			s->st.batches++;
+			s->st.redelivered += j->res.redelivered;
+			s->st.duplicates += j->res.duplicates;
+			s->st.rejected += j->res.rejected;
+			s->st.quarantined += j->res.quarantined;
+			s->st.refused += j->res.refused;
+			s->st.failed += j->res.failed;
+			s->done[(s->dhead + s->dlen) % s->cap] = j->res;
+			s->dlen++;
+		}
 		series_index_counts(s->idx, &s->st.files, &s->st.series);
-		s->done[(s->dhead + s->dlen) % s->cap] = j->res;
-		s->dlen++;
 		pthread_mutex_unlock(&s->mu);
-		event_active(s->done_ev, EV_READ, 0);
-		sample_batch_free(j->b);
-		free(j);
+		if (n > 0)
+			event_active(s->done_ev, EV_READ, 0);
+		for (size_t i = 0; i < n; i++) {
+			sample_batch_free(jobs[i]->b);
+			free(jobs[i]);
+		}
+		handle_flush(s);
+		upkeep(s, 0);
+		checkpoint(s, 0);
 		pthread_mutex_lock(&s->mu);
+		s->st.cache_files = s->ndirty;
+		s->st.cache_values = s->cache_values;
+		s->st.cache_bytes = s->cache_bytes;
 	}
 	pthread_mutex_unlock(&s->mu);
+	/* shutdown: everything cached goes to the files, then the journal is done with */
+	upkeep(s, 1);
+	if (s->failing)
+		log_warnx("store: stopping with %u values not written (%s): the journal keeps them "
+			  "for the next start",
+			  s->cache_values, s->fail_why);
+	checkpoint(s, 1);
+	free(jobs);
+	free(journaled);
 	return NULL;
+}
+
+int store_flush(struct store *s, const char *path, unsigned timeout_s, char *why, size_t whylen)
+{
+	struct timespec ts;
+	int rc;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_s;
+	pthread_mutex_lock(&s->mu);
+	while (s->flush.state == 1)
+		if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) != 0)
+			goto busy;
+	free(s->flush.path);
+	s->flush.path = path != NULL ? xstrdup(path) : NULL;
+	s->flush.state = 1;
+	pthread_cond_broadcast(&s->cv);
+	while (s->flush.state == 1)
+		if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) != 0)
+			goto busy;
+	rc = s->flush.rc;
+	if (rc < 0)
+		snprintf(why, whylen, "%s", s->flush.why);
+	s->flush.state = 0;
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+busy:
+	pthread_mutex_unlock(&s->mu);
+	snprintf(why, whylen, "the writer did not finish within %u s", timeout_s);
+	return -1;
 }
 
 static void done_cb(evutil_socket_t fd, short what, void *arg)
@@ -1007,6 +1774,18 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 
 static void store_destroy(struct store *s)
 {
+	for (size_t i = 0; i < s->nstreams_b; i++)
+		while (s->streams[i] != NULL) {
+			struct stream_ent *e = s->streams[i];
+
+			s->streams[i] = e->next;
+			free(e);
+		}
+	free(s->streams);
+	free(s->flush.path);
+	journal_free(s->j);
+	if (s->data_fd >= 0)
+		close(s->data_fd);
 	for (size_t i = 0; i < s->nknown; i++)
 		free(s->known[i]);
 	free(s->known);
@@ -1032,6 +1811,13 @@ struct store *store_new(struct event_base *base, const struct store_params *p, s
 	s->quarantine_retry = p->quarantine_retry ? p->quarantine_retry : 60;
 	s->max_series = p->max_series_per_site;
 	s->max_new_files = p->max_new_files_per_minute;
+	s->flush_age = p->cache_flush_age;
+	s->max_values = p->cache_max_values ? p->cache_max_values : 360;
+	s->cache_max = p->cache_size ? p->cache_size : (size_t)64 << 20;
+	s->be = &librrd_backend;
+	s->seed = (unsigned)getpid();
+	s->data_fd = -1;
+	TAILQ_INIT(&s->dirty);
 	s->cap = p->queue_max ? p->queue_max : 1;
 	s->todo = xcalloc(s->cap, sizeof(*s->todo));
 	s->done = xcalloc(s->cap, sizeof(*s->done));
@@ -1131,6 +1917,9 @@ void store_foreach_quarantined(struct store *s, store_quarantine_fn fn, void *ar
 /* The writer's per-file and per-site states hang off the index and go with it. */
 static void free_states(struct store *s)
 {
+	/* what a failing store could not write at shutdown: the journal has it */
+	while (!TAILQ_EMPTY(&s->dirty))
+		cache_clean(s, TAILQ_FIRST(&s->dirty));
 	for (size_t i = 0; i < s->nq; i++) {
 		free(s->q[i]->path);
 		free(s->q[i]->names);

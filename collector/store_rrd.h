@@ -1,10 +1,26 @@
 /*
- * store_rrd.h - the collector's RRD writer: batches go into a queue bounded
- * in batches and bytes, one writer thread maps series to files through the
- * series index, creates, grows and updates the files, and completions come
- * back to the event loop so each batch can be acknowledged once it is on disk.
- * A failure only one file has quarantines that file; only a failure of the
- * whole store withholds acknowledgements.
+ * store_rrd.h - the collector's RRD store, written the way rrdcached makes
+ * rrdtool fast. Batches go into a queue bounded in batches and bytes; one
+ * writer thread takes whatever has queued, maps series to files through the
+ * series index (creating and growing files at once), keeps each file's new
+ * values in a write-back cache, appends the batches to a checksummed journal
+ * (<data_dir>/journal) and fsyncs it once for all of them (group commit).
+ * Only then do completions go back to the event loop, so a batch is
+ * acknowledged once it is durable in the journal, not once it is in the
+ * RRD file. The cache writes a file many values per rrd_update: when it
+ * holds cache_max_values of them, when its oldest is cache_flush_age old
+ * (spread over the second half of that age, so files do not all flush at
+ * once), oldest files first when the cache outgrows cache_size, on demand
+ * (store_flush), and all of it at shutdown. A journal file is removed once
+ * the cache has written everything it covers; at start-up what is left is
+ * replayed into the files before any session is accepted.
+ *
+ * The store also remembers, per (site, agent, stream), the highest batch it
+ * holds durably, so that a batch delivered again (its ack was lost) is
+ * acknowledged without being written. A failure only one file has
+ * quarantines that file; only a failure of the whole store (journal or
+ * files) withholds acknowledgements. Alerts never wait for the cache: they
+ * are evaluated on ingest, before the store.
  */
 #ifndef VAKT_STORE_RRD_H
 #define VAKT_STORE_RRD_H
@@ -27,6 +43,9 @@ struct store_params {
 	unsigned quarantine_retry;         /* seconds before a quarantined file is tried again */
 	unsigned max_series_per_site;      /* 0 = no limit */
 	unsigned max_new_files_per_minute; /* per site; 0 = no limit */
+	unsigned cache_flush_age;          /* seconds a value may wait; 0 = write at once */
+	unsigned cache_max_values;         /* updates per file before it is written; 0 = 360 */
+	size_t cache_size;                 /* bytes of cached values; 0 = 64 MiB */
 };
 
 /* What the writer reports for one batch, on the loop thread. */
@@ -40,6 +59,7 @@ struct store_result {
 	unsigned refused;     /* samples of series over the site's limits: dropped, counted */
 	unsigned failed;      /* samples not stored for now (disk full, read-only store): the
 				 batch must not be acknowledged, the agent sends it again */
+	int redelivered;      /* 1: the stream's batch was durable already; acked, not written */
 	char why[160];        /* the first failure, for the agent and the log */
 };
 
@@ -47,8 +67,13 @@ typedef void (*store_done_fn)(const struct store_result *r, void *arg);
 
 struct store_stats {
 	uint64_t batches, samples, duplicates, rejected, quarantined, refused, failed;
-	uint64_t files_created, files_grown; /* grown: data sources added with rrd_tune */
-	uint64_t submit_refused;             /* batches refused by a full queue */
+	uint64_t redelivered;                          /* batches acked without a write */
+	uint64_t journal_commits, journal_bytes;       /* fsyncs and bytes appended */
+	uint64_t replayed;                             /* journal records replayed at start-up */
+	uint64_t updates;                              /* rrd_update calls */
+	size_t cache_files, cache_values, cache_bytes; /* files with values waiting */
+	uint64_t files_created, files_grown;           /* grown: data sources added with rrd_tune */
+	uint64_t submit_refused;                       /* batches refused by a full queue */
 	size_t queued, queued_bytes;
 	size_t files, series; /* in the series index */
 	size_t files_quarantined;
@@ -93,6 +118,18 @@ void store_foreach_known_agent(const struct store *s,
 			       void (*fn)(const char *site, const char *agent, void *arg),
 			       void *arg);
 void store_get_stats(struct store *s, struct store_stats *st);
+/*
+ * The highest seq of (site, agent, stream) the store holds durably, 0 when
+ * none: the agent resumes after it.
+ */
+uint64_t store_stream_acked(struct store *s, const char *site, const char *agent, uint64_t stream);
+/*
+ * Writes the cached values of the file at `path` (as the status names it),
+ * or of every file when path is NULL, and waits for it (at most timeout_s):
+ * for readers that need the file current. Blocks the caller. Returns the
+ * number of files written, or -1 with why.
+ */
+int store_flush(struct store *s, const char *path, unsigned timeout_s, char *why, size_t whylen);
 /*
  * Calls fn for each quarantined file, oldest first, with the store's lock
  * held: fn must not call the store.

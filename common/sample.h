@@ -66,6 +66,7 @@ struct sample_batch {
 	char *agent;         /* NULL for synthetic samples */
 	uint64_t session_id; /* 0 for synthetic samples: nobody waits for an ack */
 	uint64_t seq;
+	uint64_t stream; /* the agent's Hello.stream; 0: none (seq restarts with the agent) */
 	struct sample *v;
 	size_t n, cap;
 	struct sample_chunk *chunks; /* the names */

@@ -46,6 +46,8 @@ tls {
   key = "$PKI/private/local.key"
   crl = "$PKI/crl.pem"
 }
+# the write-back cache writes a file within 10 s (default 300 s), so that rrdtool sees it fill
+cache_flush_age = 10
 
 channel "alerts" {
   kind = "log"
@@ -122,6 +124,7 @@ cat <<EOT
   Try:         rrdtool lastupdate $DEMO/rrd/demo/localhost/if-lo.rrd
                rrdtool fetch $DEMO/rrd/demo/127.0.0.1/web.rrd AVERAGE -s -5min
                $VAKT_BIN/vaktctl -s $DEMO/collector.sock status
+               $VAKT_BIN/vaktctl -s $DEMO/collector.sock flush --all   # write the cache to the files now
                kill $PID_web    # stops the TCP service: "unreachable", with the reason, in the alert log
                tail -f $DEMO/alerts.log
   $( [ "$SECONDS_TO_RUN" -gt 0 ] && echo "Stopping by itself after $SECONDS_TO_RUN s." || echo "Ctrl-C stops everything." )

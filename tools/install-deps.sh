@@ -11,7 +11,7 @@ build="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
 runtime="snmpd snmp rrdtool python3 iproute2 procps openssl"
 test="libcmocka-dev valgrind sqlite3 openssl nftables clang"
 # the peers the benchmarks under bench/ compare Vakt with
-bench="collectd-core"
+bench="collectd-core rrdcached"
 
 want=""
 for set in "$@"; do

@@ -1,6 +1,6 @@
 /*
  * vaktctl - talks to a running vakt-collector over its control socket.
- * Sends one command, prints the answer. Only "status" exists for now.
+ * Sends one command (status, flush), prints the answer.
  * Every failure ends in a line on stderr saying why and exit status 1.
  */
 #include <errno.h>
@@ -20,6 +20,10 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vaktctl [-s SOCKET] status\n"
+		"       vaktctl [-s SOCKET] flush [FILE | --all]\n"
+		"  status              the collector's sessions, store, agents and alerts\n"
+		"  flush               write the cached values of one RRD file (its full path),\n"
+		"                      or of all, so that a reader sees them now\n"
 		"  -s, --socket PATH   collector control socket (default %s)\n"
 		"  -V, --version       print the version and exit\n"
 		"  -h, --help          print this help and exit\n",
@@ -43,7 +47,7 @@ int main(int argc, char **argv)
 	ssize_t n;
 	int ch, fd, werr, rerr, rc;
 
-	while ((ch = getopt_long(argc, argv, "s:Vh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+s:Vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			path = optarg;
@@ -59,7 +63,19 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind + 1 != argc || strcmp(argv[optind], "status") != 0) {
+	if (optind < argc && strcmp(argv[optind], "flush") == 0 && optind + 2 >= argc) {
+		/* "--all" and no argument both mean every file */
+		if (optind + 2 == argc && strcmp(argv[optind + 1], "--all") != 0)
+			snprintf(cmd, sizeof(cmd), "flush %s\n", argv[optind + 1]);
+		else
+			snprintf(cmd, sizeof(cmd), "flush\n");
+		if (strlen(cmd) >= sizeof(cmd) - 1 || strchr(cmd, '\n') != cmd + strlen(cmd) - 1) {
+			fprintf(stderr, "vaktctl: flush: path too long or not one line\n");
+			return 2;
+		}
+	} else if (optind + 1 == argc && strcmp(argv[optind], "status") == 0) {
+		snprintf(cmd, sizeof(cmd), "status\n");
+	} else {
 		usage(stderr);
 		return 2;
 	}
@@ -86,7 +102,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vaktctl: %s\n", strerror(errno));
 		return 1;
 	}
-	snprintf(cmd, sizeof(cmd), "%s\n", argv[optind]);
 	/* a failed write is not the end: a refusal may still be there to read */
 	werr = write(fd, cmd, strlen(cmd)) < 0 ? errno : 0;
 	/* the whole answer is read first: a refusal must not look like an answer */

@@ -8,18 +8,20 @@ PIDS=""
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 fail() { log "FAIL: $*"; exit 1; }
 
-# free_port [udp|tcp] [preferred]: prints a port nobody listens on.
+# free_port [udp|tcp] [preferred]: prints a port no socket holds (listening or
+# connected), below the kernel's ephemeral range (32768 up) so that a client's
+# connection does not take it between this check and the bind.
 free_port() {
 	proto=${1:-tcp}
-	flag=-ltn
-	[ "$proto" = udp ] && flag=-lun
+	flag=-tan
+	[ "$proto" = udp ] && flag=-uan
 	port=${2:-}
 	if [ -n "$port" ] && ! ss -H $flag "sport = :$port" | grep -q .; then
 		echo "$port"
 		return
 	fi
 	for _ in $(seq 1 200); do
-		port=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 30000 ))
+		port=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 12000 ))
 		if ! ss -H $flag "sport = :$port" | grep -q .; then
 			echo "$port"
 			return
@@ -147,7 +149,9 @@ start_tcp_service() {
 
 # write_collector_conf DIR PORT: a test collector's config on 127.0.0.1:PORT with
 # RRD step 1 s, files under DIR, in plaintext (insecure = yes; test_tls.sh
-# covers TLS); more config (channels, rules) comes on stdin.
+# covers TLS); more config (channels, rules) comes on stdin. Its write-back
+# cache holds a value CACHE_FLUSH_AGE seconds at most (default 1, so that
+# polling readers see files fill; rrd_flush makes them current at once).
 write_collector_conf() {
 	{
 		cat <<EOC
@@ -156,6 +160,7 @@ data_dir = "$1/rrd"
 step = 1
 control_socket = "$1/collector.sock"
 insecure = yes
+cache_flush_age = ${CACHE_FLUSH_AGE:-1}
 EOC
 		cat
 	} >"$1/collector.conf"
@@ -211,6 +216,13 @@ EOC
 	start_tcp_service web "$1" "$4"
 	start_collector "$1" "$3"
 	start agent "$1/agent.log" "$VAKT_BIN/vakt-agent" -f -c "$1/agent.conf"
+}
+
+# rrd_flush DIR [FILE]: has the collector of DIR/collector.sock write its cached
+# values of FILE (of every file without one), so that rrdtool reads them now.
+rrd_flush() {
+	"$VAKT_BIN/vaktctl" -s "$1/collector.sock" flush ${2:---all} >/dev/null ||
+		fail "vaktctl flush ${2:---all} failed"
 }
 
 # rrd_last FILE DS: the last raw value rrdtool holds for DS.

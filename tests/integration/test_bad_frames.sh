@@ -125,6 +125,7 @@ s.close()
 # same_number A B: A and B are the same number (rrdtool may print 4.25e+01)
 same_number() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 == b + 0) }'; }
 
+rrd_flush "$W"
 rrd="$W/rrd/s/h/c.rrd"
 [ -f "$rrd" ] || { find "$W/rrd"; fail "$rrd was not created"; }
 v=$(rrd_last "$rrd" m) || fail "no value for m in $rrd"

@@ -79,6 +79,8 @@ for _ in range(3):
 got = wait_lines("firing unreachable", 1, 5)
 assert "fosen h2 system | system on h2 (site fosen) is unreachable: timeout: " + why in got[0], got
 rrd = os.path.join(W, "rrd/fosen/h2/system.rrd")
+subprocess.run([os.environ["VAKT_BIN"] + "/vaktctl", "-s", W + "/collector.sock", "flush", rrd],
+               check=True, capture_output=True)
 out = subprocess.run(["rrdtool", "lastupdate", rrd], capture_output=True, text=True).stdout
 assert out.split("\n")[0].split() == ["up", "outcome"] or set(out.split("\n")[0].split()) == {"up", "outcome"}, out
 vals = dict(zip(out.split("\n")[0].split(), out.strip().split("\n")[-1].split(":")[1].split()))
@@ -96,6 +98,8 @@ for i in range(4):
     send(s, [g("h3", "f", 10.0 + i), g("h1", "c"), g("h1", "d")])
     time.sleep(0.5)
 rrd = os.path.join(W, "rrd/fosen/h3/f.rrd")
+subprocess.run([os.environ["VAKT_BIN"] + "/vaktctl", "-s", W + "/collector.sock", "flush", rrd],
+               check=True, capture_output=True)
 out = subprocess.run(["rrdtool", "lastupdate", rrd], capture_output=True, text=True).stdout
 assert out.strip().split("\n")[-1].split(":")[1].strip() == "13", out
 st = subprocess.run([os.environ["VAKT_BIN"] + "/vaktctl", "-s", W + "/collector.sock", "status"],

@@ -36,6 +36,7 @@ t0=$(cat "$W/times.txt")
 rrd="$W/rrd/fosen/sw/if-x.rrd"
 grep -qF "store: $rrd: added 1 data sources" "$W/collector.log" ||
 	{ cat "$W/collector.log"; fail "the file did not grow"; }
+rrd_flush "$W" "$rrd"
 rrdtool fetch "$rrd" AVERAGE -r 1 -s $((t0 - 1)) -e $((t0 + 9)) >"$W/fetch.txt"
 # value at time T of data source DS
 at() { awk -v t="$1:" -v ds="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == ds) c = i + 1; next }

@@ -60,6 +60,7 @@ after=$(hwm)
 log "one batch: $n samples, $bytes wire bytes; collector VmHWM $before kB before, $after kB after"
 [ "$bytes" -gt 1000000 ] || fail "the batch was only $bytes bytes"
 rrd="$W/rrd/fosen/sw/if-1.rrd"
+rrd_flush "$W" "$rrd"
 [ "$(rrdtool last "$rrd")" = $((last_t / 1000)) ] || fail "the last sample is not in $rrd"
 grep -q "$n samples written" <("$VAKT_BIN/vaktctl" -s "$W/collector.sock" status) ||
 	{ "$VAKT_BIN/vaktctl" -s "$W/collector.sock" status; fail "not every sample was written"; }

@@ -48,6 +48,7 @@ status() { "$VAKT_BIN/vaktctl" -s "$W/collector.sock" status; }
 
 log "the host's folder is a plain file: its batches are acknowledged anyway"
 send 1 3 || { cat "$W/collector.log"; fail "a batch was not acknowledged"; }
+rrd_flush "$W"
 [ "$(rrd_last "$W/rrd/fosen/good/c.rrd" m)" = 3 ] || fail "good/c.rrd lacks batch 3"
 [ "$(rrd_last "$W/rrd/fosen/good/d.rrd" m)" = 3 ] || fail "good/d.rrd lacks batch 3"
 status >"$W/status1.txt"
@@ -68,6 +69,7 @@ grep -qF "firing quarantine fosen bad store | 1 file(s) of bad (site fosen) cann
 log "fixing the folder"
 rm "$W/rrd/fosen/bad"
 send 4 3 || { cat "$W/collector.log"; fail "a batch was not acknowledged after the fix"; }
+rrd_flush "$W"
 [ "$(rrd_last "$W/rrd/fosen/bad/c.rrd" m)" = 6 ] ||
 	{ cat "$W/collector.log"; fail "bad/c.rrd did not get the data after the fix"; }
 [ "$(rrd_last "$W/rrd/fosen/good/c.rrd" m)" = 6 ] || fail "good/c.rrd lacks batch 6"

@@ -63,11 +63,14 @@ def now_ms():
     return int(time.time() * 1000)
 
 
-def hello(protocol=1, software="wire.py", site="s", agent="a", capabilities=(), time_ms=None):
+def hello(protocol=1, software="wire.py", site="s", agent="a", capabilities=(), time_ms=None,
+          stream=0):
     body = f_varint(1, protocol) + f_bytes(2, software) + f_bytes(3, site) + f_bytes(4, agent)
     for c in capabilities:
         body += f_bytes(5, c)
     body += f_varint(6, now_ms() if time_ms is None else time_ms)
+    if stream:
+        body += f_varint(7, stream)
     return f_bytes(HELLO, body)
 
 

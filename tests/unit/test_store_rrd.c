@@ -171,6 +171,97 @@ static void test_batches_land_in_rrd_and_replays_are_duplicates(void **state)
 	remove_tree(dir);
 }
 
+/* The last value rrdtool holds for data source ds of path, as text ("" when none). */
+static void last_of(const char *path, const char *ds, char *out, size_t len)
+{
+	time_t last;
+	unsigned long n;
+	char **names, **values;
+
+	out[0] = '\0';
+	assert_int_equal(rrd_lastupdate_r(path, &last, &n, &names, &values), 0);
+	for (unsigned long i = 0; i < n; i++)
+		if (strcmp(names[i], ds) == 0)
+			snprintf(out, len, "%s", values[i]);
+	free_lastupdate(n, names, values);
+}
+
+static void test_cache_waits_merges_and_replays_after_a_crash(void **state)
+{
+	char dir[] = "/tmp/vakt-store-XXXXXX", path[512], why[160], v[64];
+	struct result_log log = {.n = 0};
+	struct store_params p = {.step = 1, .queue_max = 4, .cache_flush_age = 3600};
+	struct store *s;
+	int64_t t0 = ((int64_t)time(NULL) - 100) * 1000;
+	struct spec a[] = {{"", "m1", t0, 1.0}}, b[] = {{"", "m2", t0, 2.0}},
+		    c[] = {{"", "m1", t0 + 1000, 3.0}, {"", "m2", t0 + 1000, 4.0}};
+	struct sample_batch *x;
+
+	assert_non_null(mkdtemp(dir));
+	log.base = event_base_new();
+	p.data_dir = dir;
+	s = store_new(log.base, &p, done, &log);
+	/* stream 5 of agent "agent": batch 1 ends in the middle of timestamp t0 */
+	x = frame_of(1, a, 1);
+	x->stream = 5;
+	assert_int_equal(SUBMIT(1, "x", x), 0);
+	x = frame_of(2, b, 1);
+	x->stream = 5;
+	assert_int_equal(SUBMIT(1, "x", x), 0);
+	wait_results(&log, 2);
+	assert_int_equal(log.r[1].written, 1);
+	assert_int_equal(log.r[1].duplicates, 0);
+	assert_true(store_stream_acked(s, "x", "agent", 5) == 2);
+	assert_true(store_stream_acked(s, "x", "agent", 6) == 0);
+	/* acked, yet only in the journal and the cache: the file has nothing after its start */
+	snprintf(path, sizeof(path), "%s/x/h/c.rrd", dir);
+	last_of(path, "m1", v, sizeof(v));
+	assert_string_equal(v, "U");
+	/* a reader asks: both halves of t0 are in one update */
+	assert_int_equal(store_flush(s, path, 5, why, sizeof(why)), 1);
+	last_of(path, "m1", v, sizeof(v));
+	assert_string_equal(v, "1");
+	last_of(path, "m2", v, sizeof(v));
+	assert_string_equal(v, "2");
+
+	/* batch 2 again (its ack was lost): acked, not written */
+	x = frame_of(2, b, 1);
+	x->stream = 5;
+	assert_int_equal(SUBMIT(1, "x", x), 0);
+	x = frame_of(3, c, 2);
+	x->stream = 5;
+	assert_int_equal(SUBMIT(1, "x", x), 0);
+	wait_results(&log, 4);
+	assert_int_equal(log.r[2].redelivered, 1);
+	assert_int_equal(log.r[3].redelivered, 0);
+	assert_int_equal(log.r[3].written, 2);
+
+	/* a crash: nothing flushed, nothing of the store's shutdown; a new store replays */
+	{
+		char cp[1100];
+
+		snprintf(cp, sizeof(cp), "cp -a '%s' '%s.crash'", dir, dir);
+		assert_int_equal(system(cp), 0);
+	}
+	store_free(s);
+	remove_tree(dir);
+	{
+		char mv[1100];
+
+		snprintf(mv, sizeof(mv), "mv '%s.crash' '%s'", dir, dir);
+		assert_int_equal(system(mv), 0);
+	}
+	log.n = 0;
+	s = store_new(log.base, &p, done, &log);
+	assert_non_null(s);
+	assert_true(store_stream_acked(s, "x", "agent", 5) == 3);
+	last_of(path, "m2", v, sizeof(v));
+	assert_string_equal(v, "4");
+	store_free(s);
+	event_base_free(log.base);
+	remove_tree(dir);
+}
+
 static void test_queue_is_bounded(void **state)
 {
 	char dir[] = "/tmp/vakt-store-XXXXXX";
@@ -731,6 +822,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_batches_land_in_rrd_and_replays_are_duplicates),
+	    cmocka_unit_test(test_cache_waits_merges_and_replays_after_a_crash),
 	    cmocka_unit_test(test_queue_is_bounded),
 	    cmocka_unit_test(test_interleaved_files_in_one_batch),
 	    cmocka_unit_test(test_out_of_order_batch_and_partial_replay),

@@ -1,0 +1,578 @@
+/*
+ * bench_ingest.c - CPU per value of the whole collector (socket, decode,
+ * journal, cache, RRD files) against a bare librrd loop writing 60 values
+ * per call (the floor) and rrdcached fed with BATCH, on the same files and
+ * values. It measures the CPU of the process that does the writing (the
+ * collector's, rrdcached's, its own) from /proc, and reports nothing unless
+ * every file ends at the last timestamp. bench/ingest.sh runs it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <rrd.h>
+
+#include "frame.h"
+#include "store_rrd.h"
+#include "xmalloc.h"
+
+#define SITE     "bench"
+#define NMETRICS 3
+#define CHUNK    60 /* the floor's values per rrd_update */
+
+static const char *const metric[NMETRICS] = {"in_octets", "out_octets", "oper_status"};
+static const Vakt__Kind kind[NMETRICS] = {VAKT__KIND__DERIVE, VAKT__KIND__DERIVE,
+					  VAKT__KIND__GAUGE};
+
+struct bench {
+	unsigned files, updates, step, batch, window;
+	const char *dir;
+	time_t t0; /* round 0 creates the files; round r is t0 + r * step */
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* CPU seconds (user + system, all threads) of process pid; 0 = this one. */
+static double cpu_of(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	FILE *f;
+
+	if (pid == 0) {
+		struct rusage ru;
+
+		getrusage(RUSAGE_SELF, &ru);
+		return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+		       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL || fgets(buf, sizeof(buf), f) == NULL) {
+		fprintf(stderr, "bench_ingest: %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	fclose(f);
+	/* after the command's closing parenthesis: field 3 on; utime and stime are 14 and 15 */
+	p = strrchr(buf, ')');
+	if (p == NULL ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2) {
+		fprintf(stderr, "bench_ingest: %s: cannot parse\n", path);
+		exit(1);
+	}
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static uint64_t value(unsigned f, unsigned m, unsigned r)
+{
+	return m == 2 ? 1 : (uint64_t)r * (m ? 500 : 1000) + f;
+}
+
+static void file_path(const struct bench *b, unsigned f, char *buf, size_t len)
+{
+	/* the collector's layout: <data_dir>/<site>/<host>/<check>-<instance>.rrd */
+	snprintf(buf, len, "%s/%s/sw%04u/if-eth%u.rrd", b->dir, SITE, f / 10, f % 10);
+}
+
+static void create_files(const struct bench *b)
+{
+	struct store_ds ds[NMETRICS];
+	char **argv, path[4096];
+	int argc;
+
+	for (int m = 0; m < NMETRICS; m++) {
+		ds[m].name = metric[m];
+		ds[m].kind = (enum sample_kind)kind[m];
+		ds[m].interval = b->step;
+	}
+	argc = store_rrd_create_args(b->step, ds, NMETRICS, &argv);
+	mkdir(b->dir, 0755);
+	for (unsigned f = 0; f < b->files; f++) {
+		file_path(b, f, path, sizeof(path));
+		for (char *p = path + strlen(b->dir) + 1; *p; p++)
+			if (*p == '/') {
+				*p = '\0';
+				mkdir(path, 0755);
+				*p = '/';
+			}
+		rrd_clear_error();
+		if (rrd_create_r2(path, b->step, b->t0 - 1, 1, NULL, NULL, argc,
+				  (const char **)argv) != 0) {
+			fprintf(stderr, "bench_ingest: create %s: %s\n", path, rrd_get_error());
+			exit(1);
+		}
+	}
+	for (int i = 0; i < argc; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+/* Every file must end at the last round: a benchmark that wrote nothing is worthless. */
+static void check_files(const struct bench *b)
+{
+	char path[4096];
+	time_t want = b->t0 + (time_t)b->updates * b->step;
+
+	for (unsigned f = 0; f < b->files; f++) {
+		time_t last;
+
+		file_path(b, f, path, sizeof(path));
+		last = rrd_last_r(path);
+		if (last != want) {
+			fprintf(stderr, "bench_ingest: %s ends at %lld, not %lld\n", path,
+				(long long)last, (long long)want);
+			exit(1);
+		}
+	}
+}
+
+static void report(const char *mode, const struct bench *b, double secs, double cpu, double setup)
+{
+	uint64_t values = (uint64_t)b->files * NMETRICS * b->updates;
+
+	printf("mode=%s files=%u series=%u updates=%u values=%" PRIu64 " seconds=%.3f cpu_s=%.3f "
+	       "us_per_value=%.3f values_per_s=%.0f setup_s=%.2f\n",
+	       mode, b->files, b->files * NMETRICS, b->updates, values, secs, cpu,
+	       cpu * 1e6 / (double)values, (double)values / secs, setup);
+}
+
+/* ---- the floor: librrd in a loop, CHUNK values per call ---- */
+
+static void run_librrd(struct bench *b)
+{
+	char path[4096], (*vals)[96] = xcalloc(CHUNK, sizeof(*vals));
+	const char *argv[CHUNK];
+	double t, c, setup = now_s();
+
+	create_files(b);
+	setup = now_s() - setup;
+	t = now_s();
+	c = cpu_of(0);
+	for (unsigned f = 0; f < b->files; f++) {
+		file_path(b, f, path, sizeof(path));
+		for (unsigned r = 1; r <= b->updates;) {
+			int n = 0;
+
+			for (; n < CHUNK && r <= b->updates; n++, r++) {
+				snprintf(vals[n], sizeof(vals[n]),
+					 "%lld:%" PRIu64 ":%" PRIu64 ":%" PRIu64,
+					 (long long)(b->t0 + (time_t)r * b->step), value(f, 0, r),
+					 value(f, 1, r), value(f, 2, r));
+				argv[n] = vals[n];
+			}
+			rrd_clear_error();
+			if (rrd_update_r(path, NULL, n, argv) != 0) {
+				fprintf(stderr, "bench_ingest: update %s: %s\n", path,
+					rrd_get_error());
+				exit(1);
+			}
+		}
+	}
+	c = cpu_of(0) - c;
+	t = now_s() - t;
+	free(vals);
+	check_files(b);
+	report("librrd", b, t, c, setup);
+}
+
+/* ---- a line protocol over a socket (rrdcached, the collector's control socket) ---- */
+
+static int unix_connect(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		fprintf(stderr, "bench_ingest: connect %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	return fd;
+}
+
+static void write_all(int fd, const void *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t k = write(fd, p, n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			fprintf(stderr, "bench_ingest: write: %s\n", strerror(errno));
+			exit(1);
+		}
+		p = (const char *)p + k;
+		n -= (size_t)k;
+	}
+}
+
+/* Reads one line (up to \n) into buf. */
+static void read_line(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	while (n + 1 < len) {
+		ssize_t k = read(fd, buf + n, 1);
+
+		if (k <= 0) {
+			fprintf(stderr, "bench_ingest: read: %s\n",
+				k < 0 ? strerror(errno) : "EOF");
+			exit(1);
+		}
+		if (buf[n] == '\n')
+			break;
+		n++;
+	}
+	buf[n] = '\0';
+}
+
+/* ---- rrdcached, fed with BATCH, flushed with FLUSHALL ---- */
+
+static uint64_t rrdcached_stat(int fd, const char *name)
+{
+	char line[256];
+	int n;
+	uint64_t v = 0;
+
+	write_all(fd, "STATS\n", 6);
+	read_line(fd, line, sizeof(line));
+	n = atoi(line);
+	for (int i = 0; i < n; i++) {
+		read_line(fd, line, sizeof(line));
+		if (strncmp(line, name, strlen(name)) == 0 && line[strlen(name)] == ':')
+			v = strtoull(line + strlen(name) + 1, NULL, 10);
+	}
+	return v;
+}
+
+static void run_rrdcached(struct bench *b, const char *sock, pid_t pid)
+{
+	char path[4096], line[256];
+	size_t cap = 1 << 20, len = 0;
+	char *buf = xmalloc(cap);
+	double t, c, setup = now_s();
+	uint64_t want;
+	int fd;
+
+	create_files(b);
+	setup = now_s() - setup;
+	fd = unix_connect(sock);
+	want = rrdcached_stat(fd, "DataSetsWritten") + (uint64_t)b->files * b->updates;
+	t = now_s();
+	c = cpu_of(pid);
+	write_all(fd, "BATCH\n", 6);
+	read_line(fd, line, sizeof(line));
+	/* round by round, as the values arrive in a collector */
+	for (unsigned r = 1; r <= b->updates; r++)
+		for (unsigned f = 0; f < b->files; f++) {
+			if (cap - len < 8192) {
+				write_all(fd, buf, len);
+				len = 0;
+			}
+			file_path(b, f, path, sizeof(path));
+			len +=
+			    (size_t)snprintf(buf + len, cap - len,
+					     "UPDATE %s %lld:%" PRIu64 ":%" PRIu64 ":%" PRIu64 "\n",
+					     path, (long long)(b->t0 + (time_t)r * b->step),
+					     value(f, 0, r), value(f, 1, r), value(f, 2, r));
+		}
+	write_all(fd, buf, len);
+	write_all(fd, ".\n", 2);
+	read_line(fd, line, sizeof(line));
+	if (atoi(line) != 0) {
+		fprintf(stderr, "bench_ingest: rrdcached: %s\n", line);
+		exit(1);
+	}
+	write_all(fd, "FLUSHALL\n", 9);
+	read_line(fd, line, sizeof(line));
+	for (int i = 0; i < 600000 && rrdcached_stat(fd, "DataSetsWritten") < want; i++)
+		usleep(1000);
+	c = cpu_of(pid) - c;
+	t = now_s() - t;
+	close(fd);
+	free(buf);
+	check_files(b);
+	report("rrdcached", b, t, c, setup);
+}
+
+/* ---- the collector, through its socket, as an agent ---- */
+
+static int tcp_connect(int port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		fprintf(stderr, "bench_ingest: connect 127.0.0.1:%d: %s\n", port, strerror(errno));
+		exit(1);
+	}
+	return fd;
+}
+
+static void send_frame(int fd, Vakt__Frame *f)
+{
+	size_t len;
+	uint8_t *p = frame_encode(f, &len);
+
+	write_all(fd, p, len);
+	free(p);
+}
+
+static Vakt__Frame *recv_frame(int fd)
+{
+	unsigned char hdr[4], *body;
+	uint32_t len;
+	size_t got = 0;
+	Vakt__Frame *f;
+
+	while (got < 4) {
+		ssize_t k = read(fd, hdr + got, 4 - got);
+
+		if (k <= 0) {
+			fprintf(stderr, "bench_ingest: the collector closed the session\n");
+			exit(1);
+		}
+		got += (size_t)k;
+	}
+	len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+	body = xmalloc(len ? len : 1);
+	for (got = 0; got < len;) {
+		ssize_t k = read(fd, body + got, len - got);
+
+		if (k <= 0) {
+			fprintf(stderr, "bench_ingest: the collector closed the session\n");
+			exit(1);
+		}
+		got += (size_t)k;
+	}
+	f = vakt__frame__unpack(NULL, len, body);
+	free(body);
+	if (f == NULL || f->msg_case == VAKT__FRAME__MSG_ERROR) {
+		fprintf(stderr, "bench_ingest: collector: %s\n",
+			f ? f->error->message : "a frame that does not decode");
+		exit(1);
+	}
+	return f;
+}
+
+/* Encoded frames of rounds [from, to], b->batch samples each, round by round. */
+static uint8_t **encode_rounds(const struct bench *b, unsigned from, unsigned to, uint64_t *seq,
+			       size_t **lens, size_t *n)
+{
+	size_t total = (size_t)(to - from + 1) * b->files * NMETRICS, k = 0;
+	Vakt__Sample *smp = xcalloc(b->batch, sizeof(*smp));
+	Vakt__Sample **ptr = xcalloc(b->batch, sizeof(*ptr));
+	char(*host)[16] = xcalloc(b->files, sizeof(*host)),
+	(*inst)[16] = xcalloc(b->files, sizeof(*inst));
+	uint8_t **out = xcalloc(total / b->batch + 2, sizeof(*out));
+
+	*lens = xcalloc(total / b->batch + 2, sizeof(**lens));
+	*n = 0;
+	for (unsigned f = 0; f < b->files; f++) {
+		snprintf(host[f], sizeof(host[f]), "sw%04u", f / 10);
+		snprintf(inst[f], sizeof(inst[f]), "eth%u", f % 10);
+	}
+	for (unsigned r = from; r <= to; r++)
+		for (unsigned f = 0; f < b->files; f++)
+			for (int m = 0; m < NMETRICS; m++) {
+				Vakt__Sample *x = &smp[k];
+
+				vakt__sample__init(x);
+				x->host = host[f];
+				x->check = "if";
+				x->instance = inst[f];
+				x->metric = (char *)metric[m];
+				x->time_ms = (int64_t)(b->t0 + (time_t)r * b->step) * 1000;
+				x->kind = kind[m];
+				if (kind[m] == VAKT__KIND__GAUGE)
+					x->value = (double)value(f, (unsigned)m, r);
+				else
+					x->counter = value(f, (unsigned)m, r);
+				x->interval = b->step;
+				x->width = 64;
+				ptr[k] = x;
+				if (++k == b->batch ||
+				    (r == to && f == b->files - 1 && m == NMETRICS - 1)) {
+					Vakt__Batch bt = VAKT__BATCH__INIT;
+					Vakt__Frame fr = VAKT__FRAME__INIT;
+
+					bt.seq = ++*seq;
+					bt.n_samples = k;
+					bt.samples = ptr;
+					fr.msg_case = VAKT__FRAME__MSG_BATCH;
+					fr.batch = &bt;
+					out[*n] = frame_encode(&fr, &(*lens)[*n]);
+					(*n)++;
+					k = 0;
+				}
+			}
+	free(smp);
+	free(ptr);
+	free(host);
+	free(inst);
+	return out;
+}
+
+/* Sends frames with at most b->window unacked; returns when the last is acked. */
+static void send_acked(const struct bench *b, int fd, uint8_t **fr, const size_t *lens, size_t n,
+		       uint64_t last_seq)
+{
+	size_t sent = 0, acked = 0;
+
+	while (acked < n) {
+		while (sent < n && sent - acked < b->window) {
+			write_all(fd, fr[sent], lens[sent]);
+			sent++;
+		}
+		{
+			Vakt__Frame *f = recv_frame(fd);
+
+			if (f->msg_case == VAKT__FRAME__MSG_ACK)
+				acked = n - (size_t)(last_seq - f->ack->seq);
+			vakt__frame__free_unpacked(f, NULL);
+		}
+	}
+}
+
+static void control(const char *sock, const char *cmd)
+{
+	char line[256];
+	int fd = unix_connect(sock);
+
+	write_all(fd, cmd, strlen(cmd));
+	read_line(fd, line, sizeof(line));
+	close(fd);
+	if (strncmp(line, "error", 5) == 0) {
+		fprintf(stderr, "bench_ingest: %s: %s\n", cmd, line);
+		exit(1);
+	}
+}
+
+static void run_vakt(struct bench *b, int port, const char *ctl, pid_t pid)
+{
+	Vakt__Hello h = VAKT__HELLO__INIT;
+	Vakt__Frame f = VAKT__FRAME__INIT, *a;
+	uint8_t **fr;
+	size_t *lens, n;
+	uint64_t seq = 0, first;
+	double t, c, setup = now_s();
+	int fd = tcp_connect(port);
+
+	h.protocol = 1;
+	h.software = "bench_ingest";
+	h.site = SITE;
+	h.agent = "bench";
+	h.stream = 1;
+	f.msg_case = VAKT__FRAME__MSG_HELLO;
+	f.hello = &h;
+	send_frame(fd, &f);
+	a = recv_frame(fd);
+	vakt__frame__free_unpacked(a, NULL);
+	/* round 0 makes the files (not timed), as a collector that has run for a while has them */
+	fr = encode_rounds(b, 0, 0, &seq, &lens, &n);
+	send_acked(b, fd, fr, lens, n, seq);
+	for (size_t i = 0; i < n; i++)
+		free(fr[i]);
+	free(fr);
+	free(lens);
+	control(ctl, "flush\n");
+	setup = now_s() - setup;
+	if (getenv("BENCH_PAUSE") != NULL) {
+		/* time to attach a profiler to the collector for the timed part alone */
+		fprintf(stderr, "bench_ingest: set up; timed part in %s s\n",
+			getenv("BENCH_PAUSE"));
+		sleep((unsigned)atoi(getenv("BENCH_PAUSE")));
+	}
+	/* the wire's encoding is the agent's work, not the collector's: done before the clock */
+	first = seq;
+	fr = encode_rounds(b, 1, b->updates, &seq, &lens, &n);
+	(void)first;
+	t = now_s();
+	c = cpu_of(pid);
+	send_acked(b, fd, fr, lens, n, seq);
+	/* durable in the journal now; the files hold it once the cache is written */
+	control(ctl, "flush\n");
+	c = cpu_of(pid) - c;
+	t = now_s() - t;
+	for (size_t i = 0; i < n; i++)
+		free(fr[i]);
+	free(fr);
+	free(lens);
+	close(fd);
+	check_files(b);
+	report("vakt", b, t, c, setup);
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: bench_ingest [-f files] [-u updates] [-s step] [-n batch] [-w window] "
+		"-d dir MODE\n"
+		"  librrd                      the floor: rrd_update_r, %d values per call\n"
+		"  rrdcached SOCKET PID        BATCH of UPDATEs, FLUSHALL (files made under dir)\n"
+		"  vakt PORT CONTROL PID       a collector whose data_dir is dir\n",
+		CHUNK);
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	struct bench b = {.files = 200, .updates = 60, .step = 60, .batch = 1000, .window = 8};
+	int ch;
+
+	while ((ch = getopt(argc, argv, "f:u:s:n:w:d:")) != -1) {
+		switch (ch) {
+		case 'f':
+			b.files = (unsigned)atoi(optarg);
+			break;
+		case 'u':
+			b.updates = (unsigned)atoi(optarg);
+			break;
+		case 's':
+			b.step = (unsigned)atoi(optarg);
+			break;
+		case 'n':
+			b.batch = (unsigned)atoi(optarg);
+			break;
+		case 'w':
+			b.window = (unsigned)atoi(optarg);
+			break;
+		case 'd':
+			b.dir = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (b.dir == NULL || optind >= argc || b.files == 0 || b.updates == 0 || b.step == 0 ||
+	    b.batch == 0 || b.window == 0)
+		usage();
+	/* whole steps, far enough back that every round is in the past */
+	b.t0 = (time(NULL) / b.step - (time_t)b.updates - 10) * b.step;
+	if (strcmp(argv[optind], "librrd") == 0 && optind + 1 == argc)
+		run_librrd(&b);
+	else if (strcmp(argv[optind], "rrdcached") == 0 && optind + 3 == argc)
+		run_rrdcached(&b, argv[optind + 1], (pid_t)atoi(argv[optind + 2]));
+	else if (strcmp(argv[optind], "vakt") == 0 && optind + 4 == argc)
+		run_vakt(&b, atoi(argv[optind + 1]), argv[optind + 2],
+			 (pid_t)atoi(argv[optind + 3]));
+	else
+		usage();
+	return 0;
+}

@@ -1,0 +1,197 @@
+#!/bin/sh
+# ingest.sh - bench/ingest: the collector's CPU per value through its real
+# socket (decode, journal with group commit, write-back cache, RRD files)
+# against a bare librrd loop writing 60 values per call (the floor) and
+# rrdcached fed with BATCH, in one run, alternating, on fresh data dirs.
+# Two scenarios: a steady state of 10k series (3334 files x 3), and the
+# replay of a 24-hour backlog of a 500-series site at 60-s step. Appends its
+# section to bench/RESULTS.md (bench/run.sh rewrites the file first).
+# Usage: bench/ingest.sh [build-dir]
+set -eu
+
+BUILD=${1:-build}
+RUNS=${INGEST_RUNS:-3}
+SS_FILES=${SS_FILES:-3334}
+SS_UPDATES=${SS_UPDATES:-60}
+BL_FILES=${BL_FILES:-167}
+BL_UPDATES=${BL_UPDATES:-1440}
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+case "$BUILD" in /*) bdir=$BUILD ;; *) bdir="$root/$BUILD" ;; esac
+bin="$bdir/bin/bench_ingest"
+[ -x "$bin" ] && [ -x "$bdir/bin/vakt-collector" ] || {
+	echo "ingest.sh: $bin or vakt-collector not found: build them first (make bench)" >&2
+	exit 1
+}
+shown=${BUILD#"$root"/}
+case "$shown" in /*) shown="<build-dir>" ;; esac
+out="$here/RESULTS.md"
+rrdcached=$(command -v rrdcached || ls /usr/bin/rrdcached /usr/sbin/rrdcached 2>/dev/null | head -n 1 || :)
+
+work=$(mktemp -d /tmp/vakt-ingest.XXXXXX)
+daemon=""
+trap '[ -n "$daemon" ] && kill "$daemon" 2>/dev/null; rm -rf "$work"' EXIT INT TERM
+
+port() { # a TCP port no socket holds, below the kernel's ephemeral range
+	for _ in $(seq 1 100); do
+		p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 12000 ))
+		ss -H -tan "sport = :$p" | grep -q . || { echo "$p"; return; }
+	done
+	echo "ingest.sh: no free port" >&2
+	exit 1
+}
+
+wait_path() { # wait_path PATH: up to 20 s
+	for _ in $(seq 1 200); do
+		[ -e "$1" ] && return 0
+		sleep 0.1
+	done
+	echo "ingest.sh: $1 did not appear" >&2
+	exit 1
+}
+
+stop_daemon() {
+	kill "$daemon" 2>/dev/null || :
+	wait "$daemon" 2>/dev/null || :
+	daemon=""
+}
+
+# one MODE FILES UPDATES: one run on a fresh data dir; prints bench_ingest's line
+one() {
+	mode=$1 files=$2 updates=$3
+	rm -rf "$work/d"
+	mkdir -p "$work/d"
+	case "$mode" in
+	librrd)
+		"$bin" -f "$files" -u "$updates" -d "$work/d/data" librrd >"$work/line" 2>"$work/log" || {
+			cat "$work/log" >&2
+			exit 1
+		}
+		;;
+	rrdcached)
+		mkdir -p "$work/d/data" "$work/d/journal"
+		# -w 3600: values wait as in Vakt's cache; FLUSHALL ends the run
+		"$rrdcached" -g -l "unix:$work/d/sock" -p "$work/d/pid" -b "$work/d/data" -B \
+			-j "$work/d/journal" -w 3600 -f 7200 >"$work/d/daemon.log" 2>&1 &
+		daemon=$!
+		wait_path "$work/d/sock"
+		"$bin" -f "$files" -u "$updates" -d "$work/d/data" rrdcached "$work/d/sock" "$daemon" \
+			>"$work/line" 2>"$work/log" || {
+			cat "$work/log" >&2
+			tail -n 20 "$work/d/daemon.log" >&2
+			exit 1
+		}
+		stop_daemon
+		;;
+	vakt)
+		p=$(port)
+		# plaintext (insecure = yes): bench_ingest speaks no TLS yet, whose cost is not here
+		cat >"$work/d/collector.conf" <<EOC
+listen = {"127.0.0.1:$p"}
+insecure = yes
+data_dir = "$work/d/data"
+step = 60
+control_socket = "$work/d/collector.sock"
+max_new_files_per_minute = 0
+EOC
+		"$bdir/bin/vakt-collector" -f -c "$work/d/collector.conf" >"$work/d/daemon.log" 2>&1 &
+		daemon=$!
+		wait_path "$work/d/collector.sock"
+		"$bin" -f "$files" -u "$updates" -d "$work/d/data" vakt "$p" "$work/d/collector.sock" "$daemon" \
+			>"$work/line" 2>"$work/log" || {
+			cat "$work/log" >&2
+			tail -n 20 "$work/d/daemon.log" >&2
+			exit 1
+		}
+		stop_daemon
+		;;
+	esac
+	rm -rf "$work/d"
+	cat "$work/line"
+}
+
+field() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+modes="librrd vakt"
+[ -n "$rrdcached" ] && modes="librrd rrdcached vakt"
+for scen in steady backlog; do
+	if [ "$scen" = steady ]; then f=$SS_FILES u=$SS_UPDATES; else f=$BL_FILES u=$BL_UPDATES; fi
+	echo "ingest.sh: $scen: $RUNS runs of $modes, -f $f -u $u"
+	for mode in $modes; do : >"$work/$scen.$mode.runs"; done
+	for _ in $(seq "$RUNS"); do
+		for mode in $modes; do
+			line=$(one "$mode" "$f" "$u")
+			echo "  $line"
+			echo "$line" >>"$work/$scen.$mode.runs"
+		done
+	done
+done
+
+{
+	echo
+	echo "# bench/ingest results"
+	echo
+	echo "Written by \`bench/ingest.sh $shown\` (run by \`bench/run.sh\`, \`make bench\`): CPU seconds of the"
+	echo "process that writes the files (user + system, all threads, from /proc), per value stored,"
+	echo "$RUNS runs per mode, alternating, each on a fresh data dir under /tmp; medians."
+	echo "Every run checks that every file ends at the last timestamp, or reports nothing."
+	echo
+	echo "- **vakt**: \`vakt-collector\` (default cache: 300 s, 360 values per file) fed through its"
+	echo "  socket by one agent session (batches of 1000 samples, 8 unacked), each batch acked once"
+	echo "  fsynced to the journal; the clock stops after \`vaktctl flush\` has written every file."
+	echo "  Plaintext: the TLS of the transport issue is not in these figures yet."
+	echo "- **librrd**: the floor: \`rrd_update_r\` in a loop, 60 values per call."
+	echo "- **rrdcached**: $( [ -n "$rrdcached" ] && "$rrdcached" -h 2>&1 | head -n 1 | sed 's/ *$//' || echo "not installed: not run"); \`-w 3600 -f 7200\`"
+	echo "  with a journal, fed one BATCH of UPDATE lines, then FLUSHALL; the clock stops once it has written all."
+	echo "- collectd (network plugin into its rrdtool plugin): not run yet."
+	echo
+	echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, tree $(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)."
+	echo
+	echo "Files are made before the clock starts (the collector makes them from a first round)."
+	echo "The timed part sends the same values in the same order (round by round) to every mode."
+	echo
+	for scen in steady backlog; do
+		if [ "$scen" = steady ]; then
+			f=$SS_FILES u=$SS_UPDATES
+			echo "## Steady state: $((f * 3)) series ($f files x 3), $u updates each"
+		else
+			f=$BL_FILES u=$BL_UPDATES
+			echo "## Backlog replay: a 24-hour backlog of a $((f * 3))-series site at 60-s step ($u updates each)"
+		fi
+		echo
+		echo '```'
+		for mode in $modes; do
+			case $mode in
+			librrd) echo "$shown/bin/bench_ingest -f $f -u $u -d DIR librrd" ;;
+			rrdcached) echo "rrdcached -g -l unix:SOCK -p PID -b DIR -B -j JDIR -w 3600 -f 7200 & $shown/bin/bench_ingest -f $f -u $u -d DIR rrdcached SOCK PID" ;;
+			vakt) echo "$shown/bin/vakt-collector -f -c CONF & $shown/bin/bench_ingest -f $f -u $u -d DIR vakt PORT CONTROL_SOCKET PID" ;;
+			esac
+		done
+		echo '```'
+		echo
+		l_us=$(field us_per_value <"$work/$scen.librrd.runs" | median)
+		echo "| mode | runs | values per run | median µs CPU per value | / floor | median values/s (wall) | all µs per value |"
+		echo "|---|---|---|---|---|---|---|"
+		for mode in $modes; do
+			us=$(field us_per_value <"$work/$scen.$mode.runs" | median)
+			vps=$(field values_per_s <"$work/$scen.$mode.runs" | median)
+			all=$(field us_per_value <"$work/$scen.$mode.runs" | tr '\n' ' ' | sed 's/ $//')
+			echo "| $mode | $(wc -l <"$work/$scen.$mode.runs") | $(field values <"$work/$scen.$mode.runs" | head -n 1) | $us | $(ratio "$us" "$l_us") | $vps | $all |"
+		done
+		echo
+		v_us=$(field us_per_value <"$work/$scen.vakt.runs" | median)
+		v_vps=$(field values_per_s <"$work/$scen.vakt.runs" | median)
+		if [ "$scen" = steady ]; then
+			echo "Targets: CPU per value <= 1.5x the floor: $(ratio "$v_us" "$l_us")x;" \
+				"values/s >= 200k: $v_vps;" \
+				"ahead of rrdcached: $( [ -f "$work/$scen.rrdcached.runs" ] && ratio "$v_us" "$(field us_per_value <"$work/$scen.rrdcached.runs" | median)" || echo n/a)x its CPU per value."
+		else
+			echo "Target: backlog replay <= 3x the floor: $(ratio "$v_us" "$l_us")x."
+		fi
+		echo
+	done
+} >>"$out"
+echo "ingest.sh: appended to bench/RESULTS.md"

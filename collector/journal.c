@@ -1,0 +1,591 @@
+/*
+ * journal.c - the collector's write-ahead journal (see journal.h). A file
+ * is an 8-byte banner, then records: magic, payload length and CRC-32 of
+ * the payload (4 bytes each, little endian), then the payload: stream, seq,
+ * site, agent and the batch's samples. It never trusts what it reads back:
+ * a record that does not check out ends its file.
+ */
+#include "journal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "xmalloc.h"
+
+#define JOURNAL_BANNER     "VAKTJNL1"
+#define JOURNAL_BANNER_LEN 8
+#define JOURNAL_MAGIC      0x3152564aU /* "JVR1" */
+#define JOURNAL_REC_HDR    12
+/* A record holds one batch: one frame's worth of samples, far below this. */
+#define JOURNAL_REC_MAX (256U * 1024 * 1024)
+/* A name length saying "as the previous sample's". */
+#define JOURNAL_SAME 0xffffU
+
+struct journal {
+	char *dir;
+	int fd, dirfd;
+	uint64_t cur;  /* number of the file being written */
+	uint64_t size; /* its bytes, committed */
+	uint64_t *old; /* finished files (of earlier runs too), ascending */
+	size_t nold;
+	unsigned char *buf; /* appended, not committed */
+	size_t len, cap;
+};
+
+/* slicing-by-8: the journal checksums every byte it writes and reads */
+static uint32_t crc_table[8][256];
+
+static void crc_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? 0xedb88320U ^ (c >> 1) : c >> 1;
+		crc_table[0][i] = c;
+	}
+	for (uint32_t i = 0; i < 256; i++)
+		for (int t = 1; t < 8; t++)
+			crc_table[t][i] =
+			    (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
+}
+
+uint32_t journal_crc32(const void *p, size_t n)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	const unsigned char *b = p;
+	uint32_t c = 0xffffffffU;
+
+	pthread_once(&once, crc_init);
+	for (; n >= 8; n -= 8, b += 8) {
+		uint32_t lo = c ^ ((uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+				   (uint32_t)b[3] << 24);
+		uint32_t hi = (uint32_t)b[4] | (uint32_t)b[5] << 8 | (uint32_t)b[6] << 16 |
+			      (uint32_t)b[7] << 24;
+
+		c = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^
+		    crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^
+		    crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^
+		    crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
+	}
+	for (; n > 0; n--, b++)
+		c = crc_table[0][(c ^ *b) & 0xff] ^ (c >> 8);
+	return c ^ 0xffffffffU;
+}
+
+static void file_name(const struct journal *j, uint64_t n, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/journal.%010" PRIu64, j->dir, n);
+}
+
+/* ---- encoding ---- */
+
+static void put(struct journal *j, const void *p, size_t n)
+{
+	if (j->len + n > j->cap) {
+		j->cap = (j->len + n) * 2 + 4096;
+		j->buf = xreallocarray(j->buf, j->cap, 1);
+	}
+	memcpy(j->buf + j->len, p, n);
+	j->len += n;
+}
+
+static void put_u8(struct journal *j, uint8_t v)
+{
+	put(j, &v, 1);
+}
+
+static void put_u16(struct journal *j, uint16_t v)
+{
+	unsigned char b[2] = {(unsigned char)v, (unsigned char)(v >> 8)};
+
+	put(j, b, 2);
+}
+
+static void put_u32(struct journal *j, uint32_t v)
+{
+	unsigned char b[4];
+
+	for (int i = 0; i < 4; i++)
+		b[i] = (unsigned char)(v >> (8 * i));
+	put(j, b, 4);
+}
+
+static void put_u64(struct journal *j, uint64_t v)
+{
+	unsigned char b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (unsigned char)(v >> (8 * i));
+	put(j, b, 8);
+}
+
+/* A name, or JOURNAL_SAME when it is the previous sample's (names repeat in a batch). */
+static void put_name(struct journal *j, const char *s, const char *prev)
+{
+	size_t n;
+
+	if (prev != NULL && (s == prev || strcmp(s, prev) == 0)) {
+		put_u16(j, JOURNAL_SAME);
+		return;
+	}
+	n = strlen(s);
+	if (n >= JOURNAL_SAME)
+		n = JOURNAL_SAME - 1; /* names are at most SAMPLE_NAME_MAX: not reached */
+	put_u16(j, (uint16_t)n);
+	put(j, s, n);
+}
+
+void journal_append(struct journal *j, const struct sample_batch *b)
+{
+	size_t start = j->len;
+	const struct sample *p = NULL;
+	uint32_t crc;
+
+	put_u32(j, JOURNAL_MAGIC);
+	put_u32(j, 0); /* length and CRC, once known */
+	put_u32(j, 0);
+	put_u64(j, b->stream);
+	put_u64(j, b->seq);
+	put_name(j, b->site, NULL);
+	put_u8(j, b->agent != NULL);
+	put_name(j, b->agent ? b->agent : "", NULL);
+	put_u32(j, (uint32_t)b->n);
+	for (size_t i = 0; i < b->n; i++) {
+		const struct sample *x = &b->v[i];
+		uint64_t bits;
+
+		put_name(j, x->host, p ? p->host : NULL);
+		put_name(j, x->check, p ? p->check : NULL);
+		put_name(j, x->instance, p ? p->instance : NULL);
+		put_name(j, x->metric, p ? p->metric : NULL);
+		put_u64(j, (uint64_t)x->time_ms);
+		put_u8(j, (uint8_t)x->kind);
+		put_u8(j, (uint8_t)(x->unknown ? 1 : 0));
+		put_u8(j, (uint8_t)x->width);
+		put_u32(j, x->interval);
+		if (x->kind == SAMPLE_GAUGE)
+			memcpy(&bits, &x->value, sizeof(bits));
+		else
+			bits = x->counter;
+		put_u64(j, bits);
+		p = x;
+	}
+	{
+		uint32_t len = (uint32_t)(j->len - start - JOURNAL_REC_HDR);
+		unsigned char *h = j->buf + start + 4;
+
+		crc = journal_crc32(j->buf + start + JOURNAL_REC_HDR, len);
+		for (int i = 0; i < 4; i++) {
+			h[i] = (unsigned char)(len >> (8 * i));
+			h[4 + i] = (unsigned char)(crc >> (8 * i));
+		}
+	}
+}
+
+size_t journal_pending(const struct journal *j)
+{
+	return j->len;
+}
+
+/* ---- decoding ---- */
+
+struct rd {
+	const unsigned char *p;
+	size_t len, off;
+	int bad;
+};
+
+static const unsigned char *get(struct rd *r, size_t n)
+{
+	const unsigned char *p;
+
+	if (r->bad || r->len - r->off < n) {
+		r->bad = 1;
+		return NULL;
+	}
+	p = r->p + r->off;
+	r->off += n;
+	return p;
+}
+
+static uint64_t get_uint(struct rd *r, size_t n)
+{
+	const unsigned char *p = get(r, n);
+	uint64_t v = 0;
+
+	if (p == NULL)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+/* Copies a name into buf (NUL-terminated); prev is the previous sample's. */
+static const char *get_name(struct rd *r, char *buf, size_t buflen, const char *prev)
+{
+	uint64_t n = get_uint(r, 2);
+	const unsigned char *p;
+
+	if (n == JOURNAL_SAME) {
+		if (prev == NULL)
+			r->bad = 1;
+		return prev ? prev : "";
+	}
+	if (n >= buflen || (p = get(r, n)) == NULL) {
+		r->bad = 1;
+		return "";
+	}
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* One record's payload as a batch; NULL when it does not decode. */
+static struct sample_batch *decode(const unsigned char *p, size_t len)
+{
+	struct rd r = {p, len, 0, 0};
+	char site[SAMPLE_NAME_MAX + 1], agent[SAMPLE_NAME_MAX + 1];
+	char names[4][SAMPLE_NAME_MAX + 1];
+	const char *prev[4] = {NULL, NULL, NULL, NULL};
+	uint64_t stream, seq, n;
+	int has_agent;
+	struct sample_batch *b;
+
+	stream = get_uint(&r, 8);
+	seq = get_uint(&r, 8);
+	get_name(&r, site, sizeof(site), NULL);
+	has_agent = (int)get_uint(&r, 1);
+	get_name(&r, agent, sizeof(agent), NULL);
+	n = get_uint(&r, 4);
+	/* every sample takes at least 31 bytes: a count beyond that is a lie */
+	if (r.bad || n > (len - r.off) / 31)
+		return NULL;
+	b = sample_batch_new(site, has_agent ? agent : NULL, 0, seq, (size_t)n);
+	b->stream = stream;
+	for (uint64_t i = 0; i < n; i++) {
+		const char *v[4];
+		struct sample *x;
+		uint64_t bits;
+
+		for (int k = 0; k < 4; k++)
+			v[k] = get_name(&r, names[k], sizeof(names[k]), prev[k]);
+		if (r.bad)
+			break;
+		x = sample_batch_add(b, v[0], v[1], v[2], v[3]);
+		for (int k = 0; k < 4; k++)
+			prev[k] = k == 0   ? x->host
+				  : k == 1 ? x->check
+				  : k == 2 ? x->instance
+					   : x->metric;
+		x->time_ms = (int64_t)get_uint(&r, 8);
+		x->kind = (enum sample_kind)get_uint(&r, 1);
+		x->unknown = get_uint(&r, 1) != 0;
+		x->width = (unsigned)get_uint(&r, 1);
+		x->interval = (unsigned)get_uint(&r, 4);
+		bits = get_uint(&r, 8);
+		if (x->kind == SAMPLE_GAUGE)
+			memcpy(&x->value, &bits, sizeof(bits));
+		else
+			x->counter = bits;
+		if (x->kind != SAMPLE_GAUGE && x->kind != SAMPLE_COUNTER &&
+		    x->kind != SAMPLE_DERIVE)
+			r.bad = 1;
+	}
+	if (r.bad || r.off != len) {
+		sample_batch_free(b);
+		return NULL;
+	}
+	return b;
+}
+
+static int read_all(const char *path, unsigned char **out, size_t *outlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	unsigned char *p;
+	size_t got = 0;
+
+	if (fd < 0 || fstat(fd, &sb) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	p = xmalloc((size_t)sb.st_size + 1);
+	while (got < (size_t)sb.st_size) {
+		ssize_t n = read(fd, p + got, (size_t)sb.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	*out = p;
+	*outlen = got;
+	return 0;
+}
+
+static int replay_file(struct journal *j, uint64_t num,
+		       void (*fn)(struct sample_batch *b, void *arg), void *arg,
+		       struct journal_replay_stats *st, char *why, size_t whylen)
+{
+	char path[4096];
+	unsigned char *p;
+	size_t len, off = JOURNAL_BANNER_LEN;
+	const char *bad = NULL;
+
+	file_name(j, num, path, sizeof(path));
+	if (read_all(path, &p, &len) < 0) {
+		snprintf(why, whylen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (len < JOURNAL_BANNER_LEN || memcmp(p, JOURNAL_BANNER, JOURNAL_BANNER_LEN) != 0) {
+		off = 0;
+		bad = len < JOURNAL_BANNER_LEN ? "torn banner" : "not a Vakt journal";
+	}
+	while (bad == NULL && off < len) {
+		struct rd r = {p + off, len - off, 0, 0};
+		uint64_t magic = get_uint(&r, 4), rlen = get_uint(&r, 4), crc = get_uint(&r, 4);
+		struct sample_batch *b;
+
+		if (r.bad) {
+			bad = "torn record header";
+			break;
+		}
+		if (magic != JOURNAL_MAGIC || rlen > JOURNAL_REC_MAX) {
+			bad = "bad record header";
+			break;
+		}
+		if (rlen > len - off - JOURNAL_REC_HDR) {
+			bad = "torn record";
+			break;
+		}
+		if (journal_crc32(p + off + JOURNAL_REC_HDR, (size_t)rlen) != crc) {
+			bad = "checksum mismatch";
+			break;
+		}
+		b = decode(p + off + JOURNAL_REC_HDR, (size_t)rlen);
+		if (b == NULL) {
+			bad = "record does not decode";
+			break;
+		}
+		st->records++;
+		st->samples += b->n;
+		off += JOURNAL_REC_HDR + (size_t)rlen;
+		fn(b, arg);
+	}
+	st->files++;
+	st->bytes += off;
+	free(p);
+	if (bad != NULL) {
+		log_warnx("journal: %s:%zu: %s: cutting %zu bytes", path, off, bad, len - off);
+		st->cut_bytes += len - off;
+		if (truncate(path, (off_t)off) < 0) {
+			snprintf(why, whylen, "%s: cannot cut at %zu: %s", path, off,
+				 strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int journal_replay(struct journal *j, void (*fn)(struct sample_batch *b, void *arg), void *arg,
+		   struct journal_replay_stats *st, char *why, size_t whylen)
+{
+	memset(st, 0, sizeof(*st));
+	for (size_t i = 0; i < j->nold; i++)
+		if (replay_file(j, j->old[i], fn, arg, st, why, whylen) < 0)
+			return -1;
+	return 0;
+}
+
+/* ---- files ---- */
+
+static int open_current(struct journal *j, char *why, size_t whylen)
+{
+	char path[4096];
+
+	file_name(j, j->cur, path, sizeof(path));
+	j->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (j->fd < 0) {
+		snprintf(why, whylen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* the banner and the file's name are durable before a record relies on them */
+	if (write(j->fd, JOURNAL_BANNER, JOURNAL_BANNER_LEN) != JOURNAL_BANNER_LEN ||
+	    fdatasync(j->fd) < 0 || fsync(j->dirfd) < 0) {
+		snprintf(why, whylen, "%s: %s", path, errno ? strerror(errno) : "short write");
+		close(j->fd);
+		j->fd = -1;
+		unlink(path);
+		return -1;
+	}
+	j->size = JOURNAL_BANNER_LEN;
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct journal *journal_open(const char *dir, char *why, size_t whylen)
+{
+	struct journal *j = xcalloc(1, sizeof(*j));
+	DIR *d;
+	struct dirent *e;
+	uint64_t max = 0;
+
+	j->dir = xstrdup(dir);
+	j->fd = -1;
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		snprintf(why, whylen, "cannot create %s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	j->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (j->dirfd < 0 || (d = opendir(dir)) == NULL) {
+		snprintf(why, whylen, "cannot open %s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	while ((e = readdir(d)) != NULL) {
+		char *end;
+		unsigned long long n;
+
+		if (strncmp(e->d_name, "journal.", 8) != 0)
+			continue;
+		errno = 0;
+		n = strtoull(e->d_name + 8, &end, 10);
+		if (errno != 0 || *end != '\0' || end == e->d_name + 8)
+			continue;
+		j->old = xreallocarray(j->old, j->nold + 1, sizeof(*j->old));
+		j->old[j->nold++] = n;
+		if (n > max)
+			max = n;
+	}
+	closedir(d);
+	if (j->nold > 1)
+		qsort(j->old, j->nold, sizeof(*j->old), cmp_u64);
+	j->cur = max + 1;
+	if (open_current(j, why, whylen) < 0)
+		goto fail;
+	return j;
+fail:
+	journal_free(j);
+	return NULL;
+}
+
+void journal_free(struct journal *j)
+{
+	if (j == NULL)
+		return;
+	if (j->fd >= 0)
+		close(j->fd);
+	if (j->dirfd > 0)
+		close(j->dirfd);
+	free(j->old);
+	free(j->buf);
+	free(j->dir);
+	free(j);
+}
+
+int journal_commit(struct journal *j, char *why, size_t whylen)
+{
+	size_t done = 0;
+	char path[4096];
+
+	if (j->len == 0)
+		return 0;
+	file_name(j, j->cur, path, sizeof(path));
+	while (done < j->len) {
+		ssize_t n = pwrite(j->fd, j->buf + done, j->len - done, (off_t)(j->size + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(why, whylen, "%s:%" PRIu64 ": cannot write: %s", path,
+				 j->size + done, n < 0 ? strerror(errno) : "short write");
+			goto fail;
+		}
+		done += (size_t)n;
+	}
+	if (fdatasync(j->fd) < 0) {
+		snprintf(why, whylen, "%s:%" PRIu64 ": cannot sync: %s", path, j->size,
+			 strerror(errno));
+		goto fail;
+	}
+	j->size += j->len;
+	j->len = 0;
+	return 0;
+fail : {
+	int err = errno;
+
+	/* a partial record would only be cut at the next start: cut it now */
+	if (ftruncate(j->fd, (off_t)j->size) < 0)
+		log_warn("journal: %s: cannot cut back to %" PRIu64, path, j->size);
+	j->len = 0;
+	errno = err; /* the caller asks whether the whole disk is at fault */
+	return -1;
+}
+}
+
+uint64_t journal_current(const struct journal *j)
+{
+	return j->cur;
+}
+
+uint64_t journal_size(const struct journal *j)
+{
+	return j->size;
+}
+
+int journal_rotate(struct journal *j, char *why, size_t whylen)
+{
+	int old = j->fd;
+
+	j->cur++;
+	if (open_current(j, why, whylen) < 0) {
+		j->cur--;
+		j->fd = old;
+		return -1;
+	}
+	close(old);
+	/* the finished file waits for its checkpoint with those of earlier runs */
+	j->old = xreallocarray(j->old, j->nold + 1, sizeof(*j->old));
+	j->old[j->nold++] = j->cur - 1;
+	return 0;
+}
+
+uint64_t journal_oldest(const struct journal *j)
+{
+	return j->nold > 0 ? j->old[0] : j->cur;
+}
+
+void journal_remove_before(struct journal *j, uint64_t n)
+{
+	char path[4096];
+	size_t keep = 0;
+
+	for (size_t i = 0; i < j->nold; i++) {
+		if (j->old[i] >= n) {
+			j->old[keep++] = j->old[i];
+			continue;
+		}
+		file_name(j, j->old[i], path, sizeof(path));
+		if (unlink(path) < 0 && errno != ENOENT)
+			log_warn("journal: cannot remove %s", path);
+	}
+	j->nold = keep;
+}

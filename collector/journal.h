@@ -1,0 +1,67 @@
+/*
+ * journal.h - the collector's write-ahead journal: every batch the store
+ * accepts is appended to a checksummed file under <data_dir>/journal and
+ * fsynced (one fsync for every batch appended since the last: group
+ * commit) before it is acknowledged. At start-up the journal is read back
+ * into the RRD files; once they hold everything a journal file covers, the
+ * file is removed (checkpoint). Used by the store's writer thread only.
+ */
+#ifndef VAKT_JOURNAL_H
+#define VAKT_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sample.h"
+
+struct journal;
+
+/* What a start-up replay read. */
+struct journal_replay_stats {
+	unsigned files;
+	uint64_t records, samples, bytes;
+	uint64_t cut_bytes; /* of torn or corrupt tails, cut */
+};
+
+/*
+ * Opens <dir> (made if missing) and lists the journal files left by an
+ * earlier run. NULL with a reason in why.
+ */
+struct journal *journal_open(const char *dir, char *why, size_t whylen);
+void journal_free(struct journal *j);
+
+/*
+ * Calls fn for every record of the files left by an earlier run, oldest
+ * first; fn owns the batch it is handed. A torn or corrupt record ends its
+ * file: the rest of that file is cut off, with a log line naming file and
+ * offset. Returns -1 (why set) only when a file cannot be read or cut.
+ */
+int journal_replay(struct journal *j, void (*fn)(struct sample_batch *b, void *arg), void *arg,
+		   struct journal_replay_stats *st, char *why, size_t whylen);
+
+/* Encodes b (its site, agent, stream and seq included) for the next commit. */
+void journal_append(struct journal *j, const struct sample_batch *b);
+/* Bytes appended and not yet committed. */
+size_t journal_pending(const struct journal *j);
+/*
+ * Writes what was appended since the last commit and fsyncs it. On -1 (why
+ * set) nothing of it is in the journal: the file is cut back to where it
+ * was, and those batches must not be acknowledged.
+ */
+int journal_commit(struct journal *j, char *why, size_t whylen);
+
+/* The number of the file being written; files are numbered upwards. */
+uint64_t journal_current(const struct journal *j);
+/* Bytes in the file being written. */
+uint64_t journal_size(const struct journal *j);
+/* Starts the next file (after a commit); 0 or -1 with why. */
+int journal_rotate(struct journal *j, char *why, size_t whylen);
+/* The lowest number of a file still there (the current one when no other). */
+uint64_t journal_oldest(const struct journal *j);
+/* Removes every file numbered below n (their batches are in the RRD files). */
+void journal_remove_before(struct journal *j, uint64_t n);
+
+/* CRC-32 (IEEE) as the records carry it; exposed for the unit tests. */
+uint32_t journal_crc32(const void *p, size_t n);
+
+#endif

@@ -1,0 +1,247 @@
+/*
+ * test_journal.c - the collector's journal: batches read back as they were
+ * appended (names, values, stream and seq), a torn tail and a corrupt
+ * record are cut at start-up with what came before kept, rotation and
+ * checkpoints remove only finished files, and the checksum is CRC-32.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "journal.h"
+#include "sample.h"
+
+struct got {
+	struct sample_batch *b[16];
+	int n;
+};
+
+static void keep(struct sample_batch *b, void *arg)
+{
+	struct got *g = arg;
+
+	assert_true(g->n < 16);
+	g->b[g->n++] = b;
+}
+
+static void got_free(struct got *g)
+{
+	for (int i = 0; i < g->n; i++)
+		sample_batch_free(g->b[i]);
+	g->n = 0;
+}
+
+static struct sample_batch *batch(uint64_t seq, size_t n)
+{
+	struct sample_batch *b = sample_batch_new("rissa", "vm1", 7, seq, n);
+
+	b->stream = 0x1234567890abcdefULL;
+	for (size_t i = 0; i < n; i++) {
+		struct sample *x = sample_batch_add(b, "sw1", "if", i % 2 ? "Gi0/1" : "", "in");
+
+		x->time_ms = 1700000000000LL + (int64_t)seq * 1000 + (int64_t)i;
+		x->kind = i % 3 ? SAMPLE_GAUGE : SAMPLE_COUNTER;
+		x->value = 0.5 + (double)i;
+		x->counter = 1000 + i;
+		x->interval = 60;
+		x->width = 64;
+		x->unknown = i == 4;
+	}
+	return b;
+}
+
+static char *tmpdir(void)
+{
+	char *d = strdup("/tmp/vakt-test-journal.XXXXXX");
+
+	assert_non_null(mkdtemp(d));
+	return d;
+}
+
+static void rm_rf(const char *d)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Appends batches 1..n, one commit each, into a journal under dir. */
+static void write_batches(const char *dir, int n)
+{
+	char why[256];
+	struct journal *j = journal_open(dir, why, sizeof(why));
+
+	assert_non_null(j);
+	for (int i = 1; i <= n; i++) {
+		struct sample_batch *b = batch((uint64_t)i, 5);
+
+		journal_append(j, b);
+		assert_int_equal(journal_commit(j, why, sizeof(why)), 0);
+		sample_batch_free(b);
+	}
+	journal_free(j);
+}
+
+static void test_crc32_is_ieee(void **state)
+{
+	assert_int_equal(journal_crc32("123456789", 9), 0xcbf43926U);
+	assert_int_equal(journal_crc32("", 0), 0);
+}
+
+static void test_batches_read_back_as_appended(void **state)
+{
+	char *d = tmpdir(), why[256];
+	struct journal_replay_stats st;
+	struct got g = {0};
+	struct journal *j;
+
+	write_batches(d, 3);
+	j = journal_open(d, why, sizeof(why));
+	assert_non_null(j);
+	assert_int_equal(journal_replay(j, keep, &g, &st, why, sizeof(why)), 0);
+	assert_int_equal(g.n, 3);
+	assert_int_equal(st.records, 3);
+	assert_int_equal(st.samples, 15);
+	assert_int_equal(st.cut_bytes, 0);
+	for (int i = 0; i < 3; i++) {
+		struct sample_batch *want = batch((uint64_t)i + 1, 5), *b = g.b[i];
+
+		assert_string_equal(b->site, "rissa");
+		assert_string_equal(b->agent, "vm1");
+		assert_int_equal(b->seq, i + 1);
+		assert_true(b->stream == 0x1234567890abcdefULL);
+		assert_int_equal(b->n, 5);
+		for (size_t k = 0; k < 5; k++) {
+			assert_string_equal(b->v[k].host, want->v[k].host);
+			assert_string_equal(b->v[k].instance, want->v[k].instance);
+			assert_string_equal(b->v[k].metric, want->v[k].metric);
+			assert_true(b->v[k].time_ms == want->v[k].time_ms);
+			assert_int_equal(b->v[k].kind, want->v[k].kind);
+			assert_int_equal(b->v[k].unknown, want->v[k].unknown);
+			assert_int_equal(b->v[k].interval, 60);
+			if (want->v[k].kind == SAMPLE_GAUGE)
+				assert_true(b->v[k].value == want->v[k].value);
+			else
+				assert_true(b->v[k].counter == want->v[k].counter);
+		}
+		sample_batch_free(want);
+	}
+	got_free(&g);
+	journal_free(j);
+	rm_rf(d);
+	free(d);
+}
+
+/* The only journal file of dir (written by write_batches). */
+static void first_file(const char *d, char *path, size_t len)
+{
+	snprintf(path, len, "%s/journal.0000000001", d);
+}
+
+static void test_torn_tail_is_cut_and_the_rest_kept(void **state)
+{
+	char *d = tmpdir(), why[256], path[512];
+	struct journal_replay_stats st;
+	struct got g = {0};
+	struct journal *j;
+	struct stat sb;
+
+	write_batches(d, 3);
+	first_file(d, path, sizeof(path));
+	assert_int_equal(stat(path, &sb), 0);
+	/* the last record loses its last 3 bytes, as in a crash mid-write */
+	assert_int_equal(truncate(path, sb.st_size - 3), 0);
+	j = journal_open(d, why, sizeof(why));
+	assert_int_equal(journal_replay(j, keep, &g, &st, why, sizeof(why)), 0);
+	assert_int_equal(g.n, 2);
+	assert_int_equal(g.b[1]->seq, 2);
+	assert_true(st.cut_bytes > 0);
+	/* cut on disk: a second start reads the same two, and cuts nothing */
+	got_free(&g);
+	journal_free(j);
+	j = journal_open(d, why, sizeof(why));
+	assert_int_equal(journal_replay(j, keep, &g, &st, why, sizeof(why)), 0);
+	assert_int_equal(g.n, 2);
+	assert_int_equal(st.cut_bytes, 0);
+	got_free(&g);
+	journal_free(j);
+	rm_rf(d);
+	free(d);
+}
+
+static void test_corrupt_record_ends_the_file(void **state)
+{
+	char *d = tmpdir(), why[256], path[512];
+	struct journal_replay_stats st;
+	struct got g = {0};
+	struct journal *j;
+	struct stat sb;
+	FILE *f;
+
+	write_batches(d, 3);
+	first_file(d, path, sizeof(path));
+	assert_int_equal(stat(path, &sb), 0);
+	/* flip a byte in the middle of the second record's samples */
+	f = fopen(path, "r+");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 8 + (sb.st_size - 8) / 3 + (sb.st_size - 8) / 6, SEEK_SET), 0);
+	assert_int_equal(fputc(0x5a ^ 0xff, f), 0x5a ^ 0xff);
+	fclose(f);
+	j = journal_open(d, why, sizeof(why));
+	assert_int_equal(journal_replay(j, keep, &g, &st, why, sizeof(why)), 0);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.b[0]->seq, 1);
+	assert_true(st.cut_bytes > 0);
+	got_free(&g);
+	journal_free(j);
+	rm_rf(d);
+	free(d);
+}
+
+static void test_checkpoint_removes_finished_files_only(void **state)
+{
+	char *d = tmpdir(), why[256], path[512];
+	struct journal *j = journal_open(d, why, sizeof(why));
+	struct sample_batch *b = batch(1, 2);
+	uint64_t first;
+
+	assert_non_null(j);
+	first = journal_current(j);
+	journal_append(j, b);
+	assert_int_equal(journal_commit(j, why, sizeof(why)), 0);
+	assert_int_equal(journal_rotate(j, why, sizeof(why)), 0);
+	assert_true(journal_current(j) == first + 1);
+	assert_true(journal_oldest(j) == first);
+	journal_remove_before(j, journal_current(j));
+	assert_true(journal_oldest(j) == journal_current(j));
+	snprintf(path, sizeof(path), "%s/journal.%010llu", d, (unsigned long long)first);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/journal.%010llu", d,
+		 (unsigned long long)journal_current(j));
+	assert_int_equal(access(path, F_OK), 0);
+	sample_batch_free(b);
+	journal_free(j);
+	rm_rf(d);
+	free(d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_crc32_is_ieee),
+	    cmocka_unit_test(test_batches_read_back_as_appended),
+	    cmocka_unit_test(test_torn_tail_is_cut_and_the_rest_kept),
+	    cmocka_unit_test(test_corrupt_record_ends_the_file),
+	    cmocka_unit_test(test_checkpoint_removes_finished_files_only),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
