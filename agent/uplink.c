@@ -1,9 +1,8 @@
 /*
  * uplink.c - the agent's stream to the collector (see uplink.h).
- * A batch leaves the queue only when the collector acks it; nothing here
- * blocks, and the queue is bounded in batches and bytes (oldest dropped,
- * counted and logged). A queued batch costs its encoded frame plus one ring
- * slot: a sample is ~50-100 bytes there, with no allocation of its own.
+ * A batch leaves the spool (spool.c) only when the collector acks it;
+ * nothing here blocks. A batch in the spool's memory costs its encoded frame:
+ * a sample is ~50-100 bytes there, with no allocation of its own.
  */
 #include "uplink.h"
 
@@ -22,6 +21,7 @@
 #include "conf.h"
 #include "frame.h"
 #include "log.h"
+#include "spool.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -35,13 +35,6 @@
 #define UPLINK_DEAD_HEARTBEATS 3             /* heartbeats without TCP acks: collector gone */
 #define UPLINK_BACKOFF_MIN     500           /* ms */
 #define UPLINK_BACKOFF_MAX     30000         /* ms */
-
-struct queued_batch {
-	uint64_t seq;
-	uint8_t *frame; /* length prefix + encoded vakt.Frame */
-	size_t len;
-	uint32_t nsamples, nresults;
-};
 
 struct uplink {
 	struct agent *a;
@@ -57,10 +50,7 @@ struct uplink {
 	Vakt__Result **res; /* Results waiting to be batched */
 	size_t nres;
 
-	struct queued_batch *q; /* ring of unacknowledged batches */
-	size_t qcap, qhead, qlen;
-	unsigned long long qbytes, qmax_bytes;
-	size_t nsent; /* of the queued batches, how many went out on this connection */
+	struct spool *spool; /* every unacknowledged batch, on disk and in memory */
 	uint64_t next_seq;
 
 	uint64_t hb_ms;       /* send a Heartbeat after this long without output */
@@ -69,7 +59,6 @@ struct uplink {
 
 	struct uplink_stats st;
 	struct complaint *conn_fail; /* one per collector: each failure is worth a line */
-	struct complaint dropped;
 };
 
 static void uplink_connect(struct uplink *u);
@@ -154,56 +143,6 @@ void uplink_result_free(Vakt__Result *r)
 	free(r);
 }
 
-/* What a queued batch holds in memory: its frame and its ring slot. */
-static unsigned long long batch_cost(size_t len)
-{
-	return (unsigned long long)len + sizeof(struct queued_batch);
-}
-
-/* No spool yet: the oldest unacknowledged batch is lost, counted and logged. */
-static void queue_drop_oldest(struct uplink *u)
-{
-	struct queued_batch *old = &u->q[u->qhead];
-
-	u->st.batches_dropped++;
-	u->st.samples_dropped += old->nsamples;
-	u->st.results_dropped += old->nresults;
-	u->st.bytes_dropped += old->len;
-	log_complain(&u->dropped, 60,
-		     "uplink: queue full (%zu batches, %llu bytes unacknowledged; bounds %zu "
-		     "batches, %llu bytes), dropped batch %llu with %u samples and %u results; "
-		     "%llu batches (%llu samples, %llu results) dropped in all",
-		     u->qlen, u->qbytes, u->qcap, u->qmax_bytes, (unsigned long long)old->seq,
-		     old->nsamples, old->nresults, (unsigned long long)u->st.batches_dropped,
-		     (unsigned long long)u->st.samples_dropped,
-		     (unsigned long long)u->st.results_dropped);
-	u->qbytes -= batch_cost(old->len);
-	free(old->frame);
-	u->qhead = (u->qhead + 1) % u->qcap;
-	u->qlen--;
-	/* the oldest queued batch is the first sent: it may be on the wire already */
-	if (u->nsent > 0)
-		u->nsent--;
-}
-
-static void queue_push(struct uplink *u, uint8_t *frame, size_t len, uint64_t seq, uint32_t n,
-		       uint32_t nres)
-{
-	struct queued_batch *b;
-
-	/* the newest batch always stays, even alone above the byte bound */
-	while (u->qlen == u->qcap || (u->qlen > 0 && u->qbytes + batch_cost(len) > u->qmax_bytes))
-		queue_drop_oldest(u);
-	b = &u->q[(u->qhead + u->qlen) % u->qcap];
-	b->seq = seq;
-	b->frame = frame;
-	b->len = len;
-	b->nsamples = n;
-	b->nresults = nres;
-	u->qbytes += batch_cost(len);
-	u->qlen++;
-}
-
 /*
  * Encodes samples [0, n) of cur and Results [0, m) of res as one batch;
  * returns the frame or NULL if too big.
@@ -247,7 +186,7 @@ void uplink_flush(struct uplink *u)
 			log_warnx("uplink: result of %s/%s is larger than max_frame, dropped",
 				  u->res[0]->host, u->res[0]->check);
 		} else {
-			queue_push(u, frame, len, u->next_seq++, (uint32_t)n, (uint32_t)m);
+			spool_append(u->spool, u->next_seq++, frame, len, (uint32_t)n, (uint32_t)m);
 			u->st.samples += n;
 			u->st.results += m;
 		}
@@ -282,11 +221,13 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
 	struct uplink *u = arg;
 
 	/*
-	 * While the collector is away, let samples gather into full batches
-	 * (uplink_add flushes at UPLINK_BATCH_SAMPLES): the bounded queue then
+	 * With a spool on disk, batches reach it every batch_ms whatever the
+	 * connection does, so that a kill loses at most that much. Without one,
+	 * while the collector is away, let samples gather into full batches
+	 * (uplink_add flushes at UPLINK_BATCH_SAMPLES): the bounded memory then
 	 * holds hours of data instead of minutes of quarter-second batches.
 	 */
-	if (u->state == UPLINK_ACTIVE)
+	if (u->state == UPLINK_ACTIVE || spool_on_disk(u->spool))
 		uplink_flush(u);
 }
 
@@ -298,11 +239,11 @@ static void uplink_send_queued(struct uplink *u)
 		return;
 	out = bufferevent_get_output(u->bev);
 	/* keep at most a few frames in the socket buffer: back-pressure, bounded memory */
-	while (u->nsent < u->qlen && evbuffer_get_length(out) < 4 * (size_t)u->a->conf->max_frame) {
-		struct queued_batch *b = &u->q[(u->qhead + u->nsent) % u->qcap];
+	while (evbuffer_get_length(out) < 4 * (size_t)u->a->conf->max_frame) {
+		uint64_t seq;
 
-		evbuffer_add(out, b->frame, b->len);
-		u->nsent++;
+		if (!spool_send(u->spool, out, &seq))
+			break;
 		u->st.batches_sent++;
 		u->last_out_ms = mono_now_ms();
 	}
@@ -349,7 +290,7 @@ static void uplink_close(struct uplink *u, int failed)
 		u->bev = NULL;
 	}
 	evtimer_del(u->hb_ev);
-	u->nsent = 0; /* everything unacknowledged goes again, in order */
+	spool_rewind(u->spool); /* everything unacknowledged goes again, in order */
 	uplink_set_state(u, UPLINK_IDLE);
 	if (failed) {
 		/* rotate to the next collector, back off exponentially with jitter */
@@ -362,18 +303,28 @@ static void uplink_close(struct uplink *u, int failed)
 	evtimer_add(u->retry_ev, &tv);
 }
 
+static size_t uplink_queued(const struct uplink *u)
+{
+	struct spool_stats st;
+
+	spool_get_stats(u->spool, &st);
+	return (size_t)st.batches;
+}
+
 static void handle_ack(struct uplink *u, uint64_t seq)
 {
-	while (u->qlen > 0 && u->q[u->qhead].seq <= seq) {
-		u->qbytes -= batch_cost(u->q[u->qhead].len);
-		free(u->q[u->qhead].frame);
-		u->qhead = (u->qhead + 1) % u->qcap;
-		u->qlen--;
-		if (u->nsent > 0)
-			u->nsent--;
-		u->st.batches_acked++;
-	}
-	if (u->draining && u->qlen == 0)
+	u->st.batches_acked += spool_ack(u->spool, seq);
+	if (u->draining && uplink_queued(u) == 0)
+		event_base_loopbreak(u->a->base);
+}
+
+/* Batches became sendable: written to the spool, or read back from it. */
+static void spool_ready(void *arg)
+{
+	struct uplink *u = arg;
+
+	uplink_send_queued(u);
+	if (u->draining && uplink_queued(u) == 0)
 		event_base_loopbreak(u->a->base);
 }
 
@@ -446,10 +397,17 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		switch (f->msg_case) {
 		case VAKT__FRAME__MSG_HELLO_ACK:
 			if (u->state == UPLINK_HELLO) {
-				log_info("uplink: connected to %s (%s), %s, protocol %u; replaying "
-					 "%zu unacknowledged batches, %zu samples waiting",
-					 col->name, col->address, f->hello_ack->software,
-					 f->hello_ack->protocol, u->qlen, u->ncur);
+				/* what the collector holds durably need not go again */
+				if (f->hello_ack->acked > 0)
+					u->st.batches_acked +=
+					    spool_ack(u->spool, f->hello_ack->acked);
+				log_info(
+				    "uplink: connected to %s (%s), %s, protocol %u; it holds "
+				    "batches up to %llu; replaying %zu unacknowledged batches, "
+				    "%zu samples waiting",
+				    col->name, col->address, f->hello_ack->software,
+				    f->hello_ack->protocol, (unsigned long long)f->hello_ack->acked,
+				    uplink_queued(u), u->ncur);
 				log_complain_clear(&u->conn_fail[u->collector],
 						   "uplink: collector reachable again");
 				log_clock_offset(u, f->hello_ack->time_ms);
@@ -503,6 +461,7 @@ static void send_hello(struct uplink *u)
 	h.software = sw;
 	h.site = u->a->conf->site;
 	h.agent = u->a->conf->name;
+	h.stream = spool_stream(u->spool);
 	u->hello_mono_ms = mono_now_ms();
 	h.time_ms = wall_now_ms();
 	f.msg_case = VAKT__FRAME__MSG_HELLO;
@@ -576,17 +535,22 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
 struct uplink *uplink_new(struct agent *a)
 {
 	struct uplink *u = xcalloc(1, sizeof(*u));
+	struct spool_conf sc = {
+	    .dir = a->conf->spool_dir,
+	    .max_bytes = a->conf->spool_size,
+	    .fsync_s = a->conf->spool_fsync,
+	    .mem_bytes = a->conf->queue_bytes ? a->conf->queue_bytes : UPLINK_QUEUE_BYTES,
+	    .mem_batches = a->conf->queue_batches,
+	};
 	struct timeval tv;
 
 	u->a = a;
 	u->cur = xcalloc(UPLINK_BATCH_SAMPLES, sizeof(*u->cur));
 	u->res = xcalloc(UPLINK_BATCH_RESULTS, sizeof(*u->res));
 	u->conn_fail = xcalloc(a->conf->ncollectors, sizeof(*u->conn_fail));
-	u->qcap = a->conf->queue_batches;
-	u->q = xcalloc(u->qcap, sizeof(*u->q));
-	u->qmax_bytes = a->conf->queue_bytes ? a->conf->queue_bytes : UPLINK_QUEUE_BYTES;
+	u->spool = spool_open(a->base, &sc, spool_ready, u);
 	u->hb_ms = UPLINK_HEARTBEAT_S * 1000;
-	u->next_seq = 1;
+	u->next_seq = spool_next_seq(u->spool);
 	u->flush_ev = event_new(a->base, -1, EV_PERSIST, flush_cb, u);
 	u->retry_ev = evtimer_new(a->base, retry_cb, u);
 	u->hb_ev = evtimer_new(a->base, heartbeat_cb, u);
@@ -605,15 +569,24 @@ void uplink_drain(struct uplink *u)
 	u->draining = 1;
 	uplink_flush(u);
 	/* nobody to wait for when the collector is unreachable */
-	if (u->qlen == 0 || u->state != UPLINK_ACTIVE)
+	if (uplink_queued(u) == 0 || u->state != UPLINK_ACTIVE)
 		event_base_loopbreak(u->a->base);
 }
 
 void uplink_get_stats(const struct uplink *u, struct uplink_stats *st)
 {
+	struct spool_stats sp;
+
+	spool_get_stats(u->spool, &sp);
 	*st = u->st;
-	st->queued = u->qlen;
-	st->queued_bytes = u->qbytes;
+	st->queued = sp.batches;
+	st->queued_bytes = sp.mem_bytes;
+	st->spooled_bytes = sp.disk_bytes;
+	st->memory_only = sp.memory_only;
+	st->batches_dropped = sp.batches_dropped;
+	st->samples_dropped = sp.samples_dropped;
+	st->results_dropped = sp.results_dropped;
+	st->bytes_dropped = sp.bytes_dropped;
 }
 
 enum uplink_state uplink_get_state(const struct uplink *u)
@@ -625,9 +598,14 @@ void uplink_free(struct uplink *u)
 {
 	if (u == NULL)
 		return;
-	if (u->qlen > 0)
-		log_warnx("uplink: %zu batches were not acknowledged and are lost at exit",
-			  u->qlen);
+	if (uplink_queued(u) > 0 && spool_on_disk(u->spool))
+		log_info("uplink: %zu batches not acknowledged yet stay in the spool for the next "
+			 "start",
+			 uplink_queued(u));
+	else if (uplink_queued(u) > 0)
+		log_warnx("uplink: %zu batches were not acknowledged and are lost at exit (no "
+			  "spool on disk)",
+			  uplink_queued(u));
 	if (u->bev != NULL)
 		bufferevent_free(u->bev);
 	event_free(u->flush_ev);
@@ -639,9 +617,7 @@ void uplink_free(struct uplink *u)
 	for (size_t i = 0; i < u->nres; i++)
 		uplink_result_free(u->res[i]);
 	free(u->res);
-	for (size_t i = 0; i < u->qlen; i++)
-		free(u->q[(u->qhead + i) % u->qcap].frame);
-	free(u->q);
+	spool_free(u->spool);
 	free(u->conn_fail);
 	free(u);
 }
