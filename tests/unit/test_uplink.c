@@ -47,6 +47,8 @@ struct tcol {
 	unsigned port;
 	int auto_ack;
 	unsigned heartbeat_s; /* announced in HelloAck */
+	uint64_t acked;       /* announced in HelloAck */
+	uint64_t stream;      /* the last Hello's */
 	unsigned hellos, heartbeats;
 	int64_t hello_time_ms;
 	uint64_t seqs[MAX_SEEN]; /* batches received, in order */
@@ -88,12 +90,14 @@ static void tcol_frame(struct tcol *t, Vakt__Frame *in)
 	switch (in->msg_case) {
 	case VAKT__FRAME__MSG_HELLO:
 		t->hellos++;
+		t->stream = in->hello->stream;
 		t->hello_time_ms = in->hello->time_ms;
 		ha.protocol = VAKT_PROTOCOL;
 		ha.software = "test-collector";
 		ha.max_frame = FRAME_MAX_DEFAULT;
 		ha.time_ms = wall_now_ms();
 		ha.heartbeat = t->heartbeat_s;
+		ha.acked = t->acked;
 		f.msg_case = VAKT__FRAME__MSG_HELLO_ACK;
 		f.hello_ack = &ha;
 		tcol_send(t, &f);
@@ -573,6 +577,61 @@ static void test_unresolvable_snmp_device_sends_error_result_each_run(void **sta
 	}
 }
 
+static void rm_spool(const char *dir)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_spooled_batches_outlive_the_agent_and_helloack_acked_skips_them(void **state)
+{
+	struct fixture *fx = *state;
+	char dir[] = "/tmp/vakt-test-uplink-spool-XXXXXX";
+	struct uplink_stats st;
+	struct agent_conf *conf = conf_new(1);
+	uint64_t stream;
+
+	assert_non_null(mkdtemp(dir));
+	conf->spool_dir = xstrdup(dir);
+	start_agent(fx, conf);
+	set_collector(fx->a.conf, 0, fx->col->port);
+	fx->col->auto_ack = 0;
+	uplink_start(fx->a.uplink);
+	assert_true(run_until(fx, is_active, 5000));
+	stream = fx->col->stream;
+	assert_true(stream != 0);
+	for (int i = 0; i < 4; i++)
+		add_batch(fx, 2);
+	want_batches = 4;
+	assert_true(run_until(fx, got_batches, 5000));
+	tcol_ack(fx->col, 1);
+	run_for(fx, 200);
+	/* the agent stops with 2, 3 and 4 unacknowledged; a new one starts */
+	uplink_free(fx->a.uplink);
+	tcol_drop(fx->col);
+	fx->a.uplink = uplink_new(&fx->a);
+	uplink_get_stats(fx->a.uplink, &st);
+	assert_int_equal(st.queued, 3);
+	/* the collector says it holds up to 3: only 4 goes again, then 5 */
+	fx->col->acked = 3;
+	fx->col->nseqs = 0;
+	uplink_start(fx->a.uplink);
+	assert_true(run_until(fx, is_active, 5000));
+	assert_int_equal(fx->col->stream, stream);
+	add_batch(fx, 2);
+	want_batches = 2;
+	assert_true(run_until(fx, got_batches, 5000));
+	run_for(fx, 200);
+	assert_int_equal(fx->col->nseqs, 2);
+	assert_int_equal(fx->col->seqs[0], 4);
+	assert_int_equal(fx->col->seqs[1], 5);
+	uplink_get_stats(fx->a.uplink, &st);
+	assert_int_equal(st.batches_acked, 2);
+	rm_spool(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -584,6 +643,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_failover_to_next_collector_after_connection_failure, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_resend_in_order_after_reconnect, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_spooled_batches_outlive_the_agent_and_helloack_acked_skips_them, setup,
+		teardown),
 	    cmocka_unit_test_setup_teardown(test_idle_connection_sends_heartbeats_and_its_clock,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
