@@ -71,6 +71,16 @@ static int validate_spool_fsync(cfg_t *cfg, cfg_opt_t *opt)
 	return 0; /* reported: parsing goes on and fails at the end */
 }
 
+static int validate_failback(cfg_t *cfg, cfg_opt_t *opt)
+{
+	long v = cfg_opt_getnint(opt, cfg_opt_size(opt) - 1);
+
+	if (v < 0 || v > CONF_INTERVAL_MAX)
+		cfg_error(cfg, "failback must be 0..%d s (0: never), got %ld", CONF_INTERVAL_MAX,
+			  v);
+	return 0; /* reported: parsing goes on and fails at the end */
+}
+
 static int validate_spool_dir(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char *s = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
@@ -271,6 +281,7 @@ struct agent_conf *agent_conf_load(const char *path)
 	    CFG_STR("spool_dir", NULL, CFGF_NODEFAULT),
 	    CFG_STR("spool_size", "256M", CFGF_NONE),
 	    CFG_INT("spool_fsync", 1, CFGF_NONE),
+	    CFG_INT("failback", 30, CFGF_NONE),
 	    CFG_INT("max_frame", 1048576, CFGF_NONE),
 	    CFG_SEC("snmp", snmp_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	    CFG_SEC("probe", probe_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
@@ -294,6 +305,7 @@ struct agent_conf *agent_conf_load(const char *path)
 	cfg_set_validate_func(cfg, "spool_dir", validate_spool_dir);
 	cfg_set_validate_func(cfg, "spool_size", validate_spool_size);
 	cfg_set_validate_func(cfg, "spool_fsync", validate_spool_fsync);
+	cfg_set_validate_func(cfg, "failback", validate_failback);
 	cfg_set_validate_func(cfg, "collector|address", conf_validate_hostport);
 	cfg_set_validate_func(cfg, "snmp|host", conf_validate_name);
 	cfg_set_validate_func(cfg, "probe|host", conf_validate_name);
@@ -356,6 +368,7 @@ struct agent_conf *agent_conf_load(const char *path)
 		conf->spool_dir = xstrdup(cfg_getstr(cfg, "spool_dir"));
 	conf->spool_size = (unsigned long long)conf_parse_size(cfg_getstr(cfg, "spool_size"));
 	conf->spool_fsync = (unsigned)cfg_getint(cfg, "spool_fsync");
+	conf->failback_s = (unsigned)cfg_getint(cfg, "failback");
 	cfg_free(cfg);
 	return conf;
 }

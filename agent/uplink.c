@@ -41,7 +41,10 @@ struct uplink {
 	enum uplink_state state;
 	struct bufferevent *bev;
 	struct event *flush_ev, *retry_ev, *hb_ev;
-	size_t collector; /* index into conf->collectors: failover rotates it */
+	struct event *ack_ev;      /* a sent batch not acknowledged in time: the peer is gone */
+	struct event *failback_ev; /* away from the preferred collector: try it again */
+	struct bufferevent *probe; /* a Hello to the preferred collector, while away */
+	size_t collector;          /* index into conf->collectors: failover rotates it */
 	unsigned backoff_ms;
 	int draining;
 
@@ -63,6 +66,9 @@ struct uplink {
 
 static void uplink_connect(struct uplink *u);
 static void uplink_send_queued(struct uplink *u);
+static void uplink_close(struct uplink *u, int failed);
+static void failback_arm(struct uplink *u);
+static void probe_free(struct uplink *u);
 
 const char *uplink_state_str(enum uplink_state s)
 {
@@ -231,6 +237,44 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
 		uplink_flush(u);
 }
 
+/* Batches sent on this connection and not acknowledged yet. */
+static size_t uplink_in_flight(const struct uplink *u)
+{
+	struct spool_stats st;
+
+	spool_get_stats(u->spool, &st);
+	return st.batches > spool_unsent(u->spool) ? st.batches - spool_unsent(u->spool) : 0;
+}
+
+/*
+ * The collector acknowledges each batch once it is stored, and answers
+ * heartbeats: a sent batch with no ack at all for three heartbeat
+ * intervals means the collector (or the path to it) is gone, even when
+ * TCP still carries our bytes somewhere.
+ */
+static void ack_timer_arm(struct uplink *u)
+{
+	struct timeval tv;
+
+	ms_to_timeval(UPLINK_DEAD_HEARTBEATS * u->hb_ms, &tv);
+	evtimer_add(u->ack_ev, &tv);
+}
+
+static void ack_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct uplink *u = arg;
+	const struct agent_collector *col = &u->a->conf->collectors[u->collector];
+
+	if (u->state != UPLINK_ACTIVE || uplink_in_flight(u) == 0)
+		return;
+	log_warnx("uplink to %s (%s): %zu sent batches not acknowledged within %llu s (%d "
+		  "heartbeats): closing, trying the next collector",
+		  col->name, col->address, uplink_in_flight(u),
+		  (unsigned long long)(UPLINK_DEAD_HEARTBEATS * u->hb_ms / 1000),
+		  UPLINK_DEAD_HEARTBEATS);
+	uplink_close(u, 1);
+}
+
 static void uplink_send_queued(struct uplink *u)
 {
 	struct evbuffer *out;
@@ -246,6 +290,8 @@ static void uplink_send_queued(struct uplink *u)
 			break;
 		u->st.batches_sent++;
 		u->last_out_ms = mono_now_ms();
+		if (!evtimer_pending(u->ack_ev, NULL))
+			ack_timer_arm(u);
 	}
 }
 
@@ -290,6 +336,9 @@ static void uplink_close(struct uplink *u, int failed)
 		u->bev = NULL;
 	}
 	evtimer_del(u->hb_ev);
+	evtimer_del(u->ack_ev);
+	evtimer_del(u->failback_ev);
+	probe_free(u);
 	spool_rewind(u->spool); /* everything unacknowledged goes again, in order */
 	uplink_set_state(u, UPLINK_IDLE);
 	if (failed) {
@@ -314,6 +363,11 @@ static size_t uplink_queued(const struct uplink *u)
 static void handle_ack(struct uplink *u, uint64_t seq)
 {
 	u->st.batches_acked += spool_ack(u->spool, seq);
+	/* progress: the collector is alive; wait anew for what is still out */
+	if (uplink_in_flight(u) == 0)
+		evtimer_del(u->ack_ev);
+	else
+		ack_timer_arm(u);
 	if (u->draining && uplink_queued(u) == 0)
 		event_base_loopbreak(u->a->base);
 }
@@ -421,6 +475,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
 				uplink_set_state(u, UPLINK_ACTIVE);
 				uplink_send_queued(u);
 				heartbeat_arm(u);
+				failback_arm(u);
 			}
 			break;
 		case VAKT__FRAME__MSG_HEARTBEAT:
@@ -449,12 +504,11 @@ static void write_cb(struct bufferevent *bev, void *arg)
 	uplink_send_queued(arg);
 }
 
-static void send_hello(struct uplink *u)
+static void hello_write(struct uplink *u, struct bufferevent *bev)
 {
 	Vakt__Hello h = VAKT__HELLO__INIT;
 	Vakt__Frame f = VAKT__FRAME__INIT;
 	char sw[64];
-	struct timeval tv = {UPLINK_HELLO_TIMEOUT, 0};
 
 	snprintf(sw, sizeof(sw), "vakt-agent %s", VAKT_VERSION);
 	h.protocol = VAKT_PROTOCOL;
@@ -466,7 +520,14 @@ static void send_hello(struct uplink *u)
 	h.time_ms = wall_now_ms();
 	f.msg_case = VAKT__FRAME__MSG_HELLO;
 	f.hello = &h;
-	frame_write(bufferevent_get_output(u->bev), &f, u->a->conf->max_frame);
+	frame_write(bufferevent_get_output(bev), &f, u->a->conf->max_frame);
+}
+
+static void send_hello(struct uplink *u)
+{
+	struct timeval tv = {UPLINK_HELLO_TIMEOUT, 0};
+
+	hello_write(u, u->bev);
 	u->last_out_ms = mono_now_ms();
 	bufferevent_set_timeouts(u->bev, &tv, NULL);
 	uplink_set_state(u, UPLINK_HELLO);
@@ -532,6 +593,103 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
 		uplink_connect(u);
 }
 
+/*
+ * Failback: an agent that failed over keeps its site's data on the second
+ * collector only until the preferred (first) one answers a Hello again;
+ * then it moves back and replays there what is unacknowledged, so that a
+ * site's data and alerts do not stay split between two collectors.
+ */
+static void probe_free(struct uplink *u)
+{
+	if (u->probe != NULL) {
+		bufferevent_free(u->probe);
+		u->probe = NULL;
+	}
+}
+
+static void failback_arm(struct uplink *u)
+{
+	struct timeval tv;
+
+	if (u->collector == 0 || u->a->conf->failback_s == 0)
+		return;
+	tv.tv_sec = u->a->conf->failback_s;
+	tv.tv_usec = 0;
+	evtimer_add(u->failback_ev, &tv);
+}
+
+static void probe_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct uplink *u = arg;
+	const struct agent_collector *pref = &u->a->conf->collectors[0];
+	const struct agent_collector *cur = &u->a->conf->collectors[u->collector];
+	Vakt__Frame *f;
+	uint32_t len;
+	enum frame_status st =
+	    frame_read(bufferevent_get_input(bev), u->a->conf->max_frame, &f, &len);
+
+	if (st == FRAME_NEED_MORE)
+		return;
+	if (st != FRAME_OK || f->msg_case != VAKT__FRAME__MSG_HELLO_ACK) {
+		log_debug("uplink: preferred collector %s (%s) did not accept a hello: %s",
+			  pref->name, pref->address,
+			  st != FRAME_OK ? frame_status_str(st) : "not a HelloAck");
+		if (st == FRAME_OK)
+			vakt__frame__free_unpacked(f, NULL);
+		probe_free(u);
+		failback_arm(u);
+		return;
+	}
+	vakt__frame__free_unpacked(f, NULL);
+	log_info("uplink: preferred collector %s (%s) answers again: moving back from %s (%s), "
+		 "%zu unacknowledged batches go there",
+		 pref->name, pref->address, cur->name, cur->address, uplink_queued(u));
+	probe_free(u);
+	uplink_close(u, 0);
+	u->collector = 0;
+	u->backoff_ms = 0;
+}
+
+static void probe_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct uplink *u = arg;
+	const struct agent_collector *pref = &u->a->conf->collectors[0];
+
+	if (what & BEV_EVENT_CONNECTED) {
+		hello_write(u, bev);
+		return;
+	}
+	log_debug("uplink: preferred collector %s (%s) still away: %s", pref->name, pref->address,
+		  what & BEV_EVENT_TIMEOUT ? "no answer"
+					   : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	probe_free(u);
+	failback_arm(u);
+}
+
+static void failback_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct uplink *u = arg;
+	const struct agent_collector *pref = &u->a->conf->collectors[0];
+	struct timeval tv = {UPLINK_HELLO_TIMEOUT, 0};
+	char host[256];
+	unsigned port;
+	const char *why;
+
+	if (u->state != UPLINK_ACTIVE || u->collector == 0 || u->probe != NULL)
+		return;
+	if (conf_split_hostport(pref->address, host, sizeof(host), &port, 0, &why) < 0)
+		return; /* validated at load time */
+	u->probe = bufferevent_socket_new(u->a->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(u->probe, probe_read_cb, NULL, probe_event_cb, u);
+	/* the write timeout bounds the connect too */
+	bufferevent_set_timeouts(u->probe, &tv, &tv);
+	bufferevent_enable(u->probe, EV_READ | EV_WRITE);
+	log_debug("uplink: trying the preferred collector %s (%s)", pref->name, pref->address);
+	if (bufferevent_socket_connect_hostname(u->probe, u->a->dns, AF_UNSPEC, host, (int)port) <
+	    0)
+		log_debug("uplink: connect to %s failed at once", pref->address);
+}
+
 struct uplink *uplink_new(struct agent *a)
 {
 	struct uplink *u = xcalloc(1, sizeof(*u));
@@ -554,6 +712,8 @@ struct uplink *uplink_new(struct agent *a)
 	u->flush_ev = event_new(a->base, -1, EV_PERSIST, flush_cb, u);
 	u->retry_ev = evtimer_new(a->base, retry_cb, u);
 	u->hb_ev = evtimer_new(a->base, heartbeat_cb, u);
+	u->ack_ev = evtimer_new(a->base, ack_timeout_cb, u);
+	u->failback_ev = evtimer_new(a->base, failback_cb, u);
 	ms_to_timeval(a->conf->batch_ms, &tv);
 	event_add(u->flush_ev, &tv);
 	return u;
@@ -608,6 +768,9 @@ void uplink_free(struct uplink *u)
 			  uplink_queued(u));
 	if (u->bev != NULL)
 		bufferevent_free(u->bev);
+	probe_free(u);
+	event_free(u->ack_ev);
+	event_free(u->failback_ev);
 	event_free(u->flush_ev);
 	event_free(u->retry_ev);
 	event_free(u->hb_ev);
