@@ -1059,7 +1059,8 @@ static int spool_load(struct spool *s)
 		firsts[nf++] = v;
 	}
 	closedir(d);
-	qsort(firsts, nf, sizeof(*firsts), cmp_u64);
+	if (nf > 0)
+		qsort(firsts, nf, sizeof(*firsts), cmp_u64);
 	prev = top = 0;
 	for (size_t i = 0; i < nf; i++) {
 		uint64_t last = scan_segment(s, firsts[i], acked, prev);
