@@ -981,7 +981,7 @@ static uint64_t scan_segment(struct spool *s, uint64_t first, uint64_t acked, ui
 		log_warnx("spool: %s/%s: offset %zu: %s; cut there (%lld bytes after it removed), "
 			  "%s",
 			  s->dir, name, good, why ? why : "segment too large",
-			  (long long)st.st_size,
+			  (long long)st.st_size - (long long)good,
 			  c.last ? "the records before it are kept" : "no record before it");
 		s->cut = 1;
 		if (ftruncate(fd, (off_t)good) < 0 || fdatasync(fd) < 0)

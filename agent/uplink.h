@@ -3,8 +3,10 @@
  * sequence numbers, each kept until the collector acknowledges it and resent
  * in order after a reconnect. Unacknowledged batches live in the spool
  * (spool.h): on disk, bounded by spool_size, with a bounded window in
- * memory; both drop oldest-first, loudly. An idle connection carries a Heartbeat at the
- * interval the collector asks for, so that silence always means trouble.
+ * memory; both drop oldest-first, loudly. An idle connection carries a
+ * Heartbeat at the interval the collector asks for, so that silence always
+ * means trouble; a batch unacknowledged for three heartbeats fails over to
+ * the next collector, and the agent returns to the first when it answers.
  */
 #ifndef VAKT_UPLINK_H
 #define VAKT_UPLINK_H
