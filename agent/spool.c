@@ -308,10 +308,6 @@ size_t spool_scan_segment(const uint8_t *buf, size_t len, uint64_t stream, uint6
 		if (record_decode(buf + off, len - off,
 				  off == SPOOL_HEADER_SIZE ? first - 1 : prev_seq, &r, why) != 1)
 			break;
-		if (off == SPOOL_HEADER_SIZE && r.seq != first) {
-			*why = "first record's seq differs from the segment's";
-			break;
-		}
 		r.off = off;
 		prev_seq = r.seq;
 		if (rec != NULL)

@@ -17,7 +17,9 @@
  *              u64 seq, u32 samples, u32 results; then len bytes: the batch's
  *              frame exactly as sent (4-byte length + vakt.Frame)
  *
- * Records in a segment have growing seqs; segments sort by name. A record
+ * Records in a segment have growing seqs, from the header's first seq on
+ * (above it when the append it was opened for failed); segments sort by
+ * name. A record
  * that ends past the end of its file is a torn tail, one whose magic,
  * version, length or CRC is wrong is corrupt: at start-up either is cut
  * (the file truncated there) with a log line naming file and offset.
