@@ -21,7 +21,6 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 
 #include "log.h"
 #include "timeutil.h"
@@ -68,7 +67,7 @@ struct job {
 	struct job *next;
 	enum job_kind kind;
 	uint64_t seq, seg; /* append: the batch; read: the first record */
-	uint8_t *frame;    /* append: a copy, owned by the job */
+	uint8_t *frame;    /* append: room for the record header, then a copy of the frame */
 	uint32_t len, nsamples, nresults;
 	uint32_t off, count; /* read: from `off`, `count` records, `len` bytes */
 	uint64_t abs;        /* read: index of the first record's entry */
@@ -600,12 +599,11 @@ static int writer_open_seg(struct spool *s, uint64_t seq)
 static void writer_append(struct spool *s, struct job *j)
 {
 	unsigned long long need = SPOOL_RECORD_SIZE + (unsigned long long)j->len;
-	uint8_t h[SPOOL_RECORD_SIZE];
-	struct iovec iov[2];
 	struct done *d = xcalloc(1, sizeof(*d));
 	struct seg *g;
 	char name[32];
-	ssize_t w;
+	size_t done = 0, rec = SPOOL_RECORD_SIZE + (size_t)j->len;
+	ssize_t w = 0;
 	int roll = s->cur_fd < 0 || (s->segs[s->nsegs - 1].size + need > s->seg_max &&
 				     s->segs[s->nsegs - 1].last != 0);
 
@@ -624,13 +622,16 @@ static void writer_append(struct spool *s, struct job *j)
 		goto fail;
 	g = &s->segs[s->nsegs - 1];
 	seg_name(name, sizeof(name), g->first);
-	record_header(h, j->seq, j->frame, j->len, j->nsamples, j->nresults);
-	iov[0] = (struct iovec){h, sizeof(h)};
-	iov[1] = (struct iovec){j->frame, j->len};
-	w = pwritev(s->cur_fd, iov, 2, (off_t)g->size);
-	if (w != (ssize_t)need - (roll ? SPOOL_HEADER_SIZE : 0)) {
-		if (w >= 0)
-			errno = ENOSPC;
+	/* the job's buffer holds room for the record header before the frame */
+	record_header(j->frame, j->seq, j->frame + SPOOL_RECORD_SIZE, j->len, j->nsamples,
+		      j->nresults);
+	/* a short write goes on: the next call says why it stopped (ENOSPC, EFBIG) */
+	while (done < rec &&
+	       (w = pwrite(s->cur_fd, j->frame + done, rec - done, (off_t)(g->size + done))) > 0)
+		done += (size_t)w;
+	if (done < rec) {
+		if (w == 0)
+			errno = EIO;
 		log_warn("spool: %s/%s: offset %llu: cannot append batch %" PRIu64, s->dir, name,
 			 (unsigned long long)g->size, j->seq);
 		/* leave no torn record behind: the next append goes where this one began */
@@ -1227,8 +1228,8 @@ void spool_append(struct spool *s, uint64_t seq, uint8_t *frame, size_t len, uin
 
 			j->kind = JOB_APPEND;
 			j->seq = seq;
-			j->frame = xmalloc(len);
-			memcpy(j->frame, frame, len);
+			j->frame = xmalloc(SPOOL_RECORD_SIZE + len);
+			memcpy(j->frame + SPOOL_RECORD_SIZE, frame, len);
 			j->len = (uint32_t)len;
 			j->nsamples = nsamples;
 			j->nresults = nresults;

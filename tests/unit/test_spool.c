@@ -18,6 +18,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <event2/buffer.h>
@@ -404,6 +406,40 @@ static void test_spool_unusable_dir_keeps_batches_in_memory(void **state)
 	unlink(file);
 }
 
+static void test_spool_write_failure_keeps_batches_in_memory(void **state)
+{
+	struct fx *f = *state;
+	struct rlimit orig, small;
+	uint64_t seqs[4];
+	struct spool_stats st;
+
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	/* files may grow to 40 bytes: a segment header fits, a record does not */
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &orig), 0);
+	small = orig;
+	small.rlim_cur = 40;
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	append_range(f, 1, 1, 200);
+	run_for(f, 300);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &orig), 0);
+	spool_get_stats(f->s, &st);
+	assert_int_equal(st.memory_only, 1);
+	/* the disk works again: batch 2 goes into the segment opened for batch 1 */
+	append_range(f, 2, 2, 200);
+	assert_int_equal(send_all(f, seqs, 2, 200), 2);
+	assert_int_equal(seqs[0], 1);
+	assert_int_equal(seqs[1], 2);
+	assert_int_equal(count_segments(f, NULL, 0), 1);
+	/* what was in memory only is gone after a restart; what was written is not */
+	reopen(f);
+	spool_get_stats(f->s, &st);
+	assert_int_equal(st.batches, 1);
+	assert_int_equal(send_all(f, seqs, 1, 200), 1);
+	assert_int_equal(seqs[0], 2);
+	signal(SIGXFSZ, SIG_DFL);
+}
+
 static void test_spool_dir_of_another_agent_is_not_shared(void **state)
 {
 	struct fx *f = *state;
@@ -455,6 +491,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_spool_a_garbage_segment_is_removed_not_fatal,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_unusable_dir_keeps_batches_in_memory, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_write_failure_keeps_batches_in_memory, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_dir_of_another_agent_is_not_shared, setup,
 					    teardown),
