@@ -34,7 +34,7 @@
 #include <event2/event.h>
 
 #define SPOOL_HEADER_SIZE  32
-#define SPOOL_RECORD_SIZE  32               /* a record's header; its frame follows */
+#define SPOOL_RECORD_SIZE  32                 /* a record's header; its frame follows */
 #define SPOOL_RECORD_MAX   ((16U << 20) + 4U) /* largest frame (max_frame) + its length */
 #define SPOOL_SIZE_DEFAULT (256ULL << 20)
 
