@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,8 @@
  * start this far past the last good one, so that none reuses their seq.
  */
 #define SPOOL_SEQ_SKIP 65536
+/* a disk-failure episode ends with the first append this long after the last failure */
+#define SPOOL_FAIL_QUIET_MS 5000
 
 static const uint8_t state_magic[8] = "VKSTATE";
 static const uint8_t seg_magic[8] = "VKSPOOL";
@@ -113,6 +116,8 @@ struct spool {
 	/* drop and disk-failure episodes: one line when each starts and ends */
 	int dropping, disk_failing;
 	uint64_t ep_batches, ep_samples, ep_results, ep_lo, ep_hi, fail_n;
+	struct complaint behind; /* the writer's queue is full */
+	uint64_t last_fail_ms;   /* monotonic: the last append that failed */
 
 	/* the writer thread */
 	int on_disk;
@@ -137,6 +142,7 @@ struct spool {
 	uint64_t acked_done;
 	int dirty, state_dirty;
 	uint64_t last_sync_ms;
+	struct complaint write_fail;
 };
 
 /* --- CRC32C, table-driven, reflected polynomial 0x82F63B78 --- */
@@ -467,6 +473,26 @@ static void mem_bound(struct spool *s, unsigned long long incoming)
 
 /* --- the writer thread --- */
 
+/*
+ * A write that fails repeats with every batch while the disk is full: the
+ * first line says where and why, then a count once a minute. Appends
+ * errno's text.
+ */
+static void writer_complain(struct spool *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void writer_complain(struct spool *s, const char *fmt, ...)
+{
+	char msg[512], err[128];
+	const char *e = strerror_r(errno, err, sizeof(err));
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_complain(&s->write_fail, 60, "%s: %s", msg, e);
+}
+
 static void writer_done(struct spool *s, struct done *d)
 {
 	pthread_mutex_lock(&s->mu);
@@ -488,7 +514,7 @@ static void seg_name(char *buf, size_t sz, uint64_t first)
 static void writer_sync_dir(struct spool *s)
 {
 	if (fsync(s->dirfd) < 0)
-		log_warn("spool: %s: fsync of the directory", s->dir);
+		writer_complain(s, "spool: %s: fsync of the directory", s->dir);
 }
 
 static void writer_sync(struct spool *s)
@@ -497,10 +523,10 @@ static void writer_sync(struct spool *s)
 		char name[32];
 
 		seg_name(name, sizeof(name), s->segs[s->nsegs - 1].first);
-		log_warn("spool: %s/%s: fsync", s->dir, name);
+		writer_complain(s, "spool: %s/%s: fsync", s->dir, name);
 	}
 	if (s->state_dirty && fdatasync(s->state_fd) < 0)
-		log_warn("spool: %s/state: fsync", s->dir);
+		writer_complain(s, "spool: %s/state: fsync", s->dir);
 	s->dirty = s->state_dirty = 0;
 	s->last_sync_ms = mono_now_ms();
 }
@@ -524,7 +550,7 @@ static void writer_delete_oldest(struct spool *s, int dropped)
 		writer_close_cur(s);
 	seg_name(name, sizeof(name), g.first);
 	if (unlinkat(s->dirfd, name, 0) < 0 && errno != ENOENT)
-		log_warn("spool: %s/%s: cannot delete", s->dir, name);
+		writer_complain(s, "spool: %s/%s: cannot delete", s->dir, name);
 	memmove(s->segs, s->segs + 1, (s->nsegs - 1) * sizeof(*s->segs));
 	s->nsegs--;
 	s->total -= g.size;
@@ -549,8 +575,8 @@ static void writer_ack(struct spool *s, uint64_t acked)
 	s->acked_done = acked;
 	header_encode(h, state_magic, s->stream, acked);
 	if (pwrite(s->state_fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
-		log_warn("spool: %s/state: cannot record acknowledged batch %" PRIu64, s->dir,
-			 acked);
+		writer_complain(s, "spool: %s/state: cannot record acknowledged batch %" PRIu64,
+				s->dir, acked);
 	s->state_dirty = 1;
 	if (!deletable)
 		return;
@@ -574,12 +600,12 @@ static int writer_open_seg(struct spool *s, uint64_t seq)
 	seg_name(name, sizeof(name), seq);
 	fd = openat(s->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd < 0) {
-		log_warn("spool: %s/%s: cannot create", s->dir, name);
+		writer_complain(s, "spool: %s/%s: cannot create", s->dir, name);
 		return -1;
 	}
 	header_encode(h, seg_magic, s->stream, seq);
 	if (pwrite(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
-		log_warn("spool: %s/%s: offset 0: cannot write the header", s->dir, name);
+		writer_complain(s, "spool: %s/%s: offset 0: cannot write the header", s->dir, name);
 		close(fd);
 		unlinkat(s->dirfd, name, 0);
 		return -1;
@@ -632,8 +658,8 @@ static void writer_append(struct spool *s, struct job *j)
 	if (done < rec) {
 		if (w == 0)
 			errno = EIO;
-		log_warn("spool: %s/%s: offset %llu: cannot append batch %" PRIu64, s->dir, name,
-			 (unsigned long long)g->size, j->seq);
+		writer_complain(s, "spool: %s/%s: offset %llu: cannot append batch %" PRIu64,
+				s->dir, name, (unsigned long long)g->size, j->seq);
 		/* leave no torn record behind: the next append goes where this one began */
 		if (ftruncate(s->cur_fd, (off_t)g->size) < 0) {
 			log_warn("spool: %s/%s: cannot cut back to %llu", s->dir, name,
@@ -807,11 +833,13 @@ static void done_appended(struct spool *s, struct done *d)
 			    s->dir, s->conf.mem_bytes, s->conf.mem_batches);
 		}
 		s->fail_n++;
+		s->last_fail_ms = mono_now_ms();
 		ent_set_memory(s, e, abs);
 		mem_bound(s, 0);
 		return;
 	}
-	if (s->disk_failing) {
+	/* near a full disk appends fail and work by turns: the episode ends after a quiet spell */
+	if (s->disk_failing && mono_now_ms() - s->last_fail_ms >= SPOOL_FAIL_QUIET_MS) {
 		s->disk_failing = 0;
 		log_warnx("spool: %s is written again; %" PRIu64
 			  " batches were kept in memory only meanwhile (lost if the agent stops "
@@ -1241,10 +1269,12 @@ void spool_append(struct spool *s, uint64_t seq, uint8_t *frame, size_t len, uin
 			e->state = ENT_WRITING;
 			goto fill;
 		}
-		log_debug("spool: the writer is behind (%llu bytes queued): batch %" PRIu64
-			  " kept in memory only",
-			  s->job_bytes, seq);
 		pthread_mutex_unlock(&s->mu);
+		log_complain(
+		    &s->behind, 60,
+		    "spool: %s: the disk is too slow (%llu bytes wait for the writer): batch "
+		    "%" PRIu64 " is kept in memory only",
+		    s->dir, SPOOL_WRITER_QUEUE, seq);
 	}
 	mem_bound(s, ent_cost((uint32_t)len));
 	abs = s->first_abs + s->n;

@@ -61,6 +61,8 @@ log "$line"
 samples=$(echo "$line" | sed -n 's/.* batches (\([0-9]*\) samples, .*/\1/p')
 [ -n "$samples" ] && [ "$samples" -gt 0 ] || fail "no sample count in: $line"
 
+# (A file's first row is unknown, and the files began a few seconds before
+# the kill: the window starts a second before it.)
 # Each file: before the outage and from some point in it up to now every
 # second is known; between them one run of unknown seconds (the dropped,
 # oldest batches). rrdtool spreads a sample over up to its heartbeat (2 s),
@@ -69,7 +71,8 @@ samples=$(echo "$line" | sed -n 's/.* batches (\([0-9]*\) samples, .*/\1/p')
 total=0
 for f in "$W"/rrd/fosen/127.0.0.1/web*.rrd; do
 	rrdtool fetch "$f" AVERAGE -r 1 -s $((down_at - 5)) -e $((now - 1)) >"$W/fetch.txt"
-	gap=$(awk -v from=$((down_at - 3)) -v to=$((now - 2)) -v early=$((down_at + 3)) '
+	# up to the second before the file's last update: rows after it are not due yet
+	gap=$(awk -v from=$((down_at - 1)) -v to=$(($(rrdtool last "$f") - 1)) -v early=$((down_at + 3)) '
 		NR == 1 { for (i = 1; i <= NF; i++) if ($i == "connect_time") col = i + 1 }
 		/^[0-9]+:/ { t = $1 + 0; if (t < from || t > to) next
 			     u = ($col ~ /nan/)
