@@ -29,6 +29,11 @@ struct agent_conf {
 	unsigned batch_ms;              /* how long samples wait to be batched */
 	unsigned queue_batches;         /* bound on unacknowledged batches held in memory */
 	unsigned long long queue_bytes; /* and on the bytes they hold */
+	char *spool_dir;                /* NULL: memory only */
+	unsigned long long spool_size;  /* bound on the spool's segment files */
+	unsigned spool_fsync;           /* seconds between fsyncs; 0: every batch */
+	int spool_dir_line;             /* where spool_dir was set, for --check-config */
+	unsigned failback_s; /* away from the first collector: try it this often; 0: never */
 	unsigned max_frame;
 	int insecure;                      /* insecure = yes: plaintext, no certificates */
 	char *tls_ca, *tls_cert, *tls_key; /* the tls section; NULL when insecure */

@@ -98,6 +98,55 @@ static int check_transport(cfg_t *cfg, const char *path)
 	return 0;
 }
 
+/* Bounds of spool_size: below a few segments the spool holds nothing useful. */
+#define SPOOL_SIZE_MIN  (64LL << 10)
+#define SPOOL_SIZE_MAX  (1LL << 40)
+#define SPOOL_FSYNC_MAX 3600
+
+static int validate_spool_size(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+	long long v = conf_parse_size(s);
+
+	if (v < 0)
+		cfg_error(cfg, "spool_size must be a size such as \"256M\" or \"2G\", got \"%s\"",
+			  s);
+	else if (v < SPOOL_SIZE_MIN || v > SPOOL_SIZE_MAX)
+		cfg_error(cfg, "spool_size must be 64k..1T, got \"%s\"", s);
+	return 0; /* reported: parsing goes on and fails at the end */
+}
+
+static int validate_spool_fsync(cfg_t *cfg, cfg_opt_t *opt)
+{
+	long v = cfg_opt_getnint(opt, cfg_opt_size(opt) - 1);
+
+	if (v < 0 || v > SPOOL_FSYNC_MAX)
+		cfg_error(cfg, "spool_fsync must be 0..%d s (0: every batch), got %ld",
+			  SPOOL_FSYNC_MAX, v);
+	return 0; /* reported: parsing goes on and fails at the end */
+}
+
+static int validate_failback(cfg_t *cfg, cfg_opt_t *opt)
+{
+	long v = cfg_opt_getnint(opt, cfg_opt_size(opt) - 1);
+
+	if (v < 0 || v > CONF_INTERVAL_MAX)
+		cfg_error(cfg, "failback must be 0..%d s (0: never), got %ld", CONF_INTERVAL_MAX,
+			  v);
+	return 0; /* reported: parsing goes on and fails at the end */
+}
+
+static int validate_spool_dir(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+
+	if (s == NULL || s[0] != '/')
+		cfg_error(cfg, "spool_dir must be an absolute path, got \"%s\"", s ? s : "");
+	else if (loading != NULL)
+		loading->spool_dir_line = cfg->line;
+	return 0; /* reported: parsing goes on and fails at the end */
+}
+
 static int validate_collector(cfg_t *cfg, cfg_opt_t *opt)
 {
 	static const char *const req[] = {"address", NULL};
@@ -293,6 +342,10 @@ struct agent_conf *agent_conf_load(const char *path)
 	    CFG_INT("batch_ms", 250, CFGF_NONE),
 	    CFG_INT("queue_batches", 4096, CFGF_NONE),
 	    CFG_STR("queue_size", "64M", CFGF_NONE),
+	    CFG_STR("spool_dir", NULL, CFGF_NODEFAULT),
+	    CFG_STR("spool_size", "256M", CFGF_NONE),
+	    CFG_INT("spool_fsync", 1, CFGF_NONE),
+	    CFG_INT("failback", 30, CFGF_NONE),
 	    CFG_INT("max_frame", 1048576, CFGF_NONE),
 	    CFG_BOOL("insecure", cfg_false, CFGF_NONE),
 	    CFG_SEC("tls", tls_opts, CFGF_NODEFAULT),
@@ -315,6 +368,10 @@ struct agent_conf *agent_conf_load(const char *path)
 	conf_bound_ints(cfg, ints);
 	cfg_set_validate_func(cfg, "collector", validate_collector);
 	cfg_set_validate_func(cfg, "queue_size", validate_queue_size);
+	cfg_set_validate_func(cfg, "spool_dir", validate_spool_dir);
+	cfg_set_validate_func(cfg, "spool_size", validate_spool_size);
+	cfg_set_validate_func(cfg, "spool_fsync", validate_spool_fsync);
+	cfg_set_validate_func(cfg, "failback", validate_failback);
 	cfg_set_validate_func(cfg, "collector|address", conf_validate_hostport);
 	cfg_set_validate_func(cfg, "collector|server_name", conf_validate_name);
 	cfg_set_validate_func(cfg, "insecure", note_insecure_line);
@@ -403,6 +460,11 @@ struct agent_conf *agent_conf_load(const char *path)
 	conf->queue_batches = (unsigned)cfg_getint(cfg, "queue_batches");
 	conf->queue_bytes = (unsigned long long)conf_parse_size(cfg_getstr(cfg, "queue_size"));
 	conf->max_frame = (unsigned)cfg_getint(cfg, "max_frame");
+	if (cfg_getstr(cfg, "spool_dir") != NULL)
+		conf->spool_dir = xstrdup(cfg_getstr(cfg, "spool_dir"));
+	conf->spool_size = (unsigned long long)conf_parse_size(cfg_getstr(cfg, "spool_size"));
+	conf->spool_fsync = (unsigned)cfg_getint(cfg, "spool_fsync");
+	conf->failback_s = (unsigned)cfg_getint(cfg, "failback");
 	cfg_free(cfg);
 	return conf;
 }
@@ -425,6 +487,7 @@ void agent_conf_free(struct agent_conf *conf)
 	free(conf->collectors);
 	free(conf->site);
 	free(conf->name);
+	free(conf->spool_dir);
 	free(conf->path);
 	free(conf);
 }

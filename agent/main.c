@@ -2,12 +2,16 @@
  * main.c - vakt-agent: reads its config, schedules checks on one libevent
  * loop and streams their samples to the collector. Never blocks the loop.
  */
+#include <errno.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sys/stat.h>
 
 #include <event2/dns.h>
 #include <event2/event.h>
@@ -18,8 +22,68 @@
 #include "daemon.h"
 #include "log.h"
 #include "uplink.h"
+#include "xmalloc.h"
 
 #define DEFAULT_CONFIG "/etc/vakt/agent.conf"
+
+/* A directory the agent must write in: 0 if it is one and writable. */
+static int writable_dir(const char *dir, const char **why)
+{
+	struct stat st;
+
+	if (stat(dir, &st) < 0) {
+		*why = strerror(errno);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		*why = "not a directory";
+		return -1;
+	}
+	if (access(dir, W_OK | X_OK) < 0) {
+		*why = strerror(errno);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * --check-config checks spool_dir as start-up uses it: created (one level)
+ * if missing, written to. An unusable spool_dir does not stop the agent
+ * (it keeps batches in memory, loudly), but it fails the check. 0 or -1.
+ */
+static int check_spool_dir(const struct agent_conf *conf)
+{
+	char *copy, *parent;
+	const char *why;
+	struct stat st;
+	int bad = 0;
+
+	if (conf->spool_dir == NULL) {
+		printf("spool_dir: not set: unacknowledged batches are kept in memory only and "
+		       "lost when the agent stops\n");
+		return 0;
+	}
+	copy = xstrdup(conf->spool_dir);
+	parent = dirname(copy);
+	if (stat(conf->spool_dir, &st) == 0) {
+		if (writable_dir(conf->spool_dir, &why) < 0) {
+			fprintf(stderr, "%s:%d: spool_dir \"%s\": %s\n", conf->path,
+				conf->spool_dir_line, conf->spool_dir, why);
+			bad = 1;
+		} else {
+			printf("spool_dir %s: exists, writable\n", conf->spool_dir);
+		}
+	} else if (writable_dir(parent, &why) < 0) {
+		fprintf(stderr, "%s:%d: spool_dir \"%s\": cannot be created: %s: %s\n", conf->path,
+			conf->spool_dir_line, conf->spool_dir, parent, why);
+		bad = 1;
+	} else {
+		printf("spool_dir %s: does not exist yet, will be created in %s\n", conf->spool_dir,
+		       parent);
+	}
+	free(copy);
+	return bad ? -1 : 0;
+}
 
 static void stop_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -53,15 +117,16 @@ static void stats_cb(evutil_socket_t fd, short what, void *arg)
 	for (size_t i = 0; i < a->conf->nchecks; i++)
 		overruns += a->conf->checks[i]->slot.overruns;
 	log_info("stats: %llu samples, %llu results, %llu batches sent (%llu bytes, %llu in "
-		 "the full form), %llu acked, %llu queued (%llu bytes), %llu heartbeats; dropped: "
-		 "%llu batches, %llu samples, %llu results; %llu overruns",
+		 "the full form), %llu acked, %llu queued (%llu bytes in memory, %llu in the "
+		 "spool), %llu heartbeats; dropped: %llu batches, %llu samples, %llu results; %llu "
+		 "overruns",
 		 (unsigned long long)st.samples, (unsigned long long)st.results,
 		 (unsigned long long)st.batches_sent, (unsigned long long)st.bytes_sent,
 		 (unsigned long long)st.bytes_full, (unsigned long long)st.batches_acked,
 		 (unsigned long long)st.queued, (unsigned long long)st.queued_bytes,
-		 (unsigned long long)st.heartbeats, (unsigned long long)st.batches_dropped,
-		 (unsigned long long)st.samples_dropped, (unsigned long long)st.results_dropped,
-		 overruns);
+		 (unsigned long long)st.spooled_bytes, (unsigned long long)st.heartbeats,
+		 (unsigned long long)st.batches_dropped, (unsigned long long)st.samples_dropped,
+		 (unsigned long long)st.results_dropped, overruns);
 }
 
 int main(int argc, char **argv)
@@ -81,8 +146,13 @@ int main(int argc, char **argv)
 		return 1;
 	if (o.check_only) {
 		char err[1024];
-		SSL_CTX *tls = uplink_tls_new(a.conf, err, sizeof(err));
+		SSL_CTX *tls;
 
+		if (check_spool_dir(a.conf) < 0) {
+			agent_conf_free(a.conf);
+			return 1;
+		}
+		tls = uplink_tls_new(a.conf, err, sizeof(err));
 		if (a.conf->tls_cert != NULL && tls == NULL) {
 			fprintf(stderr, "%s\n", err);
 			agent_conf_free(a.conf);

@@ -1,9 +1,8 @@
 /*
  * uplink.c - the agent's stream to the collector (see uplink.h).
- * A batch leaves the queue only when the collector acks it; nothing here
- * blocks, and the queue is bounded in batches and bytes (oldest dropped,
- * counted and logged). A queued batch costs its encoded frame plus one ring
- * slot: a sample is ~50-100 bytes there, with no allocation of its own.
+ * A batch leaves the spool (spool.c) only when the collector acks it;
+ * nothing here blocks. A batch in the spool's memory costs its encoded frame:
+ * a sample is ~50-100 bytes there, with no allocation of its own.
  */
 #include "uplink.h"
 
@@ -26,6 +25,7 @@
 #include "frame.h"
 #include "log.h"
 #include "series_wire.h"
+#include "spool.h"
 #include "timeutil.h"
 #include "tls.h"
 #include "xmalloc.h"
@@ -41,20 +41,16 @@
 #define UPLINK_BACKOFF_MIN     500           /* ms */
 #define UPLINK_BACKOFF_MAX     30000         /* ms */
 
-struct queued_batch {
-	uint64_t seq;
-	uint8_t *frame; /* length prefix + encoded vakt.Frame */
-	size_t len;
-	uint32_t nsamples, nresults;
-};
-
 struct uplink {
 	struct agent *a;
 	enum uplink_state state;
 	struct bufferevent *bev;
 	SSL_CTX *tls; /* NULL: plaintext (insecure = yes) */
 	struct event *flush_ev, *retry_ev, *hb_ev;
-	size_t collector; /* index into conf->collectors: failover rotates it */
+	struct event *ack_ev;      /* a sent batch not acknowledged in time: the peer is gone */
+	struct event *failback_ev; /* away from the preferred collector: try it again */
+	struct bufferevent *probe; /* a Hello to the preferred collector, while away */
+	size_t collector;          /* index into conf->collectors: failover rotates it */
 	unsigned backoff_ms;
 	int draining;
 
@@ -63,10 +59,7 @@ struct uplink {
 	Vakt__Result **res; /* Results waiting to be batched */
 	size_t nres;
 
-	struct queued_batch *q; /* ring of unacknowledged batches */
-	size_t qcap, qhead, qlen;
-	unsigned long long qbytes, qmax_bytes;
-	size_t nsent; /* of the queued batches, how many went out on this connection */
+	struct spool *spool; /* every unacknowledged batch, on disk and in memory */
 	uint64_t next_seq;
 
 	unsigned protocol;    /* the session's, from HelloAck */
@@ -77,11 +70,13 @@ struct uplink {
 
 	struct uplink_stats st;
 	struct complaint *conn_fail; /* one per collector: each failure is worth a line */
-	struct complaint dropped;
 };
 
 static void uplink_connect(struct uplink *u);
 static void uplink_send_queued(struct uplink *u);
+static void uplink_close(struct uplink *u, int failed);
+static void failback_arm(struct uplink *u);
+static void probe_free(struct uplink *u);
 
 const char *uplink_state_str(enum uplink_state s)
 {
@@ -162,56 +157,6 @@ void uplink_result_free(Vakt__Result *r)
 	free(r);
 }
 
-/* What a queued batch holds in memory: its frame and its ring slot. */
-static unsigned long long batch_cost(size_t len)
-{
-	return (unsigned long long)len + sizeof(struct queued_batch);
-}
-
-/* No spool yet: the oldest unacknowledged batch is lost, counted and logged. */
-static void queue_drop_oldest(struct uplink *u)
-{
-	struct queued_batch *old = &u->q[u->qhead];
-
-	u->st.batches_dropped++;
-	u->st.samples_dropped += old->nsamples;
-	u->st.results_dropped += old->nresults;
-	u->st.bytes_dropped += old->len;
-	log_complain(&u->dropped, 60,
-		     "uplink: queue full (%zu batches, %llu bytes unacknowledged; bounds %zu "
-		     "batches, %llu bytes), dropped batch %llu with %u samples and %u results; "
-		     "%llu batches (%llu samples, %llu results) dropped in all",
-		     u->qlen, u->qbytes, u->qcap, u->qmax_bytes, (unsigned long long)old->seq,
-		     old->nsamples, old->nresults, (unsigned long long)u->st.batches_dropped,
-		     (unsigned long long)u->st.samples_dropped,
-		     (unsigned long long)u->st.results_dropped);
-	u->qbytes -= batch_cost(old->len);
-	free(old->frame);
-	u->qhead = (u->qhead + 1) % u->qcap;
-	u->qlen--;
-	/* the oldest queued batch is the first sent: it may be on the wire already */
-	if (u->nsent > 0)
-		u->nsent--;
-}
-
-static void queue_push(struct uplink *u, uint8_t *frame, size_t len, uint64_t seq, uint32_t n,
-		       uint32_t nres)
-{
-	struct queued_batch *b;
-
-	/* the newest batch always stays, even alone above the byte bound */
-	while (u->qlen == u->qcap || (u->qlen > 0 && u->qbytes + batch_cost(len) > u->qmax_bytes))
-		queue_drop_oldest(u);
-	b = &u->q[(u->qhead + u->qlen) % u->qcap];
-	b->seq = seq;
-	b->frame = frame;
-	b->len = len;
-	b->nsamples = n;
-	b->nresults = nres;
-	u->qbytes += batch_cost(len);
-	u->qlen++;
-}
-
 /*
  * Encodes samples [0, n) of cur and Results [0, m) of res as one batch;
  * returns the frame or NULL if too big.
@@ -255,7 +200,7 @@ void uplink_flush(struct uplink *u)
 			log_warnx("uplink: result of %s/%s is larger than max_frame, dropped",
 				  u->res[0]->host, u->res[0]->check);
 		} else {
-			queue_push(u, frame, len, u->next_seq++, (uint32_t)n, (uint32_t)m);
+			spool_append(u->spool, u->next_seq++, frame, len, (uint32_t)n, (uint32_t)m);
 			u->st.samples += n;
 			u->st.results += m;
 		}
@@ -290,11 +235,13 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
 	struct uplink *u = arg;
 
 	/*
-	 * While the collector is away, let samples gather into full batches
-	 * (uplink_add flushes at UPLINK_BATCH_SAMPLES): the bounded queue then
+	 * With a spool on disk, batches reach it every batch_ms whatever the
+	 * connection does, so that a kill loses at most that much. Without one,
+	 * while the collector is away, let samples gather into full batches
+	 * (uplink_add flushes at UPLINK_BATCH_SAMPLES): the bounded memory then
 	 * holds hours of data instead of minutes of quarter-second batches.
 	 */
-	if (u->state == UPLINK_ACTIVE)
+	if (u->state == UPLINK_ACTIVE || spool_on_disk(u->spool))
 		uplink_flush(u);
 }
 
@@ -302,8 +249,9 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
  * Puts one queued batch on the connection: on a protocol-2 session in the
  * compact form, its series named by the ids this session knows them by.
  */
-static void send_batch(struct uplink *u, struct evbuffer *out, const uint8_t *frame, size_t len)
+static void send_batch(void *arg, struct evbuffer *out, const uint8_t *frame, size_t len)
 {
+	struct uplink *u = arg;
 	uint8_t *compact = NULL;
 	size_t clen = 0;
 
@@ -320,6 +268,44 @@ static void send_batch(struct uplink *u, struct evbuffer *out, const uint8_t *fr
 	u->st.bytes_full += len;
 }
 
+/* Batches sent on this connection and not acknowledged yet. */
+static size_t uplink_in_flight(const struct uplink *u)
+{
+	struct spool_stats st;
+
+	spool_get_stats(u->spool, &st);
+	return st.batches > spool_unsent(u->spool) ? st.batches - spool_unsent(u->spool) : 0;
+}
+
+/*
+ * The collector acknowledges each batch once it is stored, and answers
+ * heartbeats: a sent batch with no ack at all for three heartbeat
+ * intervals means the collector (or the path to it) is gone, even when
+ * TCP still carries our bytes somewhere.
+ */
+static void ack_timer_arm(struct uplink *u)
+{
+	struct timeval tv;
+
+	ms_to_timeval(UPLINK_DEAD_HEARTBEATS * u->hb_ms, &tv);
+	evtimer_add(u->ack_ev, &tv);
+}
+
+static void ack_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct uplink *u = arg;
+	const struct agent_collector *col = &u->a->conf->collectors[u->collector];
+
+	if (u->state != UPLINK_ACTIVE || uplink_in_flight(u) == 0)
+		return;
+	log_warnx("uplink to %s (%s): %zu sent batches not acknowledged within %llu s (%d "
+		  "heartbeats): closing, trying the next collector",
+		  col->name, col->address, uplink_in_flight(u),
+		  (unsigned long long)(UPLINK_DEAD_HEARTBEATS * u->hb_ms / 1000),
+		  UPLINK_DEAD_HEARTBEATS);
+	uplink_close(u, 1);
+}
+
 static void uplink_send_queued(struct uplink *u)
 {
 	struct evbuffer *out;
@@ -328,13 +314,15 @@ static void uplink_send_queued(struct uplink *u)
 		return;
 	out = bufferevent_get_output(u->bev);
 	/* keep at most a few frames in the socket buffer: back-pressure, bounded memory */
-	while (u->nsent < u->qlen && evbuffer_get_length(out) < 4 * (size_t)u->a->conf->max_frame) {
-		struct queued_batch *b = &u->q[(u->qhead + u->nsent) % u->qcap];
+	while (evbuffer_get_length(out) < 4 * (size_t)u->a->conf->max_frame) {
+		uint64_t seq;
 
-		send_batch(u, out, b->frame, b->len);
-		u->nsent++;
+		if (!spool_send(u->spool, out, &seq, send_batch, u))
+			break;
 		u->st.batches_sent++;
 		u->last_out_ms = mono_now_ms();
+		if (!evtimer_pending(u->ack_ev, NULL))
+			ack_timer_arm(u);
 	}
 }
 
@@ -379,7 +367,10 @@ static void uplink_close(struct uplink *u, int failed)
 		u->bev = NULL;
 	}
 	evtimer_del(u->hb_ev);
-	u->nsent = 0; /* everything unacknowledged goes again, in order */
+	evtimer_del(u->ack_ev);
+	evtimer_del(u->failback_ev);
+	probe_free(u);
+	spool_rewind(u->spool); /* everything unacknowledged goes again, in order */
 	uplink_set_state(u, UPLINK_IDLE);
 	if (failed) {
 		/* rotate to the next collector, back off exponentially with jitter */
@@ -392,18 +383,33 @@ static void uplink_close(struct uplink *u, int failed)
 	evtimer_add(u->retry_ev, &tv);
 }
 
+static size_t uplink_queued(const struct uplink *u)
+{
+	struct spool_stats st;
+
+	spool_get_stats(u->spool, &st);
+	return (size_t)st.batches;
+}
+
 static void handle_ack(struct uplink *u, uint64_t seq)
 {
-	while (u->qlen > 0 && u->q[u->qhead].seq <= seq) {
-		u->qbytes -= batch_cost(u->q[u->qhead].len);
-		free(u->q[u->qhead].frame);
-		u->qhead = (u->qhead + 1) % u->qcap;
-		u->qlen--;
-		if (u->nsent > 0)
-			u->nsent--;
-		u->st.batches_acked++;
-	}
-	if (u->draining && u->qlen == 0)
+	u->st.batches_acked += spool_ack(u->spool, seq);
+	/* progress: the collector is alive; wait anew for what is still out */
+	if (uplink_in_flight(u) == 0)
+		evtimer_del(u->ack_ev);
+	else
+		ack_timer_arm(u);
+	if (u->draining && uplink_queued(u) == 0)
+		event_base_loopbreak(u->a->base);
+}
+
+/* Batches became sendable: written to the spool, or read back from it. */
+static void spool_ready(void *arg)
+{
+	struct uplink *u = arg;
+
+	uplink_send_queued(u);
+	if (u->draining && uplink_queued(u) == 0)
 		event_base_loopbreak(u->a->base);
 }
 
@@ -490,15 +496,21 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		switch (f->msg_case) {
 		case VAKT__FRAME__MSG_HELLO_ACK:
 			if (u->state == UPLINK_HELLO) {
+				/* what the collector holds durably need not go again */
+				if (f->hello_ack->acked > 0)
+					u->st.batches_acked +=
+					    spool_ack(u->spool, f->hello_ack->acked);
 				log_info(
-				    "uplink: connected to %s (%s), %s, protocol %u, %s; "
-				    "replaying %zu unacknowledged batches, %zu samples waiting",
+				    "uplink: connected to %s (%s), %s, protocol %u, %s; it holds "
+				    "batches up to %llu; replaying %zu unacknowledged batches, "
+				    "%zu samples waiting",
 				    col->name, col->address, f->hello_ack->software,
 				    f->hello_ack->protocol,
 				    u->tls != NULL
 					? SSL_get_version(bufferevent_openssl_get_ssl(bev))
 					: "PLAINTEXT",
-				    u->qlen, u->ncur);
+				    (unsigned long long)f->hello_ack->acked, uplink_queued(u),
+				    u->ncur);
 				log_complain_clear(&u->conn_fail[u->collector],
 						   "uplink: collector reachable again");
 				log_clock_offset(u, f->hello_ack->time_ms);
@@ -514,6 +526,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
 				uplink_set_state(u, UPLINK_ACTIVE);
 				uplink_send_queued(u);
 				heartbeat_arm(u);
+				failback_arm(u);
 			}
 			break;
 		case VAKT__FRAME__MSG_HEARTBEAT:
@@ -542,23 +555,30 @@ static void write_cb(struct bufferevent *bev, void *arg)
 	uplink_send_queued(arg);
 }
 
-static void send_hello(struct uplink *u)
+static void hello_write(struct uplink *u, struct bufferevent *bev)
 {
 	Vakt__Hello h = VAKT__HELLO__INIT;
 	Vakt__Frame f = VAKT__FRAME__INIT;
 	char sw[64];
-	struct timeval tv = {UPLINK_HELLO_TIMEOUT, 0};
 
 	snprintf(sw, sizeof(sw), "vakt-agent %s", VAKT_VERSION);
 	h.protocol = VAKT_PROTOCOL;
 	h.software = sw;
 	h.site = u->a->conf->site;
 	h.agent = u->a->conf->name;
+	h.stream = spool_stream(u->spool);
 	u->hello_mono_ms = mono_now_ms();
 	h.time_ms = wall_now_ms();
 	f.msg_case = VAKT__FRAME__MSG_HELLO;
 	f.hello = &h;
-	frame_write(bufferevent_get_output(u->bev), &f, u->a->conf->max_frame);
+	frame_write(bufferevent_get_output(bev), &f, u->a->conf->max_frame);
+}
+
+static void send_hello(struct uplink *u)
+{
+	struct timeval tv = {UPLINK_HELLO_TIMEOUT, 0};
+
+	hello_write(u, u->bev);
 	u->last_out_ms = mono_now_ms();
 	bufferevent_set_timeouts(u->bev, &tv, NULL);
 	uplink_set_state(u, UPLINK_HELLO);
@@ -633,6 +653,51 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 	uplink_close(u, 1);
 }
 
+/*
+ * A connection to `col`, not yet connected: over TLS unless insecure = yes,
+ * the collector's certificate checked against its server_name. NULL, logged,
+ * when it cannot be made.
+ */
+static struct bufferevent *uplink_bev_new(struct uplink *u, const struct agent_collector *col)
+{
+	struct bufferevent *bev;
+	SSL *ssl;
+	struct in6_addr ip;
+	struct timeval tv = {UPLINK_HELLO_TIMEOUT, 0};
+
+	if (u->tls == NULL)
+		return bufferevent_socket_new(u->a->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if ((ssl = SSL_new(u->tls)) == NULL) {
+		log_warnx("uplink to %s (%s): cannot make a TLS connection", col->name,
+			  col->address);
+		return NULL;
+	}
+	/*
+	 * The collector's certificate must name server_name: an IP address
+	 * as an IP subjectAltName, else a DNS name (also sent as SNI).
+	 */
+	if (inet_pton(AF_INET, col->server_name, &ip) == 1 ||
+	    inet_pton(AF_INET6, col->server_name, &ip) == 1) {
+		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), col->server_name);
+	} else {
+		SSL_set1_host(ssl, col->server_name);
+		SSL_set_tlsext_host_name(ssl, col->server_name);
+	}
+	bev = bufferevent_openssl_socket_new(u->a->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+					     BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		SSL_free(ssl);
+		log_warnx("uplink to %s (%s): cannot make a TLS connection", col->name,
+			  col->address);
+		return NULL;
+	}
+	/* frames carry their length: a cut without close_notify is an end, not an error */
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	/* connect and handshake count against the hello deadline */
+	bufferevent_set_timeouts(bev, &tv, &tv);
+	return bev;
+}
+
 static void uplink_connect(struct uplink *u)
 {
 	const struct agent_collector *col = &u->a->conf->collectors[u->collector];
@@ -645,43 +710,10 @@ static void uplink_connect(struct uplink *u)
 		log_warnx("uplink: collector %s address %s: %s", col->name, col->address, why);
 		return;
 	}
-	if (u->tls != NULL) {
-		SSL *ssl = SSL_new(u->tls);
-		struct in6_addr ip;
-		struct timeval tv = {UPLINK_HELLO_TIMEOUT, 0};
-
-		if (ssl == NULL) {
-			log_warnx("uplink to %s (%s): cannot make a TLS connection", col->name,
-				  col->address);
-			uplink_close(u, 1);
-			return;
-		}
-		/*
-		 * The collector's certificate must name server_name: an IP address
-		 * as an IP subjectAltName, else a DNS name (also sent as SNI).
-		 */
-		if (inet_pton(AF_INET, col->server_name, &ip) == 1 ||
-		    inet_pton(AF_INET6, col->server_name, &ip) == 1) {
-			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), col->server_name);
-		} else {
-			SSL_set1_host(ssl, col->server_name);
-			SSL_set_tlsext_host_name(ssl, col->server_name);
-		}
-		u->bev = bufferevent_openssl_socket_new(
-		    u->a->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-		if (u->bev == NULL) {
-			SSL_free(ssl);
-			log_warnx("uplink to %s (%s): cannot make a TLS connection", col->name,
-				  col->address);
-			uplink_close(u, 1);
-			return;
-		}
-		/* frames carry their length: a cut without close_notify is an end, not an error */
-		bufferevent_openssl_set_allow_dirty_shutdown(u->bev, 1);
-		/* connect and handshake count against the hello deadline */
-		bufferevent_set_timeouts(u->bev, &tv, &tv);
-	} else {
-		u->bev = bufferevent_socket_new(u->a->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	u->bev = uplink_bev_new(u, col);
+	if (u->bev == NULL) {
+		uplink_close(u, 1);
+		return;
 	}
 	bufferevent_setcb(u->bev, read_cb, write_cb, event_cb, u);
 	bufferevent_setwatermark(u->bev, EV_WRITE, (size_t)u->a->conf->max_frame, 0);
@@ -730,9 +762,117 @@ SSL_CTX *uplink_tls_new(const struct agent_conf *conf, char *err, size_t errlen)
 	return ctx;
 }
 
+/*
+ * Failback: an agent that failed over keeps its site's data on the second
+ * collector only until the preferred (first) one answers a Hello again;
+ * then it moves back and replays there what is unacknowledged, so that a
+ * site's data and alerts do not stay split between two collectors.
+ */
+static void probe_free(struct uplink *u)
+{
+	if (u->probe != NULL) {
+		bufferevent_free(u->probe);
+		u->probe = NULL;
+	}
+}
+
+static void failback_arm(struct uplink *u)
+{
+	struct timeval tv;
+
+	if (u->collector == 0 || u->a->conf->failback_s == 0)
+		return;
+	tv.tv_sec = u->a->conf->failback_s;
+	tv.tv_usec = 0;
+	evtimer_add(u->failback_ev, &tv);
+}
+
+static void probe_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct uplink *u = arg;
+	const struct agent_collector *pref = &u->a->conf->collectors[0];
+	const struct agent_collector *cur = &u->a->conf->collectors[u->collector];
+	Vakt__Frame *f;
+	uint32_t len;
+	enum frame_status st =
+	    frame_read(bufferevent_get_input(bev), u->a->conf->max_frame, &f, &len);
+
+	if (st == FRAME_NEED_MORE)
+		return;
+	if (st != FRAME_OK || f->msg_case != VAKT__FRAME__MSG_HELLO_ACK) {
+		log_debug("uplink: preferred collector %s (%s) did not accept a hello: %s",
+			  pref->name, pref->address,
+			  st != FRAME_OK ? frame_status_str(st) : "not a HelloAck");
+		if (st == FRAME_OK)
+			vakt__frame__free_unpacked(f, NULL);
+		probe_free(u);
+		failback_arm(u);
+		return;
+	}
+	vakt__frame__free_unpacked(f, NULL);
+	log_info("uplink: preferred collector %s (%s) answers again: moving back from %s (%s), "
+		 "%zu unacknowledged batches go there",
+		 pref->name, pref->address, cur->name, cur->address, uplink_queued(u));
+	probe_free(u);
+	uplink_close(u, 0);
+	u->collector = 0;
+	u->backoff_ms = 0;
+}
+
+static void probe_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct uplink *u = arg;
+	const struct agent_collector *pref = &u->a->conf->collectors[0];
+
+	if (what & BEV_EVENT_CONNECTED) {
+		hello_write(u, bev);
+		return;
+	}
+	log_debug("uplink: preferred collector %s (%s) still away: %s", pref->name, pref->address,
+		  what & BEV_EVENT_TIMEOUT ? "no answer"
+					   : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	probe_free(u);
+	failback_arm(u);
+}
+
+static void failback_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct uplink *u = arg;
+	const struct agent_collector *pref = &u->a->conf->collectors[0];
+	struct timeval tv = {UPLINK_HELLO_TIMEOUT, 0};
+	char host[256];
+	unsigned port;
+	const char *why;
+
+	if (u->state != UPLINK_ACTIVE || u->collector == 0 || u->probe != NULL)
+		return;
+	if (conf_split_hostport(pref->address, host, sizeof(host), &port, 0, &why) < 0)
+		return; /* validated at load time */
+	u->probe = uplink_bev_new(u, pref);
+	if (u->probe == NULL) {
+		failback_arm(u);
+		return;
+	}
+	bufferevent_setcb(u->probe, probe_read_cb, NULL, probe_event_cb, u);
+	/* the write timeout bounds the connect too */
+	bufferevent_set_timeouts(u->probe, &tv, &tv);
+	bufferevent_enable(u->probe, EV_READ | EV_WRITE);
+	log_debug("uplink: trying the preferred collector %s (%s)", pref->name, pref->address);
+	if (bufferevent_socket_connect_hostname(u->probe, u->a->dns, AF_UNSPEC, host, (int)port) <
+	    0)
+		log_debug("uplink: connect to %s failed at once", pref->address);
+}
+
 struct uplink *uplink_new(struct agent *a)
 {
 	struct uplink *u;
+	struct spool_conf sc = {
+	    .dir = a->conf->spool_dir,
+	    .max_bytes = a->conf->spool_size,
+	    .fsync_s = a->conf->spool_fsync,
+	    .mem_bytes = a->conf->queue_bytes ? a->conf->queue_bytes : UPLINK_QUEUE_BYTES,
+	    .mem_batches = a->conf->queue_batches,
+	};
 	struct timeval tv;
 	SSL_CTX *tls = NULL;
 	char err[1024];
@@ -748,15 +888,15 @@ struct uplink *uplink_new(struct agent *a)
 	u->cur = xcalloc(UPLINK_BATCH_SAMPLES, sizeof(*u->cur));
 	u->res = xcalloc(UPLINK_BATCH_RESULTS, sizeof(*u->res));
 	u->conn_fail = xcalloc(a->conf->ncollectors, sizeof(*u->conn_fail));
-	u->qcap = a->conf->queue_batches;
-	u->q = xcalloc(u->qcap, sizeof(*u->q));
-	u->qmax_bytes = a->conf->queue_bytes ? a->conf->queue_bytes : UPLINK_QUEUE_BYTES;
+	u->spool = spool_open(a->base, &sc, spool_ready, u);
 	u->hb_ms = UPLINK_HEARTBEAT_S * 1000;
-	u->next_seq = 1;
+	u->next_seq = spool_next_seq(u->spool);
 	u->tx = series_tx_new(SERIES_WIRE_MAX_DEFAULT);
 	u->flush_ev = event_new(a->base, -1, EV_PERSIST, flush_cb, u);
 	u->retry_ev = evtimer_new(a->base, retry_cb, u);
 	u->hb_ev = evtimer_new(a->base, heartbeat_cb, u);
+	u->ack_ev = evtimer_new(a->base, ack_timeout_cb, u);
+	u->failback_ev = evtimer_new(a->base, failback_cb, u);
 	ms_to_timeval(a->conf->batch_ms, &tv);
 	event_add(u->flush_ev, &tv);
 	return u;
@@ -772,15 +912,24 @@ void uplink_drain(struct uplink *u)
 	u->draining = 1;
 	uplink_flush(u);
 	/* nobody to wait for when the collector is unreachable */
-	if (u->qlen == 0 || u->state != UPLINK_ACTIVE)
+	if (uplink_queued(u) == 0 || u->state != UPLINK_ACTIVE)
 		event_base_loopbreak(u->a->base);
 }
 
 void uplink_get_stats(const struct uplink *u, struct uplink_stats *st)
 {
+	struct spool_stats sp;
+
+	spool_get_stats(u->spool, &sp);
 	*st = u->st;
-	st->queued = u->qlen;
-	st->queued_bytes = u->qbytes;
+	st->queued = sp.batches;
+	st->queued_bytes = sp.mem_bytes;
+	st->spooled_bytes = sp.disk_bytes;
+	st->memory_only = sp.memory_only;
+	st->batches_dropped = sp.batches_dropped;
+	st->samples_dropped = sp.samples_dropped;
+	st->results_dropped = sp.results_dropped;
+	st->bytes_dropped = sp.bytes_dropped;
 }
 
 enum uplink_state uplink_get_state(const struct uplink *u)
@@ -792,11 +941,19 @@ void uplink_free(struct uplink *u)
 {
 	if (u == NULL)
 		return;
-	if (u->qlen > 0)
-		log_warnx("uplink: %zu batches were not acknowledged and are lost at exit",
-			  u->qlen);
+	if (uplink_queued(u) > 0 && spool_on_disk(u->spool))
+		log_info("uplink: %zu batches not acknowledged yet stay in the spool for the next "
+			 "start",
+			 uplink_queued(u));
+	else if (uplink_queued(u) > 0)
+		log_warnx("uplink: %zu batches were not acknowledged and are lost at exit (no "
+			  "spool on disk)",
+			  uplink_queued(u));
 	if (u->bev != NULL)
 		bufferevent_free(u->bev);
+	probe_free(u);
+	event_free(u->ack_ev);
+	event_free(u->failback_ev);
 	event_free(u->flush_ev);
 	event_free(u->retry_ev);
 	event_free(u->hb_ev);
@@ -806,9 +963,7 @@ void uplink_free(struct uplink *u)
 	for (size_t i = 0; i < u->nres; i++)
 		uplink_result_free(u->res[i]);
 	free(u->res);
-	for (size_t i = 0; i < u->qlen; i++)
-		free(u->q[(u->qhead + i) % u->qcap].frame);
-	free(u->q);
+	spool_free(u->spool);
 	free(u->conn_fail);
 	series_tx_free(u->tx);
 	SSL_CTX_free(u->tls);

@@ -1,10 +1,12 @@
 /*
  * uplink.h - the agent's stream to the collector: Hello, then batches with
  * sequence numbers, each kept until the collector acknowledges it and resent
- * in order after a reconnect. The unacknowledged queue is the seam where the
- * disk spool plugs in; in memory it is bounded in batches and in bytes and
- * drops oldest-first, loudly. An idle connection carries a Heartbeat at the
- * interval the collector asks for, so that silence always means trouble.
+ * in order after a reconnect. Unacknowledged batches live in the spool
+ * (spool.h): on disk, bounded by spool_size, with a bounded window in
+ * memory; both drop oldest-first, loudly. An idle connection carries a
+ * Heartbeat at the interval the collector asks for, so that silence always
+ * means trouble; a batch unacknowledged for three heartbeats fails over to
+ * the next collector, and the agent returns to the first when it answers.
  */
 #ifndef VAKT_UPLINK_H
 #define VAKT_UPLINK_H
@@ -26,12 +28,14 @@ const char *uplink_state_str(enum uplink_state s);
 struct uplink_stats {
 	uint64_t samples, results; /* batched */
 	uint64_t batches_sent, batches_acked, reconnects, heartbeats;
-	/* lost because the queue was full: counted, never silent */
+	/* lost because the spool (or memory) was full: counted, never silent */
 	uint64_t batches_dropped, samples_dropped, results_dropped, bytes_dropped;
-	uint64_t bytes_sent;   /* batch bytes put on connections */
-	uint64_t bytes_full;   /* what they would have been in the full form (protocol 1) */
-	uint64_t queued;       /* batches waiting for an ack */
-	uint64_t queued_bytes; /* what they hold in memory */
+	uint64_t bytes_sent;    /* batch bytes put on connections */
+	uint64_t bytes_full;    /* what they would have been in the full form (protocol 1) */
+	uint64_t queued;        /* batches waiting for an ack */
+	uint64_t queued_bytes;  /* what they hold in memory */
+	uint64_t spooled_bytes; /* what the spool's files hold */
+	uint64_t memory_only;   /* batches that could not be written to the spool */
 };
 
 /* NULL when the tls section's files cannot be used (logged, with FILE:LINE). */

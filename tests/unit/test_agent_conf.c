@@ -50,6 +50,43 @@ static void test_valid_config_loads_every_check(void **state)
 	agent_conf_free(conf);
 }
 
+static void test_spool_keys_load_with_their_defaults(void **state)
+{
+	struct agent_conf *conf = agent_conf_load(DATA "agent_spool.conf");
+
+	assert_non_null(conf);
+	assert_string_equal(conf->spool_dir, "/var/lib/vakt/spool");
+	assert_int_equal(conf->spool_dir_line, 3);
+	assert_true(conf->spool_size == 2ULL << 30);
+	assert_int_equal(conf->spool_fsync, 0);
+	assert_int_equal(conf->failback_s, 120);
+	agent_conf_free(conf);
+	/* unset: memory only, 256M, fsync every second, failback every 30 s */
+	conf = agent_conf_load(DATA "agent_good.conf");
+	assert_non_null(conf);
+	assert_null(conf->spool_dir);
+	assert_true(conf->spool_size == 256ULL << 20);
+	assert_int_equal(conf->spool_fsync, 1);
+	assert_int_equal(conf->failback_s, 30);
+	agent_conf_free(conf);
+}
+
+static void test_bad_spool_keys_name_their_lines(void **state)
+{
+	int ok;
+	char want[1024];
+	const char *path = DATA "agent_bad_spool.conf";
+
+	snprintf(want, sizeof(want),
+		 "%s:3: spool_dir must be an absolute path, got \"var/spool\"\n"
+		 "%s:4: spool_size must be 64k..1T, got \"10k\"\n"
+		 "%s:5: spool_fsync must be 0..3600 s (0: every batch), got 7200\n"
+		 "%s:6: failback must be 0..86400 s (0: never), got -1\n",
+		 path, path, path, path);
+	assert_string_equal(load(path, &ok), want);
+	assert_false(ok);
+}
+
 static void test_interval_zero_names_line_7(void **state)
 {
 	check_error("agent_interval_zero.conf", ":7: interval must be 1..86400 s, got 0");
@@ -271,6 +308,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_valid_config_loads_every_check),
+	    cmocka_unit_test(test_spool_keys_load_with_their_defaults),
+	    cmocka_unit_test(test_bad_spool_keys_name_their_lines),
 	    cmocka_unit_test(test_interval_zero_names_line_7),
 	    cmocka_unit_test(test_port_out_of_range),
 	    cmocka_unit_test(test_unknown_key),

@@ -48,6 +48,8 @@ struct tcol {
 	unsigned port;
 	int auto_ack;
 	unsigned heartbeat_s; /* announced in HelloAck */
+	uint64_t acked;       /* announced in HelloAck */
+	uint64_t stream;      /* the last Hello's */
 	unsigned hellos, heartbeats;
 	int64_t hello_time_ms;
 	uint64_t seqs[MAX_SEEN]; /* batches received, in order */
@@ -93,6 +95,7 @@ static void tcol_frame(struct tcol *t, Vakt__Frame *in)
 	switch (in->msg_case) {
 	case VAKT__FRAME__MSG_HELLO:
 		t->hellos++;
+		t->stream = in->hello->stream;
 		t->hello_time_ms = in->hello->time_ms;
 		ha.protocol = t->protocol ? t->protocol : VAKT_PROTOCOL;
 		ha.software = "test-collector";
@@ -102,6 +105,7 @@ static void tcol_frame(struct tcol *t, Vakt__Frame *in)
 		ha.max_frame = FRAME_MAX_DEFAULT;
 		ha.time_ms = wall_now_ms();
 		ha.heartbeat = t->heartbeat_s;
+		ha.acked = t->acked;
 		f.msg_case = VAKT__FRAME__MSG_HELLO_ACK;
 		f.hello_ack = &ha;
 		tcol_send(t, &f);
@@ -174,7 +178,8 @@ static void tcol_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct 
 	bufferevent_enable(t->bev, EV_READ | EV_WRITE);
 }
 
-static struct tcol *tcol_new(struct event_base *base)
+/* A test collector on 127.0.0.1:port (0: any free port). */
+static struct tcol *tcol_new_port(struct event_base *base, unsigned port)
 {
 	struct tcol *t = xcalloc(1, sizeof(*t));
 	struct sockaddr_in sin;
@@ -183,6 +188,7 @@ static struct tcol *tcol_new(struct event_base *base)
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)port);
 	t->base = base;
 	t->auto_ack = 1;
 	t->lis = evconnlistener_new_bind(base, tcol_accept_cb, t,
@@ -194,8 +200,15 @@ static struct tcol *tcol_new(struct event_base *base)
 	return t;
 }
 
+static struct tcol *tcol_new(struct event_base *base)
+{
+	return tcol_new_port(base, 0);
+}
+
 static void tcol_free(struct tcol *t)
 {
+	if (t == NULL)
+		return;
 	tcol_drop(t);
 	evconnlistener_free(t->lis);
 	series_rx_free(t->rx);
@@ -235,6 +248,7 @@ static struct agent_conf *conf_new(size_t ncol)
 	c->batch_ms = 20;
 	c->queue_batches = 16;
 	c->queue_bytes = 1 << 20;
+	c->failback_s = 30;
 	c->max_frame = FRAME_MAX_DEFAULT;
 	c->ncollectors = ncol;
 	c->collectors = xcalloc(ncol, sizeof(*c->collectors));
@@ -631,6 +645,167 @@ static void test_unresolvable_snmp_device_sends_error_result_each_run(void **sta
 	}
 }
 
+static void rm_spool(const char *dir)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_spooled_batches_outlive_the_agent_and_helloack_acked_skips_them(void **state)
+{
+	struct fixture *fx = *state;
+	char dir[] = "/tmp/vakt-test-uplink-spool-XXXXXX";
+	struct uplink_stats st;
+	struct agent_conf *conf = conf_new(1);
+	uint64_t stream;
+
+	assert_non_null(mkdtemp(dir));
+	conf->spool_dir = xstrdup(dir);
+	start_agent(fx, conf);
+	set_collector(fx->a.conf, 0, fx->col->port);
+	fx->col->auto_ack = 0;
+	uplink_start(fx->a.uplink);
+	assert_true(run_until(fx, is_active, 5000));
+	stream = fx->col->stream;
+	assert_true(stream != 0);
+	for (int i = 0; i < 4; i++)
+		add_batch(fx, 2);
+	want_batches = 4;
+	assert_true(run_until(fx, got_batches, 5000));
+	tcol_ack(fx->col, 1);
+	run_for(fx, 200);
+	/* the agent stops with 2, 3 and 4 unacknowledged; a new one starts */
+	uplink_free(fx->a.uplink);
+	tcol_drop(fx->col);
+	fx->a.uplink = uplink_new(&fx->a);
+	uplink_get_stats(fx->a.uplink, &st);
+	assert_int_equal(st.queued, 3);
+	/* the collector says it holds up to 3: only 4 goes again, then 5 */
+	fx->col->acked = 3;
+	fx->col->nseqs = 0;
+	uplink_start(fx->a.uplink);
+	assert_true(run_until(fx, is_active, 5000));
+	assert_int_equal(fx->col->stream, stream);
+	add_batch(fx, 2);
+	want_batches = 2;
+	assert_true(run_until(fx, got_batches, 5000));
+	run_for(fx, 200);
+	assert_int_equal(fx->col->nseqs, 2);
+	assert_int_equal(fx->col->seqs[0], 4);
+	assert_int_equal(fx->col->seqs[1], 5);
+	uplink_get_stats(fx->a.uplink, &st);
+	assert_int_equal(st.batches_acked, 2);
+	rm_spool(dir);
+}
+
+static struct tcol *other; /* the second collector of a test */
+
+static int active_on_other(struct fixture *fx)
+{
+	return is_active(fx) && other->hellos > 0 && other->bev != NULL;
+}
+
+static int got_on_other(struct fixture *fx)
+{
+	return other->nseqs >= want_batches;
+}
+
+static void test_sent_batch_without_ack_fails_over_within_three_heartbeats(void **state)
+{
+	struct fixture *fx = *state;
+	struct agent_conf *conf = conf_new(2);
+	uint64_t t0;
+
+	other = tcol_new(fx->a.base);
+	conf->failback_s = 0;
+	start_agent(fx, conf);
+	set_collector(conf, 0, fx->col->port);
+	set_collector(conf, 1, other->port);
+	/* dc1 reads, answers the Hello, and then never acknowledges */
+	fx->col->auto_ack = 0;
+	fx->col->heartbeat_s = 1;
+	uplink_start(fx->a.uplink);
+	assert_true(run_until(fx, is_active, 5000));
+	add_batch(fx, 3);
+	want_batches = 1;
+	assert_true(run_until(fx, got_batches, 5000));
+	t0 = mono_now_ms();
+	assert_true(run_until(fx, active_on_other, 8000));
+	/* three heartbeats of 1 s, then the next collector */
+	assert_true(mono_now_ms() - t0 >= 2500);
+	assert_true(run_until(fx, got_on_other, 5000));
+	assert_int_equal(other->seqs[0], 1);
+	assert_int_equal(other->nsamples, 3);
+	uplink_free(fx->a.uplink);
+	fx->a.uplink = NULL;
+	tcol_free(other);
+}
+
+static int active_on_first(struct fixture *fx)
+{
+	return is_active(fx) && fx->col->bev != NULL && fx->col->hellos >= 2;
+}
+
+static void test_failback_to_the_preferred_collector_loses_nothing(void **state)
+{
+	struct fixture *fx = *state;
+	struct agent_conf *conf = conf_new(2);
+	unsigned port = fx->col->port;
+	uint64_t seen[64];
+	size_t nseen = 0;
+
+	other = tcol_new(fx->a.base);
+	conf->failback_s = 1;
+	start_agent(fx, conf);
+	set_collector(conf, 0, port);
+	set_collector(conf, 1, other->port);
+	uplink_start(fx->a.uplink);
+	assert_true(run_until(fx, is_active, 5000));
+	for (int i = 0; i < 3; i++)
+		add_batch(fx, 1);
+	want_batches = 3;
+	assert_true(run_until(fx, got_batches, 5000));
+	run_for(fx, 100);
+	/* dc1 goes away: the agent moves to dc2 */
+	for (size_t i = 0; i < fx->col->nseqs; i++)
+		seen[nseen++] = fx->col->seqs[i];
+	tcol_free(fx->col);
+	fx->col = NULL;
+	assert_true(run_until(fx, active_on_other, 8000));
+	for (int i = 0; i < 3; i++)
+		add_batch(fx, 1);
+	want_batches = 3;
+	assert_true(run_until(fx, got_on_other, 5000));
+	/* dc1 is back on its port: within the failback interval the agent returns */
+	fx->col = tcol_new_port(fx->a.base, port);
+	assert_true(run_until(fx, active_on_first, 8000));
+	/* one Hello to see that it answers, one for the session */
+	assert_int_equal(fx->col->hellos, 2);
+	for (int i = 0; i < 3; i++)
+		add_batch(fx, 1);
+	want_batches = 3;
+	assert_true(run_until(fx, got_batches, 5000));
+	assert_true(run_until(fx, queue_empty, 2000));
+	/* every batch reached one collector or the other, dc1's last ones after the move */
+	for (size_t i = 0; i < other->nseqs; i++)
+		seen[nseen++] = other->seqs[i];
+	for (size_t i = 0; i < fx->col->nseqs; i++)
+		seen[nseen++] = fx->col->seqs[i];
+	for (uint64_t q = 1; q <= 9; q++) {
+		int found = 0;
+
+		for (size_t i = 0; i < nseen; i++)
+			found |= seen[i] == q;
+		assert_true(found);
+	}
+	assert_int_equal(fx->col->seqs[fx->col->nseqs - 1], 9);
+	uplink_free(fx->a.uplink);
+	fx->a.uplink = NULL;
+	tcol_free(other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -643,6 +818,13 @@ int main(void)
 		test_failover_to_next_collector_after_connection_failure, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_resend_in_order_after_reconnect, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_compact_form_only_for_protocol_2, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_sent_batch_without_ack_fails_over_within_three_heartbeats, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_failback_to_the_preferred_collector_loses_nothing,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_spooled_batches_outlive_the_agent_and_helloack_acked_skips_them, setup,
+		teardown),
 	    cmocka_unit_test_setup_teardown(test_idle_connection_sends_heartbeats_and_its_clock,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(

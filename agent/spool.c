@@ -1,0 +1,1395 @@
+/*
+ * spool.c - the agent's disk spool (format in spool.h). The loop keeps an
+ * index of every unacknowledged batch and the frames of a bounded window;
+ * a writer thread owns the files: it appends, fsyncs, deletes acknowledged
+ * segments, drops the oldest segment when spool_size is reached and reads
+ * old batches back. It never touches the index, and the loop never touches
+ * a file after start-up: they talk through two queues and a pipe.
+ */
+#include "spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "timeutil.h"
+#include "xmalloc.h"
+
+#define SPOOL_VERSION      1
+#define SPOOL_STATE_SIZE   32
+#define SPOOL_SEG_MIN      (16ULL << 10) /* a segment rolls over at spool_size / 8, */
+#define SPOOL_SEG_MAX      (16ULL << 20) /* within these bounds */
+#define SPOOL_READ_MAX     (64ULL << 20) /* start-up reads at most this much of a segment */
+#define SPOOL_WRITER_QUEUE (8ULL << 20)  /* frames waiting for the writer thread */
+#define SPOOL_READ_CHUNK   (1U << 20)    /* read back this much at a time */
+/*
+ * A tail cut at start-up may have held batches that reached a collector
+ * before the crash (written, sent, never made durable here): new batches
+ * start this far past the last good one, so that none reuses their seq.
+ */
+#define SPOOL_SEQ_SKIP 65536
+/* a disk-failure episode ends with the first append this long after the last failure */
+#define SPOOL_FAIL_QUIET_MS 5000
+
+static const uint8_t state_magic[8] = "VKSTATE";
+static const uint8_t seg_magic[8] = "VKSPOOL";
+static const uint8_t rec_magic[4] = {'V', 'K', 'S', 'R'};
+
+/* One unacknowledged batch, as the loop knows it. */
+enum ent_state {
+	ENT_WRITING, /* handed to the writer, frame in memory */
+	ENT_DISK,    /* in a segment file; frame in memory or not */
+	ENT_MEMORY,  /* could not be written: memory only */
+	ENT_DROPPED, /* gone (spool full, unreadable); skipped, counted */
+};
+
+struct ent {
+	uint64_t seq;
+	uint8_t *frame; /* NULL when only on disk */
+	uint32_t len, nsamples, nresults;
+	uint32_t off; /* of its record in segment `seg` */
+	uint64_t seg; /* first seq of its segment */
+	uint8_t state, reading;
+};
+
+enum job_kind { JOB_APPEND, JOB_READ };
+
+struct job {
+	struct job *next;
+	enum job_kind kind;
+	uint64_t seq, seg; /* append: the batch; read: the first record */
+	uint8_t *frame;    /* append: room for the record header, then a copy of the frame */
+	uint32_t len, nsamples, nresults;
+	uint32_t off, count; /* read: from `off`, `count` records, `len` bytes */
+	uint64_t abs;        /* read: index of the first record's entry */
+};
+
+enum done_kind { DONE_APPENDED, DONE_APPEND_FAILED, DONE_DROPPED, DONE_READ };
+
+struct done {
+	struct done *next;
+	enum done_kind kind;
+	uint64_t seq, seg, hi; /* dropped: segment `seg` held seq..hi */
+	uint32_t off;
+	/* read: what came back, in order, from entry `abs` on */
+	uint64_t abs;
+	uint32_t count, nread;
+	uint8_t **frames;
+	uint32_t *lens;
+};
+
+struct seg {
+	uint64_t first, last; /* last = 0: no record yet */
+	uint64_t size;
+};
+
+struct spool {
+	struct event_base *base;
+	struct spool_conf conf;
+	char *dir;
+	void (*ready)(void *);
+	void *arg;
+	uint64_t stream, next_seq;
+
+	/* the loop's index: entries [first_abs, first_abs + n) in a ring */
+	struct ent *e;
+	size_t cap, head, n;
+	uint64_t first_abs, cursor; /* cursor: next to send on this connection */
+	uint64_t memlo;             /* no ENT_MEMORY entry below this index */
+	size_t live;                /* entries not dropped */
+	unsigned long long mem;     /* frame bytes held by entries */
+	unsigned long long mem_only, mem_only_n;
+	int reading;
+	struct spool_stats st;
+	/* drop and disk-failure episodes: one line when each starts and ends */
+	int dropping, disk_failing;
+	uint64_t ep_batches, ep_samples, ep_results, ep_lo, ep_hi, fail_n;
+	struct complaint behind; /* the writer's queue is full */
+	uint64_t last_fail_ms;   /* monotonic: the last append that failed */
+
+	/* the writer thread */
+	int on_disk;
+	int cut; /* start-up cut a torn or corrupt tail */
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct job *jobs, **jobs_tail;
+	unsigned long long job_bytes;
+	struct done *dones, **dones_tail;
+	uint64_t acked; /* latest ack from the loop */
+	int stop;
+	int pipe_r, pipe_w;
+	struct event *done_ev;
+	unsigned long long disk_total; /* mirrored from the writer under mu */
+
+	/* owned by the writer thread once it runs */
+	int dirfd, state_fd, cur_fd;
+	struct seg *segs;
+	size_t nsegs, segcap;
+	unsigned long long total, seg_max;
+	uint64_t acked_done;
+	int dirty, state_dirty;
+	uint64_t last_sync_ms;
+	struct complaint write_fail;
+};
+
+/* --- CRC32C, table-driven, reflected polynomial 0x82F63B78 --- */
+
+static uint32_t crc_table[256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0x82F63B78U : c >> 1;
+		crc_table[i] = c;
+	}
+}
+
+uint32_t spool_crc32c(uint32_t crc, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	pthread_once(&crc_once, crc_init);
+	crc = ~crc;
+	while (len-- > 0)
+		crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return ~crc;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+/* The 32 bytes of a state file or segment header: magic, version, CRC, two u64. */
+static void header_encode(uint8_t *h, const uint8_t magic[8], uint64_t a, uint64_t b)
+{
+	memcpy(h, magic, 8);
+	put32(h + 8, SPOOL_VERSION);
+	put64(h + 16, a);
+	put64(h + 24, b);
+	put32(h + 12, spool_crc32c(0, h + 16, 16));
+}
+
+static const char *header_decode(const uint8_t *h, const uint8_t magic[8], uint64_t *a, uint64_t *b)
+{
+	if (memcmp(h, magic, 8) != 0)
+		return "bad magic";
+	if (get32(h + 8) != SPOOL_VERSION)
+		return "unsupported version";
+	if (get32(h + 12) != spool_crc32c(0, h + 16, 16))
+		return "CRC mismatch";
+	*a = get64(h + 16);
+	*b = get64(h + 24);
+	return NULL;
+}
+
+static void record_header(uint8_t *h, uint64_t seq, const uint8_t *frame, uint32_t len, uint32_t ns,
+			  uint32_t nr)
+{
+	uint32_t crc;
+
+	memcpy(h, rec_magic, 4);
+	h[4] = SPOOL_VERSION;
+	h[5] = 0;
+	h[6] = h[7] = 0;
+	put32(h + 12, len);
+	put64(h + 16, seq);
+	put32(h + 24, ns);
+	put32(h + 28, nr);
+	crc = spool_crc32c(0, h + 12, SPOOL_RECORD_SIZE - 12);
+	put32(h + 8, spool_crc32c(crc, frame, len));
+}
+
+/*
+ * One record at buf[0..avail): 1 and *r filled, 0 when it is torn (runs
+ * past avail), -1 when it is corrupt; *why says which way.
+ */
+static int record_decode(const uint8_t *buf, size_t avail, uint64_t prev_seq, struct spool_rec *r,
+			 const char **why)
+{
+	uint32_t len, crc;
+
+	if (avail < SPOOL_RECORD_SIZE) {
+		*why = "torn record header";
+		return 0;
+	}
+	if (memcmp(buf, rec_magic, 4) != 0) {
+		*why = "bad record magic";
+		return -1;
+	}
+	if (buf[4] != SPOOL_VERSION || buf[5] != 0 || buf[6] != 0 || buf[7] != 0) {
+		*why = "unsupported record version or flags";
+		return -1;
+	}
+	len = get32(buf + 12);
+	if (len < 5 || len > SPOOL_RECORD_MAX) {
+		*why = "record length out of bounds";
+		return -1;
+	}
+	if (avail - SPOOL_RECORD_SIZE < len) {
+		*why = "torn record (file ends inside it)";
+		return 0;
+	}
+	crc = spool_crc32c(0, buf + 12, SPOOL_RECORD_SIZE - 12);
+	crc = spool_crc32c(crc, buf + SPOOL_RECORD_SIZE, len);
+	if (crc != get32(buf + 8)) {
+		*why = "record CRC mismatch";
+		return -1;
+	}
+	r->seq = get64(buf + 16);
+	if (r->seq <= prev_seq) {
+		*why = "record seq does not grow";
+		return -1;
+	}
+	r->nsamples = get32(buf + 24);
+	r->nresults = get32(buf + 28);
+	r->frame = buf + SPOOL_RECORD_SIZE;
+	r->len = len;
+	*why = NULL;
+	return 1;
+}
+
+size_t spool_scan_segment(const uint8_t *buf, size_t len, uint64_t stream, uint64_t prev_seq,
+			  void (*rec)(const struct spool_rec *, void *), void *arg,
+			  uint64_t *stream_out, const char **why)
+{
+	uint64_t st, first;
+	size_t off = SPOOL_HEADER_SIZE;
+
+	*why = NULL;
+	if (len < SPOOL_HEADER_SIZE) {
+		*why = "torn segment header";
+		return 0;
+	}
+	if ((*why = header_decode(buf, seg_magic, &st, &first)) != NULL)
+		return 0;
+	if (st == 0 || (stream != 0 && st != stream)) {
+		*why = "segment of another stream";
+		return 0;
+	}
+	if (first <= prev_seq) {
+		*why = "segment's first seq does not grow";
+		return 0;
+	}
+	if (stream_out != NULL)
+		*stream_out = st;
+	while (off < len) {
+		struct spool_rec r;
+
+		if (record_decode(buf + off, len - off,
+				  off == SPOOL_HEADER_SIZE ? first - 1 : prev_seq, &r, why) != 1)
+			break;
+		r.off = off;
+		prev_seq = r.seq;
+		if (rec != NULL)
+			rec(&r, arg);
+		off += SPOOL_RECORD_SIZE + r.len;
+	}
+	return off < len ? off : len;
+}
+
+/* --- the loop's index --- */
+
+static struct ent *ent_at(struct spool *s, uint64_t abs)
+{
+	return &s->e[(s->head + (size_t)(abs - s->first_abs)) % s->cap];
+}
+
+static int ent_valid(struct spool *s, uint64_t abs)
+{
+	return abs >= s->first_abs && abs < s->first_abs + s->n;
+}
+
+static struct ent *ent_push(struct spool *s)
+{
+	struct ent *e;
+
+	if (s->n == s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 64;
+		struct ent *ne = xcalloc(ncap, sizeof(*ne));
+
+		for (size_t i = 0; i < s->n; i++)
+			ne[i] = s->e[(s->head + i) % s->cap];
+		free(s->e);
+		s->e = ne;
+		s->cap = ncap;
+		s->head = 0;
+	}
+	e = &s->e[(s->head + s->n) % s->cap];
+	memset(e, 0, sizeof(*e));
+	s->n++;
+	s->live++;
+	return e;
+}
+
+static unsigned long long ent_cost(uint32_t len)
+{
+	return (unsigned long long)len + sizeof(struct ent);
+}
+
+static void ent_free_frame(struct spool *s, struct ent *e)
+{
+	if (e->frame == NULL)
+		return;
+	free(e->frame);
+	e->frame = NULL;
+	s->mem -= e->len;
+}
+
+static void ent_set_memory(struct spool *s, struct ent *e, uint64_t abs)
+{
+	e->state = ENT_MEMORY;
+	s->mem_only += ent_cost(e->len);
+	s->mem_only_n++;
+	s->st.memory_only++;
+	if (abs < s->memlo)
+		s->memlo = abs;
+}
+
+/* Pops acknowledged and dropped entries off the front. */
+static void ent_pop_front(struct spool *s, uint64_t acked, size_t *nacked)
+{
+	while (s->n > 0) {
+		struct ent *e = &s->e[s->head];
+
+		if (e->state != ENT_DROPPED && e->seq > acked)
+			break;
+		if (e->state != ENT_DROPPED) {
+			if (e->state == ENT_MEMORY) {
+				s->mem_only -= ent_cost(e->len);
+				s->mem_only_n--;
+			}
+			s->live--;
+			if (nacked != NULL)
+				(*nacked)++;
+		}
+		ent_free_frame(s, e);
+		s->head = (s->head + 1) % s->cap;
+		s->n--;
+		s->first_abs++;
+	}
+	if (s->cursor < s->first_abs)
+		s->cursor = s->first_abs;
+	if (s->memlo < s->first_abs)
+		s->memlo = s->first_abs;
+}
+
+/* An unacknowledged batch is lost: counted, and logged once per episode. */
+static void ent_drop(struct spool *s, struct ent *e, const char *why)
+{
+	if (e->state == ENT_DROPPED)
+		return;
+	if (e->state == ENT_MEMORY) {
+		s->mem_only -= ent_cost(e->len);
+		s->mem_only_n--;
+	}
+	s->st.batches_dropped++;
+	s->st.samples_dropped += e->nsamples;
+	s->st.results_dropped += e->nresults;
+	s->st.bytes_dropped += e->len;
+	if (!s->dropping) {
+		s->dropping = 1;
+		s->ep_batches = s->ep_samples = s->ep_results = 0;
+		s->ep_lo = e->seq;
+		log_warnx(
+		    "spool: %s: dropping the oldest unacknowledged batches, from batch %" PRIu64
+		    " on (spool_size %llu, queue_size %llu bytes in memory); the count follows "
+		    "when this ends",
+		    why, e->seq, s->conf.max_bytes, s->conf.mem_bytes);
+	}
+	s->ep_batches++;
+	s->ep_samples += e->nsamples;
+	s->ep_results += e->nresults;
+	s->ep_hi = e->seq;
+	ent_free_frame(s, e);
+	e->state = ENT_DROPPED;
+	s->live--;
+}
+
+static void drop_episode_end(struct spool *s)
+{
+	if (!s->dropping)
+		return;
+	log_warnx("spool: dropping ended: %" PRIu64 " batches (%" PRIu64 " samples, %" PRIu64
+		  " results, batches %" PRIu64 "..%" PRIu64 ") were lost; %" PRIu64
+		  " batches dropped since start",
+		  s->ep_batches, s->ep_samples, s->ep_results, s->ep_lo, s->ep_hi,
+		  s->st.batches_dropped);
+	s->dropping = 0;
+}
+
+/* Memory-only batches beyond queue_size / queue_batches: the oldest goes. */
+static void mem_bound(struct spool *s, unsigned long long incoming)
+{
+	while (s->mem_only_n > 0 && (s->mem_only + incoming > s->conf.mem_bytes ||
+				     s->mem_only_n + (incoming ? 1 : 0) > s->conf.mem_batches)) {
+		struct ent *e;
+
+		while (ent_valid(s, s->memlo) && ent_at(s, s->memlo)->state != ENT_MEMORY)
+			s->memlo++;
+		if (!ent_valid(s, s->memlo))
+			break;
+		e = ent_at(s, s->memlo);
+		ent_drop(s, e,
+			 s->on_disk ? "memory full while the spool cannot be written"
+				    : "queue full (no spool on disk)");
+	}
+	ent_pop_front(s, 0, NULL);
+}
+
+/* --- the writer thread --- */
+
+/*
+ * A write that fails repeats with every batch while the disk is full: the
+ * first line says where and why, then a count once a minute. Appends
+ * errno's text.
+ */
+static void writer_complain(struct spool *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void writer_complain(struct spool *s, const char *fmt, ...)
+{
+	char msg[512], err[128];
+	const char *e = strerror_r(errno, err, sizeof(err));
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_complain(&s->write_fail, 60, "%s: %s", msg, e);
+}
+
+static void writer_done(struct spool *s, struct done *d)
+{
+	pthread_mutex_lock(&s->mu);
+	d->next = NULL;
+	*s->dones_tail = d;
+	s->dones_tail = &d->next;
+	s->disk_total = s->total;
+	pthread_mutex_unlock(&s->mu);
+	/* a full pipe already wakes the loop */
+	if (write(s->pipe_w, "x", 1) < 0 && errno != EAGAIN)
+		log_warn("spool: cannot wake the agent's loop");
+}
+
+static void seg_name(char *buf, size_t sz, uint64_t first)
+{
+	snprintf(buf, sz, "%016" PRIx64 ".seg", first);
+}
+
+static void writer_sync_dir(struct spool *s)
+{
+	if (fsync(s->dirfd) < 0)
+		writer_complain(s, "spool: %s: fsync of the directory", s->dir);
+}
+
+static void writer_sync(struct spool *s)
+{
+	if (s->dirty && s->cur_fd >= 0 && fdatasync(s->cur_fd) < 0) {
+		char name[32];
+
+		seg_name(name, sizeof(name), s->segs[s->nsegs - 1].first);
+		writer_complain(s, "spool: %s/%s: fsync", s->dir, name);
+	}
+	if (s->state_dirty && fdatasync(s->state_fd) < 0)
+		writer_complain(s, "spool: %s/state: fsync", s->dir);
+	s->dirty = s->state_dirty = 0;
+	s->last_sync_ms = mono_now_ms();
+}
+
+static void writer_close_cur(struct spool *s)
+{
+	if (s->cur_fd < 0)
+		return;
+	writer_sync(s);
+	close(s->cur_fd);
+	s->cur_fd = -1;
+}
+
+/* Deletes the oldest segment; `dropped`: its batches were not acknowledged. */
+static void writer_delete_oldest(struct spool *s, int dropped)
+{
+	struct seg g = s->segs[0];
+	char name[32];
+
+	if (s->nsegs == 1)
+		writer_close_cur(s);
+	seg_name(name, sizeof(name), g.first);
+	if (unlinkat(s->dirfd, name, 0) < 0 && errno != ENOENT)
+		writer_complain(s, "spool: %s/%s: cannot delete", s->dir, name);
+	memmove(s->segs, s->segs + 1, (s->nsegs - 1) * sizeof(*s->segs));
+	s->nsegs--;
+	s->total -= g.size;
+	writer_sync_dir(s);
+	if (dropped && g.last != 0) {
+		struct done *d = xcalloc(1, sizeof(*d));
+
+		d->kind = DONE_DROPPED;
+		d->seg = g.first;
+		d->hi = g.last;
+		writer_done(s, d);
+	}
+}
+
+/* The collector holds everything up to `acked`: record it, delete what it covers. */
+static void writer_ack(struct spool *s, uint64_t acked)
+{
+	uint8_t h[SPOOL_STATE_SIZE];
+	int deletable =
+	    s->nsegs > 0 && s->segs[0].last <= acked && (s->segs[0].last != 0 || s->nsegs > 1);
+
+	s->acked_done = acked;
+	header_encode(h, state_magic, s->stream, acked);
+	if (pwrite(s->state_fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
+		writer_complain(s, "spool: %s/state: cannot record acknowledged batch %" PRIu64,
+				s->dir, acked);
+	s->state_dirty = 1;
+	if (!deletable)
+		return;
+	/*
+	 * The state file must say how far the stream got before the segments
+	 * that say so go: else a crash could let seq numbers start over.
+	 */
+	writer_sync(s);
+	while (s->nsegs > 0 && s->segs[0].last <= acked && (s->segs[0].last != 0 || s->nsegs > 1))
+		writer_delete_oldest(s, 0);
+}
+
+/* Opens a new segment whose first record is `seq`; 0 or -1 (logged). */
+static int writer_open_seg(struct spool *s, uint64_t seq)
+{
+	uint8_t h[SPOOL_HEADER_SIZE];
+	char name[32];
+	int fd;
+
+	writer_close_cur(s);
+	seg_name(name, sizeof(name), seq);
+	fd = openat(s->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		writer_complain(s, "spool: %s/%s: cannot create", s->dir, name);
+		return -1;
+	}
+	header_encode(h, seg_magic, s->stream, seq);
+	if (pwrite(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
+		writer_complain(s, "spool: %s/%s: offset 0: cannot write the header", s->dir, name);
+		close(fd);
+		unlinkat(s->dirfd, name, 0);
+		return -1;
+	}
+	if (s->nsegs == s->segcap) {
+		s->segcap = s->segcap ? s->segcap * 2 : 16;
+		s->segs = xreallocarray(s->segs, s->segcap, sizeof(*s->segs));
+	}
+	s->segs[s->nsegs++] = (struct seg){.first = seq, .last = 0, .size = SPOOL_HEADER_SIZE};
+	s->total += SPOOL_HEADER_SIZE;
+	s->cur_fd = fd;
+	s->dirty = 1;
+	writer_sync_dir(s);
+	return 0;
+}
+
+static void writer_append(struct spool *s, struct job *j)
+{
+	unsigned long long need = SPOOL_RECORD_SIZE + (unsigned long long)j->len;
+	struct done *d = xcalloc(1, sizeof(*d));
+	struct seg *g;
+	char name[32];
+	size_t done = 0, rec = SPOOL_RECORD_SIZE + (size_t)j->len;
+	ssize_t w = 0;
+	int roll = s->cur_fd < 0 || (s->segs[s->nsegs - 1].size + need > s->seg_max &&
+				     s->segs[s->nsegs - 1].last != 0);
+
+	d->seq = j->seq;
+	if (roll)
+		need += SPOOL_HEADER_SIZE;
+	/* spool_size: the oldest segments go, even the open one when it is the last */
+	while (s->nsegs > 0 && s->total + need > s->conf.max_bytes) {
+		if (s->nsegs == 1 && !roll) {
+			roll = 1;
+			need += SPOOL_HEADER_SIZE;
+		}
+		writer_delete_oldest(s, 1);
+	}
+	if (roll && writer_open_seg(s, j->seq) < 0)
+		goto fail;
+	g = &s->segs[s->nsegs - 1];
+	seg_name(name, sizeof(name), g->first);
+	/* the job's buffer holds room for the record header before the frame */
+	record_header(j->frame, j->seq, j->frame + SPOOL_RECORD_SIZE, j->len, j->nsamples,
+		      j->nresults);
+	/* a short write goes on: the next call says why it stopped (ENOSPC, EFBIG) */
+	while (done < rec &&
+	       (w = pwrite(s->cur_fd, j->frame + done, rec - done, (off_t)(g->size + done))) > 0)
+		done += (size_t)w;
+	if (done < rec) {
+		if (w == 0)
+			errno = EIO;
+		writer_complain(s, "spool: %s/%s: offset %llu: cannot append batch %" PRIu64,
+				s->dir, name, (unsigned long long)g->size, j->seq);
+		/* leave no torn record behind: the next append goes where this one began */
+		if (ftruncate(s->cur_fd, (off_t)g->size) < 0) {
+			log_warn("spool: %s/%s: cannot cut back to %llu", s->dir, name,
+				 (unsigned long long)g->size);
+			writer_close_cur(s);
+		}
+		goto fail;
+	}
+	d->kind = DONE_APPENDED;
+	d->seg = g->first;
+	d->off = (uint32_t)g->size;
+	g->size += SPOOL_RECORD_SIZE + j->len;
+	g->last = j->seq;
+	s->total += SPOOL_RECORD_SIZE + j->len;
+	s->dirty = 1;
+	if (s->conf.fsync_s == 0)
+		writer_sync(s);
+	writer_done(s, d);
+	return;
+fail:
+	d->kind = DONE_APPEND_FAILED;
+	writer_done(s, d);
+}
+
+static void writer_read(struct spool *s, struct job *j)
+{
+	struct done *d = xcalloc(1, sizeof(*d));
+	uint8_t *buf = xmalloc(j->len);
+	char name[32];
+	int fd = -1;
+	ssize_t r;
+	size_t off = 0;
+	uint64_t prev = 0;
+
+	d->kind = DONE_READ;
+	d->abs = j->abs;
+	d->count = j->count;
+	d->frames = xcalloc(j->count, sizeof(*d->frames));
+	d->lens = xcalloc(j->count, sizeof(*d->lens));
+	seg_name(name, sizeof(name), j->seg);
+	fd = openat(s->dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		log_warn("spool: %s/%s: cannot read batch %" PRIu64 " back", s->dir, name, j->seq);
+		goto out;
+	}
+	r = pread(fd, buf, j->len, j->off);
+	if (r != (ssize_t)j->len) {
+		if (r >= 0)
+			errno = EIO;
+		log_warn("spool: %s/%s: offset %u: cannot read %u bytes back", s->dir, name, j->off,
+			 j->len);
+		goto out;
+	}
+	while (d->nread < j->count) {
+		struct spool_rec rec;
+		const char *why;
+
+		if (record_decode(buf + off, j->len - off, prev, &rec, &why) != 1 ||
+		    (d->nread == 0 && rec.seq != j->seq)) {
+			log_warnx("spool: %s/%s: offset %zu: %s; the batches from there on in this "
+				  "read are lost",
+				  s->dir, name, j->off + off, why ? why : "unexpected seq");
+			break;
+		}
+		d->frames[d->nread] = xmalloc(rec.len);
+		memcpy(d->frames[d->nread], rec.frame, rec.len);
+		d->lens[d->nread++] = rec.len;
+		prev = rec.seq;
+		off += SPOOL_RECORD_SIZE + rec.len;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	writer_done(s, d);
+}
+
+static void *writer_main(void *arg)
+{
+	struct spool *s = arg;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		struct job *j;
+		uint64_t acked;
+
+		while (!s->stop && s->jobs == NULL && s->acked == s->acked_done) {
+			struct timespec ts;
+			uint64_t due;
+
+			if (!s->dirty && !s->state_dirty) {
+				pthread_cond_wait(&s->cv, &s->mu);
+				continue;
+			}
+			due = s->last_sync_ms + (uint64_t)s->conf.fsync_s * 1000;
+			if (mono_now_ms() >= due)
+				break;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_sec += (time_t)((due - mono_now_ms()) / 1000);
+			ts.tv_nsec += (long)((due - mono_now_ms()) % 1000) * 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+		}
+		if (s->stop && s->jobs == NULL && s->acked == s->acked_done)
+			break;
+		j = s->jobs;
+		if (j != NULL) {
+			s->jobs = j->next;
+			if (s->jobs == NULL)
+				s->jobs_tail = &s->jobs;
+		}
+		acked = s->acked;
+		pthread_mutex_unlock(&s->mu);
+
+		if (acked != s->acked_done)
+			writer_ack(s, acked);
+		if (j != NULL && j->kind == JOB_APPEND)
+			writer_append(s, j);
+		else if (j != NULL)
+			writer_read(s, j);
+		if ((s->dirty || s->state_dirty) &&
+		    mono_now_ms() >= s->last_sync_ms + (uint64_t)s->conf.fsync_s * 1000)
+			writer_sync(s);
+
+		pthread_mutex_lock(&s->mu);
+		if (j != NULL && j->kind == JOB_APPEND)
+			s->job_bytes -= j->len;
+		if (j != NULL) {
+			free(j->frame);
+			free(j);
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	writer_close_cur(s);
+	writer_sync(s);
+	return NULL;
+}
+
+static void writer_post(struct spool *s, struct job *j)
+{
+	j->next = NULL;
+	*s->jobs_tail = j;
+	s->jobs_tail = &j->next;
+	pthread_cond_signal(&s->cv);
+}
+
+/* --- back on the loop: what the writer did --- */
+
+static void done_appended(struct spool *s, struct done *d)
+{
+	uint64_t abs;
+	struct ent *e;
+
+	/* seqs grow along the index, and what is being written is near its end */
+	for (abs = s->first_abs + s->n; abs > s->first_abs; abs--)
+		if (ent_at(s, abs - 1)->seq <= d->seq)
+			break;
+	abs--;
+	if (!ent_valid(s, abs) || (e = ent_at(s, abs))->seq != d->seq || e->state != ENT_WRITING)
+		return; /* acknowledged meanwhile */
+	if (d->kind == DONE_APPEND_FAILED) {
+		if (!s->disk_failing) {
+			s->disk_failing = 1;
+			s->fail_n = 0;
+			log_warnx(
+			    "spool: %s cannot be written (see above): keeping batches in "
+			    "memory only (queue_size %llu bytes, queue_batches %u) until it can",
+			    s->dir, s->conf.mem_bytes, s->conf.mem_batches);
+		}
+		s->fail_n++;
+		s->last_fail_ms = mono_now_ms();
+		ent_set_memory(s, e, abs);
+		mem_bound(s, 0);
+		return;
+	}
+	/* near a full disk appends fail and work by turns: the episode ends after a quiet spell */
+	if (s->disk_failing && mono_now_ms() - s->last_fail_ms >= SPOOL_FAIL_QUIET_MS) {
+		s->disk_failing = 0;
+		log_warnx("spool: %s is written again; %" PRIu64
+			  " batches were kept in memory only meanwhile (lost if the agent stops "
+			  "before they are acknowledged)",
+			  s->dir, s->fail_n);
+	}
+	e->state = ENT_DISK;
+	e->seg = d->seg;
+	e->off = d->off;
+	/* keep the frame while it waits to be sent and the window has room */
+	if (abs < s->cursor || s->mem > s->conf.mem_bytes)
+		ent_free_frame(s, e);
+}
+
+static void done_dropped(struct spool *s, struct done *d)
+{
+	for (uint64_t abs = s->first_abs; abs < s->first_abs + s->n; abs++) {
+		struct ent *e = ent_at(s, abs);
+
+		if (e->seq > d->hi)
+			break;
+		if (e->state == ENT_DISK && e->seg == d->seg)
+			ent_drop(s, e, "spool_size reached");
+	}
+	ent_pop_front(s, 0, NULL);
+}
+
+static void done_read(struct spool *s, struct done *d)
+{
+	s->reading = 0;
+	for (uint32_t i = 0; i < d->count; i++) {
+		uint64_t abs = d->abs + i;
+		struct ent *e;
+
+		if (!ent_valid(s, abs)) {
+			if (i < d->nread)
+				free(d->frames[i]);
+			continue;
+		}
+		e = ent_at(s, abs);
+		e->reading = 0;
+		if (i < d->nread && e->state == ENT_DISK && e->frame == NULL &&
+		    e->len == d->lens[i]) {
+			e->frame = d->frames[i];
+			s->mem += e->len;
+		} else if (i < d->nread) {
+			free(d->frames[i]);
+		} else if (e->state == ENT_DISK) {
+			ent_drop(s, e, "a spooled batch could not be read back");
+		}
+	}
+	ent_pop_front(s, 0, NULL);
+}
+
+static void done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct spool *s = arg;
+	struct done *list, *d;
+	char buf[256];
+
+	while (read(s->pipe_r, buf, sizeof(buf)) > 0)
+		;
+	pthread_mutex_lock(&s->mu);
+	list = s->dones;
+	s->dones = NULL;
+	s->dones_tail = &s->dones;
+	s->st.disk_bytes = s->disk_total;
+	pthread_mutex_unlock(&s->mu);
+	while ((d = list) != NULL) {
+		list = d->next;
+		switch (d->kind) {
+		case DONE_APPENDED:
+		case DONE_APPEND_FAILED:
+			done_appended(s, d);
+			break;
+		case DONE_DROPPED:
+			done_dropped(s, d);
+			break;
+		case DONE_READ:
+			done_read(s, d);
+			break;
+		}
+		free(d->frames);
+		free(d->lens);
+		free(d);
+	}
+	s->ready(s->arg);
+}
+
+/* --- start-up: what an earlier run left --- */
+
+struct scan_ctx {
+	struct spool *s;
+	uint64_t acked, seg, last;
+};
+
+static void scan_rec(const struct spool_rec *r, void *arg)
+{
+	struct scan_ctx *c = arg;
+	struct ent *e;
+
+	c->last = r->seq;
+	if (r->seq <= c->acked)
+		return;
+	e = ent_push(c->s);
+	e->seq = r->seq;
+	e->len = r->len;
+	e->nsamples = r->nsamples;
+	e->nresults = r->nresults;
+	e->seg = c->seg;
+	e->off = (uint32_t)r->off;
+	e->state = ENT_DISK;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Reads one segment, cuts what is torn or corrupt; its highest seq or 0. */
+static uint64_t scan_segment(struct spool *s, uint64_t first, uint64_t acked, uint64_t prev)
+{
+	char name[32];
+	struct stat st;
+	uint8_t *buf;
+	size_t want, good;
+	ssize_t r;
+	const char *why;
+	struct scan_ctx c = {s, acked, first, 0};
+	uint64_t stream = s->stream;
+	int fd;
+
+	seg_name(name, sizeof(name), first);
+	fd = openat(s->dirfd, name, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		log_warn("spool: %s/%s: cannot open", s->dir, name);
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	want = (size_t)(st.st_size < (off_t)SPOOL_READ_MAX ? st.st_size : (off_t)SPOOL_READ_MAX);
+	buf = xmalloc(want ? want : 1);
+	r = pread(fd, buf, want, 0);
+	if (r < 0) {
+		log_warn("spool: %s/%s: cannot read", s->dir, name);
+		r = 0;
+	}
+	good = spool_scan_segment(buf, (size_t)r, s->stream, prev, scan_rec, &c, &stream, &why);
+	free(buf);
+	if (good > 0 && s->stream == 0)
+		s->stream = stream; /* no state file: the segments say whose they are */
+	if (good == 0) {
+		log_warnx("spool: %s/%s: offset 0: %s; the segment (%lld bytes) is removed", s->dir,
+			  name, why ? why : "empty", (long long)st.st_size);
+		s->cut = 1;
+		close(fd);
+		unlinkat(s->dirfd, name, 0);
+		writer_sync_dir(s);
+		return 0;
+	}
+	if (good < (size_t)st.st_size) {
+		log_warnx("spool: %s/%s: offset %zu: %s; cut there (%lld bytes after it removed), "
+			  "%s",
+			  s->dir, name, good, why ? why : "segment too large",
+			  (long long)st.st_size - (long long)good,
+			  c.last ? "the records before it are kept" : "no record before it");
+		s->cut = 1;
+		if (ftruncate(fd, (off_t)good) < 0 || fdatasync(fd) < 0)
+			log_warn("spool: %s/%s: cannot cut at offset %zu", s->dir, name, good);
+	}
+	close(fd);
+	if (s->nsegs == s->segcap) {
+		s->segcap = s->segcap ? s->segcap * 2 : 16;
+		s->segs = xreallocarray(s->segs, s->segcap, sizeof(*s->segs));
+	}
+	s->segs[s->nsegs++] = (struct seg){.first = first, .last = c.last, .size = good};
+	s->total += good;
+	return c.last;
+}
+
+static int spool_load(struct spool *s)
+{
+	uint8_t h[SPOOL_STATE_SIZE];
+	uint64_t acked = 0, stream = 0, *firsts = NULL, prev, top;
+	size_t nf = 0, cf = 0;
+	ssize_t r;
+	DIR *d;
+	struct dirent *de;
+
+	if (mkdir(s->dir, 0750) < 0 && errno != EEXIST) {
+		log_warn("spool: cannot create spool_dir %s", s->dir);
+		return -1;
+	}
+	s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dirfd < 0) {
+		log_warn("spool: cannot open spool_dir %s", s->dir);
+		return -1;
+	}
+	s->state_fd = openat(s->dirfd, "state", O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (s->state_fd < 0) {
+		log_warn("spool: %s/state: cannot open for writing", s->dir);
+		return -1;
+	}
+	if (flock(s->state_fd, LOCK_EX | LOCK_NB) < 0) {
+		log_warn("spool: %s/state: locked (another vakt-agent uses this spool_dir?)",
+			 s->dir);
+		return -1;
+	}
+	r = pread(s->state_fd, h, sizeof(h), 0);
+	if (r == (ssize_t)sizeof(h)) {
+		const char *why = header_decode(h, state_magic, &stream, &acked);
+
+		if (why != NULL) {
+			log_warnx("spool: %s/state: offset 0: %s; ignored", s->dir, why);
+			stream = acked = 0;
+		}
+	} else if (r > 0) {
+		log_warnx("spool: %s/state: offset 0: torn (%zd bytes); ignored", s->dir, r);
+	}
+	s->stream = stream;
+	d = fdopendir(dup(s->dirfd));
+	if (d == NULL) {
+		log_warn("spool: cannot list spool_dir %s", s->dir);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char *end;
+		unsigned long long v;
+
+		if (strlen(de->d_name) != 20 || strcmp(de->d_name + 16, ".seg") != 0)
+			continue;
+		errno = 0;
+		v = strtoull(de->d_name, &end, 16);
+		if (errno != 0 || end != de->d_name + 16 || v == 0)
+			continue;
+		if (nf == cf) {
+			cf = cf ? cf * 2 : 64;
+			firsts = xreallocarray(firsts, cf, sizeof(*firsts));
+		}
+		firsts[nf++] = v;
+	}
+	closedir(d);
+	if (nf > 0)
+		qsort(firsts, nf, sizeof(*firsts), cmp_u64);
+	prev = top = 0;
+	for (size_t i = 0; i < nf; i++) {
+		uint64_t last = scan_segment(s, firsts[i], acked, prev);
+
+		if (last > top)
+			top = prev = last;
+	}
+	free(firsts);
+	if (s->stream == 0) {
+		s->cut = 0; /* a new stream: no collector knows any of its seqs */
+		while (s->stream == 0)
+			if (getrandom(&s->stream, sizeof(s->stream), 0) != sizeof(s->stream))
+				s->stream = ((uint64_t)random() << 32) ^ (uint64_t)random() ^
+					    (uint64_t)getpid();
+		log_info("spool: %s: new stream %016" PRIx64, s->dir, s->stream);
+	}
+	s->next_seq = (top > acked ? top : acked) + 1;
+	if (s->cut) {
+		s->next_seq += SPOOL_SEQ_SKIP;
+		log_info("spool: %s: after the cut, new batches start at %" PRIu64
+			 " so that none reuses the seq of a batch that was lost",
+			 s->dir, s->next_seq);
+	}
+	s->acked_done = acked;
+	/* a stream id that is not durable would let a restart start seq over */
+	header_encode(h, state_magic, s->stream, acked);
+	if (pwrite(s->state_fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+	    fdatasync(s->state_fd) < 0) {
+		log_warn("spool: %s/state: cannot write", s->dir);
+		return -1;
+	}
+	writer_sync_dir(s);
+	s->acked = acked;
+	return 0;
+}
+
+struct spool *spool_open(struct event_base *base, const struct spool_conf *c, void (*ready)(void *),
+			 void *arg)
+{
+	struct spool *s = xcalloc(1, sizeof(*s));
+	pthread_condattr_t ca;
+	int p[2];
+
+	s->base = base;
+	s->conf = *c;
+	if (s->conf.max_bytes == 0)
+		s->conf.max_bytes = SPOOL_SIZE_DEFAULT;
+	if (s->conf.mem_batches == 0)
+		s->conf.mem_batches = UINT32_MAX;
+	s->ready = ready;
+	s->arg = arg;
+	s->next_seq = 1;
+	s->dirfd = s->state_fd = s->cur_fd = s->pipe_r = s->pipe_w = -1;
+	s->jobs_tail = &s->jobs;
+	s->dones_tail = &s->dones;
+	s->seg_max = s->conf.max_bytes / 8;
+	if (s->seg_max < SPOOL_SEG_MIN)
+		s->seg_max = SPOOL_SEG_MIN;
+	if (s->seg_max > SPOOL_SEG_MAX)
+		s->seg_max = SPOOL_SEG_MAX;
+	if (c->dir == NULL || c->dir[0] == '\0') {
+		log_warnx("spool: no spool_dir: unacknowledged batches are kept in memory only "
+			  "(queue_size %llu bytes) and lost when the agent stops",
+			  s->conf.mem_bytes);
+		return s;
+	}
+	s->dir = xstrdup(c->dir);
+	if (spool_load(s) < 0 || pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0) {
+		log_warnx("spool: %s cannot be used: unacknowledged batches are kept in memory "
+			  "only (queue_size %llu bytes) and lost when the agent stops",
+			  s->dir, s->conf.mem_bytes);
+		/* what was read stays readable by a later run; this one sends nothing of it */
+		while (s->n > 0) {
+			s->head = (s->head + 1) % s->cap;
+			s->n--;
+		}
+		s->live = 0;
+		s->next_seq = 1;
+		s->stream = 0;
+		if (s->state_fd >= 0)
+			close(s->state_fd);
+		if (s->dirfd >= 0)
+			close(s->dirfd);
+		s->state_fd = s->dirfd = -1;
+		s->nsegs = 0;
+		return s;
+	}
+	s->pipe_r = p[0];
+	s->pipe_w = p[1];
+	s->cursor = s->memlo = s->first_abs;
+	s->disk_total = s->st.disk_bytes = s->total;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	s->done_ev = event_new(base, s->pipe_r, EV_READ | EV_PERSIST, done_cb, s);
+	event_add(s->done_ev, NULL);
+	s->last_sync_ms = mono_now_ms();
+	if (pthread_create(&s->thread, NULL, writer_main, s) != 0)
+		fatalx("spool: cannot start the writer thread");
+	s->on_disk = 1;
+	log_info("spool: %s: stream %016" PRIx64 ", %zu unacknowledged batches in %zu segments "
+		 "(%llu bytes), next batch %" PRIu64,
+		 s->dir, s->stream, s->live, s->nsegs, s->total, s->next_seq);
+	return s;
+}
+
+void spool_free(struct spool *s)
+{
+	if (s == NULL)
+		return;
+	if (s->on_disk) {
+		pthread_mutex_lock(&s->mu);
+		s->stop = 1;
+		pthread_cond_signal(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->thread, NULL);
+		for (struct done *d = s->dones, *nx; d != NULL; d = nx) {
+			nx = d->next;
+			for (uint32_t i = 0; i < d->nread; i++)
+				free(d->frames[i]);
+			free(d->frames);
+			free(d->lens);
+			free(d);
+		}
+		event_free(s->done_ev);
+		close(s->pipe_r);
+		close(s->pipe_w);
+		pthread_mutex_destroy(&s->mu);
+		pthread_cond_destroy(&s->cv);
+		close(s->state_fd);
+		close(s->dirfd);
+	}
+	for (size_t i = 0; i < s->n; i++)
+		free(s->e[(s->head + i) % s->cap].frame);
+	free(s->e);
+	free(s->segs);
+	free(s->dir);
+	free(s);
+}
+
+int spool_on_disk(const struct spool *s)
+{
+	return s->on_disk;
+}
+
+uint64_t spool_stream(const struct spool *s)
+{
+	return s->stream;
+}
+
+uint64_t spool_next_seq(const struct spool *s)
+{
+	return s->next_seq;
+}
+
+void spool_append(struct spool *s, uint64_t seq, uint8_t *frame, size_t len, uint32_t nsamples,
+		  uint32_t nresults)
+{
+	struct ent *e;
+	uint64_t abs;
+
+	if (s->on_disk) {
+		pthread_mutex_lock(&s->mu);
+		if (s->job_bytes + len <= SPOOL_WRITER_QUEUE || s->job_bytes == 0) {
+			struct job *j = xcalloc(1, sizeof(*j));
+
+			j->kind = JOB_APPEND;
+			j->seq = seq;
+			j->frame = xmalloc(SPOOL_RECORD_SIZE + len);
+			memcpy(j->frame + SPOOL_RECORD_SIZE, frame, len);
+			j->len = (uint32_t)len;
+			j->nsamples = nsamples;
+			j->nresults = nresults;
+			s->job_bytes += len;
+			writer_post(s, j);
+			pthread_mutex_unlock(&s->mu);
+			abs = s->first_abs + s->n;
+			e = ent_push(s);
+			e->state = ENT_WRITING;
+			goto fill;
+		}
+		pthread_mutex_unlock(&s->mu);
+		log_complain(
+		    &s->behind, 60,
+		    "spool: %s: the disk is too slow (%llu bytes wait for the writer): batch "
+		    "%" PRIu64 " is kept in memory only",
+		    s->dir, SPOOL_WRITER_QUEUE, seq);
+	}
+	mem_bound(s, ent_cost((uint32_t)len));
+	abs = s->first_abs + s->n;
+	e = ent_push(s);
+	e->len = (uint32_t)len;
+	ent_set_memory(s, e, abs);
+fill:
+	e->seq = seq;
+	e->frame = frame;
+	e->len = (uint32_t)len;
+	e->nsamples = nsamples;
+	e->nresults = nresults;
+	s->mem += len;
+	if (seq >= s->next_seq)
+		s->next_seq = seq + 1;
+}
+
+size_t spool_ack(struct spool *s, uint64_t seq)
+{
+	size_t n = 0;
+
+	if (seq >= s->next_seq) {
+		log_warnx("spool: acknowledgement of batch %" PRIu64 ", which was never sent (next "
+			  "is %" PRIu64 "); ignored",
+			  seq, s->next_seq);
+		return 0;
+	}
+	ent_pop_front(s, seq, &n);
+	if (n > 0)
+		drop_episode_end(s);
+	if (s->on_disk) {
+		pthread_mutex_lock(&s->mu);
+		if (seq > s->acked) {
+			s->acked = seq;
+			pthread_cond_signal(&s->cv);
+		}
+		pthread_mutex_unlock(&s->mu);
+	}
+	return n;
+}
+
+void spool_rewind(struct spool *s)
+{
+	s->cursor = s->first_abs;
+}
+
+/* Asks the writer for the run of on-disk batches from `abs` on. */
+static void request_read(struct spool *s, uint64_t abs)
+{
+	struct ent *e = ent_at(s, abs);
+	struct job *j = xcalloc(1, sizeof(*j));
+	uint64_t next_off = e->off;
+
+	j->kind = JOB_READ;
+	j->seq = e->seq;
+	j->seg = e->seg;
+	j->off = e->off;
+	j->abs = abs;
+	/* what comes back counts against the memory window: a quarter of it at a time */
+	unsigned long long chunk =
+	    s->conf.mem_bytes / 4 < SPOOL_READ_CHUNK ? s->conf.mem_bytes / 4 : SPOOL_READ_CHUNK;
+
+	while (ent_valid(s, abs) && (e = ent_at(s, abs))->state == ENT_DISK && e->frame == NULL &&
+	       !e->reading && e->seg == j->seg && e->off == next_off &&
+	       (j->count == 0 || j->len + SPOOL_RECORD_SIZE + e->len <= chunk)) {
+		e->reading = 1;
+		j->len += SPOOL_RECORD_SIZE + e->len;
+		next_off += SPOOL_RECORD_SIZE + e->len;
+		j->count++;
+		abs++;
+	}
+	s->reading = 1;
+	pthread_mutex_lock(&s->mu);
+	writer_post(s, j);
+	pthread_mutex_unlock(&s->mu);
+}
+
+int spool_send(struct spool *s, struct evbuffer *out, uint64_t *seq, spool_put_fn put, void *arg)
+{
+	while (ent_valid(s, s->cursor)) {
+		struct ent *e = ent_at(s, s->cursor);
+
+		if (e->state == ENT_DROPPED) {
+			s->cursor++;
+			continue;
+		}
+		if (e->state == ENT_WRITING)
+			return 0; /* sent once it is on disk */
+		if (e->frame == NULL) {
+			if (!s->reading)
+				request_read(s, s->cursor);
+			return 0;
+		}
+		if (put != NULL)
+			put(arg, out, e->frame, e->len);
+		else
+			evbuffer_add(out, e->frame, e->len);
+		*seq = e->seq;
+		s->cursor++;
+		/* on disk: read back if it must go again */
+		if (e->state == ENT_DISK)
+			ent_free_frame(s, e);
+		return 1;
+	}
+	return 0;
+}
+
+size_t spool_unsent(const struct spool *s)
+{
+	return (size_t)(s->first_abs + s->n - s->cursor);
+}
+
+void spool_get_stats(const struct spool *s, struct spool_stats *st)
+{
+	*st = s->st;
+	st->batches = s->live;
+	st->mem_bytes = s->mem + (unsigned long long)s->live * sizeof(struct ent);
+}

@@ -1,0 +1,135 @@
+/*
+ * fuzz_spool.c - libFuzzer target for the agent's spool reader
+ * (spool_scan_segment in agent/spool.c), which start-up runs over every
+ * segment file a crash, a power loss or a failing disk may have left. Aborts
+ * when the reader breaks its contract; must never trust the input.
+ *
+ * Input layout: byte 0 is a mode, the rest is a segment file's bytes.
+ *   bit 0  set: the harness first writes correct CRCs into the segment
+ *          header and into every record it can walk (by the records' own
+ *          length fields), so that the fuzzer reaches what lies behind the
+ *          checksums: lengths, seqs, torn tails
+ *   bit 1  set: the reader expects stream 0x1122334455667788 (else any)
+ *   bit 2  set: the seq before this segment is 5 (else 0)
+ *
+ * Contract: the good prefix is at most the input; records lie inside it,
+ * back to back from offset 32, with growing seqs; scanning the good prefix
+ * again finds the same records and nothing wrong; an input cut short
+ * reports a reason.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spool.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			abort();                                                                   \
+	} while (0)
+
+#define MAX_RECS 4096
+
+struct seen {
+	size_t n, end, len;
+	uint64_t seqs[MAX_RECS];
+	size_t offs[MAX_RECS];
+};
+
+static void rec_cb(const struct spool_rec *r, void *arg)
+{
+	struct seen *s = arg;
+
+	/* back to back, inside the buffer, growing */
+	CHECK(r->off == (s->n == 0 ? SPOOL_HEADER_SIZE : s->end));
+	CHECK(r->off + SPOOL_RECORD_SIZE + r->len <= s->len);
+	CHECK(r->frame != NULL);
+	if (s->n > 0 && s->n <= MAX_RECS)
+		CHECK(r->seq > s->seqs[s->n - 1]);
+	if (s->n < MAX_RECS) {
+		s->seqs[s->n] = r->seq;
+		s->offs[s->n] = r->off;
+	}
+	s->n++;
+	s->end = r->off + SPOOL_RECORD_SIZE + r->len;
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Writes correct CRCs wherever the layout can be walked. */
+static void fix_crcs(uint8_t *b, size_t len)
+{
+	size_t off = SPOOL_HEADER_SIZE;
+
+	if (len < SPOOL_HEADER_SIZE)
+		return;
+	wr32(b + 12, spool_crc32c(0, b + 16, 16));
+	while (off + SPOOL_RECORD_SIZE <= len) {
+		uint32_t rlen = rd32(b + off + 12), crc;
+
+		if (rlen > len - off - SPOOL_RECORD_SIZE)
+			break;
+		crc = spool_crc32c(0, b + off + 12, SPOOL_RECORD_SIZE - 12);
+		wr32(b + off + 8, spool_crc32c(crc, b + off + SPOOL_RECORD_SIZE, rlen));
+		off += SPOOL_RECORD_SIZE + rlen;
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct seen a, b;
+	uint8_t mode, *buf;
+	size_t len, good, again;
+	uint64_t stream, prev, st_out = 0;
+	const char *why, *why2;
+
+	if (size < 1)
+		return 0;
+	mode = data[0];
+	len = size - 1;
+	/* exactly the input's size, so a sanitizer sees any read past its end */
+	buf = malloc(len ? len : 1);
+	CHECK(buf != NULL);
+	memcpy(buf, data + 1, len);
+	if (mode & 1)
+		fix_crcs(buf, len);
+	stream = mode & 2 ? 0x1122334455667788ULL : 0;
+	prev = mode & 4 ? 5 : 0;
+
+	memset(&a, 0, sizeof(a));
+	a.len = len;
+	good = spool_scan_segment(buf, len, stream, prev, rec_cb, &a, &st_out, &why);
+	CHECK(good <= len);
+	CHECK(good == len || why != NULL);
+	if (good == 0) {
+		CHECK(a.n == 0);
+	} else {
+		CHECK(good >= SPOOL_HEADER_SIZE);
+		CHECK(st_out != 0 && (stream == 0 || st_out == stream));
+		CHECK(good == (a.n ? a.end : SPOOL_HEADER_SIZE));
+		if (a.n > 0)
+			CHECK(a.seqs[0] > prev);
+		/* the cut file reads back whole, with the same records */
+		memset(&b, 0, sizeof(b));
+		b.len = good;
+		again = spool_scan_segment(buf, good, stream, prev, rec_cb, &b, NULL, &why2);
+		CHECK(again == good && why2 == NULL);
+		CHECK(b.n == a.n);
+		for (size_t i = 0; i < a.n && i < MAX_RECS; i++)
+			CHECK(b.seqs[i] == a.seqs[i] && b.offs[i] == a.offs[i]);
+	}
+	free(buf);
+	return 0;
+}

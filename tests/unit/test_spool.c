@@ -1,0 +1,504 @@
+/*
+ * test_spool.c - the agent's disk spool on a real directory: batches come
+ * back from disk in order after a reopen, acknowledged segments are deleted
+ * and seq numbers continue, a full spool drops its OLDEST batches (and says
+ * which), a torn tail and a corrupt record are cut at start-up, and a
+ * spool_dir that cannot be used leaves the agent with memory only.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "spool.h"
+#include "timeutil.h"
+#include "xmalloc.h"
+
+struct fx {
+	struct event_base *base;
+	struct event *tick;
+	char dir[64];
+	struct spool *s;
+	struct spool_conf conf;
+	unsigned readies;
+};
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg) {}
+
+static void ready_cb(void *arg)
+{
+	((struct fx *)arg)->readies++;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = xcalloc(1, sizeof(*f));
+	struct timeval tv = {0, 10000};
+
+	f->base = event_base_new();
+	f->tick = event_new(f->base, -1, EV_PERSIST, tick_cb, NULL);
+	event_add(f->tick, &tv);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/vakt-test-spool-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	f->conf.dir = f->dir;
+	f->conf.max_bytes = 1 << 20;
+	f->conf.fsync_s = 1;
+	f->conf.mem_bytes = 1 << 20;
+	f->conf.mem_batches = 1000;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	DIR *d;
+	struct dirent *de;
+	char path[512];
+
+	spool_free(f->s);
+	d = opendir(f->dir);
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", f->dir, de->d_name);
+		unlink(path);
+	}
+	if (d != NULL)
+		closedir(d);
+	rmdir(f->dir);
+	event_free(f->tick);
+	event_base_free(f->base);
+	free(f);
+	return 0;
+}
+
+static void reopen(struct fx *f)
+{
+	spool_free(f->s);
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+}
+
+/* A frame as the uplink builds it: a 4-byte length, then `len - 4` bytes. */
+static uint8_t *mkframe(uint64_t seq, size_t len)
+{
+	uint8_t *p = xmalloc(len);
+
+	p[0] = (uint8_t)((len - 4) >> 24);
+	p[1] = (uint8_t)((len - 4) >> 16);
+	p[2] = (uint8_t)((len - 4) >> 8);
+	p[3] = (uint8_t)(len - 4);
+	for (size_t i = 4; i < len; i++)
+		p[i] = (uint8_t)(seq * 31 + i);
+	return p;
+}
+
+static int frame_ok(const uint8_t *p, size_t len, uint64_t seq)
+{
+	for (size_t i = 4; i < len; i++)
+		if (p[i] != (uint8_t)(seq * 31 + i))
+			return 0;
+	return 1;
+}
+
+/* Appends seq first..last, each of `len` bytes with `seq` samples. */
+static void append_range(struct fx *f, uint64_t first, uint64_t last, size_t len)
+{
+	for (uint64_t q = first; q <= last; q++) {
+		assert_int_equal(spool_next_seq(f->s), q);
+		spool_append(f->s, q, mkframe(q, len), len, (uint32_t)q, 1);
+	}
+}
+
+/*
+ * Sends until `want` batches went out or 5 s pass; records their seqs and
+ * checks each frame's bytes. Returns how many were sent.
+ */
+static size_t send_all(struct fx *f, uint64_t *seqs, size_t want, size_t len)
+{
+	struct evbuffer *out = evbuffer_new();
+	uint64_t end = mono_now_ms() + 5000;
+	size_t n = 0;
+
+	while (n < want && mono_now_ms() < end) {
+		uint64_t seq;
+
+		while (n < want && spool_send(f->s, out, &seq, NULL, NULL)) {
+			uint8_t *p = xmalloc(len);
+
+			assert_int_equal(evbuffer_get_length(out), len);
+			evbuffer_remove(out, p, len);
+			assert_true(frame_ok(p, len, seq));
+			free(p);
+			seqs[n++] = seq;
+		}
+		if (n < want)
+			event_base_loop(f->base, EVLOOP_ONCE);
+	}
+	evbuffer_free(out);
+	return n;
+}
+
+/* Runs the loop for `ms`: completions from the writer arrive. */
+static void run_for(struct fx *f, uint64_t ms)
+{
+	uint64_t end = mono_now_ms() + ms;
+
+	while (mono_now_ms() < end)
+		event_base_loop(f->base, EVLOOP_ONCE);
+}
+
+static size_t count_segments(struct fx *f, char *first, size_t firstsz)
+{
+	DIR *d = opendir(f->dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name);
+
+		if (l > 4 && strcmp(de->d_name + l - 4, ".seg") == 0) {
+			n++;
+			if (first != NULL && l < firstsz &&
+			    (n == 1 || strcmp(de->d_name, first) < 0))
+				memcpy(first, de->d_name, l + 1);
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+static void test_crc32c_matches_the_castagnoli_check_value(void **state)
+{
+	assert_int_equal(spool_crc32c(0, "123456789", 9), 0xE3069283U);
+	/* in pieces as in one go */
+	assert_int_equal(spool_crc32c(spool_crc32c(0, "1234", 4), "56789", 5), 0xE3069283U);
+}
+
+static void test_spool_replays_in_order_after_restart(void **state)
+{
+	struct fx *f = *state;
+	uint64_t seqs[8];
+	struct spool_stats st;
+	uint64_t stream;
+
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	assert_true(spool_on_disk(f->s));
+	stream = spool_stream(f->s);
+	assert_true(stream != 0);
+	append_range(f, 1, 5, 300);
+	/* sent only once written */
+	assert_int_equal(send_all(f, seqs, 5, 300), 5);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(seqs[i], i + 1);
+	assert_int_equal(count_segments(f, NULL, 0), 1);
+	reopen(f);
+	/* the same stream, seq goes on, every batch comes back from disk in order */
+	assert_int_equal(spool_stream(f->s), stream);
+	assert_int_equal(spool_next_seq(f->s), 6);
+	spool_get_stats(f->s, &st);
+	assert_int_equal(st.batches, 5);
+	assert_int_equal(send_all(f, seqs, 5, 300), 5);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(seqs[i], i + 1);
+	/* a reconnect sends them all again */
+	spool_rewind(f->s);
+	assert_int_equal(send_all(f, seqs, 5, 300), 5);
+	assert_int_equal(seqs[0], 1);
+	assert_int_equal(seqs[4], 5);
+}
+
+static void test_spool_ack_deletes_segments_and_seq_continues(void **state)
+{
+	struct fx *f = *state;
+	uint64_t seqs[64];
+	struct spool_stats st;
+
+	f->conf.max_bytes = 1 << 20; /* segments of 128 KiB */
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	append_range(f, 1, 40, 10000);
+	assert_int_equal(send_all(f, seqs, 40, 10000), 40);
+	assert_true(count_segments(f, NULL, 0) >= 3);
+	/* half acknowledged: the segments wholly below go, the rest stays */
+	assert_int_equal(spool_ack(f->s, 20), 20);
+	run_for(f, 200);
+	reopen(f);
+	spool_get_stats(f->s, &st);
+	assert_true(st.batches >= 20);
+	assert_true(st.batches < 40);
+	assert_int_equal(spool_next_seq(f->s), 41);
+	/* all acknowledged: no segment left, yet seq goes on from the state file */
+	assert_int_equal(spool_ack(f->s, 40), st.batches);
+	run_for(f, 200);
+	assert_int_equal(count_segments(f, NULL, 0), 0);
+	reopen(f);
+	spool_get_stats(f->s, &st);
+	assert_int_equal(st.batches, 0);
+	assert_int_equal(spool_next_seq(f->s), 41);
+}
+
+static void test_spool_full_drops_the_oldest_batches(void **state)
+{
+	struct fx *f = *state;
+	uint64_t seqs[64];
+	struct spool_stats st;
+	uint64_t dropped_samples = 0;
+	size_t n;
+
+	f->conf.max_bytes = 64 << 10; /* segments of 16 KiB: 3 records of 5000 bytes each */
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	append_range(f, 1, 30, 5000);
+	run_for(f, 300);
+	spool_get_stats(f->s, &st);
+	assert_true(st.disk_bytes <= f->conf.max_bytes);
+	assert_true(st.batches_dropped > 0);
+	assert_int_equal(st.batches + st.batches_dropped, 30);
+	/* which went: exactly the oldest, 1..k; k+1..30 arrive in order */
+	n = send_all(f, seqs, 30 - st.batches_dropped, 5000);
+	assert_int_equal(n, 30 - st.batches_dropped);
+	assert_int_equal(seqs[0], st.batches_dropped + 1);
+	for (size_t i = 1; i < n; i++)
+		assert_int_equal(seqs[i], seqs[i - 1] + 1);
+	assert_int_equal(seqs[n - 1], 30);
+	/* each batch i held i samples: the count names the same batches */
+	for (uint64_t q = 1; q <= st.batches_dropped; q++)
+		dropped_samples += q;
+	assert_int_equal(st.samples_dropped, dropped_samples);
+	assert_int_equal(st.results_dropped, st.batches_dropped);
+	/* what survives a restart is the same newest part */
+	reopen(f);
+	n = send_all(f, seqs, 30 - st.batches_dropped, 5000);
+	assert_int_equal(seqs[0], st.batches_dropped + 1);
+	assert_int_equal(seqs[n - 1], 30);
+}
+
+/* Path of the oldest segment file. */
+static void first_segment(struct fx *f, char *path, size_t sz)
+{
+	char name[32];
+
+	assert_true(count_segments(f, name, sizeof(name)) >= 1);
+	snprintf(path, sz, "%s/%s", f->dir, name);
+}
+
+static void test_spool_cuts_a_torn_tail_at_start(void **state)
+{
+	struct fx *f = *state;
+	uint64_t seqs[8];
+	struct spool_stats st;
+	char path[128];
+	struct stat sb;
+
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	append_range(f, 1, 5, 200);
+	assert_int_equal(send_all(f, seqs, 5, 200), 5);
+	spool_free(f->s);
+	f->s = NULL;
+	first_segment(f, path, sizeof(path));
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, SPOOL_HEADER_SIZE + 5 * (SPOOL_RECORD_SIZE + 200));
+	/* the last record loses its last 3 bytes, as after a power loss */
+	assert_int_equal(truncate(path, sb.st_size - 3), 0);
+	reopen(f);
+	spool_get_stats(f->s, &st);
+	assert_int_equal(st.batches, 4);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, SPOOL_HEADER_SIZE + 4 * (SPOOL_RECORD_SIZE + 200));
+	/* new batches never reuse the seq of the one that was cut */
+	assert_true(spool_next_seq(f->s) > 5);
+	assert_int_equal(send_all(f, seqs, 4, 200), 4);
+	assert_int_equal(seqs[3], 4);
+}
+
+static void test_spool_corrupt_record_skips_the_rest_of_its_segment(void **state)
+{
+	struct fx *f = *state;
+	uint64_t seqs[8];
+	struct spool_stats st;
+	char path[128];
+	struct stat sb;
+	int fd;
+	uint8_t b;
+	off_t at = SPOOL_HEADER_SIZE + 2 * (SPOOL_RECORD_SIZE + 200) + SPOOL_RECORD_SIZE + 50;
+
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	append_range(f, 1, 5, 200);
+	assert_int_equal(send_all(f, seqs, 5, 200), 5);
+	spool_free(f->s);
+	f->s = NULL;
+	first_segment(f, path, sizeof(path));
+	/* one bit flips inside the frame of record 3 */
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &b, 1, at), 1);
+	b ^= 0x10;
+	assert_int_equal(pwrite(fd, &b, 1, at), 1);
+	close(fd);
+	reopen(f);
+	spool_get_stats(f->s, &st);
+	assert_int_equal(st.batches, 2);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, SPOOL_HEADER_SIZE + 2 * (SPOOL_RECORD_SIZE + 200));
+	assert_int_equal(send_all(f, seqs, 2, 200), 2);
+	assert_int_equal(seqs[0], 1);
+	assert_int_equal(seqs[1], 2);
+	/* appending goes on in a new segment */
+	spool_append(f->s, spool_next_seq(f->s), mkframe(spool_next_seq(f->s), 200), 200, 1, 0);
+	assert_int_equal(send_all(f, seqs, 1, 200), 1);
+	assert_int_equal(count_segments(f, NULL, 0), 2);
+}
+
+static void test_spool_a_garbage_segment_is_removed_not_fatal(void **state)
+{
+	struct fx *f = *state;
+	char path[128];
+	struct spool_stats st;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/0000000000000007.seg", f->dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("not a spool segment at all, but long enough to hold a header", fp);
+	fclose(fp);
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	assert_true(spool_on_disk(f->s));
+	spool_get_stats(f->s, &st);
+	assert_int_equal(st.batches, 0);
+	assert_int_equal(count_segments(f, NULL, 0), 0);
+}
+
+static void test_spool_unusable_dir_keeps_batches_in_memory(void **state)
+{
+	struct fx *f = *state;
+	char file[128], dir[160];
+	uint64_t seqs[4];
+	FILE *fp;
+
+	/* a directory below a regular file cannot exist, whoever runs the test */
+	snprintf(file, sizeof(file), "%s/plain-file", f->dir);
+	fp = fopen(file, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	snprintf(dir, sizeof(dir), "%s/spool", file);
+	f->conf.dir = dir;
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	assert_false(spool_on_disk(f->s));
+	assert_int_equal(spool_stream(f->s), 0);
+	append_range(f, 1, 3, 100);
+	assert_int_equal(send_all(f, seqs, 3, 100), 3);
+	assert_int_equal(seqs[2], 3);
+	unlink(file);
+}
+
+static void test_spool_write_failure_keeps_batches_in_memory(void **state)
+{
+	struct fx *f = *state;
+	struct rlimit orig, small;
+	uint64_t seqs[4];
+	struct spool_stats st;
+
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	/* files may grow to 40 bytes: a segment header fits, a record does not */
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &orig), 0);
+	small = orig;
+	small.rlim_cur = 40;
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	append_range(f, 1, 1, 200);
+	run_for(f, 300);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &orig), 0);
+	spool_get_stats(f->s, &st);
+	assert_int_equal(st.memory_only, 1);
+	/* the disk works again: batch 2 goes into the segment opened for batch 1 */
+	append_range(f, 2, 2, 200);
+	assert_int_equal(send_all(f, seqs, 2, 200), 2);
+	assert_int_equal(seqs[0], 1);
+	assert_int_equal(seqs[1], 2);
+	assert_int_equal(count_segments(f, NULL, 0), 1);
+	/* what was in memory only is gone after a restart; what was written is not */
+	reopen(f);
+	spool_get_stats(f->s, &st);
+	assert_int_equal(st.batches, 1);
+	assert_int_equal(send_all(f, seqs, 1, 200), 1);
+	assert_int_equal(seqs[0], 2);
+	signal(SIGXFSZ, SIG_DFL);
+}
+
+static void test_spool_dir_of_another_agent_is_not_shared(void **state)
+{
+	struct fx *f = *state;
+	struct spool *other;
+
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	assert_true(spool_on_disk(f->s));
+	other = spool_open(f->base, &f->conf, ready_cb, f);
+	assert_false(spool_on_disk(other));
+	spool_free(other);
+}
+
+static void test_spool_long_outage_reads_old_batches_back_from_disk(void **state)
+{
+	struct fx *f = *state;
+	uint64_t seqs[400];
+	struct spool_stats st;
+
+	/* a window of 64 KiB in memory, 400 batches of 2000 bytes on disk */
+	f->conf.mem_bytes = 64 << 10;
+	f->conf.max_bytes = 16 << 20;
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	append_range(f, 1, 400, 2000);
+	run_for(f, 500);
+	spool_get_stats(f->s, &st);
+	assert_int_equal(st.batches, 400);
+	assert_true(st.mem_bytes < 100 << 10);
+	assert_int_equal(send_all(f, seqs, 400, 2000), 400);
+	for (int i = 0; i < 400; i++)
+		assert_int_equal(seqs[i], i + 1);
+	spool_get_stats(f->s, &st);
+	assert_true(st.mem_bytes < 100 << 10);
+	assert_int_equal(st.batches_dropped, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_crc32c_matches_the_castagnoli_check_value),
+	    cmocka_unit_test_setup_teardown(test_spool_replays_in_order_after_restart, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_ack_deletes_segments_and_seq_continues,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_full_drops_the_oldest_batches, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_cuts_a_torn_tail_at_start, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_corrupt_record_skips_the_rest_of_its_segment,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_a_garbage_segment_is_removed_not_fatal,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_unusable_dir_keeps_batches_in_memory, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_write_failure_keeps_batches_in_memory, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_dir_of_another_agent_is_not_shared, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_long_outage_reads_old_batches_back_from_disk,
+					    setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
