@@ -148,10 +148,6 @@ int main(int argc, char **argv)
 		char err[1024];
 		SSL_CTX *tls;
 
-		if (check_spool_dir(a.conf) < 0) {
-			agent_conf_free(a.conf);
-			return 1;
-		}
 		tls = uplink_tls_new(a.conf, err, sizeof(err));
 		if (a.conf->tls_cert != NULL && tls == NULL) {
 			fprintf(stderr, "%s\n", err);
@@ -159,6 +155,10 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		SSL_CTX_free(tls);
+		if (check_spool_dir(a.conf) < 0) {
+			agent_conf_free(a.conf);
+			return 1;
+		}
 		printf("%s: configuration OK (site \"%s\", %zu checks, %s)\n", o.config,
 		       a.conf->site, a.conf->nchecks,
 		       a.conf->insecure ? "insecure: PLAINTEXT" : "TLS");

@@ -62,6 +62,9 @@ for seq in (1, 2, 3):
 s.close()
 " || { cat "$W/collector.log"; fail "good session"; }
 
+# the batches are acknowledged once journaled: write the cached values to the files now
+rrd_flush "$W"
+
 # fetch FILE DS TIME: the value rrdtool holds for DS in the 1-s row ending at TIME
 fetch() {
 	rrdtool fetch "$1" AVERAGE -r 1 -s $(($3 - 1)) -e "$3" | awk -v ds="$2" -v t="$3" '
@@ -100,6 +103,7 @@ if kind != 'error' or want not in f.get(1, b''):
 print(s.getsockname()[1])
 ") || { cat "$W/collector.log"; fail "case undefined-id"; }
 log_has "batch 2: sample 0 names series 5, never defined on this session"
+rrd_flush "$W"
 v=$(rrd_last "$W/rrd/s/sw2/system.rrd" temp) || fail "the accepted batch 1 of sw2 was lost"
 same_number "$v" 20 || fail "sw2 temp is $v, expected 20"
 

@@ -47,6 +47,8 @@ tls {
 # every agent of this test comes from 127.0.0.1, as from behind one NAT: each
 # refusal must show, though the refused agents keep retrying
 log_lines_per_address = 1000
+# values reach the files within a second, as the checks below read them
+cache_flush_age = 1
 EOC
 "$VAKT_BIN/vakt-collector" -n -c "$W/collector.conf" >/dev/null || fail "collector config refused"
 # --check-config reads the files: a key of another certificate, a CRL of another CA
