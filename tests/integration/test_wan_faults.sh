@@ -87,7 +87,8 @@ log "loss ends after dropping $d_in packets to the agent and $d_out to the datac
 nft delete table inet wan
 indc nft delete table inet wan
 
-caught_up() { [ "$(rrdtool last "$rrd")" -ge "$to" ]; }
+# a row is whole once a later sample has reached the file
+caught_up() { rrd_flush "$W" && [ "$(rrdtool last "$rrd")" -gt "$to" ]; }
 wait_for 90 caught_up ||
 	{ tail -n 30 "$W/agent.log" "$W/collector.log"; fail "the RRD file did not catch up"; }
 
