@@ -43,60 +43,8 @@ static int validate_queue_size(cfg_t *cfg, cfg_opt_t *opt)
 	return 0; /* reported: parsing goes on and fails at the end */
 }
 
-/* Lines of insecure, the tls section and the first collector, for errors after parsing. */
-static int insecure_line, tls_line, collector_line;
-
-static int note_insecure_line(cfg_t *cfg, cfg_opt_t *opt)
-{
-	insecure_line = cfg->line;
-	return 0;
-}
-
-static int validate_tls_key(cfg_t *cfg, cfg_opt_t *opt)
-{
-	const char *v = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
-
-	if (tls_line == 0)
-		tls_line = cfg->line;
-	if (v == NULL || v[0] == '\0')
-		cfg_error(cfg, "tls: %s must name a file", opt->name);
-	return 0; /* reported: go on */
-}
-
-static int validate_tls(cfg_t *cfg, cfg_opt_t *opt)
-{
-	static const char *const req[] = {"ca", "cert", "key", NULL};
-	cfg_t *sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
-
-	if (!conf_had_errors(sec))
-		conf_require(sec, req);
-	return 0;
-}
-
-/*
- * The transport is TLS unless the file says insecure = yes, and never
- * both: a collector's data must not travel in plaintext by omission.
- */
-static int check_transport(cfg_t *cfg, const char *path)
-{
-	int has_tls = cfg_size(cfg, "tls") > 0, insecure = cfg_getbool(cfg, "insecure");
-
-	if (has_tls && insecure) {
-		fprintf(conf_error_stream(),
-			"%s:%d: insecure = yes and a tls section (line %d): remove one\n", path,
-			insecure_line, tls_line);
-		return -1;
-	}
-	if (!has_tls && !insecure) {
-		fprintf(conf_error_stream(),
-			"%s:%d: no tls section: add tls { ca = \"ca.crt\", cert = \"SITE.crt\", "
-			"key = \"SITE.key\" } to reach the collector over TLS, or insecure = yes "
-			"to send in plaintext\n",
-			path, collector_line);
-		return -1;
-	}
-	return 0;
-}
+/* The line of the first collector, for an error after parsing. */
+static int collector_line;
 
 /* Bounds of spool_size: below a few segments the spool holds nothing useful. */
 #define SPOOL_SIZE_MIN  (64LL << 10)
@@ -374,11 +322,7 @@ struct agent_conf *agent_conf_load(const char *path)
 	cfg_set_validate_func(cfg, "failback", validate_failback);
 	cfg_set_validate_func(cfg, "collector|address", conf_validate_hostport);
 	cfg_set_validate_func(cfg, "collector|server_name", conf_validate_name);
-	cfg_set_validate_func(cfg, "insecure", note_insecure_line);
-	cfg_set_validate_func(cfg, "tls", validate_tls);
-	cfg_set_validate_func(cfg, "tls|ca", validate_tls_key);
-	cfg_set_validate_func(cfg, "tls|cert", validate_tls_key);
-	cfg_set_validate_func(cfg, "tls|key", validate_tls_key);
+	conf_transport_validate(cfg, 0);
 	cfg_set_validate_func(cfg, "snmp|host", conf_validate_name);
 	cfg_set_validate_func(cfg, "probe|host", conf_validate_name);
 	cfg_set_validate_func(cfg, "snmp|address", conf_validate_address);
@@ -391,7 +335,8 @@ struct agent_conf *agent_conf_load(const char *path)
 	loading_names = conf_index_new();
 	loading_hosts = conf_index_new();
 	loading_paths = conf_index_new();
-	insecure_line = tls_line = collector_line = 0;
+	collector_line = 0;
+	conf_transport_reset();
 	ok = conf_parse_file(cfg, path) == 0;
 	conf_index_free(loading_names);
 	conf_index_free(loading_hosts);
@@ -408,7 +353,11 @@ struct agent_conf *agent_conf_load(const char *path)
 			path);
 		ok = 0;
 	}
-	if (ok && check_transport(cfg, path) < 0)
+	if (ok &&
+	    conf_transport_check(cfg, path, collector_line,
+				 "add tls { ca = \"ca.crt\", cert = \"SITE.crt\", key = "
+				 "\"SITE.key\" } to reach the collector over TLS, or insecure = "
+				 "yes to send in plaintext") < 0)
 		ok = 0;
 	if (ok && conf->nchecks == 0)
 		log_warnx("%s: no snmp or probe sections: the agent has nothing to do", path);
@@ -454,7 +403,7 @@ struct agent_conf *agent_conf_load(const char *path)
 		conf->tls_ca = xstrdup(cfg_getstr(t, "ca"));
 		conf->tls_cert = xstrdup(cfg_getstr(t, "cert"));
 		conf->tls_key = xstrdup(cfg_getstr(t, "key"));
-		conf->tls_line = tls_line;
+		conf->tls_line = conf_transport_tls_line();
 	}
 	conf->batch_ms = (unsigned)cfg_getint(cfg, "batch_ms");
 	conf->queue_batches = (unsigned)cfg_getint(cfg, "queue_batches");

@@ -26,26 +26,6 @@
 
 #define DEFAULT_CONFIG "/etc/vakt/agent.conf"
 
-/* A directory the agent must write in: 0 if it is one and writable. */
-static int writable_dir(const char *dir, const char **why)
-{
-	struct stat st;
-
-	if (stat(dir, &st) < 0) {
-		*why = strerror(errno);
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		*why = "not a directory";
-		return -1;
-	}
-	if (access(dir, W_OK | X_OK) < 0) {
-		*why = strerror(errno);
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * --check-config checks spool_dir as start-up uses it: created (one level)
  * if missing, written to. An unusable spool_dir does not stop the agent
@@ -66,14 +46,14 @@ static int check_spool_dir(const struct agent_conf *conf)
 	copy = xstrdup(conf->spool_dir);
 	parent = dirname(copy);
 	if (stat(conf->spool_dir, &st) == 0) {
-		if (writable_dir(conf->spool_dir, &why) < 0) {
+		if (daemon_writable_dir(conf->spool_dir, &why) < 0) {
 			fprintf(stderr, "%s:%d: spool_dir \"%s\": %s\n", conf->path,
 				conf->spool_dir_line, conf->spool_dir, why);
 			bad = 1;
 		} else {
 			printf("spool_dir %s: exists, writable\n", conf->spool_dir);
 		}
-	} else if (writable_dir(parent, &why) < 0) {
+	} else if (daemon_writable_dir(parent, &why) < 0) {
 		fprintf(stderr, "%s:%d: spool_dir \"%s\": cannot be created: %s: %s\n", conf->path,
 			conf->spool_dir_line, conf->spool_dir, parent, why);
 		bad = 1;

@@ -30,64 +30,12 @@ static int note_path_line(cfg_t *cfg, cfg_opt_t *opt)
 }
 
 /* Lines of listen, insecure and the tls section, for errors after parsing. */
-static int listen_line, insecure_line, tls_line;
+static int listen_line;
 
 static int validate_listen(cfg_t *cfg, cfg_opt_t *opt)
 {
 	listen_line = cfg->line;
 	return conf_validate_listen(cfg, opt);
-}
-
-static int note_insecure_line(cfg_t *cfg, cfg_opt_t *opt)
-{
-	insecure_line = cfg->line;
-	return 0;
-}
-
-static int validate_tls_key(cfg_t *cfg, cfg_opt_t *opt)
-{
-	const char *v = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
-
-	if (tls_line == 0)
-		tls_line = cfg->line;
-	if (v == NULL || v[0] == '\0')
-		cfg_error(cfg, "tls: %s must name a file", opt->name);
-	return 0; /* reported: go on */
-}
-
-static int validate_tls(cfg_t *cfg, cfg_opt_t *opt)
-{
-	static const char *const req[] = {"ca", "cert", "key", NULL};
-	cfg_t *sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
-
-	if (!conf_had_errors(sec))
-		conf_require(sec, req);
-	return 0;
-}
-
-/* TLS unless the file says insecure = yes, never both: see agent_conf.c. */
-static int check_transport(cfg_t *cfg, const char *path)
-{
-	int has_tls = cfg_size(cfg, "tls") > 0, insecure = cfg_getbool(cfg, "insecure");
-
-	if (has_tls && insecure) {
-		fprintf(conf_error_stream(),
-			"%s:%d: insecure = yes and a tls section (line %d): remove one\n", path,
-			insecure_line, tls_line);
-		return -1;
-	}
-	if (!has_tls && !insecure) {
-		if (listen_line > 0)
-			fprintf(conf_error_stream(), "%s:%d: ", path, listen_line);
-		else
-			fprintf(conf_error_stream(), "%s: ", path);
-		fprintf(conf_error_stream(),
-			"no tls section: add tls { ca = \"ca.crt\", cert = \"collector.crt\", "
-			"key = \"collector.key\", crl = \"crl.pem\" } to accept agents over TLS, "
-			"or insecure = yes to accept them in plaintext\n");
-		return -1;
-	}
-	return 0;
 }
 
 int collector_site_known(const struct collector_conf *conf, const char *site)
@@ -254,14 +202,10 @@ struct collector_conf *collector_conf_load(const char *path)
 	int ok;
 
 	cfg_set_validate_func(cfg, "listen", validate_listen);
-	cfg_set_validate_func(cfg, "insecure", note_insecure_line);
-	cfg_set_validate_func(cfg, "tls", validate_tls);
-	cfg_set_validate_func(cfg, "tls|ca", validate_tls_key);
-	cfg_set_validate_func(cfg, "tls|cert", validate_tls_key);
-	cfg_set_validate_func(cfg, "tls|key", validate_tls_key);
-	cfg_set_validate_func(cfg, "tls|crl", validate_tls_key);
+	conf_transport_validate(cfg, 1);
 	cfg_set_validate_func(cfg, "sites", conf_validate_name);
-	listen_line = insecure_line = tls_line = 0;
+	listen_line = 0;
+	conf_transport_reset();
 	cfg_set_validate_func(cfg, "store_queue_size", validate_queue_size);
 	cfg_set_validate_func(cfg, "input_buffer_size", validate_queue_size);
 	cfg_set_validate_func(cfg, "max_inflight_size", validate_queue_size);
@@ -274,7 +218,11 @@ struct collector_conf *collector_conf_load(const char *path)
 	cfg_set_validate_func(cfg, "rule", validate_rule);
 
 	ok = conf_parse_file(cfg, path) == 0 && check_rule_channels(cfg, path) == 0 &&
-	     check_transport(cfg, path) == 0;
+	     conf_transport_check(
+		 cfg, path, listen_line,
+		 "add tls { ca = \"ca.crt\", cert = \"collector.crt\", key = "
+		 "\"collector.key\", crl = \"crl.pem\" } to accept agents over TLS, "
+		 "or insecure = yes to accept them in plaintext") == 0;
 	free(rule_lines);
 	rule_lines = NULL;
 	nrule_lines = 0;
@@ -330,7 +278,7 @@ struct collector_conf *collector_conf_load(const char *path)
 		conf->tls_key = xstrdup(cfg_getstr(t, "key"));
 		if (cfg_getstr(t, "crl") != NULL)
 			conf->tls_crl = xstrdup(cfg_getstr(t, "crl"));
-		conf->tls_line = tls_line;
+		conf->tls_line = conf_transport_tls_line();
 	}
 	if (cfg_size(cfg, "sites") > 0) {
 		conf->nsites = cfg_size(cfg, "sites");

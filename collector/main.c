@@ -137,26 +137,6 @@ static void where(const struct collector_conf *conf, int line)
 		fprintf(stderr, "%s: ", conf->path);
 }
 
-/* A directory the collector must write in: 0 if it is one and writable. */
-static int writable_dir(const char *dir, const char **why)
-{
-	struct stat st;
-
-	if (stat(dir, &st) < 0) {
-		*why = strerror(errno);
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		*why = "not a directory";
-		return -1;
-	}
-	if (access(dir, W_OK | X_OK) < 0) {
-		*why = strerror(errno);
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * --check-config checks the paths as start-up uses them: the store creates
  * data_dir (one level) if it is missing, the control socket is bound in a
@@ -222,14 +202,14 @@ static int check_paths(const struct collector_conf *conf)
 	int bad = 0;
 
 	if (stat(conf->data_dir, &st) == 0) {
-		if (writable_dir(conf->data_dir, &why) < 0) {
+		if (daemon_writable_dir(conf->data_dir, &why) < 0) {
 			where(conf, conf->data_dir_line);
 			fprintf(stderr, "data_dir \"%s\": %s\n", conf->data_dir, why);
 			bad = 1;
 		} else {
 			printf("data_dir %s: exists, writable\n", conf->data_dir);
 		}
-	} else if (writable_dir(parent, &why) < 0) {
+	} else if (daemon_writable_dir(parent, &why) < 0) {
 		where(conf, conf->data_dir_line);
 		fprintf(stderr, "data_dir \"%s\": cannot be created: %s: %s\n", conf->data_dir,
 			parent, why);
@@ -238,7 +218,7 @@ static int check_paths(const struct collector_conf *conf)
 		printf("data_dir %s: does not exist yet, will be created in %s\n", conf->data_dir,
 		       parent);
 	}
-	if (writable_dir(sockdir, &why) < 0) {
+	if (daemon_writable_dir(sockdir, &why) < 0) {
 		where(conf, conf->control_socket_line);
 		fprintf(stderr, "control_socket \"%s\": directory %s: %s\n", conf->control_socket,
 			sockdir, why);

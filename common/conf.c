@@ -774,3 +774,79 @@ long long conf_parse_size(const char *s)
 	}
 	return end[1] == '\0' || (toupper((unsigned char)end[1]) == 'B' && end[2] == '\0') ? v : -1;
 }
+
+/* The lines of insecure and of the tls section, noted while one file is parsed. */
+static int transport_insecure_line, transport_tls_line;
+
+static int note_insecure_line(cfg_t *cfg, cfg_opt_t *opt)
+{
+	transport_insecure_line = cfg->line;
+	return 0;
+}
+
+static int validate_tls_key(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+
+	if (transport_tls_line == 0)
+		transport_tls_line = cfg->line;
+	if (v == NULL || v[0] == '\0')
+		cfg_error(cfg, "tls: %s must name a file", opt->name);
+	return 0; /* reported: go on */
+}
+
+static int validate_tls(cfg_t *cfg, cfg_opt_t *opt)
+{
+	static const char *const req[] = {"ca", "cert", "key", NULL};
+	cfg_t *sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
+
+	if (!conf_had_errors(sec))
+		conf_require(sec, req);
+	return 0;
+}
+
+void conf_transport_validate(cfg_t *cfg, int with_crl)
+{
+	cfg_set_validate_func(cfg, "insecure", note_insecure_line);
+	cfg_set_validate_func(cfg, "tls", validate_tls);
+	cfg_set_validate_func(cfg, "tls|ca", validate_tls_key);
+	cfg_set_validate_func(cfg, "tls|cert", validate_tls_key);
+	cfg_set_validate_func(cfg, "tls|key", validate_tls_key);
+	if (with_crl)
+		cfg_set_validate_func(cfg, "tls|crl", validate_tls_key);
+}
+
+void conf_transport_reset(void)
+{
+	transport_insecure_line = transport_tls_line = 0;
+}
+
+int conf_transport_tls_line(void)
+{
+	return transport_tls_line;
+}
+
+/*
+ * The transport is TLS unless the file says insecure = yes, and never
+ * both: a site's data must not travel in plaintext by omission.
+ */
+int conf_transport_check(cfg_t *cfg, const char *path, int line, const char *hint)
+{
+	int has_tls = cfg_size(cfg, "tls") > 0, insecure = cfg_getbool(cfg, "insecure");
+
+	if (has_tls && insecure) {
+		fprintf(conf_error_stream(),
+			"%s:%d: insecure = yes and a tls section (line %d): remove one\n", path,
+			transport_insecure_line, transport_tls_line);
+		return -1;
+	}
+	if (!has_tls && !insecure) {
+		if (line > 0)
+			fprintf(conf_error_stream(), "%s:%d: no tls section: %s\n", path, line,
+				hint);
+		else
+			fprintf(conf_error_stream(), "%s: no tls section: %s\n", path, hint);
+		return -1;
+	}
+	return 0;
+}

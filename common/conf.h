@@ -55,6 +55,20 @@ int conf_check_title(cfg_t *sec, size_t max);
 int conf_require(cfg_t *sec, const char *const *keys);
 
 /*
+ * The transport keys both daemons share: `insecure` and a `tls { ca cert key
+ * [crl] }` section. Register conf_transport_validate() for them, call
+ * conf_transport_reset() before parsing a file, and conf_transport_check()
+ * after: 0 when the file has exactly one of the two, else -1 with
+ * "PATH:LINE: ..." printed (a missing tls section is reported at `line`,
+ * with `hint` saying what to add; line 0: no line).
+ */
+void conf_transport_validate(cfg_t *cfg, int with_crl);
+void conf_transport_reset(void);
+int conf_transport_check(cfg_t *cfg, const char *path, int line, const char *hint);
+/* The line of the tls section of the file just parsed (0: none). */
+int conf_transport_tls_line(void);
+
+/*
  * Splits "host:port", "[v6]:port" or a bare host (port = defport).
  * Returns 0, or -1 with *why set to a static explanation.
  */

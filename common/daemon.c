@@ -1,11 +1,17 @@
 /*
  * daemon.c - command-line options shared by vakt-agent and vakt-collector.
- * Only parses and prints; logging and config are set up by the caller.
+ * Only parses, prints and looks at directories; logging and config are set
+ * up by the caller.
  */
 #include "daemon.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sys/stat.h>
 
 static void usage(FILE *f, const char *prog, const char *default_config)
 {
@@ -66,4 +72,23 @@ int daemon_parse_args(int argc, char **argv, const char *prog, const char *defau
 		return 2;
 	}
 	return -1;
+}
+
+int daemon_writable_dir(const char *dir, const char **why)
+{
+	struct stat st;
+
+	if (stat(dir, &st) < 0) {
+		*why = strerror(errno);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		*why = "not a directory";
+		return -1;
+	}
+	if (access(dir, W_OK | X_OK) < 0) {
+		*why = strerror(errno);
+		return -1;
+	}
+	return 0;
 }

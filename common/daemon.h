@@ -20,4 +20,7 @@ struct daemon_opts {
 int daemon_parse_args(int argc, char **argv, const char *prog, const char *default_config,
 		      struct daemon_opts *o);
 
+/* 0 when `dir` is a directory this process may write in; else -1 and *why. */
+int daemon_writable_dir(const char *dir, const char **why);
+
 #endif

@@ -232,3 +232,34 @@ rrd_last() {
 		/:/ { if (ds in col) v = $(col[ds] + 1) }
 		END { if (v == "") exit 1; print v }'
 }
+
+# wire_client PORT SCRIPT: runs python SCRIPT with tests/integration/wire.py
+# imported as `wire` and PORT set, for a test that speaks the protocol itself.
+wire_client() {
+	WIRE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")" && pwd) python3 - "$1" "$2" <<'PY'
+import os, sys
+sys.path.insert(0, os.environ["WIRE_DIR"])
+import wire
+PORT = int(sys.argv[1])
+exec(sys.argv[2])
+PY
+}
+
+# log_has FILE TEXT: FILE holds TEXT (a fixed string) within 5 s, else the test fails.
+log_has() {
+	wait_for 5 grep -qF -- "$2" "$1" || { cat "$1"; fail "$1 lacks: $2"; }
+}
+
+# wan_netns NAME: a second network namespace NAME (the datacenter's) joined to
+# the test's own (the agent's, made with unshare) by a veth pair: wan0
+# 10.77.0.1 here, wan1 10.77.0.2 in NAME. The caller deletes NAME in its trap.
+wan_netns() {
+	ip netns add "$1" || { echo "SKIP: ip netns add failed"; exit 77; }
+	ip link add wan0 type veth peer name wan1
+	ip link set wan1 netns "$1"
+	ip addr add 10.77.0.1/30 dev wan0
+	ip link set wan0 up
+	ip netns exec "$1" ip link set lo up
+	ip netns exec "$1" ip addr add 10.77.0.2/30 dev wan1
+	ip netns exec "$1" ip link set wan1 up
+}

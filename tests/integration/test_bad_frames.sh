@@ -9,30 +9,15 @@ command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
 command -v rrdtool >/dev/null || { echo "SKIP: rrdtool missing"; exit 77; }
 W=$(mktemp -d /tmp/vakt-it-frames.XXXXXX)
 trap 'cleanup; s=$?; rm -rf "$W"; exit $s' EXIT
-export WIRE_DIR
-WIRE_DIR=$(cd "$(dirname "$0")" && pwd)
 
 col_port=$(free_port tcp)
 write_collector_conf "$W" "$col_port" </dev/null
 start_collector "$W" "$col_port"
 
-# client SCRIPT: runs python with wire.py importable and the port as PORT;
-# the script prints its local port, so the log line of its session is known.
-client() {
-	python3 - "$col_port" "$1" <<'PY'
-import os, sys
-sys.path.insert(0, os.environ["WIRE_DIR"])
-import wire
-PORT = int(sys.argv[1])
-exec(sys.argv[2])
-PY
-}
+client() { wire_client "$col_port" "$1"; }
 
-# log_has TEXT: the collector's log holds TEXT (a fixed string) within 5 s.
-log_has() {
-	wait_for 5 grep -qF -- "$1" "$W/collector.log" ||
-		{ cat "$W/collector.log"; fail "collector log lacks: $1"; }
-}
+# collector_says TEXT: the collector's log holds TEXT within 5 s.
+collector_says() { log_has "$W/collector.log" "$1"; }
 
 # refused NAME HEX_BYTES EXPECTED_LOG: sends raw bytes, expects the collector
 # to log "session 127.0.0.1:PORT: EXPECTED_LOG" and to close the connection.
@@ -47,8 +32,8 @@ except wire.Timeout:
     sys.exit('the collector kept the connection open')
 print(s.getsockname()[1])
 ") || fail "case $1: the client failed (see above)"
-	log_has "session 127.0.0.1:$port: $3"
-	log_has "session 127.0.0.1:$port: closed before hello"
+	collector_says "session 127.0.0.1:$port: $3"
+	collector_says "session 127.0.0.1:$port: closed before hello"
 }
 
 # (a) a length beyond the maximum is refused before any body is read
@@ -80,7 +65,7 @@ if kind != 'error' or b'protocol version 0 not supported (this collector speaks 
     sys.exit('expected an Error about protocol 0, got %s %r' % (kind, f))
 print(s.getsockname()[1])
 ") || fail "case protocol-0: the client failed (see above)"
-log_has "session 127.0.0.1:$port: protocol version 0 not supported"
+collector_says "session 127.0.0.1:$port: protocol version 0 not supported"
 log "case protocol-99"
 client "
 s = wire.connect(PORT)
@@ -131,9 +116,9 @@ rrd="$W/rrd/s/h/c.rrd"
 v=$(rrd_last "$rrd" m) || fail "no value for m in $rrd"
 same_number "$v" 42.5 || fail "$rrd holds m=$v, expected 42.5"
 
-log_has "batch 2: 3 invalid samples skipped"
-log_has "batch 2: 1 samples stamped up to 3"
-log_has "s ahead of the collector's clock refused (more than 10 s): is the agent's clock right?"
+collector_says "batch 2: 3 invalid samples skipped"
+collector_says "batch 2: 1 samples stamped up to 3"
+collector_says "s ahead of the collector's clock refused (more than 10 s): is the agent's clock right?"
 [ ! -e "$W/rrd/s/h/future.rrd" ] || fail "a sample an hour in the future was stored"
 rrd="$W/rrd/s/h/g.rrd"
 [ -f "$rrd" ] || { find "$W/rrd"; fail "$rrd was not created"; }

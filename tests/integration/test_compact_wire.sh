@@ -11,27 +11,15 @@ command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
 command -v rrdtool >/dev/null || { echo "SKIP: rrdtool missing"; exit 77; }
 W=$(mktemp -d /tmp/vakt-it-compact.XXXXXX)
 trap 'cleanup; s=$?; rm -rf "$W"; exit $s' EXIT
-export WIRE_DIR
-WIRE_DIR=$(cd "$(dirname "$0")" && pwd)
 
 col_port=$(free_port tcp)
 write_collector_conf "$W" "$col_port" </dev/null
 start_collector "$W" "$col_port"
 
-client() {
-	python3 - "$col_port" "$1" <<'PY'
-import os, sys
-sys.path.insert(0, os.environ["WIRE_DIR"])
-import wire
-PORT = int(sys.argv[1])
-exec(sys.argv[2])
-PY
-}
+client() { wire_client "$col_port" "$1"; }
 
-log_has() {
-	wait_for 5 grep -qF -- "$1" "$W/collector.log" ||
-		{ cat "$W/collector.log"; fail "collector log lacks: $1"; }
-}
+# collector_says TEXT: the collector's log holds TEXT within 5 s.
+collector_says() { log_has "$W/collector.log" "$1"; }
 
 # Whole seconds, a minute ago, so that every sample is in the past and the
 # rows are easy to read back: T, T+1, ... T+5.
@@ -102,7 +90,7 @@ if kind != 'error' or want not in f.get(1, b''):
     sys.exit('expected an Error %r, got %s %r' % (want, kind, f))
 print(s.getsockname()[1])
 ") || { cat "$W/collector.log"; fail "case undefined-id"; }
-log_has "batch 2: sample 0 names series 5, never defined on this session"
+collector_says "batch 2: sample 0 names series 5, never defined on this session"
 rrd_flush "$W"
 v=$(rrd_last "$W/rrd/s/sw2/system.rrd" temp) || fail "the accepted batch 1 of sw2 was lost"
 same_number "$v" 20 || fail "sw2 temp is $v, expected 20"

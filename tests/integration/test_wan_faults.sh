@@ -24,14 +24,7 @@ done
 W=$(mktemp -d /tmp/vakt-it-wan.XXXXXX)
 DC=vakt-dc-$$
 trap 'cleanup; s=$?; ip netns del "$DC" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
-ip netns add "$DC" || { echo "SKIP: ip netns add failed"; exit 77; }
-ip link add wan0 type veth peer name wan1
-ip link set wan1 netns "$DC"
-ip addr add 10.77.0.1/30 dev wan0
-ip link set wan0 up
-ip netns exec "$DC" ip link set lo up
-ip netns exec "$DC" ip addr add 10.77.0.2/30 dev wan1
-ip netns exec "$DC" ip link set wan1 up
+wan_netns "$DC"
 indc() { ip netns exec "$DC" "$@"; }
 
 col_port=$(free_port tcp)
