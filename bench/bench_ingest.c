@@ -23,6 +23,7 @@
 #include <rrd.h>
 
 #include "frame.h"
+#include "series_wire.h"
 #include "store_rrd.h"
 #include "xmalloc.h"
 
@@ -36,6 +37,7 @@ static const Vakt__Kind kind[NMETRICS] = {VAKT__KIND__DERIVE, VAKT__KIND__DERIVE
 
 struct bench {
 	unsigned files, updates, step, batch, window;
+	unsigned protocol; /* vakt: 2 sends the compact form, as the agent does; 1 the full */
 	const char *dir;
 	time_t t0; /* round 0 creates the files; round r is t0 + r * step */
 };
@@ -371,9 +373,13 @@ static Vakt__Frame *recv_frame(int fd)
 	return f;
 }
 
-/* Encoded frames of rounds [from, to], b->batch samples each, round by round. */
+/*
+ * Encoded frames of rounds [from, to], b->batch samples each, round by round;
+ * with `tx`, in the compact form of protocol 2 against the series `tx` has
+ * defined on the session, as the agent sends them.
+ */
 static uint8_t **encode_rounds(const struct bench *b, unsigned from, unsigned to, uint64_t *seq,
-			       size_t **lens, size_t *n)
+			       size_t **lens, size_t *n, struct series_tx *tx)
 {
 	size_t total = (size_t)(to - from + 1) * b->files * NMETRICS, k = 0;
 	Vakt__Sample *smp = xcalloc(b->batch, sizeof(*smp));
@@ -418,6 +424,17 @@ static uint8_t **encode_rounds(const struct bench *b, unsigned from, unsigned to
 					fr.msg_case = VAKT__FRAME__MSG_BATCH;
 					fr.batch = &bt;
 					out[*n] = frame_encode(&fr, &(*lens)[*n]);
+					if (tx != NULL) {
+						size_t clen;
+						uint8_t *c = series_tx_compact(tx, out[*n],
+									       (*lens)[*n], &clen);
+
+						if (c != NULL) {
+							free(out[*n]);
+							out[*n] = c;
+							(*lens)[*n] = clen;
+						}
+					}
 					(*n)++;
 					k = 0;
 				}
@@ -473,8 +490,9 @@ static void run_vakt(struct bench *b, int port, const char *ctl, pid_t pid)
 	uint64_t seq = 0, first;
 	double t, c, setup = now_s();
 	int fd = tcp_connect(port);
+	struct series_tx *tx = b->protocol >= 2 ? series_tx_new(SERIES_WIRE_MAX_DEFAULT) : NULL;
 
-	h.protocol = 1;
+	h.protocol = b->protocol;
 	h.software = "bench_ingest";
 	h.site = SITE;
 	h.agent = "bench";
@@ -485,7 +503,7 @@ static void run_vakt(struct bench *b, int port, const char *ctl, pid_t pid)
 	a = recv_frame(fd);
 	vakt__frame__free_unpacked(a, NULL);
 	/* round 0 makes the files (not timed), as a collector that has run for a while has them */
-	fr = encode_rounds(b, 0, 0, &seq, &lens, &n);
+	fr = encode_rounds(b, 0, 0, &seq, &lens, &n, tx);
 	send_acked(b, fd, fr, lens, n, seq);
 	for (size_t i = 0; i < n; i++)
 		free(fr[i]);
@@ -501,7 +519,7 @@ static void run_vakt(struct bench *b, int port, const char *ctl, pid_t pid)
 	}
 	/* the wire's encoding is the agent's work, not the collector's: done before the clock */
 	first = seq;
-	fr = encode_rounds(b, 1, b->updates, &seq, &lens, &n);
+	fr = encode_rounds(b, 1, b->updates, &seq, &lens, &n, tx);
 	(void)first;
 	t = now_s();
 	c = cpu_of(pid);
@@ -515,6 +533,7 @@ static void run_vakt(struct bench *b, int port, const char *ctl, pid_t pid)
 	free(fr);
 	free(lens);
 	close(fd);
+	series_tx_free(tx);
 	check_files(b);
 	report("vakt", b, t, c, setup);
 }
@@ -523,7 +542,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: bench_ingest [-f files] [-u updates] [-s step] [-n batch] [-w window] "
-		"-d dir MODE\n"
+		"[-p protocol] -d dir MODE\n"
 		"  librrd                      the floor: rrd_update_r, %d values per call\n"
 		"  rrdcached SOCKET PID        BATCH of UPDATEs, FLUSHALL (files made under dir)\n"
 		"  vakt PORT CONTROL PID       a collector whose data_dir is dir\n",
@@ -533,10 +552,11 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	struct bench b = {.files = 200, .updates = 60, .step = 60, .batch = 1000, .window = 8};
+	struct bench b = {
+	    .files = 200, .updates = 60, .step = 60, .batch = 1000, .window = 8, .protocol = 2};
 	int ch;
 
-	while ((ch = getopt(argc, argv, "f:u:s:n:w:d:")) != -1) {
+	while ((ch = getopt(argc, argv, "f:u:s:n:w:d:p:")) != -1) {
 		switch (ch) {
 		case 'f':
 			b.files = (unsigned)atoi(optarg);
@@ -555,6 +575,9 @@ int main(int argc, char **argv)
 			break;
 		case 'd':
 			b.dir = optarg;
+			break;
+		case 'p':
+			b.protocol = (unsigned)atoi(optarg);
 			break;
 		default:
 			usage();
