@@ -63,6 +63,8 @@ struct uplink {
 	uint64_t next_seq;
 
 	unsigned protocol;    /* the session's, from HelloAck */
+	uint32_t max_frame;   /* batches are made no larger: ours, or the collector's if smaller */
+	uint64_t too_big;     /* the last batch logged as too big for the collector */
 	struct series_tx *tx; /* protocol 2: the series defined on this session */
 	uint64_t hb_ms;       /* send a Heartbeat after this long without output */
 	uint64_t last_out_ms; /* monotonic: when the connection last carried a frame */
@@ -174,7 +176,7 @@ static uint8_t *encode_batch(struct uplink *u, size_t n, size_t m, uint64_t seq,
 	b.n_results = m;
 	f.msg_case = VAKT__FRAME__MSG_BATCH;
 	f.batch = &b;
-	if (vakt__frame__get_packed_size(&f) > u->a->conf->max_frame)
+	if (vakt__frame__get_packed_size(&f) > u->max_frame)
 		return NULL;
 	buf = frame_encode(&f, len);
 	return buf;
@@ -245,6 +247,19 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
 		uplink_flush(u);
 }
 
+/* The seq of the batch in `frame` (0: not a batch), for a log line. */
+static uint64_t frame_batch_seq(const uint8_t *frame, size_t len)
+{
+	Vakt__Frame *f = len > FRAME_HDR_LEN
+			     ? vakt__frame__unpack(NULL, len - FRAME_HDR_LEN, frame + FRAME_HDR_LEN)
+			     : NULL;
+	uint64_t seq = f != NULL && f->msg_case == VAKT__FRAME__MSG_BATCH ? f->batch->seq : 0;
+
+	if (f != NULL)
+		vakt__frame__free_unpacked(f, NULL);
+	return seq;
+}
+
 /*
  * Puts one queued batch on the connection: on a protocol-2 session in the
  * compact form, its series named by the ids this session knows them by.
@@ -257,6 +272,18 @@ static void send_batch(void *arg, struct evbuffer *out, const uint8_t *frame, si
 
 	if (u->protocol >= 2)
 		compact = series_tx_compact(u->tx, frame, len, &clen);
+	if ((compact != NULL ? clen : len) > (size_t)u->max_frame + FRAME_HDR_LEN &&
+	    u->too_big != frame_batch_seq(frame, len)) {
+		const struct agent_collector *col = &u->a->conf->collectors[u->collector];
+
+		/* made before this collector said its limit: it will refuse it */
+		u->too_big = frame_batch_seq(frame, len);
+		log_warnx("uplink to %s (%s): batch %llu is %zu bytes, more than the collector's "
+			  "max_frame %u: it refuses it and everything after it; raise max_frame "
+			  "on the collector",
+			  col->name, col->address, (unsigned long long)u->too_big,
+			  compact != NULL ? clen : len, u->max_frame);
+	}
 	if (compact != NULL) {
 		evbuffer_add(out, compact, clen);
 		u->st.bytes_sent += clen;
@@ -519,6 +546,11 @@ static void read_cb(struct bufferevent *bev, void *arg)
 								       : UPLINK_HEARTBEAT_S) *
 				    1000;
 				u->protocol = f->hello_ack->protocol ? f->hello_ack->protocol : 1;
+				/* new batches fit the smaller limit of the two */
+				u->max_frame = u->a->conf->max_frame;
+				if (f->hello_ack->max_frame >= 4096 &&
+				    f->hello_ack->max_frame < u->max_frame)
+					u->max_frame = f->hello_ack->max_frame;
 				series_tx_reset(u->tx);
 				bufferevent_set_timeouts(bev, NULL, NULL);
 				uplink_set_user_timeout(u);
@@ -891,6 +923,7 @@ struct uplink *uplink_new(struct agent *a)
 	u->spool = spool_open(a->base, &sc, spool_ready, u);
 	u->hb_ms = UPLINK_HEARTBEAT_S * 1000;
 	u->next_seq = spool_next_seq(u->spool);
+	u->max_frame = a->conf->max_frame;
 	u->tx = series_tx_new(SERIES_WIRE_MAX_DEFAULT);
 	u->flush_ev = event_new(a->base, -1, EV_PERSIST, flush_cb, u);
 	u->retry_ev = evtimer_new(a->base, retry_cb, u);

@@ -41,7 +41,7 @@ struct collector_conf {
 	unsigned max_sessions;
 	unsigned max_sessions_per_address;
 	unsigned log_lines_per_address; /* per class and minute; all addresses: 5 times it */
-	unsigned hello_timeout;   /* seconds from accept to HelloAck, not reset by bytes */
+	unsigned hello_timeout;         /* seconds from accept to HelloAck, not reset by bytes */
 	unsigned frame_timeout;   /* seconds to complete a frame once its first byte arrived */
 	size_t input_buffer_size; /* bytes all sessions may hold of frames not yet decoded */
 	unsigned max_inflight;    /* batches of one session handed to the store, not yet done */
@@ -86,6 +86,7 @@ struct collector {
 	struct session_list waiting; /* paused by a full store, oldest first */
 	struct peers *peers;         /* per-address session counts and log limits */
 	size_t input_bytes;          /* bytes held in the sessions' input buffers */
+	size_t series_bytes;         /* what the series all sessions defined hold (protocol 2) */
 	unsigned fds_base;           /* descriptors open before any session */
 	uint64_t sessions_expired, sessions_over_budget;
 	struct accept_pause *accept_pause; /* accepting paused for lack of descriptors */

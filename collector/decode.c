@@ -108,6 +108,10 @@ struct sample_batch *decode_batch(Vakt__Batch *pb, struct series_rx *rx, const c
 	memset(st, 0, sizeof(*st));
 	*nres = 0;
 	*res = NULL;
+	if (pb->n_samples + pb->n_sid + pb->n_results > DECODE_MAX_ITEMS) {
+		st->fatal = "more than " DECODE_MAX_ITEMS_STR " samples and results in one batch";
+		return NULL;
+	}
 	if (pb->n_sid > 0 || pb->n_series > 0) {
 		if (rx == NULL)
 			st->fatal = "compact samples on a protocol 1 session";

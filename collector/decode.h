@@ -27,6 +27,14 @@ int decode_hello(Vakt__Hello *h, char *why, size_t n);
  * series with names of usual length. Past it the session is refused.
  */
 #define DECODE_SERIES_BYTES (8 * 1024 * 1024)
+/*
+ * Samples and Results one batch may hold, in either form. An agent sends at
+ * most 1,000 of each; the bound keeps what a batch expands to in memory and
+ * in the journal (names up to 4 x 128 bytes a sample: under 30 MB) in
+ * proportion, however small its compact form was on the wire.
+ */
+#define DECODE_MAX_ITEMS     50000
+#define DECODE_MAX_ITEMS_STR "50000"
 
 /* 1 when `n` may name a site, agent, host, check or metric ("" too if may_be_empty). */
 int decode_name_ok(const char *n, int may_be_empty);
@@ -46,9 +54,10 @@ struct decode_stats {
  * `pb`, whose reasons are cleaned in place: free *res before `pb`).
  * `rx` holds the series the session has defined (protocol 2; NULL on a
  * protocol-1 session), and takes in the batch's definitions. NULL, with the
- * reason in st->fatal, when the batch breaks the compact form (a series never
- * defined, columns that do not add up, definitions above DECODE_SERIES_BYTES,
- * columns on a protocol-1 session): the session cannot go on.
+ * reason in st->fatal, when the batch holds more than DECODE_MAX_ITEMS
+ * samples and Results, or breaks the compact form (a series never defined,
+ * columns that do not add up, definitions above DECODE_SERIES_BYTES, columns
+ * on a protocol-1 session): the session cannot go on.
  */
 struct sample_batch *decode_batch(Vakt__Batch *pb, struct series_rx *rx, const char *site,
 				  const char *agent, uint64_t session_id, int64_t now_ms,

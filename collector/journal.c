@@ -26,6 +26,10 @@
 #define JOURNAL_MAGIC      0x3152564aU /* "JVR1" */
 #define JOURNAL_REC_HDR    12
 /* A record holds one batch: one frame's worth of samples, far below this. */
+/*
+ * A record larger than this is corrupt. decode_batch() bounds a batch to
+ * DECODE_MAX_ITEMS samples, so a record of a session's batch stays under 30 MB.
+ */
 #define JOURNAL_REC_MAX (256U * 1024 * 1024)
 /* A name length saying "as the previous sample's". */
 #define JOURNAL_SAME 0xffffU

@@ -317,6 +317,8 @@ void session_free(struct session *s)
 	free(s->site);
 	free(s->agent);
 	free(s->software);
+	if (s->rx != NULL)
+		s->c->series_bytes -= series_rx_bytes(s->rx);
 	series_rx_free(s->rx);
 	free(s->cert_site);
 	free(s->cert_subject);
@@ -520,7 +522,7 @@ static void handle_batch(struct session *s, Vakt__Frame *f, uint32_t len)
 	struct sample_batch *b;
 	struct check_result *res;
 	struct decode_stats st;
-	size_t nres;
+	size_t nres, rx_before;
 
 	if (pb->seq <= s->last_seq)
 		peer_log(s->c->peers, s->from, PEER_SAMPLE, 0,
@@ -528,8 +530,18 @@ static void handle_batch(struct session *s, Vakt__Frame *f, uint32_t len)
 			 s->peer, s->site, (unsigned long long)pb->seq,
 			 (unsigned long long)s->last_seq);
 	s->last_seq = pb->seq;
+	rx_before = s->rx != NULL ? series_rx_bytes(s->rx) : 0;
 	b = decode_batch(pb, s->rx, s->site, s->agent, s->id, wall_now_ms(),
 			 s->c->conf->max_clock_skew, &res, &nres, &st);
+	if (s->rx != NULL)
+		s->c->series_bytes = s->c->series_bytes - rx_before + series_rx_bytes(s->rx);
+	if (b != NULL && s->c->series_bytes > s->c->conf->input_buffer_size) {
+		/* 8 MiB a session, but not a thousand times over */
+		sample_batch_free(b);
+		free(res);
+		b = NULL;
+		st.fatal = "the series all sessions defined hold more than input_buffer_size";
+	}
 	if (b == NULL) {
 		session_refuse(s, PEER_BAD_FRAME, "batch %llu: %s", (unsigned long long)pb->seq,
 			       st.fatal);

@@ -65,9 +65,18 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc && strcmp(argv[optind], "flush") == 0 && optind + 2 >= argc) {
 		/* "--all" and no argument both mean every file */
-		if (optind + 2 == argc && strcmp(argv[optind + 1], "--all") != 0)
-			snprintf(cmd, sizeof(cmd), "flush %s\n", argv[optind + 1]);
-		else
+		if (optind + 2 == argc && strcmp(argv[optind + 1], "--all") != 0) {
+			/* the collector knows its files by their full paths */
+			char *full = realpath(argv[optind + 1], NULL);
+
+			if (full == NULL) {
+				fprintf(stderr, "vaktctl: flush: %s: %s\n", argv[optind + 1],
+					strerror(errno));
+				return 1;
+			}
+			snprintf(cmd, sizeof(cmd), "flush %s\n", full);
+			free(full);
+		} else
 			snprintf(cmd, sizeof(cmd), "flush\n");
 		if (strlen(cmd) >= sizeof(cmd) - 1 || strchr(cmd, '\n') != cmd + strlen(cmd) - 1) {
 			fprintf(stderr, "vaktctl: flush: path too long or not one line\n");

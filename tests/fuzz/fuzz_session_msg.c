@@ -61,9 +61,10 @@ static int run_batch(Vakt__Batch *pb, struct series_rx *rx)
 	    decode_batch(pb, rx, "site", "agent", 1, NOW_MS, SKEW_S, &res, &nres, &st);
 
 	if (b == NULL) {
-		/* only the compact form can end a session, and it says why */
+		/* only the compact form or an oversized batch ends a session, saying why */
 		CHECK(st.fatal != NULL && st.fatal[0] != '\0' && res == NULL);
-		CHECK(pb->n_sid > 0 || pb->n_series > 0);
+		CHECK(pb->n_sid > 0 || pb->n_series > 0 ||
+		      pb->n_samples + pb->n_results > DECODE_MAX_ITEMS);
 		return -1;
 	}
 	CHECK(res != NULL && st.fatal == NULL);
