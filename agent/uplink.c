@@ -40,6 +40,7 @@
 #define UPLINK_DEAD_HEARTBEATS 3             /* heartbeats without TCP acks: collector gone */
 #define UPLINK_BACKOFF_MIN     500           /* ms */
 #define UPLINK_BACKOFF_MAX     30000         /* ms */
+#define UPLINK_FAILBACK_X_MAX  64            /* failback waits at most 64 x failback */
 
 struct uplink {
 	struct agent *a;
@@ -62,8 +63,12 @@ struct uplink {
 	struct spool *spool; /* every unacknowledged batch, on disk and in memory */
 	uint64_t next_seq;
 
-	unsigned protocol;    /* the session's, from HelloAck */
-	uint32_t max_frame;   /* batches are made no larger: ours, or the collector's if smaller */
+	unsigned protocol;  /* the session's, from HelloAck */
+	uint32_t max_frame; /* batches are made no larger: ours, or the collector's if smaller */
+	int moved_back;     /* back on the preferred collector, which has acked nothing yet */
+	unsigned
+	    failback_x;       /* failback waits failback_s times this: doubles while moving
+				 back does not last (a collector that answers Hello, stores nothing) */
 	uint64_t too_big;     /* the last batch logged as too big for the collector */
 	struct series_tx *tx; /* protocol 2: the series defined on this session */
 	uint64_t hb_ms;       /* send a Heartbeat after this long without output */
@@ -399,6 +404,15 @@ static void uplink_close(struct uplink *u, int failed)
 	probe_free(u);
 	spool_rewind(u->spool); /* everything unacknowledged goes again, in order */
 	uplink_set_state(u, UPLINK_IDLE);
+	if (failed && u->moved_back) {
+		/* the preferred collector answered Hello but took nothing: try it less often */
+		u->moved_back = 0;
+		if (u->failback_x < UPLINK_FAILBACK_X_MAX)
+			u->failback_x *= 2;
+		log_warnx("uplink: moving back to %s (%s) did not last: next try in %u s",
+			  u->a->conf->collectors[0].name, u->a->conf->collectors[0].address,
+			  u->a->conf->failback_s * u->failback_x);
+	}
 	if (failed) {
 		/* rotate to the next collector, back off exponentially with jitter */
 		u->collector = (u->collector + 1) % u->a->conf->ncollectors;
@@ -421,6 +435,11 @@ static size_t uplink_queued(const struct uplink *u)
 static void handle_ack(struct uplink *u, uint64_t seq)
 {
 	u->st.batches_acked += spool_ack(u->spool, seq);
+	if (u->moved_back) {
+		/* the preferred collector stores again: failback at its own pace */
+		u->moved_back = 0;
+		u->failback_x = 1;
+	}
 	/* progress: the collector is alive; wait anew for what is still out */
 	if (uplink_in_flight(u) == 0)
 		evtimer_del(u->ack_ev);
@@ -814,7 +833,7 @@ static void failback_arm(struct uplink *u)
 
 	if (u->collector == 0 || u->a->conf->failback_s == 0)
 		return;
-	tv.tv_sec = u->a->conf->failback_s;
+	tv.tv_sec = (time_t)u->a->conf->failback_s * u->failback_x;
 	tv.tv_usec = 0;
 	evtimer_add(u->failback_ev, &tv);
 }
@@ -849,6 +868,7 @@ static void probe_read_cb(struct bufferevent *bev, void *arg)
 	uplink_close(u, 0);
 	u->collector = 0;
 	u->backoff_ms = 0;
+	u->moved_back = 1;
 }
 
 static void probe_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -924,6 +944,7 @@ struct uplink *uplink_new(struct agent *a)
 	u->hb_ms = UPLINK_HEARTBEAT_S * 1000;
 	u->next_seq = spool_next_seq(u->spool);
 	u->max_frame = a->conf->max_frame;
+	u->failback_x = 1;
 	u->tx = series_tx_new(SERIES_WIRE_MAX_DEFAULT);
 	u->flush_ev = event_new(a->base, -1, EV_PERSIST, flush_cb, u);
 	u->retry_ev = evtimer_new(a->base, retry_cb, u);
