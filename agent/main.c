@@ -2,6 +2,7 @@
  * main.c - vakt-agent: reads its config, schedules checks on one libevent
  * loop and streams their samples to the collector. Never blocks the loop.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
 #include <signal.h>
@@ -25,6 +26,66 @@
 #include "xmalloc.h"
 
 #define DEFAULT_CONFIG "/etc/vakt/agent.conf"
+
+/*
+ * A spool belongs to one site and agent: its batches carry their names only
+ * in the Hello of the session that sends them, so an agent restarted with
+ * another site would file its old batches under the new one. spool_dir/owner
+ * names the owner; a different agent refuses to start while segments are
+ * there. 0: ours (the file written if it was missing); -1: error printed.
+ */
+static int check_spool_owner(const struct agent_conf *conf, int write)
+{
+	char path[4096], want[512], have[512] = "";
+	int segments = 0;
+	DIR *d;
+	FILE *f;
+
+	if (conf->spool_dir == NULL)
+		return 0;
+	snprintf(path, sizeof(path), "%s/owner", conf->spool_dir);
+	snprintf(want, sizeof(want), "site=%s agent=%s\n", conf->site, conf->name);
+	if ((f = fopen(path, "r")) != NULL) {
+		if (fgets(have, sizeof(have), f) == NULL)
+			have[0] = '\0';
+		fclose(f);
+	}
+	if (have[0] != '\0' && strcmp(have, want) != 0 && (d = opendir(conf->spool_dir)) != NULL) {
+		struct dirent *e;
+
+		while ((e = readdir(d)) != NULL)
+			if (strlen(e->d_name) > 4 &&
+			    strcmp(e->d_name + strlen(e->d_name) - 4, ".seg") == 0)
+				segments++;
+		closedir(d);
+	}
+	if (segments > 0) {
+		have[strcspn(have, "\n")] = '\0';
+		fprintf(
+		    stderr,
+		    "%s:%d: spool_dir \"%s\" holds %d segments of %s, not of site=%s agent=%s: "
+		    "start the agent with its old site and name until they are delivered, or move "
+		    "the directory away\n",
+		    conf->path, conf->spool_dir_line, conf->spool_dir, segments, have, conf->site,
+		    conf->name);
+		return -1;
+	}
+	if (write && strcmp(have, want) != 0) {
+		char tmp[4112];
+
+		mkdir(conf->spool_dir, 0750); /* the spool says it if this fails */
+		snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+		if ((f = fopen(tmp, "w")) != NULL) {
+			int ok = fputs(want, f) >= 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+
+			if (fclose(f) == 0 && ok)
+				rename(tmp, path);
+			else
+				unlink(tmp);
+		}
+	}
+	return 0;
+}
 
 /*
  * --check-config checks spool_dir as start-up uses it: created (one level)
@@ -135,7 +196,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		SSL_CTX_free(tls);
-		if (check_spool_dir(a.conf) < 0) {
+		if (check_spool_dir(a.conf) < 0 || check_spool_owner(a.conf, 0) < 0) {
 			agent_conf_free(a.conf);
 			return 1;
 		}
@@ -144,6 +205,10 @@ int main(int argc, char **argv)
 		       a.conf->insecure ? "insecure: PLAINTEXT" : "TLS");
 		agent_conf_free(a.conf);
 		return 0;
+	}
+	if (check_spool_owner(a.conf, 1) < 0) {
+		agent_conf_free(a.conf);
+		return 1;
 	}
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	signal(SIGPIPE, SIG_IGN);

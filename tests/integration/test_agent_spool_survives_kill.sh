@@ -93,4 +93,26 @@ wait_for 30 caught_up || { cat "$W/agent3.log" "$W/collector3.log"; fail "RRD di
 # two more than above
 holds torn $((down_at - 1)) $((killed_at - 5))
 ! grep -q "dropping" "$W/agent.log" "$W/agent2.log" "$W/agent3.log" || fail "the agent dropped batches"
-echo "PASS: every spooled sample arrived after kill -9 and after a torn tail was cut"
+
+# --- 3: the spool is fosen's: an agent of another site must not send it as its own ---
+kill_collector
+sleep 3
+kill_agent
+ls "$W"/spool/*.seg >/dev/null 2>&1 || fail "nothing in the spool"
+sed 's/^site = "fosen"$/site = "leksvik"/' "$W/agent.conf" >"$W/leksvik.conf"
+set +e
+out=$("$VAKT_BIN/vakt-agent" -n -c "$W/leksvik.conf" 2>&1 >/dev/null)
+rc=$?
+set -e
+[ "$rc" -ne 0 ] || fail "--check-config accepted another site's spool"
+case "$out" in
+"$W/leksvik.conf:4: spool_dir \"$W/spool\" holds "*" segments of site=fosen agent="*", not of site=leksvik agent="*": start the agent with its old site and name until they are delivered, or move the directory away") ;;
+*) fail "--check-config said: $out" ;;
+esac
+set +e
+"$VAKT_BIN/vakt-agent" -f -c "$W/leksvik.conf" >"$W/agent4.log" 2>&1
+rc=$?
+set -e
+[ "$rc" -ne 0 ] && grep -q "holds .* segments of site=fosen" "$W/agent4.log" ||
+	{ cat "$W/agent4.log"; fail "an agent of another site started on fosen's spool"; }
+echo "PASS: every spooled sample arrived after kill -9 and after a torn tail was cut; another site's agent does not take the spool"
