@@ -140,9 +140,10 @@ done
 	echo "Every run checks that every file ends at the last timestamp, or reports nothing."
 	echo
 	echo "- **vakt**: \`vakt-collector\` (default cache: 300 s, 360 values per file) fed through its"
-	echo "  socket by one agent session (batches of 1000 samples, 8 unacked), each batch acked once"
-	echo "  fsynced to the journal; the clock stops after \`vaktctl flush\` has written every file."
-	echo "  Plaintext: the TLS of the transport issue is not in these figures yet."
+	echo "  socket by one agent session speaking protocol 2 (the compact form, each series named"
+	echo "  once per session; batches of 1000 samples, 8 unacked), each batch acked once fsynced"
+	echo "  to the journal; the clock stops after \`vaktctl flush\` has written every file."
+	echo "  Plaintext (insecure = yes): bench_ingest speaks no TLS, whose cost is not in these figures."
 	echo "- **librrd**: the floor: \`rrd_update_r\` in a loop, 60 values per call."
 	echo "- **rrdcached**: $( [ -n "$rrdcached" ] && "$rrdcached" -h 2>&1 | head -n 1 | sed 's/ *$//' || echo "not installed: not run"); \`-w 3600 -f 7200\`"
 	echo "  with a journal, fed one BATCH of UPDATE lines, then FLUSHALL; the clock stops once it has written all."
