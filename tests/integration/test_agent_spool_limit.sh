@@ -71,9 +71,11 @@ samples=$(echo "$line" | sed -n 's/.* batches (\([0-9]*\) samples, .*/\1/p')
 # together miss between the dropped samples and that plus 2 per file.
 total=0
 for f in "$W"/rrd/fosen/127.0.0.1/web*.rrd; do
+	# up to the second before the file's last update: rows after it are not due
+	# yet. Read before the rows: the write-back cache may write more meanwhile.
+	last=$(rrdtool last "$f")
 	rrdtool fetch "$f" AVERAGE -r 1 -s $((down_at - 5)) -e $((now - 1)) >"$W/fetch.txt"
-	# up to the second before the file's last update: rows after it are not due yet
-	gap=$(awk -v from=$((down_at - 1)) -v to=$(($(rrdtool last "$f") - 1)) -v early=$((down_at + 3)) '
+	gap=$(awk -v from=$((down_at - 1)) -v to=$((last - 1)) -v early=$((down_at + 3)) '
 		NR == 1 { for (i = 1; i <= NF; i++) if ($i == "connect_time") col = i + 1 }
 		/^[0-9]+:/ { t = $1 + 0; if (t < from || t > to) next
 			     u = ($col ~ /nan/)
