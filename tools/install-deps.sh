@@ -9,7 +9,8 @@ build="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
 # the demo's own devices and services, the tools it points the user to, and
 # openssl for its certificates (deploy/pki/vakt-pki)
 runtime="snmpd snmp rrdtool python3 iproute2 procps openssl"
-test="libcmocka-dev valgrind sqlite3 openssl nftables clang"
+# clang and its runtime libraries (libFuzzer, ASan) for make fuzz
+test="libcmocka-dev valgrind sqlite3 openssl nftables clang libclang-rt-14-dev"
 # the peers the benchmarks under bench/ compare Vakt with
 bench="collectd-core rrdcached"
 
