@@ -11,6 +11,10 @@
 #include "frame.h"
 #include "xmalloc.h"
 
+/* The digits of a numeric macro, for a message built at compile time. */
+#define DECODE_STR_(x) #x
+#define DECODE_STR(x)  DECODE_STR_(x)
+
 int decode_name_ok(const char *n, int may_be_empty)
 {
 	size_t len = strlen(n);
@@ -109,7 +113,8 @@ struct sample_batch *decode_batch(Vakt__Batch *pb, struct series_rx *rx, const c
 	*nres = 0;
 	*res = NULL;
 	if (pb->n_samples + pb->n_sid + pb->n_results > DECODE_MAX_ITEMS) {
-		st->fatal = "more than " DECODE_MAX_ITEMS_STR " samples and results in one batch";
+		st->fatal =
+		    "more than " DECODE_STR(DECODE_MAX_ITEMS) " samples and results in one batch";
 		return NULL;
 	}
 	if (pb->n_sid > 0 || pb->n_series > 0) {

@@ -33,8 +33,7 @@ int decode_hello(Vakt__Hello *h, char *why, size_t n);
  * in the journal (names up to 4 x 128 bytes a sample: under 30 MB) in
  * proportion, however small its compact form was on the wire.
  */
-#define DECODE_MAX_ITEMS     50000
-#define DECODE_MAX_ITEMS_STR "50000"
+#define DECODE_MAX_ITEMS 50000
 
 /* 1 when `n` may name a site, agent, host, check or metric ("" too if may_be_empty). */
 int decode_name_ok(const char *n, int may_be_empty);
