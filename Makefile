@@ -30,12 +30,14 @@ demo: build
 	tools/demo.sh $(BUILD)
 
 test: deps-test
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVAKT_TESTS=ON
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVAKT_TESTS=ON \
+		-DVAKT_TESTS_MAY_SKIP=OFF
 	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest $(CTEST_ARGS)
 
 test-sanitize: deps-test
-	cmake -S . -B $(SANITIZE_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVAKT_SANITIZE=ON -DVAKT_TESTS=ON
+	cmake -S . -B $(SANITIZE_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVAKT_SANITIZE=ON -DVAKT_TESTS=ON \
+		-DVAKT_TESTS_MAY_SKIP=OFF
 	cmake --build $(SANITIZE_BUILD) -j $(JOBS)
 	cd $(SANITIZE_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest $(CTEST_ARGS)
