@@ -8,6 +8,13 @@ PIDS=""
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 fail() { log "FAIL: $*"; exit 1; }
 
+# need_tools TOOL...: skips the test (exit 77) when one is not installed.
+need_tools() {
+	for t in "$@"; do
+		command -v "$t" >/dev/null || [ -x "/usr/sbin/$t" ] || { echo "SKIP: $t missing"; exit 77; }
+	done
+}
+
 # free_port [udp|tcp] [preferred]: prints a port no socket holds (listening or
 # connected), below the kernel's ephemeral range (32768 up) so that a client's
 # connection does not take it between this check and the bind.

@@ -11,17 +11,9 @@
 # Two network namespaces of the test's own: the agent's (this script's) and
 # the datacenter's with both collectors, joined by veth 10.77.0.1 - 10.77.0.2.
 set -eu
-if [ -z "${VAKT_IN_NETNS:-}" ]; then
-	command -v unshare >/dev/null || { echo "SKIP: unshare missing"; exit 77; }
-	unshare --net true 2>/dev/null || { echo "SKIP: cannot make a network namespace"; exit 77; }
-	VAKT_IN_NETNS=1 exec unshare --net "$0" "$@"
-fi
-ip link set lo up
-ip addr add 127.0.0.2/8 dev lo 2>/dev/null || true
+. "$(dirname "$0")/netns.sh"
 . "$(dirname "$0")/lib.sh"
-for t in nft python3 rrdtool; do
-	command -v $t >/dev/null || [ -x /usr/sbin/$t ] || { echo "SKIP: $t missing"; exit 77; }
-done
+need_tools nft python3 rrdtool
 W=$(mktemp -d /tmp/vakt-it-blackhole.XXXXXX)
 DC=vakt-dc-$$
 trap 'cleanup; s=$?; ip netns del "$DC" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT

@@ -7,20 +7,11 @@
 # Runs in a network namespace of its own (only lo), so that the name lookup
 # fails at once and no packet leaves the machine.
 set -eu
-if [ -z "${VAKT_IN_NETNS:-}" ]; then
-	command -v unshare >/dev/null || { echo "SKIP: unshare missing"; exit 77; }
-	unshare --net true 2>/dev/null || { echo "SKIP: cannot make a network namespace"; exit 77; }
-	VAKT_IN_NETNS=1 exec unshare --net "$0" "$@"
-fi
-ip link set lo up
-# glibc's AI_ADDRCONFIG wants an address besides 127.0.0.1 in a fresh namespace
-ip addr add 127.0.0.2/8 dev lo 2>/dev/null || true
+. "$(dirname "$0")/netns.sh"
 . "$(dirname "$0")/lib.sh"
 # under valgrind every binary runs several times slower: so may the waits
 SLOW=$([ -n "${VAKT_VALGRIND:-}" ] && echo 3 || echo 1)
-for t in snmpd snmpget rrdtool python3; do
-	command -v $t >/dev/null || [ -x /usr/sbin/$t ] || { echo "SKIP: $t missing"; exit 77; }
-done
+need_tools snmpd snmpget rrdtool python3
 W=$(mktemp -d /tmp/vakt-it-outcomes.XXXXXX)
 trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 

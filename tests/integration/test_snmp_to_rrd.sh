@@ -4,9 +4,7 @@
 # counters, consistent with snmpget of the same OIDs.
 set -eu
 . "$(dirname "$0")/lib.sh"
-for t in snmpd snmpget rrdtool; do
-	command -v $t >/dev/null || [ -x /usr/sbin/$t ] || { echo "SKIP: $t missing"; exit 77; }
-done
+need_tools snmpd snmpget rrdtool
 W=$(mktemp -d /tmp/vakt-it-snmp.XXXXXX)
 trap 'cleanup; s=$?; rm -rf "$W"; exit $s' EXIT
 
