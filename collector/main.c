@@ -95,6 +95,12 @@ static void known_agent(const char *site, const char *agent, void *arg)
 	watch_agent_known(arg, site, agent);
 }
 
+static void known_file(const char *site, const char *host, const char *check, const char *instance,
+		       const char *agent, unsigned interval, void *arg)
+{
+	watch_file_known(arg, site, host, check, instance, agent, interval);
+}
+
 static int open_listeners(struct collector *c)
 {
 	c->listeners = xcalloc(c->conf->nlisten, sizeof(*c->listeners));
@@ -337,6 +343,7 @@ int main(int argc, char **argv)
 	wp.max_new_per_minute = c.conf->max_new_files_per_minute;
 	c.watch = watch_new(c.base, c.alert, &wp);
 	store_foreach_known_agent(c.store, known_agent, c.watch);
+	store_take_known_files(c.store, known_file, c.watch);
 	if (c.conf->tls_cert != NULL && (c.certs = certs_new(&c)) == NULL)
 		goto out; /* certs_new said why */
 	/* every address with a session has an entry, and as many idle ones again */

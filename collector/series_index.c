@@ -18,7 +18,12 @@
 #include "rrdpath.h"
 #include "xmalloc.h"
 
-#define SCHEMA_VERSION 1
+/*
+ * 1: files, series, agents, streams. 2: each file also names the agent and
+ * the interval of the sample that made it, so that a restarted collector
+ * watches it for no-data before any sample comes (a 1 database is upgraded).
+ */
+#define SCHEMA_VERSION 2
 
 /* A hash table of byte-string keys (names may hold any byte but NUL). */
 struct hent {
@@ -96,7 +101,7 @@ static void hmap_free(struct hmap *m, void (*free_val)(void *))
 struct file_rec {
 	struct series_file f;
 	int64_t id;  /* 0 until committed */
-	char *names; /* site, host, check, instance, path: one allocation */
+	char *names; /* site, host, check, instance, path, agent: one allocation */
 };
 
 struct ds_rec {
@@ -166,24 +171,26 @@ static struct series_site *site_get(struct series_index *idx, const char *name)
 
 static struct file_rec *file_insert(struct series_index *idx, int64_t id, const char *site,
 				    const char *host, const char *check, const char *instance,
-				    const char *path)
+				    const char *path, const char *agent, unsigned interval)
 {
 	char key[4 * 512];
 	size_t klen = file_key(key, sizeof(key), site, host, check, instance);
 	size_t ls = strlen(site) + 1, lh = strlen(host) + 1, lc = strlen(check) + 1;
-	size_t li = strlen(instance) + 1, lp = strlen(path) + 1;
+	size_t li = strlen(instance) + 1, lp = strlen(path) + 1, la = strlen(agent) + 1;
 	struct file_rec *r;
 
 	if (klen == 0)
 		return NULL; /* names are at most 128 bytes on the wire: not reached */
 	r = xcalloc(1, sizeof(*r));
 	r->id = id;
-	r->names = xmalloc(ls + lh + lc + li + lp);
+	r->names = xmalloc(ls + lh + lc + li + lp + la);
 	r->f.site = memcpy(r->names, site, ls);
 	r->f.host = memcpy(r->names + ls, host, lh);
 	r->f.check = memcpy(r->names + ls + lh, check, lc);
 	r->f.instance = memcpy(r->names + ls + lh + lc, instance, li);
 	r->f.path = memcpy(r->names + ls + lh + lc + li, path, lp);
+	r->f.agent = memcpy(r->names + ls + lh + lc + li + lp, agent, la);
+	r->f.interval = interval;
 	r->f.s = site_get(idx, site);
 	hmap_put(&idx->files, key, klen, r);
 	hmap_put(&idx->paths, path, lp - 1, r);
@@ -244,13 +251,16 @@ static int load(struct series_index *idx, char *why, size_t whylen)
 
 	/* rowids ascend: the files come sorted by id, for the series' lookups below */
 	if (sqlite3_prepare_v2(idx->db,
-			       "SELECT id, site, host, check_name, instance, path FROM rrd_file "
-			       "ORDER BY id",
+			       "SELECT id, site, host, check_name, instance, path, agent, interval "
+			       "FROM rrd_file ORDER BY id",
 			       -1, &st, NULL) != SQLITE_OK)
 		goto fail;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct file_rec *r = file_insert(idx, sqlite3_column_int64(st, 0), col(st, 1),
-						 col(st, 2), col(st, 3), col(st, 4), col(st, 5));
+		int64_t interval = sqlite3_column_int64(st, 7);
+		struct file_rec *r =
+		    file_insert(idx, sqlite3_column_int64(st, 0), col(st, 1), col(st, 2),
+				col(st, 3), col(st, 4), col(st, 5), col(st, 6),
+				interval > 0 && interval <= UINT32_MAX ? (unsigned)interval : 0);
 
 		if (r == NULL)
 			continue;
@@ -359,6 +369,14 @@ fail:
 	return -1;
 }
 
+void series_index_foreach_file(const struct series_index *idx,
+			       void (*fn)(const struct series_file *f, void *arg), void *arg)
+{
+	for (size_t i = 0; i < idx->files.nb; i++)
+		for (const struct hent *e = idx->files.b[i]; e != NULL; e = e->next)
+			fn(&((const struct file_rec *)e->val)->f, arg);
+}
+
 void series_index_foreach_agent(const struct series_index *idx,
 				void (*fn)(const char *site, const char *agent, void *arg),
 				void *arg)
@@ -377,6 +395,8 @@ struct series_index *series_index_open(const char *db_path, char *why, size_t wh
 	    " instance TEXT NOT NULL,"
 	    " path TEXT NOT NULL UNIQUE," /* relative to data_dir */
 	    " created INTEGER NOT NULL,"  /* unix seconds */
+	    " agent TEXT NOT NULL DEFAULT '',"
+	    " interval INTEGER NOT NULL DEFAULT 0,"
 	    " UNIQUE (site, host, check_name, instance));"
 	    "CREATE TABLE IF NOT EXISTS rrd_series ("
 	    " file INTEGER NOT NULL REFERENCES rrd_file(id),"
@@ -421,8 +441,20 @@ struct series_index *series_index_open(const char *db_path, char *why, size_t wh
 			 db_path, version, SCHEMA_VERSION);
 		goto fail;
 	}
-	if (exec(idx, schema, why, whylen) < 0 ||
-	    exec(idx, "PRAGMA user_version = 1", why, whylen) < 0)
+	if (exec(idx, schema, why, whylen) < 0)
+		goto fail;
+	if (version == 1 &&
+	    exec(idx,
+		 "BEGIN;"
+		 "ALTER TABLE rrd_file ADD COLUMN agent TEXT NOT NULL DEFAULT '';"
+		 "ALTER TABLE rrd_file ADD COLUMN interval INTEGER NOT NULL DEFAULT 0;"
+		 "PRAGMA user_version = 2;"
+		 "COMMIT;",
+		 why, whylen) < 0) {
+		sqlite3_exec(idx->db, "ROLLBACK", NULL, NULL, NULL);
+		goto fail;
+	}
+	if (version != 1 && exec(idx, "PRAGMA user_version = 2", why, whylen) < 0)
 		goto fail;
 	if (load(idx, why, whylen) < 0 || load_agents(idx, why, whylen) < 0)
 		goto fail;
@@ -499,7 +531,8 @@ static int reserved(const char *path)
 }
 
 struct series_file *series_index_add_file(struct series_index *idx, const char *site,
-					  const char *host, const char *check, const char *instance)
+					  const char *host, const char *check, const char *instance,
+					  const char *agent, unsigned interval)
 {
 	char path[RRDPATH_REL_MAX];
 	struct file_rec *r;
@@ -514,7 +547,7 @@ struct series_file *series_index_add_file(struct series_index *idx, const char *
 		if (hmap_get(&idx->paths, path, strlen(path)) == NULL)
 			break;
 	}
-	r = file_insert(idx, 0, site, host, check, instance, path);
+	r = file_insert(idx, 0, site, host, check, instance, path, agent ? agent : "", interval);
 	if (r == NULL)
 		return NULL;
 	if (idx->nnew_files == idx->cap_new_files) {
@@ -589,7 +622,7 @@ int series_index_commit(struct series_index *idx, char *why, size_t whylen)
 		return -1;
 	if (sqlite3_prepare_v2(idx->db,
 			       "INSERT INTO rrd_file (site, host, check_name, instance, path, "
-			       "created) VALUES (?, ?, ?, ?, ?, ?)",
+			       "agent, created, interval) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 			       -1, &fst, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(idx->db,
 			       "INSERT INTO rrd_series (file, metric, ds, created) "
@@ -598,10 +631,12 @@ int series_index_commit(struct series_index *idx, char *why, size_t whylen)
 		goto fail;
 	for (i = 0; i < idx->nnew_files; i++) {
 		struct file_rec *r = idx->new_files[i];
-		const char *v[] = {r->f.site, r->f.host, r->f.check, r->f.instance, r->f.path};
+		const char *v[] = {r->f.site,     r->f.host, r->f.check,
+				   r->f.instance, r->f.path, r->f.agent};
 
-		bind_names(fst, 1, v, 5);
-		sqlite3_bind_int64(fst, 6, now);
+		bind_names(fst, 1, v, 6);
+		sqlite3_bind_int64(fst, 7, now);
+		sqlite3_bind_int64(fst, 8, r->f.interval);
 		if (sqlite3_step(fst) != SQLITE_DONE)
 			goto fail;
 		r->id = sqlite3_last_insert_rowid(idx->db);

@@ -24,6 +24,8 @@ struct series_site {
 struct series_file {
 	const char *site, *host, *check, *instance; /* display names: as the agent sent them */
 	const char *path;                           /* relative to data_dir, unique */
+	const char *agent;                          /* the agent whose sample made it ("": older) */
+	unsigned interval;                          /* that sample's interval, seconds (0: older) */
 	struct series_site *s;
 	size_t nds; /* data sources the index knows for it */
 	void *user; /* the store's state for it; not persisted, free()d at close */
@@ -53,8 +55,8 @@ struct series_file *series_index_file(struct series_index *idx, const char *site
  * NULL if no path fits.
  */
 struct series_file *series_index_add_file(struct series_index *idx, const char *site,
-					  const char *host, const char *check,
-					  const char *instance);
+					  const char *host, const char *check, const char *instance,
+					  const char *agent, unsigned interval);
 struct series_ds *series_index_ds(struct series_index *idx, struct series_file *f,
 				  const char *metric);
 /* The series of f whose data source is named ds, or NULL. */
@@ -100,6 +102,9 @@ int series_index_load_streams(struct series_index *idx,
 int series_index_save_streams(struct series_index *idx, const struct series_stream *v, size_t n,
 			      char *why, size_t whylen);
 
+/* Calls fn for every file of the index. */
+void series_index_foreach_file(const struct series_index *idx,
+			       void (*fn)(const struct series_file *f, void *arg), void *arg);
 /* Files and series in the index, committed or not. */
 void series_index_counts(const struct series_index *idx, size_t *files, size_t *series);
 

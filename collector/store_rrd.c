@@ -229,6 +229,9 @@ struct store {
 	/* the agents the index knew at start: written before ready, read-only after */
 	char **known; /* "site\0agent" */
 	size_t nknown;
+	/* the files written within STORE_SEED_WINDOW_S before start: the same, till taken */
+	struct known_file *known_files;
+	size_t nknown_files;
 	/* under mu */
 	struct store_stats st;
 };
@@ -1109,8 +1112,8 @@ static int file_allowed(struct store *s, struct series_site *ss)
  * Finds or adds the series of every sample of it[0..n) (one file's),
  * within the site's limits; a sample left without one is counted.
  */
-static struct series_file *resolve_file(struct store *s, const char *site, struct item *it,
-					size_t n, struct store_result *res)
+static struct series_file *resolve_file(struct store *s, const char *site, const char *agent,
+					struct item *it, size_t n, struct store_result *res)
 {
 	const struct sample *x = it[0].s;
 	struct series_file *f = series_index_file(s->idx, site, x->host, x->check, x->instance);
@@ -1122,7 +1125,8 @@ static struct series_file *resolve_file(struct store *s, const char *site, struc
 			res->refused += n;
 			goto none;
 		}
-		f = series_index_add_file(s->idx, site, x->host, x->check, x->instance);
+		f = series_index_add_file(s->idx, site, x->host, x->check, x->instance, agent,
+					  x->interval);
 		if (f == NULL) {
 			res->rejected += n; /* names too long for any path: not reached */
 			goto none;
@@ -1187,7 +1191,7 @@ static void write_job(struct store *s, struct job *j)
 			starts = xreallocarray(starts, starts_cap + 1, sizeof(*starts));
 		}
 		starts[nf] = i;
-		files[nf++] = resolve_file(s, b->site, &it[i], n, &j->res);
+		files[nf++] = resolve_file(s, b->site, b->agent, &it[i], n, &j->res);
 		i += n;
 	}
 	if (starts != NULL)
@@ -1234,6 +1238,62 @@ void store_foreach_known_agent(const struct store *s,
 {
 	for (size_t i = 0; i < s->nknown; i++)
 		fn(s->known[i], s->known[i] + strlen(s->known[i]) + 1, arg);
+}
+
+/*
+ * Files written within this long before the start are watched for no-data
+ * from the start; older ones count as retired (a host taken out of service,
+ * a check removed) until a sample of theirs comes back.
+ */
+#define STORE_SEED_WINDOW_S (24 * 3600)
+
+struct known_file {
+	char *names; /* site, host, check, instance, agent: each with its NUL */
+	unsigned interval;
+};
+
+static void keep_known_file(const struct series_file *f, void *arg)
+{
+	struct store *s = arg;
+	const char *part[5] = {f->site, f->host, f->check, f->instance, f->agent};
+	size_t len = 0, n[5];
+	struct stat sb;
+
+	/* made by an older collector: the interval is not known, nor is silence */
+	if (f->interval == 0 || fstatat(s->data_fd, f->path, &sb, 0) < 0 ||
+	    sb.st_mtime < time(NULL) - STORE_SEED_WINDOW_S)
+		return;
+	for (int i = 0; i < 5; i++)
+		len += (n[i] = strlen(part[i]) + 1);
+	s->known_files =
+	    xreallocarray(s->known_files, s->nknown_files + 1, sizeof(*s->known_files));
+	s->known_files[s->nknown_files].names = xmalloc(len);
+	s->known_files[s->nknown_files].interval = f->interval;
+	len = 0;
+	for (int i = 0; i < 5; i++) {
+		memcpy(s->known_files[s->nknown_files].names + len, part[i], n[i]);
+		len += n[i];
+	}
+	s->nknown_files++;
+}
+
+void store_take_known_files(struct store *s, store_known_file_fn *fn, void *arg)
+{
+	log_info("store: %zu files were written within a day before the start: each is silent "
+		 "(no-data) unless its samples resume",
+		 s->nknown_files);
+	for (size_t i = 0; i < s->nknown_files; i++) {
+		const char *p[5];
+
+		p[0] = s->known_files[i].names;
+		for (int k = 1; k < 5; k++)
+			p[k] = p[k - 1] + strlen(p[k - 1]) + 1;
+		fn(p[0], p[1], p[2], p[3], p[4], s->known_files[i].interval, arg);
+		free(s->known_files[i].names);
+	}
+	free(s->known_files);
+	s->known_files = NULL;
+	s->nknown_files = 0;
 }
 
 /* ---- streams: the highest durable seq of each (site, agent, stream) ---- */
@@ -1610,6 +1670,7 @@ static void *writer_main(void *arg)
 	series_index_counts(s->idx, &s->st.files, &s->st.series);
 	/* a copy for the loop, read-only from now on: the index stays this thread's */
 	series_index_foreach_agent(s->idx, keep_known_agent, s);
+	series_index_foreach_file(s->idx, keep_known_file, s);
 	log_info("store: series index %s/%s: %zu files, %zu series, %zu agents; cache: %u s, "
 		 "%u values per file, %zu MiB",
 		 s->data_dir, STORE_DB_NAME, s->st.files, s->st.series, s->nknown, s->flush_age,
@@ -1789,6 +1850,9 @@ static void store_destroy(struct store *s)
 	for (size_t i = 0; i < s->nknown; i++)
 		free(s->known[i]);
 	free(s->known);
+	for (size_t i = 0; i < s->nknown_files; i++)
+		free(s->known_files[i].names);
+	free(s->known_files);
 	event_free(s->done_ev);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);

@@ -117,6 +117,16 @@ int store_submit(struct store *s, struct sample_batch *b);
 void store_foreach_known_agent(const struct store *s,
 			       void (*fn)(const char *site, const char *agent, void *arg),
 			       void *arg);
+/*
+ * Calls fn once for every file written within a day before the start whose
+ * agent and interval the index knows, so that a file whose samples never
+ * resume after a restart still goes no-data; then frees that list (the
+ * loop needs it once, at start).
+ */
+typedef void store_known_file_fn(const char *site, const char *host, const char *check,
+				 const char *instance, const char *agent, unsigned interval,
+				 void *arg);
+void store_take_known_files(struct store *s, store_known_file_fn *fn, void *arg);
 void store_get_stats(struct store *s, struct store_stats *st);
 /*
  * The highest seq of (site, agent, stream) the store holds durably, 0 when

@@ -61,6 +61,7 @@ struct wentry {
 	int64_t last_sample_wall;
 	int64_t last_time_ms; /* the newest sample's own time */
 	int nodata;           /* no-data is firing */
+	int seeded;           /* known from before a restart; no sample since */
 	/* outcomes */
 	unsigned fails; /* failed runs in a row */
 	int failing;    /* fails reached the limit: the check counts as unreachable */
@@ -454,8 +455,9 @@ static int site_may_add(struct watch *w, const char *site)
 	return 1;
 }
 
+/* The entry, made if new; `paced`: a new one counts against its site's pace. */
 static struct wentry *entry_get(struct watch *w, const char *site, const char *host,
-				const char *check, const char *instance)
+				const char *check, const char *instance, int paced)
 {
 	const char *part[4] = {site, host, check, instance ? instance : ""};
 	/* the session refuses longer names: a key of four always fits */
@@ -475,7 +477,7 @@ static struct wentry *entry_get(struct watch *w, const char *site, const char *h
 	for (e = w->bucket[hash & (w->nbuckets - 1)]; e != NULL; e = e->next)
 		if (e->hash == hash && e->keylen == len && memcmp(e->key, buf, len) == 0)
 			return e;
-	if (!site_may_add(w, site)) {
+	if (paced && !site_may_add(w, site)) {
 		w->ignored++;
 		return NULL;
 	}
@@ -526,8 +528,9 @@ static void nodata_condition(struct watch *w, struct wentry *e, int silent, doub
 	fmt_span(now - e->last_sample, span, sizeof(span));
 	if (silent)
 		say(summary, sizeof(summary),
-		    "no data for %s for %s (since %s, interval %u s)%s%s%s", label, span, since,
-		    e->interval, e->agent ? "; agent \"" : "", e->agent ? e->agent->agent : "",
+		    "no data for %s for %s (since %s%s, interval %u s)%s%s%s", label, span, since,
+		    e->seeded ? ", when the collector started; none since" : "", e->interval,
+		    e->agent ? "; agent \"" : "", e->agent ? e->agent->agent : "",
 		    e->agent == NULL         ? ""
 		    : e->agent->sessions > 0 ? "\" is connected"
 					     : "\" is not connected");
@@ -544,7 +547,7 @@ void watch_sample(struct watch *w, const char *site, const char *agent, const st
 
 	if (w->p.no_data == 0)
 		return;
-	e = entry_get(w, site, s->host, s->check, s->instance);
+	e = entry_get(w, site, s->host, s->check, s->instance, 1);
 	if (e == NULL)
 		return;
 	now = mono_now();
@@ -555,9 +558,32 @@ void watch_sample(struct watch *w, const char *site, const char *agent, const st
 	nodata_condition(w, e, 0, now);
 	if (e->has_samples && s->time_ms != e->last_time_ms)
 		e->established = 1;
+	e->seeded = 0;
 	e->has_samples = 1;
 	e->last_time_ms = s->time_ms;
 	e->last_sample = now;
+	e->last_sample_wall = wall_now_ms();
+}
+
+void watch_file_known(struct watch *w, const char *site, const char *host, const char *check,
+		      const char *instance, const char *agent, unsigned interval)
+{
+	struct wentry *e;
+
+	if (w->p.no_data == 0)
+		return;
+	/* a restart is no flood of new names: these do not count against the pace */
+	e = entry_get(w, site, host, check, instance, 0);
+	if (e == NULL || e->has_samples)
+		return;
+	if (*agent != '\0')
+		e->agent = agent_find(w, site, agent);
+	e->interval = interval;
+	/* the restart is its last sample: it has no_data intervals to resume */
+	e->has_samples = 1;
+	e->established = 1;
+	e->seeded = 1;
+	e->last_sample = mono_now();
 	e->last_sample_wall = wall_now_ms();
 }
 
@@ -570,7 +596,7 @@ void watch_result(struct watch *w, const char *site, const char *agent,
 
 	if (w->p.unreachable == 0)
 		return;
-	e = entry_get(w, site, r->host, r->check, r->instance);
+	e = entry_get(w, site, r->host, r->check, r->instance, 1);
 	if (e == NULL)
 		return;
 	if (agent != NULL && (e->agent == NULL || strcmp(e->agent->agent, agent) != 0))

@@ -80,6 +80,14 @@ void watch_agent_held(struct watch *w, struct watch_agent *a, int held);
 /* The agent's clock, as a Hello or Heartbeat stated it; logs a step once. */
 void watch_agent_clock(struct watch *w, struct watch_agent *a, int64_t agent_ms);
 
+/*
+ * A file known from before a restart, written shortly before it by `agent`
+ * ("" if not known) at `interval`: no-data unless its samples resume within
+ * the no_data intervals. Call after watch_agent_known, so the file's agent
+ * is found and its silence explained by agent-down.
+ */
+void watch_file_known(struct watch *w, const char *site, const char *host, const char *check,
+		      const char *instance, const char *agent, unsigned interval);
 /* A sample arrived (real data, not one derived from an outcome); `agent` may be NULL. */
 void watch_sample(struct watch *w, const char *site, const char *agent, const struct sample *s);
 /* A check's run ended; `agent` may be NULL. */
