@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "recscan.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -283,13 +284,44 @@ static int record_decode(const uint8_t *buf, size_t avail, uint64_t prev_seq, st
 	return 1;
 }
 
+struct segscan {
+	uint64_t prev; /* the seq a record must pass */
+	void (*rec)(const struct spool_rec *, void *);
+	void *arg;
+	struct spool_rec r; /* what check() accepted, for take() */
+};
+
+static long segscan_check(const uint8_t *p, size_t avail, void *arg, const char **why)
+{
+	struct segscan *c = arg;
+	int k = record_decode(p, avail, c->prev, &c->r, why);
+
+	return k == 1 ? (long)(SPOOL_RECORD_SIZE + c->r.len) : k;
+}
+
+static void segscan_take(const uint8_t *p, size_t size, size_t off, void *arg)
+{
+	struct segscan *c = arg;
+
+	c->r.off = off;
+	c->prev = c->r.seq;
+	if (c->rec != NULL)
+		c->rec(&c->r, c->arg);
+}
+
 size_t spool_scan_segment(const uint8_t *buf, size_t len, uint64_t stream, uint64_t prev_seq,
 			  void (*rec)(const struct spool_rec *, void *), void *arg,
-			  uint64_t *stream_out, const char **why)
+			  uint64_t *stream_out, const char **why, struct recscan_result *res)
 {
+	static const struct recscan_ops ops = {rec_magic, sizeof(rec_magic), segscan_check,
+					       segscan_take};
+	struct recscan_result own;
+	struct segscan c = {0, rec, arg, {0}};
 	uint64_t st, first;
-	size_t off = SPOOL_HEADER_SIZE;
 
+	if (res == NULL)
+		res = &own;
+	memset(res, 0, sizeof(*res));
 	*why = NULL;
 	if (len < SPOOL_HEADER_SIZE) {
 		*why = "torn segment header";
@@ -307,19 +339,11 @@ size_t spool_scan_segment(const uint8_t *buf, size_t len, uint64_t stream, uint6
 	}
 	if (stream_out != NULL)
 		*stream_out = st;
-	while (off < len) {
-		struct spool_rec r;
-
-		if (record_decode(buf + off, len - off,
-				  off == SPOOL_HEADER_SIZE ? first - 1 : prev_seq, &r, why) != 1)
-			break;
-		r.off = off;
-		prev_seq = r.seq;
-		if (rec != NULL)
-			rec(&r, arg);
-		off += SPOOL_RECORD_SIZE + r.len;
-	}
-	return off < len ? off : len;
+	/* the first record's seq is at least the header's: the later ones grow */
+	c.prev = first - 1;
+	recscan(buf, len, SPOOL_HEADER_SIZE, &ops, &c, res);
+	*why = res->tail_why;
+	return res->end;
 }
 
 /* --- the loop's index --- */
@@ -934,6 +958,7 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 struct scan_ctx {
 	struct spool *s;
 	uint64_t acked, seg, last;
+	uint64_t lo, n; /* the records found: the first seq, how many */
 };
 
 static void scan_rec(const struct spool_rec *r, void *arg)
@@ -941,6 +966,8 @@ static void scan_rec(const struct spool_rec *r, void *arg)
 	struct scan_ctx *c = arg;
 	struct ent *e;
 
+	if (c->n++ == 0)
+		c->lo = r->seq;
 	c->last = r->seq;
 	if (r->seq <= c->acked)
 		return;
@@ -961,16 +988,31 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Reads one segment, cuts what is torn or corrupt; its highest seq or 0. */
+/* "N records (batches A..B) kept" for a log line. */
+static const char *scan_kept(const struct scan_ctx *c, char *buf, size_t len)
+{
+	if (c->n == 0)
+		snprintf(buf, len, "no record kept");
+	else
+		snprintf(buf, len, "%" PRIu64 " records (batches %" PRIu64 "..%" PRIu64 ") kept",
+			 c->n, c->lo, c->last);
+	return buf;
+}
+
+/*
+ * Reads one segment: skips damaged records, cuts a torn or corrupt tail,
+ * says so in one line. Its highest seq or 0.
+ */
 static uint64_t scan_segment(struct spool *s, uint64_t first, uint64_t acked, uint64_t prev)
 {
-	char name[32];
+	char name[32], holes[160], kept[96];
 	struct stat st;
 	uint8_t *buf;
 	size_t want, good;
 	ssize_t r;
 	const char *why;
-	struct scan_ctx c = {s, acked, first, 0};
+	struct scan_ctx c = {s, acked, first, 0, 0, 0};
+	struct recscan_result res;
 	uint64_t stream = s->stream;
 	int fd;
 
@@ -989,7 +1031,8 @@ static uint64_t scan_segment(struct spool *s, uint64_t first, uint64_t acked, ui
 		log_warn("spool: %s/%s: cannot read", s->dir, name);
 		r = 0;
 	}
-	good = spool_scan_segment(buf, (size_t)r, s->stream, prev, scan_rec, &c, &stream, &why);
+	good =
+	    spool_scan_segment(buf, (size_t)r, s->stream, prev, scan_rec, &c, &stream, &why, &res);
 	free(buf);
 	if (good > 0 && s->stream == 0)
 		s->stream = stream; /* no state file: the segments say whose they are */
@@ -1002,15 +1045,22 @@ static uint64_t scan_segment(struct spool *s, uint64_t first, uint64_t acked, ui
 		writer_sync_dir(s);
 		return 0;
 	}
+	recscan_holes_text(&res, holes, sizeof(holes));
+	scan_kept(&c, kept, sizeof(kept));
 	if (good < (size_t)st.st_size) {
-		log_warnx("spool: %s/%s: offset %zu: %s; cut there (%lld bytes after it removed), "
-			  "%s",
-			  s->dir, name, good, why ? why : "segment too large",
-			  (long long)st.st_size - (long long)good,
-			  c.last ? "the records before it are kept" : "no record before it");
+		log_warnx(
+		    "spool: %s/%s: offset %zu: %s; cut there (%lld bytes after it removed)%s%s"
+		    ", %s",
+		    s->dir, name, good, why ? why : "segment too large",
+		    (long long)st.st_size - (long long)good, res.holes ? "; skipped " : "", holes,
+		    kept);
 		s->cut = 1;
 		if (ftruncate(fd, (off_t)good) < 0 || fdatasync(fd) < 0)
 			log_warn("spool: %s/%s: cannot cut at offset %zu", s->dir, name, good);
+	} else if (res.holes > 0) {
+		/* what follows a hole is good: the file stays as it is, the hole is lost */
+		log_warnx("spool: %s/%s: %s; skipped (the batches there are lost), %s", s->dir,
+			  name, holes, kept);
 	}
 	close(fd);
 	if (s->nsegs == s->segcap) {

@@ -19,10 +19,13 @@
  *
  * Records in a segment have growing seqs, from the header's first seq on
  * (above it when the append it was opened for failed); segments sort by
- * name. A record
- * that ends past the end of its file is a torn tail, one whose magic,
- * version, length or CRC is wrong is corrupt: at start-up either is cut
- * (the file truncated there) with a log line naming file and offset.
+ * name. A record that ends past the end of its file is torn, one whose
+ * magic, version, length, CRC or seq is wrong is corrupt. At start-up the
+ * reader gets past either to the next record that checks out (recscan.h):
+ * damage in the middle costs only the records it hit (the file keeps
+ * those bytes until it is deleted), damage that no good record follows is
+ * a tail and cut (the file truncated there); one log line per file names
+ * the offsets, the reason and what was kept.
  */
 #ifndef VAKT_SPOOL_H
 #define VAKT_SPOOL_H
@@ -92,10 +95,12 @@ uint32_t spool_crc32c(uint32_t crc, const void *buf, size_t len);
 
 /*
  * One segment file's bytes, as start-up reads them: calls rec() for each
- * good record in order and returns how many bytes are good (where the file
- * is cut). `prev_seq` is the highest seq before this segment; *why says
- * what ended the scan early (NULL: nothing, the whole buffer is good).
- * A header that is wrong returns 0 with *why set. For tests and fuzzing too.
+ * good record in order and returns where the good part ends (where the
+ * file is cut: its length when the tail is good). `prev_seq` is the
+ * highest seq before this segment; *why says why the tail from there on is
+ * no good (NULL: nothing, the whole buffer is good). *res (NULL: not
+ * wanted) tells the damaged stretches skipped in the middle as well. A
+ * header that is wrong returns 0 with *why set. For tests and fuzzing too.
  */
 struct spool_rec {
 	uint64_t seq;
@@ -104,8 +109,9 @@ struct spool_rec {
 	const uint8_t *frame;
 	uint32_t len;
 };
+struct recscan_result;
 size_t spool_scan_segment(const uint8_t *buf, size_t len, uint64_t stream, uint64_t prev_seq,
 			  void (*rec)(const struct spool_rec *, void *), void *arg,
-			  uint64_t *stream_out, const char **why);
+			  uint64_t *stream_out, const char **why, struct recscan_result *res);
 
 #endif

@@ -20,7 +20,8 @@ struct journal;
 struct journal_replay_stats {
 	unsigned files;
 	uint64_t records, samples, bytes;
-	uint64_t cut_bytes; /* of torn or corrupt tails, cut */
+	uint64_t cut_bytes;     /* of torn or corrupt tails, cut */
+	uint64_t skipped_bytes; /* of damaged records before good ones, skipped */
 };
 
 /*
@@ -32,9 +33,12 @@ void journal_free(struct journal *j);
 
 /*
  * Calls fn for every record of the files left by an earlier run, oldest
- * first; fn owns the batch it is handed. A torn or corrupt record ends its
- * file: the rest of that file is cut off, with a log line naming file and
- * offset. Returns -1 (why set) only when a file cannot be read or cut.
+ * first; fn owns the batch it is handed. A torn or corrupt record is
+ * skipped to the next record that checks out, so that the acknowledged
+ * batches after it are not lost; damage that no good record follows (a
+ * torn tail) is cut off. Either is logged once per file, naming file,
+ * offsets, reason and what was replayed. Returns -1 (why set) only when a
+ * file cannot be read or cut.
  */
 int journal_replay(struct journal *j, void (*fn)(struct sample_batch *b, void *arg), void *arg,
 		   struct journal_replay_stats *st, char *why, size_t whylen);

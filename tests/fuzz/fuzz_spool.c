@@ -13,14 +13,16 @@
  *   bit 2  set: the seq before this segment is 5 (else 0)
  *
  * Contract: the good prefix is at most the input; records lie inside it,
- * back to back from offset 32, with growing seqs; scanning the good prefix
- * again finds the same records and nothing wrong; an input cut short
- * reports a reason.
+ * in order from offset 32 on, with growing seqs, and every byte between
+ * them is in a damaged stretch it counts as skipped; scanning the good
+ * prefix again finds the same records and stretches and no bad tail; an
+ * input cut short reports a reason.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "recscan.h"
 #include "spool.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -34,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_RECS 4096
 
 struct seen {
-	size_t n, end, len;
+	size_t n, end, len, gaps;
 	uint64_t seqs[MAX_RECS];
 	size_t offs[MAX_RECS];
 };
@@ -43,8 +45,9 @@ static void rec_cb(const struct spool_rec *r, void *arg)
 {
 	struct seen *s = arg;
 
-	/* back to back, inside the buffer, growing */
-	CHECK(r->off == (s->n == 0 ? SPOOL_HEADER_SIZE : s->end));
+	/* in order, inside the buffer, growing; what lies between is skipped */
+	CHECK(r->off >= (s->n == 0 ? SPOOL_HEADER_SIZE : s->end));
+	s->gaps += r->off - (s->n == 0 ? SPOOL_HEADER_SIZE : s->end);
 	CHECK(r->off + SPOOL_RECORD_SIZE + r->len <= s->len);
 	CHECK(r->frame != NULL);
 	if (s->n > 0 && s->n <= MAX_RECS)
@@ -94,6 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len, good, again;
 	uint64_t stream, prev, st_out = 0;
 	const char *why, *why2;
+	struct recscan_result ra, rb;
 
 	if (size < 1)
 		return 0;
@@ -110,7 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&a, 0, sizeof(a));
 	a.len = len;
-	good = spool_scan_segment(buf, len, stream, prev, rec_cb, &a, &st_out, &why);
+	good = spool_scan_segment(buf, len, stream, prev, rec_cb, &a, &st_out, &why, &ra);
 	CHECK(good <= len);
 	CHECK(good == len || why != NULL);
 	if (good == 0) {
@@ -119,14 +123,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(good >= SPOOL_HEADER_SIZE);
 		CHECK(st_out != 0 && (stream == 0 || st_out == stream));
 		CHECK(good == (a.n ? a.end : SPOOL_HEADER_SIZE));
+		CHECK(ra.records == a.n && ra.hole_bytes == a.gaps);
+		CHECK(ra.holes <= a.n && (ra.holes == 0) == (a.gaps == 0));
 		if (a.n > 0)
 			CHECK(a.seqs[0] > prev);
 		/* the cut file reads back whole, with the same records */
 		memset(&b, 0, sizeof(b));
 		b.len = good;
-		again = spool_scan_segment(buf, good, stream, prev, rec_cb, &b, NULL, &why2);
+		again = spool_scan_segment(buf, good, stream, prev, rec_cb, &b, NULL, &why2, &rb);
 		CHECK(again == good && why2 == NULL);
-		CHECK(b.n == a.n);
+		CHECK(b.n == a.n && rb.holes == ra.holes && rb.hole_bytes == ra.hole_bytes);
 		for (size_t i = 0; i < a.n && i < MAX_RECS; i++)
 			CHECK(b.seqs[i] == a.seqs[i] && b.offs[i] == a.offs[i]);
 	}

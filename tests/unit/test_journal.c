@@ -1,7 +1,8 @@
 /*
  * test_journal.c - the collector's journal: batches read back as they were
- * appended (names, values, stream and seq), a torn tail and a corrupt
- * record are cut at start-up with what came before kept, rotation and
+ * appended (names, values, stream and seq), a torn or corrupt tail is cut
+ * at start-up with what came before kept, a corrupt record in the middle
+ * costs only itself (the batches after it were acknowledged), rotation and
  * checkpoints remove only finished files, and the checksum is CRC-32.
  */
 #include <setjmp.h>
@@ -177,31 +178,85 @@ static void test_torn_tail_is_cut_and_the_rest_kept(void **state)
 	free(d);
 }
 
-static void test_corrupt_record_ends_the_file(void **state)
+/* Flips one byte of path at off. */
+static void flip_byte(const char *path, long off)
+{
+	FILE *f = fopen(path, "r+");
+	int c;
+
+	assert_non_null(f);
+	assert_int_equal(fseek(f, off, SEEK_SET), 0);
+	c = fgetc(f);
+	assert_true(c != EOF);
+	assert_int_equal(fseek(f, off, SEEK_SET), 0);
+	assert_int_equal(fputc(c ^ 0xff, f), c ^ 0xff);
+	fclose(f);
+}
+
+static void test_corrupt_record_costs_only_itself(void **state)
 {
 	char *d = tmpdir(), why[256], path[512];
 	struct journal_replay_stats st;
 	struct got g = {0};
 	struct journal *j;
 	struct stat sb;
-	FILE *f;
+	long rec;
 
-	write_batches(d, 3);
+	write_batches(d, 5);
 	first_file(d, path, sizeof(path));
 	assert_int_equal(stat(path, &sb), 0);
-	/* flip a byte in the middle of the second record's samples */
-	f = fopen(path, "r+");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 8 + (sb.st_size - 8) / 3 + (sb.st_size - 8) / 6, SEEK_SET), 0);
-	assert_int_equal(fputc(0x5a ^ 0xff, f), 0x5a ^ 0xff);
-	fclose(f);
+	rec = (sb.st_size - 8) / 5; /* the records are all alike */
+	/* a byte in the middle of the second record's samples */
+	flip_byte(path, 8 + rec + rec / 2);
+	for (int pass = 0; pass < 2; pass++) {
+		j = journal_open(d, why, sizeof(why));
+		assert_int_equal(journal_replay(j, keep, &g, &st, why, sizeof(why)), 0);
+		/* the acknowledged batches after it are all there, in order */
+		assert_int_equal(g.n, 4);
+		assert_int_equal(g.b[0]->seq, 1);
+		assert_int_equal(g.b[1]->seq, 3);
+		assert_int_equal(g.b[2]->seq, 4);
+		assert_int_equal(g.b[3]->seq, 5);
+		assert_int_equal(st.records, 4);
+		assert_int_equal(st.skipped_bytes, rec);
+		assert_int_equal(st.cut_bytes, 0);
+		got_free(&g);
+		journal_free(j);
+		/* nothing was cut: the next start finds the same */
+		assert_int_equal(stat(path, &sb), 0);
+		assert_int_equal(sb.st_size, 8 + 5 * rec);
+	}
+	rm_rf(d);
+	free(d);
+}
+
+static void test_holes_and_a_corrupt_tail(void **state)
+{
+	char *d = tmpdir(), why[256], path[512];
+	struct journal_replay_stats st;
+	struct got g = {0};
+	struct journal *j;
+	struct stat sb;
+	long rec;
+
+	write_batches(d, 5);
+	first_file(d, path, sizeof(path));
+	assert_int_equal(stat(path, &sb), 0);
+	rec = (sb.st_size - 8) / 5;
+	flip_byte(path, 8);               /* the first record's magic */
+	flip_byte(path, 8 + 2 * rec + 5); /* the third record's length: runs past the end */
+	flip_byte(path, 8 + 5 * rec - 1); /* the last record's last sample */
 	j = journal_open(d, why, sizeof(why));
 	assert_int_equal(journal_replay(j, keep, &g, &st, why, sizeof(why)), 0);
-	assert_int_equal(g.n, 1);
-	assert_int_equal(g.b[0]->seq, 1);
-	assert_true(st.cut_bytes > 0);
+	assert_int_equal(g.n, 2);
+	assert_int_equal(g.b[0]->seq, 2);
+	assert_int_equal(g.b[1]->seq, 4);
+	assert_int_equal(st.skipped_bytes, 2 * rec);
+	assert_int_equal(st.cut_bytes, rec);
 	got_free(&g);
 	journal_free(j);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 8 + 4 * rec);
 	rm_rf(d);
 	free(d);
 }
@@ -239,7 +294,8 @@ int main(void)
 	    cmocka_unit_test(test_crc32_is_ieee),
 	    cmocka_unit_test(test_batches_read_back_as_appended),
 	    cmocka_unit_test(test_torn_tail_is_cut_and_the_rest_kept),
-	    cmocka_unit_test(test_corrupt_record_ends_the_file),
+	    cmocka_unit_test(test_corrupt_record_costs_only_itself),
+	    cmocka_unit_test(test_holes_and_a_corrupt_tail),
 	    cmocka_unit_test(test_checkpoint_removes_finished_files_only),
 	};
 

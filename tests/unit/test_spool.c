@@ -2,7 +2,8 @@
  * test_spool.c - the agent's disk spool on a real directory: batches come
  * back from disk in order after a reopen, acknowledged segments are deleted
  * and seq numbers continue, a full spool drops its OLDEST batches (and says
- * which), a torn tail and a corrupt record are cut at start-up, and a
+ * which), a torn or corrupt tail is cut at start-up while a damaged record
+ * in the middle costs only itself, and a
  * spool_dir that cannot be used leaves the agent with memory only.
  */
 #include <setjmp.h>
@@ -326,42 +327,94 @@ static void test_spool_cuts_a_torn_tail_at_start(void **state)
 	assert_int_equal(seqs[3], 4);
 }
 
-static void test_spool_corrupt_record_skips_the_rest_of_its_segment(void **state)
+/* Flips one bit of the first segment at `at`. */
+static void flip_bit(struct fx *f, off_t at)
 {
-	struct fx *f = *state;
-	uint64_t seqs[8];
-	struct spool_stats st;
 	char path[128];
-	struct stat sb;
-	int fd;
 	uint8_t b;
-	off_t at = SPOOL_HEADER_SIZE + 2 * (SPOOL_RECORD_SIZE + 200) + SPOOL_RECORD_SIZE + 50;
+	int fd;
 
-	f->s = spool_open(f->base, &f->conf, ready_cb, f);
-	append_range(f, 1, 5, 200);
-	assert_int_equal(send_all(f, seqs, 5, 200), 5);
-	spool_free(f->s);
-	f->s = NULL;
 	first_segment(f, path, sizeof(path));
-	/* one bit flips inside the frame of record 3 */
 	fd = open(path, O_RDWR);
 	assert_true(fd >= 0);
 	assert_int_equal(pread(fd, &b, 1, at), 1);
 	b ^= 0x10;
 	assert_int_equal(pwrite(fd, &b, 1, at), 1);
 	close(fd);
+}
+
+/* Offset of record i (from 0) of 200-byte frames in a segment. */
+static off_t rec_at(int i)
+{
+	return SPOOL_HEADER_SIZE + (off_t)i * (SPOOL_RECORD_SIZE + 200);
+}
+
+static void test_spool_corrupt_record_costs_only_itself(void **state)
+{
+	struct fx *f = *state;
+	uint64_t seqs[8];
+	struct spool_stats st;
+	char path[128];
+	struct stat sb;
+
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	append_range(f, 1, 5, 200);
+	assert_int_equal(send_all(f, seqs, 5, 200), 5);
+	spool_free(f->s);
+	f->s = NULL;
+	/* one bit flips inside the frame of record 3 */
+	flip_bit(f, rec_at(2) + SPOOL_RECORD_SIZE + 50);
 	reopen(f);
 	spool_get_stats(f->s, &st);
-	assert_int_equal(st.batches, 2);
+	assert_int_equal(st.batches, 4);
+	/* a hole in the middle is not cut: the records after it are good */
+	first_segment(f, path, sizeof(path));
 	assert_int_equal(stat(path, &sb), 0);
-	assert_int_equal(sb.st_size, SPOOL_HEADER_SIZE + 2 * (SPOOL_RECORD_SIZE + 200));
-	assert_int_equal(send_all(f, seqs, 2, 200), 2);
+	assert_int_equal(sb.st_size, rec_at(5));
+	/* read back from disk past the hole, in order */
+	assert_int_equal(send_all(f, seqs, 4, 200), 4);
 	assert_int_equal(seqs[0], 1);
 	assert_int_equal(seqs[1], 2);
+	assert_int_equal(seqs[2], 4);
+	assert_int_equal(seqs[3], 5);
+	/* nothing after the last good batch was lost: seqs go on from it */
+	assert_int_equal(spool_next_seq(f->s), 6);
 	/* appending goes on in a new segment */
 	spool_append(f->s, spool_next_seq(f->s), mkframe(spool_next_seq(f->s), 200), 200, 1, 0);
 	assert_int_equal(send_all(f, seqs, 1, 200), 1);
 	assert_int_equal(count_segments(f, NULL, 0), 2);
+}
+
+static void test_spool_holes_and_a_corrupt_tail(void **state)
+{
+	struct fx *f = *state;
+	uint64_t seqs[8];
+	struct spool_stats st;
+	char path[128];
+	struct stat sb;
+
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	append_range(f, 1, 6, 200);
+	assert_int_equal(send_all(f, seqs, 6, 200), 6);
+	spool_free(f->s);
+	f->s = NULL;
+	/* record 1's magic, record 3's length and record 6's frame are hit */
+	flip_bit(f, rec_at(0));
+	flip_bit(f, rec_at(2) + 13);
+	flip_bit(f, rec_at(5) + SPOOL_RECORD_SIZE + 199);
+	reopen(f);
+	spool_get_stats(f->s, &st);
+	assert_int_equal(st.batches, 3);
+	/* the corrupt last record is a tail: cut */
+	first_segment(f, path, sizeof(path));
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, rec_at(5));
+	assert_int_equal(send_all(f, seqs, 3, 200), 3);
+	assert_int_equal(seqs[0], 2);
+	assert_int_equal(seqs[1], 4);
+	assert_int_equal(seqs[2], 5);
+	/* batch 6 may have reached a collector: its seq is not reused */
+	assert_true(spool_next_seq(f->s) > 6 + 1000);
 }
 
 static void test_spool_a_garbage_segment_is_removed_not_fatal(void **state)
@@ -486,8 +539,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_spool_full_drops_the_oldest_batches, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_cuts_a_torn_tail_at_start, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_spool_corrupt_record_skips_the_rest_of_its_segment,
-					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_corrupt_record_costs_only_itself, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_holes_and_a_corrupt_tail, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_a_garbage_segment_is_removed_not_fatal,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_unusable_dir_keeps_batches_in_memory, setup,
