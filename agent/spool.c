@@ -1059,7 +1059,7 @@ static uint64_t scan_segment(struct spool *s, uint64_t first, uint64_t acked, ui
 			log_warn("spool: %s/%s: cannot cut at offset %zu", s->dir, name, good);
 	} else if (res.holes > 0) {
 		/* what follows a hole is good: the file stays as it is, the hole is lost */
-		log_warnx("spool: %s/%s: %s; skipped (the batches there are lost), %s", s->dir,
+		log_warnx("spool: %s/%s: %s; skipped (any batch in it is lost), %s", s->dir,
 			  name, holes, kept);
 	}
 	close(fd);

@@ -398,15 +398,40 @@ static void replay_take(const uint8_t *p, size_t size, size_t off, void *arg)
 	c->fn(b, c->arg);
 }
 
-static int replay_file(struct journal *j, uint64_t num,
-		       void (*fn)(struct sample_batch *b, void *arg), void *arg,
-		       struct journal_replay_stats *st, char *why, size_t whylen)
+size_t journal_scan(const uint8_t *buf, size_t len, void (*fn)(struct sample_batch *b, void *arg),
+		    void *arg, struct journal_scan *out)
 {
 	static const uint8_t magic[4] = {JOURNAL_MAGIC & 0xff, (JOURNAL_MAGIC >> 8) & 0xff,
 					 (JOURNAL_MAGIC >> 16) & 0xff, JOURNAL_MAGIC >> 24};
 	static const struct recscan_ops ops = {magic, sizeof(magic), replay_check, replay_take};
 	struct replay_ctx c = {fn, arg, NULL, 0, 0, 0};
-	struct recscan_result res = {0};
+
+	const char *banner = len < JOURNAL_BANNER_LEN                               ? "torn banner"
+			     : memcmp(buf, JOURNAL_BANNER, JOURNAL_BANNER_LEN) != 0 ? "bad banner"
+										    : NULL;
+
+	/*
+	 * Past a damaged record to the next one that checks out: acknowledged
+	 * batches follow it. A damaged banner is damage at offset 0: the
+	 * records behind it still count, and a file without any is cut to 0.
+	 */
+	recscan(buf, len, banner ? 0 : JOURNAL_BANNER_LEN, &ops, &c, &out->r);
+	sample_batch_free(c.b);
+	if (banner != NULL && out->r.holes > 0 && out->r.hole_from == 0)
+		out->r.hole_why = banner;
+	if (banner != NULL && out->r.tail_why != NULL && out->r.end == 0)
+		out->r.tail_why = banner;
+	out->samples = c.samples;
+	out->lo = c.lo;
+	out->hi = c.hi;
+	return out->r.end;
+}
+
+static int replay_file(struct journal *j, uint64_t num,
+		       void (*fn)(struct sample_batch *b, void *arg), void *arg,
+		       struct journal_replay_stats *st, char *why, size_t whylen)
+{
+	struct journal_scan sc;
 	char path[4096], holes[160], kept[128];
 	unsigned char *p;
 	size_t len, off;
@@ -416,33 +441,25 @@ static int replay_file(struct journal *j, uint64_t num,
 		snprintf(why, whylen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (len < JOURNAL_BANNER_LEN || memcmp(p, JOURNAL_BANNER, JOURNAL_BANNER_LEN) != 0) {
-		res.tail_why = len < JOURNAL_BANNER_LEN ? "torn banner" : "not a Vakt journal";
-		res.end = 0;
-	} else {
-		/* past a damaged record to the next one that checks out: acked batches follow it */
-		recscan(p, len, JOURNAL_BANNER_LEN, &ops, &c, &res);
-	}
-	sample_batch_free(c.b);
-	off = res.end;
-	st->files++;
-	st->records += res.records;
-	st->samples += c.samples;
-	st->bytes += off - res.hole_bytes;
-	st->skipped_bytes += res.hole_bytes;
+	off = journal_scan(p, len, fn, arg, &sc);
 	free(p);
-	if (res.records > 0)
+	st->files++;
+	st->records += sc.r.records;
+	st->samples += sc.samples;
+	st->bytes += off - sc.r.hole_bytes;
+	st->skipped_bytes += sc.r.hole_bytes;
+	if (sc.r.records > 0)
 		snprintf(kept, sizeof(kept), "%zu records (seq %" PRIu64 "..%" PRIu64 ") replayed",
-			 res.records, c.lo, c.hi);
+			 sc.r.records, sc.lo, sc.hi);
 	else
 		snprintf(kept, sizeof(kept), "no record replayed");
-	recscan_holes_text(&res, holes, sizeof(holes));
-	if (res.holes > 0 && res.tail_why == NULL)
-		log_warnx("journal: %s: %s; skipped (the batches there are lost), %s", path, holes,
+	recscan_holes_text(&sc.r, holes, sizeof(holes));
+	if (sc.r.holes > 0 && sc.r.tail_why == NULL)
+		log_warnx("journal: %s: %s; skipped (any batch in it is lost), %s", path, holes,
 			  kept);
-	if (res.tail_why != NULL) {
-		log_warnx("journal: %s:%zu: %s: cutting %zu bytes%s%s, %s", path, off, res.tail_why,
-			  len - off, res.holes ? "; skipped " : "", holes, kept);
+	if (sc.r.tail_why != NULL) {
+		log_warnx("journal: %s:%zu: %s: cutting %zu bytes%s%s, %s", path, off,
+			  sc.r.tail_why, len - off, sc.r.holes ? "; skipped " : "", holes, kept);
 		st->cut_bytes += len - off;
 		if (truncate(path, (off_t)off) < 0) {
 			snprintf(why, whylen, "%s: cannot cut at %zu: %s", path, off,

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "recscan.h"
 #include "sample.h"
 
 struct journal;
@@ -42,6 +43,20 @@ void journal_free(struct journal *j);
  */
 int journal_replay(struct journal *j, void (*fn)(struct sample_batch *b, void *arg), void *arg,
 		   struct journal_replay_stats *st, char *why, size_t whylen);
+
+/*
+ * One journal file's bytes, as journal_replay() reads them: calls fn for
+ * each record that checks out, in order (fn owns the batch), skipping
+ * damaged records in the middle; returns where the good part ends (the
+ * file is cut there; its length when the tail is good) and fills *out.
+ * For tests and fuzzing too.
+ */
+struct journal_scan {
+	struct recscan_result r;
+	uint64_t samples, lo, hi; /* handed to fn: samples, lowest and highest seq */
+};
+size_t journal_scan(const uint8_t *buf, size_t len, void (*fn)(struct sample_batch *b, void *arg),
+		    void *arg, struct journal_scan *out);
 
 /* Encodes b (its site, agent, stream and seq included) for the next commit. */
 void journal_append(struct journal *j, const struct sample_batch *b);

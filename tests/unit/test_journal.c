@@ -261,6 +261,34 @@ static void test_holes_and_a_corrupt_tail(void **state)
 	free(d);
 }
 
+static void test_a_damaged_banner_loses_no_record(void **state)
+{
+	char *d = tmpdir(), why[256], path[512];
+	struct journal_replay_stats st;
+	struct got g = {0};
+	struct journal *j;
+	struct stat sb;
+	off_t size;
+
+	write_batches(d, 3);
+	first_file(d, path, sizeof(path));
+	assert_int_equal(stat(path, &sb), 0);
+	size = sb.st_size;
+	flip_byte(path, 3);
+	j = journal_open(d, why, sizeof(why));
+	assert_int_equal(journal_replay(j, keep, &g, &st, why, sizeof(why)), 0);
+	assert_int_equal(g.n, 3);
+	assert_int_equal(g.b[2]->seq, 3);
+	assert_int_equal(st.skipped_bytes, 8);
+	assert_int_equal(st.cut_bytes, 0);
+	got_free(&g);
+	journal_free(j);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, size);
+	rm_rf(d);
+	free(d);
+}
+
 static void test_checkpoint_removes_finished_files_only(void **state)
 {
 	char *d = tmpdir(), why[256], path[512];
@@ -296,6 +324,7 @@ int main(void)
 	    cmocka_unit_test(test_torn_tail_is_cut_and_the_rest_kept),
 	    cmocka_unit_test(test_corrupt_record_costs_only_itself),
 	    cmocka_unit_test(test_holes_and_a_corrupt_tail),
+	    cmocka_unit_test(test_a_damaged_banner_loses_no_record),
 	    cmocka_unit_test(test_checkpoint_removes_finished_files_only),
 	};
 
