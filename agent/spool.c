@@ -122,7 +122,8 @@ struct spool {
 
 	/* the writer thread */
 	int on_disk;
-	int cut; /* start-up cut a torn or corrupt tail */
+	int cut;    /* start-up cut a torn or corrupt tail */
+	int locked; /* another agent holds spool_dir */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -1059,8 +1060,8 @@ static uint64_t scan_segment(struct spool *s, uint64_t first, uint64_t acked, ui
 			log_warn("spool: %s/%s: cannot cut at offset %zu", s->dir, name, good);
 	} else if (res.holes > 0) {
 		/* what follows a hole is good: the file stays as it is, the hole is lost */
-		log_warnx("spool: %s/%s: %s; skipped (any batch in it is lost), %s", s->dir,
-			  name, holes, kept);
+		log_warnx("spool: %s/%s: %s; skipped (any batch in it is lost), %s", s->dir, name,
+			  holes, kept);
 	}
 	close(fd);
 	if (s->nsegs == s->segcap) {
@@ -1070,6 +1071,88 @@ static uint64_t scan_segment(struct spool *s, uint64_t first, uint64_t acked, ui
 	s->segs[s->nsegs++] = (struct seg){.first = first, .last = c.last, .size = good};
 	s->total += good;
 	return c.last;
+}
+
+/* A segment's file name (16 hex digits of its first seq, ".seg"): 1 and *first. */
+static int seg_file(const char *name, uint64_t *first)
+{
+	char *end;
+	unsigned long long v;
+
+	if (strlen(name) != 20 || strcmp(name + 16, ".seg") != 0)
+		return 0;
+	errno = 0;
+	v = strtoull(name, &end, 16);
+	if (errno != 0 || end != name + 16 || v == 0)
+		return 0;
+	*first = v;
+	return 1;
+}
+
+int spool_has_segments(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	uint64_t first;
+	int n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		n += seg_file(de->d_name, &first);
+	closedir(d);
+	return n;
+}
+
+/* The pid the agent holding spool_dir wrote in its lock file; 0: not known. */
+static long lock_holder(int dirfd)
+{
+	char buf[32];
+	long pid = 0;
+	ssize_t r;
+	int fd = openat(dirfd, "lock", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	r = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (r <= 0)
+		return 0;
+	buf[r] = '\0';
+	if (sscanf(buf, "%ld", &pid) != 1 || pid <= 0)
+		return 0;
+	return pid;
+}
+
+int spool_dir_in_use(const char *dir, long *pid)
+{
+	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd, busy = 0;
+
+	*pid = 0;
+	if (dirfd < 0)
+		return 0;
+	fd = openat(dirfd, "state", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+		busy = 1;
+		*pid = lock_holder(dirfd);
+	}
+	if (fd >= 0)
+		close(fd); /* and with it a lock taken here */
+	close(dirfd);
+	return busy;
+}
+
+/* Says who holds spool_dir, for the next agent that finds it locked. */
+static void lock_write(struct spool *s)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	int fd = openat(s->dirfd, "lock", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+
+	if (fd < 0 || write(fd, buf, (size_t)n) != n)
+		log_warn("spool: %s/lock: cannot write", s->dir);
+	if (fd >= 0)
+		close(fd);
 }
 
 static int spool_load(struct spool *s)
@@ -1096,10 +1179,20 @@ static int spool_load(struct spool *s)
 		return -1;
 	}
 	if (flock(s->state_fd, LOCK_EX | LOCK_NB) < 0) {
-		log_warn("spool: %s/state: locked (another vakt-agent uses this spool_dir?)",
-			 s->dir);
+		long pid;
+
+		if (errno != EWOULDBLOCK) {
+			log_warn("spool: %s/state: cannot lock", s->dir);
+			return -1;
+		}
+		pid = lock_holder(s->dirfd);
+		log_warnx("spool: spool_dir %s is in use by another vakt-agent (pid %ld%s): two "
+			  "agents cannot share a spool_dir; give each its own",
+			  s->dir, pid, pid ? "" : ", not known");
+		s->locked = 1;
 		return -1;
 	}
+	lock_write(s);
 	r = pread(s->state_fd, h, sizeof(h), 0);
 	if (r == (ssize_t)sizeof(h)) {
 		const char *why = header_decode(h, state_magic, &stream, &acked);
@@ -1118,14 +1211,9 @@ static int spool_load(struct spool *s)
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL) {
-		char *end;
-		unsigned long long v;
+		uint64_t v;
 
-		if (strlen(de->d_name) != 20 || strcmp(de->d_name + 16, ".seg") != 0)
-			continue;
-		errno = 0;
-		v = strtoull(de->d_name, &end, 16);
-		if (errno != 0 || end != de->d_name + 16 || v == 0)
+		if (!seg_file(de->d_name, &v))
 			continue;
 		if (nf == cf) {
 			cf = cf ? cf * 2 : 64;
@@ -1204,6 +1292,15 @@ struct spool *spool_open(struct event_base *base, const struct spool_conf *c, vo
 	}
 	s->dir = xstrdup(c->dir);
 	if (spool_load(s) < 0 || pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0) {
+		if (s->locked) {
+			if (s->state_fd >= 0)
+				close(s->state_fd);
+			if (s->dirfd >= 0)
+				close(s->dirfd);
+			free(s->dir);
+			free(s);
+			return NULL;
+		}
 		log_warnx("spool: %s cannot be used: unacknowledged batches are kept in memory "
 			  "only (queue_size %llu bytes) and lost when the agent stops",
 			  s->dir, s->conf.mem_bytes);

@@ -58,16 +58,25 @@ struct spool_stats {
 };
 
 /*
- * Opens (creating if needed) the spool in c->dir and reads what an earlier
- * run left there: verified records become the first batches to send, a torn
- * or corrupt tail is cut. `ready(arg)` runs on the loop whenever batches
- * become sendable (written, or read back from disk). Never NULL: a spool_dir
- * that cannot be used is logged and the spool keeps batches in memory.
+ * Opens (creating if needed) the spool in c->dir, locks it (the state
+ * file, flock; its `lock` file names the holder's pid) and reads what an
+ * earlier run left there: verified records become the first batches to
+ * send, a torn or corrupt tail is cut. `ready(arg)` runs on the loop
+ * whenever batches become sendable (written, or read back from disk). A
+ * spool_dir that cannot be used is logged and the spool keeps batches in
+ * memory; NULL only when another agent holds the lock (logged, naming the
+ * directory and that agent's pid): two agents on one spool_dir is a
+ * configuration mistake, and the second one must not start.
  */
 struct spool *spool_open(struct event_base *base, const struct spool_conf *c, void (*ready)(void *),
 			 void *arg);
 /* Waits for the writer to finish what it was given (fsync included). */
 void spool_free(struct spool *s);
+
+/* 1 when another agent holds spool_dir `dir` (*pid: its pid, 0 when not known), else 0. */
+int spool_dir_in_use(const char *dir, long *pid);
+/* How many segment files `dir` holds (0 when it cannot be read). */
+int spool_has_segments(const char *dir);
 
 int spool_on_disk(const struct spool *s); /* 1 when batches reach spool_dir */
 uint64_t spool_stream(const struct spool *s);

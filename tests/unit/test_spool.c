@@ -496,13 +496,22 @@ static void test_spool_write_failure_keeps_batches_in_memory(void **state)
 static void test_spool_dir_of_another_agent_is_not_shared(void **state)
 {
 	struct fx *f = *state;
-	struct spool *other;
+	long pid = -1;
 
+	assert_int_equal(spool_dir_in_use(f->dir, &pid), 0);
 	f->s = spool_open(f->base, &f->conf, ready_cb, f);
 	assert_true(spool_on_disk(f->s));
-	other = spool_open(f->base, &f->conf, ready_cb, f);
-	assert_false(spool_on_disk(other));
-	spool_free(other);
+	/* a second agent on it learns who holds it, and gets no spool at all */
+	assert_int_equal(spool_dir_in_use(f->dir, &pid), 1);
+	assert_int_equal(pid, (long)getpid());
+	assert_null(spool_open(f->base, &f->conf, ready_cb, f));
+	/* the first one is untouched */
+	append_range(f, 1, 2, 100);
+	assert_int_equal(spool_dir_in_use(f->dir, &pid), 1);
+	spool_free(f->s);
+	f->s = NULL;
+	assert_int_equal(spool_dir_in_use(f->dir, &pid), 0);
+	assert_int_equal(spool_has_segments(f->dir), 1);
 }
 
 static void test_spool_long_outage_reads_old_batches_back_from_disk(void **state)
