@@ -77,7 +77,7 @@ struct job {
 	uint64_t abs;        /* read: index of the first record's entry */
 };
 
-enum done_kind { DONE_APPENDED, DONE_APPEND_FAILED, DONE_DROPPED, DONE_READ };
+enum done_kind { DONE_APPENDED, DONE_APPEND_FAILED, DONE_DROPPED, DONE_READ, DONE_SCANNED };
 
 struct done {
 	struct done *next;
@@ -89,6 +89,10 @@ struct done {
 	uint32_t count, nread;
 	uint8_t **frames;
 	uint32_t *lens;
+	/* scanned: the older segments' batches, in order, and how many segments */
+	struct ent *ents;
+	size_t nents, nsegs;
+	unsigned long long bytes;
 };
 
 struct seg {
@@ -124,6 +128,18 @@ struct spool {
 	int on_disk;
 	int cut;    /* start-up cut a torn or corrupt tail */
 	int locked; /* another agent holds spool_dir */
+	/*
+	 * Start-up reads the newest segment (it tells where seqs go on) before
+	 * the loop runs, and the older ones on the writer thread: until those
+	 * are in the index nothing is sent, since they go first.
+	 */
+	int scanning;
+	uint64_t *scan_firsts; /* the older segments, oldest first (the writer's) */
+	size_t nscan;
+	uint64_t scan_acked; /* the state file's acked */
+	uint64_t scan_limit; /* the older segments' seqs are below this */
+	uint64_t ack_seen;   /* the highest ack the loop had meanwhile */
+	uint64_t scan_ms;    /* when start-up began */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -762,10 +778,14 @@ out:
 	writer_done(s, d);
 }
 
+static void writer_scan(struct spool *s);
+
 static void *writer_main(void *arg)
 {
 	struct spool *s = arg;
 
+	if (s->nscan > 0)
+		writer_scan(s);
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
 		struct job *j;
@@ -919,6 +939,35 @@ static void done_read(struct spool *s, struct done *d)
 	ent_pop_front(s, 0, NULL);
 }
 
+/* The older segments are read: their batches go in front of the index. */
+static void done_scanned(struct spool *s, struct done *d)
+{
+	size_t k = 0, ncap = 64;
+	struct ent *ne;
+
+	while (ncap < d->nents + s->n)
+		ncap *= 2;
+	ne = xcalloc(ncap, sizeof(*ne));
+	for (size_t i = 0; i < d->nents; i++)
+		if (d->ents[i].seq > s->ack_seen && d->ents[i].seq < s->scan_limit)
+			ne[k++] = d->ents[i];
+	for (size_t i = 0; i < s->n; i++)
+		ne[k + i] = s->e[(s->head + i) % s->cap];
+	free(s->e);
+	s->e = ne;
+	s->cap = ncap;
+	s->head = 0;
+	s->n += k;
+	s->live += k;
+	/* nothing was sent meanwhile: the cursor is at the front */
+	s->cursor = s->memlo = s->first_abs;
+	s->scanning = 0;
+	log_info("spool: %s: stream %016" PRIx64 ", %zu unacknowledged batches read back from %zu "
+		 "older segments (%llu bytes) in %.1f s; %zu unacknowledged batches in all",
+		 s->dir, s->stream, k, d->nsegs, d->bytes,
+		 (double)(mono_now_ms() - s->scan_ms) / 1000.0, s->live);
+}
+
 static void done_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct spool *s = arg;
@@ -946,9 +995,13 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 		case DONE_READ:
 			done_read(s, d);
 			break;
+		case DONE_SCANNED:
+			done_scanned(s, d);
+			break;
 		}
 		free(d->frames);
 		free(d->lens);
+		free(d->ents);
 		free(d);
 	}
 	s->ready(s->arg);
@@ -956,8 +1009,14 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 
 /* --- start-up: what an earlier run left --- */
 
+/* Index entries as start-up reads them, before they join the index. */
+struct entvec {
+	struct ent *v;
+	size_t n, cap;
+};
+
 struct scan_ctx {
-	struct spool *s;
+	struct entvec *out;
 	uint64_t acked, seg, last;
 	uint64_t lo, n; /* the records found: the first seq, how many */
 };
@@ -972,7 +1031,12 @@ static void scan_rec(const struct spool_rec *r, void *arg)
 	c->last = r->seq;
 	if (r->seq <= c->acked)
 		return;
-	e = ent_push(c->s);
+	if (c->out->n == c->out->cap) {
+		c->out->cap = c->out->cap ? c->out->cap * 2 : 64;
+		c->out->v = xreallocarray(c->out->v, c->out->cap, sizeof(*c->out->v));
+	}
+	e = &c->out->v[c->out->n++];
+	memset(e, 0, sizeof(*e));
 	e->seq = r->seq;
 	e->len = r->len;
 	e->nsamples = r->nsamples;
@@ -1001,10 +1065,13 @@ static const char *scan_kept(const struct scan_ctx *c, char *buf, size_t len)
 }
 
 /*
- * Reads one segment: skips damaged records, cuts a torn or corrupt tail,
- * says so in one line. Its highest seq or 0.
+ * Reads one segment: skips damaged records, cuts a torn or corrupt tail
+ * (*cut set), says so in one line; its unacknowledged batches go to `out`.
+ * 1 and *g, or 0 when it is removed (or cannot be read). On the loop
+ * before it runs, or on the writer thread.
  */
-static uint64_t scan_segment(struct spool *s, uint64_t first, uint64_t acked, uint64_t prev)
+static int scan_segment(struct spool *s, uint64_t first, uint64_t acked, uint64_t prev,
+			struct entvec *out, struct seg *g, int *cut)
 {
 	char name[32], holes[160], kept[96];
 	struct stat st;
@@ -1012,7 +1079,7 @@ static uint64_t scan_segment(struct spool *s, uint64_t first, uint64_t acked, ui
 	size_t want, good;
 	ssize_t r;
 	const char *why;
-	struct scan_ctx c = {s, acked, first, 0, 0, 0};
+	struct scan_ctx c = {out, acked, first, 0, 0, 0};
 	struct recscan_result res;
 	uint64_t stream = s->stream;
 	int fd;
@@ -1035,12 +1102,10 @@ static uint64_t scan_segment(struct spool *s, uint64_t first, uint64_t acked, ui
 	good =
 	    spool_scan_segment(buf, (size_t)r, s->stream, prev, scan_rec, &c, &stream, &why, &res);
 	free(buf);
-	if (good > 0 && s->stream == 0)
-		s->stream = stream; /* no state file: the segments say whose they are */
 	if (good == 0) {
 		log_warnx("spool: %s/%s: offset 0: %s; the segment (%lld bytes) is removed", s->dir,
 			  name, why ? why : "empty", (long long)st.st_size);
-		s->cut = 1;
+		*cut = 1;
 		close(fd);
 		unlinkat(s->dirfd, name, 0);
 		writer_sync_dir(s);
@@ -1055,7 +1120,7 @@ static uint64_t scan_segment(struct spool *s, uint64_t first, uint64_t acked, ui
 		    s->dir, name, good, why ? why : "segment too large",
 		    (long long)st.st_size - (long long)good, res.holes ? "; skipped " : "", holes,
 		    kept);
-		s->cut = 1;
+		*cut = 1;
 		if (ftruncate(fd, (off_t)good) < 0 || fdatasync(fd) < 0)
 			log_warn("spool: %s/%s: cannot cut at offset %zu", s->dir, name, good);
 	} else if (res.holes > 0) {
@@ -1064,13 +1129,84 @@ static uint64_t scan_segment(struct spool *s, uint64_t first, uint64_t acked, ui
 			  holes, kept);
 	}
 	close(fd);
-	if (s->nsegs == s->segcap) {
-		s->segcap = s->segcap ? s->segcap * 2 : 16;
+	*g = (struct seg){.first = first, .last = c.last, .size = good};
+	return 1;
+}
+
+/* Puts segments g[0..n) (older than all of s->segs, in order) in front of them. */
+static void segs_prepend(struct spool *s, const struct seg *g, size_t n)
+{
+	if (s->nsegs + n > s->segcap) {
+		s->segcap = s->nsegs + n + 16;
 		s->segs = xreallocarray(s->segs, s->segcap, sizeof(*s->segs));
 	}
-	s->segs[s->nsegs++] = (struct seg){.first = first, .last = c.last, .size = good};
-	s->total += good;
-	return c.last;
+	memmove(s->segs + n, s->segs, s->nsegs * sizeof(*s->segs));
+	memcpy(s->segs, g, n * sizeof(*g));
+	s->nsegs += n;
+	for (size_t i = 0; i < n; i++)
+		s->total += g[i].size;
+}
+
+/* The stream a segment header names, the first that decodes; 0: none. */
+static uint64_t stream_of_segments(struct spool *s, const uint64_t *firsts, size_t nf)
+{
+	for (size_t i = 0; i < nf; i++) {
+		uint8_t h[SPOOL_HEADER_SIZE];
+		uint64_t st, first;
+		char name[32];
+		int fd;
+
+		seg_name(name, sizeof(name), firsts[i]);
+		fd = openat(s->dirfd, name, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (pread(fd, h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+		    header_decode(h, seg_magic, &st, &first) == NULL && st != 0) {
+			close(fd);
+			return st;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+/*
+ * On the writer thread, before anything else: reads the segments older
+ * than the newest and hands their batches to the loop, which sends them
+ * first. A stop ends it early: what is not read stays for the next start.
+ */
+static void writer_scan(struct spool *s)
+{
+	struct entvec v = {0};
+	struct seg *gs = xcalloc(s->nscan, sizeof(*gs));
+	struct done *d = xcalloc(1, sizeof(*d));
+	size_t ng = 0;
+	uint64_t prev = 0;
+	int cut = 0;
+
+	for (size_t i = 0; i < s->nscan; i++) {
+		int stop;
+
+		pthread_mutex_lock(&s->mu);
+		stop = s->stop;
+		pthread_mutex_unlock(&s->mu);
+		if (stop)
+			break;
+		if (scan_segment(s, s->scan_firsts[i], s->scan_acked, prev, &v, &gs[ng], &cut) &&
+		    gs[ng++].last > prev)
+			prev = gs[ng - 1].last;
+	}
+	segs_prepend(s, gs, ng);
+	d->kind = DONE_SCANNED;
+	d->ents = v.v;
+	d->nents = v.n;
+	d->nsegs = ng;
+	for (size_t i = 0; i < ng; i++)
+		d->bytes += gs[i].size;
+	free(gs);
+	free(s->scan_firsts);
+	s->scan_firsts = NULL;
+	writer_done(s, d);
 }
 
 /* A segment's file name (16 hex digits of its first seq, ".seg"): 1 and *first. */
@@ -1158,7 +1294,7 @@ static void lock_write(struct spool *s)
 static int spool_load(struct spool *s)
 {
 	uint8_t h[SPOOL_STATE_SIZE];
-	uint64_t acked = 0, stream = 0, *firsts = NULL, prev, top;
+	uint64_t acked = 0, stream = 0, *firsts = NULL, top;
 	size_t nf = 0, cf = 0;
 	ssize_t r;
 	DIR *d;
@@ -1224,14 +1360,48 @@ static int spool_load(struct spool *s)
 	closedir(d);
 	if (nf > 0)
 		qsort(firsts, nf, sizeof(*firsts), cmp_u64);
-	prev = top = 0;
-	for (size_t i = 0; i < nf; i++) {
-		uint64_t last = scan_segment(s, firsts[i], acked, prev);
+	if (s->stream == 0) /* no state file: the segments say whose they are */
+		s->stream = stream_of_segments(s, firsts, nf);
+	/*
+	 * The newest segments now, back to the first that holds a record: it
+	 * says where seqs go on. The older ones (all their seqs lower) are
+	 * read on the writer thread while the agent runs.
+	 */
+	top = 0;
+	while (nf > 0 && top == 0) {
+		struct entvec v = {0};
+		struct seg g;
 
-		if (last > top)
-			top = prev = last;
+		nf--;
+		if (!scan_segment(s, firsts[nf], acked, 0, &v, &g, &s->cut)) {
+			free(v.v);
+			continue;
+		}
+		segs_prepend(s, &g, 1);
+		/* before what newer segments put in the index */
+		for (size_t i = 0; i < s->n; i++) {
+			if (v.n == v.cap) {
+				v.cap = v.cap ? v.cap * 2 : 64;
+				v.v = xreallocarray(v.v, v.cap, sizeof(*v.v));
+			}
+			v.v[v.n++] = *ent_at(s, s->first_abs + i);
+		}
+		s->head = s->n = s->live = 0;
+		for (size_t i = 0; i < v.n; i++)
+			*ent_push(s) = v.v[i];
+		free(v.v);
+		top = g.last;
 	}
-	free(firsts);
+	s->scan_ms = mono_now_ms();
+	s->scan_acked = acked;
+	if (nf > 0) {
+		s->scanning = 1;
+		s->scan_firsts = firsts;
+		s->nscan = nf;
+		s->scan_limit = firsts[nf];
+	} else {
+		free(firsts);
+	}
 	if (s->stream == 0) {
 		s->cut = 0; /* a new stream: no collector knows any of its seqs */
 		while (s->stream == 0)
@@ -1318,12 +1488,16 @@ struct spool *spool_open(struct event_base *base, const struct spool_conf *c, vo
 			close(s->dirfd);
 		s->state_fd = s->dirfd = -1;
 		s->nsegs = 0;
+		free(s->scan_firsts);
+		s->scan_firsts = NULL;
+		s->scanning = 0;
 		return s;
 	}
 	s->pipe_r = p[0];
 	s->pipe_w = p[1];
 	s->cursor = s->memlo = s->first_abs;
 	s->disk_total = s->st.disk_bytes = s->total;
+	s->st.disk_bytes = s->total; /* the older segments' bytes follow */
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1335,9 +1509,16 @@ struct spool *spool_open(struct event_base *base, const struct spool_conf *c, vo
 	if (pthread_create(&s->thread, NULL, writer_main, s) != 0)
 		fatalx("spool: cannot start the writer thread");
 	s->on_disk = 1;
-	log_info("spool: %s: stream %016" PRIx64 ", %zu unacknowledged batches in %zu segments "
-		 "(%llu bytes), next batch %" PRIu64,
-		 s->dir, s->stream, s->live, s->nsegs, s->total, s->next_seq);
+	if (s->scanning)
+		log_info("spool: %s: stream %016" PRIx64
+			 ", %zu unacknowledged batches in the newest "
+			 "%zu segments (%llu bytes), next batch %" PRIu64 "; reading %zu older "
+			 "segments in the background: their batches are sent first",
+			 s->dir, s->stream, s->live, s->nsegs, s->total, s->next_seq, s->nscan);
+	else
+		log_info("spool: %s: stream %016" PRIx64 ", %zu unacknowledged batches in %zu "
+			 "segments (%llu bytes), next batch %" PRIu64,
+			 s->dir, s->stream, s->live, s->nsegs, s->total, s->next_seq);
 	return s;
 }
 
@@ -1357,6 +1538,7 @@ void spool_free(struct spool *s)
 				free(d->frames[i]);
 			free(d->frames);
 			free(d->lens);
+			free(d->ents);
 			free(d);
 		}
 		event_free(s->done_ev);
@@ -1371,6 +1553,7 @@ void spool_free(struct spool *s)
 		free(s->e[(s->head + i) % s->cap].frame);
 	free(s->e);
 	free(s->segs);
+	free(s->scan_firsts);
 	free(s->dir);
 	free(s);
 }
@@ -1449,6 +1632,8 @@ size_t spool_ack(struct spool *s, uint64_t seq)
 			  seq, s->next_seq);
 		return 0;
 	}
+	if (seq > s->ack_seen)
+		s->ack_seen = seq; /* also for batches start-up is still reading */
 	ent_pop_front(s, seq, &n);
 	if (n > 0)
 		drop_episode_end(s);
@@ -1501,6 +1686,8 @@ static void request_read(struct spool *s, uint64_t abs)
 
 int spool_send(struct spool *s, struct evbuffer *out, uint64_t *seq, spool_put_fn put, void *arg)
 {
+	if (s->scanning)
+		return 0; /* the older batches go first: ready() follows once they are read */
 	while (ent_valid(s, s->cursor)) {
 		struct ent *e = ent_at(s, s->cursor);
 

@@ -89,10 +89,14 @@ static int teardown(void **state)
 	return 0;
 }
 
+static void run_for(struct fx *f, uint64_t ms);
+
+/* Opens the spool again, as a restart does, and lets start-up read it all. */
 static void reopen(struct fx *f)
 {
 	spool_free(f->s);
 	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	run_for(f, 100);
 }
 
 /* A frame as the uplink builds it: a 4-byte length, then `len - 4` bytes. */
@@ -223,6 +227,41 @@ static void test_spool_replays_in_order_after_restart(void **state)
 	assert_int_equal(send_all(f, seqs, 5, 300), 5);
 	assert_int_equal(seqs[0], 1);
 	assert_int_equal(seqs[4], 5);
+}
+
+static void test_spool_older_segments_are_read_while_the_agent_runs(void **state)
+{
+	struct fx *f = *state;
+	uint64_t seqs[64], seq = 0;
+	struct evbuffer *out = evbuffer_new();
+	struct spool_stats st;
+	size_t n, segs;
+
+	f->conf.max_bytes = 1 << 20; /* segments of 128 KiB */
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	append_range(f, 1, 40, 10000);
+	run_for(f, 200);
+	spool_free(f->s);
+	segs = count_segments(f, NULL, 0);
+	assert_true(segs >= 3);
+	/* start-up reads only the newest segment before it returns */
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	spool_get_stats(f->s, &st);
+	assert_true(st.batches > 0);
+	assert_true(st.batches < 40);
+	assert_int_equal(spool_next_seq(f->s), 41);
+	/* nothing goes out before the older batches are read: they go first */
+	assert_int_equal(spool_send(f->s, out, &seq, NULL, NULL), 0);
+	/* the agent runs meanwhile: a HelloAck acknowledges 1..3, new batches come */
+	assert_int_equal(spool_ack(f->s, 3), 0);
+	append_range(f, 41, 42, 10000);
+	n = send_all(f, seqs, 39, 10000);
+	assert_int_equal(n, 39);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(seqs[i], 4 + i);
+	spool_get_stats(f->s, &st);
+	assert_int_equal(st.batches, 39);
+	evbuffer_free(out);
 }
 
 static void test_spool_ack_deletes_segments_and_seq_continues(void **state)
@@ -559,6 +598,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_dir_of_another_agent_is_not_shared, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_older_segments_are_read_while_the_agent_runs,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_long_outage_reads_old_batches_back_from_disk,
 					    setup, teardown),
 	};
