@@ -19,15 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_records.h"
 #include "journal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			abort();                                                                   \
-	} while (0)
 
 #define MAX_BATCHES 1024
 
@@ -48,17 +43,6 @@ static void batch_cb(struct sample_batch *b, void *arg)
 	s->n++;
 	s->samples += b->n;
 	sample_batch_free(b);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
 }
 
 /* Writes correct CRCs wherever the layout can be walked (after the 8-byte banner). */

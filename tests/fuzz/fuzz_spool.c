@@ -22,16 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_records.h"
 #include "recscan.h"
 #include "spool.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			abort();                                                                   \
-	} while (0)
 
 #define MAX_RECS 4096
 
@@ -58,17 +53,6 @@ static void rec_cb(const struct spool_rec *r, void *arg)
 	}
 	s->n++;
 	s->end = r->off + SPOOL_RECORD_SIZE + r->len;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
 }
 
 /* Writes correct CRCs wherever the layout can be walked. */

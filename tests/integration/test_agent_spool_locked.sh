@@ -14,22 +14,8 @@ trap 'cleanup; s=$?; rm -rf "$W"; exit $s' EXIT
 web_port=$(free_port tcp)
 col_port=$(free_port tcp)
 write_collector_conf "$W" "$col_port" </dev/null
-cat >"$W/agent.conf" <<EOC
-site = "fosen"
-insecure = yes
-collector "dc1" { address = "127.0.0.1:$col_port" }
-spool_dir = "$W/spool"
-probe "web" {
-  kind = "tcp"
-  address = "127.0.0.1:$web_port"
-  interval = 1
-  timeout = 500
-}
-EOC
+AGENT_SPOOL="$W/spool" start_web_probe "$W" fosen "$col_port" "$web_port"
 sed 's/^site = "fosen"$/site = "leksvik"/' "$W/agent.conf" >"$W/leksvik.conf"
-start_tcp_service web "$W" "$web_port"
-start_collector "$W" "$col_port"
-start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -v -c "$W/agent.conf"
 rrd="$W/rrd/fosen/127.0.0.1/web.rrd"
 wait_for 15 test -f "$rrd" || { cat "$W/agent.log"; fail "no RRD file"; }
 grep -q "spool: $W/spool: stream [0-9a-f]*, " "$W/agent.log" || { cat "$W/agent.log"; fail "the first agent has no spool on disk"; }

@@ -193,24 +193,53 @@ static void flip_byte(const char *path, long off)
 	fclose(f);
 }
 
+static long file_size(const char *path)
+{
+	struct stat sb;
+
+	assert_int_equal(stat(path, &sb), 0);
+	return (long)sb.st_size;
+}
+
+/* Replays the journal under d into g, as a start does. */
+static void replay(const char *d, struct got *g, struct journal_replay_stats *st)
+{
+	char why[256];
+	struct journal *j = journal_open(d, why, sizeof(why));
+
+	assert_non_null(j);
+	assert_int_equal(journal_replay(j, keep, g, st, why, sizeof(why)), 0);
+	journal_free(j);
+}
+
+/* A journal of n batches in a new directory (returned); its file's path in path. */
+static char *journal_with(int n, char *path, size_t len)
+{
+	char *d = tmpdir();
+
+	write_batches(d, n);
+	first_file(d, path, len);
+	return d;
+}
+
+static void journal_gone(char *d)
+{
+	rm_rf(d);
+	free(d);
+}
+
 static void test_corrupt_record_costs_only_itself(void **state)
 {
-	char *d = tmpdir(), why[256], path[512];
+	char path[512], *d = journal_with(5, path, sizeof(path));
 	struct journal_replay_stats st;
 	struct got g = {0};
-	struct journal *j;
-	struct stat sb;
 	long rec;
 
-	write_batches(d, 5);
-	first_file(d, path, sizeof(path));
-	assert_int_equal(stat(path, &sb), 0);
-	rec = (sb.st_size - 8) / 5; /* the records are all alike */
+	rec = (file_size(path) - 8) / 5; /* the records are all alike */
 	/* a byte in the middle of the second record's samples */
 	flip_byte(path, 8 + rec + rec / 2);
 	for (int pass = 0; pass < 2; pass++) {
-		j = journal_open(d, why, sizeof(why));
-		assert_int_equal(journal_replay(j, keep, &g, &st, why, sizeof(why)), 0);
+		replay(d, &g, &st);
 		/* the acknowledged batches after it are all there, in order */
 		assert_int_equal(g.n, 4);
 		assert_int_equal(g.b[0]->seq, 1);
@@ -221,72 +250,51 @@ static void test_corrupt_record_costs_only_itself(void **state)
 		assert_int_equal(st.skipped_bytes, rec);
 		assert_int_equal(st.cut_bytes, 0);
 		got_free(&g);
-		journal_free(j);
 		/* nothing was cut: the next start finds the same */
-		assert_int_equal(stat(path, &sb), 0);
-		assert_int_equal(sb.st_size, 8 + 5 * rec);
+		assert_int_equal(file_size(path), 8 + 5 * rec);
 	}
-	rm_rf(d);
-	free(d);
+	journal_gone(d);
 }
 
 static void test_holes_and_a_corrupt_tail(void **state)
 {
-	char *d = tmpdir(), why[256], path[512];
+	char path[512], *d = journal_with(5, path, sizeof(path));
 	struct journal_replay_stats st;
 	struct got g = {0};
-	struct journal *j;
-	struct stat sb;
 	long rec;
 
-	write_batches(d, 5);
-	first_file(d, path, sizeof(path));
-	assert_int_equal(stat(path, &sb), 0);
-	rec = (sb.st_size - 8) / 5;
+	rec = (file_size(path) - 8) / 5;
 	flip_byte(path, 8);               /* the first record's magic */
 	flip_byte(path, 8 + 2 * rec + 5); /* the third record's length: runs past the end */
 	flip_byte(path, 8 + 5 * rec - 1); /* the last record's last sample */
-	j = journal_open(d, why, sizeof(why));
-	assert_int_equal(journal_replay(j, keep, &g, &st, why, sizeof(why)), 0);
+	replay(d, &g, &st);
 	assert_int_equal(g.n, 2);
 	assert_int_equal(g.b[0]->seq, 2);
 	assert_int_equal(g.b[1]->seq, 4);
 	assert_int_equal(st.skipped_bytes, 2 * rec);
 	assert_int_equal(st.cut_bytes, rec);
 	got_free(&g);
-	journal_free(j);
-	assert_int_equal(stat(path, &sb), 0);
-	assert_int_equal(sb.st_size, 8 + 4 * rec);
-	rm_rf(d);
-	free(d);
+	assert_int_equal(file_size(path), 8 + 4 * rec);
+	journal_gone(d);
 }
 
 static void test_a_damaged_banner_loses_no_record(void **state)
 {
-	char *d = tmpdir(), why[256], path[512];
+	char path[512], *d = journal_with(3, path, sizeof(path));
 	struct journal_replay_stats st;
 	struct got g = {0};
-	struct journal *j;
-	struct stat sb;
-	off_t size;
+	long size;
 
-	write_batches(d, 3);
-	first_file(d, path, sizeof(path));
-	assert_int_equal(stat(path, &sb), 0);
-	size = sb.st_size;
+	size = file_size(path);
 	flip_byte(path, 3);
-	j = journal_open(d, why, sizeof(why));
-	assert_int_equal(journal_replay(j, keep, &g, &st, why, sizeof(why)), 0);
+	replay(d, &g, &st);
 	assert_int_equal(g.n, 3);
 	assert_int_equal(g.b[2]->seq, 3);
 	assert_int_equal(st.skipped_bytes, 8);
 	assert_int_equal(st.cut_bytes, 0);
 	got_free(&g);
-	journal_free(j);
-	assert_int_equal(stat(path, &sb), 0);
-	assert_int_equal(sb.st_size, size);
-	rm_rf(d);
-	free(d);
+	assert_int_equal(file_size(path), size);
+	journal_gone(d);
 }
 
 static void test_checkpoint_removes_finished_files_only(void **state)

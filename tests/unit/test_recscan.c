@@ -103,13 +103,26 @@ static void test_clean_file_reads_whole(void **state)
 	assert_string_equal(recscan_holes_text(&r, text, sizeof(text)), "");
 }
 
+/* r's first hole is [from, to), and recscan_holes_text says so, then `more`. */
+static void assert_first_hole(const struct recscan_result *r, size_t from, size_t to,
+			      const char *why, const char *more)
+{
+	char want[200], got[200];
+
+	assert_int_equal(r->hole_from, from);
+	assert_int_equal(r->hole_to, to);
+	assert_string_equal(r->hole_why, why);
+	snprintf(want, sizeof(want), "offsets %zu..%zu (%zu bytes): %s%s", from, to, to - from, why,
+		 more);
+	assert_string_equal(recscan_holes_text(r, got, sizeof(got)), want);
+}
+
 static void test_a_hole_in_the_middle_costs_only_its_record(void **state)
 {
 	uint8_t b[512];
 	size_t offs[16], len = build(b, 6, offs);
 	struct seen s = {0};
 	struct recscan_result r;
-	char text[128];
 
 	b[offs[2] + 4] ^= 0x01; /* record 3's payload */
 	recscan(b, len, 4, &ops, &s, &r);
@@ -120,16 +133,8 @@ static void test_a_hole_in_the_middle_costs_only_its_record(void **state)
 	assert_int_equal(r.end, len);
 	assert_null(r.tail_why);
 	assert_int_equal(r.holes, 1);
-	assert_int_equal(r.hole_from, offs[2]);
-	assert_int_equal(r.hole_to, offs[3]);
 	assert_int_equal(r.hole_bytes, offs[3] - offs[2]);
-	snprintf(text, sizeof(text), "offsets %zu..%zu (%zu bytes): bad sum", offs[2], offs[3],
-		 offs[3] - offs[2]);
-	{
-		char got[128];
-
-		assert_string_equal(recscan_holes_text(&r, got, sizeof(got)), text);
-	}
+	assert_first_hole(&r, offs[2], offs[3], "bad sum", "");
 }
 
 static void test_a_length_that_runs_past_the_end_in_the_middle_is_a_hole(void **state)
@@ -154,7 +159,7 @@ static void test_several_holes_and_damage_at_the_start(void **state)
 	size_t offs[16], len = build(b, 8, offs);
 	struct seen s = {0};
 	struct recscan_result r;
-	char got[160];
+	char more[80];
 
 	b[offs[0]] = 'X';        /* record 1's magic */
 	b[offs[3] + 5] ^= 0x20;  /* record 4's payload */
@@ -164,20 +169,11 @@ static void test_several_holes_and_damage_at_the_start(void **state)
 	assert_int_equal(s.first[0], 2);
 	assert_int_equal(s.first[2], 6);
 	assert_int_equal(r.holes, 2);
-	assert_int_equal(r.hole_from, offs[0]);
-	assert_int_equal(r.hole_to, offs[1]);
 	assert_int_equal(r.hole_bytes, (offs[1] - offs[0]) + (offs[5] - offs[3]));
 	/* every byte is in a record or a hole */
 	assert_int_equal(r.end, len);
-	snprintf(got, sizeof(got),
-		 "offsets %zu..%zu (%zu bytes): bad magic; 1 more damaged "
-		 "stretches, %zu bytes in all",
-		 offs[0], offs[1], offs[1] - offs[0], r.hole_bytes);
-	{
-		char text[160];
-
-		assert_string_equal(recscan_holes_text(&r, text, sizeof(text)), got);
-	}
+	snprintf(more, sizeof(more), "; 1 more damaged stretches, %zu bytes in all", r.hole_bytes);
+	assert_first_hole(&r, offs[0], offs[1], "bad magic", more);
 }
 
 static void test_a_torn_tail_ends_the_good_part(void **state)

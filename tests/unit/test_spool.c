@@ -337,29 +337,45 @@ static void first_segment(struct fx *f, char *path, size_t sz)
 	snprintf(path, sz, "%s/%s", f->dir, name);
 }
 
+/* A spool that wrote and sent batches 1..n of 200 bytes, then stopped. */
+static void spool_written(struct fx *f, uint64_t n)
+{
+	uint64_t seqs[16];
+
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	append_range(f, 1, n, 200);
+	assert_int_equal(send_all(f, seqs, n, 200), n);
+	spool_free(f->s);
+	f->s = NULL;
+}
+
+/* The size of the oldest segment file. */
+static off_t first_segment_size(struct fx *f)
+{
+	char path[128];
+	struct stat sb;
+
+	first_segment(f, path, sizeof(path));
+	assert_int_equal(stat(path, &sb), 0);
+	return sb.st_size;
+}
+
 static void test_spool_cuts_a_torn_tail_at_start(void **state)
 {
 	struct fx *f = *state;
 	uint64_t seqs[8];
 	struct spool_stats st;
 	char path[128];
-	struct stat sb;
 
-	f->s = spool_open(f->base, &f->conf, ready_cb, f);
-	append_range(f, 1, 5, 200);
-	assert_int_equal(send_all(f, seqs, 5, 200), 5);
-	spool_free(f->s);
-	f->s = NULL;
-	first_segment(f, path, sizeof(path));
-	assert_int_equal(stat(path, &sb), 0);
-	assert_int_equal(sb.st_size, SPOOL_HEADER_SIZE + 5 * (SPOOL_RECORD_SIZE + 200));
+	spool_written(f, 5);
+	assert_int_equal(first_segment_size(f), SPOOL_HEADER_SIZE + 5 * (SPOOL_RECORD_SIZE + 200));
 	/* the last record loses its last 3 bytes, as after a power loss */
-	assert_int_equal(truncate(path, sb.st_size - 3), 0);
+	first_segment(f, path, sizeof(path));
+	assert_int_equal(truncate(path, SPOOL_HEADER_SIZE + 5 * (SPOOL_RECORD_SIZE + 200) - 3), 0);
 	reopen(f);
 	spool_get_stats(f->s, &st);
 	assert_int_equal(st.batches, 4);
-	assert_int_equal(stat(path, &sb), 0);
-	assert_int_equal(sb.st_size, SPOOL_HEADER_SIZE + 4 * (SPOOL_RECORD_SIZE + 200));
+	assert_int_equal(first_segment_size(f), SPOOL_HEADER_SIZE + 4 * (SPOOL_RECORD_SIZE + 200));
 	/* new batches never reuse the seq of the one that was cut */
 	assert_true(spool_next_seq(f->s) > 5);
 	assert_int_equal(send_all(f, seqs, 4, 200), 4);
@@ -393,23 +409,15 @@ static void test_spool_corrupt_record_costs_only_itself(void **state)
 	struct fx *f = *state;
 	uint64_t seqs[8];
 	struct spool_stats st;
-	char path[128];
-	struct stat sb;
 
-	f->s = spool_open(f->base, &f->conf, ready_cb, f);
-	append_range(f, 1, 5, 200);
-	assert_int_equal(send_all(f, seqs, 5, 200), 5);
-	spool_free(f->s);
-	f->s = NULL;
+	spool_written(f, 5);
 	/* one bit flips inside the frame of record 3 */
 	flip_bit(f, rec_at(2) + SPOOL_RECORD_SIZE + 50);
 	reopen(f);
 	spool_get_stats(f->s, &st);
 	assert_int_equal(st.batches, 4);
 	/* a hole in the middle is not cut: the records after it are good */
-	first_segment(f, path, sizeof(path));
-	assert_int_equal(stat(path, &sb), 0);
-	assert_int_equal(sb.st_size, rec_at(5));
+	assert_int_equal(first_segment_size(f), rec_at(5));
 	/* read back from disk past the hole, in order */
 	assert_int_equal(send_all(f, seqs, 4, 200), 4);
 	assert_int_equal(seqs[0], 1);
@@ -429,14 +437,8 @@ static void test_spool_holes_and_a_corrupt_tail(void **state)
 	struct fx *f = *state;
 	uint64_t seqs[8];
 	struct spool_stats st;
-	char path[128];
-	struct stat sb;
 
-	f->s = spool_open(f->base, &f->conf, ready_cb, f);
-	append_range(f, 1, 6, 200);
-	assert_int_equal(send_all(f, seqs, 6, 200), 6);
-	spool_free(f->s);
-	f->s = NULL;
+	spool_written(f, 6);
 	/* record 1's magic, record 3's length and record 6's frame are hit */
 	flip_bit(f, rec_at(0));
 	flip_bit(f, rec_at(2) + 13);
@@ -445,9 +447,7 @@ static void test_spool_holes_and_a_corrupt_tail(void **state)
 	spool_get_stats(f->s, &st);
 	assert_int_equal(st.batches, 3);
 	/* the corrupt last record is a tail: cut */
-	first_segment(f, path, sizeof(path));
-	assert_int_equal(stat(path, &sb), 0);
-	assert_int_equal(sb.st_size, rec_at(5));
+	assert_int_equal(first_segment_size(f), rec_at(5));
 	assert_int_equal(send_all(f, seqs, 3, 200), 3);
 	assert_int_equal(seqs[0], 2);
 	assert_int_equal(seqs[1], 4);
