@@ -327,14 +327,16 @@ static void segscan_take(const uint8_t *p, size_t size, size_t off, void *arg)
 }
 
 size_t spool_scan_segment(const uint8_t *buf, size_t len, uint64_t stream, uint64_t prev_seq,
-			  void (*rec)(const struct spool_rec *, void *), void *arg,
-			  uint64_t *stream_out, const char **why, struct recscan_result *res)
+			  uint64_t name_first, void (*rec)(const struct spool_rec *, void *),
+			  void *arg, uint64_t *stream_out, const char **why,
+			  struct recscan_result *res)
 {
 	static const struct recscan_ops ops = {rec_magic, sizeof(rec_magic), segscan_check,
 					       segscan_take};
 	struct recscan_result own;
 	struct segscan c = {0, rec, arg, {0}};
 	uint64_t st, first;
+	const char *damaged;
 
 	if (res == NULL)
 		res = &own;
@@ -344,8 +346,16 @@ size_t spool_scan_segment(const uint8_t *buf, size_t len, uint64_t stream, uint6
 		*why = "torn segment header";
 		return 0;
 	}
-	if ((*why = header_decode(buf, seg_magic, &st, &first)) != NULL)
-		return 0;
+	damaged = header_decode(buf, seg_magic, &st, &first);
+	if (damaged != NULL) {
+		/* the name and the state file say what it said: its records still count */
+		if (stream == 0 || name_first == 0) {
+			*why = damaged;
+			return 0;
+		}
+		st = stream;
+		first = name_first;
+	}
 	if (st == 0 || (stream != 0 && st != stream)) {
 		*why = "segment of another stream";
 		return 0;
@@ -354,12 +364,24 @@ size_t spool_scan_segment(const uint8_t *buf, size_t len, uint64_t stream, uint6
 		*why = "segment's first seq does not grow";
 		return 0;
 	}
-	if (stream_out != NULL)
-		*stream_out = st;
 	/* the first record's seq is at least the header's: the later ones grow */
 	c.prev = first - 1;
 	recscan(buf, len, SPOOL_HEADER_SIZE, &ops, &c, res);
 	*why = res->tail_why;
+	if (damaged != NULL) {
+		if (res->records == 0) {
+			*why = damaged;
+			return 0;
+		}
+		/* the header is the first damaged stretch */
+		res->holes++;
+		res->hole_bytes += SPOOL_HEADER_SIZE;
+		res->hole_from = 0;
+		res->hole_to = SPOOL_HEADER_SIZE;
+		res->hole_why = "damaged segment header";
+	}
+	if (stream_out != NULL)
+		*stream_out = st;
 	return res->end;
 }
 
@@ -1082,7 +1104,7 @@ static int scan_segment(struct spool *s, uint64_t first, uint64_t acked, uint64_
 	struct scan_ctx c = {out, acked, first, 0, 0, 0};
 	struct recscan_result res;
 	uint64_t stream = s->stream;
-	int fd;
+	int fd, hdr;
 
 	seg_name(name, sizeof(name), first);
 	fd = openat(s->dirfd, name, O_RDWR | O_CLOEXEC);
@@ -1099,8 +1121,8 @@ static int scan_segment(struct spool *s, uint64_t first, uint64_t acked, uint64_
 		log_warn("spool: %s/%s: cannot read", s->dir, name);
 		r = 0;
 	}
-	good =
-	    spool_scan_segment(buf, (size_t)r, s->stream, prev, scan_rec, &c, &stream, &why, &res);
+	good = spool_scan_segment(buf, (size_t)r, s->stream, prev, first, scan_rec, &c, &stream,
+				  &why, &res);
 	free(buf);
 	if (good == 0) {
 		log_warnx("spool: %s/%s: offset 0: %s; the segment (%lld bytes) is removed", s->dir,
@@ -1113,6 +1135,7 @@ static int scan_segment(struct spool *s, uint64_t first, uint64_t acked, uint64_
 	}
 	recscan_holes_text(&res, holes, sizeof(holes));
 	scan_kept(&c, kept, sizeof(kept));
+	hdr = res.holes > 0 && res.hole_from == 0;
 	if (good < (size_t)st.st_size) {
 		log_warnx(
 		    "spool: %s/%s: offset %zu: %s; cut there (%lld bytes after it removed)%s%s"
@@ -1123,10 +1146,22 @@ static int scan_segment(struct spool *s, uint64_t first, uint64_t acked, uint64_
 		*cut = 1;
 		if (ftruncate(fd, (off_t)good) < 0 || fdatasync(fd) < 0)
 			log_warn("spool: %s/%s: cannot cut at offset %zu", s->dir, name, good);
-	} else if (res.holes > 0) {
+	} else if (res.holes > (hdr ? 1U : 0U)) {
 		/* what follows a hole is good: the file stays as it is, the hole is lost */
 		log_warnx("spool: %s/%s: %s; skipped (any batch in it is lost), %s", s->dir, name,
 			  holes, kept);
+	}
+	if (hdr) {
+		uint8_t h[SPOOL_HEADER_SIZE];
+
+		/* a damaged header is written again, from the name and the stream */
+		log_warnx("spool: %s/%s: offset 0: damaged segment header; written again from the "
+			  "file's name and the spool's stream, %s",
+			  s->dir, name, kept);
+		header_encode(h, seg_magic, s->stream, first);
+		if (pwrite(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) || fdatasync(fd) < 0)
+			log_warn("spool: %s/%s: offset 0: cannot write the header again", s->dir,
+				 name);
 	}
 	close(fd);
 	*g = (struct seg){.first = first, .last = c.last, .size = good};

@@ -109,7 +109,10 @@ uint32_t spool_crc32c(uint32_t crc, const void *buf, size_t len);
  * highest seq before this segment; *why says why the tail from there on is
  * no good (NULL: nothing, the whole buffer is good). *res (NULL: not
  * wanted) tells the damaged stretches skipped in the middle as well. A
- * header that is wrong returns 0 with *why set. For tests and fuzzing too.
+ * header that is wrong returns 0 with *why set, unless it is damaged while
+ * `stream` is known and `name_first` (the first seq the file's name says;
+ * 0: none) stands in for it: then the records still count and the header
+ * is the first damaged stretch, at offset 0. For tests and fuzzing too.
  */
 struct spool_rec {
 	uint64_t seq;
@@ -120,7 +123,8 @@ struct spool_rec {
 };
 struct recscan_result;
 size_t spool_scan_segment(const uint8_t *buf, size_t len, uint64_t stream, uint64_t prev_seq,
-			  void (*rec)(const struct spool_rec *, void *), void *arg,
-			  uint64_t *stream_out, const char **why, struct recscan_result *res);
+			  uint64_t name_first, void (*rec)(const struct spool_rec *, void *),
+			  void *arg, uint64_t *stream_out, const char **why,
+			  struct recscan_result *res);
 
 #endif

@@ -11,10 +11,13 @@
  *          checksums: lengths, seqs, torn tails
  *   bit 1  set: the reader expects stream 0x1122334455667788 (else any)
  *   bit 2  set: the seq before this segment is 5 (else 0)
+ *   bit 3  set: the file's name says its first seq is 7 (else it says
+ *          nothing), which with a given stream stands in for a damaged
+ *          header
  *
  * Contract: the good prefix is at most the input; records lie inside it,
  * in order from offset 32 on, with growing seqs, and every byte between
- * them is in a damaged stretch it counts as skipped; scanning the good
+ * them (and a damaged header) is in a damaged stretch it counts as skipped; scanning the good
  * prefix again finds the same records and stretches and no bad tail; an
  * input cut short reports a reason.
  */
@@ -79,9 +82,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct seen a, b;
 	uint8_t mode, *buf;
 	size_t len, good, again;
-	uint64_t stream, prev, st_out = 0;
+	uint64_t stream, prev, name_first, st_out = 0;
 	const char *why, *why2;
 	struct recscan_result ra, rb;
+	size_t hdr;
 
 	if (size < 1)
 		return 0;
@@ -95,10 +99,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fix_crcs(buf, len);
 	stream = mode & 2 ? 0x1122334455667788ULL : 0;
 	prev = mode & 4 ? 5 : 0;
+	name_first = mode & 8 ? 7 : 0;
 
 	memset(&a, 0, sizeof(a));
 	a.len = len;
-	good = spool_scan_segment(buf, len, stream, prev, rec_cb, &a, &st_out, &why, &ra);
+	good =
+	    spool_scan_segment(buf, len, stream, prev, name_first, rec_cb, &a, &st_out, &why, &ra);
 	CHECK(good <= len);
 	CHECK(good == len || why != NULL);
 	if (good == 0) {
@@ -107,14 +113,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(good >= SPOOL_HEADER_SIZE);
 		CHECK(st_out != 0 && (stream == 0 || st_out == stream));
 		CHECK(good == (a.n ? a.end : SPOOL_HEADER_SIZE));
-		CHECK(ra.records == a.n && ra.hole_bytes == a.gaps);
-		CHECK(ra.holes <= a.n && (ra.holes == 0) == (a.gaps == 0));
+		/* a damaged header is a stretch of its own, at offset 0 */
+		hdr = ra.holes > 0 && ra.hole_from == 0 ? 1 : 0;
+		CHECK(!hdr || (stream != 0 && name_first != 0 && ra.hole_to == SPOOL_HEADER_SIZE));
+		CHECK(ra.records == a.n && ra.hole_bytes == a.gaps + (hdr ? SPOOL_HEADER_SIZE : 0));
+		CHECK(ra.holes <= a.n + hdr && (ra.holes == hdr) == (a.gaps == 0));
 		if (a.n > 0)
 			CHECK(a.seqs[0] > prev);
 		/* the cut file reads back whole, with the same records */
 		memset(&b, 0, sizeof(b));
 		b.len = good;
-		again = spool_scan_segment(buf, good, stream, prev, rec_cb, &b, NULL, &why2, &rb);
+		again = spool_scan_segment(buf, good, stream, prev, name_first, rec_cb, &b, NULL,
+					   &why2, &rb);
 		CHECK(again == good && why2 == NULL);
 		CHECK(b.n == a.n && rb.holes == ra.holes && rb.hole_bytes == ra.hole_bytes);
 		for (size_t i = 0; i < a.n && i < MAX_RECS; i++)

@@ -456,6 +456,42 @@ static void test_spool_holes_and_a_corrupt_tail(void **state)
 	assert_true(spool_next_seq(f->s) > 6 + 1000);
 }
 
+static void test_spool_damaged_header_loses_no_batch(void **state)
+{
+	struct fx *f = *state;
+	uint64_t seqs[8];
+	struct spool_stats st;
+
+	spool_written(f, 4);
+	flip_bit(f, 20); /* the header's stream */
+	reopen(f);
+	spool_get_stats(f->s, &st);
+	assert_int_equal(st.batches, 4);
+	assert_int_equal(send_all(f, seqs, 4, 200), 4);
+	assert_int_equal(seqs[0], 1);
+	assert_int_equal(seqs[3], 4);
+	assert_int_equal(spool_next_seq(f->s), 5);
+	/* written again: it reads whole even without the spool's stream */
+	{
+		uint8_t buf[2048];
+		char path[128];
+		const char *why;
+		int fd;
+		ssize_t n;
+
+		first_segment(f, path, sizeof(path));
+		fd = open(path, O_RDONLY);
+		assert_true(fd >= 0);
+		n = read(fd, buf, sizeof(buf));
+		close(fd);
+		assert_int_equal(n, rec_at(4));
+		assert_int_equal(
+		    spool_scan_segment(buf, (size_t)n, 0, 0, 0, NULL, NULL, NULL, &why, NULL),
+		    rec_at(4));
+		assert_null(why);
+	}
+}
+
 static void test_spool_a_garbage_segment_is_removed_not_fatal(void **state)
 {
 	struct fx *f = *state;
@@ -590,6 +626,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_spool_corrupt_record_costs_only_itself, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_holes_and_a_corrupt_tail, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_damaged_header_loses_no_batch, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_a_garbage_segment_is_removed_not_fatal,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_unusable_dir_keeps_batches_in_memory, setup,
