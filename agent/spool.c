@@ -1532,7 +1532,6 @@ struct spool *spool_open(struct event_base *base, const struct spool_conf *c, vo
 	s->pipe_w = p[1];
 	s->cursor = s->memlo = s->first_abs;
 	s->disk_total = s->st.disk_bytes = s->total;
-	s->st.disk_bytes = s->total; /* the older segments' bytes follow */
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1541,9 +1540,7 @@ struct spool *spool_open(struct event_base *base, const struct spool_conf *c, vo
 	s->done_ev = event_new(base, s->pipe_r, EV_READ | EV_PERSIST, done_cb, s);
 	event_add(s->done_ev, NULL);
 	s->last_sync_ms = mono_now_ms();
-	if (pthread_create(&s->thread, NULL, writer_main, s) != 0)
-		fatalx("spool: cannot start the writer thread");
-	s->on_disk = 1;
+	/* said before the writer runs: the segments and their bytes are its from then on */
 	if (s->scanning)
 		log_info("spool: %s: stream %016" PRIx64
 			 ", %zu unacknowledged batches in the newest "
@@ -1554,6 +1551,9 @@ struct spool *spool_open(struct event_base *base, const struct spool_conf *c, vo
 		log_info("spool: %s: stream %016" PRIx64 ", %zu unacknowledged batches in %zu "
 			 "segments (%llu bytes), next batch %" PRIu64,
 			 s->dir, s->stream, s->live, s->nsegs, s->total, s->next_seq);
+	if (pthread_create(&s->thread, NULL, writer_main, s) != 0)
+		fatalx("spool: cannot start the writer thread");
+	s->on_disk = 1;
 	return s;
 }
 

@@ -61,7 +61,10 @@ struct spool_stats {
  * Opens (creating if needed) the spool in c->dir, locks it (the state
  * file, flock; its `lock` file names the holder's pid) and reads what an
  * earlier run left there: verified records become the first batches to
- * send, a torn or corrupt tail is cut. `ready(arg)` runs on the loop
+ * send, a torn or corrupt tail is cut. Only the newest segment is read
+ * here; the writer thread reads the older ones while the loop runs, and
+ * spool_send() sends nothing until their batches are in line (ready()
+ * follows). `ready(arg)` runs on the loop
  * whenever batches become sendable (written, or read back from disk). A
  * spool_dir that cannot be used is logged and the spool keeps batches in
  * memory; NULL only when another agent holds the lock (logged, naming the
