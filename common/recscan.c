@@ -6,17 +6,39 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The first offset at or after `from` where a record checks out; len: none. */
+/*
+ * What looking for the next good record may cost, in bytes a check may read
+ * (it is charged all it could read): a multiple of the buffer. Damage on
+ * a disk meets a false record start now and then; a buffer laid out to
+ * hold thousands (batch values a hostile agent chose, say) would otherwise
+ * have each checked against the rest of the file.
+ */
+#define RECSCAN_BUDGET(len) (32 * (unsigned long long)(len) + (1ULL << 20))
+
+static const char gave_up[] = "no good record found within the search budget (too many false "
+			      "record starts)";
+
+/*
+ * The first offset at or after `from` where a record checks out; len when
+ * none does (or *budget runs out: *why says so).
+ */
 static size_t resync(const uint8_t *buf, size_t len, size_t from, const struct recscan_ops *ops,
-		     void *arg, long *size)
+		     void *arg, long *size, unsigned long long *budget, const char **why)
 {
 	while (from < len) {
 		const uint8_t *p = memmem(buf + from, len - from, ops->magic, ops->magic_len);
-		const char *why;
+		size_t avail;
+		const char *w;
 
 		if (p == NULL)
 			break;
-		*size = ops->check(p, len - (size_t)(p - buf), arg, &why);
+		avail = len - (size_t)(p - buf);
+		if (*budget < avail) {
+			*why = gave_up;
+			break;
+		}
+		*budget -= avail;
+		*size = ops->check(p, avail, arg, &w);
 		if (*size > 0)
 			return (size_t)(p - buf);
 		from = (size_t)(p - buf) + 1;
@@ -27,18 +49,21 @@ static size_t resync(const uint8_t *buf, size_t len, size_t from, const struct r
 void recscan(const uint8_t *buf, size_t len, size_t start, const struct recscan_ops *ops, void *arg,
 	     struct recscan_result *r)
 {
+	unsigned long long budget = RECSCAN_BUDGET(len);
 	size_t off = start;
 
 	memset(r, 0, sizeof(*r));
 	while (off < len) {
-		const char *why = NULL;
+		const char *why = NULL, *stop = NULL;
 		long size = ops->check(buf + off, len - off, arg, &why);
 		size_t next;
 
 		if (size <= 0) {
-			next = resync(buf, len, off + 1, ops, arg, &size);
+			next = resync(buf, len, off + 1, ops, arg, &size, &budget, &stop);
 			if (next == len) {
-				r->tail_why = why != NULL ? why : "bad record";
+				r->tail_why = stop != NULL  ? stop
+					      : why != NULL ? why
+							    : "bad record";
 				break;
 			}
 			if (r->holes++ == 0) {

@@ -6,6 +6,8 @@
  * check: length, checksum, order), so that one bad byte costs only the
  * record it hit, not every record after it. Only damage that no good
  * record follows (a torn or corrupt tail) ends the good part of the file.
+ * The search is bounded: checks at false record starts may read at most
+ * about 32 times the buffer in all, after which the rest counts as a tail.
  */
 #ifndef VAKT_RECSCAN_H
 #define VAKT_RECSCAN_H

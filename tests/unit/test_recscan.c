@@ -239,6 +239,29 @@ static void test_nothing_good_at_all(void **state)
 	assert_null(r.tail_why);
 }
 
+static void test_a_flood_of_false_record_starts_is_bounded(void **state)
+{
+	static uint8_t b[64 * 1024];
+	size_t offs[4], len = build(b, 2, offs), k;
+	struct seen s = {0};
+	struct recscan_result r;
+
+	b[offs[1] + 3] ^= 1; /* record 2 is damaged */
+	/* then "RC" again and again, each a record start that does not check out */
+	for (k = len; k + 2 <= sizeof(b) - 16; k += 2) {
+		b[k] = 'R';
+		b[k + 1] = 'C';
+	}
+	len = build(b + k, 1, offs) + k; /* a good record at the very end */
+	memcpy(b + k, "RC", 2);          /* (build wrote a banner there first) */
+	recscan(b, len, 4, &ops, &s, &r);
+	/* checking every start against the rest would read ~1 GB: it gives up */
+	assert_int_equal(s.n, 1);
+	assert_non_null(r.tail_why);
+	assert_non_null(strstr(r.tail_why, "search budget"));
+	assert_int_equal(r.holes, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -250,6 +273,7 @@ int main(void)
 	    cmocka_unit_test(test_a_corrupt_tail_after_a_hole),
 	    cmocka_unit_test(test_a_magic_inside_damage_is_not_taken),
 	    cmocka_unit_test(test_nothing_good_at_all),
+	    cmocka_unit_test(test_a_flood_of_false_record_starts_is_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
