@@ -2,7 +2,6 @@
  * main.c - vakt-agent: reads its config, schedules checks on one libevent
  * loop and streams their samples to the collector. Never blocks the loop.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
 #include <signal.h>
@@ -22,6 +21,7 @@
 #include "check.h"
 #include "daemon.h"
 #include "log.h"
+#include "spool.h"
 #include "uplink.h"
 #include "xmalloc.h"
 
@@ -38,7 +38,6 @@ static int check_spool_owner(const struct agent_conf *conf, int write)
 {
 	char path[4096], want[512], have[512] = "";
 	int segments = 0;
-	DIR *d;
 	FILE *f;
 
 	if (conf->spool_dir == NULL)
@@ -50,15 +49,8 @@ static int check_spool_owner(const struct agent_conf *conf, int write)
 			have[0] = '\0';
 		fclose(f);
 	}
-	if (have[0] != '\0' && strcmp(have, want) != 0 && (d = opendir(conf->spool_dir)) != NULL) {
-		struct dirent *e;
-
-		while ((e = readdir(d)) != NULL)
-			if (strlen(e->d_name) > 4 &&
-			    strcmp(e->d_name + strlen(e->d_name) - 4, ".seg") == 0)
-				segments++;
-		closedir(d);
-	}
+	if (have[0] != '\0' && strcmp(have, want) != 0)
+		segments = spool_has_segments(conf->spool_dir);
 	if (segments > 0) {
 		have[strcspn(have, "\n")] = '\0';
 		fprintf(
@@ -85,6 +77,32 @@ static int check_spool_owner(const struct agent_conf *conf, int write)
 		}
 	}
 	return 0;
+}
+
+/*
+ * One agent per spool_dir: a second one started on it (the same config
+ * twice, or two configs naming one directory) must not run beside the
+ * first, whose batches it would neither send nor keep. 0, or -1 with the
+ * error printed, naming the directory and the agent that holds it.
+ */
+static int check_spool_free(const struct agent_conf *conf)
+{
+	long pid;
+
+	if (conf->spool_dir == NULL || !spool_dir_in_use(conf->spool_dir, &pid))
+		return 0;
+	if (pid > 0)
+		fprintf(stderr,
+			"%s:%d: spool_dir \"%s\" is in use by another vakt-agent (pid %ld): two "
+			"agents cannot share a spool_dir; stop that one, or give each its own\n",
+			conf->path, conf->spool_dir_line, conf->spool_dir, pid);
+	else
+		fprintf(stderr,
+			"%s:%d: spool_dir \"%s\" is in use by another vakt-agent (its pid is not "
+			"known: see %s/lock): two agents cannot share a spool_dir; stop that one, "
+			"or give each its own\n",
+			conf->path, conf->spool_dir_line, conf->spool_dir, conf->spool_dir);
+	return -1;
 }
 
 /*
@@ -206,7 +224,8 @@ int main(int argc, char **argv)
 		agent_conf_free(a.conf);
 		return 0;
 	}
-	if (check_spool_owner(a.conf, 1) < 0) {
+	/* before the owner file is written: it is the running agent's */
+	if (check_spool_free(a.conf) < 0 || check_spool_owner(a.conf, 1) < 0) {
 		agent_conf_free(a.conf);
 		return 1;
 	}

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "recscan.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -76,7 +77,7 @@ struct job {
 	uint64_t abs;        /* read: index of the first record's entry */
 };
 
-enum done_kind { DONE_APPENDED, DONE_APPEND_FAILED, DONE_DROPPED, DONE_READ };
+enum done_kind { DONE_APPENDED, DONE_APPEND_FAILED, DONE_DROPPED, DONE_READ, DONE_SCANNED };
 
 struct done {
 	struct done *next;
@@ -88,6 +89,10 @@ struct done {
 	uint32_t count, nread;
 	uint8_t **frames;
 	uint32_t *lens;
+	/* scanned: the older segments' batches, in order, and how many segments */
+	struct ent *ents;
+	size_t nents, nsegs;
+	unsigned long long bytes;
 };
 
 struct seg {
@@ -121,7 +126,20 @@ struct spool {
 
 	/* the writer thread */
 	int on_disk;
-	int cut; /* start-up cut a torn or corrupt tail */
+	int cut;    /* start-up cut a torn or corrupt tail */
+	int locked; /* another agent holds spool_dir */
+	/*
+	 * Start-up reads the newest segment (it tells where seqs go on) before
+	 * the loop runs, and the older ones on the writer thread: until those
+	 * are in the index nothing is sent, since they go first.
+	 */
+	int scanning;
+	uint64_t *scan_firsts; /* the older segments, oldest first (the writer's) */
+	size_t nscan;
+	uint64_t scan_acked; /* the state file's acked */
+	uint64_t scan_limit; /* the older segments' seqs are below this */
+	uint64_t ack_seen;   /* the highest ack the loop had meanwhile */
+	uint64_t scan_ms;    /* when start-up began */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -283,20 +301,61 @@ static int record_decode(const uint8_t *buf, size_t avail, uint64_t prev_seq, st
 	return 1;
 }
 
-size_t spool_scan_segment(const uint8_t *buf, size_t len, uint64_t stream, uint64_t prev_seq,
-			  void (*rec)(const struct spool_rec *, void *), void *arg,
-			  uint64_t *stream_out, const char **why)
-{
-	uint64_t st, first;
-	size_t off = SPOOL_HEADER_SIZE;
+struct segscan {
+	uint64_t prev; /* the seq a record must pass */
+	void (*rec)(const struct spool_rec *, void *);
+	void *arg;
+	struct spool_rec r; /* what check() accepted, for take() */
+};
 
+static long segscan_check(const uint8_t *p, size_t avail, void *arg, const char **why)
+{
+	struct segscan *c = arg;
+	int k = record_decode(p, avail, c->prev, &c->r, why);
+
+	return k == 1 ? (long)(SPOOL_RECORD_SIZE + c->r.len) : k;
+}
+
+static void segscan_take(const uint8_t *p, size_t size, size_t off, void *arg)
+{
+	struct segscan *c = arg;
+
+	c->r.off = off;
+	c->prev = c->r.seq;
+	if (c->rec != NULL)
+		c->rec(&c->r, c->arg);
+}
+
+size_t spool_scan_segment(const uint8_t *buf, size_t len, uint64_t stream, uint64_t prev_seq,
+			  uint64_t name_first, void (*rec)(const struct spool_rec *, void *),
+			  void *arg, uint64_t *stream_out, const char **why,
+			  struct recscan_result *res)
+{
+	static const struct recscan_ops ops = {rec_magic, sizeof(rec_magic), segscan_check,
+					       segscan_take};
+	struct recscan_result own;
+	struct segscan c = {0, rec, arg, {0}};
+	uint64_t st, first;
+	const char *damaged;
+
+	if (res == NULL)
+		res = &own;
+	memset(res, 0, sizeof(*res));
 	*why = NULL;
 	if (len < SPOOL_HEADER_SIZE) {
 		*why = "torn segment header";
 		return 0;
 	}
-	if ((*why = header_decode(buf, seg_magic, &st, &first)) != NULL)
-		return 0;
+	damaged = header_decode(buf, seg_magic, &st, &first);
+	if (damaged != NULL) {
+		/* the name and the state file say what it said: its records still count */
+		if (stream == 0 || name_first == 0) {
+			*why = damaged;
+			return 0;
+		}
+		st = stream;
+		first = name_first;
+	}
 	if (st == 0 || (stream != 0 && st != stream)) {
 		*why = "segment of another stream";
 		return 0;
@@ -305,21 +364,25 @@ size_t spool_scan_segment(const uint8_t *buf, size_t len, uint64_t stream, uint6
 		*why = "segment's first seq does not grow";
 		return 0;
 	}
+	/* the first record's seq is at least the header's: the later ones grow */
+	c.prev = first - 1;
+	recscan(buf, len, SPOOL_HEADER_SIZE, &ops, &c, res);
+	*why = res->tail_why;
+	if (damaged != NULL) {
+		if (res->records == 0) {
+			*why = damaged;
+			return 0;
+		}
+		/* the header is the first damaged stretch */
+		res->holes++;
+		res->hole_bytes += SPOOL_HEADER_SIZE;
+		res->hole_from = 0;
+		res->hole_to = SPOOL_HEADER_SIZE;
+		res->hole_why = "damaged segment header";
+	}
 	if (stream_out != NULL)
 		*stream_out = st;
-	while (off < len) {
-		struct spool_rec r;
-
-		if (record_decode(buf + off, len - off,
-				  off == SPOOL_HEADER_SIZE ? first - 1 : prev_seq, &r, why) != 1)
-			break;
-		r.off = off;
-		prev_seq = r.seq;
-		if (rec != NULL)
-			rec(&r, arg);
-		off += SPOOL_RECORD_SIZE + r.len;
-	}
-	return off < len ? off : len;
+	return res->end;
 }
 
 /* --- the loop's index --- */
@@ -737,10 +800,14 @@ out:
 	writer_done(s, d);
 }
 
+static void writer_scan(struct spool *s);
+
 static void *writer_main(void *arg)
 {
 	struct spool *s = arg;
 
+	if (s->nscan > 0)
+		writer_scan(s);
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
 		struct job *j;
@@ -894,6 +961,35 @@ static void done_read(struct spool *s, struct done *d)
 	ent_pop_front(s, 0, NULL);
 }
 
+/* The older segments are read: their batches go in front of the index. */
+static void done_scanned(struct spool *s, struct done *d)
+{
+	size_t k = 0, ncap = 64;
+	struct ent *ne;
+
+	while (ncap < d->nents + s->n)
+		ncap *= 2;
+	ne = xcalloc(ncap, sizeof(*ne));
+	for (size_t i = 0; i < d->nents; i++)
+		if (d->ents[i].seq > s->ack_seen && d->ents[i].seq < s->scan_limit)
+			ne[k++] = d->ents[i];
+	for (size_t i = 0; i < s->n; i++)
+		ne[k + i] = s->e[(s->head + i) % s->cap];
+	free(s->e);
+	s->e = ne;
+	s->cap = ncap;
+	s->head = 0;
+	s->n += k;
+	s->live += k;
+	/* nothing was sent meanwhile: the cursor is at the front */
+	s->cursor = s->memlo = s->first_abs;
+	s->scanning = 0;
+	log_info("spool: %s: stream %016" PRIx64 ", %zu unacknowledged batches read back from %zu "
+		 "older segments (%llu bytes) in %.1f s; %zu unacknowledged batches in all",
+		 s->dir, s->stream, k, d->nsegs, d->bytes,
+		 (double)(mono_now_ms() - s->scan_ms) / 1000.0, s->live);
+}
+
 static void done_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct spool *s = arg;
@@ -921,9 +1017,13 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 		case DONE_READ:
 			done_read(s, d);
 			break;
+		case DONE_SCANNED:
+			done_scanned(s, d);
+			break;
 		}
 		free(d->frames);
 		free(d->lens);
+		free(d->ents);
 		free(d);
 	}
 	s->ready(s->arg);
@@ -931,9 +1031,16 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 
 /* --- start-up: what an earlier run left --- */
 
+/* Index entries as start-up reads them, before they join the index. */
+struct entvec {
+	struct ent *v;
+	size_t n, cap;
+};
+
 struct scan_ctx {
-	struct spool *s;
+	struct entvec *out;
 	uint64_t acked, seg, last;
+	uint64_t lo, n; /* the records found: the first seq, how many */
 };
 
 static void scan_rec(const struct spool_rec *r, void *arg)
@@ -941,10 +1048,17 @@ static void scan_rec(const struct spool_rec *r, void *arg)
 	struct scan_ctx *c = arg;
 	struct ent *e;
 
+	if (c->n++ == 0)
+		c->lo = r->seq;
 	c->last = r->seq;
 	if (r->seq <= c->acked)
 		return;
-	e = ent_push(c->s);
+	if (c->out->n == c->out->cap) {
+		c->out->cap = c->out->cap ? c->out->cap * 2 : 64;
+		c->out->v = xreallocarray(c->out->v, c->out->cap, sizeof(*c->out->v));
+	}
+	e = &c->out->v[c->out->n++];
+	memset(e, 0, sizeof(*e));
 	e->seq = r->seq;
 	e->len = r->len;
 	e->nsamples = r->nsamples;
@@ -961,18 +1075,36 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Reads one segment, cuts what is torn or corrupt; its highest seq or 0. */
-static uint64_t scan_segment(struct spool *s, uint64_t first, uint64_t acked, uint64_t prev)
+/* "N records (batches A..B) kept" for a log line. */
+static const char *scan_kept(const struct scan_ctx *c, char *buf, size_t len)
 {
-	char name[32];
+	if (c->n == 0)
+		snprintf(buf, len, "no record kept");
+	else
+		snprintf(buf, len, "%" PRIu64 " records (batches %" PRIu64 "..%" PRIu64 ") kept",
+			 c->n, c->lo, c->last);
+	return buf;
+}
+
+/*
+ * Reads one segment: skips damaged records, cuts a torn or corrupt tail
+ * (*cut set), says so in one line; its unacknowledged batches go to `out`.
+ * 1 and *g, or 0 when it is removed (or cannot be read). On the loop
+ * before it runs, or on the writer thread.
+ */
+static int scan_segment(struct spool *s, uint64_t first, uint64_t acked, uint64_t prev,
+			struct entvec *out, struct seg *g, int *cut)
+{
+	char name[32], holes[160], kept[96];
 	struct stat st;
 	uint8_t *buf;
 	size_t want, good;
 	ssize_t r;
 	const char *why;
-	struct scan_ctx c = {s, acked, first, 0};
+	struct scan_ctx c = {out, acked, first, 0, 0, 0};
+	struct recscan_result res;
 	uint64_t stream = s->stream;
-	int fd;
+	int fd, hdr;
 
 	seg_name(name, sizeof(name), first);
 	fd = openat(s->dirfd, name, O_RDWR | O_CLOEXEC);
@@ -989,43 +1121,215 @@ static uint64_t scan_segment(struct spool *s, uint64_t first, uint64_t acked, ui
 		log_warn("spool: %s/%s: cannot read", s->dir, name);
 		r = 0;
 	}
-	good = spool_scan_segment(buf, (size_t)r, s->stream, prev, scan_rec, &c, &stream, &why);
+	good = spool_scan_segment(buf, (size_t)r, s->stream, prev, first, scan_rec, &c, &stream,
+				  &why, &res);
 	free(buf);
-	if (good > 0 && s->stream == 0)
-		s->stream = stream; /* no state file: the segments say whose they are */
 	if (good == 0) {
 		log_warnx("spool: %s/%s: offset 0: %s; the segment (%lld bytes) is removed", s->dir,
 			  name, why ? why : "empty", (long long)st.st_size);
-		s->cut = 1;
+		*cut = 1;
 		close(fd);
 		unlinkat(s->dirfd, name, 0);
 		writer_sync_dir(s);
 		return 0;
 	}
+	recscan_holes_text(&res, holes, sizeof(holes));
+	scan_kept(&c, kept, sizeof(kept));
+	hdr = res.holes > 0 && res.hole_from == 0;
 	if (good < (size_t)st.st_size) {
-		log_warnx("spool: %s/%s: offset %zu: %s; cut there (%lld bytes after it removed), "
-			  "%s",
-			  s->dir, name, good, why ? why : "segment too large",
-			  (long long)st.st_size - (long long)good,
-			  c.last ? "the records before it are kept" : "no record before it");
-		s->cut = 1;
+		log_warnx(
+		    "spool: %s/%s: offset %zu: %s; cut there (%lld bytes after it removed)%s%s"
+		    ", %s",
+		    s->dir, name, good, why ? why : "segment too large",
+		    (long long)st.st_size - (long long)good, res.holes ? "; skipped " : "", holes,
+		    kept);
+		*cut = 1;
 		if (ftruncate(fd, (off_t)good) < 0 || fdatasync(fd) < 0)
 			log_warn("spool: %s/%s: cannot cut at offset %zu", s->dir, name, good);
+	} else if (res.holes > (hdr ? 1U : 0U)) {
+		/* what follows a hole is good: the file stays as it is, the hole is lost */
+		log_warnx("spool: %s/%s: %s; skipped (any batch in it is lost), %s", s->dir, name,
+			  holes, kept);
+	}
+	if (hdr) {
+		uint8_t h[SPOOL_HEADER_SIZE];
+
+		/* a damaged header is written again, from the name and the stream */
+		log_warnx("spool: %s/%s: offset 0: damaged segment header; written again from the "
+			  "file's name and the spool's stream, %s",
+			  s->dir, name, kept);
+		header_encode(h, seg_magic, s->stream, first);
+		if (pwrite(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) || fdatasync(fd) < 0)
+			log_warn("spool: %s/%s: offset 0: cannot write the header again", s->dir,
+				 name);
 	}
 	close(fd);
-	if (s->nsegs == s->segcap) {
-		s->segcap = s->segcap ? s->segcap * 2 : 16;
+	*g = (struct seg){.first = first, .last = c.last, .size = good};
+	return 1;
+}
+
+/* Puts segments g[0..n) (older than all of s->segs, in order) in front of them. */
+static void segs_prepend(struct spool *s, const struct seg *g, size_t n)
+{
+	if (s->nsegs + n > s->segcap) {
+		s->segcap = s->nsegs + n + 16;
 		s->segs = xreallocarray(s->segs, s->segcap, sizeof(*s->segs));
 	}
-	s->segs[s->nsegs++] = (struct seg){.first = first, .last = c.last, .size = good};
-	s->total += good;
-	return c.last;
+	memmove(s->segs + n, s->segs, s->nsegs * sizeof(*s->segs));
+	memcpy(s->segs, g, n * sizeof(*g));
+	s->nsegs += n;
+	for (size_t i = 0; i < n; i++)
+		s->total += g[i].size;
+}
+
+/* The stream a segment header names, the first that decodes; 0: none. */
+static uint64_t stream_of_segments(struct spool *s, const uint64_t *firsts, size_t nf)
+{
+	for (size_t i = 0; i < nf; i++) {
+		uint8_t h[SPOOL_HEADER_SIZE];
+		uint64_t st, first;
+		char name[32];
+		int fd;
+
+		seg_name(name, sizeof(name), firsts[i]);
+		fd = openat(s->dirfd, name, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (pread(fd, h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+		    header_decode(h, seg_magic, &st, &first) == NULL && st != 0) {
+			close(fd);
+			return st;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+/*
+ * On the writer thread, before anything else: reads the segments older
+ * than the newest and hands their batches to the loop, which sends them
+ * first. A stop ends it early: what is not read stays for the next start.
+ */
+static void writer_scan(struct spool *s)
+{
+	struct entvec v = {0};
+	struct seg *gs = xcalloc(s->nscan, sizeof(*gs));
+	struct done *d = xcalloc(1, sizeof(*d));
+	size_t ng = 0;
+	uint64_t prev = 0;
+	int cut = 0;
+
+	for (size_t i = 0; i < s->nscan; i++) {
+		int stop;
+
+		pthread_mutex_lock(&s->mu);
+		stop = s->stop;
+		pthread_mutex_unlock(&s->mu);
+		if (stop)
+			break;
+		if (scan_segment(s, s->scan_firsts[i], s->scan_acked, prev, &v, &gs[ng], &cut) &&
+		    gs[ng++].last > prev)
+			prev = gs[ng - 1].last;
+	}
+	segs_prepend(s, gs, ng);
+	d->kind = DONE_SCANNED;
+	d->ents = v.v;
+	d->nents = v.n;
+	d->nsegs = ng;
+	for (size_t i = 0; i < ng; i++)
+		d->bytes += gs[i].size;
+	free(gs);
+	free(s->scan_firsts);
+	s->scan_firsts = NULL;
+	writer_done(s, d);
+}
+
+/* A segment's file name (16 hex digits of its first seq, ".seg"): 1 and *first. */
+static int seg_file(const char *name, uint64_t *first)
+{
+	char *end;
+	unsigned long long v;
+
+	if (strlen(name) != 20 || strcmp(name + 16, ".seg") != 0)
+		return 0;
+	errno = 0;
+	v = strtoull(name, &end, 16);
+	if (errno != 0 || end != name + 16 || v == 0)
+		return 0;
+	*first = v;
+	return 1;
+}
+
+int spool_has_segments(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	uint64_t first;
+	int n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		n += seg_file(de->d_name, &first);
+	closedir(d);
+	return n;
+}
+
+/* The pid the agent holding spool_dir wrote in its lock file; 0: not known. */
+static long lock_holder(int dirfd)
+{
+	char buf[32];
+	long pid = 0;
+	ssize_t r;
+	int fd = openat(dirfd, "lock", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	r = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (r <= 0)
+		return 0;
+	buf[r] = '\0';
+	if (sscanf(buf, "%ld", &pid) != 1 || pid <= 0)
+		return 0;
+	return pid;
+}
+
+int spool_dir_in_use(const char *dir, long *pid)
+{
+	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd, busy = 0;
+
+	*pid = 0;
+	if (dirfd < 0)
+		return 0;
+	fd = openat(dirfd, "state", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+		busy = 1;
+		*pid = lock_holder(dirfd);
+	}
+	if (fd >= 0)
+		close(fd); /* and with it a lock taken here */
+	close(dirfd);
+	return busy;
+}
+
+/* Says who holds spool_dir, for the next agent that finds it locked. */
+static void lock_write(struct spool *s)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	int fd = openat(s->dirfd, "lock", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+
+	if (fd < 0 || write(fd, buf, (size_t)n) != n)
+		log_warn("spool: %s/lock: cannot write", s->dir);
+	if (fd >= 0)
+		close(fd);
 }
 
 static int spool_load(struct spool *s)
 {
 	uint8_t h[SPOOL_STATE_SIZE];
-	uint64_t acked = 0, stream = 0, *firsts = NULL, prev, top;
+	uint64_t acked = 0, stream = 0, *firsts = NULL, top;
 	size_t nf = 0, cf = 0;
 	ssize_t r;
 	DIR *d;
@@ -1046,10 +1350,20 @@ static int spool_load(struct spool *s)
 		return -1;
 	}
 	if (flock(s->state_fd, LOCK_EX | LOCK_NB) < 0) {
-		log_warn("spool: %s/state: locked (another vakt-agent uses this spool_dir?)",
-			 s->dir);
+		long pid;
+
+		if (errno != EWOULDBLOCK) {
+			log_warn("spool: %s/state: cannot lock", s->dir);
+			return -1;
+		}
+		pid = lock_holder(s->dirfd);
+		log_warnx("spool: spool_dir %s is in use by another vakt-agent (pid %ld%s): two "
+			  "agents cannot share a spool_dir; give each its own",
+			  s->dir, pid, pid ? "" : ", not known");
+		s->locked = 1;
 		return -1;
 	}
+	lock_write(s);
 	r = pread(s->state_fd, h, sizeof(h), 0);
 	if (r == (ssize_t)sizeof(h)) {
 		const char *why = header_decode(h, state_magic, &stream, &acked);
@@ -1068,14 +1382,9 @@ static int spool_load(struct spool *s)
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL) {
-		char *end;
-		unsigned long long v;
+		uint64_t v;
 
-		if (strlen(de->d_name) != 20 || strcmp(de->d_name + 16, ".seg") != 0)
-			continue;
-		errno = 0;
-		v = strtoull(de->d_name, &end, 16);
-		if (errno != 0 || end != de->d_name + 16 || v == 0)
+		if (!seg_file(de->d_name, &v))
 			continue;
 		if (nf == cf) {
 			cf = cf ? cf * 2 : 64;
@@ -1086,14 +1395,48 @@ static int spool_load(struct spool *s)
 	closedir(d);
 	if (nf > 0)
 		qsort(firsts, nf, sizeof(*firsts), cmp_u64);
-	prev = top = 0;
-	for (size_t i = 0; i < nf; i++) {
-		uint64_t last = scan_segment(s, firsts[i], acked, prev);
+	if (s->stream == 0) /* no state file: the segments say whose they are */
+		s->stream = stream_of_segments(s, firsts, nf);
+	/*
+	 * The newest segments now, back to the first that holds a record: it
+	 * says where seqs go on. The older ones (all their seqs lower) are
+	 * read on the writer thread while the agent runs.
+	 */
+	top = 0;
+	while (nf > 0 && top == 0) {
+		struct entvec v = {0};
+		struct seg g;
 
-		if (last > top)
-			top = prev = last;
+		nf--;
+		if (!scan_segment(s, firsts[nf], acked, 0, &v, &g, &s->cut)) {
+			free(v.v);
+			continue;
+		}
+		segs_prepend(s, &g, 1);
+		/* before what newer segments put in the index */
+		for (size_t i = 0; i < s->n; i++) {
+			if (v.n == v.cap) {
+				v.cap = v.cap ? v.cap * 2 : 64;
+				v.v = xreallocarray(v.v, v.cap, sizeof(*v.v));
+			}
+			v.v[v.n++] = *ent_at(s, s->first_abs + i);
+		}
+		s->head = s->n = s->live = 0;
+		for (size_t i = 0; i < v.n; i++)
+			*ent_push(s) = v.v[i];
+		free(v.v);
+		top = g.last;
 	}
-	free(firsts);
+	s->scan_ms = mono_now_ms();
+	s->scan_acked = acked;
+	if (nf > 0) {
+		s->scanning = 1;
+		s->scan_firsts = firsts;
+		s->nscan = nf;
+		s->scan_limit = firsts[nf];
+	} else {
+		free(firsts);
+	}
 	if (s->stream == 0) {
 		s->cut = 0; /* a new stream: no collector knows any of its seqs */
 		while (s->stream == 0)
@@ -1154,6 +1497,15 @@ struct spool *spool_open(struct event_base *base, const struct spool_conf *c, vo
 	}
 	s->dir = xstrdup(c->dir);
 	if (spool_load(s) < 0 || pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0) {
+		if (s->locked) {
+			if (s->state_fd >= 0)
+				close(s->state_fd);
+			if (s->dirfd >= 0)
+				close(s->dirfd);
+			free(s->dir);
+			free(s);
+			return NULL;
+		}
 		log_warnx("spool: %s cannot be used: unacknowledged batches are kept in memory "
 			  "only (queue_size %llu bytes) and lost when the agent stops",
 			  s->dir, s->conf.mem_bytes);
@@ -1171,6 +1523,9 @@ struct spool *spool_open(struct event_base *base, const struct spool_conf *c, vo
 			close(s->dirfd);
 		s->state_fd = s->dirfd = -1;
 		s->nsegs = 0;
+		free(s->scan_firsts);
+		s->scan_firsts = NULL;
+		s->scanning = 0;
 		return s;
 	}
 	s->pipe_r = p[0];
@@ -1185,12 +1540,20 @@ struct spool *spool_open(struct event_base *base, const struct spool_conf *c, vo
 	s->done_ev = event_new(base, s->pipe_r, EV_READ | EV_PERSIST, done_cb, s);
 	event_add(s->done_ev, NULL);
 	s->last_sync_ms = mono_now_ms();
+	/* said before the writer runs: the segments and their bytes are its from then on */
+	if (s->scanning)
+		log_info("spool: %s: stream %016" PRIx64
+			 ", %zu unacknowledged batches in the newest "
+			 "%zu segments (%llu bytes), next batch %" PRIu64 "; reading %zu older "
+			 "segments in the background: their batches are sent first",
+			 s->dir, s->stream, s->live, s->nsegs, s->total, s->next_seq, s->nscan);
+	else
+		log_info("spool: %s: stream %016" PRIx64 ", %zu unacknowledged batches in %zu "
+			 "segments (%llu bytes), next batch %" PRIu64,
+			 s->dir, s->stream, s->live, s->nsegs, s->total, s->next_seq);
 	if (pthread_create(&s->thread, NULL, writer_main, s) != 0)
 		fatalx("spool: cannot start the writer thread");
 	s->on_disk = 1;
-	log_info("spool: %s: stream %016" PRIx64 ", %zu unacknowledged batches in %zu segments "
-		 "(%llu bytes), next batch %" PRIu64,
-		 s->dir, s->stream, s->live, s->nsegs, s->total, s->next_seq);
 	return s;
 }
 
@@ -1210,6 +1573,7 @@ void spool_free(struct spool *s)
 				free(d->frames[i]);
 			free(d->frames);
 			free(d->lens);
+			free(d->ents);
 			free(d);
 		}
 		event_free(s->done_ev);
@@ -1224,6 +1588,7 @@ void spool_free(struct spool *s)
 		free(s->e[(s->head + i) % s->cap].frame);
 	free(s->e);
 	free(s->segs);
+	free(s->scan_firsts);
 	free(s->dir);
 	free(s);
 }
@@ -1302,6 +1667,8 @@ size_t spool_ack(struct spool *s, uint64_t seq)
 			  seq, s->next_seq);
 		return 0;
 	}
+	if (seq > s->ack_seen)
+		s->ack_seen = seq; /* also for batches start-up is still reading */
 	ent_pop_front(s, seq, &n);
 	if (n > 0)
 		drop_episode_end(s);
@@ -1354,6 +1721,8 @@ static void request_read(struct spool *s, uint64_t abs)
 
 int spool_send(struct spool *s, struct evbuffer *out, uint64_t *seq, spool_put_fn put, void *arg)
 {
+	if (s->scanning)
+		return 0; /* the older batches go first: ready() follows once they are read */
 	while (ent_valid(s, s->cursor)) {
 		struct ent *e = ent_at(s, s->cursor);
 

@@ -19,10 +19,13 @@
  *
  * Records in a segment have growing seqs, from the header's first seq on
  * (above it when the append it was opened for failed); segments sort by
- * name. A record
- * that ends past the end of its file is a torn tail, one whose magic,
- * version, length or CRC is wrong is corrupt: at start-up either is cut
- * (the file truncated there) with a log line naming file and offset.
+ * name. A record that ends past the end of its file is torn, one whose
+ * magic, version, length, CRC or seq is wrong is corrupt. At start-up the
+ * reader gets past either to the next record that checks out (recscan.h):
+ * damage in the middle costs only the records it hit (the file keeps
+ * those bytes until it is deleted), damage that no good record follows is
+ * a tail and cut (the file truncated there); one log line per file names
+ * the offsets, the reason and what was kept.
  */
 #ifndef VAKT_SPOOL_H
 #define VAKT_SPOOL_H
@@ -55,16 +58,28 @@ struct spool_stats {
 };
 
 /*
- * Opens (creating if needed) the spool in c->dir and reads what an earlier
- * run left there: verified records become the first batches to send, a torn
- * or corrupt tail is cut. `ready(arg)` runs on the loop whenever batches
- * become sendable (written, or read back from disk). Never NULL: a spool_dir
- * that cannot be used is logged and the spool keeps batches in memory.
+ * Opens (creating if needed) the spool in c->dir, locks it (the state
+ * file, flock; its `lock` file names the holder's pid) and reads what an
+ * earlier run left there: verified records become the first batches to
+ * send, a torn or corrupt tail is cut. Only the newest segment is read
+ * here; the writer thread reads the older ones while the loop runs, and
+ * spool_send() sends nothing until their batches are in line (ready()
+ * follows). `ready(arg)` runs on the loop
+ * whenever batches become sendable (written, or read back from disk). A
+ * spool_dir that cannot be used is logged and the spool keeps batches in
+ * memory; NULL only when another agent holds the lock (logged, naming the
+ * directory and that agent's pid): two agents on one spool_dir is a
+ * configuration mistake, and the second one must not start.
  */
 struct spool *spool_open(struct event_base *base, const struct spool_conf *c, void (*ready)(void *),
 			 void *arg);
 /* Waits for the writer to finish what it was given (fsync included). */
 void spool_free(struct spool *s);
+
+/* 1 when another agent holds spool_dir `dir` (*pid: its pid, 0 when not known), else 0. */
+int spool_dir_in_use(const char *dir, long *pid);
+/* How many segment files `dir` holds (0 when it cannot be read). */
+int spool_has_segments(const char *dir);
 
 int spool_on_disk(const struct spool *s); /* 1 when batches reach spool_dir */
 uint64_t spool_stream(const struct spool *s);
@@ -92,10 +107,15 @@ uint32_t spool_crc32c(uint32_t crc, const void *buf, size_t len);
 
 /*
  * One segment file's bytes, as start-up reads them: calls rec() for each
- * good record in order and returns how many bytes are good (where the file
- * is cut). `prev_seq` is the highest seq before this segment; *why says
- * what ended the scan early (NULL: nothing, the whole buffer is good).
- * A header that is wrong returns 0 with *why set. For tests and fuzzing too.
+ * good record in order and returns where the good part ends (where the
+ * file is cut: its length when the tail is good). `prev_seq` is the
+ * highest seq before this segment; *why says why the tail from there on is
+ * no good (NULL: nothing, the whole buffer is good). *res (NULL: not
+ * wanted) tells the damaged stretches skipped in the middle as well. A
+ * header that is wrong returns 0 with *why set, unless it is damaged while
+ * `stream` is known and `name_first` (the first seq the file's name says;
+ * 0: none) stands in for it: then the records still count and the header
+ * is the first damaged stretch, at offset 0. For tests and fuzzing too.
  */
 struct spool_rec {
 	uint64_t seq;
@@ -104,8 +124,10 @@ struct spool_rec {
 	const uint8_t *frame;
 	uint32_t len;
 };
+struct recscan_result;
 size_t spool_scan_segment(const uint8_t *buf, size_t len, uint64_t stream, uint64_t prev_seq,
-			  void (*rec)(const struct spool_rec *, void *), void *arg,
-			  uint64_t *stream_out, const char **why);
+			  uint64_t name_first, void (*rec)(const struct spool_rec *, void *),
+			  void *arg, uint64_t *stream_out, const char **why,
+			  struct recscan_result *res);
 
 #endif

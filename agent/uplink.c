@@ -941,6 +941,14 @@ struct uplink *uplink_new(struct agent *a)
 	u->res = xcalloc(UPLINK_BATCH_RESULTS, sizeof(*u->res));
 	u->conn_fail = xcalloc(a->conf->ncollectors, sizeof(*u->conn_fail));
 	u->spool = spool_open(a->base, &sc, spool_ready, u);
+	if (u->spool == NULL) { /* another agent holds spool_dir: said */
+		free(u->conn_fail);
+		free(u->res);
+		free(u->cur);
+		free(u);
+		SSL_CTX_free(tls);
+		return NULL;
+	}
 	u->hb_ms = UPLINK_HEARTBEAT_S * 1000;
 	u->next_seq = spool_next_seq(u->spool);
 	u->max_frame = a->conf->max_frame;

@@ -38,7 +38,10 @@ struct uplink_stats {
 	uint64_t memory_only;   /* batches that could not be written to the spool */
 };
 
-/* NULL when the tls section's files cannot be used (logged, with FILE:LINE). */
+/*
+ * NULL when the tls section's files cannot be used (logged, with FILE:LINE)
+ * or another agent holds spool_dir (logged, see spool_open).
+ */
 struct uplink *uplink_new(struct agent *a);
 /*
  * The TLS client context of `conf`'s tls section, or NULL with

@@ -3,7 +3,8 @@
  * is an 8-byte banner, then records: magic, payload length and CRC-32 of
  * the payload (4 bytes each, little endian), then the payload: stream, seq,
  * site, agent and the batch's samples. It never trusts what it reads back:
- * a record that does not check out ends its file.
+ * a record that does not check out is skipped to the next one that does
+ * (recscan.h), and damage at the end of a file is cut off.
  */
 #include "journal.h"
 
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "recscan.h"
 #include "xmalloc.h"
 
 #define JOURNAL_BANNER     "VAKTJNL1"
@@ -340,60 +342,124 @@ static int read_all(const char *path, unsigned char **out, size_t *outlen)
 	return 0;
 }
 
+struct replay_ctx {
+	void (*fn)(struct sample_batch *b, void *arg);
+	void *arg;
+	struct sample_batch *b;   /* what check() decoded, for take() */
+	uint64_t samples, lo, hi; /* replayed: samples, the lowest and highest seq */
+};
+
+static uint32_t get_le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static long replay_check(const uint8_t *p, size_t avail, void *arg, const char **why)
+{
+	struct replay_ctx *c = arg;
+	uint32_t rlen;
+
+	if (avail < JOURNAL_REC_HDR) {
+		*why = "torn record header";
+		return 0;
+	}
+	rlen = get_le32(p + 4);
+	if (get_le32(p) != JOURNAL_MAGIC || rlen > JOURNAL_REC_MAX) {
+		*why = "bad record header";
+		return -1;
+	}
+	if (rlen > avail - JOURNAL_REC_HDR) {
+		*why = "torn record";
+		return 0;
+	}
+	if (journal_crc32(p + JOURNAL_REC_HDR, rlen) != get_le32(p + 8)) {
+		*why = "checksum mismatch";
+		return -1;
+	}
+	sample_batch_free(c->b);
+	if ((c->b = decode(p + JOURNAL_REC_HDR, rlen)) == NULL) {
+		*why = "record does not decode";
+		return -1;
+	}
+	return (long)(JOURNAL_REC_HDR + rlen);
+}
+
+static void replay_take(const uint8_t *p, size_t size, size_t off, void *arg)
+{
+	struct replay_ctx *c = arg;
+	struct sample_batch *b = c->b;
+
+	c->b = NULL;
+	c->samples += b->n;
+	if (c->lo == 0 || b->seq < c->lo)
+		c->lo = b->seq;
+	if (b->seq > c->hi)
+		c->hi = b->seq;
+	c->fn(b, c->arg);
+}
+
+size_t journal_scan(const uint8_t *buf, size_t len, void (*fn)(struct sample_batch *b, void *arg),
+		    void *arg, struct journal_scan *out)
+{
+	static const uint8_t magic[4] = {JOURNAL_MAGIC & 0xff, (JOURNAL_MAGIC >> 8) & 0xff,
+					 (JOURNAL_MAGIC >> 16) & 0xff, JOURNAL_MAGIC >> 24};
+	static const struct recscan_ops ops = {magic, sizeof(magic), replay_check, replay_take};
+	struct replay_ctx c = {fn, arg, NULL, 0, 0, 0};
+
+	const char *banner = len < JOURNAL_BANNER_LEN                               ? "torn banner"
+			     : memcmp(buf, JOURNAL_BANNER, JOURNAL_BANNER_LEN) != 0 ? "bad banner"
+										    : NULL;
+
+	/*
+	 * Past a damaged record to the next one that checks out: acknowledged
+	 * batches follow it. A damaged banner is damage at offset 0: the
+	 * records behind it still count, and a file without any is cut to 0.
+	 */
+	recscan(buf, len, banner ? 0 : JOURNAL_BANNER_LEN, &ops, &c, &out->r);
+	sample_batch_free(c.b);
+	if (banner != NULL && out->r.holes > 0 && out->r.hole_from == 0)
+		out->r.hole_why = banner;
+	if (banner != NULL && out->r.tail_why != NULL && out->r.end == 0)
+		out->r.tail_why = banner;
+	out->samples = c.samples;
+	out->lo = c.lo;
+	out->hi = c.hi;
+	return out->r.end;
+}
+
 static int replay_file(struct journal *j, uint64_t num,
 		       void (*fn)(struct sample_batch *b, void *arg), void *arg,
 		       struct journal_replay_stats *st, char *why, size_t whylen)
 {
-	char path[4096];
+	struct journal_scan sc;
+	char path[4096], holes[160], kept[128];
 	unsigned char *p;
-	size_t len, off = JOURNAL_BANNER_LEN;
-	const char *bad = NULL;
+	size_t len, off;
 
 	file_name(j, num, path, sizeof(path));
 	if (read_all(path, &p, &len) < 0) {
 		snprintf(why, whylen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (len < JOURNAL_BANNER_LEN || memcmp(p, JOURNAL_BANNER, JOURNAL_BANNER_LEN) != 0) {
-		off = 0;
-		bad = len < JOURNAL_BANNER_LEN ? "torn banner" : "not a Vakt journal";
-	}
-	while (bad == NULL && off < len) {
-		struct rd r = {p + off, len - off, 0, 0};
-		uint64_t magic = get_uint(&r, 4), rlen = get_uint(&r, 4), crc = get_uint(&r, 4);
-		struct sample_batch *b;
-
-		if (r.bad) {
-			bad = "torn record header";
-			break;
-		}
-		if (magic != JOURNAL_MAGIC || rlen > JOURNAL_REC_MAX) {
-			bad = "bad record header";
-			break;
-		}
-		if (rlen > len - off - JOURNAL_REC_HDR) {
-			bad = "torn record";
-			break;
-		}
-		if (journal_crc32(p + off + JOURNAL_REC_HDR, (size_t)rlen) != crc) {
-			bad = "checksum mismatch";
-			break;
-		}
-		b = decode(p + off + JOURNAL_REC_HDR, (size_t)rlen);
-		if (b == NULL) {
-			bad = "record does not decode";
-			break;
-		}
-		st->records++;
-		st->samples += b->n;
-		off += JOURNAL_REC_HDR + (size_t)rlen;
-		fn(b, arg);
-	}
-	st->files++;
-	st->bytes += off;
+	off = journal_scan(p, len, fn, arg, &sc);
 	free(p);
-	if (bad != NULL) {
-		log_warnx("journal: %s:%zu: %s: cutting %zu bytes", path, off, bad, len - off);
+	st->files++;
+	st->records += sc.r.records;
+	st->samples += sc.samples;
+	st->bytes += off - sc.r.hole_bytes;
+	st->skipped_bytes += sc.r.hole_bytes;
+	if (sc.r.records > 0)
+		snprintf(kept, sizeof(kept), "%zu records (seq %" PRIu64 "..%" PRIu64 ") replayed",
+			 sc.r.records, sc.lo, sc.hi);
+	else
+		snprintf(kept, sizeof(kept), "no record replayed");
+	recscan_holes_text(&sc.r, holes, sizeof(holes));
+	if (sc.r.holes > 0 && sc.r.tail_why == NULL)
+		log_warnx("journal: %s: %s; skipped (any batch in it is lost), %s", path, holes,
+			  kept);
+	if (sc.r.tail_why != NULL) {
+		log_warnx("journal: %s:%zu: %s: cutting %zu bytes%s%s, %s", path, off,
+			  sc.r.tail_why, len - off, sc.r.holes ? "; skipped " : "", holes, kept);
 		st->cut_bytes += len - off;
 		if (truncate(path, (off_t)off) < 0) {
 			snprintf(why, whylen, "%s: cannot cut at %zu: %s", path, off,

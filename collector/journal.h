@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "recscan.h"
 #include "sample.h"
 
 struct journal;
@@ -20,7 +21,8 @@ struct journal;
 struct journal_replay_stats {
 	unsigned files;
 	uint64_t records, samples, bytes;
-	uint64_t cut_bytes; /* of torn or corrupt tails, cut */
+	uint64_t cut_bytes;     /* of torn or corrupt tails, cut */
+	uint64_t skipped_bytes; /* of damaged records before good ones, skipped */
 };
 
 /*
@@ -32,12 +34,29 @@ void journal_free(struct journal *j);
 
 /*
  * Calls fn for every record of the files left by an earlier run, oldest
- * first; fn owns the batch it is handed. A torn or corrupt record ends its
- * file: the rest of that file is cut off, with a log line naming file and
- * offset. Returns -1 (why set) only when a file cannot be read or cut.
+ * first; fn owns the batch it is handed. A torn or corrupt record is
+ * skipped to the next record that checks out, so that the acknowledged
+ * batches after it are not lost; damage that no good record follows (a
+ * torn tail) is cut off. Either is logged once per file, naming file,
+ * offsets, reason and what was replayed. Returns -1 (why set) only when a
+ * file cannot be read or cut.
  */
 int journal_replay(struct journal *j, void (*fn)(struct sample_batch *b, void *arg), void *arg,
 		   struct journal_replay_stats *st, char *why, size_t whylen);
+
+/*
+ * One journal file's bytes, as journal_replay() reads them: calls fn for
+ * each record that checks out, in order (fn owns the batch), skipping
+ * damaged records in the middle; returns where the good part ends (the
+ * file is cut there; its length when the tail is good) and fills *out.
+ * For tests and fuzzing too.
+ */
+struct journal_scan {
+	struct recscan_result r;
+	uint64_t samples, lo, hi; /* handed to fn: samples, lowest and highest seq */
+};
+size_t journal_scan(const uint8_t *buf, size_t len, void (*fn)(struct sample_batch *b, void *arg),
+		    void *arg, struct journal_scan *out);
 
 /* Encodes b (its site, agent, stream and seq included) for the next commit. */
 void journal_append(struct journal *j, const struct sample_batch *b);

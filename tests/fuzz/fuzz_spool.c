@@ -11,30 +11,30 @@
  *          checksums: lengths, seqs, torn tails
  *   bit 1  set: the reader expects stream 0x1122334455667788 (else any)
  *   bit 2  set: the seq before this segment is 5 (else 0)
+ *   bit 3  set: the file's name says its first seq is 7 (else it says
+ *          nothing), which with a given stream stands in for a damaged
+ *          header
  *
  * Contract: the good prefix is at most the input; records lie inside it,
- * back to back from offset 32, with growing seqs; scanning the good prefix
- * again finds the same records and nothing wrong; an input cut short
- * reports a reason.
+ * in order from offset 32 on, with growing seqs, and every byte between
+ * them (and a damaged header) is in a damaged stretch it counts as skipped; scanning the good
+ * prefix again finds the same records and stretches and no bad tail; an
+ * input cut short reports a reason.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_records.h"
+#include "recscan.h"
 #include "spool.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			abort();                                                                   \
-	} while (0)
-
 #define MAX_RECS 4096
 
 struct seen {
-	size_t n, end, len;
+	size_t n, end, len, gaps;
 	uint64_t seqs[MAX_RECS];
 	size_t offs[MAX_RECS];
 };
@@ -43,8 +43,9 @@ static void rec_cb(const struct spool_rec *r, void *arg)
 {
 	struct seen *s = arg;
 
-	/* back to back, inside the buffer, growing */
-	CHECK(r->off == (s->n == 0 ? SPOOL_HEADER_SIZE : s->end));
+	/* in order, inside the buffer, growing; what lies between is skipped */
+	CHECK(r->off >= (s->n == 0 ? SPOOL_HEADER_SIZE : s->end));
+	s->gaps += r->off - (s->n == 0 ? SPOOL_HEADER_SIZE : s->end);
 	CHECK(r->off + SPOOL_RECORD_SIZE + r->len <= s->len);
 	CHECK(r->frame != NULL);
 	if (s->n > 0 && s->n <= MAX_RECS)
@@ -55,17 +56,6 @@ static void rec_cb(const struct spool_rec *r, void *arg)
 	}
 	s->n++;
 	s->end = r->off + SPOOL_RECORD_SIZE + r->len;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
 }
 
 /* Writes correct CRCs wherever the layout can be walked. */
@@ -92,8 +82,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct seen a, b;
 	uint8_t mode, *buf;
 	size_t len, good, again;
-	uint64_t stream, prev, st_out = 0;
+	uint64_t stream, prev, name_first, st_out = 0;
 	const char *why, *why2;
+	struct recscan_result ra, rb;
+	size_t hdr;
 
 	if (size < 1)
 		return 0;
@@ -107,10 +99,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fix_crcs(buf, len);
 	stream = mode & 2 ? 0x1122334455667788ULL : 0;
 	prev = mode & 4 ? 5 : 0;
+	name_first = mode & 8 ? 7 : 0;
 
 	memset(&a, 0, sizeof(a));
 	a.len = len;
-	good = spool_scan_segment(buf, len, stream, prev, rec_cb, &a, &st_out, &why);
+	good =
+	    spool_scan_segment(buf, len, stream, prev, name_first, rec_cb, &a, &st_out, &why, &ra);
 	CHECK(good <= len);
 	CHECK(good == len || why != NULL);
 	if (good == 0) {
@@ -119,14 +113,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(good >= SPOOL_HEADER_SIZE);
 		CHECK(st_out != 0 && (stream == 0 || st_out == stream));
 		CHECK(good == (a.n ? a.end : SPOOL_HEADER_SIZE));
+		/* a damaged header is a stretch of its own, at offset 0 */
+		hdr = ra.holes > 0 && ra.hole_from == 0 ? 1 : 0;
+		CHECK(!hdr || (stream != 0 && name_first != 0 && ra.hole_to == SPOOL_HEADER_SIZE));
+		CHECK(ra.records == a.n && ra.hole_bytes == a.gaps + (hdr ? SPOOL_HEADER_SIZE : 0));
+		CHECK(ra.holes <= a.n + hdr && (ra.holes == hdr) == (a.gaps == 0));
 		if (a.n > 0)
 			CHECK(a.seqs[0] > prev);
 		/* the cut file reads back whole, with the same records */
 		memset(&b, 0, sizeof(b));
 		b.len = good;
-		again = spool_scan_segment(buf, good, stream, prev, rec_cb, &b, NULL, &why2);
+		again = spool_scan_segment(buf, good, stream, prev, name_first, rec_cb, &b, NULL,
+					   &why2, &rb);
 		CHECK(again == good && why2 == NULL);
-		CHECK(b.n == a.n);
+		CHECK(b.n == a.n && rb.holes == ra.holes && rb.hole_bytes == ra.hole_bytes);
 		for (size_t i = 0; i < a.n && i < MAX_RECS; i++)
 			CHECK(b.seqs[i] == a.seqs[i] && b.offs[i] == a.offs[i]);
 	}

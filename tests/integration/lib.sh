@@ -207,12 +207,14 @@ start_collector() {
 
 # start_web_probe DIR SITE COL_PORT WEB_PORT: the set-up most end-to-end tests
 # share: a TCP service on WEB_PORT, the collector of DIR/collector.conf on
-# COL_PORT, and an agent of site SITE probing the service every second.
+# COL_PORT, and an agent of site SITE probing the service every second. With
+# AGENT_SPOOL set, the agent spools there (spool_dir, line 4 of its config).
 start_web_probe() {
 	cat >"$1/agent.conf" <<EOC
 site = "$2"
 insecure = yes
 collector "dc1" { address = "127.0.0.1:$3" }
+${AGENT_SPOOL:+spool_dir = \"$AGENT_SPOOL\"}
 probe "web" {
   kind = "tcp"
   address = "127.0.0.1:$4"

@@ -9,9 +9,9 @@ command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root to mount a small tmpfs"; exit 77; }
 W=$(mktemp -d /tmp/vakt-it-spool-full.XXXXXX)
 mkdir -p "$W/spool"
-# three pages: the owner and state files, and a segment of one page (a few
-# seconds of batches)
-mount -t tmpfs -o size=12k vakt-test "$W/spool" || { echo "SKIP: cannot mount tmpfs"; exit 77; }
+# four pages: the owner, lock and state files, and a segment of one page (a
+# few seconds of batches)
+mount -t tmpfs -o size=16k vakt-test "$W/spool" || { echo "SKIP: cannot mount tmpfs"; exit 77; }
 trap 'cleanup; s=$?; umount "$W/spool" 2>/dev/null; rm -rf "$W"; exit $s' EXIT
 
 web_port=$(free_port tcp)

@@ -1,7 +1,8 @@
 /*
  * test_journal.c - the collector's journal: batches read back as they were
- * appended (names, values, stream and seq), a torn tail and a corrupt
- * record are cut at start-up with what came before kept, rotation and
+ * appended (names, values, stream and seq), a torn or corrupt tail is cut
+ * at start-up with what came before kept, a corrupt record in the middle
+ * costs only itself (the batches after it were acknowledged), rotation and
  * checkpoints remove only finished files, and the checksum is CRC-32.
  */
 #include <setjmp.h>
@@ -177,33 +178,123 @@ static void test_torn_tail_is_cut_and_the_rest_kept(void **state)
 	free(d);
 }
 
-static void test_corrupt_record_ends_the_file(void **state)
+/* Flips one byte of path at off. */
+static void flip_byte(const char *path, long off)
 {
-	char *d = tmpdir(), why[256], path[512];
-	struct journal_replay_stats st;
-	struct got g = {0};
-	struct journal *j;
-	struct stat sb;
-	FILE *f;
+	FILE *f = fopen(path, "r+");
+	int c;
 
-	write_batches(d, 3);
-	first_file(d, path, sizeof(path));
-	assert_int_equal(stat(path, &sb), 0);
-	/* flip a byte in the middle of the second record's samples */
-	f = fopen(path, "r+");
 	assert_non_null(f);
-	assert_int_equal(fseek(f, 8 + (sb.st_size - 8) / 3 + (sb.st_size - 8) / 6, SEEK_SET), 0);
-	assert_int_equal(fputc(0x5a ^ 0xff, f), 0x5a ^ 0xff);
+	assert_int_equal(fseek(f, off, SEEK_SET), 0);
+	c = fgetc(f);
+	assert_true(c != EOF);
+	assert_int_equal(fseek(f, off, SEEK_SET), 0);
+	assert_int_equal(fputc(c ^ 0xff, f), c ^ 0xff);
 	fclose(f);
-	j = journal_open(d, why, sizeof(why));
-	assert_int_equal(journal_replay(j, keep, &g, &st, why, sizeof(why)), 0);
-	assert_int_equal(g.n, 1);
-	assert_int_equal(g.b[0]->seq, 1);
-	assert_true(st.cut_bytes > 0);
-	got_free(&g);
+}
+
+static long file_size(const char *path)
+{
+	struct stat sb;
+
+	assert_int_equal(stat(path, &sb), 0);
+	return (long)sb.st_size;
+}
+
+/* Replays the journal under d into g, as a start does. */
+static void replay(const char *d, struct got *g, struct journal_replay_stats *st)
+{
+	char why[256];
+	struct journal *j = journal_open(d, why, sizeof(why));
+
+	assert_non_null(j);
+	assert_int_equal(journal_replay(j, keep, g, st, why, sizeof(why)), 0);
 	journal_free(j);
+}
+
+/* A journal of n batches in a new directory (returned); its file's path in path. */
+static char *journal_with(int n, char *path, size_t len)
+{
+	char *d = tmpdir();
+
+	write_batches(d, n);
+	first_file(d, path, len);
+	return d;
+}
+
+static void journal_gone(char *d)
+{
 	rm_rf(d);
 	free(d);
+}
+
+static void test_corrupt_record_costs_only_itself(void **state)
+{
+	char path[512], *d = journal_with(5, path, sizeof(path));
+	struct journal_replay_stats st;
+	struct got g = {0};
+	long rec;
+
+	rec = (file_size(path) - 8) / 5; /* the records are all alike */
+	/* a byte in the middle of the second record's samples */
+	flip_byte(path, 8 + rec + rec / 2);
+	for (int pass = 0; pass < 2; pass++) {
+		replay(d, &g, &st);
+		/* the acknowledged batches after it are all there, in order */
+		assert_int_equal(g.n, 4);
+		assert_int_equal(g.b[0]->seq, 1);
+		assert_int_equal(g.b[1]->seq, 3);
+		assert_int_equal(g.b[2]->seq, 4);
+		assert_int_equal(g.b[3]->seq, 5);
+		assert_int_equal(st.records, 4);
+		assert_int_equal(st.skipped_bytes, rec);
+		assert_int_equal(st.cut_bytes, 0);
+		got_free(&g);
+		/* nothing was cut: the next start finds the same */
+		assert_int_equal(file_size(path), 8 + 5 * rec);
+	}
+	journal_gone(d);
+}
+
+static void test_holes_and_a_corrupt_tail(void **state)
+{
+	char path[512], *d = journal_with(5, path, sizeof(path));
+	struct journal_replay_stats st;
+	struct got g = {0};
+	long rec;
+
+	rec = (file_size(path) - 8) / 5;
+	flip_byte(path, 8);               /* the first record's magic */
+	flip_byte(path, 8 + 2 * rec + 5); /* the third record's length: runs past the end */
+	flip_byte(path, 8 + 5 * rec - 1); /* the last record's last sample */
+	replay(d, &g, &st);
+	assert_int_equal(g.n, 2);
+	assert_int_equal(g.b[0]->seq, 2);
+	assert_int_equal(g.b[1]->seq, 4);
+	assert_int_equal(st.skipped_bytes, 2 * rec);
+	assert_int_equal(st.cut_bytes, rec);
+	got_free(&g);
+	assert_int_equal(file_size(path), 8 + 4 * rec);
+	journal_gone(d);
+}
+
+static void test_a_damaged_banner_loses_no_record(void **state)
+{
+	char path[512], *d = journal_with(3, path, sizeof(path));
+	struct journal_replay_stats st;
+	struct got g = {0};
+	long size;
+
+	size = file_size(path);
+	flip_byte(path, 3);
+	replay(d, &g, &st);
+	assert_int_equal(g.n, 3);
+	assert_int_equal(g.b[2]->seq, 3);
+	assert_int_equal(st.skipped_bytes, 8);
+	assert_int_equal(st.cut_bytes, 0);
+	got_free(&g);
+	assert_int_equal(file_size(path), size);
+	journal_gone(d);
 }
 
 static void test_checkpoint_removes_finished_files_only(void **state)
@@ -239,7 +330,9 @@ int main(void)
 	    cmocka_unit_test(test_crc32_is_ieee),
 	    cmocka_unit_test(test_batches_read_back_as_appended),
 	    cmocka_unit_test(test_torn_tail_is_cut_and_the_rest_kept),
-	    cmocka_unit_test(test_corrupt_record_ends_the_file),
+	    cmocka_unit_test(test_corrupt_record_costs_only_itself),
+	    cmocka_unit_test(test_holes_and_a_corrupt_tail),
+	    cmocka_unit_test(test_a_damaged_banner_loses_no_record),
 	    cmocka_unit_test(test_checkpoint_removes_finished_files_only),
 	};
 

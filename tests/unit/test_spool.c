@@ -2,7 +2,8 @@
  * test_spool.c - the agent's disk spool on a real directory: batches come
  * back from disk in order after a reopen, acknowledged segments are deleted
  * and seq numbers continue, a full spool drops its OLDEST batches (and says
- * which), a torn tail and a corrupt record are cut at start-up, and a
+ * which), a torn or corrupt tail is cut at start-up while a damaged record
+ * in the middle costs only itself, and a
  * spool_dir that cannot be used leaves the agent with memory only.
  */
 #include <setjmp.h>
@@ -88,10 +89,14 @@ static int teardown(void **state)
 	return 0;
 }
 
+static void run_for(struct fx *f, uint64_t ms);
+
+/* Opens the spool again, as a restart does, and lets start-up read it all. */
 static void reopen(struct fx *f)
 {
 	spool_free(f->s);
 	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	run_for(f, 100);
 }
 
 /* A frame as the uplink builds it: a 4-byte length, then `len - 4` bytes. */
@@ -224,6 +229,41 @@ static void test_spool_replays_in_order_after_restart(void **state)
 	assert_int_equal(seqs[4], 5);
 }
 
+static void test_spool_older_segments_are_read_while_the_agent_runs(void **state)
+{
+	struct fx *f = *state;
+	uint64_t seqs[64], seq = 0;
+	struct evbuffer *out = evbuffer_new();
+	struct spool_stats st;
+	size_t n, segs;
+
+	f->conf.max_bytes = 1 << 20; /* segments of 128 KiB */
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	append_range(f, 1, 40, 10000);
+	run_for(f, 200);
+	spool_free(f->s);
+	segs = count_segments(f, NULL, 0);
+	assert_true(segs >= 3);
+	/* start-up reads only the newest segment before it returns */
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	spool_get_stats(f->s, &st);
+	assert_true(st.batches > 0);
+	assert_true(st.batches < 40);
+	assert_int_equal(spool_next_seq(f->s), 41);
+	/* nothing goes out before the older batches are read: they go first */
+	assert_int_equal(spool_send(f->s, out, &seq, NULL, NULL), 0);
+	/* the agent runs meanwhile: a HelloAck acknowledges 1..3, new batches come */
+	assert_int_equal(spool_ack(f->s, 3), 0);
+	append_range(f, 41, 42, 10000);
+	n = send_all(f, seqs, 39, 10000);
+	assert_int_equal(n, 39);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(seqs[i], 4 + i);
+	spool_get_stats(f->s, &st);
+	assert_int_equal(st.batches, 39);
+	evbuffer_free(out);
+}
+
 static void test_spool_ack_deletes_segments_and_seq_continues(void **state)
 {
 	struct fx *f = *state;
@@ -297,71 +337,159 @@ static void first_segment(struct fx *f, char *path, size_t sz)
 	snprintf(path, sz, "%s/%s", f->dir, name);
 }
 
+/* A spool that wrote and sent batches 1..n of 200 bytes, then stopped. */
+static void spool_written(struct fx *f, uint64_t n)
+{
+	uint64_t seqs[16];
+
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	append_range(f, 1, n, 200);
+	assert_int_equal(send_all(f, seqs, n, 200), n);
+	spool_free(f->s);
+	f->s = NULL;
+}
+
+/* The size of the oldest segment file. */
+static off_t first_segment_size(struct fx *f)
+{
+	char path[128];
+	struct stat sb;
+
+	first_segment(f, path, sizeof(path));
+	assert_int_equal(stat(path, &sb), 0);
+	return sb.st_size;
+}
+
 static void test_spool_cuts_a_torn_tail_at_start(void **state)
 {
 	struct fx *f = *state;
 	uint64_t seqs[8];
 	struct spool_stats st;
 	char path[128];
-	struct stat sb;
 
-	f->s = spool_open(f->base, &f->conf, ready_cb, f);
-	append_range(f, 1, 5, 200);
-	assert_int_equal(send_all(f, seqs, 5, 200), 5);
-	spool_free(f->s);
-	f->s = NULL;
-	first_segment(f, path, sizeof(path));
-	assert_int_equal(stat(path, &sb), 0);
-	assert_int_equal(sb.st_size, SPOOL_HEADER_SIZE + 5 * (SPOOL_RECORD_SIZE + 200));
+	spool_written(f, 5);
+	assert_int_equal(first_segment_size(f), SPOOL_HEADER_SIZE + 5 * (SPOOL_RECORD_SIZE + 200));
 	/* the last record loses its last 3 bytes, as after a power loss */
-	assert_int_equal(truncate(path, sb.st_size - 3), 0);
+	first_segment(f, path, sizeof(path));
+	assert_int_equal(truncate(path, SPOOL_HEADER_SIZE + 5 * (SPOOL_RECORD_SIZE + 200) - 3), 0);
 	reopen(f);
 	spool_get_stats(f->s, &st);
 	assert_int_equal(st.batches, 4);
-	assert_int_equal(stat(path, &sb), 0);
-	assert_int_equal(sb.st_size, SPOOL_HEADER_SIZE + 4 * (SPOOL_RECORD_SIZE + 200));
+	assert_int_equal(first_segment_size(f), SPOOL_HEADER_SIZE + 4 * (SPOOL_RECORD_SIZE + 200));
 	/* new batches never reuse the seq of the one that was cut */
 	assert_true(spool_next_seq(f->s) > 5);
 	assert_int_equal(send_all(f, seqs, 4, 200), 4);
 	assert_int_equal(seqs[3], 4);
 }
 
-static void test_spool_corrupt_record_skips_the_rest_of_its_segment(void **state)
+/* Flips one bit of the first segment at `at`. */
+static void flip_bit(struct fx *f, off_t at)
 {
-	struct fx *f = *state;
-	uint64_t seqs[8];
-	struct spool_stats st;
 	char path[128];
-	struct stat sb;
-	int fd;
 	uint8_t b;
-	off_t at = SPOOL_HEADER_SIZE + 2 * (SPOOL_RECORD_SIZE + 200) + SPOOL_RECORD_SIZE + 50;
+	int fd;
 
-	f->s = spool_open(f->base, &f->conf, ready_cb, f);
-	append_range(f, 1, 5, 200);
-	assert_int_equal(send_all(f, seqs, 5, 200), 5);
-	spool_free(f->s);
-	f->s = NULL;
 	first_segment(f, path, sizeof(path));
-	/* one bit flips inside the frame of record 3 */
 	fd = open(path, O_RDWR);
 	assert_true(fd >= 0);
 	assert_int_equal(pread(fd, &b, 1, at), 1);
 	b ^= 0x10;
 	assert_int_equal(pwrite(fd, &b, 1, at), 1);
 	close(fd);
+}
+
+/* Offset of record i (from 0) of 200-byte frames in a segment. */
+static off_t rec_at(int i)
+{
+	return SPOOL_HEADER_SIZE + (off_t)i * (SPOOL_RECORD_SIZE + 200);
+}
+
+static void test_spool_corrupt_record_costs_only_itself(void **state)
+{
+	struct fx *f = *state;
+	uint64_t seqs[8];
+	struct spool_stats st;
+
+	spool_written(f, 5);
+	/* one bit flips inside the frame of record 3 */
+	flip_bit(f, rec_at(2) + SPOOL_RECORD_SIZE + 50);
 	reopen(f);
 	spool_get_stats(f->s, &st);
-	assert_int_equal(st.batches, 2);
-	assert_int_equal(stat(path, &sb), 0);
-	assert_int_equal(sb.st_size, SPOOL_HEADER_SIZE + 2 * (SPOOL_RECORD_SIZE + 200));
-	assert_int_equal(send_all(f, seqs, 2, 200), 2);
+	assert_int_equal(st.batches, 4);
+	/* a hole in the middle is not cut: the records after it are good */
+	assert_int_equal(first_segment_size(f), rec_at(5));
+	/* read back from disk past the hole, in order */
+	assert_int_equal(send_all(f, seqs, 4, 200), 4);
 	assert_int_equal(seqs[0], 1);
 	assert_int_equal(seqs[1], 2);
+	assert_int_equal(seqs[2], 4);
+	assert_int_equal(seqs[3], 5);
+	/* nothing after the last good batch was lost: seqs go on from it */
+	assert_int_equal(spool_next_seq(f->s), 6);
 	/* appending goes on in a new segment */
 	spool_append(f->s, spool_next_seq(f->s), mkframe(spool_next_seq(f->s), 200), 200, 1, 0);
 	assert_int_equal(send_all(f, seqs, 1, 200), 1);
 	assert_int_equal(count_segments(f, NULL, 0), 2);
+}
+
+static void test_spool_holes_and_a_corrupt_tail(void **state)
+{
+	struct fx *f = *state;
+	uint64_t seqs[8];
+	struct spool_stats st;
+
+	spool_written(f, 6);
+	/* record 1's magic, record 3's length and record 6's frame are hit */
+	flip_bit(f, rec_at(0));
+	flip_bit(f, rec_at(2) + 13);
+	flip_bit(f, rec_at(5) + SPOOL_RECORD_SIZE + 199);
+	reopen(f);
+	spool_get_stats(f->s, &st);
+	assert_int_equal(st.batches, 3);
+	/* the corrupt last record is a tail: cut */
+	assert_int_equal(first_segment_size(f), rec_at(5));
+	assert_int_equal(send_all(f, seqs, 3, 200), 3);
+	assert_int_equal(seqs[0], 2);
+	assert_int_equal(seqs[1], 4);
+	assert_int_equal(seqs[2], 5);
+	/* batch 6 may have reached a collector: its seq is not reused */
+	assert_true(spool_next_seq(f->s) > 6 + 1000);
+}
+
+static void test_spool_damaged_header_loses_no_batch(void **state)
+{
+	struct fx *f = *state;
+	uint64_t seqs[8];
+	struct spool_stats st;
+
+	spool_written(f, 4);
+	flip_bit(f, 20); /* the header's stream */
+	reopen(f);
+	spool_get_stats(f->s, &st);
+	assert_int_equal(st.batches, 4);
+	assert_int_equal(send_all(f, seqs, 4, 200), 4);
+	assert_int_equal(seqs[0], 1);
+	assert_int_equal(seqs[3], 4);
+	assert_int_equal(spool_next_seq(f->s), 5);
+	/* written again: it reads whole even without the spool's stream */
+	{
+		uint8_t buf[2048];
+		char path[128];
+		const char *why;
+		int fd;
+		ssize_t n;
+
+		first_segment(f, path, sizeof(path));
+		fd = open(path, O_RDONLY);
+		assert_true(fd >= 0);
+		n = read(fd, buf, sizeof(buf));
+		close(fd);
+		assert_int_equal(n, rec_at(4));
+		assert_int_equal(
+		    spool_scan_segment(buf, (size_t)n, 0, 0, 0, NULL, NULL, NULL, &why, NULL),
+		    rec_at(4));
+		assert_null(why);
+	}
 }
 
 static void test_spool_a_garbage_segment_is_removed_not_fatal(void **state)
@@ -443,13 +571,22 @@ static void test_spool_write_failure_keeps_batches_in_memory(void **state)
 static void test_spool_dir_of_another_agent_is_not_shared(void **state)
 {
 	struct fx *f = *state;
-	struct spool *other;
+	long pid = -1;
 
+	assert_int_equal(spool_dir_in_use(f->dir, &pid), 0);
 	f->s = spool_open(f->base, &f->conf, ready_cb, f);
 	assert_true(spool_on_disk(f->s));
-	other = spool_open(f->base, &f->conf, ready_cb, f);
-	assert_false(spool_on_disk(other));
-	spool_free(other);
+	/* a second agent on it learns who holds it, and gets no spool at all */
+	assert_int_equal(spool_dir_in_use(f->dir, &pid), 1);
+	assert_int_equal(pid, (long)getpid());
+	assert_null(spool_open(f->base, &f->conf, ready_cb, f));
+	/* the first one is untouched */
+	append_range(f, 1, 2, 100);
+	assert_int_equal(spool_dir_in_use(f->dir, &pid), 1);
+	spool_free(f->s);
+	f->s = NULL;
+	assert_int_equal(spool_dir_in_use(f->dir, &pid), 0);
+	assert_int_equal(spool_has_segments(f->dir), 1);
 }
 
 static void test_spool_long_outage_reads_old_batches_back_from_disk(void **state)
@@ -486,8 +623,11 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_spool_full_drops_the_oldest_batches, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_cuts_a_torn_tail_at_start, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_spool_corrupt_record_skips_the_rest_of_its_segment,
-					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_corrupt_record_costs_only_itself, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_holes_and_a_corrupt_tail, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_damaged_header_loses_no_batch, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_a_garbage_segment_is_removed_not_fatal,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_unusable_dir_keeps_batches_in_memory, setup,
@@ -496,6 +636,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_dir_of_another_agent_is_not_shared, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_older_segments_are_read_while_the_agent_runs,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_long_outage_reads_old_batches_back_from_disk,
 					    setup, teardown),
 	};
