@@ -256,41 +256,51 @@ static void session_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	session_end(s, why, PEER_DEADLINE);
 }
 
-/* Brings collector.input_bytes up to date with what `s` holds now. */
+/* Brings collector.input_bytes and its address's share up to date with what `s` holds now. */
 static void input_account(struct session *s)
 {
 	size_t n = evbuffer_get_length(bufferevent_get_input(s->bev));
 
 	s->c->input_bytes = s->c->input_bytes - s->input + n;
+	s->from->input = s->from->input - s->input + n;
 	s->input = n;
 }
 
 /*
  * The bytes of all sessions' input buffers share one budget
- * (input_buffer_size). Over it, the session whose incomplete frame is the
- * oldest is closed, until the rest fits: a parked frame is old, while a good
- * agent's frame completes within a round trip or two. A session whose
- * buffer starts with whole frames waiting for the store is counted but never
- * closed for it; one whose first frame is incomplete is a candidate even
- * while paused, so a full store does not shelter parked frames.
+ * (input_buffer_size). Over it, sessions are closed until the rest fits,
+ * taken from the address that holds the biggest share, and of its sessions
+ * the one whose incomplete frame is the oldest: one address parking partial
+ * frames on many sessions is cut before a slow agent elsewhere, however
+ * long that agent's frame has been coming. A session whose buffer starts
+ * with whole frames waiting for the store is counted but never closed for
+ * it; one whose first frame is incomplete is a candidate even while paused,
+ * so a full store does not shelter parked frames.
  */
 static void input_budget(struct collector *c)
 {
 	while (c->input_bytes > c->conf->input_buffer_size) {
-		struct session *s, *oldest = NULL;
-		char why[160];
+		struct session *s, *victim = NULL;
+		char why[200];
 
 		TAILQ_FOREACH(s, &c->sessions, entry)
-		if (s->frame_first > 0 && (oldest == NULL || s->frame_first < oldest->frame_first))
-			oldest = s;
-		if (oldest == NULL)
+		{
+			if (s->frame_first == 0)
+				continue;
+			if (victim == NULL || s->from->input > victim->from->input ||
+			    (s->from == victim->from && s->frame_first < victim->frame_first))
+				victim = s;
+		}
+		if (victim == NULL)
 			return;
 		snprintf(why, sizeof(why),
 			 "the sessions' input buffers hold %zu bytes, over input_buffer_size; its "
-			 "incomplete frame (%zu bytes) was the oldest",
-			 c->input_bytes, oldest->input);
+			 "address holds the most (%zu bytes in %u sessions), its incomplete frame "
+			 "(%zu bytes) the oldest of them",
+			 c->input_bytes, victim->from->input, victim->from->nsessions,
+			 victim->input);
 		c->sessions_over_budget++;
-		session_end(oldest, why, PEER_LIMIT);
+		session_end(victim, why, PEER_LIMIT);
 	}
 }
 
@@ -307,8 +317,10 @@ void session_free(struct session *s)
 		watch_agent_closed(s->c->watch, s->wa, s->peer, "collector shut down");
 	s->c->nsessions--;
 	s->c->input_bytes -= s->input;
-	if (s->from != NULL)
+	if (s->from != NULL) {
 		s->from->nsessions--;
+		s->from->input -= s->input;
+	}
 	if (s->ev_deadline != NULL)
 		event_free(s->ev_deadline);
 	if (s->bev != NULL)
