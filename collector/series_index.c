@@ -306,6 +306,12 @@ static size_t agent_key(char *buf, size_t len, const char *site, const char *age
 	return a + b + 2;
 }
 
+/*
+ * The value of every entry of the agents' map: hmap_get answers NULL for a
+ * key it lacks, so a NULL value would make each batch add its agent again.
+ */
+static char agent_known;
+
 static int load_agents(struct series_index *idx, char *why, size_t whylen)
 {
 	sqlite3_stmt *st = NULL;
@@ -319,7 +325,7 @@ static int load_agents(struct series_index *idx, char *why, size_t whylen)
 		size_t klen = agent_key(key, sizeof(key), col(st, 0), col(st, 1));
 
 		if (klen && hmap_get(&idx->agents, key, klen) == NULL)
-			hmap_put(&idx->agents, key, klen, NULL);
+			hmap_put(&idx->agents, key, klen, &agent_known);
 	}
 	if (rc != SQLITE_DONE)
 		goto fail;
@@ -351,7 +357,7 @@ int series_index_note_agent(struct series_index *idx, const char *site, const ch
 	if (sqlite3_step(st) != SQLITE_DONE)
 		goto fail;
 	sqlite3_finalize(st);
-	hmap_put(&idx->agents, key, klen, NULL);
+	hmap_put(&idx->agents, key, klen, &agent_known);
 	return 1;
 fail:
 	snprintf(why, whylen, "%s: %s", idx->db_path, sqlite3_errmsg(idx->db));
