@@ -765,12 +765,42 @@ static void handshake_failed(struct session *s)
 	session_end(s, msg, PEER_HELLO);
 }
 
+/* The index of the session in its SSL's ex_data, for the info callback. */
+static int session_ssl_index(void)
+{
+	static int idx = -1;
+
+	if (idx < 0)
+		idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	return idx;
+}
+
+/*
+ * Notes a renegotiation the TLS layer refused (SSL_OP_NO_RENEGOTIATION
+ * answers it with a no_renegotiation alert): the peer usually gives up and
+ * closes then, and its session's last line should say why.
+ */
+static void session_ssl_info(const SSL *ssl, int where, int ret)
+{
+	struct session *s;
+
+	if ((where & SSL_CB_WRITE_ALERT) != SSL_CB_WRITE_ALERT ||
+	    (ret & 0xff) != SSL_AD_NO_RENEGOTIATION)
+		return;
+	s = SSL_get_ex_data(ssl, session_ssl_index());
+	if (s != NULL)
+		s->tls_reneg = 1;
+}
+
 static void session_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct session *s = arg;
 
 	if (what & BEV_EVENT_CONNECTED)
 		handle_handshake(s);
+	else if (s->tls_reneg && (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)))
+		session_end(s, "the agent asked to renegotiate TLS, which this collector refuses",
+			    PEER_HELLO);
 	else if (s->tls && s->cert_site == NULL && s->state == SESSION_HELLO &&
 		 (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)))
 		handshake_failed(s);
@@ -997,6 +1027,8 @@ void session_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockadd
 	if (c->certs != NULL && (ssl = SSL_new(certs_ctx(c->certs))) != NULL) {
 		/* the handshake runs under the hello deadline */
 		s->tls = 1;
+		SSL_set_ex_data(ssl, session_ssl_index(), s);
+		SSL_set_info_callback(ssl, session_ssl_info);
 		s->bev = bufferevent_openssl_socket_new(c->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
 							BEV_OPT_CLOSE_ON_FREE);
 		/* frames carry their length: a cut without close_notify is an end, not an error */
