@@ -175,13 +175,13 @@ struct flush_req {
 struct site_state {
 	double window; /* monotonic start of the current minute of new files */
 	unsigned new_files;
-	struct complaint too_many, too_fast;
+	struct complaint too_many, too_fast, too_wide;
 };
 
 struct store {
 	struct event_base *base;
 	char *data_dir;
-	unsigned step, quarantine_retry, max_series, max_new_files;
+	unsigned step, quarantine_retry, max_series, max_new_files, max_ds;
 	size_t queue_bytes;
 	unsigned flush_age, max_values;
 	size_t cache_max;
@@ -1106,6 +1106,24 @@ static int file_allowed(struct store *s, struct series_site *ss)
 }
 
 /*
+ * Whether file `f` may have one more data source: each one added rewrites
+ * the whole file (rrd_tune), so a client adding metrics to one check
+ * forever would have the writer copy ever bigger files. Logs a refusal
+ * once in a while, per site.
+ */
+static int ds_allowed(struct store *s, struct series_file *f, const char *metric)
+{
+	if (s->max_ds == 0 || f->nds < s->max_ds)
+		return 1;
+	log_complain(&site_state(f->s)->too_wide, 300,
+		     "store: site \"%s\", host \"%s\", check \"%s\"%s%s%s: the file has %zu data "
+		     "sources (max_ds_per_file): metric \"%s\" and further new ones are refused",
+		     f->site, f->host, f->check, f->instance[0] ? ", instance \"" : "", f->instance,
+		     f->instance[0] ? "\"" : "", f->nds, metric);
+	return 0;
+}
+
+/*
  * Finds or adds the series of every sample of it[0..n) (one file's),
  * within the site's limits; a sample left without one is counted.
  */
@@ -1132,7 +1150,7 @@ static struct series_file *resolve_file(struct store *s, const char *site, struc
 		struct series_ds *d = series_index_ds(s->idx, f, it[i].s->metric);
 
 		if (d == NULL) {
-			if (!series_allowed(s, f->s)) {
+			if (!series_allowed(s, f->s) || !ds_allowed(s, f, it[i].s->metric)) {
 				res->refused++;
 				it[i].u.d = NULL;
 				continue;
@@ -1811,6 +1829,7 @@ struct store *store_new(struct event_base *base, const struct store_params *p, s
 	s->quarantine_retry = p->quarantine_retry ? p->quarantine_retry : 60;
 	s->max_series = p->max_series_per_site;
 	s->max_new_files = p->max_new_files_per_minute;
+	s->max_ds = p->max_ds_per_file;
 	s->flush_age = p->cache_flush_age;
 	s->max_values = p->cache_max_values ? p->cache_max_values : 360;
 	s->cache_max = p->cache_size ? p->cache_size : (size_t)64 << 20;

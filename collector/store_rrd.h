@@ -43,6 +43,7 @@ struct store_params {
 	unsigned quarantine_retry;         /* seconds before a quarantined file is tried again */
 	unsigned max_series_per_site;      /* 0 = no limit */
 	unsigned max_new_files_per_minute; /* per site; 0 = no limit */
+	unsigned max_ds_per_file;          /* data sources one file may have; 0 = no limit */
 	unsigned cache_flush_age;          /* seconds a value may wait; 0 = write at once */
 	unsigned cache_max_values;         /* updates per file before it is written; 0 = 360 */
 	size_t cache_size;                 /* bytes of cached values; 0 = 64 MiB */
