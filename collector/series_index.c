@@ -20,6 +20,10 @@
 
 #define SCHEMA_VERSION 1
 
+#define STR_(x)               #x
+#define STR(x)                STR_(x)
+#define STREAMS_PER_AGENT_STR STR(SERIES_INDEX_STREAMS_PER_AGENT)
+
 /* A hash table of byte-string keys (names may hold any byte but NUL). */
 struct hent {
 	struct hent *next;
@@ -657,8 +661,13 @@ int series_index_load_streams(struct series_index *idx,
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if (sqlite3_prepare_v2(idx->db, "SELECT site, agent, stream, acked FROM agent_stream", -1,
-			       &st, NULL) != SQLITE_OK)
+	/* the newest streams of each agent, oldest first (rowids grow with each insert) */
+	if (sqlite3_prepare_v2(idx->db,
+			       "SELECT site, agent, stream, acked FROM (SELECT *, rowid AS r, "
+			       "row_number() OVER (PARTITION BY site, agent ORDER BY rowid DESC) "
+			       "AS k FROM agent_stream) WHERE k <= " STREAMS_PER_AGENT_STR
+			       " ORDER BY r",
+			       -1, &st, NULL) != SQLITE_OK)
 		goto fail;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct series_stream x = {col(st, 0), col(st, 1),
@@ -704,7 +713,14 @@ int series_index_save_streams(struct series_index *idx, const struct series_stre
 	}
 	sqlite3_finalize(st);
 	st = NULL;
-	if (sqlite3_exec(idx->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+	/* the agents' older streams go (v is in the order the streams were made) */
+	if (sqlite3_exec(
+		idx->db,
+		"DELETE FROM agent_stream WHERE rowid IN (SELECT r FROM (SELECT rowid AS r, "
+		"row_number() OVER (PARTITION BY site, agent ORDER BY rowid DESC) AS k "
+		"FROM agent_stream) WHERE k > " STREAMS_PER_AGENT_STR ")",
+		NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(idx->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	exec(idx, "PRAGMA synchronous=NORMAL", why, whylen);
 	return 0;

@@ -83,6 +83,12 @@ void series_index_foreach_agent(const struct series_index *idx,
 				void (*fn)(const char *site, const char *agent, void *arg),
 				void *arg);
 
+/*
+ * Streams remembered per (site, agent), the newest (see store_rrd.c's
+ * stream_trim for why a few are enough).
+ */
+#define SERIES_INDEX_STREAMS_PER_AGENT 4
+
 /* The highest durable batch of one agent's stream (Hello.stream). */
 struct series_stream {
 	const char *site, *agent;

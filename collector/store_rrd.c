@@ -160,6 +160,7 @@ TAILQ_HEAD(fstate_list, fstate);
 struct stream_ent {
 	struct stream_ent *next;
 	uint64_t stream, acked, saved; /* saved: what vakt.db holds */
+	uint64_t order;                /* when it was made: higher is newer */
 	char key[];                    /* site \0 agent \0 */
 };
 
@@ -209,6 +210,7 @@ struct store {
 	/* streams: under mu */
 	struct stream_ent **streams;
 	size_t nstreams_b, nstreams;
+	uint64_t stream_order; /* of the newest entry */
 	struct flush_req flush;
 
 	/* writer-thread only */
@@ -1267,7 +1269,45 @@ static size_t stream_key(char *buf, size_t len, const char *site, const char *ag
 	return a + b + 2;
 }
 
-/* Under mu. With create, adds a missing entry (acked 0). */
+/*
+ * Under mu, on the writer thread: drops the oldest streams of the agent of
+ * `key` beyond SERIES_INDEX_STREAMS_PER_AGENT (vakt.db drops them at the
+ * next save). An agent keeps one stream for as long as its spool lives and
+ * takes a new one only with a new spool, so an old stream id matters only
+ * while batches of the spool it named could still be replayed: the newest
+ * few cover an agent whose spool was reset while the old one's batches were
+ * still in flight. Without a bound, each reconnect with a new id (a client
+ * making them up) would add an entry for good, in memory and in vakt.db.
+ * Should a dropped stream come back, its agent hears "acked 0" and sends
+ * what it holds again, which the store counts as duplicates.
+ */
+static void stream_trim(struct store *s, const char *key, size_t klen)
+{
+	for (;;) {
+		struct stream_ent *e, **pp, **oldest = NULL;
+		unsigned n = 0;
+
+		for (size_t i = 0; i < s->nstreams_b; i++)
+			for (pp = &s->streams[i]; (e = *pp) != NULL; pp = &e->next)
+				if (memcmp(e->key, key, klen) == 0) {
+					n++;
+					if (oldest == NULL || e->order < (*oldest)->order)
+						oldest = pp;
+				}
+		if (n <= SERIES_INDEX_STREAMS_PER_AGENT)
+			return;
+		e = *oldest;
+		*oldest = e->next;
+		s->nstreams--;
+		free(e);
+	}
+}
+
+/*
+ * Under mu. With create, adds a missing entry (acked 0) and trims the
+ * agent's streams to the newest; create 2 does not trim (the load at start,
+ * whose rows are the newest few per agent already).
+ */
 static struct stream_ent *stream_get(struct store *s, const char *site, const char *agent,
 				     uint64_t stream, int create)
 {
@@ -1307,9 +1347,12 @@ static struct stream_ent *stream_get(struct store *s, const char *site, const ch
 	e = xcalloc(1, sizeof(*e) + klen);
 	memcpy(e->key, key, klen);
 	e->stream = stream;
+	e->order = ++s->stream_order;
 	e->next = s->streams[h & (s->nstreams_b - 1)];
 	s->streams[h & (s->nstreams_b - 1)] = e;
 	s->nstreams++;
+	if (create == 1)
+		stream_trim(s, key, klen);
 	return e;
 }
 
@@ -1343,13 +1386,25 @@ uint64_t store_stream_acked(struct store *s, const char *site, const char *agent
 static void load_stream(const struct series_stream *x, void *arg)
 {
 	struct store *s = arg;
-	struct stream_ent *e = stream_get(s, x->site, x->agent, x->stream, 1);
+	struct stream_ent *e = stream_get(s, x->site, x->agent, x->stream, 2);
 
 	if (e != NULL && x->acked > e->acked)
 		e->acked = e->saved = x->acked;
 }
 
-/* Writes the streams that moved since the last save to vakt.db; 0 or -1. */
+static int stream_older(const void *a, const void *b)
+{
+	const struct stream_ent *x = *(struct stream_ent *const *)a;
+	const struct stream_ent *y = *(struct stream_ent *const *)b;
+
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/*
+ * Writes the streams that moved since the last save to vakt.db, oldest
+ * first, so that vakt.db's order of streams (its rowids) is this table's
+ * and it keeps the same newest few per agent; 0 or -1.
+ */
 static int streams_save(struct store *s)
 {
 	struct series_stream *v = NULL;
@@ -1372,7 +1427,16 @@ static int streams_save(struct store *s)
 			ents[n++] = e;
 		}
 	pthread_mutex_unlock(&s->mu);
-	/* entries are never freed while the writer runs: the keys stay valid unlocked */
+	/* entries are freed on the writer thread only (stream_trim): valid unlocked */
+	if (n > 1) {
+		qsort(ents, n, sizeof(*ents), stream_older);
+		for (size_t i = 0; i < n; i++) {
+			v[i].site = ents[i]->key;
+			v[i].agent = ents[i]->key + strlen(ents[i]->key) + 1;
+			v[i].stream = ents[i]->stream;
+			v[i].acked = ents[i]->acked;
+		}
+	}
 	rc = series_index_save_streams(s->idx, v, n, why, sizeof(why));
 	if (rc < 0)
 		log_complain(&s->index_fail, 60, "store: cannot save the agents' streams: %s", why);
