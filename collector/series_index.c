@@ -82,6 +82,26 @@ static const char *hmap_put(struct hmap *m, const void *k, size_t len, void *val
 	return e->key;
 }
 
+/* Removes k if present; returns its value, NULL when absent. */
+static void *hmap_del(struct hmap *m, const void *k, size_t len)
+{
+	uint64_t h = hash_fnv1a(k, len);
+	struct hent **pp, *e;
+	void *val;
+
+	if (m->nb == 0)
+		return NULL;
+	for (pp = &m->b[h & (m->nb - 1)]; (e = *pp) != NULL; pp = &e->next)
+		if (e->h == h && e->klen == len && memcmp(e->key, k, len) == 0) {
+			*pp = e->next;
+			val = e->val;
+			free(e);
+			m->n--;
+			return val;
+		}
+	return NULL;
+}
+
 static void hmap_free(struct hmap *m, void (*free_val)(void *))
 {
 	for (size_t i = 0; i < m->nb; i++)
@@ -363,6 +383,38 @@ int series_index_note_agent(struct series_index *idx, const char *site, const ch
 	sqlite3_finalize(st);
 	hmap_put(&idx->agents, key, klen, &agent_known);
 	return 1;
+fail:
+	snprintf(why, whylen, "%s: %s", idx->db_path, sqlite3_errmsg(idx->db));
+	sqlite3_finalize(st);
+	return -1;
+}
+
+int series_index_forget_agent(struct series_index *idx, const char *site, const char *agent,
+			      char *why, size_t whylen)
+{
+	static const char *const sql[] = {
+	    "DELETE FROM agent WHERE site = ? AND agent = ?",
+	    "DELETE FROM agent_stream WHERE site = ? AND agent = ?",
+	};
+	char key[1024];
+	size_t klen = agent_key(key, sizeof(key), site, agent);
+	sqlite3_stmt *st = NULL;
+	int found = 0;
+
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		if (sqlite3_prepare_v2(idx->db, sql[i], -1, &st, NULL) != SQLITE_OK)
+			goto fail;
+		sqlite3_bind_text(st, 1, site, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, agent, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			goto fail;
+		found |= sqlite3_changes(idx->db) > 0;
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	if (klen > 0 && hmap_del(&idx->agents, key, klen) != NULL)
+		found = 1;
+	return found;
 fail:
 	snprintf(why, whylen, "%s: %s", idx->db_path, sqlite3_errmsg(idx->db));
 	sqlite3_finalize(st);

@@ -430,7 +430,9 @@ static void handle_hello(struct session *s, Vakt__Hello *h)
 	Vakt__HelloAck a = VAKT__HELLO_ACK__INIT;
 	Vakt__Frame f = VAKT__FRAME__INIT;
 	struct timeval idle = {0, 0};
+	struct watch_agent *known;
 	char sw[64], why[160];
+	size_t n;
 
 	if (decode_hello(h, why, sizeof(why)) < 0) {
 		session_refuse(s, PEER_HELLO, "%s", why);
@@ -452,6 +454,25 @@ static void handle_hello(struct session *s, Vakt__Hello *h)
 			       h->site);
 		return;
 	}
+	/*
+	 * A site's certificate may claim any agent name, and each name is
+	 * watched (and paged when silent) until forgotten: a site has a bound.
+	 */
+	known = watch_agent_find(s->c->watch, h->site, h->agent);
+	if (known == NULL &&
+	    (n = watch_site_agents(s->c->watch, h->site)) >= s->c->conf->max_agents_per_site) {
+		session_refuse(s, PEER_HELLO,
+			       "hello from site \"%s\", agent \"%s\": the site has %zu agents "
+			       "(max_agents_per_site), no room for a new name; vaktctl forget "
+			       "drops one no longer there",
+			       h->site, h->agent, n);
+		return;
+	}
+	if (known != NULL && known->sessions > 0)
+		peer_log(s->c->peers, s->from, PEER_HELLO, 0,
+			 "session %s: site \"%s\", agent \"%s\" is connected already from %s: "
+			 "two agents with one name, or a reconnect before the old session ended",
+			 s->peer, h->site, h->agent, known->last_peer);
 	s->wa = watch_agent_hello(s->c->watch, h->site, h->agent, s->peer);
 	if (s->wa == NULL) {
 		session_refuse(s, PEER_HELLO,

@@ -164,13 +164,25 @@ struct stream_ent {
 	char key[];                    /* site \0 agent \0 */
 };
 
-/* A flush asked for by a reader; under the store's mutex. */
-struct flush_req {
-	int state; /* 0 idle, 1 asked, 2 done */
-	char *path;
+/*
+ * A request of the loop (vaktctl) for the writer: a flush, or forgetting an
+ * agent. Queued and answered under the store's mutex; at most one per
+ * control client is out, so the queue is bounded by those.
+ */
+struct store_req {
+	TAILQ_ENTRY(store_req) entry;
+	enum { REQ_FLUSH, REQ_FORGET } kind;
+	char *path;         /* flush: the file, NULL for all */
+	char *site, *agent; /* forget */
+	int done;           /* the writer is through with it */
 	int rc;
 	char why[160];
+	store_req_fn fn; /* on the loop when done; NULL: store_flush waits for it */
+	void *arg;
+	int cancelled; /* the loop no longer wants the answer */
+	int abandoned; /* store_flush stopped waiting: the writer frees it */
 };
+TAILQ_HEAD(store_req_list, store_req);
 
 /* Limits of one site (series_site.user); writer thread only. */
 struct site_state {
@@ -210,8 +222,10 @@ struct store {
 	/* streams: under mu */
 	struct stream_ent **streams;
 	size_t nstreams_b, nstreams;
-	uint64_t stream_order; /* of the newest entry */
-	struct flush_req flush;
+	uint64_t stream_order;           /* of the newest entry */
+	struct store_req_list reqs;      /* for the writer */
+	struct store_req_list reqs_done; /* for the loop (req_ev) */
+	struct event *req_ev;
 
 	/* writer-thread only */
 	struct series_index *idx;
@@ -1486,7 +1500,7 @@ static int jobs_waiting(struct store *s)
 	int n;
 
 	pthread_mutex_lock(&s->mu);
-	n = s->len > 0 || s->flush.state == 1;
+	n = s->len > 0 || !TAILQ_EMPTY(&s->reqs);
 	pthread_mutex_unlock(&s->mu);
 	return n;
 }
@@ -1530,20 +1544,13 @@ static void upkeep(struct store *s, int all)
 
 /* ---- the writer ---- */
 
-static void handle_flush(struct store *s)
+/* Writes the cached values of the file at `path` (NULL: all); files written or -1. */
+static int req_flush(struct store *s, const char *want, char *why, size_t whylen)
 {
 	char path[4096];
 	struct fstate *fs, *next;
-	char *want;
 	int n = 0, rc = 0;
 
-	pthread_mutex_lock(&s->mu);
-	want = s->flush.state == 1 ? s->flush.path : NULL;
-	if (s->flush.state != 1) {
-		pthread_mutex_unlock(&s->mu);
-		return;
-	}
-	pthread_mutex_unlock(&s->mu);
 	for (fs = TAILQ_FIRST(&s->dirty); fs != NULL && rc == 0; fs = next) {
 		next = TAILQ_NEXT(fs, dirty_entry);
 		if (want != NULL) {
@@ -1554,13 +1561,85 @@ static void handle_flush(struct store *s)
 		rc = cache_flush_file(s, fs);
 		n += rc == 0;
 	}
-	pthread_mutex_lock(&s->mu);
-	s->flush.rc = rc < 0 ? -1 : n;
 	if (rc < 0)
-		snprintf(s->flush.why, sizeof(s->flush.why), "%s", s->fail_why);
-	s->flush.state = 2;
+		snprintf(why, whylen, "%s", s->fail_why);
+	return rc < 0 ? -1 : n;
+}
+
+/*
+ * Forgets what the store remembers of an agent: its streams, here and in
+ * vakt.db, and that it sent data. 1 when anything was known, 0, or -1.
+ * The cache is written and the journal checkpointed first: a replay of the
+ * agent's batches still in it would remember the agent again.
+ */
+static int req_forget(struct store *s, const char *site, const char *agent, char *why,
+		      size_t whylen)
+{
+	char key[2 * SAMPLE_NAME_MAX + 8];
+	size_t klen = stream_key(key, sizeof(key), site, agent);
+	int found = 0;
+
+	upkeep(s, 1);
+	checkpoint(s, 1);
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; klen > 0 && i < s->nstreams_b; i++) {
+		struct stream_ent **pp = &s->streams[i], *e;
+
+		while ((e = *pp) != NULL)
+			if (memcmp(e->key, key, klen) == 0) {
+				*pp = e->next;
+				s->nstreams--;
+				free(e);
+				found = 1;
+			} else {
+				pp = &e->next;
+			}
+	}
+	pthread_mutex_unlock(&s->mu);
+	switch (series_index_forget_agent(s->idx, site, agent, why, whylen)) {
+	case -1:
+		return -1;
+	case 1:
+		found = 1;
+	}
+	return found;
+}
+
+static void req_free(struct store_req *r)
+{
+	free(r->path);
+	free(r->site);
+	free(r->agent);
+	free(r);
+}
+
+/* Does what the loop asked for; the answers go back through req_ev. */
+static void handle_requests(struct store *s)
+{
+	struct store_req *r;
+	int any = 0;
+
+	pthread_mutex_lock(&s->mu);
+	while ((r = TAILQ_FIRST(&s->reqs)) != NULL) {
+		TAILQ_REMOVE(&s->reqs, r, entry);
+		pthread_mutex_unlock(&s->mu);
+		if (r->kind == REQ_FLUSH)
+			r->rc = req_flush(s, r->path, r->why, sizeof(r->why));
+		else
+			r->rc = req_forget(s, r->site, r->agent, r->why, sizeof(r->why));
+		pthread_mutex_lock(&s->mu);
+		r->done = 1;
+		if (r->abandoned) {
+			req_free(r);
+		} else if (r->fn != NULL) {
+			TAILQ_INSERT_TAIL(&s->reqs_done, r, entry);
+			any = 1;
+		}
+	}
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
+	if (any)
+		event_active(s->req_ev, EV_READ, 0);
 }
 
 static void replay_batch(struct sample_batch *b, void *arg)
@@ -1705,7 +1784,7 @@ static void *writer_main(void *arg)
 		int commit_rc = 0;
 		char cwhy[160] = "";
 
-		while (s->len == 0 && !s->stopping && s->flush.state != 1) {
+		while (s->len == 0 && !s->stopping && TAILQ_EMPTY(&s->reqs)) {
 			struct timespec ts;
 
 			/* wake once a second for the cache's ages and the journal's rotation */
@@ -1783,7 +1862,7 @@ static void *writer_main(void *arg)
 			sample_batch_free(jobs[i]->b);
 			free(jobs[i]);
 		}
-		handle_flush(s);
+		handle_requests(s);
 		upkeep(s, 0);
 		checkpoint(s, 0);
 		pthread_mutex_lock(&s->mu);
@@ -1804,34 +1883,94 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+static struct store_req *req_queue(struct store *s, struct store_req *r)
+{
+	pthread_mutex_lock(&s->mu);
+	TAILQ_INSERT_TAIL(&s->reqs, r, entry);
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	return r;
+}
+
+struct store_req *store_flush_async(struct store *s, const char *path, store_req_fn fn, void *arg)
+{
+	struct store_req *r = xcalloc(1, sizeof(*r));
+
+	r->kind = REQ_FLUSH;
+	r->path = path != NULL ? xstrdup(path) : NULL;
+	r->fn = fn;
+	r->arg = arg;
+	return req_queue(s, r);
+}
+
+struct store_req *store_forget_agent(struct store *s, const char *site, const char *agent,
+				     store_req_fn fn, void *arg)
+{
+	struct store_req *r = xcalloc(1, sizeof(*r));
+
+	r->kind = REQ_FORGET;
+	r->site = xstrdup(site);
+	r->agent = xstrdup(agent);
+	r->fn = fn;
+	r->arg = arg;
+	return req_queue(s, r);
+}
+
+void store_req_cancel(struct store *s, struct store_req *r)
+{
+	pthread_mutex_lock(&s->mu);
+	r->cancelled = 1;
+	pthread_mutex_unlock(&s->mu);
+}
+
 int store_flush(struct store *s, const char *path, unsigned timeout_s, char *why, size_t whylen)
 {
+	struct store_req *r = xcalloc(1, sizeof(*r));
 	struct timespec ts;
 	int rc;
 
+	r->kind = REQ_FLUSH;
+	r->path = path != NULL ? xstrdup(path) : NULL;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += timeout_s;
+	req_queue(s, r);
 	pthread_mutex_lock(&s->mu);
-	while (s->flush.state == 1)
-		if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) != 0)
-			goto busy;
-	free(s->flush.path);
-	s->flush.path = path != NULL ? xstrdup(path) : NULL;
-	s->flush.state = 1;
-	pthread_cond_broadcast(&s->cv);
-	while (s->flush.state == 1)
-		if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) != 0)
-			goto busy;
-	rc = s->flush.rc;
+	while (!r->done)
+		if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) != 0 && !r->done) {
+			r->abandoned = 1; /* the writer frees it */
+			pthread_mutex_unlock(&s->mu);
+			snprintf(why, whylen, "the writer did not finish within %u s", timeout_s);
+			return -1;
+		}
+	pthread_mutex_unlock(&s->mu);
+	rc = r->rc;
 	if (rc < 0)
-		snprintf(why, whylen, "%s", s->flush.why);
-	s->flush.state = 0;
-	pthread_mutex_unlock(&s->mu);
+		snprintf(why, whylen, "%s", r->why);
+	req_free(r);
 	return rc;
-busy:
-	pthread_mutex_unlock(&s->mu);
-	snprintf(why, whylen, "the writer did not finish within %u s", timeout_s);
-	return -1;
+}
+
+/* On the loop: answers the requests the writer is through with. */
+static void req_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct store *s = arg;
+
+	for (;;) {
+		struct store_req *r;
+		int cancelled;
+
+		pthread_mutex_lock(&s->mu);
+		r = TAILQ_FIRST(&s->reqs_done);
+		if (r != NULL)
+			TAILQ_REMOVE(&s->reqs_done, r, entry);
+		cancelled = r != NULL && r->cancelled;
+		pthread_mutex_unlock(&s->mu);
+		if (r == NULL)
+			return;
+		if (!cancelled)
+			r->fn(r->rc, r->why, r->arg);
+		req_free(r);
+	}
 }
 
 static void done_cb(evutil_socket_t fd, short what, void *arg)
@@ -1864,7 +2003,15 @@ static void store_destroy(struct store *s)
 			free(e);
 		}
 	free(s->streams);
-	free(s->flush.path);
+	/* at exit: requests never answered (their clients are gone) */
+	for (struct store_req_list *l = &s->reqs; l != NULL;
+	     l = l == &s->reqs ? &s->reqs_done : NULL)
+		while (!TAILQ_EMPTY(l)) {
+			struct store_req *r = TAILQ_FIRST(l);
+
+			TAILQ_REMOVE(l, r, entry);
+			req_free(r);
+		}
 	journal_free(s->j);
 	if (s->data_fd >= 0)
 		close(s->data_fd);
@@ -1872,6 +2019,7 @@ static void store_destroy(struct store *s)
 		free(s->known[i]);
 	free(s->known);
 	event_free(s->done_ev);
+	event_free(s->req_ev);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	free(s->todo);
@@ -1907,6 +2055,9 @@ struct store *store_new(struct event_base *base, const struct store_params *p, s
 	s->done_fn = done;
 	s->done_arg = arg;
 	s->done_ev = event_new(base, -1, EV_PERSIST | EV_READ, done_cb, s);
+	s->req_ev = event_new(base, -1, EV_PERSIST | EV_READ, req_cb, s);
+	TAILQ_INIT(&s->reqs);
+	TAILQ_INIT(&s->reqs_done);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	if (pthread_create(&s->thread, NULL, writer_main, s) != 0)
