@@ -38,7 +38,13 @@
 #define CONTROL_MAX_PER_UID 4
 /* from accept to the last byte of the answer; a status takes milliseconds */
 #define CONTROL_DEADLINE_S 5
-#define CONTROL_MAX_LINE   256
+/*
+ * A request with the store's writer (flush, forget) may wait for it this
+ * long: a flush of every file, behind a queue of batches, takes a while.
+ * The client is ours to answer then, not a stuck one. vaktctl waits longer.
+ */
+#define CONTROL_WRITER_S 50
+#define CONTROL_MAX_LINE 256
 /* a refusal is logged once, then counted */
 #define CONTROL_COMPLAIN_S 60
 
@@ -293,8 +299,13 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 	free(line);
 	/* one request a client; one with the writer is answered when it is done */
 	bufferevent_disable(bev, EV_READ);
-	if (cl->req == NULL)
+	if (cl->req == NULL) {
 		cl->done = 1;
+	} else {
+		struct timeval tv = {CONTROL_WRITER_S, 0};
+
+		evtimer_add(cl->deadline, &tv);
+	}
 	return;
 answer:
 	cl->done = 1;
@@ -313,7 +324,7 @@ static void client_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	log_complain(&cl->ctl->timed_out, CONTROL_COMPLAIN_S,
 		     "control: closed a client of uid %u: no complete request and answer within "
 		     "%d s",
-		     (unsigned)cl->uid, CONTROL_DEADLINE_S);
+		     (unsigned)cl->uid, cl->req != NULL ? CONTROL_WRITER_S : CONTROL_DEADLINE_S);
 	client_free(cl);
 }
 

@@ -126,6 +126,9 @@ int main(int argc, char **argv)
 			    : "");
 		return 1;
 	}
+	/* a flush or forget waits for the collector's writer, which may take a while */
+	if (strncmp(cmd, "status", 6) != 0)
+		tv.tv_sec = 60;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	ans = open_memstream(&answer, &anslen);
 	if (ans == NULL) {
