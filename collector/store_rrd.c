@@ -1283,6 +1283,14 @@ static size_t stream_key(char *buf, size_t len, const char *site, const char *ag
 	return a + b + 2;
 }
 
+/* 1 when `e` is a stream of the agent whose stream_key is key[0..klen). */
+static int stream_of(const struct stream_ent *e, const char *key, size_t klen)
+{
+	size_t a = strlen(e->key) + 1;
+
+	return a + strlen(e->key + a) + 1 == klen && memcmp(e->key, key, klen) == 0;
+}
+
 /*
  * Under mu, on the writer thread: drops the oldest streams of the agent of
  * `key` beyond SERIES_INDEX_STREAMS_PER_AGENT (vakt.db drops them at the
@@ -1303,7 +1311,7 @@ static void stream_trim(struct store *s, const char *key, size_t klen)
 
 		for (size_t i = 0; i < s->nstreams_b; i++)
 			for (pp = &s->streams[i]; (e = *pp) != NULL; pp = &e->next)
-				if (memcmp(e->key, key, klen) == 0) {
+				if (stream_of(e, key, klen)) {
 					n++;
 					if (oldest == NULL || e->order < (*oldest)->order)
 						oldest = pp;
@@ -1335,7 +1343,7 @@ static struct stream_ent *stream_get(struct store *s, const char *site, const ch
 	h = hash_fnv1a(key, klen) ^ (stream * 0x9e3779b97f4a7c15ULL);
 	if (s->nstreams_b > 0)
 		for (e = s->streams[h & (s->nstreams_b - 1)]; e != NULL; e = e->next)
-			if (e->stream == stream && memcmp(e->key, key, klen) == 0)
+			if (e->stream == stream && stream_of(e, key, klen))
 				return e;
 	if (!create)
 		return NULL;
@@ -1586,7 +1594,7 @@ static int req_forget(struct store *s, const char *site, const char *agent, char
 		struct stream_ent **pp = &s->streams[i], *e;
 
 		while ((e = *pp) != NULL)
-			if (memcmp(e->key, key, klen) == 0) {
+			if (stream_of(e, key, klen)) {
 				*pp = e->next;
 				s->nstreams--;
 				free(e);
