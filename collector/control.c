@@ -244,6 +244,10 @@ static void forget(struct control_client *cl, const char *args)
 	const struct watch_agent *a;
 	char *site, *agent;
 
+	if (strlen(args) >= sizeof(cl->names)) {
+		answer(cl, "error: forget: names too long\n");
+		return;
+	}
 	if (tab == NULL || strchr(tab + 1, '\t') != NULL || tab == args || tab[1] == '\0') {
 		answer(cl, "error: forget: expected SITE and AGENT (a tab between them)\n");
 		return;
