@@ -38,6 +38,8 @@ struct collector_conf {
 	size_t cache_size;                 /* bytes of cached values */
 	unsigned max_series_per_site;      /* 0 = no limit */
 	unsigned max_new_files_per_minute; /* per site; 0 = no limit */
+	unsigned max_ds_per_file;          /* data sources (metrics) one RRD file may have */
+	unsigned max_agents_per_site;      /* agent names one site may have */
 	unsigned max_sessions;
 	unsigned max_sessions_per_address;
 	unsigned log_lines_per_address; /* per class and minute; all addresses: 5 times it */

@@ -156,6 +156,8 @@ struct collector_conf *collector_conf_load(const char *path)
 	    CFG_STR("cache_size", "64M", CFGF_NONE),
 	    CFG_INT("max_series_per_site", 100000, CFGF_NONE),
 	    CFG_INT("max_new_files_per_minute", 1000, CFGF_NONE),
+	    CFG_INT("max_ds_per_file", 64, CFGF_NONE),
+	    CFG_INT("max_agents_per_site", 64, CFGF_NONE),
 	    CFG_INT("max_sessions", 1024, CFGF_NONE),
 	    CFG_INT("max_sessions_per_address", 64, CFGF_NONE),
 	    CFG_INT("log_lines_per_address", 10, CFGF_NONE), /* PEER_LOG_BURST */
@@ -183,6 +185,8 @@ struct collector_conf *collector_conf_load(const char *path)
 					   "cache_max_values",
 					   "max_series_per_site",
 					   "max_new_files_per_minute",
+					   "max_ds_per_file",
+					   "max_agents_per_site",
 					   "max_sessions",
 					   "max_sessions_per_address",
 					   "log_lines_per_address",
@@ -246,6 +250,8 @@ struct collector_conf *collector_conf_load(const char *path)
 	conf->cache_max_values = (unsigned)cfg_getint(cfg, "cache_max_values");
 	conf->cache_size = (size_t)conf_parse_size(cfg_getstr(cfg, "cache_size"));
 	conf->max_series_per_site = (unsigned)cfg_getint(cfg, "max_series_per_site");
+	conf->max_ds_per_file = (unsigned)cfg_getint(cfg, "max_ds_per_file");
+	conf->max_agents_per_site = (unsigned)cfg_getint(cfg, "max_agents_per_site");
 	conf->max_new_files_per_minute = (unsigned)cfg_getint(cfg, "max_new_files_per_minute");
 	conf->max_sessions = (unsigned)cfg_getint(cfg, "max_sessions");
 	conf->max_sessions_per_address = (unsigned)cfg_getint(cfg, "max_sessions_per_address");

@@ -1,14 +1,17 @@
 /*
- * control.c - answers vaktctl on the control socket: "status", and "flush"
- * for readers that need the RRD files current; ack, silence and reload come
- * with the alerting issue. Never blocks, except for the bounded wait of a
- * flush: the answer is written through a bufferevent. Clients are bounded in total and
- * per user, and each has one deadline from accept to answer, so slow or
- * stuck clients can never keep an operator's vaktctl out for long.
+ * control.c - answers vaktctl on the control socket: "status", "flush" for
+ * readers that need the RRD files current, and "forget" for an agent gone
+ * for good; ack, silence and reload come with the alerting issue. Never
+ * blocks: what the store's writer does (flush, forget) is answered when it
+ * is done, and answers are written through a bufferevent. Clients are
+ * bounded in total and per user, and each has one deadline from accept to
+ * answer, so slow or stuck clients can never keep an operator's vaktctl out
+ * for long.
  */
 #include "control.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -35,7 +38,13 @@
 #define CONTROL_MAX_PER_UID 4
 /* from accept to the last byte of the answer; a status takes milliseconds */
 #define CONTROL_DEADLINE_S 5
-#define CONTROL_MAX_LINE   256
+/*
+ * A request with the store's writer (flush, forget) may wait for it this
+ * long: a flush of every file, behind a queue of batches, takes a while.
+ * The client is ours to answer then, not a stuck one. vaktctl waits longer.
+ */
+#define CONTROL_WRITER_S 50
+#define CONTROL_MAX_LINE 256
 /* a refusal is logged once, then counted */
 #define CONTROL_COMPLAIN_S 60
 
@@ -46,6 +55,9 @@ struct control_client {
 	struct event *deadline;
 	uid_t uid;
 	int done;
+	struct store_req *req;            /* a request with the store's writer, not answered yet */
+	char names[2 * CONTROL_MAX_LINE]; /* forget: "site\0agent" */
+	int forgot;                       /* forget: the watch knew the agent */
 };
 
 struct control {
@@ -61,6 +73,8 @@ static void client_free(struct control_client *cl)
 {
 	TAILQ_REMOVE(&cl->ctl->clients, cl, entry);
 	cl->ctl->nclients--;
+	if (cl->req != NULL)
+		store_req_cancel(cl->ctl->c->store, cl->req);
 	if (cl->deadline != NULL)
 		event_free(cl->deadline);
 	bufferevent_free(cl->bev);
@@ -172,20 +186,86 @@ static void status(struct control *ctl, struct evbuffer *out)
 	alert_engine_foreach_active(c->alert, active_alert_line, out);
 }
 
+/* The store's writer is through with a client's request: the answer goes out. */
+static void answer(struct control_client *cl, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void answer(struct control_client *cl, const char *fmt, ...)
+{
+	va_list ap;
+
+	cl->req = NULL;
+	cl->done = 1;
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(bufferevent_get_output(cl->bev), fmt, ap);
+	va_end(ap);
+}
+
+static void flush_done(int rc, const char *why, void *arg)
+{
+	if (rc < 0)
+		answer(arg, "error: flush: %s\n", why);
+	else
+		answer(arg, "flushed %d files\n", rc);
+}
+
 /*
  * Writes the cached values of one file (its path as the status and the
- * files show it) or of all, so that a reader sees them now. It waits for
- * the writer: the loop stalls for as long, so the wait is bounded.
+ * files show it) or of all, so that a reader sees them now. The writer
+ * thread does it; the client hears once it is done, the loop goes on.
  */
-static void flush(struct control *ctl, const char *path, struct evbuffer *out)
+static void flush(struct control_client *cl, const char *path)
 {
-	char why[160];
-	int n = store_flush(ctl->c->store, path, CONTROL_DEADLINE_S - 1, why, sizeof(why));
+	cl->req = store_flush_async(cl->ctl->c->store, path, flush_done, cl);
+}
 
-	if (n < 0)
-		evbuffer_add_printf(out, "error: flush: %s\n", why);
+static void forget_done(int rc, const char *why, void *arg)
+{
+	struct control_client *cl = arg;
+	const char *site = cl->names, *agent = cl->names + strlen(cl->names) + 1;
+
+	if (rc < 0)
+		answer(cl, "error: forget: %s\n", why);
+	else if (rc == 0 && !cl->forgot)
+		answer(cl, "error: forget: site \"%s\" has no agent \"%s\"\n", site, agent);
 	else
-		evbuffer_add_printf(out, "flushed %d files\n", n);
+		answer(cl, "forgot agent \"%s\" of site \"%s\"\n", agent, site);
+}
+
+/*
+ * "forget SITE\tAGENT": an agent gone for good (or a name made up) is no
+ * longer watched, its alerts are resolved with a note, and the store drops
+ * its streams and that it sent data, so a restart does not bring it back.
+ * An agent with a session is refused: it would only come back.
+ */
+static void forget(struct control_client *cl, const char *args)
+{
+	struct collector *c = cl->ctl->c;
+	const char *tab = strchr(args, '\t');
+	const struct watch_agent *a;
+	char *site, *agent;
+
+	if (strlen(args) >= sizeof(cl->names)) {
+		answer(cl, "error: forget: names too long\n");
+		return;
+	}
+	if (tab == NULL || strchr(tab + 1, '\t') != NULL || tab == args || tab[1] == '\0') {
+		answer(cl, "error: forget: expected SITE and AGENT (a tab between them)\n");
+		return;
+	}
+	snprintf(cl->names, sizeof(cl->names), "%s", args);
+	site = cl->names;
+	site[tab - args] = '\0';
+	agent = site + (tab - args) + 1;
+	a = watch_agent_find(c->watch, site, agent);
+	if (a != NULL && a->sessions > 0) {
+		answer(cl,
+		       "error: forget: agent \"%s\" of site \"%s\" is connected (from %s): stop "
+		       "it first\n",
+		       agent, site, a->last_peer);
+		return;
+	}
+	cl->forgot = watch_agent_forget(c->watch, site, agent) == 0;
+	cl->req = store_forget_agent(c->store, site, agent, forget_done, cl);
 }
 
 static void client_write_cb(struct bufferevent *bev, void *arg)
@@ -214,11 +294,23 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 	if (strcmp(line, "status") == 0)
 		status(cl->ctl, out);
 	else if (strcmp(line, "flush") == 0 || strncmp(line, "flush ", 6) == 0)
-		flush(cl->ctl, line[5] ? line + 6 : NULL, out);
+		flush(cl, line[5] ? line + 6 : NULL);
+	else if (strncmp(line, "forget ", 7) == 0)
+		forget(cl, line + 7);
 	else
 		evbuffer_add_printf(
-		    out, "error: unknown command \"%.64s\" (known: status, flush)\n", line);
+		    out, "error: unknown command \"%.64s\" (known: status, flush, forget)\n", line);
 	free(line);
+	/* one request a client; one with the writer is answered when it is done */
+	bufferevent_disable(bev, EV_READ);
+	if (cl->req == NULL) {
+		cl->done = 1;
+	} else {
+		struct timeval tv = {CONTROL_WRITER_S, 0};
+
+		evtimer_add(cl->deadline, &tv);
+	}
+	return;
 answer:
 	cl->done = 1;
 	bufferevent_disable(bev, EV_READ);
@@ -236,7 +328,7 @@ static void client_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	log_complain(&cl->ctl->timed_out, CONTROL_COMPLAIN_S,
 		     "control: closed a client of uid %u: no complete request and answer within "
 		     "%d s",
-		     (unsigned)cl->uid, CONTROL_DEADLINE_S);
+		     (unsigned)cl->uid, cl->req != NULL ? CONTROL_WRITER_S : CONTROL_DEADLINE_S);
 	client_free(cl);
 }
 

@@ -329,6 +329,7 @@ int main(int argc, char **argv)
 	sp.quarantine_retry = c.conf->quarantine_retry;
 	sp.max_series_per_site = c.conf->max_series_per_site;
 	sp.max_new_files_per_minute = c.conf->max_new_files_per_minute;
+	sp.max_ds_per_file = c.conf->max_ds_per_file;
 	sp.cache_flush_age = c.conf->cache_flush_age;
 	sp.cache_max_values = c.conf->cache_max_values;
 	sp.cache_size = c.conf->cache_size;

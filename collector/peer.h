@@ -36,7 +36,8 @@ const char *peer_class_str(enum peer_class k);
 struct peer {
 	char addr[48]; /* numeric address, no port */
 	unsigned nsessions;
-	double window;                     /* monotonic start of the current window */
+	size_t input;  /* bytes its sessions hold in their input buffers (input_buffer_size) */
+	double window; /* monotonic start of the current window */
 	unsigned lines[PEER_NCLASS];       /* written in this window */
 	unsigned long hidden[PEER_NCLASS]; /* suppressed in this window */
 	struct peer *next_hash;

@@ -25,6 +25,10 @@
  */
 #define SCHEMA_VERSION 2
 
+#define STR_(x)               #x
+#define STR(x)                STR_(x)
+#define STREAMS_PER_AGENT_STR STR(SERIES_INDEX_STREAMS_PER_AGENT)
+
 /* A hash table of byte-string keys (names may hold any byte but NUL). */
 struct hent {
 	struct hent *next;
@@ -81,6 +85,26 @@ static const char *hmap_put(struct hmap *m, const void *k, size_t len, void *val
 	m->b[e->h & (m->nb - 1)] = e;
 	m->n++;
 	return e->key;
+}
+
+/* Removes k if present; returns its value, NULL when absent. */
+static void *hmap_del(struct hmap *m, const void *k, size_t len)
+{
+	uint64_t h = hash_fnv1a(k, len);
+	struct hent **pp, *e;
+	void *val;
+
+	if (m->nb == 0)
+		return NULL;
+	for (pp = &m->b[h & (m->nb - 1)]; (e = *pp) != NULL; pp = &e->next)
+		if (e->h == h && e->klen == len && memcmp(e->key, k, len) == 0) {
+			*pp = e->next;
+			val = e->val;
+			free(e);
+			m->n--;
+			return val;
+		}
+	return NULL;
 }
 
 static void hmap_free(struct hmap *m, void (*free_val)(void *))
@@ -316,6 +340,12 @@ static size_t agent_key(char *buf, size_t len, const char *site, const char *age
 	return a + b + 2;
 }
 
+/*
+ * The value of every entry of the agents' map: hmap_get answers NULL for a
+ * key it lacks, so a NULL value would make each batch add its agent again.
+ */
+static char agent_known;
+
 static int load_agents(struct series_index *idx, char *why, size_t whylen)
 {
 	sqlite3_stmt *st = NULL;
@@ -329,7 +359,7 @@ static int load_agents(struct series_index *idx, char *why, size_t whylen)
 		size_t klen = agent_key(key, sizeof(key), col(st, 0), col(st, 1));
 
 		if (klen && hmap_get(&idx->agents, key, klen) == NULL)
-			hmap_put(&idx->agents, key, klen, NULL);
+			hmap_put(&idx->agents, key, klen, &agent_known);
 	}
 	if (rc != SQLITE_DONE)
 		goto fail;
@@ -361,7 +391,7 @@ int series_index_note_agent(struct series_index *idx, const char *site, const ch
 	if (sqlite3_step(st) != SQLITE_DONE)
 		goto fail;
 	sqlite3_finalize(st);
-	hmap_put(&idx->agents, key, klen, NULL);
+	hmap_put(&idx->agents, key, klen, &agent_known);
 	return 1;
 fail:
 	snprintf(why, whylen, "%s: %s", idx->db_path, sqlite3_errmsg(idx->db));
@@ -375,6 +405,38 @@ void series_index_foreach_file(const struct series_index *idx,
 	for (size_t i = 0; i < idx->files.nb; i++)
 		for (const struct hent *e = idx->files.b[i]; e != NULL; e = e->next)
 			fn(&((const struct file_rec *)e->val)->f, arg);
+}
+
+int series_index_forget_agent(struct series_index *idx, const char *site, const char *agent,
+			      char *why, size_t whylen)
+{
+	static const char *const sql[] = {
+	    "DELETE FROM agent WHERE site = ? AND agent = ?",
+	    "DELETE FROM agent_stream WHERE site = ? AND agent = ?",
+	};
+	char key[1024];
+	size_t klen = agent_key(key, sizeof(key), site, agent);
+	sqlite3_stmt *st = NULL;
+	int found = 0;
+
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		if (sqlite3_prepare_v2(idx->db, sql[i], -1, &st, NULL) != SQLITE_OK)
+			goto fail;
+		sqlite3_bind_text(st, 1, site, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, agent, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			goto fail;
+		found |= sqlite3_changes(idx->db) > 0;
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	if (klen > 0 && hmap_del(&idx->agents, key, klen) != NULL)
+		found = 1;
+	return found;
+fail:
+	snprintf(why, whylen, "%s: %s", idx->db_path, sqlite3_errmsg(idx->db));
+	sqlite3_finalize(st);
+	return -1;
 }
 
 void series_index_foreach_agent(const struct series_index *idx,
@@ -686,8 +748,13 @@ int series_index_load_streams(struct series_index *idx,
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if (sqlite3_prepare_v2(idx->db, "SELECT site, agent, stream, acked FROM agent_stream", -1,
-			       &st, NULL) != SQLITE_OK)
+	/* the newest streams of each agent, oldest first (rowids grow with each insert) */
+	if (sqlite3_prepare_v2(idx->db,
+			       "SELECT site, agent, stream, acked FROM (SELECT *, rowid AS r, "
+			       "row_number() OVER (PARTITION BY site, agent ORDER BY rowid DESC) "
+			       "AS k FROM agent_stream) WHERE k <= " STREAMS_PER_AGENT_STR
+			       " ORDER BY r",
+			       -1, &st, NULL) != SQLITE_OK)
 		goto fail;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct series_stream x = {col(st, 0), col(st, 1),
@@ -733,7 +800,14 @@ int series_index_save_streams(struct series_index *idx, const struct series_stre
 	}
 	sqlite3_finalize(st);
 	st = NULL;
-	if (sqlite3_exec(idx->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+	/* the agents' older streams go (v is in the order the streams were made) */
+	if (sqlite3_exec(
+		idx->db,
+		"DELETE FROM agent_stream WHERE rowid IN (SELECT r FROM (SELECT rowid AS r, "
+		"row_number() OVER (PARTITION BY site, agent ORDER BY rowid DESC) AS k "
+		"FROM agent_stream) WHERE k > " STREAMS_PER_AGENT_STR ")",
+		NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(idx->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	exec(idx, "PRAGMA synchronous=NORMAL", why, whylen);
 	return 0;

@@ -80,10 +80,22 @@ int series_index_commit(struct series_index *idx, char *why, size_t whylen);
  */
 int series_index_note_agent(struct series_index *idx, const char *site, const char *agent,
 			    char *why, size_t whylen);
+/*
+ * Forgets `agent` of `site` and its streams, at once on disk (vaktctl
+ * forget). 1 when it was remembered, 0 when not, -1 with why.
+ */
+int series_index_forget_agent(struct series_index *idx, const char *site, const char *agent,
+			      char *why, size_t whylen);
 /* Calls fn for every agent remembered. */
 void series_index_foreach_agent(const struct series_index *idx,
 				void (*fn)(const char *site, const char *agent, void *arg),
 				void *arg);
+
+/*
+ * Streams remembered per (site, agent), the newest (see store_rrd.c's
+ * stream_trim for why a few are enough).
+ */
+#define SERIES_INDEX_STREAMS_PER_AGENT 4
 
 /* The highest durable batch of one agent's stream (Hello.stream). */
 struct series_stream {

@@ -256,41 +256,51 @@ static void session_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	session_end(s, why, PEER_DEADLINE);
 }
 
-/* Brings collector.input_bytes up to date with what `s` holds now. */
+/* Brings collector.input_bytes and its address's share up to date with what `s` holds now. */
 static void input_account(struct session *s)
 {
 	size_t n = evbuffer_get_length(bufferevent_get_input(s->bev));
 
 	s->c->input_bytes = s->c->input_bytes - s->input + n;
+	s->from->input = s->from->input - s->input + n;
 	s->input = n;
 }
 
 /*
  * The bytes of all sessions' input buffers share one budget
- * (input_buffer_size). Over it, the session whose incomplete frame is the
- * oldest is closed, until the rest fits: a parked frame is old, while a good
- * agent's frame completes within a round trip or two. A session whose
- * buffer starts with whole frames waiting for the store is counted but never
- * closed for it; one whose first frame is incomplete is a candidate even
- * while paused, so a full store does not shelter parked frames.
+ * (input_buffer_size). Over it, sessions are closed until the rest fits,
+ * taken from the address that holds the biggest share, and of its sessions
+ * the one whose incomplete frame is the oldest: one address parking partial
+ * frames on many sessions is cut before a slow agent elsewhere, however
+ * long that agent's frame has been coming. A session whose buffer starts
+ * with whole frames waiting for the store is counted but never closed for
+ * it; one whose first frame is incomplete is a candidate even while paused,
+ * so a full store does not shelter parked frames.
  */
 static void input_budget(struct collector *c)
 {
 	while (c->input_bytes > c->conf->input_buffer_size) {
-		struct session *s, *oldest = NULL;
-		char why[160];
+		struct session *s, *victim = NULL;
+		char why[200];
 
 		TAILQ_FOREACH(s, &c->sessions, entry)
-		if (s->frame_first > 0 && (oldest == NULL || s->frame_first < oldest->frame_first))
-			oldest = s;
-		if (oldest == NULL)
+		{
+			if (s->frame_first == 0)
+				continue;
+			if (victim == NULL || s->from->input > victim->from->input ||
+			    (s->from == victim->from && s->frame_first < victim->frame_first))
+				victim = s;
+		}
+		if (victim == NULL)
 			return;
 		snprintf(why, sizeof(why),
 			 "the sessions' input buffers hold %zu bytes, over input_buffer_size; its "
-			 "incomplete frame (%zu bytes) was the oldest",
-			 c->input_bytes, oldest->input);
+			 "address holds the most (%zu bytes in %u sessions), its incomplete frame "
+			 "(%zu bytes) the oldest of them",
+			 c->input_bytes, victim->from->input, victim->from->nsessions,
+			 victim->input);
 		c->sessions_over_budget++;
-		session_end(oldest, why, PEER_LIMIT);
+		session_end(victim, why, PEER_LIMIT);
 	}
 }
 
@@ -307,8 +317,10 @@ void session_free(struct session *s)
 		watch_agent_closed(s->c->watch, s->wa, s->peer, "collector shut down");
 	s->c->nsessions--;
 	s->c->input_bytes -= s->input;
-	if (s->from != NULL)
+	if (s->from != NULL) {
 		s->from->nsessions--;
+		s->from->input -= s->input;
+	}
 	if (s->ev_deadline != NULL)
 		event_free(s->ev_deadline);
 	if (s->bev != NULL)
@@ -418,7 +430,9 @@ static void handle_hello(struct session *s, Vakt__Hello *h)
 	Vakt__HelloAck a = VAKT__HELLO_ACK__INIT;
 	Vakt__Frame f = VAKT__FRAME__INIT;
 	struct timeval idle = {0, 0};
+	struct watch_agent *known;
 	char sw[64], why[160];
+	size_t n;
 
 	if (decode_hello(h, why, sizeof(why)) < 0) {
 		session_refuse(s, PEER_HELLO, "%s", why);
@@ -440,6 +454,25 @@ static void handle_hello(struct session *s, Vakt__Hello *h)
 			       h->site);
 		return;
 	}
+	/*
+	 * A site's certificate may claim any agent name, and each name is
+	 * watched (and paged when silent) until forgotten: a site has a bound.
+	 */
+	known = watch_agent_find(s->c->watch, h->site, h->agent);
+	if (known == NULL &&
+	    (n = watch_site_agents(s->c->watch, h->site)) >= s->c->conf->max_agents_per_site) {
+		session_refuse(s, PEER_HELLO,
+			       "hello from site \"%s\", agent \"%s\": the site has %zu agents "
+			       "(max_agents_per_site), no room for a new name; vaktctl forget "
+			       "drops one no longer there",
+			       h->site, h->agent, n);
+		return;
+	}
+	if (known != NULL && known->sessions > 0)
+		peer_log(s->c->peers, s->from, PEER_HELLO, 0,
+			 "session %s: site \"%s\", agent \"%s\" is connected already from %s: "
+			 "two agents with one name, or a reconnect before the old session ended",
+			 s->peer, h->site, h->agent, known->last_peer);
 	s->wa = watch_agent_hello(s->c->watch, h->site, h->agent, s->peer);
 	if (s->wa == NULL) {
 		session_refuse(s, PEER_HELLO,
@@ -753,12 +786,42 @@ static void handshake_failed(struct session *s)
 	session_end(s, msg, PEER_HELLO);
 }
 
+/* The index of the session in its SSL's ex_data, for the info callback. */
+static int session_ssl_index(void)
+{
+	static int idx = -1;
+
+	if (idx < 0)
+		idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	return idx;
+}
+
+/*
+ * Notes a renegotiation the TLS layer refused (SSL_OP_NO_RENEGOTIATION
+ * answers it with a no_renegotiation alert): the peer usually gives up and
+ * closes then, and its session's last line should say why.
+ */
+static void session_ssl_info(const SSL *ssl, int where, int ret)
+{
+	struct session *s;
+
+	if ((where & SSL_CB_WRITE_ALERT) != SSL_CB_WRITE_ALERT ||
+	    (ret & 0xff) != SSL_AD_NO_RENEGOTIATION)
+		return;
+	s = SSL_get_ex_data(ssl, session_ssl_index());
+	if (s != NULL)
+		s->tls_reneg = 1;
+}
+
 static void session_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct session *s = arg;
 
 	if (what & BEV_EVENT_CONNECTED)
 		handle_handshake(s);
+	else if (s->tls_reneg && (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)))
+		session_end(s, "the agent asked to renegotiate TLS, which this collector refuses",
+			    PEER_HELLO);
 	else if (s->tls && s->cert_site == NULL && s->state == SESSION_HELLO &&
 		 (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)))
 		handshake_failed(s);
@@ -985,6 +1048,8 @@ void session_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockadd
 	if (c->certs != NULL && (ssl = SSL_new(certs_ctx(c->certs))) != NULL) {
 		/* the handshake runs under the hello deadline */
 		s->tls = 1;
+		SSL_set_ex_data(ssl, session_ssl_index(), s);
+		SSL_set_info_callback(ssl, session_ssl_info);
 		s->bev = bufferevent_openssl_socket_new(c->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
 							BEV_OPT_CLOSE_ON_FREE);
 		/* frames carry their length: a cut without close_notify is an end, not an error */

@@ -40,6 +40,7 @@ struct session {
 	int tls;            /* 1: a TLS session (insecure = yes: 0) */
 	char *cert_site;    /* after the handshake: the site its certificate names (CN) */
 	char *cert_subject; /* and the certificate's subject, for status and logs */
+	int tls_reneg;      /* the agent asked to renegotiate TLS and was refused */
 	enum session_state state;
 	int paused;   /* SESSION_PAUSE_* bits: reading stopped */
 	int out_full; /* reading stopped: the peer has not read its answers */

@@ -160,28 +160,41 @@ TAILQ_HEAD(fstate_list, fstate);
 struct stream_ent {
 	struct stream_ent *next;
 	uint64_t stream, acked, saved; /* saved: what vakt.db holds */
+	uint64_t order;                /* when it was made: higher is newer */
 	char key[];                    /* site \0 agent \0 */
 };
 
-/* A flush asked for by a reader; under the store's mutex. */
-struct flush_req {
-	int state; /* 0 idle, 1 asked, 2 done */
-	char *path;
+/*
+ * A request of the loop (vaktctl) for the writer: a flush, or forgetting an
+ * agent. Queued and answered under the store's mutex; at most one per
+ * control client is out, so the queue is bounded by those.
+ */
+struct store_req {
+	TAILQ_ENTRY(store_req) entry;
+	enum { REQ_FLUSH, REQ_FORGET } kind;
+	char *path;         /* flush: the file, NULL for all */
+	char *site, *agent; /* forget */
+	int done;           /* the writer is through with it */
 	int rc;
 	char why[160];
+	store_req_fn fn; /* on the loop when done; NULL: store_flush waits for it */
+	void *arg;
+	int cancelled; /* the loop no longer wants the answer */
+	int abandoned; /* store_flush stopped waiting: the writer frees it */
 };
+TAILQ_HEAD(store_req_list, store_req);
 
 /* Limits of one site (series_site.user); writer thread only. */
 struct site_state {
 	double window; /* monotonic start of the current minute of new files */
 	unsigned new_files;
-	struct complaint too_many, too_fast;
+	struct complaint too_many, too_fast, too_wide;
 };
 
 struct store {
 	struct event_base *base;
 	char *data_dir;
-	unsigned step, quarantine_retry, max_series, max_new_files;
+	unsigned step, quarantine_retry, max_series, max_new_files, max_ds;
 	size_t queue_bytes;
 	unsigned flush_age, max_values;
 	size_t cache_max;
@@ -209,7 +222,10 @@ struct store {
 	/* streams: under mu */
 	struct stream_ent **streams;
 	size_t nstreams_b, nstreams;
-	struct flush_req flush;
+	uint64_t stream_order;           /* of the newest entry */
+	struct store_req_list reqs;      /* for the writer */
+	struct store_req_list reqs_done; /* for the loop (req_ev) */
+	struct event *req_ev;
 
 	/* writer-thread only */
 	struct series_index *idx;
@@ -1109,6 +1125,24 @@ static int file_allowed(struct store *s, struct series_site *ss)
 }
 
 /*
+ * Whether file `f` may have one more data source: each one added rewrites
+ * the whole file (rrd_tune), so a client adding metrics to one check
+ * forever would have the writer copy ever bigger files. Logs a refusal
+ * once in a while, per site.
+ */
+static int ds_allowed(struct store *s, struct series_file *f, const char *metric)
+{
+	if (s->max_ds == 0 || f->nds < s->max_ds)
+		return 1;
+	log_complain(&site_state(f->s)->too_wide, 300,
+		     "store: site \"%s\", host \"%s\", check \"%s\"%s%s%s: the file has %zu data "
+		     "sources (max_ds_per_file): metric \"%s\" and further new ones are refused",
+		     f->site, f->host, f->check, f->instance[0] ? ", instance \"" : "", f->instance,
+		     f->instance[0] ? "\"" : "", f->nds, metric);
+	return 0;
+}
+
+/*
  * Finds or adds the series of every sample of it[0..n) (one file's),
  * within the site's limits; a sample left without one is counted.
  */
@@ -1136,7 +1170,7 @@ static struct series_file *resolve_file(struct store *s, const char *site, const
 		struct series_ds *d = series_index_ds(s->idx, f, it[i].s->metric);
 
 		if (d == NULL) {
-			if (!series_allowed(s, f->s)) {
+			if (!series_allowed(s, f->s) || !ds_allowed(s, f, it[i].s->metric)) {
 				res->refused++;
 				it[i].u.d = NULL;
 				continue;
@@ -1309,7 +1343,53 @@ static size_t stream_key(char *buf, size_t len, const char *site, const char *ag
 	return a + b + 2;
 }
 
-/* Under mu. With create, adds a missing entry (acked 0). */
+/* 1 when `e` is a stream of the agent whose stream_key is key[0..klen). */
+static int stream_of(const struct stream_ent *e, const char *key, size_t klen)
+{
+	size_t a = strlen(e->key) + 1;
+
+	return a + strlen(e->key + a) + 1 == klen && memcmp(e->key, key, klen) == 0;
+}
+
+/*
+ * Under mu, on the writer thread: drops the oldest streams of the agent of
+ * `key` beyond SERIES_INDEX_STREAMS_PER_AGENT (vakt.db drops them at the
+ * next save). An agent keeps one stream for as long as its spool lives and
+ * takes a new one only with a new spool, so an old stream id matters only
+ * while batches of the spool it named could still be replayed: the newest
+ * few cover an agent whose spool was reset while the old one's batches were
+ * still in flight. Without a bound, each reconnect with a new id (a client
+ * making them up) would add an entry for good, in memory and in vakt.db.
+ * Should a dropped stream come back, its agent hears "acked 0" and sends
+ * what it holds again, which the store counts as duplicates.
+ */
+static void stream_trim(struct store *s, const char *key, size_t klen)
+{
+	for (;;) {
+		struct stream_ent *e, **pp, **oldest = NULL;
+		unsigned n = 0;
+
+		for (size_t i = 0; i < s->nstreams_b; i++)
+			for (pp = &s->streams[i]; (e = *pp) != NULL; pp = &e->next)
+				if (stream_of(e, key, klen)) {
+					n++;
+					if (oldest == NULL || e->order < (*oldest)->order)
+						oldest = pp;
+				}
+		if (n <= SERIES_INDEX_STREAMS_PER_AGENT)
+			return;
+		e = *oldest;
+		*oldest = e->next;
+		s->nstreams--;
+		free(e);
+	}
+}
+
+/*
+ * Under mu. With create, adds a missing entry (acked 0) and trims the
+ * agent's streams to the newest; create 2 does not trim (the load at start,
+ * whose rows are the newest few per agent already).
+ */
 static struct stream_ent *stream_get(struct store *s, const char *site, const char *agent,
 				     uint64_t stream, int create)
 {
@@ -1323,7 +1403,7 @@ static struct stream_ent *stream_get(struct store *s, const char *site, const ch
 	h = hash_fnv1a(key, klen) ^ (stream * 0x9e3779b97f4a7c15ULL);
 	if (s->nstreams_b > 0)
 		for (e = s->streams[h & (s->nstreams_b - 1)]; e != NULL; e = e->next)
-			if (e->stream == stream && memcmp(e->key, key, klen) == 0)
+			if (e->stream == stream && stream_of(e, key, klen))
 				return e;
 	if (!create)
 		return NULL;
@@ -1349,9 +1429,12 @@ static struct stream_ent *stream_get(struct store *s, const char *site, const ch
 	e = xcalloc(1, sizeof(*e) + klen);
 	memcpy(e->key, key, klen);
 	e->stream = stream;
+	e->order = ++s->stream_order;
 	e->next = s->streams[h & (s->nstreams_b - 1)];
 	s->streams[h & (s->nstreams_b - 1)] = e;
 	s->nstreams++;
+	if (create == 1)
+		stream_trim(s, key, klen);
 	return e;
 }
 
@@ -1385,13 +1468,25 @@ uint64_t store_stream_acked(struct store *s, const char *site, const char *agent
 static void load_stream(const struct series_stream *x, void *arg)
 {
 	struct store *s = arg;
-	struct stream_ent *e = stream_get(s, x->site, x->agent, x->stream, 1);
+	struct stream_ent *e = stream_get(s, x->site, x->agent, x->stream, 2);
 
 	if (e != NULL && x->acked > e->acked)
 		e->acked = e->saved = x->acked;
 }
 
-/* Writes the streams that moved since the last save to vakt.db; 0 or -1. */
+static int stream_older(const void *a, const void *b)
+{
+	const struct stream_ent *x = *(struct stream_ent *const *)a;
+	const struct stream_ent *y = *(struct stream_ent *const *)b;
+
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/*
+ * Writes the streams that moved since the last save to vakt.db, oldest
+ * first, so that vakt.db's order of streams (its rowids) is this table's
+ * and it keeps the same newest few per agent; 0 or -1.
+ */
 static int streams_save(struct store *s)
 {
 	struct series_stream *v = NULL;
@@ -1414,7 +1509,16 @@ static int streams_save(struct store *s)
 			ents[n++] = e;
 		}
 	pthread_mutex_unlock(&s->mu);
-	/* entries are never freed while the writer runs: the keys stay valid unlocked */
+	/* entries are freed on the writer thread only (stream_trim): valid unlocked */
+	if (n > 1) {
+		qsort(ents, n, sizeof(*ents), stream_older);
+		for (size_t i = 0; i < n; i++) {
+			v[i].site = ents[i]->key;
+			v[i].agent = ents[i]->key + strlen(ents[i]->key) + 1;
+			v[i].stream = ents[i]->stream;
+			v[i].acked = ents[i]->acked;
+		}
+	}
 	rc = series_index_save_streams(s->idx, v, n, why, sizeof(why));
 	if (rc < 0)
 		log_complain(&s->index_fail, 60, "store: cannot save the agents' streams: %s", why);
@@ -1464,7 +1568,7 @@ static int jobs_waiting(struct store *s)
 	int n;
 
 	pthread_mutex_lock(&s->mu);
-	n = s->len > 0 || s->flush.state == 1;
+	n = s->len > 0 || !TAILQ_EMPTY(&s->reqs);
 	pthread_mutex_unlock(&s->mu);
 	return n;
 }
@@ -1508,20 +1612,13 @@ static void upkeep(struct store *s, int all)
 
 /* ---- the writer ---- */
 
-static void handle_flush(struct store *s)
+/* Writes the cached values of the file at `path` (NULL: all); files written or -1. */
+static int req_flush(struct store *s, const char *want, char *why, size_t whylen)
 {
 	char path[4096];
 	struct fstate *fs, *next;
-	char *want;
 	int n = 0, rc = 0;
 
-	pthread_mutex_lock(&s->mu);
-	want = s->flush.state == 1 ? s->flush.path : NULL;
-	if (s->flush.state != 1) {
-		pthread_mutex_unlock(&s->mu);
-		return;
-	}
-	pthread_mutex_unlock(&s->mu);
 	for (fs = TAILQ_FIRST(&s->dirty); fs != NULL && rc == 0; fs = next) {
 		next = TAILQ_NEXT(fs, dirty_entry);
 		if (want != NULL) {
@@ -1532,13 +1629,85 @@ static void handle_flush(struct store *s)
 		rc = cache_flush_file(s, fs);
 		n += rc == 0;
 	}
-	pthread_mutex_lock(&s->mu);
-	s->flush.rc = rc < 0 ? -1 : n;
 	if (rc < 0)
-		snprintf(s->flush.why, sizeof(s->flush.why), "%s", s->fail_why);
-	s->flush.state = 2;
+		snprintf(why, whylen, "%s", s->fail_why);
+	return rc < 0 ? -1 : n;
+}
+
+/*
+ * Forgets what the store remembers of an agent: its streams, here and in
+ * vakt.db, and that it sent data. 1 when anything was known, 0, or -1.
+ * The cache is written and the journal checkpointed first: a replay of the
+ * agent's batches still in it would remember the agent again.
+ */
+static int req_forget(struct store *s, const char *site, const char *agent, char *why,
+		      size_t whylen)
+{
+	char key[2 * SAMPLE_NAME_MAX + 8];
+	size_t klen = stream_key(key, sizeof(key), site, agent);
+	int found = 0;
+
+	upkeep(s, 1);
+	checkpoint(s, 1);
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; klen > 0 && i < s->nstreams_b; i++) {
+		struct stream_ent **pp = &s->streams[i], *e;
+
+		while ((e = *pp) != NULL)
+			if (stream_of(e, key, klen)) {
+				*pp = e->next;
+				s->nstreams--;
+				free(e);
+				found = 1;
+			} else {
+				pp = &e->next;
+			}
+	}
+	pthread_mutex_unlock(&s->mu);
+	switch (series_index_forget_agent(s->idx, site, agent, why, whylen)) {
+	case -1:
+		return -1;
+	case 1:
+		found = 1;
+	}
+	return found;
+}
+
+static void req_free(struct store_req *r)
+{
+	free(r->path);
+	free(r->site);
+	free(r->agent);
+	free(r);
+}
+
+/* Does what the loop asked for; the answers go back through req_ev. */
+static void handle_requests(struct store *s)
+{
+	struct store_req *r;
+	int any = 0;
+
+	pthread_mutex_lock(&s->mu);
+	while ((r = TAILQ_FIRST(&s->reqs)) != NULL) {
+		TAILQ_REMOVE(&s->reqs, r, entry);
+		pthread_mutex_unlock(&s->mu);
+		if (r->kind == REQ_FLUSH)
+			r->rc = req_flush(s, r->path, r->why, sizeof(r->why));
+		else
+			r->rc = req_forget(s, r->site, r->agent, r->why, sizeof(r->why));
+		pthread_mutex_lock(&s->mu);
+		r->done = 1;
+		if (r->abandoned) {
+			req_free(r);
+		} else if (r->fn != NULL) {
+			TAILQ_INSERT_TAIL(&s->reqs_done, r, entry);
+			any = 1;
+		}
+	}
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
+	if (any)
+		event_active(s->req_ev, EV_READ, 0);
 }
 
 static void replay_batch(struct sample_batch *b, void *arg)
@@ -1684,7 +1853,7 @@ static void *writer_main(void *arg)
 		int commit_rc = 0;
 		char cwhy[160] = "";
 
-		while (s->len == 0 && !s->stopping && s->flush.state != 1) {
+		while (s->len == 0 && !s->stopping && TAILQ_EMPTY(&s->reqs)) {
 			struct timespec ts;
 
 			/* wake once a second for the cache's ages and the journal's rotation */
@@ -1762,7 +1931,7 @@ static void *writer_main(void *arg)
 			sample_batch_free(jobs[i]->b);
 			free(jobs[i]);
 		}
-		handle_flush(s);
+		handle_requests(s);
 		upkeep(s, 0);
 		checkpoint(s, 0);
 		pthread_mutex_lock(&s->mu);
@@ -1783,34 +1952,94 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+static struct store_req *req_queue(struct store *s, struct store_req *r)
+{
+	pthread_mutex_lock(&s->mu);
+	TAILQ_INSERT_TAIL(&s->reqs, r, entry);
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	return r;
+}
+
+struct store_req *store_flush_async(struct store *s, const char *path, store_req_fn fn, void *arg)
+{
+	struct store_req *r = xcalloc(1, sizeof(*r));
+
+	r->kind = REQ_FLUSH;
+	r->path = path != NULL ? xstrdup(path) : NULL;
+	r->fn = fn;
+	r->arg = arg;
+	return req_queue(s, r);
+}
+
+struct store_req *store_forget_agent(struct store *s, const char *site, const char *agent,
+				     store_req_fn fn, void *arg)
+{
+	struct store_req *r = xcalloc(1, sizeof(*r));
+
+	r->kind = REQ_FORGET;
+	r->site = xstrdup(site);
+	r->agent = xstrdup(agent);
+	r->fn = fn;
+	r->arg = arg;
+	return req_queue(s, r);
+}
+
+void store_req_cancel(struct store *s, struct store_req *r)
+{
+	pthread_mutex_lock(&s->mu);
+	r->cancelled = 1;
+	pthread_mutex_unlock(&s->mu);
+}
+
 int store_flush(struct store *s, const char *path, unsigned timeout_s, char *why, size_t whylen)
 {
+	struct store_req *r = xcalloc(1, sizeof(*r));
 	struct timespec ts;
 	int rc;
 
+	r->kind = REQ_FLUSH;
+	r->path = path != NULL ? xstrdup(path) : NULL;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += timeout_s;
+	req_queue(s, r);
 	pthread_mutex_lock(&s->mu);
-	while (s->flush.state == 1)
-		if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) != 0)
-			goto busy;
-	free(s->flush.path);
-	s->flush.path = path != NULL ? xstrdup(path) : NULL;
-	s->flush.state = 1;
-	pthread_cond_broadcast(&s->cv);
-	while (s->flush.state == 1)
-		if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) != 0)
-			goto busy;
-	rc = s->flush.rc;
+	while (!r->done)
+		if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) != 0 && !r->done) {
+			r->abandoned = 1; /* the writer frees it */
+			pthread_mutex_unlock(&s->mu);
+			snprintf(why, whylen, "the writer did not finish within %u s", timeout_s);
+			return -1;
+		}
+	pthread_mutex_unlock(&s->mu);
+	rc = r->rc;
 	if (rc < 0)
-		snprintf(why, whylen, "%s", s->flush.why);
-	s->flush.state = 0;
-	pthread_mutex_unlock(&s->mu);
+		snprintf(why, whylen, "%s", r->why);
+	req_free(r);
 	return rc;
-busy:
-	pthread_mutex_unlock(&s->mu);
-	snprintf(why, whylen, "the writer did not finish within %u s", timeout_s);
-	return -1;
+}
+
+/* On the loop: answers the requests the writer is through with. */
+static void req_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct store *s = arg;
+
+	for (;;) {
+		struct store_req *r;
+		int cancelled;
+
+		pthread_mutex_lock(&s->mu);
+		r = TAILQ_FIRST(&s->reqs_done);
+		if (r != NULL)
+			TAILQ_REMOVE(&s->reqs_done, r, entry);
+		cancelled = r != NULL && r->cancelled;
+		pthread_mutex_unlock(&s->mu);
+		if (r == NULL)
+			return;
+		if (!cancelled)
+			r->fn(r->rc, r->why, r->arg);
+		req_free(r);
+	}
 }
 
 static void done_cb(evutil_socket_t fd, short what, void *arg)
@@ -1843,7 +2072,15 @@ static void store_destroy(struct store *s)
 			free(e);
 		}
 	free(s->streams);
-	free(s->flush.path);
+	/* at exit: requests never answered (their clients are gone) */
+	for (struct store_req_list *l = &s->reqs; l != NULL;
+	     l = l == &s->reqs ? &s->reqs_done : NULL)
+		while (!TAILQ_EMPTY(l)) {
+			struct store_req *r = TAILQ_FIRST(l);
+
+			TAILQ_REMOVE(l, r, entry);
+			req_free(r);
+		}
 	journal_free(s->j);
 	if (s->data_fd >= 0)
 		close(s->data_fd);
@@ -1854,6 +2091,7 @@ static void store_destroy(struct store *s)
 		free(s->known_files[i].names);
 	free(s->known_files);
 	event_free(s->done_ev);
+	event_free(s->req_ev);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	free(s->todo);
@@ -1875,6 +2113,7 @@ struct store *store_new(struct event_base *base, const struct store_params *p, s
 	s->quarantine_retry = p->quarantine_retry ? p->quarantine_retry : 60;
 	s->max_series = p->max_series_per_site;
 	s->max_new_files = p->max_new_files_per_minute;
+	s->max_ds = p->max_ds_per_file;
 	s->flush_age = p->cache_flush_age;
 	s->max_values = p->cache_max_values ? p->cache_max_values : 360;
 	s->cache_max = p->cache_size ? p->cache_size : (size_t)64 << 20;
@@ -1888,6 +2127,9 @@ struct store *store_new(struct event_base *base, const struct store_params *p, s
 	s->done_fn = done;
 	s->done_arg = arg;
 	s->done_ev = event_new(base, -1, EV_PERSIST | EV_READ, done_cb, s);
+	s->req_ev = event_new(base, -1, EV_PERSIST | EV_READ, req_cb, s);
+	TAILQ_INIT(&s->reqs);
+	TAILQ_INIT(&s->reqs_done);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	if (pthread_create(&s->thread, NULL, writer_main, s) != 0)

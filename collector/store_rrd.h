@@ -43,6 +43,7 @@ struct store_params {
 	unsigned quarantine_retry;         /* seconds before a quarantined file is tried again */
 	unsigned max_series_per_site;      /* 0 = no limit */
 	unsigned max_new_files_per_minute; /* per site; 0 = no limit */
+	unsigned max_ds_per_file;          /* data sources one file may have; 0 = no limit */
 	unsigned cache_flush_age;          /* seconds a value may wait; 0 = write at once */
 	unsigned cache_max_values;         /* updates per file before it is written; 0 = 360 */
 	size_t cache_size;                 /* bytes of cached values; 0 = 64 MiB */
@@ -136,10 +137,29 @@ uint64_t store_stream_acked(struct store *s, const char *site, const char *agent
 /*
  * Writes the cached values of the file at `path` (as the status names it),
  * or of every file when path is NULL, and waits for it (at most timeout_s):
- * for readers that need the file current. Blocks the caller. Returns the
- * number of files written, or -1 with why.
+ * for readers that need the file current. Blocks the caller (tests); the
+ * loop uses store_flush_async. Returns the number of files written, or -1
+ * with why.
  */
 int store_flush(struct store *s, const char *path, unsigned timeout_s, char *why, size_t whylen);
+
+/*
+ * A request to the writer thread, answered on the loop: fn gets the result
+ * (files written, or 1 / 0 whether the agent was known; -1 with why), unless
+ * the request was cancelled first. The store frees the request after fn.
+ */
+struct store_req;
+typedef void (*store_req_fn)(int rc, const char *why, void *arg);
+/* store_flush without the wait: fn is called once the writer has written. */
+struct store_req *store_flush_async(struct store *s, const char *path, store_req_fn fn, void *arg);
+/*
+ * Forgets an agent (vaktctl forget): its streams, here and in vakt.db, and
+ * that it sent data, so it is not watched after a restart.
+ */
+struct store_req *store_forget_agent(struct store *s, const char *site, const char *agent,
+				     store_req_fn fn, void *arg);
+/* The caller no longer wants the answer (its client went away): fn is not called. */
+void store_req_cancel(struct store *s, struct store_req *r);
 /*
  * Calls fn for each quarantined file, oldest first, with the store's lock
  * held: fn must not call the store.

@@ -236,6 +236,20 @@ static struct watch_agent *agent_find(const struct watch *w, const char *site, c
 	return NULL;
 }
 
+struct watch_agent *watch_agent_find(const struct watch *w, const char *site, const char *agent)
+{
+	return agent_find(w, site, agent);
+}
+
+size_t watch_site_agents(const struct watch *w, const char *site)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < w->nagents; i++)
+		n += strcmp(w->agents[i]->site, site) == 0;
+	return n;
+}
+
 static void agent_condition(struct watch *w, struct watch_agent *a, int down, double now)
 {
 	const char *names[5] = {a->site, a->agent, "vakt-agent", "", "traffic"};
@@ -540,6 +554,70 @@ static void nodata_condition(struct watch *w, struct wentry *e, int silent, doub
 	alert_condition(w->alert, ALERT_NO_DATA, names, silent, wall_now_ms(), summary);
 }
 
+/*
+ * Drops what the watch holds of the files and checks the agent `a` reported
+ * last: resolved with `note` if paging, then forgotten, so that a name made
+ * up once cannot page no-data for good.
+ */
+static void entries_forget(struct watch *w, const struct watch_agent *a, const char *note)
+{
+	for (size_t b = 0; b < w->nbuckets; b++) {
+		struct wentry **pp = &w->bucket[b], *e;
+
+		while ((e = *pp) != NULL) {
+			const char *names[5] = {e->site, e->host, e->check, e->instance, "data"};
+			char label[3 * (SAMPLE_NAME_MAX + 2) + 32], summary[384];
+
+			if (e->agent != a) {
+				pp = &e->next;
+				continue;
+			}
+			entry_label(e, label, sizeof(label));
+			say(summary, sizeof(summary), "%s: %s", label, note);
+			if (e->nodata)
+				alert_condition(w->alert, ALERT_NO_DATA, names, 0, wall_now_ms(),
+						summary);
+			if (e->unreachable) {
+				names[4] = "up";
+				alert_condition(w->alert, ALERT_UNREACHABLE, names, 0,
+						wall_now_ms(), summary);
+			}
+			if (e->failing && e->h->failing > 0)
+				e->h->failing--;
+			*pp = e->next;
+			w->nentries--;
+			free(e->key);
+			free(e);
+		}
+	}
+}
+
+int watch_agent_forget(struct watch *w, const char *site, const char *agent)
+{
+	struct watch_agent *a = agent_find(w, site, agent);
+	const char *names[5] = {site, agent, "vakt-agent", "", "traffic"};
+	char note[256];
+	size_t i;
+
+	if (a == NULL)
+		return -1;
+	say(note, sizeof(note),
+	    "agent \"%s\" of site %s was forgotten (vaktctl forget): no longer watched", agent,
+	    site);
+	if (a->down)
+		alert_condition(w->alert, ALERT_AGENT_DOWN, names, 0, wall_now_ms(), note);
+	entries_forget(w, a, note);
+	for (i = 0; i < w->nagents && w->agents[i] != a; i++)
+		;
+	memmove(&w->agents[i], &w->agents[i + 1], (w->nagents - i - 1) * sizeof(*w->agents));
+	w->nagents--;
+	log_info("watch: %s", note);
+	free(a->site);
+	free(a->agent);
+	free(a);
+	return 0;
+}
+
 void watch_sample(struct watch *w, const char *site, const char *agent, const struct sample *s)
 {
 	struct wentry *e;
@@ -568,16 +646,18 @@ void watch_sample(struct watch *w, const char *site, const char *agent, const st
 void watch_file_known(struct watch *w, const char *site, const char *host, const char *check,
 		      const char *instance, const char *agent, unsigned interval)
 {
+	struct watch_agent *a = NULL;
 	struct wentry *e;
 
 	if (w->p.no_data == 0)
 		return;
 	/* a restart is no flood of new names: these do not count against the pace */
+	if (*agent != '\0' && (a = agent_find(w, site, agent)) == NULL)
+		return; /* its agent was forgotten (vaktctl forget): so are its files */
 	e = entry_get(w, site, host, check, instance, 0);
 	if (e == NULL || e->has_samples)
 		return;
-	if (*agent != '\0')
-		e->agent = agent_find(w, site, agent);
+	e->agent = a;
 	e->interval = interval;
 	/* the restart is its last sample: it has no_data intervals to resume */
 	e->has_samples = 1;

@@ -66,6 +66,16 @@ void watch_free(struct watch *w);
  * it is new and WATCH_MAX_AGENTS are known already. */
 struct watch_agent *watch_agent_hello(struct watch *w, const char *site, const char *agent,
 				      const char *peer);
+/* The record of (site, agent); NULL when unknown. */
+struct watch_agent *watch_agent_find(const struct watch *w, const char *site, const char *agent);
+/* How many agents of `site` the watch knows (seen or known from before a restart). */
+size_t watch_site_agents(const struct watch *w, const char *site);
+/*
+ * Forgets an agent without a session (vaktctl forget): its agent-down, and
+ * the no-data and unreachable of what it reported, are resolved with a note
+ * saying so, and nothing of it is watched any more. -1 when unknown.
+ */
+int watch_agent_forget(struct watch *w, const char *site, const char *agent);
 /* An agent known from before a restart: down unless it returns within agent_down. */
 void watch_agent_known(struct watch *w, const char *site, const char *agent);
 /* Any traffic from the agent (batch, heartbeat): it is alive. */

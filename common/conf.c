@@ -548,6 +548,8 @@ static const struct conf_bound {
     {"root", "cache_max_values", 1, 100000, " values"},
     {"root", "max_series_per_site", 0, 100000000, " series (0: no limit)"},
     {"root", "max_new_files_per_minute", 0, 1000000, " files (0: no limit)"},
+    {"root", "max_ds_per_file", 1, 1000, " data sources"},
+    {"root", "max_agents_per_site", 1, 10000, " agents"},
     {"root", "max_sessions", 1, 1000000, ""},
     {"root", "max_sessions_per_address", 1, 1000000, ""},
     {"root", "log_lines_per_address", 1, 100000, " lines"},

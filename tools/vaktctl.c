@@ -1,6 +1,6 @@
 /*
  * vaktctl - talks to a running vakt-collector over its control socket.
- * Sends one command (status, flush), prints the answer.
+ * Sends one command (status, flush, forget), prints the answer.
  * Every failure ends in a line on stderr saying why and exit status 1.
  */
 #include <errno.h>
@@ -21,13 +21,25 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: vaktctl [-s SOCKET] status\n"
 		"       vaktctl [-s SOCKET] flush [FILE | --all]\n"
+		"       vaktctl [-s SOCKET] forget SITE AGENT\n"
 		"  status              the collector's sessions, store, agents and alerts\n"
 		"  flush               write the cached values of one RRD file (its full path),\n"
 		"                      or of all, so that a reader sees them now\n"
+		"  forget              drop an agent that is gone for good (not connected): it\n"
+		"                      is no longer watched, its alerts are resolved\n"
 		"  -s, --socket PATH   collector control socket (default %s)\n"
 		"  -V, --version       print the version and exit\n"
 		"  -h, --help          print this help and exit\n",
 		DEFAULT_SOCKET);
+}
+
+/* 1 when `s` holds a control character, which no site or agent name does. */
+static int has_control(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return 1;
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -82,6 +94,15 @@ int main(int argc, char **argv)
 			fprintf(stderr, "vaktctl: flush: path too long or not one line\n");
 			return 2;
 		}
+	} else if (optind + 3 == argc && strcmp(argv[optind], "forget") == 0) {
+		/* names may hold blanks but no control characters: a tab keeps them apart */
+		if (has_control(argv[optind + 1]) || has_control(argv[optind + 2]) ||
+		    snprintf(cmd, sizeof(cmd), "forget %s\t%s\n", argv[optind + 1],
+			     argv[optind + 2]) >= (int)sizeof(cmd) - 1) {
+			fprintf(stderr, "vaktctl: forget: a name too long or with a control "
+					"character in it\n");
+			return 2;
+		}
 	} else if (optind + 1 == argc && strcmp(argv[optind], "status") == 0) {
 		snprintf(cmd, sizeof(cmd), "status\n");
 	} else {
@@ -105,6 +126,9 @@ int main(int argc, char **argv)
 			    : "");
 		return 1;
 	}
+	/* a flush or forget waits for the collector's writer, which may take a while */
+	if (strncmp(cmd, "status", 6) != 0)
+		tv.tv_sec = 60;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	ans = open_memstream(&answer, &anslen);
 	if (ans == NULL) {

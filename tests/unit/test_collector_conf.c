@@ -35,6 +35,8 @@ static void test_valid_collector_config(void **state)
 	assert_int_equal(conf->max_inflight, 64);
 	assert_int_equal(conf->max_inflight_size, 16 * 1024 * 1024);
 	assert_int_equal(conf->fd_reserve, 64);
+	assert_int_equal(conf->max_ds_per_file, 64);
+	assert_int_equal(conf->max_agents_per_site, 64);
 	assert_int_equal(cfg_size(conf->cfg, "rule"), 2);
 	assert_int_equal(cfg_size(conf->cfg, "channel"), 1);
 	assert_false(conf->insecure);
