@@ -124,8 +124,10 @@ static void hmap_free(struct hmap *m, void (*free_val)(void *))
 /* The file and site structs with the storage behind their names. */
 struct file_rec {
 	struct series_file f;
-	int64_t id;  /* 0 until committed */
-	char *names; /* site, host, check, instance, path, agent: one allocation */
+	int64_t id;       /* 0 until committed */
+	char *names;      /* site, host, check, instance, path, agent: one allocation */
+	char *agent;      /* the agent when set after the file was loaded (schema 1's) */
+	int origin_dirty; /* agent and interval set since the last commit */
 };
 
 struct ds_rec {
@@ -148,6 +150,9 @@ struct series_index {
 	size_t nnew_files, cap_new_files;
 	struct ds_rec **new_ds;
 	size_t nnew_ds, cap_new_ds;
+	/* files of schema 1 that took their agent and interval since the last commit */
+	struct file_rec **origins;
+	size_t norigins, cap_origins;
 };
 
 static size_t file_key(char *buf, size_t len, const char *site, const char *host, const char *check,
@@ -532,6 +537,7 @@ static void free_file(void *v)
 
 	free(r->f.user);
 	free(r->names);
+	free(r->agent);
 	free(r);
 }
 
@@ -564,6 +570,7 @@ void series_index_close(struct series_index *idx)
 	hmap_free(&idx->sites, free_site);
 	free(idx->new_files);
 	free(idx->new_ds);
+	free(idx->origins);
 	free(idx->db_path);
 	free(idx);
 }
@@ -621,6 +628,26 @@ struct series_file *series_index_add_file(struct series_index *idx, const char *
 	return &r->f;
 }
 
+void series_index_set_origin(struct series_index *idx, struct series_file *f, const char *agent,
+			     unsigned interval)
+{
+	struct file_rec *r = (struct file_rec *)f;
+
+	if (f->interval != 0 || interval == 0 || agent == NULL)
+		return;
+	free(r->agent);
+	f->agent = r->agent = xstrdup(agent);
+	f->interval = interval;
+	if (r->id == 0 || r->origin_dirty)
+		return; /* not written yet: its insert takes them */
+	r->origin_dirty = 1;
+	if (idx->norigins == idx->cap_origins) {
+		idx->cap_origins = idx->cap_origins ? 2 * idx->cap_origins : 64;
+		idx->origins = xreallocarray(idx->origins, idx->cap_origins, sizeof(*idx->origins));
+	}
+	idx->origins[idx->norigins++] = r;
+}
+
 /* The series of f under `name` in one of the two DS maps (by metric, by DS name). */
 static struct series_ds *ds_lookup(const struct hmap *m, struct series_file *f, const char *name)
 {
@@ -674,11 +701,11 @@ static void bind_names(sqlite3_stmt *st, int first, const char *const *v, int n)
 
 int series_index_commit(struct series_index *idx, char *why, size_t whylen)
 {
-	sqlite3_stmt *fst = NULL, *dst = NULL;
+	sqlite3_stmt *fst = NULL, *dst = NULL, *ost = NULL;
 	size_t i;
 	int64_t now = (int64_t)time(NULL);
 
-	if (idx->nnew_files == 0 && idx->nnew_ds == 0)
+	if (idx->nnew_files == 0 && idx->nnew_ds == 0 && idx->norigins == 0)
 		return 0;
 	if (exec(idx, "BEGIN", why, whylen) < 0)
 		return -1;
@@ -689,7 +716,9 @@ int series_index_commit(struct series_index *idx, char *why, size_t whylen)
 	    sqlite3_prepare_v2(idx->db,
 			       "INSERT INTO rrd_series (file, metric, ds, created) "
 			       "VALUES (?, ?, ?, ?)",
-			       -1, &dst, NULL) != SQLITE_OK)
+			       -1, &dst, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(idx->db, "UPDATE rrd_file SET agent = ?, interval = ? WHERE id = ?",
+			       -1, &ost, NULL) != SQLITE_OK)
 		goto fail;
 	for (i = 0; i < idx->nnew_files; i++) {
 		struct file_rec *r = idx->new_files[i];
@@ -716,18 +745,33 @@ int series_index_commit(struct series_index *idx, char *why, size_t whylen)
 			goto fail;
 		sqlite3_reset(dst);
 	}
+	for (i = 0; i < idx->norigins; i++) {
+		const struct file_rec *r = idx->origins[i];
+
+		sqlite3_bind_text(ost, 1, r->f.agent, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(ost, 2, r->f.interval);
+		sqlite3_bind_int64(ost, 3, r->id);
+		if (sqlite3_step(ost) != SQLITE_DONE)
+			goto fail;
+		sqlite3_reset(ost);
+	}
 	sqlite3_finalize(fst);
 	sqlite3_finalize(dst);
-	fst = dst = NULL;
+	sqlite3_finalize(ost);
+	fst = dst = ost = NULL;
 	if (sqlite3_exec(idx->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	idx->nnew_files = 0;
 	idx->nnew_ds = 0;
+	for (i = 0; i < idx->norigins; i++)
+		idx->origins[i]->origin_dirty = 0;
+	idx->norigins = 0;
 	return 0;
 fail:
 	snprintf(why, whylen, "%s: %s", idx->db_path, sqlite3_errmsg(idx->db));
 	sqlite3_finalize(fst);
 	sqlite3_finalize(dst);
+	sqlite3_finalize(ost);
 	sqlite3_exec(idx->db, "ROLLBACK", NULL, NULL, NULL);
 	/* the ids handed out in the failed transaction do not exist: write them again */
 	for (i = 0; i < idx->nnew_files; i++)

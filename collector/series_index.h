@@ -57,6 +57,14 @@ struct series_file *series_index_file(struct series_index *idx, const char *site
 struct series_file *series_index_add_file(struct series_index *idx, const char *site,
 					  const char *host, const char *check, const char *instance,
 					  const char *agent, unsigned interval);
+/*
+ * A file made before the index kept each file's agent and interval (schema
+ * version 1) takes them from a sample written to it now, so that a later
+ * restart watches it for no-data; written with the next commit. Nothing
+ * changes for a file that has an interval, nor for a sample of no agent.
+ */
+void series_index_set_origin(struct series_index *idx, struct series_file *f, const char *agent,
+			     unsigned interval);
 struct series_ds *series_index_ds(struct series_index *idx, struct series_file *f,
 				  const char *metric);
 /* The series of f whose data source is named ds, or NULL. */

@@ -1165,6 +1165,8 @@ static struct series_file *resolve_file(struct store *s, const char *site, const
 			res->rejected += n; /* names too long for any path: not reached */
 			goto none;
 		}
+	} else if (f->interval == 0) {
+		series_index_set_origin(s->idx, f, agent, x->interval); /* made before schema 2 */
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct series_ds *d = series_index_ds(s->idx, f, it[i].s->metric);
@@ -1293,7 +1295,7 @@ static void keep_known_file(const struct series_file *f, void *arg)
 	size_t len = 0, n[5];
 	struct stat sb;
 
-	/* made by an older collector: the interval is not known, nor is silence */
+	/* made by an older collector and not written since: no interval, no silence known */
 	if (f->interval == 0 || fstatat(s->data_fd, f->path, &sb, 0) < 0 ||
 	    sb.st_mtime < time(NULL) - STORE_SEED_WINDOW_S)
 		return;
