@@ -965,13 +965,20 @@ static void done_read(struct spool *s, struct done *d)
 static void done_scanned(struct spool *s, struct done *d)
 {
 	size_t k = 0, ncap = 64;
+	uint64_t limit = s->scan_limit;
 	struct ent *ne;
 
+	/*
+	 * Below what the index holds already, too: a newer segment whose name
+	 * lies above its batches (copied, renamed) must not have them go twice.
+	 */
+	if (s->n > 0 && s->e[s->head].seq < limit)
+		limit = s->e[s->head].seq;
 	while (ncap < d->nents + s->n)
 		ncap *= 2;
 	ne = xcalloc(ncap, sizeof(*ne));
 	for (size_t i = 0; i < d->nents; i++)
-		if (d->ents[i].seq > s->ack_seen && d->ents[i].seq < s->scan_limit)
+		if (d->ents[i].seq > s->ack_seen && d->ents[i].seq < limit)
 			ne[k++] = d->ents[i];
 	for (size_t i = 0; i < s->n; i++)
 		ne[k + i] = s->e[(s->head + i) % s->cap];

@@ -19,6 +19,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -456,6 +457,49 @@ static void test_spool_holes_and_a_corrupt_tail(void **state)
 	assert_true(spool_next_seq(f->s) > 6 + 1000);
 }
 
+/*
+ * A copy of the newest segment under a higher name (a restore, a hand that
+ * renamed it) holds the batches of a segment older by name: each goes out
+ * once, in order.
+ */
+static void test_spool_segment_named_past_its_batches_sends_each_once(void **state)
+{
+	struct fx *f = *state;
+	char name[32], from[128], to[128], cmd[300];
+	uint64_t seqs[64], newest = 0;
+	size_t n;
+	DIR *d;
+	struct dirent *de;
+
+	f->conf.max_bytes = 1 << 20; /* segments of 128 KiB */
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	append_range(f, 1, 40, 10000);
+	run_for(f, 200);
+	spool_free(f->s);
+	f->s = NULL;
+	assert_true(count_segments(f, NULL, 0) >= 3);
+	d = opendir(f->dir);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		uint64_t v;
+
+		if (strlen(de->d_name) == 20 && sscanf(de->d_name, "%16" SCNx64, &v) == 1 &&
+		    v > newest)
+			newest = v;
+	}
+	closedir(d);
+	snprintf(from, sizeof(from), "%s/%016" PRIx64 ".seg", f->dir, newest);
+	snprintf(name, sizeof(name), "%016" PRIx64 ".seg", newest + 1000);
+	snprintf(to, sizeof(to), "%s/%s", f->dir, name);
+	snprintf(cmd, sizeof(cmd), "cp %s %s", from, to);
+	assert_int_equal(system(cmd), 0);
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	n = send_all(f, seqs, 64, 10000);
+	assert_int_equal(n, 40);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(seqs[i], 1 + i);
+}
+
 static void test_spool_damaged_header_loses_no_batch(void **state)
 {
 	struct fx *f = *state;
@@ -626,6 +670,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_spool_corrupt_record_costs_only_itself, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_holes_and_a_corrupt_tail, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_spool_segment_named_past_its_batches_sends_each_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_damaged_header_loses_no_batch, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_a_garbage_segment_is_removed_not_fatal,
