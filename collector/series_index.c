@@ -633,7 +633,7 @@ void series_index_set_origin(struct series_index *idx, struct series_file *f, co
 {
 	struct file_rec *r = (struct file_rec *)f;
 
-	if (f->interval != 0 || interval == 0 || agent == NULL)
+	if (interval <= f->interval || agent == NULL)
 		return;
 	free(r->agent);
 	f->agent = r->agent = xstrdup(agent);

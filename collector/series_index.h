@@ -24,8 +24,8 @@ struct series_site {
 struct series_file {
 	const char *site, *host, *check, *instance; /* display names: as the agent sent them */
 	const char *path;                           /* relative to data_dir, unique */
-	const char *agent;                          /* the agent whose sample made it ("": older) */
-	unsigned interval;                          /* that sample's interval, seconds (0: older) */
+	const char *agent; /* the agent whose sample made it or grew its interval ("": older) */
+	unsigned interval; /* that sample's interval, seconds (0: older) */
 	struct series_site *s;
 	size_t nds; /* data sources the index knows for it */
 	void *user; /* the store's state for it; not persisted, free()d at close */
@@ -58,10 +58,12 @@ struct series_file *series_index_add_file(struct series_index *idx, const char *
 					  const char *host, const char *check, const char *instance,
 					  const char *agent, unsigned interval);
 /*
- * A file made before the index kept each file's agent and interval (schema
- * version 1) takes them from a sample written to it now, so that a later
- * restart watches it for no-data; written with the next commit. Nothing
- * changes for a file that has an interval, nor for a sample of no agent.
+ * The agent and interval of a sample written to f now, when the interval is
+ * longer than the one f keeps: a file made before the index kept them
+ * (schema version 1, interval 0), or a check whose interval grew, so that a
+ * restart watches it for no-data at its interval; written with the next
+ * commit. Nothing changes for a shorter interval (an agent flapping between
+ * two would rewrite the row each batch), nor for a sample of no agent.
  */
 void series_index_set_origin(struct series_index *idx, struct series_file *f, const char *agent,
 			     unsigned interval);

@@ -1165,8 +1165,8 @@ static struct series_file *resolve_file(struct store *s, const char *site, const
 			res->rejected += n; /* names too long for any path: not reached */
 			goto none;
 		}
-	} else if (f->interval == 0) {
-		series_index_set_origin(s->idx, f, agent, x->interval); /* made before schema 2 */
+	} else if (x->interval > f->interval) {
+		series_index_set_origin(s->idx, f, agent, x->interval); /* schema 1's, or grown */
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct series_ds *d = series_index_ds(s->idx, f, it[i].s->metric);
