@@ -152,6 +152,7 @@ struct fstate {
 	double due;         /* monotonic: when its age says to write it */
 	uint64_t jfirst;    /* the journal file that holds its oldest cached value */
 	TAILQ_ENTRY(fstate) dirty_entry;
+	char path[]; /* data_dir/<the file's path>: made once, not for every batch */
 };
 
 TAILQ_HEAD(fstate_list, fstate);
@@ -746,11 +747,10 @@ static void cache_add(struct store *s, struct fstate *fs, const char *tmpl, cons
  */
 static int cache_flush_file(struct store *s, struct fstate *fs)
 {
-	char path[4096];
+	const char *path = fs->path;
 	size_t done = 0;
 	int rc = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", s->data_dir, fs->f->path);
 	for (; done < fs->nruns; done++) {
 		struct run *r = &fs->runs[done];
 		const char **argv = xcalloc(r->k, sizeof(*argv));
@@ -917,17 +917,20 @@ static void write_file(struct store *s, struct series_file *f, struct item *it, 
 {
 	struct fstate *fs = f->user;
 	struct sbuf t = {0}, v = {0}, mt = {0}, mv = {0};
-	char path[4096];
+	char *path;
 	unsigned left = usable(it, n);
 	struct stat sb;
 
 	if (left == 0)
 		return;
 	if (fs == NULL) {
-		fs = f->user = xcalloc(1, sizeof(*fs));
+		size_t len = strlen(s->data_dir) + 1 + strlen(f->path) + 1;
+
+		fs = f->user = xcalloc(1, sizeof(*fs) + len);
 		fs->f = f;
+		snprintf(fs->path, len, "%s/%s", s->data_dir, f->path);
 	}
-	snprintf(path, sizeof(path), "%s/%s", s->data_dir, f->path);
+	path = fs->path;
 	if (fs->q != NULL) {
 		if (mono_now() < fs->retry_at) {
 			quarantine_drop(s, fs, left, res);
