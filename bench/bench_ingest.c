@@ -20,11 +20,14 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <rrd.h>
 
 #include "frame.h"
 #include "series_wire.h"
 #include "store_rrd.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 #define SITE     "bench"
@@ -40,7 +43,12 @@ struct bench {
 	unsigned protocol; /* vakt: 2 sends the compact form, as the agent does; 1 the full */
 	const char *dir;
 	time_t t0; /* round 0 creates the files; round r is t0 + r * step */
+	/* vakt over mutual TLS, as an agent: CA, client certificate and key (NULL: plaintext) */
+	const char *ca, *cert, *key, *server_name;
 };
+
+/* The agent session's TLS connection; NULL on a plaintext session. */
+static SSL *session_tls;
 
 static double now_s(void)
 {
@@ -327,12 +335,61 @@ static int tcp_connect(int port)
 	return fd;
 }
 
+/* Connects TLS on fd as the agent does: the collector's certificate checked, ours sent. */
+static void tls_connect(const struct bench *b, int fd)
+{
+	struct tls_files tf = {.ca = b->ca, .cert = b->cert, .key = b->key};
+	char err[256];
+	SSL_CTX *ctx = tls_ctx_new(0, &tf, NULL, err, sizeof(err));
+
+	if (ctx == NULL) {
+		fprintf(stderr, "bench_ingest: %s\n", err);
+		exit(1);
+	}
+	session_tls = SSL_new(ctx);
+	SSL_CTX_free(ctx); /* the SSL holds its own reference */
+	SSL_set_tlsext_host_name(session_tls, b->server_name);
+	SSL_set1_host(session_tls, b->server_name);
+	SSL_set_fd(session_tls, fd);
+	if (SSL_connect(session_tls) != 1) {
+		fprintf(stderr, "bench_ingest: TLS handshake: %s\n",
+			ERR_reason_error_string(ERR_get_error()));
+		exit(1);
+	}
+}
+
+/* The session's write and read: through TLS when it has it. */
+static void session_write(int fd, const void *p, size_t n)
+{
+	if (session_tls == NULL) {
+		write_all(fd, p, n);
+		return;
+	}
+	while (n > 0) {
+		int k = SSL_write(session_tls, p, n > INT32_MAX ? INT32_MAX : (int)n);
+
+		if (k <= 0) {
+			fprintf(stderr, "bench_ingest: TLS write failed\n");
+			exit(1);
+		}
+		p = (const char *)p + k;
+		n -= (size_t)k;
+	}
+}
+
+static ssize_t session_read(int fd, void *p, size_t n)
+{
+	if (session_tls == NULL)
+		return read(fd, p, n);
+	return SSL_read(session_tls, p, n > INT32_MAX ? INT32_MAX : (int)n);
+}
+
 static void send_frame(int fd, Vakt__Frame *f)
 {
 	size_t len;
 	uint8_t *p = frame_encode(f, &len);
 
-	write_all(fd, p, len);
+	session_write(fd, p, len);
 	free(p);
 }
 
@@ -344,7 +401,7 @@ static Vakt__Frame *recv_frame(int fd)
 	Vakt__Frame *f;
 
 	while (got < 4) {
-		ssize_t k = read(fd, hdr + got, 4 - got);
+		ssize_t k = session_read(fd, hdr + got, 4 - got);
 
 		if (k <= 0) {
 			fprintf(stderr, "bench_ingest: the collector closed the session\n");
@@ -355,7 +412,7 @@ static Vakt__Frame *recv_frame(int fd)
 	len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
 	body = xmalloc(len ? len : 1);
 	for (got = 0; got < len;) {
-		ssize_t k = read(fd, body + got, len - got);
+		ssize_t k = session_read(fd, body + got, len - got);
 
 		if (k <= 0) {
 			fprintf(stderr, "bench_ingest: the collector closed the session\n");
@@ -454,7 +511,7 @@ static void send_acked(const struct bench *b, int fd, uint8_t **fr, const size_t
 
 	while (acked < n) {
 		while (sent < n && sent - acked < b->window) {
-			write_all(fd, fr[sent], lens[sent]);
+			session_write(fd, fr[sent], lens[sent]);
 			sent++;
 		}
 		{
@@ -492,6 +549,8 @@ static void run_vakt(struct bench *b, int port, const char *ctl, pid_t pid)
 	int fd = tcp_connect(port);
 	struct series_tx *tx = b->protocol >= 2 ? series_tx_new(SERIES_WIRE_MAX_DEFAULT) : NULL;
 
+	if (b->ca != NULL)
+		tls_connect(b, fd);
 	h.protocol = b->protocol;
 	h.software = "bench_ingest";
 	h.site = SITE;
@@ -532,6 +591,11 @@ static void run_vakt(struct bench *b, int port, const char *ctl, pid_t pid)
 		free(fr[i]);
 	free(fr);
 	free(lens);
+	if (session_tls != NULL) {
+		SSL_shutdown(session_tls);
+		SSL_free(session_tls);
+		session_tls = NULL;
+	}
 	close(fd);
 	series_tx_free(tx);
 	check_files(b);
@@ -542,10 +606,12 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: bench_ingest [-f files] [-u updates] [-s step] [-n batch] [-w window] "
-		"[-p protocol] -d dir MODE\n"
+		"[-p protocol] [-T ca:cert:key[:server-name]] -d dir MODE\n"
 		"  librrd                      the floor: rrd_update_r, %d values per call\n"
 		"  rrdcached SOCKET PID        BATCH of UPDATEs, FLUSHALL (files made under dir)\n"
-		"  vakt PORT CONTROL PID       a collector whose data_dir is dir\n",
+		"  vakt PORT CONTROL PID       a collector whose data_dir is dir (-T: over TLS,\n"
+		"                              as an agent with that CA and client certificate;\n"
+		"                              the server name defaults to localhost)\n",
 		CHUNK);
 	exit(2);
 }
@@ -556,7 +622,7 @@ int main(int argc, char **argv)
 	    .files = 200, .updates = 60, .step = 60, .batch = 1000, .window = 8, .protocol = 2};
 	int ch;
 
-	while ((ch = getopt(argc, argv, "f:u:s:n:w:d:p:")) != -1) {
+	while ((ch = getopt(argc, argv, "f:u:s:n:w:d:p:T:")) != -1) {
 		switch (ch) {
 		case 'f':
 			b.files = (unsigned)atoi(optarg);
@@ -579,6 +645,17 @@ int main(int argc, char **argv)
 		case 'p':
 			b.protocol = (unsigned)atoi(optarg);
 			break;
+		case 'T': {
+			char *p = xstrdup(optarg);
+
+			b.ca = strsep(&p, ":");
+			b.cert = strsep(&p, ":");
+			b.key = strsep(&p, ":");
+			b.server_name = p != NULL ? p : "localhost";
+			if (b.cert == NULL || b.key == NULL)
+				usage();
+			break;
+		}
 		default:
 			usage();
 		}
