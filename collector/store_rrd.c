@@ -179,6 +179,18 @@ struct site_state {
 	struct complaint too_many, too_fast;
 };
 
+/*
+ * The series the writer resolved for a sample's sample.series, direct-mapped:
+ * a known series of a compact-form session costs one array lookup, not its
+ * names hashed into the index. A miss is only slower.
+ */
+#define STORE_SERIES_CACHE 65536 /* a power of 2 */
+
+struct series_memo {
+	uint64_t series;
+	struct series_ds *d;
+};
+
 struct store {
 	struct event_base *base;
 	char *data_dir;
@@ -214,6 +226,7 @@ struct store {
 
 	/* writer-thread only */
 	struct series_index *idx;
+	struct series_memo *memo; /* STORE_SERIES_CACHE of them, made at first use */
 	struct journal *j;
 	double journal_since; /* monotonic: the current journal file got its first record */
 	int data_fd;          /* data_dir, for syncfs before a checkpoint */
@@ -1108,6 +1121,32 @@ static int file_allowed(struct store *s, struct series_site *ss)
 	return 0;
 }
 
+static struct series_memo *memo_slot(struct store *s, uint64_t series)
+{
+	if (s->memo == NULL)
+		s->memo = xcalloc(STORE_SERIES_CACHE, sizeof(*s->memo));
+	return &s->memo[(series * 0x9e3779b97f4a7c15ULL) >> 48 & (STORE_SERIES_CACHE - 1)];
+}
+
+/* The file of it[0..n) when the memo knows the series of every sample (set in it[].u.d). */
+static struct series_file *resolve_memo(struct store *s, struct item *it, size_t n)
+{
+	struct series_file *f = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		struct series_memo *m;
+
+		if (it[i].s->series == 0)
+			return NULL;
+		m = memo_slot(s, it[i].s->series);
+		if (m->series != it[i].s->series || (f != NULL && m->d->f != f))
+			return NULL;
+		f = m->d->f;
+		it[i].u.d = m->d;
+	}
+	return f;
+}
+
 /*
  * Finds or adds the series of every sample of it[0..n) (one file's),
  * within the site's limits; a sample left without one is counted.
@@ -1116,7 +1155,11 @@ static struct series_file *resolve_file(struct store *s, const char *site, struc
 					size_t n, struct store_result *res)
 {
 	const struct sample *x = it[0].s;
-	struct series_file *f = series_index_file(s->idx, site, x->host, x->check, x->instance);
+	struct series_file *f = resolve_memo(s, it, n);
+
+	if (f != NULL)
+		return f;
+	f = series_index_file(s->idx, site, x->host, x->check, x->instance);
 
 	if (f == NULL) {
 		struct series_site *ss = series_index_site(s->idx, site);
@@ -1143,6 +1186,12 @@ static struct series_file *resolve_file(struct store *s, const char *site, struc
 			d = series_index_add_ds(s->idx, f, it[i].s->metric);
 		}
 		it[i].u.d = d;
+		if (it[i].s->series != 0 && d != NULL) {
+			struct series_memo *m = memo_slot(s, it[i].s->series);
+
+			m->series = it[i].s->series;
+			m->d = d;
+		}
 	}
 	return f;
 none:
@@ -1942,5 +1991,6 @@ void store_free(struct store *s)
 	pthread_join(s->thread, NULL);
 	free_states(s);
 	series_index_close(s->idx);
+	free(s->memo);
 	store_destroy(s);
 }
