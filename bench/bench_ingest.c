@@ -772,7 +772,7 @@ static time_t rrd_last_unlocked(const char *path)
 }
 
 /*
- * Flushes collectd until every file ends at round r (up to 10 min); 0 or -1.
+ * Flushes collectd until every file ends at round r (up to 3 min); 0 or -1.
  * Values still on their way to its cache when it flushed wait there for
  * CacheTimeout: it is asked again every 100 ms.
  */
@@ -782,7 +782,7 @@ static int cd_wait(const struct bench *b, unsigned r, const char *sock)
 	time_t want = b->t0 + (time_t)r * b->step;
 	unsigned done = 0; /* files [0, done/2) end at round r in both their files */
 
-	for (int i = 0; i < 60000; i++) {
+	for (int i = 0; i < 18000; i++) {
 		if (i % 10 == 0)
 			cd_flush(sock);
 		while (done < 2 * b->files) {
@@ -814,9 +814,13 @@ static void run_collectd(struct bench *b, int port, const char *sock, pid_t pid)
 		fprintf(stderr, "bench_ingest: udp 127.0.0.1:%d: %s\n", port, strerror(errno));
 		exit(1);
 	}
-	/* round 0 makes the files (not timed), as for the collector */
+	/*
+	 * round 0 makes the files (not timed), as for the collector; slowly:
+	 * collectd makes each file as its first value comes, and drops values
+	 * that come faster
+	 */
 	v = cd_packets(b, 0, 0, &n);
-	cd_send(fd, v, n, b->burst);
+	cd_send(fd, v, n, 2);
 	free(v);
 	if (cd_wait(b, 0, sock) < 0)
 		exit(1);
