@@ -517,6 +517,58 @@ static void test_names_that_meet_on_disk_get_their_own_files(void **state)
 	remove_tree(dir);
 }
 
+/* A sample of gauge `metric` sent by the number of its series on a session. */
+static void add_numbered(struct sample_batch *b, const char *inst, const char *metric,
+			 uint64_t series, int64_t t_ms, double v)
+{
+	add(b, "h", "if", inst, metric, t_ms, v);
+	b->v[b->n - 1].series = series;
+}
+
+static void test_numbered_series_land_in_their_own_files(void **state)
+{
+	char dir[] = "/tmp/vakt-store-XXXXXX";
+	struct result_log log = {.n = 0};
+	struct store_params p = {0}; /* cache_flush_age 0: written at once */
+	struct store *s;
+	int64_t t = ((int64_t)time(NULL) - 10) * 1000;
+	struct sample_batch *b;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	s = open_store(&log, dir, &p);
+	/* the first batch names them: the store resolves them by name */
+	b = sample_batch_new("x", "agent", 1, 1, 8);
+	add_numbered(b, "a", "in", 1UL << 32 | 1, t, 1);
+	add_numbered(b, "a", "out", 1UL << 32 | 2, t, 2);
+	add_numbered(b, "b", "in", 1UL << 32 | 3, t, 3);
+	assert_int_equal(store_submit(s, b), 0);
+	/* the next by their numbers, in another order, with a new series of file b */
+	b = sample_batch_new("x", "agent", 1, 2, 8);
+	add_numbered(b, "b", "in", 1UL << 32 | 3, t + 1000, 30);
+	add_numbered(b, "b", "out", 1UL << 32 | 4, t + 1000, 40);
+	add_numbered(b, "a", "out", 1UL << 32 | 2, t + 1000, 20);
+	add_numbered(b, "a", "in", 1UL << 32 | 1, t + 1000, 10);
+	assert_int_equal(store_submit(s, b), 0);
+	/* and once more, all of them known */
+	b = sample_batch_new("x", "agent", 1, 3, 8);
+	add_numbered(b, "a", "in", 1UL << 32 | 1, t + 2000, 100);
+	add_numbered(b, "a", "out", 1UL << 32 | 2, t + 2000, 200);
+	add_numbered(b, "b", "in", 1UL << 32 | 3, t + 2000, 300);
+	add_numbered(b, "b", "out", 1UL << 32 | 4, t + 2000, 400);
+	assert_int_equal(store_submit(s, b), 0);
+	wait_results(&log, 3);
+	assert_int_equal(log.r[1].written, 4);
+	assert_int_equal(log.r[2].written, 4);
+	assert_last(dir, "x/h/if-a.rrd", "in", "100");
+	assert_last(dir, "x/h/if-a.rrd", "out", "200");
+	assert_last(dir, "x/h/if-b.rrd", "in", "300");
+	assert_last(dir, "x/h/if-b.rrd", "out", "400");
+	store_free(s);
+	event_base_free(log.base);
+	remove_tree(dir);
+}
+
 static void test_a_file_gains_a_metric_and_keeps_its_history(void **state)
 {
 	char dir[] = "/tmp/vakt-store-XXXXXX", path[512];
@@ -828,6 +880,7 @@ int main(void)
 	    cmocka_unit_test(test_out_of_order_batch_and_partial_replay),
 	    cmocka_unit_test(test_create_args_follow_the_design),
 	    cmocka_unit_test(test_names_that_meet_on_disk_get_their_own_files),
+	    cmocka_unit_test(test_numbered_series_land_in_their_own_files),
 	    cmocka_unit_test(test_a_file_gains_a_metric_and_keeps_its_history),
 	    cmocka_unit_test(test_more_than_32_metrics_at_one_time),
 	    cmocka_unit_test(test_one_bad_file_is_quarantined_and_the_rest_is_written),
