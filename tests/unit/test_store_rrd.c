@@ -517,12 +517,26 @@ static void test_names_that_meet_on_disk_get_their_own_files(void **state)
 	remove_tree(dir);
 }
 
-/* A sample of gauge `metric` sent by the number of its series on a session. */
-static void add_numbered(struct sample_batch *b, const char *inst, const char *metric,
-			 uint64_t series, int64_t t_ms, double v)
+/* Series of a session by their numbers (session 1 in the high bits, as decode makes them). */
+static const struct {
+	const char *inst, *metric;
+} numbered[] = {{"a", "in"}, {"a", "out"}, {"b", "in"}, {"b", "out"}};
+
+/*
+ * Submits batch `seq` of the series numbered[order[0..n)] at time t, each
+ * with the value (its index + 1) x scale, sent by its number.
+ */
+static void submit_numbered(struct store *s, uint64_t seq, int64_t t, const unsigned *order,
+			    size_t n, double scale)
 {
-	add(b, "h", "if", inst, metric, t_ms, v);
-	b->v[b->n - 1].series = series;
+	struct sample_batch *b = sample_batch_new("x", "agent", 1, seq, n);
+
+	for (size_t k = 0; k < n; k++) {
+		add(b, "h", "if", numbered[order[k]].inst, numbered[order[k]].metric, t,
+		    (order[k] + 1) * scale);
+		b->v[b->n - 1].series = 1ULL << 32 | (order[k] + 1);
+	}
+	assert_int_equal(store_submit(s, b), 0);
 }
 
 static void test_numbered_series_land_in_their_own_files(void **state)
@@ -532,38 +546,27 @@ static void test_numbered_series_land_in_their_own_files(void **state)
 	struct store_params p = {0}; /* cache_flush_age 0: written at once */
 	struct store *s;
 	int64_t t = ((int64_t)time(NULL) - 10) * 1000;
-	struct sample_batch *b;
+	static const unsigned first[] = {0, 1, 2}, shuffled[] = {2, 3, 1, 0}, all[] = {0, 1, 2, 3};
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	s = open_store(&log, dir, &p);
 	/* the first batch names them: the store resolves them by name */
-	b = sample_batch_new("x", "agent", 1, 1, 8);
-	add_numbered(b, "a", "in", 1UL << 32 | 1, t, 1);
-	add_numbered(b, "a", "out", 1UL << 32 | 2, t, 2);
-	add_numbered(b, "b", "in", 1UL << 32 | 3, t, 3);
-	assert_int_equal(store_submit(s, b), 0);
+	submit_numbered(s, 1, t, first, 3, 1);
 	/* the next by their numbers, in another order, with a new series of file b */
-	b = sample_batch_new("x", "agent", 1, 2, 8);
-	add_numbered(b, "b", "in", 1UL << 32 | 3, t + 1000, 30);
-	add_numbered(b, "b", "out", 1UL << 32 | 4, t + 1000, 40);
-	add_numbered(b, "a", "out", 1UL << 32 | 2, t + 1000, 20);
-	add_numbered(b, "a", "in", 1UL << 32 | 1, t + 1000, 10);
-	assert_int_equal(store_submit(s, b), 0);
+	submit_numbered(s, 2, t + 1000, shuffled, 4, 10);
 	/* and once more, all of them known */
-	b = sample_batch_new("x", "agent", 1, 3, 8);
-	add_numbered(b, "a", "in", 1UL << 32 | 1, t + 2000, 100);
-	add_numbered(b, "a", "out", 1UL << 32 | 2, t + 2000, 200);
-	add_numbered(b, "b", "in", 1UL << 32 | 3, t + 2000, 300);
-	add_numbered(b, "b", "out", 1UL << 32 | 4, t + 2000, 400);
-	assert_int_equal(store_submit(s, b), 0);
+	submit_numbered(s, 3, t + 2000, all, 4, 100);
 	wait_results(&log, 3);
 	assert_int_equal(log.r[1].written, 4);
 	assert_int_equal(log.r[2].written, 4);
-	assert_last(dir, "x/h/if-a.rrd", "in", "100");
-	assert_last(dir, "x/h/if-a.rrd", "out", "200");
-	assert_last(dir, "x/h/if-b.rrd", "in", "300");
-	assert_last(dir, "x/h/if-b.rrd", "out", "400");
+	for (unsigned k = 0; k < 4; k++) {
+		char rel[64], want[16];
+
+		snprintf(rel, sizeof(rel), "x/h/if-%s.rrd", numbered[k].inst);
+		snprintf(want, sizeof(want), "%u", (k + 1) * 100);
+		assert_last(dir, rel, numbered[k].metric, want);
+	}
 	store_free(s);
 	event_base_free(log.base);
 	remove_tree(dir);
