@@ -703,20 +703,20 @@ static void cache_clean(struct store *s, struct fstate *fs)
 }
 
 /* Appends one update ("time:v1:v2") of the data sources in tmpl to the file's cache. */
-static void cache_add(struct store *s, struct fstate *fs, const char *tmpl, const char *upd,
+static void cache_add(struct store *s, struct fstate *fs, const struct sbuf *tmpl, const char *upd,
 		      size_t len, unsigned nv)
 {
 	struct run *r = fs->nruns > 0 ? &fs->runs[fs->nruns - 1] : NULL;
 	size_t before = 0;
 
-	if (r == NULL || strcmp(r->tmpl.p, tmpl) != 0) {
+	if (r == NULL || r->tmpl.len != tmpl->len || memcmp(r->tmpl.p, tmpl->p, tmpl->len) != 0) {
 		if (fs->nruns == fs->capruns) {
 			fs->capruns = fs->capruns ? 2 * fs->capruns : 2;
 			fs->runs = xreallocarray(fs->runs, fs->capruns, sizeof(*fs->runs));
 		}
 		r = &fs->runs[fs->nruns++];
 		memset(r, 0, sizeof(*r));
-		sb_printf(&r->tmpl, "%s", tmpl);
+		sb_printf(&r->tmpl, "%s", tmpl->p);
 	} else {
 		before = run_bytes(r);
 	}
@@ -822,16 +822,29 @@ static int cache_flush_file(struct store *s, struct fstate *fs)
 	return -1;
 }
 
-/* Appends the decimal digits of v; the cache formats millions of numbers. */
+/* Appends the decimal digits of v; the cache formats millions of numbers, two digits a step. */
 static void sb_u64(struct sbuf *b, uint64_t v)
 {
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+				    "25262728293031323334353637383940414243444546474849"
+				    "50515253545556575859606162636465666768697071727374"
+				    "75767778798081828384858687888990919293949596979899";
 	char tmp[24];
 	size_t n = 0;
 
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v > 0);
+	while (v >= 100) {
+		unsigned d = (unsigned)(v % 100) * 2;
+
+		v /= 100;
+		tmp[n++] = pairs[d + 1];
+		tmp[n++] = pairs[d];
+	}
+	if (v >= 10) {
+		tmp[n++] = pairs[v * 2 + 1];
+		tmp[n++] = pairs[v * 2];
+	} else {
+		tmp[n++] = (char)('0' + v);
+	}
 	if (b->len + n + 1 > b->cap) {
 		b->cap = 2 * b->cap + n + 64;
 		b->p = xreallocarray(b->p, b->cap, 1);
@@ -1030,13 +1043,13 @@ static void write_file(struct store *s, struct series_file *f, struct item *it, 
 				sb_str(&mt, t.p, t.len);
 				sb_str(&mv, v.p + strcspn(v.p, ":"), v.len - strcspn(v.p, ":"));
 			}
-			cache_add(s, fs, mt.p, mv.p, mv.len, merged + (unsigned)nv);
+			cache_add(s, fs, &mt, mv.p, mv.len, merged + (unsigned)nv);
 			res->written += (unsigned)nv;
 			continue;
 		}
 		if (nv == 0)
 			continue;
-		cache_add(s, fs, t.p, v.p, v.len, (unsigned)nv);
+		cache_add(s, fs, &t, v.p, v.len, (unsigned)nv);
 		res->written += (unsigned)nv;
 		fs->last_ms = tm;
 	}
