@@ -861,7 +861,7 @@ static void usage(void)
 	    "  rrdcached SOCKET PID        BATCH of UPDATEs, FLUSHALL (files made under dir)\n"
 	    "  collectd PORT UNIXSOCK PID  a collectd with network (listening on 127.0.0.1:PORT),\n"
 	    "                              rrdtool (DataDir dir) and unixsock; -b packets\n"
-	    "                              sent per millisecond (default 64)\n"
+	    "                              sent per millisecond (default 16)\n"
 	    "  vakt PORT CONTROL PID       a collector whose data_dir is dir (-T: over TLS,\n"
 	    "                              as an agent with that CA and client certificate;\n"
 	    "                              the server name defaults to localhost)\n",
@@ -877,7 +877,7 @@ int main(int argc, char **argv)
 			  .batch = 1000,
 			  .window = 8,
 			  .protocol = 2,
-			  .burst = 64};
+			  .burst = 16};
 	int ch;
 
 	while ((ch = getopt(argc, argv, "f:u:s:n:w:d:p:T:b:")) != -1) {

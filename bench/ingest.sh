@@ -216,7 +216,7 @@ done
 	echo "  127.0.0.1 (UDP, plaintext) into its rrdtool plugin (CacheTimeout 3600, CacheFlush 7200,"
 	echo "  RRATimespan set to Vakt's four spans: 12 RRAs as Vakt's files have). bench_ingest sends"
 	echo "  the values as a sending collectd would (a port's if_octets rx/tx DERIVE and a gauge"
-	echo "  oper_status: two files a port, collectd's layout), paced in bursts of 64 packets a"
+	echo "  oper_status: two files a port, collectd's layout), paced in bursts of 16 packets a"
 	echo "  millisecond, then FLUSH plugin=rrdtool on its unixsock (again every 100 ms) until every"
 	echo "  file ends at the last timestamp. CPU of the receiving collectd, all threads."
 	echo
