@@ -7,6 +7,7 @@
  * every file ends at the last timestamp. bench/ingest.sh runs it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,11 +21,14 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <rrd.h>
 
 #include "frame.h"
 #include "series_wire.h"
 #include "store_rrd.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 #define SITE     "bench"
@@ -38,9 +42,15 @@ static const Vakt__Kind kind[NMETRICS] = {VAKT__KIND__DERIVE, VAKT__KIND__DERIVE
 struct bench {
 	unsigned files, updates, step, batch, window;
 	unsigned protocol; /* vakt: 2 sends the compact form, as the agent does; 1 the full */
+	unsigned burst;    /* collectd: UDP packets sent between pauses of 1 ms */
 	const char *dir;
 	time_t t0; /* round 0 creates the files; round r is t0 + r * step */
+	/* vakt over mutual TLS, as an agent: CA, client certificate and key (NULL: plaintext) */
+	const char *ca, *cert, *key, *server_name;
 };
+
+/* The agent session's TLS connection; NULL on a plaintext session. */
+static SSL *session_tls;
 
 static double now_s(void)
 {
@@ -327,12 +337,61 @@ static int tcp_connect(int port)
 	return fd;
 }
 
+/* Connects TLS on fd as the agent does: the collector's certificate checked, ours sent. */
+static void tls_connect(const struct bench *b, int fd)
+{
+	struct tls_files tf = {.ca = b->ca, .cert = b->cert, .key = b->key};
+	char err[256];
+	SSL_CTX *ctx = tls_ctx_new(0, &tf, NULL, err, sizeof(err));
+
+	if (ctx == NULL) {
+		fprintf(stderr, "bench_ingest: %s\n", err);
+		exit(1);
+	}
+	session_tls = SSL_new(ctx);
+	SSL_CTX_free(ctx); /* the SSL holds its own reference */
+	SSL_set_tlsext_host_name(session_tls, b->server_name);
+	SSL_set1_host(session_tls, b->server_name);
+	SSL_set_fd(session_tls, fd);
+	if (SSL_connect(session_tls) != 1) {
+		fprintf(stderr, "bench_ingest: TLS handshake: %s\n",
+			ERR_reason_error_string(ERR_get_error()));
+		exit(1);
+	}
+}
+
+/* The session's write and read: through TLS when it has it. */
+static void session_write(int fd, const void *p, size_t n)
+{
+	if (session_tls == NULL) {
+		write_all(fd, p, n);
+		return;
+	}
+	while (n > 0) {
+		int k = SSL_write(session_tls, p, n > INT32_MAX ? INT32_MAX : (int)n);
+
+		if (k <= 0) {
+			fprintf(stderr, "bench_ingest: TLS write failed\n");
+			exit(1);
+		}
+		p = (const char *)p + k;
+		n -= (size_t)k;
+	}
+}
+
+static ssize_t session_read(int fd, void *p, size_t n)
+{
+	if (session_tls == NULL)
+		return read(fd, p, n);
+	return SSL_read(session_tls, p, n > INT32_MAX ? INT32_MAX : (int)n);
+}
+
 static void send_frame(int fd, Vakt__Frame *f)
 {
 	size_t len;
 	uint8_t *p = frame_encode(f, &len);
 
-	write_all(fd, p, len);
+	session_write(fd, p, len);
 	free(p);
 }
 
@@ -344,7 +403,7 @@ static Vakt__Frame *recv_frame(int fd)
 	Vakt__Frame *f;
 
 	while (got < 4) {
-		ssize_t k = read(fd, hdr + got, 4 - got);
+		ssize_t k = session_read(fd, hdr + got, 4 - got);
 
 		if (k <= 0) {
 			fprintf(stderr, "bench_ingest: the collector closed the session\n");
@@ -355,7 +414,7 @@ static Vakt__Frame *recv_frame(int fd)
 	len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
 	body = xmalloc(len ? len : 1);
 	for (got = 0; got < len;) {
-		ssize_t k = read(fd, body + got, len - got);
+		ssize_t k = session_read(fd, body + got, len - got);
 
 		if (k <= 0) {
 			fprintf(stderr, "bench_ingest: the collector closed the session\n");
@@ -454,7 +513,7 @@ static void send_acked(const struct bench *b, int fd, uint8_t **fr, const size_t
 
 	while (acked < n) {
 		while (sent < n && sent - acked < b->window) {
-			write_all(fd, fr[sent], lens[sent]);
+			session_write(fd, fr[sent], lens[sent]);
 			sent++;
 		}
 		{
@@ -492,6 +551,8 @@ static void run_vakt(struct bench *b, int port, const char *ctl, pid_t pid)
 	int fd = tcp_connect(port);
 	struct series_tx *tx = b->protocol >= 2 ? series_tx_new(SERIES_WIRE_MAX_DEFAULT) : NULL;
 
+	if (b->ca != NULL)
+		tls_connect(b, fd);
 	h.protocol = b->protocol;
 	h.software = "bench_ingest";
 	h.site = SITE;
@@ -532,31 +593,294 @@ static void run_vakt(struct bench *b, int port, const char *ctl, pid_t pid)
 		free(fr[i]);
 	free(fr);
 	free(lens);
+	if (session_tls != NULL) {
+		SSL_shutdown(session_tls);
+		SSL_free(session_tls);
+		session_tls = NULL;
+	}
 	close(fd);
 	series_tx_free(tx);
 	check_files(b);
 	report("vakt", b, t, c, setup);
 }
 
+/* ---- collectd: its network plugin (UDP on loopback) into its rrdtool plugin ---- */
+
+/*
+ * collectd keeps a port's values in two files, as its interface plugin
+ * would: <host>/interface-<port>/if_octets.rrd (rx, tx: DERIVE) and
+ * gauge-oper_status.rrd. Same values, same rounds as the other modes.
+ */
+static void cd_path(const struct bench *b, unsigned f, int gauge, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/sw%04u/interface-eth%u/%s.rrd", b->dir, f / 10, f % 10,
+		 gauge ? "gauge-oper_status" : "if_octets");
+}
+
+struct pkt {
+	unsigned char p[1452]; /* collectd's default MaxPacketSize */
+	size_t len;
+};
+
+static void part_str(unsigned char *p, size_t *off, unsigned type, const char *v)
+{
+	size_t n = strlen(v) + 1, l = 4 + n;
+
+	p[(*off)++] = (unsigned char)(type >> 8);
+	p[(*off)++] = (unsigned char)type;
+	p[(*off)++] = (unsigned char)(l >> 8);
+	p[(*off)++] = (unsigned char)l;
+	memcpy(p + *off, v, n);
+	*off += n;
+}
+
+static void be64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (56 - 8 * i));
+}
+
+static void part_num(unsigned char *p, size_t *off, unsigned type, uint64_t v)
+{
+	p[(*off)++] = (unsigned char)(type >> 8);
+	p[(*off)++] = (unsigned char)type;
+	p[(*off)++] = 0;
+	p[(*off)++] = 12;
+	be64(p + *off, v);
+	*off += 8;
+}
+
+/* One value list (all its parts) of port f at round r: if_octets, or the gauge. */
+static size_t value_list(const struct bench *b, unsigned f, unsigned r, int gauge, unsigned char *p)
+{
+	char host[16], inst[16];
+	size_t off = 0;
+	uint64_t hr = (uint64_t)(b->t0 + (time_t)r * b->step) << 30;
+
+	snprintf(host, sizeof(host), "sw%04u", f / 10);
+	snprintf(inst, sizeof(inst), "eth%u", f % 10);
+	part_str(p, &off, 0x0000, host);
+	part_num(p, &off, 0x0008, hr);                      /* time, 2^-30 s */
+	part_num(p, &off, 0x0009, (uint64_t)b->step << 30); /* interval */
+	part_str(p, &off, 0x0002, "interface");
+	part_str(p, &off, 0x0003, inst);
+	part_str(p, &off, 0x0004, gauge ? "gauge" : "if_octets");
+	part_str(p, &off, 0x0005, gauge ? "oper_status" : "");
+	{
+		unsigned nv = gauge ? 1 : 2, l = 6 + 9 * nv;
+
+		p[off++] = 0;
+		p[off++] = 6;
+		p[off++] = (unsigned char)(l >> 8);
+		p[off++] = (unsigned char)l;
+		p[off++] = 0;
+		p[off++] = (unsigned char)nv;
+		if (gauge) {
+			double v = (double)value(f, 2, r);
+
+			p[off++] = 1; /* GAUGE: little-endian double, as x86 has it */
+			memcpy(p + off, &v, 8);
+			off += 8;
+		} else {
+			p[off++] = 2; /* DERIVE: big-endian */
+			p[off++] = 2;
+			be64(p + off, value(f, 0, r));
+			be64(p + off + 8, value(f, 1, r));
+			off += 16;
+		}
+	}
+	return off;
+}
+
+/* Packets of rounds [from, to], round by round, as a sending collectd fills them. */
+static struct pkt *cd_packets(const struct bench *b, unsigned from, unsigned to, size_t *n)
+{
+	size_t cap = 64;
+	struct pkt *v = xcalloc(cap, sizeof(*v));
+	unsigned char one[256];
+
+	*n = 1;
+	for (unsigned r = from; r <= to; r++)
+		for (unsigned f = 0; f < b->files; f++)
+			for (int g = 0; g < 2; g++) {
+				size_t l = value_list(b, f, r, g, one);
+
+				if (v[*n - 1].len + l > sizeof(v[0].p)) {
+					if (*n == cap) {
+						v = xreallocarray(v, cap * 2, sizeof(*v));
+						memset(v + cap, 0, cap * sizeof(*v));
+						cap *= 2;
+					}
+					(*n)++;
+				}
+				memcpy(v[*n - 1].p + v[*n - 1].len, one, l);
+				v[*n - 1].len += l;
+			}
+	return v;
+}
+
+/* Sends the packets paced (a burst, then a pause): UDP on loopback drops what overflows. */
+static void cd_send(int fd, const struct pkt *v, size_t n, unsigned burst)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (send(fd, v[i].p, v[i].len, 0) < 0) {
+			fprintf(stderr, "bench_ingest: send to collectd: %s\n", strerror(errno));
+			exit(1);
+		}
+		if ((i + 1) % burst == 0)
+			usleep(1000);
+	}
+}
+
+/* "FLUSH plugin=rrdtool" on collectd's unixsock: its cache goes to its write queue. */
+static void cd_flush(const char *sock)
+{
+	char line[256];
+	int fd = unix_connect(sock);
+
+	write_all(fd, "FLUSH plugin=rrdtool\n", 21);
+	read_line(fd, line, sizeof(line));
+	close(fd);
+	if (atoi(line) < 0) {
+		fprintf(stderr, "bench_ingest: collectd FLUSH: %s\n", line);
+		exit(1);
+	}
+}
+
+/*
+ * The file's last update, read from its header without a lock: rrd_last_r
+ * takes one, and collectd's rrd_update gives up on a file locked ("could
+ * not lock RRD"), losing its values. The layout of rrdtool 1.x on 64-bit
+ * Linux: stat_head (128 bytes, ds_cnt at 24, rra_cnt at 32), ds_def and
+ * rra_def (120 bytes each), then live_head, whose first field is last_up.
+ */
+static time_t rrd_last_unlocked(const char *path)
+{
+	uint64_t cnt[2];
+	int64_t last = -1;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return -1;
+	if (pread(fd, cnt, sizeof(cnt), 24) != (ssize_t)sizeof(cnt) || cnt[0] > 10000 ||
+	    cnt[1] > 10000 ||
+	    pread(fd, &last, sizeof(last), (off_t)(128 + 120 * (cnt[0] + cnt[1]))) !=
+		(ssize_t)sizeof(last))
+		last = -1;
+	close(fd);
+	return (time_t)last;
+}
+
+/*
+ * Flushes collectd until every file ends at round r (up to 3 min); 0 or -1.
+ * Values still on their way to its cache when it flushed wait there for
+ * CacheTimeout: it is asked again every 100 ms.
+ */
+static int cd_wait(const struct bench *b, unsigned r, const char *sock)
+{
+	char path[4096];
+	time_t want = b->t0 + (time_t)r * b->step;
+	unsigned done = 0; /* files [0, done/2) end at round r in both their files */
+
+	for (int i = 0; i < 18000; i++) {
+		if (i % 10 == 0)
+			cd_flush(sock);
+		while (done < 2 * b->files) {
+			cd_path(b, done / 2, (int)(done % 2), path, sizeof(path));
+			if (rrd_last_unlocked(path) != want)
+				break;
+			done++;
+		}
+		if (done == 2 * b->files)
+			return 0;
+		usleep(10000);
+	}
+	cd_path(b, done / 2, (int)(done % 2), path, sizeof(path));
+	fprintf(stderr, "bench_ingest: collectd: %s does not end at %lld (values lost on UDP?)\n",
+		path, (long long)want);
+	return -1;
+}
+
+static void run_collectd(struct bench *b, int port, const char *sock, pid_t pid)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct pkt *v;
+	size_t n;
+	double t, c, setup = now_s();
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		fprintf(stderr, "bench_ingest: udp 127.0.0.1:%d: %s\n", port, strerror(errno));
+		exit(1);
+	}
+	/*
+	 * round 0 makes the files (not timed), as for the collector; slowly:
+	 * collectd makes each file as its first value comes, and drops values
+	 * that come faster
+	 */
+	v = cd_packets(b, 0, 0, &n);
+	cd_send(fd, v, n, 2);
+	free(v);
+	if (cd_wait(b, 0, sock) < 0)
+		exit(1);
+	setup = now_s() - setup;
+	v = cd_packets(b, 1, b->updates, &n);
+	t = now_s();
+	c = cpu_of(pid);
+	cd_send(fd, v, n, b->burst);
+	if (cd_wait(b, b->updates, sock) < 0)
+		exit(1);
+	c = cpu_of(pid) - c;
+	t = now_s() - t;
+	free(v);
+	close(fd);
+	/* written, and nothing is left to write: rrdtool's own reading agrees */
+	for (unsigned f = 0; f < b->files; f++)
+		for (int g = 0; g < 2; g++) {
+			char path[4096];
+			time_t want = b->t0 + (time_t)b->updates * b->step, last;
+
+			cd_path(b, f, g, path, sizeof(path));
+			if ((last = rrd_last_r(path)) != want) {
+				fprintf(stderr, "bench_ingest: %s ends at %lld, not %lld\n", path,
+					(long long)last, (long long)want);
+				exit(1);
+			}
+		}
+	report("collectd", b, t, c, setup);
+}
+
 static void usage(void)
 {
-	fprintf(stderr,
-		"usage: bench_ingest [-f files] [-u updates] [-s step] [-n batch] [-w window] "
-		"[-p protocol] -d dir MODE\n"
-		"  librrd                      the floor: rrd_update_r, %d values per call\n"
-		"  rrdcached SOCKET PID        BATCH of UPDATEs, FLUSHALL (files made under dir)\n"
-		"  vakt PORT CONTROL PID       a collector whose data_dir is dir\n",
-		CHUNK);
+	fprintf(
+	    stderr,
+	    "usage: bench_ingest [-f files] [-u updates] [-s step] [-n batch] [-w window] "
+	    "[-p protocol] [-T ca:cert:key[:server-name]] [-b burst] -d dir MODE\n"
+	    "  librrd                      the floor: rrd_update_r, %d values per call\n"
+	    "  rrdcached SOCKET PID        BATCH of UPDATEs, FLUSHALL (files made under dir)\n"
+	    "  collectd PORT UNIXSOCK PID  a collectd with network (listening on 127.0.0.1:PORT),\n"
+	    "                              rrdtool (DataDir dir) and unixsock; -b packets\n"
+	    "                              sent per millisecond (default 16)\n"
+	    "  vakt PORT CONTROL PID       a collector whose data_dir is dir (-T: over TLS,\n"
+	    "                              as an agent with that CA and client certificate;\n"
+	    "                              the server name defaults to localhost)\n",
+	    CHUNK);
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	struct bench b = {
-	    .files = 200, .updates = 60, .step = 60, .batch = 1000, .window = 8, .protocol = 2};
+	struct bench b = {.files = 200,
+			  .updates = 60,
+			  .step = 60,
+			  .batch = 1000,
+			  .window = 8,
+			  .protocol = 2,
+			  .burst = 16};
 	int ch;
 
-	while ((ch = getopt(argc, argv, "f:u:s:n:w:d:p:")) != -1) {
+	while ((ch = getopt(argc, argv, "f:u:s:n:w:d:p:T:b:")) != -1) {
 		switch (ch) {
 		case 'f':
 			b.files = (unsigned)atoi(optarg);
@@ -576,15 +900,29 @@ int main(int argc, char **argv)
 		case 'd':
 			b.dir = optarg;
 			break;
+		case 'b':
+			b.burst = (unsigned)atoi(optarg);
+			break;
 		case 'p':
 			b.protocol = (unsigned)atoi(optarg);
 			break;
+		case 'T': {
+			char *p = xstrdup(optarg);
+
+			b.ca = strsep(&p, ":");
+			b.cert = strsep(&p, ":");
+			b.key = strsep(&p, ":");
+			b.server_name = p != NULL ? p : "localhost";
+			if (b.cert == NULL || b.key == NULL)
+				usage();
+			break;
+		}
 		default:
 			usage();
 		}
 	}
 	if (b.dir == NULL || optind >= argc || b.files == 0 || b.updates == 0 || b.step == 0 ||
-	    b.batch == 0 || b.window == 0)
+	    b.batch == 0 || b.window == 0 || b.burst == 0)
 		usage();
 	/* whole steps, far enough back that every round is in the past */
 	b.t0 = (time(NULL) / b.step - (time_t)b.updates - 10) * b.step;
@@ -592,6 +930,9 @@ int main(int argc, char **argv)
 		run_librrd(&b);
 	else if (strcmp(argv[optind], "rrdcached") == 0 && optind + 3 == argc)
 		run_rrdcached(&b, argv[optind + 1], (pid_t)atoi(argv[optind + 2]));
+	else if (strcmp(argv[optind], "collectd") == 0 && optind + 4 == argc)
+		run_collectd(&b, atoi(argv[optind + 1]), argv[optind + 2],
+			     (pid_t)atoi(argv[optind + 3]));
 	else if (strcmp(argv[optind], "vakt") == 0 && optind + 4 == argc)
 		run_vakt(&b, atoi(argv[optind + 1]), argv[optind + 2],
 			 (pid_t)atoi(argv[optind + 3]));

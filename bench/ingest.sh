@@ -1,8 +1,9 @@
 #!/bin/sh
 # ingest.sh - bench/ingest: the collector's CPU per value through its real
-# socket (decode, journal with group commit, write-back cache, RRD files)
-# against a bare librrd loop writing 60 values per call (the floor) and
-# rrdcached fed with BATCH, in one run, alternating, on fresh data dirs.
+# socket (mutual TLS, decode, journal with group commit, write-back cache,
+# RRD files) against a bare librrd loop writing 60 values per call (the
+# floor), rrdcached fed with BATCH, and collectd's network plugin feeding its
+# rrdtool plugin, in one run, alternating, on fresh data dirs.
 # Two scenarios: a steady state of 10k series (3334 files x 3), and the
 # replay of a 24-hour backlog of a 500-series site at 60-s step. Appends its
 # section to bench/RESULTS.md (bench/run.sh rewrites the file first).
@@ -28,15 +29,16 @@ shown=${BUILD#"$root"/}
 case "$shown" in /*) shown="<build-dir>" ;; esac
 out="$here/RESULTS.md"
 rrdcached=$(command -v rrdcached || ls /usr/bin/rrdcached /usr/sbin/rrdcached 2>/dev/null | head -n 1 || :)
+collectd=$(command -v collectd || ls /usr/sbin/collectd 2>/dev/null | head -n 1 || :)
 
 work=$(mktemp -d /tmp/vakt-ingest.XXXXXX)
 daemon=""
 trap '[ -n "$daemon" ] && kill "$daemon" 2>/dev/null; rm -rf "$work"' EXIT INT TERM
 
-port() { # a TCP port no socket holds, below the kernel's ephemeral range
+port() { # a TCP (or UDP) port no socket holds, below the kernel's ephemeral range
 	for _ in $(seq 1 100); do
 		p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 12000 ))
-		ss -H -tan "sport = :$p" | grep -q . || { echo "$p"; return; }
+		ss -H -tuan "sport = :$p" | grep -q . || { echo "$p"; return; }
 	done
 	echo "ingest.sh: no free port" >&2
 	exit 1
@@ -84,27 +86,81 @@ one() {
 		}
 		stop_daemon
 		;;
-	vakt)
+	collectd)
 		p=$(port)
-		# plaintext (insecure = yes): bench_ingest speaks no TLS yet, whose cost is not here
-		cat >"$work/d/collector.conf" <<EOC
-listen = {"127.0.0.1:$p"}
-insecure = yes
-data_dir = "$work/d/data"
-step = 60
-control_socket = "$work/d/collector.sock"
-max_new_files_per_minute = 0
+		mkdir -p "$work/d/data"
+		# network (UDP, loopback) into rrdtool; its cache holds values as Vakt's and
+		# rrdcached's do, and its RRAs span what Vakt's do (12: 3 CFs x 4 spans)
+		cat >"$work/d/collectd.conf" <<EOC
+Hostname "bench-collector"
+FQDNLookup false
+Interval $step
+TypesDB "/usr/share/collectd/types.db"
+LoadPlugin unixsock
+LoadPlugin network
+LoadPlugin rrdtool
+<Plugin unixsock>
+  SocketFile "$work/d/collectd.sock"
+</Plugin>
+<Plugin network>
+  Listen "127.0.0.1" "$p"
+</Plugin>
+<Plugin rrdtool>
+  DataDir "$work/d/data"
+  CacheTimeout 3600
+  CacheFlush 7200
+  RRATimespan 172800
+  RRATimespan 1209600
+  RRATimespan 34214400
+  RRATimespan 315360000
+</Plugin>
 EOC
-		"$bdir/bin/vakt-collector" -f -c "$work/d/collector.conf" >"$work/d/daemon.log" 2>&1 &
+		"$collectd" -f -C "$work/d/collectd.conf" >"$work/d/daemon.log" 2>&1 &
 		daemon=$!
-		wait_path "$work/d/collector.sock"
-		"$bin" -f "$files" -u "$updates" -d "$work/d/data" vakt "$p" "$work/d/collector.sock" "$daemon" \
+		wait_path "$work/d/collectd.sock"
+		"$bin" -f "$files" -u "$updates" -d "$work/d/data" collectd "$p" "$work/d/collectd.sock" "$daemon" \
 			>"$work/line" 2>"$work/log" || {
 			cat "$work/log" >&2
 			tail -n 20 "$work/d/daemon.log" >&2
 			exit 1
 		}
 		stop_daemon
+		;;
+	vakt | vakt-plain)
+		p=$(port)
+		if [ "$mode" = vakt ]; then
+			# mutual TLS, as an agent speaks to it: the PKI an operator makes with vakt-pki
+			tls="tls {
+  ca = \"$work/pki/ca.crt\"
+  cert = \"$work/pki/certs/local.crt\"
+  key = \"$work/pki/private/local.key\"
+  crl = \"$work/pki/crl.pem\"
+}"
+			tflag="-T $work/pki/ca.crt:$work/pki/certs/$SITE.crt:$work/pki/private/$SITE.key"
+		else
+			tls="insecure = yes"
+			tflag=""
+		fi
+		cat >"$work/d/collector.conf" <<EOC
+listen = {"127.0.0.1:$p"}
+$tls
+data_dir = "$work/d/data"
+step = $step
+control_socket = "$work/d/collector.sock"
+max_new_files_per_minute = 0
+EOC
+		"$bdir/bin/vakt-collector" -f -c "$work/d/collector.conf" >"$work/d/daemon.log" 2>&1 &
+		daemon=$!
+		wait_path "$work/d/collector.sock"
+		# shellcheck disable=SC2086 # tflag is empty or two words
+		"$bin" $tflag -f "$files" -u "$updates" -d "$work/d/data" vakt "$p" "$work/d/collector.sock" "$daemon" \
+			>"$work/line" 2>"$work/log" || {
+			cat "$work/log" >&2
+			tail -n 20 "$work/d/daemon.log" >&2
+			exit 1
+		}
+		stop_daemon
+		sed -i "s/^mode=vakt /mode=$mode /" "$work/line"
 		;;
 	esac
 	rm -rf "$work/d"
@@ -115,8 +171,16 @@ field() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
-modes="librrd vakt"
-[ -n "$rrdcached" ] && modes="librrd rrdcached vakt"
+step=60
+SITE=bench # bench_ingest's site: the CN of its client certificate
+"$root/deploy/pki/vakt-pki" init "$work/pki" >/dev/null
+"$root/deploy/pki/vakt-pki" collector "$work/pki" local localhost >/dev/null
+"$root/deploy/pki/vakt-pki" site "$work/pki" "$SITE" >/dev/null
+
+modes="librrd"
+[ -n "$rrdcached" ] && modes="$modes rrdcached"
+[ -n "$collectd" ] && modes="$modes collectd"
+modes="$modes vakt vakt-plain"
 for scen in steady backlog; do
 	if [ "$scen" = steady ]; then f=$SS_FILES u=$SS_UPDATES; else f=$BL_FILES u=$BL_UPDATES; fi
 	echo "ingest.sh: $scen: $RUNS runs of $modes, -f $f -u $u"
@@ -139,15 +203,22 @@ done
 	echo "$RUNS runs per mode, alternating, each on a fresh data dir under /tmp; medians."
 	echo "Every run checks that every file ends at the last timestamp, or reports nothing."
 	echo
-	echo "- **vakt**: \`vakt-collector\` (default cache: 300 s, 360 values per file) fed through its"
-	echo "  socket by one agent session speaking protocol 2 (the compact form, each series named"
+	echo "- **vakt**: \`vakt-collector\` (default cache: 300 s, 360 values per file) fed over mutual"
+	echo "  TLS (a CA, collector and site certificate made by deploy/pki/vakt-pki; CRL checked)"
+	echo "  by one agent session speaking protocol 2 (the compact form, each series named"
 	echo "  once per session; batches of 1000 samples, 8 unacked), each batch acked once fsynced"
 	echo "  to the journal; the clock stops after \`vaktctl flush\` has written every file."
-	echo "  Plaintext (insecure = yes): bench_ingest speaks no TLS, whose cost is not in these figures."
+	echo "- **vakt-plain**: the same without TLS (insecure = yes)."
 	echo "- **librrd**: the floor: \`rrd_update_r\` in a loop, 60 values per call."
 	echo "- **rrdcached**: $( [ -n "$rrdcached" ] && "$rrdcached" -h 2>&1 | head -n 1 | sed 's/ *$//' || echo "not installed: not run"); \`-w 3600 -f 7200\`"
 	echo "  with a journal, fed one BATCH of UPDATE lines, then FLUSHALL; the clock stops once it has written all."
-	echo "- collectd (network plugin into its rrdtool plugin): not run yet."
+	echo "- **collectd**: $( [ -n "$collectd" ] && "$collectd" -h 2>/dev/null | sed -n 's/^collectd \([0-9][0-9.]*[0-9]\).*/collectd \1/p' | head -n 1 || echo "not installed: not run"): its network plugin listening on"
+	echo "  127.0.0.1 (UDP, plaintext) into its rrdtool plugin (CacheTimeout 3600, CacheFlush 7200,"
+	echo "  RRATimespan set to Vakt's four spans: 12 RRAs as Vakt's files have). bench_ingest sends"
+	echo "  the values as a sending collectd would (a port's if_octets rx/tx DERIVE and a gauge"
+	echo "  oper_status: two files a port, collectd's layout), paced in bursts of 16 packets a"
+	echo "  millisecond, then FLUSH plugin=rrdtool on its unixsock (again every 100 ms) until every"
+	echo "  file ends at the last timestamp. CPU of the receiving collectd, all threads."
 	echo
 	echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, tree $(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)."
 	echo
@@ -168,7 +239,9 @@ done
 			case $mode in
 			librrd) echo "$shown/bin/bench_ingest -f $f -u $u -d DIR librrd" ;;
 			rrdcached) echo "rrdcached -g -l unix:SOCK -p PID -b DIR -B -j JDIR -w 3600 -f 7200 & $shown/bin/bench_ingest -f $f -u $u -d DIR rrdcached SOCK PID" ;;
-			vakt) echo "$shown/bin/vakt-collector -f -c CONF & $shown/bin/bench_ingest -f $f -u $u -d DIR vakt PORT CONTROL_SOCKET PID" ;;
+			collectd) echo "collectd -f -C CONF & $shown/bin/bench_ingest -f $f -u $u -d DIR collectd PORT UNIXSOCK PID" ;;
+			vakt) echo "$shown/bin/vakt-collector -f -c CONF & $shown/bin/bench_ingest -T CA:CERT:KEY -f $f -u $u -d DIR vakt PORT CONTROL_SOCKET PID" ;;
+			vakt-plain) echo "$shown/bin/vakt-collector -f -c CONF & $shown/bin/bench_ingest -f $f -u $u -d DIR vakt PORT CONTROL_SOCKET PID   # insecure = yes" ;;
 			esac
 		done
 		echo '```'
@@ -186,11 +259,12 @@ done
 		v_us=$(field us_per_value <"$work/$scen.vakt.runs" | median)
 		v_vps=$(field values_per_s <"$work/$scen.vakt.runs" | median)
 		if [ "$scen" = steady ]; then
-			echo "Targets: CPU per value <= 1.5x the floor: $(ratio "$v_us" "$l_us")x;" \
+			echo "Targets (vakt, over TLS): CPU per value <= 1.5x the floor: $(ratio "$v_us" "$l_us")x;" \
 				"values/s >= 200k: $v_vps;" \
-				"ahead of rrdcached: $( [ -f "$work/$scen.rrdcached.runs" ] && ratio "$v_us" "$(field us_per_value <"$work/$scen.rrdcached.runs" | median)" || echo n/a)x its CPU per value."
+				"ahead of rrdcached: $( [ -f "$work/$scen.rrdcached.runs" ] && ratio "$v_us" "$(field us_per_value <"$work/$scen.rrdcached.runs" | median)" || echo n/a)x its CPU per value;" \
+				"collectd: $( [ -f "$work/$scen.collectd.runs" ] && ratio "$v_us" "$(field us_per_value <"$work/$scen.collectd.runs" | median)" || echo n/a)x its CPU per value."
 		else
-			echo "Target: backlog replay <= 3x the floor: $(ratio "$v_us" "$l_us")x."
+			echo "Target (vakt, over TLS): backlog replay <= 3x the floor: $(ratio "$v_us" "$l_us")x."
 		fi
 		echo
 	done

@@ -149,6 +149,12 @@ struct sample_batch *decode_batch(Vakt__Batch *pb, struct series_rx *rx, const c
 		y->interval = x->interval;
 		y->width = x->width ? x->width : 64;
 		y->unknown = x->unknown;
+		if (i >= pb->n_samples && session_id < UINT32_MAX) {
+			/* the session and the definition: unique while the collector runs */
+			uint32_t def = series_rx_definition(rx, pb->sid[i - pb->n_samples]);
+
+			y->series = def ? session_id << 32 | def : 0;
+		}
 	}
 	r = xcalloc(pb->n_results + 1, sizeof(*r));
 	for (size_t i = 0; i < pb->n_results; i++) {

@@ -52,7 +52,8 @@ struct decode_stats {
  * results in a calloc'd array *res (*nres of them; its names point into
  * `pb`, whose reasons are cleaned in place: free *res before `pb`).
  * `rx` holds the series the session has defined (protocol 2; NULL on a
- * protocol-1 session), and takes in the batch's definitions. NULL, with the
+ * protocol-1 session), and takes in the batch's definitions; a sample sent
+ * by its series id gets sample.series from session_id and the definition. NULL, with the
  * reason in st->fatal, when the batch holds more than DECODE_MAX_ITEMS
  * samples and Results, or breaks the compact form (a series never defined,
  * columns that do not add up, definitions above DECODE_SERIES_BYTES, columns

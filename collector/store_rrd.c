@@ -152,6 +152,7 @@ struct fstate {
 	double due;         /* monotonic: when its age says to write it */
 	uint64_t jfirst;    /* the journal file that holds its oldest cached value */
 	TAILQ_ENTRY(fstate) dirty_entry;
+	char path[]; /* data_dir/<the file's path>: made once, not for every batch */
 };
 
 TAILQ_HEAD(fstate_list, fstate);
@@ -189,6 +190,18 @@ struct site_state {
 	double window; /* monotonic start of the current minute of new files */
 	unsigned new_files;
 	struct complaint too_many, too_fast, too_wide;
+};
+
+/*
+ * The series the writer resolved for a sample's sample.series, direct-mapped:
+ * a known series of a compact-form session costs one array lookup, not its
+ * names hashed into the index. A miss is only slower.
+ */
+#define STORE_SERIES_CACHE 65536 /* a power of 2 */
+
+struct series_memo {
+	uint64_t series;
+	struct series_ds *d;
 };
 
 struct store {
@@ -229,6 +242,7 @@ struct store {
 
 	/* writer-thread only */
 	struct series_index *idx;
+	struct series_memo *memo; /* STORE_SERIES_CACHE of them, made at first use */
 	struct journal *j;
 	double journal_since; /* monotonic: the current journal file got its first record */
 	int data_fd;          /* data_dir, for syncfs before a checkpoint */
@@ -708,20 +722,20 @@ static void cache_clean(struct store *s, struct fstate *fs)
 }
 
 /* Appends one update ("time:v1:v2") of the data sources in tmpl to the file's cache. */
-static void cache_add(struct store *s, struct fstate *fs, const char *tmpl, const char *upd,
+static void cache_add(struct store *s, struct fstate *fs, const struct sbuf *tmpl, const char *upd,
 		      size_t len, unsigned nv)
 {
 	struct run *r = fs->nruns > 0 ? &fs->runs[fs->nruns - 1] : NULL;
 	size_t before = 0;
 
-	if (r == NULL || strcmp(r->tmpl.p, tmpl) != 0) {
+	if (r == NULL || r->tmpl.len != tmpl->len || memcmp(r->tmpl.p, tmpl->p, tmpl->len) != 0) {
 		if (fs->nruns == fs->capruns) {
 			fs->capruns = fs->capruns ? 2 * fs->capruns : 2;
 			fs->runs = xreallocarray(fs->runs, fs->capruns, sizeof(*fs->runs));
 		}
 		r = &fs->runs[fs->nruns++];
 		memset(r, 0, sizeof(*r));
-		sb_printf(&r->tmpl, "%s", tmpl);
+		sb_printf(&r->tmpl, "%s", tmpl->p);
 	} else {
 		before = run_bytes(r);
 	}
@@ -765,11 +779,10 @@ static void cache_add(struct store *s, struct fstate *fs, const char *tmpl, cons
  */
 static int cache_flush_file(struct store *s, struct fstate *fs)
 {
-	char path[4096];
+	const char *path = fs->path;
 	size_t done = 0;
 	int rc = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", s->data_dir, fs->f->path);
 	for (; done < fs->nruns; done++) {
 		struct run *r = &fs->runs[done];
 		const char **argv = xcalloc(r->k, sizeof(*argv));
@@ -828,16 +841,29 @@ static int cache_flush_file(struct store *s, struct fstate *fs)
 	return -1;
 }
 
-/* Appends the decimal digits of v; the cache formats millions of numbers. */
+/* Appends the decimal digits of v; the cache formats millions of numbers, two digits a step. */
 static void sb_u64(struct sbuf *b, uint64_t v)
 {
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+				    "25262728293031323334353637383940414243444546474849"
+				    "50515253545556575859606162636465666768697071727374"
+				    "75767778798081828384858687888990919293949596979899";
 	char tmp[24];
 	size_t n = 0;
 
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v > 0);
+	while (v >= 100) {
+		unsigned d = (unsigned)(v % 100) * 2;
+
+		v /= 100;
+		tmp[n++] = pairs[d + 1];
+		tmp[n++] = pairs[d];
+	}
+	if (v >= 10) {
+		tmp[n++] = pairs[v * 2 + 1];
+		tmp[n++] = pairs[v * 2];
+	} else {
+		tmp[n++] = (char)('0' + v);
+	}
 	if (b->len + n + 1 > b->cap) {
 		b->cap = 2 * b->cap + n + 64;
 		b->p = xreallocarray(b->p, b->cap, 1);
@@ -936,17 +962,20 @@ static void write_file(struct store *s, struct series_file *f, struct item *it, 
 {
 	struct fstate *fs = f->user;
 	struct sbuf t = {0}, v = {0}, mt = {0}, mv = {0};
-	char path[4096];
+	char *path;
 	unsigned left = usable(it, n);
 	struct stat sb;
 
 	if (left == 0)
 		return;
 	if (fs == NULL) {
-		fs = f->user = xcalloc(1, sizeof(*fs));
+		size_t len = strlen(s->data_dir) + 1 + strlen(f->path) + 1;
+
+		fs = f->user = xcalloc(1, sizeof(*fs) + len);
 		fs->f = f;
+		snprintf(fs->path, len, "%s/%s", s->data_dir, f->path);
 	}
-	snprintf(path, sizeof(path), "%s/%s", s->data_dir, f->path);
+	path = fs->path;
 	if (fs->q != NULL) {
 		if (mono_now() < fs->retry_at) {
 			quarantine_drop(s, fs, left, res);
@@ -1033,13 +1062,13 @@ static void write_file(struct store *s, struct series_file *f, struct item *it, 
 				sb_str(&mt, t.p, t.len);
 				sb_str(&mv, v.p + strcspn(v.p, ":"), v.len - strcspn(v.p, ":"));
 			}
-			cache_add(s, fs, mt.p, mv.p, mv.len, merged + (unsigned)nv);
+			cache_add(s, fs, &mt, mv.p, mv.len, merged + (unsigned)nv);
 			res->written += (unsigned)nv;
 			continue;
 		}
 		if (nv == 0)
 			continue;
-		cache_add(s, fs, t.p, v.p, v.len, (unsigned)nv);
+		cache_add(s, fs, &t, v.p, v.len, (unsigned)nv);
 		res->written += (unsigned)nv;
 		fs->last_ms = tm;
 	}
@@ -1124,6 +1153,32 @@ static int file_allowed(struct store *s, struct series_site *ss)
 	return 0;
 }
 
+static struct series_memo *memo_slot(struct store *s, uint64_t series)
+{
+	if (s->memo == NULL)
+		s->memo = xcalloc(STORE_SERIES_CACHE, sizeof(*s->memo));
+	return &s->memo[(series * 0x9e3779b97f4a7c15ULL) >> 48 & (STORE_SERIES_CACHE - 1)];
+}
+
+/* The file of it[0..n) when the memo knows the series of every sample (set in it[].u.d). */
+static struct series_file *resolve_memo(struct store *s, struct item *it, size_t n)
+{
+	struct series_file *f = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		struct series_memo *m;
+
+		if (it[i].s->series == 0)
+			return NULL;
+		m = memo_slot(s, it[i].s->series);
+		if (m->series != it[i].s->series || (f != NULL && m->d->f != f))
+			return NULL;
+		f = m->d->f;
+		it[i].u.d = m->d;
+	}
+	return f;
+}
+
 /*
  * Whether file `f` may have one more data source: each one added rewrites
  * the whole file (rrd_tune), so a client adding metrics to one check
@@ -1150,7 +1205,11 @@ static struct series_file *resolve_file(struct store *s, const char *site, const
 					struct item *it, size_t n, struct store_result *res)
 {
 	const struct sample *x = it[0].s;
-	struct series_file *f = series_index_file(s->idx, site, x->host, x->check, x->instance);
+	struct series_file *f = resolve_memo(s, it, n);
+
+	if (f != NULL)
+		return f;
+	f = series_index_file(s->idx, site, x->host, x->check, x->instance);
 
 	if (f == NULL) {
 		struct series_site *ss = series_index_site(s->idx, site);
@@ -1180,6 +1239,12 @@ static struct series_file *resolve_file(struct store *s, const char *site, const
 			d = series_index_add_ds(s->idx, f, it[i].s->metric);
 		}
 		it[i].u.d = d;
+		if (it[i].s->series != 0 && d != NULL) {
+			struct series_memo *m = memo_slot(s, it[i].s->series);
+
+			m->series = it[i].s->series;
+			m->d = d;
+		}
 	}
 	return f;
 none:
@@ -2247,5 +2312,6 @@ void store_free(struct store *s)
 	pthread_join(s->thread, NULL);
 	free_states(s);
 	series_index_close(s->idx);
+	free(s->memo);
 	store_destroy(s);
 }

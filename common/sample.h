@@ -51,6 +51,12 @@ struct sample {
 	unsigned interval; /* the check's interval in seconds */
 	unsigned width;    /* COUNTER: 32 or 64 bits */
 	bool unknown;      /* could not be measured: stored as "U" */
+	/*
+	 * Nonzero when the sample came by a series id of a session's compact
+	 * form: the same number always names the same series (session and
+	 * definition), so that the store resolves it once. 0: by its names alone.
+	 */
+	uint64_t series;
 };
 
 /* The value as rrd_update wants it ("U" when unknown). */

@@ -255,11 +255,13 @@ struct rx_def {
 	size_t size;
 	Vakt__Kind kind;
 	uint32_t interval, width;
+	uint32_t number; /* series_rx_definition */
 };
 
 struct series_rx {
 	struct rx_def *def; /* by id - 1; host NULL: not defined */
 	uint32_t ndef, max;
+	uint32_t defined; /* definitions made, up to UINT32_MAX */
 	size_t count, bytes;
 	char err[160];
 };
@@ -349,6 +351,9 @@ static const char *rx_define(struct series_rx *r, const Vakt__SeriesDef *d)
 	x->kind = d->kind;
 	x->interval = d->interval;
 	x->width = d->width;
+	if (r->defined < UINT32_MAX)
+		r->defined++;
+	x->number = r->defined < UINT32_MAX ? r->defined : 0;
 	r->bytes += size;
 	r->count++;
 	return NULL;
@@ -430,4 +435,11 @@ const char *series_rx_expand(struct series_rx *r, const Vakt__Batch *b, Vakt__Sa
 	*out = v;
 	*nout = n;
 	return NULL;
+}
+
+uint32_t series_rx_definition(const struct series_rx *r, uint32_t id)
+{
+	if (id == 0 || id > r->ndef || r->def[id - 1].host == NULL)
+		return 0;
+	return r->def[id - 1].number;
 }

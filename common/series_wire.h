@@ -61,5 +61,12 @@ size_t series_rx_bytes(const struct series_rx *r);
  */
 const char *series_rx_expand(struct series_rx *r, const Vakt__Batch *b, Vakt__Sample **out,
 			     size_t *nout);
+/*
+ * Which definition of the session series `id` is now (1 for the first the
+ * session made, 2 for the next, whatever their ids): a series redefined
+ * under the same id gets a new number. 0 when id is not defined, or after
+ * 2^32 - 1 definitions.
+ */
+uint32_t series_rx_definition(const struct series_rx *r, uint32_t id);
 
 #endif

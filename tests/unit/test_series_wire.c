@@ -184,13 +184,22 @@ static void test_table_full_starts_again(void **state)
 	round_trip(tx, rx, 3, 5, T0 + 2000, &full, &defs);
 	assert_int_equal(defs, 3);
 	assert_int_equal(series_tx_count(tx), 16);
+	/* the collector numbers the definitions: what the store resolves by */
+	assert_int_equal(series_rx_definition(rx, 1), 1);
+	assert_int_equal(series_rx_definition(rx, 16), 16);
+	assert_int_equal(series_rx_definition(rx, 17), 0);
+	assert_int_equal(series_rx_definition(rx, 0), 0);
 	/* 10 series of another switch do not fit beside 16: all defined afresh */
 	round_trip_host(tx, rx, "sw2.rissa", 4, 3, T0 + 3000, &full, &defs);
 	assert_int_equal(defs, 10);
 	assert_int_equal(series_tx_count(tx), 10);
+	/* id 1 names another series now: a new number, never one used before */
+	assert_int_equal(series_rx_definition(rx, 1), 17);
 	/* and the first switch's series, forgotten, are defined again */
 	round_trip(tx, rx, 5, 3, T0 + 4000, &full, &defs);
 	assert_int_equal(defs, 10);
+	assert_int_equal(series_rx_definition(rx, 1), 17);  /* still sw2's */
+	assert_int_equal(series_rx_definition(rx, 11), 27); /* ids 11-20: numbers 27-36 */
 	/* a batch larger than the table cannot be compacted: sent as it is */
 	big = poll_batch("sw1.rissa", 6, 7, T0, &len); /* 22 samples */
 	assert_null(series_tx_compact(tx, big, len, &clen));

@@ -517,6 +517,61 @@ static void test_names_that_meet_on_disk_get_their_own_files(void **state)
 	remove_tree(dir);
 }
 
+/* Series of a session by their numbers (session 1 in the high bits, as decode makes them). */
+static const struct {
+	const char *inst, *metric;
+} numbered[] = {{"a", "in"}, {"a", "out"}, {"b", "in"}, {"b", "out"}};
+
+/*
+ * Submits batch `seq` of the series numbered[order[0..n)] at time t, each
+ * with the value (its index + 1) x scale, sent by its number.
+ */
+static void submit_numbered(struct store *s, uint64_t seq, int64_t t, const unsigned *order,
+			    size_t n, double scale)
+{
+	struct sample_batch *b = sample_batch_new("x", "agent", 1, seq, n);
+
+	for (size_t k = 0; k < n; k++) {
+		add(b, "h", "if", numbered[order[k]].inst, numbered[order[k]].metric, t,
+		    (order[k] + 1) * scale);
+		b->v[b->n - 1].series = 1ULL << 32 | (order[k] + 1);
+	}
+	assert_int_equal(store_submit(s, b), 0);
+}
+
+static void test_numbered_series_land_in_their_own_files(void **state)
+{
+	char dir[] = "/tmp/vakt-store-XXXXXX";
+	struct result_log log = {.n = 0};
+	struct store_params p = {0}; /* cache_flush_age 0: written at once */
+	struct store *s;
+	int64_t t = ((int64_t)time(NULL) - 10) * 1000;
+	static const unsigned first[] = {0, 1, 2}, shuffled[] = {2, 3, 1, 0}, all[] = {0, 1, 2, 3};
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	s = open_store(&log, dir, &p);
+	/* the first batch names them: the store resolves them by name */
+	submit_numbered(s, 1, t, first, 3, 1);
+	/* the next by their numbers, in another order, with a new series of file b */
+	submit_numbered(s, 2, t + 1000, shuffled, 4, 10);
+	/* and once more, all of them known */
+	submit_numbered(s, 3, t + 2000, all, 4, 100);
+	wait_results(&log, 3);
+	assert_int_equal(log.r[1].written, 4);
+	assert_int_equal(log.r[2].written, 4);
+	for (unsigned k = 0; k < 4; k++) {
+		char rel[64], want[16];
+
+		snprintf(rel, sizeof(rel), "x/h/if-%s.rrd", numbered[k].inst);
+		snprintf(want, sizeof(want), "%u", (k + 1) * 100);
+		assert_last(dir, rel, numbered[k].metric, want);
+	}
+	store_free(s);
+	event_base_free(log.base);
+	remove_tree(dir);
+}
+
 static void test_a_file_gains_a_metric_and_keeps_its_history(void **state)
 {
 	char dir[] = "/tmp/vakt-store-XXXXXX", path[512];
@@ -828,6 +883,7 @@ int main(void)
 	    cmocka_unit_test(test_out_of_order_batch_and_partial_replay),
 	    cmocka_unit_test(test_create_args_follow_the_design),
 	    cmocka_unit_test(test_names_that_meet_on_disk_get_their_own_files),
+	    cmocka_unit_test(test_numbered_series_land_in_their_own_files),
 	    cmocka_unit_test(test_a_file_gains_a_metric_and_keeps_its_history),
 	    cmocka_unit_test(test_more_than_32_metrics_at_one_time),
 	    cmocka_unit_test(test_one_bad_file_is_quarantined_and_the_rest_is_written),
