@@ -21,25 +21,10 @@ EOC
 start_collector "$W" "$col_port"
 
 wire_client "$col_port" '
-import socket, struct, time
+import struct, time
 
 def session(addr, agent):
-    s = socket.socket()
-    s.settimeout(10)
-    s.bind((addr, 0))
-    s.connect(("127.0.0.1", PORT))
-    s.sendall(wire.frame(wire.hello(site="budget", agent=agent)))
-    wire.expect(s, "hello_ack")
-    return s
-
-def gone(s):
-    s.settimeout(0.5)
-    try:
-        return s.recv(1) == b""
-    except socket.timeout:
-        return False
-    except OSError:
-        return True
+    return wire.session_from(PORT, addr, "budget", agent)
 
 # two slow agents behind one address: 100 kB of a 200 kB batch each (padded
 # with a field the collector does not know), then 2 kB more now and then
@@ -76,8 +61,8 @@ for i in range(2):
     legit[i].sendall(frames[i][sent[i]:])
     wire.expect(legit[i], "ack")
     legit[i].close()
-assert gone(stalled), "the stalled agent behind the shared address was not closed"
-closed = sum(gone(s) for s in parked)
+assert wire.closed_by_peer(stalled), "the stalled agent behind the shared address was not closed"
+closed = sum(wire.closed_by_peer(s) for s in parked)
 for s in parked:
     s.close()
 assert closed >= 2, "only %d parked sessions were closed" % closed
