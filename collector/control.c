@@ -332,18 +332,20 @@ static void client_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	client_free(cl);
 }
 
-/* Tells a refused client why (best effort: never blocks), then closes it. */
+/*
+ * Tells a refused client why (best effort: never blocks), then closes it.
+ * One rate-limited line says both, so a flood of clients cannot flood the log.
+ */
 static void refuse(struct control *ctl, evutil_socket_t fd, uid_t uid, const char *why)
 {
-	char msg[128];
+	char msg[128], untold[96] = "";
 	int n = snprintf(msg, sizeof(msg), "refused: %s\n", why);
 
 	if (send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-		log_debug("control: cannot tell uid %u why it is refused: %s", (unsigned)uid,
-			  strerror(errno));
+		snprintf(untold, sizeof(untold), " (could not tell it: %s)", strerror(errno));
 	evutil_closesocket(fd);
-	log_complain(&ctl->refused, CONTROL_COMPLAIN_S, "control: refused a client of uid %u: %s",
-		     (unsigned)uid, why);
+	log_complain(&ctl->refused, CONTROL_COMPLAIN_S, "control: refused a client of uid %u: %s%s",
+		     (unsigned)uid, why, untold);
 }
 
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,

@@ -1,6 +1,7 @@
 /*
- * peer.h - what the collector keeps per peer address: how many sessions it
- * has open, and a rate limit for every log line a peer can cause, per class.
+ * peer.h - what the collector keeps per peer address (and per network, for
+ * the input budget): how many sessions it has open, and a rate limit for
+ * every log line a peer can cause, per class.
  * A peer must never be able to make the collector log without bound.
  */
 #ifndef VAKT_PEER_H
@@ -34,7 +35,7 @@ const char *peer_class_str(enum peer_class k);
 #define PEER_LOG_WINDOW       60 /* seconds */
 
 struct peer {
-	char addr[48]; /* numeric address, no port */
+	char addr[48]; /* numeric address, no port; or a network, "192.0.2.0/24" (input budget) */
 	unsigned nsessions;
 	size_t input;  /* bytes its sessions hold in their input buffers (input_buffer_size) */
 	double window; /* monotonic start of the current window */

@@ -263,16 +263,20 @@ static void input_account(struct session *s)
 
 	s->c->input_bytes = s->c->input_bytes - s->input + n;
 	s->from->input = s->from->input - s->input + n;
+	s->net->input = s->net->input - s->input + n;
 	s->input = n;
 }
 
 /*
  * The bytes of all sessions' input buffers share one budget
  * (input_buffer_size). Over it, sessions are closed until the rest fits,
- * taken from the address that holds the biggest share, and of its sessions
- * the one whose incomplete frame is the oldest: one address parking partial
- * frames on many sessions is cut before a slow agent elsewhere, however
- * long that agent's frame has been coming. A session whose buffer starts
+ * taken from the network (IPv4 /24, IPv6 /64) that holds the biggest share,
+ * so that spreading parked frames over many addresses of one network does
+ * not help. Of that network's sessions the one whose input grew the least
+ * recently goes first (then the one whose incomplete frame is the oldest):
+ * a stalled frame is cut before one still coming, so agents behind one NAT
+ * address lose only the sessions that stopped sending, and a slow agent
+ * keeps its session while it makes progress. A session whose buffer starts
  * with whole frames waiting for the store is counted but never closed for
  * it; one whose first frame is incomplete is a candidate even while paused,
  * so a full store does not shelter parked frames.
@@ -281,24 +285,27 @@ static void input_budget(struct collector *c)
 {
 	while (c->input_bytes > c->conf->input_buffer_size) {
 		struct session *s, *victim = NULL;
-		char why[200];
+		char why[256];
 
 		TAILQ_FOREACH(s, &c->sessions, entry)
 		{
 			if (s->frame_first == 0)
 				continue;
-			if (victim == NULL || s->from->input > victim->from->input ||
-			    (s->from == victim->from && s->frame_first < victim->frame_first))
+			if (victim == NULL || s->net->input > victim->net->input ||
+			    (s->net == victim->net && (s->input_grew < victim->input_grew ||
+						       (s->input_grew == victim->input_grew &&
+							s->frame_first < victim->frame_first))))
 				victim = s;
 		}
 		if (victim == NULL)
 			return;
-		snprintf(why, sizeof(why),
-			 "the sessions' input buffers hold %zu bytes, over input_buffer_size; its "
-			 "address holds the most (%zu bytes in %u sessions), its incomplete frame "
-			 "(%zu bytes) the oldest of them",
-			 c->input_bytes, victim->from->input, victim->from->nsessions,
-			 victim->input);
+		snprintf(
+		    why, sizeof(why),
+		    "the sessions' input buffers hold %zu bytes, over input_buffer_size; its "
+		    "network %s holds the most (%zu bytes in %u sessions), its incomplete frame "
+		    "(%zu bytes) grew the least recently of them (%.1f s ago)",
+		    c->input_bytes, victim->net->addr, victim->net->input, victim->net->nsessions,
+		    victim->input, mono_now() - victim->input_grew);
 		c->sessions_over_budget++;
 		session_end(victim, why, PEER_LIMIT);
 	}
@@ -320,6 +327,10 @@ void session_free(struct session *s)
 	if (s->from != NULL) {
 		s->from->nsessions--;
 		s->from->input -= s->input;
+	}
+	if (s->net != NULL) {
+		s->net->nsessions--;
+		s->net->input -= s->input;
 	}
 	if (s->ev_deadline != NULL)
 		event_free(s->ev_deadline);
@@ -648,6 +659,8 @@ static void session_read_cb(struct bufferevent *bev, void *arg)
 	struct session *s = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 
+	if (evbuffer_get_length(in) > s->input)
+		s->input_grew = mono_now(); /* new bytes: see input_budget */
 	while (s->state != SESSION_CLOSING) {
 		Vakt__Frame *f;
 		uint32_t len;
@@ -934,6 +947,37 @@ static void peer_addr(const struct sockaddr *sa, char *addr, size_t n, int *port
 }
 
 /*
+ * The network of `sa` the input budget ranks by, as "a.b.c.0/24" or
+ * "prefix::/64" (an IPv4-mapped IPv6 address counts as IPv4).
+ */
+static void peer_net(const struct sockaddr *sa, char *net, size_t n)
+{
+	char buf[INET6_ADDRSTRLEN] = "?";
+
+	if (sa->sa_family == AF_INET6) {
+		struct in6_addr a = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(&a)) {
+			a.s6_addr[15] = 0;
+			inet_ntop(AF_INET, &a.s6_addr[12], buf, sizeof(buf));
+			snprintf(net, n, "%s/24", buf);
+			return;
+		}
+		memset(&a.s6_addr[8], 0, 8);
+		inet_ntop(AF_INET6, &a, buf, sizeof(buf));
+		snprintf(net, n, "%s/64", buf);
+	} else if (sa->sa_family == AF_INET) {
+		struct in_addr a = ((const struct sockaddr_in *)sa)->sin_addr;
+
+		a.s_addr &= htonl(0xffffff00u);
+		inet_ntop(AF_INET, &a, buf, sizeof(buf));
+		snprintf(net, n, "%s/24", buf);
+	} else {
+		snprintf(net, n, "?");
+	}
+}
+
+/*
  * 1 when one more descriptor leaves fd_reserve free under RLIMIT_NOFILE for
  * the store (RRD files, vakt.db), the control socket and notifications.
  * Descriptors are handed out lowest first, so `fd` itself is a lower bound
@@ -952,11 +996,12 @@ static int fd_room(const struct collector *c, evutil_socket_t fd)
 }
 
 /*
- * Whether a new connection from addr:port may become a session: its peer
- * entry if so, else NULL after closing it with a (rate-limited) line.
+ * Whether a new connection from addr:port (in network `net`) may become a
+ * session: its peer entry if so, with its network's in *netp, else NULL
+ * after closing it with a (rate-limited) line.
  */
 static struct peer *session_admit(struct collector *c, evutil_socket_t fd, const char *addr,
-				  int port)
+				  int port, const char *net, struct peer **netp)
 {
 	struct peer *from = peers_get(c->peers, addr);
 	const char *why = NULL;
@@ -978,6 +1023,12 @@ static struct peer *session_admit(struct collector *c, evutil_socket_t fd, const
 			 "(max_sessions_per_address)",
 			 from->nsessions);
 		why = buf;
+	} else {
+		from->nsessions++; /* not the entry that makes room for its network's */
+		*netp = peers_get(c->peers, net);
+		from->nsessions--;
+		if (*netp == NULL)
+			why = "too many networks with sessions";
 	}
 	if (why == NULL)
 		return from;
@@ -988,8 +1039,8 @@ static struct peer *session_admit(struct collector *c, evutil_socket_t fd, const
 }
 
 /* A session for an admitted connection, still without its bufferevent. */
-static struct session *session_new(struct collector *c, struct peer *from, const char *addr,
-				   int port, int v6)
+static struct session *session_new(struct collector *c, struct peer *from, struct peer *net,
+				   const char *addr, int port, int v6)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
 
@@ -999,6 +1050,8 @@ static struct session *session_new(struct collector *c, struct peer *from, const
 	s->hello_by = s->since + c->conf->hello_timeout;
 	s->from = from;
 	from->nsessions++;
+	s->net = net;
+	net->nsessions++;
 	snprintf(s->peer, sizeof(s->peer), v6 ? "[%s]:%d" : "%s:%d", addr, port);
 	s->inflight_len = xcalloc(c->conf->max_inflight, sizeof(*s->inflight_len));
 	s->ev_deadline = evtimer_new(c->base, session_deadline_cb, s);
@@ -1033,18 +1086,19 @@ void session_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockadd
 {
 	struct collector *c = arg;
 	struct session *s;
-	struct peer *from;
-	char addr[INET6_ADDRSTRLEN] = "?";
+	struct peer *from, *net = NULL;
+	char addr[INET6_ADDRSTRLEN] = "?", netkey[INET6_ADDRSTRLEN + 4];
 	int port, one = 1;
 	SSL *ssl = NULL;
 
 	accept_pause_accepted(c);
 	peer_addr(sa, addr, sizeof(addr), &port);
-	from = session_admit(c, fd, addr, port);
+	peer_net(sa, netkey, sizeof(netkey));
+	from = session_admit(c, fd, addr, port, netkey, &net);
 	if (from == NULL)
 		return;
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	s = session_new(c, from, addr, port, sa->sa_family == AF_INET6);
+	s = session_new(c, from, net, addr, port, sa->sa_family == AF_INET6);
 	if (c->certs != NULL && (ssl = SSL_new(certs_ctx(c->certs))) != NULL) {
 		/* the handshake runs under the hello deadline */
 		s->tls = 1;

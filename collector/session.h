@@ -36,6 +36,7 @@ struct session {
 	struct bufferevent *bev;
 	char peer[80];     /* "addr:port" for every log line */
 	struct peer *from; /* the peer address's entry: session count, log limits */
+	struct peer *net;  /* its network's entry (IPv4 /24, IPv6 /64): the input budget */
 	char *site, *agent, *software;
 	int tls;            /* 1: a TLS session (insecure = yes: 0) */
 	char *cert_site;    /* after the handshake: the site its certificate names (CN) */
@@ -50,6 +51,7 @@ struct session {
 	double frame_since; /* monotonic: since when it is being read; 0: not read now */
 	double frame_used;  /* seconds it was read before frame_since (reading paused) */
 	size_t input;       /* bytes of its input buffer counted in collector.input_bytes */
+	double input_grew;  /* monotonic: when its input buffer last took new bytes */
 	unsigned inflight;  /* batches handed to the store, not done yet */
 	size_t inflight_bytes;
 	size_t *inflight_len; /* frame sizes of those, oldest first (a ring) */

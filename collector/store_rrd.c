@@ -168,7 +168,9 @@ struct stream_ent {
 /*
  * A request of the loop (vaktctl) for the writer: a flush, or forgetting an
  * agent. Queued and answered under the store's mutex; at most one per
- * control client is out, so the queue is bounded by those.
+ * control client is out, so the queue is bounded by those. It is done after
+ * every batch submitted before it: a forgotten agent's batches still queued
+ * cannot note it in vakt.db again, and a flush covers them.
  */
 struct store_req {
 	TAILQ_ENTRY(store_req) entry;
@@ -180,8 +182,9 @@ struct store_req {
 	char why[160];
 	store_req_fn fn; /* on the loop when done; NULL: store_flush waits for it */
 	void *arg;
-	int cancelled; /* the loop no longer wants the answer */
-	int abandoned; /* store_flush stopped waiting: the writer frees it */
+	int cancelled;  /* the loop no longer wants the answer */
+	int abandoned;  /* store_flush stopped waiting: the writer frees it */
+	uint64_t after; /* waits until st.batches reaches this */
 };
 TAILQ_HEAD(store_req_list, store_req);
 
@@ -1748,14 +1751,17 @@ static void req_free(struct store_req *r)
 	free(r);
 }
 
-/* Does what the loop asked for; the answers go back through req_ev. */
+/*
+ * Does what the loop asked for, each request once the batches queued before
+ * it are done; the answers go back through req_ev.
+ */
 static void handle_requests(struct store *s)
 {
 	struct store_req *r;
 	int any = 0;
 
 	pthread_mutex_lock(&s->mu);
-	while ((r = TAILQ_FIRST(&s->reqs)) != NULL) {
+	while ((r = TAILQ_FIRST(&s->reqs)) != NULL && r->after <= s->st.batches) {
 		TAILQ_REMOVE(&s->reqs, r, entry);
 		pthread_mutex_unlock(&s->mu);
 		if (r->kind == REQ_FLUSH)
@@ -2022,6 +2028,7 @@ static void *writer_main(void *arg)
 static struct store_req *req_queue(struct store *s, struct store_req *r)
 {
 	pthread_mutex_lock(&s->mu);
+	r->after = s->st.batches + s->len; /* the batches queued now go first */
 	TAILQ_INSERT_TAIL(&s->reqs, r, entry);
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);

@@ -147,6 +147,7 @@ int store_flush(struct store *s, const char *path, unsigned timeout_s, char *why
  * A request to the writer thread, answered on the loop: fn gets the result
  * (files written, or 1 / 0 whether the agent was known; -1 with why), unless
  * the request was cancelled first. The store frees the request after fn.
+ * The writer does it (as store_flush) after every batch submitted before it.
  */
 struct store_req;
 typedef void (*store_req_fn)(int rc, const char *why, void *arg);

@@ -254,3 +254,25 @@ def expect(sock, name):
     if got != name:
         raise AssertionError("expected %s, got %s: %r" % (name, got, body))
     return f
+
+
+def session_from(port, addr, site, agent, timeout=10.0):
+    """A session from local address `addr` (127.x.y.z) past its HelloAck."""
+    s = socket.socket()
+    s.settimeout(timeout)
+    s.bind((addr, 0))
+    s.connect(("127.0.0.1", port))
+    s.sendall(frame(hello(site=site, agent=agent)))
+    expect(s, "hello_ack")
+    return s
+
+
+def closed_by_peer(s, wait=0.5):
+    """Whether the peer closed `s` (reset or end of stream within `wait` s)."""
+    s.settimeout(wait)
+    try:
+        return s.recv(1) == b""
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
