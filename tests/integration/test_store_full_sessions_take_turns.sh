@@ -20,7 +20,7 @@ import sys, threading, time
 import wire
 
 port = int(sys.argv[1])
-N = 400  # batches of backlog per agent
+N = 1600  # batches of backlog per agent: many more than the head start lets through
 
 
 def log(msg):
