@@ -19,6 +19,9 @@
 #include "journal.h"
 #include "sample.h"
 
+/* A journal file's banner: "VAKTJNL2" and the file's 8-byte salt. */
+#define BANNER 16
+
 struct got {
 	struct sample_batch *b[16];
 	int n;
@@ -235,9 +238,9 @@ static void test_corrupt_record_costs_only_itself(void **state)
 	struct got g = {0};
 	long rec;
 
-	rec = (file_size(path) - 8) / 5; /* the records are all alike */
+	rec = (file_size(path) - BANNER) / 5; /* the records are all alike */
 	/* a byte in the middle of the second record's samples */
-	flip_byte(path, 8 + rec + rec / 2);
+	flip_byte(path, BANNER + rec + rec / 2);
 	for (int pass = 0; pass < 2; pass++) {
 		replay(d, &g, &st);
 		/* the acknowledged batches after it are all there, in order */
@@ -251,7 +254,7 @@ static void test_corrupt_record_costs_only_itself(void **state)
 		assert_int_equal(st.cut_bytes, 0);
 		got_free(&g);
 		/* nothing was cut: the next start finds the same */
-		assert_int_equal(file_size(path), 8 + 5 * rec);
+		assert_int_equal(file_size(path), BANNER + 5 * rec);
 	}
 	journal_gone(d);
 }
@@ -263,10 +266,10 @@ static void test_holes_and_a_corrupt_tail(void **state)
 	struct got g = {0};
 	long rec;
 
-	rec = (file_size(path) - 8) / 5;
-	flip_byte(path, 8);               /* the first record's magic */
-	flip_byte(path, 8 + 2 * rec + 5); /* the third record's length: runs past the end */
-	flip_byte(path, 8 + 5 * rec - 1); /* the last record's last sample */
+	rec = (file_size(path) - BANNER) / 5;
+	flip_byte(path, BANNER);               /* the first record's magic */
+	flip_byte(path, BANNER + 2 * rec + 5); /* the third record's length: runs past the end */
+	flip_byte(path, BANNER + 5 * rec - 1); /* the last record's last sample */
 	replay(d, &g, &st);
 	assert_int_equal(g.n, 2);
 	assert_int_equal(g.b[0]->seq, 2);
@@ -274,7 +277,7 @@ static void test_holes_and_a_corrupt_tail(void **state)
 	assert_int_equal(st.skipped_bytes, 2 * rec);
 	assert_int_equal(st.cut_bytes, rec);
 	got_free(&g);
-	assert_int_equal(file_size(path), 8 + 4 * rec);
+	assert_int_equal(file_size(path), BANNER + 4 * rec);
 	journal_gone(d);
 }
 
@@ -290,7 +293,7 @@ static void test_a_damaged_banner_loses_no_record(void **state)
 	replay(d, &g, &st);
 	assert_int_equal(g.n, 3);
 	assert_int_equal(g.b[2]->seq, 3);
-	assert_int_equal(st.skipped_bytes, 8);
+	assert_int_equal(st.skipped_bytes, BANNER);
 	assert_int_equal(st.cut_bytes, 0);
 	got_free(&g);
 	assert_int_equal(file_size(path), size);

@@ -3,7 +3,9 @@
  * its own: "RC", a length byte, that many payload bytes, and a byte that
  * is the payload's sum. A damaged record in the middle costs only itself,
  * several holes are counted, a torn or corrupt tail ends the good part, a
- * magic inside damaged bytes does not fool it, and the log text says where.
+ * magic inside damaged bytes does not fool it, nor does a whole record
+ * inside a damaged one, and the log text says where. The first payload
+ * byte is a record's number: it must grow.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,7 +20,7 @@
 
 static const uint8_t magic[2] = {'R', 'C'};
 
-static long check(const uint8_t *p, size_t avail, void *arg, const char **why)
+static long check(const uint8_t *p, const uint8_t *prev, size_t avail, void *arg, const char **why)
 {
 	uint8_t sum = 0;
 	size_t n;
@@ -43,7 +45,20 @@ static long check(const uint8_t *p, size_t avail, void *arg, const char **why)
 		*why = "bad sum";
 		return -1;
 	}
+	if (n > 0 && prev != NULL && p[3] <= prev[3]) {
+		*why = "number does not grow";
+		return -1;
+	}
 	return (long)(4 + n);
+}
+
+/* The size a header with the right magic claims, when the buffer holds it. */
+static size_t claims(const uint8_t *p, size_t avail, void *arg)
+{
+	(void)arg;
+	if (avail < 3 || memcmp(p, magic, 2) != 0 || avail < 4 + (size_t)p[2])
+		return 0;
+	return 4 + (size_t)p[2];
 }
 
 struct seen {
@@ -61,7 +76,7 @@ static void take(const uint8_t *p, size_t size, size_t off, void *arg)
 	s->first[s->n++] = p[3];
 }
 
-static const struct recscan_ops ops = {magic, sizeof(magic), check, take};
+static const struct recscan_ops ops = {magic, sizeof(magic), check, take, claims};
 
 /* n records numbered 1..n, record i with i + 2 payload bytes; a 4-byte banner first. */
 static size_t build(uint8_t *b, int n, size_t *offs)
