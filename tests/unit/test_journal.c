@@ -300,6 +300,91 @@ static void test_a_damaged_banner_loses_no_record(void **state)
 	journal_gone(d);
 }
 
+/* The bytes of the journal file of 3 batches alike (write_batches): *len, each record's size *rec.
+ */
+static uint8_t *three_records(size_t *len, size_t *rec)
+{
+	char path[512], *d = tmpdir();
+	uint8_t *b;
+	FILE *f;
+
+	write_batches(d, 3);
+	first_file(d, path, sizeof(path));
+	*len = (size_t)file_size(path);
+	*rec = (*len - BANNER) / 3;
+	b = malloc(*len + 64);
+	assert_non_null(b);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fread(b, 1, *len, f), *len);
+	fclose(f);
+	journal_gone(d);
+	return b;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/*
+ * A record laid out inside damaged bytes, as an agent could inside its own
+ * batch (here: the record of batch 1 as batch 99), is not replayed: the
+ * agent does not know the file's salt, so its CRC does not check out.
+ * Only with the salt would it.
+ */
+static void test_a_record_an_agent_laid_out_is_not_replayed(void **state)
+{
+	for (int salted = 0; salted < 2; salted++) {
+		size_t len, rec, n;
+		uint8_t *b = three_records(&len, &rec), *x;
+		struct journal_scan sc;
+		struct got g = {0};
+
+		/* record 3 moves 12 bytes on; record 2 becomes a damaged 12-byte header and the
+		 * forged record */
+		memmove(b + BANNER + 2 * rec + 12, b + BANNER + 2 * rec, rec);
+		x = b + BANNER + rec + 12;
+		memcpy(x, b + BANNER, rec);
+		memset(b + BANNER + rec, 'x', 12);
+		x[20] = 99; /* its seq */
+		put_le32(x + 8, salted ? journal_record_crc(b + 8, x + 12, rec - 12)
+				       : journal_crc32(x + 12, rec - 12));
+		n = BANNER + 3 * rec + 12;
+		assert_int_equal(journal_scan(b, n, keep, &g, &sc), n);
+		assert_int_equal(g.n, salted ? 3 : 2);
+		assert_int_equal(g.b[0]->seq, 1);
+		assert_int_equal(g.b[1]->seq, salted ? 99 : 3);
+		assert_int_equal(sc.r.holes, 1);
+		assert_int_equal(sc.r.hole_bytes, salted ? 12 : rec + 12);
+		got_free(&g);
+		free(b);
+	}
+}
+
+/* A file of the version before the salt ("VAKTJNL1", an 8-byte banner) is replayed. */
+static void test_a_version_1_file_is_replayed(void **state)
+{
+	size_t len, rec, n;
+	uint8_t *b = three_records(&len, &rec);
+	struct journal_scan sc;
+	struct got g = {0};
+
+	memcpy(b, "VAKTJNL1", 8);
+	memmove(b + 8, b + BANNER, len - BANNER);
+	n = len - (BANNER - 8);
+	for (size_t off = 8; off < n; off += rec)
+		put_le32(b + off + 8, journal_crc32(b + off + 12, rec - 12));
+	assert_int_equal(journal_scan(b, n, keep, &g, &sc), n);
+	assert_int_equal(g.n, 3);
+	assert_int_equal(g.b[2]->seq, 3);
+	assert_int_equal(sc.r.holes, 0);
+	assert_null(sc.r.tail_why);
+	got_free(&g);
+	free(b);
+}
+
 static void test_checkpoint_removes_finished_files_only(void **state)
 {
 	char *d = tmpdir(), why[256], path[512];
@@ -337,6 +422,8 @@ int main(void)
 	    cmocka_unit_test(test_holes_and_a_corrupt_tail),
 	    cmocka_unit_test(test_a_damaged_banner_loses_no_record),
 	    cmocka_unit_test(test_checkpoint_removes_finished_files_only),
+	    cmocka_unit_test(test_a_record_an_agent_laid_out_is_not_replayed),
+	    cmocka_unit_test(test_a_version_1_file_is_replayed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
