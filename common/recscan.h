@@ -6,6 +6,11 @@
  * check: length, checksum, order), so that one bad byte costs only the
  * record it hit, not every record after it. Only damage that no good
  * record follows (a torn or corrupt tail) ends the good part of the file.
+ * Damaged bytes may hold what looks like a record (payloads are often a
+ * sender's bytes): a damaged record whose header still looks right is
+ * skipped whole when the record at its claimed end checks out, and a
+ * record found by searching is passed over when the next good record
+ * after it checks out only without it (see resync() in recscan.c).
  * The search is bounded: checks at false record starts may read at most
  * about 32 times the buffer in all, after which the rest counts as a tail.
  */
