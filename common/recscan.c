@@ -82,10 +82,12 @@ static size_t resync(const uint8_t *buf, size_t len, size_t from, const struct r
 /*
  * After a record that does not check out at `off` (after `prev`): where the
  * next good one starts, and *size its size; len when there is none. A
- * record whose header still looks right (ops->claims) is skipped whole
- * when the record at its claimed end checks out; when that is the end of
- * the buffer, it is the tail and nothing inside it is searched. Otherwise
- * the next record is searched for byte by byte (resync()).
+ * record whose header still looks right (ops->claims: its magic, and a
+ * length the buffer holds) is skipped whole: the next record is the one at
+ * its claimed end when that checks out, else the search for it starts
+ * there, so that nothing inside it (a payload: bytes a sender chose) is
+ * taken for a record. Where none does, the search is byte by byte from
+ * the next byte on (resync()).
  */
 static size_t next_good(const uint8_t *buf, size_t len, size_t off, const struct recscan_ops *ops,
 			void *arg, const uint8_t *prev, long *size, unsigned long long *budget,
@@ -93,18 +95,20 @@ static size_t next_good(const uint8_t *buf, size_t len, size_t off, const struct
 {
 	size_t claimed =
 	    *size < 0 && ops->claims != NULL ? ops->claims(buf + off, len - off, arg) : 0;
+	size_t from = off + 1;
 
 	if (claimed > 0 && claimed <= len - off) {
 		const char *w;
 
-		if (claimed == len - off)
+		from = off + claimed;
+		if (from == len)
 			return len;
-		*budget -= *budget < len - off ? *budget : len - off;
-		*size = ops->check(buf + off + claimed, prev, len - off - claimed, arg, &w);
+		*budget -= *budget < len - from ? *budget : len - from;
+		*size = ops->check(buf + from, prev, len - from, arg, &w);
 		if (*size > 0)
-			return off + claimed;
+			return from;
 	}
-	return resync(buf, len, off + 1, ops, arg, prev, size, budget, why);
+	return resync(buf, len, from, ops, arg, prev, size, budget, why);
 }
 
 void recscan(const uint8_t *buf, size_t len, size_t start, const struct recscan_ops *ops, void *arg,

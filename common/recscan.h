@@ -8,8 +8,8 @@
  * record follows (a torn or corrupt tail) ends the good part of the file.
  * Damaged bytes may hold what looks like a record (payloads are often a
  * sender's bytes): a damaged record whose header still looks right is
- * skipped whole when the record at its claimed end checks out, and a
- * record found by searching is passed over when the next good record
+ * skipped whole (the next record is looked for from its claimed end on),
+ * and a record found by searching is passed over when the next good record
  * after it checks out only without it (see resync() in recscan.c).
  * The search is bounded: checks at false record starts may read at most
  * about 32 times the buffer in all, after which the rest counts as a tail.
@@ -40,9 +40,9 @@ struct recscan_ops {
 	/*
 	 * Optional: the size the header at p says its record has, when its
 	 * magic is right and that size is within `avail`; 0 otherwise. A record
-	 * whose header still looks right but whose checksum fails is skipped
-	 * whole when the record at its claimed end checks out, so that nothing
-	 * inside it (bytes a sender chose) is read as a record.
+	 * whose header still looks right but that does not check out is
+	 * skipped whole: the next record is looked for from its claimed end on,
+	 * so that nothing inside it (bytes a sender chose) is read as a record.
 	 */
 	size_t (*claims)(const uint8_t *p, size_t avail, void *arg);
 };
