@@ -205,6 +205,15 @@ static void test_a_torn_tail_ends_the_good_part(void **state)
 	assert_int_equal(r.holes, 0);
 }
 
+/* n records were taken, and the good part ends at `end` with a tail for `why`. */
+static void assert_tail(const struct seen *s, const struct recscan_result *r, size_t n, size_t end,
+			const char *why)
+{
+	assert_int_equal(s->n, n);
+	assert_int_equal(r->end, end);
+	assert_string_equal(r->tail_why, why);
+}
+
 static void test_a_corrupt_tail_after_a_hole(void **state)
 {
 	uint8_t b[512];
@@ -215,10 +224,8 @@ static void test_a_corrupt_tail_after_a_hole(void **state)
 	b[offs[1] + 3] ^= 0x08; /* record 2 */
 	b[offs[4] + 3] ^= 0x08; /* record 5, the last */
 	recscan(b, len, 4, &ops, &s, &r);
-	assert_int_equal(s.n, 3);
+	assert_tail(&s, &r, 3, offs[4], "bad sum");
 	assert_int_equal(r.holes, 1);
-	assert_int_equal(r.end, offs[4]);
-	assert_string_equal(r.tail_why, "bad sum");
 }
 
 static void test_a_magic_inside_damage_is_not_taken(void **state)
@@ -367,9 +374,7 @@ static void test_a_record_inside_a_bad_last_one_is_not_taken(void **state)
 
 	with_record_inside(b, offs, 3); /* cut after record 2: it is the last */
 	recscan(b, offs[2], 4, &ops, &s, &r);
-	assert_int_equal(s.n, 1);
-	assert_int_equal(r.end, offs[1]);
-	assert_string_equal(r.tail_why, "bad sum");
+	assert_tail(&s, &r, 1, offs[1], "bad sum");
 }
 
 static void test_a_good_record_before_another_bad_one_is_kept(void **state)
