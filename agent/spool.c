@@ -252,6 +252,10 @@ static void record_header(uint8_t *h, uint64_t seq, const uint8_t *frame, uint32
 	put32(h + 8, spool_crc32c(crc, frame, len));
 }
 
+static const char seq_not_growing[] = "record seq does not grow";
+/* A record written twice: its batch is in the one before it. */
+static const char seq_repeated[] = "record repeats the seq before it";
+
 /*
  * One record at buf[0..avail): 1 and *r filled, 0 when it is torn (runs
  * past avail), -1 when it is corrupt; *why says which way.
@@ -290,7 +294,7 @@ static int record_decode(const uint8_t *buf, size_t avail, uint64_t prev_seq, st
 	}
 	r->seq = get64(buf + 16);
 	if (r->seq <= prev_seq) {
-		*why = "record seq does not grow";
+		*why = seq_not_growing;
 		return -1;
 	}
 	r->nsamples = get32(buf + 24);
@@ -302,26 +306,46 @@ static int record_decode(const uint8_t *buf, size_t avail, uint64_t prev_seq, st
 }
 
 struct segscan {
-	uint64_t prev; /* the seq a record must pass */
+	uint64_t prev; /* the seq the first record must pass */
 	void (*rec)(const struct spool_rec *, void *);
 	void *arg;
 	struct spool_rec r; /* what check() accepted, for take() */
 };
 
-static long segscan_check(const uint8_t *p, size_t avail, void *arg, const char **why)
+/* A record's seq must pass the one before it (a record that checked out), or the header's. */
+static long segscan_check(const uint8_t *p, const uint8_t *prev, size_t avail, void *arg,
+			  const char **why)
 {
 	struct segscan *c = arg;
-	int k = record_decode(p, avail, c->prev, &c->r, why);
+	int k = record_decode(p, avail, prev != NULL ? get64(prev + 16) : c->prev, &c->r, why);
+
+	if (k < 0 && *why == seq_not_growing && prev != NULL && c->r.seq == get64(prev + 16))
+		*why = seq_repeated;
 
 	return k == 1 ? (long)(SPOOL_RECORD_SIZE + c->r.len) : k;
+}
+
+/* The size a record header with the right magic claims, when the segment holds it. */
+static size_t segscan_claims(const uint8_t *p, size_t avail, void *arg)
+{
+	uint32_t len;
+
+	(void)arg;
+	if (avail < SPOOL_RECORD_SIZE || memcmp(p, rec_magic, 4) != 0)
+		return 0;
+	len = get32(p + 12);
+	if (len < 5 || len > SPOOL_RECORD_MAX || len > avail - SPOOL_RECORD_SIZE)
+		return 0;
+	return SPOOL_RECORD_SIZE + len;
 }
 
 static void segscan_take(const uint8_t *p, size_t size, size_t off, void *arg)
 {
 	struct segscan *c = arg;
 
+	(void)p;
+	(void)size;
 	c->r.off = off;
-	c->prev = c->r.seq;
 	if (c->rec != NULL)
 		c->rec(&c->r, c->arg);
 }
@@ -332,7 +356,7 @@ size_t spool_scan_segment(const uint8_t *buf, size_t len, uint64_t stream, uint6
 			  struct recscan_result *res)
 {
 	static const struct recscan_ops ops = {rec_magic, sizeof(rec_magic), segscan_check,
-					       segscan_take};
+					       segscan_take, segscan_claims};
 	struct recscan_result own;
 	struct segscan c = {0, rec, arg, {0}};
 	uint64_t st, first;
@@ -1155,8 +1179,11 @@ static int scan_segment(struct spool *s, uint64_t first, uint64_t acked, uint64_
 			log_warn("spool: %s/%s: cannot cut at offset %zu", s->dir, name, good);
 	} else if (res.holes > (hdr ? 1U : 0U)) {
 		/* what follows a hole is good: the file stays as it is, the hole is lost */
-		log_warnx("spool: %s/%s: %s; skipped (any batch in it is lost), %s", s->dir, name,
-			  holes, kept);
+		log_warnx("spool: %s/%s: %s; skipped (%s), %s", s->dir, name, holes,
+			  res.holes == 1 && res.hole_why == seq_repeated
+			      ? "a copy of the record before it: no batch is lost"
+			      : "any batch in it is lost",
+			  kept);
 	}
 	if (hdr) {
 		uint8_t h[SPOOL_HEADER_SIZE];

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,8 +24,11 @@
 #include "recscan.h"
 #include "xmalloc.h"
 
-#define JOURNAL_BANNER     "VAKTJNL1"
-#define JOURNAL_BANNER_LEN 8
+#define JOURNAL_BANNER     "VAKTJNL2"
+#define JOURNAL_BANNER_V1  "VAKTJNL1"
+#define JOURNAL_MARK_LEN   8 /* the banner's name and version; the salt follows */
+#define JOURNAL_SALT_LEN   8
+#define JOURNAL_BANNER_LEN (JOURNAL_MARK_LEN + JOURNAL_SALT_LEN)
 #define JOURNAL_MAGIC      0x3152564aU /* "JVR1" */
 #define JOURNAL_REC_HDR    12
 /* A record holds one batch: one frame's worth of samples, far below this. */
@@ -45,6 +49,7 @@ struct journal {
 	size_t nold;
 	unsigned char *buf; /* appended, not committed */
 	size_t len, cap;
+	uint8_t salt[JOURNAL_SALT_LEN]; /* the current file's */
 };
 
 /* slicing-by-8: the journal checksums every byte it writes and reads */
@@ -65,11 +70,10 @@ static void crc_init(void)
 			    (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
 }
 
-uint32_t journal_crc32(const void *p, size_t n)
+static uint32_t crc_more(uint32_t c, const void *p, size_t n)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	const unsigned char *b = p;
-	uint32_t c = 0xffffffffU;
 
 	pthread_once(&once, crc_init);
 	for (; n >= 8; n -= 8, b += 8) {
@@ -85,7 +89,21 @@ uint32_t journal_crc32(const void *p, size_t n)
 	}
 	for (; n > 0; n--, b++)
 		c = crc_table[0][(c ^ *b) & 0xff] ^ (c >> 8);
-	return c ^ 0xffffffffU;
+	return c;
+}
+
+uint32_t journal_crc32(const void *p, size_t n)
+{
+	return crc_more(0xffffffffU, p, n) ^ 0xffffffffU;
+}
+
+uint32_t journal_record_crc(const uint8_t *salt, const void *p, size_t n)
+{
+	uint32_t c = 0xffffffffU;
+
+	if (salt != NULL)
+		c = crc_more(c, salt, JOURNAL_SALT_LEN);
+	return crc_more(c, p, n) ^ 0xffffffffU;
 }
 
 static void file_name(const struct journal *j, uint64_t n, char *buf, size_t len)
@@ -190,7 +208,7 @@ void journal_append(struct journal *j, const struct sample_batch *b)
 		uint32_t len = (uint32_t)(j->len - start - JOURNAL_REC_HDR);
 		unsigned char *h = j->buf + start + 4;
 
-		crc = journal_crc32(j->buf + start + JOURNAL_REC_HDR, len);
+		crc = journal_record_crc(j->salt, j->buf + start + JOURNAL_REC_HDR, len);
 		for (int i = 0; i < 4; i++) {
 			h[i] = (unsigned char)(len >> (8 * i));
 			h[4 + i] = (unsigned char)(crc >> (8 * i));
@@ -345,6 +363,7 @@ static int read_all(const char *path, unsigned char **out, size_t *outlen)
 struct replay_ctx {
 	void (*fn)(struct sample_batch *b, void *arg);
 	void *arg;
+	const uint8_t *salt;      /* the file's; NULL: a file of version 1 */
 	struct sample_batch *b;   /* what check() decoded, for take() */
 	uint64_t samples, lo, hi; /* replayed: samples, the lowest and highest seq */
 };
@@ -354,7 +373,21 @@ static uint32_t get_le32(const unsigned char *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static long replay_check(const uint8_t *p, size_t avail, void *arg, const char **why)
+/* The size a record header with the right magic claims, when the file holds it. */
+static size_t replay_claims(const uint8_t *p, size_t avail, void *arg)
+{
+	uint32_t rlen;
+
+	(void)arg;
+	if (avail < JOURNAL_REC_HDR || get_le32(p) != JOURNAL_MAGIC)
+		return 0;
+	rlen = get_le32(p + 4);
+	return rlen <= JOURNAL_REC_MAX && rlen <= avail - JOURNAL_REC_HDR ? JOURNAL_REC_HDR + rlen
+									  : 0;
+}
+
+static long replay_check(const uint8_t *p, const uint8_t *prev, size_t avail, void *arg,
+			 const char **why)
 {
 	struct replay_ctx *c = arg;
 	uint32_t rlen;
@@ -372,7 +405,8 @@ static long replay_check(const uint8_t *p, size_t avail, void *arg, const char *
 		*why = "torn record";
 		return 0;
 	}
-	if (journal_crc32(p + JOURNAL_REC_HDR, rlen) != get_le32(p + 8)) {
+	(void)prev;
+	if (journal_record_crc(c->salt, p + JOURNAL_REC_HDR, rlen) != get_le32(p + 8)) {
 		*why = "checksum mismatch";
 		return -1;
 	}
@@ -403,19 +437,28 @@ size_t journal_scan(const uint8_t *buf, size_t len, void (*fn)(struct sample_bat
 {
 	static const uint8_t magic[4] = {JOURNAL_MAGIC & 0xff, (JOURNAL_MAGIC >> 8) & 0xff,
 					 (JOURNAL_MAGIC >> 16) & 0xff, JOURNAL_MAGIC >> 24};
-	static const struct recscan_ops ops = {magic, sizeof(magic), replay_check, replay_take};
-	struct replay_ctx c = {fn, arg, NULL, 0, 0, 0};
+	static const struct recscan_ops ops = {magic, sizeof(magic), replay_check, replay_take,
+					       replay_claims};
+	struct replay_ctx c = {fn, arg, NULL, NULL, 0, 0, 0};
+	size_t start = JOURNAL_BANNER_LEN;
+	const char *banner = NULL;
 
-	const char *banner = len < JOURNAL_BANNER_LEN                               ? "torn banner"
-			     : memcmp(buf, JOURNAL_BANNER, JOURNAL_BANNER_LEN) != 0 ? "bad banner"
-										    : NULL;
+	if (len >= JOURNAL_MARK_LEN && memcmp(buf, JOURNAL_BANNER_V1, JOURNAL_MARK_LEN) == 0)
+		start = JOURNAL_MARK_LEN; /* version 1: no salt */
+	else if (len < JOURNAL_BANNER_LEN)
+		banner = "torn banner";
+	else if (memcmp(buf, JOURNAL_BANNER, JOURNAL_MARK_LEN) != 0)
+		banner = "bad banner";
+	/* a damaged banner is taken for this version's: its salt may still be right */
+	if (start == JOURNAL_BANNER_LEN && len >= JOURNAL_BANNER_LEN)
+		c.salt = buf + JOURNAL_MARK_LEN;
 
 	/*
 	 * Past a damaged record to the next one that checks out: acknowledged
 	 * batches follow it. A damaged banner is damage at offset 0: the
 	 * records behind it still count, and a file without any is cut to 0.
 	 */
-	recscan(buf, len, banner ? 0 : JOURNAL_BANNER_LEN, &ops, &c, &out->r);
+	recscan(buf, len, banner ? 0 : start, &ops, &c, &out->r);
 	sample_batch_free(c.b);
 	if (banner != NULL && out->r.holes > 0 && out->r.hole_from == 0)
 		out->r.hole_why = banner;
@@ -485,6 +528,7 @@ int journal_replay(struct journal *j, void (*fn)(struct sample_batch *b, void *a
 static int open_current(struct journal *j, char *why, size_t whylen)
 {
 	char path[4096];
+	uint8_t banner[JOURNAL_BANNER_LEN];
 
 	file_name(j, j->cur, path, sizeof(path));
 	j->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
@@ -492,8 +536,19 @@ static int open_current(struct journal *j, char *why, size_t whylen)
 		snprintf(why, whylen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
+	/* a salt of its own: what an agent sends cannot check out as a record of it */
+	if (getrandom(j->salt, sizeof(j->salt), 0) != (ssize_t)sizeof(j->salt)) {
+		snprintf(why, whylen, "%s: no random bytes for its salt: %s", path,
+			 strerror(errno));
+		close(j->fd);
+		j->fd = -1;
+		unlink(path);
+		return -1;
+	}
+	memcpy(banner, JOURNAL_BANNER, JOURNAL_MARK_LEN);
+	memcpy(banner + JOURNAL_MARK_LEN, j->salt, JOURNAL_SALT_LEN);
 	/* the banner and the file's name are durable before a record relies on them */
-	if (write(j->fd, JOURNAL_BANNER, JOURNAL_BANNER_LEN) != JOURNAL_BANNER_LEN ||
+	if (write(j->fd, banner, JOURNAL_BANNER_LEN) != JOURNAL_BANNER_LEN ||
 	    fdatasync(j->fd) < 0 || fsync(j->dirfd) < 0) {
 		snprintf(why, whylen, "%s: %s", path, errno ? strerror(errno) : "short write");
 		close(j->fd);

@@ -82,5 +82,10 @@ void journal_remove_before(struct journal *j, uint64_t n);
 
 /* CRC-32 (IEEE) as the records carry it; exposed for the unit tests. */
 uint32_t journal_crc32(const void *p, size_t n);
+/*
+ * A record's CRC: of the file's 8-byte salt (NULL: a file of version 1,
+ * which has none), then of its payload; exposed for the tests.
+ */
+uint32_t journal_record_crc(const uint8_t *salt, const void *p, size_t n);
 
 #endif

@@ -19,11 +19,12 @@ static const char gave_up[] = "no good record found within the search budget (to
 			      "record starts)";
 
 /*
- * The first offset at or after `from` where a record checks out; len when
- * none does (or *budget runs out: *why says so).
+ * The first offset at or after `from` where a record checks out after
+ * `prev`; len when none does (or *budget runs out: *why says so).
  */
-static size_t resync(const uint8_t *buf, size_t len, size_t from, const struct recscan_ops *ops,
-		     void *arg, long *size, unsigned long long *budget, const char **why)
+static size_t search(const uint8_t *buf, size_t len, size_t from, const struct recscan_ops *ops,
+		     void *arg, const uint8_t *prev, long *size, unsigned long long *budget,
+		     const char **why)
 {
 	while (from < len) {
 		const uint8_t *p = memmem(buf + from, len - from, ops->magic, ops->magic_len);
@@ -38,7 +39,7 @@ static size_t resync(const uint8_t *buf, size_t len, size_t from, const struct r
 			break;
 		}
 		*budget -= avail;
-		*size = ops->check(p, avail, arg, &w);
+		*size = ops->check(p, prev, avail, arg, &w);
 		if (*size > 0)
 			return (size_t)(p - buf);
 		from = (size_t)(p - buf) + 1;
@@ -46,20 +47,85 @@ static size_t resync(const uint8_t *buf, size_t len, size_t from, const struct r
 	return len;
 }
 
+/*
+ * The next record after damage: the first offset at or after `from` where
+ * a record checks out after `prev` and does not break the order of what
+ * follows. A candidate found by searching lies in damaged bytes, which may
+ * hold what looks like a record (a payload's bytes are often a sender's):
+ * one with a seq above the next real records' would have those fail "seq
+ * does not grow" and be cut as a tail. So the rule: the next record that
+ * checks out after `prev` past a candidate's end must check out after the
+ * candidate too, else the candidate is passed over and the search goes on
+ * inside it. len when there is none; *size is the record's size, and the
+ * last check() run is the one of the record returned.
+ */
+static size_t resync(const uint8_t *buf, size_t len, size_t from, const struct recscan_ops *ops,
+		     void *arg, const uint8_t *prev, long *size, unsigned long long *budget,
+		     const char **why)
+{
+	for (;;) {
+		size_t at = search(buf, len, from, ops, arg, prev, size, budget, why), end, then;
+		const char *w = NULL;
+		long k;
+
+		if (at == len || (end = at + (size_t)*size) == len)
+			return at;
+		then = search(buf, len, end, ops, arg, prev, &k, budget, &w);
+		if (then == len || ops->check(buf + then, buf + at, len - then, arg, &w) > 0) {
+			*size = ops->check(buf + at, prev, len - at, arg, &w);
+			return at;
+		}
+		from = at + 1;
+	}
+}
+
+/*
+ * After a record that does not check out at `off` (after `prev`): where the
+ * next good one starts, and *size its size; len when there is none. A
+ * record whose header still looks right (ops->claims: its magic, and a
+ * length the buffer holds) is skipped whole: the next record is the one at
+ * its claimed end when that checks out, else the search for it starts
+ * there, so that nothing inside it (a payload: bytes a sender chose) is
+ * taken for a record. Where none does, the search is byte by byte from
+ * the next byte on (resync()).
+ */
+static size_t next_good(const uint8_t *buf, size_t len, size_t off, const struct recscan_ops *ops,
+			void *arg, const uint8_t *prev, long *size, unsigned long long *budget,
+			const char **why)
+{
+	size_t claimed =
+	    *size < 0 && ops->claims != NULL ? ops->claims(buf + off, len - off, arg) : 0;
+	size_t from = off + 1;
+
+	if (claimed > 0 && claimed <= len - off) {
+		const char *w;
+
+		from = off + claimed;
+		if (from == len)
+			return len;
+		*budget -= *budget < len - from ? *budget : len - from;
+		*size = ops->check(buf + from, prev, len - from, arg, &w);
+		if (*size > 0)
+			return from;
+	}
+	return resync(buf, len, from, ops, arg, prev, size, budget, why);
+}
+
 void recscan(const uint8_t *buf, size_t len, size_t start, const struct recscan_ops *ops, void *arg,
 	     struct recscan_result *r)
 {
 	unsigned long long budget = RECSCAN_BUDGET(len);
+	const uint8_t *prev = NULL;
 	size_t off = start;
 
 	memset(r, 0, sizeof(*r));
 	while (off < len) {
 		const char *why = NULL, *stop = NULL;
-		long size = ops->check(buf + off, len - off, arg, &why);
+		long size = ops->check(buf + off, prev, len - off, arg, &why);
 		size_t next;
 
 		if (size <= 0) {
-			next = resync(buf, len, off + 1, ops, arg, &size, &budget, &stop);
+			next = next_good(buf, len, off, ops, arg, prev, &size, &budget, &stop);
 			if (next == len) {
 				r->tail_why = stop != NULL  ? stop
 					      : why != NULL ? why
@@ -76,6 +142,7 @@ void recscan(const uint8_t *buf, size_t len, size_t start, const struct recscan_
 		}
 		ops->take(buf + off, (size_t)size, off, arg);
 		r->records++;
+		prev = buf + off;
 		off += (size_t)size;
 	}
 	r->end = off < len ? off : len;

@@ -6,6 +6,11 @@
  * check: length, checksum, order), so that one bad byte costs only the
  * record it hit, not every record after it. Only damage that no good
  * record follows (a torn or corrupt tail) ends the good part of the file.
+ * Damaged bytes may hold what looks like a record (payloads are often a
+ * sender's bytes): a damaged record whose header still looks right is
+ * skipped whole (the next record is looked for from its claimed end on),
+ * and a record found by searching is passed over when the next good record
+ * after it checks out only without it (see resync() in recscan.c).
  * The search is bounded: checks at false record starts may read at most
  * about 32 times the buffer in all, after which the rest counts as a tail.
  */
@@ -19,15 +24,27 @@ struct recscan_ops {
 	const uint8_t *magic; /* every record starts with these bytes */
 	size_t magic_len;
 	/*
-	 * The record at p, `avail` bytes before the end of the buffer: its size
-	 * (> 0) when it checks out, 0 when it runs past the end (torn), -1 when
-	 * it is corrupt; *why says what is wrong. It is tried at every offset
-	 * where the magic appears after damage, so it must not change anything
-	 * but what take() then uses: take() follows the check that passed.
+	 * The record at p, `avail` bytes before the end of the buffer, coming
+	 * right after the record at `prev` (NULL: the first): its size (> 0)
+	 * when it checks out, 0 when it runs past the end (torn), -1 when it
+	 * is corrupt; *why says what is wrong. It is tried at every offset
+	 * where the magic appears after damage, and on the record after a
+	 * candidate before that one is taken, so its verdict must depend only
+	 * on p and prev, and it must not change anything but what take() then
+	 * uses: take() follows the check of the record taken.
 	 */
-	long (*check)(const uint8_t *p, size_t avail, void *arg, const char **why);
+	long (*check)(const uint8_t *p, const uint8_t *prev, size_t avail, void *arg,
+		      const char **why);
 	/* A record that checked out, `size` bytes at offset `off`; in order. */
 	void (*take)(const uint8_t *p, size_t size, size_t off, void *arg);
+	/*
+	 * Optional: the size the header at p says its record has, when its
+	 * magic is right and that size is within `avail`; 0 otherwise. A record
+	 * whose header still looks right but that does not check out is
+	 * skipped whole: the next record is looked for from its claimed end on,
+	 * so that nothing inside it (bytes a sender chose) is read as a record.
+	 */
+	size_t (*claims)(const uint8_t *p, size_t avail, void *arg);
 };
 
 struct recscan_result {

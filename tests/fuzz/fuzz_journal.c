@@ -45,17 +45,23 @@ static void batch_cb(struct sample_batch *b, void *arg)
 	sample_batch_free(b);
 }
 
-/* Writes correct CRCs wherever the layout can be walked (after the 8-byte banner). */
+/*
+ * Writes correct CRCs wherever the layout can be walked: after the 8-byte
+ * banner of a version 1 file, else after a 16-byte banner whose last 8
+ * bytes are the salt.
+ */
 static void fix_crcs(uint8_t *b, size_t len)
 {
-	size_t off = 8;
+	int v1 = len >= 8 && memcmp(b, "VAKTJNL1", 8) == 0;
+	const uint8_t *salt = v1 || len < 16 ? NULL : b + 8;
+	size_t off = v1 ? 8 : 16;
 
 	while (off + 12 <= len) {
 		uint32_t rlen = rd32(b + off + 4);
 
 		if (rlen > len - off - 12)
 			break;
-		wr32(b + off + 8, journal_crc32(b + off + 12, rlen));
+		wr32(b + off + 8, journal_record_crc(salt, b + off + 12, rlen));
 		off += 12 + rlen;
 	}
 }

@@ -48,7 +48,7 @@ d, want = sys.argv[1], int(sys.argv[2])
 for name in sorted(os.listdir(d)):
     path = os.path.join(d, name)
     b = bytearray(open(path, "rb").read())
-    off = 8
+    off = 16  # the banner: "VAKTJNL2" and the salt
     while off + 12 <= len(b):
         n = struct.unpack_from("<I", b, off + 4)[0]
         if struct.unpack_from("<Q", b, off + 20)[0] == want:

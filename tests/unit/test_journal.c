@@ -19,6 +19,9 @@
 #include "journal.h"
 #include "sample.h"
 
+/* A journal file's banner: "VAKTJNL2" and the file's 8-byte salt. */
+#define BANNER 16
+
 struct got {
 	struct sample_batch *b[16];
 	int n;
@@ -235,9 +238,9 @@ static void test_corrupt_record_costs_only_itself(void **state)
 	struct got g = {0};
 	long rec;
 
-	rec = (file_size(path) - 8) / 5; /* the records are all alike */
+	rec = (file_size(path) - BANNER) / 5; /* the records are all alike */
 	/* a byte in the middle of the second record's samples */
-	flip_byte(path, 8 + rec + rec / 2);
+	flip_byte(path, BANNER + rec + rec / 2);
 	for (int pass = 0; pass < 2; pass++) {
 		replay(d, &g, &st);
 		/* the acknowledged batches after it are all there, in order */
@@ -251,7 +254,7 @@ static void test_corrupt_record_costs_only_itself(void **state)
 		assert_int_equal(st.cut_bytes, 0);
 		got_free(&g);
 		/* nothing was cut: the next start finds the same */
-		assert_int_equal(file_size(path), 8 + 5 * rec);
+		assert_int_equal(file_size(path), BANNER + 5 * rec);
 	}
 	journal_gone(d);
 }
@@ -263,10 +266,10 @@ static void test_holes_and_a_corrupt_tail(void **state)
 	struct got g = {0};
 	long rec;
 
-	rec = (file_size(path) - 8) / 5;
-	flip_byte(path, 8);               /* the first record's magic */
-	flip_byte(path, 8 + 2 * rec + 5); /* the third record's length: runs past the end */
-	flip_byte(path, 8 + 5 * rec - 1); /* the last record's last sample */
+	rec = (file_size(path) - BANNER) / 5;
+	flip_byte(path, BANNER);               /* the first record's magic */
+	flip_byte(path, BANNER + 2 * rec + 5); /* the third record's length: runs past the end */
+	flip_byte(path, BANNER + 5 * rec - 1); /* the last record's last sample */
 	replay(d, &g, &st);
 	assert_int_equal(g.n, 2);
 	assert_int_equal(g.b[0]->seq, 2);
@@ -274,7 +277,7 @@ static void test_holes_and_a_corrupt_tail(void **state)
 	assert_int_equal(st.skipped_bytes, 2 * rec);
 	assert_int_equal(st.cut_bytes, rec);
 	got_free(&g);
-	assert_int_equal(file_size(path), 8 + 4 * rec);
+	assert_int_equal(file_size(path), BANNER + 4 * rec);
 	journal_gone(d);
 }
 
@@ -290,11 +293,96 @@ static void test_a_damaged_banner_loses_no_record(void **state)
 	replay(d, &g, &st);
 	assert_int_equal(g.n, 3);
 	assert_int_equal(g.b[2]->seq, 3);
-	assert_int_equal(st.skipped_bytes, 8);
+	assert_int_equal(st.skipped_bytes, BANNER);
 	assert_int_equal(st.cut_bytes, 0);
 	got_free(&g);
 	assert_int_equal(file_size(path), size);
 	journal_gone(d);
+}
+
+/* The bytes of the journal file of 3 batches alike (write_batches): *len, each record's size *rec.
+ */
+static uint8_t *three_records(size_t *len, size_t *rec)
+{
+	char path[512], *d = tmpdir();
+	uint8_t *b;
+	FILE *f;
+
+	write_batches(d, 3);
+	first_file(d, path, sizeof(path));
+	*len = (size_t)file_size(path);
+	*rec = (*len - BANNER) / 3;
+	b = malloc(*len + 64);
+	assert_non_null(b);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fread(b, 1, *len, f), *len);
+	fclose(f);
+	journal_gone(d);
+	return b;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/*
+ * A record laid out inside damaged bytes, as an agent could inside its own
+ * batch (here: the record of batch 1 as batch 99), is not replayed: the
+ * agent does not know the file's salt, so its CRC does not check out.
+ * Only with the salt would it.
+ */
+static void test_a_record_an_agent_laid_out_is_not_replayed(void **state)
+{
+	for (int salted = 0; salted < 2; salted++) {
+		size_t len, rec, n;
+		uint8_t *b = three_records(&len, &rec), *x;
+		struct journal_scan sc;
+		struct got g = {0};
+
+		/* record 3 moves 12 bytes on; record 2 becomes a damaged 12-byte header and the
+		 * forged record */
+		memmove(b + BANNER + 2 * rec + 12, b + BANNER + 2 * rec, rec);
+		x = b + BANNER + rec + 12;
+		memcpy(x, b + BANNER, rec);
+		memset(b + BANNER + rec, 'x', 12);
+		x[20] = 99; /* its seq */
+		put_le32(x + 8, salted ? journal_record_crc(b + 8, x + 12, rec - 12)
+				       : journal_crc32(x + 12, rec - 12));
+		n = BANNER + 3 * rec + 12;
+		assert_int_equal(journal_scan(b, n, keep, &g, &sc), n);
+		assert_int_equal(g.n, salted ? 3 : 2);
+		assert_int_equal(g.b[0]->seq, 1);
+		assert_int_equal(g.b[1]->seq, salted ? 99 : 3);
+		assert_int_equal(sc.r.holes, 1);
+		assert_int_equal(sc.r.hole_bytes, salted ? 12 : rec + 12);
+		got_free(&g);
+		free(b);
+	}
+}
+
+/* A file of the version before the salt ("VAKTJNL1", an 8-byte banner) is replayed. */
+static void test_a_version_1_file_is_replayed(void **state)
+{
+	size_t len, rec, n;
+	uint8_t *b = three_records(&len, &rec);
+	struct journal_scan sc;
+	struct got g = {0};
+
+	memcpy(b, "VAKTJNL1", 8);
+	memmove(b + 8, b + BANNER, len - BANNER);
+	n = len - (BANNER - 8);
+	for (size_t off = 8; off < n; off += rec)
+		put_le32(b + off + 8, journal_crc32(b + off + 12, rec - 12));
+	assert_int_equal(journal_scan(b, n, keep, &g, &sc), n);
+	assert_int_equal(g.n, 3);
+	assert_int_equal(g.b[2]->seq, 3);
+	assert_int_equal(sc.r.holes, 0);
+	assert_null(sc.r.tail_why);
+	got_free(&g);
+	free(b);
 }
 
 static void test_checkpoint_removes_finished_files_only(void **state)
@@ -334,6 +422,8 @@ int main(void)
 	    cmocka_unit_test(test_holes_and_a_corrupt_tail),
 	    cmocka_unit_test(test_a_damaged_banner_loses_no_record),
 	    cmocka_unit_test(test_checkpoint_removes_finished_files_only),
+	    cmocka_unit_test(test_a_record_an_agent_laid_out_is_not_replayed),
+	    cmocka_unit_test(test_a_version_1_file_is_replayed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

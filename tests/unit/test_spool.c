@@ -457,6 +457,113 @@ static void test_spool_holes_and_a_corrupt_tail(void **state)
 	assert_true(spool_next_seq(f->s) > 6 + 1000);
 }
 
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/*
+ * Batches 1..10, and inside the frame of batch 3 (bytes its checks chose)
+ * a record of batch 100 that checks out on its own; `hit_magic`: batch 3's
+ * record magic is hit too, so its length cannot be trusted. Batches 1, 2
+ * and 4..10 are read back, in order, and nothing is cut.
+ */
+static void record_inside_costs_no_later_batch(struct fx *f, int hit_magic)
+{
+	uint8_t rec[SPOOL_RECORD_SIZE + 40], *frame = mkframe(100, 40);
+	uint64_t seqs[16], want[] = {1, 2, 4, 5, 6, 7, 8, 9, 10};
+	struct spool_stats st;
+	char path[128];
+	uint32_t crc;
+	int fd;
+
+	spool_written(f, 10);
+	memset(rec, 0, sizeof(rec));
+	memcpy(rec, "VKSR", 4);
+	rec[4] = 1; /* the record version */
+	put_le(rec + 12, 40, 4);
+	put_le(rec + 16, 100, 8);
+	put_le(rec + 24, 1, 4);
+	memcpy(rec + SPOOL_RECORD_SIZE, frame, 40);
+	crc = spool_crc32c(0, rec + 12, SPOOL_RECORD_SIZE - 12);
+	put_le(rec + 8, spool_crc32c(crc, frame, 40), 4);
+	free(frame);
+	first_segment(f, path, sizeof(path));
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, rec, sizeof(rec), rec_at(2) + SPOOL_RECORD_SIZE + 16),
+			 (ssize_t)sizeof(rec));
+	close(fd);
+	if (hit_magic)
+		flip_bit(f, rec_at(2));
+	reopen(f);
+	spool_get_stats(f->s, &st);
+	assert_int_equal(st.batches, 9);
+	assert_int_equal(first_segment_size(f), rec_at(10));
+	assert_int_equal(send_all(f, seqs, 9, 200), 9);
+	for (int i = 0; i < 9; i++)
+		assert_int_equal(seqs[i], want[i]);
+	assert_int_equal(spool_next_seq(f->s), 11);
+}
+
+static void test_spool_record_inside_a_bad_one_is_skipped_whole(void **state)
+{
+	record_inside_costs_no_later_batch(*state, 0);
+}
+
+static void test_spool_record_inside_a_damaged_header_costs_no_later_batch(void **state)
+{
+	record_inside_costs_no_later_batch(*state, 1);
+}
+
+/* A record written twice is skipped, and the log says that no batch is lost. */
+static void test_spool_a_repeated_record_loses_nothing(void **state)
+{
+	struct fx *f = *state;
+	uint8_t buf[8192];
+	uint64_t seqs[8];
+	struct spool_stats st;
+	char path[128], log[] = "/tmp/vakt-test-spool-log-XXXXXX", text[4096];
+	ssize_t n, got;
+	int fd, lfd, saved;
+
+	spool_written(f, 4);
+	first_segment(f, path, sizeof(path));
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	n = pread(fd, buf, sizeof(buf), 0);
+	assert_int_equal(n, rec_at(4));
+	/* record 2 again right after it, then records 3 and 4 */
+	memmove(buf + rec_at(2) + (rec_at(2) - rec_at(1)), buf + rec_at(2),
+		(size_t)(n - rec_at(2)));
+	n += rec_at(2) - rec_at(1);
+	assert_int_equal(pwrite(fd, buf, (size_t)n, 0), n);
+	close(fd);
+	lfd = mkstemp(log);
+	assert_true(lfd >= 0);
+	saved = dup(2);
+	dup2(lfd, 2);
+	reopen(f);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	got = pread(lfd, text, sizeof(text) - 1, 0);
+	close(lfd);
+	unlink(log);
+	assert_true(got > 0);
+	text[got] = '\0';
+	assert_non_null(strstr(text,
+			       "record repeats the seq before it; skipped (a copy of the "
+			       "record before it: no batch is lost), 4 records (batches 1..4) "
+			       "kept"));
+	spool_get_stats(f->s, &st);
+	assert_int_equal(st.batches, 4);
+	assert_int_equal(send_all(f, seqs, 4, 200), 4);
+	assert_int_equal(seqs[2], 3);
+	assert_int_equal(spool_next_seq(f->s), 5);
+}
+
 /*
  * A copy of the newest segment under a higher name (a restore, a hand that
  * renamed it) holds the batches of a segment older by name: each goes out
@@ -670,6 +777,12 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_spool_corrupt_record_costs_only_itself, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_holes_and_a_corrupt_tail, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_record_inside_a_bad_one_is_skipped_whole,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_spool_record_inside_a_damaged_header_costs_no_later_batch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_a_repeated_record_loses_nothing, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_spool_segment_named_past_its_batches_sends_each_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_damaged_header_loses_no_batch, setup,
