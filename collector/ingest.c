@@ -8,6 +8,7 @@
 #include "alert.h"
 #include "log.h"
 #include "store_rrd.h"
+#include "timeutil.h"
 #include "watch.h"
 
 /*
@@ -35,6 +36,9 @@ int ingest_batch(struct collector *c, struct sample_batch *b, const struct check
 		 size_t nr)
 {
 	size_t nsamples = b->n;
+	/* one reading of the clocks for the whole batch: it arrived at one moment */
+	double now = mono_now();
+	int64_t now_wall = wall_now_ms();
 
 	for (size_t i = 0; i < nr; i++) {
 		watch_result(c->watch, b->site, b->agent, &r[i]);
@@ -52,7 +56,7 @@ int ingest_batch(struct collector *c, struct sample_batch *b, const struct check
 		if (i < nsamples && (p == NULL || p->host != x->host || p->check != x->check ||
 				     p->instance != x->instance || p->time_ms != x->time_ms ||
 				     p->interval < x->interval))
-			watch_sample(c->watch, b->site, b->agent, x);
+			watch_sample(c->watch, b->site, b->agent, x, now, now_wall);
 	}
 	if (store_submit(c->store, b) < 0) {
 		c->ingest_dropped += b->n;

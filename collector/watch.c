@@ -618,17 +618,16 @@ int watch_agent_forget(struct watch *w, const char *site, const char *agent)
 	return 0;
 }
 
-void watch_sample(struct watch *w, const char *site, const char *agent, const struct sample *s)
+void watch_sample(struct watch *w, const char *site, const char *agent, const struct sample *s,
+		  double now, int64_t now_wall_ms)
 {
 	struct wentry *e;
-	double now;
 
 	if (w->p.no_data == 0)
 		return;
 	e = entry_get(w, site, s->host, s->check, s->instance, 1);
 	if (e == NULL)
 		return;
-	now = mono_now();
 	if (agent != NULL && (e->agent == NULL || strcmp(e->agent->agent, agent) != 0))
 		e->agent = agent_find(w, site, agent);
 	if (s->interval > e->interval)
@@ -640,7 +639,7 @@ void watch_sample(struct watch *w, const char *site, const char *agent, const st
 	e->has_samples = 1;
 	e->last_time_ms = s->time_ms;
 	e->last_sample = now;
-	e->last_sample_wall = wall_now_ms();
+	e->last_sample_wall = now_wall_ms;
 }
 
 void watch_file_known(struct watch *w, const char *site, const char *host, const char *check,

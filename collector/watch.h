@@ -98,8 +98,13 @@ void watch_agent_clock(struct watch *w, struct watch_agent *a, int64_t agent_ms)
  */
 void watch_file_known(struct watch *w, const char *site, const char *host, const char *check,
 		      const char *instance, const char *agent, unsigned interval);
-/* A sample arrived (real data, not one derived from an outcome); `agent` may be NULL. */
-void watch_sample(struct watch *w, const char *site, const char *agent, const struct sample *s);
+/*
+ * A sample arrived (real data, not one derived from an outcome); `agent` may
+ * be NULL. `now` (mono_now()) and `now_wall_ms` (wall_now_ms()) are read once
+ * by the caller for a whole batch: the clocks cost more than the rest.
+ */
+void watch_sample(struct watch *w, const char *site, const char *agent, const struct sample *s,
+		  double now, int64_t now_wall_ms);
 /* A check's run ended; `agent` may be NULL. */
 void watch_result(struct watch *w, const char *site, const char *agent,
 		  const struct check_result *r);
