@@ -66,12 +66,32 @@ int decode_hello(Vakt__Hello *h, char *why, size_t n)
 	return 0;
 }
 
-static int sample_ok(const Vakt__Sample *x)
+static int names_ok(const Vakt__Sample *x)
 {
 	return decode_name_ok(x->host, 0) && decode_name_ok(x->check, 0) &&
-	       decode_name_ok(x->instance, 1) && decode_name_ok(x->metric, 0) && x->time_ms > 0 &&
-	       (x->kind == VAKT__KIND__GAUGE || x->kind == VAKT__KIND__COUNTER ||
-		x->kind == VAKT__KIND__DERIVE);
+	       decode_name_ok(x->instance, 1) && decode_name_ok(x->metric, 0);
+}
+
+/*
+ * A compact sample's names are its series definition's: checked once per
+ * definition (the verdict kept with it), not for every sample sent by it.
+ */
+static int compact_names_ok(struct series_rx *rx, uint32_t id, const Vakt__Sample *x)
+{
+	int ok = series_rx_verdict(rx, id);
+
+	if (ok < 0) {
+		ok = names_ok(x);
+		series_rx_set_verdict(rx, id, ok);
+	}
+	return ok;
+}
+
+/* All but the names. */
+static int sample_ok(const Vakt__Sample *x)
+{
+	return x->time_ms > 0 && (x->kind == VAKT__KIND__GAUGE || x->kind == VAKT__KIND__COUNTER ||
+				  x->kind == VAKT__KIND__DERIVE);
 }
 
 static int result_ok(const Vakt__Result *r)
@@ -134,8 +154,10 @@ struct sample_batch *decode_batch(Vakt__Batch *pb, struct series_rx *rx, const c
 		const Vakt__Sample *x =
 		    i < pb->n_samples ? pb->samples[i] : &compact[i - pb->n_samples];
 		struct sample *y;
+		int by_id = i >= pb->n_samples;
 
-		if (!sample_ok(x)) {
+		if (!(by_id ? compact_names_ok(rx, pb->sid[i - pb->n_samples], x) : names_ok(x)) ||
+		    !sample_ok(x)) {
 			st->invalid++;
 			continue;
 		}

@@ -72,7 +72,7 @@ struct sample_batch *sample_batch_new(const char *site, const char *agent, uint6
 	b->session_id = session_id;
 	b->seq = seq;
 	b->cap = nhint ? nhint : 8;
-	b->v = xcalloc(b->cap, sizeof(*b->v));
+	b->v = xreallocarray(NULL, b->cap, sizeof(*b->v)); /* sample_batch_add zeroes each */
 	b->bytes = sizeof(*b) + b->cap * sizeof(*b->v);
 	return b;
 }

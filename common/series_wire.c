@@ -256,6 +256,7 @@ struct rx_def {
 	Vakt__Kind kind;
 	uint32_t interval, width;
 	uint32_t number; /* series_rx_definition */
+	int verdict;     /* series_rx_verdict */
 };
 
 struct series_rx {
@@ -351,6 +352,7 @@ static const char *rx_define(struct series_rx *r, const Vakt__SeriesDef *d)
 	x->kind = d->kind;
 	x->interval = d->interval;
 	x->width = d->width;
+	x->verdict = -1;
 	if (r->defined < UINT32_MAX)
 		r->defined++;
 	x->number = r->defined < UINT32_MAX ? r->defined : 0;
@@ -379,7 +381,7 @@ const char *series_rx_expand(struct series_rx *r, const Vakt__Batch *b, Vakt__Sa
 			return rx_fail(r, "values without series ids");
 		return NULL;
 	}
-	v = xcalloc(n, sizeof(*v));
+	v = xreallocarray(NULL, n, sizeof(*v)); /* each one vakt__sample__init'd below */
 	for (size_t i = 0; i < n; i++) {
 		uint32_t id = b->sid[i];
 		const struct rx_def *x;
@@ -442,4 +444,17 @@ uint32_t series_rx_definition(const struct series_rx *r, uint32_t id)
 	if (id == 0 || id > r->ndef || r->def[id - 1].host == NULL)
 		return 0;
 	return r->def[id - 1].number;
+}
+
+int series_rx_verdict(const struct series_rx *r, uint32_t id)
+{
+	if (id == 0 || id > r->ndef || r->def[id - 1].host == NULL)
+		return -1;
+	return r->def[id - 1].verdict;
+}
+
+void series_rx_set_verdict(struct series_rx *r, uint32_t id, int ok)
+{
+	if (id != 0 && id <= r->ndef && r->def[id - 1].host != NULL)
+		r->def[id - 1].verdict = ok;
 }

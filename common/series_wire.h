@@ -68,5 +68,13 @@ const char *series_rx_expand(struct series_rx *r, const Vakt__Batch *b, Vakt__Sa
  * 2^32 - 1 definitions.
  */
 uint32_t series_rx_definition(const struct series_rx *r, uint32_t id);
+/*
+ * A verdict on the names of series `id`'s current definition, kept for the
+ * receiver's own check (the collector's name rules) so that it runs once per
+ * definition, not once per sample: -1 none yet (or id not defined), else
+ * what series_rx_set_verdict stored. A redefinition clears it.
+ */
+int series_rx_verdict(const struct series_rx *r, uint32_t id);
+void series_rx_set_verdict(struct series_rx *r, uint32_t id, int ok);
 
 #endif

@@ -1,7 +1,8 @@
 #!/bin/bash
 # test_compact_wire.sh - protocol 2 against a real vakt-collector: series
 # defined once per session and later named by id alone land in the right
-# files with the right values and times; a session that breaks the form (an
+# files with the right values and times; samples of a series defined with a
+# bad name are skipped until its id is defined anew; a session that breaks the form (an
 # id never defined, columns that do not match, compact samples on a protocol
 # 1 session) is refused with the reason in an Error frame and the log, and
 # what it sent before stays stored.
@@ -73,6 +74,31 @@ expect if-Gi0_1 oper_status $((T + 2)) 2
 expect system temp $((T + 1)) 43
 v=$(fetch "$W/rrd/s/sw1/system.rrd" temp $((T + 2)))
 case "$v" in *nan* | *NaN*) ;; *) fail "an unknown temperature was stored as '$v'" ;; esac
+
+log "case bad-name: a definition whose host breaks the name rules, between good ones of the same id"
+client "
+T = $T * 1000
+s = wire.connect(PORT)
+s.sendall(wire.frame(wire.hello(protocol=2, site='s', agent='f')))
+wire.expect(s, 'hello_ack')
+temp = lambda host: [wire.series_def(1, host, 'system', '', 'temp')]
+s.sendall(wire.frame(wire.compact_batch(1, temp('sw5'), [(1, T, 5.0, None)])))
+s.sendall(wire.frame(wire.compact_batch(2, temp('bad\\nhost'), [(1, T + 1000, 66.0, None)])))
+s.sendall(wire.frame(wire.compact_batch(3, [], [(1, T + 2000, 67.0, None)])))
+s.sendall(wire.frame(wire.compact_batch(4, temp('sw6'), [(1, T + 3000, 6.0, None)])))
+for seq in (1, 2, 3, 4):
+    a = wire.expect(s, 'ack')
+    if a.get(1) != seq:
+        sys.exit('expected Ack of batch %d, got %r' % (seq, a))
+s.close()
+" || { cat "$W/collector.log"; fail "case bad-name"; }
+collector_says "batch 2: 1 invalid samples skipped"
+rrd_flush "$W"
+v=$(rrd_last "$W/rrd/s/sw5/system.rrd" temp) || fail "sw5's temperature was not stored"
+same_number "$v" 5 || fail "sw5 temp is $v, expected 5 (a bad redefinition of its id wrote to it)"
+v=$(rrd_last "$W/rrd/s/sw6/system.rrd" temp) || fail "sw6's temperature, after a bad definition of its id, was not stored"
+same_number "$v" 6 || fail "sw6 temp is $v, expected 6"
+[ -z "$(find "$W/rrd/s" -path '*bad*')" ] || { find "$W/rrd/s"; fail "a sample with a bad host name was stored"; }
 
 log "case undefined-id: an id never defined on the session"
 port=$(client "
