@@ -113,95 +113,124 @@ static void file_name(const struct journal *j, uint64_t n, char *buf, size_t len
 
 /* ---- encoding ---- */
 
-static void put(struct journal *j, const void *p, size_t n)
+/*
+ * The encoder checks the buffer's room once per record part (the header,
+ * each sample) and then writes through a cursor: a batch is encoded on the
+ * writer thread for every sample the collector takes in.
+ */
+static unsigned char *room(struct journal *j, size_t n)
 {
 	if (j->len + n > j->cap) {
 		j->cap = (j->len + n) * 2 + 4096;
 		j->buf = xreallocarray(j->buf, j->cap, 1);
 	}
-	memcpy(j->buf + j->len, p, n);
-	j->len += n;
+	return j->buf + j->len;
 }
 
-static void put_u8(struct journal *j, uint8_t v)
+static unsigned char *put_u8(unsigned char *w, uint8_t v)
 {
-	put(j, &v, 1);
+	*w = v;
+	return w + 1;
 }
 
-static void put_u16(struct journal *j, uint16_t v)
+static unsigned char *put_u16(unsigned char *w, uint16_t v)
 {
-	unsigned char b[2] = {(unsigned char)v, (unsigned char)(v >> 8)};
-
-	put(j, b, 2);
+	w[0] = (unsigned char)v;
+	w[1] = (unsigned char)(v >> 8);
+	return w + 2;
 }
 
-static void put_u32(struct journal *j, uint32_t v)
+static unsigned char *put_u32(unsigned char *w, uint32_t v)
 {
-	unsigned char b[4];
-
 	for (int i = 0; i < 4; i++)
-		b[i] = (unsigned char)(v >> (8 * i));
-	put(j, b, 4);
+		w[i] = (unsigned char)(v >> (8 * i));
+	return w + 4;
 }
 
-static void put_u64(struct journal *j, uint64_t v)
+static unsigned char *put_u64(unsigned char *w, uint64_t v)
 {
-	unsigned char b[8];
-
 	for (int i = 0; i < 8; i++)
-		b[i] = (unsigned char)(v >> (8 * i));
-	put(j, b, 8);
+		w[i] = (unsigned char)(v >> (8 * i));
+	return w + 8;
 }
 
-/* A name, or JOURNAL_SAME when it is the previous sample's (names repeat in a batch). */
-static void put_name(struct journal *j, const char *s, const char *prev)
+/*
+ * How many bytes of name `s` go into the journal: JOURNAL_SAME when it is
+ * the previous sample's (names repeat in a batch), else its length.
+ */
+static size_t name_len(const char *s, const char *prev)
 {
 	size_t n;
 
-	if (prev != NULL && (s == prev || strcmp(s, prev) == 0)) {
-		put_u16(j, JOURNAL_SAME);
-		return;
-	}
+	if (prev != NULL && (s == prev || strcmp(s, prev) == 0))
+		return JOURNAL_SAME;
 	n = strlen(s);
-	if (n >= JOURNAL_SAME)
-		n = JOURNAL_SAME - 1; /* names are at most SAMPLE_NAME_MAX: not reached */
-	put_u16(j, (uint16_t)n);
-	put(j, s, n);
+	return n < JOURNAL_SAME ? n : JOURNAL_SAME - 1; /* names are at most SAMPLE_NAME_MAX */
 }
+
+/* What a name of name_len() `n` takes in the journal. */
+static size_t name_size(size_t n)
+{
+	return 2 + (n == JOURNAL_SAME ? 0 : n);
+}
+
+static unsigned char *put_name(unsigned char *w, const char *s, size_t n)
+{
+	w = put_u16(w, (uint16_t)n);
+	if (n == JOURNAL_SAME)
+		return w;
+	memcpy(w, s, n);
+	return w + n;
+}
+
+/* The fixed part of a sample: time, kind, unknown, width, interval, value. */
+#define JOURNAL_SAMPLE_FIXED (8 + 1 + 1 + 1 + 4 + 8)
 
 void journal_append(struct journal *j, const struct sample_batch *b)
 {
 	size_t start = j->len;
 	const struct sample *p = NULL;
+	const char *agent = b->agent ? b->agent : "";
+	size_t nsite = name_len(b->site, NULL), nagent = name_len(agent, NULL);
+	unsigned char *w;
 	uint32_t crc;
 
-	put_u32(j, JOURNAL_MAGIC);
-	put_u32(j, 0); /* length and CRC, once known */
-	put_u32(j, 0);
-	put_u64(j, b->stream);
-	put_u64(j, b->seq);
-	put_name(j, b->site, NULL);
-	put_u8(j, b->agent != NULL);
-	put_name(j, b->agent ? b->agent : "", NULL);
-	put_u32(j, (uint32_t)b->n);
+	w = room(j, JOURNAL_REC_HDR + 8 + 8 + name_size(nsite) + 1 + name_size(nagent) + 4);
+	w = put_u32(w, JOURNAL_MAGIC);
+	w = put_u32(w, 0); /* length and CRC, once known */
+	w = put_u32(w, 0);
+	w = put_u64(w, b->stream);
+	w = put_u64(w, b->seq);
+	w = put_name(w, b->site, nsite);
+	w = put_u8(w, b->agent != NULL);
+	w = put_name(w, agent, nagent);
+	w = put_u32(w, (uint32_t)b->n);
+	j->len = (size_t)(w - j->buf);
 	for (size_t i = 0; i < b->n; i++) {
 		const struct sample *x = &b->v[i];
+		size_t n[4] = {name_len(x->host, p ? p->host : NULL),
+			       name_len(x->check, p ? p->check : NULL),
+			       name_len(x->instance, p ? p->instance : NULL),
+			       name_len(x->metric, p ? p->metric : NULL)};
 		uint64_t bits;
 
-		put_name(j, x->host, p ? p->host : NULL);
-		put_name(j, x->check, p ? p->check : NULL);
-		put_name(j, x->instance, p ? p->instance : NULL);
-		put_name(j, x->metric, p ? p->metric : NULL);
-		put_u64(j, (uint64_t)x->time_ms);
-		put_u8(j, (uint8_t)x->kind);
-		put_u8(j, (uint8_t)(x->unknown ? 1 : 0));
-		put_u8(j, (uint8_t)x->width);
-		put_u32(j, x->interval);
+		w = room(j, name_size(n[0]) + name_size(n[1]) + name_size(n[2]) + name_size(n[3]) +
+				JOURNAL_SAMPLE_FIXED);
+		w = put_name(w, x->host, n[0]);
+		w = put_name(w, x->check, n[1]);
+		w = put_name(w, x->instance, n[2]);
+		w = put_name(w, x->metric, n[3]);
+		w = put_u64(w, (uint64_t)x->time_ms);
+		w = put_u8(w, (uint8_t)x->kind);
+		w = put_u8(w, (uint8_t)(x->unknown ? 1 : 0));
+		w = put_u8(w, (uint8_t)x->width);
+		w = put_u32(w, x->interval);
 		if (x->kind == SAMPLE_GAUGE)
 			memcpy(&bits, &x->value, sizeof(bits));
 		else
 			bits = x->counter;
-		put_u64(j, bits);
+		w = put_u64(w, bits);
+		j->len = (size_t)(w - j->buf);
 		p = x;
 	}
 	{
