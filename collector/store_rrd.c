@@ -1324,24 +1324,51 @@ static void write_job(struct store *s, struct job *j)
 	free(it);
 }
 
+/* The n names in one allocation, each with its NUL: the copies kept for the loop. */
+static char *names_join(const char *const *part, int n)
+{
+	size_t len = 0, at = 0;
+	char *buf;
+
+	for (int i = 0; i < n; i++)
+		len += strlen(part[i]) + 1;
+	buf = xmalloc(len);
+	for (int i = 0; i < n; i++) {
+		size_t l = strlen(part[i]) + 1;
+
+		memcpy(buf + at, part[i], l);
+		at += l;
+	}
+	return buf;
+}
+
+/* The n names of a names_join() buffer. */
+static void names_split(const char *buf, const char **part, int n)
+{
+	part[0] = buf;
+	for (int i = 1; i < n; i++)
+		part[i] = part[i - 1] + strlen(part[i - 1]) + 1;
+}
+
 static void keep_known_agent(const char *site, const char *agent, void *arg)
 {
 	struct store *s = arg;
-	size_t a = strlen(site), b = strlen(agent);
-	char *k = xmalloc(a + b + 2);
+	const char *part[2] = {site, agent};
 
-	memcpy(k, site, a + 1);
-	memcpy(k + a + 1, agent, b + 1);
 	s->known = xreallocarray(s->known, s->nknown + 1, sizeof(*s->known));
-	s->known[s->nknown++] = k;
+	s->known[s->nknown++] = names_join(part, 2);
 }
 
 void store_foreach_known_agent(const struct store *s,
 			       void (*fn)(const char *site, const char *agent, void *arg),
 			       void *arg)
 {
-	for (size_t i = 0; i < s->nknown; i++)
-		fn(s->known[i], s->known[i] + strlen(s->known[i]) + 1, arg);
+	for (size_t i = 0; i < s->nknown; i++) {
+		const char *p[2];
+
+		names_split(s->known[i], p, 2);
+		fn(p[0], p[1], arg);
+	}
 }
 
 /*
@@ -1360,25 +1387,16 @@ static void keep_known_file(const struct series_file *f, void *arg)
 {
 	struct store *s = arg;
 	const char *part[5] = {f->site, f->host, f->check, f->instance, f->agent};
-	size_t len = 0, n[5];
 	struct stat sb;
 
 	/* made by an older collector and not written since: no interval, no silence known */
 	if (f->interval == 0 || fstatat(s->data_fd, f->path, &sb, 0) < 0 ||
 	    sb.st_mtime < time(NULL) - STORE_SEED_WINDOW_S)
 		return;
-	for (int i = 0; i < 5; i++)
-		len += (n[i] = strlen(part[i]) + 1);
 	s->known_files =
 	    xreallocarray(s->known_files, s->nknown_files + 1, sizeof(*s->known_files));
-	s->known_files[s->nknown_files].names = xmalloc(len);
-	s->known_files[s->nknown_files].interval = f->interval;
-	len = 0;
-	for (int i = 0; i < 5; i++) {
-		memcpy(s->known_files[s->nknown_files].names + len, part[i], n[i]);
-		len += n[i];
-	}
-	s->nknown_files++;
+	s->known_files[s->nknown_files].names = names_join(part, 5);
+	s->known_files[s->nknown_files++].interval = f->interval;
 }
 
 void store_take_known_files(struct store *s, store_known_file_fn *fn, void *arg)
@@ -1389,9 +1407,7 @@ void store_take_known_files(struct store *s, store_known_file_fn *fn, void *arg)
 	for (size_t i = 0; i < s->nknown_files; i++) {
 		const char *p[5];
 
-		p[0] = s->known_files[i].names;
-		for (int k = 1; k < 5; k++)
-			p[k] = p[k - 1] + strlen(p[k - 1]) + 1;
+		names_split(s->known_files[i].names, p, 5);
 		fn(p[0], p[1], p[2], p[3], p[4], s->known_files[i].interval, arg);
 		free(s->known_files[i].names);
 	}
