@@ -111,23 +111,31 @@ static size_t next_good(const uint8_t *buf, size_t len, size_t off, const struct
 	return resync(buf, len, from, ops, arg, prev, size, budget, why);
 }
 
-void recscan(const uint8_t *buf, size_t len, size_t start, const struct recscan_ops *ops, void *arg,
-	     struct recscan_result *r)
+/*
+ * One walk of buf[off..len) after the record at *prev (NULL: none), its
+ * search budget that of a buffer of `len`: takes each good record when
+ * `emit`, else only counts it; adds what it finds to *r. With `stop`, it
+ * ends at the first record that does not check out and returns its
+ * offset; else it gets past damage and returns r->end. *prev is left at
+ * the last record read.
+ */
+static size_t walk(const uint8_t *buf, size_t len, size_t off, const uint8_t **prev,
+		   const struct recscan_ops *ops, void *arg, int emit, int stop,
+		   struct recscan_result *r)
 {
 	unsigned long long budget = RECSCAN_BUDGET(len);
-	const uint8_t *prev = NULL;
-	size_t off = start;
 
-	memset(r, 0, sizeof(*r));
 	while (off < len) {
-		const char *why = NULL, *stop = NULL;
-		long size = ops->check(buf + off, prev, len - off, arg, &why);
+		const char *why = NULL, *gave = NULL;
+		long size = ops->check(buf + off, *prev, len - off, arg, &why);
 		size_t next;
 
 		if (size <= 0) {
-			next = next_good(buf, len, off, ops, arg, prev, &size, &budget, &stop);
+			if (stop)
+				return off;
+			next = next_good(buf, len, off, ops, arg, *prev, &size, &budget, &gave);
 			if (next == len) {
-				r->tail_why = stop != NULL  ? stop
+				r->tail_why = gave != NULL  ? gave
 					      : why != NULL ? why
 							    : "bad record";
 				break;
@@ -140,12 +148,65 @@ void recscan(const uint8_t *buf, size_t len, size_t start, const struct recscan_
 			r->hole_bytes += next - off;
 			off = next;
 		}
-		ops->take(buf + off, (size_t)size, off, arg);
+		if (emit)
+			ops->take(buf + off, (size_t)size, off, arg);
 		r->records++;
-		prev = buf + off;
+		*prev = buf + off;
 		off += (size_t)size;
 	}
 	r->end = off < len ? off : len;
+	return r->end;
+}
+
+/* How often a file cut at its bad tail is read again to see that it reads the same. */
+#define RECSCAN_SETTLE_MAX 4
+
+/*
+ * Up to the first damage, records are read one after another, each judged
+ * by what precedes it. Past damage, which record comes next may depend on
+ * what follows (resync()), and cutting a bad tail changes what follows: a
+ * file cut at r->end must read back as the same records, or a restart
+ * after the cut would send others. So the part past the first damage is
+ * walked without taking anything until a walk ends where the walk before
+ * it would cut; that cut is taken. If no such cut is found within a few
+ * walks, the file is cut at its first damage.
+ */
+void recscan(const uint8_t *buf, size_t len, size_t start, const struct recscan_ops *ops, void *arg,
+	     struct recscan_result *r)
+{
+	struct recscan_result past;
+	const uint8_t *prev = NULL, *p;
+	const char *why = NULL;
+	size_t at, cut = len;
+	int i;
+
+	memset(r, 0, sizeof(*r));
+	at = walk(buf, len, start, &prev, ops, arg, 1, 1, r);
+	if (at == len)
+		return;
+	for (i = 0; i < RECSCAN_SETTLE_MAX; i++) {
+		memset(&past, 0, sizeof(past));
+		p = prev;
+		if (walk(buf, cut, at, &p, ops, arg, 0, 0, &past) == cut)
+			break;
+		if (why == NULL)
+			why = past.tail_why;
+		cut = past.end;
+	}
+	if (i == RECSCAN_SETTLE_MAX) {
+		why = "records past damage do not read the same once the file is cut";
+		cut = at;
+	}
+	memset(&past, 0, sizeof(past));
+	walk(buf, cut, at, &prev, ops, arg, 1, 0, &past);
+	r->records += past.records;
+	r->holes = past.holes;
+	r->hole_bytes = past.hole_bytes;
+	r->hole_from = past.hole_from;
+	r->hole_to = past.hole_to;
+	r->hole_why = past.hole_why;
+	r->end = past.end;
+	r->tail_why = cut < len ? why : NULL;
 }
 
 char *recscan_holes_text(const struct recscan_result *r, char *buf, size_t len)

@@ -11,8 +11,13 @@
  * skipped whole (the next record is looked for from its claimed end on),
  * and a record found by searching is passed over when the next good record
  * after it checks out only without it (see resync() in recscan.c).
+ * Which record follows damage can depend on what comes after it, so a
+ * file with a bad tail is read again, cut, until the cut file reads as the
+ * same records: the file cut at r->end and read at the next start gives
+ * back exactly what this read took (else it is cut at its first damage).
  * The search is bounded: checks at false record starts may read at most
- * about 32 times the buffer in all, after which the rest counts as a tail.
+ * about 32 times the buffer per reading, after which the rest counts as a
+ * tail, and a file is read at most six times.
  */
 #ifndef VAKT_RECSCAN_H
 #define VAKT_RECSCAN_H
