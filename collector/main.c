@@ -344,7 +344,8 @@ int main(int argc, char **argv)
 	wp.max_new_per_minute = c.conf->max_new_files_per_minute;
 	c.watch = watch_new(c.base, c.alert, &wp);
 	store_foreach_known_agent(c.store, known_agent, c.watch);
-	store_take_known_files(c.store, known_file, c.watch);
+	/* with no_data = 0 nothing watches them: dropped without a word */
+	store_take_known_files(c.store, c.conf->no_data ? known_file : NULL, c.watch);
 	if (c.conf->tls_cert != NULL && (c.certs = certs_new(&c)) == NULL)
 		goto out; /* certs_new said why */
 	/* every address with a session has an entry, and as many idle ones again */

@@ -1401,14 +1401,16 @@ static void keep_known_file(const struct series_file *f, void *arg)
 
 void store_take_known_files(struct store *s, store_known_file_fn *fn, void *arg)
 {
-	log_info("store: %zu files were written within a day before the start: each is silent "
-		 "(no-data) unless its samples resume",
-		 s->nknown_files);
+	if (fn != NULL)
+		log_info("store: %zu files were written within a day before the start: each is "
+			 "silent (no-data) unless its samples resume",
+			 s->nknown_files);
 	for (size_t i = 0; i < s->nknown_files; i++) {
 		const char *p[5];
 
 		names_split(s->known_files[i].names, p, 5);
-		fn(p[0], p[1], p[2], p[3], p[4], s->known_files[i].interval, arg);
+		if (fn != NULL)
+			fn(p[0], p[1], p[2], p[3], p[4], s->known_files[i].interval, arg);
 		free(s->known_files[i].names);
 	}
 	free(s->known_files);

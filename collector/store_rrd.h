@@ -122,7 +122,8 @@ void store_foreach_known_agent(const struct store *s,
  * Calls fn once for every file written within a day before the start whose
  * agent and interval the index knows, so that a file whose samples never
  * resume after a restart still goes no-data; then frees that list (the
- * loop needs it once, at start).
+ * loop needs it once, at start). fn NULL: frees the list without a log line
+ * (no_data = 0: nothing watches them).
  */
 typedef void store_known_file_fn(const char *site, const char *host, const char *check,
 				 const char *instance, const char *agent, unsigned interval,
