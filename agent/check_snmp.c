@@ -87,10 +87,8 @@ static void csnmp_next(struct csnmp_priv *p)
 	int r;
 
 	if (p->phase == CSNMP_PHASE_WALK) {
-		if (!p->walk_done) {
-			csnmp_walk_send(p);
+		if (!p->names.done && csnmp_table_send(p, &p->names) != 0)
 			return;
-		}
 		csnmp_walk_commit(p);
 		csnmp_get_begin(p);
 	}
@@ -99,7 +97,7 @@ static void csnmp_next(struct csnmp_priv *p)
 		log_debug("snmp \"%s\": resolving interface names on %s again", p->c->name,
 			  p->addr);
 		csnmp_walk_begin(p);
-		csnmp_walk_send(p);
+		csnmp_next(p);
 		return;
 	}
 	r = csnmp_get_send(p);
@@ -149,7 +147,7 @@ static void csnmp_advance(struct csnmp_priv *p)
 		break;
 	}
 	if (p->phase == CSNMP_PHASE_WALK)
-		r = csnmp_walk_response(p, resp);
+		r = csnmp_table_response(p, &p->names, resp);
 	else if (p->phase == CSNMP_PHASE_GET)
 		r = csnmp_get_response(p, resp);
 	else

@@ -1,7 +1,8 @@
 /*
  * snmp.h - the inside of the "snmp" check kind, shared by its files:
  * snmp_conf.c (the section), snmp_session.c (one net-snmp session on the
- * agent's loop), snmp_walk.c (interface names to ifIndex), snmp_get.c (the
+ * agent's loop), snmp_walk.c (the table walker), snmp_if.c (interface names
+ * to ifIndex), snmp_get.c (the
  * values) and check_snmp.c (the run). Nothing outside agent/snmp_*.c and
  * check_snmp.c includes it.
  */
@@ -24,8 +25,13 @@
 #define CSNMP_RETRIES_MAX        10
 #define CSNMP_IFS_MAX            1024   /* bound on the interfaces list */
 #define CSNMP_VB_MAX             30     /* varbinds per GET; halved on tooBig */
-#define CSNMP_BULK_REPS          20     /* GETBULK max-repetitions for the name walk */
-#define CSNMP_WALK_ROWS_MAX      10000  /* a walk of one column stops here */
+#define CSNMP_BULK_REPS          25     /* GETBULK max-repetitions by default */
+#define CSNMP_BULK_REPS_MAX      200    /* bound on the max_repetitions option */
+#define CSNMP_WALK_ROWS_MAX      10000  /* a table walk keeps at most this many rows */
+#define CSNMP_WALK_COLS_MAX      32     /* columns of one table walk */
+#define CSNMP_IDX_MAX            16     /* sub-identifiers of a row's index */
+#define CSNMP_COL_OID_MAX        24     /* sub-identifiers of a column's OID */
+#define CSNMP_CELL_STR_MAX       255    /* bytes of a string cell kept */
 #define CSNMP_RESOLVE_RETRY_S    600.0  /* look again for names not found */
 #define CSNMP_MISSING_COMPLAIN_S 3600.0 /* values the device does not have */
 #define CSNMP_OID_STR            256
@@ -45,6 +51,66 @@ struct csnmp_if {
 	const char *found_in;  /* column that matched */
 	int missing_logged;    /* "not found" said once */
 	unsigned refused;      /* bit per metric: the agent said noSuchName */
+};
+
+/*
+ * The table walker (snmp_walk.c). To read a table in a run: point a struct
+ * csnmp_table at its columns (cols, ncols, what; max_rows 0 = the default
+ * bound), call csnmp_table_begin(), then csnmp_table_send() for each request
+ * and csnmp_table_response() for each answer until t->done. All unfinished
+ * columns go in one GETBULK (max_repetitions from the section; GETNEXT on
+ * v1), so a table costs about rows / max_repetitions requests, however many
+ * columns. The result is t->rows, sorted by index (csnmp_table_row() finds
+ * one); a cell a column did not give has type 0. A column that leaves its
+ * subtree ends; one that repeats or goes backwards, an index longer than
+ * CSNMP_IDX_MAX or more than max_rows rows cut the walk there with one log
+ * line (repeated only as a count). An error-status on one varbind ends that
+ * column only (t->st[k].err); tooBig halves max_repetitions, then asks one
+ * column at a time. t->requests counts what the walk really sent.
+ */
+struct csnmp_col {
+	const char *name; /* for log lines: "ifName" */
+	oid base[CSNMP_COL_OID_MAX];
+	size_t len;
+};
+
+struct csnmp_cell {
+	u_char type; /* ASN_INTEGER, ASN_COUNTER64, ASN_OCTET_STR...; 0: no value */
+	uint64_t v;  /* the number (INTEGER sign-extended); a string's length */
+	char *str;   /* OCTET STRING, NUL-terminated (cut at CSNMP_CELL_STR_MAX) */
+};
+
+struct csnmp_row {
+	oid idx[CSNMP_IDX_MAX]; /* the OID after the column's */
+	size_t idxlen;
+	struct csnmp_cell *cells; /* one per column, in cols order */
+};
+
+struct csnmp_table {
+	/* set by the owner */
+	const struct csnmp_col *cols;
+	size_t ncols;
+	const char *what; /* "ifTable", in log lines and reasons */
+	unsigned max_rows;
+	/* the result */
+	struct csnmp_row *rows;
+	size_t nrows, caprows;
+	unsigned requests; /* sent by this walk */
+	unsigned errors;   /* columns ended by an error-status */
+	int cut;           /* stopped early: rows may be missing */
+	int done;
+	/* progress */
+	struct csnmp_col_state {
+		oid cur[MAX_OID_LEN];
+		size_t curlen;
+		int done;
+		long err; /* error-status that ended it; 0 */
+	} * st;
+	size_t sent[CSNMP_WALK_COLS_MAX];
+	size_t nsent;
+	unsigned reps;
+	int one_by_one;
+	struct complaint c_cut;
 };
 
 enum csnmp_item_state {
@@ -92,6 +158,7 @@ struct csnmp_priv {
 	char *community;
 	long version; /* SNMP_VERSION_1 or SNMP_VERSION_2c */
 	int retries;
+	unsigned max_reps; /* GETBULK max-repetitions */
 	struct csnmp_if *ifs;
 	size_t nifs;
 	size_t nnames; /* entries that need a lookup */
@@ -115,11 +182,7 @@ struct csnmp_priv {
 	uint64_t start_ms;
 
 	/* the name walk */
-	size_t walk_col;
-	oid walk_oid[MAX_OID_LEN];
-	size_t walk_len;
-	unsigned walk_rows;
-	int walk_done;
+	struct csnmp_table names;
 
 	/* the GET phase */
 	struct csnmp_item *items;
@@ -159,10 +222,20 @@ void csnmp_rearm(struct csnmp_priv *p);
 void csnmp_kick(struct csnmp_priv *p);
 
 /* snmp_walk.c */
+void csnmp_table_begin(struct csnmp_table *t, const struct csnmp_priv *p);
+/* Sends the walk's next request: 1 if sent, 0 if nothing is left (t->done), -1 if it failed. */
+int csnmp_table_send(struct csnmp_priv *p, struct csnmp_table *t);
+/* Takes one answer in; 0, or -1 after ending the run with csnmp_fail. */
+int csnmp_table_response(struct csnmp_priv *p, struct csnmp_table *t, netsnmp_pdu *resp);
+const struct csnmp_row *csnmp_table_row(const struct csnmp_table *t, const oid *idx, size_t idxlen);
+/* Frees the rows and progress (not the struct); the columns stay the owner's. */
+void csnmp_table_free(struct csnmp_table *t);
+/* A varbind's value into a cell; 0 if its type is not kept. */
+int csnmp_cell_set(struct csnmp_cell *cell, const netsnmp_variable_list *vb);
+
+/* snmp_if.c */
 int csnmp_names_unresolved(const struct csnmp_priv *p);
 void csnmp_walk_begin(struct csnmp_priv *p);
-void csnmp_walk_send(struct csnmp_priv *p);
-int csnmp_walk_response(struct csnmp_priv *p, netsnmp_pdu *resp);
 void csnmp_walk_commit(struct csnmp_priv *p);
 
 /* snmp_get.c */

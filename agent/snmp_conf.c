@@ -18,9 +18,13 @@
 #include "xmalloc.h"
 
 cfg_opt_t csnmp_opts[] = {
-    CFG_STR("address", NULL, CFGF_NODEFAULT),    CFG_STR("version", "2c", CFGF_NONE),
-    CFG_STR("community", "public", CFGF_NONE),   CFG_INT("retries", 1, CFGF_NONE),
-    CFG_STR_LIST("interfaces", NULL, CFGF_NONE), CFG_END(),
+    CFG_STR("address", NULL, CFGF_NODEFAULT),
+    CFG_STR("version", "2c", CFGF_NONE),
+    CFG_STR("community", "public", CFGF_NONE),
+    CFG_INT("retries", 1, CFGF_NONE),
+    CFG_STR_LIST("interfaces", NULL, CFGF_NONE),
+    CFG_INT("max_repetitions", CSNMP_BULK_REPS, CFGF_NONE),
+    CFG_END(),
 };
 
 void csnmp_priv_free(struct csnmp_priv *p)
@@ -31,6 +35,7 @@ void csnmp_priv_free(struct csnmp_priv *p)
 		free(p->ifs[i].cfg);
 	free(p->ifs);
 	free(p->items);
+	csnmp_table_free(&p->names);
 	free(p->community);
 	free(p->peername);
 	free(p->host);
@@ -111,7 +116,7 @@ int csnmp_parse_config(struct check *c, cfg_t *sec)
 	const char *addr, *ver, *comm, *why;
 	char host[256];
 	unsigned port = 0;
-	long retries;
+	long retries, reps;
 	int bad;
 
 	/* report every mistake in the section at once, not one per attempt */
@@ -181,6 +186,14 @@ int csnmp_parse_config(struct check *c, cfg_t *sec)
 				   c->interval);
 		bad = 1;
 	}
+
+	reps = cfg_getint(sec, "max_repetitions");
+	if (reps < 1 || reps > CSNMP_BULK_REPS_MAX) {
+		conf_section_error(sec, "max_repetitions must be 1..%d, got %ld",
+				   CSNMP_BULK_REPS_MAX, reps);
+		bad = 1;
+	}
+	p->max_reps = (unsigned)reps;
 
 	if (csnmp_parse_ifs(sec, p) < 0)
 		bad = 1;

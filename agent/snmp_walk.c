@@ -1,7 +1,9 @@
 /*
- * snmp_walk.c - turns configured interface names into ifIndex values by
- * walking ifName, then ifDescr (GETBULK, or GETNEXT on v1). Bounded in rows
- * and guarded against agents that answer out of order.
+ * snmp_walk.c - the table walker: the columns of one table read side by side
+ * with GETBULK (GETNEXT on v1), kept as rows by index. A column that leaves
+ * its subtree, repeats or goes backwards ends there; an error on one column
+ * ends that column only. Never more than max_rows rows, never a request that
+ * makes no progress.
  */
 #include "snmp.h"
 
@@ -15,165 +17,341 @@
 #include "timeutil.h"
 #include "xmalloc.h"
 
-/* Columns walked, in order, to turn interface names into ifIndex values. */
-static const struct csnmp_column {
-	const char *name;
-	oid base[11];
-	size_t len;
-} csnmp_columns[] = {
-    {"ifName", {1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 1}, 11},
-    {"ifDescr", {1, 3, 6, 1, 2, 1, 2, 2, 1, 2}, 10},
-};
-#define CSNMP_NCOLUMNS (sizeof(csnmp_columns) / sizeof(csnmp_columns[0]))
-
-int csnmp_names_unresolved(const struct csnmp_priv *p)
+static void csnmp_cell_clear(struct csnmp_cell *cell)
 {
-	for (size_t i = 0; i < p->nifs; i++)
-		if (!p->ifs[i].numeric && p->ifs[i].ifindex == 0)
-			return 1;
-	return 0;
+	free(cell->str);
+	memset(cell, 0, sizeof(*cell));
 }
 
-static int csnmp_walk_all_found(const struct csnmp_priv *p)
+static void csnmp_rows_free(struct csnmp_table *t)
 {
-	for (size_t i = 0; i < p->nifs; i++)
-		if (!p->ifs[i].numeric && p->ifs[i].found == 0)
+	for (size_t r = 0; r < t->nrows; r++) {
+		for (size_t k = 0; k < t->ncols; k++)
+			csnmp_cell_clear(&t->rows[r].cells[k]);
+		free(t->rows[r].cells);
+	}
+	free(t->rows);
+	t->rows = NULL;
+	t->nrows = t->caprows = 0;
+}
+
+void csnmp_table_free(struct csnmp_table *t)
+{
+	if (t == NULL)
+		return;
+	csnmp_rows_free(t);
+	free(t->st);
+	t->st = NULL;
+}
+
+void csnmp_table_begin(struct csnmp_table *t, const struct csnmp_priv *p)
+{
+	if (t->ncols > CSNMP_WALK_COLS_MAX)
+		fatalx("snmp: a table walk of %zu columns (at most %d)", t->ncols,
+		       CSNMP_WALK_COLS_MAX);
+	csnmp_rows_free(t);
+	if (t->st == NULL)
+		t->st = xcalloc(CSNMP_WALK_COLS_MAX, sizeof(*t->st));
+	for (size_t k = 0; k < t->ncols; k++) {
+		memcpy(t->st[k].cur, t->cols[k].base, t->cols[k].len * sizeof(oid));
+		t->st[k].curlen = t->cols[k].len;
+		t->st[k].done = 0;
+		t->st[k].err = 0;
+	}
+	if (t->max_rows == 0)
+		t->max_rows = CSNMP_WALK_ROWS_MAX;
+	t->reps = p->max_reps ? p->max_reps : CSNMP_BULK_REPS;
+	t->one_by_one = 0;
+	t->requests = 0;
+	t->cut = 0;
+	t->errors = 0;
+	t->done = t->ncols == 0;
+}
+
+static int csnmp_idx_cmp(const oid *a, size_t alen, const oid *b, size_t blen)
+{
+	return snmp_oid_compare(a, alen, b, blen);
+}
+
+const struct csnmp_row *csnmp_table_row(const struct csnmp_table *t, const oid *idx, size_t idxlen)
+{
+	size_t lo = 0, hi = t->nrows;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = csnmp_idx_cmp(t->rows[mid].idx, t->rows[mid].idxlen, idx, idxlen);
+
+		if (c == 0)
+			return &t->rows[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* The row of idx, made if new; NULL when the table is full (said by the caller). */
+static struct csnmp_row *csnmp_row_get(struct csnmp_table *t, const oid *idx, size_t idxlen)
+{
+	size_t lo = 0, hi = t->nrows;
+	struct csnmp_row *r;
+
+	/* columns arrive in index order: the new row is usually the last */
+	if (t->nrows > 0 && csnmp_idx_cmp(t->rows[t->nrows - 1].idx, t->rows[t->nrows - 1].idxlen,
+					  idx, idxlen) < 0) {
+		lo = hi = t->nrows;
+	}
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = csnmp_idx_cmp(t->rows[mid].idx, t->rows[mid].idxlen, idx, idxlen);
+
+		if (c == 0)
+			return &t->rows[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (t->nrows >= t->max_rows)
+		return NULL;
+	if (t->nrows == t->caprows) {
+		t->caprows = t->caprows ? 2 * t->caprows : 16;
+		t->rows = xreallocarray(t->rows, t->caprows, sizeof(*t->rows));
+	}
+	memmove(&t->rows[lo + 1], &t->rows[lo], (t->nrows - lo) * sizeof(*t->rows));
+	r = &t->rows[lo];
+	memset(r, 0, sizeof(*r));
+	memcpy(r->idx, idx, idxlen * sizeof(oid));
+	r->idxlen = idxlen;
+	r->cells = xcalloc(t->ncols, sizeof(*r->cells));
+	t->nrows++;
+	return r;
+}
+
+/* Keeps what a varbind holds; 0 if its type is not one a cell keeps. */
+int csnmp_cell_set(struct csnmp_cell *cell, const netsnmp_variable_list *vb)
+{
+	csnmp_cell_clear(cell);
+	switch (vb->type) {
+	case ASN_INTEGER:
+		if (vb->val.integer == NULL)
 			return 0;
+		cell->v = (uint64_t)(int64_t)*vb->val.integer;
+		break;
+	case ASN_COUNTER:
+	case ASN_GAUGE:
+	case ASN_TIMETICKS:
+		if (vb->val.integer == NULL)
+			return 0;
+		cell->v = (uint32_t)*vb->val.integer;
+		break;
+	case ASN_COUNTER64:
+		if (vb->val.counter64 == NULL)
+			return 0;
+		cell->v =
+		    (uint64_t)vb->val.counter64->high << 32 | (uint32_t)vb->val.counter64->low;
+		break;
+	case ASN_OCTET_STR: {
+		size_t len = vb->val_len;
+
+		if (vb->val.string == NULL && len > 0)
+			return 0;
+		/* some agents count a trailing NUL in a DisplayString */
+		while (len > 0 && vb->val.string[len - 1] == '\0')
+			len--;
+		if (len > CSNMP_CELL_STR_MAX)
+			len = CSNMP_CELL_STR_MAX;
+		cell->str = xmalloc(len + 1);
+		if (len > 0)
+			memcpy(cell->str, vb->val.string, len);
+		cell->str[len] = '\0';
+		cell->v = len;
+		break;
+	}
+	default:
+		return 0;
+	}
+	cell->type = vb->type;
 	return 1;
 }
 
-static void csnmp_walk_column(struct csnmp_priv *p, size_t col)
-{
-	p->walk_col = col;
-	memcpy(p->walk_oid, csnmp_columns[col].base, csnmp_columns[col].len * sizeof(oid));
-	p->walk_len = csnmp_columns[col].len;
-	p->walk_rows = 0;
-}
-
-void csnmp_walk_begin(struct csnmp_priv *p)
-{
-	p->phase = CSNMP_PHASE_WALK;
-	p->walked_run = 1;
-	p->walk_done = 0;
-	for (size_t i = 0; i < p->nifs; i++) {
-		p->ifs[i].found = 0;
-		p->ifs[i].found_in = NULL;
-	}
-	csnmp_walk_column(p, 0);
-}
-
-void csnmp_walk_send(struct csnmp_priv *p)
+int csnmp_table_send(struct csnmp_priv *p, struct csnmp_table *t)
 {
 	netsnmp_pdu *pdu;
 
+	t->nsent = 0;
+	for (size_t k = 0; k < t->ncols; k++) {
+		if (t->st[k].done)
+			continue;
+		t->sent[t->nsent++] = k;
+		if (t->one_by_one)
+			break;
+	}
+	if (t->nsent == 0) {
+		t->done = 1;
+		return 0;
+	}
 	if (p->version == SNMP_VERSION_1) {
 		pdu = csnmp_pdu_new(SNMP_MSG_GETNEXT);
 	} else {
 		pdu = csnmp_pdu_new(SNMP_MSG_GETBULK);
 		pdu->non_repeaters = 0;
-		pdu->max_repetitions = CSNMP_BULK_REPS;
+		pdu->max_repetitions = (long)t->reps;
 	}
-	csnmp_pdu_add(pdu, p->walk_oid, p->walk_len);
-	csnmp_send(p, pdu, csnmp_columns[p->walk_col].name);
+	for (size_t i = 0; i < t->nsent; i++)
+		csnmp_pdu_add(pdu, t->st[t->sent[i]].cur, t->st[t->sent[i]].curlen);
+	t->requests++;
+	return csnmp_send(p, pdu, t->what) < 0 ? -1 : 1;
 }
 
-static void csnmp_walk_match(struct csnmp_priv *p, unsigned long ifindex,
-			     const netsnmp_variable_list *vb)
+static void csnmp_col_end(struct csnmp_table *t, size_t k)
 {
-	size_t len = vb->val_len;
+	t->st[k].done = 1;
+}
 
-	if (vb->type != ASN_OCTET_STR || vb->val.string == NULL || ifindex < 1 ||
-	    ifindex > 2147483647UL)
+/* One column failed with an error: it ends, the others go on. */
+static void csnmp_col_error(struct csnmp_priv *p, struct csnmp_table *t, size_t k, long errstat)
+{
+	log_debug("snmp \"%s\": %s answered the walk of %s with %s; that column ends there",
+		  p->c->name, p->addr, t->cols[k].name, snmp_errstring(errstat));
+	t->st[k].done = 1;
+	t->st[k].err = errstat;
+	t->errors++;
+}
+
+/* Says once per walk why it was cut short. */
+static void csnmp_cut(struct csnmp_priv *p, struct csnmp_table *t, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void csnmp_cut(struct csnmp_priv *p, struct csnmp_table *t, const char *fmt, ...)
+{
+	char why[200];
+	va_list ap;
+
+	if (t->cut)
 		return;
-	/* some agents count a trailing NUL in a DisplayString */
-	while (len > 0 && vb->val.string[len - 1] == '\0')
-		len--;
-	for (size_t i = 0; i < p->nifs; i++) {
-		struct csnmp_if *ifc = &p->ifs[i];
-
-		if (ifc->numeric || ifc->found != 0)
-			continue;
-		if (strlen(ifc->cfg) == len && memcmp(ifc->cfg, vb->val.string, len) == 0) {
-			ifc->found = ifindex;
-			ifc->found_in = csnmp_columns[p->walk_col].name;
-		}
-	}
+	t->cut = 1;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	log_complain(&t->c_cut, CSNMP_MISSING_COMPLAIN_S, "snmp \"%s\": walk of %s on %s cut: %s",
+		     p->c->name, t->what, p->addr, why);
 }
 
-int csnmp_walk_response(struct csnmp_priv *p, netsnmp_pdu *resp)
+static int csnmp_table_error(struct csnmp_priv *p, struct csnmp_table *t, netsnmp_pdu *resp)
 {
-	const struct csnmp_column *col = &csnmp_columns[p->walk_col];
-	int end = 0, rows = 0;
+	long e = resp->errstat, i = resp->errindex;
 
-	if (resp->errstat != SNMP_ERR_NOERROR) {
+	if (e == SNMP_ERR_TOOBIG && t->reps > 1) {
+		t->reps = (t->reps + 1) / 2;
+		log_debug("snmp \"%s\": %s says tooBig; %s walked %u rows per request", p->c->name,
+			  p->addr, t->what, t->reps);
+		return 0;
+	}
+	if (e == SNMP_ERR_TOOBIG && t->nsent > 1) {
+		t->one_by_one = 1;
+		return 0;
+	}
+	if (i >= 1 && (size_t)i <= t->nsent) {
+		size_t k = t->sent[i - 1];
+
 		/* SNMPv1 says "end of the MIB view" with noSuchName */
-		if (p->version != SNMP_VERSION_1 || resp->errstat != SNMP_ERR_NOSUCHNAME)
-			return csnmp_fail(p, OUTCOME_ERROR,
-					  "%s answered the %s walk with error-status %s", p->shown,
-					  col->name, snmp_errstring(resp->errstat));
-		end = 1;
+		if (p->version == SNMP_VERSION_1 && e == SNMP_ERR_NOSUCHNAME)
+			csnmp_col_end(t, k);
+		else
+			csnmp_col_error(p, t, k, e);
+		return 0;
 	}
-	for (netsnmp_variable_list *vb = resp->variables; vb && !end; vb = vb->next_variable) {
-		if (vb->type == SNMP_ENDOFMIBVIEW || vb->type == SNMP_NOSUCHOBJECT ||
-		    vb->type == SNMP_NOSUCHINSTANCE || vb->name_length != col->len + 1 ||
-		    snmp_oid_ncompare(vb->name, vb->name_length, col->base, col->len, col->len) !=
-			0) {
-			end = 1;
-			break;
-		}
-		/* a broken agent could send us round in circles */
-		if (snmp_oid_compare(vb->name, vb->name_length, p->walk_oid, p->walk_len) <= 0) {
-			log_warnx("snmp \"%s\": %s returned %s rows out of order; walk stopped",
-				  p->c->name, p->addr, col->name);
-			end = 1;
-			break;
-		}
-		memcpy(p->walk_oid, vb->name, vb->name_length * sizeof(oid));
-		p->walk_len = vb->name_length;
-		csnmp_walk_match(p, vb->name[col->len], vb);
-		rows++;
-		if (++p->walk_rows >= CSNMP_WALK_ROWS_MAX) {
-			log_warnx("snmp \"%s\": %s walk on %s stopped after %d rows", p->c->name,
-				  col->name, p->addr, CSNMP_WALK_ROWS_MAX);
-			end = 1;
-		}
+	/* no varbind named: ask the columns one by one, so an error costs one column */
+	if (t->nsent > 1) {
+		t->one_by_one = 1;
+		return 0;
 	}
-	if (rows == 0)
-		end = 1;
-	if (csnmp_walk_all_found(p))
-		p->walk_done = 1;
-	else if (end && p->walk_col + 1 < CSNMP_NCOLUMNS)
-		csnmp_walk_column(p, p->walk_col + 1);
-	else if (end)
-		p->walk_done = 1;
+	if (p->version == SNMP_VERSION_1 && e == SNMP_ERR_NOSUCHNAME)
+		csnmp_col_end(t, t->sent[0]);
+	else
+		csnmp_col_error(p, t, t->sent[0], e);
 	return 0;
 }
 
-/* The walk is complete: its result replaces the previous mapping. */
-void csnmp_walk_commit(struct csnmp_priv *p)
+int csnmp_table_response(struct csnmp_priv *p, struct csnmp_table *t, netsnmp_pdu *resp)
 {
-	for (size_t i = 0; i < p->nifs; i++) {
-		struct csnmp_if *ifc = &p->ifs[i];
+	unsigned char seen[CSNMP_WALK_COLS_MAX] = {0};
+	size_t n = 0, progress = 0;
 
-		if (ifc->numeric)
-			continue;
-		if (ifc->found == 0) {
-			if (!ifc->missing_logged)
-				log_warnx("snmp \"%s\": interface \"%s\" not found on %s",
-					  p->c->name, ifc->cfg, p->addr);
-			ifc->missing_logged = 1;
-		} else if (ifc->ifindex != 0 && ifc->ifindex != ifc->found) {
-			log_info(
-			    "snmp \"%s\": interface \"%s\" on %s moved from ifIndex %lu to %lu",
-			    p->c->name, ifc->cfg, p->addr, ifc->ifindex, ifc->found);
-		} else if (ifc->ifindex != ifc->found) {
-			log_debug("snmp \"%s\": interface \"%s\" is ifIndex %lu on %s (%s)",
-				  p->c->name, ifc->cfg, ifc->found, p->addr, ifc->found_in);
+	if (resp->errstat != SNMP_ERR_NOERROR) {
+		csnmp_table_error(p, t, resp);
+	} else {
+		for (netsnmp_variable_list *vb = resp->variables; vb; vb = vb->next_variable, n++) {
+			size_t k = t->sent[n % t->nsent];
+			const struct csnmp_col *col = &t->cols[k];
+			struct csnmp_row *row;
+			char got[CSNMP_OID_STR];
+
+			if (t->st[k].done)
+				continue;
+			seen[k] = 1;
+			if (vb->type == SNMP_ENDOFMIBVIEW || vb->type == SNMP_NOSUCHOBJECT ||
+			    vb->type == SNMP_NOSUCHINSTANCE || vb->name_length <= col->len ||
+			    snmp_oid_ncompare(vb->name, vb->name_length, col->base, col->len,
+					      col->len) != 0) {
+				csnmp_col_end(t, k);
+				progress++;
+				continue;
+			}
+			/* a broken agent could send us round in circles */
+			if (snmp_oid_compare(vb->name, vb->name_length, t->st[k].cur,
+					     t->st[k].curlen) <= 0) {
+				csnmp_cut(
+				    p, t, "%s went back or repeated (%s)", col->name,
+				    csnmp_oid_str(got, sizeof(got), vb->name, vb->name_length));
+				csnmp_col_end(t, k);
+				continue;
+			}
+			if (vb->name_length - col->len > CSNMP_IDX_MAX) {
+				csnmp_cut(
+				    p, t, "%s has an index longer than %d (%s)", col->name,
+				    CSNMP_IDX_MAX,
+				    csnmp_oid_str(got, sizeof(got), vb->name, vb->name_length));
+				csnmp_col_end(t, k);
+				continue;
+			}
+			memcpy(t->st[k].cur, vb->name, vb->name_length * sizeof(oid));
+			t->st[k].curlen = vb->name_length;
+			progress++;
+			row = csnmp_row_get(t, vb->name + col->len, vb->name_length - col->len);
+			if (row == NULL) {
+				csnmp_cut(p, t, "more than %u rows", t->max_rows);
+				csnmp_col_end(t, k);
+				continue;
+			}
+			if (!csnmp_cell_set(&row->cells[k], vb))
+				log_debug(
+				    "snmp \"%s\": %s: %s has unexpected type 0x%02x", p->c->name,
+				    p->addr,
+				    csnmp_oid_str(got, sizeof(got), vb->name, vb->name_length),
+				    vb->type);
 		}
-		if (ifc->found != 0)
-			ifc->missing_logged = 0;
-		ifc->ifindex = ifc->found;
+		/* an empty or truncated answer: one column per request from now on */
+		for (size_t i = 0; i < t->nsent; i++)
+			if (!seen[t->sent[i]] && !t->st[t->sent[i]].done)
+				t->one_by_one = 1;
+		if (progress == 0) {
+			/* nothing new: asking again would get the same */
+			for (size_t i = 0; i < t->nsent; i++)
+				if (!t->st[t->sent[i]].done) {
+					csnmp_cut(p, t, "%s answered without progress",
+						  t->cols[t->sent[i]].name);
+					csnmp_col_end(t, t->sent[i]);
+				}
+		}
 	}
-	p->need_resolve = 0;
-	p->resolved_at = mono_now();
+	t->done = 1;
+	for (size_t k = 0; k < t->ncols; k++)
+		if (!t->st[k].done)
+			t->done = 0;
+	if (t->done && !t->cut)
+		log_complain_clear(&t->c_cut, "snmp \"%s\": walk of %s on %s complete again",
+				   p->c->name, t->what, p->addr);
+	return 0;
 }
