@@ -164,6 +164,7 @@ struct collector_conf *collector_conf_load(const char *path)
 	    CFG_INT("hello_timeout", 10, CFGF_NONE),
 	    CFG_INT("frame_timeout", 30, CFGF_NONE),
 	    CFG_STR("input_buffer_size", "64M", CFGF_NONE),
+	    CFG_STR("series_size", "256M", CFGF_NONE),
 	    CFG_INT("max_inflight", 64, CFGF_NONE),
 	    CFG_STR("max_inflight_size", "16M", CFGF_NONE),
 	    CFG_INT("fd_reserve", 64, CFGF_NONE),
@@ -212,6 +213,7 @@ struct collector_conf *collector_conf_load(const char *path)
 	conf_transport_reset();
 	cfg_set_validate_func(cfg, "store_queue_size", validate_queue_size);
 	cfg_set_validate_func(cfg, "input_buffer_size", validate_queue_size);
+	cfg_set_validate_func(cfg, "series_size", validate_queue_size);
 	cfg_set_validate_func(cfg, "max_inflight_size", validate_queue_size);
 	cfg_set_validate_func(cfg, "cache_size", validate_queue_size);
 	conf_bound_ints(cfg, ints);
@@ -259,6 +261,7 @@ struct collector_conf *collector_conf_load(const char *path)
 	conf->hello_timeout = (unsigned)cfg_getint(cfg, "hello_timeout");
 	conf->frame_timeout = (unsigned)cfg_getint(cfg, "frame_timeout");
 	conf->input_buffer_size = (size_t)conf_parse_size(cfg_getstr(cfg, "input_buffer_size"));
+	conf->series_size = (size_t)conf_parse_size(cfg_getstr(cfg, "series_size"));
 	conf->max_inflight = (unsigned)cfg_getint(cfg, "max_inflight");
 	conf->max_inflight_size = (size_t)conf_parse_size(cfg_getstr(cfg, "max_inflight_size"));
 	conf->fd_reserve = (unsigned)cfg_getint(cfg, "fd_reserve");

@@ -142,7 +142,7 @@ struct sample_batch *decode_batch(Vakt__Batch *pb, struct series_rx *rx, const c
 			st->fatal = "compact samples on a protocol 1 session";
 		else if ((st->fatal = series_rx_expand(rx, pb, &compact, &ncompact)) == NULL &&
 			 series_rx_bytes(rx) > DECODE_SERIES_BYTES)
-			st->fatal = "series definitions hold more than 8 MiB";
+			st->fatal = "series definitions hold more than 32 MiB";
 		if (st->fatal != NULL) {
 			free(compact);
 			return NULL;

@@ -23,10 +23,14 @@
 int decode_hello(Vakt__Hello *h, char *why, size_t n);
 
 /*
- * What the series a session defines (protocol 2) may hold in memory: 100,000
- * series with names of usual length. Past it the session is refused.
+ * What the series a session defines (protocol 2) may hold in memory: the
+ * SERIES_WIRE_MAX_DEFAULT (100,000) ids an agent defines at most before it
+ * starts its table again, each with its four names up to about 200 bytes
+ * together. An agent polling a thousand switches reaches that many ids, so
+ * the bound must never be below what they hold. Past it the session is
+ * refused; what all sessions define together is bounded by series_size.
  */
-#define DECODE_SERIES_BYTES (8 * 1024 * 1024)
+#define DECODE_SERIES_BYTES (32 * 1024 * 1024)
 /*
  * Samples and Results one batch may hold, in either form. An agent sends at
  * most 1,000 of each; the bound keeps what a batch expands to in memory and

@@ -579,12 +579,12 @@ static void handle_batch(struct session *s, Vakt__Frame *f, uint32_t len)
 			 s->c->conf->max_clock_skew, &res, &nres, &st);
 	if (s->rx != NULL)
 		s->c->series_bytes = s->c->series_bytes - rx_before + series_rx_bytes(s->rx);
-	if (b != NULL && s->c->series_bytes > s->c->conf->input_buffer_size) {
-		/* 8 MiB a session, but not a thousand times over */
+	if (b != NULL && s->c->series_bytes > s->c->conf->series_size) {
+		/* 32 MiB a session, but not a thousand times over */
 		sample_batch_free(b);
 		free(res);
 		b = NULL;
-		st.fatal = "the series all sessions defined hold more than input_buffer_size";
+		st.fatal = "the series all sessions defined hold more than series_size";
 	}
 	if (b == NULL) {
 		session_refuse(s, PEER_BAD_FRAME, "batch %llu: %s", (unsigned long long)pb->seq,

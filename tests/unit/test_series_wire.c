@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "decode.h"
 #include "frame.h"
 #include "series_wire.h"
 
@@ -304,6 +305,33 @@ static void test_broken_batches_refused(void **state)
 	series_rx_free(rx);
 }
 
+/*
+ * The collector's bound on one session's definitions holds the full table
+ * of ids an agent defines before starting again, with long names: an agent
+ * polling a thousand switches is never refused for its series.
+ */
+static void test_full_table_fits_session_bound(void **state)
+{
+	struct series_tx *tx = series_tx_new(SERIES_WIRE_MAX_DEFAULT);
+	struct series_rx *rx = series_rx_new(SERIES_WIRE_MAX_DEFAULT);
+	char host[80];
+	size_t full, defs;
+	int nhost = 0;
+
+	(void)state;
+	/* 333 ports x 3 + 1: 1,000 series a switch, 100 switches */
+	while (series_tx_count(tx) + 1000 <= SERIES_WIRE_MAX_DEFAULT) {
+		snprintf(host, sizeof(host), "switch-%03d.core.datasenter.kommune-eksempel.no",
+			 nhost++);
+		round_trip_host(tx, rx, host, (uint64_t)nhost, 333, T0, &full, &defs);
+		assert_int_equal(defs, 1000);
+	}
+	assert_int_equal(series_rx_count(rx), SERIES_WIRE_MAX_DEFAULT);
+	assert_true(series_rx_bytes(rx) <= DECODE_SERIES_BYTES);
+	series_tx_free(tx);
+	series_rx_free(rx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -311,6 +339,7 @@ int main(void)
 	    cmocka_unit_test(test_table_full_starts_again),
 	    cmocka_unit_test(test_other_frames_left_alone),
 	    cmocka_unit_test(test_broken_batches_refused),
+	    cmocka_unit_test(test_full_table_fits_session_bound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
