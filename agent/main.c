@@ -1,6 +1,7 @@
 /*
  * main.c - vakt-agent: reads its config, schedules checks on one libevent
  * loop and streams their samples to the collector. Never blocks the loop.
+ * With --discover it sweeps a subnet instead (discover.c) and exits.
  */
 #include <errno.h>
 #include <libgen.h>
@@ -20,6 +21,7 @@
 #include "agent.h"
 #include "check.h"
 #include "daemon.h"
+#include "discover.h"
 #include "log.h"
 #include "spool.h"
 #include "uplink.h"
@@ -195,7 +197,11 @@ int main(int argc, char **argv)
 	struct agent a;
 	struct timeval stats_tv = {60, 0};
 
-	rc = daemon_parse_args(argc, argv, "vakt-agent", DEFAULT_CONFIG, &o);
+	/* --discover is a command of its own, with its own options */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--discover") == 0 || strncmp(argv[i], "--discover=", 11) == 0)
+			return discover_main(argc, argv);
+	rc = daemon_parse_args(argc, argv, "vakt-agent", DEFAULT_CONFIG, discover_usage, &o);
 	if (rc >= 0)
 		return rc;
 	log_init("vakt-agent", o.foreground || o.check_only, o.verbose);

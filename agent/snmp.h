@@ -3,8 +3,8 @@
  * snmp_conf.c (the section), snmp_session.c (one net-snmp session on the
  * agent's loop), snmp_walk.c (the table walker), snmp_if.c (interface names
  * to ifIndex), snmp_get.c (the
- * values) and check_snmp.c (the run). Nothing outside agent/snmp_*.c and
- * check_snmp.c includes it.
+ * values) and check_snmp.c (the run). Nothing outside agent/snmp_*.c,
+ * check_snmp.c and discover.c (which shares the session set-up) includes it.
  */
 #ifndef VAKT_SNMP_H
 #define VAKT_SNMP_H

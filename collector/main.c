@@ -291,7 +291,7 @@ int main(int argc, char **argv)
 	struct timeval stats_tv = {60, 0};
 	struct timeval quar_tv = {2, 0}; /* how soon a quarantined host pages */
 
-	rc = daemon_parse_args(argc, argv, "vakt-collector", DEFAULT_CONFIG, &o);
+	rc = daemon_parse_args(argc, argv, "vakt-collector", DEFAULT_CONFIG, NULL, &o);
 	if (rc >= 0)
 		return rc;
 	rc = 1;

@@ -13,7 +13,7 @@
 
 #include <sys/stat.h>
 
-static void usage(FILE *f, const char *prog, const char *default_config)
+static void usage(FILE *f, const char *prog, const char *default_config, const char *more)
 {
 	fprintf(f,
 		"usage: %s [-fnv] [-c FILE]\n"
@@ -24,10 +24,12 @@ static void usage(FILE *f, const char *prog, const char *default_config)
 		"  -V, --version       print the version and exit\n"
 		"  -h, --help          print this help and exit\n",
 		prog, default_config);
+	if (more != NULL)
+		fprintf(f, more, prog);
 }
 
 int daemon_parse_args(int argc, char **argv, const char *prog, const char *default_config,
-		      struct daemon_opts *o)
+		      const char *more_usage, struct daemon_opts *o)
 {
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
@@ -60,15 +62,15 @@ int daemon_parse_args(int argc, char **argv, const char *prog, const char *defau
 			printf("%s %s\n", prog, VAKT_VERSION);
 			return 0;
 		case 'h':
-			usage(stdout, prog, default_config);
+			usage(stdout, prog, default_config, more_usage);
 			return 0;
 		default:
-			usage(stderr, prog, default_config);
+			usage(stderr, prog, default_config, more_usage);
 			return 2;
 		}
 	}
 	if (optind != argc) {
-		usage(stderr, prog, default_config);
+		usage(stderr, prog, default_config, more_usage);
 		return 2;
 	}
 	return -1;

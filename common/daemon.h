@@ -13,12 +13,14 @@ struct daemon_opts {
 };
 
 /*
- * Parses argv for program `prog` (e.g. "vakt-agent") with `default_config`.
+ * Parses argv for program `prog` (e.g. "vakt-agent") with `default_config`;
+ * `more_usage` (NULL: none) is a printf format, with %s for `prog`, that the
+ * usage message ends with.
  * Returns -1 when the daemon should go on, or the status to exit with
  * (0 after --help/--version, 2 after a usage error, which it prints).
  */
 int daemon_parse_args(int argc, char **argv, const char *prog, const char *default_config,
-		      struct daemon_opts *o);
+		      const char *more_usage, struct daemon_opts *o);
 
 /* 0 when `dir` is a directory this process may write in; else -1 and *why. */
 int daemon_writable_dir(const char *dir, const char **why);
