@@ -166,6 +166,18 @@ void check_emit(struct check *c, const char *instance, const char *metric, enum 
 	check_emit_as(c, c->name, instance, metric, kind, value, counter, unknown);
 }
 
+void check_event(struct check *c, int64_t time_ms, const char *host, const char *instance,
+		 const char *name, const char *oid, const char *text, const char *source)
+{
+	Vakt__Event *e;
+
+	if (c->agent == NULL || c->agent->uplink == NULL)
+		return;
+	e = uplink_event_new(host, c->name, instance ? instance : "", name, oid, text, source);
+	e->time_ms = time_ms;
+	uplink_add_event(c->agent->uplink, e);
+}
+
 /* One Result into the uplink's pending batch. */
 static void send_result(struct check *c, const char *check, const char *instance, enum outcome o,
 			const char *reason, uint64_t duration)

@@ -113,6 +113,13 @@ void check_emit_at(struct check *c, int64_t time_ms, const char *check, const ch
 		   const char *metric, enum sample_kind kind, double value, uint64_t counter,
 		   unsigned width, int unknown);
 /*
+ * Sends an event (a trap) under the check's name: something that happened
+ * once, for the collector's event rules, never stored. `host` is the device
+ * it is about, `source` the sender's address; time_ms grows per check.
+ */
+void check_event(struct check *c, int64_t time_ms, const char *host, const char *instance,
+		 const char *name, const char *oid, const char *text, const char *source);
+/*
  * Ends the current run and sends its one Result: the outcome and a short
  * reason for people (printf-style; NULL when there is nothing to say), which
  * names the target by name and address and never holds a secret.

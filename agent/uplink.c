@@ -32,6 +32,7 @@
 
 #define UPLINK_BATCH_SAMPLES   1000          /* flush early when this many are waiting */
 #define UPLINK_BATCH_RESULTS   1000          /* or this many Results */
+#define UPLINK_BATCH_EVENTS    1000          /* or this many Events */
 #define UPLINK_HEARTBEAT_S     10            /* when the collector's HelloAck names none */
 #define UPLINK_CLOCK_WARN_MS   2000          /* a clock offset worth a warning */
 #define UPLINK_FUTURE_S        10            /* the collector refuses samples this far ahead */
@@ -59,6 +60,8 @@ struct uplink {
 	size_t ncur;
 	Vakt__Result **res; /* Results waiting to be batched */
 	size_t nres;
+	Vakt__Event **evs; /* Events waiting to be batched */
+	size_t nevs;
 
 	struct spool *spool; /* every unacknowledged batch, on disk and in memory */
 	uint64_t next_seq;
@@ -153,6 +156,37 @@ Vakt__Result *uplink_result_new(const char *host, const char *check, const char 
 	return r;
 }
 
+Vakt__Event *uplink_event_new(const char *host, const char *check, const char *instance,
+			      const char *name, const char *oid, const char *text,
+			      const char *source)
+{
+	Vakt__Event *e = xmalloc(sizeof(*e));
+
+	vakt__event__init(e);
+	e->host = xstrdup(host);
+	e->check = xstrdup(check);
+	e->instance = xstrdup(instance);
+	e->name = xstrdup(name);
+	e->oid = xstrdup(oid);
+	e->text = xstrdup(text);
+	e->source = xstrdup(source);
+	return e;
+}
+
+void uplink_event_free(Vakt__Event *e)
+{
+	if (e == NULL)
+		return;
+	free(e->host);
+	free(e->check);
+	free(e->instance);
+	free(e->name);
+	free(e->oid);
+	free(e->text);
+	free(e->source);
+	free(e);
+}
+
 void uplink_result_free(Vakt__Result *r)
 {
 	if (r == NULL)
@@ -165,10 +199,11 @@ void uplink_result_free(Vakt__Result *r)
 }
 
 /*
- * Encodes samples [0, n) of cur and Results [0, m) of res as one batch;
- * returns the frame or NULL if too big.
+ * Encodes samples [0, n) of cur, Results [0, m) of res and Events [0, k) of
+ * evs as one batch; returns the frame or NULL if too big.
  */
-static uint8_t *encode_batch(struct uplink *u, size_t n, size_t m, uint64_t seq, size_t *len)
+static uint8_t *encode_batch(struct uplink *u, size_t n, size_t m, size_t k, uint64_t seq,
+			     size_t *len)
 {
 	Vakt__Batch b = VAKT__BATCH__INIT;
 	Vakt__Frame f = VAKT__FRAME__INIT;
@@ -179,6 +214,8 @@ static uint8_t *encode_batch(struct uplink *u, size_t n, size_t m, uint64_t seq,
 	b.n_samples = n;
 	b.results = u->res;
 	b.n_results = m;
+	b.events = u->evs;
+	b.n_events = k;
 	f.msg_case = VAKT__FRAME__MSG_BATCH;
 	f.batch = &b;
 	if (vakt__frame__get_packed_size(&f) > u->max_frame)
@@ -189,18 +226,24 @@ static uint8_t *encode_batch(struct uplink *u, size_t n, size_t m, uint64_t seq,
 
 void uplink_flush(struct uplink *u)
 {
-	while (u->ncur > 0 || u->nres > 0) {
-		size_t n = u->ncur, m = u->nres, len;
+	while (u->ncur > 0 || u->nres > 0 || u->nevs > 0) {
+		size_t n = u->ncur, m = u->nres, k = u->nevs, len;
 		uint8_t *frame;
 
-		/* halve the larger part until the batch fits in one frame */
-		while ((frame = encode_batch(u, n, m, u->next_seq, &len)) == NULL && n + m > 1) {
-			if (n > m)
+		/* halve the largest part until the batch fits in one frame */
+		while ((frame = encode_batch(u, n, m, k, u->next_seq, &len)) == NULL &&
+		       n + m + k > 1) {
+			if (k >= n && k >= m)
+				k /= 2;
+			else if (n > m)
 				n /= 2;
 			else
 				m /= 2;
 		}
-		if (frame == NULL && n == 1) {
+		if (frame == NULL && k == 1) {
+			log_warnx("uplink: event %s/%s/%s is larger than max_frame, dropped",
+				  u->evs[0]->host, u->evs[0]->check, u->evs[0]->name);
+		} else if (frame == NULL && n == 1) {
 			log_warnx("uplink: sample %s/%s/%s is larger than max_frame, dropped",
 				  u->cur[0]->host, u->cur[0]->check, u->cur[0]->metric);
 		} else if (frame == NULL) {
@@ -219,6 +262,10 @@ void uplink_flush(struct uplink *u)
 			uplink_result_free(u->res[i]);
 		memmove(u->res, u->res + m, (u->nres - m) * sizeof(*u->res));
 		u->nres -= m;
+		for (size_t i = 0; i < k; i++)
+			uplink_event_free(u->evs[i]);
+		memmove(u->evs, u->evs + k, (u->nevs - k) * sizeof(*u->evs));
+		u->nevs -= k;
 	}
 	uplink_send_queued(u);
 }
@@ -227,6 +274,13 @@ void uplink_add(struct uplink *u, Vakt__Sample *s)
 {
 	u->cur[u->ncur++] = s;
 	if (u->ncur == UPLINK_BATCH_SAMPLES)
+		uplink_flush(u);
+}
+
+void uplink_add_event(struct uplink *u, Vakt__Event *e)
+{
+	u->evs[u->nevs++] = e;
+	if (u->nevs == UPLINK_BATCH_EVENTS)
 		uplink_flush(u);
 }
 
@@ -939,10 +993,12 @@ struct uplink *uplink_new(struct agent *a)
 	u->a = a;
 	u->cur = xcalloc(UPLINK_BATCH_SAMPLES, sizeof(*u->cur));
 	u->res = xcalloc(UPLINK_BATCH_RESULTS, sizeof(*u->res));
+	u->evs = xcalloc(UPLINK_BATCH_EVENTS, sizeof(*u->evs));
 	u->conn_fail = xcalloc(a->conf->ncollectors, sizeof(*u->conn_fail));
 	u->spool = spool_open(a->base, &sc, spool_ready, u);
 	if (u->spool == NULL) { /* another agent holds spool_dir: said */
 		free(u->conn_fail);
+		free(u->evs);
 		free(u->res);
 		free(u->cur);
 		free(u);
@@ -1025,6 +1081,9 @@ void uplink_free(struct uplink *u)
 	for (size_t i = 0; i < u->nres; i++)
 		uplink_result_free(u->res[i]);
 	free(u->res);
+	for (size_t i = 0; i < u->nevs; i++)
+		uplink_event_free(u->evs[i]);
+	free(u->evs);
 	spool_free(u->spool);
 	free(u->conn_fail);
 	series_tx_free(u->tx);

@@ -62,6 +62,12 @@ void uplink_add_result(struct uplink *u, Vakt__Result *r);
 Vakt__Result *uplink_result_new(const char *host, const char *check, const char *instance,
 				const char *reason);
 void uplink_result_free(Vakt__Result *r);
+/* Takes ownership of `e` (allocated with uplink_event_new). */
+void uplink_add_event(struct uplink *u, Vakt__Event *e);
+Vakt__Event *uplink_event_new(const char *host, const char *check, const char *instance,
+			      const char *name, const char *oid, const char *text,
+			      const char *source);
+void uplink_event_free(Vakt__Event *e);
 /* Batches what is pending and sends what the connection allows. */
 void uplink_flush(struct uplink *u);
 /* At shutdown: flush, and break the loop once every batch is acknowledged. */

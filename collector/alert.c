@@ -30,6 +30,7 @@ enum rule_kind {
 	RULE_BELOW,   /* fire when value < fire, clear when value > clear */
 	RULE_DOWN,    /* the "up" metric: fire when < 1, clear when >= 1 */
 	RULE_BUILTIN, /* a condition the collector watches itself (alert_condition) */
+	RULE_EVENT,   /* an event (a trap): fires on it, clears on `cleared_by` or at once */
 };
 
 /* The state of one rule on one series; changed only by alert_set_state(). */
@@ -56,6 +57,8 @@ struct rule {
 	char *pattern[F_COUNT]; /* fnmatch globs; NULL for "*", which matches anything */
 	double fire;
 	double clear;
+	char *oid, *text; /* RULE_EVENT: globs on the trap OID and the text; NULL: any */
+	char *cleared_by; /* RULE_EVENT: glob on the name of the event that clears it */
 	char **channels;
 	size_t nchannels;
 };
@@ -66,7 +69,8 @@ struct rule_state {
 	uint64_t id;     /* the incident while firing, kept for the recovery */
 	double value;    /* value at the last transition */
 	int64_t time_ms; /* time of the sample that caused it */
-	char *summary;   /* RULE_BUILTIN: what the watch said at the last transition */
+	char *summary;   /* RULE_BUILTIN, RULE_EVENT: the text of the last transition */
+	char *event;     /* RULE_EVENT: the name of the event that caused it */
 };
 
 struct series {
@@ -114,6 +118,9 @@ cfg_opt_t alert_rule_opts[] = {
     CFG_FLOAT("clear_below", 0, CFGF_NODEFAULT),
     CFG_FLOAT("below", 0, CFGF_NODEFAULT),
     CFG_FLOAT("clear_above", 0, CFGF_NODEFAULT),
+    CFG_STR("oid", NULL, CFGF_NODEFAULT),
+    CFG_STR("text", NULL, CFGF_NODEFAULT),
+    CFG_STR("cleared_by", NULL, CFGF_NODEFAULT),
     CFG_STR_LIST("channels", "{log}", CFGF_NONE),
     CFG_END(),
 };
@@ -150,6 +157,7 @@ static int limit_set(cfg_t *sec, const char *key, int *bad)
 int alert_rule_validate(cfg_t *sec)
 {
 	static const char *const limits[] = {"above", "clear_below", "below", "clear_above"};
+	static const char *const event_keys[] = {"oid", "text", "cleared_by"};
 	const char *kind = cfg_getstr(sec, "kind");
 	int bad = 0, above, clear_below, below, clear_above;
 
@@ -187,17 +195,25 @@ int alert_rule_validate(cfg_t *sec)
 					   getf(sec, "clear_above"), getf(sec, "below"));
 			bad = 1;
 		}
-	} else if (strcmp(kind, "down") == 0) {
+	} else if (strcmp(kind, "down") == 0 || strcmp(kind, "event") == 0) {
 		for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
 			if (cfg_size(sec, limits[i]) > 0) {
-				conf_section_error(sec, "'%s' is not allowed with kind \"down\"",
-						   limits[i]);
+				conf_section_error(sec, "'%s' is not allowed with kind \"%s\"",
+						   limits[i], kind);
 				bad = 1;
 			}
 	} else {
-		conf_section_error(sec, "kind must be \"threshold\" or \"down\", got \"%s\"", kind);
+		conf_section_error(
+		    sec, "kind must be \"threshold\", \"down\" or \"event\", got \"%s\"", kind);
 		bad = 1;
 	}
+	for (size_t i = 0; i < sizeof(event_keys) / sizeof(event_keys[0]); i++)
+		if (cfg_size(sec, event_keys[i]) > 0 &&
+		    (kind == NULL || strcmp(kind, "event") != 0)) {
+			conf_section_error(sec, "'%s' applies to kind \"event\" only",
+					   event_keys[i]);
+			bad = 1;
+		}
 	if (cfg_size(sec, "channels") == 0) {
 		conf_section_error(sec, "channels must not be empty");
 		bad = 1;
@@ -272,6 +288,9 @@ static void rule_free(struct rule *r)
 	free(r->channels);
 	for (int f = 0; f < F_COUNT; f++)
 		free(r->pattern[f]);
+	free(r->oid);
+	free(r->text);
+	free(r->cleared_by);
 	free(r->name);
 	free(r);
 }
@@ -285,8 +304,10 @@ void alert_engine_free(struct alert_engine *e)
 
 		for (s = e->bucket[b]; s != NULL; s = next) {
 			next = s->next;
-			for (size_t i = 0; i < s->nst; i++)
+			for (size_t i = 0; i < s->nst; i++) {
 				free(s->st[i].summary);
+				free(s->st[i].event);
+			}
 			free(s->st);
 			free(s->key);
 			free(s);
@@ -302,6 +323,14 @@ void alert_engine_free(struct alert_engine *e)
 		free(e->builtin[b].name);
 	}
 	free(e);
+}
+
+/* A copy of key's glob, or NULL when it is unset or "*" (anything). */
+static char *glob_or_null(cfg_t *sec, const char *key)
+{
+	const char *p = cfg_size(sec, key) > 0 ? cfg_getstr(sec, key) : NULL;
+
+	return p == NULL || strcmp(p, "*") == 0 ? NULL : xstrdup(p);
 }
 
 int alert_engine_add_rule(struct alert_engine *e, cfg_t *sec)
@@ -325,6 +354,11 @@ int alert_engine_add_rule(struct alert_engine *e, cfg_t *sec)
 	if (kind != NULL && strcmp(kind, "down") == 0) {
 		r->kind = RULE_DOWN;
 		r->fire = r->clear = 1;
+	} else if (kind != NULL && strcmp(kind, "event") == 0) {
+		r->kind = RULE_EVENT;
+		r->oid = glob_or_null(sec, "oid");
+		r->text = glob_or_null(sec, "text");
+		r->cleared_by = glob_or_null(sec, "cleared_by");
 	} else if (cfg_size(sec, "above") > 0) {
 		r->kind = RULE_ABOVE;
 		r->fire = cfg_getfloat(sec, "above");
@@ -407,14 +441,21 @@ static struct series *series_add(struct alert_engine *e, const char *key, size_t
 	return s;
 }
 
+/*
+ * An event's state lives on the series of its (site, host, check, instance)
+ * with the metric "" (a sample's metric is never empty), one per event
+ * rule: the name of the event is what the rule's `metric` and `cleared_by`
+ * are matched against as each one comes.
+ */
 static int rule_matches(const struct rule *r, const char *const name[F_COUNT])
 {
-	if (r->kind == RULE_BUILTIN)
+	if (r->kind == RULE_BUILTIN || (r->kind == RULE_EVENT) != (*name[F_METRIC] == '\0'))
 		return 0;
-	for (int f = 0; f < F_COUNT; f++)
+	for (int f = 0; f < F_METRIC; f++)
 		if (r->pattern[f] != NULL && fnmatch(r->pattern[f], name[f], 0) != 0)
 			return 0;
-	return 1;
+	return r->kind == RULE_EVENT || r->pattern[F_METRIC] == NULL ||
+	       fnmatch(r->pattern[F_METRIC], name[F_METRIC], 0) == 0;
 }
 
 /* Gives the series a state for every rule added since it was last matched. */
@@ -518,7 +559,7 @@ static void alert_event_fill(const struct alert_engine *e, const struct series *
 	copy_name(ev->host, sizeof(ev->host), s->name[F_HOST]);
 	copy_name(ev->check, sizeof(ev->check), s->name[F_CHECK]);
 	copy_name(ev->instance, sizeof(ev->instance), s->name[F_INSTANCE]);
-	copy_name(ev->metric, sizeof(ev->metric), s->name[F_METRIC]);
+	copy_name(ev->metric, sizeof(ev->metric), st->event ? st->event : s->name[F_METRIC]);
 	ev->value = st->value;
 	ev->threshold = ev->state == ALERT_FIRING ? r->fire : r->clear;
 	ev->time_ms = st->time_ms;
@@ -540,8 +581,13 @@ static void alert_set_state(struct alert_engine *e, struct series *s, struct rul
 		return;
 	series_label(s, label, sizeof(label));
 	human_num(value, val, sizeof(val));
-	log_info("alert: rule %s series %s: %s -> %s (value %s%s)", r->name, label,
-		 series_state_str(st->state), series_state_str(to), val, s->rate ? "/s" : "");
+	if (r->kind == RULE_EVENT)
+		log_info("alert: rule %s series %s: %s -> %s (event %s)", r->name, label,
+			 series_state_str(st->state), series_state_str(to), st->event);
+	else
+		log_info("alert: rule %s series %s: %s -> %s (value %s%s)", r->name, label,
+			 series_state_str(st->state), series_state_str(to), val,
+			 s->rate ? "/s" : "");
 	if (to == SERIES_FIRING) {
 		st->id = e->next_id++;
 		e->firing++;
@@ -555,6 +601,12 @@ static void alert_set_state(struct alert_engine *e, struct series *s, struct rul
 	alert_event_fill(e, s, st, &ev);
 	for (size_t i = 0; i < r->nchannels; i++)
 		notify_send(e->notify, r->channels[i], &ev);
+	if (r->kind == RULE_EVENT && r->cleared_by == NULL && to == SERIES_FIRING) {
+		/* nothing clears it: the page is the whole incident, and the next event pages again
+		 */
+		st->state = SERIES_OK;
+		e->firing--;
+	}
 }
 
 static void rule_eval(struct alert_engine *e, struct series *s, struct rule_state *st, double v,
@@ -583,7 +635,8 @@ static void rule_eval(struct alert_engine *e, struct series *s, struct rule_stat
 			alert_set_state(e, s, st, SERIES_OK, v, time_ms);
 		break;
 	case RULE_BUILTIN:
-		break; /* set by alert_condition only */
+	case RULE_EVENT:
+		break; /* set by alert_condition and alert_event only */
 	}
 }
 
@@ -707,6 +760,73 @@ void alert_condition(struct alert_engine *e, enum alert_builtin b, const char *c
 	free(st->summary);
 	st->summary = xstrdup(summary);
 	alert_set_state(e, s, st, firing ? SERIES_FIRING : SERIES_OK, firing ? 0 : 1, time_ms);
+}
+
+/* "linkDown on sw1 interface Gi0/1 (trap 1.3.6.1.6.3.1.1.5.3 from 10.1.0.2): text" */
+static void event_summary(const struct event *ev, const char *verb, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s on %s%s%s (trap %s from %s)%s%s", ev->name, verb, ev->host,
+		 *ev->instance ? " interface " : "", ev->instance, *ev->oid ? ev->oid : "-",
+		 ev->source, *ev->text ? ": " : "", ev->text);
+}
+
+static int glob_ok(const char *glob, const char *s)
+{
+	return glob == NULL || fnmatch(glob, s, 0) == 0;
+}
+
+void alert_event(struct alert_engine *e, const char *site, const struct event *ev)
+{
+	const char *name[F_COUNT] = {site, ev->host, ev->check, ev->instance, ""};
+	char key[F_COUNT * (SAMPLE_NAME_MAX + 1)], summary[512];
+	size_t len = 0;
+	struct series *s;
+	uint64_t hash;
+	int any = 0;
+
+	if (e->nrules == 0 || series_key(e, name, key, &len) < 0)
+		return;
+	hash = hash_fnv1a(key, len);
+	s = series_find(e, key, len, hash);
+	if (s == NULL) {
+		for (size_t i = 0; i < e->nrules && !any; i++)
+			any = rule_matches(e->rules[i], name);
+		if (!any || series_table_full(e))
+			return;
+		s = series_add(e, key, len, hash);
+	}
+	/* a batch sent again after a lost ack: the agent stamps each event later than the last */
+	if (ev->time_ms <= s->last_ms)
+		return;
+	s->last_ms = ev->time_ms;
+	if (s->rules_seen < e->nrules)
+		series_match_rules(e, s);
+	for (size_t i = 0; i < s->nst; i++) {
+		struct rule_state *st = &s->st[i];
+		const struct rule *r = st->rule;
+		int fires = glob_ok(r->pattern[F_METRIC], ev->name) && glob_ok(r->oid, ev->oid) &&
+			    glob_ok(r->text, ev->text);
+		int clears = r->cleared_by != NULL && fnmatch(r->cleared_by, ev->name, 0) == 0;
+
+		if (r->kind != RULE_EVENT)
+			continue;
+		if (fires && st->state == SERIES_OK) {
+			event_summary(ev, "", summary, sizeof(summary));
+		} else if (clears && !fires && st->state == SERIES_FIRING) {
+			char was[SAMPLE_NAME_MAX + 16];
+
+			snprintf(was, sizeof(was), " (clears %s)", st->event);
+			event_summary(ev, was, summary, sizeof(summary));
+		} else {
+			continue;
+		}
+		free(st->summary);
+		st->summary = xstrdup(summary);
+		free(st->event);
+		st->event = xstrdup(ev->name);
+		alert_set_state(e, s, st, fires ? SERIES_FIRING : SERIES_OK, fires ? 1 : 0,
+				ev->time_ms);
+	}
 }
 
 void alert_feed(struct alert_engine *e, const char *site, const struct sample *smp)

@@ -44,6 +44,15 @@ int alert_engine_add_rule(struct alert_engine *e, cfg_t *sec);
  */
 void alert_feed(struct alert_engine *e, const char *site, const struct sample *s);
 
+/*
+ * Evaluates one event of `site` (a trap) against the event rules: a rule
+ * fires once when a matching event comes while it is not firing, and a
+ * `cleared_by` event for the same (host, check, instance) resolves it. A
+ * rule without cleared_by pages once per matching event. An event not
+ * newer than the last of its (host, check, instance) is a replay: ignored.
+ */
+void alert_event(struct alert_engine *e, const char *site, const struct event *ev);
+
 /* Conditions the collector watches itself (watch.c), not rules of the config. */
 enum alert_builtin {
 	ALERT_NO_DATA,     /* a file's samples stopped while its agent lives */

@@ -132,9 +132,10 @@ struct sample_batch *decode_batch(Vakt__Batch *pb, struct series_rx *rx, const c
 	memset(st, 0, sizeof(*st));
 	*nres = 0;
 	*res = NULL;
-	if (pb->n_samples + pb->n_sid + pb->n_results > DECODE_MAX_ITEMS) {
+	if (pb->n_samples + pb->n_sid + pb->n_results + pb->n_events > DECODE_MAX_ITEMS) {
 		st->fatal =
-		    "more than " DECODE_STR(DECODE_MAX_ITEMS) " samples and results in one batch";
+		    "more than " DECODE_STR(DECODE_MAX_ITEMS) " samples, results and events "
+							      "in one batch";
 		return NULL;
 	}
 	if (pb->n_sid > 0 || pb->n_series > 0) {
@@ -203,4 +204,56 @@ struct sample_batch *decode_batch(Vakt__Batch *pb, struct series_rx *rx, const c
 	free(compact);
 	*res = r;
 	return b;
+}
+
+/* A numeric OID ("1.3.6.1.6.3.1.1.5.3"), or "". */
+static int oid_ok(const char *o)
+{
+	size_t n = strlen(o);
+
+	if (n > SAMPLE_NAME_MAX)
+		return 0;
+	for (; *o; o++)
+		if (!(*o >= '0' && *o <= '9') && *o != '.')
+			return 0;
+	return 1;
+}
+
+static int event_ok(const Vakt__Event *x)
+{
+	return decode_name_ok(x->host, 0) && decode_name_ok(x->check, 0) &&
+	       decode_name_ok(x->instance, 1) && decode_name_ok(x->name, 0) && oid_ok(x->oid) &&
+	       x->time_ms > 0;
+}
+
+void decode_events(Vakt__Batch *pb, int64_t now_ms, unsigned max_clock_skew, struct event **ev,
+		   size_t *nev, struct decode_stats *st)
+{
+	int64_t latest = now_ms + (int64_t)max_clock_skew * 1000;
+	struct event *v = xcalloc(pb->n_events + 1, sizeof(*v));
+
+	*nev = 0;
+	for (size_t i = 0; i < pb->n_events; i++) {
+		Vakt__Event *x = pb->events[i];
+		struct event *y = &v[*nev];
+
+		if (!event_ok(x)) {
+			st->invalid++;
+			continue;
+		}
+		if (refuse_ahead(x->time_ms, latest, now_ms, st))
+			continue;
+		decode_text_clean(x->text, EVENT_TEXT_MAX);
+		decode_text_clean(x->source, SAMPLE_NAME_MAX);
+		y->host = x->host;
+		y->check = x->check;
+		y->instance = x->instance;
+		y->name = x->name;
+		y->time_ms = x->time_ms;
+		y->oid = x->oid;
+		y->text = x->text;
+		y->source = x->source;
+		(*nev)++;
+	}
+	*ev = v;
 }

@@ -32,7 +32,7 @@ int decode_hello(Vakt__Hello *h, char *why, size_t n);
  */
 #define DECODE_SERIES_BYTES (32 * 1024 * 1024)
 /*
- * Samples and Results one batch may hold, in either form. An agent sends at
+ * Samples, Results and Events one batch may hold, in either form. An agent sends at
  * most 1,000 of each; the bound keeps what a batch expands to in memory and
  * in the journal (names up to 4 x 128 bytes a sample: under 30 MB) in
  * proportion, however small its compact form was on the wire.
@@ -67,5 +67,14 @@ struct sample_batch *decode_batch(Vakt__Batch *pb, struct series_rx *rx, const c
 				  const char *agent, uint64_t session_id, int64_t now_ms,
 				  unsigned max_clock_skew, struct check_result **res, size_t *nres,
 				  struct decode_stats *st);
+
+/*
+ * The valid events of `pb` in a calloc'd array *ev (*nev of them; their names
+ * point into `pb`, whose texts are cleaned in place: free *ev before `pb`).
+ * Invalid and too-far-ahead ones are skipped and counted in `st` (which is
+ * not cleared). Call after decode_batch accepted the batch.
+ */
+void decode_events(Vakt__Batch *pb, int64_t now_ms, unsigned max_clock_skew, struct event **ev,
+		   size_t *nev, struct decode_stats *st);
 
 #endif

@@ -69,3 +69,13 @@ int ingest_batch(struct collector *c, struct sample_batch *b, const struct check
 	}
 	return 0;
 }
+
+void ingest_events(struct collector *c, const char *site, const struct event *ev, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		log_debug("event from site \"%s\": %s on %s/%s/%s (%s) from %s: %s", site,
+			  ev[i].name, ev[i].host, ev[i].check, ev[i].instance, ev[i].oid,
+			  ev[i].source, ev[i].text);
+		alert_event(c->alert, site, &ev[i]);
+	}
+}

@@ -22,4 +22,10 @@
 int ingest_batch(struct collector *c, struct sample_batch *b, const struct check_result *r,
 		 size_t nr);
 
+/*
+ * Feeds events (traps) of `site` to the alert engine. Events are never
+ * stored, journaled or watched for silence: they happen once.
+ */
+void ingest_events(struct collector *c, const char *site, const struct event *ev, size_t n);
+
 #endif

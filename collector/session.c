@@ -565,8 +565,9 @@ static void handle_batch(struct session *s, Vakt__Frame *f, uint32_t len)
 	Vakt__Batch *pb = f->batch;
 	struct sample_batch *b;
 	struct check_result *res;
+	struct event *ev;
 	struct decode_stats st;
-	size_t nres, rx_before;
+	size_t nres, nev, rx_before;
 
 	if (pb->seq <= s->last_seq)
 		peer_log(s->c->peers, s->from, PEER_SAMPLE, 0,
@@ -593,6 +594,7 @@ static void handle_batch(struct session *s, Vakt__Frame *f, uint32_t len)
 		return;
 	}
 	b->stream = s->stream;
+	decode_events(pb, wall_now_ms(), s->c->conf->max_clock_skew, &ev, &nev, &st);
 	if (st.ahead > 0)
 		note_ahead(s, pb->seq, st.ahead, st.worst_ms);
 	if (st.invalid > 0) {
@@ -605,6 +607,9 @@ static void handle_batch(struct session *s, Vakt__Frame *f, uint32_t len)
 	s->samples += b->n;
 	if (s->wa != NULL)
 		watch_agent_seen(s->c->watch, s->wa);
+	/* before the batch: they page at once, and the store never sees them */
+	ingest_events(s->c, s->site, ev, nev);
+	free(ev);
 	/* the session pauses reading before the store fills, so this is not refused */
 	if (ingest_batch(s->c, b, res, nres) == 0)
 		inflight_push(s, len);

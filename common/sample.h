@@ -92,6 +92,23 @@ struct check_result {
 	unsigned duration_ms;
 };
 
+/*
+ * Something that happened once (an SNMP trap), as the collector keeps it:
+ * for the alert engine only, never stored in a file. The names point into
+ * whatever the caller decoded; they live for the call only.
+ */
+struct event {
+	const char *host, *check, *instance;
+	const char *name;   /* "linkDown", "coldStart", or the numeric trap OID */
+	int64_t time_ms;    /* wall clock it was received */
+	const char *oid;    /* the trap OID, numeric; "" when none */
+	const char *text;   /* the varbinds for people; "" when none */
+	const char *source; /* the sender's address */
+};
+
+/* Longest event text the collector keeps. */
+#define EVENT_TEXT_MAX 400
+
 struct sample_batch *sample_batch_new(const char *site, const char *agent, uint64_t session_id,
 				      uint64_t seq, size_t nhint);
 void sample_batch_free(struct sample_batch *b);

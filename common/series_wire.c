@@ -180,6 +180,8 @@ uint8_t *series_tx_compact(struct series_tx *t, const uint8_t *frame, size_t len
 	b.seq = in->seq;
 	b.results = in->results;
 	b.n_results = in->n_results;
+	b.events = in->events;
+	b.n_events = in->n_events;
 	b.sid = xcalloc(n, sizeof(*b.sid));
 	b.dtime_ms = xcalloc(n, sizeof(*b.dtime_ms));
 	b.gauge = xcalloc(n, sizeof(*b.gauge));

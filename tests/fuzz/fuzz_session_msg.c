@@ -55,8 +55,9 @@ static void check_text(const char *t, size_t max)
 static int run_batch(Vakt__Batch *pb, struct series_rx *rx)
 {
 	struct check_result *res;
+	struct event *ev;
 	struct decode_stats st;
-	size_t nres;
+	size_t nres, nev, before;
 	struct sample_batch *b =
 	    decode_batch(pb, rx, "site", "agent", 1, NOW_MS, SKEW_S, &res, &nres, &st);
 
@@ -64,7 +65,7 @@ static int run_batch(Vakt__Batch *pb, struct series_rx *rx)
 		/* only the compact form or an oversized batch ends a session, saying why */
 		CHECK(st.fatal != NULL && st.fatal[0] != '\0' && res == NULL);
 		CHECK(pb->n_sid > 0 || pb->n_series > 0 ||
-		      pb->n_samples + pb->n_results > DECODE_MAX_ITEMS);
+		      pb->n_samples + pb->n_results + pb->n_events > DECODE_MAX_ITEMS);
 		return -1;
 	}
 	CHECK(res != NULL && st.fatal == NULL);
@@ -93,6 +94,20 @@ static int run_batch(Vakt__Batch *pb, struct series_rx *rx)
 		CHECK(r->time_ms > 0 && r->time_ms <= NOW_MS + (int64_t)SKEW_S * 1000);
 		CHECK(r->outcome >= OUTCOME_OK && r->outcome <= OUTCOME_ERROR);
 	}
+	before = st.invalid + st.ahead;
+	decode_events(pb, NOW_MS, SKEW_S, &ev, &nev, &st);
+	CHECK(ev != NULL && nev + st.invalid + st.ahead - before == pb->n_events);
+	for (size_t i = 0; i < nev; i++) {
+		check_name(ev[i].host, 0);
+		check_name(ev[i].check, 0);
+		check_name(ev[i].instance, 1);
+		check_name(ev[i].name, 0);
+		check_text(ev[i].text, EVENT_TEXT_MAX);
+		check_text(ev[i].source, SAMPLE_NAME_MAX);
+		CHECK(strspn(ev[i].oid, "0123456789.") == strlen(ev[i].oid));
+		CHECK(ev[i].time_ms > 0 && ev[i].time_ms <= NOW_MS + (int64_t)SKEW_S * 1000);
+	}
+	free(ev);
 	free(res);
 	sample_batch_free(b);
 	return 0;

@@ -141,7 +141,7 @@ wire.expect(s, 'hello_ack')
 d = [wire.series_def(i, 'h' * 128, 'c' * 128, 'i' * 128, 'm' * 128, wire.DERIVE) for i in (1, 2)]
 s.sendall(wire.frame(wire.compact_batch(1, d, [(1 + i % 2, $T * 1000, None, 1) for i in range(50001)])))
 kind, f = wire.decode(wire.recv_until_close(s)[-1])
-if kind != 'error' or b'batch 1: more than 50000 samples and results in one batch' not in f.get(1, b''):
+if kind != 'error' or b'batch 1: more than 50000 samples, results and events in one batch' not in f.get(1, b''):
     sys.exit('expected an Error about the batch size, got %s %r' % (kind, f))
 " || { cat "$W/collector.log"; fail "case too-many"; }
 [ ! -e "$W/rrd/s/$(printf 'h%.0s' $(seq 128))" ] || fail "a refused batch was stored"

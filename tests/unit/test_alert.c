@@ -523,6 +523,120 @@ static void test_unknown_sample_does_not_change_state(void **state)
 	assert_int_equal(st.transitions, 1);
 }
 
+static void trap(struct fixture *fx, const char *ifname, const char *name, const char *oid,
+		 int64_t t)
+{
+	struct event ev = {.host = "sw1",
+			   .check = "traps",
+			   .instance = ifname,
+			   .name = name,
+			   .time_ms = t,
+			   .oid = oid,
+			   .text = "ifIndex.3=3 ifAdminStatus.3=1 ifOperStatus.3=2",
+			   .source = "10.1.0.2:49152"};
+
+	alert_event(fx->e, "rissa", &ev);
+}
+
+#define LINK_DOWN "1.3.6.1.6.3.1.1.5.3"
+#define LINK_UP   "1.3.6.1.6.3.1.1.5.4"
+
+static void test_event_rule_fires_once_and_clears(void **state)
+{
+	struct fixture *fx = *state;
+	struct active act = {0};
+	char **lines;
+
+	load(fx, "channel \"file\" {\n"
+		 "  kind = \"log\"\n"
+		 "  file = \"@/alerts.log\"\n"
+		 "}\n"
+		 "rule \"link-down\" {\n"
+		 "  kind = \"event\"\n"
+		 "  metric = \"linkDown\"\n"
+		 "  cleared_by = \"linkUp\"\n"
+		 "  channels = {\"file\"}\n"
+		 "}\n"
+		 "rule \"restart\" {\n"
+		 "  kind = \"event\"\n"
+		 "  oid = \"1.3.6.1.6.3.1.1.5.[12]\"\n"
+		 "  channels = {\"file\"}\n"
+		 "}\n"
+		 "rule \"cpu\" {\n"
+		 "  above = 0\n"
+		 "  channels = {\"file\"}\n"
+		 "}\n");
+	/* a linkUp with nothing firing clears nothing */
+	trap(fx, "Gi0/3", "linkUp", LINK_UP, T0);
+	trap(fx, "Gi0/3", "linkDown", LINK_DOWN, T0 + 1000);
+	/* the same port again, and a replay of the first: no second page */
+	trap(fx, "Gi0/3", "linkDown", LINK_DOWN, T0 + 2000);
+	trap(fx, "Gi0/3", "linkDown", LINK_DOWN, T0 + 1000);
+	/* another port is another incident */
+	trap(fx, "Gi0/4", "linkDown", LINK_DOWN, T0 + 3000);
+	alert_engine_foreach_active(fx->e, count_active, &act);
+	assert_int_equal(act.n, 2);
+	trap(fx, "Gi0/3", "linkUp", LINK_UP, T0 + 4000);
+	trap(fx, "Gi0/3", "linkUp", LINK_UP, T0 + 5000);
+	/* nothing clears a coldStart: each one pages, and none stays active */
+	trap(fx, "", "coldStart", "1.3.6.1.6.3.1.1.5.1", T0 + 6000);
+	trap(fx, "", "coldStart", "1.3.6.1.6.3.1.1.5.1", T0 + 7000);
+	trap(fx, "", "1.3.6.1.4.1.9.9.1", "1.3.6.1.4.1.9.9.1", T0 + 8000);
+	lines = read_lines(fx->alerts);
+	assert_int_equal(count_lines(lines), 5);
+	assert_string_equal(lines[0], "2023-11-14T22:13:21.000Z firing id=1 rule=link-down "
+				      "site=rissa host=sw1 check=traps instance=Gi0/3 "
+				      "metric=linkDown value=1 linkDown on sw1 interface Gi0/3 "
+				      "(trap 1.3.6.1.6.3.1.1.5.3 from 10.1.0.2:49152): ifIndex.3=3 "
+				      "ifAdminStatus.3=1 ifOperStatus.3=2");
+	assert_non_null(strstr(lines[1], " firing id=2 rule=link-down site=rissa host=sw1 "
+					 "check=traps instance=Gi0/4 metric=linkDown "));
+	assert_string_equal(lines[2], "2023-11-14T22:13:24.000Z resolved id=1 rule=link-down "
+				      "site=rissa host=sw1 check=traps instance=Gi0/3 "
+				      "metric=linkUp value=0 linkUp (clears linkDown) on sw1 "
+				      "interface Gi0/3 (trap 1.3.6.1.6.3.1.1.5.4 from "
+				      "10.1.0.2:49152): ifIndex.3=3 ifAdminStatus.3=1 "
+				      "ifOperStatus.3=2");
+	assert_non_null(strstr(lines[3], " firing id=3 rule=restart site=rissa host=sw1 "
+					 "check=traps instance= metric=coldStart value=1 coldStart "
+					 "on sw1 (trap 1.3.6.1.6.3.1.1.5.1 "));
+	assert_non_null(strstr(lines[4], " firing id=4 rule=restart "));
+	free_lines(lines);
+	act.n = 0;
+	alert_engine_foreach_active(fx->e, count_active, &act);
+	assert_int_equal(act.n, 1);
+	assert_string_equal(act.last.instance, "Gi0/4");
+}
+
+static void test_event_rule_keys_only_for_events(void **state)
+{
+	struct fixture *fx = *state;
+	char *out = NULL;
+	size_t outlen = 0;
+	FILE *mem = open_memstream(&out, &outlen);
+
+	assert_non_null(mem);
+	conf_set_error_stream(mem);
+	assert_int_equal(parse_conf(fx, "rule \"t\" {\n"
+					"  above = 1\n"
+					"  cleared_by = \"linkUp\"\n"
+					"}\n"
+					"rule \"e\" {\n"
+					"  kind = \"event\"\n"
+					"  below = 1\n"
+					"}\n"),
+			 0);
+	assert_int_equal(alert_rule_validate(cfg_getnsec(fx->cfg, "rule", 0)), -1);
+	assert_int_equal(alert_rule_validate(cfg_getnsec(fx->cfg, "rule", 1)), -1);
+	fclose(mem);
+	conf_set_error_stream(NULL);
+	assert_non_null(
+	    strstr(out, ":4: rule \"t\": 'cleared_by' applies to kind \"event\" only\n"));
+	assert_non_null(
+	    strstr(out, ":8: rule \"e\": 'below' is not allowed with kind \"event\"\n"));
+	free(out);
+}
+
 static void test_rule_validate_errors(void **state)
 {
 	struct fixture *fx = *state;
@@ -595,8 +709,8 @@ static void test_rule_validate_errors(void **state)
 			     "(10)\n"
 			     "%1$s:19: rule \"down-limit\": 'above' is not allowed with kind "
 			     "\"down\"\n"
-			     "%1$s:22: rule \"weird\": kind must be \"threshold\" or \"down\", got "
-			     "\"spike\"\n"
+			     "%1$s:22: rule \"weird\": kind must be \"threshold\", \"down\" or "
+			     "\"event\", got \"spike\"\n"
 			     "%1$s:29: channel \"x\": kind must be \"log\" or \"exec\", got \"x\"\n"
 			     "%1$s:32: channel \"pager\": missing required key 'command'\n"
 			     "%1$s:38: channel \"slow\": timeout must be 1..3600 s, got 0\n"
@@ -859,6 +973,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unknown_sample_does_not_change_state, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_rule_validate_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_event_rule_fires_once_and_clears, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_event_rule_keys_only_for_events, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_exec_channel_gets_json_and_env, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_exec_timeout_kills_hung_command, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_exec_queue_is_bounded_and_drops_oldest, setup,
