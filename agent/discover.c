@@ -884,6 +884,27 @@ static void disc_answer(struct disc_slot *s, netsnmp_pdu *resp)
 	disc_slot_done(s);
 }
 
+/* What a v3 Report says, without net-snmp's global detail of other sessions. */
+static const char *disc_report_str(int type)
+{
+	switch (type) {
+	case SNMPERR_UNKNOWN_USER_NAME:
+		return "unknown user";
+	case SNMPERR_AUTHENTICATION_FAILURE:
+		return "authentication failed (wrong --auth-password or --auth-protocol)";
+	case SNMPERR_DECRYPTION_ERR:
+		return "cannot decrypt (wrong --priv-password or --priv-protocol)";
+	case SNMPERR_UNSUPPORTED_SEC_LEVEL:
+		return "the user may not use this security level";
+	case SNMPERR_NOT_IN_TIME_WINDOW:
+		return "not in its time window";
+	case SNMPERR_UNKNOWN_ENG_ID:
+		return "unknown engine ID";
+	default:
+		return "an unknown report";
+	}
+}
+
 /* A Report instead of a Response: v3 refused the request (or told its engine ID). */
 static void disc_report(struct disc_slot *s, netsnmp_pdu *resp)
 {
@@ -910,8 +931,7 @@ static void disc_report(struct disc_slot *s, netsnmp_pdu *resp)
 			disc_slot_done(s);
 		return;
 	}
-	disc_skip(s, "answers SNMPv3 but refuses user \"%s\": %s", o->user,
-		  snmp_api_errstring(type));
+	disc_skip(s, "answers SNMPv3 but refuses user \"%s\": %s", o->user, disc_report_str(type));
 }
 
 static void disc_after_event(struct disc_slot *s)
@@ -1000,6 +1020,9 @@ static int disc_open(struct disc_slot *s)
 		free(err);
 		return -1;
 	}
+	/* snmp_sess_open keeps the flag only for itself: the first send would probe, blocking */
+	if (o->version == SNMP_VERSION_3)
+		snmp_sess_session(s->sessp)->flags |= SNMP_FLAGS_DONT_PROBE;
 	t = snmp_sess_transport(s->sessp);
 	if (t == NULL || t->sock < 0) {
 		fprintf(stderr, "%s: the SNMP session has no socket\n", s->addr);
