@@ -35,7 +35,8 @@ struct agent_conf {
 	int spool_dir_line;             /* where spool_dir was set, for --check-config */
 	unsigned failback_s; /* away from the first collector: try it this often; 0: never */
 	unsigned max_frame;
-	int insecure;                      /* insecure = yes: plaintext, no certificates */
+	unsigned snmp_in_flight; /* SNMP requests in flight at once, all devices together */
+	int insecure;            /* insecure = yes: plaintext, no certificates */
 	char *tls_ca, *tls_cert, *tls_key; /* the tls section; NULL when insecure */
 	int tls_line;                      /* where the tls section's keys are, for errors */
 	struct check **checks;

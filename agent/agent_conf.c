@@ -295,6 +295,7 @@ struct agent_conf *agent_conf_load(const char *path)
 	    CFG_INT("spool_fsync", 1, CFGF_NONE),
 	    CFG_INT("failback", 30, CFGF_NONE),
 	    CFG_INT("max_frame", 1048576, CFGF_NONE),
+	    CFG_INT("snmp_in_flight", 256, CFGF_NONE),
 	    CFG_BOOL("insecure", cfg_false, CFGF_NONE),
 	    CFG_SEC("tls", tls_opts, CFGF_NODEFAULT),
 	    CFG_SEC("snmp", snmp_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
@@ -302,8 +303,8 @@ struct agent_conf *agent_conf_load(const char *path)
 	    CFG_END(),
 	};
 	static const char *const ints[] = {
-	    "batch_ms",     "queue_batches",  "max_frame",     "snmp|interval",
-	    "snmp|timeout", "probe|interval", "probe|timeout", NULL};
+	    "batch_ms",       "queue_batches", "max_frame",      "snmp|interval",  "snmp|timeout",
+	    "probe|interval", "probe|timeout", "snmp_in_flight", "snmp|in_flight", NULL};
 	struct agent_conf *conf = xcalloc(1, sizeof(*conf));
 	cfg_t *cfg;
 	int ok;
@@ -409,6 +410,7 @@ struct agent_conf *agent_conf_load(const char *path)
 	conf->queue_batches = (unsigned)cfg_getint(cfg, "queue_batches");
 	conf->queue_bytes = (unsigned long long)conf_parse_size(cfg_getstr(cfg, "queue_size"));
 	conf->max_frame = (unsigned)cfg_getint(cfg, "max_frame");
+	conf->snmp_in_flight = (unsigned)cfg_getint(cfg, "snmp_in_flight");
 	if (cfg_getstr(cfg, "spool_dir") != NULL)
 		conf->spool_dir = xstrdup(cfg_getstr(cfg, "spool_dir"));
 	conf->spool_size = (unsigned long long)conf_parse_size(cfg_getstr(cfg, "spool_size"));

@@ -1,6 +1,6 @@
 /*
  * check_snmp.c - the "snmp" check kind: polls sysUpTime and per-interface
- * ifHCInOctets/ifHCOutOctets/ifOperStatus over SNMPv1/v2c and ends every run
+ * ifHCInOctets/ifHCOutOctets/ifOperStatus over SNMPv1/v2c/v3 and ends every run
  * in one Result. This file is the run's state machine; the section, the
  * session, the name walk and the GETs live in snmp_*.c. It never blocks the
  * loop (a device name resolves through evdns) and never sends rates.
@@ -182,14 +182,6 @@ static void csnmp_kick_run(struct check *c)
 	csnmp_kick(p);
 }
 
-/* The library is set up before any session opens, not inside the first run. */
-static int csnmp_kind_init(struct agent *a, void **state)
-{
-	csnmp_lib_init();
-	*state = NULL;
-	return 0;
-}
-
 /* Opens the session when the address is known (a name waits for its run). */
 static int csnmp_start(struct check *c)
 {
@@ -265,9 +257,10 @@ const struct check_kind check_kind_snmp = {
     .one_per_host = 1,
     .result_check = "system",
     .opts = csnmp_opts,
-    .init = csnmp_kind_init,
+    .init = csnmp_shared_init, /* the library, the request slots: before any session */
     .parse_config = csnmp_parse_config,
     .start = csnmp_start,
     .run = csnmp_run,
     .stop = csnmp_stop,
+    .fini = csnmp_shared_fini,
 };

@@ -1,10 +1,11 @@
 /*
  * snmp.h - the inside of the "snmp" check kind, shared by its files:
  * snmp_conf.c (the section), snmp_session.c (one net-snmp session on the
- * agent's loop), snmp_walk.c (the table walker), snmp_if.c (interface names
- * to ifIndex), snmp_get.c (the
- * values) and check_snmp.c (the run). Nothing outside agent/snmp_*.c,
- * check_snmp.c and discover.c (which shares the session set-up) includes it.
+ * agent's loop, SNMPv3 engine discovery and the agent's bound on requests in
+ * flight), snmp_usm.c (a device's SNMPv3 user), snmp_walk.c (the table
+ * walker), snmp_if.c (interface names to ifIndex), snmp_get.c (the values)
+ * and check_snmp.c (the run). Nothing outside agent/snmp_*.c, check_snmp.c
+ * and discover.c (which shares the session set-up) includes it.
  */
 #ifndef VAKT_SNMP_H
 #define VAKT_SNMP_H
@@ -35,6 +36,27 @@
 #define CSNMP_RESOLVE_RETRY_S    600.0  /* look again for names not found */
 #define CSNMP_MISSING_COMPLAIN_S 3600.0 /* values the device does not have */
 #define CSNMP_OID_STR            256
+#define CSNMP_IN_FLIGHT_DEFAULT  256 /* snmp_in_flight: the agent's requests at once */
+
+/* snmp_usm.c: a device's SNMPv3 user (RFC 3414 USM). */
+struct csnmp_usm_proto {
+	const char *name; /* "SHA-256", "AES": as the config spells it */
+	const oid *oid;
+	size_t len;
+};
+
+struct csnmp_usm {
+	char *name; /* security_name: shown in reasons, not a secret */
+	int level;  /* SNMP_SEC_LEVEL_* */
+	const struct csnmp_usm_proto *auth, *priv; /* NULL below their level */
+	char *auth_pass, *priv_pass;               /* wiped once the keys are made */
+	char *context;
+	int keys_made;
+	u_char auth_ku[USM_AUTH_KU_LEN], priv_ku[USM_PRIV_KU_LEN];
+	size_t auth_ku_len, priv_ku_len;
+};
+
+struct csnmp_link; /* snmp_session.c's part of a device */
 
 enum csnmp_metric {
 	CSNMP_M_UPTIME,
@@ -156,7 +178,10 @@ struct csnmp_priv {
 	char *peername;     /* "udp:host:port" / "udp6:[addr]:port"; NULL until resolved */
 	struct resolve res; /* the name's lookup, at each run until it succeeds */
 	char *community;
-	long version; /* SNMP_VERSION_1 or SNMP_VERSION_2c */
+	long version;            /* SNMP_VERSION_1, SNMP_VERSION_2c or SNMP_VERSION_3 */
+	struct csnmp_usm *usm;   /* version 3; NULL for 1 and 2c */
+	unsigned in_flight_max;  /* this device's requests at once (in_flight) */
+	struct csnmp_link *link; /* engine discovery and request slots */
 	int retries;
 	unsigned max_reps; /* GETBULK max-repetitions */
 	struct csnmp_if *ifs;
@@ -206,9 +231,25 @@ extern cfg_opt_t csnmp_opts[];
 int csnmp_parse_config(struct check *c, cfg_t *sec);
 void csnmp_priv_free(struct csnmp_priv *p);
 
+/* snmp_usm.c */
+/* The section's v3 keys (and refuses them for v1/v2c); -1 when reported. */
+int csnmp_usm_parse(cfg_t *sec, struct csnmp_priv *p);
+void csnmp_usm_free(struct csnmp_usm *u);
+const char *csnmp_usm_level_str(int level);
+/* Fills the session's security fields, making the keys the first time; -1 with `why`. */
+int csnmp_usm_session(struct csnmp_usm *u, netsnmp_session *s, char *why, size_t len);
+/* 1 when both would put the same keys into net-snmp's user list. */
+int csnmp_usm_same_keys(const struct csnmp_usm *a, const struct csnmp_usm *b);
+/* The outcome and reason of a report (SNMPERR_* from snmpv3_get_report_type). */
+enum outcome csnmp_usm_report(const struct csnmp_usm *u, int report, const char *shown, char *why,
+			      size_t len);
+
 /* snmp_session.c */
 /* net-snmp's process-wide set-up; once, however many devices and reloads. */
 void csnmp_lib_init(void);
+/* The kind's shared state: the agent's request slots and the SNMPv3 users. */
+int csnmp_shared_init(struct agent *a, void **state);
+void csnmp_shared_fini(struct agent *a, void *state);
 const char *csnmp_oid_str(char *buf, size_t len, const oid *o, size_t n);
 /* Opens the session to p->peername and hooks it to the loop; -1 with the reason recorded. */
 int csnmp_session_open(struct csnmp_priv *p);

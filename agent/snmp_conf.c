@@ -1,6 +1,7 @@
 /*
- * snmp_conf.c - the "snmp" section: address, version, community, retries
- * and the interfaces to poll, validated with every mistake reported at once.
+ * snmp_conf.c - the "snmp" section: address, version, community (or the
+ * SNMPv3 user: snmp_usm.c), retries, requests in flight and the interfaces
+ * to poll, validated with every mistake reported at once.
  * Opens nothing and resolves nothing: a name waits for the first run.
  */
 #include "snmp.h"
@@ -24,6 +25,15 @@ cfg_opt_t csnmp_opts[] = {
     CFG_INT("retries", 1, CFGF_NONE),
     CFG_STR_LIST("interfaces", NULL, CFGF_NONE),
     CFG_INT("max_repetitions", CSNMP_BULK_REPS, CFGF_NONE),
+    /* SNMPv3 (snmp_usm.c): unset means what the others given ask for */
+    CFG_STR("security_name", NULL, CFGF_NODEFAULT),
+    CFG_STR("security_level", NULL, CFGF_NODEFAULT),
+    CFG_STR("auth_protocol", NULL, CFGF_NODEFAULT),
+    CFG_STR("auth_password", NULL, CFGF_NODEFAULT),
+    CFG_STR("priv_protocol", NULL, CFGF_NODEFAULT),
+    CFG_STR("priv_password", NULL, CFGF_NODEFAULT),
+    CFG_STR("context", NULL, CFGF_NODEFAULT),
+    CFG_INT("in_flight", 1, CFGF_NONE),
     CFG_END(),
 };
 
@@ -36,6 +46,7 @@ void csnmp_priv_free(struct csnmp_priv *p)
 	free(p->ifs);
 	free(p->items);
 	csnmp_table_free(&p->names);
+	csnmp_usm_free(p->usm);
 	free(p->community);
 	free(p->peername);
 	free(p->host);
@@ -153,10 +164,9 @@ int csnmp_parse_config(struct check *c, cfg_t *sec)
 	} else if (ver != NULL && strcmp(ver, "2c") == 0) {
 		p->version = SNMP_VERSION_2c;
 	} else if (ver != NULL && strcmp(ver, "3") == 0) {
-		conf_section_error(sec, "version 3 is not supported yet");
-		bad = 1;
+		p->version = SNMP_VERSION_3;
 	} else {
-		conf_section_error(sec, "version must be \"1\" or \"2c\", got \"%s\"",
+		conf_section_error(sec, "version must be \"1\", \"2c\" or \"3\", got \"%s\"",
 				   ver ? ver : "");
 		bad = 1;
 	}
@@ -168,6 +178,10 @@ int csnmp_parse_config(struct check *c, cfg_t *sec)
 	} else {
 		p->community = xstrdup(comm);
 	}
+
+	if (csnmp_usm_parse(sec, p) < 0)
+		bad = 1;
+	p->in_flight_max = (unsigned)cfg_getint(sec, "in_flight");
 
 	retries = cfg_getint(sec, "retries");
 	if (retries < 0 || retries > CSNMP_RETRIES_MAX) {

@@ -1,7 +1,9 @@
 /*
  * snmp_session.c - one net-snmp single session per device, driven from the
  * agent's libevent loop: its socket, its retry timer, and the callback that
- * only records what happened for the run to consume. Never touches
+ * only records what happened for the run to consume; the agent's bound on
+ * requests in flight (devices over it wait in order) and SNMPv3 engine-ID
+ * discovery, sent as a request of its own on the loop. Never touches
  * net-snmp's global session list and never lets it block or raise SIGALRM.
  */
 #include "snmp.h"
@@ -18,6 +20,62 @@
 #include "xmalloc.h"
 
 #include <net-snmp/library/large_fd_set.h>
+#include <net-snmp/library/snmpusm.h>
+
+/* A request sent, or waiting for a slot, or held until the engine is known. */
+struct csnmp_wait {
+	struct csnmp_wait *next;
+	struct csnmp_priv *p;
+	netsnmp_pdu *pdu;
+	snmp_callback cb;
+	const char *what;
+};
+
+/*
+ * One (engine ID, user) this agent put into net-snmp's process-wide USM
+ * user list. Devices that reach the same engine as the same user share it;
+ * the last one to leave takes it out, so that new keys (a reload) apply.
+ */
+struct csnmp_user {
+	struct csnmp_user *next;
+	u_char engine[SNMP_MAX_ENG_SIZE];
+	size_t elen;
+	char *name;
+	char *owner; /* the device that put it there, for a conflict's reason */
+	struct csnmp_usm keys;
+	unsigned refs;
+};
+
+struct csnmp_shared {
+	unsigned max, busy, busy_max;       /* requests in flight: bound, now, most */
+	struct csnmp_wait *head, **tail;    /* waiting for a slot, in order */
+	unsigned long long waited, gave_up; /* requests that waited; runs that gave up */
+	struct event *ev_dispatch;
+	struct csnmp_user *users;
+};
+
+enum csnmp_engine {
+	CSNMP_ENGINE_UNKNOWN,
+	CSNMP_ENGINE_PROBING,
+	CSNMP_ENGINE_FOUND, /* the probe's answer, not yet acted on */
+	CSNMP_ENGINE_KNOWN,
+};
+
+struct csnmp_link {
+	struct csnmp_shared *sh;
+	unsigned busy;    /* this device's requests in flight */
+	unsigned waiting; /* in sh's queue */
+	struct event *ev_wait;
+	enum csnmp_engine engine;
+	u_char engine_id[SNMP_MAX_ENG_SIZE];
+	size_t engine_len;
+	int found_this_run; /* a timeout after a discovery is likely the privacy key */
+	struct csnmp_wait *held, **held_tail;
+	struct csnmp_user *user;
+};
+
+static int csnmp_cb(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, void *arg);
+static int csnmp_probe_cb(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, void *arg);
 
 const char *csnmp_oid_str(char *buf, size_t len, const oid *o, size_t n)
 {
@@ -79,12 +137,467 @@ void csnmp_lib_init(void)
 	init_snmp("vakt");
 }
 
+/* ---- the agent's request slots ---- */
+
+int csnmp_shared_init(struct agent *a, void **state)
+{
+	struct csnmp_shared *sh = xcalloc(1, sizeof(*sh));
+
+	csnmp_lib_init();
+	sh->max = a->conf->snmp_in_flight ? a->conf->snmp_in_flight : CSNMP_IN_FLIGHT_DEFAULT;
+	sh->tail = &sh->head;
+	*state = sh;
+	return 0;
+}
+
+void csnmp_shared_fini(struct agent *a, void *state)
+{
+	struct csnmp_shared *sh = state;
+
+	if (sh == NULL)
+		return;
+	log_info("snmp: at most %u of %u requests in flight at once (snmp_in_flight); %llu "
+		 "waited for a slot, %llu runs gave up waiting",
+		 sh->busy_max, sh->max, sh->waited, sh->gave_up);
+	if (sh->ev_dispatch != NULL)
+		event_free(sh->ev_dispatch);
+	/* every device left: its users are gone from net-snmp's list already */
+	free(sh);
+}
+
+static int csnmp_room(const struct csnmp_priv *p)
+{
+	const struct csnmp_link *l = p->link;
+
+	return l->sh->busy < l->sh->max && l->busy < p->in_flight_max;
+}
+
+/* The latest a request of this run may leave: the rest of the interval must still fit it. */
+static uint64_t csnmp_wait_deadline(const struct csnmp_priv *p)
+{
+	const struct check *c = p->c;
+	uint64_t need = (uint64_t)c->timeout_ms * (uint64_t)(p->retries + 1);
+	uint64_t end = c->run_start_ms + (uint64_t)c->interval * 1000;
+
+	return end > need ? end - need : 0;
+}
+
+static int csnmp_transmit(struct csnmp_priv *p, netsnmp_pdu *pdu, snmp_callback cb,
+			  const char *what)
+{
+	struct csnmp_link *l = p->link;
+	int liberr = 0, snmperr = 0;
+	char *err = NULL;
+
+	if (snmp_sess_async_send(p->sessp, pdu, cb, p) == 0) {
+		snmp_sess_error(p->sessp, &liberr, &snmperr, &err);
+		snmp_free_pdu(pdu);
+		csnmp_fail(p, OUTCOME_ERROR, "cannot send %s to %s: %s", what, p->shown,
+			   err ? err : "unknown error");
+		free(err);
+		return -1;
+	}
+	l->busy++;
+	if (++l->sh->busy > l->sh->busy_max)
+		l->sh->busy_max = l->sh->busy;
+	return 0;
+}
+
+static void csnmp_wait_arm(struct csnmp_priv *p)
+{
+	uint64_t now = mono_now_ms(), dl = csnmp_wait_deadline(p);
+	struct timeval tv;
+
+	dl = dl > now ? dl - now : 0;
+	tv.tv_sec = (time_t)(dl / 1000);
+	tv.tv_usec = (suseconds_t)(dl % 1000) * 1000;
+	evtimer_add(p->link->ev_wait, &tv);
+}
+
+/* Takes `p`'s requests out of the queue (all of them, or those of `cb` only). */
+static void csnmp_unqueue(struct csnmp_priv *p)
+{
+	struct csnmp_link *l = p->link;
+	struct csnmp_wait **wp = &l->sh->head;
+
+	while (*wp != NULL) {
+		struct csnmp_wait *w = *wp;
+
+		if (w->p != p) {
+			wp = &w->next;
+			continue;
+		}
+		*wp = w->next;
+		snmp_free_pdu(w->pdu);
+		free(w);
+	}
+	l->sh->tail = &l->sh->head;
+	for (struct csnmp_wait *w = l->sh->head; w != NULL; w = w->next)
+		l->sh->tail = &w->next;
+	l->waiting = 0;
+	evtimer_del(l->ev_wait);
+}
+
+static void csnmp_unhold(struct csnmp_link *l)
+{
+	while (l->held != NULL) {
+		struct csnmp_wait *w = l->held;
+
+		l->held = w->next;
+		snmp_free_pdu(w->pdu);
+		free(w);
+	}
+	l->held_tail = &l->held;
+}
+
+/* Sends `pdu` now if a slot is free, else queues it behind the others. */
+static int csnmp_submit(struct csnmp_priv *p, netsnmp_pdu *pdu, snmp_callback cb, const char *what)
+{
+	struct csnmp_link *l = p->link;
+	struct csnmp_shared *sh = l->sh;
+	struct csnmp_wait *w;
+
+	if (sh->head == NULL && csnmp_room(p))
+		return csnmp_transmit(p, pdu, cb, what);
+	if (mono_now_ms() >= csnmp_wait_deadline(p)) {
+		snmp_free_pdu(pdu);
+		sh->gave_up++;
+		return csnmp_fail(p, OUTCOME_ERROR,
+				  "no time left in this interval to send %s to %s: all %u SNMP "
+				  "request slots are busy (snmp_in_flight)",
+				  what, p->shown, sh->max);
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->p = p;
+	w->pdu = pdu;
+	w->cb = cb;
+	w->what = what;
+	*sh->tail = w;
+	sh->tail = &w->next;
+	sh->waited++;
+	if (l->waiting++ == 0)
+		csnmp_wait_arm(p);
+	if (sh->busy < sh->max)
+		event_active(sh->ev_dispatch, EV_TIMEOUT, 1);
+	return 0;
+}
+
+/* A slot came free: the waiting requests that fit now go, in order. */
+static void csnmp_on_dispatch(evutil_socket_t fd, short what, void *arg)
+{
+	struct csnmp_shared *sh = arg;
+	struct csnmp_wait **wp = &sh->head;
+
+	while (*wp != NULL && sh->busy < sh->max) {
+		struct csnmp_wait *w = *wp;
+		struct csnmp_priv *p = w->p;
+
+		if (!csnmp_room(p)) {
+			wp = &w->next;
+			continue;
+		}
+		*wp = w->next;
+		if (sh->tail == &w->next)
+			sh->tail = wp;
+		if (--p->link->waiting == 0)
+			evtimer_del(p->link->ev_wait);
+		/* a failure ends p's run on its own loop turn, not inside this loop */
+		if (csnmp_transmit(p, w->pdu, w->cb, w->what) < 0)
+			csnmp_kick(p);
+		else
+			csnmp_rearm(p);
+		free(w);
+	}
+}
+
+static void csnmp_slot_free(struct csnmp_priv *p)
+{
+	struct csnmp_link *l = p->link;
+
+	if (l->busy == 0)
+		return;
+	l->busy--;
+	l->sh->busy--;
+	if (l->sh->head != NULL)
+		event_active(l->sh->ev_dispatch, EV_TIMEOUT, 1);
+}
+
+/* The run waited for a slot until no time was left: it ends saying so. */
+static void csnmp_on_wait(evutil_socket_t fd, short what, void *arg)
+{
+	struct csnmp_priv *p = arg;
+	struct csnmp_link *l = p->link;
+	uint64_t waited = mono_now_ms() - p->c->run_start_ms;
+
+	csnmp_unqueue(p);
+	csnmp_unhold(l);
+	if (l->engine == CSNMP_ENGINE_PROBING)
+		l->engine = CSNMP_ENGINE_UNKNOWN;
+	l->sh->gave_up++;
+	p->outstanding = 0;
+	csnmp_fail(p, OUTCOME_ERROR,
+		   "waited %.1f s for one of the agent's %u SNMP request slots (snmp_in_flight), "
+		   "all busy: no time left in this interval to poll %s",
+		   waited / 1000.0, l->sh->max, p->shown);
+	csnmp_after_event(p);
+}
+
+/* ---- SNMPv3: the device's engine ID, and its user in net-snmp's list ---- */
+
+static void csnmp_user_detach(struct csnmp_priv *p)
+{
+	struct csnmp_link *l = p->link;
+	struct csnmp_user *u = l->user, **up;
+	struct usmUser *nu;
+
+	if (u == NULL)
+		return;
+	l->user = NULL;
+	if (--u->refs > 0)
+		return;
+	for (up = &l->sh->users; *up != u; up = &(*up)->next)
+		;
+	*up = u->next;
+	nu = usm_get_user(u->engine, u->elen, u->name);
+	if (nu != NULL && nu->name != NULL && strcmp(nu->name, u->name) == 0) {
+		usm_remove_user(nu);
+		usm_free_user(nu);
+	}
+	explicit_bzero(&u->keys, sizeof(u->keys));
+	free(u->name);
+	free(u->owner);
+	free(u);
+}
+
+/*
+ * Puts the device's user for the engine just found into net-snmp's list,
+ * which holds one set of keys per (engine ID, user name); -1 with `why`
+ * when another device holds different keys there.
+ */
+static int csnmp_user_attach(struct csnmp_priv *p, char *why, size_t len)
+{
+	struct csnmp_link *l = p->link;
+	netsnmp_session *s = snmp_sess_session(p->sessp);
+	struct csnmp_user *u;
+	struct usmUser *old;
+
+	csnmp_user_detach(p);
+	for (u = l->sh->users; u != NULL; u = u->next) {
+		if (u->elen != l->engine_len || memcmp(u->engine, l->engine_id, u->elen) != 0 ||
+		    strcmp(u->name, p->usm->name) != 0)
+			continue;
+		if (!csnmp_usm_same_keys(&u->keys, p->usm)) {
+			snprintf(why, len,
+				 "%s is the same SNMPv3 engine as device \"%s\", whose user \"%s\" "
+				 "has other protocols or passwords: one of the two is wrong",
+				 p->shown, u->owner, u->name);
+			return -1;
+		}
+		u->refs++;
+		l->user = u;
+		return 0;
+	}
+	/* not ours (a device gone since): replaced, so that these keys apply */
+	old = usm_get_user(l->engine_id, l->engine_len, p->usm->name);
+	if (old != NULL && old->name != NULL && strcmp(old->name, p->usm->name) == 0) {
+		usm_remove_user(old);
+		usm_free_user(old);
+	}
+	s->flags &= ~SNMP_FLAGS_USER_CREATED;
+	if (usm_create_user_from_session(s) != SNMPERR_SUCCESS) {
+		snprintf(why, len, "cannot set up SNMPv3 user \"%s\" for %s", p->usm->name,
+			 p->shown);
+		return -1;
+	}
+	u = xcalloc(1, sizeof(*u));
+	memcpy(u->engine, l->engine_id, l->engine_len);
+	u->elen = l->engine_len;
+	u->name = xstrdup(p->usm->name);
+	u->owner = xstrdup(p->c->name);
+	u->keys.level = p->usm->level;
+	u->keys.auth = p->usm->auth;
+	u->keys.priv = p->usm->priv;
+	memcpy(u->keys.auth_ku, p->usm->auth_ku, p->usm->auth_ku_len);
+	u->keys.auth_ku_len = p->usm->auth_ku_len;
+	memcpy(u->keys.priv_ku, p->usm->priv_ku, p->usm->priv_ku_len);
+	u->keys.priv_ku_len = p->usm->priv_ku_len;
+	u->refs = 1;
+	u->next = l->sh->users;
+	l->sh->users = u;
+	l->user = u;
+	return 0;
+}
+
+static void csnmp_engine_set(u_char **dst, size_t *dlen, const u_char *id, size_t len)
+{
+	free(*dst);
+	*dst = xmalloc(len);
+	memcpy(*dst, id, len);
+	*dlen = len;
+}
+
+/* The probe of RFC 3414 4: no user, no engine ID; the Report names the engine. */
+static int csnmp_probe_send(struct csnmp_priv *p)
+{
+	netsnmp_session *s = snmp_sess_session(p->sessp);
+	netsnmp_pdu *pdu = csnmp_pdu_new(SNMP_MSG_GET);
+
+	/* a device replaced or reset since: forget what was found before */
+	free(s->securityEngineID);
+	free(s->contextEngineID);
+	s->securityEngineID = s->contextEngineID = NULL;
+	s->securityEngineIDLen = s->contextEngineIDLen = 0;
+	s->flags |= SNMP_FLAGS_DONT_PROBE;
+	if (usm_get_user(NULL, 0, "") == NULL)
+		fatalx("snmp: net-snmp has no user for engine discovery");
+	pdu->version = SNMP_VERSION_3;
+	pdu->securityName = xstrdup("");
+	pdu->securityNameLen = 0;
+	pdu->securityLevel = SNMP_SEC_LEVEL_NOAUTH;
+	pdu->securityModel = SNMP_SEC_MODEL_USM;
+	p->link->engine = CSNMP_ENGINE_PROBING;
+	p->nreq++;
+	log_debug("snmp \"%s\": discovering the SNMPv3 engine of %s", p->c->name, p->addr);
+	return csnmp_submit(p, pdu, csnmp_probe_cb, "SNMPv3 engine discovery");
+}
+
+static int csnmp_probe_cb(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, void *arg)
+{
+	struct csnmp_priv *p = arg;
+	struct csnmp_link *l;
+
+	if (op == NETSNMP_CALLBACK_OP_RESEND || op == NETSNMP_CALLBACK_OP_CONNECT)
+		return 1;
+	/* a Report comes twice: as a message, then as the error that ends the request */
+	if (op == NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE && pdu != NULL &&
+	    pdu->command == SNMP_MSG_REPORT)
+		return 1;
+	if (p->closing)
+		return 1;
+	l = p->link;
+	csnmp_slot_free(p);
+	if ((op == NETSNMP_CALLBACK_OP_SEC_ERROR || op == NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE) &&
+	    pdu != NULL && pdu->securityEngineIDLen > 0 &&
+	    pdu->securityEngineIDLen <= sizeof(l->engine_id)) {
+		memcpy(l->engine_id, pdu->securityEngineID, pdu->securityEngineIDLen);
+		l->engine_len = pdu->securityEngineIDLen;
+		/* acted on once net-snmp is done with this packet: csnmp_settle() */
+		l->engine = CSNMP_ENGINE_FOUND;
+		return 1;
+	}
+	l->engine = CSNMP_ENGINE_UNKNOWN;
+	csnmp_unhold(l);
+	if (!p->outstanding)
+		return 1;
+	p->outstanding = 0;
+	if (op == NETSNMP_CALLBACK_OP_TIMED_OUT)
+		csnmp_fail(p, OUTCOME_TIMEOUT,
+			   "no answer from %s to SNMPv3 engine discovery within %g s (%d "
+			   "tr%s; device down or not speaking SNMPv3?)",
+			   p->shown, p->c->timeout_ms / 1000.0, p->retries + 1,
+			   p->retries > 0 ? "ies" : "y");
+	else
+		csnmp_fail(p, OUTCOME_ERROR,
+			   "%s answered SNMPv3 engine discovery without an engine ID", p->shown);
+	return 1;
+}
+
+static void csnmp_hex(char *buf, size_t len, const u_char *b, size_t n)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && off + 3 <= len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%02x", b[i]);
+}
+
+/* After net-snmp is done with a packet: the engine found, the held requests go. */
+static void csnmp_settle(struct csnmp_priv *p)
+{
+	struct csnmp_link *l = p->link;
+	netsnmp_session *s;
+	char why[1024], hex[2 * SNMP_MAX_ENG_SIZE + 1];
+
+	if (l == NULL || l->engine != CSNMP_ENGINE_FOUND || p->closing)
+		return;
+	s = snmp_sess_session(p->sessp);
+	csnmp_engine_set(&s->securityEngineID, &s->securityEngineIDLen, l->engine_id,
+			 l->engine_len);
+	csnmp_engine_set(&s->contextEngineID, &s->contextEngineIDLen, l->engine_id, l->engine_len);
+	csnmp_hex(hex, sizeof(hex), l->engine_id, l->engine_len);
+	if (csnmp_user_attach(p, why, sizeof(why)) < 0) {
+		l->engine = CSNMP_ENGINE_UNKNOWN;
+		csnmp_unhold(l);
+		p->outstanding = 0;
+		csnmp_fail(p, OUTCOME_ERROR, "%s", why);
+		return;
+	}
+	l->engine = CSNMP_ENGINE_KNOWN;
+	l->found_this_run = 1;
+	log_debug("snmp \"%s\": SNMPv3 engine of %s is %s", p->c->name, p->addr, hex);
+	while (l->held != NULL) {
+		struct csnmp_wait *w = l->held;
+
+		l->held = w->next;
+		if (csnmp_submit(p, w->pdu, w->cb, w->what) < 0) {
+			free(w);
+			csnmp_unhold(l);
+			break;
+		}
+		free(w);
+	}
+	l->held_tail = &l->held;
+}
+
+/* A request of the run ended on a Report: the outcome says which, never a key. */
+static void csnmp_report(struct csnmp_priv *p, netsnmp_pdu *pdu)
+{
+	int report = snmpv3_get_report_type(pdu);
+	char why[SAMPLE_REASON_MAX + 1];
+	enum outcome o = csnmp_usm_report(p->usm, report, p->shown, why, sizeof(why));
+
+	if (report == SNMPERR_UNKNOWN_ENG_ID || report == SNMPERR_NOT_IN_TIME_WINDOW)
+		p->link->engine = CSNMP_ENGINE_UNKNOWN;
+	csnmp_fail(p, o, "%s", why);
+}
+
+/* No answer to a v3 request: the engine is looked for again at the next one. */
+static void csnmp_v3_timeout(struct csnmp_priv *p)
+{
+	struct csnmp_link *l = p->link;
+	char tries[32] = "";
+
+	l->engine = CSNMP_ENGINE_UNKNOWN;
+	if (p->retries > 0)
+		snprintf(tries, sizeof(tries), " (%d tries)", p->retries + 1);
+	/* snmpd drops a request it cannot decrypt without a word */
+	if (l->found_this_run && p->usm->priv != NULL)
+		csnmp_fail(p, OUTCOME_TIMEOUT,
+			   "no answer from %s within %g s%s though its SNMPv3 engine answered "
+			   "discovery: wrong priv_password or priv_protocol %s for user \"%s\"?",
+			   p->shown, p->c->timeout_ms / 1000.0, tries, p->usm->priv->name,
+			   p->usm->name);
+	else
+		csnmp_fail(p, OUTCOME_TIMEOUT, "no answer from %s within %g s%s (device down%s?)",
+			   p->shown, p->c->timeout_ms / 1000.0, tries,
+			   p->usm->priv != NULL ? ", or a wrong priv_password" : "");
+}
+
 /* net-snmp calls this from snmp_sess_read2/timeout/close; it only records. */
 static int csnmp_cb(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, void *arg)
 {
 	struct csnmp_priv *p = arg;
 
-	if (p->closing || !p->outstanding)
+	if (op == NETSNMP_CALLBACK_OP_RESEND || op == NETSNMP_CALLBACK_OP_CONNECT)
+		return 1; /* progress, not an outcome */
+	/* a Report comes twice: as a message, then as the error that ends the request */
+	if (op == NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE && pdu != NULL &&
+	    pdu->command == SNMP_MSG_REPORT)
+		return 1;
+	if (p->closing)
+		return 1;
+	csnmp_slot_free(p);
+	if (!p->outstanding)
 		return 1;
 	switch (op) {
 	case NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE:
@@ -99,11 +612,17 @@ static int csnmp_cb(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, 
 		p->got = CSNMP_GOT_RESPONSE;
 		break;
 	case NETSNMP_CALLBACK_OP_TIMED_OUT:
-		p->got = CSNMP_GOT_TIMEOUT;
+		if (p->usm != NULL)
+			csnmp_v3_timeout(p);
+		else
+			p->got = CSNMP_GOT_TIMEOUT;
 		break;
-	case NETSNMP_CALLBACK_OP_RESEND:
-	case NETSNMP_CALLBACK_OP_CONNECT:
-		return 1; /* progress, not an outcome */
+	case NETSNMP_CALLBACK_OP_SEC_ERROR:
+		if (p->usm != NULL && pdu != NULL) {
+			csnmp_report(p, pdu);
+			break;
+		}
+		/* FALLTHROUGH */
 	default:
 		p->got = CSNMP_GOT_FAILED;
 		p->failed_op = -op;
@@ -130,20 +649,33 @@ void csnmp_pdu_add(netsnmp_pdu *pdu, const oid *name, size_t len)
 
 int csnmp_send(struct csnmp_priv *p, netsnmp_pdu *pdu, const char *what)
 {
-	int liberr = 0, snmperr = 0, reqid;
-	char *err = NULL;
+	struct csnmp_link *l = p->link;
 
-	reqid = snmp_sess_async_send(p->sessp, pdu, csnmp_cb, p);
-	if (reqid == 0) {
-		snmp_sess_error(p->sessp, &liberr, &snmperr, &err);
-		snmp_free_pdu(pdu);
-		csnmp_fail(p, OUTCOME_ERROR, "cannot send %s to %s: %s", what, p->shown,
-			   err ? err : "unknown error");
-		free(err);
-		return -1;
-	}
 	p->outstanding = 1;
 	p->nreq++;
+	if (p->nreq == 1)
+		l->found_this_run = 0;
+	if (p->usm != NULL && l->engine != CSNMP_ENGINE_KNOWN) {
+		/* the request waits for the engine ID: discovery first, on the loop */
+		struct csnmp_wait *w = xcalloc(1, sizeof(*w));
+
+		w->p = p;
+		w->pdu = pdu;
+		w->cb = csnmp_cb;
+		w->what = what;
+		*l->held_tail = w;
+		l->held_tail = &w->next;
+		if (l->engine == CSNMP_ENGINE_UNKNOWN && csnmp_probe_send(p) < 0) {
+			csnmp_unhold(l);
+			p->outstanding = 0;
+			return -1;
+		}
+		return 0;
+	}
+	if (csnmp_submit(p, pdu, csnmp_cb, what) < 0) {
+		p->outstanding = 0;
+		return -1;
+	}
 	return 0;
 }
 
@@ -176,6 +708,7 @@ static void csnmp_on_read(evutil_socket_t fd, short what, void *arg)
 	if (snmp_sess_read2(p->sessp, &fds) < 0)
 		log_debug("snmp \"%s\": unreadable packet from %s", p->c->name, p->addr);
 	netsnmp_large_fd_set_cleanup(&fds);
+	csnmp_settle(p);
 	csnmp_after_event(p);
 }
 
@@ -184,6 +717,7 @@ static void csnmp_on_timer(evutil_socket_t fd, short what, void *arg)
 	struct csnmp_priv *p = arg;
 
 	snmp_sess_timeout(p->sessp);
+	csnmp_settle(p);
 	csnmp_after_event(p);
 }
 
@@ -206,6 +740,27 @@ void csnmp_kick(struct csnmp_priv *p)
 	event_active(p->ev_kick, EV_TIMEOUT, 1);
 }
 
+/* The device's part of the shared state; once, however often the session reopens. */
+static void csnmp_link_new(struct csnmp_priv *p)
+{
+	struct csnmp_shared *sh = check_kind_state(p->c);
+	struct csnmp_link *l;
+
+	if (p->link != NULL)
+		return;
+	if (sh == NULL)
+		fatalx("snmp \"%s\": the kind's shared state is missing", p->c->name);
+	if (sh->ev_dispatch == NULL)
+		sh->ev_dispatch = event_new(p->c->base, -1, 0, csnmp_on_dispatch, sh);
+	l = xcalloc(1, sizeof(*l));
+	l->sh = sh;
+	l->held_tail = &l->held;
+	l->ev_wait = evtimer_new(p->c->base, csnmp_on_wait, p);
+	if (sh->ev_dispatch == NULL || l->ev_wait == NULL)
+		fatalx("snmp \"%s\": cannot create events", p->c->name);
+	p->link = l;
+}
+
 int csnmp_session_open(struct csnmp_priv *p)
 {
 	struct check *c = p->c;
@@ -213,17 +768,26 @@ int csnmp_session_open(struct csnmp_priv *p)
 	netsnmp_transport *t;
 	int liberr = 0, snmperr = 0;
 	char *err = NULL;
+	char why[SAMPLE_REASON_MAX + 1];
 
 	csnmp_events_new(p);
 	csnmp_lib_init();
+	csnmp_link_new(p);
 	snmp_sess_init(&s);
 	s.peername = p->peername;
 	s.version = p->version;
-	s.community = (u_char *)p->community;
-	s.community_len = strlen(p->community);
+	if (p->usm != NULL) {
+		if (csnmp_usm_session(p->usm, &s, why, sizeof(why)) < 0)
+			return check_start_error(c, "%s", why);
+	} else {
+		s.community = (u_char *)p->community;
+		s.community_len = strlen(p->community);
+	}
 	s.timeout = (long)(c->timeout_ms ? c->timeout_ms : 1) * 1000L;
 	s.retries = p->retries;
 	p->sessp = snmp_sess_open(&s); /* copies what it keeps */
+	explicit_bzero(s.securityAuthKey, sizeof(s.securityAuthKey));
+	explicit_bzero(s.securityPrivKey, sizeof(s.securityPrivKey));
 	if (p->sessp == NULL) {
 		snmp_error(&s, &liberr, &snmperr, &err);
 		/* the run's Result carries it; the check logs the transition */
@@ -232,6 +796,9 @@ int csnmp_session_open(struct csnmp_priv *p)
 		free(err);
 		return -1;
 	}
+	/* opening clears it: without it the first request would probe, blocking */
+	snmp_sess_session(p->sessp)->flags |= SNMP_FLAGS_DONT_PROBE;
+	p->link->engine = CSNMP_ENGINE_UNKNOWN;
 	t = snmp_sess_transport(p->sessp);
 	if (t == NULL || t->sock < 0) {
 		check_start_error(c, "SNMP session to %s has no socket", p->shown);
@@ -243,15 +810,38 @@ int csnmp_session_open(struct csnmp_priv *p)
 	p->ev_timer = evtimer_new(c->base, csnmp_on_timer, p);
 	if (p->ev_read == NULL || p->ev_timer == NULL || event_add(p->ev_read, NULL) < 0)
 		fatalx("snmp \"%s\": cannot create events", c->name);
-	log_debug("snmp \"%s\": session to %s (%s, v%s, timeout %u ms, %d retries)", c->name,
-		  p->addr, p->peername, p->version == SNMP_VERSION_1 ? "1" : "2c", c->timeout_ms,
-		  p->retries);
+	if (p->usm != NULL)
+		log_debug("snmp \"%s\": session to %s (%s, v3 user \"%s\" %s%s%s%s%s, timeout %u "
+			  "ms, %d retries)",
+			  c->name, p->addr, p->peername, p->usm->name,
+			  csnmp_usm_level_str(p->usm->level), p->usm->auth ? " " : "",
+			  p->usm->auth ? p->usm->auth->name : "", p->usm->priv ? "/" : "",
+			  p->usm->priv ? p->usm->priv->name : "", c->timeout_ms, p->retries);
+	else
+		log_debug("snmp \"%s\": session to %s (%s, v%s, timeout %u ms, %d retries)",
+			  c->name, p->addr, p->peername, p->version == SNMP_VERSION_1 ? "1" : "2c",
+			  c->timeout_ms, p->retries);
 	return 0;
 }
 
 void csnmp_session_close(struct csnmp_priv *p)
 {
+	struct csnmp_link *l = p->link;
+
 	p->closing = 1;
+	if (l != NULL) {
+		/* its slots are free for the others, its queued requests gone */
+		csnmp_unqueue(p);
+		csnmp_unhold(l);
+		l->sh->busy -= l->busy;
+		l->busy = 0;
+		if (l->sh->head != NULL)
+			event_active(l->sh->ev_dispatch, EV_TIMEOUT, 1);
+		csnmp_user_detach(p);
+		event_free(l->ev_wait);
+		free(l);
+		p->link = NULL;
+	}
 	if (p->ev_read != NULL)
 		event_free(p->ev_read);
 	if (p->ev_timer != NULL)

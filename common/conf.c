@@ -541,6 +541,8 @@ static const struct conf_bound {
     {"root", "batch_ms", 10, 60000, " ms"},
     {"root", "queue_batches", 1, 1000000, ""},
     {"root", "max_frame", 4096, 16 * 1024 * 1024, " bytes"},
+    {"root", "snmp_in_flight", 1, 100000, " requests"},
+    {"snmp", "in_flight", 1, 64, " requests"},
     {"root", "step", 1, 3600, " s"},
     {"root", "store_queue", 1, 1000000, ""},
     {"root", "quarantine_retry", 1, 86400, " s"},
