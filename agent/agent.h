@@ -33,6 +33,7 @@ struct agent_conf {
 	unsigned long long spool_size;  /* bound on the spool's segment files */
 	unsigned spool_fsync;           /* seconds between fsyncs; 0: every batch */
 	int spool_dir_line;             /* where spool_dir was set, for --check-config */
+	char *profile_dir;              /* where profile = "NAME" looks for NAME.conf */
 	unsigned failback_s; /* away from the first collector: try it this often; 0: never */
 	unsigned max_frame;
 	unsigned snmp_in_flight; /* SNMP requests in flight at once, all devices together */

@@ -13,6 +13,7 @@
 #include "check.h"
 #include "conf.h"
 #include "log.h"
+#include "profile.h"
 #include "rrdpath.h"
 #include "xmalloc.h"
 
@@ -25,6 +26,14 @@
  */
 static struct agent_conf *loading;
 static struct conf_index *loading_names, *loading_hosts, *loading_paths;
+static struct profile_set *loading_profiles;
+
+/* Where profiles are read when the file does not say (set by the build). */
+#ifndef VAKT_PROFILE_DIR
+#define VAKT_PROFILE_DIR "/usr/local/share/vakt/profiles"
+#endif
+/* Lists a profile adds to instead of replacing: `profile = {"linux", "ups"}` polls both groups. */
+static const char *const profile_lists_add[] = {"mibs", NULL};
 
 /* Bounds of queue_size: below a few frames the queue holds nothing useful. */
 #define QUEUE_SIZE_MIN (1LL << 20)
@@ -93,6 +102,35 @@ static int validate_spool_dir(cfg_t *cfg, cfg_opt_t *opt)
 	else if (loading != NULL)
 		loading->spool_dir_line = cfg->line;
 	return 0; /* reported: parsing goes on and fails at the end */
+}
+
+/* A relative profile_dir is taken from the config file's own directory. */
+static int validate_profile_dir(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+	const char *slash;
+
+	if (s == NULL || *s == '\0') {
+		cfg_error(cfg, "profile_dir must not be empty");
+		return 0; /* reported: parsing goes on and fails at the end */
+	}
+	if (loading == NULL)
+		return 0;
+	if (loading_profiles != NULL && profile_set_first_use(loading_profiles) != 0) {
+		cfg_error(cfg,
+			  "profile_dir must come before the first section that names a profile "
+			  "(line %d)",
+			  profile_set_first_use(loading_profiles));
+		return 0; /* reported: parsing goes on and fails at the end */
+	}
+	free(loading->profile_dir);
+	slash = strrchr(loading->path, '/');
+	if (s[0] == '/' || slash == NULL)
+		loading->profile_dir = xstrdup(s);
+	else
+		xasprintf(&loading->profile_dir, "%.*s/%s", (int)(slash - loading->path),
+			  loading->path, s);
+	return 0;
 }
 
 static int validate_collector(cfg_t *cfg, cfg_opt_t *opt)
@@ -214,6 +252,10 @@ static int validate_check(cfg_t *cfg, cfg_opt_t *opt)
 	} else {
 		kind = check_kind_find(cfg_name(sec));
 	}
+	/* a profile's keys are the section's defaults, interval and timeout too */
+	if (opt_in(kind->opts, "profile") &&
+	    profile_apply(loading_profiles, sec, loading->profile_dir, profile_lists_add) < 0)
+		return 0; /* reported: go on, add no check */
 	if ((bad = foreign_key(sec, kind)) != NULL) {
 		conf_section_error(sec, "key '%s' does not apply to kind \"%s\"", bad, kind->name);
 		return 0; /* reported: go on, add no check */
@@ -296,6 +338,7 @@ struct agent_conf *agent_conf_load(const char *path)
 	    CFG_INT("failback", 30, CFGF_NONE),
 	    CFG_INT("max_frame", 1048576, CFGF_NONE),
 	    CFG_INT("snmp_in_flight", 256, CFGF_NONE),
+	    CFG_STR("profile_dir", NULL, CFGF_NODEFAULT),
 	    CFG_BOOL("insecure", cfg_false, CFGF_NONE),
 	    CFG_SEC("tls", tls_opts, CFGF_NODEFAULT),
 	    CFG_SEC("snmp", snmp_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
@@ -321,6 +364,7 @@ struct agent_conf *agent_conf_load(const char *path)
 	cfg_set_validate_func(cfg, "spool_size", validate_spool_size);
 	cfg_set_validate_func(cfg, "spool_fsync", validate_spool_fsync);
 	cfg_set_validate_func(cfg, "failback", validate_failback);
+	cfg_set_validate_func(cfg, "profile_dir", validate_profile_dir);
 	cfg_set_validate_func(cfg, "collector|address", conf_validate_hostport);
 	cfg_set_validate_func(cfg, "collector|server_name", conf_validate_name);
 	conf_transport_validate(cfg, 0);
@@ -332,7 +376,9 @@ struct agent_conf *agent_conf_load(const char *path)
 	cfg_set_validate_func(cfg, "probe", validate_check);
 
 	conf->path = xstrdup(path);
+	conf->profile_dir = xstrdup(VAKT_PROFILE_DIR);
 	loading = conf;
+	loading_profiles = profile_set_new(snmp_opts);
 	loading_names = conf_index_new();
 	loading_hosts = conf_index_new();
 	loading_paths = conf_index_new();
@@ -342,6 +388,8 @@ struct agent_conf *agent_conf_load(const char *path)
 	conf_index_free(loading_names);
 	conf_index_free(loading_hosts);
 	conf_index_free(loading_paths);
+	profile_set_free(loading_profiles);
+	loading_profiles = NULL;
 	loading_paths = NULL;
 	loading_names = loading_hosts = NULL;
 	loading = NULL;
@@ -439,6 +487,7 @@ void agent_conf_free(struct agent_conf *conf)
 	free(conf->site);
 	free(conf->name);
 	free(conf->spool_dir);
+	free(conf->profile_dir);
 	free(conf->path);
 	free(conf);
 }

@@ -20,6 +20,7 @@
 #include "check.h"
 #include "log.h"
 #include "resolve.h"
+#include "snmp_data.h"
 
 /* Internal names use csnmp_ / CSNMP_: net-snmp owns the snmp_ / SNMP_ namespace. */
 #define CSNMP_DEFAULT_PORT       161
@@ -186,7 +187,8 @@ struct csnmp_priv {
 	unsigned max_reps; /* GETBULK max-repetitions */
 	struct csnmp_if *ifs;
 	size_t nifs;
-	size_t nnames; /* entries that need a lookup */
+	struct csnmp_data data; /* host, UPS and custom values (snmp_data.h) */
+	size_t nnames;          /* entries that need a lookup */
 
 	void *sessp;
 	struct event *ev_read, *ev_timer, *ev_kick;

@@ -34,6 +34,10 @@ cfg_opt_t csnmp_opts[] = {
     CFG_STR("priv_password", NULL, CFGF_NODEFAULT),
     CFG_STR("context", NULL, CFGF_NODEFAULT),
     CFG_INT("in_flight", 1, CFGF_NONE),
+    /* snmp_data.h: host, UPS and custom values, and the profiles giving defaults */
+    CFG_STR_LIST("profile", NULL, CFGF_NONE),
+    CFG_STR_LIST("mibs", NULL, CFGF_NONE),
+    CSNMP_OID_SECTION,
     CFG_END(),
 };
 
@@ -44,6 +48,7 @@ void csnmp_priv_free(struct csnmp_priv *p)
 	for (size_t i = 0; i < p->nifs; i++)
 		free(p->ifs[i].cfg);
 	free(p->ifs);
+	csnmp_data_free(&p->data);
 	free(p->items);
 	csnmp_table_free(&p->names);
 	csnmp_usm_free(p->usm);
@@ -210,6 +215,8 @@ int csnmp_parse_config(struct check *c, cfg_t *sec)
 	p->max_reps = (unsigned)reps;
 
 	if (csnmp_parse_ifs(sec, p) < 0)
+		bad = 1;
+	if (csnmp_data_parse(sec, &p->data) < 0)
 		bad = 1;
 	if (bad) {
 		csnmp_priv_free(p);

@@ -326,7 +326,7 @@ struct conf_parked {
 	unsigned n, cap;
 	struct conf_index *titles;
 };
-static struct {
+static struct conf_state {
 	struct conf_wrapped *wrapped;
 	size_t nwrapped;
 	struct conf_parked *parked;
@@ -443,17 +443,55 @@ static void wrap_validators(cfg_opt_t *opts, const char *section, int top)
 	}
 }
 
+/* The state of one parse, saved while a file read from inside it (a profile) is parsed. */
+struct conf_saved {
+	unsigned nerrors, nerr_secs, last_n;
+	const cfg_t *err_secs[CONF_ERR_SECTIONS];
+	const cfg_opt_t *last_opt;
+	struct conf_state p;
+};
+
+static void conf_save(struct conf_saved *s)
+{
+	s->nerrors = conf_nerrors;
+	s->nerr_secs = conf_nerr_secs;
+	memcpy(s->err_secs, conf_err_secs, sizeof(s->err_secs));
+	s->last_opt = conf_last_opt;
+	s->last_n = conf_last_n;
+	s->p = conf_p;
+}
+
+/* Back to the outer parse, which fails too if the inner one had errors. */
+static void conf_restore(const struct conf_saved *s)
+{
+	conf_nerrors += s->nerrors;
+	conf_nerr_secs = s->nerr_secs;
+	memcpy(conf_err_secs, s->err_secs, sizeof(conf_err_secs));
+	conf_last_opt = s->last_opt;
+	conf_last_n = s->last_n;
+	conf_p = s->p;
+}
+
+/* A file that cannot be parsed at all: a nested parse's outer one fails too. */
+static int early_failure(int nested)
+{
+	if (nested)
+		conf_nerrors++;
+	return -1;
+}
+
 int conf_parse_file(cfg_t *cfg, const char *path)
 {
 	FILE *f = fopen(path, "r"), *mem;
+	struct conf_saved outer;
 	char *buf;
 	size_t len;
 	long slen;
-	int r;
+	int r, nested = conf_p.root != NULL;
 
 	if (f == NULL) {
 		fprintf(conf_error_stream(), "%s: cannot read: %s\n", path, strerror(errno));
-		return -1;
+		return early_failure(nested);
 	}
 	buf = malloc(CONF_FILE_MAX + 1);
 	len = buf ? fread(buf, 1, CONF_FILE_MAX + 1, f) : 0;
@@ -462,7 +500,7 @@ int conf_parse_file(cfg_t *cfg, const char *path)
 			len > CONF_FILE_MAX ? "larger than 4 MiB" : strerror(errno));
 		fclose(f);
 		free(buf);
-		return -1;
+		return early_failure(nested);
 	}
 	fclose(f);
 	/*
@@ -474,17 +512,21 @@ int conf_parse_file(cfg_t *cfg, const char *path)
 	slen = strip_comments(buf, len, path);
 	if (slen < 0) {
 		free(buf);
-		return -1;
+		return early_failure(nested);
 	}
 	len = (size_t)slen;
 	mem = fmemopen(buf, len ? len : 1, "r");
 	if (mem == NULL) {
 		fprintf(conf_error_stream(), "%s: cannot read: %s\n", path, strerror(errno));
 		free(buf);
-		return -1;
+		return early_failure(nested);
 	}
 	if (len == 0)
 		buf[0] = '\n';
+	if (nested) {
+		conf_save(&outer);
+		memset(&conf_p, 0, sizeof(conf_p));
+	}
 	cfg_set_error_function(cfg, conf_errfunc);
 	free(cfg->filename);
 	cfg->filename = strdup(path);
@@ -501,7 +543,10 @@ int conf_parse_file(cfg_t *cfg, const char *path)
 	memset(&conf_p, 0, sizeof(conf_p));
 	fclose(mem);
 	free(buf);
-	return r == CFG_SUCCESS && conf_nerrors == 0 ? 0 : -1;
+	r = r == CFG_SUCCESS && conf_nerrors == 0 ? 0 : -1;
+	if (nested)
+		conf_restore(&outer);
+	return r;
 }
 
 int conf_had_errors(const cfg_t *sec)

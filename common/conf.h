@@ -23,6 +23,9 @@ FILE *conf_error_stream(void);
  * the schema's own checks it refuses what would silently change meaning: a
  * comment or string never closed, a comment glued to an unquoted value, a
  * scalar key set twice in one section, a titled section defined twice.
+ * It may run inside a validator of another parse (a profile file read while
+ * the section naming it is checked): the outer parse keeps its state and
+ * fails too when this one had errors.
  */
 int conf_parse_file(cfg_t *cfg, const char *path);
 
