@@ -145,7 +145,8 @@ static void test_oid_and_mibs_mistakes_name_their_lines(void **state)
 /* Every profile shipped in deploy/profiles loads, alone and all together. */
 static void test_shipped_profiles_load(void **state)
 {
-	static const char *const shipped[] = {"ups", "linux", "windows", "printer"};
+	static const char *const shipped[] = {"switch", "router",  "ups",
+					      "linux",  "windows", "printer"};
 	char path[] = "/tmp/vakt-test-profiles.XXXXXX";
 	int fd = mkstemp(path);
 	FILE *f = fdopen(fd, "w");
@@ -165,7 +166,7 @@ static void test_shipped_profiles_load(void **state)
 	conf = agent_conf_load(path);
 	unlink(path);
 	assert_non_null(conf);
-	assert_int_equal(conf->nchecks, 5);
+	assert_int_equal(conf->nchecks, 7);
 	agent_conf_free(conf);
 }
 
