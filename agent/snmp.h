@@ -4,8 +4,8 @@
  * agent's loop, SNMPv3 engine discovery and the agent's bound on requests in
  * flight), snmp_usm.c (a device's SNMPv3 user), snmp_walk.c (the table
  * walker), snmp_if.c (interface names to ifIndex), snmp_get.c (the values)
- * and check_snmp.c (the run). Nothing outside agent/snmp_*.c, check_snmp.c
- * and discover.c (which shares the session set-up) includes it.
+ * and check_snmp.c (the run). Nothing outside agent/snmp_*.c, check_snmp.c,
+ * discover.c and check_trap.c (which share the library set-up) includes it.
  */
 #ifndef VAKT_SNMP_H
 #define VAKT_SNMP_H

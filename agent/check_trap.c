@@ -1,0 +1,685 @@
+/*
+ * check_trap.c - the "trap" probe: a UDP listener for SNMP v1/v2c/v3 traps
+ * and informs (informs answered), each turned into an event (trap_map.c)
+ * for the collector's event rules. Senders outside `hosts` are refused and
+ * each sender is held to `rate`/`burst` before anything is decoded; every
+ * refusal and unreadable packet is a log line naming the peer, at most one a
+ * minute per kind. Never blocks the loop, never trusts a byte it received.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "check.h"
+#include "conf.h"
+#include "log.h"
+#include "snmp.h"
+#include "timeutil.h"
+#include "trap_map.h"
+#include "xmalloc.h"
+
+#include <net-snmp/library/large_fd_set.h>
+
+#define TRAP_DEFAULT_ADDRESS "0.0.0.0:162"
+#define TRAP_HOSTS_MAX       256
+#define TRAP_SENDERS_MAX     256 /* senders whose rate is tracked; the stalest goes first */
+#define TRAP_ENGINES_MAX     64
+#define TRAP_COMPLAIN_S      60.0
+
+/* One entry of `hosts`: an address and how many leading bits must match. */
+struct trap_net {
+	int family;
+	unsigned char addr[16];
+	unsigned bits;
+};
+
+/* A sender's token bucket. */
+struct trap_sender {
+	int family;
+	unsigned char addr[16];
+	double tokens;
+	double last; /* monotonic seconds of its last packet */
+};
+
+/* Why the last packet read did not reach the callback: net-snmp's counters. */
+static const struct {
+	int stat;
+	int auth; /* a credential problem rather than a malformed packet */
+	const char *why;
+} trap_stats[] = {
+    {STAT_SNMPINASNPARSEERRS, 0, "not a well-formed SNMP message"},
+    {STAT_SNMPINBADVERSIONS, 0, "an SNMP version this listener does not speak"},
+    {STAT_SNMPINVALIDMSGS, 0, "an invalid SNMP message"},
+    {STAT_SNMPUNKNOWNSECURITYMODELS, 0, "an unknown security model"},
+    {STAT_USMSTATSUNKNOWNUSERNAMES, 1,
+     "a v3 user (or sender engine ID) the listener does not know"},
+    {STAT_USMSTATSWRONGDIGESTS, 1, "v3 authentication failed (wrong auth password?)"},
+    {STAT_USMSTATSDECRYPTIONERRORS, 1, "a v3 message that does not decrypt (wrong priv password?)"},
+    {STAT_USMSTATSUNSUPPORTEDSECLEVELS, 1, "a v3 security level the user does not have"},
+    {STAT_USMSTATSNOTINTIMEWINDOWS, 1, "a v3 message outside the time window"},
+};
+#define NSTATS        (sizeof(trap_stats) / sizeof(trap_stats[0]))
+#define WHY_COMMUNITY NSTATS       /* reasons past net-snmp's: a community not listed */
+#define WHY_NOT_TRAP  (NSTATS + 1) /* decoded, but no trap */
+
+struct trap_listener {
+	struct check *c;
+	char address[300]; /* as configured */
+	char spec[320];    /* net-snmp's transport: "udp:127.0.0.1:162" */
+	char **communities;
+	size_t ncommunities;
+	struct trap_net hosts[TRAP_HOSTS_MAX];
+	size_t nhosts;
+	unsigned rate, burst;
+	/* v3: one USM user, known with each sender's engine ID and our own (informs) */
+	char *user, *auth, *auth_pw, *priv, *priv_pw;
+	char *engine_ids[TRAP_ENGINES_MAX];
+	size_t nengines;
+	int users_made;
+
+	netsnmp_transport *transport; /* bound in open_privileged: port 162 needs root */
+	void *sessp;
+	struct event *ev;
+	int64_t last_ms;
+	struct trap_sender senders[TRAP_SENDERS_MAX];
+	size_t nsenders;
+	/* the packet being read: 1 from pre_parse, 0 once a trap, 2 once something else */
+	char peer[INET6_ADDRSTRLEN + 8];
+	char peer_ip[INET6_ADDRSTRLEN];
+	int pending;
+	/* since start, and since the last run */
+	uint64_t traps, refused, dropped, unreadable;
+	uint64_t run_traps, run_refused, run_dropped, run_unreadable;
+	/* one line a minute for each: refused by hosts, over the rate, and each reason below */
+	struct complaint c_refused, c_rate, c_why[NSTATS + 2];
+};
+
+static cfg_opt_t trap_opts[] = {
+    CFG_STR("address", NULL, CFGF_NODEFAULT),
+    CFG_STR_LIST("hosts", NULL, CFGF_NODEFAULT),
+    CFG_STR_LIST("communities", NULL, CFGF_NODEFAULT),
+    CFG_INT("rate", 10, CFGF_NONE),
+    CFG_INT("burst", 50, CFGF_NONE),
+    CFG_STR("security_name", NULL, CFGF_NODEFAULT),
+    CFG_STR("auth_protocol", "SHA", CFGF_NONE),
+    CFG_STR("auth_password", NULL, CFGF_NODEFAULT),
+    CFG_STR("priv_protocol", "AES", CFGF_NONE),
+    CFG_STR("priv_password", NULL, CFGF_NODEFAULT),
+    CFG_STR_LIST("engine_ids", NULL, CFGF_NODEFAULT),
+    CFG_END(),
+};
+
+/* "10.1.0.0/24", "10.1.0.2", "::1", "2001:db8::/32" */
+static int parse_net(const char *s, struct trap_net *n)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
+	unsigned max;
+
+	if (strlen(s) >= sizeof(buf))
+		return -1;
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	memset(n, 0, sizeof(*n));
+	if (inet_pton(AF_INET, buf, n->addr) == 1)
+		n->family = AF_INET, max = 32;
+	else if (inet_pton(AF_INET6, buf, n->addr) == 1)
+		n->family = AF_INET6, max = 128;
+	else
+		return -1;
+	n->bits = max;
+	if (slash != NULL) {
+		unsigned long b = strtoul(slash + 1, &end, 10);
+
+		if (slash[1] == '\0' || *end != '\0' || b > max)
+			return -1;
+		n->bits = (unsigned)b;
+	}
+	return 0;
+}
+
+static int net_has(const struct trap_net *n, int family, const unsigned char *addr)
+{
+	unsigned full = n->bits / 8, rest = n->bits % 8;
+
+	if (n->family != family || memcmp(n->addr, addr, full) != 0)
+		return 0;
+	return rest == 0 || ((n->addr[full] ^ addr[full]) & (0xff << (8 - rest))) == 0;
+}
+
+/* Hex digits, with or without "0x": 5 to 32 bytes (RFC 3411). */
+static int engine_id_ok(const char *s)
+{
+	size_t n;
+
+	if (strncmp(s, "0x", 2) == 0 || strncmp(s, "0X", 2) == 0)
+		s += 2;
+	n = strlen(s);
+	return n >= 10 && n <= 64 && n % 2 == 0 && strspn(s, "0123456789abcdefABCDEF") == n;
+}
+
+/* What net-snmp's createUser line can carry: no quotes, no blanks at the ends. */
+static int password_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 8 || n > 256 || s[0] == ' ' || s[n - 1] == ' ')
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\'' || *p == '\\')
+			return 0;
+	return 1;
+}
+
+static char *dup_or_null(cfg_t *sec, const char *key)
+{
+	return cfg_size(sec, key) > 0 && cfg_getstr(sec, key) != NULL
+		   ? xstrdup(cfg_getstr(sec, key))
+		   : NULL;
+}
+
+static void trap_priv_free(struct trap_listener *p)
+{
+	for (size_t i = 0; i < p->ncommunities; i++)
+		free(p->communities[i]);
+	free(p->communities);
+	for (size_t i = 0; i < p->nengines; i++)
+		free(p->engine_ids[i]);
+	free(p->user);
+	free(p->auth);
+	free(p->auth_pw);
+	free(p->priv);
+	free(p->priv_pw);
+	free(p);
+}
+
+static int trap_parse_v3(struct trap_listener *p, cfg_t *sec)
+{
+	static const char *const auths[] = {"MD5",     "SHA",     "SHA-224",
+					    "SHA-256", "SHA-384", "SHA-512"};
+	static const char *const privs[] = {"DES", "AES"};
+	int bad = 0, found = 0;
+
+	p->user = dup_or_null(sec, "security_name");
+	p->auth = xstrdup(cfg_getstr(sec, "auth_protocol"));
+	p->priv = xstrdup(cfg_getstr(sec, "priv_protocol"));
+	p->auth_pw = dup_or_null(sec, "auth_password");
+	p->priv_pw = dup_or_null(sec, "priv_password");
+	if (p->user == NULL) {
+		if (p->auth_pw || p->priv_pw || cfg_size(sec, "engine_ids") > 0) {
+			conf_section_error(sec, "auth_password, priv_password and engine_ids need "
+						"'security_name'");
+			bad = 1;
+		}
+		return bad ? -1 : 0;
+	}
+	if (*p->user == '\0' || strlen(p->user) > 32 || strpbrk(p->user, " \"'\\") != NULL) {
+		conf_section_error(
+		    sec, "security_name must be 1..32 characters without blanks or quotes");
+		bad = 1;
+	}
+	for (size_t i = 0; i < sizeof(auths) / sizeof(auths[0]); i++)
+		found |= strcmp(p->auth, auths[i]) == 0;
+	if (!found) {
+		conf_section_error(
+		    sec,
+		    "auth_protocol must be MD5, SHA, SHA-224, SHA-256, SHA-384 or SHA-512, "
+		    "got \"%s\"",
+		    p->auth);
+		bad = 1;
+	}
+	found = 0;
+	for (size_t i = 0; i < sizeof(privs) / sizeof(privs[0]); i++)
+		found |= strcmp(p->priv, privs[i]) == 0;
+	if (!found) {
+		conf_section_error(sec, "priv_protocol must be AES or DES, got \"%s\"", p->priv);
+		bad = 1;
+	}
+	/* the secrets never appear in a message: only which key is wrong */
+	if (p->auth_pw != NULL && !password_ok(p->auth_pw)) {
+		conf_section_error(sec, "auth_password must be 8..256 characters without quotes, "
+					"backslashes or control characters");
+		bad = 1;
+	}
+	if (p->priv_pw != NULL && !password_ok(p->priv_pw)) {
+		conf_section_error(sec, "priv_password must be 8..256 characters without quotes, "
+					"backslashes or control characters");
+		bad = 1;
+	}
+	if (p->priv_pw != NULL && p->auth_pw == NULL) {
+		conf_section_error(sec, "priv_password needs auth_password (authPriv)");
+		bad = 1;
+	}
+	if (cfg_size(sec, "engine_ids") > TRAP_ENGINES_MAX) {
+		conf_section_error(sec, "engine_ids holds at most %d engine IDs", TRAP_ENGINES_MAX);
+		return -1;
+	}
+	for (unsigned i = 0; i < cfg_size(sec, "engine_ids"); i++) {
+		const char *e = cfg_getnstr(sec, "engine_ids", i);
+
+		if (!engine_id_ok(e)) {
+			conf_section_error(sec, "engine_ids: \"%s\" is not 5..32 bytes in hex", e);
+			bad = 1;
+			continue;
+		}
+		p->engine_ids[p->nengines++] = xstrdup(e);
+	}
+	return bad ? -1 : 0;
+}
+
+static int trap_parse_config(struct check *c, cfg_t *sec)
+{
+	static const char *const req[] = {"hosts", NULL};
+	struct trap_listener *p;
+	const char *addr = cfg_size(sec, "address") ? cfg_getstr(sec, "address") : NULL;
+	char host[256];
+	unsigned port;
+	const char *why;
+	struct sockaddr_storage ss;
+	int sslen = sizeof(ss), bad = 0;
+	long rate = cfg_getint(sec, "rate"), burst = cfg_getint(sec, "burst");
+
+	if (conf_require(sec, req) < 0)
+		return -1;
+	p = xcalloc(1, sizeof(*p));
+	p->c = c;
+	if (addr == NULL)
+		addr = TRAP_DEFAULT_ADDRESS;
+	snprintf(p->address, sizeof(p->address), "%s", addr);
+	if (conf_split_hostport(addr, host, sizeof(host), &port, 162, &why) < 0) {
+		conf_section_error(sec, "address \"%s\": %s", addr, why);
+		bad = 1;
+	} else {
+		snprintf(p->spec, sizeof(p->spec), strchr(host, ':') ? "[%s]:%u" : "%s:%u", host,
+			 port);
+		if (evutil_parse_sockaddr_port(p->spec, (struct sockaddr *)&ss, &sslen) < 0) {
+			conf_section_error(sec,
+					   "address \"%s\": the listener needs a numeric "
+					   "address",
+					   addr);
+			bad = 1;
+		}
+		snprintf(p->spec, sizeof(p->spec), strchr(host, ':') ? "udp6:[%s]:%u" : "udp:%s:%u",
+			 host, port);
+	}
+	if (cfg_size(sec, "hosts") > TRAP_HOSTS_MAX) {
+		conf_section_error(sec, "hosts holds at most %d entries", TRAP_HOSTS_MAX);
+		bad = 1;
+	} else {
+		for (unsigned i = 0; i < cfg_size(sec, "hosts"); i++) {
+			const char *h = cfg_getnstr(sec, "hosts", i);
+
+			if (parse_net(h, &p->hosts[p->nhosts]) < 0) {
+				conf_section_error(sec,
+						   "hosts: \"%s\" is not an address or "
+						   "address/prefix",
+						   h);
+				bad = 1;
+				continue;
+			}
+			p->nhosts++;
+		}
+	}
+	if (rate < 1 || rate > 100000) {
+		conf_section_error(sec, "rate must be 1..100000 traps a second per sender, got %ld",
+				   rate);
+		bad = 1;
+	}
+	if (burst < 1 || burst > 100000) {
+		conf_section_error(sec, "burst must be 1..100000 traps, got %ld", burst);
+		bad = 1;
+	}
+	p->rate = (unsigned)rate;
+	p->burst = (unsigned)burst;
+	p->ncommunities = cfg_size(sec, "communities");
+	p->communities = xcalloc(p->ncommunities + 1, sizeof(*p->communities));
+	for (size_t i = 0; i < p->ncommunities; i++)
+		p->communities[i] = xstrdup(cfg_getnstr(sec, "communities", (unsigned)i));
+	if (trap_parse_v3(p, sec) < 0)
+		bad = 1;
+	if (bad) {
+		trap_priv_free(p);
+		return -1;
+	}
+	c->priv = p;
+	return 0;
+}
+
+static int trap_kind_init(struct agent *a, void **state)
+{
+	(void)a;
+	(void)state;
+	csnmp_lib_init();
+	return 0;
+}
+
+static int trap_open_privileged(struct check *c)
+{
+	struct trap_listener *p = c->priv;
+
+	if (p->transport != NULL)
+		return 0;
+	csnmp_lib_init();
+	p->transport = netsnmp_transport_open_server("vakt", p->spec);
+	if (p->transport == NULL)
+		return check_start_error(c,
+					 "cannot listen for traps on UDP %s (in use, or the "
+					 "agent may not bind it)",
+					 p->address);
+	return 0;
+}
+
+/* The sender as "10.1.0.2:49152" (peer) and "10.1.0.2" (ip); its bytes in addr. */
+static int sender_of(const void *data, int len, char *peer, size_t plen, char *ip, size_t iplen,
+		     int *family, unsigned char addr[16])
+{
+	const struct sockaddr *sa = data;
+	unsigned port;
+
+	/* a UDP transport's data starts with the remote address (netsnmp_indexed_addr_pair) */
+	if (sa == NULL || len < (int)sizeof(struct sockaddr_in))
+		return -1;
+	memset(addr, 0, 16);
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = data;
+
+		memcpy(addr, &in->sin_addr, 4);
+		port = ntohs(in->sin_port);
+	} else if (sa->sa_family == AF_INET6 && len >= (int)sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *in6 = data;
+
+		memcpy(addr, &in6->sin6_addr, 16);
+		port = ntohs(in6->sin6_port);
+	} else {
+		return -1;
+	}
+	*family = sa->sa_family;
+	if (inet_ntop(*family, addr, ip, (socklen_t)iplen) == NULL)
+		return -1;
+	snprintf(peer, plen, *family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
+	return 0;
+}
+
+/* 1 when the sender may send one more now (token bucket of rate/s up to burst). */
+static int sender_allowed(struct trap_listener *p, int family, const unsigned char addr[16])
+{
+	struct trap_sender *s = NULL, *stalest = NULL;
+	double now = mono_now();
+
+	for (size_t i = 0; i < p->nsenders && s == NULL; i++) {
+		if (p->senders[i].family == family && memcmp(p->senders[i].addr, addr, 16) == 0)
+			s = &p->senders[i];
+		else if (stalest == NULL || p->senders[i].last < stalest->last)
+			stalest = &p->senders[i];
+	}
+	if (s == NULL) {
+		s = p->nsenders < TRAP_SENDERS_MAX ? &p->senders[p->nsenders++] : stalest;
+		s->family = family;
+		memcpy(s->addr, addr, 16);
+		s->tokens = p->burst;
+		s->last = now;
+	}
+	s->tokens += (now - s->last) * p->rate;
+	if (s->tokens > p->burst)
+		s->tokens = p->burst;
+	s->last = now;
+	if (s->tokens < 1)
+		return 0;
+	s->tokens -= 1;
+	return 1;
+}
+
+/* Before net-snmp decodes anything: the allow-list, then the sender's rate. */
+static int trap_pre_parse(netsnmp_session *sess, netsnmp_transport *t, void *data, int len)
+{
+	struct trap_listener *p = sess->callback_magic;
+	unsigned char addr[16];
+	int family, allowed = 0;
+
+	(void)t;
+	p->pending = 0;
+	if (sender_of(data, len, p->peer, sizeof(p->peer), p->peer_ip, sizeof(p->peer_ip), &family,
+		      addr) < 0)
+		return 0;
+	for (size_t i = 0; i < p->nhosts && !allowed; i++)
+		allowed = net_has(&p->hosts[i], family, addr);
+	if (!allowed) {
+		p->refused++;
+		p->run_refused++;
+		log_complain(&p->c_refused, TRAP_COMPLAIN_S,
+			     "trap listener \"%s\" (%s): refused a packet from %s: not in hosts "
+			     "(%llu refused so far)",
+			     p->c->name, p->address, p->peer, (unsigned long long)p->refused);
+		return 0;
+	}
+	if (!sender_allowed(p, family, addr)) {
+		p->dropped++;
+		p->run_dropped++;
+		log_complain(&p->c_rate, TRAP_COMPLAIN_S,
+			     "trap listener \"%s\" (%s): %s sends more than %u traps a second "
+			     "(burst %u): the excess is dropped (%llu so far)",
+			     p->c->name, p->address, p->peer, p->rate, p->burst,
+			     (unsigned long long)p->dropped);
+		return 0;
+	}
+	p->pending = 1;
+	return 1;
+}
+
+/* A packet that is no trap (auth 0), or whose credentials are wrong (auth 1). */
+static void trap_unreadable(struct trap_listener *p, size_t idx, int auth, const char *why)
+{
+	p->unreadable++;
+	p->run_unreadable++;
+	log_complain(&p->c_why[idx], TRAP_COMPLAIN_S,
+		     "trap listener \"%s\" (%s): %s packet from %s: %s (%llu so far)", p->c->name,
+		     p->address, auth ? "refused" : "unreadable", p->peer, why,
+		     (unsigned long long)p->unreadable);
+}
+
+static int community_ok(const struct trap_listener *p, const netsnmp_pdu *pdu)
+{
+	if (p->ncommunities == 0)
+		return 1;
+	for (size_t i = 0; i < p->ncommunities; i++)
+		if (pdu->community != NULL && pdu->community_len == strlen(p->communities[i]) &&
+		    memcmp(pdu->community, p->communities[i], pdu->community_len) == 0)
+			return 1;
+	return 0;
+}
+
+static void trap_answer_inform(struct trap_listener *p, netsnmp_pdu *pdu)
+{
+	netsnmp_pdu *reply = snmp_clone_pdu(pdu);
+
+	if (reply == NULL)
+		fatalx("trap listener \"%s\": out of memory answering an inform", p->c->name);
+	reply->command = SNMP_MSG_RESPONSE;
+	reply->errstat = 0;
+	reply->errindex = 0;
+	if (snmp_sess_send(p->sessp, reply) == 0) {
+		snmp_free_pdu(reply);
+		log_debug("trap listener \"%s\": cannot answer the inform of %s", p->c->name,
+			  p->peer);
+	}
+}
+
+/* net-snmp calls this for each message it decoded (and authenticated). */
+static int trap_cb(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, void *arg)
+{
+	struct trap_listener *p = arg;
+	struct trap_event ev;
+	const char *why;
+	int64_t now;
+
+	(void)sess;
+	(void)reqid;
+	if (op != NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE || pdu == NULL || p->pending != 1)
+		return 1;
+	if (pdu->command != SNMP_MSG_TRAP && pdu->command != SNMP_MSG_TRAP2 &&
+	    pdu->command != SNMP_MSG_INFORM) {
+		/* also what net-snmp hands over when a v3 message failed: its counters say why */
+		p->pending = 2;
+		return 1;
+	}
+	p->pending = 0;
+	if (pdu->version != SNMP_VERSION_3 && !community_ok(p, pdu)) {
+		/* the community is a secret: never in a log line */
+		trap_unreadable(p, WHY_COMMUNITY, 1, "a community not in communities");
+		return 1;
+	}
+	if (trap_map(pdu, &ev, &why) < 0) {
+		trap_unreadable(p, WHY_NOT_TRAP, 0, why);
+		return 1;
+	}
+	if (pdu->command == SNMP_MSG_INFORM)
+		trap_answer_inform(p, pdu);
+	/* one check's events never share a millisecond: the collector drops a replay by time */
+	now = wall_now_ms();
+	p->last_ms = now > p->last_ms ? now : p->last_ms + 1;
+	p->traps++;
+	p->run_traps++;
+	log_debug("trap listener \"%s\": %s from %s%s%s%s%s", p->c->name, ev.name, p->peer,
+		  ev.instance[0] ? " interface " : "", ev.instance, ev.text[0] ? ": " : "",
+		  ev.text);
+	check_event(p->c, p->last_ms, p->peer_ip, ev.instance, ev.name, ev.oid, ev.text, p->peer);
+	return 1;
+}
+
+static void trap_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct trap_listener *p = arg;
+	netsnmp_large_fd_set fds;
+	u_int before[NSTATS];
+
+	(void)what;
+	for (size_t i = 0; i < NSTATS; i++)
+		before[i] = snmp_get_statistic(trap_stats[i].stat);
+	p->pending = 0;
+	netsnmp_large_fd_set_init(&fds, fd + 1);
+	NETSNMP_LARGE_FD_SET(fd, &fds);
+	snmp_sess_read2(p->sessp, &fds);
+	netsnmp_large_fd_set_cleanup(&fds);
+	if (!p->pending)
+		return; /* refused before decoding, or handled */
+	/* accepted by pre_parse, no trap came of it: net-snmp's counters say why */
+	for (size_t i = 0; i < NSTATS; i++)
+		if (snmp_get_statistic(trap_stats[i].stat) != before[i]) {
+			p->pending = 0;
+			trap_unreadable(p, i, trap_stats[i].auth, trap_stats[i].why);
+			return;
+		}
+	if (p->pending == 2)
+		trap_unreadable(p, WHY_NOT_TRAP, 0, "not a trap or an inform");
+	else /* an engine ID discovery of a v3 inform sender, answered by net-snmp */
+		log_debug("trap listener \"%s\": packet from %s handled by net-snmp", p->c->name,
+			  p->peer);
+	p->pending = 0;
+}
+
+/* createUser for each sender's engine ID (traps) and our own (informs). */
+static void trap_make_users(struct trap_listener *p)
+{
+	char line[1024];
+	size_t n;
+
+	if (p->user == NULL || p->users_made)
+		return;
+	p->users_made = 1;
+	for (size_t i = 0; i <= p->nengines; i++) {
+		n = 0;
+		if (i < p->nengines)
+			n = (size_t)snprintf(line, sizeof(line), "-e %s%s ",
+					     strncmp(p->engine_ids[i], "0x", 2) == 0 ? "" : "0x",
+					     p->engine_ids[i]);
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s", p->user);
+		if (p->auth_pw != NULL)
+			n += (size_t)snprintf(line + n, sizeof(line) - n, " %s \"%s\"", p->auth,
+					      p->auth_pw);
+		if (p->priv_pw != NULL)
+			snprintf(line + n, sizeof(line) - n, " %s \"%s\"", p->priv, p->priv_pw);
+		usm_parse_create_usmUser("createUser", line);
+		explicit_bzero(line, sizeof(line));
+	}
+}
+
+static int trap_start(struct check *c)
+{
+	struct trap_listener *p = c->priv;
+	netsnmp_session s;
+
+	if (p->transport == NULL && trap_open_privileged(c) < 0)
+		return -1;
+	if (p->sessp != NULL)
+		return 0;
+	trap_make_users(p);
+	snmp_sess_init(&s);
+	s.version = SNMP_DEFAULT_VERSION; /* any */
+	s.callback = trap_cb;
+	s.callback_magic = p;
+	s.isAuthoritative = SNMP_SESS_UNKNOWNAUTH;
+	p->sessp = snmp_sess_add(&s, p->transport, trap_pre_parse, NULL);
+	if (p->sessp == NULL) {
+		p->transport = NULL; /* snmp_sess_add closed it */
+		return check_start_error(c, "cannot set up the trap listener on %s", p->address);
+	}
+	p->ev = event_new(c->base, p->transport->sock, EV_READ | EV_PERSIST, trap_on_read, p);
+	if (p->ev == NULL || event_add(p->ev, NULL) < 0)
+		fatalx("trap listener \"%s\": cannot create its event", c->name);
+	log_info("trap listener \"%s\": listening on UDP %s", c->name, p->address);
+	return 0;
+}
+
+static void trap_run(struct check *c)
+{
+	struct trap_listener *p = c->priv;
+
+	check_emit(c, "", "traps", SAMPLE_DERIVE, 0, p->traps, 0);
+	check_emit(c, "", "refused", SAMPLE_DERIVE, 0, p->refused + p->unreadable, 0);
+	check_emit(c, "", "dropped", SAMPLE_DERIVE, 0, p->dropped, 0);
+	if (p->run_refused + p->run_dropped + p->run_unreadable == 0)
+		check_done(c, OUTCOME_OK, "%llu traps since the last run on %s",
+			   (unsigned long long)p->run_traps, p->address);
+	else
+		check_done(c, OUTCOME_OK,
+			   "%llu traps since the last run on %s; %llu refused (hosts), %llu over "
+			   "the rate, %llu unreadable",
+			   (unsigned long long)p->run_traps, p->address,
+			   (unsigned long long)p->run_refused, (unsigned long long)p->run_dropped,
+			   (unsigned long long)p->run_unreadable);
+	p->run_traps = p->run_refused = p->run_dropped = p->run_unreadable = 0;
+}
+
+static void trap_stop(struct check *c)
+{
+	struct trap_listener *p = c->priv;
+
+	if (p == NULL)
+		return;
+	if (p->ev != NULL)
+		event_free(p->ev);
+	if (p->sessp != NULL)
+		snmp_sess_close(p->sessp); /* closes the transport too */
+	else if (p->transport != NULL) {
+		p->transport->f_close(p->transport);
+		netsnmp_transport_free(p->transport);
+	}
+	trap_priv_free(p);
+	c->priv = NULL;
+}
+
+const struct check_kind check_kind_trap = {
+    .name = "trap",
+    .section = "probe",
+    .opts = trap_opts,
+    .init = trap_kind_init,
+    .parse_config = trap_parse_config,
+    .open_privileged = trap_open_privileged,
+    .start = trap_start,
+    .run = trap_run,
+    .stop = trap_stop,
+};

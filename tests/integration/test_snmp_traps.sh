@@ -1,0 +1,149 @@
+#!/bin/bash
+# test_snmp_traps.sh - traps and informs reach the on-call pager: an agent
+# with a trap listener on 127.0.0.1 receives a v2c linkDown (snmptrap), a v2c
+# inform (snmpinform, answered) and a v3 authPriv SHA/AES linkDown sent with
+# the sender's engine ID; each reaches the collector as an event and fires
+# the "link-down" event rule once with the interface's name, and a linkUp of
+# the same interface resolves it. A trap from 127.0.0.2, not in `hosts`, is
+# refused with a line naming it; garbage is a line naming its sender.
+set -eu
+. "$(dirname "$0")/lib.sh"
+SLOW=$([ -n "${VAKT_VALGRIND:-}" ] && echo 3 || echo 1)
+need_tools snmptrap snmpinform python3
+W=$(mktemp -d /tmp/vakt-it-traps.XXXXXX)
+trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
+
+trap_port=$(free_port udp)
+slow_port=$(free_port udp)
+col_port=$(free_port tcp)
+community="traps$$"
+engine=0x8000000001020304
+{ pager_channel "$W"; cat <<EOC; } | write_collector_conf "$W" "$col_port"
+rule "link-down" {
+  kind = "event"
+  metric = "linkDown"
+  cleared_by = "linkUp"
+  channels = {"oncall"}
+}
+rule "restarted" {
+  kind = "event"
+  metric = "coldStart"
+  channels = {"oncall"}
+}
+EOC
+cat >"$W/agent.conf" <<EOC
+site = "rissa"
+insecure = yes
+collector "dc1" { address = "127.0.0.1:$col_port" }
+probe "traps" {
+  kind = "trap"
+  address = "127.0.0.1:$trap_port"
+  host = "agent1"
+  hosts = {"127.0.0.1"}
+  communities = {"$community"}
+  security_name = "vakttrap"
+  auth_protocol = "SHA"
+  auth_password = "trap-auth-secret"
+  priv_protocol = "AES"
+  priv_password = "trap-priv-secret"
+  engine_ids = {"$engine"}
+  interval = 1
+  timeout = 500
+}
+probe "slowtraps" {
+  kind = "trap"
+  address = "127.0.0.1:$slow_port"
+  hosts = {"127.0.0.0/8"}
+  rate = 1
+  burst = 2
+  interval = 1
+  timeout = 500
+}
+EOC
+start_collector "$W" "$col_port"
+start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -v -c "$W/agent.conf"
+log_has "$W/agent.log" "trap listener \"traps\": listening on UDP 127.0.0.1:$trap_port"
+log_has "$W/agent.log" "trap listener \"slowtraps\": listening on UDP 127.0.0.1:$slow_port"
+
+pages() { if [ -f "$W/pages.log" ]; then grep -c "^$1" "$W/pages.log" || true; else echo 0; fi; }
+pages_are() { [ "$(pages "$1")" = "$2" ]; }
+show() { cat "$W/pages.log" 2>/dev/null || true; tail -n 30 "$W/agent.log" "$W/collector.log" || true; }
+# linkDown/linkUp of ifIndex IDX named NAME, sent as v2c trap (snmptrap) or inform (snmpinform)
+link() { # CMD VERSION_ARGS... -- TRAP IDX NAME
+	cmd=$1
+	shift
+	args=()
+	while [ "$1" != -- ]; do args+=("$1"); shift; done
+	shift
+	MIBS= "$cmd" "${args[@]}" -t 1 -r 2 "127.0.0.1:$trap_port" '' "1.3.6.1.6.3.1.1.5.$1" \
+		"1.3.6.1.2.1.2.2.1.1.$2" i "$2" "1.3.6.1.2.1.2.2.1.7.$2" i 1 \
+		"1.3.6.1.2.1.2.2.1.8.$2" i $([ "$1" = 3 ] && echo 2 || echo 1) \
+		"1.3.6.1.2.1.31.1.1.1.1.$2" s "$3"
+}
+v2c=(-v 2c -c "$community")
+v3=(-v 3 -l authPriv -u vakttrap -a SHA -A trap-auth-secret -x AES -X trap-priv-secret)
+
+log "v2c linkDown of Gi0/3"
+link snmptrap "${v2c[@]}" -- 3 3 Gi0/3
+wait_for $((10 * SLOW)) pages_are "firing link-down" 1 || { show; fail "no page for the v2c linkDown"; }
+grep -q "^firing link-down rissa 127.0.0.1 traps | linkDown on 127.0.0.1 interface Gi0/3 (trap 1.3.6.1.6.3.1.1.5.3 from 127.0.0.1:[0-9]*): ifIndex.3=3 ifAdminStatus.3=1 ifOperStatus.3=2 ifName.3=\"Gi0/3\"$" "$W/pages.log" ||
+	{ show; fail "the page does not name the device, the interface, the trap and its varbinds"; }
+log "the same linkDown again: no second page"
+link snmptrap "${v2c[@]}" -- 3 3 Gi0/3
+
+log "v2c inform: linkDown of Gi0/4, answered"
+link snmpinform "${v2c[@]}" -- 3 4 Gi0/4 || { show; fail "snmpinform got no answer"; }
+wait_for $((10 * SLOW)) pages_are "firing link-down" 2 || { show; fail "no page for the inform"; }
+grep -q "^firing link-down rissa 127.0.0.1 traps | linkDown on 127.0.0.1 interface Gi0/4 " "$W/pages.log" ||
+	{ show; fail "the inform's page does not name Gi0/4"; }
+
+log "v3 authPriv SHA/AES trap with engine ID $engine: linkDown of Gi0/5"
+link snmptrap "${v3[@]}" -e "$engine" -- 3 5 Gi0/5
+wait_for $((10 * SLOW)) pages_are "firing link-down" 3 || { show; fail "no page for the v3 trap"; }
+grep -q "^firing link-down rissa 127.0.0.1 traps | linkDown on 127.0.0.1 interface Gi0/5 " "$W/pages.log" ||
+	{ show; fail "the v3 trap's page does not name Gi0/5"; }
+
+log "v3 inform (the sender discovers the listener's engine ID): coldStart"
+MIBS= snmpinform "${v3[@]}" -t 1 -r 2 "127.0.0.1:$trap_port" '' 1.3.6.1.6.3.1.1.5.1 ||
+	{ show; fail "the v3 inform got no answer"; }
+wait_for $((10 * SLOW)) pages_are "firing restarted" 1 || { show; fail "no page for the v3 inform"; }
+
+log "linkUp of Gi0/3 resolves its alert only"
+link snmptrap "${v2c[@]}" -- 4 3 Gi0/3
+wait_for $((10 * SLOW)) pages_are "resolved link-down" 1 || { show; fail "linkUp resolved nothing"; }
+grep -q "^resolved link-down rissa 127.0.0.1 traps | linkUp (clears linkDown) on 127.0.0.1 interface Gi0/3 " "$W/pages.log" ||
+	{ show; fail "the recovery does not name Gi0/3"; }
+
+log "a trap from 127.0.0.2 (not in hosts), a wrong community and garbage"
+MIBS= snmptrap "${v2c[@]}" --clientaddr=127.0.0.2 "127.0.0.1:$trap_port" '' 1.3.6.1.6.3.1.1.5.3
+log_has "$W/agent.log" "trap listener \"traps\" (127.0.0.1:$trap_port): refused a packet from 127.0.0.2:"
+MIBS= snmptrap -v 2c -c "wrong$community" "127.0.0.1:$trap_port" '' 1.3.6.1.6.3.1.1.5.3
+log_has "$W/agent.log" "refused packet from 127.0.0.1:"
+log_has "$W/agent.log" ": a community not in communities (1 so far)"
+grep -q "wrong$community" "$W/agent.log" && fail "a community reached the log"
+MIBS= snmptrap "${v3[@]}" -A wrong-auth-secret -e "$engine" "127.0.0.1:$trap_port" '' 1.3.6.1.6.3.1.1.5.3
+log_has "$W/agent.log" ": v3 authentication failed (wrong auth password?)"
+python3 -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for p in (b'\x30\x03\x02\x01', b'garbage', b'\x30\x82\xff\xff' + b'\x00' * 64):
+    s.sendto(p, ('127.0.0.1', $trap_port))
+"
+log_has "$W/agent.log" "unreadable packet from 127.0.0.1:"
+
+log "8 traps at once to a listener of rate 1/s, burst 2: the excess is dropped, said once"
+for i in $(seq 1 8); do
+	MIBS= snmptrap -v 2c -c any "127.0.0.1:$slow_port" '' 1.3.6.1.4.1.99999.0.$i
+done
+log_has "$W/agent.log" "trap listener \"slowtraps\" (127.0.0.1:$slow_port): 127.0.0.1:"
+[ "$(grep -c "sends more than 1 traps a second (burst 2): the excess is dropped" "$W/agent.log")" = 1 ] ||
+	fail "the excess is not logged exactly once"
+sleep 1
+[ "$(pages firing)" = 4 ] && [ "$(pages resolved)" = 1 ] ||
+	{ show; fail "expected 4 pages and 1 recovery, got $(pages firing) and $(pages resolved)"; }
+grep -q "trap-auth-secret\|trap-priv-secret\|wrong-auth-secret" "$W/agent.log" "$W/collector.log" &&
+	fail "a v3 password reached a log"
+kill -0 "$PID_agent" 2>/dev/null || fail "the agent died"
+# never stored: the listener's own file holds its counters, no file has an event
+[ -z "$(find "$W/rrd" -name '*Gi0*')" ] || fail "an event was written to an RRD file"
+echo "PASS: v2c, inform and v3 traps paged once with the interface; linkUp resolved; refusals logged"
