@@ -947,8 +947,8 @@ static void disc_after_event(struct disc_slot *s)
 		break;
 	case GOT_TIMEOUT:
 		if (s->unreadable > 0)
-			disc_skip(s, "answers with what is not SNMP it can read (%u datagrams)",
-				  s->unreadable);
+			disc_skip(s, "answers with what is not SNMP it can read (%u datagram%s)",
+				  s->unreadable, s->unreadable == 1 ? "" : "s");
 		else if (s->state == ST_ASKING && s->d->o->version == SNMP_VERSION_3)
 			disc_skip(s,
 				  "answers the SNMPv3 engine probe but not the request of user "

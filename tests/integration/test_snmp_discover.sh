@@ -1,0 +1,170 @@
+#!/bin/bash
+# test_snmp_discover.sh - vakt-agent --discover on a /29 of the test's own: a
+# network namespace of devices joined to the agent's by a veth pair, with
+# snmpd instances on four of its addresses (a switch, a router, a Linux
+# server, and a second switch with the first one's sysName) and one address
+# that answers with what is not SNMP. The sweep prints one section per
+# device, named after its sysName (unique), with the profile that fits it;
+# the junk is skipped with a line on stderr, silent addresses are not
+# printed; v3 finds the one device that knows the user and prints no
+# password unless asked; what it prints passes --check-config. Bad input
+# (a /8, a bad subnet, no community) gets a clear error.
+set -eu
+. "$(dirname "$0")/netns.sh"
+. "$(dirname "$0")/lib.sh"
+need_tools snmpd snmpget python3
+W=$(mktemp -d /tmp/vakt-it-discover.XXXXXX)
+DEV=vakt-dev-$$
+trap 'cleanup; s=$?; ip netns del "$DEV" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
+AGENT=$VAKT_BIN/vakt-agent
+community="vakt$$"
+
+# the devices' namespace: 10.99.0.1 is the agent's end, .2-.6 the devices'
+ip netns add "$DEV" || { echo "SKIP: ip netns add failed"; exit 77; }
+ip link add dev0 type veth peer name dev1
+ip link set dev1 netns "$DEV"
+ip addr add 10.99.0.1/29 dev dev0
+ip link set dev0 up
+indev() { ip netns exec "$DEV" "$@"; }
+indev ip link set lo up
+for n in 2 3 4 5 6; do
+	indev ip addr add "10.99.0.$n/29" dev dev1
+done
+indev ip link set dev1 up
+# the router forwards IP; so does every device here, as they share the namespace
+indev sysctl -qw net.ipv4.ip_forward=1
+
+# device N: snmpd on 10.99.0.N with its own sysName, sysDescr and sysObjectID
+device() {
+	n=$1 name=$2 descr=$3 objid=$4
+	mkdir -p "$W/dev$n"
+	cat >"$W/dev$n/snmpd.conf" <<EOC
+agentAddress udp:10.99.0.$n:161
+rocommunity $community 10.99.0.0/29
+sysName $name
+sysDescr $descr
+sysObjectID $objid
+sysLocation Vakt test bench
+${5:-}
+EOC
+	SNMP_PERSISTENT_DIR="$W/dev$n" MIBS= start "snmpd$n" "$W/dev$n/snmpd.log" \
+		ip netns exec "$DEV" /usr/sbin/snmpd -f -Lo -C -c "$W/dev$n/snmpd.conf" \
+		-p "$W/dev$n/snmpd.pid"
+}
+device 2 core-sw1.rissa.example \
+	"Juniper Networks, Inc. ex2300-24p Ethernet Switch, kernel JUNOS 18.2R3-S2" \
+	1.3.6.1.4.1.2636.1.1.1.2.132 \
+	"createUser vaktdisc SHA vakt-auth-$$ AES vakt-priv-$$
+rouser vaktdisc priv"
+device 3 "gw1.rissa.example" \
+	"Cisco IOS Software [Amsterdam], ISR Software (X86_64_LINUX_IOSD-UNIVERSALK9-M)" \
+	1.3.6.1.4.1.9.1.2068
+device 4 "web1" "Linux web1 6.1.0-13-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.55-1 x86_64" \
+	1.3.6.1.4.1.8072.3.2.10
+device 6 core-sw1.rissa.example \
+	"Juniper Networks, Inc. ex2300-24p Ethernet Switch, kernel JUNOS 18.2R3-S2" \
+	1.3.6.1.4.1.2636.1.1.1.2.132
+# 10.99.0.5 answers every datagram with bytes that are not SNMP
+cat >"$W/junk.py" <<'EOP'
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.99.0.5", 161))
+while True:
+    data, peer = s.recvfrom(65535)
+    s.sendto(b"\x30\x05not SNMP at all", peer)
+EOP
+start junk "$W/junk.log" ip netns exec "$DEV" python3 "$W/junk.py"
+for n in 2 3 4 6; do
+	wait_for 10 snmpget -v2c -c "$community" -t 1 -r 0 -On "10.99.0.$n" 1.3.6.1.2.1.1.5.0 ||
+		{ cat "$W/dev$n/snmpd.log"; fail "snmpd on 10.99.0.$n did not answer"; }
+done
+junk_bound() { indev ss -Huln "sport = :161" | grep -q "10.99.0.5:161"; }
+wait_for 10 junk_bound || { cat "$W/junk.log"; fail "the junk answerer did not start"; }
+
+# the output inside an agent config, as an operator would paste it
+check_config() {
+	{
+		cat <<EOC
+site = "rissa"
+insecure = yes
+collector "dc1" { address = "127.0.0.1:7060" }
+profile_dir = "$VAKT_SRC/deploy/profiles"
+EOC
+		cat "$1"
+	} >"$1.conf"
+	"$AGENT" --check-config -c "$1.conf" >"$1.check" 2>&1 ||
+		{ cat "$1.conf" "$1.check"; fail "the sections of $1 do not pass --check-config"; }
+}
+# section NAME FILE: the body of snmp "NAME" in FILE
+section() { sed -n "/^snmp \"$1\" {/,/^}/p" "$2"; }
+
+log "sweeping 10.99.0.0/29 with v2c"
+t0=$(date +%s)
+"$AGENT" --discover 10.99.0.0/29 --community "$community" --timeout 1 --retries 1 \
+	>"$W/v2c.out" 2>"$W/v2c.err" || { cat "$W/v2c.out" "$W/v2c.err"; fail "--discover failed"; }
+took=$(( $(date +%s) - t0 ))
+cat "$W/v2c.out" "$W/v2c.err" >&2
+[ "$took" -le 8 ] || fail "the sweep of 6 addresses took $took s"
+# one section per device, in address order, named after sysName's first label
+names=$(sed -n 's/^snmp "\(.*\)" {$/\1/p' "$W/v2c.out" | tr '\n' ' ')
+[ "$names" = "core-sw1 gw1 web1 core-sw1-10-99-0-6 " ] || fail "sections: $names"
+for want in "core-sw1 10.99.0.2 switch" "gw1 10.99.0.3 router" "web1 10.99.0.4 linux" \
+	"core-sw1-10-99-0-6 10.99.0.6 switch"; do
+	set -- $want
+	body=$(section "$1" "$W/v2c.out")
+	grep -qx "  address *= \"$2\"" <<<"$body" || fail "$1: not at $2: $body"
+	grep -qx "  profile *= \"$3\"" <<<"$body" || fail "$1: not a $3: $body"
+	grep -qx "  community *= \"$community\"" <<<"$body" || fail "$1: no community: $body"
+	grep -qx "  interfaces *= \"all\"" <<<"$body" || fail "$1: not all interfaces: $body"
+done
+grep -qF "#   sysDescr:    Cisco IOS Software [Amsterdam], ISR Software" "$W/v2c.out" ||
+	fail "the router's sysDescr is not in its comment"
+grep -qF "#   sysObjectID: 1.3.6.1.4.1.9.1.2068" "$W/v2c.out" || fail "no sysObjectID comment"
+grep -qE "^#   interfaces:  [0-9]+ \(ifNumber\)" "$W/v2c.out" || fail "no interface count"
+grep -q "10\.99\.0\.[15]" <(grep -v "^#" "$W/v2c.out") && fail "a silent or junk address was printed"
+grep -qE "^10.99.0.5: skipped: answers with what is not SNMP it can read \(2 datagrams\)$" \
+	"$W/v2c.err" || fail "the junk answer was not reported"
+grep -qE "^vakt-agent --discover 10.99.0.0/29: 6 addresses tried, 4 answered, 1 skipped, in [0-9.]+ s$" \
+	"$W/v2c.err" || fail "no summary"
+check_config "$W/v2c.out"
+
+log "sweeping with a v3 user only 10.99.0.2 knows"
+"$AGENT" --discover 10.99.0.0/29 --v3-user vaktdisc --auth-protocol SHA \
+	--auth-password "vakt-auth-$$" --priv-protocol AES --priv-password "vakt-priv-$$" \
+	--timeout 1 --retries 1 >"$W/v3.out" 2>"$W/v3.err" ||
+	{ cat "$W/v3.out" "$W/v3.err"; fail "--discover with v3 failed"; }
+cat "$W/v3.out" "$W/v3.err" >&2
+names=$(sed -n 's/^snmp "\(.*\)" {$/\1/p' "$W/v3.out" | tr '\n' ' ')
+[ "$names" = "core-sw1 " ] || fail "v3 sections: $names"
+grep -q "vakt-auth-$$\|vakt-priv-$$" "$W/v3.out" "$W/v3.err" && fail "a v3 password was printed"
+grep -qx '  security_level *= "authPriv"' "$W/v3.out" || fail "no security_level"
+grep -qx '10.99.0.3: skipped: answers SNMPv3 but refuses user "vaktdisc": unknown user' \
+	"$W/v3.err" || fail "the refusal of 10.99.0.3 was not reported"
+check_config "$W/v3.out"
+"$AGENT" --discover 10.99.0.2/32 --v3-user vaktdisc --auth-password "vakt-auth-$$" \
+	--priv-password "vakt-priv-$$" --print-secrets --timeout 0.5 >"$W/v3s.out" 2>"$W/v3s.err" ||
+	{ cat "$W/v3s.out" "$W/v3s.err"; fail "--discover --print-secrets failed"; }
+grep -qx "  auth_password *= \"vakt-auth-$$\"" "$W/v3s.out" || fail "--print-secrets: no auth_password"
+grep -qx "  priv_password *= \"vakt-priv-$$\"" "$W/v3s.out" || fail "--print-secrets: no priv_password"
+check_config "$W/v3s.out"
+
+log "bad input"
+bad() {
+	want=$1
+	shift
+	set +e
+	out=$("$AGENT" "$@" 2>&1 >/dev/null)
+	rc=$?
+	set -e
+	[ "$rc" = 2 ] || fail "$* exited with $rc, not 2"
+	[ "$out" = "vakt-agent --discover: $want" ] || fail "$*: $out"
+}
+bad '"10.0.0.0/8" holds 16777216 addresses: at most a /16 (65536 addresses) is swept at once; sweep it in parts' \
+	--discover 10.0.0.0/8 --community "$community"
+bad '"10.99.0/29": "10.99.0" is not an IPv4 address (e.g. 10.1.0.0/24)' \
+	--discover 10.99.0/29 --community "$community"
+bad 'missing --community COMMUNITY (v2c; v1 with --snmp-version 1) or --v3-user USER (v3)' \
+	--discover 10.99.0.0/29
+bad '--auth-password must have at least 8 characters' \
+	--discover 10.99.0.0/29 --v3-user vaktdisc --auth-password short
+echo "PASS: --discover printed the four devices with their profiles, skipped the junk, found the v3 device without printing its passwords, and refused bad input"
