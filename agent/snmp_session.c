@@ -182,6 +182,8 @@ static uint64_t csnmp_wait_deadline(const struct csnmp_priv *p)
 	return end > need ? end - need : 0;
 }
 
+static void csnmp_unhold(struct csnmp_link *l);
+
 static int csnmp_transmit(struct csnmp_priv *p, netsnmp_pdu *pdu, snmp_callback cb,
 			  const char *what)
 {
@@ -192,6 +194,11 @@ static int csnmp_transmit(struct csnmp_priv *p, netsnmp_pdu *pdu, snmp_callback 
 	if (snmp_sess_async_send(p->sessp, pdu, cb, p) == 0) {
 		snmp_sess_error(p->sessp, &liberr, &snmperr, &err);
 		snmp_free_pdu(pdu);
+		/* a discovery that never left: the next run starts it again */
+		if (cb == csnmp_probe_cb) {
+			l->engine = CSNMP_ENGINE_UNKNOWN;
+			csnmp_unhold(l);
+		}
 		csnmp_fail(p, OUTCOME_ERROR, "cannot send %s to %s: %s", what, p->shown,
 			   err ? err : "unknown error");
 		free(err);
@@ -666,6 +673,7 @@ int csnmp_send(struct csnmp_priv *p, netsnmp_pdu *pdu, const char *what)
 		*l->held_tail = w;
 		l->held_tail = &w->next;
 		if (l->engine == CSNMP_ENGINE_UNKNOWN && csnmp_probe_send(p) < 0) {
+			l->engine = CSNMP_ENGINE_UNKNOWN;
 			csnmp_unhold(l);
 			p->outstanding = 0;
 			return -1;
