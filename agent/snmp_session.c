@@ -221,7 +221,7 @@ static void csnmp_wait_arm(struct csnmp_priv *p)
 	evtimer_add(p->link->ev_wait, &tv);
 }
 
-/* Takes `p`'s requests out of the queue (all of them, or those of `cb` only). */
+/* Takes all of `p`'s requests out of the queue, unsent. */
 static void csnmp_unqueue(struct csnmp_priv *p)
 {
 	struct csnmp_link *l = p->link;
