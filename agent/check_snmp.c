@@ -100,10 +100,13 @@ static void csnmp_next(struct csnmp_priv *p)
 		csnmp_next(p);
 		return;
 	}
-	r = csnmp_get_send(p);
+	r = p->phase == CSNMP_PHASE_DATA ? 0 : csnmp_get_send(p);
+	if (r == 0)
+		r = csnmp_data_send(p);
 	if (r != 0)
 		return;
 	csnmp_emit(p);
+	csnmp_data_emit(p);
 	csnmp_succeed(p);
 }
 
@@ -150,6 +153,8 @@ static void csnmp_advance(struct csnmp_priv *p)
 		r = csnmp_table_response(p, &p->names, resp);
 	else if (p->phase == CSNMP_PHASE_GET)
 		r = csnmp_get_response(p, resp);
+	else if (p->phase == CSNMP_PHASE_DATA)
+		r = csnmp_data_response(p, resp);
 	else
 		r = -1;
 	snmp_free_pdu(resp);

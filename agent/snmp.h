@@ -157,6 +157,7 @@ enum csnmp_phase {
 	CSNMP_PHASE_IDLE,
 	CSNMP_PHASE_WALK, /* resolving names */
 	CSNMP_PHASE_GET,  /* fetching values */
+	CSNMP_PHASE_DATA, /* host, UPS and custom values (snmp_data.c) */
 };
 
 /* What the last net-snmp callback (or run()) left for csnmp_advance(). */

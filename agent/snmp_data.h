@@ -44,6 +44,7 @@ struct csnmp_data {
 	unsigned mibs; /* enum csnmp_mib bits */
 	struct csnmp_oid_def *oids;
 	size_t noids;
+	struct csnmp_drun *run; /* snmp_data.c's requests and answers, made at the first run */
 };
 
 /* A scalar of a built-in group (snmp_mibs.c's table). */
@@ -62,6 +63,16 @@ extern const size_t csnmp_mib_nscalars;
 /* Fills `d` from the section's `mibs` and `oid` keys; -1 after reporting. */
 int csnmp_data_parse(cfg_t *sec, struct csnmp_data *d);
 void csnmp_data_free(struct csnmp_data *d);
+
+/* snmp_data.c: the run's phase after the interfaces' values (check_snmp.c calls these) */
+struct csnmp_priv;
+/* Sends the next request of the phase: 1 if sent, 0 if nothing is left, -1 if it failed. */
+int csnmp_data_send(struct csnmp_priv *p);
+/* Takes one answer in; 0, or -1 after ending the run with csnmp_fail. */
+int csnmp_data_response(struct csnmp_priv *p, netsnmp_pdu *resp);
+/* One sample per value of the phase (unknown for what the device lacked). */
+void csnmp_data_emit(struct csnmp_priv *p);
+void csnmp_data_run_free(struct csnmp_drun *r);
 
 /* snmp_oids.c */
 /* The keys of an `oid` subsection; its validator reports at the subsection's own FILE:LINE. */

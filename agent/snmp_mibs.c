@@ -102,5 +102,7 @@ int csnmp_data_parse(cfg_t *sec, struct csnmp_data *d)
 
 void csnmp_data_free(struct csnmp_data *d)
 {
+	csnmp_data_run_free(d->run);
+	d->run = NULL;
 	csnmp_oids_free(d);
 }

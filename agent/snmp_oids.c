@@ -165,6 +165,12 @@ static int csnmp_oid_read(cfg_t *osec, struct csnmp_oid_def *d)
 	}
 	if (cfg_getbool(osec, "table"))
 		d->table = 1;
+	/* a column is walked: its rows' OIDs must fit the walker's */
+	if (d->table && (d->col_len > CSNMP_COL_OID_MAX || d->inst_len > CSNMP_COL_OID_MAX)) {
+		conf_section_error(osec, "a table column's OID has at most %d numbers",
+				   CSNMP_COL_OID_MAX);
+		bad = 1;
+	}
 	if (strcmp(type, "gauge") == 0) {
 		d->kind = SAMPLE_GAUGE;
 	} else if (strcmp(type, "counter") == 0) {

@@ -113,7 +113,7 @@ static void test_profile_dir_after_a_profile_is_refused(void **state)
 				    "the first section that names a profile (line 7)\n"));
 }
 
-static void test_oid_and_mibs_mistakes_name_their_lines(void **state)
+static void test_oid_mistakes_name_their_lines(void **state)
 {
 	int ok;
 	char want[4096];
@@ -132,12 +132,25 @@ static void test_oid_and_mibs_mistakes_name_their_lines(void **state)
 	    "%1$s:16: oid \"f\": metric \"up\" is the collector's own; choose another\n"
 	    "%1$s:17: oid \"g\": type must be \"gauge\" or \"counter\", got \"rate\"\n"
 	    "%1$s:17: oid \"g\": metric must be 1..19 letters, digits or '_' (an RRD data "
-	    "source), got \"in-octets\"\n"
-	    "%1$s:20: snmp \"sw1\": mibs: unknown group \"hr\" (known: \"host\" "
-	    "HOST-RESOURCES-MIB, \"ucd\" UCD-SNMP-MIB, \"ups\" UPS-MIB)\n"
-	    "%1$s:20: snmp \"sw1\": oid \"h\" and oid \"i\" both store check \"env\" metric "
-	    "\"value\"\n",
+	    "source), got \"in-octets\"\n",
 	    f);
+	assert_string_equal(load(f, &ok), want);
+	assert_false(ok);
+}
+
+static void test_mibs_and_duplicate_oids_are_refused(void **state)
+{
+	int ok;
+	char want[2048];
+	const char *f = DATA "agent_mibs_errors.conf";
+
+	snprintf(want, sizeof(want),
+		 "%1$s:9: oid \"j\": a table column's OID has at most 24 numbers\n"
+		 "%1$s:10: snmp \"sw1\": mibs: unknown group \"hr\" (known: \"host\" "
+		 "HOST-RESOURCES-MIB, \"ucd\" UCD-SNMP-MIB, \"ups\" UPS-MIB)\n"
+		 "%1$s:10: snmp \"sw1\": oid \"h\" and oid \"i\" both store check \"env\" "
+		 "metric \"value\"\n",
+		 f);
 	assert_string_equal(load(f, &ok), want);
 	assert_false(ok);
 }
@@ -177,7 +190,8 @@ int main(void)
 	    cmocka_unit_test(test_unknown_profile_lists_the_known_ones),
 	    cmocka_unit_test(test_profile_mistakes_name_the_profile_file),
 	    cmocka_unit_test(test_profile_dir_after_a_profile_is_refused),
-	    cmocka_unit_test(test_oid_and_mibs_mistakes_name_their_lines),
+	    cmocka_unit_test(test_oid_mistakes_name_their_lines),
+	    cmocka_unit_test(test_mibs_and_duplicate_oids_are_refused),
 	    cmocka_unit_test(test_shipped_profiles_load),
 	};
 
