@@ -239,8 +239,13 @@ void csnmp_priv_free(struct csnmp_priv *p);
 int csnmp_usm_parse(cfg_t *sec, struct csnmp_priv *p);
 void csnmp_usm_free(struct csnmp_usm *u);
 const char *csnmp_usm_level_str(int level);
+/* Keys made from passwords, for the next device with the same password. */
+struct csnmp_ku_cache;
+struct csnmp_ku_cache *csnmp_ku_cache_new(void);
+void csnmp_ku_cache_free(struct csnmp_ku_cache *kc);
 /* Fills the session's security fields, making the keys the first time; -1 with `why`. */
-int csnmp_usm_session(struct csnmp_usm *u, netsnmp_session *s, char *why, size_t len);
+int csnmp_usm_session(struct csnmp_usm *u, struct csnmp_ku_cache *kc, netsnmp_session *s, char *why,
+		      size_t len);
 /* 1 when both would put the same keys into net-snmp's user list. */
 int csnmp_usm_same_keys(const struct csnmp_usm *a, const struct csnmp_usm *b);
 /* The outcome and reason of a report (SNMPERR_* from snmpv3_get_report_type). */

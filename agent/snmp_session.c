@@ -52,6 +52,7 @@ struct csnmp_shared {
 	unsigned long long waited, gave_up; /* requests that waited; runs that gave up */
 	struct event *ev_dispatch;
 	struct csnmp_user *users;
+	struct csnmp_ku_cache *kus;
 };
 
 enum csnmp_engine {
@@ -146,6 +147,7 @@ int csnmp_shared_init(struct agent *a, void **state)
 	csnmp_lib_init();
 	sh->max = a->conf->snmp_in_flight ? a->conf->snmp_in_flight : CSNMP_IN_FLIGHT_DEFAULT;
 	sh->tail = &sh->head;
+	sh->kus = csnmp_ku_cache_new();
 	*state = sh;
 	return 0;
 }
@@ -161,6 +163,7 @@ void csnmp_shared_fini(struct agent *a, void *state)
 		 sh->busy_max, sh->max, sh->waited, sh->gave_up);
 	if (sh->ev_dispatch != NULL)
 		event_free(sh->ev_dispatch);
+	csnmp_ku_cache_free(sh->kus);
 	/* every device left: its users are gone from net-snmp's list already */
 	free(sh);
 }
@@ -785,7 +788,7 @@ int csnmp_session_open(struct csnmp_priv *p)
 	s.peername = p->peername;
 	s.version = p->version;
 	if (p->usm != NULL) {
-		if (csnmp_usm_session(p->usm, &s, why, sizeof(why)) < 0)
+		if (csnmp_usm_session(p->usm, p->link->sh->kus, &s, why, sizeof(why)) < 0)
 			return check_start_error(c, "%s", why);
 	} else {
 		s.community = (u_char *)p->community;

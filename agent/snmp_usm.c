@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/sha.h>
+
 #include <net-snmp/library/keytools.h>
 #include <net-snmp/library/transform_oids.h>
 
@@ -282,29 +284,86 @@ void csnmp_usm_free(struct csnmp_usm *u)
 }
 
 /*
- * The keys (Ku, RFC 3414 A.2) are made once, the first time a session
- * opens: 1 MB of hashing per password, so not in --check-config and not
- * again when the session reopens. The passwords are wiped then.
+ * Ku (RFC 3414 A.2) costs 1 MB of hashing per password, on the loop. Most
+ * sites give every device the same user: the keys made for one password
+ * serve the next device with it. Entries are known by a digest of the
+ * password, never the password itself; the oldest goes when the table is full.
  */
-static int csnmp_usm_keys(struct csnmp_usm *u, char *why, size_t len)
+#define CSNMP_KU_CACHE 32
+
+struct csnmp_ku_cache {
+	struct csnmp_ku_entry {
+		const struct csnmp_usm_proto *proto;
+		u_char digest[SHA256_DIGEST_LENGTH];
+		u_char ku[USM_AUTH_KU_LEN];
+		size_t len;
+	} e[CSNMP_KU_CACHE];
+	unsigned n, next;
+};
+
+struct csnmp_ku_cache *csnmp_ku_cache_new(void)
+{
+	return xcalloc(1, sizeof(struct csnmp_ku_cache));
+}
+
+void csnmp_ku_cache_free(struct csnmp_ku_cache *kc)
+{
+	if (kc == NULL)
+		return;
+	explicit_bzero(kc, sizeof(*kc));
+	free(kc);
+}
+
+static int csnmp_ku(struct csnmp_ku_cache *kc, const struct csnmp_usm_proto *proto,
+		    const char *pass, u_char *ku, size_t *len)
+{
+	u_char digest[SHA256_DIGEST_LENGTH];
+	struct csnmp_ku_entry *e;
+
+	SHA256((const unsigned char *)pass, strlen(pass), digest);
+	for (unsigned i = 0; kc != NULL && i < kc->n; i++) {
+		e = &kc->e[i];
+		if (e->proto == proto && memcmp(e->digest, digest, sizeof(digest)) == 0 &&
+		    e->len <= *len) {
+			memcpy(ku, e->ku, e->len);
+			*len = e->len;
+			return 0;
+		}
+	}
+	if (generate_Ku(proto->oid, (u_int)proto->len, (const u_char *)pass, strlen(pass), ku,
+			len) != SNMPERR_SUCCESS)
+		return -1;
+	if (kc != NULL && *len <= sizeof(kc->e[0].ku)) {
+		e = &kc->e[kc->next];
+		kc->next = (kc->next + 1) % CSNMP_KU_CACHE;
+		if (kc->n < CSNMP_KU_CACHE)
+			kc->n++;
+		e->proto = proto;
+		memcpy(e->digest, digest, sizeof(digest));
+		memcpy(e->ku, ku, *len);
+		e->len = *len;
+	}
+	return 0;
+}
+
+/* The keys are made the first time the session opens (not in --check-config); the passwords are
+ * wiped then. */
+static int csnmp_usm_keys(struct csnmp_usm *u, struct csnmp_ku_cache *kc, char *why, size_t len)
 {
 	if (u->keys_made)
 		return 0;
 	if (u->auth != NULL) {
 		u->auth_ku_len = sizeof(u->auth_ku);
-		if (generate_Ku(u->auth->oid, (u_int)u->auth->len, (const u_char *)u->auth_pass,
-				strlen(u->auth_pass), u->auth_ku,
-				&u->auth_ku_len) != SNMPERR_SUCCESS) {
+		if (csnmp_ku(kc, u->auth, u->auth_pass, u->auth_ku, &u->auth_ku_len) < 0) {
 			snprintf(why, len, "cannot make the %s key from auth_password",
 				 u->auth->name);
 			return -1;
 		}
 	}
 	if (u->priv != NULL) {
+		/* the privacy key is made with the authentication protocol's hash */
 		u->priv_ku_len = sizeof(u->priv_ku);
-		if (generate_Ku(u->auth->oid, (u_int)u->auth->len, (const u_char *)u->priv_pass,
-				strlen(u->priv_pass), u->priv_ku,
-				&u->priv_ku_len) != SNMPERR_SUCCESS) {
+		if (csnmp_ku(kc, u->auth, u->priv_pass, u->priv_ku, &u->priv_ku_len) < 0) {
 			snprintf(why, len, "cannot make the %s key from priv_password",
 				 u->priv->name);
 			return -1;
@@ -317,9 +376,10 @@ static int csnmp_usm_keys(struct csnmp_usm *u, char *why, size_t len)
 	return 0;
 }
 
-int csnmp_usm_session(struct csnmp_usm *u, netsnmp_session *s, char *why, size_t len)
+int csnmp_usm_session(struct csnmp_usm *u, struct csnmp_ku_cache *kc, netsnmp_session *s, char *why,
+		      size_t len)
 {
-	if (csnmp_usm_keys(u, why, len) < 0)
+	if (csnmp_usm_keys(u, kc, why, len) < 0)
 		return -1;
 	s->version = SNMP_VERSION_3;
 	s->securityModel = SNMP_SEC_MODEL_USM;
