@@ -246,6 +246,10 @@ void csnmp_ku_cache_free(struct csnmp_ku_cache *kc);
 /* Fills the session's security fields, making the keys the first time; -1 with `why`. */
 int csnmp_usm_session(struct csnmp_usm *u, struct csnmp_ku_cache *kc, netsnmp_session *s, char *why,
 		      size_t len);
+/* 1 when net-snmp's user `nu` of `engine` holds the keys `u` would put there. */
+struct usmUser;
+int csnmp_usm_matches(const struct csnmp_usm *u, const struct usmUser *nu, const u_char *engine,
+		      size_t elen);
 /* 1 when both would put the same keys into net-snmp's user list. */
 int csnmp_usm_same_keys(const struct csnmp_usm *a, const struct csnmp_usm *b);
 /* The outcome and reason of a report (SNMPERR_* from snmpv3_get_report_type). */

@@ -44,6 +44,7 @@ struct csnmp_user {
 	char *owner; /* the device that put it there, for a conflict's reason */
 	struct csnmp_usm keys;
 	unsigned refs;
+	int foreign; /* net-snmp's list had it before: left there when the last device goes */
 };
 
 struct csnmp_shared {
@@ -368,7 +369,7 @@ static void csnmp_user_detach(struct csnmp_priv *p)
 	for (up = &l->sh->users; *up != u; up = &(*up)->next)
 		;
 	*up = u->next;
-	nu = usm_get_user(u->engine, u->elen, u->name);
+	nu = u->foreign ? NULL : usm_get_user(u->engine, u->elen, u->name);
 	if (nu != NULL && nu->name != NULL && strcmp(nu->name, u->name) == 0) {
 		usm_remove_user(nu);
 		usm_free_user(nu);
@@ -407,14 +408,21 @@ static int csnmp_user_attach(struct csnmp_priv *p, char *why, size_t len)
 		l->user = u;
 		return 0;
 	}
-	/* not ours (a device gone since): replaced, so that these keys apply */
+	/*
+	 * Not a poller's: another part of the agent (a trap listener's v3 user)
+	 * put it there. Shared when its keys are these, never taken out.
+	 */
 	old = usm_get_user(l->engine_id, l->engine_len, p->usm->name);
-	if (old != NULL && old->name != NULL && strcmp(old->name, p->usm->name) == 0) {
-		usm_remove_user(old);
-		usm_free_user(old);
+	if (old != NULL && old->name != NULL && strcmp(old->name, p->usm->name) == 0 &&
+	    !csnmp_usm_matches(p->usm, old, l->engine_id, l->engine_len)) {
+		snprintf(why, len,
+			 "the agent already knows SNMPv3 user \"%s\" of the engine of %s (as a "
+			 "trap sender?) with other protocols or passwords: one of the two is wrong",
+			 p->usm->name, p->shown);
+		return -1;
 	}
 	s->flags &= ~SNMP_FLAGS_USER_CREATED;
-	if (usm_create_user_from_session(s) != SNMPERR_SUCCESS) {
+	if (old == NULL && usm_create_user_from_session(s) != SNMPERR_SUCCESS) {
 		snprintf(why, len, "cannot set up SNMPv3 user \"%s\" for %s", p->usm->name,
 			 p->shown);
 		return -1;
@@ -431,6 +439,7 @@ static int csnmp_user_attach(struct csnmp_priv *p, char *why, size_t len)
 	u->keys.auth_ku_len = p->usm->auth_ku_len;
 	memcpy(u->keys.priv_ku, p->usm->priv_ku, p->usm->priv_ku_len);
 	u->keys.priv_ku_len = p->usm->priv_ku_len;
+	u->foreign = old != NULL;
 	u->refs = 1;
 	u->next = l->sh->users;
 	l->sh->users = u;

@@ -15,6 +15,7 @@
 #include <openssl/sha.h>
 
 #include <net-snmp/library/keytools.h>
+#include <net-snmp/library/snmpusm.h>
 #include <net-snmp/library/transform_oids.h>
 
 #include "agent.h"
@@ -411,6 +412,47 @@ int csnmp_usm_same_keys(const struct csnmp_usm *a, const struct csnmp_usm *b)
 	       a->auth_ku_len == b->auth_ku_len && a->priv_ku_len == b->priv_ku_len &&
 	       memcmp(a->auth_ku, b->auth_ku, a->auth_ku_len) == 0 &&
 	       memcmp(a->priv_ku, b->priv_ku, a->priv_ku_len) == 0;
+}
+
+/* The localized key `nu` should hold for `ku` at `engine`: its leading bytes match. */
+static int csnmp_kul_matches(const struct csnmp_usm_proto *hash, const u_char *engine, size_t elen,
+			     const u_char *ku, size_t kulen, const u_char *have, size_t havelen)
+{
+	u_char kul[USM_AUTH_KU_LEN];
+	size_t len = sizeof(kul);
+	int same;
+
+	if (generate_kul(hash->oid, (u_int)hash->len, engine, elen, ku, kulen, kul, &len) !=
+	    SNMPERR_SUCCESS)
+		return 0;
+	same = have != NULL && havelen > 0 && memcmp(kul, have, len < havelen ? len : havelen) == 0;
+	explicit_bzero(kul, sizeof(kul));
+	return same;
+}
+
+static int csnmp_oid_is(const oid *o, size_t len, const struct csnmp_usm_proto *pr, const oid *none,
+			size_t nonelen)
+{
+	if (pr == NULL)
+		return o == NULL || snmp_oid_compare(o, len, none, nonelen) == 0;
+	return o != NULL && snmp_oid_compare(o, len, pr->oid, pr->len) == 0;
+}
+
+int csnmp_usm_matches(const struct csnmp_usm *u, const struct usmUser *nu, const u_char *engine,
+		      size_t elen)
+{
+	if (!csnmp_oid_is(nu->authProtocol, nu->authProtocolLen, u->auth, usmNoAuthProtocol,
+			  OID_LENGTH(usmNoAuthProtocol)) ||
+	    !csnmp_oid_is(nu->privProtocol, nu->privProtocolLen, u->priv, usmNoPrivProtocol,
+			  OID_LENGTH(usmNoPrivProtocol)))
+		return 0;
+	if (u->auth != NULL && !csnmp_kul_matches(u->auth, engine, elen, u->auth_ku, u->auth_ku_len,
+						  nu->authKey, nu->authKeyLen))
+		return 0;
+	if (u->priv != NULL && !csnmp_kul_matches(u->auth, engine, elen, u->priv_ku, u->priv_ku_len,
+						  nu->privKey, nu->privKeyLen))
+		return 0;
+	return 1;
 }
 
 enum outcome csnmp_usm_report(const struct csnmp_usm *u, int report, const char *shown, char *why,
