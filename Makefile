@@ -48,7 +48,8 @@ fuzz: deps-test
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVAKT_TESTS=ON -DVAKT_FUZZ=ON
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_frame_libfuzzer \
 		fuzz_session_msg_libfuzzer fuzz_agent_conf_libfuzzer fuzz_collector_conf_libfuzzer \
-		fuzz_series_wire_libfuzzer fuzz_spool_libfuzzer fuzz_journal_libfuzzer
+		fuzz_series_wire_libfuzzer fuzz_spool_libfuzzer fuzz_journal_libfuzzer \
+		fuzz_trap_libfuzzer
 	cd $(FUZZ_BUILD) && ctest -L libfuzzer $(CTEST_ARGS)
 
 # the test set: run.sh counts instructions with valgrind; the tests are not built
