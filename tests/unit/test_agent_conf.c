@@ -19,6 +19,9 @@
 #define LOAD(path) agent_conf_load(path)
 #define FREE(conf) agent_conf_free(conf)
 #include "conf_errors.h"
+/* net-snmp's headers (for the v3 test) have a FREE of their own */
+#undef FREE
+#include "snmp.h"
 
 static void test_valid_config_loads_every_check(void **state)
 {
@@ -304,6 +307,67 @@ static void test_missing_file(void **state)
 	assert_non_null(strstr(got, "does-not-exist.conf: cannot read: No such file"));
 }
 
+/* Each SNMPv3 mistake is named with its section and line; no password is ever shown. */
+static void test_v3_mistakes_name_their_lines_never_a_password(void **state)
+{
+	static const char *const secrets[] = {"s3cr", "Priv-Secret", "Comm-Secret", "Auth-Secret",
+					      NULL};
+	char want[4096];
+	int ok;
+	const char *p = DATA "agent_v3_errors.conf", *got;
+
+	snprintf(
+	    want, sizeof(want),
+	    "%1$s:11: snmp \"short\": auth_password must be at least 8 characters, got 4\n"
+	    "%1$s:11: snmp \"short\": priv_protocol \"AES-512\" is not supported here; one of "
+	    "DES, AES, AES-192, AES-256\n"
+	    "%1$s:17: snmp \"nouser\": community is for versions \"1\" and \"2c\"; version \"3\" "
+	    "names its user with security_name\n"
+	    "%1$s:17: snmp \"nouser\": version \"3\" needs security_name (the SNMPv3 user)\n"
+	    "%1$s:17: snmp \"nouser\": security_level authPriv needs auth_password\n"
+	    "%1$s:17: snmp \"nouser\": security_level authPriv needs priv_password\n"
+	    "%1$s:22: snmp \"v2-keys\": security_name is for version \"3\" only\n"
+	    "%1$s:22: snmp \"v2-keys\": auth_password is for version \"3\" only\n"
+	    "%1$s:29: snmp \"noauth-keys\": auth_password is not used with security_level "
+	    "noAuthNoPriv\n"
+	    "%1$s:37: snmp \"level\": priv_password is not used with security_level authNoPriv\n"
+	    "%1$s:37: snmp \"level\": auth_protocol \"SHA-999\" is not supported here; one of "
+	    "MD5, SHA, SHA-224, SHA-256, SHA-384, SHA-512\n"
+	    "%1$s:37: snmp \"level\": security_level authNoPriv needs auth_password\n"
+	    "%1$s:43: snmp \"badlevel\": security_level must be \"noAuthNoPriv\", \"authNoPriv\" "
+	    "or \"authPriv\", got \"authpriv!\"\n",
+	    p);
+	got = load(p, &ok);
+	assert_false(ok);
+	assert_string_equal(got, want);
+	for (const char *const *s = secrets; *s != NULL; s++)
+		assert_null(strstr(got, *s));
+}
+
+/* Protocol names as people write them; the level follows from the keys given. */
+static void test_v3_section_loads(void **state)
+{
+	struct agent_conf *conf = agent_conf_load(DATA "agent_v3_good.conf");
+	const struct csnmp_priv *ap, *nn;
+
+	assert_non_null(conf);
+	assert_int_equal(conf->snmp_in_flight, 8);
+	assert_int_equal(conf->nchecks, 2);
+	ap = conf->checks[0]->priv;
+	nn = conf->checks[1]->priv;
+	assert_int_equal(ap->version, SNMP_VERSION_3);
+	assert_string_equal(ap->usm->name, "vakt");
+	assert_int_equal(ap->usm->level, SNMP_SEC_LEVEL_AUTHPRIV);
+	assert_string_equal(ap->usm->auth->name, "SHA-256");
+	assert_string_equal(ap->usm->priv->name, "AES-256");
+	assert_string_equal(ap->usm->context, "vlan-10");
+	assert_int_equal(ap->in_flight_max, 2);
+	assert_int_equal(nn->usm->level, SNMP_SEC_LEVEL_NOAUTH);
+	assert_null(nn->usm->auth);
+	assert_int_equal(nn->in_flight_max, 1);
+	agent_conf_free(conf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -334,6 +398,8 @@ int main(void)
 	    cmocka_unit_test(test_tls_and_insecure_together_are_refused),
 	    cmocka_unit_test(test_tls_without_key),
 	    cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_v3_mistakes_name_their_lines_never_a_password),
+	    cmocka_unit_test(test_v3_section_loads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
