@@ -168,6 +168,36 @@ static void test_every_problem_is_printed_in_one_run(void **state)
 	assert_false(ok);
 }
 
+static void test_trap_probe_errors_name_their_section_and_keep_secrets(void **state)
+{
+	char want[4096];
+	int ok;
+	const char *p = DATA "agent_trap_errors.conf";
+	const char *out = load(p, &ok);
+
+	snprintf(
+	    want, sizeof(want),
+	    "%1$s:15: probe \"traps\": address \"traps.example:162\": the listener needs a "
+	    "numeric address\n"
+	    "%1$s:15: probe \"traps\": hosts: \"10.1.0.0/33\" is not an address or "
+	    "address/prefix\n"
+	    "%1$s:15: probe \"traps\": hosts: \"any\" is not an address or address/prefix\n"
+	    "%1$s:15: probe \"traps\": rate must be 1..100000 traps a second per sender, got 0\n"
+	    "%1$s:15: probe \"traps\": auth_protocol must be MD5, SHA, SHA-224, SHA-256, "
+	    "SHA-384 or SHA-512, got \"SHA-1\"\n"
+	    "%1$s:15: probe \"traps\": auth_password must be 8..256 characters without "
+	    "quotes, backslashes or control characters\n"
+	    "%1$s:15: probe \"traps\": engine_ids: \"0x1234\" is not 5..32 bytes in hex\n"
+	    "%1$s:19: probe \"no-hosts\": missing required key 'hosts'\n"
+	    "%1$s:24: probe \"no-user\": auth_password, priv_password and engine_ids need "
+	    "'security_name'\n",
+	    p);
+	assert_string_equal(out, want);
+	assert_false(ok);
+	assert_null(strstr(out, "short"));
+	assert_null(strstr(out, "secret"));
+}
+
 static void test_one_snmp_section_per_host(void **state)
 {
 	check_error("agent_same_host.conf",
@@ -385,6 +415,7 @@ int main(void)
 	    cmocka_unit_test(test_timeout_must_be_shorter_than_interval),
 	    cmocka_unit_test(test_comments_keep_line_numbers_true),
 	    cmocka_unit_test(test_every_problem_is_printed_in_one_run),
+	    cmocka_unit_test(test_trap_probe_errors_name_their_section_and_keep_secrets),
 	    cmocka_unit_test(test_one_snmp_section_per_host),
 	    cmocka_unit_test(test_unclosed_comment_names_where_it_opened),
 	    cmocka_unit_test(test_unclosed_string_names_where_it_opened),
