@@ -56,13 +56,15 @@ static int csnmp_oid_numeric(const char *s, oid *o, size_t *len)
 
 /*
  * A MIB name ("UPS-MIB::upsBatteryStatus.0", "sysUpTime.0") through the
- * MIB files installed where net-snmp looks by default. They are read once,
- * on the first name, with net-snmp's own complaints about them silenced:
- * an unknown name is reported here, with where it was written.
+ * MIB files installed where net-snmp looks by default. They are read on
+ * the first name, with net-snmp's own complaints about them silenced: an
+ * unknown name is reported by the caller, with where it was written. A
+ * reload finds the library set up without MIB files (csnmp_lib_init), so
+ * the default directories are then added by hand.
  */
 static int csnmp_oid_translate(const char *s, oid *o, size_t *len)
 {
-	static int loaded;
+	static int loaded, dirs_added;
 	oid buf[MAX_OID_LEN];
 	size_t n = MAX_OID_LEN;
 	netsnmp_log_handler *quiet;
@@ -75,10 +77,21 @@ static int csnmp_oid_translate(const char *s, oid *o, size_t *len)
 		netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_MIB_ERRORS, 0);
 		init_mib();
 	}
-	ok = read_objid(s, buf, &n) != 0 && n >= 1 && n <= CSNMP_OID_LEN_MAX;
+	ok = read_objid(s, buf, &n) != 0;
+	if (!ok && !dirs_added) {
+		char dirs[] = NETSNMP_DEFAULT_MIBDIRS, *save = NULL;
+
+		dirs_added = 1;
+		for (char *d = strtok_r(dirs, ":", &save); d != NULL;
+		     d = strtok_r(NULL, ":", &save))
+			if (d[0] == '/')
+				add_mibdir(d);
+		n = MAX_OID_LEN;
+		ok = read_objid(s, buf, &n) != 0;
+	}
 	if (quiet != NULL)
 		netsnmp_remove_loghandler(quiet);
-	if (!ok)
+	if (!ok || n < 1 || n > CSNMP_OID_LEN_MAX)
 		return 0;
 	memcpy(o, buf, n * sizeof(oid));
 	*len = n;

@@ -155,6 +155,29 @@ static void test_mibs_and_duplicate_oids_are_refused(void **state)
 	assert_false(ok);
 }
 
+/* A MIB name an installed MIB file defines is its OID (tests/data/mibs is where MIBDIRS points). */
+static void test_mib_names_translate_when_a_mib_defines_them(void **state)
+{
+	static const oid temp[] = {1, 3, 6, 1, 4, 1, 99999, 1, 0};
+	static const oid fans[] = {1, 3, 6, 1, 4, 1, 99999, 2, 1, 3};
+	struct agent_conf *conf = agent_conf_load(DATA "agent_oid_mib_name.conf");
+	const struct csnmp_priv *p;
+	const struct csnmp_oid_def *o;
+
+	assert_non_null(conf);
+	p = conf->checks[0]->priv;
+	o = find_oid(p, "temp");
+	assert_non_null(o);
+	assert_int_equal(o->col_len, 9);
+	assert_memory_equal(o->col, temp, sizeof(temp));
+	o = find_oid(p, "fans");
+	assert_non_null(o);
+	assert_int_equal(o->col_len, 10);
+	assert_memory_equal(o->col, fans, sizeof(fans));
+	assert_true(o->table);
+	agent_conf_free(conf);
+}
+
 /* Every profile shipped in deploy/profiles loads, alone and all together. */
 static void test_shipped_profiles_load(void **state)
 {
@@ -192,8 +215,11 @@ int main(void)
 	    cmocka_unit_test(test_profile_dir_after_a_profile_is_refused),
 	    cmocka_unit_test(test_oid_mistakes_name_their_lines),
 	    cmocka_unit_test(test_mibs_and_duplicate_oids_are_refused),
+	    cmocka_unit_test(test_mib_names_translate_when_a_mib_defines_them),
 	    cmocka_unit_test(test_shipped_profiles_load),
 	};
 
+	/* net-snmp reads MIB files from here (only), once, at the first MIB name */
+	setenv("MIBDIRS", TEST_DATA_DIR "/mibs", 1);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
