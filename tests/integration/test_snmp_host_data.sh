@@ -150,8 +150,13 @@ while read -r idx descr; do
 	used=$(get "1.3.6.1.2.1.25.2.3.1.6.$idx")
 	rsize=$(rrd_last "$file" size)
 	rused=$(rrd_last "$file" used)
-	# size is fixed; used moves (memory most): within 5 % of the size, or 64 MiB
-	awk -v r="$rsize" -v s="$size" -v u="$units" 'BEGIN { exit !(r == s * u) }' ||
+	type=$(get "1.3.6.1.2.1.25.2.3.1.2.$idx")
+	# a filesystem's size is fixed: exact; memory areas (cached, shared) and what
+	# is used move between the last poll and now: within 5 % of the size, or 64 MiB
+	exact=0
+	case "$type" in *.25.2.1.4) exact=1 ;; esac
+	awk -v r="$rsize" -v s="$size" -v u="$units" -v e="$exact" 'BEGIN {
+		d = r - s * u; if (d < 0) d = -d; exit !(d == 0 || (!e && (d <= s * u * 0.05 || d <= 67108864))) }' ||
 		fail "$descr: size $rsize in the RRD file, snmpget says $size x $units"
 	awk -v r="$rused" -v s="$used" -v u="$units" -v t="$size" 'BEGIN {
 		d = r - s * u; if (d < 0) d = -d; exit !(d <= t * u * 0.05 || d <= 67108864) }' ||
