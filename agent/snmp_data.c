@@ -376,17 +376,6 @@ static void csnmp_demit_get(struct csnmp_priv *p, const struct csnmp_dget *g)
 	check_emit_as(p->c, m->check, "", m->metric, SAMPLE_GAUGE, ok ? v : 0, 0, !ok);
 }
 
-/* s into out, cut to fit. */
-static void csnmp_copy(char *out, size_t len, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n >= len)
-		n = len - 1;
-	memcpy(out, s, n);
-	out[n] = '\0';
-}
-
 /*
  * A row's instance: its naming cell (printable, cut to what the wire takes)
  * or its index; a name an earlier row of the table took gets "#index".
@@ -399,7 +388,7 @@ static void csnmp_row_instance(char *out, size_t len, const struct csnmp_row *ro
 
 	csnmp_oid_str(idx, sizeof(idx), row->idx, row->idxlen);
 	if (name != NULL && name->type == ASN_OCTET_STR && name->str[0] != '\0') {
-		csnmp_copy(out, len, name->str);
+		snprintf(out, len, "%.*s", (int)len - 1, name->str);
 		for (char *s = out; *s; s++)
 			if ((unsigned char)*s < 0x20 || *s == 0x7f)
 				*s = ' ';
@@ -407,14 +396,14 @@ static void csnmp_row_instance(char *out, size_t len, const struct csnmp_row *ro
 		   csnmp_cell_number(name, &v)) {
 		snprintf(out, len, "%.0f", v);
 	} else {
-		csnmp_copy(out, len, idx);
+		snprintf(out, len, "%.*s", (int)len - 1, idx);
 	}
 	if (conf_index_gets(seen, out) != NULL) {
 		size_t n = strlen(out), tail = strlen(idx) + 1;
 
 		/* the index kept whole, the name cut to make room */
 		if (tail + 1 >= len)
-			csnmp_copy(out, len, idx);
+			snprintf(out, len, "%.*s", (int)len - 1, idx);
 		else
 			snprintf(out + (n + tail < len ? n : len - 1 - tail), tail + 1, "#%s", idx);
 	}

@@ -275,7 +275,6 @@ int csnmp_oids_parse(cfg_t *sec, struct csnmp_data *d)
 	d->oids = xcalloc(n ? n : 1, sizeof(*d->oids));
 	for (unsigned i = 0; i < n; i++) {
 		struct csnmp_oid_def *o = &d->oids[d->noids];
-
 		cfg_t *osec = cfg_getnsec(sec, "oid", i);
 
 		/* reported already where it was written */
