@@ -7,6 +7,7 @@
  * minute per kind. Never blocks the loop, never trusts a byte it received.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,16 +198,48 @@ static void trap_priv_free(struct trap_listener *p)
 	free(p);
 }
 
+/*
+ * A protocol name as net-snmp's createUser spells it, however the config
+ * wrote it ("sha-256", "SHA256", "aes128" as the snmp section takes them),
+ * or NULL when it is none of `names` (entries "SPELLING=CANONICAL" alias).
+ */
+static const char *proto_canon(const char *s, const char *const *names, size_t n)
+{
+	char a[32], b[32];
+	size_t k = 0;
+
+	for (; *s && k + 1 < sizeof(a); s++)
+		if (*s != '-')
+			a[k++] = (char)toupper((unsigned char)*s);
+	a[k] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		const char *eq = strchr(names[i], '=');
+
+		k = 0;
+		for (const char *t = names[i]; *t && t != eq && k + 1 < sizeof(b); t++)
+			if (*t != '-')
+				b[k++] = *t;
+		b[k] = '\0';
+		if (strcmp(a, b) == 0)
+			return eq ? eq + 1 : names[i];
+	}
+	return NULL;
+}
+
 static int trap_parse_v3(struct trap_listener *p, cfg_t *sec)
 {
-	static const char *const auths[] = {"MD5",     "SHA",     "SHA-224",
-					    "SHA-256", "SHA-384", "SHA-512"};
-	static const char *const privs[] = {"DES", "AES"};
-	int bad = 0, found = 0;
+	static const char *const auths[] = {"MD5",     "SHA",     "SHA-224", "SHA-256",
+					    "SHA-384", "SHA-512", "SHA1=SHA"};
+	static const char *const privs[] = {"DES", "AES", "AES-128=AES"};
+	const char *auth = cfg_getstr(sec, "auth_protocol");
+	const char *priv = cfg_getstr(sec, "priv_protocol");
+	const char *ca = proto_canon(auth, auths, sizeof(auths) / sizeof(auths[0]));
+	const char *cp = proto_canon(priv, privs, sizeof(privs) / sizeof(privs[0]));
+	int bad = 0;
 
 	p->user = dup_or_null(sec, "security_name");
-	p->auth = xstrdup(cfg_getstr(sec, "auth_protocol"));
-	p->priv = xstrdup(cfg_getstr(sec, "priv_protocol"));
+	p->auth = xstrdup(ca != NULL ? ca : auth);
+	p->priv = xstrdup(cp != NULL ? cp : priv);
 	p->auth_pw = dup_or_null(sec, "auth_password");
 	p->priv_pw = dup_or_null(sec, "priv_password");
 	if (p->user == NULL) {
@@ -222,9 +255,7 @@ static int trap_parse_v3(struct trap_listener *p, cfg_t *sec)
 		    sec, "security_name must be 1..32 characters without blanks or quotes");
 		bad = 1;
 	}
-	for (size_t i = 0; i < sizeof(auths) / sizeof(auths[0]); i++)
-		found |= strcmp(p->auth, auths[i]) == 0;
-	if (!found) {
+	if (ca == NULL) {
 		conf_section_error(
 		    sec,
 		    "auth_protocol must be MD5, SHA, SHA-224, SHA-256, SHA-384 or SHA-512, "
@@ -232,10 +263,7 @@ static int trap_parse_v3(struct trap_listener *p, cfg_t *sec)
 		    p->auth);
 		bad = 1;
 	}
-	found = 0;
-	for (size_t i = 0; i < sizeof(privs) / sizeof(privs[0]); i++)
-		found |= strcmp(p->priv, privs[i]) == 0;
-	if (!found) {
+	if (cp == NULL) {
 		conf_section_error(sec, "priv_protocol must be AES or DES, got \"%s\"", p->priv);
 		bad = 1;
 	}

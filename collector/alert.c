@@ -762,6 +762,41 @@ void alert_condition(struct alert_engine *e, enum alert_builtin b, const char *c
 	alert_set_state(e, s, st, firing ? SERIES_FIRING : SERIES_OK, firing ? 0 : 1, time_ms);
 }
 
+/*
+ * The series of name[] with its rules matched, for a sample or an event at
+ * time_ms; NULL when no rule is about it (no state is kept then), the table
+ * is full, or it is a replay. An agent resends what was not acknowledged
+ * before a connection broke: what is not newer than the newest already seen
+ * is a replay, and evaluating it again could page twice for one incident.
+ */
+static struct series *series_fresh(struct alert_engine *e, const char *name[F_COUNT],
+				   int64_t time_ms)
+{
+	char key[F_COUNT * (SAMPLE_NAME_MAX + 1)];
+	size_t len = 0;
+	struct series *s;
+	uint64_t hash;
+	int any = 0;
+
+	if (e->nrules == 0 || series_key(e, name, key, &len) < 0)
+		return NULL;
+	hash = hash_fnv1a(key, len);
+	s = series_find(e, key, len, hash);
+	if (s == NULL) {
+		for (size_t i = 0; i < e->nrules && !any; i++)
+			any = rule_matches(e->rules[i], name);
+		if (!any || series_table_full(e))
+			return NULL;
+		s = series_add(e, key, len, hash);
+	}
+	if (time_ms <= s->last_ms)
+		return NULL;
+	s->last_ms = time_ms;
+	if (s->rules_seen < e->nrules)
+		series_match_rules(e, s);
+	return s;
+}
+
 /* "linkDown on sw1 interface Gi0/1 (trap 1.3.6.1.6.3.1.1.5.3 from 10.1.0.2): text" */
 static void event_summary(const struct event *ev, const char *verb, char *buf, size_t len)
 {
@@ -778,29 +813,11 @@ static int glob_ok(const char *glob, const char *s)
 void alert_event(struct alert_engine *e, const char *site, const struct event *ev)
 {
 	const char *name[F_COUNT] = {site, ev->host, ev->check, ev->instance, ""};
-	char key[F_COUNT * (SAMPLE_NAME_MAX + 1)], summary[512];
-	size_t len = 0;
-	struct series *s;
-	uint64_t hash;
-	int any = 0;
+	char summary[512];
+	struct series *s = series_fresh(e, name, ev->time_ms);
 
-	if (e->nrules == 0 || series_key(e, name, key, &len) < 0)
+	if (s == NULL)
 		return;
-	hash = hash_fnv1a(key, len);
-	s = series_find(e, key, len, hash);
-	if (s == NULL) {
-		for (size_t i = 0; i < e->nrules && !any; i++)
-			any = rule_matches(e->rules[i], name);
-		if (!any || series_table_full(e))
-			return;
-		s = series_add(e, key, len, hash);
-	}
-	/* a batch sent again after a lost ack: the agent stamps each event later than the last */
-	if (ev->time_ms <= s->last_ms)
-		return;
-	s->last_ms = ev->time_ms;
-	if (s->rules_seen < e->nrules)
-		series_match_rules(e, s);
 	for (size_t i = 0; i < s->nst; i++) {
 		struct rule_state *st = &s->st[i];
 		const struct rule *r = st->rule;
@@ -832,37 +849,11 @@ void alert_event(struct alert_engine *e, const char *site, const struct event *e
 void alert_feed(struct alert_engine *e, const char *site, const struct sample *smp)
 {
 	const char *name[F_COUNT] = {site, smp->host, smp->check, smp->instance, smp->metric};
-	char key[F_COUNT * (SAMPLE_NAME_MAX + 1)];
-	size_t len = 0;
-	struct series *s;
-	uint64_t hash;
+	struct series *s = series_fresh(e, name, smp->time_ms);
 	double v;
-	int any = 0;
 
-	if (e->nrules == 0)
+	if (s == NULL)
 		return;
-	if (series_key(e, name, key, &len) < 0)
-		return;
-	hash = hash_fnv1a(key, len);
-	s = series_find(e, key, len, hash);
-	if (s == NULL) {
-		/* keep state only for series some rule is about */
-		for (size_t i = 0; i < e->nrules && !any; i++)
-			any = rule_matches(e->rules[i], name);
-		if (!any || series_table_full(e))
-			return;
-		s = series_add(e, key, len, hash);
-	}
-	/*
-	 * An agent resends what was not acknowledged before a connection broke:
-	 * a sample not newer than one already seen is a replay, and evaluating
-	 * it again could page twice for one incident.
-	 */
-	if (smp->time_ms <= s->last_ms)
-		return;
-	s->last_ms = smp->time_ms;
-	if (s->rules_seen < e->nrules)
-		series_match_rules(e, s);
 	if (!series_value(s, smp, &v))
 		return;
 	for (size_t i = 0; i < s->nst; i++)

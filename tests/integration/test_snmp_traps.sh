@@ -42,9 +42,9 @@ probe "traps" {
   hosts = {"127.0.0.1"}
   communities = {"$community"}
   security_name = "vakttrap"
-  auth_protocol = "SHA"
+  auth_protocol = "sha"
   auth_password = "trap-auth-secret"
-  priv_protocol = "AES"
+  priv_protocol = "aes128"
   priv_password = "trap-priv-secret"
   engine_ids = {"$engine"}
   interval = 1
