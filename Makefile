@@ -56,7 +56,7 @@ fuzz: deps-test
 bench:
 	tools/install-deps.sh build runtime test bench
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVAKT_TESTS=OFF
-	cmake --build $(BUILD) -j $(JOBS) --target bench_store bench_wire bench_ingest vakt-collector
+	cmake --build $(BUILD) -j $(JOBS) --target bench_store bench_wire bench_ingest vakt-collector vakt-agent
 	bench/run.sh $(BUILD)
 
 clean:

@@ -203,4 +203,8 @@ echo "run.sh: throughput vakt/librrd $tput_ratio; wrote bench/RESULTS.md"
 if [ "${INGEST:-1}" != 0 ]; then
 	"$here/ingest.sh" "$BUILD"
 fi
+# the agent polling SNMP devices, against collectd and snmp_exporter (SNMP=0 skips it)
+if [ "${SNMP:-1}" != 0 ]; then
+	"$here/snmp.sh" "$BUILD"
+fi
 exit 0

@@ -11,8 +11,9 @@ build="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
 runtime="snmpd snmp rrdtool python3 iproute2 procps openssl"
 # clang and its runtime libraries (libFuzzer, ASan) for make fuzz
 test="libcmocka-dev valgrind sqlite3 openssl nftables clang libclang-rt-14-dev"
-# the peers the benchmarks under bench/ compare Vakt with
-bench="collectd-core rrdcached"
+# the peers the benchmarks under bench/ compare Vakt with, and what bench/snmp.sh
+# uses to run them (curl asks snmp_exporter whether it is up)
+bench="collectd-core rrdcached prometheus-snmp-exporter curl"
 
 want=""
 for set in "$@"; do
