@@ -168,6 +168,55 @@ static void test_round_trip_and_once_per_session(void **state)
 	series_rx_free(rx);
 }
 
+static void test_events_travel_beside_compact_samples(void **state)
+{
+	struct series_tx *tx = series_tx_new(SERIES_WIRE_MAX_DEFAULT);
+	Vakt__Sample smp = VAKT__SAMPLE__INIT, *sp = &smp;
+	Vakt__Event ev = VAKT__EVENT__INIT, *ep = &ev;
+	Vakt__Batch b = VAKT__BATCH__INIT;
+	Vakt__Frame f = VAKT__FRAME__INIT, *cf;
+	uint8_t *full, *compact;
+	size_t len, clen;
+
+	(void)state;
+	smp.host = "agent1";
+	smp.check = "traps";
+	smp.instance = "";
+	smp.metric = "traps";
+	smp.kind = VAKT__KIND__DERIVE;
+	smp.counter = 3;
+	smp.time_ms = T0;
+	ev.host = "10.1.0.2";
+	ev.check = "traps";
+	ev.instance = "Gi0/3";
+	ev.name = "linkDown";
+	ev.time_ms = T0 + 1;
+	ev.oid = "1.3.6.1.6.3.1.1.5.3";
+	ev.text = "ifIndex.3=3";
+	ev.source = "10.1.0.2:49152";
+	b.seq = 7;
+	b.samples = &sp;
+	b.n_samples = 1;
+	b.events = &ep;
+	b.n_events = 1;
+	f.msg_case = VAKT__FRAME__MSG_BATCH;
+	f.batch = &b;
+	full = frame_encode(&f, &len);
+	compact = series_tx_compact(tx, full, len, &clen);
+	assert_non_null(compact);
+	cf = unpack(compact, clen);
+	assert_int_equal(cf->batch->n_sid, 1);
+	assert_int_equal(cf->batch->n_events, 1);
+	assert_string_equal(cf->batch->events[0]->name, "linkDown");
+	assert_string_equal(cf->batch->events[0]->instance, "Gi0/3");
+	assert_string_equal(cf->batch->events[0]->oid, "1.3.6.1.6.3.1.1.5.3");
+	assert_int_equal(cf->batch->events[0]->time_ms, T0 + 1);
+	vakt__frame__free_unpacked(cf, NULL);
+	free(compact);
+	free(full);
+	series_tx_free(tx);
+}
+
 static void test_table_full_starts_again(void **state)
 {
 	/* room for 20 series */
@@ -336,6 +385,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trip_and_once_per_session),
+	    cmocka_unit_test(test_events_travel_beside_compact_samples),
 	    cmocka_unit_test(test_table_full_starts_again),
 	    cmocka_unit_test(test_other_frames_left_alone),
 	    cmocka_unit_test(test_broken_batches_refused),
