@@ -2,7 +2,7 @@
  * ingest.h - the one path by which samples enter the collector: the alert
  * engine, the silence watch and the store see every sample in the same
  * order, whether a session decoded it or the collector made it (no-data,
- * agent-down, traps later).
+ * agent-down). Events (traps) take ingest_events to the alert engine alone.
  */
 #ifndef VAKT_INGEST_H
 #define VAKT_INGEST_H
