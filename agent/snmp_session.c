@@ -47,11 +47,15 @@ struct csnmp_user {
 	int foreign; /* net-snmp's list had it before: left there when the last device goes */
 };
 
+#define CSNMP_SLOTS_REPORT_S 60 /* a line a minute while requests wait for slots */
+
 struct csnmp_shared {
 	unsigned max, busy, busy_max;       /* requests in flight: bound, now, most */
 	struct csnmp_wait *head, **tail;    /* waiting for a slot, in order */
 	unsigned long long waited, gave_up; /* requests that waited; runs that gave up */
 	struct event *ev_dispatch;
+	struct event *ev_report;
+	unsigned long long waited_said, gave_up_said; /* counts the last line gave */
 	struct csnmp_user *users;
 	struct csnmp_ku_cache *kus;
 };
@@ -141,14 +145,42 @@ void csnmp_lib_init(void)
 
 /* ---- the agent's request slots ---- */
 
+/*
+ * Waiting for a slot is how the bound works, but waiting every minute means
+ * the agent polls more than snmp_in_flight lets it: one line a minute says
+ * so while it lasts (a warning once runs give up), none when all is well.
+ */
+static void csnmp_on_report(evutil_socket_t fd, short what, void *arg)
+{
+	struct csnmp_shared *sh = arg;
+	unsigned long long waited = sh->waited - sh->waited_said;
+	unsigned long long gave_up = sh->gave_up - sh->gave_up_said;
+
+	sh->waited_said = sh->waited;
+	sh->gave_up_said = sh->gave_up;
+	if (gave_up > 0)
+		log_warnx("snmp: %llu runs gave up waiting for one of the %u request slots "
+			  "(snmp_in_flight) in the last %d s, %llu requests waited: raise "
+			  "snmp_in_flight, or lengthen intervals or shorten timeouts",
+			  gave_up, sh->max, CSNMP_SLOTS_REPORT_S, waited);
+	else if (waited > 0)
+		log_info("snmp: %llu requests waited for one of the %u request slots "
+			 "(snmp_in_flight) in the last %d s; none gave up",
+			 waited, sh->max, CSNMP_SLOTS_REPORT_S);
+}
+
 int csnmp_shared_init(struct agent *a, void **state)
 {
 	struct csnmp_shared *sh = xcalloc(1, sizeof(*sh));
+	struct timeval tv = {CSNMP_SLOTS_REPORT_S, 0};
 
 	csnmp_lib_init();
 	sh->max = a->conf->snmp_in_flight ? a->conf->snmp_in_flight : CSNMP_IN_FLIGHT_DEFAULT;
 	sh->tail = &sh->head;
 	sh->kus = csnmp_ku_cache_new();
+	sh->ev_report = event_new(a->base, -1, EV_PERSIST, csnmp_on_report, sh);
+	if (sh->ev_report == NULL || event_add(sh->ev_report, &tv) < 0)
+		fatalx("snmp: cannot create events");
 	*state = sh;
 	return 0;
 }
@@ -164,6 +196,7 @@ void csnmp_shared_fini(struct agent *a, void *state)
 		 sh->busy_max, sh->max, sh->waited, sh->gave_up);
 	if (sh->ev_dispatch != NULL)
 		event_free(sh->ev_dispatch);
+	event_free(sh->ev_report);
 	csnmp_ku_cache_free(sh->kus);
 	/* every device left: its users are gone from net-snmp's list already */
 	free(sh);
