@@ -253,22 +253,53 @@ int csnmp_data_send(struct csnmp_priv *p)
 	return 0;
 }
 
-/* An error-status on the GET: the varbind it names (else all sent) is lost, the rest asked again.
- */
+/* RFC 3416's name of an error-status, for the log ("noSuchName", "genErr"). */
+static const char *csnmp_errstat_name(long e, char *buf, size_t len)
+{
+	static const char *const names[] = {"noError",
+					    "tooBig",
+					    "noSuchName",
+					    "badValue",
+					    "readOnly",
+					    "genErr",
+					    "noAccess",
+					    "wrongType",
+					    "wrongLength",
+					    "wrongEncoding",
+					    "wrongValue",
+					    "noCreation",
+					    "inconsistentValue",
+					    "resourceUnavailable",
+					    "commitFailed",
+					    "undoFailed",
+					    "authorizationError",
+					    "notWritable",
+					    "inconsistentName"};
+
+	if (e >= 0 && (size_t)e < sizeof(names) / sizeof(names[0]))
+		return names[e];
+	snprintf(buf, len, "error-status %ld", e);
+	return buf;
+}
+
+/* An error-status on a GET: the varbind it names (else all sent) is lost, the rest asked again. */
 static void csnmp_dget_error(struct csnmp_drun *r, const netsnmp_pdu *resp)
 {
+	char buf[32];
+	const char *why = csnmp_errstat_name(resp->errstat, buf, sizeof(buf));
+
 	if (resp->errindex >= 1 && (size_t)resp->errindex <= r->nsent) {
 		struct csnmp_dget *g = &r->gets[r->sent[resp->errindex - 1]];
 
 		g->done = 1;
-		csnmp_dmissing(r, g->name, g->len, snmp_errstring(resp->errstat));
+		csnmp_dmissing(r, g->name, g->len, why);
 		return;
 	}
 	for (size_t i = 0; i < r->nsent; i++) {
 		struct csnmp_dget *g = &r->gets[r->sent[i]];
 
 		g->done = 1;
-		csnmp_dmissing(r, g->name, g->len, snmp_errstring(resp->errstat));
+		csnmp_dmissing(r, g->name, g->len, why);
 	}
 }
 

@@ -4,8 +4,9 @@
 # of this machine (through the shipped "linux" profile), a UPS-MIB device
 # (the "ups" profile) served by a pass_persist script this test writes, which
 # goes on battery during the test, and custom OIDs (a scalar and a table
-# column named by another column) from the same script. Every value in the
-# RRD files must match snmpget of the same OID.
+# column named by another column) from the same script, also over SNMPv1
+# with an OID the device refuses. Every value in the RRD files must match
+# snmpget of the same OID.
 set -eu
 . "$(dirname "$0")/lib.sh"
 need_tools snmpd snmpget snmpwalk rrdtool python3
@@ -107,10 +108,21 @@ snmp "ups" {
     metric = "turns"
   }
 }
+# SNMPv1: one GET refused whole for an OID the device lacks (noSuchName):
+# the rest is asked again and stored, the missing one unknown and logged
+snmp "ups-v1" {
+  address = "127.0.0.1:$snmp_port"
+  community = "$community"
+  version = "1"
+  profile = "ups"
+  interval = 1
+  timeout = 400
+  oid "missing" { oid = "1.3.6.1.4.1.99999.9.0" }
+}
 EOC
 "$VAKT_BIN/vakt-agent" --check-config -c "$W/agent.conf" >/dev/null || fail "the config does not check"
 start_collector "$W" "$col_port"
-start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -c "$W/agent.conf"
+start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -v -c "$W/agent.conf"
 
 D="$W/rrd/rissa"
 show() { tail -n 30 "$W/agent.log" "$W/collector.log"; ls -R "$W/rrd" || true; }
@@ -129,8 +141,18 @@ for m in "charge 87" "minutes_left 42" "input_voltage 231" "battery_status 2"; d
 done
 log "pulling the UPS's plug"
 echo 5 >"$W/ups_source"
-on_battery() { rrd_flush "$W" && [ "$(rrd_last "$D/ups/ups.rrd" on_battery)" = 1 ]; }
-wait_for 10 on_battery || { show; fail "on_battery did not become 1"; }
+on_battery() { rrd_flush "$W" && [ "$(rrd_last "$D/$1/ups.rrd" on_battery)" = 1 ]; }
+wait_for 10 on_battery ups || { show; fail "on_battery did not become 1"; }
+wait_for 10 on_battery ups-v1 || { show; fail "on_battery did not become 1 on the v1 device"; }
+
+# the v1 device: every UPS value despite the OID it refuses, which is unknown and said so
+for m in "charge 87" "minutes_left 42" "input_voltage 231" "battery_status 2" "on_battery 1"; do
+	set -- $m
+	v=$(rrd_last "$D/ups-v1/ups.rrd" "$1")
+	awk -v v="$v" -v w="$2" 'BEGIN { exit !(v == w) }' || { show; fail "ups-v1: ups.rrd $1 is $v, the device says $2"; }
+done
+[ "$(rrd_last "$D/ups-v1/missing.rrd" value)" = U ] || { show; fail "the OID the v1 device lacks is not unknown"; }
+log_has "$W/agent.log" 'snmp "ups-v1": 1 host, UPS or oid value(s) unknown on 127.0.0.1:'"$snmp_port"', e.g. 1.3.6.1.4.1.99999.9.0: noSuchName'
 
 # custom OIDs: the scalar times its scale, the column once per named row, raw counters
 v=$(rrd_last "$D/ups/env.rrd" temp)
@@ -193,4 +215,4 @@ awk -v r="$rload1" -v l="$load1" 'BEGIN { d = r - l / 100; if (d < 0) d = -d; ex
 	fail "load1 $rload1 in the RRD file, snmpget says $load1 / 100"
 for m in load5 load15; do rrd_last "$D/srv/load.rrd" $m >/dev/null || fail "no $m"; done
 for m in avail buffer cached swap_total swap_avail; do rrd_last "$D/srv/memory.rrd" $m >/dev/null || fail "no memory $m"; done
-echo "PASS: storage, processors, load, memory, UPS (on battery) and custom OIDs stored as snmpget reads them"
+echo "PASS: storage, processors, load, memory, UPS (on battery, v2c and v1) and custom OIDs stored as snmpget reads them"
