@@ -76,6 +76,7 @@ struct csnmp_link {
 	u_char engine_id[SNMP_MAX_ENG_SIZE];
 	size_t engine_len;
 	int found_this_run; /* a timeout after a discovery is likely the privacy key */
+	int unreadable;     /* this run, the device sent what net-snmp would not take */
 	struct csnmp_wait *held, **held_tail;
 	struct csnmp_user *user;
 };
@@ -622,8 +623,18 @@ static void csnmp_v3_timeout(struct csnmp_priv *p)
 	l->engine = CSNMP_ENGINE_UNKNOWN;
 	if (p->retries > 0)
 		snprintf(tries, sizeof(tries), " (%d tries)", p->retries + 1);
+	/*
+	 * A replaced device's engine answers with a report for a user it cannot
+	 * know, which net-snmp drops: the request then times out.
+	 */
+	if (l->unreadable && !l->found_this_run)
+		csnmp_fail(p, OUTCOME_TIMEOUT,
+			   "no answer from %s within %g s%s that the agent could read (a report "
+			   "from another SNMPv3 engine: device replaced?): discovered again at the "
+			   "next run",
+			   p->shown, p->c->timeout_ms / 1000.0, tries);
 	/* snmpd drops a request it cannot decrypt without a word */
-	if (l->found_this_run && p->usm->priv != NULL)
+	else if (l->found_this_run && p->usm->priv != NULL)
 		csnmp_fail(p, OUTCOME_TIMEOUT,
 			   "no answer from %s within %g s%s though its SNMPv3 engine answered "
 			   "discovery: wrong priv_password or priv_protocol %s for user \"%s\"?",
@@ -706,7 +717,7 @@ int csnmp_send(struct csnmp_priv *p, netsnmp_pdu *pdu, const char *what)
 	p->outstanding = 1;
 	p->nreq++;
 	if (p->nreq == 1)
-		l->found_this_run = 0;
+		l->found_this_run = l->unreadable = 0;
 	if (p->usm != NULL && l->engine != CSNMP_ENGINE_KNOWN) {
 		/* the request waits for the engine ID: discovery first, on the loop */
 		struct csnmp_wait *w = xcalloc(1, sizeof(*w));
@@ -758,8 +769,11 @@ static void csnmp_on_read(evutil_socket_t fd, short what, void *arg)
 
 	netsnmp_large_fd_set_init(&fds, fd + 1);
 	NETSNMP_LARGE_FD_SET(fd, &fds);
-	if (snmp_sess_read2(p->sessp, &fds) < 0)
+	if (snmp_sess_read2(p->sessp, &fds) < 0) {
 		log_debug("snmp \"%s\": unreadable packet from %s", p->c->name, p->addr);
+		if (p->link != NULL)
+			p->link->unreadable = 1;
+	}
 	netsnmp_large_fd_set_cleanup(&fds);
 	csnmp_settle(p);
 	csnmp_after_event(p);
