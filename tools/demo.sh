@@ -84,9 +84,13 @@ tls {
   key = "$PKI/private/demo.key"
 }
 
+# device profiles from the source tree (an installed agent reads <prefix>/share/vakt/profiles)
+profile_dir = "$(pwd)/deploy/profiles"
+
 snmp "localhost" {
   address = "127.0.0.1:$snmp_port"
   community = "$community"
+  profile = "linux"             # storage, processors, load and memory of this machine
   interfaces = {"lo"}
   interval = 5
 }
@@ -122,6 +126,8 @@ cat <<EOT
   RRD files:   $DEMO/rrd/demo/<host>/<check>[-<instance>].rrd
   Alert log:   $DEMO/alerts.log
   Try:         rrdtool lastupdate $DEMO/rrd/demo/localhost/if-lo.rrd
+               rrdtool lastupdate $DEMO/rrd/demo/localhost/memory.rrd   # profile "linux"
+               ls $DEMO/rrd/demo/localhost/      # storage-<filesystem>.rrd, cpu-<n>.rrd, load.rrd
                rrdtool fetch $DEMO/rrd/demo/127.0.0.1/web.rrd AVERAGE -s -5min
                $VAKT_BIN/vaktctl -s $DEMO/collector.sock status
                $VAKT_BIN/vaktctl -s $DEMO/collector.sock flush --all   # write the cache to the files now
