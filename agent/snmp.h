@@ -268,7 +268,12 @@ int csnmp_session_open(struct csnmp_priv *p);
 void csnmp_session_close(struct csnmp_priv *p);
 netsnmp_pdu *csnmp_pdu_new(int command);
 void csnmp_pdu_add(netsnmp_pdu *pdu, const oid *name, size_t len);
-/* Sends `pdu` (freed either way); -1 after ending the run with csnmp_fail. */
+/*
+ * Sends `pdu` (freed either way), or queues it until one of the agent's
+ * request slots (snmp_in_flight, the device's in_flight) is free and, on v3,
+ * the device's engine ID is known; the run learns the answer, timeout or
+ * failure the same way in all cases. -1 after ending the run with csnmp_fail.
+ */
 int csnmp_send(struct csnmp_priv *p, netsnmp_pdu *pdu, const char *what);
 void csnmp_rearm(struct csnmp_priv *p);
 /* Runs the next loop turn: the run starts, never inside run() itself. */
