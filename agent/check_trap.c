@@ -536,6 +536,44 @@ static void trap_answer_inform(struct trap_listener *p, netsnmp_pdu *pdu)
 	}
 }
 
+extern const struct check_kind check_kind_snmp;
+
+/* 1 when net-snmp's peer name ("udp:10.1.0.2:161", "udp6:[::1]:161") is at `ip`. */
+static int peername_is(const char *peername, const char *ip)
+{
+	const char *a = peername != NULL ? strchr(peername, ':') : NULL;
+	size_t n = strlen(ip);
+
+	if (a == NULL)
+		return 0;
+	a++;
+	if (*a == '[')
+		return strncmp(a + 1, ip, n) == 0 && a[1 + n] == ']';
+	return strncmp(a, ip, n) == 0 && a[n] == ':';
+}
+
+/*
+ * The host of the snmp device the agent polls at `ip` (its section's host,
+ * "core-sw"), so that a trap's page and its series name the device alike;
+ * the address itself when no snmp section polls it.
+ */
+static const char *device_host(const struct trap_listener *p, const char *ip)
+{
+	const struct agent_conf *conf = p->c->agent != NULL ? p->c->agent->conf : NULL;
+
+	for (size_t i = 0; conf != NULL && i < conf->nchecks; i++) {
+		const struct check *d = conf->checks[i];
+		const struct csnmp_priv *sp = d->priv;
+
+		if (d->kind != &check_kind_snmp || sp == NULL)
+			continue;
+		if ((sp->host != NULL && strcmp(sp->host, ip) == 0) ||
+		    peername_is(sp->peername, ip))
+			return d->host;
+	}
+	return ip;
+}
+
 /* net-snmp calls this for each message it decoded (and authenticated). */
 static int trap_cb(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, void *arg)
 {
@@ -574,7 +612,8 @@ static int trap_cb(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, v
 	log_debug("trap listener \"%s\": %s from %s%s%s%s%s", p->c->name, ev.name, p->peer,
 		  ev.instance[0] ? " interface " : "", ev.instance, ev.text[0] ? ": " : "",
 		  ev.text);
-	check_event(p->c, p->last_ms, p->peer_ip, ev.instance, ev.name, ev.oid, ev.text, p->peer);
+	check_event(p->c, p->last_ms, device_host(p, p->peer_ip), ev.instance, ev.name, ev.oid,
+		    ev.text, p->peer);
 	return 1;
 }
 

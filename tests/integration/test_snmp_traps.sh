@@ -4,7 +4,8 @@
 # inform (snmpinform, answered) and a v3 authPriv SHA/AES linkDown sent with
 # the sender's engine ID; each reaches the collector as an event and fires
 # the "link-down" event rule once with the interface's name, and a linkUp of
-# the same interface resolves it. A trap from 127.0.0.2, not in `hosts`, is
+# the same interface resolves it. The device is polled by an snmp section
+# too: its pages name it as that section does ("core-sw"), not by address. A trap from 127.0.0.2, not in `hosts`, is
 # refused with a line naming it; garbage is a line naming its sender.
 set -eu
 . "$(dirname "$0")/lib.sh"
@@ -14,6 +15,7 @@ W=$(mktemp -d /tmp/vakt-it-traps.XXXXXX)
 trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 
 trap_port=$(free_port udp)
+snmp_port=$(free_port udp)
 slow_port=$(free_port udp)
 col_port=$(free_port tcp)
 community="traps$$"
@@ -35,6 +37,11 @@ cat >"$W/agent.conf" <<EOC
 site = "rissa"
 insecure = yes
 collector "dc1" { address = "127.0.0.1:$col_port" }
+snmp "core-sw" {
+  address = "127.0.0.1:$snmp_port"
+  interval = 60
+  timeout = 500
+}
 probe "traps" {
   kind = "trap"
   address = "127.0.0.1:$trap_port"
@@ -86,7 +93,7 @@ v3=(-v 3 -l authPriv -u vakttrap -a SHA -A trap-auth-secret -x AES -X trap-priv-
 log "v2c linkDown of Gi0/3"
 link snmptrap "${v2c[@]}" -- 3 3 Gi0/3
 wait_for $((10 * SLOW)) pages_are "firing link-down" 1 || { show; fail "no page for the v2c linkDown"; }
-grep -q "^firing link-down rissa 127.0.0.1 traps | linkDown on 127.0.0.1 interface Gi0/3 (trap 1.3.6.1.6.3.1.1.5.3 from 127.0.0.1:[0-9]*): ifIndex.3=3 ifAdminStatus.3=1 ifOperStatus.3=2 ifName.3=\"Gi0/3\"$" "$W/pages.log" ||
+grep -q "^firing link-down rissa core-sw traps | linkDown on core-sw interface Gi0/3 (trap 1.3.6.1.6.3.1.1.5.3 from 127.0.0.1:[0-9]*): ifIndex.3=3 ifAdminStatus.3=1 ifOperStatus.3=2 ifName.3=\"Gi0/3\"$" "$W/pages.log" ||
 	{ show; fail "the page does not name the device, the interface, the trap and its varbinds"; }
 log "the same linkDown again: no second page"
 link snmptrap "${v2c[@]}" -- 3 3 Gi0/3
@@ -94,13 +101,13 @@ link snmptrap "${v2c[@]}" -- 3 3 Gi0/3
 log "v2c inform: linkDown of Gi0/4, answered"
 link snmpinform "${v2c[@]}" -- 3 4 Gi0/4 || { show; fail "snmpinform got no answer"; }
 wait_for $((10 * SLOW)) pages_are "firing link-down" 2 || { show; fail "no page for the inform"; }
-grep -q "^firing link-down rissa 127.0.0.1 traps | linkDown on 127.0.0.1 interface Gi0/4 " "$W/pages.log" ||
+grep -q "^firing link-down rissa core-sw traps | linkDown on core-sw interface Gi0/4 " "$W/pages.log" ||
 	{ show; fail "the inform's page does not name Gi0/4"; }
 
 log "v3 authPriv SHA/AES trap with engine ID $engine: linkDown of Gi0/5"
 link snmptrap "${v3[@]}" -e "$engine" -- 3 5 Gi0/5
 wait_for $((10 * SLOW)) pages_are "firing link-down" 3 || { show; fail "no page for the v3 trap"; }
-grep -q "^firing link-down rissa 127.0.0.1 traps | linkDown on 127.0.0.1 interface Gi0/5 " "$W/pages.log" ||
+grep -q "^firing link-down rissa core-sw traps | linkDown on core-sw interface Gi0/5 " "$W/pages.log" ||
 	{ show; fail "the v3 trap's page does not name Gi0/5"; }
 
 log "v3 inform (the sender discovers the listener's engine ID): coldStart"
@@ -111,7 +118,7 @@ wait_for $((10 * SLOW)) pages_are "firing restarted" 1 || { show; fail "no page 
 log "linkUp of Gi0/3 resolves its alert only"
 link snmptrap "${v2c[@]}" -- 4 3 Gi0/3
 wait_for $((10 * SLOW)) pages_are "resolved link-down" 1 || { show; fail "linkUp resolved nothing"; }
-grep -q "^resolved link-down rissa 127.0.0.1 traps | linkUp (clears linkDown) on 127.0.0.1 interface Gi0/3 " "$W/pages.log" ||
+grep -q "^resolved link-down rissa core-sw traps | linkUp (clears linkDown) on core-sw interface Gi0/3 " "$W/pages.log" ||
 	{ show; fail "the recovery does not name Gi0/3"; }
 
 log "a trap from 127.0.0.2 (not in hosts), a wrong community and garbage"
