@@ -1,8 +1,8 @@
 #!/bin/bash
 # test_snmp_traps.sh - traps and informs reach the on-call pager: an agent
 # with a trap listener on 127.0.0.1 receives a v2c linkDown (snmptrap), a v2c
-# inform (snmpinform, answered) and a v3 authPriv SHA/AES linkDown sent with
-# the sender's engine ID; each reaches the collector as an event and fires
+# inform (snmpinform, answered), a v3 authPriv SHA/AES linkDown sent with
+# the sender's engine ID and a v1 linkDown; each reaches the collector as an event and fires
 # the "link-down" event rule once with the interface's name, and a linkUp of
 # the same interface resolves it. The device is polled by an snmp section
 # too: its pages name it as that section does ("core-sw"), not by address. A trap from 127.0.0.2, not in `hosts`, is
@@ -110,6 +110,13 @@ wait_for $((10 * SLOW)) pages_are "firing link-down" 3 || { show; fail "no page 
 grep -q "^firing link-down rissa core-sw traps | linkDown on core-sw interface Gi0/5 " "$W/pages.log" ||
 	{ show; fail "the v3 trap's page does not name Gi0/5"; }
 
+log "v1 linkDown (generic-trap 2) of ifIndex 6, no name in its varbinds"
+MIBS= snmptrap -v 1 -c "$community" "127.0.0.1:$trap_port" 1.3.6.1.4.1.8072 127.0.0.1 2 0 '' \
+	1.3.6.1.2.1.2.2.1.1.6 i 6 1.3.6.1.2.1.2.2.1.8.6 i 2
+wait_for $((10 * SLOW)) pages_are "firing link-down" 4 || { show; fail "no page for the v1 trap"; }
+grep -q "^firing link-down rissa core-sw traps | linkDown on core-sw interface 6 (trap 1.3.6.1.6.3.1.1.5.3 from 127.0.0.1:[0-9]*): agent-addr=127.0.0.1 ifIndex.6=6 ifOperStatus.6=2$" "$W/pages.log" ||
+	{ show; fail "the v1 trap's page does not name ifIndex 6"; }
+
 log "v3 inform (the sender discovers the listener's engine ID): coldStart"
 MIBS= snmpinform "${v3[@]}" -t 1 -r 2 "127.0.0.1:$trap_port" '' 1.3.6.1.6.3.1.1.5.1 ||
 	{ show; fail "the v3 inform got no answer"; }
@@ -146,11 +153,11 @@ log_has "$W/agent.log" "trap listener \"slowtraps\" (127.0.0.1:$slow_port): 127.
 [ "$(grep -c "sends more than 1 traps a second (burst 2): the excess is dropped" "$W/agent.log")" = 1 ] ||
 	fail "the excess is not logged exactly once"
 sleep 1
-[ "$(pages firing)" = 4 ] && [ "$(pages resolved)" = 1 ] ||
-	{ show; fail "expected 4 pages and 1 recovery, got $(pages firing) and $(pages resolved)"; }
+[ "$(pages firing)" = 5 ] && [ "$(pages resolved)" = 1 ] ||
+	{ show; fail "expected 5 pages and 1 recovery, got $(pages firing) and $(pages resolved)"; }
 grep -q "trap-auth-secret\|trap-priv-secret\|wrong-auth-secret" "$W/agent.log" "$W/collector.log" &&
 	fail "a v3 password reached a log"
 kill -0 "$PID_agent" 2>/dev/null || fail "the agent died"
 # never stored: the listener's own file holds its counters, no file has an event
 [ -z "$(find "$W/rrd" -name '*Gi0*')" ] || fail "an event was written to an RRD file"
-echo "PASS: v2c, inform and v3 traps paged once with the interface; linkUp resolved; refusals logged"
+echo "PASS: v2c, inform, v3 and v1 traps paged once with the interface; linkUp resolved; refusals logged"
