@@ -46,7 +46,8 @@ const char discover_usage[] =
     "      --community C       v1/v2c community (--snmp-version 1|2c, default 2c)\n"
     "      --v3-user U         SNMPv3 user, with --auth-protocol MD5|SHA|SHA-224|SHA-256|\n"
     "                          SHA-384|SHA-512 (default SHA) --auth-password X and\n"
-    "                          --priv-protocol DES|AES (default AES) --priv-password X\n"
+    "                          --priv-protocol DES|AES|AES-192|AES-256 (default AES)\n"
+    "                          --priv-password X, as this net-snmp supports them\n"
     "      --print-secrets     print the v3 passwords in the sections (default: a\n"
     "                          placeholder)\n"
     "      --port N            UDP port (default 161)\n"
@@ -93,13 +94,9 @@ struct disc_opts {
 	long version;
 	const char *community;
 	const char *user;
-	const char *auth_name, *priv_name; /* as the user spelled them */
-	const oid *auth_proto, *priv_proto;
-	size_t auth_proto_len, priv_proto_len;
+	const char *auth_name, *priv_name; /* as given; NULL: the defaults */
 	const char *auth_pass, *priv_pass;
-	u_char auth_ku[USM_AUTH_KU_LEN], priv_ku[USM_PRIV_KU_LEN];
-	size_t auth_ku_len, priv_ku_len;
-	int level;
+	struct csnmp_usm *usm; /* v3: the user as a device section has it */
 	unsigned port;
 	double timeout_s;
 	int timeout_given;
@@ -235,93 +232,53 @@ static int disc_parse_num(const char *opt, const char *s, double lo, double hi, 
 	return 0;
 }
 
-static const struct {
-	const char *name;
-	const oid *proto;
-	size_t len;
-} disc_auth[] = {
-#ifndef NETSNMP_DISABLE_MD5
-    {"MD5", usmHMACMD5AuthProtocol, USM_AUTH_PROTO_MD5_LEN},
-#endif
-    {"SHA", usmHMACSHA1AuthProtocol, USM_AUTH_PROTO_SHA_LEN},
-#ifdef HAVE_EVP_SHA224
-    {"SHA-224", usmHMAC128SHA224AuthProtocol, OID_LENGTH(usmHMAC128SHA224AuthProtocol)},
-    {"SHA-256", usmHMAC192SHA256AuthProtocol, OID_LENGTH(usmHMAC192SHA256AuthProtocol)},
-#endif
-#ifdef HAVE_EVP_SHA384
-    {"SHA-384", usmHMAC256SHA384AuthProtocol, OID_LENGTH(usmHMAC256SHA384AuthProtocol)},
-    {"SHA-512", usmHMAC384SHA512AuthProtocol, OID_LENGTH(usmHMAC384SHA512AuthProtocol)},
-#endif
-};
-
-static const struct {
-	const char *name;
-	const oid *proto;
-	size_t len;
-} disc_priv[] = {
-#ifndef NETSNMP_DISABLE_DES
-    {"DES", usmDESPrivProtocol, USM_PRIV_PROTO_DES_LEN},
-#endif
-    {"AES", usmAESPrivProtocol, USM_PRIV_PROTO_AES_LEN},
-    {"AES-128", usmAESPrivProtocol, USM_PRIV_PROTO_AES_LEN},
-};
-
-/* The v3 options: protocols known, pass phrases long enough, keys made once. */
-static int disc_v3_keys(struct disc_opts *o)
+/*
+ * The v3 options as snmp_usm.c has a device's user, so that the keys, the
+ * protocols and the reasons of a refusal are the poller's own. The keys
+ * (1 MB of hashing per password) are made once, at the first session.
+ */
+static int disc_v3_user(struct disc_opts *o)
 {
-	size_t i;
+	struct csnmp_usm *u;
+	char list[128];
 
+	if (strlen(o->user) > 32)
+		return disc_error("--v3-user must be at most 32 characters");
 	if (o->auth_pass == NULL &&
 	    (o->auth_name != NULL || o->priv_pass != NULL || o->priv_name != NULL))
 		return disc_error("--priv-password and the protocols need --auth-password "
 				  "(authPriv, or authNoPriv without --priv-password)");
 	if (o->priv_name != NULL && o->priv_pass == NULL)
 		return disc_error("--priv-protocol needs --priv-password");
-	o->level = o->priv_pass   ? SNMP_SEC_LEVEL_AUTHPRIV
+	for (int i = 0; i < 2; i++) {
+		const char *pass = i ? o->priv_pass : o->auth_pass;
+
+		if (pass != NULL && (strlen(pass) < USM_LENGTH_P_MIN || strlen(pass) > 1024))
+			return disc_error("--%s-password must have %d to 1024 characters",
+					  i ? "priv" : "auth", USM_LENGTH_P_MIN);
+	}
+	u = o->usm = xcalloc(1, sizeof(*u));
+	u->name = xstrdup(o->user);
+	u->context = xstrdup("");
+	u->level = o->priv_pass   ? SNMP_SEC_LEVEL_AUTHPRIV
 		   : o->auth_pass ? SNMP_SEC_LEVEL_AUTHNOPRIV
 				  : SNMP_SEC_LEVEL_NOAUTH;
-	if (o->auth_pass == NULL)
-		return 0;
-	if (o->auth_name == NULL)
-		o->auth_name = "SHA";
-	for (i = 0; i < sizeof(disc_auth) / sizeof(disc_auth[0]); i++)
-		if (strcasecmp(o->auth_name, disc_auth[i].name) == 0)
-			break;
-	if (i == sizeof(disc_auth) / sizeof(disc_auth[0]))
-		return disc_error("--auth-protocol \"%s\" is not one of MD5, SHA, SHA-224, "
-				  "SHA-256, SHA-384, SHA-512 (as this net-snmp supports them)",
-				  o->auth_name);
-	o->auth_name = disc_auth[i].name;
-	o->auth_proto = disc_auth[i].proto;
-	o->auth_proto_len = disc_auth[i].len;
-	if (strlen(o->auth_pass) < DISC_PASSWORD_MIN)
-		return disc_error("--auth-password must have at least %d characters",
-				  DISC_PASSWORD_MIN);
-	o->auth_ku_len = sizeof(o->auth_ku);
-	if (generate_Ku(o->auth_proto, (u_int)o->auth_proto_len, (const u_char *)o->auth_pass,
-			strlen(o->auth_pass), o->auth_ku, &o->auth_ku_len) != SNMPERR_SUCCESS)
-		return disc_error("cannot make the authentication key from --auth-password");
-	if (o->priv_pass == NULL)
-		return 0;
-	if (o->priv_name == NULL)
-		o->priv_name = "AES";
-	for (i = 0; i < sizeof(disc_priv) / sizeof(disc_priv[0]); i++)
-		if (strcasecmp(o->priv_name, disc_priv[i].name) == 0)
-			break;
-	if (i == sizeof(disc_priv) / sizeof(disc_priv[0]))
-		return disc_error("--priv-protocol \"%s\" is not one of DES, AES (AES-128)",
-				  o->priv_name);
-	o->priv_name = disc_priv[i].name;
-	o->priv_proto = disc_priv[i].proto;
-	o->priv_proto_len = disc_priv[i].len;
-	if (strlen(o->priv_pass) < DISC_PASSWORD_MIN)
-		return disc_error("--priv-password must have at least %d characters",
-				  DISC_PASSWORD_MIN);
-	o->priv_ku_len = sizeof(o->priv_ku);
-	/* USM makes the privacy key with the authentication hash */
-	if (generate_Ku(o->auth_proto, (u_int)o->auth_proto_len, (const u_char *)o->priv_pass,
-			strlen(o->priv_pass), o->priv_ku, &o->priv_ku_len) != SNMPERR_SUCCESS)
-		return disc_error("cannot make the privacy key from --priv-password");
+	if (o->auth_pass != NULL) {
+		u->auth = csnmp_usm_proto_find(0, o->auth_name ? o->auth_name : "SHA", list,
+					       sizeof(list));
+		if (u->auth == NULL)
+			return disc_error("--auth-protocol \"%s\" is not supported here; one of %s",
+					  o->auth_name, list);
+		u->auth_pass = xstrdup(o->auth_pass);
+	}
+	if (o->priv_pass != NULL) {
+		u->priv = csnmp_usm_proto_find(1, o->priv_name ? o->priv_name : "AES", list,
+					       sizeof(list));
+		if (u->priv == NULL)
+			return disc_error("--priv-protocol \"%s\" is not supported here; one of %s",
+					  o->priv_name, list);
+		u->priv_pass = xstrdup(o->priv_pass);
+	}
 	return 0;
 }
 
@@ -478,9 +435,7 @@ static int disc_parse_args(int argc, char **argv, struct disc_opts *o, int *verb
 		return 2;
 	}
 	o->version = SNMP_VERSION_3;
-	/* net-snmp's key functions need the library set up */
-	csnmp_lib_init();
-	if (disc_v3_keys(o) < 0)
+	if (disc_v3_user(o) < 0)
 		return 2;
 	return -1;
 }
@@ -884,33 +839,13 @@ static void disc_answer(struct disc_slot *s, netsnmp_pdu *resp)
 	disc_slot_done(s);
 }
 
-/* What a v3 Report says, without net-snmp's global detail of other sessions. */
-static const char *disc_report_str(int type)
-{
-	switch (type) {
-	case SNMPERR_UNKNOWN_USER_NAME:
-		return "unknown user";
-	case SNMPERR_AUTHENTICATION_FAILURE:
-		return "authentication failed (wrong --auth-password or --auth-protocol)";
-	case SNMPERR_DECRYPTION_ERR:
-		return "cannot decrypt (wrong --priv-password or --priv-protocol)";
-	case SNMPERR_UNSUPPORTED_SEC_LEVEL:
-		return "the user may not use this security level";
-	case SNMPERR_NOT_IN_TIME_WINDOW:
-		return "not in its time window";
-	case SNMPERR_UNKNOWN_ENG_ID:
-		return "unknown engine ID";
-	default:
-		return "an unknown report";
-	}
-}
-
 /* A Report instead of a Response: v3 refused the request (or told its engine ID). */
 static void disc_report(struct disc_slot *s, netsnmp_pdu *resp)
 {
 	struct disc_opts *o = s->d->o;
 	int type = snmpv3_get_report_type(resp);
 	netsnmp_session *sess = snmp_sess_session(s->sessp);
+	char why[SAMPLE_REASON_MAX + 1];
 
 	if (s->state == ST_PROBING) {
 		if (resp->securityEngineIDLen == 0) {
@@ -931,7 +866,8 @@ static void disc_report(struct disc_slot *s, netsnmp_pdu *resp)
 			disc_slot_done(s);
 		return;
 	}
-	disc_skip(s, "answers SNMPv3 but refuses user \"%s\": %s", o->user, disc_report_str(type));
+	csnmp_usm_report(o->usm, type, "the device", why, sizeof(why));
+	disc_skip(s, "%s", why);
 }
 
 static void disc_after_event(struct disc_slot *s)
@@ -988,22 +924,11 @@ static int disc_open(struct disc_slot *s)
 	ss.timeout = (long)(o->timeout_s * 1e6);
 	ss.retries = o->retries;
 	if (o->version == SNMP_VERSION_3) {
-		ss.securityModel = SNMP_SEC_MODEL_USM;
-		ss.securityName = (char *)o->user;
-		ss.securityNameLen = strlen(o->user);
-		ss.securityLevel = o->level;
-		ss.flags |= SNMP_FLAGS_DONT_PROBE; /* learnt asynchronously: disc_probe */
-		if (o->auth_proto != NULL) {
-			ss.securityAuthProto = (oid *)o->auth_proto;
-			ss.securityAuthProtoLen = o->auth_proto_len;
-			memcpy(ss.securityAuthKey, o->auth_ku, o->auth_ku_len);
-			ss.securityAuthKeyLen = o->auth_ku_len;
-		}
-		if (o->priv_proto != NULL) {
-			ss.securityPrivProto = (oid *)o->priv_proto;
-			ss.securityPrivProtoLen = o->priv_proto_len;
-			memcpy(ss.securityPrivKey, o->priv_ku, o->priv_ku_len);
-			ss.securityPrivKeyLen = o->priv_ku_len;
+		char why[128];
+
+		if (csnmp_usm_session(o->usm, NULL, &ss, why, sizeof(why)) < 0) {
+			fprintf(stderr, "%s: %s\n", s->addr, why);
+			return -1;
 		}
 	} else {
 		ss.community = (u_char *)o->community;
@@ -1177,18 +1102,6 @@ static void disc_print_kv(FILE *f, const char *key, const char *value)
 	fputc('\n', f);
 }
 
-static const char *disc_level_str(int level)
-{
-	switch (level) {
-	case SNMP_SEC_LEVEL_AUTHPRIV:
-		return "authPriv";
-	case SNMP_SEC_LEVEL_AUTHNOPRIV:
-		return "authNoPriv";
-	default:
-		return "noAuthNoPriv";
-	}
-}
-
 static void disc_print(struct discover *d, FILE *f)
 {
 	struct disc_opts *o = d->o;
@@ -1222,14 +1135,14 @@ static void disc_print(struct discover *d, FILE *f)
 		if (o->version == SNMP_VERSION_3) {
 			disc_print_kv(f, "version", "3");
 			disc_print_kv(f, "security_name", o->user);
-			disc_print_kv(f, "security_level", disc_level_str(o->level));
-			if (o->auth_pass != NULL) {
-				disc_print_kv(f, "auth_protocol", o->auth_name);
+			disc_print_kv(f, "security_level", csnmp_usm_level_str(o->usm->level));
+			if (o->usm->auth != NULL) {
+				disc_print_kv(f, "auth_protocol", o->usm->auth->name);
 				disc_print_kv(f, "auth_password",
 					      o->print_secrets ? o->auth_pass : DISC_PLACEHOLDER);
 			}
-			if (o->priv_pass != NULL) {
-				disc_print_kv(f, "priv_protocol", o->priv_name);
+			if (o->usm->priv != NULL) {
+				disc_print_kv(f, "priv_protocol", o->usm->priv->name);
 				disc_print_kv(f, "priv_password",
 					      o->print_secrets ? o->priv_pass : DISC_PLACEHOLDER);
 			}
@@ -1266,8 +1179,10 @@ int discover_main(int argc, char **argv)
 	uint64_t t0;
 
 	rc = disc_parse_args(argc, argv, &o, &verbose);
-	if (rc >= 0)
+	if (rc >= 0) {
+		csnmp_usm_free(o.usm);
 		return rc;
+	}
 	log_init("vakt-agent", 1, verbose);
 	csnmp_lib_init();
 	memset(&d, 0, sizeof(d));
@@ -1293,6 +1208,7 @@ int discover_main(int argc, char **argv)
 		(double)(mono_now_ms() - t0) / 1000.0);
 	free(d.found);
 	free(d.slots);
+	csnmp_usm_free(o.usm);
 	event_base_free(d.base);
 	return ferror(stdout) ? 1 : 0;
 }

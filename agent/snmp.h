@@ -243,6 +243,9 @@ const char *csnmp_usm_level_str(int level);
 struct csnmp_ku_cache;
 struct csnmp_ku_cache *csnmp_ku_cache_new(void);
 void csnmp_ku_cache_free(struct csnmp_ku_cache *kc);
+/* The auth (priv = 0) or privacy protocol named so; NULL, with the known names in `list`. */
+const struct csnmp_usm_proto *csnmp_usm_proto_find(int priv, const char *name, char *list,
+						   size_t len);
 /* Fills the session's security fields, making the keys the first time; -1 with `why`. */
 int csnmp_usm_session(struct csnmp_usm *u, struct csnmp_ku_cache *kc, netsnmp_session *s, char *why,
 		      size_t len);

@@ -147,9 +147,20 @@ static char *csnmp_password(cfg_t *sec, const char *key, int *bad)
 	return xstrdup(s);
 }
 
+const struct csnmp_usm_proto *csnmp_usm_proto_find(int priv, const char *name, char *list,
+						   size_t len)
+{
+	const struct csnmp_usm_proto *t = priv ? csnmp_priv_protos : csnmp_auth_protos;
+	size_t n = priv ? NELEM(csnmp_priv_protos) : NELEM(csnmp_auth_protos);
+	const struct csnmp_usm_proto *pr = csnmp_proto_find(t, n, name);
+
+	if (pr == NULL)
+		csnmp_proto_list(list, len, t, n);
+	return pr;
+}
+
 static const struct csnmp_usm_proto *csnmp_parse_proto(cfg_t *sec, const char *key, const char *def,
-						       const struct csnmp_usm_proto *t, size_t n,
-						       int *bad)
+						       int priv, int *bad)
 {
 	const char *s = csnmp_key(sec, key);
 	const struct csnmp_usm_proto *pr;
@@ -157,9 +168,8 @@ static const struct csnmp_usm_proto *csnmp_parse_proto(cfg_t *sec, const char *k
 
 	if (s == NULL)
 		s = def;
-	pr = csnmp_proto_find(t, n, s);
+	pr = csnmp_usm_proto_find(priv, s, list, sizeof(list));
 	if (pr == NULL) {
-		csnmp_proto_list(list, sizeof(list), t, n);
 		conf_section_error(sec, "%s \"%.32s\" is not supported here; one of %s", key, s,
 				   list);
 		*bad = 1;
@@ -237,8 +247,7 @@ int csnmp_usm_parse(cfg_t *sec, struct csnmp_priv *p)
 			bad = 1;
 		}
 	if (u->level >= SNMP_SEC_LEVEL_AUTHNOPRIV) {
-		u->auth = csnmp_parse_proto(sec, "auth_protocol", "SHA", csnmp_auth_protos,
-					    NELEM(csnmp_auth_protos), &bad);
+		u->auth = csnmp_parse_proto(sec, "auth_protocol", "SHA", 0, &bad);
 		if (!csnmp_key(sec, "auth_password")) {
 			conf_section_error(sec, "security_level %s needs auth_password",
 					   csnmp_levels[u->level]);
@@ -246,8 +255,7 @@ int csnmp_usm_parse(cfg_t *sec, struct csnmp_priv *p)
 		}
 	}
 	if (u->level == SNMP_SEC_LEVEL_AUTHPRIV) {
-		u->priv = csnmp_parse_proto(sec, "priv_protocol", "AES", csnmp_priv_protos,
-					    NELEM(csnmp_priv_protos), &bad);
+		u->priv = csnmp_parse_proto(sec, "priv_protocol", "AES", 1, &bad);
 		if (!csnmp_key(sec, "priv_password")) {
 			conf_section_error(sec, "security_level authPriv needs priv_password");
 			bad = 1;

@@ -138,7 +138,7 @@ names=$(sed -n 's/^snmp "\(.*\)" {$/\1/p' "$W/v3.out" | tr '\n' ' ')
 [ "$names" = "core-sw1 " ] || fail "v3 sections: $names"
 grep -q "vakt-auth-$$\|vakt-priv-$$" "$W/v3.out" "$W/v3.err" && fail "a v3 password was printed"
 grep -qx '  security_level *= "authPriv"' "$W/v3.out" || fail "no security_level"
-grep -qx '10.99.0.3: skipped: answers SNMPv3 but refuses user "vaktdisc": unknown user' \
+grep -qx '10.99.0.3: skipped: the device does not know SNMPv3 user "vaktdisc" (usmStatsUnknownUserNames)' \
 	"$W/v3.err" || fail "the refusal of 10.99.0.3 was not reported"
 check_config "$W/v3.out"
 "$AGENT" --discover 10.99.0.2/32 --v3-user vaktdisc --auth-password "vakt-auth-$$" \
@@ -165,6 +165,6 @@ bad '"10.99.0/29": "10.99.0" is not an IPv4 address (e.g. 10.1.0.0/24)' \
 	--discover 10.99.0/29 --community "$community"
 bad 'missing --community COMMUNITY (v2c; v1 with --snmp-version 1) or --v3-user USER (v3)' \
 	--discover 10.99.0.0/29
-bad '--auth-password must have at least 8 characters' \
+bad '--auth-password must have 8 to 1024 characters' \
 	--discover 10.99.0.0/29 --v3-user vaktdisc --auth-password short
 echo "PASS: --discover printed the four devices with their profiles, skipped the junk, found the v3 device without printing its passwords, and refused bad input"
