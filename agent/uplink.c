@@ -253,6 +253,7 @@ void uplink_flush(struct uplink *u)
 			spool_append(u->spool, u->next_seq++, frame, len, (uint32_t)n, (uint32_t)m);
 			u->st.samples += n;
 			u->st.results += m;
+			u->st.events += k;
 		}
 		for (size_t i = 0; i < n; i++)
 			uplink_sample_free(u->cur[i]);

@@ -26,7 +26,7 @@ enum uplink_state {
 const char *uplink_state_str(enum uplink_state s);
 
 struct uplink_stats {
-	uint64_t samples, results; /* batched */
+	uint64_t samples, results, events; /* batched */
 	uint64_t batches_sent, batches_acked, reconnects, heartbeats;
 	/* lost because the spool (or memory) was full: counted, never silent */
 	uint64_t batches_dropped, samples_dropped, results_dropped, bytes_dropped;
