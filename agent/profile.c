@@ -36,11 +36,15 @@ struct profile_set {
 /* Keys that make a device what it is, or would chain profiles. */
 static const char *const profile_refused[] = {"address", "host", "profile", NULL};
 
+/* libconfuse checks a list after each value and at its end: each key is refused once */
+static const cfg_opt_t *profile_refused_said;
+
 struct profile_set *profile_set_new(cfg_opt_t *opts)
 {
 	struct profile_set *ps = xcalloc(1, sizeof(*ps));
 
 	ps->opts = opts;
+	profile_refused_said = NULL;
 	return ps;
 }
 
@@ -65,6 +69,9 @@ int profile_set_first_use(const struct profile_set *ps)
 
 static int refuse_in_profile(cfg_t *cfg, cfg_opt_t *opt)
 {
+	if (opt == profile_refused_said)
+		return 0;
+	profile_refused_said = opt;
 	cfg_error(cfg, "a profile cannot set '%s': set it in the section that names the profile",
 		  opt->name);
 	return 0; /* reported: parsing goes on and fails at the end */

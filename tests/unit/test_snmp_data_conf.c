@@ -96,7 +96,10 @@ static void test_profile_mistakes_name_the_profile_file(void **state)
 		 DATA "profiles/bad.conf:2: a profile cannot set 'address': set it in the "
 		      "section that names the profile\n" DATA
 		      "profiles/bad.conf:7: oid \"x\": scale applies to gauges only, not to a "
-		      "counter\n" DATA "agent_profile_refused.conf:12: snmp \"sw2\": profile "
+		      "counter\n" DATA
+		      "profiles/bad.conf:8: a profile cannot set 'profile': set it "
+		      "in the section that names the profile\n" DATA
+		      "agent_profile_refused.conf:12: snmp \"sw2\": profile "
 		      "\"../dev\": a profile's name is 1..64 letters, digits, '-' or '_'\n");
 	/* the broken profile is reported once, however many sections name it */
 	assert_string_equal(load(DATA "agent_profile_refused.conf", &ok), want);
