@@ -21,11 +21,67 @@ struct tx_entry {
 	uint32_t id; /* 0: free slot */
 };
 
+/*
+ * Where series_tx_compact unpacks a batch: protobuf-c would otherwise make
+ * one allocation per sample and four per name, and free them one by one.
+ * Blocks are taken as needed and all but the first are freed after each
+ * batch, so that the arena keeps TX_ARENA_BLOCK bytes between batches.
+ */
+#define TX_ARENA_BLOCK (64 * 1024)
+
+struct tx_block {
+	struct tx_block *next;
+	size_t size, used;
+	max_align_t data[];
+};
+
 struct series_tx {
 	struct tx_entry *slot; /* open addressing, linear probing */
 	size_t nslot, count;
 	uint32_t max, next_id;
+	struct tx_block *arena; /* the block in use first; the first block last */
+	char *key;              /* a sample's key, as looked up */
+	size_t keycap;
 };
+
+static void *arena_alloc(void *data, size_t size)
+{
+	struct series_tx *t = data;
+	struct tx_block *b = t->arena;
+	size_t need = (size + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+	void *p;
+
+	if (b == NULL || b->size - b->used < need) {
+		size_t bsize = need > TX_ARENA_BLOCK ? need : TX_ARENA_BLOCK;
+
+		b = xmalloc(sizeof(*b) + bsize);
+		b->next = t->arena;
+		b->size = bsize;
+		b->used = 0;
+		t->arena = b;
+	}
+	p = (char *)b->data + b->used;
+	b->used += need;
+	return p;
+}
+
+static void arena_free(void *data, void *ptr)
+{
+	/* everything goes at once, in arena_reset */
+}
+
+/* Forgets what the last batch took; keeps the first block. */
+static void arena_reset(struct series_tx *t)
+{
+	while (t->arena != NULL && t->arena->next != NULL) {
+		struct tx_block *next = t->arena->next;
+
+		free(t->arena);
+		t->arena = next;
+	}
+	if (t->arena != NULL)
+		t->arena->used = 0;
+}
 
 static void tx_clear(struct series_tx *t)
 {
@@ -54,6 +110,9 @@ void series_tx_free(struct series_tx *t)
 	if (t == NULL)
 		return;
 	tx_clear(t);
+	arena_reset(t);
+	free(t->arena);
+	free(t->key);
 	free(t->slot);
 	free(t);
 }
@@ -106,11 +165,18 @@ static uint32_t tx_lookup(struct series_tx *t, const Vakt__Sample *s, int *is_ne
 {
 	size_t cap = strlen(s->host) + strlen(s->check) + strlen(s->instance ? s->instance : "") +
 		     strlen(s->metric) + 4 + 3 * sizeof(uint32_t);
-	char *key = xmalloc(cap);
+	char *key;
 	size_t n = 0, j;
 	uint32_t tail[3] = {(uint32_t)s->kind, s->interval, s->width ? s->width : 64};
 	uint64_t h;
 
+	/* built where the last one was: a series already defined costs no allocation */
+	if (cap > t->keycap) {
+		free(t->key);
+		t->keycap = cap > 256 ? cap : 256;
+		t->key = xmalloc(t->keycap);
+	}
+	key = t->key;
 	key_put(key, &n, s->host);
 	key_put(key, &n, s->check);
 	key_put(key, &n, s->instance);
@@ -118,26 +184,18 @@ static uint32_t tx_lookup(struct series_tx *t, const Vakt__Sample *s, int *is_ne
 	memcpy(key + n, tail, sizeof(tail));
 	n += sizeof(tail);
 	h = hash_fnv1a(key, n);
-	if (t->count == t->max) {
-		/* not defined, and no room: the caller starts the table again */
-		for (j = h & (t->nslot - 1); t->slot[j].id != 0; j = (j + 1) & (t->nslot - 1))
-			if (t->slot[j].hash == h && t->slot[j].keylen == n &&
-			    memcmp(t->slot[j].key, key, n) == 0)
-				break;
-		if (t->slot[j].id == 0) {
-			free(key);
-			return 0;
-		}
-	}
 	for (j = h & (t->nslot - 1); t->slot[j].id != 0; j = (j + 1) & (t->nslot - 1)) {
 		if (t->slot[j].hash == h && t->slot[j].keylen == n &&
 		    memcmp(t->slot[j].key, key, n) == 0) {
-			free(key);
 			*is_new = 0;
 			return t->slot[j].id;
 		}
 	}
-	t->slot[j].key = key;
+	/* not defined, and no room: the caller starts the table again */
+	if (t->count == t->max)
+		return 0;
+	t->slot[j].key = xmalloc(n);
+	memcpy(t->slot[j].key, key, n);
 	t->slot[j].keylen = n;
 	t->slot[j].hash = h;
 	t->slot[j].id = t->next_id++;
@@ -154,6 +212,7 @@ static uint32_t tx_lookup(struct series_tx *t, const Vakt__Sample *s, int *is_ne
 
 uint8_t *series_tx_compact(struct series_tx *t, const uint8_t *frame, size_t len, size_t *outlen)
 {
+	ProtobufCAllocator arena = {arena_alloc, arena_free, t};
 	Vakt__Frame *f, out = VAKT__FRAME__INIT;
 	Vakt__Batch *in, b = VAKT__BATCH__INIT;
 	Vakt__SeriesDef *defs, **pdefs;
@@ -163,20 +222,14 @@ uint8_t *series_tx_compact(struct series_tx *t, const uint8_t *frame, size_t len
 
 	if (len <= FRAME_HDR_LEN)
 		return NULL;
-	f = vakt__frame__unpack(NULL, len - FRAME_HDR_LEN, frame + FRAME_HDR_LEN);
-	if (f == NULL)
-		return NULL;
-	if (f->msg_case != VAKT__FRAME__MSG_BATCH || f->batch->n_samples == 0 ||
-	    f->batch->n_sid != 0) {
-		vakt__frame__free_unpacked(f, NULL);
+	f = vakt__frame__unpack(&arena, len - FRAME_HDR_LEN, frame + FRAME_HDR_LEN);
+	if (f == NULL || f->msg_case != VAKT__FRAME__MSG_BATCH || f->batch->n_samples == 0 ||
+	    f->batch->n_sid != 0 || f->batch->n_samples > t->max) {
+		arena_reset(t);
 		return NULL;
 	}
 	in = f->batch;
 	n = in->n_samples;
-	if (n > t->max) {
-		vakt__frame__free_unpacked(f, NULL);
-		return NULL;
-	}
 	b.seq = in->seq;
 	b.results = in->results;
 	b.n_results = in->n_results;
@@ -246,7 +299,7 @@ again:
 	free(b.unknown);
 	free(defs);
 	free(pdefs);
-	vakt__frame__free_unpacked(f, NULL);
+	arena_reset(t);
 	return res;
 }
 
