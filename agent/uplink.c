@@ -119,27 +119,25 @@ static void uplink_set_state(struct uplink *u, enum uplink_state s)
 	u->state = s;
 }
 
+/* One allocation: the names follow the struct, so a sample costs one malloc and one free. */
 Vakt__Sample *uplink_sample_new(const char *host, const char *check, const char *instance,
 				const char *metric)
 {
-	Vakt__Sample *s = xmalloc(sizeof(*s));
+	size_t lh = strlen(host) + 1, lc = strlen(check) + 1, li = strlen(instance) + 1,
+	       lm = strlen(metric) + 1;
+	Vakt__Sample *s = xmalloc(sizeof(*s) + lh + lc + li + lm);
+	char *p = (char *)(s + 1);
 
 	vakt__sample__init(s);
-	s->host = xstrdup(host);
-	s->check = xstrdup(check);
-	s->instance = xstrdup(instance);
-	s->metric = xstrdup(metric);
+	s->host = memcpy(p, host, lh);
+	s->check = memcpy(p += lh, check, lc);
+	s->instance = memcpy(p += lc, instance, li);
+	s->metric = memcpy(p + li, metric, lm);
 	return s;
 }
 
 void uplink_sample_free(Vakt__Sample *s)
 {
-	if (s == NULL)
-		return;
-	free(s->host);
-	free(s->check);
-	free(s->instance);
-	free(s->metric);
 	free(s);
 }
 
@@ -218,9 +216,12 @@ static uint8_t *encode_batch(struct uplink *u, size_t n, size_t m, size_t k, uin
 	b.n_events = k;
 	f.msg_case = VAKT__FRAME__MSG_BATCH;
 	f.batch = &b;
-	if (vakt__frame__get_packed_size(&f) > u->max_frame)
-		return NULL;
+	/* encoded, then measured: sizing it first would walk every sample once more */
 	buf = frame_encode(&f, len);
+	if (*len - FRAME_HDR_LEN > u->max_frame) {
+		free(buf);
+		return NULL;
+	}
 	return buf;
 }
 
