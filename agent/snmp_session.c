@@ -646,6 +646,25 @@ static void csnmp_v3_timeout(struct csnmp_priv *p)
 			   p->usm->priv != NULL ? ", or a wrong priv_password" : "");
 }
 
+/*
+ * The answer, kept for the run past the callback, after which net-snmp
+ * frees `pdu`: its varbinds move to a copy of the header rather than being
+ * copied one by one (a walk's answer holds hundreds); net-snmp reads them
+ * no more once the callback returns.
+ */
+static netsnmp_pdu *csnmp_pdu_take(netsnmp_pdu *pdu)
+{
+	netsnmp_variable_list *vars = pdu->variables;
+	netsnmp_pdu *copy;
+
+	pdu->variables = NULL;
+	copy = snmp_clone_pdu(pdu);
+	if (copy == NULL)
+		fatalx("snmp: out of memory copying a response");
+	copy->variables = vars;
+	return copy;
+}
+
 /* net-snmp calls this from snmp_sess_read2/timeout/close; it only records. */
 static int csnmp_cb(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, void *arg)
 {
@@ -669,9 +688,7 @@ static int csnmp_cb(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, 
 			p->failed_op = pdu ? (int)pdu->command : 0;
 			break;
 		}
-		p->resp = snmp_clone_pdu(pdu);
-		if (p->resp == NULL)
-			fatalx("snmp: out of memory copying a response");
+		p->resp = csnmp_pdu_take(pdu);
 		p->got = CSNMP_GOT_RESPONSE;
 		break;
 	case NETSNMP_CALLBACK_OP_TIMED_OUT:
