@@ -8,8 +8,9 @@
 # bench/RESULTS.md (replacing an earlier one); bench/run.sh runs it last.
 # Usage: bench/snmp.sh [build-dir]
 #   DEVICES=200 INTERVAL=60 CYCLES=4 BIG_DEVICES=1000 BIG_CYCLES=2 CG_DEVICES=20 CG_CYCLES=2
-#   IFACES=all|list (how the agent's sections name the ports); BIG_DEVICES=0 or
-#   CG_DEVICES=0 skips that part; SNMP_OUT=FILE writes the section there instead.
+#   IFACES=all|list (how the agent's sections name the ports); DEVICES=0,
+#   BIG_DEVICES=0 or CG_DEVICES=0 skips that part; SNMP_OUT=FILE writes the
+#   section there instead; KEEP=1 keeps the work directory (configs, logs, counts).
 set -eu
 
 BUILD=${1:-build}
@@ -51,7 +52,7 @@ cleanup() {
 	rc=$?
 	for p in $pids; do kill "$p" 2>/dev/null || :; done
 	for p in $pids; do wait "$p" 2>/dev/null || :; done
-	rm -rf "$work"
+	if [ "${KEEP:-0}" = 1 ]; then echo "snmp.sh: kept $work" >&2; else rm -rf "$work"; fi
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -347,24 +348,27 @@ collect() {
 	return 0
 }
 
-echo "snmp.sh: $DEVICES devices x $PORTS ports, interval $INTERVAL s, $CYCLES intervals measured after one to settle: vakt, collectd and snmp_exporter side by side"
 
 # ---- 1. the three pollers side by side ----
-mkdir -p "$work/side"
-start_devices "$DEVICES" "$work/sim"
-start_agent "$DEVICES" "$work/vakt"
-start_collectd "$DEVICES" "$work/collectd"
-start_exporter "$DEVICES" "$work/exporter"
-resettable="$sim $sink $csink $scraper"
-sleep $((INTERVAL + 5))
-alive "$vakt" vakt-agent "$work/vakt/agent.log"
-alive "$cd_pid" collectd "$work/collectd/collectd.log"
-alive "$ex_pid" snmp_exporter "$work/exporter/exporter.log"
-measure "$work/side/cpu" "$CYCLES" vakt="$vakt" collectd="$cd_pid" snmp_exporter="$ex_pid"
-collect "$work/side"
-stop_all
-figures "$work/side" "$DEVICES" >"$work/side.jsonl"
-cat "$work/side.jsonl"
+: >"$work/side.jsonl"
+if [ "$DEVICES" -gt 0 ]; then
+	echo "snmp.sh: $DEVICES devices x $PORTS ports, interval $INTERVAL s, $CYCLES intervals measured after one to settle: vakt, collectd and snmp_exporter side by side"
+	mkdir -p "$work/side"
+	start_devices "$DEVICES" "$work/sim"
+	start_agent "$DEVICES" "$work/vakt"
+	start_collectd "$DEVICES" "$work/collectd"
+	start_exporter "$DEVICES" "$work/exporter"
+	resettable="$sim $sink $csink $scraper"
+	sleep $((INTERVAL + 5))
+	alive "$vakt" vakt-agent "$work/vakt/agent.log"
+	alive "$cd_pid" collectd "$work/collectd/collectd.log"
+	alive "$ex_pid" snmp_exporter "$work/exporter/exporter.log"
+	measure "$work/side/cpu" "$CYCLES" vakt="$vakt" collectd="$cd_pid" snmp_exporter="$ex_pid"
+	collect "$work/side"
+	stop_all
+	figures "$work/side" "$DEVICES" >"$work/side.jsonl"
+	cat "$work/side.jsonl"
+fi
 
 # ---- 2. the agent alone, bigger ----
 : >"$work/big.jsonl"
@@ -462,34 +466,35 @@ print("  columns (`max_repetitions: 25`, `timeout: 2s`, `retries: 1`) with ifNam
 print("  and sysUpTime by GET, scraped by a stand-in Prometheus (`bench/snmp_receivers.py scrape`)")
 print("  every interval, the targets spread over the interval, 8 scrapes at once.")
 print()
-print("## %s devices x %s ports, every %s s, %s intervals measured" % (devices, ports, interval, cycles))
-print()
-print("| poller | CPU s | polls | values | µs CPU per value | / vakt | requests per poll (mean, max) | poll time median, max (s) | RSS MB (peak) |")
-print("|---|---|---|---|---|---|---|---|---|")
-for r in side:
-    print("| %s | %.2f | %d | %d | %.2f | %s | %.1f, %d | %.3f, %.3f | %s (%s) |" % (
-        r["name"], r["cpu_s"], r["polls"], r["values"], r["us_per_value"] or 0,
-        ratio(r["us_per_value"], v["us_per_value"] if v else None), r["req_per_poll"],
-        r["req_per_poll_max"], r["dur_median"], r["dur_max"], mb(r["rss_kb"]), mb(r["hwm_kb"])))
-print()
-if v and best:
-    ex = by.get("snmp_exporter")
-    print("Targets: vakt's CPU per value **%s x** the better peer's (%s; target <= 0.15);" % (
-        ratio(v["us_per_value"], best["us_per_value"]), best["name"]))
-    if ex:
-        print("requests per poll **%.1f** against snmp_exporter's %.1f (target: no more)." % (
-            v["req_per_poll"], ex["req_per_poll"]))
+if side:
+    print("## %s devices x %s ports, every %s s, %s intervals measured" % (devices, ports, interval, cycles))
     print()
-ifname = "1.3.6.1.2.1.31.1.1.1.1"
-cols = {r["name"]: set(r["columns"]) - {ifname} for r in side}
-union = set().union(*cols.values()) if cols else set()
-lack = ["%s lacks %s" % (n, " ".join(sorted(union - c))) for n, c in sorted(cols.items()) if union - c]
-print("Columns asked, at the devices: %d%s." % (len(union), " by every poller (collectd and snmp_exporter also read ifName at every poll, to name the ports)" if not lack else "; **they differ**: " + "; ".join(lack)))
-print()
-print("What the stand-ins received in the measured intervals:")
-for r in side:
-    print("- %s: %s" % (r["name"], ", ".join("%s %s" % (k, val) for k, val in sorted(r["received"].items()) if k != "window_s")))
-print()
+    print("| poller | CPU s | polls | values | µs CPU per value | / vakt | requests per poll (mean, max) | poll time median, max (s) | RSS MB (peak) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in side:
+        print("| %s | %.2f | %d | %d | %.2f | %s | %.1f, %d | %.3f, %.3f | %s (%s) |" % (
+            r["name"], r["cpu_s"], r["polls"], r["values"], r["us_per_value"] or 0,
+            ratio(r["us_per_value"], v["us_per_value"] if v else None), r["req_per_poll"],
+            r["req_per_poll_max"], r["dur_median"], r["dur_max"], mb(r["rss_kb"]), mb(r["hwm_kb"])))
+    print()
+    if v and best:
+        ex = by.get("snmp_exporter")
+        print("Targets: vakt's CPU per value **%s x** the better peer's (%s; target <= 0.15);" % (
+            ratio(v["us_per_value"], best["us_per_value"]), best["name"]))
+        if ex:
+            print("requests per poll **%.1f** against snmp_exporter's %.1f (target: no more)." % (
+                v["req_per_poll"], ex["req_per_poll"]))
+        print()
+    ifname = "1.3.6.1.2.1.31.1.1.1.1"
+    cols = {r["name"]: set(r["columns"]) - {ifname} for r in side}
+    union = set().union(*cols.values()) if cols else set()
+    lack = ["%s lacks %s" % (n, " ".join(sorted(union - c))) for n, c in sorted(cols.items()) if union - c]
+    print("Columns asked, at the devices: %d%s." % (len(union), " by every poller (collectd and snmp_exporter also read ifName at every poll, to name the ports)" if not lack else "; **they differ**: " + "; ".join(lack)))
+    print()
+    print("What the stand-ins received in the measured intervals:")
+    for r in side:
+        print("- %s: %s" % (r["name"], ", ".join("%s %s" % (k, val) for k, val in sorted(r["received"].items()) if k != "window_s")))
+    print()
 if bigr:
     b = bigr[0]
     print("## vakt alone: %s devices x %s ports, every %s s, %s intervals measured" % (big, ports, interval, big_cycles))
