@@ -148,7 +148,8 @@ struct discover {
 	struct disc_slot *slots;
 	uint32_t next; /* addresses started */
 	unsigned busy;
-	unsigned long answered, skipped;
+	unsigned long answered, skipped, not_asked;
+	char not_asked_why[256]; /* the last reason printed: repeats are only counted */
 	struct disc_found *found;
 	size_t nfound, capfound;
 };
@@ -637,6 +638,24 @@ static void disc_on_timer(evutil_socket_t fd, short what, void *arg)
 	disc_after_event(s);
 }
 
+/*
+ * An address that could not be asked (no route, no socket left): a reason
+ * is printed when it differs from the last one, so that a subnet without
+ * a route is one line, not one per address; the summary counts them all.
+ */
+static void disc_not_asked(struct disc_slot *s, const char *what, const char *err)
+{
+	struct discover *d = s->d;
+	char why[sizeof(d->not_asked_why)];
+
+	snprintf(why, sizeof(why), "%s: %s", what, err ? err : "unknown error");
+	if (strcmp(why, d->not_asked_why) != 0)
+		fprintf(stderr, "%s: not asked: %s%s\n", s->addr, why,
+			d->not_asked ? "" : " (the same for other addresses is only counted)");
+	snprintf(d->not_asked_why, sizeof(d->not_asked_why), "%s", why);
+	d->not_asked++;
+}
+
 static int disc_send(struct disc_slot *s, netsnmp_pdu *pdu)
 {
 	if (snmp_sess_async_send(s->sessp, pdu, disc_cb, s) == 0) {
@@ -645,7 +664,7 @@ static int disc_send(struct disc_slot *s, netsnmp_pdu *pdu)
 
 		snmp_sess_error(s->sessp, &liberr, &snmperr, &err);
 		snmp_free_pdu(pdu);
-		fprintf(stderr, "%s: cannot send: %s\n", s->addr, err ? err : "unknown error");
+		disc_not_asked(s, "cannot send", err);
 		free(err);
 		return -1;
 	}
@@ -927,7 +946,7 @@ static int disc_open(struct disc_slot *s)
 		char why[128];
 
 		if (csnmp_usm_session(o->usm, NULL, &ss, why, sizeof(why)) < 0) {
-			fprintf(stderr, "%s: %s\n", s->addr, why);
+			disc_not_asked(s, "SNMPv3 user", why);
 			return -1;
 		}
 	} else {
@@ -940,8 +959,7 @@ static int disc_open(struct disc_slot *s)
 		char *err = NULL;
 
 		snmp_error(&ss, &liberr, &snmperr, &err);
-		fprintf(stderr, "%s: cannot open an SNMP session: %s\n", s->addr,
-			err ? err : "unknown error");
+		disc_not_asked(s, "cannot open an SNMP session", err);
 		free(err);
 		return -1;
 	}
@@ -950,7 +968,7 @@ static int disc_open(struct disc_slot *s)
 		snmp_sess_session(s->sessp)->flags |= SNMP_FLAGS_DONT_PROBE;
 	t = snmp_sess_transport(s->sessp);
 	if (t == NULL || t->sock < 0) {
-		fprintf(stderr, "%s: the SNMP session has no socket\n", s->addr);
+		disc_not_asked(s, "cannot open an SNMP session", "it has no socket");
 		return -1;
 	}
 	s->ev_read = event_new(s->d->base, t->sock, EV_READ | EV_PERSIST, disc_on_read, s);
@@ -1177,6 +1195,7 @@ int discover_main(int argc, char **argv)
 	struct discover d;
 	int verbose = 0, rc;
 	uint64_t t0;
+	char more[64] = "";
 
 	rc = disc_parse_args(argc, argv, &o, &verbose);
 	if (rc >= 0) {
@@ -1201,10 +1220,12 @@ int discover_main(int argc, char **argv)
 	disc_name_all(&d);
 	disc_print(&d, stdout);
 	fflush(stdout);
+	if (d.not_asked > 0)
+		snprintf(more, sizeof(more), ", %lu not asked", d.not_asked);
 	fprintf(stderr,
-		"vakt-agent --discover %s: %lu addresses tried, %lu answered, %lu skipped, in "
+		"vakt-agent --discover %s: %lu addresses tried, %lu answered, %lu skipped%s, in "
 		"%.1f s\n",
-		o.cidr, (unsigned long)o.count, d.answered, d.skipped,
+		o.cidr, (unsigned long)o.count, d.answered, d.skipped, more,
 		(double)(mono_now_ms() - t0) / 1000.0);
 	free(d.found);
 	free(d.slots);

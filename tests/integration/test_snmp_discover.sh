@@ -6,9 +6,10 @@
 # that answers with what is not SNMP. The sweep prints one section per
 # device, named after its sysName (unique), with the profile that fits it;
 # the junk is skipped with a line on stderr, silent addresses are not
-# printed; v3 finds the one device that knows the user and prints no
-# password unless asked; what it prints passes --check-config. Bad input
-# (a /8, a bad subnet, no community) gets a clear error.
+# printed, an empty /24 takes 4 rounds of 64 addresses at once, a subnet
+# without a route is one line; v3 finds the one device that knows the user
+# and prints no password unless asked; what it prints passes --check-config.
+# Bad input (a /8, a bad subnet, no community) gets a clear error.
 set -eu
 . "$(dirname "$0")/netns.sh"
 . "$(dirname "$0")/lib.sh"
@@ -127,6 +128,25 @@ grep -qE "^10.99.0.5: skipped: answers with what is not SNMP it can read \(2 dat
 grep -qE "^vakt-agent --discover 10.99.0.0/29: 6 addresses tried, 4 answered, 1 skipped, in [0-9.]+ s$" \
 	"$W/v2c.err" || fail "no summary"
 check_config "$W/v2c.out"
+
+log "sweeping a routed /24 where nothing answers: 64 addresses at once, never one after another"
+ip route add 10.99.1.0/24 via 10.99.0.2
+"$AGENT" --discover 10.99.1.0/24 --community "$community" --timeout 0.5 --retries 0 \
+	>"$W/empty.out" 2>"$W/empty.err" || { cat "$W/empty.err"; fail "--discover of an empty /24 failed"; }
+cat "$W/empty.err" >&2
+[ ! -s "$W/empty.out" ] || { cat "$W/empty.out"; fail "sections printed for a subnet where nothing answers"; }
+secs=$(sed -n 's|^vakt-agent --discover 10.99.1.0/24: 254 addresses tried, 0 answered, 0 skipped, in \([0-9.]*\) s$|\1|p' \
+	"$W/empty.err")
+[ -n "$secs" ] || fail "no summary for the empty /24"
+# 254 addresses, 64 at a time, 0.5 s each: 4 rounds of 0.5 s
+awk -v t="$secs" 'BEGIN { exit !(t >= 1.9 && t <= 6) }' || fail "the empty /24 took $secs s, not 4 rounds of 0.5 s"
+# a subnet without a route: one line for all its addresses, and the count
+"$AGENT" --discover 10.99.2.0/28 --community "$community" --timeout 0.5 >"$W/noroute.out" \
+	2>"$W/noroute.err" || { cat "$W/noroute.err"; fail "--discover of an unrouted /28 failed"; }
+[ "$(grep -c "not asked: cannot send: .*Network is unreachable" "$W/noroute.err")" = 1 ] ||
+	{ cat "$W/noroute.err"; fail "the unrouted /28 is not one line"; }
+grep -qE "^vakt-agent --discover 10.99.2.0/28: 14 addresses tried, 0 answered, 0 skipped, 14 not asked, in [0-9.]+ s$" \
+	"$W/noroute.err" || { cat "$W/noroute.err"; fail "no count of the addresses not asked"; }
 
 log "sweeping with a v3 user only 10.99.0.2 knows"
 "$AGENT" --discover 10.99.0.0/29 --v3-user vaktdisc --auth-protocol SHA \
