@@ -99,19 +99,43 @@ const char *csnmp_oid_str(char *buf, size_t len, const oid *o, size_t n)
 	return buf;
 }
 
+/*
+ * net-snmp logs some refusals once per packet ("Authentication failed for
+ * USER", "Bad PDU type received"), so a peer sending bad packets would fill
+ * the log: each distinct message is logged once a minute, then as a count.
+ */
+#define CSNMP_LOG_KINDS 32
+#define CSNMP_LOG_S     60.0
+struct csnmp_logged {
+	char msg[128]; /* the message's start; "" in the last slot: all others */
+	struct complaint c;
+};
+
 /* net-snmp's own messages: warnings and errors into our log, the rest dropped. */
 static int csnmp_log_cb(int major, int minor, void *serverarg, void *clientarg)
 {
 	const struct snmp_log_message *m = serverarg;
+	struct csnmp_logged *kinds = clientarg, *k = &kinds[CSNMP_LOG_KINDS - 1];
+	char key[sizeof(k->msg)];
 	size_t n;
 
+	(void)major;
+	(void)minor;
 	if (m == NULL || m->msg == NULL)
 		return 0;
 	n = strlen(m->msg);
 	while (n > 0 && (m->msg[n - 1] == '\n' || m->msg[n - 1] == '\r'))
 		n--;
-	if (n > 0)
-		log_warnx("net-snmp: %.*s", (int)n, m->msg);
+	if (n == 0)
+		return 0;
+	snprintf(key, sizeof(key), "%.*s", (int)n, m->msg);
+	for (size_t i = 0; i + 1 < CSNMP_LOG_KINDS; i++)
+		if (kinds[i].msg[0] == '\0' || strcmp(kinds[i].msg, key) == 0) {
+			k = &kinds[i];
+			memcpy(k->msg, key, sizeof(key));
+			break;
+		}
+	log_complain(&k->c, CSNMP_LOG_S, "net-snmp: %.*s", (int)n, m->msg);
 	return 0;
 }
 
@@ -124,6 +148,7 @@ static int csnmp_log_cb(int major, int minor, void *serverarg, void *clientarg)
 void csnmp_lib_init(void)
 {
 	static int done;
+	static struct csnmp_logged logged[CSNMP_LOG_KINDS];
 
 	if (done)
 		return;
@@ -139,7 +164,7 @@ void csnmp_lib_init(void)
 	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_LOAD, 1);
 	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_SAVE, 1);
 	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_ALARM_DONT_USE_SIG, 1);
-	snmp_register_callback(SNMP_CALLBACK_LIBRARY, SNMP_CALLBACK_LOGGING, csnmp_log_cb, NULL);
+	snmp_register_callback(SNMP_CALLBACK_LIBRARY, SNMP_CALLBACK_LOGGING, csnmp_log_cb, logged);
 	netsnmp_register_loghandler(NETSNMP_LOGHANDLER_CALLBACK, LOG_WARNING);
 	init_snmp("vakt");
 }
