@@ -1216,7 +1216,8 @@ int discover_main(int argc, char **argv)
 	disc_launch(&d);
 	if (d.busy > 0)
 		event_base_dispatch(d.base);
-	qsort(d.found, d.nfound, sizeof(*d.found), disc_by_ip);
+	if (d.nfound > 1) /* found is NULL when nothing answered */
+		qsort(d.found, d.nfound, sizeof(*d.found), disc_by_ip);
 	disc_name_all(&d);
 	disc_print(&d, stdout);
 	fflush(stdout);
