@@ -601,22 +601,6 @@ static int disc_cb(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, v
 	return 1;
 }
 
-static void disc_rearm(struct disc_slot *s)
-{
-	netsnmp_large_fd_set fds;
-	struct timeval tv;
-	int nfds = 0, block = 1;
-
-	netsnmp_large_fd_set_init(&fds, FD_SETSIZE);
-	timerclear(&tv);
-	snmp_sess_select_info2_flags(s->sessp, &nfds, &fds, &tv, &block, NETSNMP_SELECT_NOALARMS);
-	netsnmp_large_fd_set_cleanup(&fds);
-	if (block)
-		evtimer_del(s->ev_timer);
-	else
-		evtimer_add(s->ev_timer, &tv);
-}
-
 static void disc_on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct disc_slot *s = arg;
@@ -669,7 +653,7 @@ static int disc_send(struct disc_slot *s, netsnmp_pdu *pdu)
 		return -1;
 	}
 	s->outstanding = 1;
-	disc_rearm(s);
+	csnmp_timer_rearm(s->sessp, s->ev_timer);
 	return 0;
 }
 
@@ -898,7 +882,7 @@ static void disc_after_event(struct disc_slot *s)
 	s->resp = NULL;
 	switch (got) {
 	case GOT_NONE:
-		disc_rearm(s);
+		csnmp_timer_rearm(s->sessp, s->ev_timer);
 		break;
 	case GOT_TIMEOUT:
 		if (s->unreadable > 0)

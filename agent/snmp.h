@@ -278,6 +278,8 @@ void csnmp_pdu_add(netsnmp_pdu *pdu, const oid *name, size_t len);
  * failure the same way in all cases. -1 after ending the run with csnmp_fail.
  */
 int csnmp_send(struct csnmp_priv *p, netsnmp_pdu *pdu, const char *what);
+/* The next timeout net-snmp wants for a single session (retry or give up), or none. */
+void csnmp_timer_rearm(void *sessp, struct event *ev_timer);
 void csnmp_rearm(struct csnmp_priv *p);
 /* Runs the next loop turn: the run starts, never inside run() itself. */
 void csnmp_kick(struct csnmp_priv *p);

@@ -785,23 +785,26 @@ int csnmp_send(struct csnmp_priv *p, netsnmp_pdu *pdu, const char *what)
 	return 0;
 }
 
-/* The next timeout net-snmp wants (retry or give up), or none. */
-void csnmp_rearm(struct csnmp_priv *p)
+void csnmp_timer_rearm(void *sessp, struct event *ev_timer)
 {
 	netsnmp_large_fd_set fds;
 	struct timeval tv;
 	int nfds = 0, block = 1;
 
-	if (p->sessp == NULL || p->ev_timer == NULL)
-		return;
 	netsnmp_large_fd_set_init(&fds, FD_SETSIZE);
 	timerclear(&tv);
-	snmp_sess_select_info2_flags(p->sessp, &nfds, &fds, &tv, &block, NETSNMP_SELECT_NOALARMS);
+	snmp_sess_select_info2_flags(sessp, &nfds, &fds, &tv, &block, NETSNMP_SELECT_NOALARMS);
 	netsnmp_large_fd_set_cleanup(&fds);
 	if (block)
-		evtimer_del(p->ev_timer);
+		evtimer_del(ev_timer);
 	else
-		evtimer_add(p->ev_timer, &tv);
+		evtimer_add(ev_timer, &tv);
+}
+
+void csnmp_rearm(struct csnmp_priv *p)
+{
+	if (p->sessp != NULL && p->ev_timer != NULL)
+		csnmp_timer_rearm(p->sessp, p->ev_timer);
 }
 
 static void csnmp_on_read(evutil_socket_t fd, short what, void *arg)
