@@ -3,7 +3,8 @@
 # HOST-RESOURCES-MIB storage and processors and UCD-SNMP-MIB load and memory
 # of this machine (through the shipped "linux" profile), a UPS-MIB device
 # (the "ups" profile) served by a pass_persist script this test writes, which
-# goes on battery during the test, and custom OIDs (a scalar and a table
+# goes on battery during the test, a printer (the "printer" profile's
+# Printer-MIB supplies and page count) and custom OIDs (a scalar and a table
 # column named by another column) from the same script, also over SNMPv1
 # with an OID the device refuses. Every value in the RRD files must match
 # snmpget of the same OID.
@@ -37,6 +38,14 @@ def table():
         "1.3.6.1.4.1.99999.2.1.2.2": ("string", "fan-b"),
         "1.3.6.1.4.1.99999.2.1.3.1": ("counter", "1000"),
         "1.3.6.1.4.1.99999.2.1.3.2": ("counter", "2000"),
+        # Printer-MIB: a marker's page count, and two supplies (level -3: "some left")
+        "1.3.6.1.2.1.43.10.2.1.4.1.1": ("counter", "12345"),
+        "1.3.6.1.2.1.43.11.1.1.6.1.1": ("string", "Black Toner"),
+        "1.3.6.1.2.1.43.11.1.1.6.1.2": ("string", "Waste Toner Box"),
+        "1.3.6.1.2.1.43.11.1.1.8.1.1": ("integer", "100"),
+        "1.3.6.1.2.1.43.11.1.1.8.1.2": ("integer", "-2"),
+        "1.3.6.1.2.1.43.11.1.1.9.1.1": ("integer", "42"),
+        "1.3.6.1.2.1.43.11.1.1.9.1.2": ("integer", "-3"),
     }
     return sorted(t.items(), key=lambda kv: [int(x) for x in kv[0].split(".")])
 def key(o):
@@ -70,6 +79,7 @@ write_snmpd_conf "$W/snmpd.conf" "$snmp_port" "$community"
 cat >>"$W/snmpd.conf" <<EOC
 pass_persist .1.3.6.1.2.1.33 /usr/bin/python3 $W/device.py $W/ups_source
 pass_persist .1.3.6.1.4.1.99999 /usr/bin/python3 $W/device.py $W/ups_source
+pass_persist .1.3.6.1.2.1.43 /usr/bin/python3 $W/device.py $W/ups_source
 EOC
 MIBS= start snmpd "$W/snmpd.log" /usr/sbin/snmpd -f -Lo -C -c "$W/snmpd.conf" -p "$W/snmpd.pid"
 get() { snmpget -v2c -c "$community" -t 2 -r 1 -On -Oqv "127.0.0.1:$snmp_port" "$@"; }
@@ -107,6 +117,13 @@ snmp "ups" {
     check = "fan"
     metric = "turns"
   }
+}
+snmp "printer" {
+  address = "127.0.0.1:$snmp_port"
+  community = "$community"
+  profile = "printer"
+  interval = 1
+  timeout = 400
 }
 # SNMPv1: one GET refused whole for an OID the device lacks (noSuchName):
 # the rest is asked again and stored, the missing one unknown and logged
@@ -159,6 +176,15 @@ v=$(rrd_last "$D/ups/env.rrd" temp)
 awk -v v="$v" 'BEGIN { exit !(v > 424.19 && v < 424.21) }' || { show; fail "env.rrd temp is $v, want 4242 x 0.1"; }
 [ "$(rrd_last "$D/ups/fan-fan-a.rrd" turns)" = 1000 ] || { show; fail "fan-a's counter is not 1000"; }
 [ "$(rrd_last "$D/ups/fan-fan-b.rrd" turns)" = 2000 ] || { show; fail "fan-b's counter is not 2000"; }
+
+# the "printer" profile: a file per supply, named by its description, with level and max
+wait_for 10 has "$D/printer/supply-Black_Toner.rrd" max || { show; fail "no printer supplies stored"; }
+for m in "Black_Toner level 42" "Black_Toner max 100" "Waste_Toner_Box level -3" "Waste_Toner_Box max -2"; do
+	set -- $m
+	v=$(rrd_last "$D/printer/supply-$1.rrd" "$2")
+	awk -v v="$v" -v w="$3" 'BEGIN { exit !(v == w) }' || { show; fail "supply-$1.rrd $2 is $v, the printer says $3"; }
+done
+[ "$(rrd_last "$D/printer/marker-1.1.rrd" pages)" = 12345 ] || { show; fail "the printer's page count is not 12345"; }
 
 # HOST-RESOURCES-MIB storage: every row a file, its size in bytes as the device says
 stop agent
@@ -215,4 +241,4 @@ awk -v r="$rload1" -v l="$load1" 'BEGIN { d = r - l / 100; if (d < 0) d = -d; ex
 	fail "load1 $rload1 in the RRD file, snmpget says $load1 / 100"
 for m in load5 load15; do rrd_last "$D/srv/load.rrd" $m >/dev/null || fail "no $m"; done
 for m in avail buffer cached swap_total swap_avail; do rrd_last "$D/srv/memory.rrd" $m >/dev/null || fail "no memory $m"; done
-echo "PASS: storage, processors, load, memory, UPS (on battery, v2c and v1) and custom OIDs stored as snmpget reads them"
+echo "PASS: storage, processors, load, memory, UPS (on battery, v2c and v1), printer supplies and custom OIDs stored as snmpget reads them"
