@@ -1085,12 +1085,15 @@ static void disc_name_all(struct discover *d)
 	}
 }
 
-/* A string as libconfuse reads it back: quoted, '"' and '\' escaped. */
+/*
+ * A string as libconfuse reads it back: quoted, '"' and '\' escaped, and the
+ * '$' of a "${" too (else the agent would read an environment variable).
+ */
 static void disc_print_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
+		if (*s == '"' || *s == '\\' || (*s == '$' && s[1] == '{'))
 			fputc('\\', f);
 		fputc(*s, f);
 	}

@@ -66,7 +66,9 @@ device 2 core-sw1.rissa.example \
 	"Juniper Networks, Inc. ex2300-24p Ethernet Switch, kernel JUNOS 18.2R3-S2" \
 	1.3.6.1.4.1.2636.1.1.1.2.132 \
 	"createUser vaktdisc SHA vakt-auth-$$ AES vakt-priv-$$
-rouser vaktdisc priv"
+rouser vaktdisc priv
+"'createUser vaktq SHA "q\"${HOME}\\z-auth" AES "p${x}\"priv-pw"
+rouser vaktq priv'
 device 3 "gw1.rissa.example" \
 	"Cisco IOS Software [Amsterdam], ISR Software (X86_64_LINUX_IOSD-UNIVERSALK9-M)" \
 	1.3.6.1.4.1.9.1.2068
@@ -177,6 +179,14 @@ agent --discover 10.99.0.2/32 --v3-user vaktdisc --auth-password "vakt-auth-$$" 
 grep -qx "  auth_password *= \"vakt-auth-$$\"" "$W/v3s.out" || fail "--print-secrets: no auth_password"
 grep -qx "  priv_password *= \"vakt-priv-$$\"" "$W/v3s.out" || fail "--print-secrets: no priv_password"
 check_config "$W/v3s.out"
+log "passwords with quotes, a backslash and '\${' are printed as the config reads them back"
+"$AGENT" --discover 10.99.0.2/32 --v3-user vaktq --auth-password 'q"${HOME}\z-auth' \
+	--priv-password 'p${x}"priv-pw' --print-secrets --timeout 0.5 >"$W/v3q.out" 2>"$W/v3q.err" ||
+	{ cat "$W/v3q.out" "$W/v3q.err"; fail "--discover --print-secrets of vaktq failed"; }
+grep -qxF '  auth_password  = "q\"\${HOME}\\z-auth"' "$W/v3q.out" &&
+	grep -qxF '  priv_password  = "p\${x}\"priv-pw"' "$W/v3q.out" ||
+	{ cat "$W/v3q.out" "$W/v3q.err"; fail "the passwords of vaktq are not escaped"; }
+check_config "$W/v3q.out"
 
 log "bad input"
 bad() {
