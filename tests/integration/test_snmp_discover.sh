@@ -180,7 +180,7 @@ grep -qx "  auth_password *= \"vakt-auth-$$\"" "$W/v3s.out" || fail "--print-sec
 grep -qx "  priv_password *= \"vakt-priv-$$\"" "$W/v3s.out" || fail "--print-secrets: no priv_password"
 check_config "$W/v3s.out"
 log "passwords with quotes, a backslash and '\${' are printed as the config reads them back"
-"$AGENT" --discover 10.99.0.2/32 --v3-user vaktq --auth-password 'q"${HOME}\z-auth' \
+agent --discover 10.99.0.2/32 --v3-user vaktq --auth-password 'q"${HOME}\z-auth' \
 	--priv-password 'p${x}"priv-pw' --print-secrets --timeout 0.5 >"$W/v3q.out" 2>"$W/v3q.err" ||
 	{ cat "$W/v3q.out" "$W/v3q.err"; fail "--discover --print-secrets of vaktq failed"; }
 grep -qxF '  auth_password  = "q\"\${HOME}\\z-auth"' "$W/v3q.out" &&
