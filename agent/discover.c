@@ -48,6 +48,9 @@ const char discover_usage[] =
     "                          SHA-384|SHA-512 (default SHA) --auth-password X and\n"
     "                          --priv-protocol DES|AES|AES-192|AES-256 (default AES)\n"
     "                          --priv-password X, as this net-snmp supports them\n"
+    "                          (the environment's VAKT_SNMP_COMMUNITY,\n"
+    "                          VAKT_SNMP_AUTH_PASSWORD and VAKT_SNMP_PRIV_PASSWORD\n"
+    "                          stand for what is not given, out of sight of ps)\n"
     "      --print-secrets     print the v3 passwords in the sections (default: a\n"
     "                          placeholder)\n"
     "      --port N            UDP port (default 161)\n"
@@ -396,6 +399,13 @@ static int disc_parse_args(int argc, char **argv, struct disc_opts *o, int *verb
 		disc_error("unexpected argument \"%s\"", argv[optind]);
 		return 2;
 	}
+	/* secrets on the command line show in ps: the environment can carry them instead */
+	if (o->community == NULL && o->user == NULL)
+		o->community = getenv("VAKT_SNMP_COMMUNITY");
+	if (o->user != NULL && o->auth_pass == NULL)
+		o->auth_pass = getenv("VAKT_SNMP_AUTH_PASSWORD");
+	if (o->user != NULL && o->auth_pass != NULL && o->priv_pass == NULL)
+		o->priv_pass = getenv("VAKT_SNMP_PRIV_PASSWORD");
 	if (o->cidr == NULL || disc_parse_cidr(o, o->cidr) < 0)
 		return 2;
 	if (o->community != NULL && o->user != NULL) {
@@ -403,8 +413,8 @@ static int disc_parse_args(int argc, char **argv, struct disc_opts *o, int *verb
 		return 2;
 	}
 	if (o->community == NULL && o->user == NULL) {
-		disc_error("missing --community COMMUNITY (v2c; v1 with --snmp-version 1) or "
-			   "--v3-user USER (v3)");
+		disc_error("missing --community COMMUNITY (v2c; v1 with --snmp-version 1; or "
+			   "VAKT_SNMP_COMMUNITY in the environment) or --v3-user USER (v3)");
 		return 2;
 	}
 	if (o->community != NULL) {

@@ -11,6 +11,7 @@
 # and prints no password unless asked; what it prints passes --check-config.
 # Bad input (a /8, a bad subnet, no community) gets a clear error.
 set -eu
+unset VAKT_SNMP_COMMUNITY VAKT_SNMP_AUTH_PASSWORD VAKT_SNMP_PRIV_PASSWORD
 . "$(dirname "$0")/netns.sh"
 . "$(dirname "$0")/lib.sh"
 need_tools snmpd snmpget python3
@@ -161,8 +162,9 @@ grep -qE "^vakt-agent --discover 10.99.2.0/28: 14 addresses tried, 0 answered, 0
 	"$W/noroute.err" || { cat "$W/noroute.err"; fail "no count of the addresses not asked"; }
 
 log "sweeping with a v3 user only 10.99.0.2 knows"
-agent --discover 10.99.0.0/29 --v3-user vaktdisc --auth-protocol SHA \
-	--auth-password "vakt-auth-$$" --priv-protocol AES --priv-password "vakt-priv-$$" \
+# the passwords from the environment, out of sight of ps
+VAKT_SNMP_AUTH_PASSWORD="vakt-auth-$$" VAKT_SNMP_PRIV_PASSWORD="vakt-priv-$$" \
+	agent --discover 10.99.0.0/29 --v3-user vaktdisc --auth-protocol SHA --priv-protocol AES \
 	--timeout 1 --retries 1 >"$W/v3.out" 2>"$W/v3.err" ||
 	{ cat "$W/v3.out" "$W/v3.err"; fail "--discover with v3 failed"; }
 cat "$W/v3.out" "$W/v3.err" >&2
@@ -203,7 +205,7 @@ bad '"10.0.0.0/8" holds 16777216 addresses: at most a /16 (65536 addresses) is s
 	--discover 10.0.0.0/8 --community "$community"
 bad '"10.99.0/29": "10.99.0" is not an IPv4 address (e.g. 10.1.0.0/24)' \
 	--discover 10.99.0/29 --community "$community"
-bad 'missing --community COMMUNITY (v2c; v1 with --snmp-version 1) or --v3-user USER (v3)' \
+bad 'missing --community COMMUNITY (v2c; v1 with --snmp-version 1; or VAKT_SNMP_COMMUNITY in the environment) or --v3-user USER (v3)' \
 	--discover 10.99.0.0/29
 bad '--auth-password must have 8 to 1024 characters' \
 	--discover 10.99.0.0/29 --v3-user vaktdisc --auth-password short
