@@ -365,6 +365,21 @@ static int csnmp_cell_number(const struct csnmp_cell *cell, double *v)
 	}
 }
 
+/* A value the device gave that is no number: unknown, and said so like one it lacks. */
+static void csnmp_dnot_number(struct csnmp_priv *p, const oid *name, size_t len,
+			      const struct csnmp_cell *cell)
+{
+	char why[48];
+
+	if (cell->type == 0)
+		return; /* not answered: counted when it was asked */
+	if (cell->type == ASN_OCTET_STR)
+		snprintf(why, sizeof(why), "a string, not a number");
+	else
+		snprintf(why, sizeof(why), "type 0x%02x, not a number", cell->type);
+	csnmp_dmissing(p->data.run, name, len, why);
+}
+
 /* An oid's value from its cell, as a sample; unknown when the cell cannot be one. */
 static void csnmp_demit_def(struct csnmp_priv *p, const struct csnmp_oid_def *def,
 			    const char *instance, const struct csnmp_cell *cell)
@@ -380,13 +395,17 @@ static void csnmp_demit_def(struct csnmp_priv *p, const struct csnmp_oid_def *de
 
 		check_emit_at(p->c, p->c->run_time_ms, def->check, instance, def->metric,
 			      SAMPLE_COUNTER, 0, ok ? cell->v : 0, width, !ok);
+		if (!ok)
+			csnmp_dnot_number(p, def->col, def->col_len, cell);
 		return;
 	}
-	if (csnmp_cell_number(cell, &v))
+	if (csnmp_cell_number(cell, &v)) {
 		check_emit_as(p->c, def->check, instance, def->metric, SAMPLE_GAUGE, v * def->scale,
 			      0, 0);
-	else
+	} else {
 		check_emit_as(p->c, def->check, instance, def->metric, SAMPLE_GAUGE, 0, 0, 1);
+		csnmp_dnot_number(p, def->col, def->col_len, cell);
+	}
 }
 
 static void csnmp_demit_get(struct csnmp_priv *p, const struct csnmp_dget *g)
@@ -405,6 +424,8 @@ static void csnmp_demit_get(struct csnmp_priv *p, const struct csnmp_dget *g)
 	else if (ok)
 		v *= m->scale;
 	check_emit_as(p->c, m->check, "", m->metric, SAMPLE_GAUGE, ok ? v : 0, 0, !ok);
+	if (!ok)
+		csnmp_dnot_number(p, g->name, g->len, &g->cell);
 }
 
 /*

@@ -124,6 +124,8 @@ snmp "printer" {
   profile = "printer"
   interval = 1
   timeout = 400
+  # sysName is text: unknown, and said so
+  oid "name" { oid = "1.3.6.1.2.1.1.5.0" }
 }
 # SNMPv1: one GET refused whole for an OID the device lacks (noSuchName):
 # the rest is asked again and stored, the missing one unknown and logged
@@ -185,6 +187,8 @@ for m in "Black_Toner level 42" "Black_Toner max 100" "Waste_Toner_Box level -3"
 	awk -v v="$v" -v w="$3" 'BEGIN { exit !(v == w) }' || { show; fail "supply-$1.rrd $2 is $v, the printer says $3"; }
 done
 [ "$(rrd_last "$D/printer/marker-1.1.rrd" pages)" = 12345 ] || { show; fail "the printer's page count is not 12345"; }
+[ "$(rrd_last "$D/printer/name.rrd" value)" = U ] || { show; fail "a text value is not unknown"; }
+log_has "$W/agent.log" 'snmp "printer": 1 host, UPS or oid value(s) unknown on 127.0.0.1:'"$snmp_port"', e.g. 1.3.6.1.2.1.1.5.0: a string, not a number'
 
 # HOST-RESOURCES-MIB storage: every row a file, its size in bytes as the device says
 stop agent
