@@ -505,15 +505,16 @@ static const unsigned long disc_net_vendors[] = {
     47196, /* HPE Aruba */
 };
 
-static int disc_descr_has(const struct discover_facts *f, const char *const *words)
+/* The first of `words` sysDescr holds (any case), or NULL. */
+static const char *disc_descr_has(const struct discover_facts *f, const char *const *words)
 {
 	for (; *words != NULL; words++)
 		if (strcasestr(f->descr, *words) != NULL)
-			return 1;
-	return 0;
+			return *words;
+	return NULL;
 }
 
-const char *discover_profile(const struct discover_facts *f, const char **why)
+const char *discover_profile(const struct discover_facts *f, char *why, size_t len)
 {
 	static const char *const router_words[] = {
 	    "router",    "firewall",         "Adaptive Security Appliance",
@@ -525,50 +526,55 @@ const char *discover_profile(const struct discover_facts *f, const char **why)
 	static const char *const host_words[] = {"Linux",  "FreeBSD", "OpenBSD", "NetBSD",  "SunOS",
 						 "Darwin", "AIX",     "HP-UX",   "Solaris", NULL};
 	unsigned long ent = disc_enterprise(f);
+	const char *word;
 	int net = 0;
 
 	if (f->ups) {
-		*why = "UPS-MIB answers";
+		snprintf(why, len, "UPS-MIB answers");
 		return "ups";
 	}
 	if (f->printer) {
-		*why = "Printer-MIB answers";
+		snprintf(why, len, "Printer-MIB answers");
 		return "printer";
 	}
 	if (ent == 311 || strstr(f->descr, "Windows") != NULL) {
-		*why = ent == 311 ? "sysObjectID is Microsoft's" : "sysDescr names Windows";
+		snprintf(why, len, "%s",
+			 ent == 311 ? "sysObjectID is Microsoft's" : "sysDescr names Windows");
 		return "windows";
 	}
 	for (size_t i = 0; i < sizeof(disc_net_vendors) / sizeof(disc_net_vendors[0]); i++)
 		net |= ent == disc_net_vendors[i];
 	if (!net) {
-		if (ent == 8072 || disc_descr_has(f, host_words)) {
-			*why =
-			    ent == 8072 ? "sysObjectID is net-snmp's" : "sysDescr names a host OS";
+		if (ent == 8072) {
+			snprintf(why, len, "sysObjectID is net-snmp's");
+			return "linux";
+		}
+		if ((word = disc_descr_has(f, host_words)) != NULL) {
+			snprintf(why, len, "sysDescr names %s", word);
 			return "linux";
 		}
 		if (f->host_resources && f->bridge_ports < 0) {
-			*why = "HOST-RESOURCES-MIB answers";
+			snprintf(why, len, "HOST-RESOURCES-MIB answers");
 			return "linux";
 		}
 	}
 	if (f->bridge_ports >= 8) {
-		*why = "BRIDGE-MIB: 8 or more bridge ports";
+		snprintf(why, len, "BRIDGE-MIB: %ld bridge ports", f->bridge_ports);
 		return "switch";
 	}
-	if (disc_descr_has(f, router_words)) {
-		*why = "sysDescr names a router or firewall";
+	if ((word = disc_descr_has(f, router_words)) != NULL) {
+		snprintf(why, len, "sysDescr says \"%s\"", word);
 		return "router";
 	}
-	if (disc_descr_has(f, switch_words)) {
-		*why = "sysDescr names a switch";
+	if ((word = disc_descr_has(f, switch_words)) != NULL) {
+		snprintf(why, len, "sysDescr says \"%s\"", word);
 		return "switch";
 	}
 	if (f->forwarding == 1) {
-		*why = "forwards IP (ipForwarding)";
+		snprintf(why, len, "forwards IP (ipForwarding)");
 		return "router";
 	}
-	*why = "network device that does not forward IP";
+	snprintf(why, len, "a network device that does not forward IP");
 	return "switch";
 }
 
@@ -1124,7 +1130,8 @@ static void disc_print(struct discover *d, FILE *f)
 
 	for (size_t i = 0; i < d->nfound; i++) {
 		struct disc_found *x = &d->found[i];
-		const char *why, *profile = discover_profile(&x->f, &why);
+		char why[128];
+		const char *profile = discover_profile(&x->f, why, sizeof(why));
 		char addr[INET_ADDRSTRLEN + 8], objid[DISCOVER_OID_MAX * 11];
 		struct in_addr a;
 		size_t off = 0;

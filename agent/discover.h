@@ -28,10 +28,10 @@ struct discover_facts {
 
 /*
  * The profile (deploy/profiles/NAME.conf) that fits the device best:
- * "switch", "router", "ups", "linux", "windows" or "printer"; *why says
+ * "switch", "router", "ups", "linux", "windows" or "printer"; `why` says
  * what decided it, for the comment above the section.
  */
-const char *discover_profile(const struct discover_facts *f, const char **why);
+const char *discover_profile(const struct discover_facts *f, char *why, size_t len);
 
 /* The lines --help adds for --discover. */
 extern const char discover_usage[];

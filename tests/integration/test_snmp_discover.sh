@@ -134,6 +134,7 @@ done
 grep -qF "#   sysDescr:    Cisco IOS Software [Amsterdam], ISR Software" "$W/v2c.out" ||
 	fail "the router's sysDescr is not in its comment"
 grep -qF "#   sysObjectID: 1.3.6.1.4.1.9.1.2068" "$W/v2c.out" || fail "no sysObjectID comment"
+grep -qF '#   profile:     switch (sysDescr says "switch")' "$W/v2c.out" || fail "no reason for a profile"
 grep -qE "^#   interfaces:  [0-9]+ \(ifNumber\)" "$W/v2c.out" || fail "no interface count"
 grep -q "10\.99\.0\.[15]" <(grep -v "^#" "$W/v2c.out") && fail "a silent or junk address was printed"
 grep -qE "^10.99.0.5: skipped: answers with what is not SNMP it can read \(2 datagrams\)$" \
