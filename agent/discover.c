@@ -574,7 +574,9 @@ const char *discover_profile(const struct discover_facts *f, char *why, size_t l
 		snprintf(why, len, "forwards IP (ipForwarding)");
 		return "router";
 	}
-	snprintf(why, len, "a network device that does not forward IP");
+	snprintf(why, len, "%s",
+		 f->forwarding == 2 ? "does not forward IP (ipForwarding)"
+				    : "a guess: nothing it tells decides; check it");
 	return "switch";
 }
 

@@ -108,6 +108,8 @@ static void test_discover_network(void **state)
 	    {"", "1.3.6.1.4.1.12356.101.1.3004", 1, -1, 0, 0, 0, "router"},
 	    {"Cisco Adaptive Security Appliance Version 9.8(4)", "1.3.6.1.4.1.9.1.2313", -1, -1, 0,
 	     0, 0, "router"},
+	    /* a device that shows only its system group: a guess */
+	    {"Some device", "1.3.6.1.4.1.99999.1", -1, -1, 0, 0, 0, "switch"},
 	};
 
 	expect_all(d, sizeof(d) / sizeof(d[0]));
