@@ -3,7 +3,9 @@
  */
 #include "series_wire.h"
 
+#include <arpa/inet.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +24,10 @@ struct tx_entry {
 };
 
 /*
- * Where series_tx_compact unpacks a batch: protobuf-c would otherwise make
- * one allocation per sample and four per name, and free them one by one.
- * Blocks are taken as needed and all but the first are freed after each
- * batch, so that the arena keeps TX_ARENA_BLOCK bytes between batches.
+ * What series_tx_compact needs for one batch (its samples, the arrays of the
+ * compact form, the names of new series) comes from one arena: blocks are
+ * taken as needed and all but the first are freed after each batch, so that
+ * the arena keeps TX_ARENA_BLOCK bytes between batches.
  */
 #define TX_ARENA_BLOCK (64 * 1024)
 
@@ -33,6 +35,17 @@ struct tx_block {
 	struct tx_block *next;
 	size_t size, used;
 	max_align_t data[];
+};
+
+/* A sample of a full-form batch as read off the wire: its names point into the frame. */
+struct tx_sample {
+	const char *name[4]; /* host, check, instance, metric; not NUL-terminated */
+	size_t len[4];
+	int64_t time_ms;
+	uint32_t kind, interval, width;
+	double value;
+	uint64_t counter;
+	int unknown;
 };
 
 struct series_tx {
@@ -44,9 +57,8 @@ struct series_tx {
 	size_t keycap;
 };
 
-static void *arena_alloc(void *data, size_t size)
+static void *arena_alloc(struct series_tx *t, size_t size)
 {
-	struct series_tx *t = data;
 	struct tx_block *b = t->arena;
 	size_t need = (size + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
 	void *p;
@@ -63,11 +75,6 @@ static void *arena_alloc(void *data, size_t size)
 	p = (char *)b->data + b->used;
 	b->used += need;
 	return p;
-}
-
-static void arena_free(void *data, void *ptr)
-{
-	/* everything goes at once, in arena_reset */
 }
 
 /* Forgets what the last batch took; keeps the first block. */
@@ -147,27 +154,18 @@ static void tx_grow(struct series_tx *t)
 	free(old);
 }
 
-/* Appends `s` and its NUL to buf at *n (buf has room). */
-static void key_put(char *buf, size_t *n, const char *s)
-{
-	size_t len = strlen(s ? s : "") + 1;
-
-	memcpy(buf + *n, s ? s : "", len);
-	*n += len;
-}
-
 /*
  * The sample's series id on this session; *is_new is set when it was not
  * defined yet (the caller sends a SeriesDef). 0 when it was not and the
- * table is full.
+ * table is full. The key is host NUL check NUL instance NUL metric NUL,
+ * then kind, interval and width.
  */
-static uint32_t tx_lookup(struct series_tx *t, const Vakt__Sample *s, int *is_new)
+static uint32_t tx_lookup(struct series_tx *t, const struct tx_sample *s, int *is_new)
 {
-	size_t cap = strlen(s->host) + strlen(s->check) + strlen(s->instance ? s->instance : "") +
-		     strlen(s->metric) + 4 + 3 * sizeof(uint32_t);
+	size_t cap = s->len[0] + s->len[1] + s->len[2] + s->len[3] + 4 + 3 * sizeof(uint32_t);
+	uint32_t tail[3] = {s->kind, s->interval, s->width ? s->width : 64};
 	char *key;
 	size_t n = 0, j;
-	uint32_t tail[3] = {(uint32_t)s->kind, s->interval, s->width ? s->width : 64};
 	uint64_t h;
 
 	/* built where the last one was: a series already defined costs no allocation */
@@ -177,10 +175,11 @@ static uint32_t tx_lookup(struct series_tx *t, const Vakt__Sample *s, int *is_ne
 		t->key = xmalloc(t->keycap);
 	}
 	key = t->key;
-	key_put(key, &n, s->host);
-	key_put(key, &n, s->check);
-	key_put(key, &n, s->instance);
-	key_put(key, &n, s->metric);
+	for (size_t k = 0; k < 4; k++) {
+		memcpy(key + n, s->name[k], s->len[k]);
+		n += s->len[k];
+		key[n++] = '\0';
+	}
 	memcpy(key + n, tail, sizeof(tail));
 	n += sizeof(tail);
 	h = hash_fnv1a(key, n);
@@ -210,41 +209,227 @@ static uint32_t tx_lookup(struct series_tx *t, const Vakt__Sample *s, int *is_ne
 	return t->slot[j].id;
 }
 
+/*
+ * The full form is read here by hand, not by protobuf-c, which would make
+ * an allocation per sample and per name. The reader is strict: anything
+ * but the fields the agent writes, in the wire types it writes them, makes
+ * series_tx_compact give up (the batch then goes in the full form).
+ */
+enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2 };
+
+/* The varint at *p (before end): 0, or -1 when it is cut or longer than 10 bytes. */
+static int rd_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	uint64_t n = 0;
+
+	for (unsigned shift = 0; shift < 70 && *p < end; shift += 7) {
+		uint8_t c = *(*p)++;
+
+		n |= shift < 64 ? (uint64_t)(c & 0x7f) << shift : 0;
+		if (!(c & 0x80)) {
+			*v = n;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* The next field's number and wire type, and for WT_LEN its bytes in [*vs, *ve). */
+static int rd_field(const uint8_t **p, const uint8_t *end, uint32_t *num, int *wt,
+		    const uint8_t **vs, const uint8_t **ve, uint64_t *v)
+{
+	uint64_t key;
+
+	if (rd_varint(p, end, &key) < 0 || key >> 3 == 0 || key >> 3 > 0x1fffffff)
+		return -1;
+	*num = (uint32_t)(key >> 3);
+	*wt = (int)(key & 7);
+	switch (*wt) {
+	case WT_VARINT:
+		*vs = *p;
+		return rd_varint(p, end, v);
+	case WT_I64:
+		if (end - *p < 8)
+			return -1;
+		*vs = *p;
+		*p += 8;
+		return 0;
+	case WT_LEN:
+		if (rd_varint(p, end, v) < 0 || *v > (uint64_t)(end - *p))
+			return -1;
+		*vs = *p;
+		*p += *v;
+		*ve = *p;
+		return 0;
+	}
+	return -1;
+}
+
+/* One Sample message in [p, end); -1 if it holds anything the agent does not write. */
+static int rd_sample(const uint8_t *p, const uint8_t *end, struct tx_sample *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (size_t k = 0; k < 4; k++)
+		s->name[k] = "";
+	while (p < end) {
+		const uint8_t *vs = NULL, *ve = NULL;
+		uint32_t num;
+		uint64_t v = 0;
+		int wt;
+
+		if (rd_field(&p, end, &num, &wt, &vs, &ve, &v) < 0)
+			return -1;
+		if (num >= 1 && num <= 4 && wt == WT_LEN) {
+			/* a name ends at its first NUL, as a C string does */
+			const uint8_t *nul = memchr(vs, '\0', (size_t)(ve - vs));
+
+			s->name[num - 1] = (const char *)vs;
+			s->len[num - 1] = (size_t)((nul != NULL ? nul : ve) - vs);
+		} else if (num == 7 && wt == WT_I64) {
+			memcpy(&s->value, vs, sizeof(s->value));
+		} else if (num >= 5 && num <= 11 && num != 7 && wt == WT_VARINT) {
+			switch (num) {
+			case 5:
+				s->time_ms = (int64_t)v;
+				break;
+			case 6:
+				s->kind = (uint32_t)v;
+				break;
+			case 8:
+				s->counter = v;
+				break;
+			case 9:
+				s->interval = (uint32_t)v;
+				break;
+			case 10:
+				/* as protobuf-c reads a bool: any bit set in any byte */
+				s->unknown = 0;
+				for (const uint8_t *q = vs; q < p; q++)
+					s->unknown |= (*q & 0x7f) != 0;
+				break;
+			case 11:
+				s->width = (uint32_t)v;
+				break;
+			}
+		} else {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A NUL-terminated copy of a name, in the arena (a SeriesDef holds C strings). */
+static char *tx_name(struct series_tx *t, const char *name, size_t len)
+{
+	char *c = arena_alloc(t, len + 1);
+
+	memcpy(c, name, len);
+	c[len] = '\0';
+	return c;
+}
+
+/* The full-form batch in frame, read: its samples, and its Results and Events as they are. */
+struct tx_batch {
+	uint64_t seq;
+	struct tx_sample *samples;
+	size_t n;
+	const uint8_t *raw[2]; /* Results, then Events: runs of fields copied as they are */
+	size_t nraw;           /* bytes in them */
+	uint8_t *rawbuf;
+};
+
+static int rd_batch(struct series_tx *t, const uint8_t *frame, size_t len, struct tx_batch *b)
+{
+	const uint8_t *p = frame + FRAME_HDR_LEN, *end = frame + len, *vs = NULL, *ve = NULL, *bs;
+	size_t cap = 64;
+	uint32_t num;
+	uint64_t v;
+	int wt;
+
+	memset(b, 0, sizeof(*b));
+	/* a Frame holding exactly one field: the Batch */
+	if (len <= FRAME_HDR_LEN || rd_field(&p, end, &num, &wt, &vs, &ve, &v) < 0 ||
+	    num != VAKT__FRAME__MSG_BATCH || wt != WT_LEN || p != end)
+		return -1;
+	b->samples = arena_alloc(t, cap * sizeof(*b->samples));
+	b->rawbuf = arena_alloc(t, (size_t)(ve - vs));
+	for (p = vs, end = ve; p < end;) {
+		bs = p;
+		if (rd_field(&p, end, &num, &wt, &vs, &ve, &v) < 0)
+			return -1;
+		if (num == 1 && wt == WT_VARINT) {
+			b->seq = v;
+		} else if (num == 2 && wt == WT_LEN) {
+			if (b->n == t->max)
+				return -1;
+			if (b->n == cap) {
+				struct tx_sample *more = arena_alloc(t, 2 * cap * sizeof(*more));
+
+				memcpy(more, b->samples, cap * sizeof(*more));
+				b->samples = more;
+				cap *= 2;
+			}
+			if (rd_sample(vs, ve, &b->samples[b->n++]) < 0)
+				return -1;
+		} else if ((num == 3 || num == 10) && wt == WT_LEN) {
+			/* a Result or an Event: the compact form carries it as it is */
+			memcpy(b->rawbuf + b->nraw, bs, (size_t)(p - bs));
+			b->nraw += (size_t)(p - bs);
+		} else {
+			/* a compact field, or one the agent does not write */
+			return -1;
+		}
+	}
+	return b->n > 0 ? 0 : -1;
+}
+
+static size_t varint_len(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static uint8_t *put_varint(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
 uint8_t *series_tx_compact(struct series_tx *t, const uint8_t *frame, size_t len, size_t *outlen)
 {
-	ProtobufCAllocator arena = {arena_alloc, arena_free, t};
-	Vakt__Frame *f, out = VAKT__FRAME__INIT;
-	Vakt__Batch *in, b = VAKT__BATCH__INIT;
+	Vakt__Batch b = VAKT__BATCH__INIT;
 	Vakt__SeriesDef *defs, **pdefs;
-	size_t n, ng = 0, nc = 0, nu = 0, nd = 0;
+	struct tx_batch in;
+	size_t n, ng = 0, nc = 0, nu = 0, nd = 0, packed, body;
 	int64_t prev = 0;
-	uint8_t *res;
+	uint8_t *res, *p;
+	uint32_t be;
 
-	if (len <= FRAME_HDR_LEN)
-		return NULL;
-	f = vakt__frame__unpack(&arena, len - FRAME_HDR_LEN, frame + FRAME_HDR_LEN);
-	if (f == NULL || f->msg_case != VAKT__FRAME__MSG_BATCH || f->batch->n_samples == 0 ||
-	    f->batch->n_sid != 0 || f->batch->n_samples > t->max) {
+	if (rd_batch(t, frame, len, &in) < 0) {
 		arena_reset(t);
 		return NULL;
 	}
-	in = f->batch;
-	n = in->n_samples;
-	b.seq = in->seq;
-	b.results = in->results;
-	b.n_results = in->n_results;
-	b.events = in->events;
-	b.n_events = in->n_events;
-	b.sid = xcalloc(n, sizeof(*b.sid));
-	b.dtime_ms = xcalloc(n, sizeof(*b.dtime_ms));
-	b.gauge = xcalloc(n, sizeof(*b.gauge));
-	b.counter = xcalloc(n, sizeof(*b.counter));
-	b.unknown = xcalloc(n, sizeof(*b.unknown));
-	defs = xcalloc(n, sizeof(*defs));
-	pdefs = xcalloc(n, sizeof(*pdefs));
+	n = in.n;
+	b.seq = in.seq;
+	b.sid = arena_alloc(t, n * sizeof(*b.sid));
+	b.dtime_ms = arena_alloc(t, n * sizeof(*b.dtime_ms));
+	b.gauge = arena_alloc(t, n * sizeof(*b.gauge));
+	b.counter = arena_alloc(t, n * sizeof(*b.counter));
+	b.unknown = arena_alloc(t, n * sizeof(*b.unknown));
+	defs = arena_alloc(t, n * sizeof(*defs));
+	pdefs = arena_alloc(t, n * sizeof(*pdefs));
 again:
 	for (size_t i = 0; i < n; i++) {
-		const Vakt__Sample *s = in->samples[i];
+		const struct tx_sample *s = &in.samples[i];
 		int is_new;
 		uint32_t id = tx_lookup(t, s, &is_new);
 
@@ -263,11 +448,11 @@ again:
 
 			vakt__series_def__init(d);
 			d->id = id;
-			d->host = s->host;
-			d->check = s->check;
-			d->instance = s->instance;
-			d->metric = s->metric;
-			d->kind = s->kind;
+			d->host = tx_name(t, s->name[0], s->len[0]);
+			d->check = tx_name(t, s->name[1], s->len[1]);
+			d->instance = tx_name(t, s->name[2], s->len[2]);
+			d->metric = tx_name(t, s->name[3], s->len[3]);
+			d->kind = (Vakt__Kind)s->kind;
 			d->interval = s->interval;
 			d->width = s->width;
 			pdefs[nd++] = d;
@@ -289,16 +474,19 @@ again:
 	b.n_gauge = ng;
 	b.n_counter = nc;
 	b.n_unknown = nu;
-	out.msg_case = VAKT__FRAME__MSG_BATCH;
-	out.batch = &b;
-	res = frame_encode(&out, outlen);
-	free(b.sid);
-	free(b.dtime_ms);
-	free(b.gauge);
-	free(b.counter);
-	free(b.unknown);
-	free(defs);
-	free(pdefs);
+	/* the Frame by hand: its Batch field, the compact fields, then the Results and Events */
+	packed = vakt__batch__get_packed_size(&b);
+	body = packed + in.nraw;
+	*outlen = FRAME_HDR_LEN + 1 + varint_len(body) + body;
+	res = xmalloc(*outlen);
+	be = htonl((uint32_t)(*outlen - FRAME_HDR_LEN));
+	memcpy(res, &be, sizeof(be));
+	p = res + FRAME_HDR_LEN;
+	*p++ = VAKT__FRAME__MSG_BATCH << 3 | WT_LEN;
+	p = put_varint(p, body);
+	p += vakt__batch__pack(&b, p);
+	if (in.nraw > 0)
+		memcpy(p, in.rawbuf, in.nraw);
 	arena_reset(t);
 	return res;
 }
