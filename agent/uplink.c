@@ -141,16 +141,20 @@ void uplink_sample_free(Vakt__Sample *s)
 	free(s);
 }
 
+/* One allocation, as a sample's. */
 Vakt__Result *uplink_result_new(const char *host, const char *check, const char *instance,
 				const char *reason)
 {
-	Vakt__Result *r = xmalloc(sizeof(*r));
+	size_t lh = strlen(host) + 1, lc = strlen(check) + 1, li = strlen(instance) + 1,
+	       lr = strlen(reason ? reason : "") + 1;
+	Vakt__Result *r = xmalloc(sizeof(*r) + lh + lc + li + lr);
+	char *p = (char *)(r + 1);
 
 	vakt__result__init(r);
-	r->host = xstrdup(host);
-	r->check = xstrdup(check);
-	r->instance = xstrdup(instance);
-	r->reason = xstrdup(reason ? reason : "");
+	r->host = memcpy(p, host, lh);
+	r->check = memcpy(p += lh, check, lc);
+	r->instance = memcpy(p += lc, instance, li);
+	r->reason = memcpy(p + li, reason ? reason : "", lr);
 	return r;
 }
 
@@ -187,12 +191,6 @@ void uplink_event_free(Vakt__Event *e)
 
 void uplink_result_free(Vakt__Result *r)
 {
-	if (r == NULL)
-		return;
-	free(r->host);
-	free(r->check);
-	free(r->instance);
-	free(r->reason);
 	free(r);
 }
 
