@@ -831,10 +831,12 @@ static void disc_answer(struct disc_slot *s, netsnmp_pdu *resp)
 				f.host_resources = 1;
 				break;
 			case Q_UPS:
-				f.ups = 1;
-				break;
 			case Q_PRINTER:
-				f.printer = 1;
+				*(q == Q_UPS ? &f.ups : &f.printer) = 1;
+				/* upsIdentManufacturer, prtGeneralPrinterName: for the comment */
+				if (v->type == ASN_OCTET_STR)
+					disc_text(f.model, sizeof(f.model), v->val.string,
+						  v->val_len);
 				break;
 			}
 		}
@@ -1153,6 +1155,9 @@ static void disc_print(struct discover *d, FILE *f)
 			fprintf(f, "#   interfaces:  %ld (ifNumber)\n", x->f.if_number);
 		else
 			fprintf(f, "#   interfaces:  not told (no ifNumber)\n");
+		if ((x->f.ups || x->f.printer) && x->f.model[0] != '\0')
+			fprintf(f, "#   %-12s %s\n",
+				x->f.ups ? "UPS-MIB:" : "Printer-MIB:", x->f.model);
 		fprintf(f, "#   profile:     %s (%s)\n", profile, why);
 		fprintf(f, "snmp \"%s\" {\n", x->name);
 		disc_print_kv(f, "address", addr);

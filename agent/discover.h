@@ -17,13 +17,14 @@ struct discover_facts {
 	char descr[DISCOVER_TEXT_MAX]; /* sysDescr, one line */
 	char name[DISCOVER_TEXT_MAX];  /* sysName, one line */
 	unsigned long objid[DISCOVER_OID_MAX];
-	size_t objid_len;   /* sysObjectID */
-	long if_number;     /* ifNumber */
-	long forwarding;    /* ipForwarding: 1 forwarding, 2 not */
-	long bridge_ports;  /* BRIDGE-MIB dot1dBaseNumPorts */
-	int host_resources; /* HOST-RESOURCES-MIB hrSystem answers */
-	int ups;            /* UPS-MIB upsIdent answers */
-	int printer;        /* Printer-MIB prtGeneralPrinterName answers */
+	size_t objid_len;              /* sysObjectID */
+	long if_number;                /* ifNumber */
+	long forwarding;               /* ipForwarding: 1 forwarding, 2 not */
+	long bridge_ports;             /* BRIDGE-MIB dot1dBaseNumPorts */
+	int host_resources;            /* HOST-RESOURCES-MIB hrSystem answers */
+	int ups;                       /* UPS-MIB upsIdent answers */
+	int printer;                   /* Printer-MIB prtGeneralPrinterName answers */
+	char model[DISCOVER_TEXT_MAX]; /* upsIdentManufacturer or prtGeneralPrinterName */
 };
 
 /*

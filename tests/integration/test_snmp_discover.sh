@@ -3,7 +3,7 @@
 # network namespace of devices joined to the agent's by a veth pair, with
 # snmpd instances on four of its addresses (a switch, a router, a Linux
 # server, and a second switch with the first one's sysName) and one address
-# that answers with what is not SNMP. The sweep prints one section per
+# that answers with what is not SNMP; a UPS on 127.0.0.1 besides. The sweep prints one section per
 # device, named after its sysName (unique), with the profile that fits it;
 # the junk is skipped with a line on stderr, silent addresses are not
 # printed, an empty /24 takes 4 rounds of 64 addresses at once, a subnet
@@ -142,6 +142,39 @@ grep -qE "^10.99.0.5: skipped: answers with what is not SNMP it can read \(2 dat
 grep -qE "^vakt-agent --discover 10.99.0.0/29: 6 addresses tried, 4 answered, 1 skipped, in [0-9.]+ s$" \
 	"$W/v2c.err" || fail "no summary"
 check_config "$W/v2c.out"
+
+log "a UPS (UPS-MIB from a pass script) on 127.0.0.1"
+cat >"$W/ups.sh" <<'EOS'
+#!/bin/sh
+# UPS-MIB's upsIdentManufacturer.0, for GET and GETNEXT
+M=.1.3.6.1.2.1.33.1.1.1.0
+case "$1 $2" in
+"-g $M" | "-n .1.3.6.1.2.1.33" | "-n .1.3.6.1.2.1.33.1" | "-n .1.3.6.1.2.1.33.1.1" | "-n .1.3.6.1.2.1.33.1.1.1")
+	printf '%s\nstring\nAPC Smart-UPS 1500\n' "$M" ;;
+esac
+EOS
+chmod +x "$W/ups.sh"
+ups_port=$(free_port udp)
+mkdir -p "$W/ups"
+cat >"$W/ups/snmpd.conf" <<EOC
+agentAddress udp:127.0.0.1:$ups_port
+rocommunity $community 127.0.0.1
+sysName ups1
+sysDescr APC Web/SNMP Management Card (MB:v4.1.0 PF:v6.5.6)
+sysObjectID 1.3.6.1.4.1.318.1.3.27
+pass .1.3.6.1.2.1.33 $W/ups.sh
+EOC
+SNMP_PERSISTENT_DIR="$W/ups" MIBS= start snmpd_ups "$W/ups/snmpd.log" /usr/sbin/snmpd -f -Lo -C \
+	-c "$W/ups/snmpd.conf" -p "$W/ups/snmpd.pid"
+wait_for 10 snmpget -v2c -c "$community" -t 1 -r 0 -On "127.0.0.1:$ups_port" 1.3.6.1.2.1.1.5.0 ||
+	{ cat "$W/ups/snmpd.log"; fail "the UPS's snmpd did not answer"; }
+agent --discover 127.0.0.1 --port "$ups_port" --community "$community" >"$W/ups.out" \
+	2>"$W/ups.err" || { cat "$W/ups.out" "$W/ups.err"; fail "--discover of the UPS failed"; }
+cat "$W/ups.out" >&2
+grep -qx '  profile *= "ups"' <<<"$(section ups1 "$W/ups.out")" || fail "the UPS is not a ups"
+grep -qx "  address *= \"127.0.0.1:$ups_port\"" "$W/ups.out" || fail "the UPS's port is not in its address"
+grep -qx "#   UPS-MIB:     APC Smart-UPS 1500" "$W/ups.out" || fail "no UPS maker in the comment"
+check_config "$W/ups.out"
 
 log "sweeping a routed /24 where nothing answers: 64 addresses at once, never one after another"
 ip route add 10.99.1.0/24 via 10.99.0.2
