@@ -80,6 +80,7 @@ struct trap_listener {
 	char *engine_ids[TRAP_ENGINES_MAX];
 	size_t nengines;
 	int users_made;
+	struct trap_listener *next_user; /* in trap_shared's list once users_made */
 
 	netsnmp_transport *transport; /* bound in open_privileged: port 162 needs root */
 	void *sessp;
@@ -96,6 +97,16 @@ struct trap_listener {
 	uint64_t run_traps, run_refused, run_dropped, run_unreadable;
 	/* one line a minute for each: refused by hosts, over the rate, and each reason below */
 	struct complaint c_refused, c_rate, c_why[NSTATS + 2];
+};
+
+/*
+ * What the trap listeners share: the ones whose v3 user net-snmp holds.
+ * net-snmp keeps one user per engine ID and name for the whole agent, and
+ * every listener's user is made for the agent's own engine (informs), so
+ * two listeners naming one user must give it the same keys.
+ */
+struct trap_shared {
+	struct trap_listener *users;
 };
 
 static cfg_opt_t trap_opts[] = {
@@ -380,9 +391,20 @@ static int trap_parse_config(struct check *c, cfg_t *sec)
 static int trap_kind_init(struct agent *a, void **state)
 {
 	(void)a;
-	(void)state;
+	*state = xcalloc(1, sizeof(struct trap_shared));
 	csnmp_lib_init();
 	return 0;
+}
+
+static void trap_kind_fini(struct agent *a, void *state)
+{
+	(void)a;
+	free(state);
+}
+
+static int str_same(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
 }
 
 static int trap_open_privileged(struct check *c)
@@ -648,15 +670,30 @@ static void trap_on_read(evutil_socket_t fd, short what, void *arg)
 	p->pending = 0;
 }
 
-/* createUser for each sender's engine ID (traps) and our own (informs). */
-static void trap_make_users(struct trap_listener *p)
+/* createUser for each sender's engine ID (traps) and our own (informs); -1 on a clash. */
+static int trap_make_users(struct trap_listener *p)
 {
+	struct trap_shared *sh = check_kind_state(p->c);
 	char line[1024];
 	size_t n;
 
 	if (p->user == NULL || p->users_made)
-		return;
+		return 0;
+	for (const struct trap_listener *q = sh != NULL ? sh->users : NULL; q; q = q->next_user)
+		if (strcmp(q->user, p->user) == 0 &&
+		    (strcmp(q->auth, p->auth) != 0 || strcmp(q->priv, p->priv) != 0 ||
+		     !str_same(q->auth_pw, p->auth_pw) || !str_same(q->priv_pw, p->priv_pw)))
+			return check_start_error(
+			    p->c,
+			    "SNMPv3 user \"%s\" is also trap listener \"%s\"'s, with other "
+			    "protocols or passwords: the agent holds one set of keys per user, so "
+			    "listeners naming one user must give it the same keys",
+			    p->user, q->c->name);
 	p->users_made = 1;
+	if (sh != NULL) {
+		p->next_user = sh->users;
+		sh->users = p;
+	}
 	for (size_t i = 0; i <= p->nengines; i++) {
 		n = 0;
 		if (i < p->nengines)
@@ -672,6 +709,7 @@ static void trap_make_users(struct trap_listener *p)
 		usm_parse_create_usmUser("createUser", line);
 		explicit_bzero(line, sizeof(line));
 	}
+	return 0;
 }
 
 static int trap_start(struct check *c)
@@ -683,7 +721,8 @@ static int trap_start(struct check *c)
 		return -1;
 	if (p->sessp != NULL)
 		return 0;
-	trap_make_users(p);
+	if (trap_make_users(p) < 0)
+		return -1;
 	snmp_sess_init(&s);
 	s.version = SNMP_DEFAULT_VERSION; /* any */
 	s.callback = trap_cb;
@@ -727,6 +766,16 @@ static void trap_stop(struct check *c)
 
 	if (p == NULL)
 		return;
+	if (p->users_made) {
+		struct trap_shared *sh = check_kind_state(c);
+
+		for (struct trap_listener **q = sh != NULL ? &sh->users : NULL; q && *q;
+		     q = &(*q)->next_user)
+			if (*q == p) {
+				*q = p->next_user;
+				break;
+			}
+	}
 	if (p->ev != NULL)
 		event_free(p->ev);
 	if (p->sessp != NULL)
@@ -749,4 +798,5 @@ const struct check_kind check_kind_trap = {
     .start = trap_start,
     .run = trap_run,
     .stop = trap_stop,
+    .fini = trap_kind_fini,
 };

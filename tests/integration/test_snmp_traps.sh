@@ -17,6 +17,7 @@ trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 trap_port=$(free_port udp)
 snmp_port=$(free_port udp)
 slow_port=$(free_port udp)
+twin_port=$(free_port udp)
 col_port=$(free_port tcp)
 community="traps$$"
 engine=0x8000000001020304
@@ -66,13 +67,26 @@ probe "slowtraps" {
   interval = 1
   timeout = 500
 }
+# the same v3 user with other passwords: refused, and "traps" keeps its keys
+probe "twintraps" {
+  kind = "trap"
+  address = "127.0.0.1:$twin_port"
+  hosts = {"127.0.0.1"}
+  security_name = "vakttrap"
+  auth_password = "twin-auth-secret"
+  priv_password = "twin-priv-secret"
+  interval = 1
+  timeout = 500
+}
 EOC
 start_collector "$W" "$col_port"
 start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -v -c "$W/agent.conf"
 log_has "$W/agent.log" "trap listener \"traps\": listening on UDP 127.0.0.1:$trap_port"
 log_has "$W/agent.log" "trap listener \"slowtraps\": listening on UDP 127.0.0.1:$slow_port"
+log_has "$W/agent.log" "check \"twintraps\" (trap): SNMPv3 user \"vakttrap\" is also trap listener \"traps\"'s, with other protocols or passwords"
 
-pages() { if [ -f "$W/pages.log" ]; then grep -c "^$1" "$W/pages.log" || true; else echo 0; fi; }
+# pages of the traps (twintraps, which never starts, may page as unreachable too)
+pages() { if [ -f "$W/pages.log" ]; then grep "^$1" "$W/pages.log" | grep -vc " twintraps | " || true; else echo 0; fi; }
 pages_are() { [ "$(pages "$1")" = "$2" ]; }
 show() { cat "$W/pages.log" 2>/dev/null || true; tail -n 30 "$W/agent.log" "$W/collector.log" || true; }
 # linkDown/linkUp of ifIndex IDX named NAME, sent as v2c trap (snmptrap) or inform (snmpinform)
@@ -162,7 +176,7 @@ log_has "$W/agent.log" "trap listener \"slowtraps\" (127.0.0.1:$slow_port): 127.
 sleep 1
 [ "$(pages firing)" = 5 ] && [ "$(pages resolved)" = 1 ] ||
 	{ show; fail "expected 5 pages and 1 recovery, got $(pages firing) and $(pages resolved)"; }
-grep -q "trap-auth-secret\|trap-priv-secret\|wrong-auth-secret" "$W/agent.log" "$W/collector.log" &&
+grep -q "trap-auth-secret\|trap-priv-secret\|wrong-auth-secret\|twin-auth-secret\|twin-priv-secret" "$W/agent.log" "$W/collector.log" &&
 	fail "a v3 password reached a log"
 kill -0 "$PID_agent" 2>/dev/null || fail "the agent died"
 # never stored: the listener's own file holds its counters, no file has an event
