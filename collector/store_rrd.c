@@ -151,6 +151,9 @@ struct fstate {
 	double dirty_since; /* monotonic: its oldest cached value came */
 	double due;         /* monotonic: when its age says to write it */
 	uint64_t jfirst;    /* the journal file that holds its oldest cached value */
+	/* write_runs: the batch that last had samples of it, and the newest of them */
+	unsigned batch;
+	int64_t batch_last_ms;
 	TAILQ_ENTRY(fstate) dirty_entry;
 	char path[]; /* data_dir/<the file's path>: made once, not for every batch */
 };
@@ -258,6 +261,7 @@ struct store {
 	char fail_why[160];
 	unsigned seed;
 	unsigned stamp;
+	unsigned batch; /* write_job's count, for fstate.batch */
 	struct complaint store_fail, index_fail, agent_fail;
 	/* the agents the index knew at start: written before ready, read-only after */
 	char **known; /* "site\0agent" */
@@ -1256,6 +1260,49 @@ none:
 	return NULL;
 }
 
+/*
+ * The writer's fast path: a batch of a compact-form session whose series the
+ * memo knows, in files that exist and hold them, written run by run as it
+ * came (the samples of one file side by side, in time order: how agents
+ * send them). A file may come back later in the batch (a batch that crosses
+ * into the next poll round) only with newer samples. That writes what the
+ * sorted batch would, without sorting it or comparing its names. 0 when the
+ * batch is not such, with nothing done: write_job sorts it.
+ */
+static int write_runs(struct store *s, struct job *j, struct item *it)
+{
+	struct sample_batch *b = j->b;
+	unsigned batch = ++s->batch;
+
+	for (size_t i = 0; i < b->n; i++) {
+		const struct sample *x = &b->v[i];
+		struct series_memo *m = memo_slot(s, x->series);
+		struct fstate *fs;
+
+		if (x->series == 0 || m->series != x->series)
+			return 0;
+		fs = m->d->f->user;
+		if (fs == NULL || !fs->known || fs->q != NULL || m->d->mark != fs->gen)
+			return 0; /* to be made, grown, read or retried: the sorted path does it */
+		if (i > 0 && it[i - 1].u.d->f == m->d->f) {
+			if (x->time_ms < b->v[i - 1].time_ms)
+				return 0;
+		} else if (fs->batch == batch && x->time_ms <= fs->batch_last_ms) {
+			return 0;
+		}
+		fs->batch = batch;
+		fs->batch_last_ms = x->time_ms;
+		it[i].s = &b->v[i];
+		it[i].u.d = m->d;
+	}
+	for (size_t i = 0, n; i < b->n; i += n) {
+		for (n = 1; i + n < b->n && it[i + n].u.d->f == it[i].u.d->f;)
+			n++;
+		write_file(s, it[i].u.d->f, &it[i], n, &j->res);
+	}
+	return 1;
+}
+
 static void write_job(struct store *s, struct job *j)
 {
 	struct sample_batch *b = j->b;
@@ -1264,12 +1311,14 @@ static void write_job(struct store *s, struct job *j)
 	size_t nf = 0, starts_cap = 0, *starts = NULL;
 	char why[160];
 
+	it = xcalloc(b->n ? b->n : 1, sizeof(*it));
+	if (write_runs(s, j, it))
+		goto done;
 	/*
 	 * Sort the batch by file and time (stable): each file is then written in
 	 * time order, as rrdtool demands, and created with every metric it has
 	 * in the batch, however the agent ordered the samples.
 	 */
-	it = xcalloc(b->n ? b->n : 1, sizeof(*it));
 	for (size_t i = 0; i < b->n; i++) {
 		it[i].s = &b->v[i];
 		it[i].u.pos = i;
@@ -1315,12 +1364,13 @@ static void write_job(struct store *s, struct job *j)
 				write_file(s, files[k], &it[starts[k]], starts[k + 1] - starts[k],
 					   &j->res);
 	}
+	free(starts);
+	free(files);
+done:
 	if (b->agent != NULL &&
 	    series_index_note_agent(s->idx, b->site, b->agent, why, sizeof(why)) < 0)
 		log_complain(&s->agent_fail, 300, "store: cannot remember agent \"%s\": %s",
 			     b->agent, why);
-	free(starts);
-	free(files);
 	free(it);
 }
 

@@ -572,6 +572,65 @@ static void test_numbered_series_land_in_their_own_files(void **state)
 	remove_tree(dir);
 }
 
+/* Adds series numbered[k] at t_ms with value v, sent by its number. */
+static void add_numbered(struct sample_batch *b, unsigned k, int64_t t_ms, double v)
+{
+	add(b, "h", "if", numbered[k].inst, numbered[k].metric, t_ms, v);
+	b->v[b->n - 1].series = 1ULL << 32 | (k + 1);
+}
+
+/*
+ * A batch that crosses into the next poll round holds a file twice, the
+ * second time newer: every sample is written, in the order of their times.
+ * A file that comes back older in a batch is written in time order too, and
+ * a series sent twice at one time is a duplicate, as in any batch.
+ */
+static void test_a_batch_across_rounds_keeps_every_sample(void **state)
+{
+	char dir[] = "/tmp/vakt-store-XXXXXX";
+	struct result_log log = {.n = 0};
+	struct store_params p = {0}; /* cache_flush_age 0: written at once */
+	struct store *s;
+	struct sample_batch *b;
+	int64_t t = ((int64_t)time(NULL) - 100) * 1000;
+	static const unsigned all[] = {0, 1, 2, 3};
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	s = open_store(&log, dir, &p);
+	submit_numbered(s, 1, t, all, 4, 1); /* named: the files are made */
+	b = sample_batch_new("x", "agent", 1, 2, 8);
+	for (unsigned r = 1; r <= 2; r++)
+		for (unsigned k = 0; k < 4; k++)
+			add_numbered(b, k, t + r * 1000, r * 10 + k);
+	assert_int_equal(store_submit(s, b), 0);
+	b = sample_batch_new("x", "agent", 1, 3, 6);
+	for (unsigned k = 0; k < 4; k++)
+		add_numbered(b, k, t + 4000, 40 + k);
+	add_numbered(b, 0, t + 3000, 30);
+	add_numbered(b, 1, t + 3000, 31);
+	assert_int_equal(store_submit(s, b), 0);
+	b = sample_batch_new("x", "agent", 1, 4, 3);
+	add_numbered(b, 0, t + 5000, 50);
+	add_numbered(b, 0, t + 5000, 51);
+	add_numbered(b, 1, t + 5000, 52);
+	assert_int_equal(store_submit(s, b), 0);
+	wait_results(&log, 4);
+	assert_int_equal(log.r[1].written, 8);
+	assert_int_equal(log.r[1].duplicates, 0);
+	assert_int_equal(log.r[2].written, 6);
+	assert_int_equal(log.r[2].duplicates, 0);
+	assert_int_equal(log.r[3].written, 2);
+	assert_int_equal(log.r[3].duplicates, 1);
+	assert_last(dir, "x/h/if-a.rrd", "in", "50");
+	assert_last(dir, "x/h/if-a.rrd", "out", "52");
+	assert_last(dir, "x/h/if-b.rrd", "in", "42");
+	assert_last(dir, "x/h/if-b.rrd", "out", "43");
+	store_free(s);
+	event_base_free(log.base);
+	remove_tree(dir);
+}
+
 static void test_a_file_gains_a_metric_and_keeps_its_history(void **state)
 {
 	char dir[] = "/tmp/vakt-store-XXXXXX", path[512];
@@ -884,6 +943,7 @@ int main(void)
 	    cmocka_unit_test(test_create_args_follow_the_design),
 	    cmocka_unit_test(test_names_that_meet_on_disk_get_their_own_files),
 	    cmocka_unit_test(test_numbered_series_land_in_their_own_files),
+	    cmocka_unit_test(test_a_batch_across_rounds_keeps_every_sample),
 	    cmocka_unit_test(test_a_file_gains_a_metric_and_keeps_its_history),
 	    cmocka_unit_test(test_more_than_32_metrics_at_one_time),
 	    cmocka_unit_test(test_one_bad_file_is_quarantined_and_the_rest_is_written),
