@@ -1,8 +1,8 @@
 /*
- * check_snmp.c - the "snmp" check kind: polls sysUpTime and per-interface
- * ifHCInOctets/ifHCOutOctets/ifOperStatus over SNMPv1/v2c/v3 and ends every run
- * in one Result. This file is the run's state machine; the section, the
- * session, the name walk and the GETs live in snmp_*.c. It never blocks the
+ * check_snmp.c - the "snmp" check kind: polls sysUpTime and the device's
+ * interfaces over SNMPv1/v2c/v3 and ends every run in one Result. This file is
+ * the run's state machine; the section, the session, the table walker, the
+ * interfaces and the GETs live in snmp_*.c. It never blocks the
  * loop (a device name resolves through evdns) and never sends rates.
  */
 #include "snmp.h"
@@ -52,8 +52,8 @@ static void csnmp_succeed(struct csnmp_priv *p)
 		  mono_now_ms() - p->start_ms, p->nreq);
 	/* the device answered: values it lacks make the run partial, not failed */
 	if (p->unknown > 0)
-		csnmp_reason(p, "partial: %u of %zu values unknown on %s, e.g. %s: %s", p->unknown,
-			     p->nitems, p->shown, p->miss_oid, p->miss_why);
+		csnmp_reason(p, "partial: %u of %u values unknown on %s, e.g. %s: %s", p->unknown,
+			     p->nvalues, p->shown, p->miss_oid, p->miss_why);
 	else
 		p->reason[0] = '\0';
 	p->phase = CSNMP_PHASE_IDLE;
@@ -63,50 +63,99 @@ static void csnmp_succeed(struct csnmp_priv *p)
 
 static void csnmp_begin(struct csnmp_priv *p)
 {
-	p->walked_run = 0;
 	p->nreq = 0;
 	p->unknown = 0;
+	p->nvalues = 0;
+	p->table_run = 0;
+	p->rebooted = 0;
+	p->values_asked = 0;
+	p->walk_pending = 0;
+	p->miss_oid[0] = '\0';
+	p->miss_why[0] = '\0';
 	p->start_ms = mono_now_ms();
 	if (p->sessp == NULL) {
 		csnmp_fail(p, OUTCOME_ERROR, "no SNMP session to %s", p->shown);
 		return;
 	}
 	log_debug("snmp \"%s\": polling %s", p->c->name, p->addr);
-	if (p->nnames > 0 &&
-	    (p->need_resolve ||
-	     (csnmp_names_unresolved(p) && mono_now() - p->resolved_at >= CSNMP_RESOLVE_RETRY_S)))
-		csnmp_walk_begin(p);
-	else
-		csnmp_get_begin(p);
+	/* the scalars first: a reboot they show means the table is read again */
+	csnmp_get_begin(p);
+	csnmp_get_scalars(p);
+	if (!csnmp_if_table_due(p))
+		csnmp_if_values_begin(p);
 	csnmp_next(p);
 }
 
-/* Sends the run's next request, or ends the run. */
+/*
+ * Says once (then as a count) when a run needs more requests than its
+ * interval allows a device that answers each one just within the timeout.
+ */
+static void csnmp_budget(struct csnmp_priv *p)
+{
+	uint64_t worst = (uint64_t)p->nreq * p->c->timeout_ms * (uint64_t)(p->retries + 1);
+
+	if (worst >= (uint64_t)p->c->interval * 1000)
+		log_complain(&p->c_budget, CSNMP_MISSING_COMPLAIN_S,
+			     "snmp \"%s\": a poll of %s takes %u requests; at timeout %u ms x "
+			     "%d tries each a slow device could need %.1f s, more than the "
+			     "interval (%u s)",
+			     p->c->name, p->addr, p->nreq, p->c->timeout_ms, p->retries + 1,
+			     worst / 1000.0, p->c->interval);
+}
+
+/* Sends the run's next request, or ends the run: the order of its phases. */
 static void csnmp_next(struct csnmp_priv *p)
 {
-	int r;
+	for (;;) {
+		int r;
 
-	if (p->phase == CSNMP_PHASE_WALK) {
-		if (!p->names.done && csnmp_table_send(p, &p->names) != 0)
+		switch (p->phase) {
+		case CSNMP_PHASE_GET:
+			r = csnmp_get_send(p);
+			break;
+		case CSNMP_PHASE_TABLE:
+			r = csnmp_table_send(p, &p->iftable);
+			break;
+		case CSNMP_PHASE_VALUES:
+			r = csnmp_table_send(p, &p->ifvalues);
+			break;
+		case CSNMP_PHASE_DATA:
+			r = csnmp_data_send(p);
+			break;
+		default:
 			return;
-		csnmp_walk_commit(p);
-		csnmp_get_begin(p);
+		}
+		if (r != 0)
+			return; /* sent, or the run has failed */
+		/* the phase is complete */
+		if (p->phase == CSNMP_PHASE_TABLE)
+			csnmp_if_table_commit(p);
+		else if (p->phase == CSNMP_PHASE_VALUES)
+			csnmp_if_values_commit(p);
+		/* at most once a run: after a reboot, a vanished port, or when due */
+		if (csnmp_if_table_due(p)) {
+			log_debug("snmp \"%s\": reading the interface table of %s", p->c->name,
+				  p->addr);
+			csnmp_if_table_begin(p);
+			continue;
+		}
+		if (!p->values_asked) {
+			csnmp_get_begin(p);
+			csnmp_if_values_begin(p);
+			continue;
+		}
+		if (p->walk_pending) {
+			csnmp_if_values_walk(p);
+			continue;
+		}
+		/* then the host, UPS and custom values (it sets the phase DATA) */
+		if (p->phase != CSNMP_PHASE_DATA && (r = csnmp_data_send(p)) != 0)
+			return;
+		break;
 	}
-	/* a reboot or a vanished interface: names may point elsewhere now (once per run) */
-	if (p->need_resolve && !p->walked_run && p->nnames > 0) {
-		log_debug("snmp \"%s\": resolving interface names on %s again", p->c->name,
-			  p->addr);
-		csnmp_walk_begin(p);
-		csnmp_next(p);
-		return;
-	}
-	r = p->phase == CSNMP_PHASE_DATA ? 0 : csnmp_get_send(p);
-	if (r == 0)
-		r = csnmp_data_send(p);
-	if (r != 0)
-		return;
 	csnmp_emit(p);
 	csnmp_data_emit(p);
+	csnmp_budget(p);
 	csnmp_succeed(p);
 }
 
@@ -149,8 +198,10 @@ static void csnmp_advance(struct csnmp_priv *p)
 	case CSNMP_GOT_RESPONSE:
 		break;
 	}
-	if (p->phase == CSNMP_PHASE_WALK)
-		r = csnmp_table_response(p, &p->names, resp);
+	if (p->phase == CSNMP_PHASE_TABLE)
+		r = csnmp_table_response(p, &p->iftable, resp);
+	else if (p->phase == CSNMP_PHASE_VALUES)
+		r = csnmp_table_response(p, &p->ifvalues, resp);
 	else if (p->phase == CSNMP_PHASE_GET)
 		r = csnmp_get_response(p, resp);
 	else if (p->phase == CSNMP_PHASE_DATA)

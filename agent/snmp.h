@@ -3,7 +3,7 @@
  * snmp_conf.c (the section), snmp_session.c (one net-snmp session on the
  * agent's loop, SNMPv3 engine discovery and the agent's bound on requests in
  * flight), snmp_usm.c (a device's SNMPv3 user), snmp_walk.c (the table
- * walker), snmp_if.c (interface names to ifIndex), snmp_get.c (the values)
+ * walker), snmp_if.c (the interfaces: table, choice, values), snmp_get.c (the GETs)
  * and check_snmp.c (the run). Nothing outside agent/snmp_*.c, check_snmp.c,
  * discover.c and check_trap.c (which share the library set-up) includes it.
  */
@@ -26,6 +26,8 @@
 #define CSNMP_DEFAULT_PORT       161
 #define CSNMP_RETRIES_MAX        10
 #define CSNMP_IFS_MAX            1024   /* bound on the interfaces list */
+#define CSNMP_PORTS_MAX          4096   /* interfaces polled per device */
+#define CSNMP_TABLE_REFRESH      3600   /* s between reads of the interface table */
 #define CSNMP_VB_MAX             30     /* varbinds per GET; halved on tooBig */
 #define CSNMP_BULK_REPS          25     /* GETBULK max-repetitions by default */
 #define CSNMP_BULK_REPS_MAX      200    /* bound on the max_repetitions option */
@@ -58,23 +60,6 @@ struct csnmp_usm {
 };
 
 struct csnmp_link; /* snmp_session.c's part of a device */
-
-enum csnmp_metric {
-	CSNMP_M_UPTIME,
-	CSNMP_M_IN,
-	CSNMP_M_OUT,
-	CSNMP_M_OPER,
-};
-
-struct csnmp_if {
-	char *cfg;             /* as configured ("eth0", "2"): the sample instance */
-	int numeric;           /* cfg is an ifIndex: no lookup */
-	unsigned long ifindex; /* 0: not (or no longer) on the device */
-	unsigned long found;   /* result of the walk in progress */
-	const char *found_in;  /* column that matched */
-	int missing_logged;    /* "not found" said once */
-	unsigned refused;      /* bit per metric: the agent said noSuchName */
-};
 
 /*
  * The table walker (snmp_walk.c). To read a table in a run: point a struct
@@ -142,22 +127,95 @@ enum csnmp_item_state {
 	CSNMP_ITEM_UNKNOWN,
 };
 
-/* One value of the GET phase. */
+/* One varbind of a GET (snmp_get.c): its answer goes into *dst. */
 struct csnmp_item {
-	oid name[12];
+	oid name[CSNMP_COL_OID_MAX + 1];
 	size_t len;
-	int ifi; /* index in ifs, -1 for sysUpTime */
-	enum csnmp_metric m;
+	struct csnmp_cell *dst;
+	int port; /* index in ports, -1 for a scalar */
+	int col;  /* enum csnmp_vcol for a port */
 	enum csnmp_item_state state;
-	double value;
-	uint64_t counter;
+};
+
+/* The columns read per port each run (snmp_if.c). */
+enum csnmp_vcol {
+	CSNMP_V_ADMIN,
+	CSNMP_V_OPER,
+	CSNMP_V_SPEED,
+	CSNMP_V_HIGHSPEED,
+	CSNMP_V_HC_IN,
+	CSNMP_V_HC_OUT,
+	CSNMP_V_HC_IN_UCAST,
+	CSNMP_V_HC_OUT_UCAST,
+	CSNMP_V_IN,
+	CSNMP_V_OUT,
+	CSNMP_V_IN_UCAST,
+	CSNMP_V_OUT_UCAST,
+	CSNMP_V_IN_DISCARDS,
+	CSNMP_V_IN_ERRORS,
+	CSNMP_V_OUT_DISCARDS,
+	CSNMP_V_OUT_ERRORS,
+	CSNMP_V_DISCONTINUITY,
+	CSNMP_NVCOLS
+};
+
+/* The counters stored per port: each from a 64-bit column, else a 32-bit one. */
+enum csnmp_ctr_id {
+	CSNMP_C_IN_OCTETS,
+	CSNMP_C_OUT_OCTETS,
+	CSNMP_C_IN_UCAST,
+	CSNMP_C_OUT_UCAST,
+	CSNMP_C_IN_DISCARDS,
+	CSNMP_C_IN_ERRORS,
+	CSNMP_C_OUT_DISCARDS,
+	CSNMP_C_OUT_ERRORS,
+	CSNMP_NCTRS
+};
+
+/* A counter as sent: a 32-bit one is unrolled here, so its wrap is no reset. */
+struct csnmp_ctr {
+	uint64_t last;  /* the device's raw value at the last step */
+	uint64_t sent;  /* what was sent (32-bit: unrolled) */
+	unsigned width; /* 32 or 64: of `last` */
+	int have;
+};
+
+/* One polled interface (a row of ifTable), kept by name across table reads. */
+struct csnmp_port {
+	char *name;  /* ifName, else ifDescr: the series instance */
+	char *alias; /* ifAlias, for log lines; may be "" */
+	unsigned long ifindex;
+	struct csnmp_cell v[CSNMP_NVCOLS]; /* this run's answers */
+	uint32_t absent; /* bit per column the device lacks: GETs skip it until the next read */
+	struct csnmp_ctr ctr[CSNMP_NCTRS];
+	uint64_t disc; /* ifCounterDiscontinuityTime at the last step */
+	int have_disc;
+	int renumbered; /* its ifIndex changed (or it came back): counters unknown once */
+	int down;       /* the `down` gauge at the last step; -1 unknown */
+};
+
+/* One entry of `interfaces`. */
+enum csnmp_sel_kind {
+	CSNMP_SEL_ALL,   /* "all" or "*" */
+	CSNMP_SEL_GLOB,  /* fnmatch pattern on ifName and ifDescr */
+	CSNMP_SEL_NAME,  /* exactly an ifName or ifDescr */
+	CSNMP_SEL_INDEX, /* an ifIndex */
+};
+
+struct csnmp_sel {
+	char *pat;
+	enum csnmp_sel_kind kind;
+	unsigned long ifindex;
+	int matched;        /* by the last table read */
+	int missing_logged; /* "not found" said once */
 };
 
 enum csnmp_phase {
 	CSNMP_PHASE_IDLE,
-	CSNMP_PHASE_WALK, /* resolving names */
-	CSNMP_PHASE_GET,  /* fetching values */
-	CSNMP_PHASE_DATA, /* host, UPS and custom values (snmp_data.c) */
+	CSNMP_PHASE_GET,    /* GETs of scalars and of port columns */
+	CSNMP_PHASE_TABLE,  /* reading the interface table */
+	CSNMP_PHASE_VALUES, /* walking the port columns */
+	CSNMP_PHASE_DATA,   /* host, UPS and custom values (snmp_data.c) */
 };
 
 /* What the last net-snmp callback (or run()) left for csnmp_advance(). */
@@ -186,10 +244,15 @@ struct csnmp_priv {
 	struct csnmp_link *link; /* engine discovery and request slots */
 	int retries;
 	unsigned max_reps; /* GETBULK max-repetitions */
-	struct csnmp_if *ifs;
-	size_t nifs;
+	/* what to poll: `interfaces`, `if_types`, `exclude`, `table_refresh` */
+	struct csnmp_sel *sels;
+	size_t nsels;
+	long *types;
+	size_t ntypes;
+	char **excl;
+	size_t nexcl;
+	double table_refresh;   /* seconds */
 	struct csnmp_data data; /* host, UPS and custom values (snmp_data.h) */
-	size_t nnames;          /* entries that need a lookup */
 
 	void *sessp;
 	struct event *ev_read, *ev_timer, *ev_kick;
@@ -205,27 +268,41 @@ struct csnmp_priv {
 	enum outcome outcome;
 	char reason[SAMPLE_REASON_MAX + 1];
 	unsigned unknown; /* values of this run the device did not give */
-	int walked_run;
+	unsigned nvalues; /* values of this run */
+	int table_run;    /* the interface table was read in this run */
+	int rebooted;     /* sysUpTime went back in this run: counters unknown */
+	int values_asked; /* the port columns of this run are asked (GETs queued or walk due) */
+	int walk_pending; /* the port columns are walked once the GETs are in */
 	unsigned nreq;
 	uint64_t start_ms;
 
-	/* the name walk */
-	struct csnmp_table names;
+	/* the interface table and the ports chosen from it */
+	struct csnmp_table iftable;
+	struct csnmp_table ifvalues;          /* the port columns, when walked */
+	struct csnmp_col vcols[CSNMP_NVCOLS]; /* the columns it walks (v1: no Counter64) */
+	int vmap[CSNMP_NVCOLS];               /* enum csnmp_vcol of each */
+	struct csnmp_port *ports;
+	size_t nports;
+	size_t iftable_rows; /* rows of the last read, for the cost of a walk */
+	struct csnmp_cell uptime;
 
 	/* the GET phase */
 	struct csnmp_item *items;
-	size_t nitems;
+	size_t nitems, capitems;
 	size_t sent[CSNMP_VB_MAX];
 	size_t nsent;
-	size_t max_vb;
+	size_t max_vb;   /* varbinds per GET: halved on tooBig */
+	size_t vb_limit; /* of the next GET: halved to find a varbind an error does not name */
 	char miss_oid[CSNMP_OID_STR];
 	char miss_why[64];
 
 	/* kept across runs */
-	int need_resolve;
-	double resolved_at;
+	int need_table;     /* read the interface table in this run */
+	double table_at;    /* monotonic s of the last read; < 0 never */
+	unsigned walk_reqs; /* requests the last walk of the port columns took */
 	int have_ticks;
 	uint32_t last_ticks;
+	struct complaint c_budget;
 	struct complaint c_missing;
 };
 
@@ -297,15 +374,39 @@ void csnmp_table_free(struct csnmp_table *t);
 int csnmp_cell_set(struct csnmp_cell *cell, const netsnmp_variable_list *vb);
 
 /* snmp_if.c */
-int csnmp_names_unresolved(const struct csnmp_priv *p);
-void csnmp_walk_begin(struct csnmp_priv *p);
-void csnmp_walk_commit(struct csnmp_priv *p);
+/* Starts a read of the interface table (phase TABLE). */
+void csnmp_if_table_begin(struct csnmp_priv *p);
+/* The table is read: chooses the ports, keeping each one's state by name. */
+void csnmp_if_table_commit(struct csnmp_priv *p);
+/* Queues the port columns as GETs (0) or starts their walk (1), whichever costs fewer requests. */
+int csnmp_if_values_begin(struct csnmp_priv *p);
+/* Starts the walk of the port columns (phase VALUES), once the GETs before it are in. */
+void csnmp_if_values_walk(struct csnmp_priv *p);
+/* The walk of the port columns is in: its cells into the ports. */
+void csnmp_if_values_commit(struct csnmp_priv *p);
+/* The table should be read in this run and was not yet. */
+int csnmp_if_table_due(const struct csnmp_priv *p);
+/* Samples and Results of the ports; counts unknown values. */
+void csnmp_if_emit(struct csnmp_priv *p);
+void csnmp_ports_free(struct csnmp_port *ports, size_t n);
 
 /* snmp_get.c */
+/* Empties the GET list; csnmp_get_add() fills it, csnmp_get_send() sends it in pieces. */
 void csnmp_get_begin(struct csnmp_priv *p);
+void csnmp_get_add(struct csnmp_priv *p, const oid *name, size_t len, struct csnmp_cell *dst,
+		   int port, int col);
 /* Sends the next GET; 1 if sent, 0 if nothing is left, -1 if it failed. */
 int csnmp_get_send(struct csnmp_priv *p);
+/*
+ * Takes one answer in. An error-status that names a varbind loses that
+ * value only and the rest is asked again; one that names none splits the
+ * request in halves until it does; tooBig halves the request size.
+ */
 int csnmp_get_response(struct csnmp_priv *p, netsnmp_pdu *resp);
+/* Queues the device's scalars (sysUpTime). */
+void csnmp_get_scalars(struct csnmp_priv *p);
+/* Remembers the first value of the run that is missing, for the reason. */
+void csnmp_missing(struct csnmp_priv *p, const char *what, const char *why);
 void csnmp_emit(struct csnmp_priv *p);
 
 /* check_snmp.c */

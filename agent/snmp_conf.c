@@ -24,6 +24,9 @@ cfg_opt_t csnmp_opts[] = {
     CFG_STR("community", "public", CFGF_NONE),
     CFG_INT("retries", 1, CFGF_NONE),
     CFG_STR_LIST("interfaces", NULL, CFGF_NONE),
+    CFG_STR_LIST("if_types", NULL, CFGF_NONE),
+    CFG_STR_LIST("exclude", NULL, CFGF_NONE),
+    CFG_INT("table_refresh", CSNMP_TABLE_REFRESH, CFGF_NONE),
     CFG_INT("max_repetitions", CSNMP_BULK_REPS, CFGF_NONE),
     /* SNMPv3 (snmp_usm.c): unset means what the others given ask for */
     CFG_STR("security_name", NULL, CFGF_NODEFAULT),
@@ -45,18 +48,72 @@ void csnmp_priv_free(struct csnmp_priv *p)
 {
 	if (p == NULL)
 		return;
-	for (size_t i = 0; i < p->nifs; i++)
-		free(p->ifs[i].cfg);
-	free(p->ifs);
+	for (size_t i = 0; i < p->nsels; i++)
+		free(p->sels[i].pat);
+	free(p->sels);
+	for (size_t i = 0; i < p->nexcl; i++)
+		free(p->excl[i]);
+	free(p->excl);
+	free(p->types);
+	csnmp_ports_free(p->ports, p->nports);
 	csnmp_data_free(&p->data);
 	free(p->items);
-	csnmp_table_free(&p->names);
+	csnmp_table_free(&p->iftable);
+	csnmp_table_free(&p->ifvalues);
 	csnmp_usm_free(p->usm);
 	free(p->community);
 	free(p->peername);
 	free(p->host);
 	free(p->addr);
 	free(p);
+}
+
+/* IANAifType names an operator is likely to filter on (numbers work for all). */
+static const struct {
+	const char *name;
+	long type;
+} csnmp_iftypes[] = {
+    {"other", 1},
+    {"ethernetCsmacd", 6},
+    {"iso88023Csmacd", 7},
+    {"fddi", 15},
+    {"propPointToPointSerial", 22},
+    {"ppp", 23},
+    {"softwareLoopback", 24},
+    {"frameRelay", 32},
+    {"atm", 37},
+    {"propVirtual", 53},
+    {"ieee80211", 71},
+    {"tunnel", 131},
+    {"l2vlan", 135},
+    {"l3ipvlan", 136},
+    {"ieee8023adLag", 161},
+    {"mpls", 166},
+    {"bridge", 209},
+    {"gpon", 250},
+};
+
+/* A list entry that is a name: not empty, not too long, no control characters. */
+static int csnmp_check_name(cfg_t *sec, const char *key, unsigned i, const char *s)
+{
+	size_t len = s ? strlen(s) : 0;
+
+	if (len == 0) {
+		conf_section_error(sec, "%s: entry %u is empty", key, i + 1);
+		return -1;
+	}
+	if (len > SAMPLE_NAME_MAX) {
+		conf_section_error(sec, "%s: \"%.32s...\" is longer than %d characters", key, s,
+				   SAMPLE_NAME_MAX);
+		return -1;
+	}
+	for (const unsigned char *q = (const unsigned char *)s; *q; q++)
+		if (*q < 0x20 || *q == 0x7f) {
+			conf_section_error(sec, "%s: entry %u contains control characters", key,
+					   i + 1);
+			return -1;
+		}
+	return 0;
 }
 
 static int csnmp_parse_ifs(cfg_t *sec, struct csnmp_priv *p)
@@ -69,40 +126,27 @@ static int csnmp_parse_ifs(cfg_t *sec, struct csnmp_priv *p)
 				   CSNMP_IFS_MAX);
 		return -1;
 	}
-	p->ifs = xcalloc(n ? n : 1, sizeof(*p->ifs));
+	p->sels = xcalloc(n ? n : 1, sizeof(*p->sels));
 	for (unsigned i = 0; i < n; i++) {
 		const char *s = cfg_getnstr(sec, "interfaces", i);
-		struct csnmp_if *ifc = &p->ifs[p->nifs];
-		size_t len = s ? strlen(s) : 0;
-		int ctl = 0;
+		struct csnmp_sel *sel = &p->sels[p->nsels];
+		int dup = 0;
 
-		if (len == 0) {
-			conf_section_error(sec, "interfaces: entry %u is empty", i + 1);
+		if (csnmp_check_name(sec, "interfaces", i, s) < 0) {
 			bad = 1;
 			continue;
 		}
-		if (len > SAMPLE_NAME_MAX) {
-			conf_section_error(sec,
-					   "interfaces: \"%.32s...\" is longer than %d characters",
-					   s, SAMPLE_NAME_MAX);
-			bad = 1;
-			continue;
-		}
-		for (const unsigned char *q = (const unsigned char *)s; *q; q++)
-			ctl |= *q < 0x20 || *q == 0x7f;
-		if (ctl) {
-			conf_section_error(sec, "interfaces: entry %u contains control characters",
-					   i + 1);
-			bad = 1;
-			continue;
-		}
-		for (size_t j = 0; j < p->nifs; j++)
-			if (strcmp(p->ifs[j].cfg, s) == 0) {
+		for (size_t j = 0; j < p->nsels; j++)
+			if (strcmp(p->sels[j].pat, s) == 0) {
 				conf_section_error(sec, "interfaces: \"%s\" is listed twice", s);
-				bad = 1;
+				dup = bad = 1;
 				break;
 			}
-		if (strspn(s, "0123456789") == len) {
+		if (dup)
+			continue;
+		if (strcmp(s, "all") == 0 || strcmp(s, "*") == 0) {
+			sel->kind = CSNMP_SEL_ALL;
+		} else if (strspn(s, "0123456789") == strlen(s)) {
 			char *end;
 			unsigned long v;
 
@@ -114,13 +158,77 @@ static int csnmp_parse_ifs(cfg_t *sec, struct csnmp_priv *p)
 				bad = 1;
 				continue;
 			}
-			ifc->numeric = 1;
-			ifc->ifindex = v;
+			sel->kind = CSNMP_SEL_INDEX;
+			sel->ifindex = v;
+		} else if (strpbrk(s, "*?[") != NULL) {
+			sel->kind = CSNMP_SEL_GLOB;
 		} else {
-			p->nnames++;
+			sel->kind = CSNMP_SEL_NAME;
 		}
-		ifc->cfg = xstrdup(s);
-		p->nifs++;
+		sel->pat = xstrdup(s);
+		p->nsels++;
+	}
+	return bad ? -1 : 0;
+}
+
+static int csnmp_parse_filters(cfg_t *sec, struct csnmp_priv *p)
+{
+	unsigned nt = cfg_size(sec, "if_types"), nx = cfg_size(sec, "exclude");
+	int bad = 0;
+
+	if (nt > CSNMP_IFS_MAX || nx > CSNMP_IFS_MAX) {
+		conf_section_error(sec, "if_types and exclude take at most %d entries each",
+				   CSNMP_IFS_MAX);
+		return -1;
+	}
+	p->types = xcalloc(nt ? nt : 1, sizeof(*p->types));
+	for (unsigned i = 0; i < nt; i++) {
+		const char *s = cfg_getnstr(sec, "if_types", i);
+		size_t k;
+
+		if (csnmp_check_name(sec, "if_types", i, s) < 0) {
+			bad = 1;
+			continue;
+		}
+		if (strspn(s, "0123456789") == strlen(s) && strlen(s) <= 9 && atol(s) >= 1) {
+			p->types[p->ntypes++] = atol(s);
+			continue;
+		}
+		for (k = 0; k < sizeof(csnmp_iftypes) / sizeof(csnmp_iftypes[0]); k++)
+			if (strcmp(csnmp_iftypes[k].name, s) == 0)
+				break;
+		if (k == sizeof(csnmp_iftypes) / sizeof(csnmp_iftypes[0])) {
+			conf_section_error(sec,
+					   "if_types: \"%s\" is not an ifType this agent knows by "
+					   "name; give its number (IANAifType-MIB)",
+					   s);
+			bad = 1;
+			continue;
+		}
+		p->types[p->ntypes++] = csnmp_iftypes[k].type;
+	}
+	p->excl = xcalloc(nx ? nx : 1, sizeof(*p->excl));
+	for (unsigned i = 0; i < nx; i++) {
+		const char *s = cfg_getnstr(sec, "exclude", i);
+
+		if (csnmp_check_name(sec, "exclude", i, s) < 0) {
+			bad = 1;
+			continue;
+		}
+		p->excl[p->nexcl++] = xstrdup(s);
+	}
+	if (!bad && (p->ntypes > 0 || p->nexcl > 0)) {
+		int pattern = 0;
+
+		for (size_t i = 0; i < p->nsels; i++)
+			pattern |=
+			    p->sels[i].kind == CSNMP_SEL_ALL || p->sels[i].kind == CSNMP_SEL_GLOB;
+		if (!pattern) {
+			conf_section_error(sec,
+					   "if_types and exclude filter the ports \"all\" or a "
+					   "pattern in interfaces chooses; interfaces has none");
+			bad = 1;
+		}
 	}
 	return bad ? -1 : 0;
 }
@@ -132,7 +240,7 @@ int csnmp_parse_config(struct check *c, cfg_t *sec)
 	const char *addr, *ver, *comm, *why;
 	char host[256];
 	unsigned port = 0;
-	long retries, reps;
+	long retries, reps, refresh;
 	int bad;
 
 	/* report every mistake in the section at once, not one per attempt */
@@ -214,7 +322,14 @@ int csnmp_parse_config(struct check *c, cfg_t *sec)
 	}
 	p->max_reps = (unsigned)reps;
 
-	if (csnmp_parse_ifs(sec, p) < 0)
+	refresh = cfg_getint(sec, "table_refresh");
+	if (refresh < 60 || refresh > 7 * 86400) {
+		conf_section_error(sec, "table_refresh must be 60..604800 s, got %ld", refresh);
+		bad = 1;
+	}
+	p->table_refresh = (double)refresh;
+
+	if (csnmp_parse_ifs(sec, p) < 0 || csnmp_parse_filters(sec, p) < 0)
 		bad = 1;
 	if (csnmp_data_parse(sec, &p->data) < 0)
 		bad = 1;
@@ -222,9 +337,8 @@ int csnmp_parse_config(struct check *c, cfg_t *sec)
 		csnmp_priv_free(p);
 		return -1;
 	}
-	p->items = xcalloc(1 + 3 * p->nifs, sizeof(*p->items));
 	p->max_vb = CSNMP_VB_MAX;
-	p->need_resolve = 1;
+	p->table_at = -1;
 	c->priv = p;
 	return 0;
 }

@@ -1,87 +1,548 @@
 /*
- * snmp_if.c - turns configured interface names into ifIndex values: one
- * table walk of ifName and ifDescr side by side, an ifName match first.
- * Decides nothing about values; a name the device lacks is said once.
+ * snmp_if.c - the interfaces of a device: reads its interface table
+ * (ifDescr, ifType, ifName, ifAlias) at table_refresh, after a reboot and
+ * when a polled port vanishes; chooses the ports `interfaces`, `if_types` and
+ * `exclude` ask for; reads their columns each run (GETs or a GETBULK walk,
+ * whichever costs fewer requests) and emits them. A port's series is named by
+ * the device (ifName, else ifDescr), never by how the config spelled it, and
+ * a counter is never sent across a reboot, a reset or a renumbering.
  */
 #include "snmp.h"
 
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent.h"
 #include "timeutil.h"
+#include "xmalloc.h"
 
-/* The columns that name an interface, in the order a name is looked for. */
-static const struct csnmp_col csnmp_name_cols[] = {
-    {"ifName", {1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 1}, 11},
-    {"ifDescr", {1, 3, 6, 1, 2, 1, 2, 2, 1, 2}, 10},
+#define IFT(n)  {1, 3, 6, 1, 2, 1, 2, 2, 1, n}, 10
+#define IFXT(n) {1, 3, 6, 1, 2, 1, 31, 1, 1, 1, n}, 11
+
+/* The interface table as read at table_refresh: what names and types a port. */
+enum { CSNMP_T_DESCR, CSNMP_T_TYPE, CSNMP_T_NAME, CSNMP_T_ALIAS, CSNMP_NTCOLS };
+static const struct csnmp_col csnmp_tcols[CSNMP_NTCOLS] = {
+    [CSNMP_T_DESCR] = {"ifDescr", IFT(2)},
+    [CSNMP_T_TYPE] = {"ifType", IFT(3)},
+    [CSNMP_T_NAME] = {"ifName", IFXT(1)},
+    [CSNMP_T_ALIAS] = {"ifAlias", IFXT(18)},
 };
-#define CSNMP_NNAME_COLS (sizeof(csnmp_name_cols) / sizeof(csnmp_name_cols[0]))
 
-int csnmp_names_unresolved(const struct csnmp_priv *p)
+/* The columns of each port read at every run, in enum csnmp_vcol order. */
+static const struct csnmp_col csnmp_vcols[CSNMP_NVCOLS] = {
+    [CSNMP_V_ADMIN] = {"ifAdminStatus", IFT(7)},
+    [CSNMP_V_OPER] = {"ifOperStatus", IFT(8)},
+    [CSNMP_V_SPEED] = {"ifSpeed", IFT(5)},
+    [CSNMP_V_HIGHSPEED] = {"ifHighSpeed", IFXT(15)},
+    [CSNMP_V_HC_IN] = {"ifHCInOctets", IFXT(6)},
+    [CSNMP_V_HC_OUT] = {"ifHCOutOctets", IFXT(10)},
+    [CSNMP_V_HC_IN_UCAST] = {"ifHCInUcastPkts", IFXT(7)},
+    [CSNMP_V_HC_OUT_UCAST] = {"ifHCOutUcastPkts", IFXT(11)},
+    [CSNMP_V_IN] = {"ifInOctets", IFT(10)},
+    [CSNMP_V_OUT] = {"ifOutOctets", IFT(16)},
+    [CSNMP_V_IN_UCAST] = {"ifInUcastPkts", IFT(11)},
+    [CSNMP_V_OUT_UCAST] = {"ifOutUcastPkts", IFT(17)},
+    [CSNMP_V_IN_DISCARDS] = {"ifInDiscards", IFT(13)},
+    [CSNMP_V_IN_ERRORS] = {"ifInErrors", IFT(14)},
+    [CSNMP_V_OUT_DISCARDS] = {"ifOutDiscards", IFT(19)},
+    [CSNMP_V_OUT_ERRORS] = {"ifOutErrors", IFT(20)},
+    [CSNMP_V_DISCONTINUITY] = {"ifCounterDiscontinuityTime", IFXT(19)},
+};
+
+/*
+ * The counters sent per port: from the 64-bit column where the row has it,
+ * else from the 32-bit one (always on v1, which cannot carry Counter64).
+ * DERIVE with min 0, not COUNTER: rrdtool takes a decrease of a COUNTER for
+ * a wrap and records a huge spike, where a DERIVE records one unknown.
+ */
+static const struct csnmp_ctr_def {
+	const char *metric;
+	int c64, c32; /* enum csnmp_vcol; c64 -1: the counter has no 64-bit form */
+} csnmp_ctrs[CSNMP_NCTRS] = {
+    [CSNMP_C_IN_OCTETS] = {"in_octets", CSNMP_V_HC_IN, CSNMP_V_IN},
+    [CSNMP_C_OUT_OCTETS] = {"out_octets", CSNMP_V_HC_OUT, CSNMP_V_OUT},
+    [CSNMP_C_IN_UCAST] = {"in_ucast_pkts", CSNMP_V_HC_IN_UCAST, CSNMP_V_IN_UCAST},
+    [CSNMP_C_OUT_UCAST] = {"out_ucast_pkts", CSNMP_V_HC_OUT_UCAST, CSNMP_V_OUT_UCAST},
+    [CSNMP_C_IN_DISCARDS] = {"in_discards", -1, CSNMP_V_IN_DISCARDS},
+    [CSNMP_C_IN_ERRORS] = {"in_errors", -1, CSNMP_V_IN_ERRORS},
+    [CSNMP_C_OUT_DISCARDS] = {"out_discards", -1, CSNMP_V_OUT_DISCARDS},
+    [CSNMP_C_OUT_ERRORS] = {"out_errors", -1, CSNMP_V_OUT_ERRORS},
+};
+
+static int csnmp_is_c64(int col)
 {
-	for (size_t i = 0; i < p->nifs; i++)
-		if (!p->ifs[i].numeric && p->ifs[i].ifindex == 0)
+	return col == CSNMP_V_HC_IN || col == CSNMP_V_HC_OUT || col == CSNMP_V_HC_IN_UCAST ||
+	       col == CSNMP_V_HC_OUT_UCAST;
+}
+
+/* The 64-bit column a 32-bit fallback stands in for; -1 if none. */
+static int csnmp_c64_of(int col)
+{
+	for (size_t i = 0; i < CSNMP_NCTRS; i++)
+		if (csnmp_ctrs[i].c32 == col)
+			return csnmp_ctrs[i].c64;
+	return -1;
+}
+
+void csnmp_ports_free(struct csnmp_port *ports, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(ports[i].name);
+		free(ports[i].alias);
+		for (size_t k = 0; k < CSNMP_NVCOLS; k++)
+			free(ports[i].v[k].str);
+	}
+	free(ports);
+}
+
+static int csnmp_sel_missing(const struct csnmp_priv *p)
+{
+	for (size_t i = 0; i < p->nsels; i++)
+		if ((p->sels[i].kind == CSNMP_SEL_NAME || p->sels[i].kind == CSNMP_SEL_INDEX) &&
+		    !p->sels[i].matched)
 			return 1;
 	return 0;
 }
 
-void csnmp_walk_begin(struct csnmp_priv *p)
+int csnmp_if_table_due(const struct csnmp_priv *p)
 {
-	p->phase = CSNMP_PHASE_WALK;
-	p->walked_run = 1;
-	p->names.cols = csnmp_name_cols;
-	p->names.ncols = CSNMP_NNAME_COLS;
-	p->names.what = "ifName/ifDescr";
-	csnmp_table_begin(&p->names, p);
+	double age;
+
+	if (p->nsels == 0 || p->table_run)
+		return 0;
+	if (p->need_table || p->table_at < 0)
+		return 1;
+	age = mono_now() - p->table_at;
+	/* a port named in the config may appear later: looked for more often */
+	return age >= p->table_refresh || (csnmp_sel_missing(p) && age >= CSNMP_RESOLVE_RETRY_S);
 }
 
-static void csnmp_match(struct csnmp_priv *p, struct csnmp_if *ifc)
+void csnmp_if_table_begin(struct csnmp_priv *p)
 {
-	ifc->found = 0;
-	ifc->found_in = NULL;
-	for (size_t k = 0; k < CSNMP_NNAME_COLS; k++)
-		for (size_t r = 0; r < p->names.nrows; r++) {
-			const struct csnmp_row *row = &p->names.rows[r];
-			const struct csnmp_cell *cell = &row->cells[k];
-
-			if (row->idxlen != 1 || row->idx[0] < 1 || row->idx[0] > 2147483647UL ||
-			    cell->type != ASN_OCTET_STR || strcmp(cell->str, ifc->cfg) != 0)
-				continue;
-			ifc->found = row->idx[0];
-			ifc->found_in = csnmp_name_cols[k].name;
-			return;
-		}
+	p->phase = CSNMP_PHASE_TABLE;
+	p->table_run = 1;
+	p->need_table = 0;
+	p->iftable.cols = csnmp_tcols;
+	p->iftable.ncols = CSNMP_NTCOLS;
+	p->iftable.what = "ifTable";
+	csnmp_table_begin(&p->iftable, p);
 }
 
-/* The walk is complete: its result replaces the previous mapping. */
-void csnmp_walk_commit(struct csnmp_priv *p)
+static const char *csnmp_str(const struct csnmp_row *r, int k)
 {
-	for (size_t i = 0; i < p->nifs; i++) {
-		struct csnmp_if *ifc = &p->ifs[i];
+	const struct csnmp_cell *c = &r->cells[k];
 
-		if (ifc->numeric)
-			continue;
-		csnmp_match(p, ifc);
-		if (ifc->found == 0) {
-			if (!ifc->missing_logged)
-				log_warnx("snmp \"%s\": interface \"%s\" not found on %s",
-					  p->c->name, ifc->cfg, p->addr);
-			ifc->missing_logged = 1;
-		} else if (ifc->ifindex != 0 && ifc->ifindex != ifc->found) {
-			log_info(
-			    "snmp \"%s\": interface \"%s\" on %s moved from ifIndex %lu to %lu",
-			    p->c->name, ifc->cfg, p->addr, ifc->ifindex, ifc->found);
-		} else if (ifc->ifindex != ifc->found) {
-			log_debug("snmp \"%s\": interface \"%s\" is ifIndex %lu on %s (%s)",
-				  p->c->name, ifc->cfg, ifc->found, p->addr, ifc->found_in);
+	return c->type == ASN_OCTET_STR && c->str[0] != '\0' ? c->str : NULL;
+}
+
+static int csnmp_glob(const char *pat, const char *a, const char *b)
+{
+	return (a && fnmatch(pat, a, 0) == 0) || (b && fnmatch(pat, b, 0) == 0);
+}
+
+/* Whether the config asks for this row. */
+static int csnmp_wanted(struct csnmp_priv *p, const struct csnmp_row *r, const char *name,
+			const char *descr)
+{
+	const struct csnmp_cell *tc = &r->cells[CSNMP_T_TYPE];
+	int named = 0, pattern = 0, typed;
+
+	for (size_t i = 0; i < p->nsels; i++) {
+		struct csnmp_sel *s = &p->sels[i];
+
+		switch (s->kind) {
+		case CSNMP_SEL_ALL:
+			pattern = 1;
+			break;
+		case CSNMP_SEL_GLOB:
+			pattern |= csnmp_glob(s->pat, name, descr);
+			break;
+		case CSNMP_SEL_NAME:
+			if ((name && strcmp(s->pat, name) == 0) ||
+			    (descr && strcmp(s->pat, descr) == 0))
+				named = s->matched = 1;
+			break;
+		case CSNMP_SEL_INDEX:
+			if (s->ifindex == r->idx[0])
+				named = s->matched = 1;
+			break;
 		}
-		if (ifc->found != 0)
-			ifc->missing_logged = 0;
-		ifc->ifindex = ifc->found;
 	}
-	csnmp_table_free(&p->names);
-	p->need_resolve = 0;
-	p->resolved_at = mono_now();
+	/* a port named outright is polled whatever its type */
+	if (named)
+		return 1;
+	if (!pattern)
+		return 0;
+	typed = p->ntypes == 0;
+	for (size_t i = 0; i < p->ntypes && !typed; i++)
+		typed = tc->type == ASN_INTEGER && (long)(int64_t)tc->v == p->types[i];
+	if (!typed)
+		return 0;
+	for (size_t i = 0; i < p->nexcl; i++)
+		if (csnmp_glob(p->excl[i], name, descr))
+			return 0;
+	return 1;
+}
+
+static struct csnmp_port *csnmp_port_find(struct csnmp_port *ports, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ports[i].name, name) == 0)
+			return &ports[i];
+	return NULL;
+}
+
+void csnmp_if_table_commit(struct csnmp_priv *p)
+{
+	struct csnmp_table *t = &p->iftable;
+	struct csnmp_port *ports;
+	size_t n = 0;
+
+	/* a table read short (an error, a cut) would rename ports: keep the old
+	 * choice and look again sooner */
+	if ((t->errors > 0 || t->cut) && p->table_at >= 0) {
+		log_debug("snmp \"%s\": interface table of %s read incompletely; kept the "
+			  "previous %zu ports",
+			  p->c->name, p->addr, p->nports);
+		p->table_at = mono_now() - p->table_refresh +
+			      (p->table_refresh < CSNMP_RESOLVE_RETRY_S ? p->table_refresh
+									: CSNMP_RESOLVE_RETRY_S);
+		csnmp_table_free(t);
+		p->values_asked = 0;
+		return;
+	}
+	for (size_t i = 0; i < p->nsels; i++)
+		p->sels[i].matched = 0;
+	ports = xcalloc(t->nrows ? t->nrows : 1, sizeof(*ports));
+	for (size_t r = 0; r < t->nrows; r++) {
+		const struct csnmp_row *row = &t->rows[r];
+		const char *name, *descr, *alias;
+		struct csnmp_port *pt, *old;
+		char buf[CSNMP_CELL_STR_MAX + 32];
+
+		if (row->idxlen != 1 || row->idx[0] < 1 || row->idx[0] > 2147483647UL)
+			continue;
+		name = csnmp_str(row, CSNMP_T_NAME);
+		descr = csnmp_str(row, CSNMP_T_DESCR);
+		alias = csnmp_str(row, CSNMP_T_ALIAS);
+		if (!csnmp_wanted(p, row, name, descr))
+			continue;
+		if (n >= CSNMP_PORTS_MAX) {
+			log_warnx("snmp \"%s\": %s has more than %d interfaces to poll; the rest "
+				  "are left out",
+				  p->c->name, p->addr, CSNMP_PORTS_MAX);
+			break;
+		}
+		/* the device's own name; a name two rows share gets its ifIndex */
+		if (name == NULL)
+			name = descr;
+		if (name == NULL) {
+			snprintf(buf, sizeof(buf), "%lu", (unsigned long)row->idx[0]);
+			name = buf;
+		} else if (csnmp_port_find(ports, n, name) != NULL) {
+			snprintf(buf, sizeof(buf), "%s#%lu", name, (unsigned long)row->idx[0]);
+			name = buf;
+		}
+		pt = &ports[n++];
+		pt->name = xstrdup(name);
+		pt->alias = xstrdup(alias ? alias : "");
+		pt->ifindex = row->idx[0];
+		pt->down = -1;
+		old = csnmp_port_find(p->ports, p->nports, pt->name);
+		if (old == NULL) {
+			if (p->table_at >= 0)
+				log_info("snmp \"%s\": polling interface %s (ifIndex %lu) on %s",
+					 p->c->name, pt->name, pt->ifindex, p->addr);
+			continue;
+		}
+		memcpy(pt->ctr, old->ctr, sizeof(pt->ctr));
+		pt->disc = old->disc;
+		pt->have_disc = old->have_disc;
+		pt->down = old->down;
+		pt->renumbered = old->renumbered;
+		if (old->ifindex != pt->ifindex) {
+			/* another row's counters now: the step between is unknown, not a spike */
+			log_info("snmp \"%s\": interface %s on %s moved from ifIndex %lu to %lu",
+				 p->c->name, pt->name, p->addr, old->ifindex, pt->ifindex);
+			pt->renumbered = 1;
+		}
+	}
+	for (size_t i = 0; i < p->nports; i++)
+		if (csnmp_port_find(ports, n, p->ports[i].name) == NULL)
+			log_info("snmp \"%s\": interface %s (ifIndex %lu) is gone from %s",
+				 p->c->name, p->ports[i].name, p->ports[i].ifindex, p->addr);
+	csnmp_ports_free(p->ports, p->nports);
+	p->ports = ports;
+	p->nports = n;
+	for (size_t i = 0; i < p->nsels; i++) {
+		struct csnmp_sel *s = &p->sels[i];
+
+		if (s->kind != CSNMP_SEL_NAME && s->kind != CSNMP_SEL_INDEX)
+			continue;
+		if (!s->matched && !s->missing_logged)
+			log_warnx("snmp \"%s\": interface \"%s\" not found on %s", p->c->name,
+				  s->pat, p->addr);
+		s->missing_logged = !s->matched;
+	}
+	log_debug("snmp \"%s\": %zu of %zu interfaces of %s polled (%u requests)", p->c->name, n,
+		  t->nrows, p->addr, t->requests);
+	p->table_at = mono_now();
+	p->iftable_rows = t->nrows;
+	p->walk_reqs = 0;
+	p->values_asked = 0;
+	csnmp_table_free(t);
+}
+
+/* Whether a GET of the port's column is worth sending. */
+static int csnmp_get_col(const struct csnmp_priv *p, const struct csnmp_port *pt, int col)
+{
+	int c64;
+
+	if (pt->absent & (1u << col))
+		return 0;
+	if (csnmp_is_c64(col))
+		return p->version != SNMP_VERSION_1;
+	/* a 32-bit counter only where the 64-bit one is missing */
+	c64 = csnmp_c64_of(col);
+	return c64 < 0 || p->version == SNMP_VERSION_1 || (pt->absent & (1u << c64));
+}
+
+int csnmp_if_values_begin(struct csnmp_priv *p)
+{
+	size_t nvb = 0, get_req, walk_req, reps = p->max_reps ? p->max_reps : CSNMP_BULK_REPS;
+	unsigned long maxidx = 0;
+
+	p->values_asked = 1;
+	for (size_t i = 0; i < p->nports; i++) {
+		struct csnmp_port *pt = &p->ports[i];
+
+		for (size_t k = 0; k < CSNMP_NVCOLS; k++) {
+			free(pt->v[k].str);
+			memset(&pt->v[k], 0, sizeof(pt->v[k]));
+			nvb += csnmp_get_col(p, pt, (int)k);
+		}
+		if (pt->ifindex > maxidx)
+			maxidx = pt->ifindex;
+	}
+	if (p->nports == 0)
+		return 0;
+	/* a walk reads every row of the table, not only the polled ones */
+	get_req = (nvb + p->max_vb - 1) / p->max_vb;
+	if (p->walk_reqs > 0)
+		walk_req = p->walk_reqs;
+	else if (p->version == SNMP_VERSION_1)
+		walk_req = p->iftable_rows + 1;
+	else
+		walk_req = p->iftable_rows / reps + 1;
+	if (walk_req < get_req) {
+		p->walk_pending = 1;
+		return 1;
+	}
+	for (size_t i = 0; i < p->nports; i++) {
+		struct csnmp_port *pt = &p->ports[i];
+
+		for (size_t k = 0; k < CSNMP_NVCOLS; k++) {
+			oid name[CSNMP_COL_OID_MAX + 1];
+			const struct csnmp_col *col = &csnmp_vcols[k];
+
+			if (!csnmp_get_col(p, pt, (int)k))
+				continue;
+			memcpy(name, col->base, col->len * sizeof(oid));
+			name[col->len] = pt->ifindex;
+			csnmp_get_add(p, name, col->len + 1, &pt->v[k], (int)i, (int)k);
+		}
+	}
+	return 0;
+}
+
+void csnmp_if_values_walk(struct csnmp_priv *p)
+{
+	size_t n = 0;
+
+	p->walk_pending = 0;
+	for (size_t k = 0; k < CSNMP_NVCOLS; k++) {
+		if (csnmp_is_c64((int)k) && p->version == SNMP_VERSION_1)
+			continue;
+		p->vcols[n] = csnmp_vcols[k];
+		p->vmap[n++] = (int)k;
+	}
+	p->phase = CSNMP_PHASE_VALUES;
+	p->ifvalues.cols = p->vcols;
+	p->ifvalues.ncols = n;
+	p->ifvalues.what = "interface counters";
+	csnmp_table_begin(&p->ifvalues, p);
+}
+
+void csnmp_if_values_commit(struct csnmp_priv *p)
+{
+	struct csnmp_table *t = &p->ifvalues;
+
+	for (size_t k = 0; k < t->ncols; k++)
+		if (t->st[k].err != 0)
+			csnmp_missing(p, t->cols[k].name, snmp_errstring(t->st[k].err));
+	for (size_t i = 0; i < p->nports; i++) {
+		struct csnmp_port *pt = &p->ports[i];
+		oid idx = pt->ifindex;
+		const struct csnmp_row *r = csnmp_table_row(t, &idx, 1);
+
+		if (r == NULL || r->cells[0].type == 0) {
+			/* no ifAdminStatus: the port is gone, or renumbered */
+			if (!t->cut)
+				p->need_table = 1;
+			continue;
+		}
+		for (size_t k = 0; k < t->ncols; k++) {
+			struct csnmp_cell *dst = &pt->v[p->vmap[k]];
+
+			/* a complete column without this row: a GET would not find it either */
+			if (r->cells[k].type == 0 && t->st[k].err == 0 && !t->cut)
+				pt->absent |= 1u << p->vmap[k];
+			free(dst->str);
+			*dst = r->cells[k];
+			memset(&r->cells[k], 0, sizeof(r->cells[k]));
+		}
+	}
+	p->walk_reqs = t->requests;
+	csnmp_table_free(t);
+}
+
+static void csnmp_emit_gauge(struct csnmp_priv *p, const struct csnmp_port *pt, const char *metric,
+			     double v, int unk)
+{
+	p->nvalues++;
+	if (unk) {
+		p->unknown++;
+		csnmp_missing(p, pt->name, metric);
+	}
+	check_emit_as(p->c, "if", pt->name, metric, SAMPLE_GAUGE, unk ? 0.0 : v, 0, unk);
+}
+
+/*
+ * One counter of one port for this step. A 32-bit counter is unrolled into
+ * 64 bits here (a decrease without a reboot or a discontinuity is a wrap),
+ * so the collector's DERIVE sees no decrease. After a reboot, an
+ * ifCounterDiscontinuityTime change, a renumbering or a change of width the
+ * step is unknown and the next one starts from the new value.
+ */
+static void csnmp_emit_ctr(struct csnmp_priv *p, struct csnmp_port *pt, size_t i, int reset)
+{
+	const struct csnmp_ctr_def *d = &csnmp_ctrs[i];
+	struct csnmp_ctr *ctr = &pt->ctr[i];
+	const struct csnmp_cell *cell = NULL;
+	unsigned width = 0;
+	int unk = 0;
+
+	if (d->c64 >= 0 && pt->v[d->c64].type == ASN_COUNTER64) {
+		cell = &pt->v[d->c64];
+		width = 64;
+	} else if (pt->v[d->c32].type == ASN_COUNTER) {
+		cell = &pt->v[d->c32];
+		width = 32;
+	}
+	p->nvalues++;
+	if (cell == NULL) {
+		p->unknown++;
+		csnmp_missing(p, pt->name, d->metric);
+		check_emit_as(p->c, "if", pt->name, d->metric, SAMPLE_DERIVE, 0.0, 0, 1);
+		return;
+	}
+	if (!ctr->have || reset || ctr->width != width) {
+		unk = ctr->have && (reset || ctr->width != width);
+		ctr->sent = cell->v;
+	} else if (width == 32) {
+		ctr->sent += (uint32_t)(cell->v - ctr->last);
+	} else {
+		ctr->sent = cell->v;
+	}
+	ctr->last = cell->v;
+	ctr->width = width;
+	ctr->have = 1;
+	check_emit_as(p->c, "if", pt->name, d->metric, SAMPLE_DERIVE, 0.0, unk ? 0 : ctr->sent,
+		      unk);
+}
+
+static const char *csnmp_oper_str(uint64_t v)
+{
+	static const char *const s[] = {"?",       "up",      "down",       "testing",
+					"unknown", "dormant", "notPresent", "lowerLayerDown"};
+
+	return v < sizeof(s) / sizeof(s[0]) ? s[v] : "?";
+}
+
+static void csnmp_port_emit(struct csnmp_priv *p, struct csnmp_port *pt)
+{
+	const struct csnmp_cell *adm = &pt->v[CSNMP_V_ADMIN], *op = &pt->v[CSNMP_V_OPER];
+	const struct csnmp_cell *sp = &pt->v[CSNMP_V_SPEED], *hs = &pt->v[CSNMP_V_HIGHSPEED];
+	const struct csnmp_cell *dc = &pt->v[CSNMP_V_DISCONTINUITY];
+	int have_st = adm->type == ASN_INTEGER && op->type == ASN_INTEGER, reset, down = -1;
+	double speed = 0.0;
+	int speed_unk = 0;
+
+	reset = p->rebooted || pt->renumbered;
+	if (dc->type == ASN_TIMETICKS) {
+		if (pt->have_disc && dc->v != pt->disc) {
+			log_info("snmp \"%s\": counters of %s on %s were reset "
+				 "(ifCounterDiscontinuityTime)",
+				 p->c->name, pt->name, p->addr);
+			reset = 1;
+		}
+		pt->disc = dc->v;
+		pt->have_disc = 1;
+	}
+	for (size_t i = 0; i < CSNMP_NCTRS; i++)
+		csnmp_emit_ctr(p, pt, i, reset);
+	pt->renumbered = 0;
+
+	csnmp_emit_gauge(p, pt, "admin_status", (double)(int64_t)adm->v, adm->type != ASN_INTEGER);
+	csnmp_emit_gauge(p, pt, "oper_status", (double)(int64_t)op->v, op->type != ASN_INTEGER);
+	/* ifSpeed is exact below 4.29 Gb/s; above, it stays at its maximum */
+	if (sp->type == ASN_GAUGE && sp->v < 4294967295ULL)
+		speed = (double)sp->v;
+	else if (hs->type == ASN_GAUGE)
+		speed = (double)hs->v * 1e6;
+	else if (sp->type == ASN_GAUGE)
+		speed = (double)sp->v;
+	else
+		speed_unk = 1;
+	csnmp_emit_gauge(p, pt, "speed", speed, speed_unk);
+	/* down: meant to be up (admin up) and not up (nor dormant, waiting to be) */
+	if (have_st)
+		down = adm->v == 1 && op->v != 1 && op->v != 5;
+	csnmp_emit_gauge(p, pt, "down", down == 1, down < 0);
+	if (down >= 0 && pt->down >= 0 && down != pt->down) {
+		if (down)
+			log_info("snmp \"%s\": interface %s%s%s%s on %s is down (ifOperStatus %s)",
+				 p->c->name, pt->name, pt->alias[0] ? " (\"" : "", pt->alias,
+				 pt->alias[0] ? "\")" : "", p->addr, csnmp_oper_str(op->v));
+		else
+			log_info("snmp \"%s\": interface %s%s%s%s on %s is up again", p->c->name,
+				 pt->name, pt->alias[0] ? " (\"" : "", pt->alias,
+				 pt->alias[0] ? "\")" : "", p->addr);
+	}
+	if (down >= 0)
+		pt->down = down;
+}
+
+void csnmp_if_emit(struct csnmp_priv *p)
+{
+	for (size_t i = 0; i < p->nports; i++) {
+		csnmp_port_emit(p, &p->ports[i]);
+		check_result_as(p->c, "if", p->ports[i].name, OUTCOME_OK, NULL);
+	}
+	/* a port named in the config that the device lacks is not silent */
+	for (size_t i = 0; i < p->nsels; i++) {
+		const struct csnmp_sel *s = &p->sels[i];
+
+		if (s->matched || p->table_at < 0)
+			continue;
+		if (s->kind == CSNMP_SEL_NAME)
+			check_result_as(p->c, "if", s->pat, OUTCOME_ERROR,
+					"%s has no interface \"%s\" (no ifName or ifDescr matches)",
+					p->shown, s->pat);
+		else if (s->kind == CSNMP_SEL_INDEX)
+			check_result_as(p->c, "if", s->pat, OUTCOME_ERROR,
+					"%s has no interface with ifIndex %s", p->shown, s->pat);
+	}
 }

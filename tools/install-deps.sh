@@ -9,8 +9,9 @@ build="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
 # the demo's own devices and services, the tools it points the user to, and
 # openssl for its certificates (deploy/pki/vakt-pki)
 runtime="snmpd snmp rrdtool python3 iproute2 procps openssl"
-# clang and its runtime libraries (libFuzzer, ASan) for make fuzz
-test="libcmocka-dev valgrind sqlite3 openssl nftables clang libclang-rt-14-dev"
+# clang and its runtime libraries (libFuzzer, ASan) for make fuzz; snmpsim
+# serves the recordings of real devices the SNMP tests poll
+test="libcmocka-dev valgrind sqlite3 openssl nftables clang libclang-rt-14-dev snmpsim"
 # the peers the benchmarks under bench/ compare Vakt with, and what bench/snmp.sh
 # uses to run them (curl asks snmp_exporter whether it is up)
 bench="collectd-core rrdcached prometheus-snmp-exporter curl"

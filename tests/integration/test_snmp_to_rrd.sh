@@ -1,7 +1,8 @@
 #!/bin/bash
 # test_snmp_to_rrd.sh - a real snmpd on loopback, polled every second by the
 # agent; the collector's RRD files must hold sysUpTime and the interface
-# counters, consistent with snmpget of the same OIDs.
+# counters, consistent with snmpget of the same OIDs; "lo" and its ifIndex 1
+# in the config are one interface, stored once under the device's name.
 set -eu
 . "$(dirname "$0")/lib.sh"
 need_tools snmpd snmpget rrdtool
@@ -31,9 +32,8 @@ start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -c "$W/agent.conf"
 
 sys="$W/rrd/rissa/core-sw/system.rrd"
 ifl="$W/rrd/rissa/core-sw/if-lo.rrd"
-if1="$W/rrd/rissa/core-sw/if-1.rrd"
 # at least five polls stored
-enough() { [ -f "$sys" ] && [ -f "$if1" ] && [ $(( $(rrdtool last "$ifl") - first_t )) -ge 4 ]; }
+enough() { [ -f "$sys" ] && [ $(( $(rrdtool last "$ifl") - first_t )) -ge 4 ]; }
 wait_for 20 test -f "$ifl" || { cat "$W/agent.log" "$W/collector.log"; fail "no RRD file for interface lo"; }
 first_t=$(rrdtool last "$ifl")
 wait_for 20 enough || { cat "$W/agent.log" "$W/collector.log"; fail "fewer than 5 polls stored"; }
@@ -51,23 +51,25 @@ up_rrd=$(rrd_last "$sys" uptime)
 in_rrd=$(rrd_last "$ifl" in_octets)
 out_rrd=$(rrd_last "$ifl" out_octets)
 st_rrd=$(rrd_last "$ifl" oper_status)
-in_rrd1=$(rrd_last "$if1" in_octets)
-log "rrd: uptime $up_rrd s, lo in $in_rrd out $out_rrd status $st_rrd, ifIndex 1 in $in_rrd1"
+log "rrd: uptime $up_rrd s, lo in $in_rrd out $out_rrd status $st_rrd"
 
 # sysUpTime: the stored value (seconds) is at most a few seconds behind the device
 awk -v r="$up_rrd" -v t="$ticks" 'BEGIN { d = t / 100 - r; exit !(d >= 0 && d < 10) }' ||
 	fail "uptime in RRD ($up_rrd s) is not within 10 s of snmpget ($ticks ticks)"
-# counters: stored raw, never ahead of the device, and behind by only the polls' own traffic
+# counters: stored raw, never ahead of the device, and behind by no more than
+# lo carries in a few seconds (other programs on this machine use lo too)
+sleep 1
+per_s=$(( $(get 1.3.6.1.2.1.31.1.1.1.6.1) - in_now ))
 for pair in "$in_rrd:$in_now" "$out_rrd:$out_now"; do
 	r=${pair%%:*} n=${pair##*:}
 	[ "$r" -le "$n" ] || fail "RRD counter $r is ahead of snmpget $n"
-	[ $(( n - r )) -lt 1000000 ] || fail "RRD counter $r is far behind snmpget $n"
+	[ $(( n - r )) -lt $(( 1000000 + 5 * per_s )) ] || fail "RRD counter $r is far behind snmpget $n ($per_s bytes/s on lo)"
 	[ "$r" -gt 0 ] || fail "RRD counter is zero"
 done
 [ "$st_rrd" = 1 ] || fail "lo oper_status in RRD is $st_rrd, expected 1 (up)"
-# "lo" by name and ifIndex 1 are the same interface
-[ "$in_rrd1" -le "$in_now" ] && [ $(( in_now - in_rrd1 )) -lt 1000000 ] ||
-	fail "ifIndex 1 counter $in_rrd1 inconsistent with snmpget $in_now"
+# "lo" by name and ifIndex 1 are the same interface: one file, named by the device
+[ ! -e "$W/rrd/rissa/core-sw/if-1.rrd" ] || fail "ifIndex 1 got a file of its own beside if-lo.rrd"
+[ "$(ls "$W/rrd/rissa/core-sw" | grep -c '^if-')" = 1 ] || { ls "$W/rrd/rissa/core-sw"; fail "more than one interface file"; }
 
 # the averaged series hold real numbers, and rates are positive (the polls themselves are traffic)
 rrdtool fetch "$sys" AVERAGE -r 1 -s "$first_t" -e "$(rrdtool last "$sys")" >"$W/fetch.txt"

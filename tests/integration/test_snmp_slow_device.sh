@@ -1,0 +1,64 @@
+#!/bin/bash
+# test_snmp_slow_device.sh - a device that takes 300 ms to answer each
+# request (a UDP proxy in front of snmpd), with interfaces named in the
+# config so that each run reads the interface table as well as the values:
+# with a timeout that allows one answer, every run polls it completely, every
+# interval, and its RRD files fill without gaps.
+set -eu
+. "$(dirname "$0")/lib.sh"
+need_tools snmpd snmpget rrdtool python3
+W=$(mktemp -d /tmp/vakt-it-slow.XXXXXX)
+trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
+
+snmp_port=$(free_port udp)
+proxy_port=$(free_port udp)
+col_port=$(free_port tcp)
+community="vakt$$"
+start_snmpd "$W" "$snmp_port" "$community"
+start proxy "$W/proxy.log" python3 "$(dirname "$0")/udp_delay_proxy.py" 127.0.0.1 "$proxy_port" \
+	127.0.0.1 "$snmp_port" 300
+wait_for 10 snmpget -v2c -c "$community" -t 1 -r 0 "127.0.0.1:$proxy_port" 1.3.6.1.2.1.1.3.0 ||
+	fail "no answer through the delaying proxy"
+t0=$(date +%s%N)
+snmpget -v2c -c "$community" -t 1 -r 0 "127.0.0.1:$proxy_port" 1.3.6.1.2.1.1.3.0 >/dev/null
+took=$(( ($(date +%s%N) - t0) / 1000000 ))
+log "one request through the proxy takes $took ms"
+[ "$took" -ge 300 ] || fail "the proxy does not delay ($took ms)"
+
+write_collector_conf "$W" "$col_port" </dev/null
+# the table is read again every minute (the shortest table_refresh), and at the first run
+cat >"$W/agent.conf" <<EOC
+site = "rissa"
+insecure = yes
+collector "dc1" { address = "127.0.0.1:$col_port" }
+snmp "slow-sw" {
+  address = "127.0.0.1:$proxy_port"
+  community = "$community"
+  interfaces = {"lo", "nosuch0"}
+  table_refresh = 60
+  interval = 2
+  timeout = 700
+  retries = 0
+}
+EOC
+start_collector "$W" "$col_port"
+start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -v -c "$W/agent.conf"
+
+ifl="$W/rrd/rissa/slow-sw/if-lo.rrd"
+wait_for 15 test -f "$ifl" || { tail -n 20 "$W/agent.log"; fail "no file for lo"; }
+sleep 12
+runs=$(grep -c 'snmp "slow-sw": ok after' "$W/agent.log" || true)
+log "$runs runs complete; $(grep -o 'ok after [0-9]* ms, [0-9]* request(s)' "$W/agent.log" | sort | uniq -c | tr '\n' ';')"
+[ "$runs" -ge 6 ] || { tail -n 30 "$W/agent.log"; fail "only $runs complete runs in about 14 s at an interval of 2 s"; }
+cut='slow-sw.*(-> timeout|: timeout|overrun|still busy|partial)'
+! grep -Eq "$cut" "$W/agent.log" || { grep -E "$cut" "$W/agent.log" | head; fail "a run of the slow device was cut short"; }
+# the first run read the table too: more than one request, each 300 ms
+grep -Eq 'snmp "slow-sw": ok after (6|7|8|9|1[0-9])[0-9]{2} ms, [3-9] request' "$W/agent.log" ||
+	fail "no run read the table and the values (3 requests or more, 0.6 s or more)"
+# every interval is in the file: the last 10 s hold a value at least every 2 s
+rrd_flush "$W"
+known=$(rrdtool fetch "$ifl" LAST -r 1 -s -11 -e -1 |
+	awk 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "oper_status") c = i + 1; next }
+	     c && $c ~ /^[0-9]/ { n++ } END { print n + 0 }')
+[ "$known" -ge 4 ] || { rrdtool fetch "$ifl" LAST -r 1 -s -11 -e -1; fail "only $known stored oper_status values in the last 10 s"; }
+echo "PASS: a device answering in 300 ms, polled by name, completely every interval"
