@@ -16,11 +16,24 @@
 
 /* ---- the agent's side ---------------------------------------------------- */
 
+/*
+ * A series defined on the session; its id is its place in the entries plus
+ * one. 16 bytes, and a 4-byte slot in the hash table, besides its key: an
+ * agent polling a thousand switches keeps 100,000 of them.
+ */
 struct tx_entry {
-	char *key; /* host NUL check NUL instance NUL metric NUL, then kind/interval/width */
-	size_t keylen;
-	uint64_t hash;
-	uint32_t id; /* 0: free slot */
+	const char *key; /* host NUL check NUL instance NUL metric NUL, then kind/interval/width */
+	uint32_t hash;   /* the key's hash, its low 32 bits */
+	uint32_t keylen;
+};
+
+/* The keys, packed in blocks of TX_KEY_BLOCK bytes (a longer key gets its own). */
+#define TX_KEY_BLOCK (64 * 1024)
+
+struct tx_keys {
+	struct tx_keys *next;
+	size_t size, used;
+	char data[];
 };
 
 /*
@@ -49,9 +62,12 @@ struct tx_sample {
 };
 
 struct series_tx {
-	struct tx_entry *slot; /* open addressing, linear probing */
+	uint32_t *slot; /* open addressing, linear probing: an id, 0 when free */
 	size_t nslot, count;
-	uint32_t max, next_id;
+	struct tx_entry *ent; /* by id - 1 */
+	size_t capent;
+	struct tx_keys *keys; /* the newest block first */
+	uint32_t max;
 	struct tx_block *arena; /* the block in use first; the first block last */
 	char *key;              /* a sample's key, as looked up */
 	size_t keycap;
@@ -92,13 +108,14 @@ static void arena_reset(struct series_tx *t)
 
 static void tx_clear(struct series_tx *t)
 {
-	for (size_t i = 0; i < t->nslot; i++) {
-		free(t->slot[i].key);
-		t->slot[i].key = NULL;
-		t->slot[i].id = 0;
+	while (t->keys != NULL) {
+		struct tx_keys *next = t->keys->next;
+
+		free(t->keys);
+		t->keys = next;
 	}
+	memset(t->slot, 0, t->nslot * sizeof(*t->slot));
 	t->count = 0;
-	t->next_id = 1;
 }
 
 struct series_tx *series_tx_new(uint32_t max)
@@ -108,7 +125,6 @@ struct series_tx *series_tx_new(uint32_t max)
 	t->max = max ? max : 1;
 	t->nslot = 64;
 	t->slot = xcalloc(t->nslot, sizeof(*t->slot));
-	t->next_id = 1;
 	return t;
 }
 
@@ -120,6 +136,7 @@ void series_tx_free(struct series_tx *t)
 	arena_reset(t);
 	free(t->arena);
 	free(t->key);
+	free(t->ent);
 	free(t->slot);
 	free(t);
 }
@@ -136,22 +153,40 @@ size_t series_tx_count(const struct series_tx *t)
 
 static void tx_grow(struct series_tx *t)
 {
-	struct tx_entry *old = t->slot;
-	size_t nold = t->nslot;
+	size_t mask;
 
+	free(t->slot);
 	t->nslot *= 2;
+	mask = t->nslot - 1;
 	t->slot = xcalloc(t->nslot, sizeof(*t->slot));
-	for (size_t i = 0; i < nold; i++) {
+	for (size_t i = 0; i < t->count; i++) {
 		size_t j;
 
-		if (old[i].id == 0)
-			continue;
-		for (j = old[i].hash & (t->nslot - 1); t->slot[j].id != 0;
-		     j = (j + 1) & (t->nslot - 1))
+		for (j = t->ent[i].hash & mask; t->slot[j] != 0; j = (j + 1) & mask)
 			;
-		t->slot[j] = old[i];
+		t->slot[j] = (uint32_t)(i + 1);
 	}
-	free(old);
+}
+
+/* A copy of a key, kept until the table is cleared. */
+static const char *tx_key_keep(struct series_tx *t, const char *key, size_t n)
+{
+	struct tx_keys *b = t->keys;
+	char *k;
+
+	if (b == NULL || b->size - b->used < n) {
+		size_t size = n > TX_KEY_BLOCK ? n : TX_KEY_BLOCK;
+
+		b = xmalloc(sizeof(*b) + size);
+		b->size = size;
+		b->used = 0;
+		b->next = t->keys;
+		t->keys = b;
+	}
+	k = b->data + b->used;
+	memcpy(k, key, n);
+	b->used += n;
+	return k;
 }
 
 /*
@@ -164,9 +199,10 @@ static uint32_t tx_lookup(struct series_tx *t, const struct tx_sample *s, int *i
 {
 	size_t cap = s->len[0] + s->len[1] + s->len[2] + s->len[3] + 4 + 3 * sizeof(uint32_t);
 	uint32_t tail[3] = {s->kind, s->interval, s->width ? s->width : 64};
+	size_t n = 0, j, mask = t->nslot - 1;
+	struct tx_entry *e;
 	char *key;
-	size_t n = 0, j;
-	uint64_t h;
+	uint32_t h, id;
 
 	/* built where the last one was: a series already defined costs no allocation */
 	if (cap > t->keycap) {
@@ -182,31 +218,33 @@ static uint32_t tx_lookup(struct series_tx *t, const struct tx_sample *s, int *i
 	}
 	memcpy(key + n, tail, sizeof(tail));
 	n += sizeof(tail);
-	h = hash_fnv1a(key, n);
-	for (j = h & (t->nslot - 1); t->slot[j].id != 0; j = (j + 1) & (t->nslot - 1)) {
-		if (t->slot[j].hash == h && t->slot[j].keylen == n &&
-		    memcmp(t->slot[j].key, key, n) == 0) {
+	h = (uint32_t)hash_fnv1a(key, n);
+	for (j = h & mask; (id = t->slot[j]) != 0; j = (j + 1) & mask) {
+		e = &t->ent[id - 1];
+		if (e->hash == h && e->keylen == n && memcmp(e->key, key, n) == 0) {
 			*is_new = 0;
-			return t->slot[j].id;
+			return id;
 		}
 	}
 	/* not defined, and no room: the caller starts the table again */
 	if (t->count == t->max)
 		return 0;
-	t->slot[j].key = xmalloc(n);
-	memcpy(t->slot[j].key, key, n);
-	t->slot[j].keylen = n;
-	t->slot[j].hash = h;
-	t->slot[j].id = t->next_id++;
-	t->count++;
-	*is_new = 1;
-	if (t->count * 2 > t->nslot) {
-		uint32_t id = t->slot[j].id;
-
-		tx_grow(t);
-		return id;
+	if (t->count == t->capent) {
+		t->capent = t->capent ? 2 * t->capent : 256;
+		if (t->capent > t->max)
+			t->capent = t->max;
+		t->ent = xreallocarray(t->ent, t->capent, sizeof(*t->ent));
 	}
-	return t->slot[j].id;
+	e = &t->ent[t->count];
+	e->key = tx_key_keep(t, key, n);
+	e->hash = h;
+	e->keylen = (uint32_t)n;
+	id = (uint32_t)++t->count;
+	t->slot[j] = id;
+	*is_new = 1;
+	if (t->count * 2 > t->nslot)
+		tx_grow(t);
+	return id;
 }
 
 /*
