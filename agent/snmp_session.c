@@ -8,6 +8,7 @@
  */
 #include "snmp.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,7 +108,7 @@ const char *csnmp_oid_str(char *buf, size_t len, const oid *o, size_t n)
 #define CSNMP_LOG_KINDS 32
 #define CSNMP_LOG_S     60.0
 struct csnmp_logged {
-	char msg[128]; /* the message's start; "" in the last slot: all others */
+	char msg[128]; /* the message's start without hex digits; "" in the last slot: all others */
 	struct complaint c;
 };
 
@@ -117,7 +118,7 @@ static int csnmp_log_cb(int major, int minor, void *serverarg, void *clientarg)
 	const struct snmp_log_message *m = serverarg;
 	struct csnmp_logged *kinds = clientarg, *k = &kinds[CSNMP_LOG_KINDS - 1];
 	char key[sizeof(k->msg)];
-	size_t n;
+	size_t n, o;
 
 	(void)major;
 	(void)minor;
@@ -128,7 +129,12 @@ static int csnmp_log_cb(int major, int minor, void *serverarg, void *clientarg)
 		n--;
 	if (n == 0)
 		return 0;
-	snprintf(key, sizeof(key), "%.*s", (int)n, m->msg);
+	/* "Bad PDU type received: 0x03" and "...: 0x7d" are one kind: numbers left out */
+	o = 0;
+	for (size_t i = 0; i < n && o + 1 < sizeof(key); i++)
+		if (!isxdigit((unsigned char)m->msg[i]))
+			key[o++] = m->msg[i];
+	key[o] = '\0';
 	for (size_t i = 0; i + 1 < CSNMP_LOG_KINDS; i++)
 		if (kinds[i].msg[0] == '\0' || strcmp(kinds[i].msg, key) == 0) {
 			k = &kinds[i];

@@ -165,6 +165,20 @@ for p in (b'\x30\x03\x02\x01', b'garbage', b'\x30\x82\xff\xff' + b'\x00' * 64):
     s.sendto(p, ('127.0.0.1', $trap_port))
 "
 log_has "$W/agent.log" "unreadable packet from 127.0.0.1:"
+log "20 traps with 20 different PDU types: net-snmp's complaint is logged once, not per type"
+python3 -c "
+import socket, time
+def tlv(t, v): return bytes([t, len(v)]) + v
+vb = tlv(0x30, tlv(0x30, tlv(0x06, bytes.fromhex('2b06010201010300')) + tlv(0x43, b'\\x01')))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for tag in range(0xa9, 0xa9 + 20):
+    pdu = tlv(tag, tlv(0x02, b'\\x01') + tlv(0x02, b'\\x00') + tlv(0x02, b'\\x00') + vb)
+    s.sendto(tlv(0x30, tlv(0x02, b'\\x01') + tlv(0x04, b'any') + pdu), ('127.0.0.1', $trap_port))
+    time.sleep(0.1)
+"
+log_has "$W/agent.log" "net-snmp: Bad PDU type received"
+[ "$(grep -c "net-snmp: Bad PDU type received" "$W/agent.log")" = 1 ] ||
+	{ grep "net-snmp:" "$W/agent.log"; fail "each PDU type got a line of its own"; }
 
 log "8 traps at once to a listener of rate 1/s, burst 2: the excess is dropped, said once"
 for i in $(seq 1 8); do
