@@ -24,6 +24,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "rrdpath.h"
 #include "snmp.h"
 #include "timeutil.h"
 #include "xmalloc.h"
@@ -715,10 +716,29 @@ static void disc_skip(struct disc_slot *s, const char *fmt, ...)
 	disc_slot_done(s);
 }
 
-/* A string value as one printable line: no control characters, no bytes past ASCII. */
+/* The length of the UTF-8 character at s (at most n bytes), or 0 when it is none. */
+static size_t disc_utf8_len(const u_char *s, size_t n)
+{
+	size_t k = s[0] >= 0xc2 && s[0] <= 0xdf   ? 2
+		   : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+		   : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
+						  : 0;
+
+	if (k == 0 || k > n)
+		return 0;
+	for (size_t i = 1; i < k; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return k;
+}
+
+/*
+ * A string value as one printable line: no control characters; UTF-8
+ * characters (a sysName "Ørland-sw1") kept whole, other bytes past ASCII '?'.
+ */
 static void disc_text(char *dst, size_t len, const u_char *src, size_t n)
 {
-	size_t o = 0;
+	size_t o = 0, k;
 	int space = 1; /* drop leading and repeated white space */
 
 	for (size_t i = 0; i < n && o + 1 < len; i++) {
@@ -732,8 +752,16 @@ static void disc_text(char *dst, size_t len, const u_char *src, size_t n)
 			space = 1;
 			continue;
 		}
-		dst[o++] = ch < 0x7f ? (char)ch : '?';
 		space = 0;
+		if (ch >= 0x80 && (k = disc_utf8_len(src + i, n - i)) > 0) {
+			if (o + k >= len)
+				break;
+			memcpy(dst + o, src + i, k);
+			o += k;
+			i += k - 1;
+			continue;
+		}
+		dst[o++] = ch < 0x7f ? (char)ch : '?';
 	}
 	while (o > 0 && dst[o - 1] == ' ')
 		o--;
@@ -1048,7 +1076,11 @@ static int disc_by_ip(const void *a, const void *b)
 	return x->ip < y->ip ? -1 : x->ip > y->ip;
 }
 
-/* sysName's first label in letters, digits, '-' and '_', or "" when none. */
+/*
+ * sysName's first label in letters, digits, '-' and '_', or "" when none;
+ * Norwegian and Sami letters spelled as the collector spells them on disk
+ * ("Ørland-sw1" -> "Orland-sw1"), other characters a '-'.
+ */
 static void disc_sanitize(char *dst, size_t len, const char *src)
 {
 	size_t o = 0;
@@ -1056,7 +1088,27 @@ static void disc_sanitize(char *dst, size_t len, const char *src)
 
 	for (; *src != '\0' && *src != '.' && o + 1 < len && o < DISC_NAME_MAX; src++) {
 		unsigned char ch = (unsigned char)*src;
+		size_t k = ch >= 0x80 ? disc_utf8_len((const u_char *)src, strlen(src)) : 0;
+		char one[8], spelt[16];
 
+		if (k > 0) {
+			memcpy(one, src, k);
+			one[k] = '\0';
+			src += k - 1;
+			/* a letter rrdpath spells in ASCII letters, else a separator */
+			if (rrdpath_component(spelt, sizeof(spelt), one) == 1 &&
+			    strspn(spelt, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") ==
+				strlen(spelt) &&
+			    o + strlen(spelt) < len && o + strlen(spelt) <= DISC_NAME_MAX) {
+				memcpy(dst + o, spelt, strlen(spelt));
+				o += strlen(spelt);
+				dash = 0;
+			} else if (!dash) {
+				dst[o++] = '-';
+				dash = 1;
+			}
+			continue;
+		}
 		if (isalnum(ch) || ch == '_') {
 			dst[o++] = (char)ch;
 			dash = 0;

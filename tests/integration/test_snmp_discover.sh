@@ -73,7 +73,8 @@ rouser vaktq priv'
 device 3 "gw1.rissa.example" \
 	"Cisco IOS Software [Amsterdam], ISR Software (X86_64_LINUX_IOSD-UNIVERSALK9-M)" \
 	1.3.6.1.4.1.9.1.2068
-device 4 "web1" "Linux web1 6.1.0-13-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.55-1 x86_64" \
+# a sysName in Norwegian: the section is named as the collector spells it on disk
+device 4 "Ørland-web1" "Linux web1 6.1.0-13-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.55-1 x86_64" \
 	1.3.6.1.4.1.8072.3.2.10
 device 6 core-sw1.rissa.example \
 	"Juniper Networks, Inc. ex2300-24p Ethernet Switch, kernel JUNOS 18.2R3-S2" \
@@ -121,8 +122,8 @@ cat "$W/v2c.out" "$W/v2c.err" >&2
 [ "$took" -le $((8 * SLOW)) ] || fail "the sweep of 6 addresses took $took s"
 # one section per device, in address order, named after sysName's first label
 names=$(sed -n 's/^snmp "\(.*\)" {$/\1/p' "$W/v2c.out" | tr '\n' ' ')
-[ "$names" = "core-sw1 gw1 web1 core-sw1-10-99-0-6 " ] || fail "sections: $names"
-for want in "core-sw1 10.99.0.2 switch" "gw1 10.99.0.3 router" "web1 10.99.0.4 linux" \
+[ "$names" = "core-sw1 gw1 Orland-web1 core-sw1-10-99-0-6 " ] || fail "sections: $names"
+for want in "core-sw1 10.99.0.2 switch" "gw1 10.99.0.3 router" "Orland-web1 10.99.0.4 linux" \
 	"core-sw1-10-99-0-6 10.99.0.6 switch"; do
 	set -- $want
 	body=$(section "$1" "$W/v2c.out")
@@ -134,6 +135,7 @@ done
 grep -qF "#   sysDescr:    Cisco IOS Software [Amsterdam], ISR Software" "$W/v2c.out" ||
 	fail "the router's sysDescr is not in its comment"
 grep -qF "#   sysObjectID: 1.3.6.1.4.1.9.1.2068" "$W/v2c.out" || fail "no sysObjectID comment"
+grep -qxF '# 10.99.0.4: sysName "Ørland-web1"' "$W/v2c.out" || fail "the UTF-8 sysName is not in its comment"
 grep -qF '#   profile:     switch (sysDescr says "switch")' "$W/v2c.out" || fail "no reason for a profile"
 grep -qE "^#   interfaces:  [0-9]+ \(ifNumber\)" "$W/v2c.out" || fail "no interface count"
 grep -q "10\.99\.0\.[15]" <(grep -v "^#" "$W/v2c.out") && fail "a silent or junk address was printed"
