@@ -29,6 +29,8 @@
 #define TRAP_SENDERS_MAX     256 /* senders whose rate is tracked; the stalest goes first */
 #define TRAP_ENGINES_MAX     64
 #define TRAP_COMPLAIN_S      60.0
+#define TRAP_INFORMS_SEEN    64   /* informs remembered to spot a sender's retry */
+#define TRAP_INFORM_RETRY_S  60.0 /* a retry comes within its sender's timeouts */
 
 /* One entry of `hosts`: an address and how many leading bits must match. */
 struct trap_net {
@@ -43,6 +45,13 @@ struct trap_sender {
 	unsigned char addr[16];
 	double tokens;
 	double last; /* monotonic seconds of its last packet */
+};
+
+/* An inform answered: its sender resends it, same request-id, if the answer is lost. */
+struct trap_inform_seen {
+	char peer[INET6_ADDRSTRLEN + 8];
+	long reqid;
+	double at; /* monotonic seconds; 0: unused */
 };
 
 /* Why the last packet read did not reach the callback: net-snmp's counters. */
@@ -88,6 +97,9 @@ struct trap_listener {
 	int64_t last_ms;
 	struct trap_sender senders[TRAP_SENDERS_MAX];
 	size_t nsenders;
+	struct trap_inform_seen informs[TRAP_INFORMS_SEEN];
+	size_t next_inform; /* the slot the next inform takes (the oldest) */
+	uint64_t repeated;  /* informs resent by their sender: answered, no event */
 	/* the packet being read: 1 from pre_parse, 0 once a trap, 2 once something else */
 	char peer[INET6_ADDRSTRLEN + 8];
 	char peer_ip[INET6_ADDRSTRLEN];
@@ -596,6 +608,26 @@ static const char *device_host(const struct trap_listener *p, const char *ip)
 	return ip;
 }
 
+/* 1 when the inform from p->peer with this request-id was taken lately; else remembers it. */
+static int trap_inform_repeated(struct trap_listener *p, long reqid)
+{
+	double now = mono_now();
+	struct trap_inform_seen *s;
+
+	for (size_t i = 0; i < TRAP_INFORMS_SEEN; i++) {
+		s = &p->informs[i];
+		if (s->at != 0 && now - s->at < TRAP_INFORM_RETRY_S && s->reqid == reqid &&
+		    strcmp(s->peer, p->peer) == 0)
+			return 1;
+	}
+	s = &p->informs[p->next_inform];
+	p->next_inform = (p->next_inform + 1) % TRAP_INFORMS_SEEN;
+	snprintf(s->peer, sizeof(s->peer), "%s", p->peer);
+	s->reqid = reqid;
+	s->at = now;
+	return 0;
+}
+
 /* net-snmp calls this for each message it decoded (and authenticated). */
 static int trap_cb(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, void *arg)
 {
@@ -624,8 +656,16 @@ static int trap_cb(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, v
 		trap_unreadable(p, WHY_NOT_TRAP, 0, why);
 		return 1;
 	}
-	if (pdu->command == SNMP_MSG_INFORM)
+	if (pdu->command == SNMP_MSG_INFORM) {
 		trap_answer_inform(p, pdu);
+		if (trap_inform_repeated(p, pdu->reqid)) {
+			/* its sender missed our answer: answered again, one event only */
+			p->repeated++;
+			log_debug("trap listener \"%s\": %s resent inform %ld (%llu so far)",
+				  p->c->name, p->peer, pdu->reqid, (unsigned long long)p->repeated);
+			return 1;
+		}
+	}
 	/* one check's events never share a millisecond: the collector drops a replay by time */
 	now = wall_now_ms();
 	p->last_ms = now > p->last_ms ? now : p->last_ms + 1;

@@ -118,6 +118,26 @@ wait_for $((10 * SLOW)) pages_are "firing link-down" 2 || { show; fail "no page 
 grep -q "^firing link-down rissa core-sw traps | linkDown on core-sw interface Gi0/4 " "$W/pages.log" ||
 	{ show; fail "the inform's page does not name Gi0/4"; }
 
+log "an inform sent 3 times with one request-id (its answers lost): 3 answers, 1 event"
+python3 -c "
+import socket
+def tlv(t, v): return bytes([t, len(v)]) + v
+def oid(x): return tlv(0x06, x)
+vbs = tlv(0x30, tlv(0x30, oid(bytes.fromhex('2b06010201010300')) + tlv(0x43, b'\\x01')) +
+      tlv(0x30, oid(bytes.fromhex('2b060106030101040100')) + oid(bytes.fromhex('2b06010401868d1f004d'))))
+pdu = tlv(0xa6, tlv(0x02, b'\\x12\\x34') + tlv(0x02, b'\\x00') + tlv(0x02, b'\\x00') + vbs)
+msg = tlv(0x30, tlv(0x02, b'\\x01') + tlv(0x04, b'$community') + pdu)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+for _ in range(3):
+    s.sendto(msg, ('127.0.0.1', $trap_port))
+    r = s.recv(65535)
+    assert r[r.index(b'$community') + len(b'$community')] == 0xa2, r.hex()
+" || fail "a resent inform was not answered"
+log_has "$W/agent.log" "resent inform 4660 (2 so far)"
+[ "$(grep -c ": 1.3.6.1.4.1.99999.0.77 from 127.0.0.1:" "$W/agent.log")" = 1 ] ||
+	fail "a resent inform became an event again"
+
 log "v3 authPriv SHA/AES trap with engine ID $engine: linkDown of Gi0/5"
 link snmptrap "${v3[@]}" -e "$engine" -- 3 5 Gi0/5
 wait_for $((10 * SLOW)) pages_are "firing link-down" 3 || { show; fail "no page for the v3 trap"; }
