@@ -74,6 +74,7 @@ static const struct {
 #define NSTATS        (sizeof(trap_stats) / sizeof(trap_stats[0]))
 #define WHY_COMMUNITY NSTATS       /* reasons past net-snmp's: a community not listed */
 #define WHY_NOT_TRAP  (NSTATS + 1) /* decoded, but no trap */
+#define WHY_V3_USER   (NSTATS + 2) /* authenticated as less than the listener's user */
 
 struct trap_listener {
 	struct check *c;
@@ -108,7 +109,7 @@ struct trap_listener {
 	uint64_t traps, refused, dropped, unreadable;
 	uint64_t run_traps, run_refused, run_dropped, run_unreadable;
 	/* one line a minute for each: refused by hosts, over the rate, and each reason below */
-	struct complaint c_refused, c_rate, c_why[NSTATS + 2];
+	struct complaint c_refused, c_rate, c_why[NSTATS + 3];
 };
 
 /*
@@ -554,6 +555,19 @@ static int community_ok(const struct trap_listener *p, const netsnmp_pdu *pdu)
 	return 0;
 }
 
+/* A v3 message from the listener's user, authenticated and encrypted as its keys say. */
+static int v3_user_ok(const struct trap_listener *p, const netsnmp_pdu *pdu)
+{
+	int level = p->priv_pw != NULL   ? SNMP_SEC_LEVEL_AUTHPRIV
+		    : p->auth_pw != NULL ? SNMP_SEC_LEVEL_AUTHNOPRIV
+					 : SNMP_SEC_LEVEL_NOAUTH;
+
+	return p->user != NULL && pdu->securityName != NULL &&
+	       pdu->securityNameLen == strlen(p->user) &&
+	       memcmp(pdu->securityName, p->user, pdu->securityNameLen) == 0 &&
+	       pdu->securityLevel >= level;
+}
+
 static void trap_answer_inform(struct trap_listener *p, netsnmp_pdu *pdu)
 {
 	netsnmp_pdu *reply = snmp_clone_pdu(pdu);
@@ -647,6 +661,15 @@ static int trap_cb(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, v
 		return 1;
 	}
 	p->pending = 0;
+	/*
+	 * net-snmp takes a v3 message of any user it knows (a polled device's
+	 * too) at any level up to the user's: noAuthNoPriv needs no key at all.
+	 */
+	if (pdu->version == SNMP_VERSION_3 && !v3_user_ok(p, pdu)) {
+		trap_unreadable(p, WHY_V3_USER, 1,
+				"a v3 message not from security_name at its security level");
+		return 1;
+	}
 	if (pdu->version != SNMP_VERSION_3 && !community_ok(p, pdu)) {
 		/* the community is a secret: never in a log line */
 		trap_unreadable(p, WHY_COMMUNITY, 1, "a community not in communities");

@@ -171,6 +171,14 @@ log_has "$W/agent.log" ": a community not in communities (1 so far)"
 grep -q "wrong$community" "$W/agent.log" && fail "a community reached the log"
 MIBS= snmptrap "${v3[@]}" -A wrong-auth-secret -e "$engine" "127.0.0.1:$trap_port" '' 1.3.6.1.6.3.1.1.5.3
 log_has "$W/agent.log" ": v3 authentication failed (wrong auth password?)"
+log "v3 traps of the listener's user without its keys (noAuthNoPriv, authNoPriv): refused"
+MIBS= snmptrap -v 3 -l noAuthNoPriv -u vakttrap -e "$engine" "127.0.0.1:$trap_port" '' \
+	1.3.6.1.6.3.1.1.5.3 1.3.6.1.2.1.31.1.1.1.1.9 s forged
+MIBS= snmptrap -v 3 -l authNoPriv -u vakttrap -a SHA -A trap-auth-secret -e "$engine" \
+	"127.0.0.1:$trap_port" '' 1.3.6.1.6.3.1.1.5.3 1.3.6.1.2.1.31.1.1.1.1.9 s forged
+log_has "$W/agent.log" ": a v3 message not from security_name at its security level ("
+sleep 0.5
+grep -q "forged" "$W/pages.log" && fail "a v3 trap without the listener's keys was paged"
 log "10 more v3 traps with the wrong auth password: net-snmp's own line is not repeated"
 for _ in $(seq 1 10); do
 	MIBS= snmptrap "${v3[@]}" -A wrong-auth-secret -e "$engine" "127.0.0.1:$trap_port" '' 1.3.6.1.6.3.1.1.5.3
