@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -702,11 +703,53 @@ static int trap_cb(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, v
 	return 1;
 }
 
+/* Skips a BER tag `tag` and its length at b[*i] (n bytes); the content's length, or -1. */
+static long ber_skip_head(const unsigned char *b, size_t n, size_t *i, unsigned char tag)
+{
+	size_t len = 0, k;
+
+	if (*i + 2 > n || b[*i] != tag)
+		return -1;
+	(*i)++;
+	if (b[*i] < 0x80)
+		return b[(*i)++];
+	k = b[(*i)++] & 0x7f;
+	if (k == 0 || k > 2 || *i + k > n)
+		return -1;
+	while (k-- > 0)
+		len = len << 8 | b[(*i)++];
+	return (long)len;
+}
+
+/*
+ * 1 when the datagram waiting on fd is SNMPv3 with the privacy flag. A
+ * wrong priv password decrypts AES to garbage that net-snmp counts as a
+ * parse error, not a decryption error: this tells the two apart.
+ */
+static int peek_v3_priv(evutil_socket_t fd)
+{
+	unsigned char b[64];
+	ssize_t got = recv(fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
+	size_t n = got > 0 ? (size_t)got : 0, i = 0;
+	long l;
+
+	if (ber_skip_head(b, n, &i, 0x30) < 0 || ber_skip_head(b, n, &i, 0x02) != 1 || i >= n ||
+	    b[i++] != 3 || ber_skip_head(b, n, &i, 0x30) < 0)
+		return 0;
+	for (int k = 0; k < 2; k++) { /* msgID, msgMaxSize */
+		if ((l = ber_skip_head(b, n, &i, 0x02)) < 1 || l > 5 || i + (size_t)l > n)
+			return 0;
+		i += (size_t)l;
+	}
+	return ber_skip_head(b, n, &i, 0x04) == 1 && i < n && (b[i] & 0x02) != 0;
+}
+
 static void trap_on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct trap_listener *p = arg;
 	netsnmp_large_fd_set fds;
 	u_int before[NSTATS];
+	int v3priv = p->priv_pw != NULL && peek_v3_priv(fd);
 
 	(void)what;
 	for (size_t i = 0; i < NSTATS; i++)
@@ -721,6 +764,12 @@ static void trap_on_read(evutil_socket_t fd, short what, void *arg)
 	/* accepted by pre_parse, no trap came of it: net-snmp's counters say why */
 	for (size_t i = 0; i < NSTATS; i++)
 		if (snmp_get_statistic(trap_stats[i].stat) != before[i]) {
+			/* a v3 message with privacy that does not parse: almost always
+			 * one decrypted with the wrong key (or a forged flag) */
+			if (v3priv && trap_stats[i].stat == STAT_SNMPINASNPARSEERRS)
+				for (size_t k = 0; k < NSTATS; k++)
+					if (trap_stats[k].stat == STAT_USMSTATSDECRYPTIONERRORS)
+						i = k;
 			p->pending = 0;
 			trap_unreadable(p, i, trap_stats[i].auth, trap_stats[i].why);
 			return;

@@ -171,6 +171,9 @@ log_has "$W/agent.log" ": a community not in communities (1 so far)"
 grep -q "wrong$community" "$W/agent.log" && fail "a community reached the log"
 MIBS= snmptrap "${v3[@]}" -A wrong-auth-secret -e "$engine" "127.0.0.1:$trap_port" '' 1.3.6.1.6.3.1.1.5.3
 log_has "$W/agent.log" ": v3 authentication failed (wrong auth password?)"
+log "a v3 trap with the wrong priv password: said so, not called malformed"
+MIBS= snmptrap "${v3[@]}" -X wrong-priv-secret -e "$engine" "127.0.0.1:$trap_port" '' 1.3.6.1.6.3.1.1.5.3
+log_has "$W/agent.log" ": a v3 message that does not decrypt (wrong priv password?)"
 log "v3 traps of the listener's user without its keys (noAuthNoPriv, authNoPriv): refused"
 MIBS= snmptrap -v 3 -l noAuthNoPriv -u vakttrap -e "$engine" "127.0.0.1:$trap_port" '' \
 	1.3.6.1.6.3.1.1.5.3 1.3.6.1.2.1.31.1.1.1.1.9 s forged
