@@ -7,6 +7,8 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 need_tools snmpsimd snmpbulkwalk rrdtool python3
+# under valgrind every binary runs several times slower: so may the waits
+SLOW=$([ -n "${VAKT_VALGRIND:-}" ] && echo 3 || echo 1)
 W=$(mktemp -d /tmp/vakt-it-recorded.XXXXXX)
 trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 
@@ -55,11 +57,11 @@ start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -v -c "$W/agent.conf"
 
 ifiles() { ls "$W/rrd/rissa/$1" 2>/dev/null | grep -c '^if-' || true; }
 has_files() { [ "$(ifiles "$1")" = "$2" ]; }
-wait_for 30 has_files stack 59 || { ls "$W/rrd/rissa/stack"; tail -n 30 "$W/agent.log"; fail "the stack has $(ifiles stack) interface files, not 59"; }
+wait_for $((30 * SLOW)) has_files stack 59 || { ls "$W/rrd/rissa/stack"; tail -n 30 "$W/agent.log"; fail "the stack has $(ifiles stack) interface files, not 59"; }
 linux_n=$(snmpbulkwalk -v2c -c linux-full-walk -On "127.0.0.1:$sim_port" 1.3.6.1.2.1.2.2.1.1 | wc -l)
-wait_for 10 has_files server "$linux_n" || { ls "$W/rrd/rissa/server"; fail "the server has $(ifiles server) interface files, not $linux_n"; }
+wait_for $((10 * SLOW)) has_files server "$linux_n" || { ls "$W/rrd/rissa/server"; fail "the server has $(ifiles server) interface files, not $linux_n"; }
 # two more polls at least, so that every file holds a complete one
-sleep 5
+sleep $((5 * SLOW))
 rrd_flush "$W"
 
 # what snmpbulkwalk says of each column, as "ifIndex value" lines

@@ -1,0 +1,272 @@
+/*
+ * test_snmp_walk.c - the table walker on answers a device might send: rows
+ * of several columns side by side, a column that leaves its subtree, one
+ * that repeats or goes backwards, a truncated GETBULK, an error on one
+ * column, SNMPv1's end of view, and more rows than the bound.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "check.h"
+#include "snmp.h"
+
+#define IFT(n) {1, 3, 6, 1, 2, 1, 2, 2, 1, n}, 10
+static const struct csnmp_col cols[] = {
+    {"ifDescr", IFT(2)},
+    {"ifOperStatus", IFT(8)},
+};
+
+struct fixture {
+	struct check c;
+	struct csnmp_priv p;
+	struct csnmp_table t;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	f->c.name = "sw";
+	f->p.c = &f->c;
+	f->p.addr = "10.1.0.2";
+	f->p.version = SNMP_VERSION_2c;
+	f->p.max_reps = 25;
+	f->t.cols = cols;
+	f->t.ncols = 2;
+	f->t.what = "ifTable";
+	csnmp_table_begin(&f->t, &f->p);
+	/* as if csnmp_table_send had asked both columns */
+	f->t.nsent = 2;
+	f->t.sent[0] = 0;
+	f->t.sent[1] = 1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	csnmp_table_free(&f->t);
+	free(f);
+	return 0;
+}
+
+static netsnmp_pdu *resp_new(void)
+{
+	netsnmp_pdu *r = snmp_pdu_create(SNMP_MSG_RESPONSE);
+
+	assert_non_null(r);
+	/* a PDU made here starts with "default" (-1) error fields */
+	r->errstat = SNMP_ERR_NOERROR;
+	r->errindex = 0;
+	return r;
+}
+
+/* column `n` of ifTable, row `idx` */
+static void add_int(netsnmp_pdu *r, oid n, oid idx, long v)
+{
+	oid name[] = {1, 3, 6, 1, 2, 1, 2, 2, 1, n, idx};
+
+	snmp_pdu_add_variable(r, name, 11, ASN_INTEGER, &v, sizeof(v));
+}
+
+static void add_str(netsnmp_pdu *r, oid n, oid idx, const char *s)
+{
+	oid name[] = {1, 3, 6, 1, 2, 1, 2, 2, 1, n, idx};
+
+	snmp_pdu_add_variable(r, name, 11, ASN_OCTET_STR, s, strlen(s));
+}
+
+static void add_oid_null(netsnmp_pdu *r, const oid *name, size_t len, u_char type)
+{
+	snmp_pdu_add_variable(r, name, len, type, NULL, 0);
+}
+
+static void feed(struct fixture *f, netsnmp_pdu *r)
+{
+	assert_int_equal(csnmp_table_response(&f->p, &f->t, r), 0);
+	snmp_free_pdu(r);
+	/* the next request asks what is still open */
+	f->t.nsent = 0;
+	for (size_t k = 0; k < f->t.ncols; k++)
+		if (!f->t.st[k].done) {
+			f->t.sent[f->t.nsent++] = k;
+			if (f->t.one_by_one)
+				break;
+		}
+}
+
+static const struct csnmp_row *row(struct fixture *f, oid idx)
+{
+	return csnmp_table_row(&f->t, &idx, 1);
+}
+
+static void test_rows_by_index_until_each_column_leaves_its_subtree(void **state)
+{
+	struct fixture *f = *state;
+	netsnmp_pdu *r = resp_new();
+	oid past[] = {1, 3, 6, 1, 2, 1, 2, 2, 1, 9, 1};
+
+	/* GETBULK answers interleave the columns: descr.1 oper.1 descr.2 oper.2 */
+	add_str(r, 2, 1, "lo");
+	add_int(r, 8, 1, 1);
+	add_str(r, 2, 2, "eth0");
+	add_int(r, 8, 2, 2);
+	feed(f, r);
+	assert_false(f->t.done);
+	r = resp_new();
+	/* descr ends in oper's column, oper leaves for column 9 */
+	add_int(r, 8, 1, 1);
+	add_oid_null(r, past, 11, ASN_INTEGER);
+	feed(f, r);
+	assert_true(f->t.done);
+	assert_false(f->t.cut);
+	assert_int_equal(f->t.nrows, 2);
+	assert_string_equal(row(f, 1)->cells[0].str, "lo");
+	assert_int_equal(row(f, 2)->cells[1].v, 2);
+	assert_string_equal(row(f, 2)->cells[0].str, "eth0");
+	assert_null(row(f, 3));
+}
+
+static void test_a_column_that_repeats_or_goes_back_is_cut(void **state)
+{
+	struct fixture *f = *state;
+	netsnmp_pdu *r = resp_new();
+
+	add_str(r, 2, 5, "Gi0/5");
+	add_int(r, 8, 5, 1);
+	feed(f, r);
+	r = resp_new();
+	add_str(r, 2, 5, "Gi0/5"); /* the same row again */
+	add_int(r, 8, 3, 1);       /* backwards */
+	feed(f, r);
+	assert_true(f->t.done);
+	assert_true(f->t.cut);
+	assert_int_equal(f->t.nrows, 1);
+}
+
+static void test_an_error_on_one_column_ends_that_column_only(void **state)
+{
+	struct fixture *f = *state;
+	netsnmp_pdu *r = resp_new();
+
+	add_str(r, 2, 1, "lo");
+	add_int(r, 8, 1, 1);
+	r->errstat = SNMP_ERR_GENERR;
+	r->errindex = 2;
+	feed(f, r);
+	assert_int_equal(f->t.st[1].err, SNMP_ERR_GENERR);
+	assert_true(f->t.st[1].done);
+	assert_false(f->t.st[0].done);
+	assert_int_equal(f->t.nsent, 1);
+	r = resp_new();
+	add_str(r, 2, 1, "lo");
+	add_str(r, 2, 2, "eth0");
+	feed(f, r);
+	r = resp_new();
+	add_oid_null(r, cols[1].base, cols[1].len, SNMP_ENDOFMIBVIEW);
+	feed(f, r);
+	assert_true(f->t.done);
+	assert_int_equal(f->t.errors, 1);
+	assert_int_equal(f->t.nrows, 2);
+	assert_int_equal(row(f, 2)->cells[1].type, 0);
+}
+
+static void test_an_error_naming_no_varbind_asks_one_column_at_a_time(void **state)
+{
+	struct fixture *f = *state;
+	netsnmp_pdu *r = resp_new();
+
+	r->errstat = SNMP_ERR_NOACCESS;
+	r->errindex = 0;
+	feed(f, r);
+	assert_true(f->t.one_by_one);
+	assert_int_equal(f->t.nsent, 1);
+	assert_false(f->t.done);
+}
+
+static void test_a_truncated_answer_asks_one_column_at_a_time(void **state)
+{
+	struct fixture *f = *state;
+	netsnmp_pdu *r = resp_new();
+
+	add_str(r, 2, 1, "lo"); /* oper's varbind left out */
+	feed(f, r);
+	assert_true(f->t.one_by_one);
+	assert_int_equal(f->t.nrows, 1);
+	assert_false(f->t.done);
+}
+
+static void test_v1_no_such_name_is_the_end_of_a_column(void **state)
+{
+	struct fixture *f = *state;
+	netsnmp_pdu *r = resp_new();
+
+	f->p.version = SNMP_VERSION_1;
+	r->errstat = SNMP_ERR_NOSUCHNAME;
+	r->errindex = 1;
+	feed(f, r);
+	assert_true(f->t.st[0].done);
+	assert_int_equal(f->t.st[0].err, 0);
+	assert_int_equal(f->t.errors, 0);
+	assert_false(f->t.done);
+}
+
+static void test_rows_past_the_bound_are_cut(void **state)
+{
+	struct fixture *f = *state;
+	netsnmp_pdu *r;
+
+	f->t.max_rows = 3;
+	r = resp_new();
+	for (oid i = 1; i <= 5; i++) {
+		add_str(r, 2, i, "x");
+		add_int(r, 8, i, 1);
+	}
+	feed(f, r);
+	assert_true(f->t.done);
+	assert_true(f->t.cut);
+	assert_int_equal(f->t.nrows, 3);
+}
+
+static void test_an_answer_without_progress_ends_the_walk(void **state)
+{
+	struct fixture *f = *state;
+	netsnmp_pdu *r = resp_new();
+
+	feed(f, r); /* no varbinds at all */
+	assert_true(f->t.one_by_one);
+	r = resp_new();
+	feed(f, r);
+	assert_true(f->t.done);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_rows_by_index_until_each_column_leaves_its_subtree,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_a_column_that_repeats_or_goes_back_is_cut, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_an_error_on_one_column_ends_that_column_only,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_an_error_naming_no_varbind_asks_one_column_at_a_time, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_a_truncated_answer_asks_one_column_at_a_time,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_v1_no_such_name_is_the_end_of_a_column, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_rows_past_the_bound_are_cut, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_an_answer_without_progress_ends_the_walk, setup,
+					    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
