@@ -73,46 +73,49 @@ static int csnmp_idx_cmp(const oid *a, size_t alen, const oid *b, size_t blen)
 	return snmp_oid_compare(a, alen, b, blen);
 }
 
-const struct csnmp_row *csnmp_table_row(const struct csnmp_table *t, const oid *idx, size_t idxlen)
+/* Where idx is in the sorted rows, or would go; *found says which. */
+static size_t csnmp_row_pos(const struct csnmp_table *t, const oid *idx, size_t idxlen, int *found)
 {
 	size_t lo = 0, hi = t->nrows;
 
+	*found = 0;
+	/* columns arrive in index order: a new row is usually the last */
+	if (t->nrows > 0 &&
+	    csnmp_idx_cmp(t->rows[t->nrows - 1].idx, t->rows[t->nrows - 1].idxlen, idx, idxlen) < 0)
+		return t->nrows;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		int c = csnmp_idx_cmp(t->rows[mid].idx, t->rows[mid].idxlen, idx, idxlen);
 
-		if (c == 0)
-			return &t->rows[mid];
+		if (c == 0) {
+			*found = 1;
+			return mid;
+		}
 		if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return NULL;
+	return lo;
+}
+
+const struct csnmp_row *csnmp_table_row(const struct csnmp_table *t, const oid *idx, size_t idxlen)
+{
+	int found;
+	size_t i = csnmp_row_pos(t, idx, idxlen, &found);
+
+	return found ? &t->rows[i] : NULL;
 }
 
 /* The row of idx, made if new; NULL when the table is full (said by the caller). */
 static struct csnmp_row *csnmp_row_get(struct csnmp_table *t, const oid *idx, size_t idxlen)
 {
-	size_t lo = 0, hi = t->nrows;
+	int found;
+	size_t lo = csnmp_row_pos(t, idx, idxlen, &found);
 	struct csnmp_row *r;
 
-	/* columns arrive in index order: the new row is usually the last */
-	if (t->nrows > 0 && csnmp_idx_cmp(t->rows[t->nrows - 1].idx, t->rows[t->nrows - 1].idxlen,
-					  idx, idxlen) < 0) {
-		lo = hi = t->nrows;
-	}
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = csnmp_idx_cmp(t->rows[mid].idx, t->rows[mid].idxlen, idx, idxlen);
-
-		if (c == 0)
-			return &t->rows[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	if (found)
+		return &t->rows[lo];
 	if (t->nrows >= t->max_rows)
 		return NULL;
 	if (t->nrows == t->caprows) {
