@@ -3,7 +3,8 @@
  * device's MIB groups and scalar oids in GETs, then each table (hrStorage,
  * hrProcessorLoad, the oid columns) through the table walker, then one
  * sample per value. A value the device lacks is sent as unknown, never as
- * 0, and is logged (once, then as a count); it never changes the outcome.
+ * 0, and is logged (once, then as a count) and counted in the run's
+ * "partial" reason; it never changes the outcome.
  */
 #include "snmp.h"
 
@@ -57,9 +58,10 @@ struct csnmp_drun {
 	size_t sent[CSNMP_VB_MAX];
 	size_t nsent, max_vb;
 	enum csnmp_dstage stage;
-	size_t tab; /* the table being walked */
-	unsigned unknown;
-	char miss[CSNMP_OID_STR + 64]; /* the first value unknown, for the log */
+	size_t tab;                   /* the table being walked */
+	unsigned nvalues, unknown;    /* samples of this run, and how many of them unknown */
+	char miss_oid[CSNMP_OID_STR]; /* the first value unknown and why, for the log */
+	char miss_why[64];
 	struct complaint c_missing;
 };
 
@@ -179,14 +181,26 @@ void csnmp_data_run_free(struct csnmp_drun *r)
 	free(r);
 }
 
+/* Why a value is unknown: the first one of the run is kept for the log and the reason. */
 static void csnmp_dmissing(struct csnmp_drun *r, const oid *name, size_t len, const char *why)
 {
-	char o[CSNMP_OID_STR];
+	if (r->miss_oid[0] != '\0')
+		return;
+	csnmp_oid_str(r->miss_oid, sizeof(r->miss_oid), name, len);
+	snprintf(r->miss_why, sizeof(r->miss_why), "%s", why);
+}
 
-	r->unknown++;
-	if (r->miss[0] == '\0')
-		snprintf(r->miss, sizeof(r->miss), "%s: %s", csnmp_oid_str(o, sizeof(o), name, len),
-			 why);
+/* One sample of the phase, counted for the run's reason. */
+static void csnmp_dput(struct csnmp_priv *p, const char *check, const char *instance,
+		       const char *metric, enum sample_kind kind, double value, uint64_t counter,
+		       unsigned width, int unknown)
+{
+	struct csnmp_drun *r = p->data.run;
+
+	check_emit_at(p->c, p->c->run_time_ms, check, instance, metric, kind, value, counter, width,
+		      unknown);
+	r->nvalues++;
+	r->unknown += unknown != 0;
 }
 
 /* A new run: every value unknown until the device gives it. */
@@ -200,8 +214,8 @@ static void csnmp_data_begin(struct csnmp_priv *p)
 	p->phase = CSNMP_PHASE_DATA;
 	r->stage = CSNMP_D_GET;
 	r->tab = 0;
-	r->unknown = 0;
-	r->miss[0] = '\0';
+	r->nvalues = r->unknown = 0;
+	r->miss_oid[0] = r->miss_why[0] = '\0';
 	for (size_t i = 0; i < r->ngets; i++) {
 		free(r->gets[i].cell.str);
 		memset(&r->gets[i].cell, 0, sizeof(r->gets[i].cell));
@@ -393,17 +407,17 @@ static void csnmp_demit_def(struct csnmp_priv *p, const struct csnmp_oid_def *de
 			 cell->type == ASN_GAUGE || cell->type == ASN_TIMETICKS ||
 			 (cell->type == ASN_INTEGER && (int64_t)cell->v >= 0);
 
-		check_emit_at(p->c, p->c->run_time_ms, def->check, instance, def->metric,
-			      SAMPLE_COUNTER, 0, ok ? cell->v : 0, width, !ok);
+		csnmp_dput(p, def->check, instance, def->metric, SAMPLE_COUNTER, 0,
+			   ok ? cell->v : 0, width, !ok);
 		if (!ok)
 			csnmp_dnot_number(p, def->col, def->col_len, cell);
 		return;
 	}
 	if (csnmp_cell_number(cell, &v)) {
-		check_emit_as(p->c, def->check, instance, def->metric, SAMPLE_GAUGE, v * def->scale,
-			      0, 0);
+		csnmp_dput(p, def->check, instance, def->metric, SAMPLE_GAUGE, v * def->scale, 0, 0,
+			   0);
 	} else {
-		check_emit_as(p->c, def->check, instance, def->metric, SAMPLE_GAUGE, 0, 0, 1);
+		csnmp_dput(p, def->check, instance, def->metric, SAMPLE_GAUGE, 0, 0, 0, 1);
 		csnmp_dnot_number(p, def->col, def->col_len, cell);
 	}
 }
@@ -423,7 +437,7 @@ static void csnmp_demit_get(struct csnmp_priv *p, const struct csnmp_dget *g)
 		v = v == (double)m->equals;
 	else if (ok)
 		v *= m->scale;
-	check_emit_as(p->c, m->check, "", m->metric, SAMPLE_GAUGE, ok ? v : 0, 0, !ok);
+	csnmp_dput(p, m->check, "", m->metric, SAMPLE_GAUGE, ok ? v : 0, 0, 0, !ok);
 	if (!ok)
 		csnmp_dnot_number(p, g->name, g->len, &g->cell);
 }
@@ -477,10 +491,10 @@ static void csnmp_demit_storage(struct csnmp_priv *p, const struct csnmp_table *
 
 		csnmp_row_instance(inst, sizeof(inst), row, &c[0], seen);
 		/* hrStorageSize and Used count allocation units: stored in bytes */
-		check_emit_as(p->c, "storage", inst, "size", SAMPLE_GAUGE, oks ? size * units : 0,
-			      0, !oks);
-		check_emit_as(p->c, "storage", inst, "used", SAMPLE_GAUGE, oku ? used * units : 0,
-			      0, !oku);
+		csnmp_dput(p, "storage", inst, "size", SAMPLE_GAUGE, oks ? size * units : 0, 0, 0,
+			   !oks);
+		csnmp_dput(p, "storage", inst, "used", SAMPLE_GAUGE, oku ? used * units : 0, 0, 0,
+			   !oku);
 		if (!oks || !oku)
 			csnmp_dmissing(p->data.run, row->idx, row->idxlen,
 				       "hrStorage row without units, size or used");
@@ -500,7 +514,7 @@ static void csnmp_demit_cpu(struct csnmp_priv *p, const struct csnmp_table *t)
 			 t->rows[i].cells[1].type != ASN_OCTET_STR;
 
 		snprintf(inst, sizeof(inst), "%zu", i);
-		check_emit_as(p->c, "cpu", inst, "load", SAMPLE_GAUGE, ok ? v : 0, 0, !ok);
+		csnmp_dput(p, "cpu", inst, "load", SAMPLE_GAUGE, ok ? v : 0, 0, 0, !ok);
 		if (!ok)
 			csnmp_dmissing(p->data.run, csnmp_cpu_cols[1].base, csnmp_cpu_cols[1].len,
 				       "no load yet");
@@ -510,7 +524,7 @@ static void csnmp_demit_cpu(struct csnmp_priv *p, const struct csnmp_table *t)
 		}
 	}
 	/* the average of all processors, in <host>/cpu.rrd */
-	check_emit_as(p->c, "cpu", "", "load", SAMPLE_GAUGE, n ? sum / (double)n : 0, 0, n == 0);
+	csnmp_dput(p, "cpu", "", "load", SAMPLE_GAUGE, n ? sum / (double)n : 0, 0, 0, n == 0);
 }
 
 static void csnmp_demit_oids(struct csnmp_priv *p, const struct csnmp_dtable *dt,
@@ -545,9 +559,13 @@ void csnmp_data_emit(struct csnmp_priv *p)
 		struct csnmp_dtable *dt = &r->tabs[k];
 		struct conf_index *seen = conf_index_new();
 
-		if (dt->t.nrows == 0)
+		if (dt->t.nrows == 0) {
+			/* a table the device lacks is one value unknown, though no file says so */
 			csnmp_dmissing(r, dt->cols[dt->named].base, dt->cols[dt->named].len,
 				       "no rows");
+			r->nvalues++;
+			r->unknown++;
+		}
 		if (dt->kind == CSNMP_DT_STORAGE)
 			csnmp_demit_storage(p, &dt->t, seen);
 		else if (dt->kind == CSNMP_DT_CPU)
@@ -558,10 +576,17 @@ void csnmp_data_emit(struct csnmp_priv *p)
 		/* the rows are not kept between runs */
 		csnmp_table_free(&dt->t);
 	}
+	/* the run's reason counts them with the interfaces' ("partial: 2 of 60 values unknown") */
+	p->nvalues += r->nvalues;
+	p->unknown += r->unknown;
+	if (r->unknown > 0 && p->miss_oid[0] == '\0') {
+		snprintf(p->miss_oid, sizeof(p->miss_oid), "%s", r->miss_oid);
+		snprintf(p->miss_why, sizeof(p->miss_why), "%s", r->miss_why);
+	}
 	if (r->unknown > 0)
 		log_complain(&r->c_missing, CSNMP_MISSING_COMPLAIN_S,
-			     "snmp \"%s\": %u host, UPS or oid value(s) unknown on %s, e.g. %s",
-			     p->c->name, r->unknown, p->addr, r->miss);
+			     "snmp \"%s\": %u host, UPS or oid value(s) unknown on %s, e.g. %s: %s",
+			     p->c->name, r->unknown, p->addr, r->miss_oid, r->miss_why);
 	else
 		log_complain_clear(
 		    &r->c_missing,

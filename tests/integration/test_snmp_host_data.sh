@@ -171,6 +171,8 @@ for m in "charge 87" "minutes_left 42" "input_voltage 231" "battery_status 2" "o
 	awk -v v="$v" -v w="$2" 'BEGIN { exit !(v == w) }' || { show; fail "ups-v1: ups.rrd $1 is $v, the device says $2"; }
 done
 [ "$(rrd_last "$D/ups-v1/missing.rrd" value)" = U ] || { show; fail "the OID the v1 device lacks is not unknown"; }
+# the run is ok all the same, its reason saying what is missing
+[ "$(rrd_last "$D/ups-v1/system.rrd" up)" = 1 ] || { show; fail "a value the v1 device lacks made its run fail"; }
 log_has "$W/agent.log" 'snmp "ups-v1": 1 host, UPS or oid value(s) unknown on 127.0.0.1:'"$snmp_port"', e.g. 1.3.6.1.4.1.99999.9.0: noSuchName'
 
 # custom OIDs: the scalar times its scale, the column once per named row, raw counters
