@@ -8,7 +8,8 @@
 # the junk is skipped with a line on stderr, silent addresses are not
 # printed, an empty /24 takes 4 rounds of 64 addresses at once, a subnet
 # without a route is one line; v3 finds the one device that knows the user
-# and prints no password unless asked; what it prints passes --check-config.
+# and prints no password unless asked; what it prints passes --check-config
+# and, given to an agent, polls every device.
 # Bad input (a /8, a bad subnet, no community) gets a clear error.
 set -eu
 unset VAKT_SNMP_COMMUNITY VAKT_SNMP_AUTH_PASSWORD VAKT_SNMP_PRIV_PASSWORD
@@ -144,6 +145,25 @@ grep -qE "^10.99.0.5: skipped: answers with what is not SNMP it can read \(2 dat
 grep -qE "^vakt-agent --discover 10.99.0.0/29: 6 addresses tried, 4 answered, 1 skipped, in [0-9.]+ s$" \
 	"$W/v2c.err" || fail "no summary"
 check_config "$W/v2c.out"
+
+log "polling what it printed: every device stores its uptime and its interfaces"
+col_port=$(free_port tcp)
+write_collector_conf "$W" "$col_port" </dev/null
+start_collector "$W" "$col_port"
+# the sections as printed, polled every 3 s instead of every minute
+sed -e "s/^collector \"dc1\" .*/collector \"dc1\" { address = \"127.0.0.1:$col_port\" }/" \
+	-e 's/^snmp "\(.*\)" {$/&\n  interval = 3/' "$W/v2c.out.conf" >"$W/agent.conf"
+start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -c "$W/agent.conf"
+polled() {
+	rrd_flush "$W"
+	[ -f "$W/rrd/rissa/$1/system.rrd" ] && [ "$(rrd_last "$W/rrd/rissa/$1/system.rrd" up)" = 1 ] &&
+		[ -f "$W/rrd/rissa/$1/if-dev1.rrd" ]
+}
+for h in core-sw1 gw1 Orland-web1 core-sw1-10-99-0-6; do
+	wait_for $((15 * SLOW)) polled "$h" ||
+		{ tail -n 20 "$W/agent.log"; ls -R "$W/rrd"; fail "$h, as --discover printed it, is not polled"; }
+done
+stop agent
 
 log "a UPS (UPS-MIB from a pass script) on 127.0.0.1"
 cat >"$W/ups.sh" <<'EOS'
