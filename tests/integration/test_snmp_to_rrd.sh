@@ -3,7 +3,11 @@
 # agent; the collector's RRD files must hold sysUpTime and the interface
 # counters, consistent with snmpget of the same OIDs; "lo" and its ifIndex 1
 # in the config are one interface, stored once under the device's name.
+# Runs in a network namespace of its own, so that lo carries only the
+# test's traffic: other programs' would make the counters move faster than
+# snmpd's cache of them shows.
 set -eu
+. "$(dirname "$0")/netns.sh"
 . "$(dirname "$0")/lib.sh"
 need_tools snmpd snmpget rrdtool
 W=$(mktemp -d /tmp/vakt-it-snmp.XXXXXX)
