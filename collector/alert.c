@@ -154,6 +154,57 @@ static int limit_set(cfg_t *sec, const char *key, int *bad)
 	return 1;
 }
 
+/* A glob's every '[' is closed: an open one would only match itself. */
+static int glob_brackets_closed(const char *g)
+{
+	for (const char *p = g; *p != '\0'; p++)
+		if (*p == '[' && strchr(p + 1, ']') == NULL)
+			return 0;
+	return 1;
+}
+
+/*
+ * An event rule's patterns could each match nothing without a word: an
+ * empty one, an OID pattern that is no numeric OID, an open '[', or a
+ * cleared_by that names the very events the rule fires on.
+ */
+static int event_patterns_bad(cfg_t *sec)
+{
+	static const char *const keys[] = {"metric", "oid", "text", "cleared_by"};
+	int bad = 0;
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *g = cfg_size(sec, keys[i]) > 0 ? cfg_getstr(sec, keys[i]) : NULL;
+
+		if (g == NULL)
+			continue;
+		if (*g == '\0') {
+			conf_section_error(sec, "%s must not be empty (\"*\" matches any)",
+					   keys[i]);
+			bad = 1;
+		} else if (!glob_brackets_closed(g)) {
+			conf_section_error(sec, "%s \"%s\" opens a '[' it never closes", keys[i],
+					   g);
+			bad = 1;
+		} else if (i == 1 && g[strspn(g, "0123456789.*?[]!-")] != '\0') {
+			conf_section_error(sec,
+					   "oid \"%s\" must be a numeric OID or a pattern of one "
+					   "(\"1.3.6.1.6.3.1.1.5.3\", \"1.3.6.1.4.1.9.*\")",
+					   g);
+			bad = 1;
+		}
+	}
+	if (cfg_size(sec, "metric") > 0 && cfg_size(sec, "cleared_by") > 0 &&
+	    strcmp(cfg_getstr(sec, "metric"), cfg_getstr(sec, "cleared_by")) == 0) {
+		conf_section_error(sec,
+				   "cleared_by names the events metric fires on (\"%s\"): "
+				   "the rule would clear itself",
+				   cfg_getstr(sec, "metric"));
+		bad = 1;
+	}
+	return bad;
+}
+
 int alert_rule_validate(cfg_t *sec)
 {
 	static const char *const limits[] = {"above", "clear_below", "below", "clear_above"};
@@ -207,6 +258,8 @@ int alert_rule_validate(cfg_t *sec)
 		    sec, "kind must be \"threshold\", \"down\" or \"event\", got \"%s\"", kind);
 		bad = 1;
 	}
+	if (kind != NULL && strcmp(kind, "event") == 0 && event_patterns_bad(sec))
+		bad = 1;
 	for (size_t i = 0; i < sizeof(event_keys) / sizeof(event_keys[0]); i++)
 		if (cfg_size(sec, event_keys[i]) > 0 &&
 		    (kind == NULL || strcmp(kind, "event") != 0)) {

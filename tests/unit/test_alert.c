@@ -637,6 +637,56 @@ static void test_event_rule_keys_only_for_events(void **state)
 	free(out);
 }
 
+/* Event patterns that could never match are refused, each with its line. */
+static void test_event_rule_patterns_that_match_nothing(void **state)
+{
+	struct fixture *fx = *state;
+	char *out = NULL;
+	size_t outlen = 0;
+	FILE *mem = open_memstream(&out, &outlen);
+
+	assert_non_null(mem);
+	conf_set_error_stream(mem);
+	assert_int_equal(parse_conf(fx, "rule \"empty\" {\n"
+					"  kind = \"event\"\n"
+					"  metric = \"\"\n"
+					"}\n"
+					"rule \"open\" {\n"
+					"  kind = \"event\"\n"
+					"  oid = \"1.3.6.[\"\n"
+					"}\n"
+					"rule \"name\" {\n"
+					"  kind = \"event\"\n"
+					"  oid = \"IF-MIB::linkDown\"\n"
+					"}\n"
+					"rule \"self\" {\n"
+					"  kind = \"event\"\n"
+					"  metric = \"linkDown\"\n"
+					"  cleared_by = \"linkDown\"\n"
+					"}\n"
+					"rule \"fine\" {\n"
+					"  kind = \"event\"\n"
+					"  metric = \"linkDown\"\n"
+					"  oid = \"1.3.6.1.6.3.1.1.5.[34]\"\n"
+					"  cleared_by = \"linkUp\"\n"
+					"}\n"),
+			 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(alert_rule_validate(cfg_getnsec(fx->cfg, "rule", i)), -1);
+	assert_int_equal(alert_rule_validate(cfg_getnsec(fx->cfg, "rule", 4)), 0);
+	fclose(mem);
+	conf_set_error_stream(NULL);
+	assert_non_null(
+	    strstr(out, ":4: rule \"empty\": metric must not be empty (\"*\" matches any)\n"));
+	assert_non_null(
+	    strstr(out, ":8: rule \"open\": oid \"1.3.6.[\" opens a '[' it never closes\n"));
+	assert_non_null(strstr(out, ":12: rule \"name\": oid \"IF-MIB::linkDown\" must be a "
+				    "numeric OID or a pattern of one"));
+	assert_non_null(strstr(out, ":17: rule \"self\": cleared_by names the events metric "
+				    "fires on (\"linkDown\"): the rule would clear itself\n"));
+	free(out);
+}
+
 static void test_rule_validate_errors(void **state)
 {
 	struct fixture *fx = *state;
@@ -975,6 +1025,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_rule_validate_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_event_rule_fires_once_and_clears, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_event_rule_keys_only_for_events, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_event_rule_patterns_that_match_nothing, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_exec_channel_gets_json_and_env, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_exec_timeout_kills_hung_command, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_exec_queue_is_bounded_and_drops_oldest, setup,
