@@ -261,7 +261,9 @@ struct store {
 	char fail_why[160];
 	unsigned seed;
 	unsigned stamp;
-	unsigned batch; /* write_job's count, for fstate.batch */
+	unsigned batch;         /* write_job's count, for fstate.batch */
+	struct sbuf scratch[5]; /* write_file's; [4] holds the time tm_ms as rrd_update takes it */
+	int64_t tm_ms;          /* the files of a poll round share their times */
 	struct complaint store_fail, index_fail, agent_fail;
 	/* the agents the index knew at start: written before ready, read-only after */
 	char **known; /* "site\0agent" */
@@ -968,7 +970,9 @@ static void write_file(struct store *s, struct series_file *f, struct item *it, 
 		       struct store_result *res)
 {
 	struct fstate *fs = f->user;
-	struct sbuf t = {0}, v = {0}, mt = {0}, mv = {0};
+	/* the writer's scratch, kept from call to call: most calls make one update */
+	struct sbuf *t = &s->scratch[0], *v = &s->scratch[1], *mt = &s->scratch[2],
+		    *mv = &s->scratch[3], *tf = &s->scratch[4];
 	char *path;
 	unsigned left = usable(it, n);
 	struct stat sb;
@@ -1026,7 +1030,7 @@ static void write_file(struct store *s, struct series_file *f, struct item *it, 
 
 		if (tm == fs->last_ms && fs->nruns > 0) {
 			/* the rest of a timestamp whose first part is still in the cache */
-			merged = cache_pop_last(s, fs, &mt, &mv);
+			merged = cache_pop_last(s, fs, mt, mv);
 		} else if (tm <= fs->last_ms) {
 			/* a replay: stored before, or older than the file */
 			unsigned k = usable(&it[i], g);
@@ -1035,54 +1039,55 @@ static void write_file(struct store *s, struct series_file *f, struct item *it, 
 			i += g;
 			continue;
 		}
-		t.len = 0;
-		v.len = 0;
-		/* "seconds.milliseconds": times are after 1970, so never negative */
-		sb_u64(&v, (uint64_t)(tm / 1000));
-		sb_str(&v, ".", 1);
-		if (tm % 1000 < 100)
-			sb_str(&v, "00", (tm % 1000) < 10 ? 2 : 1);
-		sb_u64(&v, (uint64_t)(tm % 1000));
+		t->len = 0;
+		v->len = 0;
+		if (tm != s->tm_ms || tf->len == 0) {
+			/* "seconds.milliseconds": times are after 1970, so never negative */
+			tf->len = 0;
+			sb_u64(tf, (uint64_t)(tm / 1000));
+			sb_str(tf, ".", 1);
+			if (tm % 1000 < 100)
+				sb_str(tf, "00", (tm % 1000) < 10 ? 2 : 1);
+			sb_u64(tf, (uint64_t)(tm % 1000));
+			s->tm_ms = tm;
+		}
+		sb_str(v, tf->p, tf->len);
 		for (size_t m = i; m < i + g; m++) {
 			struct series_ds *d = it[m].u.d;
 
 			if (d == NULL)
 				continue;
-			if (d->stamp == stamp || (merged && tmpl_has(mt.p, d->ds))) {
+			if (d->stamp == stamp || (merged && tmpl_has(mt->p, d->ds))) {
 				/* the same series twice at one time: rrdtool takes one */
 				res->duplicates++;
 				continue;
 			}
 			d->stamp = stamp;
 			if (nv)
-				sb_str(&t, ":", 1);
-			sb_str(&t, d->ds, strlen(d->ds));
-			sb_str(&v, ":", 1);
-			sb_value(&v, it[m].s);
+				sb_str(t, ":", 1);
+			sb_str(t, d->ds, strlen(d->ds));
+			sb_str(v, ":", 1);
+			sb_value(v, it[m].s);
 			nv++;
 		}
 		i += g;
 		if (merged) {
 			/* the earlier part first, then this batch's values after its time */
 			if (nv > 0) {
-				sb_str(&mt, ":", 1);
-				sb_str(&mt, t.p, t.len);
-				sb_str(&mv, v.p + strcspn(v.p, ":"), v.len - strcspn(v.p, ":"));
+				sb_str(mt, ":", 1);
+				sb_str(mt, t->p, t->len);
+				sb_str(mv, v->p + strcspn(v->p, ":"), v->len - strcspn(v->p, ":"));
 			}
-			cache_add(s, fs, &mt, mv.p, mv.len, merged + (unsigned)nv);
+			cache_add(s, fs, mt, mv->p, mv->len, merged + (unsigned)nv);
 			res->written += (unsigned)nv;
 			continue;
 		}
 		if (nv == 0)
 			continue;
-		cache_add(s, fs, &t, v.p, v.len, (unsigned)nv);
+		cache_add(s, fs, t, v->p, v->len, (unsigned)nv);
 		res->written += (unsigned)nv;
 		fs->last_ms = tm;
 	}
-	free(t.p);
-	free(v.p);
-	free(mt.p);
-	free(mv.p);
 	/*
 	 * A failure here leaves the values cached and journaled, so durable:
 	 * the store refuses what comes next until the file can be written.
@@ -2374,6 +2379,8 @@ static void free_states(struct store *s)
 		free(s->q[i]);
 	}
 	free(s->q);
+	for (size_t i = 0; i < sizeof(s->scratch) / sizeof(s->scratch[0]); i++)
+		free(s->scratch[i].p);
 }
 
 void store_free(struct store *s)
