@@ -69,6 +69,19 @@ struct wentry {
 	int unreachable; /* unreachable is firing */
 };
 
+/*
+ * The entry of a sample sent by its series id (sample.series), direct-mapped:
+ * the file of a compact-form session's series costs one array lookup, not
+ * its names joined and hashed. A miss is only slower. Entries are freed by
+ * entries_forget alone, which empties it.
+ */
+#define WATCH_MEMO 65536 /* a power of 2 */
+
+struct wmemo {
+	uint64_t series;
+	struct wentry *e;
+};
+
 /* A host with quarantined files, as the last look found it. */
 struct wquar {
 	char *site, *host;
@@ -96,6 +109,7 @@ struct watch {
 	unsigned long clock_hidden; /* suppressed in it */
 	struct wquar *quar;         /* hosts paged for quarantine */
 	size_t nquar;
+	struct wmemo *memo; /* WATCH_MEMO of them, made at first use */
 };
 
 /* "2026-11-30 03:12:04" in local time. */
@@ -196,6 +210,7 @@ void watch_free(struct watch *w)
 		}
 	}
 	free(w->bucket);
+	free(w->memo);
 	while (w->sites != NULL) {
 		struct wsite *t = w->sites;
 
@@ -561,6 +576,8 @@ static void nodata_condition(struct watch *w, struct wentry *e, int silent, doub
  */
 static void entries_forget(struct watch *w, const struct watch_agent *a, const char *note)
 {
+	if (w->memo != NULL)
+		memset(w->memo, 0, WATCH_MEMO * sizeof(*w->memo)); /* it may point at them */
 	for (size_t b = 0; b < w->nbuckets; b++) {
 		struct wentry **pp = &w->bucket[b], *e;
 
@@ -621,13 +638,27 @@ int watch_agent_forget(struct watch *w, const char *site, const char *agent)
 void watch_sample(struct watch *w, const char *site, const char *agent, const struct sample *s,
 		  double now, int64_t now_wall_ms)
 {
-	struct wentry *e;
+	struct wentry *e = NULL;
+	struct wmemo *m = NULL;
 
 	if (w->p.no_data == 0)
 		return;
-	e = entry_get(w, site, s->host, s->check, s->instance, 1);
-	if (e == NULL)
-		return;
+	if (s->series != 0) {
+		if (w->memo == NULL)
+			w->memo = xcalloc(WATCH_MEMO, sizeof(*w->memo));
+		m = &w->memo[(s->series * 0x9e3779b97f4a7c15ULL) >> 48 & (WATCH_MEMO - 1)];
+		if (m->series == s->series)
+			e = m->e;
+	}
+	if (e == NULL) {
+		e = entry_get(w, site, s->host, s->check, s->instance, 1);
+		if (e == NULL)
+			return;
+		if (m != NULL) {
+			m->series = s->series;
+			m->e = e;
+		}
+	}
 	if (agent != NULL && (e->agent == NULL || strcmp(e->agent->agent, agent) != 0))
 		e->agent = agent_find(w, site, agent);
 	if (s->interval > e->interval)
