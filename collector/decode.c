@@ -128,6 +128,7 @@ struct sample_batch *decode_batch(Vakt__Batch *pb, struct series_rx *rx, const c
 	struct check_result *r;
 	Vakt__Sample *compact = NULL; /* the compact samples, expanded */
 	size_t ncompact = 0;
+	uint32_t last_file = 0, last_id = 0; /* of the last sample added, when sent by id */
 
 	memset(st, 0, sizeof(*st));
 	*nres = 0;
@@ -164,7 +165,19 @@ struct sample_batch *decode_batch(Vakt__Batch *pb, struct series_rx *rx, const c
 		}
 		if (refuse_ahead(x->time_ms, latest, now_ms, st))
 			continue;
-		y = sample_batch_add(b, x->host, x->check, x->instance, x->metric);
+		if (by_id) {
+			uint32_t id = pb->sid[i - pb->n_samples], file = series_rx_file(rx, id);
+
+			/* a device's samples follow each other: its names are the last sample's */
+			if (file != 0 && file == last_file)
+				y = sample_batch_add_same_file(b, x->metric, id == last_id);
+			else
+				y = sample_batch_add(b, x->host, x->check, x->instance, x->metric);
+			last_file = file;
+			last_id = id;
+		} else {
+			y = sample_batch_add(b, x->host, x->check, x->instance, x->metric);
+		}
 		y->time_ms = x->time_ms;
 		y->kind = (enum sample_kind)x->kind;
 		y->value = x->value;

@@ -118,10 +118,9 @@ static const char *batch_strdup(struct sample_batch *b, const char *s, const cha
 	return p;
 }
 
-struct sample *sample_batch_add(struct sample_batch *b, const char *host, const char *check,
-				const char *instance, const char *metric)
+/* The next sample's slot, zeroed (not yet counted in b->n). */
+static struct sample *batch_slot(struct sample_batch *b)
 {
-	const struct sample *prev = b->n ? &b->v[b->n - 1] : NULL;
 	struct sample *s;
 
 	if (b->n == b->cap) {
@@ -131,6 +130,29 @@ struct sample *sample_batch_add(struct sample_batch *b, const char *host, const 
 	}
 	s = &b->v[b->n];
 	memset(s, 0, sizeof(*s));
+	return s;
+}
+
+struct sample *sample_batch_add_same_file(struct sample_batch *b, const char *metric,
+					  int same_metric)
+{
+	struct sample *s = batch_slot(b);
+	const struct sample *prev = &b->v[b->n - 1];
+
+	s->host = prev->host;
+	s->check = prev->check;
+	s->instance = prev->instance;
+	s->metric = same_metric ? prev->metric : batch_strdup(b, metric, NULL);
+	b->n++;
+	return s;
+}
+
+struct sample *sample_batch_add(struct sample_batch *b, const char *host, const char *check,
+				const char *instance, const char *metric)
+{
+	struct sample *s = batch_slot(b);
+	const struct sample *prev = b->n ? &b->v[b->n - 1] : NULL;
+
 	s->host = batch_strdup(b, host, prev ? prev->host : NULL);
 	s->check = batch_strdup(b, check, prev ? prev->check : NULL);
 	s->instance = batch_strdup(b, instance ? instance : "", prev ? prev->instance : NULL);

@@ -118,5 +118,12 @@ void sample_batch_free(struct sample_batch *b);
  */
 struct sample *sample_batch_add(struct sample_batch *b, const char *host, const char *check,
 				const char *instance, const char *metric);
+/*
+ * Appends a zeroed sample of the last sample's file: its host, check and
+ * instance shared, not compared; the metric copied, or shared with the last
+ * sample's when same_metric. The batch must hold a sample.
+ */
+struct sample *sample_batch_add_same_file(struct sample_batch *b, const char *metric,
+					  int same_metric);
 
 #endif

@@ -537,6 +537,7 @@ struct rx_def {
 	Vakt__Kind kind;
 	uint32_t interval, width;
 	uint32_t number; /* series_rx_definition */
+	uint32_t file;   /* series_rx_file */
 	int verdict;     /* series_rx_verdict */
 };
 
@@ -544,6 +545,8 @@ struct series_rx {
 	struct rx_def *def; /* by id - 1; host NULL: not defined */
 	uint32_t ndef, max;
 	uint32_t defined; /* definitions made, up to UINT32_MAX */
+	uint32_t files;   /* file numbers handed out, up to UINT32_MAX */
+	uint32_t last;    /* the id defined last; 0: none */
 	size_t count, bytes;
 	char err[160];
 };
@@ -637,6 +640,21 @@ static const char *rx_define(struct series_rx *r, const Vakt__SeriesDef *d)
 	if (r->defined < UINT32_MAX)
 		r->defined++;
 	x->number = r->defined < UINT32_MAX ? r->defined : 0;
+	{
+		const struct rx_def *l = r->last ? &r->def[r->last - 1] : NULL;
+
+		/* a device's metrics are defined in a row: the same file as the one before */
+		if (l != NULL && l != x && l->host != NULL && l->file != 0 &&
+		    strcmp(l->host, x->host) == 0 && strcmp(l->check, x->check) == 0 &&
+		    strcmp(l->instance, x->instance) == 0) {
+			x->file = l->file;
+		} else {
+			if (r->files < UINT32_MAX)
+				r->files++;
+			x->file = r->files < UINT32_MAX ? r->files : 0;
+		}
+	}
+	r->last = d->id;
 	r->bytes += size;
 	r->count++;
 	return NULL;
@@ -725,6 +743,13 @@ uint32_t series_rx_definition(const struct series_rx *r, uint32_t id)
 	if (id == 0 || id > r->ndef || r->def[id - 1].host == NULL)
 		return 0;
 	return r->def[id - 1].number;
+}
+
+uint32_t series_rx_file(const struct series_rx *r, uint32_t id)
+{
+	if (id == 0 || id > r->ndef || r->def[id - 1].host == NULL)
+		return 0;
+	return r->def[id - 1].file;
 }
 
 int series_rx_verdict(const struct series_rx *r, uint32_t id)

@@ -69,6 +69,14 @@ const char *series_rx_expand(struct series_rx *r, const Vakt__Batch *b, Vakt__Sa
  */
 uint32_t series_rx_definition(const struct series_rx *r, uint32_t id);
 /*
+ * A number that series `id` shares with the series defined just before it
+ * when the two have the same host, check and instance (a device's metrics
+ * are defined in a row), so that two ids of one number name one file and a
+ * receiver need not compare their names. 0 when id is not defined, or after
+ * 2^32 - 1 numbers.
+ */
+uint32_t series_rx_file(const struct series_rx *r, uint32_t id);
+/*
  * A verdict on the names of series `id`'s current definition, kept for the
  * receiver's own check (the collector's name rules) so that it runs once per
  * definition, not once per sample: -1 none yet (or id not defined), else

@@ -217,6 +217,30 @@ static void test_events_travel_beside_compact_samples(void **state)
 	series_tx_free(tx);
 }
 
+/* A device's series, defined in a row, share a number: the receiver need not compare names. */
+static void test_a_devices_series_share_a_file_number(void **state)
+{
+	struct series_tx *tx = series_tx_new(SERIES_WIRE_MAX_DEFAULT);
+	struct series_rx *rx = series_rx_new(SERIES_WIRE_MAX_DEFAULT);
+	size_t full, defs;
+
+	(void)state;
+	round_trip(tx, rx, 1, 2, T0, &full, &defs); /* Gi0/1 x 3, Gi0/2 x 3, system */
+	assert_int_equal(defs, 7);
+	assert_int_not_equal(series_rx_file(rx, 1), 0);
+	assert_int_equal(series_rx_file(rx, 2), series_rx_file(rx, 1));
+	assert_int_equal(series_rx_file(rx, 3), series_rx_file(rx, 1));
+	assert_int_not_equal(series_rx_file(rx, 4), series_rx_file(rx, 1));
+	assert_int_equal(series_rx_file(rx, 5), series_rx_file(rx, 4));
+	assert_int_equal(series_rx_file(rx, 6), series_rx_file(rx, 4));
+	assert_int_not_equal(series_rx_file(rx, 7), 0);
+	assert_int_not_equal(series_rx_file(rx, 7), series_rx_file(rx, 4));
+	assert_int_equal(series_rx_file(rx, 8), 0); /* not defined */
+	assert_int_equal(series_rx_file(rx, 0), 0);
+	series_tx_free(tx);
+	series_rx_free(rx);
+}
+
 static void test_table_full_starts_again(void **state)
 {
 	/* room for 20 series */
@@ -224,9 +248,11 @@ static void test_table_full_starts_again(void **state)
 	struct series_rx *rx = series_rx_new(20);
 	size_t full, defs, len, clen;
 	uint8_t *big;
+	uint32_t file1;
 
 	(void)state;
 	round_trip(tx, rx, 1, 4, T0, &full, &defs); /* 13 series */
+	file1 = series_rx_file(rx, 1);
 	assert_int_equal(defs, 13);
 	round_trip(tx, rx, 2, 4, T0 + 1000, &full, &defs);
 	assert_int_equal(defs, 0);
@@ -245,6 +271,8 @@ static void test_table_full_starts_again(void **state)
 	assert_int_equal(series_tx_count(tx), 10);
 	/* id 1 names another series now: a new number, never one used before */
 	assert_int_equal(series_rx_definition(rx, 1), 17);
+	assert_int_not_equal(series_rx_file(rx, 1), file1);
+	assert_int_equal(series_rx_file(rx, 2), series_rx_file(rx, 1));
 	/* and the first switch's series, forgotten, are defined again */
 	round_trip(tx, rx, 5, 3, T0 + 4000, &full, &defs);
 	assert_int_equal(defs, 10);
@@ -386,6 +414,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trip_and_once_per_session),
 	    cmocka_unit_test(test_events_travel_beside_compact_samples),
+	    cmocka_unit_test(test_a_devices_series_share_a_file_number),
 	    cmocka_unit_test(test_table_full_starts_again),
 	    cmocka_unit_test(test_other_frames_left_alone),
 	    cmocka_unit_test(test_broken_batches_refused),
