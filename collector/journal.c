@@ -9,6 +9,7 @@
 #include "journal.h"
 
 #include <dirent.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -133,24 +134,28 @@ static unsigned char *put_u8(unsigned char *w, uint8_t v)
 	return w + 1;
 }
 
+/*
+ * Little-endian, as one store each: the compiler leaves a loop of byte
+ * stores as it is, and the encoder runs for every sample taken in.
+ */
 static unsigned char *put_u16(unsigned char *w, uint16_t v)
 {
-	w[0] = (unsigned char)v;
-	w[1] = (unsigned char)(v >> 8);
+	v = htole16(v);
+	memcpy(w, &v, sizeof(v));
 	return w + 2;
 }
 
 static unsigned char *put_u32(unsigned char *w, uint32_t v)
 {
-	for (int i = 0; i < 4; i++)
-		w[i] = (unsigned char)(v >> (8 * i));
+	v = htole32(v);
+	memcpy(w, &v, sizeof(v));
 	return w + 4;
 }
 
 static unsigned char *put_u64(unsigned char *w, uint64_t v)
 {
-	for (int i = 0; i < 8; i++)
-		w[i] = (unsigned char)(v >> (8 * i));
+	v = htole64(v);
+	memcpy(w, &v, sizeof(v));
 	return w + 8;
 }
 
