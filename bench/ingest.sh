@@ -269,4 +269,30 @@ done
 		echo
 	done
 } >>"$out"
+
+# instructions per value: repeatable where CPU seconds on a shared machine are not
+if [ "${INGEST_CG:-1}" != 0 ] && command -v valgrind >/dev/null 2>&1; then
+	echo "ingest.sh: callgrind, -f ${CG_FILES:-1000} -u ${CG_UPDATES:-60}"
+	cg=$("$here/ingest-cg.sh" "$BUILD" | tail -n 1)
+	cgf=${CG_FILES:-1000} cgu=${CG_UPDATES:-60}
+	{
+		echo "## Instructions per value (callgrind, bench/ingest-cg.sh)"
+		echo
+		echo '```'
+		echo "CG_FILES=$cgf CG_UPDATES=$cgu bench/ingest-cg.sh $shown"
+		echo '```'
+		echo
+		echo "The collector under callgrind, counted from the end of setup to the end of the flush"
+		echo "(callgrind_control -z, then -d), over mutual TLS, $cgf files x 3 series, $cgu rounds;"
+		echo "the floor's timed loop on the same files and values. User-space instructions only:"
+		echo "the kernel's work (mmap, page faults, write, fdatasync) is in the CPU seconds above."
+		echo
+		echo "| | instructions per value |"
+		echo "|---|---|"
+		echo "| vakt (over TLS) | $(echo "$cg" | field vakt_ir_per_value) |"
+		echo "| librrd (the floor) | $(echo "$cg" | field librrd_ir_per_value) |"
+		echo "| vakt / floor | **$(echo "$cg" | field ratio)** |"
+		echo
+	} >>"$out"
+fi
 echo "ingest.sh: appended to bench/RESULTS.md"
