@@ -7,6 +7,7 @@
 #include "uplink.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -195,31 +196,142 @@ void uplink_result_free(Vakt__Result *r)
 }
 
 /*
+ * A Sample as protobuf encodes it (field numbers of common/vakt.proto,
+ * fields at zero left out), by hand: protobuf-c would size each sample
+ * three times on the way into a batch. sample_size() gives the bytes
+ * sample_put() writes.
+ */
+enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2 };
+#define PB_KEY(num, wt) ((uint8_t)((num) << 3 | (wt)))
+
+static size_t sample_size(const Vakt__Sample *s)
+{
+	const char *names[4] = {s->host, s->check, s->instance, s->metric};
+	size_t n = 0;
+
+	for (size_t k = 0; k < 4; k++) {
+		size_t len = names[k] != NULL ? strlen(names[k]) : 0;
+
+		if (len > 0)
+			n += 1 + frame_varint_len(len) + len;
+	}
+	if (s->time_ms != 0)
+		n += 1 + frame_varint_len((uint64_t)s->time_ms);
+	if (s->kind != 0)
+		n += 1 + frame_varint_len((uint64_t)(int64_t)s->kind);
+	if (s->value != 0 || signbit(s->value))
+		n += 1 + 8;
+	if (s->counter != 0)
+		n += 1 + frame_varint_len(s->counter);
+	if (s->interval != 0)
+		n += 1 + frame_varint_len(s->interval);
+	if (s->unknown)
+		n += 2;
+	if (s->width != 0)
+		n += 1 + frame_varint_len(s->width);
+	return n;
+}
+
+static uint8_t *sample_put(uint8_t *p, const Vakt__Sample *s)
+{
+	const char *names[4] = {s->host, s->check, s->instance, s->metric};
+
+	for (size_t k = 0; k < 4; k++) {
+		size_t len = names[k] != NULL ? strlen(names[k]) : 0;
+
+		if (len > 0) {
+			*p++ = PB_KEY(k + 1, WT_LEN);
+			p = frame_put_varint(p, len);
+			memcpy(p, names[k], len);
+			p += len;
+		}
+	}
+	if (s->time_ms != 0) {
+		*p++ = PB_KEY(5, WT_VARINT);
+		p = frame_put_varint(p, (uint64_t)s->time_ms);
+	}
+	if (s->kind != 0) {
+		*p++ = PB_KEY(6, WT_VARINT);
+		p = frame_put_varint(p, (uint64_t)(int64_t)s->kind);
+	}
+	if (s->value != 0 || signbit(s->value)) {
+		uint64_t bits;
+
+		memcpy(&bits, &s->value, sizeof(bits));
+		*p++ = PB_KEY(7, WT_I64);
+		for (int i = 0; i < 8; i++)
+			*p++ = (uint8_t)(bits >> (8 * i)); /* little-endian, as protobuf has it */
+	}
+	if (s->counter != 0) {
+		*p++ = PB_KEY(8, WT_VARINT);
+		p = frame_put_varint(p, s->counter);
+	}
+	if (s->interval != 0) {
+		*p++ = PB_KEY(9, WT_VARINT);
+		p = frame_put_varint(p, s->interval);
+	}
+	if (s->unknown) {
+		*p++ = PB_KEY(10, WT_VARINT);
+		*p++ = 1;
+	}
+	if (s->width != 0) {
+		*p++ = PB_KEY(11, WT_VARINT);
+		p = frame_put_varint(p, s->width);
+	}
+	return p;
+}
+
+/*
  * Encodes samples [0, n) of cur, Results [0, m) of res and Events [0, k) of
- * evs as one batch; returns the frame or NULL if too big.
+ * evs as one batch, in the full form; returns the frame or NULL if too big.
+ * The Frame and Batch around them are written by hand too; Results and
+ * Events, fewer, by protobuf-c.
  */
 static uint8_t *encode_batch(struct uplink *u, size_t n, size_t m, size_t k, uint64_t seq,
 			     size_t *len)
 {
-	Vakt__Batch b = VAKT__BATCH__INIT;
-	Vakt__Frame f = VAKT__FRAME__INIT;
-	uint8_t *buf;
+	size_t *sz = xreallocarray(NULL, n + m + k + 1, sizeof(*sz));
+	size_t body = seq != 0 ? 1 + frame_varint_len(seq) : 0, all;
+	uint8_t *buf, *p;
+	uint32_t be;
 
-	b.seq = seq;
-	b.samples = u->cur;
-	b.n_samples = n;
-	b.results = u->res;
-	b.n_results = m;
-	b.events = u->evs;
-	b.n_events = k;
-	f.msg_case = VAKT__FRAME__MSG_BATCH;
-	f.batch = &b;
-	/* encoded, then measured: sizing it first would walk every sample once more */
-	buf = frame_encode(&f, len);
-	if (*len - FRAME_HDR_LEN > u->max_frame) {
-		free(buf);
+	for (size_t i = 0; i < n + m + k; i++) {
+		if (i < n)
+			sz[i] = sample_size(u->cur[i]);
+		else if (i < n + m)
+			sz[i] = vakt__result__get_packed_size(u->res[i - n]);
+		else
+			sz[i] = vakt__event__get_packed_size(u->evs[i - n - m]);
+		body += 1 + frame_varint_len(sz[i]) + sz[i];
+	}
+	all = 1 + frame_varint_len(body) + body;
+	if (all > u->max_frame) {
+		free(sz);
 		return NULL;
 	}
+	buf = xmalloc(FRAME_HDR_LEN + all);
+	be = htonl((uint32_t)all);
+	memcpy(buf, &be, sizeof(be));
+	p = buf + FRAME_HDR_LEN;
+	*p++ = PB_KEY(VAKT__FRAME__MSG_BATCH, WT_LEN);
+	p = frame_put_varint(p, body);
+	if (seq != 0) {
+		*p++ = PB_KEY(1, WT_VARINT);
+		p = frame_put_varint(p, seq);
+	}
+	for (size_t i = 0; i < n + m + k; i++) {
+		/* Batch fields: samples 2, results 3, events 10 */
+		*p++ = PB_KEY(i < n ? 2 : i < n + m ? 3 : 10, WT_LEN);
+		p = frame_put_varint(p, sz[i]);
+		if (i < n)
+			p = sample_put(p, u->cur[i]);
+		else if (i < n + m)
+			p += vakt__result__pack(u->res[i - n], p);
+		else
+			p += vakt__event__pack(u->evs[i - n - m], p);
+	}
+	*len = (size_t)(p - buf);
+	free(sz);
 	return buf;
 }
 

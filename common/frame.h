@@ -42,4 +42,13 @@ int frame_write(struct evbuffer *out, const Vakt__Frame *f, uint32_t max);
 /* Encodes a frame into a malloc'd buffer with its prefix (for the spool and tests). */
 uint8_t *frame_encode(const Vakt__Frame *f, size_t *len);
 
+/*
+ * Protobuf's varints by hand, for the messages encoded or read so often
+ * that protobuf-c's allocations and repeated sizing show (a batch's
+ * samples): the bytes a varint takes, and one written at p (returns the
+ * byte after it).
+ */
+size_t frame_varint_len(uint64_t v);
+uint8_t *frame_put_varint(uint8_t *p, uint64_t v);
+
 #endif

@@ -256,10 +256,15 @@ static uint32_t tx_lookup(struct series_tx *t, const struct tx_sample *s, int *i
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2 };
 
 /* The varint at *p (before end): 0, or -1 when it is cut or longer than 10 bytes. */
-static int rd_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+static inline int rd_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
 	uint64_t n = 0;
 
+	/* most are one byte: a key, a short name's length, a small number */
+	if (*p < end && !(**p & 0x80)) {
+		*v = *(*p)++;
+		return 0;
+	}
 	for (unsigned shift = 0; shift < 70 && *p < end; shift += 7) {
 		uint8_t c = *(*p)++;
 
@@ -421,27 +426,6 @@ static int rd_batch(struct series_tx *t, const uint8_t *frame, size_t len, struc
 	return b->n > 0 ? 0 : -1;
 }
 
-static size_t varint_len(uint64_t v)
-{
-	size_t n = 1;
-
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
-
-static uint8_t *put_varint(uint8_t *p, uint64_t v)
-{
-	while (v >= 0x80) {
-		*p++ = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (uint8_t)v;
-	return p;
-}
-
 uint8_t *series_tx_compact(struct series_tx *t, const uint8_t *frame, size_t len, size_t *outlen)
 {
 	Vakt__Batch b = VAKT__BATCH__INIT;
@@ -515,13 +499,13 @@ again:
 	/* the Frame by hand: its Batch field, the compact fields, then the Results and Events */
 	packed = vakt__batch__get_packed_size(&b);
 	body = packed + in.nraw;
-	*outlen = FRAME_HDR_LEN + 1 + varint_len(body) + body;
+	*outlen = FRAME_HDR_LEN + 1 + frame_varint_len(body) + body;
 	res = xmalloc(*outlen);
 	be = htonl((uint32_t)(*outlen - FRAME_HDR_LEN));
 	memcpy(res, &be, sizeof(be));
 	p = res + FRAME_HDR_LEN;
 	*p++ = VAKT__FRAME__MSG_BATCH << 3 | WT_LEN;
-	p = put_varint(p, body);
+	p = frame_put_varint(p, body);
 	p += vakt__batch__pack(&b, p);
 	if (in.nraw > 0)
 		memcpy(p, in.rawbuf, in.nraw);
