@@ -185,7 +185,8 @@ struct csnmp_port {
 	char *name;  /* ifName, else ifDescr: the series instance */
 	char *alias; /* ifAlias, for log lines; may be "" */
 	unsigned long ifindex;
-	struct csnmp_cell v[CSNMP_NVCOLS]; /* this run's answers */
+	/* this run's answers, CSNMP_NVCOLS cells in p->cells; NULL between runs */
+	struct csnmp_cell *v;
 	uint32_t absent; /* bit per column the device lacks: GETs skip it until the next read */
 	struct csnmp_ctr ctr[CSNMP_NCTRS];
 	uint64_t disc; /* ifCounterDiscontinuityTime at the last step */
@@ -283,6 +284,9 @@ struct csnmp_priv {
 	int vmap[CSNMP_NVCOLS];               /* enum csnmp_vcol of each */
 	struct csnmp_port *ports;
 	size_t nports;
+	/* the ports' answers, from csnmp_if_values_begin to the end of the run:
+	 * a device between runs keeps no cells (most of a port's memory) */
+	struct csnmp_cell *cells;
 	size_t iftable_rows; /* rows of the last read, for the cost of a walk */
 	struct csnmp_cell uptime;
 
@@ -389,6 +393,8 @@ int csnmp_if_table_due(const struct csnmp_priv *p);
 /* Samples and Results of the ports; counts unknown values. */
 void csnmp_if_emit(struct csnmp_priv *p);
 void csnmp_ports_free(struct csnmp_port *ports, size_t n);
+/* Frees the run's answers (p->cells); at the end of every run, successful or not. */
+void csnmp_if_cells_free(struct csnmp_priv *p);
 
 /* snmp_get.c */
 /* Empties the GET list; csnmp_get_add() fills it, csnmp_get_send() sends it in pieces. */

@@ -55,6 +55,7 @@ void csnmp_priv_free(struct csnmp_priv *p)
 		free(p->excl[i]);
 	free(p->excl);
 	free(p->types);
+	csnmp_if_cells_free(p);
 	csnmp_ports_free(p->ports, p->nports);
 	csnmp_data_free(&p->data);
 	free(p->items);

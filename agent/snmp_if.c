@@ -91,10 +91,21 @@ void csnmp_ports_free(struct csnmp_port *ports, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(ports[i].name);
 		free(ports[i].alias);
-		for (size_t k = 0; k < CSNMP_NVCOLS; k++)
-			free(ports[i].v[k].str);
 	}
 	free(ports);
+}
+
+void csnmp_if_cells_free(struct csnmp_priv *p)
+{
+	if (p->cells == NULL)
+		return;
+	for (size_t i = 0; i < p->nports; i++) {
+		for (size_t k = 0; k < CSNMP_NVCOLS; k++)
+			free(p->ports[i].v[k].str);
+		p->ports[i].v = NULL;
+	}
+	free(p->cells);
+	p->cells = NULL;
 }
 
 static int csnmp_sel_missing(const struct csnmp_priv *p)
@@ -273,6 +284,7 @@ void csnmp_if_table_commit(struct csnmp_priv *p)
 		if (csnmp_port_find(ports, n, p->ports[i].name) == NULL)
 			log_info("snmp \"%s\": interface %s (ifIndex %lu) is gone from %s",
 				 p->c->name, p->ports[i].name, p->ports[i].ifindex, p->addr);
+	csnmp_if_cells_free(p);
 	csnmp_ports_free(p->ports, p->nports);
 	p->ports = ports;
 	p->nports = n;
@@ -315,14 +327,15 @@ int csnmp_if_values_begin(struct csnmp_priv *p)
 	unsigned long maxidx = 0;
 
 	p->values_asked = 1;
+	csnmp_if_cells_free(p);
+	if (p->nports > 0)
+		p->cells = xcalloc(p->nports * CSNMP_NVCOLS, sizeof(*p->cells));
 	for (size_t i = 0; i < p->nports; i++) {
 		struct csnmp_port *pt = &p->ports[i];
 
-		for (size_t k = 0; k < CSNMP_NVCOLS; k++) {
-			free(pt->v[k].str);
-			memset(&pt->v[k], 0, sizeof(pt->v[k]));
+		pt->v = &p->cells[i * CSNMP_NVCOLS];
+		for (size_t k = 0; k < CSNMP_NVCOLS; k++)
 			nvb += csnmp_get_col(p, pt, (int)k);
-		}
 		if (pt->ifindex > maxidx)
 			maxidx = pt->ifindex;
 	}
