@@ -170,8 +170,9 @@ start_agent() {
 	sp=$(port)
 	python3 "$here/snmp_receivers.py" collector "$sp" --stats "$dir/sink.json" \
 		>"$dir/sink.log" 2>&1 &
-	sink=$! sinkdir=$dir
+	sink=$!
 	pids="$pids $sink"
+	standins="$standins $sink:$dir/sink.json:vakt"
 	agent_conf "$n" "$dir" "$sp"
 	"$agent" --check-config -c "$dir/agent.conf" >"$dir/check.log" 2>&1 || {
 		echo "snmp.sh: the agent refuses its config:" >&2
@@ -183,8 +184,9 @@ start_agent() {
 	pids="$pids $vakt"
 }
 
-start_collectd() { # start_collectd N DIR
-	n=$1 dir=$2
+# start_collectd N DIR COMMUNITY BULKSIZE (0: collectd's default, GETNEXT)
+start_collectd() {
+	n=$1 dir=$2 comm=$3 bulk=$4
 	mkdir -p "$dir"
 	up=$(port)
 	python3 "$here/snmp_receivers.py" udp "$up" --stats "$dir/sink.json" >"$dir/sink.log" 2>&1 &
@@ -226,14 +228,15 @@ EOC
 				"$g" "$g" "$IFNAME" "$(oid_of "$g")"
 		done
 		for i in $(seq 0 $((n - 1))); do
-			printf '  <Host "sw%04d">\n    Address "%s"\n    Version 2\n    Community "collectd"\n    BulkSize 25\n    Timeout 2\n    Retries 1\n    Interval %s\n    Collect "uptime" "octets_hc" "packets_hc" "octets" "packets" "errors" "dropped" "ifAdminStatus" "ifOperStatus" "ifSpeed" "ifHighSpeed" "ifCounterDiscontinuityTime"\n  </Host>\n' \
-				"$i" "$(addr "$i")" "$INTERVAL"
+			printf '  <Host "sw%04d">\n    Address "%s"\n    Version 2\n    Community "%s"\n    BulkSize %s\n    Timeout 2\n    Retries 1\n    Interval %s\n    Collect "uptime" "octets_hc" "packets_hc" "octets" "packets" "errors" "dropped" "ifAdminStatus" "ifOperStatus" "ifSpeed" "ifHighSpeed" "ifCounterDiscontinuityTime"\n  </Host>\n' \
+				"$i" "$(addr "$i")" "$comm" "$bulk" "$INTERVAL"
 		done
 		echo "</Plugin>"
 	} >"$dir/collectd.conf"
 	"$collectd" -f -C "$dir/collectd.conf" >"$dir/collectd.log" 2>&1 &
 	cd_pid=$!
 	pids="$pids $cd_pid"
+	standins="$standins $csink:$dir/sink.json:$comm"
 }
 
 start_exporter() { # start_exporter N DIR
@@ -276,6 +279,7 @@ start_exporter() { # start_exporter N DIR
 		>"$2/scrape.log" 2>&1 &
 	scraper=$!
 	pids="$pids $scraper"
+	standins="$standins $scraper:$2/scrape.json:snmp_exporter"
 }
 
 # measure OUT CYCLES NAME=PID...: waits CYCLES intervals after starting the
@@ -312,10 +316,10 @@ d, ndev, hz, ports = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.ar
 naming = {"1.3.6.1.2.1.31.1.1.1.1", "1.3.6.1.2.1.2.2.1.2", "1.3.6.1.2.1.2.2.1.3",
           "1.3.6.1.2.1.31.1.1.1.18"}
 sim = json.load(open(d + "/devices.json"))
-community = {"vakt": "vakt", "collectd": "collectd", "snmp_exporter": "exporter"}
+community = {"snmp_exporter": "exporter"}
 for line in open(d + "/cpu"):
     name, ticks, rss, hwm = line.split()
-    p = sim["pollers"].get(community[name], {"polls": [], "requests": 0, "columns": []})
+    p = sim["pollers"].get(community.get(name, name), {"polls": [], "requests": 0, "columns": []})
     cols = [c for c in p["columns"] if c not in naming]
     scalars = [c for c in cols if c.endswith(".0")]
     per_poll = (len(cols) - len(scalars)) * ports + len(scalars)
@@ -339,31 +343,37 @@ for line in open(d + "/cpu"):
 EOF
 }
 
-# collect DIR: asks every stand-in for its counts into DIR
+# collect DIR: asks the devices and every stand-in for their counts, into DIR
 collect() {
 	ask "$sim" "$simdir/counts.json" "$1/devices.json"
-	ask "$sink" "$sinkdir/sink.json" "$1/vakt.json"
-	[ -n "$csink" ] && ask "$csink" "$work/collectd/sink.json" "$1/collectd.json"
-	[ -n "$scraper" ] && ask "$scraper" "$work/exporter/scrape.json" "$1/snmp_exporter.json"
-	return 0
+	for st in $standins; do
+		p=${st%%:*} rest=${st#*:}
+		ask "$p" "${rest%:*}" "$1/${rest##*:}.json"
+	done
 }
-
 
 # ---- 1. the three pollers side by side ----
 : >"$work/side.jsonl"
 if [ "$DEVICES" -gt 0 ]; then
 	echo "snmp.sh: $DEVICES devices x $PORTS ports, interval $INTERVAL s, $CYCLES intervals measured after one to settle: vakt, collectd and snmp_exporter side by side"
 	mkdir -p "$work/side"
+	standins=""
 	start_devices "$DEVICES" "$work/sim"
 	start_agent "$DEVICES" "$work/vakt"
-	start_collectd "$DEVICES" "$work/collectd"
+	start_collectd "$DEVICES" "$work/collectd" collectd 25
+	cd_bulk=$cd_pid
+	resettable="$csink"
+	start_collectd "$DEVICES" "$work/collectd-getnext" collectd-getnext 0
+	resettable="$resettable $csink"
 	start_exporter "$DEVICES" "$work/exporter"
-	resettable="$sim $sink $csink $scraper"
+	resettable="$resettable $sim $sink $scraper"
 	sleep $((INTERVAL + 5))
 	alive "$vakt" vakt-agent "$work/vakt/agent.log"
-	alive "$cd_pid" collectd "$work/collectd/collectd.log"
+	alive "$cd_bulk" collectd "$work/collectd/collectd.log"
+	alive "$cd_pid" collectd "$work/collectd-getnext/collectd.log"
 	alive "$ex_pid" snmp_exporter "$work/exporter/exporter.log"
-	measure "$work/side/cpu" "$CYCLES" vakt="$vakt" collectd="$cd_pid" snmp_exporter="$ex_pid"
+	measure "$work/side/cpu" "$CYCLES" vakt="$vakt" collectd="$cd_bulk" collectd-getnext="$cd_pid" \
+		snmp_exporter="$ex_pid"
 	collect "$work/side"
 	stop_all
 	figures "$work/side" "$DEVICES" >"$work/side.jsonl"
@@ -375,7 +385,7 @@ fi
 if [ "$BIG_DEVICES" -gt 0 ]; then
 	echo "snmp.sh: vakt alone: $BIG_DEVICES devices x $PORTS ports, $BIG_CYCLES intervals measured after one to settle"
 	mkdir -p "$work/bigw"
-	csink="" scraper=""
+	standins=""
 	start_devices "$BIG_DEVICES" "$work/bigsim"
 	start_agent "$BIG_DEVICES" "$work/big"
 	resettable="$sim $sink"
@@ -396,7 +406,7 @@ if [ "$CG_DEVICES" -gt 0 ] && command -v valgrind >/dev/null 2>&1; then
 	INTERVAL=$CG_INTERVAL
 	echo "snmp.sh: vakt under callgrind: $CG_DEVICES devices, interval $INTERVAL s, $CG_CYCLES intervals counted"
 	mkdir -p "$work/cgw"
-	csink="" scraper=""
+	standins=""
 	start_devices "$CG_DEVICES" "$work/cgsim"
 	start_agent "$CG_DEVICES" "$work/cg" valgrind --tool=callgrind --callgrind-out-file="$work/cg/cg.out"
 	resettable="$sim $sink"
@@ -443,7 +453,7 @@ print("Written by `bench/snmp.sh %s` (run last by `bench/run.sh`, `make bench`; 
 print("Run: %s, %s cores (shared with other work: CPU seconds and instruction counts are" % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), ncpu))
 print("the figures, never wall time), tree %s." % rev)
 print()
-print("Three pollers in one run, side by side, polling the same columns of the same simulated")
+print("The pollers run in one run, side by side, polling the same columns of the same simulated")
 print("switches at the same interval. Each poller's CPU is its process' user + system time (all")
 print("threads, /proc) over the measured intervals, after one interval to settle; its requests,")
 print("polls and poll times are counted at the devices (a poll: one poller's requests to one")
@@ -461,6 +471,8 @@ print("- **collectd %s**: its snmp plugin, one `Host` per device (`BulkSize 25`,
 print("  `Retries 1`), one `Data` block per collectd type (octets and packets in pairs, 32- and")
 print("  64-bit, errors, drops; a `gauge` for each status, speed and the discontinuity time; the")
 print("  ports named by ifName), its network plugin sending to a UDP stand-in that counts values.")
+print("- **collectd-getnext**: the same without `BulkSize`, as collectd polls by default: each")
+print("  table walked with GETNEXT, one row per request.")
 print("- **snmp_exporter %s** (Debian's prometheus-snmp-exporter): one module walking the same" % ex_ver)
 print("  columns (`max_repetitions: 25`, `timeout: 2s`, `retries: 1`) with ifName as a lookup")
 print("  and sysUpTime by GET, scraped by a stand-in Prometheus (`bench/snmp_receivers.py scrape`)")
@@ -479,8 +491,9 @@ if side:
     print()
     if v and best:
         ex = by.get("snmp_exporter")
-        print("Targets: vakt's CPU per value **%s x** the better peer's (%s; target <= 0.15);" % (
-            ratio(v["us_per_value"], best["us_per_value"]), best["name"]))
+        print("Targets: vakt's CPU per value **%s x** the best peer's (%s; target <= 0.15; %s);" % (
+            ratio(v["us_per_value"], best["us_per_value"]), best["name"],
+            ", ".join("%s x %s" % (ratio(v["us_per_value"], r["us_per_value"]), r["name"]) for r in peers)))
         if ex:
             print("requests per poll **%.1f** against snmp_exporter's %.1f (target: no more)." % (
                 v["req_per_poll"], ex["req_per_poll"]))
@@ -535,7 +548,7 @@ print("```")
 print("DEVICES=%s INTERVAL=%s CYCLES=%s BIG_DEVICES=%s BIG_CYCLES=%s CG_DEVICES=%s bench/snmp.sh %s" % (devices, interval, cycles, big, big_cycles, cg_dev, shown))
 print("python3 bench/snmp_devices.py --devices N --ports %s --port 16161 --gap %d --stats FILE" % (ports, int(interval) // 2))
 print("%s/bin/vakt-agent -f -c agent.conf & python3 bench/snmp_receivers.py collector PORT --stats FILE" % shown)
-print("collectd -f -C collectd.conf & python3 bench/snmp_receivers.py udp PORT --stats FILE")
+print("collectd -f -C collectd.conf & python3 bench/snmp_receivers.py udp PORT --stats FILE   # twice: BulkSize 25, and none")
 print("prometheus-snmp-exporter --config.file=snmp.yml --web.listen-address=127.0.0.1:PORT &")
 print("  python3 bench/snmp_receivers.py scrape 'http://127.0.0.1:PORT/snmp?module=bench' --targets FILE --interval %s --stats FILE" % interval)
 print("valgrind --tool=callgrind %s/bin/vakt-agent -f -c agent.conf   # callgrind_control -z PID; sleep; callgrind_control -d PID" % shown)
