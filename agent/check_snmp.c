@@ -43,7 +43,7 @@ int csnmp_fail(struct csnmp_priv *p, enum outcome o, const char *fmt, ...)
 	p->phase = CSNMP_PHASE_IDLE;
 	p->outcome = o;
 	p->finished = 1;
-	csnmp_if_cells_free(p);
+	csnmp_run_free(p);
 	return -1;
 }
 
@@ -60,7 +60,7 @@ static void csnmp_succeed(struct csnmp_priv *p)
 	p->phase = CSNMP_PHASE_IDLE;
 	p->outcome = OUTCOME_OK;
 	p->finished = 1;
-	csnmp_if_cells_free(p);
+	csnmp_run_free(p);
 }
 
 static void csnmp_begin(struct csnmp_priv *p)

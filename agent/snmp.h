@@ -395,6 +395,8 @@ void csnmp_if_emit(struct csnmp_priv *p);
 void csnmp_ports_free(struct csnmp_port *ports, size_t n);
 /* Frees the run's answers (p->cells); at the end of every run, successful or not. */
 void csnmp_if_cells_free(struct csnmp_priv *p);
+/* Frees what only the run needed: the ports' answers, the walks' rows, the GET list. */
+void csnmp_run_free(struct csnmp_priv *p);
 
 /* snmp_get.c */
 /* Empties the GET list; csnmp_get_add() fills it, csnmp_get_send() sends it in pieces. */

@@ -55,12 +55,9 @@ void csnmp_priv_free(struct csnmp_priv *p)
 		free(p->excl[i]);
 	free(p->excl);
 	free(p->types);
-	csnmp_if_cells_free(p);
+	csnmp_run_free(p);
 	csnmp_ports_free(p->ports, p->nports);
 	csnmp_data_free(&p->data);
-	free(p->items);
-	csnmp_table_free(&p->iftable);
-	csnmp_table_free(&p->ifvalues);
 	csnmp_usm_free(p->usm);
 	free(p->community);
 	free(p->peername);

@@ -108,6 +108,27 @@ void csnmp_if_cells_free(struct csnmp_priv *p)
 	p->cells = NULL;
 }
 
+/* Empty answers for this run's ports. */
+static void csnmp_if_cells_new(struct csnmp_priv *p)
+{
+	csnmp_if_cells_free(p);
+	if (p->nports > 0)
+		p->cells = xcalloc(p->nports * CSNMP_NVCOLS, sizeof(*p->cells));
+	for (size_t i = 0; i < p->nports; i++)
+		p->ports[i].v = &p->cells[i * CSNMP_NVCOLS];
+}
+
+/* What only the run needed: the ports' answers, the walks' rows, the GET list. */
+void csnmp_run_free(struct csnmp_priv *p)
+{
+	csnmp_if_cells_free(p);
+	csnmp_table_free(&p->iftable);
+	csnmp_table_free(&p->ifvalues);
+	free(p->items);
+	p->items = NULL;
+	p->nitems = p->capitems = 0;
+}
+
 static int csnmp_sel_missing(const struct csnmp_priv *p)
 {
 	for (size_t i = 0; i < p->nsels; i++)
@@ -327,13 +348,10 @@ int csnmp_if_values_begin(struct csnmp_priv *p)
 	unsigned long maxidx = 0;
 
 	p->values_asked = 1;
-	csnmp_if_cells_free(p);
-	if (p->nports > 0)
-		p->cells = xcalloc(p->nports * CSNMP_NVCOLS, sizeof(*p->cells));
+	csnmp_if_cells_new(p);
 	for (size_t i = 0; i < p->nports; i++) {
 		struct csnmp_port *pt = &p->ports[i];
 
-		pt->v = &p->cells[i * CSNMP_NVCOLS];
 		for (size_t k = 0; k < CSNMP_NVCOLS; k++)
 			nvb += csnmp_get_col(p, pt, (int)k);
 		if (pt->ifindex > maxidx)
@@ -540,6 +558,9 @@ static void csnmp_port_emit(struct csnmp_priv *p, struct csnmp_port *pt)
 
 void csnmp_if_emit(struct csnmp_priv *p)
 {
+	/* every path asks the values first; without them, every value is unknown */
+	if (p->cells == NULL)
+		csnmp_if_cells_new(p);
 	for (size_t i = 0; i < p->nports; i++) {
 		csnmp_port_emit(p, &p->ports[i]);
 		check_result_as(p->c, "if", p->ports[i].name, OUTCOME_OK, NULL);
