@@ -62,10 +62,12 @@ watch {
   channels = {"alerts"}
 }
 
+# "down" is 1 for a port meant to be up (ifAdminStatus up) that is not:
+# ports that are shut never page
 rule "interface-down" {
   check = "if"
-  metric = "oper_status"
-  above = 1.5          # ifOperStatus: 1 up, 2 down, 7 lowerLayerDown
+  metric = "down"
+  above = 0.5
   channels = {"alerts"}
 }
 EOC
