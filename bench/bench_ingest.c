@@ -35,15 +35,7 @@
  * Under callgrind the floor's run is split into dumps (setup, timed, the
  * check) so that bench/ingest-cg.sh counts its timed part on its own.
  */
-#if defined(__has_include)
-#if __has_include(<valgrind/callgrind.h>)
-#include <valgrind/callgrind.h>
-#define BENCH_DUMP(part) CALLGRIND_DUMP_STATS_AT(part)
-#endif
-#endif
-#ifndef BENCH_DUMP
-#define BENCH_DUMP(part) ((void)0)
-#endif
+#include "callgrind_dump.h"
 
 #define SITE     "bench"
 #define NMETRICS 3

@@ -28,15 +28,7 @@
  * Under callgrind the run is split into three dumps (setup, timed,
  * teardown) so that bench/run.sh can count the steady state on its own.
  */
-#if defined(__has_include)
-#if __has_include(<valgrind/callgrind.h>)
-#include <valgrind/callgrind.h>
-#define BENCH_DUMP(part) CALLGRIND_DUMP_STATS_AT(part)
-#endif
-#endif
-#ifndef BENCH_DUMP
-#define BENCH_DUMP(part) ((void)0)
-#endif
+#include "callgrind_dump.h"
 
 #define SITE         "bench"
 #define IFS_PER_HOST 10

@@ -21,6 +21,8 @@ TLS=${CG_TLS:-1}
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
+# shellcheck source=bench/collector_conf.sh
+. "$here/collector_conf.sh"
 case "$BUILD" in /*) bdir=$BUILD ;; *) bdir="$root/$BUILD" ;; esac
 bin="$bdir/bin/bench_ingest"
 [ -x "$bin" ] && [ -x "$bdir/bin/vakt-collector" ] || {
@@ -63,33 +65,17 @@ rm -rf "$work/floor"
 # the collector: counting from the end of setup (BENCH_PAUSE) to the end of the flush
 p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 12000 ))
 mkdir -p "$work/d"
+pki=""
 if [ "$TLS" = 1 ]; then
-	"$root/deploy/pki/vakt-pki" init "$work/pki" >/dev/null
-	"$root/deploy/pki/vakt-pki" collector "$work/pki" local localhost >/dev/null
-	"$root/deploy/pki/vakt-pki" site "$work/pki" bench >/dev/null
-	tls="tls {
-  ca = \"$work/pki/ca.crt\"
-  cert = \"$work/pki/certs/local.crt\"
-  key = \"$work/pki/private/local.key\"
-  crl = \"$work/pki/crl.pem\"
-}"
-	tflag="-T $work/pki/ca.crt:$work/pki/certs/bench.crt:$work/pki/private/bench.key"
-else
-	tls="insecure = yes"
-	tflag=""
+	pki="$work/pki"
+	"$root/deploy/pki/vakt-pki" init "$pki" >/dev/null
+	"$root/deploy/pki/vakt-pki" collector "$pki" local localhost >/dev/null
+	"$root/deploy/pki/vakt-pki" site "$pki" bench >/dev/null
 fi
-cat >"$work/d/collector.conf" <<EOC
-listen = {"127.0.0.1:$p"}
-$tls
-data_dir = "$work/d/data"
-step = 60
-control_socket = "$work/d/collector.sock"
-max_new_files_per_minute = 0
 # under valgrind the first round (making the files) keeps the agent waiting for minutes
-watch {
+collector_conf "$work/d/collector.conf" "$p" "$work/d" "$pki" "watch {
   heartbeat = 3600
-}
-EOC
+}"
 valgrind --tool=callgrind --callgrind-out-file="$work/cg.vakt.out" \
 	"$bdir/bin/vakt-collector" -f -c "$work/d/collector.conf" >"$work/d/daemon.log" 2>&1 &
 daemon=$!

@@ -19,6 +19,8 @@ BL_UPDATES=${BL_UPDATES:-1440}
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
+# shellcheck source=bench/collector_conf.sh
+. "$here/collector_conf.sh"
 case "$BUILD" in /*) bdir=$BUILD ;; *) bdir="$root/$BUILD" ;; esac
 bin="$bdir/bin/bench_ingest"
 [ -x "$bin" ] && [ -x "$bdir/bin/vakt-collector" ] || {
@@ -129,26 +131,10 @@ EOC
 	vakt | vakt-plain)
 		p=$(port)
 		if [ "$mode" = vakt ]; then
-			# mutual TLS, as an agent speaks to it: the PKI an operator makes with vakt-pki
-			tls="tls {
-  ca = \"$work/pki/ca.crt\"
-  cert = \"$work/pki/certs/local.crt\"
-  key = \"$work/pki/private/local.key\"
-  crl = \"$work/pki/crl.pem\"
-}"
-			tflag="-T $work/pki/ca.crt:$work/pki/certs/$SITE.crt:$work/pki/private/$SITE.key"
+			collector_conf "$work/d/collector.conf" "$p" "$work/d" "$work/pki"
 		else
-			tls="insecure = yes"
-			tflag=""
+			collector_conf "$work/d/collector.conf" "$p" "$work/d" ""
 		fi
-		cat >"$work/d/collector.conf" <<EOC
-listen = {"127.0.0.1:$p"}
-$tls
-data_dir = "$work/d/data"
-step = $step
-control_socket = "$work/d/collector.sock"
-max_new_files_per_minute = 0
-EOC
 		"$bdir/bin/vakt-collector" -f -c "$work/d/collector.conf" >"$work/d/daemon.log" 2>&1 &
 		daemon=$!
 		wait_path "$work/d/collector.sock"
