@@ -380,24 +380,36 @@ if [ "$DEVICES" -gt 0 ]; then
 	cat "$work/side.jsonl"
 fi
 
+# alone NAME DEVICES CYCLES SETTLE [WRAPPER...]: the agent alone polling DEVICES
+# devices, measured over CYCLES intervals after SETTLE seconds; its figures
+# into $work/NAME.jsonl, its logs and counts under $work/NAME
+alone() {
+	aname=$1 n=$2 cycles=$3 settle=$4
+	shift 4
+	mkdir -p "$work/$aname/w"
+	standins=""
+	start_devices "$n" "$work/$aname/sim"
+	start_agent "$n" "$work/$aname" "$@"
+	resettable="$sim $sink"
+	sleep "$settle"
+	alive "$vakt" vakt-agent "$work/$aname/agent.log"
+	[ $# -eq 0 ] || callgrind_control -z "$vakt" >/dev/null 2>&1
+	measure "$work/$aname/w/cpu" "$cycles" vakt="$vakt"
+	[ $# -eq 0 ] || callgrind_control -d "$vakt" >/dev/null 2>&1
+	collect "$work/$aname/w"
+	# runs still busy when their next slot came, since the start (the agent's stats line)
+	grep 'stats:' "$work/$aname/agent.log" | tail -n 1 |
+		sed -n 's/.* \([0-9]*\) overruns.*/\1/p' >"$work/$aname.overruns" || :
+	stop_all
+	figures "$work/$aname/w" "$n" >"$work/$aname.jsonl"
+	cat "$work/$aname.jsonl"
+}
+
 # ---- 2. the agent alone, bigger ----
 : >"$work/big.jsonl"
 if [ "$BIG_DEVICES" -gt 0 ]; then
 	echo "snmp.sh: vakt alone: $BIG_DEVICES devices x $PORTS ports, $BIG_CYCLES intervals measured after one to settle"
-	mkdir -p "$work/bigw"
-	standins=""
-	start_devices "$BIG_DEVICES" "$work/bigsim"
-	start_agent "$BIG_DEVICES" "$work/big"
-	resettable="$sim $sink"
-	sleep $((INTERVAL + 5))
-	alive "$vakt" vakt-agent "$work/big/agent.log"
-	measure "$work/bigw/cpu" "$BIG_CYCLES" vakt="$vakt"
-	collect "$work/bigw"
-	# runs still busy when their next slot came, since the start (the agent's stats line)
-	grep 'stats:' "$work/big/agent.log" | tail -n 1 | sed -n 's/.* \([0-9]*\) overruns.*/\1/p' >"$work/big.overruns" || :
-	stop_all
-	figures "$work/bigw" "$BIG_DEVICES" >"$work/big.jsonl"
-	cat "$work/big.jsonl"
+	alone big "$BIG_DEVICES" "$BIG_CYCLES" $((INTERVAL + 5))
 fi
 
 # ---- 3. the agent under callgrind: instructions per value ----
@@ -405,25 +417,13 @@ fi
 if [ "$CG_DEVICES" -gt 0 ] && command -v valgrind >/dev/null 2>&1; then
 	INTERVAL=$CG_INTERVAL
 	echo "snmp.sh: vakt under callgrind: $CG_DEVICES devices, interval $INTERVAL s, $CG_CYCLES intervals counted"
-	mkdir -p "$work/cgw"
-	standins=""
-	start_devices "$CG_DEVICES" "$work/cgsim"
-	start_agent "$CG_DEVICES" "$work/cg" valgrind --tool=callgrind --callgrind-out-file="$work/cg/cg.out"
-	resettable="$sim $sink"
-	sleep $((INTERVAL + 10))
-	alive "$vakt" "vakt-agent under callgrind" "$work/cg/agent.log"
-	callgrind_control -z "$vakt" >/dev/null 2>&1
-	measure "$work/cgw/cpu" "$CG_CYCLES" vakt="$vakt"
-	callgrind_control -d "$vakt" >/dev/null 2>&1
-	collect "$work/cgw"
-	stop_all
-	figures "$work/cgw" "$CG_DEVICES" >"$work/cg.jsonl"
+	alone cg "$CG_DEVICES" "$CG_CYCLES" $((INTERVAL + 10)) \
+		valgrind --tool=callgrind --callgrind-out-file="$work/cg/cg.out"
 	ir=$(sed -n 's/^summary: *//p; s/^totals: *//p' "$work/cg/cg.out.1" | head -n 1 | awk '{ print $1 }')
 	echo "${ir:-0}" >"$work/cg.ir"
 	callgrind_annotate --inclusive=yes --threshold=99 --auto=no "$work/cg/cg.out.1" 2>/dev/null |
 		grep -E '^ *[0-9,]+ \([ 0-9.]+%\)  [^=]' | sed 's/^ *//; s/ \[.*\]$//; s/ [^ ]*\/\([^/ ]*:[^ ]*\)$/ \1/' |
 		head -n 40 >"$work/cg.top" || :
-	cat "$work/cg.jsonl"
 	echo "snmp.sh: callgrind: $(cat "$work/cg.ir") instructions in the counted intervals"
 	INTERVAL=$SIDE_INTERVAL
 fi
