@@ -3,7 +3,8 @@
 # (a Cisco switch stack of 59 interfaces, 4 of them without 64-bit counters,
 # and a Linux server): with interfaces = "all" the agent stores one file per
 # interface, and every value in them is what snmpbulkwalk reads of the same
-# OIDs.
+# OIDs. A third section takes the Ethernet ports only, less the gigabit ones
+# (if_types, exclude).
 set -eu
 . "$(dirname "$0")/lib.sh"
 need_tools snmpsimd snmpbulkwalk rrdtool python3
@@ -43,6 +44,16 @@ snmp "stack" {
   timeout = 1500
   retries = 0
 }
+snmp "stack-fa" {
+  address = "127.0.0.1:$sim_port"
+  community = "cisco_16_switch"
+  interfaces = "all"
+  if_types = {"ethernetCsmacd"}
+  exclude = {"Gi*"}
+  interval = 2
+  timeout = 1500
+  retries = 0
+}
 snmp "server" {
   address = "127.0.0.1:$sim_port"
   community = "linux-full-walk"
@@ -58,6 +69,9 @@ start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -v -c "$W/agent.conf"
 ifiles() { ls "$W/rrd/rissa/$1" 2>/dev/null | grep -c '^if-' || true; }
 has_files() { [ "$(ifiles "$1")" = "$2" ]; }
 wait_for $((30 * SLOW)) has_files stack 59 || { ls "$W/rrd/rissa/stack"; tail -n 30 "$W/agent.log"; fail "the stack has $(ifiles stack) interface files, not 59"; }
+# 52 Ethernet ports (ifType 6) less 4 gigabit ones; no VLAN, stack port or Null0
+wait_for $((30 * SLOW)) has_files stack-fa 48 || { ls "$W/rrd/rissa/stack-fa"; fail "stack-fa has $(ifiles stack-fa) interface files, not 48"; }
+[ -z "$(ls "$W/rrd/rissa/stack-fa" | grep -E '^if-(Gi|Vl|Nu|Stack)')" ] || { ls "$W/rrd/rissa/stack-fa"; fail "stack-fa polls a port if_types or exclude leave out"; }
 linux_n=$(snmpbulkwalk -v2c -c linux-full-walk -On "127.0.0.1:$sim_port" 1.3.6.1.2.1.2.2.1.1 | wc -l)
 wait_for $((10 * SLOW)) has_files server "$linux_n" || { ls "$W/rrd/rissa/server"; fail "the server has $(ifiles server) interface files, not $linux_n"; }
 # two more polls at least, so that every file holds a complete one
@@ -129,4 +143,4 @@ PY
 }
 check_device cisco_16_switch stack || { tail -n 20 "$W/agent.log"; fail "the stack's files differ from snmpbulkwalk"; }
 check_device linux-full-walk server || fail "the server's files differ from snmpbulkwalk"
-echo "PASS: every interface of two recorded devices stored once, equal to snmpbulkwalk"
+echo "PASS: every interface of two recorded devices stored once, equal to snmpbulkwalk; if_types and exclude narrow \"all\""
