@@ -443,8 +443,21 @@ static void csnmp_demit_get(struct csnmp_priv *p, const struct csnmp_dget *g)
 }
 
 /*
- * A row's instance: its naming cell (printable, cut to what the wire takes)
- * or its index; a name an earlier row of the table took gets "#index".
+ * Windows describes a volume as "C:\ Label:Data  Serial Number 1848504c":
+ * the label and serial change when an operator relabels or reformats the
+ * drive, which must not start a new file. Cuts such a name to "C:\" (the drive).
+ */
+static void csnmp_cut_volume_label(char *name)
+{
+	if (((name[0] >= 'A' && name[0] <= 'Z') || (name[0] >= 'a' && name[0] <= 'z')) &&
+	    name[1] == ':' && name[2] == '\\' && strncmp(name + 3, " Label:", 7) == 0)
+		name[3] = '\0';
+}
+
+/*
+ * A row's instance: its naming cell (printable, cut to what the wire takes;
+ * a Windows volume to its drive) or its index; a name an earlier row of the
+ * table took gets "#index".
  */
 static void csnmp_row_instance(char *out, size_t len, const struct csnmp_row *row,
 			       const struct csnmp_cell *name, struct conf_index *seen)
@@ -458,6 +471,7 @@ static void csnmp_row_instance(char *out, size_t len, const struct csnmp_row *ro
 		for (char *s = out; *s; s++)
 			if ((unsigned char)*s < 0x20 || *s == 0x7f)
 				*s = ' ';
+		csnmp_cut_volume_label(out);
 	} else if (name != NULL && name->type != 0 && name->type != ASN_OCTET_STR &&
 		   csnmp_cell_number(name, &v)) {
 		snprintf(out, len, "%.0f", v);

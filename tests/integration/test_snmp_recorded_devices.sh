@@ -4,7 +4,8 @@
 # and a Linux server): with interfaces = "all" the agent stores one file per
 # interface, and every value in them is what snmpbulkwalk reads of the same
 # OIDs. A third section takes the Ethernet ports only, less the gigabit ones
-# (if_types, exclude).
+# (if_types, exclude). A Windows XP host's volumes are stored by their drive,
+# not by the label and serial Windows adds to the name.
 set -eu
 . "$(dirname "$0")/lib.sh"
 need_tools snmpsimd snmpbulkwalk rrdtool python3
@@ -18,6 +19,7 @@ data=/usr/share/doc/snmpsim/examples/data
 mkdir -p "$W/data" "$W/cache"
 zcat "$data/cisco_16_switch.snmprec.gz" >"$W/data/cisco_16_switch.snmprec"
 zcat "$data/recorded/linux-full-walk.snmprec.gz" >"$W/data/linux-full-walk.snmprec"
+zcat "$data/recorded/winxp-full-walk.snmprec.gz" >"$W/data/winxp-full-walk.snmprec"
 chmod 755 "$W" "$W/data"
 chmod 777 "$W/cache"
 sim_port=$(free_port udp)
@@ -58,6 +60,14 @@ snmp "server" {
   address = "127.0.0.1:$sim_port"
   community = "linux-full-walk"
   interfaces = {"*"}
+  interval = 2
+  timeout = 1500
+  retries = 0
+}
+snmp "winxp" {
+  address = "127.0.0.1:$sim_port"
+  community = "winxp-full-walk"
+  mibs = {"host"}
   interval = 2
   timeout = 1500
   retries = 0
@@ -143,4 +153,11 @@ PY
 }
 check_device cisco_16_switch stack || { tail -n 20 "$W/agent.log"; fail "the stack's files differ from snmpbulkwalk"; }
 check_device linux-full-walk server || fail "the server's files differ from snmpbulkwalk"
-echo "PASS: every interface of two recorded devices stored once, equal to snmpbulkwalk; if_types and exclude narrow \"all\""
+# "C:\ Label:  Serial Number 1848504c" is stored as its drive, C:\
+for v in C D Z; do
+	[ -f "$W/rrd/rissa/winxp/storage-${v}__.rrd" ] ||
+		{ ls "$W/rrd/rissa/winxp"; fail "winxp: no file for volume $v: by its drive"; }
+done
+[ -z "$(ls "$W/rrd/rissa/winxp" | grep -i label)" ] ||
+	{ ls "$W/rrd/rissa/winxp"; fail "winxp: a volume's file is named by its label"; }
+echo "PASS: every interface of two recorded devices stored once, equal to snmpbulkwalk; if_types and exclude narrow \"all\"; Windows volumes by their drive"
