@@ -608,28 +608,41 @@ static void test_event_rule_fires_once_and_clears(void **state)
 	assert_string_equal(act.last.instance, "Gi0/4");
 }
 
-static void test_event_rule_keys_only_for_events(void **state)
+/*
+ * Parses `conf`, validates its rules in order (each must give want[i]) and
+ * returns what the validation printed, to be freed.
+ */
+static char *validate_rules(struct fixture *fx, const char *conf, const int *want, int n)
 {
-	struct fixture *fx = *state;
 	char *out = NULL;
 	size_t outlen = 0;
 	FILE *mem = open_memstream(&out, &outlen);
 
 	assert_non_null(mem);
 	conf_set_error_stream(mem);
-	assert_int_equal(parse_conf(fx, "rule \"t\" {\n"
-					"  above = 1\n"
-					"  cleared_by = \"linkUp\"\n"
-					"}\n"
-					"rule \"e\" {\n"
-					"  kind = \"event\"\n"
-					"  below = 1\n"
-					"}\n"),
-			 0);
-	assert_int_equal(alert_rule_validate(cfg_getnsec(fx->cfg, "rule", 0)), -1);
-	assert_int_equal(alert_rule_validate(cfg_getnsec(fx->cfg, "rule", 1)), -1);
+	assert_int_equal(parse_conf(fx, conf), 0);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(alert_rule_validate(cfg_getnsec(fx->cfg, "rule", i)), want[i]);
 	fclose(mem);
 	conf_set_error_stream(NULL);
+	return out;
+}
+
+static void test_event_rule_keys_only_for_events(void **state)
+{
+	struct fixture *fx = *state;
+	static const int want[] = {-1, -1};
+	char *out = validate_rules(fx,
+				   "rule \"t\" {\n"
+				   "  above = 1\n"
+				   "  cleared_by = \"linkUp\"\n"
+				   "}\n"
+				   "rule \"e\" {\n"
+				   "  kind = \"event\"\n"
+				   "  below = 1\n"
+				   "}\n",
+				   want, 2);
+
 	assert_non_null(
 	    strstr(out, ":4: rule \"t\": 'cleared_by' applies to kind \"event\" only\n"));
 	assert_non_null(
@@ -641,41 +654,33 @@ static void test_event_rule_keys_only_for_events(void **state)
 static void test_event_rule_patterns_that_match_nothing(void **state)
 {
 	struct fixture *fx = *state;
-	char *out = NULL;
-	size_t outlen = 0;
-	FILE *mem = open_memstream(&out, &outlen);
+	static const int want[] = {-1, -1, -1, -1, 0};
+	char *out = validate_rules(fx,
+				   "rule \"empty\" {\n"
+				   "  kind = \"event\"\n"
+				   "  metric = \"\"\n"
+				   "}\n"
+				   "rule \"open\" {\n"
+				   "  kind = \"event\"\n"
+				   "  oid = \"1.3.6.[\"\n"
+				   "}\n"
+				   "rule \"name\" {\n"
+				   "  kind = \"event\"\n"
+				   "  oid = \"IF-MIB::linkDown\"\n"
+				   "}\n"
+				   "rule \"self\" {\n"
+				   "  kind = \"event\"\n"
+				   "  metric = \"linkDown\"\n"
+				   "  cleared_by = \"linkDown\"\n"
+				   "}\n"
+				   "rule \"fine\" {\n"
+				   "  kind = \"event\"\n"
+				   "  metric = \"linkDown\"\n"
+				   "  oid = \"1.3.6.1.6.3.1.1.5.[34]\"\n"
+				   "  cleared_by = \"linkUp\"\n"
+				   "}\n",
+				   want, 5);
 
-	assert_non_null(mem);
-	conf_set_error_stream(mem);
-	assert_int_equal(parse_conf(fx, "rule \"empty\" {\n"
-					"  kind = \"event\"\n"
-					"  metric = \"\"\n"
-					"}\n"
-					"rule \"open\" {\n"
-					"  kind = \"event\"\n"
-					"  oid = \"1.3.6.[\"\n"
-					"}\n"
-					"rule \"name\" {\n"
-					"  kind = \"event\"\n"
-					"  oid = \"IF-MIB::linkDown\"\n"
-					"}\n"
-					"rule \"self\" {\n"
-					"  kind = \"event\"\n"
-					"  metric = \"linkDown\"\n"
-					"  cleared_by = \"linkDown\"\n"
-					"}\n"
-					"rule \"fine\" {\n"
-					"  kind = \"event\"\n"
-					"  metric = \"linkDown\"\n"
-					"  oid = \"1.3.6.1.6.3.1.1.5.[34]\"\n"
-					"  cleared_by = \"linkUp\"\n"
-					"}\n"),
-			 0);
-	for (int i = 0; i < 4; i++)
-		assert_int_equal(alert_rule_validate(cfg_getnsec(fx->cfg, "rule", i)), -1);
-	assert_int_equal(alert_rule_validate(cfg_getnsec(fx->cfg, "rule", 4)), 0);
-	fclose(mem);
-	conf_set_error_stream(NULL);
 	assert_non_null(
 	    strstr(out, ":4: rule \"empty\": metric must not be empty (\"*\" matches any)\n"));
 	assert_non_null(
