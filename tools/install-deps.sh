@@ -5,7 +5,7 @@ set -eu
 
 build="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
        libevent-dev libsnmp-dev librrd-dev libconfuse-dev libjansson-dev
-       libsqlite3-dev libssl-dev"
+       libsqlite3-dev libssl-dev libpcap-dev"
 # the demo's own devices and services, the tools it points the user to, and
 # openssl for its certificates (deploy/pki/vakt-pki)
 runtime="snmpd snmp rrdtool python3 iproute2 procps openssl"
