@@ -240,6 +240,39 @@ void check_done(struct check *c, enum outcome o, const char *fmt, ...)
 		  (unsigned long long)duration, reason[0] ? ": " : "", reason);
 }
 
+void check_quote(char *out, size_t outlen, const void *data, size_t n, size_t max)
+{
+	const unsigned char *p = data;
+	size_t o = 0;
+
+	if (outlen == 0)
+		return;
+	for (size_t i = 0; i < n && i < max; i++) {
+		char esc[5];
+
+		if (p[i] == '\r' || p[i] == '\n' || p[i] == '\t')
+			snprintf(esc, sizeof(esc), "\\%c",
+				 p[i] == '\r'   ? 'r'
+				 : p[i] == '\n' ? 'n'
+						: 't');
+		else if (p[i] == '\\' || p[i] == '"')
+			snprintf(esc, sizeof(esc), "\\%c", p[i]);
+		else if (p[i] < 0x20 || p[i] >= 0x7f)
+			snprintf(esc, sizeof(esc), "\\x%02x", p[i]);
+		else
+			snprintf(esc, sizeof(esc), "%c", p[i]);
+		if (o + strlen(esc) >= outlen)
+			break;
+		memcpy(out + o, esc, strlen(esc));
+		o += strlen(esc);
+	}
+	if (n > max && o + 3 < outlen) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+}
+
 static void check_arm(struct check *c)
 {
 	struct timeval tv;

@@ -134,6 +134,13 @@ void check_result_as(struct check *c, const char *check, const char *instance, e
 void check_done(struct check *c, enum outcome o, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * What a server sent, quoted for a reason: printable ASCII as is, \r \n \t
+ * and other bytes escaped (\x1b), cut after `max` input bytes with "...".
+ * `out` always ends in a NUL; outlen of 4 * max + 4 never truncates.
+ */
+void check_quote(char *out, size_t outlen, const void *data, size_t n, size_t max);
+
 /* Scheduling, used by the agent. */
 int check_schedule(struct check *c);
 void check_free(struct check *c);

@@ -185,7 +185,8 @@ sanitized() {
 pager_channel() {
 	cat >"$1/page.sh" <<'EOS'
 #!/bin/sh
-echo "$VAKT_STATE $VAKT_RULE $VAKT_SITE $VAKT_HOST $VAKT_CHECK | $VAKT_SUMMARY" >>"$PAGES"
+# printf, not dash's echo, which would turn a summary's \t or \n into the character
+printf '%s\n' "$VAKT_STATE $VAKT_RULE $VAKT_SITE $VAKT_HOST $VAKT_CHECK | $VAKT_SUMMARY" >>"$PAGES"
 EOS
 	chmod +x "$1/page.sh"
 	cat <<EOC
