@@ -16,6 +16,7 @@
 #include "uplink.h"
 #include "xmalloc.h"
 
+extern const struct check_kind check_kind_icmp;
 extern const struct check_kind check_kind_snmp;
 extern const struct check_kind check_kind_tcp;
 extern const struct check_kind check_kind_trap;
@@ -23,6 +24,7 @@ extern const struct check_kind check_kind_trap;
 /* Adding a check kind: one file, one line here. */
 const struct check_kind *const check_kinds[] = {
     &check_kind_snmp,
+    &check_kind_icmp,
     &check_kind_tcp,
     &check_kind_trap,
     NULL,
