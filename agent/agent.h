@@ -37,6 +37,7 @@ struct agent_conf {
 	unsigned failback_s; /* away from the first collector: try it this often; 0: never */
 	unsigned max_frame;
 	unsigned snmp_in_flight; /* SNMP requests in flight at once, all devices together */
+	unsigned max_session_series; /* series ids a session defines at most, whatever the collector allows */
 	int insecure;            /* insecure = yes: plaintext, no certificates */
 	char *tls_ca, *tls_cert, *tls_key; /* the tls section; NULL when insecure */
 	int tls_line;                      /* where the tls section's keys are, for errors */

@@ -338,6 +338,7 @@ struct agent_conf *agent_conf_load(const char *path)
 	    CFG_INT("failback", 30, CFGF_NONE),
 	    CFG_INT("max_frame", 1048576, CFGF_NONE),
 	    CFG_INT("snmp_in_flight", 256, CFGF_NONE),
+	    CFG_INT("max_session_series", 1000000, CFGF_NONE),
 	    CFG_STR("profile_dir", NULL, CFGF_NODEFAULT),
 	    CFG_BOOL("insecure", cfg_false, CFGF_NONE),
 	    CFG_SEC("tls", tls_opts, CFGF_NODEFAULT),
@@ -347,7 +348,8 @@ struct agent_conf *agent_conf_load(const char *path)
 	};
 	static const char *const ints[] = {
 	    "batch_ms",       "queue_batches", "max_frame",      "snmp|interval",  "snmp|timeout",
-	    "probe|interval", "probe|timeout", "snmp_in_flight", "snmp|in_flight", NULL};
+	    "probe|interval", "probe|timeout", "snmp_in_flight", "snmp|in_flight",
+	    "max_session_series", NULL};
 	struct agent_conf *conf = xcalloc(1, sizeof(*conf));
 	cfg_t *cfg;
 	int ok;
@@ -459,6 +461,7 @@ struct agent_conf *agent_conf_load(const char *path)
 	conf->queue_bytes = (unsigned long long)conf_parse_size(cfg_getstr(cfg, "queue_size"));
 	conf->max_frame = (unsigned)cfg_getint(cfg, "max_frame");
 	conf->snmp_in_flight = (unsigned)cfg_getint(cfg, "snmp_in_flight");
+	conf->max_session_series = (unsigned)cfg_getint(cfg, "max_session_series");
 	if (cfg_getstr(cfg, "spool_dir") != NULL)
 		conf->spool_dir = xstrdup(cfg_getstr(cfg, "spool_dir"));
 	conf->spool_size = (unsigned long long)conf_parse_size(cfg_getstr(cfg, "spool_size"));

@@ -75,6 +75,7 @@ struct uplink {
 				 back does not last (a collector that answers Hello, stores nothing) */
 	uint64_t too_big;     /* the last batch logged as too big for the collector */
 	struct series_tx *tx; /* protocol 2: the series defined on this session */
+	uint32_t max_series;  /* the ids it may define */
 	uint64_t hb_ms;       /* send a Heartbeat after this long without output */
 	uint64_t last_out_ms; /* monotonic: when the connection last carried a frame */
 	uint64_t hello_mono_ms;
@@ -712,12 +713,18 @@ static void read_cb(struct bufferevent *bev, void *arg)
 				if (f->hello_ack->acked > 0)
 					u->st.batches_acked +=
 					    spool_ack(u->spool, f->hello_ack->acked);
+				/* ids: what the collector allows (an older one names none), up to ours */
+				u->max_series = f->hello_ack->max_series
+						    ? f->hello_ack->max_series
+						    : SERIES_WIRE_MAX_DEFAULT;
+				if (u->max_series > u->a->conf->max_session_series)
+					u->max_series = u->a->conf->max_session_series;
 				log_info(
-				    "uplink: connected to %s (%s), %s, protocol %u, %s; it holds "
-				    "batches up to %llu; replaying %zu unacknowledged batches, "
-				    "%zu samples waiting",
+				    "uplink: connected to %s (%s), %s, protocol %u (%u series ids), "
+				    "%s; it holds batches up to %llu; replaying %zu unacknowledged "
+				    "batches, %zu samples waiting",
 				    col->name, col->address, f->hello_ack->software,
-				    f->hello_ack->protocol,
+				    f->hello_ack->protocol, u->max_series,
 				    u->tls != NULL
 					? SSL_get_version(bufferevent_openssl_get_ssl(bev))
 					: "PLAINTEXT",
@@ -736,7 +743,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
 				if (f->hello_ack->max_frame >= 4096 &&
 				    f->hello_ack->max_frame < u->max_frame)
 					u->max_frame = f->hello_ack->max_frame;
-				series_tx_reset(u->tx);
+				series_tx_reset(u->tx, u->max_series);
 				bufferevent_set_timeouts(bev, NULL, NULL);
 				uplink_set_user_timeout(u);
 				u->backoff_ms = 0;
@@ -1121,7 +1128,7 @@ struct uplink *uplink_new(struct agent *a)
 	u->next_seq = spool_next_seq(u->spool);
 	u->max_frame = a->conf->max_frame;
 	u->failback_x = 1;
-	u->tx = series_tx_new(SERIES_WIRE_MAX_DEFAULT);
+	u->tx = series_tx_new(a->conf->max_session_series);
 	u->flush_ev = event_new(a->base, -1, EV_PERSIST, flush_cb, u);
 	u->retry_ev = evtimer_new(a->base, retry_cb, u);
 	u->hb_ev = evtimer_new(a->base, heartbeat_cb, u);

@@ -47,6 +47,7 @@ struct collector_conf {
 	unsigned frame_timeout;   /* seconds to complete a frame once its first byte arrived */
 	size_t input_buffer_size; /* bytes all sessions may hold of frames not yet decoded */
 	size_t series_size;       /* bytes the series all sessions defined may hold */
+	unsigned max_session_series; /* ids one session may define (HelloAck.max_series) */
 	unsigned max_inflight;    /* batches of one session handed to the store, not yet done */
 	size_t max_inflight_size; /* the same in frame bytes */
 	unsigned fd_reserve;      /* descriptors kept free for the store and the rest */

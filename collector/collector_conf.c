@@ -8,8 +8,10 @@
 #include "alert.h"
 #include "collector.h"
 #include "conf.h"
+#include "decode.h"
 #include "log.h"
 #include "notify.h"
+#include "series_wire.h"
 #include "xmalloc.h"
 
 /* Lines of the rule sections of the load in progress, for post-parse checks. */
@@ -82,6 +84,53 @@ static int validate_queue_size(cfg_t *cfg, cfg_opt_t *opt)
 	if (n < 1024 * 1024 || n > 64LL * 1024 * 1024 * 1024)
 		cfg_error(cfg, "%s must be a size of 1M..64G (\"64M\"), got \"%s\"", opt->name, v);
 	return 0; /* reported: go on */
+}
+
+/* Lines of series_size and max_session_series (0: not set), for the check of the two. */
+static int series_lines[2];
+
+static int validate_series_size(cfg_t *cfg, cfg_opt_t *opt)
+{
+	series_lines[0] = cfg->line;
+	return validate_queue_size(cfg, opt);
+}
+
+/*
+ * At least SERIES_WIRE_MAX_DEFAULT: an agent before HelloAck.max_series
+ * defines that many ids whatever the collector says. (An agent's own
+ * max_session_series may be lower; the two share the bounds' table row.)
+ */
+static int validate_session_series(cfg_t *cfg, cfg_opt_t *opt)
+{
+	long v = cfg_opt_getnint(opt, 0);
+
+	series_lines[1] = cfg->line;
+	if (v < SERIES_WIRE_MAX_DEFAULT)
+		cfg_error(cfg, "%s must be at least %d series (agents before HelloAck's "
+			       "max_series define as many), got %ld",
+			  opt->name, SERIES_WIRE_MAX_DEFAULT, v);
+	else
+		conf_validate_int(cfg, opt);
+	return 0; /* reported: go on */
+}
+
+/* series_size must hold what one session may define, or that session could never finish. */
+static int check_series_size(cfg_t *cfg, const char *path)
+{
+	long long size = conf_parse_size(cfg_getstr(cfg, "series_size"));
+	long ids = cfg_getint(cfg, "max_session_series");
+	size_t need = decode_series_bytes((uint32_t)ids);
+
+	if (size < 0 || ids < 1 || (size_t)size >= need)
+		return 0; /* a bad value of either is reported already */
+	fprintf(conf_error_stream(),
+		"%s:%d: series_size %s cannot hold the series of one session: "
+		"max_session_series = %ld needs %zuM (%d bytes each); raise series_size or "
+		"lower max_session_series\n",
+		path, series_lines[0] ? series_lines[0] : series_lines[1],
+		cfg_getstr(cfg, "series_size"), ids, (need + (1 << 20) - 1) >> 20,
+		DECODE_SERIES_BYTES_PER_ID);
+	return -1;
 }
 
 /*
@@ -164,7 +213,8 @@ struct collector_conf *collector_conf_load(const char *path)
 	    CFG_INT("hello_timeout", 10, CFGF_NONE),
 	    CFG_INT("frame_timeout", 30, CFGF_NONE),
 	    CFG_STR("input_buffer_size", "64M", CFGF_NONE),
-	    CFG_STR("series_size", "256M", CFGF_NONE),
+	    CFG_STR("series_size", "1G", CFGF_NONE),
+	    CFG_INT("max_session_series", 1000000, CFGF_NONE),
 	    CFG_INT("max_inflight", 64, CFGF_NONE),
 	    CFG_STR("max_inflight_size", "16M", CFGF_NONE),
 	    CFG_INT("fd_reserve", 64, CFGF_NONE),
@@ -213,7 +263,9 @@ struct collector_conf *collector_conf_load(const char *path)
 	conf_transport_reset();
 	cfg_set_validate_func(cfg, "store_queue_size", validate_queue_size);
 	cfg_set_validate_func(cfg, "input_buffer_size", validate_queue_size);
-	cfg_set_validate_func(cfg, "series_size", validate_queue_size);
+	cfg_set_validate_func(cfg, "series_size", validate_series_size);
+	cfg_set_validate_func(cfg, "max_session_series", validate_session_series);
+	series_lines[0] = series_lines[1] = 0;
 	cfg_set_validate_func(cfg, "max_inflight_size", validate_queue_size);
 	cfg_set_validate_func(cfg, "cache_size", validate_queue_size);
 	conf_bound_ints(cfg, ints);
@@ -224,6 +276,7 @@ struct collector_conf *collector_conf_load(const char *path)
 	cfg_set_validate_func(cfg, "rule", validate_rule);
 
 	ok = conf_parse_file(cfg, path) == 0 && check_rule_channels(cfg, path) == 0 &&
+	     check_series_size(cfg, path) == 0 &&
 	     conf_transport_check(
 		 cfg, path, listen_line,
 		 "add tls { ca = \"ca.crt\", cert = \"collector.crt\", key = "
@@ -262,6 +315,7 @@ struct collector_conf *collector_conf_load(const char *path)
 	conf->frame_timeout = (unsigned)cfg_getint(cfg, "frame_timeout");
 	conf->input_buffer_size = (size_t)conf_parse_size(cfg_getstr(cfg, "input_buffer_size"));
 	conf->series_size = (size_t)conf_parse_size(cfg_getstr(cfg, "series_size"));
+	conf->max_session_series = (unsigned)cfg_getint(cfg, "max_session_series");
 	conf->max_inflight = (unsigned)cfg_getint(cfg, "max_inflight");
 	conf->max_inflight_size = (size_t)conf_parse_size(cfg_getstr(cfg, "max_inflight_size"));
 	conf->fd_reserve = (unsigned)cfg_getint(cfg, "fd_reserve");

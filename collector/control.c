@@ -27,6 +27,7 @@
 
 #include "alert.h"
 #include "log.h"
+#include "series_wire.h"
 #include "session.h"
 #include "store_rrd.h"
 #include "timeutil.h"
@@ -167,10 +168,13 @@ static void status(struct control *ctl, struct evbuffer *out)
 	evbuffer_add_printf(out, "sessions: %zu\n", c->nsessions);
 	TAILQ_FOREACH(s, &c->sessions, entry)
 	evbuffer_add_printf(
-	    out, "  %s site \"%s\" agent \"%s\" %s, %llu batches, %llu samples, %.0f s, %s%s%s\n",
+	    out,
+	    "  %s site \"%s\" agent \"%s\" %s, %llu batches, %llu samples, %u series defined, "
+	    "%.0f s, %s%s%s\n",
 	    s->peer, s->site ? s->site : "-", s->agent ? s->agent : "-",
 	    session_state_str(s->state), (unsigned long long)s->batches,
-	    (unsigned long long)s->samples, mono_now() - s->since, s->tls ? "TLS" : "PLAINTEXT",
+	    (unsigned long long)s->samples, s->rx != NULL ? series_rx_defined(s->rx) : 0,
+	    mono_now() - s->since, s->tls ? "TLS" : "PLAINTEXT",
 	    s->cert_subject ? " certificate " : "", s->cert_subject ? s->cert_subject : "");
 	watch_get_stats(c->watch, &ws);
 	evbuffer_add_printf(out, "agents: %zu, %zu down\n", ws.agents, ws.agents_down);

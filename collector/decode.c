@@ -143,8 +143,12 @@ struct sample_batch *decode_batch(Vakt__Batch *pb, struct series_rx *rx, const c
 		if (rx == NULL)
 			st->fatal = "compact samples on a protocol 1 session";
 		else if ((st->fatal = series_rx_expand(rx, pb, &compact, &ncompact)) == NULL &&
-			 series_rx_bytes(rx) > DECODE_SERIES_BYTES)
-			st->fatal = "series definitions hold more than 32 MiB";
+			 series_rx_bytes(rx) > decode_series_bytes(series_rx_max(rx))) {
+			snprintf(st->why, sizeof(st->why),
+				 "series definitions hold more than %zu bytes (%u ids)",
+				 decode_series_bytes(series_rx_max(rx)), series_rx_max(rx));
+			st->fatal = st->why;
+		}
 		if (st->fatal != NULL) {
 			free(compact);
 			return NULL;

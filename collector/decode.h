@@ -23,14 +23,21 @@
 int decode_hello(Vakt__Hello *h, char *why, size_t n);
 
 /*
- * What the series a session defines (protocol 2) may hold in memory: the
- * SERIES_WIRE_MAX_DEFAULT (100,000) ids an agent defines at most before it
- * starts its table again, each with its four names up to about 200 bytes
- * together. An agent polling a thousand switches reaches that many ids, so
- * the bound must never be below what they hold. Past it the session is
- * refused; what all sessions define together is bounded by series_size.
+ * What one id of the series a session defines (protocol 2) may hold in
+ * memory: its four names, up to about 270 bytes together, and its entry.
+ * A session may define the ids its HelloAck allowed (max_session_series),
+ * so its definitions may hold that many times this: 32 MiB for 100,000 ids,
+ * as many as an agent polling 160 switches defines. The bound must never be
+ * below what an agent's ids hold; past it the session is refused. What all
+ * sessions define together is bounded by series_size, which must hold one
+ * session's.
  */
-#define DECODE_SERIES_BYTES (32 * 1024 * 1024)
+#define DECODE_SERIES_BYTES_PER_ID 336
+/* The bytes a session allowed `max_ids` ids may define (max_ids x the above). */
+static inline size_t decode_series_bytes(uint32_t max_ids)
+{
+	return (size_t)max_ids * DECODE_SERIES_BYTES_PER_ID;
+}
 /*
  * Samples, Results and Events one batch may hold, in either form. An agent sends at
  * most 1,000 of each; the bound keeps what a batch expands to in memory and
@@ -46,6 +53,7 @@ void decode_text_clean(char *t, size_t max);
 
 struct decode_stats {
 	const char *fatal; /* when decode_batch returns NULL: why the session must end */
+	char why[96];      /* where fatal may point */
 	size_t invalid;    /* samples and results that break the rules, skipped */
 	size_t ahead;      /* stamped beyond now + max_clock_skew, skipped */
 	int64_t worst_ms;  /* the furthest ahead of now among those */
@@ -60,7 +68,8 @@ struct decode_stats {
  * by its series id gets sample.series from session_id and the definition. NULL, with the
  * reason in st->fatal, when the batch holds more than DECODE_MAX_ITEMS
  * samples and Results, or breaks the compact form (a series never defined,
- * columns that do not add up, definitions above DECODE_SERIES_BYTES, columns
+ * columns that do not add up, definitions above DECODE_SERIES_BYTES_PER_ID
+ * per id `rx` allows, columns
  * on a protocol-1 session): the session cannot go on.
  */
 struct sample_batch *decode_batch(Vakt__Batch *pb, struct series_rx *rx, const char *site,

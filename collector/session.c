@@ -452,7 +452,7 @@ static void handle_hello(struct session *s, Vakt__Hello *h)
 	/* a newer agent speaks the collector's version too */
 	s->protocol = h->protocol < VAKT_PROTOCOL ? h->protocol : VAKT_PROTOCOL;
 	if (s->protocol >= 2)
-		s->rx = series_rx_new(SERIES_WIRE_MAX_DEFAULT);
+		s->rx = series_rx_new(s->c->conf->max_session_series);
 	/* the certificate says which site this agent writes for, not the agent */
 	if (s->cert_site != NULL && strcmp(h->site, s->cert_site) != 0) {
 		session_refuse(s, PEER_HELLO,
@@ -501,6 +501,8 @@ static void handle_hello(struct session *s, Vakt__Hello *h)
 	a.max_frame = s->c->conf->max_frame;
 	a.time_ms = wall_now_ms();
 	a.heartbeat = s->c->conf->heartbeat;
+	/* protocol 1 defines no series: an agent of it ignores the field */
+	a.max_series = s->c->conf->max_session_series;
 	/* where the agent's stream resumes: what the store holds durably */
 	s->stream = h->stream;
 	a.acked = store_stream_acked(s->c->store, s->site, s->agent, s->stream);

@@ -587,6 +587,7 @@ static const struct conf_bound {
     {"root", "queue_batches", 1, 1000000, ""},
     {"root", "max_frame", 4096, 16 * 1024 * 1024, " bytes"},
     {"root", "snmp_in_flight", 1, 100000, " requests"},
+    {"root", "max_session_series", 100, 10000000, " series"},
     {"snmp", "in_flight", 1, 64, " requests"},
     {"root", "step", 1, 3600, " s"},
     {"root", "store_queue", 1, 1000000, ""},

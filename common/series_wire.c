@@ -141,14 +141,25 @@ void series_tx_free(struct series_tx *t)
 	free(t);
 }
 
-void series_tx_reset(struct series_tx *t)
+void series_tx_reset(struct series_tx *t, uint32_t max)
 {
 	tx_clear(t);
+	t->max = max ? max : 1;
 }
 
 size_t series_tx_count(const struct series_tx *t)
 {
 	return t->count;
+}
+
+size_t series_tx_bytes(const struct series_tx *t)
+{
+	size_t n = sizeof(*t) + t->nslot * sizeof(*t->slot) + t->capent * sizeof(*t->ent) +
+		   t->keycap;
+
+	for (const struct tx_keys *k = t->keys; k != NULL; k = k->next)
+		n += sizeof(*k) + k->size;
+	return n;
 }
 
 static void tx_grow(struct series_tx *t)
@@ -556,6 +567,16 @@ void series_rx_free(struct series_rx *r)
 size_t series_rx_count(const struct series_rx *r)
 {
 	return r->count;
+}
+
+uint32_t series_rx_max(const struct series_rx *r)
+{
+	return r->max;
+}
+
+uint32_t series_rx_defined(const struct series_rx *r)
+{
+	return r->defined;
 }
 
 size_t series_rx_bytes(const struct series_rx *r)

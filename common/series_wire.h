@@ -18,18 +18,26 @@
 
 #include "vakt.pb-c.h"
 
-/* Ids a session may define when the collector names no limit. */
+/*
+ * Ids a session may define when the collector names no limit: HelloAck's
+ * max_series is 0, or absent (a collector before the field).
+ */
 #define SERIES_WIRE_MAX_DEFAULT 100000
 
 /* The agent's side: which series this session has defined, and as what id. */
 struct series_tx;
 
-/* `max` ids at most (>= 1); past it, ids are reused from 1 and defined again. */
+/*
+ * `max` ids at most (>= 1); past it, ids are reused from 1 and defined again.
+ * The table grows with the series defined, not allocated for `max` at once.
+ */
 struct series_tx *series_tx_new(uint32_t max);
 void series_tx_free(struct series_tx *t);
-/* A new session: nothing is defined on it. */
-void series_tx_reset(struct series_tx *t);
+/* A new session, on which `max` ids (>= 1) may be defined: nothing is yet. */
+void series_tx_reset(struct series_tx *t, uint32_t max);
 size_t series_tx_count(const struct series_tx *t);
+/* What the table holds in memory (entries, hash slots, keys), for tests and stats. */
+size_t series_tx_bytes(const struct series_tx *t);
 
 /*
  * Rewrites the full-form frame `frame` (length prefix included, as queued)
@@ -45,9 +53,13 @@ uint8_t *series_tx_compact(struct series_tx *t, const uint8_t *frame, size_t len
 /* The collector's side: the series a session has defined, by id. */
 struct series_rx;
 
+/* Ids 1..max may be defined (0: SERIES_WIRE_MAX_DEFAULT); the table grows as they are. */
 struct series_rx *series_rx_new(uint32_t max);
 void series_rx_free(struct series_rx *r);
 size_t series_rx_count(const struct series_rx *r);
+uint32_t series_rx_max(const struct series_rx *r);
+/* Definitions the session has made, redefinitions of an id included (up to 2^32 - 1). */
+uint32_t series_rx_defined(const struct series_rx *r);
 /* What the definitions hold in memory, for the session's bounds. */
 size_t series_rx_bytes(const struct series_rx *r);
 

@@ -71,6 +71,7 @@ static void test_spool_keys_load_with_their_defaults(void **state)
 	assert_true(conf->spool_size == 256ULL << 20);
 	assert_int_equal(conf->spool_fsync, 1);
 	assert_int_equal(conf->failback_s, 30);
+	assert_int_equal(conf->max_session_series, 1000000);
 	agent_conf_free(conf);
 }
 

@@ -32,7 +32,8 @@ static void test_valid_collector_config(void **state)
 	assert_int_equal(conf->hello_timeout, 10);
 	assert_int_equal(conf->frame_timeout, 30);
 	assert_int_equal(conf->input_buffer_size, 64 * 1024 * 1024);
-	assert_int_equal(conf->series_size, 256 * 1024 * 1024);
+	assert_int_equal(conf->series_size, 1024 * 1024 * 1024);
+	assert_int_equal(conf->max_session_series, 1000000);
 	assert_int_equal(conf->max_inflight, 64);
 	assert_int_equal(conf->max_inflight_size, 16 * 1024 * 1024);
 	assert_int_equal(conf->fd_reserve, 64);
@@ -102,6 +103,18 @@ static void test_session_bounds_out_of_range(void **state)
 		    ":2: input_buffer_size must be a size of 1M..64G (\"64M\"), got \"10k\"");
 }
 
+/* series_size must hold one session's series: else that session could never finish */
+static void test_series_size_below_one_session(void **state)
+{
+	check_error("collector_series_size_small.conf",
+		    ":3: series_size 100M cannot hold the series of one session: "
+		    "max_session_series = 1000000 needs 321M (336 bytes each); raise "
+		    "series_size or lower max_session_series");
+	check_error("collector_session_series_low.conf",
+		    ":2: max_session_series must be at least 100000 series (agents before "
+		    "HelloAck's max_series define as many), got 10");
+}
+
 static void test_listen_without_port(void **state)
 {
 	check_error("collector_bad_listen.conf", ":2: listen \"127.0.0.1\": missing ':port'");
@@ -158,6 +171,7 @@ int main(void)
 	    cmocka_unit_test(test_rule_with_unknown_channel),
 	    cmocka_unit_test(test_step_zero),
 	    cmocka_unit_test(test_session_bounds_out_of_range),
+	    cmocka_unit_test(test_series_size_below_one_session),
 	    cmocka_unit_test(test_listen_without_port),
 	    cmocka_unit_test(test_listen_must_be_numeric_as_at_start),
 	    cmocka_unit_test(test_exec_channel_without_command),

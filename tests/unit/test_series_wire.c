@@ -159,7 +159,7 @@ static void test_round_trip_and_once_per_session(void **state)
 	assert_true(second < (48 * 3 + 1) * 12);
 
 	/* a new session defines everything again; the collector's table is new too */
-	series_tx_reset(tx);
+	series_tx_reset(tx, SERIES_WIRE_MAX_DEFAULT);
 	series_rx_free(rx);
 	rx = series_rx_new(SERIES_WIRE_MAX_DEFAULT);
 	round_trip(tx, rx, 3, 48, T0 + 120000, &full, &defs);
@@ -383,28 +383,102 @@ static void test_broken_batches_refused(void **state)
 }
 
 /*
+ * Fills tx and rx with `nseries` series (1,000 a switch, long names), each
+ * defined once, then polls every switch again: nothing is defined twice.
+ */
+static void define_switches(struct series_tx *tx, struct series_rx *rx, size_t nseries)
+{
+	char host[80];
+	size_t full, defs;
+
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t h = 0; h < nseries / 1000; h++) {
+			snprintf(host, sizeof(host),
+				 "switch-%04zu.core.datasenter.kommune-eksempel.no", h);
+			/* 333 ports x 3 + 1: 1,000 series a switch */
+			round_trip_host(tx, rx, host, (uint64_t)(pass * 1000 + h + 1), 333,
+					T0 + pass * 60000, &full, &defs);
+			assert_int_equal(defs, pass == 0 ? 1000 : 0);
+		}
+	assert_int_equal(series_tx_count(tx), nseries);
+	assert_int_equal(series_rx_count(rx), nseries);
+	assert_int_equal(series_rx_defined(rx), nseries);
+}
+
+/*
  * The collector's bound on one session's definitions holds the full table
- * of ids an agent defines before starting again, with long names: an agent
- * polling a thousand switches is never refused for its series.
+ * of ids it allows, with long names: an agent polling a thousand switches is
+ * never refused for its series.
  */
 static void test_full_table_fits_session_bound(void **state)
 {
 	struct series_tx *tx = series_tx_new(SERIES_WIRE_MAX_DEFAULT);
 	struct series_rx *rx = series_rx_new(SERIES_WIRE_MAX_DEFAULT);
-	char host[80];
-	size_t full, defs;
-	int nhost = 0;
 
 	(void)state;
-	/* 333 ports x 3 + 1: 1,000 series a switch, 100 switches */
-	while (series_tx_count(tx) + 1000 <= SERIES_WIRE_MAX_DEFAULT) {
-		snprintf(host, sizeof(host), "switch-%03d.core.datasenter.kommune-eksempel.no",
-			 nhost++);
-		round_trip_host(tx, rx, host, (uint64_t)nhost, 333, T0, &full, &defs);
-		assert_int_equal(defs, 1000);
-	}
-	assert_int_equal(series_rx_count(rx), SERIES_WIRE_MAX_DEFAULT);
-	assert_true(series_rx_bytes(rx) <= DECODE_SERIES_BYTES);
+	define_switches(tx, rx, SERIES_WIRE_MAX_DEFAULT);
+	assert_true(series_rx_bytes(rx) <= decode_series_bytes(SERIES_WIRE_MAX_DEFAULT));
+	series_tx_free(tx);
+	series_rx_free(rx);
+}
+
+/*
+ * A collector that allows more ids than 100,000 (HelloAck.max_series) gets
+ * 130 switches' series defined once, not again in every poll; the bound on
+ * the session's definitions holds them.
+ */
+static void test_more_ids_than_the_default_defined_once(void **state)
+{
+	struct series_tx *tx = series_tx_new(1000000);
+	struct series_rx *rx = series_rx_new(200000);
+
+	(void)state;
+	/* the agent's cap is 1,000,000; the collector allows 200,000 */
+	series_tx_reset(tx, 200000);
+	define_switches(tx, rx, 130000);
+	assert_int_equal(series_rx_max(rx), 200000);
+	assert_true(series_rx_bytes(rx) <= decode_series_bytes(130000));
+	series_tx_free(tx);
+	series_rx_free(rx);
+}
+
+/*
+ * The limit is the session's: a session whose collector allows 20 ids
+ * starts its table again past 20, the next one, allowed 1,000, defines each
+ * series once; and a table allowed a million ids is as small as what it holds.
+ */
+static void test_limit_set_per_session_and_table_grows(void **state)
+{
+	struct series_tx *tx = series_tx_new(1000000);
+	struct series_rx *rx = series_rx_new(20);
+	size_t full, defs, empty = series_tx_bytes(tx);
+
+	(void)state;
+	/* nothing held yet: no table of a million entries */
+	assert_true(empty < 4096);
+	series_tx_reset(tx, 20);
+	round_trip(tx, rx, 1, 4, T0, &full, &defs); /* 13 series */
+	assert_int_equal(defs, 13);
+	/* 16 series of another switch do not fit beside 13: all defined afresh */
+	round_trip_host(tx, rx, "sw2.rissa", 2, 5, T0, &full, &defs);
+	assert_int_equal(defs, 16);
+	round_trip(tx, rx, 3, 4, T0 + 1000, &full, &defs);
+	assert_int_equal(defs, 13);
+
+	series_tx_reset(tx, 1000);
+	series_rx_free(rx);
+	rx = series_rx_new(1000);
+	round_trip(tx, rx, 4, 4, T0 + 2000, &full, &defs);
+	assert_int_equal(defs, 13);
+	round_trip_host(tx, rx, "sw2.rissa", 5, 5, T0 + 2000, &full, &defs);
+	assert_int_equal(defs, 16);
+	round_trip(tx, rx, 6, 4, T0 + 3000, &full, &defs);
+	assert_int_equal(defs, 0);
+	round_trip_host(tx, rx, "sw2.rissa", 7, 5, T0 + 3000, &full, &defs);
+	assert_int_equal(defs, 0);
+	assert_int_equal(series_rx_defined(rx), 29);
+	/* 29 series: the keys' first block and small arrays, not 1,000,000 entries */
+	assert_true(series_tx_bytes(tx) < 128 * 1024);
 	series_tx_free(tx);
 	series_rx_free(rx);
 }
@@ -419,6 +493,8 @@ int main(void)
 	    cmocka_unit_test(test_other_frames_left_alone),
 	    cmocka_unit_test(test_broken_batches_refused),
 	    cmocka_unit_test(test_full_table_fits_session_bound),
+	    cmocka_unit_test(test_more_ids_than_the_default_defined_once),
+	    cmocka_unit_test(test_limit_set_per_session_and_table_grows),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

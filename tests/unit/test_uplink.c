@@ -250,6 +250,7 @@ static struct agent_conf *conf_new(size_t ncol)
 	c->queue_bytes = 1 << 20;
 	c->failback_s = 30;
 	c->max_frame = FRAME_MAX_DEFAULT;
+	c->max_session_series = 1000000;
 	c->ncollectors = ncol;
 	c->collectors = xcalloc(ncol, sizeof(*c->collectors));
 	for (size_t i = 0; i < ncol; i++)
