@@ -19,6 +19,7 @@
 extern const struct check_kind check_kind_icmp;
 extern const struct check_kind check_kind_snmp;
 extern const struct check_kind check_kind_tcp;
+extern const struct check_kind check_kind_http;
 extern const struct check_kind check_kind_trap;
 
 /* Adding a check kind: one file, one line here. */
@@ -26,6 +27,7 @@ const struct check_kind *const check_kinds[] = {
     &check_kind_snmp,
     &check_kind_icmp,
     &check_kind_tcp,
+    &check_kind_http,
     &check_kind_trap,
     NULL,
 };

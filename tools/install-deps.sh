@@ -5,13 +5,15 @@ set -eu
 
 build="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
        libevent-dev libsnmp-dev librrd-dev libconfuse-dev libjansson-dev
-       libsqlite3-dev libssl-dev libpcap-dev"
+       libsqlite3-dev libssl-dev libpcap-dev
+       libcurl4-openssl-dev"
 # the demo's own devices and services, the tools it points the user to, and
 # openssl for its certificates (deploy/pki/vakt-pki)
 runtime="snmpd snmp rrdtool python3 iproute2 procps openssl"
 # clang and its runtime libraries (libFuzzer, ASan) for make fuzz; snmpsim
-# serves the recordings of real devices the SNMP tests poll
-test="libcmocka-dev valgrind sqlite3 openssl nftables clang libclang-rt-14-dev snmpsim"
+# serves the recordings of real devices the SNMP tests poll; nginx the HTTP probes
+test="libcmocka-dev valgrind sqlite3 openssl nftables clang libclang-rt-14-dev snmpsim
+      nginx-light"
 # the peers the benchmarks under bench/ compare Vakt with, and what bench/snmp.sh
 # uses to run them (curl asks snmp_exporter whether it is up)
 bench="collectd-core rrdcached prometheus-snmp-exporter curl"

@@ -199,6 +199,35 @@ static void test_trap_probe_errors_name_their_section_and_keep_secrets(void **st
 	assert_null(strstr(out, "secret"));
 }
 
+static void test_http_probe_errors_name_their_section_and_keep_secrets(void **state)
+{
+	char want[4096];
+	int ok;
+	const char *p = DATA "agent_http_errors.conf";
+	const char *out = load(p, &ok);
+
+	snprintf(
+	    want, sizeof(want),
+	    "%1$s:6: probe \"ftp\": url \"ftp://files.rissa.example/\": the scheme must be "
+	    "http or https\n"
+	    "%1$s:7: probe \"creds\": url: credentials belong in user and password, not in the "
+	    "URL\n"
+	    "%1$s:8: probe \"status\": expect_status \"200-99\": status codes are 100..599, a "
+	    "range low-high\n"
+	    "%1$s:9: probe \"header\": headers: \"no colon here\" is not one \"Name: value\" "
+	    "line\n"
+	    "%1$s:10: probe \"regex\": body_regex \"(unclosed\": Unmatched ( or \\(\n"
+	    "%1$s:11: probe \"family\": family must be \"any\", \"ipv4\" or \"ipv6\", got "
+	    "\"ipv5\"\n"
+	    "%1$s:12: probe \"nopass\": user and password go together\n"
+	    "%1$s:13: probe \"ca\": ca applies to an https url only\n"
+	    "%1$s:14: probe \"nourl\": missing required key 'url'\n",
+	    p);
+	assert_string_equal(out, want);
+	assert_false(ok);
+	assert_null(strstr(out, "hunter2"));
+}
+
 static void test_one_snmp_section_per_host(void **state)
 {
 	check_error("agent_same_host.conf",
@@ -417,6 +446,7 @@ int main(void)
 	    cmocka_unit_test(test_comments_keep_line_numbers_true),
 	    cmocka_unit_test(test_every_problem_is_printed_in_one_run),
 	    cmocka_unit_test(test_trap_probe_errors_name_their_section_and_keep_secrets),
+	    cmocka_unit_test(test_http_probe_errors_name_their_section_and_keep_secrets),
 	    cmocka_unit_test(test_one_snmp_section_per_host),
 	    cmocka_unit_test(test_unclosed_comment_names_where_it_opened),
 	    cmocka_unit_test(test_unclosed_string_names_where_it_opened),
