@@ -17,6 +17,7 @@
 #include "xmalloc.h"
 
 extern const struct check_kind check_kind_icmp;
+extern const struct check_kind check_kind_dns;
 extern const struct check_kind check_kind_snmp;
 extern const struct check_kind check_kind_tcp;
 extern const struct check_kind check_kind_http;
@@ -26,6 +27,7 @@ extern const struct check_kind check_kind_trap;
 const struct check_kind *const check_kinds[] = {
     &check_kind_snmp,
     &check_kind_icmp,
+    &check_kind_dns,
     &check_kind_tcp,
     &check_kind_http,
     &check_kind_trap,
