@@ -18,6 +18,7 @@
 
 extern const struct check_kind check_kind_icmp;
 extern const struct check_kind check_kind_dns;
+extern const struct check_kind check_kind_pcap;
 extern const struct check_kind check_kind_snmp;
 extern const struct check_kind check_kind_tcp;
 extern const struct check_kind check_kind_http;
@@ -28,6 +29,7 @@ const struct check_kind *const check_kinds[] = {
     &check_kind_snmp,
     &check_kind_icmp,
     &check_kind_dns,
+    &check_kind_pcap,
     &check_kind_tcp,
     &check_kind_http,
     &check_kind_trap,

@@ -11,9 +11,10 @@ build="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
 # openssl for its certificates (deploy/pki/vakt-pki)
 runtime="snmpd snmp rrdtool python3 iproute2 procps openssl"
 # clang and its runtime libraries (libFuzzer, ASan) for make fuzz; snmpsim
-# serves the recordings of real devices the SNMP tests poll; nginx the HTTP probes
+# serves the recordings of real devices the SNMP tests poll; nginx the HTTP
+# probes; curl downloads through the pcap test's capture
 test="libcmocka-dev valgrind sqlite3 openssl nftables clang libclang-rt-14-dev snmpsim
-      nginx-light"
+      nginx-light curl"
 # the peers the benchmarks under bench/ compare Vakt with, and what bench/snmp.sh
 # uses to run them (curl asks snmp_exporter whether it is up)
 bench="collectd-core rrdcached prometheus-snmp-exporter curl"

@@ -1,0 +1,219 @@
+#!/bin/bash
+# test_pcap.sh - the pcap probe captures on a veth whose peer is in a
+# namespace the test makes, while the test sends known traffic through it:
+# an HTTP download of 2,000,000 bytes, UDP over IPv4 and IPv6, ICMP echoes,
+# and UDP the BPF filter leaves out. The RRD files hold the bytes per
+# protocol and family (exact for UDP and ICMP, within headers' overhead for
+# TCP) and per service port, the server as the top talker, and the TCP
+# handshake's round trip; SYN/ACKs dropped behind the capture count as
+# retransmissions. A flood while the agent is stopped shows up as kernel
+# drops. The interface deleted pages "unreachable" with the reason,
+# and the capture is reopened when it is back, its counters going on.
+set -eu
+. "$(dirname "$0")/netns.sh"
+. "$(dirname "$0")/lib.sh"
+SLOW=$([ -n "${VAKT_VALGRIND:-}" ] && echo 3 || echo 1)
+need_tools python3 curl rrdtool ip nft
+W=$(mktemp -d /tmp/vakt-it-pcap.XXXXXX)
+NS=vakt-pcap-$$
+trap 'cleanup; s=$?; ip netns del "$NS" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
+
+# cap0 10.78.0.1, fd78::1 here; cap1 10.78.0.2 and .3, fd78::2 in $NS
+veth_up() {
+	ip link add cap0 type veth peer name cap1
+	ip link set cap1 netns "$NS"
+	ip addr add 10.78.0.1/24 dev cap0
+	ip -6 addr add fd78::1/64 dev cap0 nodad
+	ip link set cap0 up
+	ip netns exec "$NS" ip addr add 10.78.0.2/24 dev cap1
+	ip netns exec "$NS" ip addr add 10.78.0.3/24 dev cap1
+	ip netns exec "$NS" ip -6 addr add fd78::2/64 dev cap1 nodad
+	ip netns exec "$NS" ip link set cap1 up
+	# fixed neighbours: no datagram waits for (or is lost to) ARP or ND
+	mac0=$(ip -o link show cap0 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+	mac1=$(ip netns exec "$NS" ip -o link show cap1 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+	for a in 10.78.0.2 10.78.0.3 fd78::2; do
+		ip neigh replace "$a" lladdr "$mac1" dev cap0 nud permanent
+	done
+	for a in 10.78.0.1 fd78::1; do
+		ip netns exec "$NS" ip neigh replace "$a" lladdr "$mac0" dev cap1 nud permanent
+	done
+}
+ip netns add "$NS" || { echo "SKIP: ip netns add failed"; exit 77; }
+ip netns exec "$NS" ip link set lo up
+veth_up
+
+# the peer's services: a web server with a file of 2,000,000 bytes, and a UDP
+# sink on every port the test sends to (no ICMP port unreachable comes back)
+mkdir -p "$W/www"
+head -c 2000000 /dev/zero >"$W/www/big"
+start web "$W/web.log" ip netns exec "$NS" python3 -m http.server --bind 10.78.0.2 \
+	--directory "$W/www" 80
+cat >"$W/sink.py" <<'PY'
+import select, socket
+socks = []
+for fam, addr in ((socket.AF_INET, "10.78.0.3"), (socket.AF_INET6, "fd78::2")):
+    for port in (9999, 7777):
+        s = socket.socket(fam, socket.SOCK_DGRAM)
+        s.bind((addr, port))
+        socks.append(s)
+while True:
+    for s in select.select(socks, [], [])[0]:
+        s.recv(65536)
+PY
+start sink "$W/sink.log" ip netns exec "$NS" python3 "$W/sink.py"
+
+col_port=$(free_port tcp)
+{ pager_channel "$W"; cat <<EOC; } | write_collector_conf "$W" "$col_port"
+watch {
+  unreachable = 2
+}
+EOC
+cat >"$W/agent.conf" <<EOC
+site = "rissa"
+insecure = yes
+collector "dc1" { address = "127.0.0.1:$col_port" }
+probe "lan" {
+  kind = "pcap"
+  host = "rissa-gw"
+  interface = "cap0"
+  filter = "not udp port 7777"
+  ports = {80, 9999}
+  buffer_size = "1M"
+  interval = 1
+  timeout = 500
+}
+EOC
+start_collector "$W" "$col_port"
+start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -v -c "$W/agent.conf"
+
+D="$W/rrd/rissa/rissa-gw"
+show() { cat "$W/pages.log" 2>/dev/null || true; tail -n 30 "$W/agent.log" "$W/collector.log" || true; }
+# value FILE DS: the raw counter the collector last stored
+value() { rrd_flush "$W" >/dev/null && rrd_last "$D/$1.rrd" "$2"; }
+is() { [ -f "$D/$1.rrd" ] && [ "$(value "$1" "$2")" = "$3" ]; }
+at_least() { [ -f "$D/$1.rrd" ] && [ "$(value "$1" "$2")" -ge "$3" ]; }
+
+# the capture runs once its first run is stored
+wait_for $((10 * SLOW)) test -f "$D/lan-capture.rrd" || { show; fail "no capture file"; }
+wait_for $((10 * SLOW)) bash -c "exec 3<>/dev/tcp/10.78.0.2/80" || { show; fail "the web server did not listen"; }
+
+log "sending: HTTP 2,000,000 bytes; UDP 300 x 1000 (IPv4), 100 x 500 (IPv6), 50 x 1000 filtered out; 5 ICMP echoes of 1000"
+curl -sf -o "$W/got" http://10.78.0.2/big || fail "the download failed"
+[ "$(stat -c %s "$W/got")" = 2000000 ] || fail "the download is short"
+python3 - <<'PY'
+import socket, struct, time
+def send(fam, addr, port, n, size):
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    for i in range(n):
+        s.sendto(b"u" * size, (addr, port))
+        if i % 50 == 49:
+            time.sleep(0.01)
+send(socket.AF_INET, "10.78.0.3", 9999, 300, 1000)
+send(socket.AF_INET6, "fd78::2", 9999, 100, 500)
+send(socket.AF_INET, "10.78.0.3", 7777, 50, 1000)
+# ICMP echo requests of 1000 bytes of data; the peer's kernel answers each
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+for seq in range(5):
+    body = struct.pack("!BBHHH", 8, 0, 0, 0x5641, seq) + b"p" * 1000
+    c = sum(struct.unpack("!%dH" % (len(body) // 2), body))
+    c = (c >> 16) + (c & 0xffff)
+    c = ~(c + (c >> 16)) & 0xffff
+    s.sendto(body[:2] + struct.pack("!H", c) + body[4:], ("10.78.0.2", 0))
+    time.sleep(0.02)
+PY
+
+# a frame's bytes on the wire: Ethernet 14 + IP 20 (IPv6 40) + UDP 8 (ICMP 8) + data
+udp4=$((300 * (14 + 20 + 8 + 1000)))
+udp6=$((100 * (14 + 40 + 8 + 500)))
+icmp4=$((10 * (14 + 20 + 8 + 1000)))
+wait_for $((10 * SLOW)) is lan-udp v4_bytes "$udp4" ||
+	{ show; fail "UDP over IPv4: $(value lan-udp v4_bytes) bytes stored, $udp4 sent (the filtered 50 must not count)"; }
+is lan-udp v4_packets 300 || fail "UDP over IPv4: $(value lan-udp v4_packets) packets, 300 sent"
+wait_for $((5 * SLOW)) is lan-udp v6_bytes "$udp6" || fail "UDP over IPv6: $(value lan-udp v6_bytes) bytes, $udp6 sent"
+wait_for $((5 * SLOW)) is lan-icmp v4_bytes "$icmp4" ||
+	fail "ICMP: $(value lan-icmp v4_bytes) bytes, $icmp4 in 5 echoes and their replies"
+is lan-port-9999 bytes $((udp4 + udp6)) || fail "port 9999: $(value lan-port-9999 bytes) bytes, $((udp4 + udp6)) sent"
+# TCP: the file and the request, plus headers and ACKs (up to 10 % over)
+wait_for $((10 * SLOW)) at_least lan-tcp v4_bytes 2000000 || { show; fail "TCP: $(value lan-tcp v4_bytes) bytes for a 2,000,000-byte download"; }
+tcp=$(value lan-tcp v4_bytes)
+log "TCP over IPv4: $tcp bytes captured for 2,000,000 downloaded"
+[ "$tcp" -ge 2000000 ] && [ "$tcp" -le 2200000 ] || { show; fail "TCP: $tcp bytes for a 2,000,000-byte download"; }
+port80=$(value lan-port-80 bytes)
+[ "$port80" = "$tcp" ] || fail "port 80: $port80 bytes, TCP $tcp (all of it was HTTP)"
+# the download's connection and the one that waited for the server
+is lan-tcp handshakes 2 || fail "TCP: $(value lan-tcp handshakes) handshakes, 2 made"
+# the handshake's round trip, timed between SYN and the ACK of the SYN/ACK
+ds_values() {
+	rrdtool fetch "$D/$1.rrd" MAX -s -60 -r 1 | awk -v ds="$2" '
+		NR == 1 { for (i = 1; i <= NF; i++) if ($i == ds) c = i + 1; next }
+		/:/ && $c != "-nan" { print $c + 0 }'
+}
+rtt=$(ds_values lan-tcp handshake_rtt | awk '$1 > 0 && $1 < 1' | head -n 1)
+[ -n "$rtt" ] || { ds_values lan-tcp handshake_rtt | sort -u; fail "no handshake round trip between 0 and 1 s stored"; }
+log "handshake round trip: $rtt s"
+# retransmissions: the SYN/ACKs dropped behind the capture, so that both
+# ends send again (a clean download may have some too: tail loss probes)
+retrans=$(value lan-tcp retransmits)
+nft -f - <<'NFT'
+table inet vakt_pcap {
+  chain in {
+    type filter hook input priority 0;
+    ip saddr 10.78.0.2 tcp sport 80 tcp flags & (syn | ack) == syn | ack drop
+  }
+}
+NFT
+curl -s --connect-timeout 2.5 -o /dev/null http://10.78.0.2/ && fail "curl got through a dropped SYN/ACK"
+nft delete table inet vakt_pcap
+wait_for $((5 * SLOW)) at_least lan-tcp retransmits $((retrans + 2)) ||
+	{ show; fail "TCP: $(value lan-tcp retransmits) retransmissions, $retrans before a SYN and its SYN/ACK went twice"; }
+log "retransmissions: $retrans, then $(value lan-tcp retransmits) after the dropped SYN/ACKs"
+is lan-tcp handshakes 2 || fail "the connection whose SYN/ACKs were dropped counted as a handshake"
+
+# the top talker: the web server. Ranks have series (top-1, top-2, ...), bytes
+# per interval; who holds a rank is in the Result's reason (the agent's log).
+rank_max() {
+	rrdtool fetch "$D/lan-top-$1.rrd" MAX -s -60 -r 1 | awk '
+		NR == 1 { for (i = 1; i <= NF; i++) if ($i == "bytes") c = i + 1; next }
+		/:/ && $c != "-nan" && $c + 0 > m { m = $c + 0 }
+		END { printf "%d\n", m }'
+}
+rrd_flush "$W"
+top=$(rank_max 1)
+second=$(rank_max 2)
+log "the top talker sent at most $top bytes in an interval, the second $second"
+# the download may span two intervals: one holds at least half of it
+[ "$top" -ge 1000000 ] || { show; fail "the top talker's bytes in one interval: $top"; }
+[ "$second" -lt "$top" ] || fail "rank 2 sent $second bytes in an interval, rank 1 at most $top"
+grep -E 'check "lan": ok in [0-9]+ ms: top talkers: 10\.78\.0\.2 [0-9]{7} B' "$W/agent.log" >/dev/null ||
+	{ grep 'top talkers' "$W/agent.log" | tail -n 5; fail "no interval names the web server 10.78.0.2 the top talker of 1,000,000 bytes or more"; }
+
+# kernel drops: the agent stopped, a flood fills the 1 MB ring
+is lan-capture kernel_drops 0 || fail "kernel drops before the flood: $(value lan-capture kernel_drops)"
+kill -STOP "$PID_agent"
+python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(20000):
+    s.sendto(b"f" * 100, ("10.78.0.3", 9999))
+'
+kill -CONT "$PID_agent"
+wait_for $((10 * SLOW)) at_least lan-capture kernel_drops 1 || { show; fail "no kernel drops stored after a flood into a 1 MB ring"; }
+log "kernel drops after the flood: $(value lan-capture kernel_drops)"
+
+# the interface goes away: an error with the reason, then reopened
+before=$(value lan-capture packets)
+ip link del cap0
+wait_for $((10 * SLOW)) grep -q "^firing unreachable rissa rissa-gw lan " "$W/pages.log" || { show; fail "no page for the capture's interface gone"; }
+grep "^firing unreachable rissa rissa-gw lan " "$W/pages.log" | grep -q "error: capture on cap0 failed: " ||
+	{ show; fail "the page lacks the capture's reason"; }
+veth_up
+wait_for $((10 * SLOW)) grep -q "^resolved unreachable rissa rissa-gw lan " "$W/pages.log" || { show; fail "the capture was not reopened"; }
+python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(10):
+    s.sendto(b"a" * 100, ("10.78.0.3", 9999))
+'
+wait_for $((10 * SLOW)) at_least lan-capture packets $((before + 10)) || { show; fail "the reopened capture does not count on"; }
+echo "PASS: bytes per protocol, family and port as sent, the web server the top talker, kernel drops stored, the capture reopened after its interface came back"
