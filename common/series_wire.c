@@ -71,6 +71,7 @@ struct series_tx {
 	struct tx_block *arena; /* the block in use first; the first block last */
 	char *key;              /* a sample's key, as looked up */
 	size_t keycap;
+	uint32_t last; /* the id the last sample had; 0: none */
 };
 
 static void *arena_alloc(struct series_tx *t, size_t size)
@@ -116,6 +117,7 @@ static void tx_clear(struct series_tx *t)
 	}
 	memset(t->slot, 0, t->nslot * sizeof(*t->slot));
 	t->count = 0;
+	t->last = 0;
 }
 
 struct series_tx *series_tx_new(uint32_t max)
@@ -229,13 +231,22 @@ static uint32_t tx_lookup(struct series_tx *t, const struct tx_sample *s, int *i
 	}
 	memcpy(key + n, tail, sizeof(tail));
 	n += sizeof(tail);
+	*is_new = 0;
+	/*
+	 * Ids are given in the order series are first seen, and a check sends
+	 * its series in the same order at every run: the series after the last
+	 * one is nearly always the next id, found without hashing the key.
+	 */
+	if (t->last < t->count) {
+		e = &t->ent[t->last];
+		if (e->keylen == n && memcmp(e->key, key, n) == 0)
+			return ++t->last;
+	}
 	h = (uint32_t)hash_fnv1a(key, n);
 	for (j = h & mask; (id = t->slot[j]) != 0; j = (j + 1) & mask) {
 		e = &t->ent[id - 1];
-		if (e->hash == h && e->keylen == n && memcmp(e->key, key, n) == 0) {
-			*is_new = 0;
-			return id;
-		}
+		if (e->hash == h && e->keylen == n && memcmp(e->key, key, n) == 0)
+			return t->last = id;
 	}
 	/* not defined, and no room: the caller starts the table again */
 	if (t->count == t->max)
@@ -252,6 +263,7 @@ static uint32_t tx_lookup(struct series_tx *t, const struct tx_sample *s, int *i
 	e->keylen = (uint32_t)n;
 	id = (uint32_t)++t->count;
 	t->slot[j] = id;
+	t->last = id;
 	*is_new = 1;
 	if (t->count * 2 > t->nslot)
 		tx_grow(t);
@@ -319,29 +331,42 @@ static int rd_field(const uint8_t **p, const uint8_t *end, uint32_t *num, int *w
 	return -1;
 }
 
-/* One Sample message in [p, end); -1 if it holds anything the agent does not write. */
+/*
+ * One Sample message in [p, end); -1 if it holds anything the agent does not
+ * write. Read inline, field by field: the agent's fields are numbered below
+ * 16, so each key is one byte (a longer one is refused, as any other field).
+ */
 static int rd_sample(const uint8_t *p, const uint8_t *end, struct tx_sample *s)
 {
 	memset(s, 0, sizeof(*s));
 	for (size_t k = 0; k < 4; k++)
 		s->name[k] = "";
 	while (p < end) {
-		const uint8_t *vs = NULL, *ve = NULL;
-		uint32_t num;
-		uint64_t v = 0;
-		int wt;
+		uint8_t key = *p++;
+		uint32_t num = key >> 3;
+		const uint8_t *vs = p, *nul;
+		uint64_t v;
 
-		if (rd_field(&p, end, &num, &wt, &vs, &ve, &v) < 0)
-			return -1;
-		if (num >= 1 && num <= 4 && wt == WT_LEN) {
+		switch (key & 0x87) {
+		case WT_LEN:
+			if (num < 1 || num > 4 || rd_varint(&p, end, &v) < 0 ||
+			    v > (uint64_t)(end - p))
+				return -1;
 			/* a name ends at its first NUL, as a C string does */
-			const uint8_t *nul = memchr(vs, '\0', (size_t)(ve - vs));
-
-			s->name[num - 1] = (const char *)vs;
-			s->len[num - 1] = (size_t)((nul != NULL ? nul : ve) - vs);
-		} else if (num == 7 && wt == WT_I64) {
-			memcpy(&s->value, vs, sizeof(s->value));
-		} else if (num >= 5 && num <= 11 && num != 7 && wt == WT_VARINT) {
+			nul = memchr(p, '\0', (size_t)v);
+			s->name[num - 1] = (const char *)p;
+			s->len[num - 1] = nul != NULL ? (size_t)(nul - p) : (size_t)v;
+			p += v;
+			break;
+		case WT_I64:
+			if (num != 7 || end - p < 8)
+				return -1;
+			memcpy(&s->value, p, sizeof(s->value));
+			p += 8;
+			break;
+		case WT_VARINT:
+			if (rd_varint(&p, end, &v) < 0)
+				return -1;
 			switch (num) {
 			case 5:
 				s->time_ms = (int64_t)v;
@@ -364,8 +389,11 @@ static int rd_sample(const uint8_t *p, const uint8_t *end, struct tx_sample *s)
 			case 11:
 				s->width = (uint32_t)v;
 				break;
+			default:
+				return -1;
 			}
-		} else {
+			break;
+		default:
 			return -1;
 		}
 	}
@@ -395,7 +423,7 @@ struct tx_batch {
 static int rd_batch(struct series_tx *t, const uint8_t *frame, size_t len, struct tx_batch *b)
 {
 	const uint8_t *p = frame + FRAME_HDR_LEN, *end = frame + len, *vs = NULL, *ve = NULL, *bs;
-	size_t cap = 64;
+	size_t cap = 0;
 	uint32_t num;
 	uint64_t v;
 	int wt;
@@ -405,7 +433,17 @@ static int rd_batch(struct series_tx *t, const uint8_t *frame, size_t len, struc
 	if (len <= FRAME_HDR_LEN || rd_field(&p, end, &num, &wt, &vs, &ve, &v) < 0 ||
 	    num != VAKT__FRAME__MSG_BATCH || wt != WT_LEN || p != end)
 		return -1;
-	b->samples = arena_alloc(t, cap * sizeof(*b->samples));
+	/* the samples counted first, so that their array is made once */
+	for (p = vs, end = ve; p < end;) {
+		const uint8_t *fs, *fe;
+
+		if (rd_field(&p, end, &num, &wt, &fs, &fe, &v) < 0)
+			return -1;
+		cap += num == 2 && wt == WT_LEN;
+	}
+	if (cap > t->max)
+		return -1;
+	b->samples = arena_alloc(t, (cap ? cap : 1) * sizeof(*b->samples));
 	b->rawbuf = arena_alloc(t, (size_t)(ve - vs));
 	for (p = vs, end = ve; p < end;) {
 		bs = p;
@@ -414,15 +452,6 @@ static int rd_batch(struct series_tx *t, const uint8_t *frame, size_t len, struc
 		if (num == 1 && wt == WT_VARINT) {
 			b->seq = v;
 		} else if (num == 2 && wt == WT_LEN) {
-			if (b->n == t->max)
-				return -1;
-			if (b->n == cap) {
-				struct tx_sample *more = arena_alloc(t, 2 * cap * sizeof(*more));
-
-				memcpy(more, b->samples, cap * sizeof(*more));
-				b->samples = more;
-				cap *= 2;
-			}
 			if (rd_sample(vs, ve, &b->samples[b->n++]) < 0)
 				return -1;
 		} else if ((num == 3 || num == 10) && wt == WT_LEN) {

@@ -168,6 +168,40 @@ static void test_round_trip_and_once_per_session(void **state)
 	series_rx_free(rx);
 }
 
+/*
+ * The agent finds a known series by trying the id after the last one first:
+ * devices polled in another order, a port more or fewer, still give each
+ * series its own id and define only the new ones.
+ */
+static void test_series_found_in_any_order(void **state)
+{
+	struct series_tx *tx = series_tx_new(SERIES_WIRE_MAX_DEFAULT);
+	struct series_rx *rx = series_rx_new(SERIES_WIRE_MAX_DEFAULT);
+	size_t full, defs;
+
+	(void)state;
+	round_trip_host(tx, rx, "sw1", 1, 10, T0, &full, &defs);
+	assert_int_equal(defs, 10 * 3 + 1);
+	round_trip_host(tx, rx, "sw2", 2, 10, T0, &full, &defs);
+	assert_int_equal(defs, 10 * 3 + 1);
+	round_trip_host(tx, rx, "sw2", 3, 10, T0 + 60000, &full, &defs);
+	assert_int_equal(defs, 0);
+	round_trip_host(tx, rx, "sw1", 4, 10, T0 + 60000, &full, &defs);
+	assert_int_equal(defs, 0);
+	/* fewer ports: the device's last series comes after a gap */
+	round_trip_host(tx, rx, "sw1", 5, 4, T0 + 120000, &full, &defs);
+	assert_int_equal(defs, 0);
+	/* two ports more: only theirs are new, the series after them is known */
+	round_trip_host(tx, rx, "sw2", 6, 12, T0 + 120000, &full, &defs);
+	assert_int_equal(defs, 2 * 3);
+	round_trip_host(tx, rx, "sw2", 7, 12, T0 + 180000, &full, &defs);
+	assert_int_equal(defs, 0);
+	assert_int_equal(series_tx_count(tx), 2 * (10 * 3 + 1) + 2 * 3);
+	assert_int_equal(series_rx_count(rx), series_tx_count(tx));
+	series_tx_free(tx);
+	series_rx_free(rx);
+}
+
 static void test_events_travel_beside_compact_samples(void **state)
 {
 	struct series_tx *tx = series_tx_new(SERIES_WIRE_MAX_DEFAULT);
@@ -487,6 +521,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trip_and_once_per_session),
+	    cmocka_unit_test(test_series_found_in_any_order),
 	    cmocka_unit_test(test_events_travel_beside_compact_samples),
 	    cmocka_unit_test(test_a_devices_series_share_a_file_number),
 	    cmocka_unit_test(test_table_full_starts_again),

@@ -197,6 +197,22 @@ static void test_crc32c_matches_the_castagnoli_check_value(void **state)
 	assert_int_equal(spool_crc32c(spool_crc32c(0, "1234", 4), "56789", 5), 0xE3069283U);
 }
 
+/* The eight-bytes-a-step loop against RFC 3720's examples, whole and cut anywhere. */
+static void test_crc32c_matches_rfc3720_in_any_pieces(void **state)
+{
+	uint8_t zero[32] = {0}, ones[32], inc[32];
+
+	memset(ones, 0xff, sizeof(ones));
+	for (int i = 0; i < 32; i++)
+		inc[i] = (uint8_t)i;
+	assert_int_equal(spool_crc32c(0, zero, 32), 0x8A9136AAU);
+	assert_int_equal(spool_crc32c(0, ones, 32), 0x62A8AB43U);
+	assert_int_equal(spool_crc32c(0, inc, 32), 0x46DD794EU);
+	for (size_t cut = 0; cut <= 32; cut++)
+		assert_int_equal(spool_crc32c(spool_crc32c(0, inc, cut), inc + cut, 32 - cut),
+				 0x46DD794EU);
+}
+
 static void test_spool_replays_in_order_after_restart(void **state)
 {
 	struct fx *f = *state;
@@ -767,6 +783,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_crc32c_matches_the_castagnoli_check_value),
+	    cmocka_unit_test(test_crc32c_matches_rfc3720_in_any_pieces),
 	    cmocka_unit_test_setup_teardown(test_spool_replays_in_order_after_restart, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_ack_deletes_segments_and_seq_continues,
