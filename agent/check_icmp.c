@@ -69,9 +69,10 @@ struct icmp_probe {
 	struct sockaddr_storage target;
 	socklen_t tlen;
 	char shown[300 + INET6_ADDRSTRLEN]; /* "gw (10.1.0.1)" for reasons */
-	uint32_t run; /* numbers the runs: a late reply of the last one is not this one's */
-	int active;   /* in st's list of runs in progress */
-	struct icmp_probe *prev, *next;
+	uint32_t run;   /* numbers the runs: a late reply of the last one is not this one's */
+	int active;     /* in st's heap of runs in progress */
+	size_t heap_at; /* its place there */
+	unsigned timeout_ms;
 	unsigned nsent, nwaiting, nanswered;
 	uint64_t start_ms, spacing_ms, end_ms; /* monotonic; end_ms once every request left */
 	uint64_t next_ms;                      /* the next request's time, or end_ms */
@@ -107,7 +108,10 @@ struct icmp_state {
 	uint64_t nonce;
 	struct icmp_probe **probes; /* by slot: a reply's cookie names its slot */
 	size_t nprobes;
-	struct icmp_probe *runs; /* runs in progress */
+	/* runs in progress, by their next request's (or end's) time: a tick
+	 * touches the runs due, not every run of thousands */
+	struct icmp_probe **heap;
+	size_t nheap, heapcap;
 	struct event *tick;
 	uint64_t tick_at; /* monotonic ms the tick is armed for; 0: not armed */
 	/* what was read and not used, for debug logs */
@@ -487,18 +491,65 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static int heap_before(const struct icmp_probe *a, const struct icmp_probe *b)
+{
+	return a->next_ms < b->next_ms;
+}
+
+static void heap_set(struct icmp_state *st, size_t i, struct icmp_probe *p)
+{
+	st->heap[i] = p;
+	p->heap_at = i;
+}
+
+/* Restores the heap's order around st->heap[i] after its time changed. */
+static void heap_fix(struct icmp_state *st, size_t i)
+{
+	struct icmp_probe *p = st->heap[i];
+
+	while (i > 0 && heap_before(p, st->heap[(i - 1) / 2])) {
+		heap_set(st, i, st->heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= st->nheap)
+			break;
+		if (c + 1 < st->nheap && heap_before(st->heap[c + 1], st->heap[c]))
+			c++;
+		if (!heap_before(st->heap[c], p))
+			break;
+		heap_set(st, i, st->heap[c]);
+		i = c;
+	}
+	heap_set(st, i, p);
+}
+
+static void runs_add(struct icmp_state *st, struct icmp_probe *p)
+{
+	/* one run per check at most: the heap grows to the number of checks */
+	if (st->nheap == st->heapcap) {
+		st->heapcap = st->nprobes > st->heapcap ? st->nprobes : st->heapcap + 1;
+		st->heap = xreallocarray(st->heap, st->heapcap, sizeof(*st->heap));
+	}
+	p->active = 1;
+	heap_set(st, st->nheap++, p);
+	heap_fix(st, p->heap_at);
+}
+
 static void runs_unlink(struct icmp_probe *p)
 {
+	struct icmp_state *st = p->st;
+	size_t i = p->heap_at;
+
 	if (!p->active)
 		return;
-	if (p->prev != NULL)
-		p->prev->next = p->next;
-	else
-		p->st->runs = p->next;
-	if (p->next != NULL)
-		p->next->prev = p->prev;
-	p->prev = p->next = NULL;
 	p->active = 0;
+	if (--st->nheap == i)
+		return;
+	heap_set(st, i, st->heap[st->nheap]);
+	heap_fix(st, i);
 }
 
 /* Ends the run: its samples, then its one Result. */
@@ -563,26 +614,24 @@ static void tick_arm(struct icmp_state *st, uint64_t at)
 	evtimer_add(st->tick, &tv);
 }
 
-/* Sends the batch gathered for one socket: one system call per ICMP_BATCH requests. */
+/*
+ * Sends the requests gathered for one socket in this tick, one sendmsg
+ * each with its own send time: on a fast path (loopback, a LAN) a request's
+ * round trip can end inside the system call that sent it, so one time
+ * taken for a sendmmsg of many would add the earlier ones' to the later
+ * ones' RTTs. The wake-up, the dominant cost, is still one per tick.
+ */
 static void sock_flush(struct icmp_sock *s)
 {
-	unsigned off = 0;
-	int64_t now = real_now_ns();
-
-	for (unsigned i = 0; i < s->n; i++)
-		s->owner[i]->sent_ns[s->index[i]] = now;
-	while (off < s->n) {
-		int r = sendmmsg(s->fd, s->msgs + off, s->n - off, 0);
-
-		if (r > 0) {
-			off += (unsigned)r;
-			continue;
-		}
-		/* the first message failed: it is lost, the rest still go */
-		struct icmp_probe *p = s->owner[off];
-		unsigned i = s->index[off];
+	for (unsigned k = 0; k < s->n; k++) {
+		struct icmp_probe *p = s->owner[k];
+		unsigned i = s->index[k];
 		char addr[INET6_ADDRSTRLEN] = "?";
 
+		p->sent_ns[i] = real_now_ns();
+		if (sendmsg(s->fd, &s->msgs[k].msg_hdr, 0) >= 0)
+			continue;
+		/* this one is lost, the rest still go */
 		if (p->state[i] == PKT_WAITING) {
 			p->state[i] = PKT_FAILED;
 			p->nwaiting--;
@@ -593,7 +642,6 @@ static void sock_flush(struct icmp_sock *s)
 				     : (void *)&((struct sockaddr_in *)&p->target)->sin_addr,
 				 addr, sizeof(addr));
 		probe_record_error(p, "cannot send to %s: %s", addr, strerror(errno));
-		off++;
 	}
 	s->n = 0;
 }
@@ -643,33 +691,29 @@ static void probe_queue(struct icmp_probe *p, unsigned i)
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct icmp_state *st = arg;
-	uint64_t now = mono_now_ms(), next = 0;
-	struct icmp_probe *p, *pn;
+	uint64_t now = mono_now_ms();
+	struct icmp_probe *p;
 
 	st->tick_at = 0;
-	for (p = st->runs; p != NULL; p = p->next) {
-		while (p->nsent < p->packets && p->next_ms <= now) {
-			probe_queue(p, p->nsent);
-			p->next_ms = p->start_ms + p->nsent * p->spacing_ms;
-			if (p->nsent == p->packets)
-				p->next_ms = p->end_ms = now + p->c->timeout_ms;
+	while (st->nheap > 0 && (p = st->heap[0])->next_ms <= now) {
+		if (p->nsent == p->packets) {
+			/* every request left and the last one's timeout passed */
+			probe_finish(p);
+			continue;
 		}
+		probe_queue(p, p->nsent);
+		if (p->nsent == p->packets)
+			p->next_ms = p->end_ms = now + p->timeout_ms;
+		else
+			p->next_ms = p->start_ms + p->nsent * p->spacing_ms;
+		heap_fix(st, 0);
 	}
 	if (st->s4.n > 0)
 		sock_flush(&st->s4);
 	if (st->s6.n > 0)
 		sock_flush(&st->s6);
-	for (p = st->runs; p != NULL; p = pn) {
-		pn = p->next;
-		if (p->nsent == p->packets && (p->nwaiting == 0 || p->end_ms <= now)) {
-			probe_finish(p);
-			continue;
-		}
-		if (next == 0 || p->next_ms < next)
-			next = p->next_ms;
-	}
-	if (next != 0)
-		tick_arm(st, next);
+	if (st->nheap > 0)
+		tick_arm(st, st->heap[0]->next_ms);
 }
 
 /* A reply or error matched to request `i` of p's run. */
@@ -692,7 +736,7 @@ static void probe_answer(struct icmp_probe *p, unsigned i, const struct icmp_rep
 	} else {
 		double rtt = (rx_ns - p->sent_ns[i]) / 1e9;
 
-		if (rtt < 0 || rtt * 1000 > p->c->timeout_ms) {
+		if (rtt < 0 || rtt * 1000 > p->timeout_ms) {
 			p->st->late++;
 			return; /* too late: lost, as its timeout said */
 		}
@@ -736,7 +780,8 @@ static int reply_match(struct icmp_state *st, const struct icmp_reply *r,
 		return 0;
 	}
 	/* an error quoting only 8 bytes: by destination and sequence */
-	for (p = st->runs; p != NULL; p = p->next) {
+	for (size_t k = 0; k < st->nheap; k++) {
+		p = st->heap[k];
 		if (p->target.ss_family != from->ss_family || !same_addr(&p->target, addr))
 			continue;
 		for (unsigned i = 0; i < p->nsent; i++)
@@ -891,6 +936,7 @@ static int icmp_parse_config(struct check *c, cfg_t *sec)
 	p->sent_ns = xcalloc(p->packets, sizeof(*p->sent_ns));
 	p->rtt = xcalloc(p->packets, sizeof(*p->rtt));
 	p->c = c;
+	p->timeout_ms = c->timeout_ms;
 	c->priv = p;
 	return 0;
 }
@@ -927,6 +973,7 @@ static void icmp_fini(struct agent *a, void *state)
 	sock_close(&st->s6);
 	event_free(st->tick);
 	free(st->probes);
+	free(st->heap);
 	free(st);
 }
 
@@ -999,12 +1046,7 @@ static void probe_begin(struct check *c, const struct sockaddr *sa, socklen_t sa
 	p->spacing_ms = left > 0 ? (uint64_t)left / p->packets : 0;
 	p->start_ms = p->next_ms = now;
 	p->end_ms = 0;
-	p->active = 1;
-	p->prev = NULL;
-	p->next = st->runs;
-	if (st->runs != NULL)
-		st->runs->prev = p;
-	st->runs = p;
+	runs_add(st, p);
 	tick_arm(st, now);
 }
 
