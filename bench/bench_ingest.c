@@ -66,19 +66,32 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* CPU seconds (user + system, all threads) of process pid; 0 = this one. */
-static double cpu_of(pid_t pid)
+/*
+ * What a process spent: CPU seconds in user space and in the kernel (all
+ * threads) and its minor page faults. The kernel's part is reported apart:
+ * librrd's mmap, page faults and munmap, the collector's socket reads and
+ * journal writes are in it, and no instruction count sees them.
+ */
+struct cpu {
+	double user, sys;
+	double faults;
+};
+
+/* What process pid spent so far; 0 = this one. */
+static struct cpu cpu_of(pid_t pid)
 {
 	char path[64], buf[1024], *p;
-	unsigned long long ut = 0, st = 0;
+	unsigned long long ut = 0, st = 0, minflt = 0;
+	double tck = (double)sysconf(_SC_CLK_TCK);
 	FILE *f;
 
 	if (pid == 0) {
 		struct rusage ru;
 
 		getrusage(RUSAGE_SELF, &ru);
-		return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-		       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+		return (struct cpu){(double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
+				    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6,
+				    (double)ru.ru_minflt};
 	}
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if ((f = fopen(path, "r")) == NULL || fgets(buf, sizeof(buf), f) == NULL) {
@@ -86,14 +99,22 @@ static double cpu_of(pid_t pid)
 		exit(1);
 	}
 	fclose(f);
-	/* after the command's closing parenthesis: field 3 on; utime and stime are 14 and 15 */
+	/* after the command's closing parenthesis: field 3 on; minflt is 10, utime 14, stime 15 */
 	p = strrchr(buf, ')');
-	if (p == NULL ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2) {
+	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %llu %*u %*u %*u %llu %llu",
+				&minflt, &ut, &st) != 3) {
 		fprintf(stderr, "bench_ingest: %s: cannot parse\n", path);
 		exit(1);
 	}
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	return (struct cpu){(double)ut / tck, (double)st / tck, (double)minflt};
+}
+
+/* What pid spent since `from`. */
+static struct cpu cpu_since(pid_t pid, struct cpu from)
+{
+	struct cpu now = cpu_of(pid);
+
+	return (struct cpu){now.user - from.user, now.sys - from.sys, now.faults - from.faults};
 }
 
 static uint64_t value(unsigned f, unsigned m, unsigned r)
@@ -159,14 +180,18 @@ static void check_files(const struct bench *b)
 	}
 }
 
-static void report(const char *mode, const struct bench *b, double secs, double cpu, double setup)
+static void report(const char *mode, const struct bench *b, double secs, struct cpu c, double setup)
 {
 	uint64_t values = (uint64_t)b->files * NMETRICS * b->updates;
+	double cpu = c.user + c.sys;
 
 	printf("mode=%s files=%u series=%u updates=%u values=%" PRIu64 " seconds=%.3f cpu_s=%.3f "
-	       "us_per_value=%.3f values_per_s=%.0f setup_s=%.2f\n",
+	       "us_per_value=%.3f user_us_per_value=%.3f sys_us_per_value=%.3f "
+	       "faults_per_value=%.3f values_per_s=%.0f setup_s=%.2f\n",
 	       mode, b->files, b->files * NMETRICS, b->updates, values, secs, cpu,
-	       cpu * 1e6 / (double)values, (double)values / secs, setup);
+	       cpu * 1e6 / (double)values, c.user * 1e6 / (double)values,
+	       c.sys * 1e6 / (double)values, c.faults / (double)values, (double)values / secs,
+	       setup);
 }
 
 /* ---- the floor: librrd in a loop, CHUNK values per call ---- */
@@ -175,13 +200,14 @@ static void run_librrd(struct bench *b)
 {
 	char path[4096], (*vals)[96] = xcalloc(CHUNK, sizeof(*vals));
 	const char *argv[CHUNK];
-	double t, c, setup = now_s();
+	double t, setup = now_s();
+	struct cpu c0, c;
 
 	create_files(b);
 	setup = now_s() - setup;
 	BENCH_DUMP("setup");
 	t = now_s();
-	c = cpu_of(0);
+	c0 = cpu_of(0);
 	for (unsigned f = 0; f < b->files; f++) {
 		file_path(b, f, path, sizeof(path));
 		for (unsigned r = 1; r <= b->updates;) {
@@ -202,7 +228,7 @@ static void run_librrd(struct bench *b)
 			}
 		}
 	}
-	c = cpu_of(0) - c;
+	c = cpu_since(0, c0);
 	t = now_s() - t;
 	BENCH_DUMP("timed");
 	free(vals);
@@ -285,7 +311,8 @@ static void run_rrdcached(struct bench *b, const char *sock, pid_t pid)
 	char path[4096], line[256];
 	size_t cap = 1 << 20, len = 0;
 	char *buf = xmalloc(cap);
-	double t, c, setup = now_s();
+	double t, setup = now_s();
+	struct cpu c0, c;
 	uint64_t want;
 	int fd;
 
@@ -294,7 +321,7 @@ static void run_rrdcached(struct bench *b, const char *sock, pid_t pid)
 	fd = unix_connect(sock);
 	want = rrdcached_stat(fd, "DataSetsWritten") + (uint64_t)b->files * b->updates;
 	t = now_s();
-	c = cpu_of(pid);
+	c0 = cpu_of(pid);
 	write_all(fd, "BATCH\n", 6);
 	read_line(fd, line, sizeof(line));
 	/* round by round, as the values arrive in a collector */
@@ -322,7 +349,7 @@ static void run_rrdcached(struct bench *b, const char *sock, pid_t pid)
 	read_line(fd, line, sizeof(line));
 	for (int i = 0; i < 600000 && rrdcached_stat(fd, "DataSetsWritten") < want; i++)
 		usleep(1000);
-	c = cpu_of(pid) - c;
+	c = cpu_since(pid, c0);
 	t = now_s() - t;
 	close(fd);
 	free(buf);
@@ -555,7 +582,8 @@ static void run_vakt(struct bench *b, int port, const char *ctl, pid_t pid)
 	uint8_t **fr;
 	size_t *lens, n;
 	uint64_t seq = 0, first;
-	double t, c, setup = now_s();
+	double t, setup = now_s();
+	struct cpu c0, c;
 	int fd = tcp_connect(port);
 	struct series_tx *tx = b->protocol >= 2 ? series_tx_new(SERIES_WIRE_MAX_DEFAULT) : NULL;
 
@@ -591,11 +619,11 @@ static void run_vakt(struct bench *b, int port, const char *ctl, pid_t pid)
 	fr = encode_rounds(b, 1, b->updates, &seq, &lens, &n, tx);
 	(void)first;
 	t = now_s();
-	c = cpu_of(pid);
+	c0 = cpu_of(pid);
 	send_acked(b, fd, fr, lens, n, seq);
 	/* durable in the journal now; the files hold it once the cache is written */
 	control(ctl, "flush\n");
-	c = cpu_of(pid) - c;
+	c = cpu_since(pid, c0);
 	t = now_s() - t;
 	for (size_t i = 0; i < n; i++)
 		free(fr[i]);
@@ -815,7 +843,8 @@ static void run_collectd(struct bench *b, int port, const char *sock, pid_t pid)
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 	struct pkt *v;
 	size_t n;
-	double t, c, setup = now_s();
+	double t, setup = now_s();
+	struct cpu c0, c;
 
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
@@ -835,11 +864,11 @@ static void run_collectd(struct bench *b, int port, const char *sock, pid_t pid)
 	setup = now_s() - setup;
 	v = cd_packets(b, 1, b->updates, &n);
 	t = now_s();
-	c = cpu_of(pid);
+	c0 = cpu_of(pid);
 	cd_send(fd, v, n, b->burst);
 	if (cd_wait(b, b->updates, sock) < 0)
 		exit(1);
-	c = cpu_of(pid) - c;
+	c = cpu_since(pid, c0);
 	t = now_s() - t;
 	free(v);
 	close(fd);

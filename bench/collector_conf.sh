@@ -4,7 +4,10 @@
 # collector_conf FILE PORT DIR PKI [EXTRA]: a collector on 127.0.0.1:PORT with
 # its data and control socket under DIR, step 60 s as bench_ingest's; over
 # mutual TLS with the PKI vakt-pki made in PKI ("": insecure = yes); EXTRA
-# lines appended. Sets tflag to bench_ingest's -T option for that PKI (site
+# lines appended. Its heartbeat is long: bench_ingest sends no heartbeats
+# while it waits for the first round (the collector making every file, half a
+# minute and more on a loaded machine), and a session silent for three
+# heartbeats is closed as dead. Sets tflag to bench_ingest's -T option for that PKI (site
 # "bench"), or to nothing.
 collector_conf() {
 	if [ -n "$4" ]; then
@@ -27,6 +30,9 @@ data_dir = "$3/data"
 step = 60
 control_socket = "$3/collector.sock"
 max_new_files_per_minute = 0
+watch {
+  heartbeat = 3600
+}
 ${5:-}
 EOC
 }

@@ -72,10 +72,9 @@ if [ "$TLS" = 1 ]; then
 	"$root/deploy/pki/vakt-pki" collector "$pki" local localhost >/dev/null
 	"$root/deploy/pki/vakt-pki" site "$pki" bench >/dev/null
 fi
-# under valgrind the first round (making the files) keeps the agent waiting for minutes
-collector_conf "$work/d/collector.conf" "$p" "$work/d" "$pki" "watch {
-  heartbeat = 3600
-}"
+# under valgrind the first round (making the files) keeps the agent waiting for
+# minutes: collector_conf's heartbeat allows for it
+collector_conf "$work/d/collector.conf" "$p" "$work/d" "$pki"
 valgrind --tool=callgrind --callgrind-out-file="$work/cg.vakt.out" \
 	"$bdir/bin/vakt-collector" -f -c "$work/d/collector.conf" >"$work/d/daemon.log" 2>&1 &
 daemon=$!

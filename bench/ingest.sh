@@ -5,13 +5,15 @@
 # floor), rrdcached fed with BATCH, and collectd's network plugin feeding its
 # rrdtool plugin, in one run, alternating, on fresh data dirs.
 # Two scenarios: a steady state of 10k series (3334 files x 3), and the
-# replay of a 24-hour backlog of a 500-series site at 60-s step. Appends its
-# section to bench/RESULTS.md (bench/run.sh rewrites the file first).
+# replay of a 24-hour backlog of a 500-series site at 60-s step. Writes its
+# section of bench/RESULTS.md (replacing an earlier one): medians of CPU per
+# value, user and system apart, and each round's ratio to the floor's run of
+# the same round, since the load of a shared machine drifts between rounds.
 # Usage: bench/ingest.sh [build-dir]
 set -eu
 
 BUILD=${1:-build}
-RUNS=${INGEST_RUNS:-3}
+RUNS=${INGEST_RUNS:-5}
 SS_FILES=${SS_FILES:-3334}
 SS_UPDATES=${SS_UPDATES:-60}
 BL_FILES=${BL_FILES:-167}
@@ -21,6 +23,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 # shellcheck source=bench/collector_conf.sh
 . "$here/collector_conf.sh"
+# shellcheck source=bench/results_section.sh
+. "$here/results_section.sh"
 case "$BUILD" in /*) bdir=$BUILD ;; *) bdir="$root/$BUILD" ;; esac
 bin="$bdir/bin/bench_ingest"
 [ -x "$bin" ] && [ -x "$bdir/bin/vakt-collector" ] || {
@@ -156,6 +160,12 @@ EOC
 field() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+# pairs MODE SCEN: MODE's run of each round over the floor's run of that round
+pairs() {
+	field us_per_value <"$work/$2.$1.runs" >"$work/a"
+	field us_per_value <"$work/$2.librrd.runs" >"$work/b"
+	paste "$work/a" "$work/b" | awk '$2 > 0 { printf "%.2f\n", $1 / $2 }'
+}
 
 step=60
 SITE=bench # bench_ingest's site: the CN of its client certificate
@@ -181,12 +191,14 @@ for scen in steady backlog; do
 done
 
 {
-	echo
 	echo "# bench/ingest results"
 	echo
 	echo "Written by \`bench/ingest.sh $shown\` (run by \`bench/run.sh\`, \`make bench\`): CPU seconds of the"
 	echo "process that writes the files (user + system, all threads, from /proc), per value stored,"
-	echo "$RUNS runs per mode, alternating, each on a fresh data dir under /tmp; medians."
+	echo "$RUNS rounds, each running every mode once in turn on a fresh data dir under /tmp; medians,"
+	echo "user and system time apart (the kernel's part: librrd's mmap, page faults and munmap, the"
+	echo "collector's socket reads and journal writes), and each round's ratio to the floor's run"
+	echo "of the same round, as the load of a shared machine drifts between rounds."
 	echo "Every run checks that every file ends at the last timestamp, or reports nothing."
 	echo
 	echo "- **vakt**: \`vakt-collector\` (default cache: 300 s, 360 values per file) fed over mutual"
@@ -233,28 +245,43 @@ done
 		echo '```'
 		echo
 		l_us=$(field us_per_value <"$work/$scen.librrd.runs" | median)
-		echo "| mode | runs | values per run | median µs CPU per value | / floor | median values/s (wall) | all µs per value |"
-		echo "|---|---|---|---|---|---|---|"
+		echo "| mode | runs | values per run | median µs CPU per value | user | system | / floor | median values/s (wall) | all µs per value |"
+		echo "|---|---|---|---|---|---|---|---|---|"
 		for mode in $modes; do
 			us=$(field us_per_value <"$work/$scen.$mode.runs" | median)
+			usr=$(field user_us_per_value <"$work/$scen.$mode.runs" | median)
+			sys=$(field sys_us_per_value <"$work/$scen.$mode.runs" | median)
 			vps=$(field values_per_s <"$work/$scen.$mode.runs" | median)
 			all=$(field us_per_value <"$work/$scen.$mode.runs" | tr '\n' ' ' | sed 's/ $//')
-			echo "| $mode | $(wc -l <"$work/$scen.$mode.runs") | $(field values <"$work/$scen.$mode.runs" | head -n 1) | $us | $(ratio "$us" "$l_us") | $vps | $all |"
+			echo "| $mode | $(wc -l <"$work/$scen.$mode.runs") | $(field values <"$work/$scen.$mode.runs" | head -n 1) | $us | $usr | $sys | $(ratio "$us" "$l_us") | $vps | $all |"
 		done
+		echo
+		echo "Each round's ratio to the floor's run of the same round (median, then the rounds in order):"
+		echo
+		for mode in $modes; do
+			[ "$mode" = librrd ] && continue
+			echo "- $mode: **$(pairs "$mode" "$scen" | median)** ($(pairs "$mode" "$scen" | tr '\n' ' ' | sed 's/ $//'))"
+		done
+		echo
+		echo "Noise: the floor's own runs spread from $(field us_per_value <"$work/$scen.librrd.runs" | sort -g | head -n 1)" \
+			"to $(field us_per_value <"$work/$scen.librrd.runs" | sort -g | tail -n 1) µs per value;" \
+			"load average $(cut -d ' ' -f 1-3 /proc/loadavg) at the end."
 		echo
 		v_us=$(field us_per_value <"$work/$scen.vakt.runs" | median)
 		v_vps=$(field values_per_s <"$work/$scen.vakt.runs" | median)
 		if [ "$scen" = steady ]; then
-			echo "Targets (vakt, over TLS): CPU per value <= 1.5x the floor: $(ratio "$v_us" "$l_us")x;" \
+			echo "Targets (vakt, over TLS): CPU per value <= 1.5x the floor: $(ratio "$v_us" "$l_us")x" \
+				"(median of the rounds: $(pairs vakt "$scen" | median)x);" \
 				"values/s >= 200k: $v_vps;" \
 				"ahead of rrdcached: $( [ -f "$work/$scen.rrdcached.runs" ] && ratio "$v_us" "$(field us_per_value <"$work/$scen.rrdcached.runs" | median)" || echo n/a)x its CPU per value;" \
 				"collectd: $( [ -f "$work/$scen.collectd.runs" ] && ratio "$v_us" "$(field us_per_value <"$work/$scen.collectd.runs" | median)" || echo n/a)x its CPU per value."
 		else
-			echo "Target (vakt, over TLS): backlog replay <= 3x the floor: $(ratio "$v_us" "$l_us")x."
+			echo "Target (vakt, over TLS): backlog replay <= 3x the floor: $(ratio "$v_us" "$l_us")x" \
+				"(median of the rounds: $(pairs vakt "$scen" | median)x)."
 		fi
 		echo
 	done
-} >>"$out"
+} >"$work/section.md"
 
 # instructions per value: repeatable where CPU seconds on a shared machine are not
 if [ "${INGEST_CG:-1}" != 0 ] && command -v valgrind >/dev/null 2>&1; then
@@ -279,6 +306,7 @@ if [ "${INGEST_CG:-1}" != 0 ] && command -v valgrind >/dev/null 2>&1; then
 		echo "| librrd (the floor) | $(echo "$cg" | field librrd_ir_per_value) |"
 		echo "| vakt / floor | **$(echo "$cg" | field ratio)** |"
 		echo
-	} >>"$out"
+	} >>"$work/section.md"
 fi
-echo "ingest.sh: appended to bench/RESULTS.md"
+results_section "bench/ingest results" "$work/section.md" "$out"
+echo "ingest.sh: wrote the bench/ingest section of bench/RESULTS.md"

@@ -29,6 +29,8 @@ SNMP_PORT=${SNMP_PORT:-16161}
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
+# shellcheck source=bench/results_section.sh
+. "$here/results_section.sh"
 case "$BUILD" in /*) bdir=$BUILD ;; *) bdir="$root/$BUILD" ;; esac
 agent="$bdir/bin/vakt-agent"
 [ -x "$agent" ] || {
@@ -556,16 +558,5 @@ print("```")
 EOF
 
 # the section replaces an earlier one, or is appended
-if [ -f "$out" ] && grep -q '^# bench/snmp results' "$out"; then
-	awk 'FNR == NR { sec = sec $0 "\n"; next }
-		/^# bench\/snmp results/ { printf "%s", sec; skip = 1; next }
-		skip && /^# / { skip = 0 }
-		!skip' "$work/section.md" "$out" >"$work/results.new"
-	cat "$work/results.new" >"$out"
-else
-	{
-		[ -s "$out" ] && echo
-		cat "$work/section.md"
-	} >>"$out"
-fi
+results_section "bench/snmp results" "$work/section.md" "$out"
 echo "snmp.sh: wrote the bench/snmp section of $out"
