@@ -27,7 +27,7 @@
 
 #define TRAP_DEFAULT_ADDRESS "0.0.0.0:162"
 #define TRAP_HOSTS_MAX       256
-#define TRAP_SENDERS_MAX     256 /* senders whose rate is tracked; the stalest goes first */
+#define TRAP_SENDERS_MAX     256 /* senders with a bucket of their own; the rest share one */
 #define TRAP_ENGINES_MAX     64
 #define TRAP_COMPLAIN_S      60.0
 #define TRAP_INFORMS_SEEN    64   /* informs remembered to spot a sender's retry */
@@ -99,6 +99,7 @@ struct trap_listener {
 	int64_t last_ms;
 	struct trap_sender senders[TRAP_SENDERS_MAX];
 	size_t nsenders;
+	struct trap_sender others; /* the bucket of senders the table has no room for */
 	struct trap_inform_seen informs[TRAP_INFORMS_SEEN];
 	size_t next_inform; /* the slot the next inform takes (the oldest) */
 	uint64_t repeated;  /* informs resent by their sender: answered, no event */
@@ -388,6 +389,7 @@ static int trap_parse_config(struct check *c, cfg_t *sec)
 	}
 	p->rate = (unsigned)rate;
 	p->burst = (unsigned)burst;
+	p->others.tokens = p->burst;
 	p->ncommunities = cfg_size(sec, "communities");
 	p->communities = xcalloc(p->ncommunities + 1, sizeof(*p->communities));
 	for (size_t i = 0; i < p->ncommunities; i++)
@@ -468,7 +470,28 @@ static int sender_of(const void *data, int len, char *peer, size_t plen, char *i
 	return 0;
 }
 
-/* 1 when the sender may send one more now (token bucket of rate/s up to burst). */
+/* 1 when bucket `s` has a token now (rate/s up to burst), which it then spends. */
+static int bucket_take(struct trap_sender *s, double now, unsigned rate, unsigned burst)
+{
+	s->tokens += (now - s->last) * rate;
+	if (s->tokens > burst)
+		s->tokens = burst;
+	s->last = now;
+	if (s->tokens < 1)
+		return 0;
+	s->tokens -= 1;
+	return 1;
+}
+
+/*
+ * 1 when the sender may send one more now. Each sender has a bucket of its
+ * own while the table has room. A sender is forgotten only once its bucket
+ * has filled up again (a newcomer's full burst then costs nothing it had
+ * not earned back); while every tracked sender's bucket is still filling,
+ * newcomers share one bucket. So a flood from more allowed addresses than
+ * the table holds gets at most TRAP_SENDERS_MAX + 1 senders' rate and
+ * burst, not a fresh burst for every address.
+ */
 static int sender_allowed(struct trap_listener *p, int family, const unsigned char addr[16])
 {
 	struct trap_sender *s = NULL, *stalest = NULL;
@@ -481,20 +504,18 @@ static int sender_allowed(struct trap_listener *p, int family, const unsigned ch
 			stalest = &p->senders[i];
 	}
 	if (s == NULL) {
-		s = p->nsenders < TRAP_SENDERS_MAX ? &p->senders[p->nsenders++] : stalest;
+		if (p->nsenders < TRAP_SENDERS_MAX)
+			s = &p->senders[p->nsenders++];
+		else if (stalest->tokens + (now - stalest->last) * p->rate >= p->burst)
+			s = stalest;
+		else
+			return bucket_take(&p->others, now, p->rate, p->burst);
 		s->family = family;
 		memcpy(s->addr, addr, 16);
 		s->tokens = p->burst;
 		s->last = now;
 	}
-	s->tokens += (now - s->last) * p->rate;
-	if (s->tokens > p->burst)
-		s->tokens = p->burst;
-	s->last = now;
-	if (s->tokens < 1)
-		return 0;
-	s->tokens -= 1;
-	return 1;
+	return bucket_take(s, now, p->rate, p->burst);
 }
 
 /* Before net-snmp decodes anything: the allow-list, then the sender's rate. */

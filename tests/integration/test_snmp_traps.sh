@@ -6,7 +6,8 @@
 # the "link-down" event rule once with the interface's name, and a linkUp of
 # the same interface resolves it. The device is polled by an snmp section
 # too: its pages name it as that section does ("core-sw"), not by address. A trap from 127.0.0.2, not in `hosts`, is
-# refused with a line naming it; garbage is a line naming its sender.
+# refused with a line naming it; garbage is a line naming its sender. A
+# flood from 800 allowed addresses gets no fresh burst per address.
 set -eu
 . "$(dirname "$0")/lib.sh"
 SLOW=$([ -n "${VAKT_VALGRIND:-}" ] && echo 3 || echo 1)
@@ -218,6 +219,42 @@ done
 log_has "$W/agent.log" "trap listener \"slowtraps\" (127.0.0.1:$slow_port): 127.0.0.1:"
 [ "$(grep -c "sends more than 1 traps a second (burst 2): the excess is dropped" "$W/agent.log")" = 1 ] ||
 	fail "the excess is not logged exactly once"
+
+log "800 allowed senders, 2 traps each, to slowtraps: 256 have a burst of their own, the rest share one"
+slow_rrd=$(find "$W/rrd/rissa" -name slowtraps.rrd | head -n 1)
+[ -n "$slow_rrd" ] || { find "$W/rrd"; fail "no file for the slowtraps listener"; }
+# slow_accepted: the traps slowtraps let through since it started, as stored
+slow_accepted() { rrd_flush "$W"; rrd_last "$slow_rrd" traps; }
+before=$(slow_accepted)
+elapsed=$(python3 -c "
+import socket, time
+def tlv(t, v): return bytes([t, len(v)]) + v
+vbs = tlv(0x30, tlv(0x30, tlv(0x06, bytes.fromhex('2b06010201010300')) + tlv(0x43, b'\x01')) +
+      tlv(0x30, tlv(0x06, bytes.fromhex('2b060106030101040100')) + tlv(0x06, bytes.fromhex('2b06010401868d1f0009'))))
+pdu = tlv(0xa7, tlv(0x02, b'\x01') + tlv(0x02, b'\x00') + tlv(0x02, b'\x00') + vbs)
+msg = tlv(0x30, tlv(0x02, b'\x01') + tlv(0x04, b'any') + pdu)
+t0 = time.monotonic()
+for i in range(800):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(('127.0.%d.%d' % (1 + i // 250, 1 + i % 250), 0))
+    for _ in range(2):
+        s.sendto(msg, ('127.0.0.1', $slow_port))
+    s.close()
+    time.sleep(0.001)
+print(int(time.monotonic() - t0) + 1)
+")
+got_first_bursts() { [ "$(slow_accepted)" -ge $((before + 512)) ]; }
+wait_for $((10 * SLOW)) got_first_bursts ||
+	{ show; fail "the 256 senders the listener tracks did not get their bursts (before $before, now $(slow_accepted))"; }
+# the runs after the flood bring no more
+sleep 2
+accepted=$(( $(slow_accepted) - before ))
+# 257 buckets of burst 2, refilling at 1/s while the senders sent; a fresh
+# burst for every address would have let all 1,600 through
+bound=$(( 257 * 2 + 257 * elapsed ))
+log "slowtraps let $accepted of 1600 traps through in $elapsed s (at most $bound)"
+[ "$accepted" -le "$bound" ] ||
+	fail "a flood from 800 addresses got $accepted traps through, more than 257 senders' rate and burst ($bound)"
 sleep 1
 [ "$(pages firing)" = 5 ] && [ "$(pages resolved)" = 1 ] ||
 	{ show; fail "expected 5 pages and 1 recovery, got $(pages firing) and $(pages resolved)"; }
