@@ -30,10 +30,52 @@ int decode_name_ok(const char *n, int may_be_empty)
 }
 
 /*
+ * The length of the well-formed UTF-8 character at p (RFC 3629: no overlong
+ * form, no surrogate, nothing above U+10FFFF), or 0 when p starts none. Reads
+ * no byte past the string's NUL.
+ */
+static size_t utf8_char_len(const unsigned char *p)
+{
+	unsigned c = p[0], lo = 0x80, hi = 0xbf;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		lo = c == 0xe0 ? 0xa0 : lo;
+		hi = c == 0xed ? 0x9f : hi;
+		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3 : 0;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		lo = c == 0xf0 ? 0x90 : lo;
+		hi = c == 0xf4 ? 0x8f : hi;
+		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80
+			   ? 4
+			   : 0;
+	}
+	return 0;
+}
+
+void decode_utf8_clean(char *t)
+{
+	for (unsigned char *p = (unsigned char *)t; *p;) {
+		size_t n = utf8_char_len(p);
+
+		if (n == 0)
+			*p++ = '?';
+		else
+			p += n;
+	}
+}
+
+/*
  * Makes text from the wire that is only shown to people (a reason, a
- * software name) safe for a log line or a page: control characters become
- * '?', so a peer cannot start a line of its own, and it is cut at max bytes
- * on a character boundary.
+ * software name, a trap's text) safe for a log line or a page: control
+ * characters become '?', so a peer cannot start a line of its own, as does
+ * each byte that is not part of a well-formed UTF-8 character (a device's
+ * Latin-1 ifAlias, a cut sequence), so that a page or a JSON answer holds
+ * text; and it is cut at max bytes on a character boundary.
  */
 void decode_text_clean(char *t, size_t max)
 {
@@ -45,6 +87,7 @@ void decode_text_clean(char *t, size_t max)
 			n--; /* not inside a UTF-8 sequence */
 		t[n] = '\0';
 	}
+	decode_utf8_clean(t);
 	for (unsigned char *p = (unsigned char *)t; *p; p++)
 		if (*p < 0x20 || *p == 0x7f)
 			*p = '?';
@@ -262,6 +305,9 @@ void decode_events(Vakt__Batch *pb, int64_t now_ms, unsigned max_clock_skew, str
 			continue;
 		decode_text_clean(x->text, EVENT_TEXT_MAX);
 		decode_text_clean(x->source, SAMPLE_NAME_MAX);
+		/* shown in the page too: "linkDown on sw1 interface Gi0/3" */
+		decode_utf8_clean(x->host);
+		decode_utf8_clean(x->instance);
 		y->host = x->host;
 		y->check = x->check;
 		y->instance = x->instance;

@@ -48,8 +48,13 @@ static inline size_t decode_series_bytes(uint32_t max_ids)
 
 /* 1 when `n` may name a site, agent, host, check or metric ("" too if may_be_empty). */
 int decode_name_ok(const char *n, int may_be_empty);
-/* Makes `t` safe for a log line: at most `max` bytes, control characters as '?'. */
+/*
+ * Makes `t` safe for a log line or a page: at most `max` bytes, control
+ * characters and bytes outside well-formed UTF-8 as '?'.
+ */
 void decode_text_clean(char *t, size_t max);
+/* Each byte of `t` outside a well-formed UTF-8 character becomes '?'. */
+void decode_utf8_clean(char *t);
 
 struct decode_stats {
 	const char *fatal; /* when decode_batch returns NULL: why the session must end */
@@ -79,7 +84,8 @@ struct sample_batch *decode_batch(Vakt__Batch *pb, struct series_rx *rx, const c
 
 /*
  * The valid events of `pb` in a calloc'd array *ev (*nev of them; their names
- * point into `pb`, whose texts are cleaned in place: free *ev before `pb`).
+ * point into `pb`, whose texts, hosts and instances are cleaned in place
+ * (decode_text_clean, decode_utf8_clean): free *ev before `pb`).
  * Invalid and too-far-ahead ones are skipped and counted in `st` (which is
  * not cleared). Call after decode_batch accepted the batch.
  */

@@ -7,7 +7,8 @@
 # the same interface resolves it. The device is polled by an snmp section
 # too: its pages name it as that section does ("core-sw"), not by address. A trap from 127.0.0.2, not in `hosts`, is
 # refused with a line naming it; garbage is a line naming its sender. A
-# flood from 800 allowed addresses gets no fresh burst per address.
+# flood from 800 allowed addresses gets no fresh burst per address. An
+# ifName and ifAlias that are not UTF-8 reach the page as '?'.
 set -eu
 . "$(dirname "$0")/lib.sh"
 SLOW=$([ -n "${VAKT_VALGRIND:-}" ] && echo 3 || echo 1)
@@ -152,6 +153,16 @@ wait_for $((10 * SLOW)) pages_are "firing link-down" 4 || { show; fail "no page 
 grep -q "^firing link-down rissa core-sw traps | linkDown on core-sw interface 6 (trap 1.3.6.1.6.3.1.1.5.3 from 127.0.0.1:[0-9]*): agent-addr=127.0.0.1 ifIndex.6=6 ifOperStatus.6=2$" "$W/pages.log" ||
 	{ show; fail "the v1 trap's page does not name ifIndex 6"; }
 
+log "v2c linkDown of a port whose ifName and ifAlias are not UTF-8 (Gi0/ and 0xff, Latin-1 kjøkken)"
+MIBS= snmptrap "${v2c[@]}" "127.0.0.1:$trap_port" '' 1.3.6.1.6.3.1.1.5.3 1.3.6.1.2.1.2.2.1.1.7 i 7 \
+	1.3.6.1.2.1.31.1.1.1.1.7 x 4769302fff 1.3.6.1.2.1.31.1.1.1.18.7 x 6b6af86b6b656e
+wait_for $((10 * SLOW)) pages_are "firing link-down" 5 || { show; fail "no page for the linkDown of a port named outside UTF-8"; }
+grep -qF 'linkDown on core-sw interface Gi0/? (trap 1.3.6.1.6.3.1.1.5.3 from 127.0.0.1:' "$W/pages.log" &&
+	grep -qF 'ifName.7="Gi0/?" ifAlias.7="kj?kken"' "$W/pages.log" ||
+	{ show; fail "the page does not show the bytes outside UTF-8 as '?'"; }
+! LC_ALL=C grep -q "$(printf '[\200-\377]')" <(grep "Gi0/?" "$W/pages.log") ||
+	{ show; fail "bytes outside UTF-8 reached the page"; }
+
 log "v3 inform (the sender discovers the listener's engine ID): coldStart"
 MIBS= snmpinform "${v3[@]}" -t 1 -r 2 "127.0.0.1:$trap_port" '' 1.3.6.1.6.3.1.1.5.1 ||
 	{ show; fail "the v3 inform got no answer"; }
@@ -256,8 +267,8 @@ log "slowtraps let $accepted of 1600 traps through in $elapsed s (at most $bound
 [ "$accepted" -le "$bound" ] ||
 	fail "a flood from 800 addresses got $accepted traps through, more than 257 senders' rate and burst ($bound)"
 sleep 1
-[ "$(pages firing)" = 5 ] && [ "$(pages resolved)" = 1 ] ||
-	{ show; fail "expected 5 pages and 1 recovery, got $(pages firing) and $(pages resolved)"; }
+[ "$(pages firing)" = 6 ] && [ "$(pages resolved)" = 1 ] ||
+	{ show; fail "expected 6 pages and 1 recovery, got $(pages firing) and $(pages resolved)"; }
 grep -q "trap-auth-secret\|trap-priv-secret\|wrong-auth-secret\|twin-auth-secret\|twin-priv-secret" "$W/agent.log" "$W/collector.log" &&
 	fail "a v3 password reached a log"
 kill -0 "$PID_agent" 2>/dev/null || fail "the agent died"
