@@ -53,8 +53,8 @@ static void csnmp_succeed(struct csnmp_priv *p)
 		  mono_now_ms() - p->start_ms, p->nreq);
 	/* the device answered: values it lacks make the run partial, not failed */
 	if (p->unknown > 0)
-		csnmp_reason(p, "partial: %u of %u values unknown on %s, e.g. %s: %s", p->unknown,
-			     p->nvalues, p->shown, p->miss_oid, p->miss_why);
+		csnmp_reason(p, "partial: %u of %u values unknown on %s, e.g. %s", p->unknown,
+			     p->nvalues, p->shown, p->missing ? p->missing : "?");
 	else
 		p->reason[0] = '\0';
 	p->phase = CSNMP_PHASE_IDLE;
@@ -72,8 +72,7 @@ static void csnmp_begin(struct csnmp_priv *p)
 	p->rebooted = 0;
 	p->values_asked = 0;
 	p->walk_pending = 0;
-	p->miss_oid[0] = '\0';
-	p->miss_why[0] = '\0';
+	csnmp_missing_clear(p);
 	p->start_ms = mono_now_ms();
 	if (p->sessp == NULL) {
 		csnmp_fail(p, OUTCOME_ERROR, "no SNMP session to %s", p->shown);
@@ -266,7 +265,8 @@ static void csnmp_resolved(const struct sockaddr *sa, socklen_t salen, const cha
 		xasprintf(&p->peername, "udp6:[%s]:%u", addr, p->port);
 	else
 		xasprintf(&p->peername, "udp:%s:%u", addr, p->port);
-	snprintf(p->shown, sizeof(p->shown), "%s (%s)", p->target, addr);
+	free(p->shown);
+	xasprintf(&p->shown, "%s (%s)", p->target, addr);
 	log_debug("snmp \"%s\": %s is %s", c->name, p->host, p->peername);
 	if (csnmp_session_open(p) < 0) {
 		/* try the name again at the next run */

@@ -107,14 +107,15 @@ struct csnmp_table {
 	unsigned errors;   /* columns ended by an error-status */
 	int cut;           /* stopped early: rows may be missing */
 	int done;
-	/* progress */
+	/* progress: st has ncols entries, made by csnmp_table_begin and freed
+	 * with the rows, so a device between walks keeps none */
 	struct csnmp_col_state {
-		oid cur[MAX_OID_LEN];
-		size_t curlen;
-		int done;
+		oid idx[CSNMP_IDX_MAX]; /* the last row it gave; idxlen 0: none yet */
+		unsigned char idxlen;
+		unsigned char done;
 		long err; /* error-status that ended it; 0 */
 	} * st;
-	size_t sent[CSNMP_WALK_COLS_MAX];
+	unsigned char sent[CSNMP_WALK_COLS_MAX]; /* columns of the last request, in order */
 	size_t nsent;
 	unsigned reps;
 	int one_by_one;
@@ -137,16 +138,16 @@ struct csnmp_item {
 	enum csnmp_item_state state;
 };
 
-/* The columns read per port each run (snmp_if.c). */
+/*
+ * The columns read per port each run (snmp_if.c). The 64-bit ones come
+ * last, so that an SNMPv1 walk (which cannot carry Counter64) is the first
+ * CSNMP_NVCOLS_V1 of the same list.
+ */
 enum csnmp_vcol {
 	CSNMP_V_ADMIN,
 	CSNMP_V_OPER,
 	CSNMP_V_SPEED,
 	CSNMP_V_HIGHSPEED,
-	CSNMP_V_HC_IN,
-	CSNMP_V_HC_OUT,
-	CSNMP_V_HC_IN_UCAST,
-	CSNMP_V_HC_OUT_UCAST,
 	CSNMP_V_IN,
 	CSNMP_V_OUT,
 	CSNMP_V_IN_UCAST,
@@ -156,7 +157,12 @@ enum csnmp_vcol {
 	CSNMP_V_OUT_DISCARDS,
 	CSNMP_V_OUT_ERRORS,
 	CSNMP_V_DISCONTINUITY,
-	CSNMP_NVCOLS
+	CSNMP_V_HC_IN,
+	CSNMP_V_HC_OUT,
+	CSNMP_V_HC_IN_UCAST,
+	CSNMP_V_HC_OUT_UCAST,
+	CSNMP_NVCOLS,
+	CSNMP_NVCOLS_V1 = CSNMP_V_HC_IN
 };
 
 /* The counters stored per port: each from a 64-bit column, else a 32-bit one. */
@@ -230,10 +236,10 @@ enum csnmp_got {
 
 struct csnmp_priv {
 	struct check *c;
-	char *addr;       /* as configured, for messages */
-	char target[300]; /* "host:port" / "[v6]:port", for reasons */
+	char *addr;   /* as configured, for messages */
+	char *target; /* "host:port" / "[v6]:port", for reasons */
 	/* the device as a reason names it: with the address a name resolved to */
-	char shown[300 + INET6_ADDRSTRLEN + 3];
+	char *shown;
 	char *host; /* the host part of addr: a name is resolved through evdns */
 	unsigned port;
 	char *peername;     /* "udp:host:port" / "udp6:[addr]:port"; NULL until resolved */
@@ -279,9 +285,7 @@ struct csnmp_priv {
 
 	/* the interface table and the ports chosen from it */
 	struct csnmp_table iftable;
-	struct csnmp_table ifvalues;          /* the port columns, when walked */
-	struct csnmp_col vcols[CSNMP_NVCOLS]; /* the columns it walks (v1: no Counter64) */
-	int vmap[CSNMP_NVCOLS];               /* enum csnmp_vcol of each */
+	struct csnmp_table ifvalues; /* the port columns, when walked */
 	struct csnmp_port *ports;
 	size_t nports;
 	/* the ports' answers, from csnmp_if_values_begin to the end of the run:
@@ -293,12 +297,11 @@ struct csnmp_priv {
 	/* the GET phase */
 	struct csnmp_item *items;
 	size_t nitems, capitems;
-	size_t sent[CSNMP_VB_MAX];
+	uint32_t sent[CSNMP_VB_MAX]; /* items of the GET in flight */
 	size_t nsent;
 	size_t max_vb;   /* varbinds per GET: halved on tooBig */
 	size_t vb_limit; /* of the next GET: halved to find a varbind an error does not name */
-	char miss_oid[CSNMP_OID_STR];
-	char miss_why[64];
+	char *missing;   /* the run's first value unknown and why ("ifSpeed.3: noSuchInstance") */
 
 	/* kept across runs */
 	int need_table;     /* read the interface table in this run */
@@ -415,6 +418,8 @@ int csnmp_get_response(struct csnmp_priv *p, netsnmp_pdu *resp);
 void csnmp_get_scalars(struct csnmp_priv *p);
 /* Remembers the first value of the run that is missing, for the reason. */
 void csnmp_missing(struct csnmp_priv *p, const char *what, const char *why);
+/* Forgets it: at the start and the end of a run. */
+void csnmp_missing_clear(struct csnmp_priv *p);
 void csnmp_emit(struct csnmp_priv *p);
 
 /* check_snmp.c */

@@ -62,6 +62,8 @@ void csnmp_priv_free(struct csnmp_priv *p)
 	free(p->community);
 	free(p->peername);
 	free(p->host);
+	free(p->shown);
+	free(p->target);
 	free(p->addr);
 	free(p);
 }
@@ -259,9 +261,8 @@ int csnmp_parse_config(struct check *c, cfg_t *sec)
 		p->addr = xstrdup(addr);
 		p->host = xstrdup(host);
 		p->port = port;
-		snprintf(p->target, sizeof(p->target), strchr(host, ':') ? "[%s]:%u" : "%s:%u",
-			 host, port);
-		snprintf(p->shown, sizeof(p->shown), "%s", p->target);
+		xasprintf(&p->target, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
+		p->shown = xstrdup(p->target);
 		/* a name waits for the first run: net-snmp would resolve it blocking */
 		if (inet_pton(AF_INET6, host, &a6) == 1)
 			xasprintf(&p->peername, "udp6:[%s]:%u", host, port);

@@ -593,10 +593,8 @@ void csnmp_data_emit(struct csnmp_priv *p)
 	/* the run's reason counts them with the interfaces' ("partial: 2 of 60 values unknown") */
 	p->nvalues += r->nvalues;
 	p->unknown += r->unknown;
-	if (r->unknown > 0 && p->miss_oid[0] == '\0') {
-		snprintf(p->miss_oid, sizeof(p->miss_oid), "%s", r->miss_oid);
-		snprintf(p->miss_why, sizeof(p->miss_why), "%s", r->miss_why);
-	}
+	if (r->unknown > 0)
+		csnmp_missing(p, r->miss_oid, r->miss_why);
 	if (r->unknown > 0)
 		log_complain(&r->c_missing, CSNMP_MISSING_COMPLAIN_S,
 			     "snmp \"%s\": %u host, UPS or oid value(s) unknown on %s, e.g. %s: %s",

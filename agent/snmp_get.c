@@ -20,10 +20,15 @@ static const oid csnmp_uptime_oid[] = {1, 3, 6, 1, 2, 1, 1, 3, 0};
 
 void csnmp_missing(struct csnmp_priv *p, const char *what, const char *why)
 {
-	if (p->miss_oid[0] != '\0')
-		return;
-	snprintf(p->miss_oid, sizeof(p->miss_oid), "%s", what);
-	snprintf(p->miss_why, sizeof(p->miss_why), "%s", why);
+	/* made only when a value is missing: most runs have none */
+	if (p->missing == NULL)
+		xasprintf(&p->missing, "%s: %s", what, why);
+}
+
+void csnmp_missing_clear(struct csnmp_priv *p)
+{
+	free(p->missing);
+	p->missing = NULL;
 }
 
 void csnmp_get_begin(struct csnmp_priv *p)
@@ -41,7 +46,8 @@ void csnmp_get_add(struct csnmp_priv *p, const oid *name, size_t len, struct csn
 	if (len > CSNMP_COL_OID_MAX + 1)
 		fatalx("snmp: an OID of %zu sub-identifiers to GET", len);
 	if (p->nitems == p->capitems) {
-		p->capitems = p->capitems ? 2 * p->capitems : 64;
+		/* most runs GET sysUpTime alone (the ports' columns walked) */
+		p->capitems = p->capitems ? 2 * p->capitems : 4;
 		p->items = xreallocarray(p->items, p->capitems, sizeof(*p->items));
 	}
 	it = &p->items[p->nitems++];
@@ -81,7 +87,7 @@ int csnmp_get_send(struct csnmp_priv *p)
 	p->nsent = 0;
 	for (size_t i = 0; i < p->nitems && p->nsent < lim && p->nsent < CSNMP_VB_MAX; i++)
 		if (p->items[i].state == CSNMP_ITEM_PENDING)
-			p->sent[p->nsent++] = i;
+			p->sent[p->nsent++] = (uint32_t)i;
 	if (p->nsent == 0)
 		return 0;
 	pdu = csnmp_pdu_new(SNMP_MSG_GET);
@@ -212,8 +218,8 @@ void csnmp_emit(struct csnmp_priv *p)
 	csnmp_if_emit(p);
 	if (p->unknown > 0)
 		log_complain(&p->c_missing, CSNMP_MISSING_COMPLAIN_S,
-			     "snmp \"%s\": %u value(s) unknown on %s, e.g. %s: %s", p->c->name,
-			     p->unknown, p->addr, p->miss_oid, p->miss_why);
+			     "snmp \"%s\": %u value(s) unknown on %s, e.g. %s", p->c->name,
+			     p->unknown, p->addr, p->missing ? p->missing : "?");
 	else
 		log_complain_clear(&p->c_missing, "snmp \"%s\": all values available again on %s",
 				   p->c->name, p->addr);

@@ -124,6 +124,7 @@ void csnmp_run_free(struct csnmp_priv *p)
 	csnmp_if_cells_free(p);
 	csnmp_table_free(&p->iftable);
 	csnmp_table_free(&p->ifvalues);
+	csnmp_missing_clear(p);
 	free(p->items);
 	p->items = NULL;
 	p->nitems = p->capitems = 0;
@@ -390,18 +391,11 @@ int csnmp_if_values_begin(struct csnmp_priv *p)
 
 void csnmp_if_values_walk(struct csnmp_priv *p)
 {
-	size_t n = 0;
-
 	p->walk_pending = 0;
-	for (size_t k = 0; k < CSNMP_NVCOLS; k++) {
-		if (csnmp_is_c64((int)k) && p->version == SNMP_VERSION_1)
-			continue;
-		p->vcols[n] = csnmp_vcols[k];
-		p->vmap[n++] = (int)k;
-	}
 	p->phase = CSNMP_PHASE_VALUES;
-	p->ifvalues.cols = p->vcols;
-	p->ifvalues.ncols = n;
+	/* v1 walks the same columns but the 64-bit ones, which come last */
+	p->ifvalues.cols = csnmp_vcols;
+	p->ifvalues.ncols = p->version == SNMP_VERSION_1 ? CSNMP_NVCOLS_V1 : CSNMP_NVCOLS;
 	p->ifvalues.what = "interface counters";
 	csnmp_table_begin(&p->ifvalues, p);
 }
@@ -425,11 +419,11 @@ void csnmp_if_values_commit(struct csnmp_priv *p)
 			continue;
 		}
 		for (size_t k = 0; k < t->ncols; k++) {
-			struct csnmp_cell *dst = &pt->v[p->vmap[k]];
+			struct csnmp_cell *dst = &pt->v[k];
 
 			/* a complete column without this row: a GET would not find it either */
 			if (r->cells[k].type == 0 && t->st[k].err == 0 && !t->cut)
-				pt->absent |= 1u << p->vmap[k];
+				pt->absent |= 1u << k;
 			free(dst->str);
 			*dst = r->cells[k];
 			memset(&r->cells[k], 0, sizeof(r->cells[k]));

@@ -272,7 +272,10 @@ int csnmp_oids_parse(cfg_t *sec, struct csnmp_data *d)
 				   CSNMP_OIDS_MAX);
 		return -1;
 	}
-	d->oids = xcalloc(n ? n : 1, sizeof(*d->oids));
+	/* an entry is 1 kB (two OIDs of CSNMP_OID_LEN_MAX): none for a device without oids */
+	if (n == 0)
+		return 0;
+	d->oids = xcalloc(n, sizeof(*d->oids));
 	for (unsigned i = 0; i < n; i++) {
 		struct csnmp_oid_def *o = &d->oids[d->noids];
 		cfg_t *osec = cfg_getnsec(sec, "oid", i);

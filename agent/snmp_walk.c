@@ -50,14 +50,8 @@ void csnmp_table_begin(struct csnmp_table *t, const struct csnmp_priv *p)
 		fatalx("snmp: a table walk of %zu columns (at most %d)", t->ncols,
 		       CSNMP_WALK_COLS_MAX);
 	csnmp_rows_free(t);
-	if (t->st == NULL)
-		t->st = xcalloc(CSNMP_WALK_COLS_MAX, sizeof(*t->st));
-	for (size_t k = 0; k < t->ncols; k++) {
-		memcpy(t->st[k].cur, t->cols[k].base, t->cols[k].len * sizeof(oid));
-		t->st[k].curlen = t->cols[k].len;
-		t->st[k].done = 0;
-		t->st[k].err = 0;
-	}
+	free(t->st);
+	t->st = xcalloc(t->ncols ? t->ncols : 1, sizeof(*t->st));
 	if (t->max_rows == 0)
 		t->max_rows = CSNMP_WALK_ROWS_MAX;
 	t->reps = p->max_reps ? p->max_reps : CSNMP_BULK_REPS;
@@ -187,7 +181,7 @@ int csnmp_table_send(struct csnmp_priv *p, struct csnmp_table *t)
 	for (size_t k = 0; k < t->ncols; k++) {
 		if (t->st[k].done)
 			continue;
-		t->sent[t->nsent++] = k;
+		t->sent[t->nsent++] = (unsigned char)k;
 		if (t->one_by_one)
 			break;
 	}
@@ -202,8 +196,15 @@ int csnmp_table_send(struct csnmp_priv *p, struct csnmp_table *t)
 		pdu->non_repeaters = 0;
 		pdu->max_repetitions = (long)t->reps;
 	}
-	for (size_t i = 0; i < t->nsent; i++)
-		csnmp_pdu_add(pdu, t->st[t->sent[i]].cur, t->st[t->sent[i]].curlen);
+	for (size_t i = 0; i < t->nsent; i++) {
+		const struct csnmp_col *col = &t->cols[t->sent[i]];
+		const struct csnmp_col_state *st = &t->st[t->sent[i]];
+		oid name[CSNMP_COL_OID_MAX + CSNMP_IDX_MAX];
+
+		memcpy(name, col->base, col->len * sizeof(oid));
+		memcpy(name + col->len, st->idx, st->idxlen * sizeof(oid));
+		csnmp_pdu_add(pdu, name, col->len + st->idxlen);
+	}
 	t->requests++;
 	return csnmp_send(p, pdu, t->what) < 0 ? -1 : 1;
 }
@@ -302,9 +303,10 @@ int csnmp_table_response(struct csnmp_priv *p, struct csnmp_table *t, netsnmp_pd
 				progress++;
 				continue;
 			}
-			/* a broken agent could send us round in circles */
-			if (snmp_oid_compare(vb->name, vb->name_length, t->st[k].cur,
-					     t->st[k].curlen) <= 0) {
+			/* a broken agent could send us round in circles (the name is
+			 * in the column: its index decides) */
+			if (snmp_oid_compare(vb->name + col->len, vb->name_length - col->len,
+					     t->st[k].idx, t->st[k].idxlen) <= 0) {
 				csnmp_cut(
 				    p, t, "%s went back or repeated (%s)", col->name,
 				    csnmp_oid_str(got, sizeof(got), vb->name, vb->name_length));
@@ -319,8 +321,9 @@ int csnmp_table_response(struct csnmp_priv *p, struct csnmp_table *t, netsnmp_pd
 				csnmp_col_end(t, k);
 				continue;
 			}
-			memcpy(t->st[k].cur, vb->name, vb->name_length * sizeof(oid));
-			t->st[k].curlen = vb->name_length;
+			memcpy(t->st[k].idx, vb->name + col->len,
+			       (vb->name_length - col->len) * sizeof(oid));
+			t->st[k].idxlen = (unsigned char)(vb->name_length - col->len);
 			progress++;
 			row = csnmp_row_get(t, vb->name + col->len, vb->name_length - col->len);
 			if (row == NULL) {
