@@ -178,27 +178,29 @@ enum csnmp_ctr_id {
 	CSNMP_NCTRS
 };
 
-/* A counter as sent: a 32-bit one is unrolled here, so its wrap is no reset. */
-struct csnmp_ctr {
-	uint64_t last;  /* the device's raw value at the last step */
-	uint64_t sent;  /* what was sent (32-bit: unrolled) */
-	unsigned width; /* 32 or 64: of `last` */
-	int have;
-};
+/* csnmp_port.flags */
+#define CSNMP_PORT_HAVE_DISC   0x01 /* disc holds a value */
+#define CSNMP_PORT_RENUMBERED  0x02 /* its ifIndex changed (or it came back): counters unknown once */
 
-/* One polled interface (a row of ifTable), kept by name across table reads. */
+/*
+ * One polled interface (a row of ifTable), kept by name across table reads:
+ * about 90 bytes and its names, since a site has tens of thousands. Its
+ * answers of a run are p->cells[i * CSNMP_NVCOLS...] (csnmp_port_cells()),
+ * kept only while the device is polled.
+ */
 struct csnmp_port {
-	char *name;  /* ifName, else ifDescr: the series instance */
-	char *alias; /* ifAlias, for log lines; may be "" */
-	unsigned long ifindex;
-	/* this run's answers, CSNMP_NVCOLS cells in p->cells; NULL between runs */
-	struct csnmp_cell *v;
+	char *name; /* ifName, else ifDescr: the series instance; then, after
+		     * its NUL, ifAlias for log lines ("" if none): one allocation */
+	uint32_t ifindex;
 	uint32_t absent; /* bit per column the device lacks: GETs skip it until the next read */
-	struct csnmp_ctr ctr[CSNMP_NCTRS];
-	uint64_t disc; /* ifCounterDiscontinuityTime at the last step */
-	int have_disc;
-	int renumbered; /* its ifIndex changed (or it came back): counters unknown once */
-	int down;       /* the `down` gauge at the last step; -1 unknown */
+	/* each counter as last sent: a 32-bit one unrolled into 64 bits, so its wrap
+	 * is no reset; the device's last raw value is its low 32 bits (or all 64) */
+	uint64_t ctr[CSNMP_NCTRS];
+	uint32_t disc;    /* ifCounterDiscontinuityTime at the last step */
+	uint8_t ctr_have; /* bit per counter: ctr[] holds a step */
+	uint8_t ctr_32;   /* bit per counter: that step came from a 32-bit column */
+	uint8_t flags;    /* CSNMP_PORT_* */
+	int8_t down;      /* the `down` gauge at the last step; -1 unknown */
 };
 
 /* One entry of `interfaces`. */

@@ -88,22 +88,29 @@ static int csnmp_c64_of(int col)
 
 void csnmp_ports_free(struct csnmp_port *ports, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		free(ports[i].name);
-		free(ports[i].alias);
-	}
 	free(ports);
+}
+
+/* The port's ifAlias, kept after its name. */
+static const char *csnmp_port_alias(const struct csnmp_port *pt)
+{
+	return pt->name + strlen(pt->name) + 1;
+}
+
+/* The port's answers of this run, CSNMP_NVCOLS cells. */
+static struct csnmp_cell *csnmp_port_cells(struct csnmp_priv *p, const struct csnmp_port *pt)
+{
+	return &p->cells[(size_t)(pt - p->ports) * CSNMP_NVCOLS];
 }
 
 void csnmp_if_cells_free(struct csnmp_priv *p)
 {
 	if (p->cells == NULL)
 		return;
-	for (size_t i = 0; i < p->nports; i++) {
-		for (size_t k = 0; k < CSNMP_NVCOLS; k++)
-			free(p->ports[i].v[k].str);
-		p->ports[i].v = NULL;
-	}
+	for (size_t k = 0; k < p->nports * CSNMP_NVCOLS; k++)
+		free(p->cells[k].str);
 	free(p->cells);
 	p->cells = NULL;
 }
@@ -114,8 +121,6 @@ static void csnmp_if_cells_new(struct csnmp_priv *p)
 	csnmp_if_cells_free(p);
 	if (p->nports > 0)
 		p->cells = xcalloc(p->nports * CSNMP_NVCOLS, sizeof(*p->cells));
-	for (size_t i = 0; i < p->nports; i++)
-		p->ports[i].v = &p->cells[i * CSNMP_NVCOLS];
 }
 
 /* What only the run needed: the ports' answers, the walks' rows, the GET list. */
@@ -279,33 +284,42 @@ void csnmp_if_table_commit(struct csnmp_priv *p)
 			name = buf;
 		}
 		pt = &ports[n++];
-		pt->name = xstrdup(name);
-		pt->alias = xstrdup(alias ? alias : "");
-		pt->ifindex = row->idx[0];
+		alias = alias ? alias : "";
+		{
+			size_t nl = strlen(name) + 1, al = strlen(alias) + 1;
+
+			pt->name = xmalloc(nl + al);
+			memcpy(pt->name, name, nl);
+			memcpy(pt->name + nl, alias, al);
+		}
+		pt->ifindex = (uint32_t)row->idx[0];
 		pt->down = -1;
 		old = csnmp_port_find(p->ports, p->nports, pt->name);
 		if (old == NULL) {
 			if (p->table_at >= 0)
 				log_info("snmp \"%s\": polling interface %s (ifIndex %lu) on %s",
-					 p->c->name, pt->name, pt->ifindex, p->addr);
+					 p->c->name, pt->name, (unsigned long)pt->ifindex, p->addr);
 			continue;
 		}
 		memcpy(pt->ctr, old->ctr, sizeof(pt->ctr));
+		pt->ctr_have = old->ctr_have;
+		pt->ctr_32 = old->ctr_32;
 		pt->disc = old->disc;
-		pt->have_disc = old->have_disc;
+		pt->flags = old->flags;
 		pt->down = old->down;
-		pt->renumbered = old->renumbered;
 		if (old->ifindex != pt->ifindex) {
 			/* another row's counters now: the step between is unknown, not a spike */
 			log_info("snmp \"%s\": interface %s on %s moved from ifIndex %lu to %lu",
-				 p->c->name, pt->name, p->addr, old->ifindex, pt->ifindex);
-			pt->renumbered = 1;
+				 p->c->name, pt->name, p->addr, (unsigned long)old->ifindex,
+				 (unsigned long)pt->ifindex);
+			pt->flags |= CSNMP_PORT_RENUMBERED;
 		}
 	}
 	for (size_t i = 0; i < p->nports; i++)
 		if (csnmp_port_find(ports, n, p->ports[i].name) == NULL)
 			log_info("snmp \"%s\": interface %s (ifIndex %lu) is gone from %s",
-				 p->c->name, p->ports[i].name, p->ports[i].ifindex, p->addr);
+				 p->c->name, p->ports[i].name, (unsigned long)p->ports[i].ifindex,
+				 p->addr);
 	csnmp_if_cells_free(p);
 	csnmp_ports_free(p->ports, p->nports);
 	p->ports = ports;
@@ -374,6 +388,7 @@ int csnmp_if_values_begin(struct csnmp_priv *p)
 	}
 	for (size_t i = 0; i < p->nports; i++) {
 		struct csnmp_port *pt = &p->ports[i];
+		struct csnmp_cell *v = csnmp_port_cells(p, pt);
 
 		for (size_t k = 0; k < CSNMP_NVCOLS; k++) {
 			oid name[CSNMP_COL_OID_MAX + 1];
@@ -383,7 +398,7 @@ int csnmp_if_values_begin(struct csnmp_priv *p)
 				continue;
 			memcpy(name, col->base, col->len * sizeof(oid));
 			name[col->len] = pt->ifindex;
-			csnmp_get_add(p, name, col->len + 1, &pt->v[k], (int)i, (int)k);
+			csnmp_get_add(p, name, col->len + 1, &v[k], (int)i, (int)k);
 		}
 	}
 	return 0;
@@ -409,6 +424,7 @@ void csnmp_if_values_commit(struct csnmp_priv *p)
 			csnmp_missing(p, t->cols[k].name, snmp_errstring(t->st[k].err));
 	for (size_t i = 0; i < p->nports; i++) {
 		struct csnmp_port *pt = &p->ports[i];
+		struct csnmp_cell *v = csnmp_port_cells(p, pt);
 		oid idx = pt->ifindex;
 		const struct csnmp_row *r = csnmp_table_row(t, &idx, 1);
 
@@ -419,7 +435,7 @@ void csnmp_if_values_commit(struct csnmp_priv *p)
 			continue;
 		}
 		for (size_t k = 0; k < t->ncols; k++) {
-			struct csnmp_cell *dst = &pt->v[k];
+			struct csnmp_cell *dst = &v[k];
 
 			/* a complete column without this row: a GET would not find it either */
 			if (r->cells[k].type == 0 && t->st[k].err == 0 && !t->cut)
@@ -451,20 +467,21 @@ static void csnmp_emit_gauge(struct csnmp_priv *p, const struct csnmp_port *pt, 
  * ifCounterDiscontinuityTime change, a renumbering or a change of width the
  * step is unknown and the next one starts from the new value.
  */
-static void csnmp_emit_ctr(struct csnmp_priv *p, struct csnmp_port *pt, size_t i, int reset)
+static void csnmp_emit_ctr(struct csnmp_priv *p, struct csnmp_port *pt,
+			   const struct csnmp_cell *v, size_t i, int reset)
 {
 	const struct csnmp_ctr_def *d = &csnmp_ctrs[i];
-	struct csnmp_ctr *ctr = &pt->ctr[i];
+	uint64_t *sent = &pt->ctr[i];
+	uint8_t bit = (uint8_t)(1u << i);
+	int have = (pt->ctr_have & bit) != 0, was32 = (pt->ctr_32 & bit) != 0;
 	const struct csnmp_cell *cell = NULL;
-	unsigned width = 0;
-	int unk = 0;
+	int is32 = 0, unk = 0;
 
-	if (d->c64 >= 0 && pt->v[d->c64].type == ASN_COUNTER64) {
-		cell = &pt->v[d->c64];
-		width = 64;
-	} else if (pt->v[d->c32].type == ASN_COUNTER) {
-		cell = &pt->v[d->c32];
-		width = 32;
+	if (d->c64 >= 0 && v[d->c64].type == ASN_COUNTER64) {
+		cell = &v[d->c64];
+	} else if (v[d->c32].type == ASN_COUNTER) {
+		cell = &v[d->c32];
+		is32 = 1;
 	}
 	p->nvalues++;
 	if (cell == NULL) {
@@ -473,19 +490,19 @@ static void csnmp_emit_ctr(struct csnmp_priv *p, struct csnmp_port *pt, size_t i
 		check_emit_as(p->c, "if", pt->name, d->metric, SAMPLE_DERIVE, 0.0, 0, 1);
 		return;
 	}
-	if (!ctr->have || reset || ctr->width != width) {
-		unk = ctr->have && (reset || ctr->width != width);
-		ctr->sent = cell->v;
-	} else if (width == 32) {
-		ctr->sent += (uint32_t)(cell->v - ctr->last);
+	if (!have || reset || was32 != is32) {
+		unk = have && (reset || was32 != is32);
+		*sent = cell->v;
+	} else if (is32) {
+		/* the last raw value is the low half of what was sent: a wrap
+		 * between steps is no decrease */
+		*sent += (uint32_t)(cell->v - (uint32_t)*sent);
 	} else {
-		ctr->sent = cell->v;
+		*sent = cell->v;
 	}
-	ctr->last = cell->v;
-	ctr->width = width;
-	ctr->have = 1;
-	check_emit_as(p->c, "if", pt->name, d->metric, SAMPLE_DERIVE, 0.0, unk ? 0 : ctr->sent,
-		      unk);
+	pt->ctr_have |= bit;
+	pt->ctr_32 = (uint8_t)(is32 ? pt->ctr_32 | bit : pt->ctr_32 & ~bit);
+	check_emit_as(p->c, "if", pt->name, d->metric, SAMPLE_DERIVE, 0.0, unk ? 0 : *sent, unk);
 }
 
 static const char *csnmp_oper_str(uint64_t v)
@@ -498,27 +515,29 @@ static const char *csnmp_oper_str(uint64_t v)
 
 static void csnmp_port_emit(struct csnmp_priv *p, struct csnmp_port *pt)
 {
-	const struct csnmp_cell *adm = &pt->v[CSNMP_V_ADMIN], *op = &pt->v[CSNMP_V_OPER];
-	const struct csnmp_cell *sp = &pt->v[CSNMP_V_SPEED], *hs = &pt->v[CSNMP_V_HIGHSPEED];
-	const struct csnmp_cell *dc = &pt->v[CSNMP_V_DISCONTINUITY];
+	const struct csnmp_cell *v = csnmp_port_cells(p, pt);
+	const struct csnmp_cell *adm = &v[CSNMP_V_ADMIN], *op = &v[CSNMP_V_OPER];
+	const struct csnmp_cell *sp = &v[CSNMP_V_SPEED], *hs = &v[CSNMP_V_HIGHSPEED];
+	const struct csnmp_cell *dc = &v[CSNMP_V_DISCONTINUITY];
+	const char *alias = csnmp_port_alias(pt);
 	int have_st = adm->type == ASN_INTEGER && op->type == ASN_INTEGER, reset, down = -1;
 	double speed = 0.0;
 	int speed_unk = 0;
 
-	reset = p->rebooted || pt->renumbered;
+	reset = p->rebooted || (pt->flags & CSNMP_PORT_RENUMBERED);
 	if (dc->type == ASN_TIMETICKS) {
-		if (pt->have_disc && dc->v != pt->disc) {
+		if ((pt->flags & CSNMP_PORT_HAVE_DISC) && dc->v != pt->disc) {
 			log_info("snmp \"%s\": counters of %s on %s were reset "
 				 "(ifCounterDiscontinuityTime)",
 				 p->c->name, pt->name, p->addr);
 			reset = 1;
 		}
-		pt->disc = dc->v;
-		pt->have_disc = 1;
+		pt->disc = (uint32_t)dc->v;
+		pt->flags |= CSNMP_PORT_HAVE_DISC;
 	}
 	for (size_t i = 0; i < CSNMP_NCTRS; i++)
-		csnmp_emit_ctr(p, pt, i, reset);
-	pt->renumbered = 0;
+		csnmp_emit_ctr(p, pt, v, i, reset);
+	pt->flags &= (uint8_t)~CSNMP_PORT_RENUMBERED;
 
 	csnmp_emit_gauge(p, pt, "admin_status", (double)(int64_t)adm->v, adm->type != ASN_INTEGER);
 	csnmp_emit_gauge(p, pt, "oper_status", (double)(int64_t)op->v, op->type != ASN_INTEGER);
@@ -539,15 +558,15 @@ static void csnmp_port_emit(struct csnmp_priv *p, struct csnmp_port *pt)
 	if (down >= 0 && pt->down >= 0 && down != pt->down) {
 		if (down)
 			log_info("snmp \"%s\": interface %s%s%s%s on %s is down (ifOperStatus %s)",
-				 p->c->name, pt->name, pt->alias[0] ? " (\"" : "", pt->alias,
-				 pt->alias[0] ? "\")" : "", p->addr, csnmp_oper_str(op->v));
+				 p->c->name, pt->name, alias[0] ? " (\"" : "", alias,
+				 alias[0] ? "\")" : "", p->addr, csnmp_oper_str(op->v));
 		else
 			log_info("snmp \"%s\": interface %s%s%s%s on %s is up again", p->c->name,
-				 pt->name, pt->alias[0] ? " (\"" : "", pt->alias,
-				 pt->alias[0] ? "\")" : "", p->addr);
+				 pt->name, alias[0] ? " (\"" : "", alias,
+				 alias[0] ? "\")" : "", p->addr);
 	}
 	if (down >= 0)
-		pt->down = down;
+		pt->down = (int8_t)down;
 }
 
 void csnmp_if_emit(struct csnmp_priv *p)
