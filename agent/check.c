@@ -22,6 +22,7 @@ extern const struct check_kind check_kind_pcap;
 extern const struct check_kind check_kind_snmp;
 extern const struct check_kind check_kind_tcp;
 extern const struct check_kind check_kind_http;
+extern const struct check_kind check_kind_tls;
 extern const struct check_kind check_kind_trap;
 
 /* Adding a check kind: one file, one line here. */
@@ -32,6 +33,7 @@ const struct check_kind *const check_kinds[] = {
     &check_kind_pcap,
     &check_kind_tcp,
     &check_kind_http,
+    &check_kind_tls,
     &check_kind_trap,
     NULL,
 };

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "resolve.h"
 #include "timeutil.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 /* A body is matched within its first MiB; the rest is read and discarded. */
@@ -489,48 +490,6 @@ static void peer_text(struct http_probe *p, char *out, size_t len)
 		 port);
 }
 
-/* Seconds from now until the certificate's notAfter; NAN without one. */
-static double cert_days_left(const struct http_probe *p)
-{
-	struct tm tm;
-
-	if (p->leaf == NULL || ASN1_TIME_to_tm(X509_get0_notAfter(p->leaf), &tm) != 1)
-		return NAN;
-	return ((double)timegm(&tm) - (double)wall_now_ms() / 1000.0) / 86400.0;
-}
-
-/* Whether the certificate names the URL's host (a name or an address). */
-static int cert_names_host(const struct http_probe *p)
-{
-	if (p->leaf == NULL)
-		return 0;
-	if (p->numeric)
-		return X509_check_ip_asc(p->leaf, p->host, 0) == 1;
-	return X509_check_host(p->leaf, p->host, 0, 0, NULL) == 1;
-}
-
-/* Why the certificate fails, in words; "" when it is good. */
-static void cert_problem(const struct http_probe *p, double days, char *out, size_t len)
-{
-	out[0] = '\0';
-	if (p->leaf == NULL) {
-		snprintf(out, len, "no certificate");
-	} else if (p->verify_err == X509_V_ERR_CERT_HAS_EXPIRED && !isnan(days)) {
-		long ago = (long)(-days + 0.5);
-
-		if (ago >= 1)
-			snprintf(out, len, "certificate expired %ld day%s ago", ago,
-				 ago == 1 ? "" : "s");
-		else
-			snprintf(out, len, "certificate expired today");
-	} else if (p->verify_err != 0) {
-		snprintf(out, len, "certificate not trusted: %s",
-			 X509_verify_cert_error_string(p->verify_err));
-	} else if (!cert_names_host(p)) {
-		snprintf(out, len, "certificate not valid for %s", p->host);
-	}
-}
-
 /* Whether the body holds what it must; 1 when nothing is asked. */
 static int body_matches(struct http_probe *p)
 {
@@ -622,8 +581,9 @@ static void http_finish(struct check *c, CURLcode rc)
 	check_emit(c, "", "size", SAMPLE_GAUGE, (double)size, 0, first <= 0);
 	check_emit(c, "", "redirects", SAMPLE_GAUGE, (double)redirects, 0, 0);
 	if (p->https) {
-		days = cert_days_left(p);
-		cert_problem(p, days, cert, sizeof(cert));
+		days = tls_cert_days_left(p->leaf, wall_now_ms());
+		tls_cert_problem(p->leaf, p->verify_err, p->host, p->numeric, days, cert,
+				 sizeof(cert));
 		cert_ok = cert[0] == '\0';
 		check_emit(c, "", "cert_days_left", SAMPLE_GAUGE, isnan(days) ? 0 : days, 0,
 			   isnan(days));

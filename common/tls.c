@@ -6,13 +6,16 @@
 #include "tls.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 /* OpenSSL's last queued reason, or `dflt` when it queued none. */
 static const char *ssl_reason(const char *dflt)
@@ -222,6 +225,46 @@ int tls_peer_names(SSL *ssl, char *cn, size_t cnlen, char *subject, size_t suble
 
 	X509_free(x);
 	return r;
+}
+
+double tls_cert_days_left(X509 *x, long long now_ms)
+{
+	struct tm tm;
+
+	if (x == NULL || ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1)
+		return NAN;
+	return ((double)timegm(&tm) - (double)now_ms / 1000.0) / 86400.0;
+}
+
+int tls_cert_names_host(X509 *x, const char *host, int numeric)
+{
+	if (x == NULL)
+		return 0;
+	if (numeric)
+		return X509_check_ip_asc(x, host, 0) == 1;
+	return X509_check_host(x, host, 0, 0, NULL) == 1;
+}
+
+void tls_cert_problem(X509 *leaf, int verify_err, const char *host, int numeric, double days,
+		      char *out, size_t len)
+{
+	out[0] = '\0';
+	if (leaf == NULL) {
+		snprintf(out, len, "no certificate");
+	} else if (verify_err == X509_V_ERR_CERT_HAS_EXPIRED && !isnan(days)) {
+		long ago = (long)(-days + 0.5);
+
+		if (ago >= 1)
+			snprintf(out, len, "certificate expired %ld day%s ago", ago,
+				 ago == 1 ? "" : "s");
+		else
+			snprintf(out, len, "certificate expired today");
+	} else if (verify_err != 0) {
+		snprintf(out, len, "certificate not trusted: %s",
+			 X509_verify_cert_error_string(verify_err));
+	} else if (!tls_cert_names_host(leaf, host, numeric)) {
+		snprintf(out, len, "certificate not valid for %s", host);
+	}
 }
 
 int tls_looks_like_record(const unsigned char *p, size_t n)

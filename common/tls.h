@@ -50,6 +50,20 @@ int tls_peer_names(SSL *ssl, char *cn, size_t cnlen, char *subject, size_t suble
 /* The same for any certificate (NULL: -1). */
 int tls_cert_names(X509 *x, char *cn, size_t cnlen, char *subject, size_t sublen);
 
+/*
+ * A probed server's certificate, judged alike by every probe that sees one
+ * (http, tls): days from now_ms (wall clock, ms) until its notAfter, with
+ * fractions and negative once expired (NAN without a certificate); whether
+ * it names `host` (an address when `numeric`); and why it fails in words —
+ * "certificate expired 3 days ago", "certificate not trusted: <OpenSSL's
+ * reason for verify_err>", "certificate not valid for <host>", "no
+ * certificate" — or "" when it is good.
+ */
+double tls_cert_days_left(X509 *x, long long now_ms);
+int tls_cert_names_host(X509 *x, const char *host, int numeric);
+void tls_cert_problem(X509 *leaf, int verify_err, const char *host, int numeric, double days,
+		      char *out, size_t len);
+
 /* 1 when `p` starts like a TLS record (a ClientHello or an alert). */
 int tls_looks_like_record(const unsigned char *p, size_t n);
 
