@@ -241,8 +241,9 @@ static int capture_open(struct check *c, char *why, size_t len)
 	rc = pcap_activate(p->pc);
 	if (rc < 0) {
 		/* libpcap's own text when it has one: it names the cause more exactly */
-		snprintf(why, len, "cannot capture on %s: %s", p->iface,
-			 pcap_geterr(p->pc)[0] ? pcap_geterr(p->pc) : pcap_statustostr(rc));
+		snprintf(why, len, "cannot capture on %s: %s%s", p->iface,
+			 pcap_geterr(p->pc)[0] ? pcap_geterr(p->pc) : pcap_statustostr(rc),
+			 rc == PCAP_ERROR_PERM_DENIED ? " (capturing needs CAP_NET_RAW)" : "");
 		goto fail;
 	}
 	if (rc > 0)

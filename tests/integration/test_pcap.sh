@@ -45,6 +45,7 @@ pcap_start '  filter = "not udp port 7777"
   top_talkers = 3'
 wait_for $((10 * SLOW)) bash -c "exec 3<>/dev/tcp/10.78.0.2/80" || { show; fail "the web server did not listen"; }
 
+t0=$(( $(date +%s) - 2 ))
 log "sending: HTTP 2,000,000 bytes; UDP 300 x 1000 (IPv4), 100 x 500 (IPv6), 50 x 1000 filtered out; 5 ICMP echoes of 1000"
 curl -sf -o "$W/got" http://10.78.0.2/big || fail "the download failed"
 [ "$(stat -c %s "$W/got")" = 2000000 ] || fail "the download is short"
@@ -86,7 +87,7 @@ port80=$(value lan-port-80 bytes)
 is lan-tcp handshakes 2 || fail "TCP: $(value lan-tcp handshakes) handshakes, 2 made"
 # the handshake's round trip, timed between SYN and the ACK of the SYN/ACK
 ds_values() {
-	rrdtool fetch "$D/$1.rrd" MAX -s -60 -r 1 | awk -v ds="$2" '
+	rrdtool fetch "$D/$1.rrd" MAX -s "$t0" -r 1 | awk -v ds="$2" '
 		NR == 1 { for (i = 1; i <= NF; i++) if ($i == ds) c = i + 1; next }
 		/:/ && $c != "-nan" { print $c + 0 }'
 }
@@ -114,7 +115,7 @@ is lan-tcp handshakes 2 || fail "the connection whose SYN/ACKs were dropped coun
 # the top talker: the web server. Ranks have series (top-1, top-2, ...), bytes
 # per interval; who holds a rank is in the Result's reason (the agent's log).
 rank_max() {
-	rrdtool fetch "$D/lan-top-$1.rrd" MAX -s -60 -r 1 | awk '
+	rrdtool fetch "$D/lan-top-$1.rrd" MAX -s "$t0" -r 1 | awk '
 		NR == 1 { for (i = 1; i <= NF; i++) if ($i == "bytes") c = i + 1; next }
 		/:/ && $c != "-nan" && $c + 0 > m { m = $c + 0 }
 		END { printf "%d\n", m }'
