@@ -9,8 +9,10 @@
 # Usage: bench/snmp.sh [build-dir]
 #   DEVICES=200 INTERVAL=60 CYCLES=4 BIG_DEVICES=1000 BIG_CYCLES=2 CG_DEVICES=20 CG_CYCLES=2
 #   IFACES=all|list (how the agent's sections name the ports); DEVICES=0,
-#   BIG_DEVICES=0 or CG_DEVICES=0 skips that part; SNMP_OUT=FILE writes the
-#   section there instead; KEEP=1 keeps the work directory (configs, logs, counts).
+#   BIG_DEVICES=0 or CG_DEVICES=0 skips that part; ALONE=1 runs the agent alone
+#   only, at DEVICES and at BIG_DEVICES, and rewrites only the section's "vakt
+#   alone" table (the peers' figures stay); SNMP_OUT=FILE writes the section there
+#   instead; KEEP=1 keeps the work directory (configs, logs, counts).
 set -eu
 
 BUILD=${1:-build}
@@ -25,6 +27,7 @@ CG_DEVICES=${CG_DEVICES:-20}
 CG_CYCLES=${CG_CYCLES:-3}
 CG_INTERVAL=${CG_INTERVAL:-10}
 IFACES=${IFACES:-all}
+ALONE=${ALONE:-0}
 SNMP_PORT=${SNMP_PORT:-16161}
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -288,11 +291,11 @@ start_exporter() { # start_exporter N DIR
 # counts again; then writes one line per process to OUT: name, CPU ticks
 # spent in between (user + system, all threads), VmRSS and VmHWM in kB
 measure() {
-	mout=$1 n=$2
+	mout=$1 mcycles=$2
 	shift 2
 	for np in "$@"; do echo "${np%%=*} ${np#*=} $(cpu_ticks "${np#*=}")"; done >"$mout.start"
 	for p in $resettable; do kill -USR2 "$p"; done
-	sleep $((n * INTERVAL))
+	sleep $((mcycles * INTERVAL))
 	while read -r name p t0; do
 		alive "$p" "$name" /dev/null
 		echo "$name $(($(cpu_ticks "$p") - t0)) $(status_kb "$p" VmRSS) $(status_kb "$p" VmHWM)"
@@ -356,7 +359,7 @@ collect() {
 
 # ---- 1. the three pollers side by side ----
 : >"$work/side.jsonl"
-if [ "$DEVICES" -gt 0 ]; then
+if [ "$DEVICES" -gt 0 ] && [ "$ALONE" != 1 ]; then
 	echo "snmp.sh: $DEVICES devices x $PORTS ports, interval $INTERVAL s, $CYCLES intervals measured after one to settle: vakt, collectd and snmp_exporter side by side"
 	mkdir -p "$work/side"
 	standins=""
@@ -407,8 +410,13 @@ alone() {
 	cat "$work/$aname.jsonl"
 }
 
-# ---- 2. the agent alone, bigger ----
+# ---- 2. the agent alone, bigger (ALONE=1: first alone at DEVICES too) ----
 : >"$work/big.jsonl"
+if [ "$ALONE" = 1 ] && [ "$DEVICES" -gt 0 ]; then
+	echo "snmp.sh: vakt alone: $DEVICES devices x $PORTS ports, $CYCLES intervals measured after one to settle"
+	alone small "$DEVICES" "$CYCLES" $((INTERVAL + 5))
+	cp "$work/small.jsonl" "$work/side.jsonl"
+fi
 if [ "$BIG_DEVICES" -gt 0 ]; then
 	echo "snmp.sh: vakt alone: $BIG_DEVICES devices x $PORTS ports, $BIG_CYCLES intervals measured after one to settle"
 	alone big "$BIG_DEVICES" "$BIG_CYCLES" $((INTERVAL + 5))
@@ -416,7 +424,7 @@ fi
 
 # ---- 3. the agent under callgrind: instructions per value ----
 : >"$work/cg.jsonl"
-if [ "$CG_DEVICES" -gt 0 ] && command -v valgrind >/dev/null 2>&1; then
+if [ "$CG_DEVICES" -gt 0 ] && [ "$ALONE" != 1 ] && command -v valgrind >/dev/null 2>&1; then
 	INTERVAL=$CG_INTERVAL
 	echo "snmp.sh: vakt under callgrind: $CG_DEVICES devices, interval $INTERVAL s, $CG_CYCLES intervals counted"
 	alone cg "$CG_DEVICES" "$CG_CYCLES" $((INTERVAL + 10)) \
@@ -436,10 +444,14 @@ ex_ver=$("$exporter" --version 2>&1 | sed -n 's/.*version \([0-9][0-9.]*\).*/\1/
 rev=$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)
 python3 - "$work" "$shown" "$rev" "$(nproc)" "${cd_ver:-?}" "${ex_ver:-?}" "$PORTS" \
 	"$DEVICES" "$INTERVAL" "$CYCLES" "$BIG_DEVICES" "$BIG_CYCLES" "$CG_DEVICES" "$CG_INTERVAL" \
-	"$CG_CYCLES" "$IFACES" >"$work/section.md" <<'EOF'
+	"$CG_CYCLES" "$IFACES" "$ALONE" >"$work/section.md" <<'EOF'
 import json, sys, time
 (work, shown, rev, ncpu, cd_ver, ex_ver, ports, devices, interval, cycles, big, big_cycles,
- cg_dev, cg_int, cg_cycles, ifaces) = sys.argv[1:17]
+ cg_dev, cg_int, cg_cycles, ifaces, alone_only) = sys.argv[1:18]
+alone_only = alone_only == "1"
+if alone_only:
+    # only the table of the agent alone (alone.md, below), spliced into the section
+    sys.stdout = open("/dev/null", "w")
 load = lambda f: [json.loads(l) for l in open(f) if l.strip()]
 side, bigr, cg = load(work + "/side.jsonl"), load(work + "/big.jsonl"), load(work + "/cg.jsonl")
 by = {r["name"]: r for r in side}
@@ -480,7 +492,7 @@ print("  columns (`max_repetitions: 25`, `timeout: 2s`, `retries: 1`) with ifNam
 print("  and sysUpTime by GET, scraped by a stand-in Prometheus (`bench/snmp_receivers.py scrape`)")
 print("  every interval, the targets spread over the interval, 8 scrapes at once.")
 print()
-if side:
+if side and not alone_only:
     print("## %s devices x %s ports, every %s s, %s intervals measured" % (devices, ports, interval, cycles))
     print()
     print("| poller | CPU s | polls | values | µs CPU per value | / vakt | requests per poll (mean, max) | poll time median, max (s) | RSS MB (peak) |")
@@ -512,8 +524,14 @@ if side:
     print()
 if bigr:
     b = bigr[0]
+    if alone_only:
+        sys.stdout = open(work + "/alone.md", "w")
     print("## vakt alone: %s devices x %s ports, every %s s, %s intervals measured" % (big, ports, interval, big_cycles))
     print()
+    if alone_only:
+        print("Rerun alone (`ALONE=1 DEVICES=%s CYCLES=%s BIG_DEVICES=%s BIG_CYCLES=%s bench/snmp.sh %s`)" % (devices, cycles, big, big_cycles, shown))
+        print("%s, tree %s: the agent alone at both sizes, no peer beside it." % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), rev))
+        print()
     print("| devices | RSS MB (peak) | µs CPU per value | requests per poll (mean, max) | poll time median, max (s) | polls per device and interval |")
     print("|---|---|---|---|---|---|")
     for r in ([v] if v else []) + [b]:
@@ -531,6 +549,8 @@ if bigr:
     print("%s-s interval; every device polled %.2f times per interval; %s overruns (runs still busy" % (interval, b["polls_per_device"] / int(big_cycles), over))
     print("when their next slot came) since the agent started, from its last stats line.")
     print()
+    if alone_only:
+        sys.exit(0)
 if cg:
     c = cg[0]
     ir = int(open(work + "/cg.ir").read().strip() or 0)
@@ -556,6 +576,21 @@ print("  python3 bench/snmp_receivers.py scrape 'http://127.0.0.1:PORT/snmp?modu
 print("valgrind --tool=callgrind %s/bin/vakt-agent -f -c agent.conf   # callgrind_control -z PID; sleep; callgrind_control -d PID" % shown)
 print("```")
 EOF
+
+# ALONE=1: the "vakt alone" table replaces its earlier self inside the section
+if [ "$ALONE" = 1 ]; then
+	grep -q '^## vakt alone:' "$out" 2>/dev/null || {
+		echo "snmp.sh: ALONE=1 needs a bench/snmp section with a vakt alone table in $out" >&2
+		exit 1
+	}
+	awk 'FNR == NR { sec = sec $0 "\n"; next }
+		/^## vakt alone:/ { printf "%s", sec; skip = 1; next }
+		skip && /^#/ { skip = 0 }
+		!skip' "$work/alone.md" "$out" >"$work/results.new"
+	cat "$work/results.new" >"$out"
+	echo "snmp.sh: wrote the vakt alone table of $out"
+	exit 0
+fi
 
 # the section replaces an earlier one, or is appended
 results_section "bench/snmp results" "$work/section.md" "$out"
