@@ -506,6 +506,41 @@ static const unsigned long disc_net_vendors[] = {
     47196, /* HPE Aruba */
 };
 
+/* A maker by its private enterprise number, for the `why` of a guess. */
+struct disc_vendor {
+	unsigned long ent;
+	const char *name;
+};
+
+/*
+ * Makers whose SNMP agents are hosts' (servers, workstations): their
+ * sysDescr need not name the OS ("Sun SNMP Agent, Sun-Blade-100").
+ */
+static const struct disc_vendor disc_host_vendors[] = {
+    {2, "IBM's (AIX, IBM i)"},
+    {42, "Sun's (Solaris)"},
+    {63, "Apple's (macOS)"},
+    {2021, "UCD-SNMP's (the older net-snmp)"},
+};
+
+/*
+ * Makers of small routers whose sysDescr is a bare model ("BEFSX41"); their
+ * switches say so through BRIDGE-MIB or sysDescr, which are asked first.
+ */
+static const struct disc_vendor disc_router_vendors[] = {
+    {872, "AVM's (FRITZ!Box)"},
+    {3955, "Linksys's"},
+    {7367, "DrayTek's"},
+};
+
+static const char *disc_vendor_of(unsigned long ent, const struct disc_vendor *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].ent == ent)
+			return v[i].name;
+	return NULL;
+}
+
 /* The first of `words` sysDescr holds (any case), or NULL. */
 static const char *disc_descr_has(const struct discover_facts *f, const char *const *words)
 {
@@ -521,13 +556,18 @@ const char *discover_profile(const struct discover_facts *f, char *why, size_t l
 	    "router",    "firewall",         "Adaptive Security Appliance",
 	    "FortiGate", "RouterOS",         "PAN-OS",
 	    "pfSense",   "OPNsense",         "SonicOS",
-	    "EdgeOS",    "Junos OS Release", NULL,
+	    "EdgeOS",    "Junos OS Release", "gateway",
+	    NULL,
 	};
 	static const char *const switch_words[] = {"switch", NULL};
-	static const char *const host_words[] = {"Linux",  "FreeBSD", "OpenBSD", "NetBSD",  "SunOS",
-						 "Darwin", "AIX",     "HP-UX",   "Solaris", NULL};
+	static const char *const host_words[] = {
+	    "Linux", "FreeBSD", "OpenBSD", "NetBSD",         "SunOS", "Darwin",
+	    "AIX",   "HP-UX",   "Solaris", "Sun SNMP Agent", NULL,
+	};
+	/* HP's hosts (HP-UX) sit under 11.2.3.2, its switches and printers elsewhere */
+	static const unsigned long hpux[] = {1, 3, 6, 1, 4, 1, 11, 2, 3, 2};
 	unsigned long ent = disc_enterprise(f);
-	const char *word;
+	const char *word, *maker;
 	int net = 0;
 
 	if (f->ups) {
@@ -543,6 +583,10 @@ const char *discover_profile(const struct discover_facts *f, char *why, size_t l
 			 ent == 311 ? "sysObjectID is Microsoft's" : "sysDescr names Windows");
 		return "windows";
 	}
+	if (disc_under(f, hpux, sizeof(hpux) / sizeof(hpux[0]))) {
+		snprintf(why, len, "sysObjectID is HP-UX's, a host's");
+		return "linux";
+	}
 	for (size_t i = 0; i < sizeof(disc_net_vendors) / sizeof(disc_net_vendors[0]); i++)
 		net |= ent == disc_net_vendors[i];
 	if (!net) {
@@ -552,6 +596,12 @@ const char *discover_profile(const struct discover_facts *f, char *why, size_t l
 		}
 		if ((word = disc_descr_has(f, host_words)) != NULL) {
 			snprintf(why, len, "sysDescr names %s", word);
+			return "linux";
+		}
+		maker = disc_vendor_of(ent, disc_host_vendors,
+				       sizeof(disc_host_vendors) / sizeof(disc_host_vendors[0]));
+		if (maker != NULL) {
+			snprintf(why, len, "sysObjectID is %s, a host's", maker);
 			return "linux";
 		}
 		if (f->host_resources && f->bridge_ports < 0) {
@@ -570,6 +620,12 @@ const char *discover_profile(const struct discover_facts *f, char *why, size_t l
 	if ((word = disc_descr_has(f, switch_words)) != NULL) {
 		snprintf(why, len, "sysDescr says \"%s\"", word);
 		return "switch";
+	}
+	maker = disc_vendor_of(ent, disc_router_vendors,
+			       sizeof(disc_router_vendors) / sizeof(disc_router_vendors[0]));
+	if (maker != NULL) {
+		snprintf(why, len, "sysObjectID is %s, a maker of small routers", maker);
+		return "router";
 	}
 	if (f->forwarding == 1) {
 		snprintf(why, len, "forwards IP (ipForwarding)");

@@ -1,8 +1,9 @@
 /*
  * test_discover.c - the profile --discover picks for what real devices say
  * about themselves (sysDescr, sysObjectID and the MIBs they answer, as
- * recorded from a Linux server, a Windows server, a UPS, a printer, switches,
- * routers and a firewall), without a network.
+ * recorded from a Linux server, a Windows server, Solaris, AIX and HP-UX
+ * hosts, a UPS, a printer, switches, routers (a Linksys among them) and a
+ * firewall), without a network.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -70,6 +71,12 @@ static void test_discover_hosts(void **state)
 	     "1.3.6.1.4.1.8072.3.2.10", 1, -1, 1, 0, 0, "linux"},
 	    {"FreeBSD nas1 13.2-RELEASE FreeBSD 13.2-RELEASE amd64", "1.3.6.1.4.1.8072.3.2.8", 2,
 	     -1, 1, 0, 0, "linux"},
+	    /* snmpsim's recorded/solaris-system: Sun's agent names no OS */
+	    {"Sun SNMP Agent, Sun-Blade-100", "1.3.6.1.4.1.42.2.1.1", -1, -1, 0, 0, 0, "linux"},
+	    {"SunOS db1 5.11 11.4.0.15.0 sun4v", "1.3.6.1.4.1.42.2.1.1", 2, -1, 1, 0, 0, "linux"},
+	    {"IBM PowerPC CHRP Computer Machine Type: 0x0800004c Processor id: 00C5D6E04C00",
+	     "1.3.6.1.4.1.2.3.1.2.1.1.3", 2, -1, 0, 0, 0, "linux"},
+	    {"HP 9000/800 B.11.31", "1.3.6.1.4.1.11.2.3.2.10", 2, -1, 0, 0, 0, "linux"},
 	    {"Hardware: Intel64 Family 6 Model 85 Stepping 7 AT/AT COMPATIBLE - Software: "
 	     "Windows Version 6.3 (Build 17763 Multiprocessor Free)",
 	     "1.3.6.1.4.1.311.1.1.3.1.3", 2, -1, 1, 0, 0, "windows"},
@@ -108,6 +115,16 @@ static void test_discover_network(void **state)
 	    {"", "1.3.6.1.4.1.12356.101.1.3004", 1, -1, 0, 0, 0, "router"},
 	    {"Cisco Adaptive Security Appliance Version 9.8(4)", "1.3.6.1.4.1.9.1.2313", -1, -1, 0,
 	     0, 0, "router"},
+	    /* snmpsim's recorded/linksys-system: a bare model name, Linksys's sysObjectID */
+	    {"BEFSX41", "1.3.6.1.4.1.3955.1.1", -1, -1, 0, 0, 0, "router"},
+	    /* a Linksys switch says so */
+	    {"Linksys SRW2048 48-port Gigabit Switch", "1.3.6.1.4.1.3955.6.1.2048.1", -1, -1, 0, 0,
+	     0, "switch"},
+	    {"DrayTek Vigor 2927 Series", "1.3.6.1.4.1.7367", 1, -1, 0, 0, 0, "router"},
+	    {"Residential Gateway", "1.3.6.1.4.1.99998.1", -1, -1, 0, 0, 0, "router"},
+	    /* HP's switches are not HP-UX hosts */
+	    {"ProCurve J9280A Switch 2510G-48", "1.3.6.1.4.1.11.2.3.7.11.87", 2, 52, 0, 0, 0,
+	     "switch"},
 	    /* a device that shows only its system group: a guess */
 	    {"Some device", "1.3.6.1.4.1.99999.1", -1, -1, 0, 0, 0, "switch"},
 	};
