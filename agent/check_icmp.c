@@ -3,7 +3,7 @@
  * a run spread over the interval (as Smokeping spreads its pings), giving
  * loss, min / median / average / max RTT and jitter. One socket per address
  * family serves every icmp check of the agent: each tick's due requests leave
- * together (sendmmsg), replies are read in batches (recvmmsg) and matched by
+ * together (one wake-up), replies are read in batches (recvmmsg) and matched by
  * the cookie in their payload, identifier, sequence and source. It never
  * needs root (CAP_NET_RAW at most, or the unprivileged datagram ping socket)
  * and never blocks the loop: names resolve through resolve.c.
@@ -43,7 +43,7 @@
 
 /* Requests due within one tick leave together; the grid all runs share. */
 #define ICMP_TICK_MS 10
-/* Messages a sendmmsg or recvmmsg call carries. */
+/* Requests gathered before they are sent; messages a recvmmsg call reads. */
 #define ICMP_BATCH 64
 /* recvmmsg calls per readable event: other sockets get their turn after. */
 #define ICMP_READS       16
@@ -92,7 +92,7 @@ struct icmp_sock {
 	struct event *ev;
 	struct icmp_parse_ctx ctx;
 	/* the batch of requests being gathered for this tick */
-	struct mmsghdr msgs[ICMP_BATCH];
+	struct msghdr msgs[ICMP_BATCH];
 	struct iovec iov[ICMP_BATCH];
 	uint8_t bufs[ICMP_BATCH][8 + ICMP_PAYLOAD_LEN];
 	struct icmp_probe *owner[ICMP_BATCH];
@@ -629,7 +629,7 @@ static void sock_flush(struct icmp_sock *s)
 		char addr[INET6_ADDRSTRLEN] = "?";
 
 		p->sent_ns[i] = real_now_ns();
-		if (sendmsg(s->fd, &s->msgs[k].msg_hdr, 0) >= 0)
+		if (sendmsg(s->fd, &s->msgs[k], 0) >= 0)
 			continue;
 		/* this one is lost, the rest still go */
 		if (p->state[i] == PKT_WAITING) {
@@ -672,10 +672,10 @@ static void probe_queue(struct icmp_probe *p, unsigned i)
 	s->iov[s->n].iov_base = b;
 	s->iov[s->n].iov_len = 8 + ICMP_PAYLOAD_LEN;
 	memset(&s->msgs[s->n], 0, sizeof(s->msgs[0]));
-	s->msgs[s->n].msg_hdr.msg_name = &p->target;
-	s->msgs[s->n].msg_hdr.msg_namelen = p->tlen;
-	s->msgs[s->n].msg_hdr.msg_iov = &s->iov[s->n];
-	s->msgs[s->n].msg_hdr.msg_iovlen = 1;
+	s->msgs[s->n].msg_name = &p->target;
+	s->msgs[s->n].msg_namelen = p->tlen;
+	s->msgs[s->n].msg_iov = &s->iov[s->n];
+	s->msgs[s->n].msg_iovlen = 1;
 	s->owner[s->n] = p;
 	s->index[s->n] = i;
 	s->n++;

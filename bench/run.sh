@@ -207,4 +207,8 @@ fi
 if [ "${SNMP:-1}" != 0 ]; then
 	"$here/snmp.sh" "$BUILD"
 fi
+# the agent's icmp probes against fping (ICMP=0 skips it; needs root)
+if [ "${ICMP:-1}" != 0 ]; then
+	"$here/icmp.sh" "$BUILD"
+fi
 exit 0

@@ -7,7 +7,12 @@ Three stand-ins, one per poller, each counting what it received:
                    with a HelloAck of protocol 2, acknowledges every Batch,
                    answers Heartbeats; counts batches, samples and results.
                    It stores nothing: the agent does all its normal work
-                   (batches, the compact form, the spool, acks).
+                   (batches, the compact form, the spool, acks). With
+                   --last it answers protocol 1 (every sample with its
+                   names) and keeps the last value of each check's
+                   metrics, written with the counts ("last": {"check":
+                   {"metric": value or null when unknown}}); bench/icmp.sh
+                   compares them with fping's.
   udp PORT         collectd's network plugin's receiver: counts packets and
                    the values in them.
   scrape URL       Prometheus: scrapes URL&target=T for every target of
@@ -51,6 +56,7 @@ class Counts:
         with self.lock:
             self.c = {}
             self.durations = []
+            self.last = {}
             self.start = time.time()
 
     def add(self, **kv):
@@ -63,6 +69,8 @@ class Counts:
             out = dict(self.c)
             out["window_s"] = time.time() - self.start
             out["durations"] = list(self.durations)
+            if self.last:
+                out["last"] = {k: dict(v) for k, v in self.last.items()}
         with open(self.path + ".tmp", "w") as f:
             json.dump(out, f)
         os.rename(self.path + ".tmp", self.path)
@@ -81,8 +89,25 @@ def packed_count(b):
     return sum(1 for x in b if x < 0x80)
 
 
-def collector_session(conn, counts):
-    hello_ack = (wire.f_varint(1, 2) + wire.f_bytes(2, "bench stand-in") +
+def last_value(counts, sample):
+    """Keeps a full-form sample's value as the last of its check and metric."""
+    check = metric = ""
+    value, unknown = 0.0, False
+    for num, _, v in wire.fields(sample):
+        if num == 2:
+            check = v.decode()
+        elif num == 4:
+            metric = v.decode()
+        elif num == 7:
+            value = struct.unpack("<d", v)[0]
+        elif num == 10:
+            unknown = v != 0
+    with counts.lock:
+        counts.last.setdefault(check, {})[metric] = None if unknown else value
+
+
+def collector_session(conn, counts, protocol=2):
+    hello_ack = (wire.f_varint(1, protocol) + wire.f_bytes(2, "bench stand-in") +
                  wire.f_varint(3, 16 * 1024 * 1024) + wire.f_varint(4, wire.now_ms()) +
                  wire.f_varint(5, 60))
     with conn:
@@ -101,6 +126,8 @@ def collector_session(conn, counts):
                             seq = v2
                         elif n2 == 2:
                             samples += 1
+                            if protocol == 1:
+                                last_value(counts, v2)
                         elif n2 == 3:
                             results += 1
                         elif n2 == 5:
@@ -119,7 +146,8 @@ def collector(args, counts):
     while True:
         conn, _ = srv.accept()
         conn.settimeout(None)
-        threading.Thread(target=collector_session, args=(conn, counts), daemon=True).start()
+        threading.Thread(target=collector_session, args=(conn, counts, 1 if args.last else 2),
+                         daemon=True).start()
 
 
 def udp(args, counts):
@@ -183,6 +211,8 @@ def main():
     ap.add_argument("--targets", help="scrape: a file with one target a line")
     ap.add_argument("--interval", type=float, default=60.0)
     ap.add_argument("--workers", type=int, default=8)
+    ap.add_argument("--last", action="store_true",
+                    help="collector: protocol 1, keep each check's last values")
     args = ap.parse_args()
     counts = Counts(args.stats)
     hook_signals(counts)

@@ -16,8 +16,8 @@ runtime="snmpd snmp rrdtool python3 iproute2 procps openssl"
 test="libcmocka-dev valgrind sqlite3 openssl nftables clang libclang-rt-14-dev snmpsim
       nginx-light curl"
 # the peers the benchmarks under bench/ compare Vakt with, and what bench/snmp.sh
-# uses to run them (curl asks snmp_exporter whether it is up)
-bench="collectd-core rrdcached prometheus-snmp-exporter curl"
+# uses to run them (curl asks snmp_exporter whether it is up); fping for bench/icmp.sh
+bench="collectd-core rrdcached prometheus-snmp-exporter curl fping"
 
 want=""
 for set in "$@"; do
