@@ -8,8 +8,9 @@ sequence and payload, as a host on a slow link would. Loss is made apart
 
     python3 icmp_responder.py DELAY_MS
 
-It serves until killed; at most 10,000 replies wait at once (more are
-dropped), and it answers only IPv4 echo requests.
+It prints "ready" once it listens and serves until killed; at most 10,000
+replies wait at once (more are dropped), and it answers only IPv4 echo
+requests.
 """
 import heapq
 import select
@@ -30,6 +31,7 @@ def checksum(data):
 def main():
     delay = int(sys.argv[1]) / 1000.0
     sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    print("ready", flush=True)
     due = []  # (time, seq, packet, address)
     n = 0
     while True:

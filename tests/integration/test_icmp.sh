@@ -35,6 +35,8 @@ inpeer nft add chain ip lossy in "{ type filter hook input priority 0; }"
 inpeer nft add rule ip lossy in icmp type echo-request numgen random mod 100 \< 20 counter drop
 start responder "$W/responder.log" ip netns exec "$PEER" python3 \
 	"$(dirname "$0")/icmp_responder.py" 50
+# a slow start of the responder would be counted as loss
+wait_for 20 grep -q ready "$W/responder.log" || { cat "$W/responder.log"; fail "the responder did not start"; }
 
 col_port=$(free_port tcp)
 write_collector_conf "$W" "$col_port" </dev/null
