@@ -43,7 +43,6 @@ struct http_shared {
 	struct event_base *base;
 	CURLM *multi;
 	struct event *timer; /* curl's CURLMOPT_TIMERFUNCTION deadline */
-	int ssl_index;       /* SSL_CTX ex-data slot holding the run's probe */
 };
 
 struct http_probe {
@@ -352,7 +351,11 @@ bad:
 	return -1;
 }
 
-/* The probe of an SSL_CTX's verification, set by http_ssl_ctx. */
+/*
+ * OpenSSL's ex-data slot of an SSL_CTX that holds the probe its handshake
+ * belongs to: allocated once per process by the first init (a verify
+ * callback has no argument of its own), never changed after.
+ */
 static int http_ssl_index = -1;
 
 /*
