@@ -49,7 +49,7 @@ fuzz: deps-test
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_frame_libfuzzer \
 		fuzz_session_msg_libfuzzer fuzz_agent_conf_libfuzzer fuzz_collector_conf_libfuzzer \
 		fuzz_series_wire_libfuzzer fuzz_spool_libfuzzer fuzz_journal_libfuzzer \
-		fuzz_trap_libfuzzer fuzz_packet_libfuzzer fuzz_icmp_reply_libfuzzer \
+		fuzz_trap_libfuzzer fuzz_snmp_ber_libfuzzer fuzz_packet_libfuzzer fuzz_icmp_reply_libfuzzer \
 		fuzz_dns_wire_libfuzzer
 	cd $(FUZZ_BUILD) && ctest -L libfuzzer $(CTEST_ARGS)
 

@@ -210,6 +210,8 @@ static void csnmp_advance(struct csnmp_priv *p)
 	else
 		r = -1;
 	snmp_free_pdu(resp);
+	free(p->rx);
+	p->rx = NULL;
 	if (r == 0)
 		csnmp_next(p);
 }

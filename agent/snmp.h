@@ -3,9 +3,10 @@
  * snmp_conf.c (the section), snmp_session.c (one net-snmp session on the
  * agent's loop, SNMPv3 engine discovery and the agent's bound on requests in
  * flight), snmp_usm.c (a device's SNMPv3 user), snmp_walk.c (the table
- * walker), snmp_if.c (the interfaces: table, choice, values), snmp_get.c (the GETs)
- * and check_snmp.c (the run). Nothing outside agent/snmp_*.c, check_snmp.c,
- * discover.c and check_trap.c (which share the library set-up) includes it.
+ * walker), snmp_if.c (the interfaces: table, choice, values), snmp_get.c
+ * (the GETs), snmp_ber.c (the reader of v1/v2c answers) and check_snmp.c (the
+ * run). Nothing outside agent/snmp_*.c, check_snmp.c, discover.c and
+ * check_trap.c (which share the library set-up) includes it.
  */
 #ifndef VAKT_SNMP_H
 #define VAKT_SNMP_H
@@ -271,6 +272,8 @@ struct csnmp_priv {
 	enum csnmp_phase phase;
 	enum csnmp_got got;
 	netsnmp_pdu *resp;
+	u_char *rx; /* v1/v2c: the varbinds of the last answer read, as sent (snmp_ber.c) */
+	size_t rxlen;
 	int failed_op;
 	int outstanding;
 	int finished;
@@ -314,6 +317,27 @@ struct csnmp_priv {
 	struct complaint c_budget;
 	struct complaint c_missing;
 };
+
+/*
+ * snmp_ber.c: an answer's varbinds one at a time, read from the bytes a
+ * v1/v2c session's parse hook kept (raw != NULL) or from net-snmp's list.
+ */
+struct csnmp_vbs {
+	int raw;
+	const u_char *p, *end;
+	const netsnmp_variable_list *list;
+	const char *why; /* what was malformed, when csnmp_vbs_next gave -1 */
+	netsnmp_variable_list vb;
+	long l;
+	struct counter64 c64;
+	oid oidval[MAX_OID_LEN];
+};
+
+/* net-snmp's parse hook of a v1/v2c session (its myvoid is the device's csnmp_priv). */
+int csnmp_ber_parse(netsnmp_session *sess, netsnmp_pdu *pdu, u_char *pkt, size_t len);
+void csnmp_vbs_begin(struct csnmp_vbs *it, const u_char *raw, size_t len, const netsnmp_pdu *resp);
+/* The next varbind into *vb, valid until the next call: 1; 0 at the end; -1 malformed (why). */
+int csnmp_vbs_next(struct csnmp_vbs *it, const netsnmp_variable_list **vb);
 
 /* snmp_conf.c */
 extern cfg_opt_t csnmp_opts[];

@@ -320,7 +320,9 @@ static void csnmp_dget_error(struct csnmp_drun *r, const netsnmp_pdu *resp)
 int csnmp_data_response(struct csnmp_priv *p, netsnmp_pdu *resp)
 {
 	struct csnmp_drun *r = p->data.run;
-	netsnmp_variable_list *vb = resp->variables;
+	struct csnmp_vbs vbs;
+	const netsnmp_variable_list *vb = NULL;
+	int more;
 
 	if (r->stage == CSNMP_D_TABLES)
 		return csnmp_table_response(p, &r->tabs[r->tab].t, resp);
@@ -332,9 +334,16 @@ int csnmp_data_response(struct csnmp_priv *p, netsnmp_pdu *resp)
 		csnmp_dget_error(r, resp);
 		return 0;
 	}
+	csnmp_vbs_begin(&vbs, p->rx, p->rxlen, resp);
+	more = csnmp_vbs_next(&vbs, &vb);
 	for (size_t i = 0; i < r->nsent; i++) {
 		struct csnmp_dget *g = &r->gets[r->sent[i]];
 
+		if (more < 0)
+			return csnmp_fail(p, OUTCOME_ERROR, "%s answered GET with %s", p->shown,
+					  vbs.why);
+		if (more == 0)
+			vb = NULL;
 		g->done = 1;
 		if (vb == NULL ||
 		    snmp_oid_compare(vb->name, vb->name_length, g->name, g->len) != 0) {
@@ -350,7 +359,7 @@ int csnmp_data_response(struct csnmp_priv *p, netsnmp_pdu *resp)
 			csnmp_dmissing(r, g->name, g->len, why);
 		}
 		if (vb != NULL)
-			vb = vb->next_variable;
+			more = csnmp_vbs_next(&vbs, &vb);
 	}
 	return 0;
 }

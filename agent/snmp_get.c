@@ -166,12 +166,15 @@ static int csnmp_get_error(struct csnmp_priv *p, const netsnmp_pdu *resp)
 
 int csnmp_get_response(struct csnmp_priv *p, netsnmp_pdu *resp)
 {
-	netsnmp_variable_list *vb = resp->variables;
+	struct csnmp_vbs vbs;
+	const netsnmp_variable_list *vb;
 	size_t i;
+	int more = 0;
 
 	if (resp->errstat != SNMP_ERR_NOERROR)
 		return csnmp_get_error(p, resp);
-	for (i = 0; i < p->nsent && vb != NULL; i++, vb = vb->next_variable) {
+	csnmp_vbs_begin(&vbs, p->rx, p->rxlen, resp);
+	for (i = 0; i < p->nsent && (more = csnmp_vbs_next(&vbs, &vb)) > 0; i++) {
 		struct csnmp_item *it = &p->items[p->sent[i]];
 
 		if (snmp_oid_compare(vb->name, vb->name_length, it->name, it->len) != 0) {
@@ -184,7 +187,11 @@ int csnmp_get_response(struct csnmp_priv *p, netsnmp_pdu *resp)
 		}
 		csnmp_item_store(p, it, vb);
 	}
-	if (i != p->nsent || vb != NULL)
+	if (more >= 0 && i == p->nsent)
+		more = csnmp_vbs_next(&vbs, &vb);
+	if (more < 0)
+		return csnmp_fail(p, OUTCOME_ERROR, "%s answered GET with %s", p->shown, vbs.why);
+	if (i != p->nsent || more > 0)
 		return csnmp_fail(p, OUTCOME_ERROR,
 				  "%s answered GET for %zu values with a different number",
 				  p->shown, p->nsent);

@@ -133,6 +133,8 @@ void csnmp_run_free(struct csnmp_priv *p)
 	free(p->items);
 	p->items = NULL;
 	p->nitems = p->capitems = 0;
+	free(p->rx);
+	p->rx = NULL;
 }
 
 static int csnmp_sel_missing(const struct csnmp_priv *p)

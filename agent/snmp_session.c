@@ -903,7 +903,23 @@ int csnmp_session_open(struct csnmp_priv *p)
 	}
 	s.timeout = (long)(c->timeout_ms ? c->timeout_ms : 1) * 1000L;
 	s.retries = p->retries;
-	p->sessp = snmp_sess_open(&s); /* copies what it keeps */
+	if (p->usm != NULL) {
+		p->sessp = snmp_sess_open(&s); /* copies what it keeps */
+	} else {
+		/*
+		 * As snmp_sess_open, with our own parser of the answers
+		 * (snmp_ber.c): net-snmp's allocates for every varbind.
+		 */
+		s.myvoid = p;
+		t = netsnmp_tdomain_transport_full("snmp", p->peername, 0, "udp,udp6", NULL);
+		if (t == NULL) {
+			s.s_snmp_errno = SNMPERR_BAD_ADDRESS;
+			s.s_errno = errno;
+		} else {
+			p->sessp = snmp_sess_add_ex(&s, t, NULL, csnmp_ber_parse, NULL, NULL, NULL,
+						    NULL, NULL);
+		}
+	}
 	explicit_bzero(s.securityAuthKey, sizeof(s.securityAuthKey));
 	explicit_bzero(s.securityPrivKey, sizeof(s.securityPrivKey));
 	if (p->sessp == NULL) {
@@ -974,4 +990,6 @@ void csnmp_session_close(struct csnmp_priv *p)
 	if (p->resp != NULL)
 		snmp_free_pdu(p->resp);
 	p->resp = NULL;
+	free(p->rx);
+	p->rx = NULL;
 }

@@ -282,11 +282,15 @@ int csnmp_table_response(struct csnmp_priv *p, struct csnmp_table *t, netsnmp_pd
 {
 	unsigned char seen[CSNMP_WALK_COLS_MAX] = {0};
 	size_t n = 0, progress = 0;
+	struct csnmp_vbs it;
+	const netsnmp_variable_list *vb;
+	int more;
 
 	if (resp->errstat != SNMP_ERR_NOERROR) {
 		csnmp_table_error(p, t, resp);
 	} else {
-		for (netsnmp_variable_list *vb = resp->variables; vb; vb = vb->next_variable, n++) {
+		csnmp_vbs_begin(&it, p->rx, p->rxlen, resp);
+		for (; (more = csnmp_vbs_next(&it, &vb)) > 0; n++) {
 			size_t k = t->sent[n % t->nsent];
 			const struct csnmp_col *col = &t->cols[k];
 			struct csnmp_row *row;
@@ -338,6 +342,9 @@ int csnmp_table_response(struct csnmp_priv *p, struct csnmp_table *t, netsnmp_pd
 				    csnmp_oid_str(got, sizeof(got), vb->name, vb->name_length),
 				    vb->type);
 		}
+		if (more < 0)
+			return csnmp_fail(p, OUTCOME_ERROR, "%s answered the walk of %s with %s",
+					  p->shown, t->what, it.why);
 		/* an empty or truncated answer: one column per request from now on */
 		for (size_t i = 0; i < t->nsent; i++)
 			if (!seen[t->sent[i]] && !t->st[t->sent[i]].done)
