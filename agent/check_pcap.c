@@ -333,6 +333,10 @@ static void emit_proto(struct check *c, const struct traffic_counters *tc, enum 
 {
 	const char *in = packet_proto_str(pr);
 
+	/* the rare kinds get a file once they are seen, not an empty one each */
+	if ((pr == PACKET_OTHER || pr == PACKET_NONIP) &&
+	    tc->proto[pr][0].packets + tc->proto[pr][1].packets == 0)
+		return;
 	if (pr == PACKET_NONIP) {
 		emit_count(c, in, "bytes", tc->proto[pr][0].bytes);
 		emit_count(c, in, "packets", tc->proto[pr][0].packets);
@@ -378,6 +382,8 @@ static void emit_interval(struct check *c, char *why, size_t len)
 	check_emit(c, "tcp", "handshake_rtt_max", SAMPLE_GAUGE, (double)rtt->max_us / 1e6, 0,
 		   rtt->n == 0);
 	for (size_t i = 0; i < p->nports; i++) {
+		if (traffic_port(p->tr, i)->packets == 0)
+			continue; /* a port gets its file with its first frame */
 		snprintf(inst, sizeof(inst), "port-%u", p->ports[i]);
 		emit_count(c, inst, "bytes", traffic_port(p->tr, i)->bytes);
 		emit_count(c, inst, "packets", traffic_port(p->tr, i)->packets);

@@ -42,7 +42,7 @@ start sink "$W/sink.log" ip netns exec "$NS" python3 "$W/sink.py"
 pcap_start '  filter = "not udp port 7777"
   ports = {80, 9999}
   buffer_size = "1M"
-  top_talkers = 3'
+  top_talkers = 2'
 wait_for $((10 * SLOW)) bash -c "exec 3<>/dev/tcp/10.78.0.2/80" || { show; fail "the web server did not listen"; }
 
 t0=$(( $(date +%s) - 2 ))
