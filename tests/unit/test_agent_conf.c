@@ -228,6 +228,29 @@ static void test_http_probe_errors_name_their_section_and_keep_secrets(void **st
 	assert_null(strstr(out, "hunter2"));
 }
 
+static void test_pcap_probe_errors_name_their_section(void **state)
+{
+	char want[4096];
+	int ok;
+	const char *p = DATA "agent_pcap_errors.conf";
+	const char *out = load(p, &ok);
+
+	snprintf(want, sizeof(want),
+		 "%1$s:6: probe \"filter\": filter \"prot 22\": can't parse filter expression: "
+		 "syntax error\n"
+		 "%1$s:7: probe \"iface\": interface \"eth0/1\" is no interface name (1..15 "
+		 "characters)\n"
+		 "%1$s:8: probe \"port\": ports: 70000 is no port (1..65535)\n"
+		 "%1$s:9: probe \"table\": talker_table must be top_talkers (20)..65536, got 10\n"
+		 "%1$s:10: probe \"flows\": flow_table must be 0..1048576, got -1\n"
+		 "%1$s:11: probe \"ring\": buffer_size must be a size of 64k..1G, got \"10k\"\n"
+		 "%1$s:12: probe \"top\": top_talkers must be 0..100, got 101\n"
+		 "%1$s:13: probe \"noiface\": missing required key 'interface'\n",
+		 p);
+	assert_string_equal(out, want);
+	assert_false(ok);
+}
+
 static void test_one_snmp_section_per_host(void **state)
 {
 	check_error("agent_same_host.conf",
@@ -447,6 +470,7 @@ int main(void)
 	    cmocka_unit_test(test_every_problem_is_printed_in_one_run),
 	    cmocka_unit_test(test_trap_probe_errors_name_their_section_and_keep_secrets),
 	    cmocka_unit_test(test_http_probe_errors_name_their_section_and_keep_secrets),
+	    cmocka_unit_test(test_pcap_probe_errors_name_their_section),
 	    cmocka_unit_test(test_one_snmp_section_per_host),
 	    cmocka_unit_test(test_unclosed_comment_names_where_it_opened),
 	    cmocka_unit_test(test_unclosed_string_names_where_it_opened),
