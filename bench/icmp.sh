@@ -44,6 +44,8 @@ nft=$(command -v nft || ls /usr/sbin/nft 2>/dev/null || :)
 	exit 1
 }
 hz=$(getconf CLK_TCK)
+# shellcheck source=bench/results_section.sh
+. "$here/results_section.sh"
 # fping's pacing: one target's requests PERIOD ms apart, any two GAP ms apart
 period=$((INTERVAL * 1000 / PACKETS))
 gap=$(awk -v p="$period" -v t="$TARGETS" 'BEGIN { printf "%.3f", p / t }')
@@ -221,17 +223,6 @@ print("```")
 EOF
 
 # the section replaces an earlier one, or is appended
-if [ -f "$out" ] && grep -q '^# bench/icmp results' "$out"; then
-	awk 'FNR == NR { sec = sec $0 "\n"; next }
-		/^# bench\/icmp results/ { printf "%s", sec; skip = 1; next }
-		skip && /^# / { skip = 0 }
-		!skip' "$work/section.md" "$out" >"$work/results.new"
-	cat "$work/results.new" >"$out"
-else
-	{
-		[ -s "$out" ] && echo
-		cat "$work/section.md"
-	} >>"$out"
-fi
+results_section "bench/icmp results" "$work/section.md" "$out"
 cat "$work/section.md"
 echo "icmp.sh: wrote the bench/icmp section of $out"

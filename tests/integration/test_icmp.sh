@@ -5,7 +5,9 @@
 # stored in the RRD file is about 20% over hundreds of requests, the median
 # RTT about 50 ms; the peer's IPv6 address (answered by its kernel) has no
 # loss; an address of the subnet with no host stores 100% loss and the
-# outcome DOWN, not an error.
+# outcome DOWN, not an error. An agent without CAP_NET_RAW reports an error
+# naming both sockets it could not open, and takes the datagram ping socket
+# up once net.ipv4.ping_group_range lets its group in.
 #
 # Namespaces: the agent's and the collector's (this script's, made with
 # unshare) and the peer's, joined by a veth pair 10.78.0.1/24 - 10.78.0.2/24
@@ -68,8 +70,34 @@ probe "nobody" {
   timeout = 1000
 }
 EOC
+# a second agent as user nobody without capabilities: no raw socket, and
+# the datagram ping socket only once ping_group_range lets its group in
+cat >"$W/agent-nobody.conf" <<EOC
+site = "fosen"
+insecure = yes
+collector "dc1" { address = "127.0.0.1:$col_port" }
+probe "dgram4" {
+  kind = "icmp"
+  address = "10.78.0.2"
+  packets = 10
+  interval = 2
+  timeout = 500
+}
+probe "dgram6" {
+  kind = "icmp"
+  address = "[fd00:78::2]"
+  packets = 10
+  interval = 2
+  timeout = 500
+}
+EOC
+chmod 755 "$W"
+chmod 644 "$W/agent-nobody.conf"
+sysctl -qw net.ipv4.ping_group_range="1 0"
 t0=$(date +%s)
 start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -v -c "$W/agent.conf"
+start agent_nobody "$W/agent-nobody.log" setpriv --reuid=65534 --regid=65534 --clear-groups \
+	--inh-caps=-all --bounding-set=-all "$VAKT_BIN/vakt-agent" -f -v -c "$W/agent-nobody.conf"
 
 gw="$W/rrd/fosen/10.78.0.2/gw.rrd"
 gw6="$W/rrd/fosen/fd00_78__2/gw6.rrd" # ":" is not kept in file names
@@ -82,6 +110,20 @@ rrd_mean() {
 		END { if (n == 0) exit 1; printf "%.4f %d\n", s / n, n }'
 }
 file_has() { rrd_flush "$W" && [ -f "$1" ] && rrd_last "$1" "$2" >/dev/null; }
+
+dgram4="$W/rrd/fosen/10.78.0.2/dgram4.rrd"
+dgram6="$W/rrd/fosen/fd00_78__2/dgram6.rrd"
+outcome_is() { rrd_flush "$W" && [ -f "$1" ] && [ "$(rrd_last "$1" outcome)" = "$2" ]; }
+wait_for 20 outcome_is "$dgram4" 4 || { cat "$W/agent-nobody.log"; fail "no ICMP socket, yet no error stored"; }
+log_has "$W/agent-nobody.log" 'check "dgram4" (icmp): none -> error: cannot open an IPv4 ICMP socket: raw: Operation not permitted (needs CAP_NET_RAW); datagram: Permission denied (needs the agent'"'"'s group in net.ipv4.ping_group_range)'
+sysctl -qw net.ipv4.ping_group_range="65534 65534"
+wait_for 20 outcome_is "$dgram4" 1 || { cat "$W/agent-nobody.log"; fail "the datagram socket was not taken up once allowed"; }
+wait_for 10 outcome_is "$dgram6" 1 || { cat "$W/agent-nobody.log"; fail "no IPv6 reply on the datagram socket"; }
+log_has "$W/agent-nobody.log" "icmp: IPv4 datagram (ping_group_range) socket open"
+log_has "$W/agent-nobody.log" "icmp: IPv6 datagram (ping_group_range) socket open"
+rmin=$(rrd_last "$dgram4" rtt_min)
+awk -v m="$rmin" 'BEGIN { exit !(m >= 0.049 && m < 0.5) }' || fail "datagram socket: rtt_min $rmin s, expected the responder's 50 ms"
+awk -v l="$(rrd_last "$dgram6" loss)" 'BEGIN { exit !(l == 0) }' || fail "datagram socket: IPv6 loss $(rrd_last "$dgram6" loss), expected 0"
 
 wait_for 20 file_has "$nobody" outcome || { cat "$W/agent.log"; fail "no Result of the unreachable target stored"; }
 rrd_flush "$W"
@@ -113,4 +155,4 @@ awk -v l="$loss" 'BEGIN { exit !(l >= 13 && l <= 27) }' || fail "loss $loss %, e
 awk -v m="$median" 'BEGIN { exit !(m >= 0.049 && m <= 0.080) }' || fail "median RTT $median s, expected about 0.050"
 awk -v m="$rmin" 'BEGIN { exit !(m >= 0.049) }' || fail "min RTT $rmin s: faster than the responder answers"
 [ "$(rrd_last "$gw" outcome)" = 1 ] || fail "lossy peer: outcome $(rrd_last "$gw" outcome), expected 1 (ok)"
-echo "PASS: 20% loss and 50 ms stored as $loss % and $median s; IPv6 answered; unreachable is down with 100% loss"
+echo "PASS: 20% loss and 50 ms stored as $loss % and $median s; IPv6 answered; unreachable is down with 100% loss; unprivileged: error, then the datagram socket"
