@@ -273,3 +273,29 @@ wan_netns() {
 	ip netns exec "$1" ip addr add 10.77.0.2/30 dev wan1
 	ip netns exec "$1" ip link set wan1 up
 }
+
+# server_cert DIR NAME SAN START END: DIR/NAME.crt and .key, a server
+# certificate of the test CA in DIR/pki (vakt-pki init) valid from START to
+# END (date -d expressions) for the names in SAN ("DNS:localhost")
+server_cert() {
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$2" \
+		-keyout "$1/$2.key" -out "$1/$2.csr" 2>/dev/null
+	printf 'basicConstraints = critical, CA:false\nextendedKeyUsage = serverAuth\nsubjectAltName = %s\n' \
+		"$3" >"$1/$2.ext"
+	openssl ca -batch -config "$1/pki/ca.cnf" -extfile "$1/$2.ext" \
+		-startdate "$(date -u -d "$4" +%Y%m%d%H%M%SZ)" -enddate "$(date -u -d "$5" +%Y%m%d%H%M%SZ)" \
+		-in "$1/$2.csr" -out "$1/$2.crt" -notext 2>"$1/$2.err" ||
+		{ cat "$1/$2.err"; fail "cannot make the certificate $2"; }
+}
+
+# server_cert_cases DIR: a test CA in DIR/pki and the four server
+# certificates a certificate check is tried with, all for localhost but the
+# last: valid (90 days), soon (expires in 5 days), expired (3 days ago) and
+# wrongname (for wrong.example)
+server_cert_cases() {
+	"$VAKT_SRC/deploy/pki/vakt-pki" init "$1/pki" >/dev/null
+	server_cert "$1" valid "DNS:localhost" "-1 day" "+90 days"
+	server_cert "$1" soon "DNS:localhost" "-1 day" "+5 days"
+	server_cert "$1" expired "DNS:localhost" "-30 days" "-3 days"
+	server_cert "$1" wrongname "DNS:wrong.example" "-1 day" "+90 days"
+}

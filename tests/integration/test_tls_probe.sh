@@ -12,24 +12,7 @@ need_tools openssl rrdtool python3
 W=$(mktemp -d /tmp/vakt-it-tlsprobe.XXXXXX)
 trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 P="$W/pki"
-"$VAKT_SRC/deploy/pki/vakt-pki" init "$P" >/dev/null
-
-# server_cert NAME SAN START END: a server certificate of the test CA valid
-# from START to END (date -d expressions), for the names in SAN
-server_cert() {
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$1" \
-		-keyout "$W/$1.key" -out "$W/$1.csr" 2>/dev/null
-	printf 'basicConstraints = critical, CA:false\nextendedKeyUsage = serverAuth\nsubjectAltName = %s\n' \
-		"$2" >"$W/$1.ext"
-	openssl ca -batch -config "$P/ca.cnf" -extfile "$W/$1.ext" \
-		-startdate "$(date -u -d "$3" +%Y%m%d%H%M%SZ)" -enddate "$(date -u -d "$4" +%Y%m%d%H%M%SZ)" \
-		-in "$W/$1.csr" -out "$W/$1.crt" -notext 2>"$W/$1.err" ||
-		{ cat "$W/$1.err"; fail "cannot make the certificate $1"; }
-}
-server_cert valid "DNS:localhost" "-1 day" "+90 days"
-server_cert soon "DNS:localhost" "-1 day" "+5 days"
-server_cert expired "DNS:localhost" "-30 days" "-3 days"
-server_cert wrongname "DNS:wrong.example" "-1 day" "+90 days"
+server_cert_cases "$W"
 
 cat >"$W/starttls.py" <<'PY'
 # starttls.py PORT MODE CERT KEY: a loopback mail server speaking just enough
