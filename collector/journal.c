@@ -1,10 +1,12 @@
 /*
  * journal.c - the collector's write-ahead journal (see journal.h). A file
- * is an 8-byte banner, then records: magic, payload length and CRC-32 of
- * the payload (4 bytes each, little endian), then the payload: stream, seq,
- * site, agent and the batch's samples. It never trusts what it reads back:
- * a record that does not check out is skipped to the next one that does
- * (recscan.h), and damage at the end of a file is cut off.
+ * is a banner and a salt, then records: magic, payload length and CRC-32 of
+ * the salt and payload (4 bytes each, little endian), then the payload:
+ * stream, seq, site, agent and the batch's samples, each in a few bytes
+ * (version 3: names by reference when recently written, time and interval
+ * left out when the previous sample's). It never trusts what it reads
+ * back: a record that does not check out is skipped to the next one that
+ * does (recscan.h), and damage at the end of a file is cut off.
  */
 #include "journal.h"
 
@@ -25,9 +27,10 @@
 #include "recscan.h"
 #include "xmalloc.h"
 
-#define JOURNAL_BANNER     "VAKTJNL2"
-#define JOURNAL_BANNER_V1  "VAKTJNL1"
-#define JOURNAL_MARK_LEN   8 /* the banner's name and version; the salt follows */
+#define JOURNAL_BANNER     "VAKTJNL3"
+#define JOURNAL_BANNER_V2  "VAKTJNL2" /* samples in their long form */
+#define JOURNAL_BANNER_V1  "VAKTJNL1" /* the long form, no salt */
+#define JOURNAL_MARK_LEN   8          /* the banner's name and version; the salt follows */
 #define JOURNAL_SALT_LEN   8
 #define JOURNAL_BANNER_LEN (JOURNAL_MARK_LEN + JOURNAL_SALT_LEN)
 #define JOURNAL_MAGIC      0x3152564aU /* "JVR1" */
@@ -38,8 +41,30 @@
  * DECODE_MAX_ITEMS samples, so a record of a session's batch stays under 30 MB.
  */
 #define JOURNAL_REC_MAX (256U * 1024 * 1024)
-/* A name length saying "as the previous sample's". */
+/* A name length saying "as the previous sample's" (version 1 and 2). */
 #define JOURNAL_SAME 0xffffU
+
+/*
+ * Version 3's sample: a byte per name, then a byte of flags, the parts the
+ * flags do not leave out, and the value. A name's byte is its length
+ * (at most SAMPLE_NAME_MAX) followed by its bytes, JOURNAL3_SAME for the
+ * previous sample's, or JOURNAL3_RECENT + k for slot k of the ring of the
+ * JOURNAL3_RING names of that field written last in the record: a batch's
+ * samples cycle through a file's few metrics and instances, and the
+ * journal's CRC and write cost by the byte.
+ */
+#define JOURNAL3_SAME   0xffU
+#define JOURNAL3_RECENT 0xf0U
+#define JOURNAL3_RING   4
+#define J3_KIND_MASK    0x03U /* the sample's kind */
+#define J3_UNKNOWN      0x04U
+#define J3_HAS_TIME     0x08U /* else the previous sample's */
+#define J3_HAS_INTERVAL 0x10U /* else the previous sample's */
+#define J3_HAS_WIDTH    0x20U /* else the previous sample's */
+#define J3_SAMPLE_MIN   (4 + 1 + 8)
+#if SAMPLE_NAME_MAX >= JOURNAL3_RECENT
+#error "a name's length must stay below the journal's reference codes"
+#endif
 
 struct journal {
 	char *dir;
@@ -159,48 +184,75 @@ static unsigned char *put_u64(unsigned char *w, uint64_t v)
 	return w + 8;
 }
 
+/* One field's names as the encoder and decoder of version 3 see them. */
+struct j3_names {
+	const char *prev;
+	const char *ring[JOURNAL3_RING];
+	unsigned next; /* the ring's slot a new name takes */
+};
+
 /*
- * How many bytes of name `s` go into the journal: JOURNAL_SAME when it is
- * the previous sample's (names repeat in a batch), else its length.
+ * The code of name `s` in field `f`: JOURNAL3_SAME, JOURNAL3_RECENT + k,
+ * or its length (and then `f` remembers it). Pointers are compared first:
+ * a batch's samples mostly share their names.
  */
-static size_t name_len(const char *s, const char *prev)
+static unsigned j3_code(struct j3_names *f, const char *s)
 {
 	size_t n;
 
-	if (prev != NULL && (s == prev || strcmp(s, prev) == 0))
-		return JOURNAL_SAME;
+	if (f->prev != NULL && (s == f->prev || strcmp(s, f->prev) == 0)) {
+		f->prev = s;
+		return JOURNAL3_SAME;
+	}
+	for (unsigned k = 0; k < JOURNAL3_RING; k++)
+		if (f->ring[k] == s) {
+			f->prev = s;
+			return JOURNAL3_RECENT + k;
+		}
+	for (unsigned k = 0; k < JOURNAL3_RING; k++)
+		if (f->ring[k] != NULL && strcmp(f->ring[k], s) == 0) {
+			f->prev = s;
+			return JOURNAL3_RECENT + k;
+		}
 	n = strlen(s);
-	return n < JOURNAL_SAME ? n : JOURNAL_SAME - 1; /* names are at most SAMPLE_NAME_MAX */
+	if (n > SAMPLE_NAME_MAX)
+		n = SAMPLE_NAME_MAX; /* names are validated to fit: never cut in practice */
+	f->ring[f->next] = s;
+	f->next = (f->next + 1) % JOURNAL3_RING;
+	f->prev = s;
+	return (unsigned)n;
 }
 
-/* What a name of name_len() `n` takes in the journal. */
-static size_t name_size(size_t n)
-{
-	return 2 + (n == JOURNAL_SAME ? 0 : n);
-}
-
+/* site and agent, in version 2's form: a 2-byte length and the bytes */
 static unsigned char *put_name(unsigned char *w, const char *s, size_t n)
 {
 	w = put_u16(w, (uint16_t)n);
-	if (n == JOURNAL_SAME)
-		return w;
 	memcpy(w, s, n);
 	return w + n;
 }
 
-/* The fixed part of a sample: time, kind, unknown, width, interval, value. */
-#define JOURNAL_SAMPLE_FIXED (8 + 1 + 1 + 1 + 4 + 8)
+static size_t short_len(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n < JOURNAL_SAME ? n : JOURNAL_SAME - 1; /* names are at most SAMPLE_NAME_MAX */
+}
+
+/* The most a sample takes: four names, flags, width, time, interval, value. */
+#define J3_SAMPLE_MAX (4 * (1 + SAMPLE_NAME_MAX) + 1 + 1 + 8 + 4 + 8)
 
 void journal_append(struct journal *j, const struct sample_batch *b)
 {
 	size_t start = j->len;
 	const struct sample *p = NULL;
 	const char *agent = b->agent ? b->agent : "";
-	size_t nsite = name_len(b->site, NULL), nagent = name_len(agent, NULL);
+	size_t nsite = short_len(b->site), nagent = short_len(agent);
+	struct j3_names names[4];
 	unsigned char *w;
 	uint32_t crc;
 
-	w = room(j, JOURNAL_REC_HDR + 8 + 8 + name_size(nsite) + 1 + name_size(nagent) + 4);
+	memset(names, 0, sizeof(names));
+	w = room(j, JOURNAL_REC_HDR + 8 + 8 + 2 + nsite + 1 + 2 + nagent + 4);
 	w = put_u32(w, JOURNAL_MAGIC);
 	w = put_u32(w, 0); /* length and CRC, once known */
 	w = put_u32(w, 0);
@@ -213,29 +265,39 @@ void journal_append(struct journal *j, const struct sample_batch *b)
 	j->len = (size_t)(w - j->buf);
 	for (size_t i = 0; i < b->n; i++) {
 		const struct sample *x = &b->v[i];
-		size_t n[4] = {name_len(x->host, p ? p->host : NULL),
-			       name_len(x->check, p ? p->check : NULL),
-			       name_len(x->instance, p ? p->instance : NULL),
-			       name_len(x->metric, p ? p->metric : NULL)};
+		const char *v[4] = {x->host, x->check, x->instance, x->metric};
+		unsigned flags = ((unsigned)x->kind & J3_KIND_MASK) | (x->unknown ? J3_UNKNOWN : 0);
 		uint64_t bits;
 
-		w = room(j, name_size(n[0]) + name_size(n[1]) + name_size(n[2]) + name_size(n[3]) +
-				JOURNAL_SAMPLE_FIXED);
-		w = put_name(w, x->host, n[0]);
-		w = put_name(w, x->check, n[1]);
-		w = put_name(w, x->instance, n[2]);
-		w = put_name(w, x->metric, n[3]);
-		w = put_u64(w, (uint64_t)x->time_ms);
-		w = put_u8(w, (uint8_t)x->kind);
-		w = put_u8(w, (uint8_t)(x->unknown ? 1 : 0));
-		w = put_u8(w, (uint8_t)x->width);
-		w = put_u32(w, x->interval);
+		w = room(j, J3_SAMPLE_MAX);
+		for (int k = 0; k < 4; k++) {
+			unsigned c = j3_code(&names[k], v[k]);
+
+			w = put_u8(w, (uint8_t)c);
+			if (c < JOURNAL3_RECENT) {
+				memcpy(w, v[k], c);
+				w += c;
+			}
+		}
+		if (p == NULL || x->time_ms != p->time_ms)
+			flags |= J3_HAS_TIME;
+		if (p == NULL || x->interval != p->interval)
+			flags |= J3_HAS_INTERVAL;
+		if (p == NULL || x->width != p->width)
+			flags |= J3_HAS_WIDTH;
+		w = put_u8(w, (uint8_t)flags);
+		if (flags & J3_HAS_WIDTH)
+			w = put_u8(w, (uint8_t)x->width);
+		if (flags & J3_HAS_TIME)
+			w = put_u64(w, (uint64_t)x->time_ms);
+		if (flags & J3_HAS_INTERVAL)
+			w = put_u32(w, x->interval);
 		if (x->kind == SAMPLE_GAUGE)
 			memcpy(&bits, &x->value, sizeof(bits));
 		else
 			bits = x->counter;
 		w = put_u64(w, bits);
-		j->len = (size_t)(w - j->buf);
+		j->len = (size_t)(w - j->buf); /* room() reallocates from it */
 		p = x;
 	}
 	{
@@ -308,8 +370,96 @@ static const char *get_name(struct rd *r, char *buf, size_t buflen, const char *
 	return buf;
 }
 
+/* Version 3's name of field `f` into buf (NUL-terminated); "" and bad when wrong. */
+static const char *get_name3(struct rd *r, struct j3_names *f, char *buf)
+{
+	uint64_t c = get_uint(r, 1);
+	const unsigned char *p;
+
+	if (c == JOURNAL3_SAME) {
+		if (f->prev == NULL)
+			r->bad = 1;
+		return f->prev ? f->prev : "";
+	}
+	if (c >= JOURNAL3_RECENT) {
+		if (c - JOURNAL3_RECENT >= JOURNAL3_RING || f->ring[c - JOURNAL3_RECENT] == NULL) {
+			r->bad = 1;
+			return "";
+		}
+		return f->ring[c - JOURNAL3_RECENT];
+	}
+	if (c > SAMPLE_NAME_MAX || (p = get(r, c)) == NULL) {
+		r->bad = 1;
+		return "";
+	}
+	memcpy(buf, p, c);
+	buf[c] = '\0';
+	return buf;
+}
+
+/* Version 3's samples of a record into b; r->bad when they do not decode. */
+static void decode3(struct rd *r, struct sample_batch *b, uint64_t n)
+{
+	char names[4][SAMPLE_NAME_MAX + 1];
+	struct j3_names f[4];
+	const struct sample *p = NULL;
+
+	memset(f, 0, sizeof(f));
+	for (uint64_t i = 0; i < n; i++) {
+		const char *v[4];
+		int lit[4];
+		struct sample *x;
+		unsigned flags;
+		uint64_t bits;
+
+		for (int k = 0; k < 4; k++) {
+			v[k] = get_name3(r, &f[k], names[k]);
+			lit[k] = v[k] == names[k];
+		}
+		flags = (unsigned)get_uint(r, 1);
+		if (r->bad ||
+		    (p == NULL && (flags & (J3_HAS_TIME | J3_HAS_INTERVAL | J3_HAS_WIDTH)) !=
+				      (J3_HAS_TIME | J3_HAS_INTERVAL | J3_HAS_WIDTH))) {
+			r->bad = 1;
+			return;
+		}
+		x = sample_batch_add(b, v[0], v[1], v[2], v[3]);
+		/* the batch's copies are what later samples refer to */
+		for (int k = 0; k < 4; k++) {
+			const char *mine = k == 0   ? x->host
+					   : k == 1 ? x->check
+					   : k == 2 ? x->instance
+						    : x->metric;
+
+			if (lit[k]) {
+				f[k].ring[f[k].next] = mine;
+				f[k].next = (f[k].next + 1) % JOURNAL3_RING;
+			}
+			f[k].prev = mine;
+		}
+		x->kind = (enum sample_kind)(flags & J3_KIND_MASK);
+		x->unknown = (flags & J3_UNKNOWN) != 0;
+		x->width = flags & J3_HAS_WIDTH ? (unsigned)get_uint(r, 1) : p->width;
+		x->time_ms = flags & J3_HAS_TIME ? (int64_t)get_uint(r, 8) : p->time_ms;
+		x->interval = flags & J3_HAS_INTERVAL ? (unsigned)get_uint(r, 4) : p->interval;
+		bits = get_uint(r, 8);
+		if (x->kind == SAMPLE_GAUGE)
+			memcpy(&x->value, &bits, sizeof(bits));
+		else
+			x->counter = bits;
+		if ((flags & ~(J3_KIND_MASK | J3_UNKNOWN | J3_HAS_TIME | J3_HAS_INTERVAL |
+			       J3_HAS_WIDTH)) != 0 ||
+		    (x->kind != SAMPLE_GAUGE && x->kind != SAMPLE_COUNTER &&
+		     x->kind != SAMPLE_DERIVE))
+			r->bad = 1;
+		if (r->bad)
+			return;
+		p = x;
+	}
+}
+
 /* One record's payload as a batch; NULL when it does not decode. */
-static struct sample_batch *decode(const unsigned char *p, size_t len)
+static struct sample_batch *decode(const unsigned char *p, size_t len, int version)
 {
 	struct rd r = {p, len, 0, 0};
 	char site[SAMPLE_NAME_MAX + 1], agent[SAMPLE_NAME_MAX + 1];
@@ -325,12 +475,14 @@ static struct sample_batch *decode(const unsigned char *p, size_t len)
 	has_agent = (int)get_uint(&r, 1);
 	get_name(&r, agent, sizeof(agent), NULL);
 	n = get_uint(&r, 4);
-	/* every sample takes at least 31 bytes: a count beyond that is a lie */
-	if (r.bad || n > (len - r.off) / 31)
+	/* every sample takes at least 31 bytes (13 in version 3): a count beyond that is a lie */
+	if (r.bad || n > (len - r.off) / (version >= 3 ? J3_SAMPLE_MIN : 31))
 		return NULL;
 	b = sample_batch_new(site, has_agent ? agent : NULL, 0, seq, (size_t)n);
 	b->stream = stream;
-	for (uint64_t i = 0; i < n; i++) {
+	if (version >= 3)
+		decode3(&r, b, n);
+	for (uint64_t i = 0; version < 3 && i < n; i++) {
 		const char *v[4];
 		struct sample *x;
 		uint64_t bits;
@@ -398,6 +550,7 @@ struct replay_ctx {
 	void (*fn)(struct sample_batch *b, void *arg);
 	void *arg;
 	const uint8_t *salt;      /* the file's; NULL: a file of version 1 */
+	int version;              /* the file's: 1, 2 or 3 */
 	struct sample_batch *b;   /* what check() decoded, for take() */
 	uint64_t samples, lo, hi; /* replayed: samples, the lowest and highest seq */
 };
@@ -445,7 +598,7 @@ static long replay_check(const uint8_t *p, const uint8_t *prev, size_t avail, vo
 		return -1;
 	}
 	sample_batch_free(c->b);
-	if ((c->b = decode(p + JOURNAL_REC_HDR, rlen)) == NULL) {
+	if ((c->b = decode(p + JOURNAL_REC_HDR, rlen, c->version)) == NULL) {
 		*why = "record does not decode";
 		return -1;
 	}
@@ -473,14 +626,17 @@ size_t journal_scan(const uint8_t *buf, size_t len, void (*fn)(struct sample_bat
 					 (JOURNAL_MAGIC >> 16) & 0xff, JOURNAL_MAGIC >> 24};
 	static const struct recscan_ops ops = {magic, sizeof(magic), replay_check, replay_take,
 					       replay_claims};
-	struct replay_ctx c = {fn, arg, NULL, NULL, 0, 0, 0};
+	struct replay_ctx c = {fn, arg, NULL, 3, NULL, 0, 0, 0};
 	size_t start = JOURNAL_BANNER_LEN;
 	const char *banner = NULL;
 
-	if (len >= JOURNAL_MARK_LEN && memcmp(buf, JOURNAL_BANNER_V1, JOURNAL_MARK_LEN) == 0)
+	if (len >= JOURNAL_MARK_LEN && memcmp(buf, JOURNAL_BANNER_V1, JOURNAL_MARK_LEN) == 0) {
 		start = JOURNAL_MARK_LEN; /* version 1: no salt */
-	else if (len < JOURNAL_BANNER_LEN)
+		c.version = 1;
+	} else if (len < JOURNAL_BANNER_LEN)
 		banner = "torn banner";
+	else if (memcmp(buf, JOURNAL_BANNER_V2, JOURNAL_MARK_LEN) == 0)
+		c.version = 2;
 	else if (memcmp(buf, JOURNAL_BANNER, JOURNAL_MARK_LEN) != 0)
 		banner = "bad banner";
 	/* a damaged banner is taken for this version's: its salt may still be right */

@@ -3,7 +3,8 @@
  * appended (names, values, stream and seq), a torn or corrupt tail is cut
  * at start-up with what came before kept, a corrupt record in the middle
  * costs only itself (the batches after it were acknowledged), rotation and
- * checkpoints remove only finished files, and the checksum is CRC-32.
+ * checkpoints remove only finished files, the checksum is CRC-32, and files
+ * of the versions before (samples in their long form) are still replayed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,7 +20,7 @@
 #include "journal.h"
 #include "sample.h"
 
-/* A journal file's banner: "VAKTJNL2" and the file's 8-byte salt. */
+/* A journal file's banner: "VAKTJNL3" and the file's 8-byte salt. */
 #define BANNER 16
 
 struct got {
@@ -42,23 +43,59 @@ static void got_free(struct got *g)
 	g->n = 0;
 }
 
+/*
+ * Batch seq of n samples: more metrics than the journal's ring of recent
+ * names holds, a host and an instance changing now and then, two samples a
+ * timestamp, and an interval and a width that change.
+ */
 static struct sample_batch *batch(uint64_t seq, size_t n)
 {
+	static const char *const metric[] = {"in", "out", "status", "speed", "errors", "drops"};
 	struct sample_batch *b = sample_batch_new("rissa", "vm1", 7, seq, n);
 
 	b->stream = 0x1234567890abcdefULL;
 	for (size_t i = 0; i < n; i++) {
-		struct sample *x = sample_batch_add(b, "sw1", "if", i % 2 ? "Gi0/1" : "", "in");
+		struct sample *x =
+		    sample_batch_add(b, i < 7 ? "sw1" : "sw2", "if", i % 2 ? "Gi0/1" : "",
+				     metric[i % 5 == 4 ? 4 + (i / 5) % 2 : i % 4]);
 
-		x->time_ms = 1700000000000LL + (int64_t)seq * 1000 + (int64_t)i;
+		x->time_ms = 1700000000000LL + (int64_t)seq * 1000 + (int64_t)(i / 2);
 		x->kind = i % 3 ? SAMPLE_GAUGE : SAMPLE_COUNTER;
 		x->value = 0.5 + (double)i;
 		x->counter = 1000 + i;
-		x->interval = 60;
-		x->width = 64;
+		x->interval = i < 9 ? 60 : 300;
+		x->width = i % 4 ? 64 : 32;
 		x->unknown = i == 4;
 	}
 	return b;
+}
+
+/* Whether batch b holds what batch(seq, n) made. */
+static void assert_batch(const struct sample_batch *b, uint64_t seq, size_t n)
+{
+	struct sample_batch *want = batch(seq, n);
+
+	assert_string_equal(b->site, "rissa");
+	assert_string_equal(b->agent, "vm1");
+	assert_int_equal(b->seq, seq);
+	assert_true(b->stream == 0x1234567890abcdefULL);
+	assert_int_equal(b->n, n);
+	for (size_t k = 0; k < n; k++) {
+		assert_string_equal(b->v[k].host, want->v[k].host);
+		assert_string_equal(b->v[k].check, want->v[k].check);
+		assert_string_equal(b->v[k].instance, want->v[k].instance);
+		assert_string_equal(b->v[k].metric, want->v[k].metric);
+		assert_true(b->v[k].time_ms == want->v[k].time_ms);
+		assert_int_equal(b->v[k].kind, want->v[k].kind);
+		assert_int_equal(b->v[k].unknown, want->v[k].unknown);
+		assert_int_equal(b->v[k].interval, want->v[k].interval);
+		assert_int_equal(b->v[k].width, want->v[k].width);
+		if (want->v[k].kind == SAMPLE_GAUGE)
+			assert_true(b->v[k].value == want->v[k].value);
+		else
+			assert_true(b->v[k].counter == want->v[k].counter);
+	}
+	sample_batch_free(want);
 }
 
 static char *tmpdir(void)
@@ -102,10 +139,11 @@ static void test_crc32_is_ieee(void **state)
 
 static void test_batches_read_back_as_appended(void **state)
 {
-	char *d = tmpdir(), why[256];
+	char *d = tmpdir(), *d2 = tmpdir(), why[256];
 	struct journal_replay_stats st;
-	struct got g = {0};
-	struct journal *j;
+	struct got g = {0}, g2 = {0};
+	struct journal *j, *j2;
+	struct sample_batch *big;
 
 	write_batches(d, 3);
 	j = journal_open(d, why, sizeof(why));
@@ -114,30 +152,25 @@ static void test_batches_read_back_as_appended(void **state)
 	assert_int_equal(g.n, 3);
 	assert_int_equal(st.records, 3);
 	assert_int_equal(st.samples, 15);
+	/* a batch of many samples: names from the ring, times and intervals left out */
+	j2 = journal_open(d2, why, sizeof(why));
+	assert_non_null(j2);
+	big = batch(9, 40);
+	journal_append(j2, big);
+	assert_int_equal(journal_commit(j2, why, sizeof(why)), 0);
+	sample_batch_free(big);
+	journal_free(j2);
+	j2 = journal_open(d2, why, sizeof(why));
+	assert_int_equal(journal_replay(j2, keep, &g2, &st, why, sizeof(why)), 0);
+	assert_int_equal(g2.n, 1);
+	assert_batch(g2.b[0], 9, 40);
+	got_free(&g2);
+	journal_free(j2);
+	rm_rf(d2);
+	free(d2);
 	assert_int_equal(st.cut_bytes, 0);
-	for (int i = 0; i < 3; i++) {
-		struct sample_batch *want = batch((uint64_t)i + 1, 5), *b = g.b[i];
-
-		assert_string_equal(b->site, "rissa");
-		assert_string_equal(b->agent, "vm1");
-		assert_int_equal(b->seq, i + 1);
-		assert_true(b->stream == 0x1234567890abcdefULL);
-		assert_int_equal(b->n, 5);
-		for (size_t k = 0; k < 5; k++) {
-			assert_string_equal(b->v[k].host, want->v[k].host);
-			assert_string_equal(b->v[k].instance, want->v[k].instance);
-			assert_string_equal(b->v[k].metric, want->v[k].metric);
-			assert_true(b->v[k].time_ms == want->v[k].time_ms);
-			assert_int_equal(b->v[k].kind, want->v[k].kind);
-			assert_int_equal(b->v[k].unknown, want->v[k].unknown);
-			assert_int_equal(b->v[k].interval, 60);
-			if (want->v[k].kind == SAMPLE_GAUGE)
-				assert_true(b->v[k].value == want->v[k].value);
-			else
-				assert_true(b->v[k].counter == want->v[k].counter);
-		}
-		sample_batch_free(want);
-	}
+	for (int i = 0; i < 3; i++)
+		assert_batch(g.b[i], (uint64_t)i + 1, 5);
 	got_free(&g);
 	journal_free(j);
 	rm_rf(d);
@@ -363,26 +396,101 @@ static void test_a_record_an_agent_laid_out_is_not_replayed(void **state)
 	}
 }
 
-/* A file of the version before the salt ("VAKTJNL1", an 8-byte banner) is replayed. */
-static void test_a_version_1_file_is_replayed(void **state)
+/* Version 1 and 2's long form of a name: a 2-byte length, or 0xffff for the previous one's. */
+static uint8_t *long_name(uint8_t *w, const char *s, const char *prev)
 {
-	size_t len, rec, n;
-	uint8_t *b = three_records(&len, &rec);
-	struct journal_scan sc;
-	struct got g = {0};
+	size_t n = strlen(s);
 
-	memcpy(b, "VAKTJNL1", 8);
-	memmove(b + 8, b + BANNER, len - BANNER);
-	n = len - (BANNER - 8);
-	for (size_t off = 8; off < n; off += rec)
-		put_le32(b + off + 8, journal_crc32(b + off + 12, rec - 12));
-	assert_int_equal(journal_scan(b, n, keep, &g, &sc), n);
-	assert_int_equal(g.n, 3);
-	assert_int_equal(g.b[2]->seq, 3);
-	assert_int_equal(sc.r.holes, 0);
-	assert_null(sc.r.tail_why);
-	got_free(&g);
-	free(b);
+	if (prev != NULL && strcmp(s, prev) == 0) {
+		*w++ = 0xff;
+		*w++ = 0xff;
+		return w;
+	}
+	*w++ = (uint8_t)n;
+	*w++ = (uint8_t)(n >> 8);
+	memcpy(w, s, n);
+	return w + n;
+}
+
+static uint8_t *long_uint(uint8_t *w, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		*w++ = (uint8_t)(v >> (8 * i));
+	return w;
+}
+
+/*
+ * Batch seq's record as versions 1 and 2 wrote it (every sample in the
+ * long form) at w, its CRC over salt (NULL: version 1); returns its end.
+ */
+static uint8_t *long_record(uint8_t *w, uint64_t seq, size_t n, const uint8_t *salt)
+{
+	struct sample_batch *b = batch(seq, n);
+	uint8_t *p = w + 12;
+
+	p = long_uint(p, b->stream, 8);
+	p = long_uint(p, b->seq, 8);
+	p = long_name(p, b->site, NULL);
+	*p++ = 1;
+	p = long_name(p, b->agent, NULL);
+	p = long_uint(p, b->n, 4);
+	for (size_t i = 0; i < b->n; i++) {
+		const struct sample *x = &b->v[i], *q = i ? &b->v[i - 1] : NULL;
+		uint64_t bits = x->counter;
+
+		p = long_name(p, x->host, q ? q->host : NULL);
+		p = long_name(p, x->check, q ? q->check : NULL);
+		p = long_name(p, x->instance, q ? q->instance : NULL);
+		p = long_name(p, x->metric, q ? q->metric : NULL);
+		p = long_uint(p, (uint64_t)x->time_ms, 8);
+		*p++ = (uint8_t)x->kind;
+		*p++ = x->unknown;
+		*p++ = (uint8_t)x->width;
+		p = long_uint(p, x->interval, 4);
+		if (x->kind == SAMPLE_GAUGE)
+			memcpy(&bits, &x->value, sizeof(bits));
+		p = long_uint(p, bits, 8);
+	}
+	put_le32(w, 0x3152564aU);
+	put_le32(w + 4, (uint32_t)(p - w - 12));
+	put_le32(w + 8, salt ? journal_record_crc(salt, w + 12, (size_t)(p - w - 12))
+			     : journal_crc32(w + 12, (size_t)(p - w - 12)));
+	sample_batch_free(b);
+	return p;
+}
+
+/*
+ * Files of the versions before: 1 ("VAKTJNL1", no salt) and 2 ("VAKTJNL2"
+ * and a salt), their samples in the long form, left by an older collector,
+ * are replayed as they were written.
+ */
+static void test_files_of_versions_1_and_2_are_replayed(void **state)
+{
+	for (int v = 1; v <= 2; v++) {
+		uint8_t *b = calloc(1, 4096), *w = b;
+		const uint8_t *salt = NULL;
+		struct journal_scan sc;
+		struct got g = {0};
+
+		assert_non_null(b);
+		memcpy(w, v == 1 ? "VAKTJNL1" : "VAKTJNL2", 8);
+		w += 8;
+		if (v == 2) {
+			memcpy(w, "saltsalt", 8);
+			salt = w;
+			w += 8;
+		}
+		for (uint64_t seq = 1; seq <= 3; seq++)
+			w = long_record(w, seq, 12, salt);
+		assert_int_equal(journal_scan(b, (size_t)(w - b), keep, &g, &sc), w - b);
+		assert_int_equal(g.n, 3);
+		for (int i = 0; i < 3; i++)
+			assert_batch(g.b[i], (uint64_t)i + 1, 12);
+		assert_int_equal(sc.r.holes, 0);
+		assert_null(sc.r.tail_why);
+		got_free(&g);
+		free(b);
+	}
 }
 
 static void test_checkpoint_removes_finished_files_only(void **state)
@@ -423,7 +531,7 @@ int main(void)
 	    cmocka_unit_test(test_a_damaged_banner_loses_no_record),
 	    cmocka_unit_test(test_checkpoint_removes_finished_files_only),
 	    cmocka_unit_test(test_a_record_an_agent_laid_out_is_not_replayed),
-	    cmocka_unit_test(test_a_version_1_file_is_replayed),
+	    cmocka_unit_test(test_files_of_versions_1_and_2_are_replayed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
