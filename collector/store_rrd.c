@@ -66,21 +66,98 @@ static int librrd_create(const char *path, unsigned long step, time_t start, int
 	return rrd_create_r2(path, step, start, 1, NULL, NULL, argc, argv);
 }
 
+/* How long a write waits for another process's lock on its file. */
+#define STORE_LOCK_WAIT_MS 2000
+#define STORE_LOCK_POLL_MS 5
+
+/*
+ * The process holding a lock on path that keeps a writer out, or 0.
+ * rrdtool's readers (last, fetch, lastupdate, graph) hold a read lock while
+ * they read, and librrd's writers try their lock once (F_SETLK) and fail
+ * with "could not lock RRD": that is a wait, never the file's failure.
+ * Asked with F_GETLK, so no lock is taken; the writer holds none on the file
+ * when it asks (librrd closed it), so closing the descriptor releases none.
+ */
+static pid_t lock_holder(const char *path)
+{
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	pid_t pid = 0;
+
+	if (fd < 0)
+		return 0;
+	if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+		pid = fl.l_pid > 0 ? fl.l_pid : -1;
+	close(fd);
+	return pid;
+}
+
+/*
+ * Whether a failed write of path should be tried again: another process
+ * holds the file's lock and the write has waited less than
+ * STORE_LOCK_WAIT_MS since *since (monotonic seconds; 0 on the first
+ * failure). Sleeps one poll then. Past the wait, the error names the
+ * holder. errno is kept.
+ */
+static int lock_wait(const char *path, double *since)
+{
+	int err = errno;
+	pid_t pid = lock_holder(path);
+	double now = mono_now();
+
+	errno = err;
+	if (pid == 0)
+		return 0;
+	if (*since == 0) {
+		*since = now;
+		log_debug("store: %s is locked by process %ld; waiting", path, (long)pid);
+	} else if (now - *since >= STORE_LOCK_WAIT_MS / 1000.0) {
+		rrd_set_error("could not lock RRD: process %ld held it for %.1f s", (long)pid,
+			      now - *since);
+		errno = err;
+		return 0;
+	}
+	nanosleep(&(struct timespec){.tv_nsec = STORE_LOCK_POLL_MS * 1000000L}, NULL);
+	return 1;
+}
+
 static int librrd_update(const char *path, const char *tmpl, int argc, const char **argv)
 {
+	double since = 0;
+	int rc;
+
 	/*
 	 * Timestamps at or before the file's last update were counted as
 	 * duplicates already; the flag only covers the part of a second that
 	 * rrd_lastupdate does not tell after a restart.
 	 */
-	return rrd_updatex_r(path, tmpl, RRD_SKIP_PAST_UPDATES, argc, argv);
+	do {
+		errno = 0;
+		rrd_clear_error();
+		rc = rrd_updatex_r(path, tmpl, RRD_SKIP_PAST_UPDATES, argc, argv);
+	} while (rc != 0 && lock_wait(path, &since));
+	return rc;
+}
+
+/* argv[1] is the file; like an update, it waits while a reader holds the file. */
+static int librrd_tune(int argc, char **argv)
+{
+	double since = 0;
+	int rc;
+
+	do {
+		errno = 0;
+		rrd_clear_error();
+		rc = rrd_tune(argc, argv);
+	} while (rc != 0 && lock_wait(argv[1], &since));
+	return rc;
 }
 
 static const struct store_backend librrd_backend = {
     .name = "librrd",
     .lastupdate = rrd_lastupdate_r,
     .create = librrd_create,
-    .tune = rrd_tune,
+    .tune = librrd_tune,
     .update = librrd_update,
 };
 

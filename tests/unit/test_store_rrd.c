@@ -3,7 +3,7 @@
  * path with one DS per metric, values readable with librrd, replays counted
  * as duplicates (never as errors), every batch reported back once; names
  * that meet on disk kept apart, files that grow, a bad file quarantined
- * while the rest is written, and the bounds on the queue and on growth.
+ * while the rest is written, a reader's lock waited for, and the bounds on the queue and on growth.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -854,6 +857,122 @@ static void test_a_foreign_file_is_quarantined(void **state)
 	remove_tree(dir);
 }
 
+/*
+ * A child process that holds a read lock on path, as `rrdtool last` or
+ * `rrdtool graph` does while it reads, for hold_ms; returns once it holds it.
+ */
+static pid_t hold_read_lock(const char *path, unsigned hold_ms)
+{
+	int ready[2];
+	pid_t pid;
+	char c;
+
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET};
+		int fd = open(path, O_RDONLY);
+
+		if (fd < 0 || fcntl(fd, F_SETLK, &fl) < 0)
+			_exit(1);
+		if (write(ready[1], "x", 1) != 1)
+			_exit(1);
+		usleep(hold_ms * 1000);
+		_exit(0);
+	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	return pid;
+}
+
+/* Waits (up to 5 s) until the store has written n samples to the files. */
+static void wait_written(struct store *s, uint64_t n)
+{
+	struct store_stats st;
+
+	for (int i = 0; i < 100; i++) {
+		store_get_stats(s, &st);
+		if (st.samples >= n)
+			return;
+		usleep(50 * 1000);
+	}
+	fail_msg("%llu samples written, not %llu", (unsigned long long)st.samples,
+		 (unsigned long long)n);
+}
+
+/*
+ * A reader holding the file's lock for a moment delays the write, never
+ * costs a sample: librrd's writer fails at once on a held lock, and the
+ * store waits for it. A lock held past the wait quarantines the file with
+ * the holder named.
+ */
+static void test_a_reader_holding_the_lock_delays_the_write(void **state)
+{
+	char dir[] = "/tmp/vakt-store-XXXXXX", path[512];
+	struct result_log log = {.n = 0};
+	struct store_params p = {.quarantine_retry = 60};
+	struct store *s;
+	int64_t t = ((int64_t)time(NULL) - 10) * 1000;
+	struct sample_batch *b;
+	struct qlist q = {0};
+	struct store_stats st;
+	char want[64];
+	pid_t pid;
+	int status;
+
+	assert_non_null(mkdtemp(dir));
+	s = open_store(&log, dir, &p);
+	b = sample_batch_new("x", "agent", 1, 1, 2);
+	add(b, "h", "c", "", "m", t, 1);
+	assert_int_equal(store_submit(s, b), 0);
+	wait_results(&log, 1);
+	assert_int_equal(log.r[0].written, 1);
+	snprintf(path, sizeof(path), "%s/x/h/c.rrd", dir);
+
+	pid = hold_read_lock(path, 300);
+	b = sample_batch_new("x", "agent", 1, 2, 2);
+	add(b, "h", "c", "", "m", t + 1000, 2);
+	assert_int_equal(store_submit(s, b), 0);
+	wait_results(&log, 2);
+	assert_int_equal(log.r[1].written, 1);
+	assert_int_equal(log.r[1].quarantined, 0);
+	assert_int_equal(log.r[1].failed, 0);
+	/* acknowledged once journaled; the file is written right after */
+	wait_written(s, 2);
+	assert_last(dir, "x/h/c.rrd", "m", "2");
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(status, 0);
+
+	/* a lock held for longer than the store waits: the file is quarantined, its holder named */
+	pid = hold_read_lock(path, 30000); /* killed below */
+	b = sample_batch_new("x", "agent", 1, 3, 2);
+	add(b, "h", "c", "", "m", t + 2000, 3);
+	assert_int_equal(store_submit(s, b), 0);
+	wait_results(&log, 3);
+	/* the batch is acknowledged: its value was written to the journal, then lost with the file */
+	assert_int_equal(log.r[2].failed, 0);
+	for (int i = 0; i < 100; i++) {
+		store_get_stats(s, &st);
+		if (st.quarantined > 0)
+			break;
+		usleep(50 * 1000);
+	}
+	assert_int_equal(st.quarantined, 1);
+	store_foreach_quarantined(s, on_quarantined, &q);
+	assert_int_equal(q.n, 1);
+	snprintf(want, sizeof(want), "could not lock RRD: process %ld held it", (long)pid);
+	assert_non_null(strstr(q.reason, want));
+	assert_last(dir, "x/h/c.rrd", "m", "2");
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+
+	store_free(s);
+	event_base_free(log.base);
+	remove_tree(dir);
+}
+
 static void test_series_growth_is_bounded(void **state)
 {
 	char dir[] = "/tmp/vakt-store-XXXXXX";
@@ -948,6 +1067,7 @@ int main(void)
 	    cmocka_unit_test(test_more_than_32_metrics_at_one_time),
 	    cmocka_unit_test(test_one_bad_file_is_quarantined_and_the_rest_is_written),
 	    cmocka_unit_test(test_a_foreign_file_is_quarantined),
+	    cmocka_unit_test(test_a_reader_holding_the_lock_delays_the_write),
 	    cmocka_unit_test(test_series_growth_is_bounded),
 	    cmocka_unit_test(test_queue_is_bounded_in_bytes),
 	};
