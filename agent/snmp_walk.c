@@ -62,9 +62,15 @@ void csnmp_table_begin(struct csnmp_table *t, const struct csnmp_priv *p)
 	t->done = t->ncols == 0;
 }
 
-static int csnmp_idx_cmp(const oid *a, size_t alen, const oid *b, size_t blen)
+/* As snmp_oid_compare (-1, 0, 1; a prefix first), inline: it runs for every varbind twice. */
+static inline int csnmp_idx_cmp(const oid *a, size_t alen, const oid *b, size_t blen)
 {
-	return snmp_oid_compare(a, alen, b, blen);
+	size_t n = alen < blen ? alen : blen;
+
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return a[i] < b[i] ? -1 : 1;
+	return alen < blen ? -1 : alen > blen;
 }
 
 /* Where idx is in the sorted rows, or would go; *found says which. */
@@ -73,10 +79,21 @@ static size_t csnmp_row_pos(const struct csnmp_table *t, const oid *idx, size_t 
 	size_t lo = 0, hi = t->nrows;
 
 	*found = 0;
-	/* columns arrive in index order: a new row is usually the last */
-	if (t->nrows > 0 &&
-	    csnmp_idx_cmp(t->rows[t->nrows - 1].idx, t->rows[t->nrows - 1].idxlen, idx, idxlen) < 0)
-		return t->nrows;
+	/*
+	 * A GETBULK answer holds a row's columns side by side, in index order:
+	 * the row is usually the last one (its first column made it) or new.
+	 */
+	if (t->nrows > 0) {
+		const struct csnmp_row *last = &t->rows[t->nrows - 1];
+		int c = csnmp_idx_cmp(last->idx, last->idxlen, idx, idxlen);
+
+		if (c < 0)
+			return t->nrows;
+		if (c == 0) {
+			*found = 1;
+			return t->nrows - 1;
+		}
+	}
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		int c = csnmp_idx_cmp(t->rows[mid].idx, t->rows[mid].idxlen, idx, idxlen);
@@ -301,16 +318,15 @@ int csnmp_table_response(struct csnmp_priv *p, struct csnmp_table *t, netsnmp_pd
 			seen[k] = 1;
 			if (vb->type == SNMP_ENDOFMIBVIEW || vb->type == SNMP_NOSUCHOBJECT ||
 			    vb->type == SNMP_NOSUCHINSTANCE || vb->name_length <= col->len ||
-			    snmp_oid_ncompare(vb->name, vb->name_length, col->base, col->len,
-					      col->len) != 0) {
+			    memcmp(vb->name, col->base, col->len * sizeof(oid)) != 0) {
 				csnmp_col_end(t, k);
 				progress++;
 				continue;
 			}
 			/* a broken agent could send us round in circles (the name is
 			 * in the column: its index decides) */
-			if (snmp_oid_compare(vb->name + col->len, vb->name_length - col->len,
-					     t->st[k].idx, t->st[k].idxlen) <= 0) {
+			if (csnmp_idx_cmp(vb->name + col->len, vb->name_length - col->len,
+					  t->st[k].idx, t->st[k].idxlen) <= 0) {
 				csnmp_cut(
 				    p, t, "%s went back or repeated (%s)", col->name,
 				    csnmp_oid_str(got, sizeof(got), vb->name, vb->name_length));
