@@ -29,13 +29,16 @@ log "agent gone sends a backlog, leaves, and is forgotten at once"
 wire_client "$col_port" "
 import socket, time
 N, K = 3000, 50
+# the backlog is made before the session opens: making it takes seconds on a
+# busy machine, and the collector closes a session silent for 3 heartbeats
+t0 = wire.now_ms() - 2 * N * 1000
+backlog = b''.join(wire.frame(wire.batch(i + 1, [
+    wire.sample(host='gone', check='c%d' % k, time_ms=t0 + i * 1000, value=float(i))
+    for k in range(K)])) for i in range(N))
 s = wire.connect(PORT, timeout=30)
 s.sendall(wire.frame(wire.hello(site='forgetq', agent='gone', stream=7)))
 wire.expect(s, 'hello_ack')
-t0 = wire.now_ms() - 2 * N * 1000
-s.sendall(b''.join(wire.frame(wire.batch(i + 1, [
-    wire.sample(host='gone', check='c%d' % k, time_ms=t0 + i * 1000, value=float(i))
-    for k in range(K)])) for i in range(N)))
+s.sendall(backlog)
 s.shutdown(socket.SHUT_WR)
 while s.recv(65536):
     pass
