@@ -36,7 +36,8 @@ command -v valgrind >/dev/null && command -v callgrind_control >/dev/null || {
 
 work=$(mktemp -d /tmp/vakt-ingest-cg.XXXXXX)
 daemon=""
-trap '[ -n "$daemon" ] && kill "$daemon" 2>/dev/null; [ -n "${CG_KEEP:-}" ] || rm -rf "$work"' EXIT INT TERM
+trap '[ -n "$daemon" ] && kill "$daemon" 2>/dev/null; [ -n "${CG_KEEP:-}" ] || rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM # the EXIT trap cleans up; without exit the script ran on
 
 summary() { # summary FILE -> the Ir total in it
 	sed -n 's/^summary: *//p; s/^totals: *//p' "$1" | head -n 1 | awk '{ print $1 }'

@@ -39,7 +39,8 @@ collectd=$(command -v collectd || ls /usr/sbin/collectd 2>/dev/null | head -n 1 
 
 work=$(mktemp -d /tmp/vakt-ingest.XXXXXX)
 daemon=""
-trap '[ -n "$daemon" ] && kill "$daemon" 2>/dev/null; rm -rf "$work"' EXIT INT TERM
+trap '[ -n "$daemon" ] && kill "$daemon" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM # the EXIT trap cleans up; without exit the script ran on
 
 port() { # a TCP (or UDP) port no socket holds, below the kernel's ephemeral range
 	for _ in $(seq 1 100); do
