@@ -11,7 +11,7 @@ SLOW=$([ -n "${VAKT_VALGRIND:-}" ] && echo 3 || echo 1)
 need_tools python3 rrdtool ip
 W=$(mktemp -d /tmp/vakt-it-pcap-reopen.XXXXXX)
 NS=vakt-pcapr-$$
-trap 'cleanup; s=$?; ip netns del "$NS" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; ip netns del "$NS" 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 . "$(dirname "$0")/pcap.sh"
 pcap_netns
 pcap_start '  ports = {9999}
