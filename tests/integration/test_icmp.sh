@@ -149,10 +149,17 @@ wait_for 90 gw_rows 24 || fail "fewer than 8 runs of the lossy peer stored in 90
 read -r loss rows < <(rrd_mean "$gw" loss) || fail "no loss stored for the lossy peer"
 read -r median _ < <(rrd_mean "$gw" rtt_median) || fail "no median RTT stored"
 read -r rmin _ < <(rrd_mean "$gw" rtt_min) || fail "no minimum RTT stored"
+read -r rmax _ < <(rrd_mean "$gw" rtt_max) || fail "no maximum RTT stored"
+read -r ravg _ < <(rrd_mean "$gw" rtt_avg) || fail "no average RTT stored"
+read -r jitter _ < <(rrd_mean "$gw" jitter) || fail "no jitter stored"
 dropped=$(inpeer nft list table ip lossy | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')
-log "lossy peer: loss $loss % over $rows rows, median RTT $median s, min RTT $rmin s; nftables dropped $dropped"
+log "lossy peer: loss $loss % over $rows rows, RTT min $rmin median $median avg $ravg max $rmax s, jitter $jitter s; nftables dropped $dropped"
 awk -v l="$loss" 'BEGIN { exit !(l >= 13 && l <= 27) }' || fail "loss $loss %, expected 20 +- 7"
 awk -v m="$median" 'BEGIN { exit !(m >= 0.049 && m <= 0.080) }' || fail "median RTT $median s, expected about 0.050"
 awk -v m="$rmin" 'BEGIN { exit !(m >= 0.049) }' || fail "min RTT $rmin s: faster than the responder answers"
+awk -v a="$rmin" -v b="$median" -v c="$ravg" -v d="$rmax" 'BEGIN { exit !(a <= b && a <= c && b <= d && c <= d) }' ||
+	fail "RTTs out of order: min $rmin, median $median, avg $ravg, max $rmax"
+# every reply is held 50 ms: what varies between them is the machine's scheduling
+awk -v j="$jitter" 'BEGIN { exit !(j > 0 && j < 0.03) }' || fail "jitter $jitter s, expected a few ms"
 [ "$(rrd_last "$gw" outcome)" = 1 ] || fail "lossy peer: outcome $(rrd_last "$gw" outcome), expected 1 (ok)"
 echo "PASS: 20% loss and 50 ms stored as $loss % and $median s; IPv6 answered; unreachable is down with 100% loss; unprivileged: error, then the datagram socket"

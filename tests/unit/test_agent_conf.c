@@ -235,20 +235,21 @@ static void test_icmp_probe_errors_name_their_section(void **state)
 	const char *p = DATA "agent_icmp_errors.conf";
 	const char *out = load(p, &ok);
 
-	snprintf(want, sizeof(want),
-		 "%1$s:6: probe \"port\": address \"10.1.0.1:80\": expected a host name or address "
-		 "without a port (IPv6 as [2001:db8::1])\n"
-		 "%1$s:7: probe \"v6\": address \"[2001:db8::1]:7\": expected a host name or address "
-		 "without a port (IPv6 as [2001:db8::1])\n"
-		 "%1$s:8: probe \"zero\": packets must be 1..1000, got 0\n"
-		 "%1$s:9: probe \"many\": packets must be 1..1000, got 1001\n"
-		 "%1$s:10: probe \"tight\": 200 packets do not fit in interval 1 s with timeout 900 ms "
-		 "(at least 1 ms apart after the last one's timeout)\n"
-		 "%1$s:11: probe \"fam\": family must be \"any\", \"ipv4\" or \"ipv6\", got \"ip4\"\n"
-		 "%1$s:12: probe \"mixed\": address \"[2001:db8::1]\" is not an IPv4 address (family = "
-		 "\"ipv4\")\n"
-		 "%1$s:13: probe \"noaddr\": missing required key 'address'\n",
-		 p);
+	snprintf(
+	    want, sizeof(want),
+	    "%1$s:6: probe \"port\": address \"10.1.0.1:80\": expected a host name or address "
+	    "without a port (IPv6 as [2001:db8::1])\n"
+	    "%1$s:7: probe \"v6\": address \"[2001:db8::1]:7\": expected a host name or address "
+	    "without a port (IPv6 as [2001:db8::1])\n"
+	    "%1$s:8: probe \"zero\": packets must be 1..1000, got 0\n"
+	    "%1$s:9: probe \"many\": packets must be 1..1000, got 1001\n"
+	    "%1$s:10: probe \"tight\": 200 packets do not fit in interval 1 s with timeout 900 ms "
+	    "(at least 1 ms apart after the last one's timeout)\n"
+	    "%1$s:11: probe \"fam\": family must be \"any\", \"ipv4\" or \"ipv6\", got \"ip4\"\n"
+	    "%1$s:12: probe \"mixed\": address \"[2001:db8::1]\" is not an IPv4 address (family = "
+	    "\"ipv4\")\n"
+	    "%1$s:13: probe \"noaddr\": missing required key 'address'\n",
+	    p);
 	assert_string_equal(out, want);
 	assert_false(ok);
 }
