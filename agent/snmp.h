@@ -40,6 +40,7 @@
 #define CSNMP_RESOLVE_RETRY_S    600.0  /* look again for names not found */
 #define CSNMP_MISSING_COMPLAIN_S 3600.0 /* values the device does not have */
 #define CSNMP_OID_STR            256
+#define CSNMP_ODD_TYPES          8 /* (column, type) pairs a device's log names once each */
 #define CSNMP_IN_FLIGHT_DEFAULT  256 /* snmp_in_flight: the agent's requests at once */
 
 /* snmp_usm.c: a device's SNMPv3 user (RFC 3414 USM). */
@@ -316,6 +317,12 @@ struct csnmp_priv {
 	uint32_t last_ticks;
 	struct complaint c_budget;
 	struct complaint c_missing;
+	/* columns whose values came of a type no cell keeps, logged once each */
+	struct {
+		const char *col; /* its csnmp_col's name */
+		unsigned char type;
+	} odd_types[CSNMP_ODD_TYPES];
+	size_t nodd_types;
 };
 
 /*

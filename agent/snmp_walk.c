@@ -295,6 +295,24 @@ static int csnmp_table_error(struct csnmp_priv *p, struct csnmp_table *t, netsnm
 	return 0;
 }
 
+/*
+ * 1 the first time column `col` of this device answers with `type`, which
+ * no cell keeps (hrProcessorFrwID's OID): a line at every poll would say
+ * nothing new. Past CSNMP_ODD_TYPES pairs, nothing more is said.
+ */
+static int csnmp_odd_type_new(struct csnmp_priv *p, const struct csnmp_col *col,
+			      unsigned char type)
+{
+	for (size_t i = 0; i < p->nodd_types; i++)
+		if (p->odd_types[i].type == type && strcmp(p->odd_types[i].col, col->name) == 0)
+			return 0;
+	if (p->nodd_types == CSNMP_ODD_TYPES)
+		return 0;
+	p->odd_types[p->nodd_types].col = col->name;
+	p->odd_types[p->nodd_types++].type = type;
+	return 1;
+}
+
 int csnmp_table_response(struct csnmp_priv *p, struct csnmp_table *t, netsnmp_pdu *resp)
 {
 	unsigned char seen[CSNMP_WALK_COLS_MAX] = {0};
@@ -351,12 +369,12 @@ int csnmp_table_response(struct csnmp_priv *p, struct csnmp_table *t, netsnmp_pd
 				csnmp_col_end(t, k);
 				continue;
 			}
-			if (!csnmp_cell_set(&row->cells[k], vb))
-				log_debug(
-				    "snmp \"%s\": %s: %s has unexpected type 0x%02x", p->c->name,
-				    p->addr,
-				    csnmp_oid_str(got, sizeof(got), vb->name, vb->name_length),
-				    vb->type);
+			if (!csnmp_cell_set(&row->cells[k], vb) && csnmp_odd_type_new(p, col, vb->type))
+				log_debug("snmp \"%s\": %s: %s (%s) has unexpected type 0x%02x; "
+					  "said once for this device",
+					  p->c->name, p->addr, col->name,
+					  csnmp_oid_str(got, sizeof(got), vb->name, vb->name_length),
+					  vb->type);
 		}
 		if (more < 0)
 			return csnmp_fail(p, OUTCOME_ERROR, "%s answered the walk of %s with %s",

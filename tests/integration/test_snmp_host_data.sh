@@ -256,6 +256,12 @@ for i in $(seq 0 $((ncpu - 1))); do
 done
 [ ! -f "$D/srv/cpu-$ncpu.rrd" ] || fail "more processor files than snmpd has processors"
 log "$ncpu processors stored"
+# hrProcessorFrwID is an OID, which the agent keeps no value of: -v says so
+# once for the device, not for every processor at every poll
+polled_srv() { [ "$(grep -c 'check "srv": ok' "$W/agent.log")" -ge 3 ]; }
+wait_for 20 polled_srv || { show; fail "srv was not polled 3 times"; }
+n=$(grep -c 'snmp "srv": .*hrProcessorFrwID (.*) has unexpected type 0x06; said once for this device' "$W/agent.log" || true)
+[ "$n" = 1 ] || { grep "unexpected type" "$W/agent.log" | head -n 5; fail "hrProcessorFrwID's type was logged $n times for srv, not once"; }
 
 # UCD-SNMP-MIB: memory total in bytes exactly, load averages close to the device's
 total=$(get 1.3.6.1.4.1.2021.4.5.0)
