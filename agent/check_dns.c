@@ -23,7 +23,7 @@
 #include "conf.h"
 #include "dns_wire.h"
 #include "log.h"
-#include "resolve.h"
+#include "probe_target.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -31,15 +31,7 @@
 #define DNS_SHOWN_ANSWERS 4
 
 struct dns_probe {
-	char host[256];
-	unsigned port;
-	char target[300]; /* "host:port" or "[v6]:port", as configured */
-	/* the server as a reason names it: with the address a name resolved to */
-	char shown[300 + INET6_ADDRSTRLEN + 3];
-	struct sockaddr_storage ss; /* the server: the address, or what its name resolved to */
-	int ss_len;
-	int numeric; /* the address is numeric: ss holds it for good */
-	struct resolve res;
+	struct probe_target t;    /* the server */
 	char query[DNS_NAME_MAX]; /* the name asked: a PTR's address reversed */
 	char asked[DNS_NAME_MAX]; /* the name as configured, for reasons */
 	int type, rcode;
@@ -113,7 +105,6 @@ static int dns_parse_config(struct check *c, cfg_t *sec)
 	static const char *const req[] = {"address", "query", NULL};
 	const char *expect = cfg_getstr(sec, "expect");
 	struct dns_probe *p;
-	const char *why;
 	char err[128];
 	int rc;
 
@@ -121,13 +112,7 @@ static int dns_parse_config(struct check *c, cfg_t *sec)
 		return -1;
 	p = xcalloc(1, sizeof(*p));
 	p->fd = -1;
-	if (conf_split_hostport(cfg_getstr(sec, "address"), p->host, sizeof(p->host), &p->port, 53,
-				&why) < 0) {
-		conf_section_error(sec, "address \"%s\": %s", cfg_getstr(sec, "address"), why);
-		dns_probe_free(p);
-		return -1;
-	}
-	if (dns_parse_names(p, sec) < 0) {
+	if (probe_target_parse(&p->t, sec, 53) < 0 || dns_parse_names(p, sec) < 0) {
 		dns_probe_free(p);
 		return -1;
 	}
@@ -142,11 +127,6 @@ static int dns_parse_config(struct check *c, cfg_t *sec)
 		}
 		p->expect = xstrdup(expect);
 	}
-	snprintf(p->target, sizeof(p->target), strchr(p->host, ':') ? "[%s]:%u" : "%s:%u", p->host,
-		 p->port);
-	p->ss_len = sizeof(p->ss);
-	p->numeric =
-	    evutil_parse_sockaddr_port(p->target, (struct sockaddr *)&p->ss, &p->ss_len) == 0;
 	c->priv = p;
 	return 0;
 }
@@ -223,12 +203,12 @@ static void dns_answered(struct check *c, const struct dns_response *r)
 	}
 	if (r->truncated) {
 		dns_finish(c, OUTCOME_DOWN, rtt, -1, "%s answered %s %s over TCP truncated",
-			   p->shown, p->asked, dns_type_str(p->type));
+			   p->t.shown, p->asked, dns_type_str(p->type));
 		return;
 	}
 	if (r->rcode != p->rcode) {
 		dns_finish(c, OUTCOME_DOWN, rtt, (int)r->matching, "%s for %s %s from %s%s%s",
-			   dns_rcode_str(r->rcode), p->asked, dns_type_str(p->type), p->shown,
+			   dns_rcode_str(r->rcode), p->asked, dns_type_str(p->type), p->t.shown,
 			   p->rcode != 0 ? ", expected " : "",
 			   p->rcode != 0 ? dns_rcode_str(p->rcode) : "");
 		return;
@@ -242,7 +222,7 @@ static void dns_answered(struct check *c, const struct dns_response *r)
 		dns_answers_text(r, list, sizeof(list));
 		dns_finish(c, OUTCOME_DOWN, rtt, (int)r->matching,
 			   "no answer for %s %s from %s matches /%s/: got %s", p->asked,
-			   dns_type_str(p->type), p->shown, p->expect,
+			   dns_type_str(p->type), p->t.shown, p->expect,
 			   r->ancount ? list : "no answers");
 		return;
 	}
@@ -264,12 +244,12 @@ static void dns_packet(struct check *c, const uint8_t *msg, size_t len)
 		/* not ours (late, spoofed): a resolver ignores it, and so does the probe */
 		p->ignored++;
 		snprintf(p->ignored_why, sizeof(p->ignored_why), "%s", why);
-		log_debug("check \"%s\": ignored a packet from %s: %s", c->name, p->shown, why);
+		log_debug("check \"%s\": ignored a packet from %s: %s", c->name, p->t.shown, why);
 		return;
 	case DNS_PARSE_MALFORMED:
 		dns_finish(c, OUTCOME_DOWN, mono_now() - p->started, -1,
 			   "malformed answer for %s %s from %s: %s", p->asked,
-			   dns_type_str(p->type), p->shown, why);
+			   dns_type_str(p->type), p->t.shown, why);
 		return;
 	}
 }
@@ -282,11 +262,11 @@ static void dns_timed_out(struct check *c)
 		dns_finish(
 		    c, OUTCOME_TIMEOUT, -1, -1,
 		    "no answer from %s within %g s%s (ignored %u other packets, the last %s)",
-		    p->shown, c->timeout_ms / 1000.0, p->over_tcp ? " over TCP" : "", p->ignored,
+		    p->t.shown, c->timeout_ms / 1000.0, p->over_tcp ? " over TCP" : "", p->ignored,
 		    p->ignored_why);
 	else
-		dns_finish(c, OUTCOME_TIMEOUT, -1, -1, "no answer from %s within %g s%s", p->shown,
-			   c->timeout_ms / 1000.0, p->over_tcp ? " over TCP" : "");
+		dns_finish(c, OUTCOME_TIMEOUT, -1, -1, "no answer from %s within %g s%s",
+			   p->t.shown, c->timeout_ms / 1000.0, p->over_tcp ? " over TCP" : "");
 }
 
 /* A socket error of the run: the server refused or is unreachable. */
@@ -296,26 +276,19 @@ static void dns_failed(struct check *c, int err)
 
 	if (err == ECONNREFUSED)
 		dns_finish(c, OUTCOME_DOWN, -1, -1, "%s refused the query%s (nothing listens)",
-			   p->shown, p->over_tcp ? " over TCP" : "");
+			   p->t.shown, p->over_tcp ? " over TCP" : "");
 	else
-		dns_finish(c, OUTCOME_DOWN, -1, -1, "cannot query %s%s: %s", p->shown,
+		dns_finish(c, OUTCOME_DOWN, -1, -1, "cannot query %s%s: %s", p->t.shown,
 			   p->over_tcp ? " over TCP" : "", strerror(err));
 }
 
 static void dns_event_cb(evutil_socket_t fd, short what, void *arg);
 
-/* Waits for `what` on the run's socket for what is left of its timeout. */
 static void dns_wait(struct check *c, short what)
 {
 	struct dns_probe *p = c->priv;
-	struct timeval tv;
-	uint64_t used = mono_now_ms() - c->run_start_ms;
 
-	if (p->ev != NULL)
-		event_free(p->ev);
-	p->ev = event_new(c->base, p->fd, what, dns_event_cb, c);
-	ms_to_timeval(used < c->timeout_ms ? c->timeout_ms - used : 1, &tv);
-	event_add(p->ev, &tv);
+	probe_wait(c, &p->ev, p->fd, what, dns_event_cb);
 }
 
 /* UDP: every datagram waiting, until the answer or EAGAIN. */
@@ -370,7 +343,7 @@ static void dns_tcp_io(struct check *c)
 			dns_packet(c, p->buf + 2, p->got - 2);
 			if (c->busy && p->fd >= 0)
 				dns_finish(c, OUTCOME_DOWN, mono_now() - p->started, -1,
-					   "%s answered another query over TCP: %s", p->shown,
+					   "%s answered another query over TCP: %s", p->t.shown,
 					   p->ignored_why);
 			return;
 		}
@@ -388,7 +361,7 @@ static void dns_tcp_io(struct check *c)
 		if (n == 0) {
 			dns_finish(c, OUTCOME_DOWN, -1, -1,
 				   "%s closed the TCP connection after %zu bytes of its answer",
-				   p->shown, p->got);
+				   p->t.shown, p->got);
 			return;
 		}
 		p->got += (size_t)n;
@@ -425,16 +398,16 @@ static void dns_event_cb(evutil_socket_t fd, short what, void *arg)
 static int dns_open(struct check *c, int type)
 {
 	struct dns_probe *p = c->priv;
-	const struct sockaddr *sa = (const struct sockaddr *)&p->ss;
+	const struct sockaddr *sa = (const struct sockaddr *)&p->t.ss;
 
 	p->fd = socket(sa->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->fd < 0) {
-		dns_finish(c, OUTCOME_ERROR, -1, -1, "cannot open a socket for %s: %s", p->shown,
+		dns_finish(c, OUTCOME_ERROR, -1, -1, "cannot open a socket for %s: %s", p->t.shown,
 			   strerror(errno));
 		return -1;
 	}
 	/* connected: the kernel drops datagrams from any other address and port */
-	if (connect(p->fd, sa, (socklen_t)p->ss_len) < 0 && errno != EINPROGRESS) {
+	if (connect(p->fd, sa, p->t.ss_len) < 0 && errno != EINPROGRESS) {
 		dns_failed(c, errno);
 		return -1;
 	}
@@ -457,11 +430,16 @@ static void dns_tcp_start(struct check *c)
 	dns_wait(c, EV_WRITE);
 }
 
-static void dns_send(struct check *c)
+/* The server's address is ready (why NULL), or its name did not resolve. */
+static void dns_send(struct check *c, const char *why)
 {
 	struct dns_probe *p = c->priv;
 	ssize_t n;
 
+	if (why != NULL) {
+		dns_finish(c, OUTCOME_ERROR, -1, -1, "%s", why);
+		return;
+	}
 	if (dns_open(c, SOCK_DGRAM) < 0)
 		return;
 	n = send(p->fd, p->q + 2, p->qlen, 0);
@@ -472,33 +450,15 @@ static void dns_send(struct check *c)
 	dns_wait(c, EV_READ);
 }
 
-static void dns_resolved(const struct sockaddr *sa, socklen_t salen, const char *addr,
-			 const char *why, void *arg)
-{
-	struct check *c = arg;
-	struct dns_probe *p = c->priv;
-
-	if (sa == NULL) {
-		dns_finish(c, OUTCOME_ERROR, -1, -1, "%s", why);
-		return;
-	}
-	snprintf(p->shown, sizeof(p->shown), "%s (%s)", p->target, addr);
-	memcpy(&p->ss, sa, salen);
-	p->ss_len = (int)salen;
-	dns_send(c);
-}
-
 static void dns_run(struct check *c)
 {
 	struct dns_probe *p = c->priv;
 	const char *why;
-	char port[8];
 	int n;
 
 	p->started = mono_now();
 	p->over_tcp = 0;
 	p->ignored = 0;
-	snprintf(p->shown, sizeof(p->shown), "%s", p->target);
 	/* a fresh id, as a fresh source port, for every query: guessing either is no use */
 	evutil_secure_rng_get_bytes(&p->id, sizeof(p->id));
 	n = dns_query_build(p->q + 2, sizeof(p->q) - 2, p->id, p->query, p->type, &why);
@@ -514,14 +474,7 @@ static void dns_run(struct check *c)
 		p->bufsize = DNS_UDP_MAX;
 		p->buf = xmalloc(p->bufsize);
 	}
-	if (p->numeric) {
-		dns_send(c);
-		return;
-	}
-	/* a name: resolved at every run */
-	snprintf(port, sizeof(port), "%u", p->port);
-	resolve_start(&p->res, c->agent->dns, c->base, p->host, port, AF_UNSPEC, c->timeout_ms,
-		      dns_resolved, c);
+	probe_target_start(&p->t, c, dns_send);
 }
 
 static void dns_stop(struct check *c)
@@ -530,7 +483,7 @@ static void dns_stop(struct check *c)
 
 	if (p == NULL)
 		return;
-	resolve_cancel(&p->res);
+	probe_target_cancel(&p->t);
 	dns_close(p);
 	dns_probe_free(p);
 	c->priv = NULL;

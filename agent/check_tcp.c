@@ -22,23 +22,16 @@
 #include "check.h"
 #include "conf.h"
 #include "log.h"
-#include "resolve.h"
+#include "probe_target.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
 struct tcp_probe {
-	char host[256];
-	unsigned port;
-	char target[300]; /* "host:port" or "[v6]:port", as configured */
-	/* the target as a reason names it: with the address a name resolved to */
-	char shown[300 + INET6_ADDRSTRLEN + 3];
-	struct sockaddr_storage ss; /* resolved once when the address is numeric */
-	int ss_len;
+	struct probe_target t;
 	evutil_socket_t fd;
 	struct event *ev;
-	struct resolve res; /* the name's lookup at each run */
-	double started;     /* monotonic seconds: connect time wants sub-millisecond */
-	double connected;   /* monotonic seconds when the connection stood; 0 before */
+	double started;   /* monotonic seconds: connect time wants sub-millisecond */
+	double connected; /* monotonic seconds when the connection stood; 0 before */
 	/* send/expect: what to write once connected, what the answer must match */
 	char *send;
 	size_t send_len, sent;
@@ -120,27 +113,15 @@ static int tcp_parse_config(struct check *c, cfg_t *sec)
 {
 	static const char *const req[] = {"address", NULL};
 	struct tcp_probe *p;
-	const char *why;
 
 	if (conf_require(sec, req) < 0)
 		return -1;
 	p = xcalloc(1, sizeof(*p));
 	p->fd = -1;
-	if (conf_split_hostport(cfg_getstr(sec, "address"), p->host, sizeof(p->host), &p->port, 0,
-				&why) < 0) {
-		conf_section_error(sec, "address \"%s\": %s", cfg_getstr(sec, "address"), why);
-		free(p);
-		return -1;
-	}
-	if (tcp_parse_expect(p, sec) < 0) {
+	if (probe_target_parse(&p->t, sec, 0) < 0 || tcp_parse_expect(p, sec) < 0) {
 		tcp_probe_free(p);
 		return -1;
 	}
-	snprintf(p->target, sizeof(p->target), strchr(p->host, ':') ? "[%s]:%u" : "%s:%u", p->host,
-		 p->port);
-	p->ss_len = sizeof(p->ss);
-	if (evutil_parse_sockaddr_port(p->target, (struct sockaddr *)&p->ss, &p->ss_len) < 0)
-		p->ss_len = 0; /* a name: resolved at every run */
 	c->priv = p;
 	return 0;
 }
@@ -198,15 +179,15 @@ static void tcp_timed_out(struct check *c)
 	char got[4 * TCP_SHOWN_MAX + 32];
 
 	if (p->connected == 0) {
-		tcp_finish(c, OUTCOME_TIMEOUT, "no connection to %s within %g s", p->shown,
+		tcp_finish(c, OUTCOME_TIMEOUT, "no connection to %s within %g s", p->t.shown,
 			   c->timeout_ms / 1000.0);
 	} else if (p->sent < p->send_len) {
 		tcp_finish(c, OUTCOME_TIMEOUT, "%s took no more than %zu of %zu bytes within %g s",
-			   p->shown, p->sent, p->send_len, c->timeout_ms / 1000.0);
+			   p->t.shown, p->sent, p->send_len, c->timeout_ms / 1000.0);
 	} else {
 		tcp_got(p, got, sizeof(got));
 		tcp_finish(c, OUTCOME_TIMEOUT, "no answer matching /%s/ from %s within %g s%s",
-			   p->expect, p->shown, c->timeout_ms / 1000.0, got);
+			   p->expect, p->t.shown, c->timeout_ms / 1000.0, got);
 	}
 }
 
@@ -216,28 +197,20 @@ static void tcp_failed(struct check *c, int err)
 	struct tcp_probe *p = c->priv;
 
 	if (err == ECONNREFUSED)
-		tcp_finish(c, OUTCOME_DOWN, "connection refused by %s", p->shown);
+		tcp_finish(c, OUTCOME_DOWN, "connection refused by %s", p->t.shown);
 	else if (err == ETIMEDOUT)
 		tcp_timed_out(c);
 	else
-		tcp_finish(c, OUTCOME_DOWN, "cannot connect to %s: %s", p->shown, strerror(err));
+		tcp_finish(c, OUTCOME_DOWN, "cannot connect to %s: %s", p->t.shown, strerror(err));
 }
 
 static void tcp_event_cb(evutil_socket_t fd, short what, void *arg);
 
-/* Waits for `what` on the socket for what is left of the run's timeout. */
 static void tcp_wait(struct check *c, short what)
 {
 	struct tcp_probe *p = c->priv;
-	struct timeval tv;
-	uint64_t used = mono_now_ms() - c->run_start_ms;
 
-	if (p->ev != NULL)
-		event_free(p->ev);
-	p->ev = event_new(c->base, p->fd, what, tcp_event_cb, c);
-	/* the timeout covers name resolution, connect, send and expect together */
-	ms_to_timeval(used < c->timeout_ms ? c->timeout_ms - used : 1, &tv);
-	event_add(p->ev, &tv);
+	probe_wait(c, &p->ev, p->fd, what, tcp_event_cb);
 }
 
 /* The next step of a connected run: send, then read until expect matches. */
@@ -257,7 +230,7 @@ static void tcp_converse(struct check *c)
 			continue;
 		}
 		if (n < 0) {
-			tcp_finish(c, OUTCOME_DOWN, "cannot send to %s: %s", p->shown,
+			tcp_finish(c, OUTCOME_DOWN, "cannot send to %s: %s", p->t.shown,
 				   strerror(errno));
 			return;
 		}
@@ -277,7 +250,7 @@ static void tcp_converse(struct check *c)
 		}
 		if (n < 0) {
 			tcp_got(p, got, sizeof(got));
-			tcp_finish(c, OUTCOME_DOWN, "cannot read from %s: %s%s", p->shown,
+			tcp_finish(c, OUTCOME_DOWN, "cannot read from %s: %s%s", p->t.shown,
 				   strerror(errno), got);
 			return;
 		}
@@ -290,8 +263,8 @@ static void tcp_converse(struct check *c)
 		}
 		if (n == 0 || p->got == p->read_max) {
 			tcp_got(p, got, sizeof(got));
-			tcp_finish(c, OUTCOME_DOWN, "%s answered no match for /%s/ %s%s", p->shown,
-				   p->expect,
+			tcp_finish(c, OUTCOME_DOWN, "%s answered no match for /%s/ %s%s",
+				   p->t.shown, p->expect,
 				   n == 0 ? "before it closed the connection"
 					  : "within read_max bytes",
 				   got);
@@ -325,54 +298,37 @@ static void tcp_event_cb(evutil_socket_t fd, short what, void *arg)
 	tcp_converse(c);
 }
 
-static void tcp_connect(struct check *c, const struct sockaddr *sa, int salen)
+/* The target's address is ready (why NULL), or its name did not resolve. */
+static void tcp_connect(struct check *c, const char *why)
 {
 	struct tcp_probe *p = c->priv;
 
-	p->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (why != NULL) {
+		tcp_finish(c, OUTCOME_ERROR, "%s", why);
+		return;
+	}
+	p->fd = socket(p->t.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->fd < 0) {
-		tcp_finish(c, OUTCOME_ERROR, "cannot open a socket for %s: %s", p->shown,
+		tcp_finish(c, OUTCOME_ERROR, "cannot open a socket for %s: %s", p->t.shown,
 			   strerror(errno));
 		return;
 	}
-	if (connect(p->fd, sa, salen) < 0 && errno != EINPROGRESS) {
+	if (connect(p->fd, (struct sockaddr *)&p->t.ss, p->t.ss_len) < 0 && errno != EINPROGRESS) {
 		tcp_failed(c, errno);
 		return;
 	}
 	tcp_wait(c, EV_WRITE);
 }
 
-static void tcp_resolved(const struct sockaddr *sa, socklen_t salen, const char *addr,
-			 const char *why, void *arg)
-{
-	struct check *c = arg;
-	struct tcp_probe *p = c->priv;
-
-	if (sa == NULL) {
-		tcp_finish(c, OUTCOME_ERROR, "%s", why);
-		return;
-	}
-	snprintf(p->shown, sizeof(p->shown), "%s (%s)", p->target, addr);
-	tcp_connect(c, sa, (int)salen);
-}
-
 static void tcp_run(struct check *c)
 {
 	struct tcp_probe *p = c->priv;
-	char port[8];
 
 	p->started = mono_now();
 	p->connected = 0;
 	p->sent = 0;
 	p->got = 0;
-	snprintf(p->shown, sizeof(p->shown), "%s", p->target);
-	if (p->ss_len > 0) {
-		tcp_connect(c, (struct sockaddr *)&p->ss, p->ss_len);
-		return;
-	}
-	snprintf(port, sizeof(port), "%u", p->port);
-	resolve_start(&p->res, c->agent->dns, c->base, p->host, port, AF_UNSPEC, c->timeout_ms,
-		      tcp_resolved, c);
+	probe_target_start(&p->t, c, tcp_connect);
 }
 
 static void tcp_stop(struct check *c)
@@ -381,7 +337,7 @@ static void tcp_stop(struct check *c)
 
 	if (p == NULL)
 		return;
-	resolve_cancel(&p->res);
+	probe_target_cancel(&p->t);
 	if (p->ev != NULL)
 		event_free(p->ev);
 	if (p->fd >= 0)

@@ -27,7 +27,7 @@
 #include "check.h"
 #include "conf.h"
 #include "log.h"
-#include "resolve.h"
+#include "probe_target.h"
 #include "timeutil.h"
 #include "tls.h"
 #include "xmalloc.h"
@@ -62,13 +62,7 @@ static const char *const phase_what[] = {
 };
 
 struct tls_probe {
-	char host[256];
-	unsigned port;
-	char target[300]; /* "host:port" or "[v6]:port", as configured */
-	char shown[300 + INET6_ADDRSTRLEN + 3];
-	struct sockaddr_storage ss;
-	int ss_len;
-	int numeric;      /* address is numeric: ss holds it for good */
+	struct probe_target t;
 	char name[256];   /* the name the certificate must hold, sent as SNI */
 	int name_numeric; /* name is an address: checked as one, no SNI */
 	enum tls_starttls starttls;
@@ -77,7 +71,6 @@ struct tls_probe {
 	long warn_days;
 	SSL_CTX *ctx; /* made by start(): the CA file is read once */
 	/* the run in progress */
-	struct resolve res;
 	evutil_socket_t fd;
 	struct event *ev;
 	SSL *ssl;
@@ -115,7 +108,6 @@ static int tls_parse_config(struct check *c, cfg_t *sec)
 	const char *st = cfg_getstr(sec, "starttls"), *name = cfg_getstr(sec, "server_name");
 	unsigned char a[16];
 	struct tls_probe *p;
-	const char *why;
 	size_t i;
 
 	if (conf_require(sec, req) < 0)
@@ -137,9 +129,7 @@ static int tls_parse_config(struct check *c, cfg_t *sec)
 	p = xcalloc(1, sizeof(*p));
 	p->fd = -1;
 	p->starttls = (enum tls_starttls)i;
-	if (conf_split_hostport(cfg_getstr(sec, "address"), p->host, sizeof(p->host), &p->port, 0,
-				&why) < 0) {
-		conf_section_error(sec, "address \"%s\": %s", cfg_getstr(sec, "address"), why);
+	if (probe_target_parse(&p->t, sec, 0) < 0) {
 		tls_probe_free(p);
 		return -1;
 	}
@@ -148,18 +138,13 @@ static int tls_parse_config(struct check *c, cfg_t *sec)
 		tls_probe_free(p);
 		return -1;
 	}
-	snprintf(p->name, sizeof(p->name), "%s", name != NULL ? name : p->host);
+	snprintf(p->name, sizeof(p->name), "%s", name != NULL ? name : p->t.host);
 	p->name_numeric =
 	    inet_pton(AF_INET, p->name, a) == 1 || inet_pton(AF_INET6, p->name, a) == 1;
 	if (cfg_getstr(sec, "ca") != NULL)
 		p->ca = xstrdup(cfg_getstr(sec, "ca"));
 	p->verify = cfg_getbool(sec, "verify");
 	p->warn_days = cfg_getint(sec, "cert_warn_days");
-	snprintf(p->target, sizeof(p->target), strchr(p->host, ':') ? "[%s]:%u" : "%s:%u", p->host,
-		 p->port);
-	p->ss_len = sizeof(p->ss);
-	p->numeric =
-	    evutil_parse_sockaddr_port(p->target, (struct sockaddr *)&p->ss, &p->ss_len) == 0;
 	c->priv = p;
 	return 0;
 }
@@ -241,7 +226,7 @@ static void tls_timed_out(struct check *c)
 {
 	struct tls_probe *p = c->priv;
 
-	tls_fail(c, OUTCOME_TIMEOUT, "no %s %s within %g s", phase_what[p->phase], p->shown,
+	tls_fail(c, OUTCOME_TIMEOUT, "no %s %s within %g s", phase_what[p->phase], p->t.shown,
 		 c->timeout_ms / 1000.0);
 }
 
@@ -281,10 +266,11 @@ static void tls_judge(struct check *c)
 	if (problem[0] != '\0' && p->verify)
 		o = OUTCOME_DOWN;
 	if (problem[0] != '\0')
-		check_done(c, o, "%s at %s (%s, subject %s)", problem, p->shown, version, subject);
+		check_done(c, o, "%s at %s (%s, subject %s)", problem, p->t.shown, version,
+			   subject);
 	else if (!isnan(days) && days < (double)p->warn_days)
 		check_done(c, o, "certificate expires in %ld day%s at %s (%s, subject %s)",
-			   (long)(days + 0.5), (long)(days + 0.5) == 1 ? "" : "s", p->shown,
+			   (long)(days + 0.5), (long)(days + 0.5) == 1 ? "" : "s", p->t.shown,
 			   version, subject);
 	else
 		check_done(c, o, "%s, subject %s, %ld days left", version, subject,
@@ -293,18 +279,11 @@ static void tls_judge(struct check *c)
 
 static void tls_event_cb(evutil_socket_t fd, short what, void *arg);
 
-/* Waits for `what` on the socket for what is left of the run's timeout. */
 static void tls_wait(struct check *c, short what)
 {
 	struct tls_probe *p = c->priv;
-	struct timeval tv;
-	uint64_t used = mono_now_ms() - c->run_start_ms;
 
-	if (p->ev != NULL)
-		event_free(p->ev);
-	p->ev = event_new(c->base, p->fd, what, tls_event_cb, c);
-	ms_to_timeval(used < c->timeout_ms ? c->timeout_ms - used : 1, &tv);
-	event_add(p->ev, &tv);
+	probe_wait(c, &p->ev, p->fd, what, tls_event_cb);
 }
 
 /* Why SSL_connect failed, in words. */
@@ -333,7 +312,7 @@ static void tls_handshake(struct check *c)
 		p->hs_started = mono_now();
 		p->ssl = SSL_new(p->ctx);
 		if (p->ssl == NULL || SSL_set_fd(p->ssl, p->fd) != 1) {
-			tls_fail(c, OUTCOME_ERROR, "cannot set up TLS for %s", p->shown);
+			tls_fail(c, OUTCOME_ERROR, "cannot set up TLS for %s", p->t.shown);
 			return;
 		}
 		if (!p->name_numeric)
@@ -352,7 +331,7 @@ static void tls_handshake(struct check *c)
 		return;
 	}
 	tls_handshake_why(p, err, why, sizeof(why));
-	tls_fail(c, OUTCOME_DOWN, "TLS handshake with %s failed: %s", p->shown, why);
+	tls_fail(c, OUTCOME_DOWN, "TLS handshake with %s failed: %s", p->t.shown, why);
 }
 
 /* Queues a plaintext command and moves on to the phase that waits for its answer. */
@@ -405,7 +384,8 @@ static int tls_line(struct check *c, const char *l)
 	return 2;
 unexpected:
 	check_quote(q, sizeof(q), l, strlen(l), TLS_SHOWN_MAX);
-	tls_fail(c, OUTCOME_DOWN, "%s %s \"%s\", not %s", p->shown, phase_said[p->phase], q, want);
+	tls_fail(c, OUTCOME_DOWN, "%s %s \"%s\", not %s", p->t.shown, phase_said[p->phase], q,
+		 want);
 	return 0;
 }
 
@@ -428,7 +408,7 @@ static void tls_plain(struct check *c)
 				return;
 			}
 			if (n < 0) {
-				tls_fail(c, OUTCOME_DOWN, "cannot send to %s: %s", p->shown,
+				tls_fail(c, OUTCOME_DOWN, "cannot send to %s: %s", p->t.shown,
 					 strerror(errno));
 				return;
 			}
@@ -454,7 +434,7 @@ static void tls_plain(struct check *c)
 				tls_fail(c, OUTCOME_DOWN,
 					 "%s sent \"%s\" after its STARTTLS answer, before the "
 					 "handshake",
-					 p->shown, q);
+					 p->t.shown, q);
 				return;
 			}
 			if (r == 2) {
@@ -468,7 +448,7 @@ static void tls_plain(struct check *c)
 			continue;
 		if (p->got == TLS_LINE_MAX) {
 			tls_fail(c, OUTCOME_DOWN, "%s sent a line longer than %d bytes (%s)",
-				 p->shown, TLS_LINE_MAX, phase_what[p->phase]);
+				 p->t.shown, TLS_LINE_MAX, phase_what[p->phase]);
 			return;
 		}
 		n = recv(p->fd, p->line + p->got, TLS_LINE_MAX - p->got, 0);
@@ -480,7 +460,7 @@ static void tls_plain(struct check *c)
 		}
 		if (n <= 0) {
 			tls_fail(c, OUTCOME_DOWN, "%s closed the connection before its %s%s%s",
-				 p->shown, phase_what[p->phase], n < 0 ? ": " : "",
+				 p->t.shown, phase_what[p->phase], n < 0 ? ": " : "",
 				 n < 0 ? strerror(errno) : "");
 			return;
 		}
@@ -510,11 +490,11 @@ static void tls_event_cb(evutil_socket_t fd, short what, void *arg)
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err == ECONNREFUSED) {
-		tls_fail(c, OUTCOME_DOWN, "connection refused by %s", p->shown);
+		tls_fail(c, OUTCOME_DOWN, "connection refused by %s", p->t.shown);
 		return;
 	}
 	if (err != 0) {
-		tls_fail(c, OUTCOME_DOWN, "cannot connect to %s: %s", p->shown, strerror(err));
+		tls_fail(c, OUTCOME_DOWN, "cannot connect to %s: %s", p->t.shown, strerror(err));
 		return;
 	}
 	p->connected = mono_now();
@@ -526,55 +506,38 @@ static void tls_event_cb(evutil_socket_t fd, short what, void *arg)
 	tls_plain(c);
 }
 
-static void tls_connect(struct check *c, const struct sockaddr *sa, socklen_t salen)
+/* The target's address is ready (why NULL), or its name did not resolve. */
+static void tls_connect(struct check *c, const char *why)
 {
 	struct tls_probe *p = c->priv;
 
-	p->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (why != NULL) {
+		tls_fail(c, OUTCOME_ERROR, "%s", why);
+		return;
+	}
+	p->fd = socket(p->t.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->fd < 0) {
-		tls_fail(c, OUTCOME_ERROR, "cannot open a socket for %s: %s", p->shown,
+		tls_fail(c, OUTCOME_ERROR, "cannot open a socket for %s: %s", p->t.shown,
 			 strerror(errno));
 		return;
 	}
-	if (connect(p->fd, sa, salen) < 0 && errno != EINPROGRESS) {
-		tls_fail(c, OUTCOME_DOWN, "cannot connect to %s: %s", p->shown, strerror(errno));
+	if (connect(p->fd, (struct sockaddr *)&p->t.ss, p->t.ss_len) < 0 && errno != EINPROGRESS) {
+		tls_fail(c, OUTCOME_DOWN, "cannot connect to %s: %s", p->t.shown, strerror(errno));
 		return;
 	}
 	tls_wait(c, EV_WRITE);
 }
 
-static void tls_resolved(const struct sockaddr *sa, socklen_t salen, const char *addr,
-			 const char *why, void *arg)
-{
-	struct check *c = arg;
-	struct tls_probe *p = c->priv;
-
-	if (sa == NULL) {
-		tls_fail(c, OUTCOME_ERROR, "%s", why);
-		return;
-	}
-	snprintf(p->shown, sizeof(p->shown), "%s (%s)", p->target, addr);
-	tls_connect(c, sa, salen);
-}
-
 static void tls_run(struct check *c)
 {
 	struct tls_probe *p = c->priv;
-	char port[8];
 
 	p->started = mono_now();
 	p->connected = 0;
 	p->phase = PH_CONNECT;
 	p->got = 0;
 	p->out_len = 0;
-	snprintf(p->shown, sizeof(p->shown), "%s", p->target);
-	if (p->numeric) {
-		tls_connect(c, (struct sockaddr *)&p->ss, (socklen_t)p->ss_len);
-		return;
-	}
-	snprintf(port, sizeof(port), "%u", p->port);
-	resolve_start(&p->res, c->agent->dns, c->base, p->host, port, AF_UNSPEC, c->timeout_ms,
-		      tls_resolved, c);
+	probe_target_start(&p->t, c, tls_connect);
 }
 
 static void tls_stop(struct check *c)
@@ -583,7 +546,7 @@ static void tls_stop(struct check *c)
 
 	if (p == NULL)
 		return;
-	resolve_cancel(&p->res);
+	probe_target_cancel(&p->t);
 	tls_close(p);
 	tls_probe_free(p);
 	c->priv = NULL;

@@ -64,8 +64,8 @@ probe "smtp" {
   host = "mail"
   expect = "^220 "
   send = "QUIT\r\n"
-  interval = 1
-  timeout = 800
+  interval = $SLOW
+  timeout = $((800 * SLOW))
 }
 probe "echo" {
   kind = "tcp"
@@ -73,23 +73,23 @@ probe "echo" {
   host = "echo"
   send = "PING vakt\r\n"
   expect = "^PING vakt"
-  interval = 1
-  timeout = 800
+  interval = $SLOW
+  timeout = $((800 * SLOW))
 }
 probe "wrong" {
   kind = "tcp"
   address = "127.0.0.1:${port[wrong]}"
   host = "wrong"
   expect = "^220"
-  interval = 1
-  timeout = 800
+  interval = $SLOW
+  timeout = $((800 * SLOW))
 }
 probe "silent" {
   kind = "tcp"
   address = "127.0.0.1:${port[silent]}"
   host = "silent"
   expect = "^SSH-2\\\\.0-"
-  interval = 1
+  interval = $SLOW
   timeout = 500
 }
 EOC
@@ -106,7 +106,7 @@ wait_for $((15 * SLOW)) last_is mail smtp up 1 || { show; fail "smtp never store
 wait_for $((10 * SLOW)) last_is echo echo up 1 || { show; fail "echo never stored as up"; }
 rrd_flush "$W"
 rt=$(rrd_last "$(rrd mail smtp)" response_time)
-awk -v v="$rt" 'BEGIN { exit !(v > 0 && v < 0.8) }' || fail "smtp response_time $rt is not within the timeout"
+awk -v v="$rt" -v hi="$SLOW" 'BEGIN { exit !(v > 0 && v < 0.8 * hi) }' || fail "smtp response_time $rt is not within the timeout"
 wait_for $((10 * SLOW)) paged "firing unreachable rissa wrong wrong | wrong on wrong (site rissa) is unreachable: down: 127.0.0.1:${port[wrong]} answered no match for /^220/ before it closed the connection, got \"554 no\\tservice\\x1b here\\r\\n\"" ||
 	{ show; fail "the wrong greeting's page does not say what came back"; }
 wait_for $((10 * SLOW)) paged "firing unreachable rissa silent silent | silent on silent (site rissa) is unreachable: timeout: no answer matching /^SSH-2\\.0-/ from 127.0.0.1:${port[silent]} within 0.5 s, got nothing" ||
@@ -116,7 +116,7 @@ wait_for $((5 * SLOW)) last_is silent silent outcome 3 || { show; fail "silent's
 # it connected: the connect time is known though the answer was wrong
 rrd_flush "$W"
 ct=$(rrd_last "$(rrd wrong wrong)" connect_time)
-awk -v v="$ct" 'BEGIN { exit !(v > 0 && v < 0.8) }' || fail "wrong's connect_time $ct is not a time"
+awk -v v="$ct" -v hi="$SLOW" 'BEGIN { exit !(v > 0 && v < 0.8 * hi) }' || fail "wrong's connect_time $ct is not a time"
 ! paged "rissa mail smtp" || { show; fail "smtp paged while it greeted with 220"; }
 ! paged "rissa echo echo" || { show; fail "echo paged while it echoed"; }
 
