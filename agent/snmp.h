@@ -192,7 +192,7 @@ enum csnmp_ctr_id {
  */
 struct csnmp_port {
 	char *name; /* ifName, else ifDescr: the series instance; then, after
-		     * its NUL, ifAlias for log lines ("" if none): one allocation */
+		     * its NUL, ifAlias for log lines ("" if none); in p->port_names */
 	uint32_t ifindex;
 	uint32_t absent; /* bit per column the device lacks: GETs skip it until the next read */
 	/* each counter as last sent: a 32-bit one unrolled into 64 bits, so its wrap
@@ -294,6 +294,7 @@ struct csnmp_priv {
 	struct csnmp_table ifvalues; /* the port columns, when walked */
 	struct csnmp_port *ports;
 	size_t nports;
+	char *port_names; /* every port's name and alias, one allocation */
 	/* the ports' answers, from csnmp_if_values_begin to the end of the run:
 	 * a device between runs keeps no cells (most of a port's memory) */
 	struct csnmp_cell *cells;
@@ -428,7 +429,8 @@ void csnmp_if_values_commit(struct csnmp_priv *p);
 int csnmp_if_table_due(const struct csnmp_priv *p);
 /* Samples and Results of the ports; counts unknown values. */
 void csnmp_if_emit(struct csnmp_priv *p);
-void csnmp_ports_free(struct csnmp_port *ports, size_t n);
+/* Frees the ports and their names. */
+void csnmp_ports_free(struct csnmp_priv *p);
 /* Frees the run's answers (p->cells); at the end of every run, successful or not. */
 void csnmp_if_cells_free(struct csnmp_priv *p);
 /* Frees what only the run needed: the ports' answers, the walks' rows, the GET list. */

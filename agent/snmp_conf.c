@@ -56,7 +56,7 @@ void csnmp_priv_free(struct csnmp_priv *p)
 	free(p->excl);
 	free(p->types);
 	csnmp_run_free(p);
-	csnmp_ports_free(p->ports, p->nports);
+	csnmp_ports_free(p);
 	csnmp_data_free(&p->data);
 	csnmp_usm_free(p->usm);
 	free(p->community);
