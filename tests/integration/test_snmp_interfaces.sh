@@ -132,11 +132,11 @@ R="$W/rrd/rissa"
 ifiles() { ls "$R/$1" 2>/dev/null | grep '^if-' | tr '\n' ' '; }
 files_are() { [ "$(ifiles "$1")" = "$2" ]; }
 all4="if-Gi0_1.rrd if-Gi0_2.rrd if-Gi0_3.rrd if-Vl1.rrd "
-wait_for 10 files_are sw "$all4" || { tail -n 30 "$W/agent.log"; fail "sw has files: $(ifiles sw)"; }
+wait_for 30 files_are sw "$all4" || { tail -n 30 "$W/agent.log"; fail "sw has files: $(ifiles sw)"; }
 t_first=$(date +%s)
-wait_for 10 files_are sw-v1 "$all4" || { tail -n 30 "$W/agent.log"; fail "sw-v1 has files: $(ifiles sw-v1)"; }
+wait_for 30 files_are sw-v1 "$all4" || { tail -n 30 "$W/agent.log"; fail "sw-v1 has files: $(ifiles sw-v1)"; }
 for h in byname bydescr byindex; do
-	wait_for 5 files_are $h "if-Gi0_1.rrd " || fail "$h has files $(ifiles $h), not the one of Gi0/1"
+	wait_for 15 files_are $h "if-Gi0_1.rrd " || fail "$h has files $(ifiles $h), not the one of Gi0/1"
 done
 
 # rates FILE DS FROM TO: the per-second rates rrdtool stored, "time rate" a line
