@@ -51,6 +51,16 @@ enum field {
 
 static const char *const field_keys[F_COUNT] = {"site", "host", "check", "instance", "metric"};
 
+/*
+ * An event rule's condition on a varbind (`varbinds`): NAME=GLOB holds when
+ * a varbind named NAME has a value GLOB matches, NAME!=GLOB when none has.
+ */
+struct vb_cond {
+	char *name; /* "ifAdminStatus" matches ifAdminStatus.3; a numeric OID its column */
+	char *glob; /* on the value as the text shows it: 1, "Gi0/3" without quotes */
+	int negate;
+};
+
 struct rule {
 	char *name;
 	enum rule_kind kind;
@@ -59,6 +69,8 @@ struct rule {
 	double clear;
 	char *oid, *text; /* RULE_EVENT: globs on the trap OID and the text; NULL: any */
 	char *cleared_by; /* RULE_EVENT: glob on the name of the event that clears it */
+	struct vb_cond *vbs; /* RULE_EVENT: conditions on the varbinds, all must hold */
+	size_t nvbs;
 	char **channels;
 	size_t nchannels;
 };
@@ -121,6 +133,7 @@ cfg_opt_t alert_rule_opts[] = {
     CFG_STR("oid", NULL, CFGF_NODEFAULT),
     CFG_STR("text", NULL, CFGF_NODEFAULT),
     CFG_STR("cleared_by", NULL, CFGF_NODEFAULT),
+    CFG_STR_LIST("varbinds", NULL, CFGF_NODEFAULT),
     CFG_STR_LIST("channels", "{log}", CFGF_NONE),
     CFG_END(),
 };
@@ -168,6 +181,9 @@ static int glob_brackets_closed(const char *g)
  * empty one, an OID pattern that is no numeric OID, an open '[', or a
  * cleared_by that names the very events the rule fires on.
  */
+/* A varbind's name in a rule: a MIB object's ("ifAdminStatus") or a numeric OID. */
+#define VB_NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_"
+
 static int event_patterns_bad(cfg_t *sec)
 {
 	static const char *const keys[] = {"metric", "oid", "text", "cleared_by"};
@@ -194,6 +210,24 @@ static int event_patterns_bad(cfg_t *sec)
 			bad = 1;
 		}
 	}
+	for (unsigned i = 0; i < cfg_size(sec, "varbinds"); i++) {
+		const char *c = cfg_getnstr(sec, "varbinds", i), *eq = strchr(c, '=');
+		size_t n = eq != NULL ? (size_t)(eq - c) : 0;
+
+		if (n > 0 && c[n - 1] == '!')
+			n--;
+		if (eq == NULL || n == 0 || strspn(c, VB_NAME_CHARS) != n ||
+		    eq[1] == '\0') {
+			conf_section_error(sec,
+					   "varbinds \"%s\" must be NAME=VALUE or NAME!=VALUE "
+					   "(\"ifAdminStatus=up\", \"ifAdminStatus!=2\")",
+					   c);
+			bad = 1;
+		} else if (!glob_brackets_closed(eq + 1)) {
+			conf_section_error(sec, "varbinds \"%s\" opens a '[' it never closes", c);
+			bad = 1;
+		}
+	}
 	if (cfg_size(sec, "metric") > 0 && cfg_size(sec, "cleared_by") > 0 &&
 	    strcmp(cfg_getstr(sec, "metric"), cfg_getstr(sec, "cleared_by")) == 0) {
 		conf_section_error(sec,
@@ -208,7 +242,7 @@ static int event_patterns_bad(cfg_t *sec)
 int alert_rule_validate(cfg_t *sec)
 {
 	static const char *const limits[] = {"above", "clear_below", "below", "clear_above"};
-	static const char *const event_keys[] = {"oid", "text", "cleared_by"};
+	static const char *const event_keys[] = {"oid", "text", "cleared_by", "varbinds"};
 	const char *kind = cfg_getstr(sec, "kind");
 	int bad = 0, above, clear_below, below, clear_above;
 
@@ -344,6 +378,11 @@ static void rule_free(struct rule *r)
 	free(r->oid);
 	free(r->text);
 	free(r->cleared_by);
+	for (size_t i = 0; i < r->nvbs; i++) {
+		free(r->vbs[i].name);
+		free(r->vbs[i].glob);
+	}
+	free(r->vbs);
 	free(r->name);
 	free(r);
 }
@@ -379,6 +418,39 @@ void alert_engine_free(struct alert_engine *e)
 }
 
 /* A copy of key's glob, or NULL when it is unset or "*" (anything). */
+/*
+ * The interface states of IF-MIB by name, so that a rule may say
+ * "ifAdminStatus=up" where the trap's text holds the number.
+ */
+static const char *const if_states[] = {"up",      "down",       "testing",        "unknown",
+					"dormant", "notPresent", "lowerLayerDown", NULL};
+
+static void rule_load_varbinds(struct rule *r, cfg_t *sec)
+{
+	r->nvbs = cfg_size(sec, "varbinds");
+	r->vbs = r->nvbs ? xcalloc(r->nvbs, sizeof(*r->vbs)) : NULL;
+	for (size_t i = 0; i < r->nvbs; i++) {
+		const char *c = cfg_getnstr(sec, "varbinds", (unsigned)i), *eq = strchr(c, '=');
+		struct vb_cond *v = &r->vbs[i];
+		size_t n = (size_t)(eq - c);
+		char num[4];
+
+		v->negate = n > 0 && c[n - 1] == '!';
+		n -= (size_t)v->negate;
+		v->name = xmalloc(n + 1);
+		memcpy(v->name, c, n);
+		v->name[n] = '\0';
+		v->glob = xstrdup(eq + 1);
+		if (strcmp(v->name, "ifAdminStatus") == 0 || strcmp(v->name, "ifOperStatus") == 0)
+			for (int k = 0; if_states[k] != NULL; k++)
+				if (strcmp(v->glob, if_states[k]) == 0) {
+					snprintf(num, sizeof(num), "%d", k + 1);
+					free(v->glob);
+					v->glob = xstrdup(num);
+				}
+	}
+}
+
 static char *glob_or_null(cfg_t *sec, const char *key)
 {
 	const char *p = cfg_size(sec, key) > 0 ? cfg_getstr(sec, key) : NULL;
@@ -412,6 +484,7 @@ int alert_engine_add_rule(struct alert_engine *e, cfg_t *sec)
 		r->oid = glob_or_null(sec, "oid");
 		r->text = glob_or_null(sec, "text");
 		r->cleared_by = glob_or_null(sec, "cleared_by");
+		rule_load_varbinds(r, sec);
 	} else if (cfg_size(sec, "above") > 0) {
 		r->kind = RULE_ABOVE;
 		r->fire = cfg_getfloat(sec, "above");
@@ -863,6 +936,59 @@ static int glob_ok(const char *glob, const char *s)
 	return glob == NULL || fnmatch(glob, s, 0) == 0;
 }
 
+/*
+ * 1 when the varbinds in an event's text ("ifIndex.3=3 ifAdminStatus.3=2
+ * ifName.3=\"Gi0/3\"", as the agent writes it) meet the condition. A value
+ * in quotes runs to the quote before the next space; a text cut short loses
+ * its last varbinds, which then match nothing.
+ */
+static int vb_cond_holds(const struct vb_cond *c, const char *text)
+{
+	size_t nlen = strlen(c->name);
+	char val[EVENT_TEXT_MAX + 1];
+
+	for (const char *p = text; *p != '\0';) {
+		const char *eq = strchr(p, '='), *v, *end;
+		int named;
+
+		if (eq == NULL)
+			break;
+		named = (size_t)(eq - p) >= nlen && strncmp(p, c->name, nlen) == 0 &&
+			(p + nlen == eq || p[nlen] == '.');
+		v = eq + 1;
+		if (*v == '"' && (end = strstr(v + 1, "\" ")) != NULL)
+			end++;
+		else if (*v == '"' && v[1] != '\0' && v[strlen(v) - 1] == '"')
+			end = v + strlen(v);
+		else if ((end = strchr(v, ' ')) == NULL)
+			end = v + strlen(v);
+		if (named) {
+			size_t n = (size_t)(end - v);
+
+			if (n >= 2 && *v == '"' && v[n - 1] == '"') {
+				v++;
+				n -= 2;
+			}
+			if (n > EVENT_TEXT_MAX)
+				n = EVENT_TEXT_MAX;
+			memcpy(val, v, n);
+			val[n] = '\0';
+			if (fnmatch(c->glob, val, 0) == 0)
+				return !c->negate;
+		}
+		p = *end == ' ' ? end + 1 : end;
+	}
+	return c->negate;
+}
+
+static int varbinds_ok(const struct rule *r, const char *text)
+{
+	for (size_t i = 0; i < r->nvbs; i++)
+		if (!vb_cond_holds(&r->vbs[i], text))
+			return 0;
+	return 1;
+}
+
 void alert_event(struct alert_engine *e, const char *site, const struct event *ev)
 {
 	const char *name[F_COUNT] = {site, ev->host, ev->check, ev->instance, ""};
@@ -875,7 +1001,7 @@ void alert_event(struct alert_engine *e, const char *site, const struct event *e
 		struct rule_state *st = &s->st[i];
 		const struct rule *r = st->rule;
 		int fires = glob_ok(r->pattern[F_METRIC], ev->name) && glob_ok(r->oid, ev->oid) &&
-			    glob_ok(r->text, ev->text);
+			    glob_ok(r->text, ev->text) && varbinds_ok(r, ev->text);
 		int clears = r->cleared_by != NULL && fnmatch(r->cleared_by, ev->name, 0) == 0;
 
 		if (r->kind != RULE_EVENT)

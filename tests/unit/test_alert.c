@@ -608,6 +608,69 @@ static void test_event_rule_fires_once_and_clears(void **state)
 	assert_string_equal(act.last.instance, "Gi0/4");
 }
 
+static void trap_text(struct fixture *fx, const char *ifname, int64_t t, const char *text)
+{
+	struct event ev = {.host = "sw1",
+			   .check = "traps",
+			   .instance = ifname,
+			   .name = "linkDown",
+			   .time_ms = t,
+			   .oid = LINK_DOWN,
+			   .text = text,
+			   .source = "10.1.0.2:49152"};
+
+	alert_event(fx->e, "rissa", &ev);
+}
+
+/*
+ * A port shut on purpose (ifAdminStatus down) sends linkDown too: a rule's
+ * varbinds skip it, by the state's name or number, and a != condition lets
+ * through a device that does not say.
+ */
+static void test_event_rule_varbinds_skip_admin_down_ports(void **state)
+{
+	struct fixture *fx = *state;
+	char **lines;
+
+	load(fx, "channel \"file\" {\n"
+		 "  kind = \"log\"\n"
+		 "  file = \"@/alerts.log\"\n"
+		 "}\n"
+		 "rule \"admin-up\" {\n"
+		 "  kind = \"event\"\n"
+		 "  metric = \"linkDown\"\n"
+		 "  varbinds = {\"ifAdminStatus=up\"}\n"
+		 "  channels = {\"file\"}\n"
+		 "}\n"
+		 "rule \"not-shut\" {\n"
+		 "  kind = \"event\"\n"
+		 "  metric = \"linkDown\"\n"
+		 "  varbinds = {\"ifAdminStatus!=2\", \"ifName=Gi0/*\"}\n"
+		 "  channels = {\"file\"}\n"
+		 "}\n");
+	trap_text(fx, "Gi0/3", T0,
+		  "ifIndex.3=3 ifAdminStatus.3=1 ifOperStatus.3=2 ifName.3=\"Gi0/3\"");
+	/* shut by the operator: no page */
+	trap_text(fx, "Gi0/4", T0 + 1000,
+		  "ifIndex.4=4 ifAdminStatus.4=2 ifOperStatus.4=2 ifName.4=\"Gi0/4\"");
+	/* no ifAdminStatus at all: "=up" cannot hold, "!=2" does */
+	trap_text(fx, "Gi0/5", T0 + 2000, "ifIndex.5=5 ifOperStatus.5=2 ifName.5=\"Gi0/5\"");
+	/* a quoted name with a space; ifAdminStatusX is another varbind */
+	trap_text(fx, "Te 1/1", T0 + 3000,
+		  "ifIndex.6=6 ifAdminStatus.6=1 ifName.6=\"Te 1/1\" ifAdminStatusX.6=2");
+	lines = read_lines(fx->alerts);
+	assert_int_equal(count_lines(lines), 4);
+	assert_non_null(strstr(lines[0], " rule=admin-up site=rissa host=sw1 check=traps "
+					 "instance=Gi0/3 metric=linkDown "));
+	assert_non_null(strstr(lines[1], " rule=not-shut site=rissa host=sw1 check=traps "
+					 "instance=Gi0/3 metric=linkDown "));
+	assert_non_null(strstr(lines[2], " rule=not-shut site=rissa host=sw1 check=traps "
+					 "instance=Gi0/5 metric=linkDown "));
+	assert_non_null(strstr(lines[3], " rule=admin-up site=rissa host=sw1 check=traps "
+					 "instance=Te 1/1 metric=linkDown "));
+	free_lines(lines);
+}
+
 /*
  * Parses `conf`, validates its rules in order (each must give want[i]) and
  * returns what the validation printed, to be freed.
@@ -689,6 +752,41 @@ static void test_event_rule_patterns_that_match_nothing(void **state)
 				    "numeric OID or a pattern of one"));
 	assert_non_null(strstr(out, ":17: rule \"self\": cleared_by names the events metric "
 				    "fires on (\"linkDown\"): the rule would clear itself\n"));
+	free(out);
+}
+
+/* A varbind condition that could never match is refused with its line. */
+static void test_event_rule_varbinds_malformed(void **state)
+{
+	struct fixture *fx = *state;
+	static const int want[] = {-1, -1, -1, -1};
+	char *out = validate_rules(fx,
+				   "rule \"a\" {\n"
+				   "  kind = \"event\"\n"
+				   "  varbinds = {\"ifAdminStatus\"}\n"
+				   "}\n"
+				   "rule \"b\" {\n"
+				   "  kind = \"event\"\n"
+				   "  varbinds = {\"=1\", \"ifName=\"}\n"
+				   "}\n"
+				   "rule \"c\" {\n"
+				   "  kind = \"event\"\n"
+				   "  varbinds = {\"ifName=[Gi\"}\n"
+				   "}\n"
+				   "rule \"d\" {\n"
+				   "  above = 1\n"
+				   "  varbinds = {\"ifAdminStatus=up\"}\n"
+				   "}\n",
+				   want, 4);
+
+	assert_non_null(strstr(out, ":4: rule \"a\": varbinds \"ifAdminStatus\" must be "
+				    "NAME=VALUE or NAME!=VALUE"));
+	assert_non_null(strstr(out, ":8: rule \"b\": varbinds \"=1\" must be NAME=VALUE"));
+	assert_non_null(strstr(out, ":8: rule \"b\": varbinds \"ifName=\" must be NAME=VALUE"));
+	assert_non_null(
+	    strstr(out, ":12: rule \"c\": varbinds \"ifName=[Gi\" opens a '[' it never closes\n"));
+	assert_non_null(
+	    strstr(out, ":16: rule \"d\": 'varbinds' applies to kind \"event\" only\n"));
 	free(out);
 }
 
@@ -1032,6 +1130,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_event_rule_keys_only_for_events, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_event_rule_patterns_that_match_nothing, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_event_rule_varbinds_skip_admin_down_ports, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_event_rule_varbinds_malformed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_exec_channel_gets_json_and_env, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_exec_timeout_kills_hung_command, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_exec_queue_is_bounded_and_drops_oldest, setup,
