@@ -936,15 +936,9 @@ static int glob_ok(const char *glob, const char *s)
 	return glob == NULL || fnmatch(glob, s, 0) == 0;
 }
 
-/*
- * 1 when the varbinds in an event's text ("ifIndex.3=3 ifAdminStatus.3=2
- * ifName.3=\"Gi0/3\"", as the agent writes it) meet the condition. A value
- * in quotes runs to the quote before the next space; a text cut short loses
- * its last varbinds, which then match nothing.
- */
-static int vb_cond_holds(const struct vb_cond *c, const char *text)
+int alert_text_varbind(const char *text, const char *name, const char *glob)
 {
-	size_t nlen = strlen(c->name);
+	size_t nlen = strlen(name);
 	char val[EVENT_TEXT_MAX + 1];
 
 	for (const char *p = text; *p != '\0';) {
@@ -953,7 +947,7 @@ static int vb_cond_holds(const struct vb_cond *c, const char *text)
 
 		if (eq == NULL)
 			break;
-		named = (size_t)(eq - p) >= nlen && strncmp(p, c->name, nlen) == 0 &&
+		named = (size_t)(eq - p) >= nlen && strncmp(p, name, nlen) == 0 &&
 			(p + nlen == eq || p[nlen] == '.');
 		v = eq + 1;
 		if (*v == '"' && (end = strstr(v + 1, "\" ")) != NULL)
@@ -973,12 +967,18 @@ static int vb_cond_holds(const struct vb_cond *c, const char *text)
 				n = EVENT_TEXT_MAX;
 			memcpy(val, v, n);
 			val[n] = '\0';
-			if (fnmatch(c->glob, val, 0) == 0)
-				return !c->negate;
+			if (fnmatch(glob, val, 0) == 0)
+				return 1;
 		}
 		p = *end == ' ' ? end + 1 : end;
 	}
-	return c->negate;
+	return 0;
+}
+
+/* NAME=GLOB holds when a varbind matches; NAME!=GLOB when none does. */
+static int vb_cond_holds(const struct vb_cond *c, const char *text)
+{
+	return alert_text_varbind(text, c->name, c->glob) != c->negate;
 }
 
 static int varbinds_ok(const struct rule *r, const char *text)

@@ -52,6 +52,15 @@ void alert_feed(struct alert_engine *e, const char *site, const struct sample *s
  * newer than the last of its (host, check, instance) is a replay: ignored.
  */
 void alert_event(struct alert_engine *e, const char *site, const struct event *ev);
+/*
+ * 1 when the varbinds of an event's text ("ifIndex.3=3 ifAdminStatus.3=2
+ * ifName.3=\"Gi0/3\"", as the agent writes it) hold one named `name`
+ * (ifAdminStatus.3 for "ifAdminStatus"; a numeric OID's column for the OID)
+ * whose value `glob` matches. A value in quotes runs to the quote before
+ * the next space and is matched without them; a text cut short loses its
+ * last varbinds. For event rules' `varbinds`, and its fuzz target.
+ */
+int alert_text_varbind(const char *text, const char *name, const char *glob);
 
 /* Conditions the collector watches itself (watch.c), not rules of the config. */
 enum alert_builtin {

@@ -4,7 +4,8 @@
  * and, as collector/session.c does, a Hello checked with decode_hello() and
  * a Batch turned into a struct sample_batch with decode_batch(), with the
  * session's table of series when the Hello agreed on protocol 2 (room for 64,
- * so that the limit is reached). Aborts when
+ * so that the limit is reached), and the events' texts read as event rules'
+ * varbinds read them. Aborts when
  * something invalid gets through or a count does not add up.
  * Must never trust the input: everything decoded is freed, nothing is kept.
  */
@@ -14,6 +15,7 @@
 
 #include <event2/buffer.h>
 
+#include "alert.h"
 #include "decode.h"
 #include "frame.h"
 #include "sample.h"
@@ -44,11 +46,23 @@ static void check_name(const char *n, int may_be_empty)
 		CHECK(*p >= 0x20 && *p != 0x7f);
 }
 
+/* Well-formed UTF-8: cleaning it changes nothing. */
+static void check_utf8(const char *t)
+{
+	char *c = strdup(t);
+
+	CHECK(c != NULL);
+	decode_utf8_clean(c);
+	CHECK(strcmp(c, t) == 0);
+	free(c);
+}
+
 static void check_text(const char *t, size_t max)
 {
 	CHECK(t != NULL && strlen(t) <= max);
 	for (const unsigned char *p = (const unsigned char *)t; *p; p++)
 		CHECK(*p >= 0x20 && *p != 0x7f);
+	check_utf8(t);
 }
 
 /* Returns 0, or -1 when the batch ends the session. */
@@ -104,6 +118,12 @@ static int run_batch(Vakt__Batch *pb, struct series_rx *rx)
 		check_name(ev[i].name, 0);
 		check_text(ev[i].text, EVENT_TEXT_MAX);
 		check_text(ev[i].source, SAMPLE_NAME_MAX);
+		check_utf8(ev[i].host);
+		check_utf8(ev[i].instance);
+		/* an event rule's varbinds read the text */
+		(void)alert_text_varbind(ev[i].text, "ifAdminStatus", "1");
+		(void)alert_text_varbind(ev[i].text, "ifName", "*");
+		(void)alert_text_varbind(ev[i].text, "1.3.6.1.4.1", "[!x]*");
 		CHECK(strspn(ev[i].oid, "0123456789.") == strlen(ev[i].oid));
 		CHECK(ev[i].time_ms > 0 && ev[i].time_ms <= NOW_MS + (int64_t)SKEW_S * 1000);
 	}
