@@ -18,7 +18,9 @@ set -eu
 need_tools nft python3 rrdtool
 W=$(mktemp -d /tmp/vakt-it-icmp.XXXXXX)
 PEER=vakt-peer-$$
-trap 'cleanup; s=$?; ip netns del "$PEER" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
+# "cleanup && s=0 || s=$?": under set -e a plain "cleanup; s=$?" would end
+# the trap at a failed test's cleanup and leave the namespace behind
+trap 'cleanup && s=0 || s=$?; ip netns del "$PEER" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 ip netns add "$PEER" || { echo "SKIP: ip netns add failed"; exit 77; }
 inpeer() { ip netns exec "$PEER" "$@"; }
 ip link add icmp0 type veth peer name icmp1
