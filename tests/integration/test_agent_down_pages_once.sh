@@ -7,7 +7,7 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
 W=$(mktemp -d /tmp/vakt-it-agentdown.XXXXXX)
-trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 
 col_port=$(free_port tcp)
 # no-data after 2 x 1 s + 5 s = 7 s, well before agent-down at 10 s

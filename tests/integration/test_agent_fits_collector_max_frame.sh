@@ -7,7 +7,7 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 command -v rrdtool >/dev/null || { echo "SKIP: rrdtool missing"; exit 77; }
 W=$(mktemp -d /tmp/vakt-it-maxframe.XXXXXX)
-trap 'cleanup; s=$?; rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; rm -rf "$W"; exit $s' EXIT
 
 web_port=$(free_port tcp)
 col_port=$(free_port tcp)

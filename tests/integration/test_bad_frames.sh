@@ -8,7 +8,7 @@ set -eu
 command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
 command -v rrdtool >/dev/null || { echo "SKIP: rrdtool missing"; exit 77; }
 W=$(mktemp -d /tmp/vakt-it-frames.XXXXXX)
-trap 'cleanup; s=$?; rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; rm -rf "$W"; exit $s' EXIT
 
 col_port=$(free_port tcp)
 write_collector_conf "$W" "$col_port" </dev/null

@@ -16,7 +16,7 @@ set -eu
 need_tools nft python3 rrdtool
 W=$(mktemp -d /tmp/vakt-it-blackhole.XXXXXX)
 DC=vakt-dc-$$
-trap 'cleanup; s=$?; ip netns del "$DC" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; ip netns del "$DC" 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 wan_netns "$DC"
 indc() { ip netns exec "$DC" "$@"; }
 

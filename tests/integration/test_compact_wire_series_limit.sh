@@ -13,7 +13,7 @@ set -eu
 command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
 here=$(cd "$(dirname "$0")" && pwd)
 W=$(mktemp -d /tmp/vakt-it-serieslimit.XXXXXX)
-trap 'cleanup; s=$?; rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; rm -rf "$W"; exit $s' EXIT
 
 DEVICES=9 PORTS=1000
 # 12 series a port (docs/configuration.md) and the device's uptime

@@ -11,7 +11,7 @@ command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root to run clients as another user"; exit 77; }
 id nobody >/dev/null 2>&1 || { echo "SKIP: no user nobody"; exit 77; }
 W=$(mktemp -d /tmp/vakt-it-control.XXXXXX)
-trap 'cleanup; s=$?; rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; rm -rf "$W"; exit $s' EXIT
 NOBODY=$(id -u nobody)
 
 col_port=$(free_port tcp)

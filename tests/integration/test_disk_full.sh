@@ -10,7 +10,7 @@ W=$(mktemp -d /tmp/vakt-it-full.XXXXXX)
 mkdir -p "$W/rrd"
 # 600 kB: far too small for one RRD file of two data sources at step 1 (~9 MB)
 mount -t tmpfs -o size=600k vakt-test "$W/rrd" || { echo "SKIP: cannot mount tmpfs"; exit 77; }
-trap 'cleanup; s=$?; umount "$W/rrd" 2>/dev/null; rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; umount "$W/rrd" 2>/dev/null || true; rm -rf "$W"; exit $s' EXIT
 
 web_port=$(free_port tcp)
 col_port=$(free_port tcp)

@@ -10,7 +10,7 @@ set -eu
 SLOW=$([ -n "${VAKT_VALGRIND:-}" ] && echo 3 || echo 1)
 need_tools unbound python3 rrdtool
 W=$(mktemp -d /tmp/vakt-it-dns.XXXXXX)
-trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 
 dns_port=$(free_port udp)
 mute_port=$(free_port udp)

@@ -8,7 +8,7 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 need_tools openssl
 W=$(mktemp -d /tmp/vakt-it-examples.XXXXXX)
-trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 P="$W/pki"
 "$VAKT_SRC/deploy/pki/vakt-pki" init "$P" >/dev/null
 "$VAKT_SRC/deploy/pki/vakt-pki" site "$P" rissa >/dev/null

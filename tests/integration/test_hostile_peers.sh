@@ -14,7 +14,7 @@ command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
 command -v rrdtool >/dev/null || { echo "SKIP: rrdtool missing"; exit 77; }
 command -v prlimit >/dev/null || { echo "SKIP: prlimit missing"; exit 77; }
 W=$(mktemp -d /tmp/vakt-it-hostile.XXXXXX)
-trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 
 # The bounds this test holds the collector to:
 # - RSS: input_buffer_size (16 MiB) for all incomplete frames together, two

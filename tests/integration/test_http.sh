@@ -13,7 +13,7 @@ SLOW=$([ -n "${VAKT_VALGRIND:-}" ] && echo 3 || echo 1)
 TMO=$([ -n "${VAKT_VALGRIND:-}" ] && echo 5 || echo 1)
 need_tools nginx openssl rrdtool python3
 W=$(mktemp -d /tmp/vakt-it-http.XXXXXX)
-trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 P="$W/pki"
 server_cert_cases "$W"
 

@@ -12,7 +12,7 @@ W=$(mktemp -d /tmp/vakt-it-jfull.XXXXXX)
 mkdir -p "$W/rrd"
 # room for the agent's file (~14 MB at step 1), the state database and the journal
 mount -t tmpfs -o size=40m vakt-test "$W/rrd" || { echo "SKIP: cannot mount tmpfs"; exit 77; }
-trap 'cleanup; s=$?; umount "$W/rrd" 2>/dev/null; rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; umount "$W/rrd" 2>/dev/null || true; rm -rf "$W"; exit $s' EXIT
 
 web_port=$(free_port tcp)
 col_port=$(free_port tcp)

@@ -9,7 +9,7 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 need_tools python3
 W=$(mktemp -d /tmp/vakt-it-nodata-restart.XXXXXX)
-trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 
 col_port=$(free_port tcp)
 { pager_channel "$W"; cat <<EOC; } | write_collector_conf "$W" "$col_port"

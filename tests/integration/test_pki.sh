@@ -7,7 +7,7 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 command -v openssl >/dev/null || { echo "SKIP: openssl missing"; exit 77; }
 W=$(mktemp -d /tmp/vakt-it-pki.XXXXXX)
-trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 PKI="$VAKT_SRC/deploy/pki/vakt-pki"
 P="$W/pki"
 

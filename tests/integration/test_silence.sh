@@ -11,7 +11,7 @@ set -eu
 SLOW=$([ -n "${VAKT_VALGRIND:-}" ] && echo 3 || echo 1)
 command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
 W=$(mktemp -d /tmp/vakt-it-silence.XXXXXX)
-trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 
 col_port=$(free_port tcp)
 { pager_channel "$W"; cat <<EOC; } | write_collector_conf "$W" "$col_port"

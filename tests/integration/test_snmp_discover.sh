@@ -18,7 +18,7 @@ unset VAKT_SNMP_COMMUNITY VAKT_SNMP_AUTH_PASSWORD VAKT_SNMP_PRIV_PASSWORD
 need_tools snmpd snmpget python3
 W=$(mktemp -d /tmp/vakt-it-discover.XXXXXX)
 DEV=vakt-dev-$$
-trap 'cleanup; s=$?; ip netns del "$DEV" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; ip netns del "$DEV" 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 # under valgrind (VAKT_VALGRIND=1) every run of the agent is checked, and may be slower
 SLOW=$([ -n "${VAKT_VALGRIND:-}" ] && echo 3 || echo 1)
 agent() {

@@ -12,7 +12,7 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 need_tools snmpd snmpget snmpwalk rrdtool python3
 W=$(mktemp -d /tmp/vakt-it-hostdata.XXXXXX)
-trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 SRC=${VAKT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 
 snmp_port=$(free_port udp)

@@ -10,7 +10,7 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 need_tools snmpd snmpget rrdtool python3
 W=$(mktemp -d /tmp/vakt-it-inflight.XXXXXX)
-trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 
 snmp_port=$(free_port udp)
 col_port=$(free_port tcp)

@@ -11,7 +11,7 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 need_tools snmpd snmpget rrdtool python3
 W=$(mktemp -d /tmp/vakt-it-interfaces.XXXXXX)
-trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 
 snmp_port=$(free_port udp)
 dead_port=$(free_port udp)

@@ -13,7 +13,7 @@ set -eu
 SLOW=$([ -n "${VAKT_VALGRIND:-}" ] && echo 3 || echo 1)
 need_tools snmpd snmpget rrdtool python3
 W=$(mktemp -d /tmp/vakt-it-outcomes.XXXXXX)
-trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 
 snmp_port=$(free_port udp)
 col_port=$(free_port tcp)

@@ -12,7 +12,7 @@ need_tools snmpsimd snmpbulkwalk rrdtool python3
 # under valgrind every binary runs several times slower: so may the waits
 SLOW=$([ -n "${VAKT_VALGRIND:-}" ] && echo 3 || echo 1)
 W=$(mktemp -d /tmp/vakt-it-recorded.XXXXXX)
-trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 
 data=/usr/share/doc/snmpsim/examples/data
 # snmpsimd drops to an unprivileged user, who must read the data and write the cache

@@ -11,7 +11,7 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 need_tools snmpd snmpget rrdtool
 W=$(mktemp -d /tmp/vakt-it-snmp.XXXXXX)
-trap 'cleanup; s=$?; rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; rm -rf "$W"; exit $s' EXIT
 
 snmp_port=$(free_port udp)
 col_port=$(free_port tcp)

@@ -14,7 +14,7 @@ set -eu
 SLOW=$([ -n "${VAKT_VALGRIND:-}" ] && echo 3 || echo 1)
 need_tools snmptrap snmpinform python3
 W=$(mktemp -d /tmp/vakt-it-traps.XXXXXX)
-trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 
 trap_port=$(free_port udp)
 snmp_port=$(free_port udp)

@@ -12,7 +12,7 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 need_tools snmpd snmpget rrdtool
 W=$(mktemp -d /tmp/vakt-it-snmpv3.XXXXXX)
-trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 
 snmp_port=$(free_port udp)
 col_port=$(free_port tcp)

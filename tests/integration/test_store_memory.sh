@@ -11,7 +11,7 @@ command -v rrdtool >/dev/null || { echo "SKIP: rrdtool missing"; exit 77; }
 [ -z "${VAKT_VALGRIND:-}" ] || { echo "SKIP: memory is measured without valgrind"; exit 77; }
 RSS_LIMIT_KB=40960 # 40 MB; docs/operations.md states the same bound
 W=$(mktemp -d /tmp/vakt-it-memory.XXXXXX)
-trap 'cleanup; s=$?; rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; rm -rf "$W"; exit $s' EXIT
 export WIRE_DIR
 WIRE_DIR=$(cd "$(dirname "$0")" && pwd)
 

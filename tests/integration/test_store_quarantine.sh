@@ -10,7 +10,7 @@ set -eu
 command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
 command -v rrdtool >/dev/null || { echo "SKIP: rrdtool missing"; exit 77; }
 W=$(mktemp -d /tmp/vakt-it-quarantine.XXXXXX)
-trap 'cleanup; s=$?; rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; rm -rf "$W"; exit $s' EXIT
 export WIRE_DIR
 WIRE_DIR=$(cd "$(dirname "$0")" && pwd)
 

@@ -9,7 +9,7 @@ set -eu
 SLOW=$([ -n "${VAKT_VALGRIND:-}" ] && echo 3 || echo 1)
 need_tools python3 rrdtool
 W=$(mktemp -d /tmp/vakt-it-tcpexpect.XXXXXX)
-trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 
 cat >"$W/banner.py" <<'PY'
 # banner.py PORT MODE: one loopback TCP service; MODE smtp greets with 220,

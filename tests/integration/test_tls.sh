@@ -11,7 +11,7 @@ set -eu
 command -v openssl >/dev/null || { echo "SKIP: openssl missing"; exit 77; }
 command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
 W=$(mktemp -d /tmp/vakt-it-tls.XXXXXX)
-trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 PKI="$VAKT_SRC/deploy/pki/vakt-pki"
 P="$W/pki"
 O="$W/other-ca"

@@ -10,7 +10,7 @@ set -eu
 SLOW=$([ -n "${VAKT_VALGRIND:-}" ] && echo 3 || echo 1)
 need_tools openssl rrdtool python3
 W=$(mktemp -d /tmp/vakt-it-tlsprobe.XXXXXX)
-trap 'cleanup; s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 P="$W/pki"
 server_cert_cases "$W"
 

@@ -12,7 +12,7 @@ set -eu
 command -v ip >/dev/null || { echo "SKIP: ip (iproute2) missing"; exit 77; }
 W=$(mktemp -d /tmp/vakt-it-silent.XXXXXX)
 NA="vakt-it-a-$$" NC="vakt-it-c-$$"
-trap 'cleanup && s=0 || s=$?; ip netns del "$NA" 2>/dev/null; ip netns del "$NC" 2>/dev/null; rm -rf "$W"; exit $s' EXIT
+trap 'cleanup && s=0 || s=$?; ip netns del "$NA" 2>/dev/null || true; ip netns del "$NC" 2>/dev/null || true; rm -rf "$W"; exit $s' EXIT
 ip netns add "$NA" && ip netns add "$NC" || { echo "SKIP: cannot create network namespaces"; exit 77; }
 ip -n "$NA" link set lo up
 ip -n "$NC" link set lo up
