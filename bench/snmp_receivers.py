@@ -4,8 +4,10 @@
 Three stand-ins, one per poller, each counting what it received:
 
   collector PORT   a Vakt collector for one agent (plaintext): answers Hello
-                   with a HelloAck of protocol 2, acknowledges every Batch,
-                   answers Heartbeats; counts batches, samples and results.
+                   with a HelloAck of protocol 2 (max_series --max-series, as
+                   the collector's default), acknowledges every Batch,
+                   answers Heartbeats; counts batches, samples, results,
+                   series defined and the highest series id.
                    It stores nothing: the agent does all its normal work
                    (batches, the compact form, the spool, acks). With
                    --last it answers protocol 1 (every sample with its
@@ -84,9 +86,12 @@ def hook_signals(counts):
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
 
 
+HIGH = bytes(range(0x80, 0x100))
+
+
 def packed_count(b):
-    """The number of varints in a packed field."""
-    return sum(1 for x in b if x < 0x80)
+    """The number of varints in a packed field: the bytes without the high bit end one each."""
+    return len(b.translate(None, HIGH))
 
 
 def last_value(counts, sample):
@@ -106,10 +111,12 @@ def last_value(counts, sample):
         counts.last.setdefault(check, {})[metric] = None if unknown else value
 
 
-def collector_session(conn, counts, protocol=2):
+def collector_session(conn, counts, protocol=2, max_series=1000000):
     hello_ack = (wire.f_varint(1, protocol) + wire.f_bytes(2, "bench stand-in") +
                  wire.f_varint(3, 16 * 1024 * 1024) + wire.f_varint(4, wire.now_ms()) +
                  wire.f_varint(5, 60))
+    if max_series:
+        hello_ack += wire.f_varint(7, max_series)
     with conn:
         while True:
             body = wire.recv_frame(conn)
@@ -120,10 +127,15 @@ def collector_session(conn, counts, protocol=2):
                     conn.sendall(wire.frame(wire.f_bytes(HELLO_ACK, hello_ack)))
                     counts.add(sessions=1)
                 elif num == wire.BATCH:
-                    seq = samples = results = 0
+                    seq = samples = results = defined = max_id = 0
                     for n2, _, v2 in wire.fields(v):
                         if n2 == 1:
                             seq = v2
+                        elif n2 == 4:
+                            # a SeriesDef: its id (field 1) comes first
+                            defined += 1
+                            if v2[:1] == b"\x08":
+                                max_id = max(max_id, wire.read_varint(v2, 1)[0])
                         elif n2 == 2:
                             samples += 1
                             if protocol == 1:
@@ -133,7 +145,10 @@ def collector_session(conn, counts, protocol=2):
                         elif n2 == 5:
                             samples += packed_count(v2)
                     conn.sendall(wire.frame(wire.ack(seq)))
-                    counts.add(batches=1, samples=samples, results=results, bytes=len(body) + 4)
+                    counts.add(batches=1, samples=samples, results=results, bytes=len(body) + 4,
+                               defined=defined)
+                    with counts.lock:
+                        counts.c["max_id"] = max(counts.c.get("max_id", 0), max_id)
                 elif num == wire.HEARTBEAT:
                     conn.sendall(wire.frame(wire.heartbeat()))
 
@@ -146,7 +161,8 @@ def collector(args, counts):
     while True:
         conn, _ = srv.accept()
         conn.settimeout(None)
-        threading.Thread(target=collector_session, args=(conn, counts, 1 if args.last else 2),
+        threading.Thread(target=collector_session,
+                         args=(conn, counts, 1 if args.last else 2, args.max_series),
                          daemon=True).start()
 
 
@@ -211,6 +227,9 @@ def main():
     ap.add_argument("--targets", help="scrape: a file with one target a line")
     ap.add_argument("--interval", type=float, default=60.0)
     ap.add_argument("--workers", type=int, default=8)
+    ap.add_argument("--max-series", type=int, default=1000000,
+                    help="collector: HelloAck's max_series (0: left out, as a collector "
+                         "before the field: 100,000 ids)")
     ap.add_argument("--last", action="store_true",
                     help="collector: protocol 1, keep each check's last values")
     args = ap.parse_args()

@@ -78,66 +78,26 @@ stop collector
 
 log "case old collector: HelloAck without max_series, at most 100,000 ids"
 old_port=$(free_port tcp)
-# A collector before the field: HelloAck of protocol 2 without max_series; it
-# acknowledges every batch and counts samples, definitions and the highest id.
-cat >"$W/old.py" <<'PY'
-import json, os, socket, sys
-sys.path.insert(0, os.environ["WIRE_DIR"])
-import wire
-HIGH = bytes(range(128, 256))
-srv = socket.socket()
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("127.0.0.1", int(sys.argv[1])))
-srv.listen(1)
-counts = {"samples": 0, "defined": 0, "max_id": 0, "sessions": 0}
-while True:
-    conn, _ = srv.accept()
-    conn.settimeout(60)
-    try:
-        while True:
-            body = wire.recv_frame(conn)
-            if body is None:
-                break
-            for num, _, v in wire.fields(body):
-                if num == wire.HELLO:
-                    counts["sessions"] += 1
-                    ack = (wire.f_varint(1, 2) + wire.f_bytes(2, "collector before max_series") +
-                           wire.f_varint(3, 16 * 1024 * 1024) + wire.f_varint(4, wire.now_ms()) +
-                           wire.f_varint(5, 10))
-                    conn.sendall(wire.frame(wire.f_bytes(wire.HELLO_ACK, ack)))
-                elif num == wire.BATCH:
-                    seq = 0
-                    for n2, _, v2 in wire.fields(v):
-                        if n2 == 1:
-                            seq = v2
-                        elif n2 == 4:
-                            # SeriesDef: its id (field 1) comes first
-                            counts["defined"] += 1
-                            if v2[:1] == b"\x08":
-                                sid = wire.read_varint(v2, 1)[0]
-                                counts["max_id"] = max(counts["max_id"], sid)
-                        elif n2 == 5:
-                            # packed varints: one byte without the high bit ends each
-                            counts["samples"] += len(v2.translate(None, HIGH))
-                    conn.sendall(wire.frame(wire.ack(seq)))
-                    with open(sys.argv[2] + ".tmp", "w") as f:
-                        json.dump(counts, f)
-                    os.rename(sys.argv[2] + ".tmp", sys.argv[2])
-                elif num == wire.HEARTBEAT:
-                    conn.sendall(wire.frame(wire.heartbeat()))
-    except (OSError, ValueError) as e:
-        print("session ended: %s" % e, flush=True)
-    conn.close()
-PY
-start old "$W/old.log" env WIRE_DIR="$here" python3 "$W/old.py" "$old_port" "$W/old.json"
+# A collector before the field: bench/snmp_receivers.py's stand-in, whose
+# HelloAck (protocol 2) leaves max_series out; it acknowledges every batch
+# and counts samples, definitions and the highest id, written on SIGUSR1.
+start old "$W/old.log" python3 "$here/../../bench/snmp_receivers.py" collector "$old_port" \
+	--max-series 0 --stats "$W/old.json"
 wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$old_port" || { cat "$W/old.log"; fail "the stand-in did not listen"; }
 mkdir "$W/old"
 agent_conf "$W/old" "$old_port"
 start agent "$W/agent-old.log" "$VAKT_BIN/vakt-agent" -f -c "$W/old/agent.conf"
-# old_counts: "SAMPLES DEFINED MAX_ID SESSIONS" as the stand-in last wrote them
+# old_counts: "SAMPLES DEFINED MAX_ID SESSIONS" of the stand-in, as it writes them now
 old_counts() {
+	rm -f "$W/old.json"
+	kill -USR1 "$PID_old"
+	for _ in $(seq 1 25); do
+		[ -s "$W/old.json" ] && break
+		sleep 0.2
+	done
+	[ -s "$W/old.json" ] || return 1
 	python3 -c 'import json, sys; c = json.load(open(sys.argv[1]))
-print(c["samples"], c["defined"], c["max_id"], c["sessions"])' "$W/old.json"
+print(c.get("samples", 0), c.get("defined", 0), c.get("max_id", 0), c.get("sessions", 0))' "$W/old.json"
 }
 # past one poll of every series: with 100,000 ids the table has started again
 old_past_one_poll() {

@@ -523,8 +523,9 @@ static void test_unknown_sample_does_not_change_state(void **state)
 	assert_int_equal(st.transitions, 1);
 }
 
-static void trap(struct fixture *fx, const char *ifname, const char *name, const char *oid,
-		 int64_t t)
+/* An event of sw1's trap listener: `name` with trap OID `oid` about port `ifname`. */
+static void trap_event(struct fixture *fx, const char *ifname, const char *name, const char *oid,
+		       int64_t t, const char *text)
 {
 	struct event ev = {.host = "sw1",
 			   .check = "traps",
@@ -532,10 +533,16 @@ static void trap(struct fixture *fx, const char *ifname, const char *name, const
 			   .name = name,
 			   .time_ms = t,
 			   .oid = oid,
-			   .text = "ifIndex.3=3 ifAdminStatus.3=1 ifOperStatus.3=2",
+			   .text = text,
 			   .source = "10.1.0.2:49152"};
 
 	alert_event(fx->e, "rissa", &ev);
+}
+
+static void trap(struct fixture *fx, const char *ifname, const char *name, const char *oid,
+		 int64_t t)
+{
+	trap_event(fx, ifname, name, oid, t, "ifIndex.3=3 ifAdminStatus.3=1 ifOperStatus.3=2");
 }
 
 #define LINK_DOWN "1.3.6.1.6.3.1.1.5.3"
@@ -610,16 +617,7 @@ static void test_event_rule_fires_once_and_clears(void **state)
 
 static void trap_text(struct fixture *fx, const char *ifname, int64_t t, const char *text)
 {
-	struct event ev = {.host = "sw1",
-			   .check = "traps",
-			   .instance = ifname,
-			   .name = "linkDown",
-			   .time_ms = t,
-			   .oid = LINK_DOWN,
-			   .text = text,
-			   .source = "10.1.0.2:49152"};
-
-	alert_event(fx->e, "rissa", &ev);
+	trap_event(fx, ifname, "linkDown", LINK_DOWN, t, text);
 }
 
 /*
