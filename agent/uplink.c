@@ -121,20 +121,33 @@ static void uplink_set_state(struct uplink *u, enum uplink_state s)
 	u->state = s;
 }
 
+/*
+ * A sample as uplink_sample_new makes it: the lengths of its names kept
+ * beside it, so that encoding it (sized, then written) measures none again.
+ */
+struct uplink_sample {
+	Vakt__Sample s; /* first: a Vakt__Sample * of ours is one of these */
+	size_t len[4];  /* host, check, instance, metric */
+};
+
 /* One allocation: the names follow the struct, so a sample costs one malloc and one free. */
 Vakt__Sample *uplink_sample_new(const char *host, const char *check, const char *instance,
 				const char *metric)
 {
-	size_t lh = strlen(host) + 1, lc = strlen(check) + 1, li = strlen(instance) + 1,
-	       lm = strlen(metric) + 1;
-	Vakt__Sample *s = xmalloc(sizeof(*s) + lh + lc + li + lm);
-	char *p = (char *)(s + 1);
+	size_t lh = strlen(host), lc = strlen(check), li = strlen(instance), lm = strlen(metric);
+	struct uplink_sample *us = xmalloc(sizeof(*us) + lh + lc + li + lm + 4);
+	Vakt__Sample *s = &us->s;
+	char *p = (char *)(us + 1);
 
 	vakt__sample__init(s);
-	s->host = memcpy(p, host, lh);
-	s->check = memcpy(p += lh, check, lc);
-	s->instance = memcpy(p += lc, instance, li);
-	s->metric = memcpy(p + li, metric, lm);
+	s->host = memcpy(p, host, lh + 1);
+	s->check = memcpy(p += lh + 1, check, lc + 1);
+	s->instance = memcpy(p += lc + 1, instance, li + 1);
+	s->metric = memcpy(p + li + 1, metric, lm + 1);
+	us->len[0] = lh;
+	us->len[1] = lc;
+	us->len[2] = li;
+	us->len[3] = lm;
 	return s;
 }
 
@@ -207,11 +220,11 @@ enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2 };
 
 static size_t sample_size(const Vakt__Sample *s)
 {
-	const char *names[4] = {s->host, s->check, s->instance, s->metric};
+	const size_t *lens = ((const struct uplink_sample *)s)->len;
 	size_t n = 0;
 
 	for (size_t k = 0; k < 4; k++) {
-		size_t len = names[k] != NULL ? strlen(names[k]) : 0;
+		size_t len = lens[k];
 
 		if (len > 0)
 			n += 1 + frame_varint_len(len) + len;
@@ -236,9 +249,10 @@ static size_t sample_size(const Vakt__Sample *s)
 static uint8_t *sample_put(uint8_t *p, const Vakt__Sample *s)
 {
 	const char *names[4] = {s->host, s->check, s->instance, s->metric};
+	const size_t *lens = ((const struct uplink_sample *)s)->len;
 
 	for (size_t k = 0; k < 4; k++) {
-		size_t len = names[k] != NULL ? strlen(names[k]) : 0;
+		size_t len = lens[k];
 
 		if (len > 0) {
 			*p++ = PB_KEY(k + 1, WT_LEN);
