@@ -39,7 +39,9 @@ free_port() {
 
 # With VAKT_VALGRIND=1 every Vakt binary runs under valgrind's memcheck; an
 # error or a definite leak in any of them fails the test at cleanup.
+# tests/valgrind.supp names the errors of Debian's libraries it ignores.
 VG_DIR=""
+VG_SUPP="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/valgrind.supp"
 if [ -n "${VAKT_VALGRIND:-}" ]; then
 	VG_DIR=$(mktemp -d /tmp/vakt-valgrind.XXXXXX)
 fi
@@ -52,7 +54,8 @@ start() {
 	*/vakt-*)
 		if [ -n "$VG_DIR" ]; then
 			set -- valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
-				--show-leak-kinds=definite --log-file="$VG_DIR/$name.%p.log" "$@"
+				--show-leak-kinds=definite --suppressions="$VG_SUPP" \
+				--log-file="$VG_DIR/$name.%p.log" "$@"
 		fi
 		;;
 	esac
