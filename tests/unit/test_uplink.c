@@ -56,7 +56,9 @@ struct tcol {
 	size_t nseqs;
 	size_t nsamples;
 	unsigned protocol;      /* answered in HelloAck; 0: VAKT_PROTOCOL */
+	uint32_t max_series;    /* announced in HelloAck (0: left out, 100,000), the rx's bound */
 	struct series_rx *rx;   /* the series the agent defined on this connection */
+	uint32_t max_id;        /* the highest series id the agent defined */
 	size_t compact_batches; /* batches in the compact form (protocol 2) */
 	char last_metric[64];   /* of the last sample received */
 	struct seen_result results[MAX_SEEN];
@@ -101,7 +103,8 @@ static void tcol_frame(struct tcol *t, Vakt__Frame *in)
 		ha.software = "test-collector";
 		/* a new connection: the agent defines every series again */
 		series_rx_free(t->rx);
-		t->rx = series_rx_new(SERIES_WIRE_MAX_DEFAULT);
+		t->rx = series_rx_new(t->max_series);
+		ha.max_series = t->max_series;
 		ha.max_frame = FRAME_MAX_DEFAULT;
 		ha.time_ms = wall_now_ms();
 		ha.heartbeat = t->heartbeat_s;
@@ -123,6 +126,9 @@ static void tcol_frame(struct tcol *t, Vakt__Frame *in)
 
 			/* as the collector does: every id must be defined on this connection */
 			assert_null(series_rx_expand(t->rx, in->batch, &v, &n));
+			for (size_t i = 0; i < in->batch->n_series; i++)
+				if (in->batch->series[i]->id > t->max_id)
+					t->max_id = in->batch->series[i]->id;
 			t->compact_batches++;
 			t->nsamples += n;
 			snprintf(t->last_metric, sizeof(t->last_metric), "%s", v[n - 1].metric);
@@ -351,6 +357,24 @@ static void add_batch(struct fixture *fx, unsigned n)
 	uplink_flush(fx->a.uplink);
 }
 
+/* `n` samples of `n` series: metrics m<first>..m<first + n - 1> of sw1. */
+static void add_series(struct fixture *fx, unsigned first, unsigned n)
+{
+	char metric[16];
+
+	for (unsigned i = first; i < first + n; i++) {
+		Vakt__Sample *s;
+
+		snprintf(metric, sizeof(metric), "m%u", i);
+		s = uplink_sample_new("sw1", "system", "", metric);
+		s->time_ms = wall_now_ms();
+		s->value = i;
+		s->interval = 60;
+		uplink_add(fx->a.uplink, s);
+	}
+	uplink_flush(fx->a.uplink);
+}
+
 static void start_agent(struct fixture *fx, struct agent_conf *conf)
 {
 	fx->a.conf = conf;
@@ -499,6 +523,63 @@ static void test_compact_form_only_for_protocol_2(void **state)
 	assert_int_equal(fx->col->hellos, 2);
 	assert_int_equal(fx->col->compact_batches, 3);
 	assert_int_equal(fx->col->nsamples, 80);
+}
+
+/*
+ * The session defines no more ids than HelloAck's max_series allows, nor
+ * than the agent's own max_session_series: past the lower, its table starts
+ * again (the test collector, like the real one, refuses an id above what it
+ * announced).
+ */
+static void test_series_ids_within_the_lower_limit(void **state)
+{
+	struct fixture *fx = *state;
+
+	fx->col->max_series = 100;
+	start_agent(fx, conf_new(1));
+	set_collector(fx->a.conf, 0, fx->col->port);
+	uplink_start(fx->a.uplink);
+	/* 60 series, then 60 others: 120 would not fit in 100 ids */
+	add_series(fx, 0, 60);
+	want_batches = 1;
+	assert_true(run_until(fx, got_batches, 5000));
+	add_series(fx, 60, 60);
+	want_batches = 2;
+	assert_true(run_until(fx, got_batches, 5000));
+	assert_int_equal(fx->col->compact_batches, 2);
+	assert_int_equal(fx->col->nsamples, 120);
+	assert_int_equal(fx->col->max_id, 60);
+	assert_int_equal(series_rx_defined(fx->col->rx), 120);
+
+	/* the collector allows 1,000,000, the agent only 100 */
+	assert_true(run_until(fx, queue_empty, 2000));
+	fx->a.conf->max_session_series = 100;
+	fx->col->max_series = 1000000;
+	tcol_drop(fx->col);
+	add_series(fx, 120, 60);
+	want_batches = 3;
+	assert_true(run_until(fx, got_batches, 5000));
+	add_series(fx, 180, 60);
+	want_batches = 4;
+	assert_true(run_until(fx, got_batches, 5000));
+	assert_int_equal(fx->col->hellos, 2);
+	assert_int_equal(fx->col->compact_batches, 4);
+	assert_int_equal(fx->col->max_id, 60);
+	/* and with room for both, the first 60 keep their ids: none defined again */
+	assert_true(run_until(fx, queue_empty, 2000));
+	fx->a.conf->max_session_series = 1000000;
+	tcol_drop(fx->col);
+	add_series(fx, 240, 60);
+	want_batches = 5;
+	assert_true(run_until(fx, got_batches, 5000));
+	add_series(fx, 300, 60);
+	want_batches = 6;
+	assert_true(run_until(fx, got_batches, 5000));
+	add_series(fx, 240, 60);
+	want_batches = 7;
+	assert_true(run_until(fx, got_batches, 5000));
+	assert_int_equal(fx->col->max_id, 120);
+	assert_int_equal(series_rx_defined(fx->col->rx), 120);
 }
 
 static void test_resend_in_order_after_reconnect(void **state)
@@ -819,6 +900,7 @@ int main(void)
 		test_failover_to_next_collector_after_connection_failure, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_resend_in_order_after_reconnect, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_compact_form_only_for_protocol_2, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_series_ids_within_the_lower_limit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_sent_batch_without_ack_fails_over_within_three_heartbeats, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_failback_to_the_preferred_collector_loses_nothing,
