@@ -258,6 +258,16 @@ exec(sys.argv[2])
 PY
 }
 
+# paged DIR TEXT: DIR/pages.log (pager_channel's) holds TEXT, a fixed string.
+paged() { [ -f "$1/pages.log" ] && grep -qF -- "$2" "$1/pages.log"; }
+
+# show_logs DIR: what a failing probe test prints: the pages and the ends of
+# the agent's and the collector's logs in DIR.
+show_logs() {
+	cat "$1/pages.log" 2>/dev/null || true
+	tail -n 30 "$1/agent.log" "$1/collector.log" || true
+}
+
 # log_has FILE TEXT: FILE holds TEXT (a fixed string) within 5 s, else the test fails.
 log_has() {
 	wait_for 5 grep -qF -- "$2" "$1" || { cat "$1"; fail "$1 lacks: $2"; }

@@ -106,30 +106,28 @@ EOC
 start_collector "$W" "$col_port"
 start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -v -c "$W/agent.conf"
 
-show() { cat "$W/pages.log" 2>/dev/null || true; tail -n 30 "$W/agent.log" "$W/collector.log" || true; }
 rrd() { echo "$W/rrd/rissa/$1/$2.rrd"; }
 last_is() { [ -f "$(rrd "$1" "$2")" ] && [ "$(rrd_last "$(rrd "$1" "$2")" "$3")" = "$4" ]; }
-paged() { [ -f "$W/pages.log" ] && grep -qF -- "$1" "$W/pages.log"; }
 
 for p in www mx ptr soa gone-ok big; do
-	wait_for $((15 * SLOW)) last_is ns "$p" up 1 || { show; fail "$p never stored as up"; }
+	wait_for $((15 * SLOW)) last_is ns "$p" up 1 || { show_logs "$W"; fail "$p never stored as up"; }
 done
 rrd_flush "$W"
 [ "$(rrd_last "$(rrd ns www)" answers)" = 2 ] || fail "www.kommune.no A: $(rrd_last "$(rrd ns www)" answers) answers stored, expected 2"
 rt=$(rrd_last "$(rrd ns www)" response_time)
 awk -v v="$rt" -v hi="$SLOW" 'BEGIN { exit !(v > 0 && v < 0.8 * hi) }' || fail "response_time $rt is not within the timeout"
 [ "$(rrd_last "$(rrd ns big)" answers)" = 1 ] || fail "the TXT asked over TCP did not store its answer"
-wait_for $((10 * SLOW)) paged "firing unreachable rissa ns gone | gone on ns (site rissa) is unreachable: down: NXDOMAIN for gone.kommune.no A from 127.0.0.1:$dns_port" ||
-	{ show; fail "NXDOMAIN did not page with its reason"; }
-wait_for $((10 * SLOW)) paged "firing unreachable rissa ns moved | moved on ns (site rissa) is unreachable: down: no answer for www.kommune.no A from 127.0.0.1:$dns_port matches /^10\\.99\\./: got 10.20.0.8" ||
-	{ show; fail "a wrong answer did not page with what came back"; }
-wait_for $((10 * SLOW)) paged "firing unreachable rissa 127.0.0.1 mute | mute on 127.0.0.1 (site rissa) is unreachable: timeout: no answer from 127.0.0.1:$mute_port within 0.7 s" ||
-	{ show; fail "the silent server did not page a timeout"; }
-wait_for $((5 * SLOW)) last_is ns gone outcome 2 || { show; fail "NXDOMAIN's outcome (down) is not in its RRD file"; }
-wait_for $((5 * SLOW)) last_is 127.0.0.1 mute outcome 3 || { show; fail "the timeout's outcome is not in its RRD file"; }
-! paged "rissa ns gone-ok" || { show; fail "gone-ok paged though NXDOMAIN was expected"; }
+wait_for $((10 * SLOW)) paged "$W" "firing unreachable rissa ns gone | gone on ns (site rissa) is unreachable: down: NXDOMAIN for gone.kommune.no A from 127.0.0.1:$dns_port" ||
+	{ show_logs "$W"; fail "NXDOMAIN did not page with its reason"; }
+wait_for $((10 * SLOW)) paged "$W" "firing unreachable rissa ns moved | moved on ns (site rissa) is unreachable: down: no answer for www.kommune.no A from 127.0.0.1:$dns_port matches /^10\\.99\\./: got 10.20.0.8" ||
+	{ show_logs "$W"; fail "a wrong answer did not page with what came back"; }
+wait_for $((10 * SLOW)) paged "$W" "firing unreachable rissa 127.0.0.1 mute | mute on 127.0.0.1 (site rissa) is unreachable: timeout: no answer from 127.0.0.1:$mute_port within 0.7 s" ||
+	{ show_logs "$W"; fail "the silent server did not page a timeout"; }
+wait_for $((5 * SLOW)) last_is ns gone outcome 2 || { show_logs "$W"; fail "NXDOMAIN's outcome (down) is not in its RRD file"; }
+wait_for $((5 * SLOW)) last_is 127.0.0.1 mute outcome 3 || { show_logs "$W"; fail "the timeout's outcome is not in its RRD file"; }
+! paged "$W" "rissa ns gone-ok" || { show_logs "$W"; fail "gone-ok paged though NXDOMAIN was expected"; }
 for p in www mx ptr soa big; do
-	! paged "rissa ns $p " || { show; fail "$p paged while unbound answered it rightly"; }
+	! paged "$W" "rissa ns $p " || { show_logs "$W"; fail "$p paged while unbound answered it rightly"; }
 done
 
 # bad keys are config errors naming file:line

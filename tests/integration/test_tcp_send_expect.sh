@@ -97,28 +97,26 @@ EOC
 start_collector "$W" "$col_port"
 start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -v -c "$W/agent.conf"
 
-show() { cat "$W/pages.log" 2>/dev/null || true; tail -n 30 "$W/agent.log" "$W/collector.log" || true; }
 rrd() { echo "$W/rrd/rissa/$1/$2.rrd"; }
 last_is() { [ -f "$(rrd "$1" "$2")" ] && [ "$(rrd_last "$(rrd "$1" "$2")" "$3")" = "$4" ]; }
-paged() { [ -f "$W/pages.log" ] && grep -qF -- "$1" "$W/pages.log"; }
 
-wait_for $((15 * SLOW)) last_is mail smtp up 1 || { show; fail "smtp never stored as up"; }
-wait_for $((10 * SLOW)) last_is echo echo up 1 || { show; fail "echo never stored as up"; }
+wait_for $((15 * SLOW)) last_is mail smtp up 1 || { show_logs "$W"; fail "smtp never stored as up"; }
+wait_for $((10 * SLOW)) last_is echo echo up 1 || { show_logs "$W"; fail "echo never stored as up"; }
 rrd_flush "$W"
 rt=$(rrd_last "$(rrd mail smtp)" response_time)
 awk -v v="$rt" -v hi="$SLOW" 'BEGIN { exit !(v > 0 && v < 0.8 * hi) }' || fail "smtp response_time $rt is not within the timeout"
-wait_for $((10 * SLOW)) paged "firing unreachable rissa wrong wrong | wrong on wrong (site rissa) is unreachable: down: 127.0.0.1:${port[wrong]} answered no match for /^220/ before it closed the connection, got \"554 no\\tservice\\x1b here\\r\\n\"" ||
-	{ show; fail "the wrong greeting's page does not say what came back"; }
-wait_for $((10 * SLOW)) paged "firing unreachable rissa silent silent | silent on silent (site rissa) is unreachable: timeout: no answer matching /^SSH-2\\.0-/ from 127.0.0.1:${port[silent]} within 0.5 s, got nothing" ||
-	{ show; fail "the silent service's page does not say it timed out"; }
-wait_for $((5 * SLOW)) last_is wrong wrong outcome 2 || { show; fail "wrong's outcome (down) is not in its RRD file"; }
-wait_for $((5 * SLOW)) last_is silent silent outcome 3 || { show; fail "silent's outcome (timeout) is not in its RRD file"; }
+wait_for $((10 * SLOW)) paged "$W" "firing unreachable rissa wrong wrong | wrong on wrong (site rissa) is unreachable: down: 127.0.0.1:${port[wrong]} answered no match for /^220/ before it closed the connection, got \"554 no\\tservice\\x1b here\\r\\n\"" ||
+	{ show_logs "$W"; fail "the wrong greeting's page does not say what came back"; }
+wait_for $((10 * SLOW)) paged "$W" "firing unreachable rissa silent silent | silent on silent (site rissa) is unreachable: timeout: no answer matching /^SSH-2\\.0-/ from 127.0.0.1:${port[silent]} within 0.5 s, got nothing" ||
+	{ show_logs "$W"; fail "the silent service's page does not say it timed out"; }
+wait_for $((5 * SLOW)) last_is wrong wrong outcome 2 || { show_logs "$W"; fail "wrong's outcome (down) is not in its RRD file"; }
+wait_for $((5 * SLOW)) last_is silent silent outcome 3 || { show_logs "$W"; fail "silent's outcome (timeout) is not in its RRD file"; }
 # it connected: the connect time is known though the answer was wrong
 rrd_flush "$W"
 ct=$(rrd_last "$(rrd wrong wrong)" connect_time)
 awk -v v="$ct" -v hi="$SLOW" 'BEGIN { exit !(v > 0 && v < 0.8 * hi) }' || fail "wrong's connect_time $ct is not a time"
-! paged "rissa mail smtp" || { show; fail "smtp paged while it greeted with 220"; }
-! paged "rissa echo echo" || { show; fail "echo paged while it echoed"; }
+! paged "$W" "rissa mail smtp" || { show_logs "$W"; fail "smtp paged while it greeted with 220"; }
+! paged "$W" "rissa echo echo" || { show_logs "$W"; fail "echo paged while it echoed"; }
 
 # a bad regex is a config error naming its line
 sed 's/expect = "\^220"/expect = "^(220"/' "$W/agent.conf" >"$W/bad.conf"

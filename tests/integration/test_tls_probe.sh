@@ -99,7 +99,6 @@ EOC
 start_collector "$W" "$col_port"
 start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -v -c "$W/agent.conf"
 
-show() { cat "$W/pages.log" 2>/dev/null || true; tail -n 30 "$W/agent.log" "$W/collector.log" || true; }
 rrd() { echo "$W/rrd/rissa/localhost/$1.rrd"; }
 value() { rrd_last "$(rrd "$1")" "$2"; }
 last_is() { [ -f "$(rrd "$1")" ] && [ "$(value "$1" "$2")" = "$3" ]; }
@@ -107,7 +106,6 @@ between() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v >= lo && v <= 
 # value_between NAME DS LO HI: the last value is within; retried, since a run
 # slowed past its timeout on a busy machine stores an unknown one
 value_between() { between "$(value "$1" "$2")" "$3" "$4"; }
-paged() { [ -f "$W/pages.log" ] && grep -qF -- "$1" "$W/pages.log"; }
 # reported NAME TEXT: the page of NAME says "down: TEXT"; or, where a slow
 # start (valgrind) made the first failed run a timeout that paged instead, the
 # agent's log line of NAME's turn to down says it
@@ -117,10 +115,10 @@ reported() {
 }
 
 for n in valid soon smtp imap; do
-	wait_for $((15 * SLOW)) last_is "$n" up 1 || { show; fail "$n never stored as up"; }
+	wait_for $((15 * SLOW)) last_is "$n" up 1 || { show_logs "$W"; fail "$n never stored as up"; }
 done
 for n in expired wrongname refuse; do
-	wait_for $((10 * SLOW)) last_is "$n" outcome 2 || { show; fail "$n's outcome (down) is not in its RRD file"; }
+	wait_for $((10 * SLOW)) last_is "$n" outcome 2 || { show_logs "$W"; fail "$n's outcome (down) is not in its RRD file"; }
 done
 rrd_flush "$W"
 # (a) valid: verified, about 90 days left, TLS 1.3, the handshake timed
@@ -129,30 +127,30 @@ wait_for $((5 * SLOW)) last_is valid cert_verify_ok 1 || fail "valid: cert_verif
 wait_for $((5 * SLOW)) value_between valid tls_version 1.29 1.31 || fail "valid: tls_version $(value valid tls_version), expected 1.3"
 wait_for $((5 * SLOW)) value_between valid handshake_time 0.00001 "$((800 * SLOW))e-3" || fail "valid: handshake_time $(value valid handshake_time)"
 wait_for $((5 * SLOW)) grep -qE "check \"valid\" \(tls\): [a-z]+ -> ok: TLSv1\.3, subject /CN=valid, 90 days left" "$W/agent.log" ||
-	{ show; fail "valid's reason does not show the version, subject and days left"; }
+	{ show_logs "$W"; fail "valid's reason does not show the version, subject and days left"; }
 # (b) expiring in 5 days: still ok, but says so
 wait_for $((5 * SLOW)) value_between soon cert_days_left 4.9 5.01 || fail "soon: cert_days_left $(value soon cert_days_left), expected 5"
 wait_for $((5 * SLOW)) last_is soon cert_verify_ok 1 || fail "soon: cert_verify_ok is not 1"
 wait_for $((5 * SLOW)) grep -qE "check \"soon\" \(tls\): [a-z]+ -> ok: certificate expires in 5 days at 127\.0\.0\.1:${port[soon]} \(TLSv1\.3, subject /CN=soon\)" "$W/agent.log" ||
-	{ show; fail "soon's reason does not warn of the expiry"; }
+	{ show_logs "$W"; fail "soon's reason does not warn of the expiry"; }
 # (c) expired: down, days negative
 wait_for $((5 * SLOW)) value_between expired cert_days_left -3.01 -2.9 || fail "expired: cert_days_left $(value expired cert_days_left), expected -3"
 wait_for $((5 * SLOW)) last_is expired cert_verify_ok 0 || fail "expired: cert_verify_ok is not 0"
 wait_for $((5 * SLOW)) reported expired "certificate expired 3 days ago at 127.0.0.1:${port[expired]} (TLSv1.3, subject /CN=expired)" ||
-	{ show; fail "the expired certificate did not page with its reason"; }
+	{ show_logs "$W"; fail "the expired certificate did not page with its reason"; }
 # (d) another host name: down, though its dates are fine
 wait_for $((5 * SLOW)) last_is wrongname cert_verify_ok 0 || fail "wrongname: cert_verify_ok is not 0"
 wait_for $((5 * SLOW)) value_between wrongname cert_days_left 89.9 90.01 || fail "wrongname: cert_days_left $(value wrongname cert_days_left)"
 wait_for $((5 * SLOW)) reported wrongname "certificate not valid for localhost at 127.0.0.1:${port[wrongname]} (TLSv1.3, subject /CN=wrongname)" ||
-	{ show; fail "the wrong host name did not page with its reason"; }
+	{ show_logs "$W"; fail "the wrong host name did not page with its reason"; }
 # STARTTLS: SMTP and IMAP reach the handshake; a refusal pages with the server's words
 wait_for $((5 * SLOW)) last_is smtp cert_verify_ok 1 && wait_for $((5 * SLOW)) last_is imap cert_verify_ok 1 ||
 	fail "STARTTLS certificates not verified"
 wait_for $((5 * SLOW)) value_between smtp cert_days_left 89.9 90.01 || fail "smtp: cert_days_left $(value smtp cert_days_left)"
 wait_for $((5 * SLOW)) reported refuse "127.0.0.1:${port[refuse]} answered STARTTLS with \"454 4.7.0 TLS not available\", not 220" ||
-	{ show; fail "the refused STARTTLS did not page with the server's answer"; }
+	{ show_logs "$W"; fail "the refused STARTTLS did not page with the server's answer"; }
 # (under valgrind the first runs may time out and page: a slow start, not a fault)
 for n in valid soon smtp imap; do
-	[ -n "${VAKT_VALGRIND:-}" ] || ! paged "rissa localhost $n " || { show; fail "$n paged though it is fine"; }
+	[ -n "${VAKT_VALGRIND:-}" ] || ! paged "$W" "rissa localhost $n " || { show_logs "$W"; fail "$n paged though it is fine"; }
 done
 echo "PASS: valid, expiring, expired and wrong-name certificates, SMTP and IMAP STARTTLS each reported"
