@@ -104,6 +104,8 @@ void spool_get_stats(const struct spool *s, struct spool_stats *st);
 
 /* CRC32C (Castagnoli), as iSCSI and ext4 use it; crc = 0 to start. */
 uint32_t spool_crc32c(uint32_t crc, const void *buf, size_t len);
+/* The same without the CPU's crc32 instruction, as a CPU without SSE 4.2 computes it. */
+uint32_t spool_crc32c_portable(uint32_t crc, const void *buf, size_t len);
 
 /*
  * One segment file's bytes, as start-up reads them: calls rec() for each

@@ -197,20 +197,32 @@ static void test_crc32c_matches_the_castagnoli_check_value(void **state)
 	assert_int_equal(spool_crc32c(spool_crc32c(0, "1234", 4), "56789", 5), 0xE3069283U);
 }
 
-/* The eight-bytes-a-step loop against RFC 3720's examples, whole and cut anywhere. */
+/*
+ * Both ways (the CPU's instruction where it has one, the tables) against
+ * RFC 3720's examples, whole and cut anywhere, and against each other.
+ */
 static void test_crc32c_matches_rfc3720_in_any_pieces(void **state)
 {
-	uint8_t zero[32] = {0}, ones[32], inc[32];
+	uint32_t (*crc[2])(uint32_t, const void *, size_t) = {spool_crc32c, spool_crc32c_portable};
+	uint8_t zero[32] = {0}, ones[32], inc[32], big[1001];
 
 	memset(ones, 0xff, sizeof(ones));
 	for (int i = 0; i < 32; i++)
 		inc[i] = (uint8_t)i;
-	assert_int_equal(spool_crc32c(0, zero, 32), 0x8A9136AAU);
-	assert_int_equal(spool_crc32c(0, ones, 32), 0x62A8AB43U);
-	assert_int_equal(spool_crc32c(0, inc, 32), 0x46DD794EU);
-	for (size_t cut = 0; cut <= 32; cut++)
-		assert_int_equal(spool_crc32c(spool_crc32c(0, inc, cut), inc + cut, 32 - cut),
-				 0x46DD794EU);
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 7 + 3);
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(crc[k](0, "123456789", 9), 0xE3069283U);
+		assert_int_equal(crc[k](0, zero, 32), 0x8A9136AAU);
+		assert_int_equal(crc[k](0, ones, 32), 0x62A8AB43U);
+		assert_int_equal(crc[k](0, inc, 32), 0x46DD794EU);
+		for (size_t cut = 0; cut <= 32; cut++)
+			assert_int_equal(crc[k](crc[k](0, inc, cut), inc + cut, 32 - cut),
+					 0x46DD794EU);
+	}
+	for (size_t off = 0; off < 9; off++)
+		assert_int_equal(spool_crc32c(5, big + off, sizeof(big) - off),
+				 spool_crc32c_portable(5, big + off, sizeof(big) - off));
 }
 
 static void test_spool_replays_in_order_after_restart(void **state)
