@@ -203,7 +203,7 @@ struct collector_conf *collector_conf_load(const char *path)
 	    CFG_INT("cache_flush_age", 300, CFGF_NONE),
 	    CFG_INT("cache_max_values", 360, CFGF_NONE),
 	    CFG_STR("cache_size", "64M", CFGF_NONE),
-	    CFG_INT("max_series_per_site", 100000, CFGF_NONE),
+	    CFG_INT("max_series_per_site", 1000000, CFGF_NONE),
 	    CFG_INT("max_new_files_per_minute", 1000, CFGF_NONE),
 	    CFG_INT("max_ds_per_file", 64, CFGF_NONE),
 	    CFG_INT("max_agents_per_site", 64, CFGF_NONE),

@@ -34,6 +34,7 @@ static void test_valid_collector_config(void **state)
 	assert_int_equal(conf->input_buffer_size, 64 * 1024 * 1024);
 	assert_int_equal(conf->series_size, 1024 * 1024 * 1024);
 	assert_int_equal(conf->max_session_series, 1000000);
+	assert_int_equal(conf->max_series_per_site, 1000000);
 	assert_int_equal(conf->max_inflight, 64);
 	assert_int_equal(conf->max_inflight_size, 16 * 1024 * 1024);
 	assert_int_equal(conf->fd_reserve, 64);
