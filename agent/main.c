@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <event2/dns.h>
@@ -146,6 +147,32 @@ static int check_spool_dir(const struct agent_conf *conf)
 	return bad ? -1 : 0;
 }
 
+/*
+ * Raises the soft descriptor limit to the hard one: every probe run in
+ * progress holds a socket until its timeout, so 1,000 probes against slow
+ * services need more than the usual soft 1,024, and a run refused a socket
+ * (or an uplink refused its connection) for want of one is no measurement.
+ * The loop (epoll), curl's multi and net-snmp's large fd sets take any number.
+ */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t was;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	was = rl.rlim_cur;
+	/* an unlimited hard limit still has the kernel's nr_open above it */
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? 1048576 : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+		log_info("descriptor limit raised from %llu to %llu", (unsigned long long)was,
+			 (unsigned long long)rl.rlim_cur);
+	else
+		log_warnx("descriptor limit %llu: cannot raise it to %llu: %s",
+			  (unsigned long long)was, (unsigned long long)rl.rlim_cur,
+			  strerror(errno));
+}
+
 static void stop_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct agent *a = arg;
@@ -238,6 +265,7 @@ int main(int argc, char **argv)
 	}
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
 	a.base = event_base_new();
 	if (a.base == NULL)
 		fatalx("cannot create the event loop");
