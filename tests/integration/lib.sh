@@ -261,6 +261,14 @@ PY
 # paged DIR TEXT: DIR/pages.log (pager_channel's) holds TEXT, a fixed string.
 paged() { [ -f "$1/pages.log" ] && grep -qF -- "$2" "$1/pages.log"; }
 
+# paged_down DIR "SITE HOST CHECK": a page says a run of the check was down
+# or an error (an answer misjudged); a timeout page, which a stalled machine
+# may cause, does not count.
+paged_down() {
+	[ -f "$1/pages.log" ] && grep -F "firing unreachable $2 | " "$1/pages.log" |
+		grep -qE "is unreachable: (down|error): "
+}
+
 # show_logs DIR: what a failing probe test prints: the pages and the ends of
 # the agent's and the collector's logs in DIR.
 show_logs() {

@@ -125,9 +125,9 @@ wait_for $((10 * SLOW)) paged "$W" "firing unreachable rissa 127.0.0.1 mute | mu
 	{ show_logs "$W"; fail "the silent server did not page a timeout"; }
 wait_for $((5 * SLOW)) last_is ns gone outcome 2 || { show_logs "$W"; fail "NXDOMAIN's outcome (down) is not in its RRD file"; }
 wait_for $((5 * SLOW)) last_is 127.0.0.1 mute outcome 3 || { show_logs "$W"; fail "the timeout's outcome is not in its RRD file"; }
-! paged "$W" "rissa ns gone-ok" || { show_logs "$W"; fail "gone-ok paged though NXDOMAIN was expected"; }
+! paged_down "$W" "rissa ns gone-ok" || { show_logs "$W"; fail "gone-ok paged though NXDOMAIN was expected"; }
 for p in www mx ptr soa big; do
-	! paged "$W" "rissa ns $p " || { show_logs "$W"; fail "$p paged while unbound answered it rightly"; }
+	! paged_down "$W" "rissa ns $p" || { show_logs "$W"; fail "$p paged while unbound answered it rightly"; }
 done
 
 # bad keys are config errors naming file:line

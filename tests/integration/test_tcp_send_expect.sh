@@ -115,8 +115,8 @@ wait_for $((5 * SLOW)) last_is silent silent outcome 3 || { show_logs "$W"; fail
 rrd_flush "$W"
 ct=$(rrd_last "$(rrd wrong wrong)" connect_time)
 awk -v v="$ct" -v hi="$SLOW" 'BEGIN { exit !(v > 0 && v < 0.8 * hi) }' || fail "wrong's connect_time $ct is not a time"
-! paged "$W" "rissa mail smtp" || { show_logs "$W"; fail "smtp paged while it greeted with 220"; }
-! paged "$W" "rissa echo echo" || { show_logs "$W"; fail "echo paged while it echoed"; }
+! paged_down "$W" "rissa mail smtp" || { show_logs "$W"; fail "smtp paged while it greeted with 220"; }
+! paged_down "$W" "rissa echo echo" || { show_logs "$W"; fail "echo paged while it echoed"; }
 
 # a bad regex is a config error naming its line
 sed 's/expect = "\^220"/expect = "^(220"/' "$W/agent.conf" >"$W/bad.conf"
