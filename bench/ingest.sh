@@ -178,6 +178,15 @@ modes="librrd"
 [ -n "$rrdcached" ] && modes="$modes rrdcached"
 [ -n "$collectd" ] && modes="$modes collectd"
 modes="$modes vakt vakt-plain"
+# INGEST_MODES: a subset (the floor and vakt always run: the ratio needs them)
+if [ -n "${INGEST_MODES:-}" ]; then
+	want=$modes
+	modes="librrd"
+	for m in $want; do
+		case " $INGEST_MODES " in *" $m "*) [ "$m" != librrd ] && modes="$modes $m" ;; esac
+	done
+	case " $modes " in *" vakt "*) ;; *) modes="$modes vakt" ;; esac
+fi
 for scen in steady backlog; do
 	if [ "$scen" = steady ]; then f=$SS_FILES u=$SS_UPDATES; else f=$BL_FILES u=$BL_UPDATES; fi
 	echo "ingest.sh: $scen: $RUNS runs of $modes, -f $f -u $u"
@@ -220,6 +229,8 @@ done
 	echo "  file ends at the last timestamp. CPU of the receiving collectd, all threads."
 	echo
 	echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, tree $(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)."
+	echo
+	echo "Modes run: $modes."
 	echo
 	echo "Files are made before the clock starts (the collector makes them from a first round)."
 	echo "The timed part sends the same values in the same order (round by round) to every mode."
@@ -286,8 +297,13 @@ done
 
 # instructions per value: repeatable where CPU seconds on a shared machine are not
 if [ "${INGEST_CG:-1}" != 0 ] && command -v valgrind >/dev/null 2>&1; then
-	echo "ingest.sh: callgrind, -f ${CG_FILES:-1000} -u ${CG_UPDATES:-60}"
-	cg=$("$here/ingest-cg.sh" "$BUILD" | tail -n 1)
+	echo "ingest.sh: callgrind, -f ${CG_FILES:-1000} -u ${CG_UPDATES:-60}${INGEST_CG_OUT:+ (from $INGEST_CG_OUT)}"
+	# INGEST_CG_OUT: the output of an ingest-cg.sh run of this tree and build, instead of a new one
+	if [ -n "${INGEST_CG_OUT:-}" ]; then
+		cg=$(tail -n 1 "$INGEST_CG_OUT")
+	else
+		cg=$("$here/ingest-cg.sh" "$BUILD" | tail -n 1)
+	fi
 	cgf=${CG_FILES:-1000} cgu=${CG_UPDATES:-60}
 	{
 		echo "## Instructions per value (callgrind, bench/ingest-cg.sh)"
