@@ -297,7 +297,8 @@ static void dns_udp_read(struct check *c)
 	struct dns_probe *p = c->priv;
 
 	for (;;) {
-		ssize_t n = recv(p->fd, p->buf, p->bufsize, 0);
+		/* MSG_TRUNC: the datagram's whole length, though only bufsize is read */
+		ssize_t n = recv(p->fd, p->buf, p->bufsize, MSG_TRUNC);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -309,7 +310,15 @@ static void dns_udp_read(struct check *c)
 			dns_failed(c, errno);
 			return;
 		}
-		dns_packet(c, p->buf, (size_t)n);
+		if ((size_t)n > p->bufsize && (p->buf[0] << 8 | p->buf[1]) == p->id) {
+			/* cut here, it would read as malformed: say what it was */
+			dns_finish(c, OUTCOME_DOWN, mono_now() - p->started, -1,
+				   "%s answered %s %s with %zd bytes over UDP, more than the %d "
+				   "a query without EDNS allows, without marking it truncated",
+				   p->t.shown, p->asked, dns_type_str(p->type), n, DNS_UDP_MAX);
+			return;
+		}
+		dns_packet(c, p->buf, (size_t)n < p->bufsize ? (size_t)n : p->bufsize);
 		if (!c->busy || p->fd < 0 || p->over_tcp)
 			return; /* the run ended, or went on over TCP */
 	}

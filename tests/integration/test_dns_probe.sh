@@ -3,8 +3,9 @@
 # loopback with a test zone (kommune.no): a right answer with its response
 # time and answer count in the RRD file, MX and PTR answers matched by
 # regex, NXDOMAIN, an answer that does not match, a TXT answer too big for
-# UDP that is asked again over TCP, and a server that never answers
-# (a UDP socket that reads and says nothing) each reported as they are.
+# UDP that is asked again over TCP, a server that never answers (a UDP
+# socket that reads and says nothing) and one whose UDP answers run past 512
+# bytes without the TC flag each reported as they are.
 set -eu
 . "$(dirname "$0")/lib.sh"
 SLOW=$([ -n "${VAKT_VALGRIND:-}" ] && echo 3 || echo 1)
@@ -14,6 +15,7 @@ trap 'cleanup && s=0 || s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 
 dns_port=$(free_port udp)
 mute_port=$(free_port udp)
+huge_port=$(free_port udp)
 col_port=$(free_port tcp)
 big=$(printf 'x%.0s' $(seq 1 200))
 cat >"$W/unbound.conf" <<EOC
@@ -52,6 +54,16 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(('127.0.0.1', $mute_port))
 while True:
     s.recvfrom(2048)
+"
+# the oversized server: 250 A records (4 kB) in one datagram to a query without EDNS, no TC
+start huge "$W/huge.log" python3 -c "
+import socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('127.0.0.1', $huge_port))
+rr = bytes.fromhex('c00c000100010000003c00040a140050')
+while True:
+    q, a = s.recvfrom(2048)
+    s.sendto(q[:2] + bytes.fromhex('81800001') + struct.pack('>H', 250) + bytes(4) + q[12:] + rr * 250, a)
 "
 wait_for 10 bash -c "dig +short +time=1 +tries=1 -p $dns_port @127.0.0.1 www.kommune.no | grep -q 10.20.0.80" 2>/dev/null ||
 	python3 - "$dns_port" <<'PY' || { cat "$W/unbound.log"; fail "unbound did not answer"; }
@@ -100,6 +112,13 @@ probe "mute" {
   interval = $SLOW
   timeout = 700
 }
+probe "huge" {
+  kind = "dns"
+  address = "127.0.0.1:$huge_port"
+  query = "www.kommune.no"
+  interval = $SLOW
+  timeout = $((800 * SLOW))
+}
 EOC
 } >"$W/agent.conf"
 "$VAKT_BIN/vakt-agent" --check-config -c "$W/agent.conf" || fail "the agent refused the config"
@@ -123,6 +142,8 @@ wait_for $((10 * SLOW)) paged "$W" "firing unreachable rissa ns moved | moved on
 	{ show_logs "$W"; fail "a wrong answer did not page with what came back"; }
 wait_for $((10 * SLOW)) paged "$W" "firing unreachable rissa 127.0.0.1 mute | mute on 127.0.0.1 (site rissa) is unreachable: timeout: no answer from 127.0.0.1:$mute_port within 0.7 s" ||
 	{ show_logs "$W"; fail "the silent server did not page a timeout"; }
+wait_for $((10 * SLOW)) paged "$W" "firing unreachable rissa 127.0.0.1 huge | huge on 127.0.0.1 (site rissa) is unreachable: down: 127.0.0.1:$huge_port answered www.kommune.no A with 4032 bytes over UDP, more than the 512 a query without EDNS allows, without marking it truncated" ||
+	{ show_logs "$W"; fail "an oversized UDP answer did not page what it was"; }
 wait_for $((5 * SLOW)) last_is ns gone outcome 2 || { show_logs "$W"; fail "NXDOMAIN's outcome (down) is not in its RRD file"; }
 wait_for $((5 * SLOW)) last_is 127.0.0.1 mute outcome 3 || { show_logs "$W"; fail "the timeout's outcome is not in its RRD file"; }
 ! paged_down "$W" "rissa ns gone-ok" || { show_logs "$W"; fail "gone-ok paged though NXDOMAIN was expected"; }
@@ -135,4 +156,4 @@ printf 'site = "x"\ninsecure = yes\ncollector "c" { address = "127.0.0.1:1" }\np
 if "$VAKT_BIN/vakt-agent" --check-config -c "$W/bad.conf" 2>"$W/bad.err"; then fail "a bad dns probe was accepted"; fi
 grep -q 'bad.conf:[0-9]*: probe "d": type must be A, AAAA, MX, SOA, PTR, TXT, CNAME, NS or SRV, got "AXFR"' "$W/bad.err" ||
 	{ cat "$W/bad.err"; fail "the bad type's error does not name file:line"; }
-echo "PASS: right answers, NXDOMAIN, a wrong answer, TCP after truncation and a silent server each reported"
+echo "PASS: right answers, NXDOMAIN, a wrong answer, TCP after truncation, a silent server and an oversized UDP answer each reported"
