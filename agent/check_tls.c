@@ -80,6 +80,7 @@ struct tls_probe {
 	const char *out; /* plaintext still to send */
 	size_t out_len;
 	double started, connected, hs_started; /* monotonic seconds */
+	int cert_asked; /* the server asked for a client certificate in this run */
 };
 
 static cfg_opt_t tls_opts[] = {
@@ -149,6 +150,21 @@ static int tls_parse_config(struct check *c, cfg_t *sec)
 	return 0;
 }
 
+/*
+ * The server asks for a client certificate: the probe has none to send, and
+ * notes the request so that a handshake the server then refuses says why.
+ */
+static int tls_client_cert_cb(SSL *ssl, X509 **x509, EVP_PKEY **pkey)
+{
+	struct tls_probe *p = SSL_get_app_data(ssl);
+
+	(void)x509;
+	(void)pkey;
+	if (p != NULL)
+		p->cert_asked = 1;
+	return 0;
+}
+
 /* The client context: the CA file (or the system's store) read once. */
 static int tls_start(struct check *c)
 {
@@ -175,6 +191,7 @@ static int tls_start(struct check *c)
 	 * days counted and its subject shown.
 	 */
 	SSL_CTX_set_verify(p->ctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_client_cert_cb(p->ctx, tls_client_cert_cb);
 	return 0;
 }
 
@@ -311,10 +328,12 @@ static void tls_handshake(struct check *c)
 		p->phase = PH_HANDSHAKE;
 		p->hs_started = mono_now();
 		p->ssl = SSL_new(p->ctx);
+		p->cert_asked = 0;
 		if (p->ssl == NULL || SSL_set_fd(p->ssl, p->fd) != 1) {
 			tls_fail(c, OUTCOME_ERROR, "cannot set up TLS for %s", p->t.shown);
 			return;
 		}
+		SSL_set_app_data(p->ssl, p);
 		if (!p->name_numeric)
 			SSL_set_tlsext_host_name(p->ssl, p->name);
 	}
@@ -331,7 +350,8 @@ static void tls_handshake(struct check *c)
 		return;
 	}
 	tls_handshake_why(p, err, why, sizeof(why));
-	tls_fail(c, OUTCOME_DOWN, "TLS handshake with %s failed: %s", p->t.shown, why);
+	tls_fail(c, OUTCOME_DOWN, "TLS handshake with %s failed: %s%s", p->t.shown, why,
+		 p->cert_asked ? " (it asked for a client certificate; the probe sends none)" : "");
 }
 
 /* Queues a plaintext command and moves on to the phase that waits for its answer. */

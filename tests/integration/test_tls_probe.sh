@@ -3,8 +3,9 @@
 # certificates of a test CA: (a) a valid certificate, (b) one expiring in 5
 # days, (c) an expired one and (d) one for another host name, each reported
 # with its outcome, reason and days to expiry in the RRD file; then STARTTLS
-# with an SMTP and an IMAP server the test runs (python3), and an SMTP server
-# that refuses STARTTLS.
+# with an SMTP and an IMAP server the test runs (python3), an SMTP server
+# that refuses STARTTLS, and a TLS 1.2 server that requires a client
+# certificate (down, saying so).
 set -eu
 . "$(dirname "$0")/lib.sh"
 SLOW=$([ -n "${VAKT_VALGRIND:-}" ] && echo 3 || echo 1)
@@ -56,15 +57,17 @@ PY
 
 col_port=$(free_port tcp)
 declare -A port
-for n in valid soon expired wrongname smtp imap refuse; do port[$n]=$(free_port tcp); done
+for n in valid soon expired wrongname smtp imap refuse clientcert; do port[$n]=$(free_port tcp); done
 for n in valid soon expired wrongname; do
 	start "$n" "$W/$n.log" openssl s_server -accept "127.0.0.1:${port[$n]}" -cert "$W/$n.crt" \
 		-key "$W/$n.key" -www -quiet
 done
+start clientcert "$W/clientcert.log" openssl s_server -accept "127.0.0.1:${port[clientcert]}" \
+	-cert "$W/valid.crt" -key "$W/valid.key" -Verify 1 -tls1_2 -www -quiet
 start smtp "$W/smtp.log" python3 "$W/starttls.py" "${port[smtp]}" smtp "$W/valid.crt" "$W/valid.key"
 start imap "$W/imap.log" python3 "$W/starttls.py" "${port[imap]}" imap "$W/valid.crt" "$W/valid.key"
 start refuse "$W/refuse.log" python3 "$W/starttls.py" "${port[refuse]}" smtp-refuse "$W/valid.crt" "$W/valid.key"
-for n in valid soon expired wrongname smtp imap refuse; do
+for n in valid soon expired wrongname smtp imap refuse clientcert; do
 	wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/${port[$n]}" || fail "$n did not listen on ${port[$n]}"
 done
 { pager_channel "$W"; cat <<EOC; } | write_collector_conf "$W" "$col_port"
@@ -78,7 +81,7 @@ site = "rissa"
 insecure = yes
 collector "dc1" { address = "127.0.0.1:$col_port" }
 EOC
-	for n in valid soon expired wrongname smtp imap refuse; do
+	for n in valid soon expired wrongname smtp imap refuse clientcert; do
 		st=none
 		case $n in smtp | refuse) st=smtp ;; imap) st=imap ;; esac
 		cat <<EOC
@@ -117,7 +120,7 @@ reported() {
 for n in valid soon smtp imap; do
 	wait_for $((15 * SLOW)) last_is "$n" up 1 || { show_logs "$W"; fail "$n never stored as up"; }
 done
-for n in expired wrongname refuse; do
+for n in expired wrongname refuse clientcert; do
 	wait_for $((10 * SLOW)) last_is "$n" outcome 2 || { show_logs "$W"; fail "$n's outcome (down) is not in its RRD file"; }
 done
 rrd_flush "$W"
@@ -149,7 +152,9 @@ wait_for $((5 * SLOW)) last_is smtp cert_verify_ok 1 && wait_for $((5 * SLOW)) l
 wait_for $((5 * SLOW)) value_between smtp cert_days_left 89.9 90.01 || fail "smtp: cert_days_left $(value smtp cert_days_left)"
 wait_for $((5 * SLOW)) reported refuse "127.0.0.1:${port[refuse]} answered STARTTLS with \"454 4.7.0 TLS not available\", not 220" ||
 	{ show_logs "$W"; fail "the refused STARTTLS did not page with the server's answer"; }
+wait_for $((5 * SLOW)) reported clientcert "TLS handshake with 127.0.0.1:${port[clientcert]} failed: sslv3 alert handshake failure (it asked for a client certificate; the probe sends none)" ||
+	{ show_logs "$W"; fail "the server requiring a client certificate did not page why the handshake failed"; }
 for n in valid soon smtp imap; do
 	! paged_down "$W" "rissa localhost $n" || { show_logs "$W"; fail "$n paged down though it is fine"; }
 done
-echo "PASS: valid, expiring, expired and wrong-name certificates, SMTP and IMAP STARTTLS each reported"
+echo "PASS: valid, expiring, expired and wrong-name certificates, SMTP and IMAP STARTTLS and a required client certificate each reported"
