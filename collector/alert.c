@@ -433,7 +433,7 @@ static void rule_load_varbinds(struct rule *r, cfg_t *sec)
 		const char *c = cfg_getnstr(sec, "varbinds", (unsigned)i), *eq = strchr(c, '=');
 		struct vb_cond *v = &r->vbs[i];
 		size_t n = (size_t)(eq - c);
-		char num[4];
+		char num[12];
 
 		v->negate = n > 0 && c[n - 1] == '!';
 		n -= (size_t)v->negate;
