@@ -218,6 +218,7 @@ static void tcp_converse(struct check *c)
 {
 	struct tcp_probe *p = c->priv;
 	char got[4 * TCP_SHOWN_MAX + 32];
+	regmatch_t m[1];
 	ssize_t n;
 
 	while (p->sent < p->send_len) {
@@ -255,9 +256,11 @@ static void tcp_converse(struct check *c)
 			return;
 		}
 		p->got += (size_t)n;
-		/* regexec stops at a NUL: a binary answer is matched as text up to it */
 		p->buf[p->got] = '\0';
-		if (regexec(&p->expect_re, p->buf, 0, NULL, 0) == 0) {
+		/* REG_STARTEND: an answer with NUL bytes (a binary greeting) is matched whole */
+		m[0].rm_so = 0;
+		m[0].rm_eo = (regoff_t)p->got;
+		if (regexec(&p->expect_re, p->buf, 1, m, REG_STARTEND) == 0) {
 			tcp_finish(c, OUTCOME_OK, NULL);
 			return;
 		}

@@ -1,8 +1,9 @@
 #!/bin/bash
 # test_tcp_send_expect.sh - the tcp probe's send/expect against banner
 # services the test runs on loopback: an SMTP greeting that matches ^220, an
-# echo service that answers what was sent, a service that greets wrongly and
-# hangs up, and one that never speaks. Each run's outcome reaches the RRD
+# echo service that answers what was sent, a binary greeting with NUL bytes
+# before its text, a service that greets wrongly and hangs up, and one that
+# never speaks. Each run's outcome reaches the RRD
 # file (up, response_time) and a failure pages with what came back.
 set -eu
 . "$(dirname "$0")/lib.sh"
@@ -13,7 +14,8 @@ trap 'cleanup && s=0 || s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 
 cat >"$W/banner.py" <<'PY'
 # banner.py PORT MODE: one loopback TCP service; MODE smtp greets with 220,
-# wrong greets with 554 and closes, echo repeats each line, silent says nothing.
+# wrong greets with 554 and closes, echo repeats each line, binary greets with
+# NUL and control bytes before "OK ready", silent says nothing.
 import socket, sys, threading
 port, mode = int(sys.argv[1]), sys.argv[2]
 srv = socket.socket()
@@ -29,6 +31,9 @@ def serve(c):
                 c.recv(1024)
             elif mode == "wrong":
                 c.sendall(b"554 no\tservice\x1b here\r\n")
+            elif mode == "binary":
+                c.sendall(b"\x00\x01\x02\x00OK ready\r\n")
+                c.recv(1024)
             elif mode == "echo":
                 c.sendall(c.recv(1024))
             else:
@@ -42,11 +47,11 @@ PY
 
 col_port=$(free_port tcp)
 declare -A port
-for m in smtp wrong echo silent; do
+for m in smtp wrong echo binary silent; do
 	port[$m]=$(free_port tcp)
 	start "$m" "$W/$m.log" python3 "$W/banner.py" "${port[$m]}" "$m"
 done
-for m in smtp wrong echo silent; do
+for m in smtp wrong echo binary silent; do
 	wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/${port[$m]}" || fail "$m did not listen"
 done
 { pager_channel "$W"; cat <<EOC; } | write_collector_conf "$W" "$col_port"
@@ -76,6 +81,14 @@ probe "echo" {
   interval = $SLOW
   timeout = $((800 * SLOW))
 }
+probe "binary" {
+  kind = "tcp"
+  address = "127.0.0.1:${port[binary]}"
+  host = "binary"
+  expect = "OK ready"
+  interval = $SLOW
+  timeout = $((800 * SLOW))
+}
 probe "wrong" {
   kind = "tcp"
   address = "127.0.0.1:${port[wrong]}"
@@ -102,6 +115,7 @@ last_is() { [ -f "$(rrd "$1" "$2")" ] && [ "$(rrd_last "$(rrd "$1" "$2")" "$3")"
 
 wait_for $((15 * SLOW)) last_is mail smtp up 1 || { show_logs "$W"; fail "smtp never stored as up"; }
 wait_for $((10 * SLOW)) last_is echo echo up 1 || { show_logs "$W"; fail "echo never stored as up"; }
+wait_for $((10 * SLOW)) last_is binary binary up 1 || { show_logs "$W"; fail "the greeting with NUL bytes before \"OK ready\" never stored as up"; }
 rrd_flush "$W"
 rt=$(rrd_last "$(rrd mail smtp)" response_time)
 awk -v v="$rt" -v hi="$SLOW" 'BEGIN { exit !(v > 0 && v < 0.8 * hi) }' || fail "smtp response_time $rt is not within the timeout"
@@ -117,6 +131,7 @@ ct=$(rrd_last "$(rrd wrong wrong)" connect_time)
 awk -v v="$ct" -v hi="$SLOW" 'BEGIN { exit !(v > 0 && v < 0.8 * hi) }' || fail "wrong's connect_time $ct is not a time"
 ! paged_down "$W" "rissa mail smtp" || { show_logs "$W"; fail "smtp paged while it greeted with 220"; }
 ! paged_down "$W" "rissa echo echo" || { show_logs "$W"; fail "echo paged while it echoed"; }
+! paged_down "$W" "rissa binary binary" || { show_logs "$W"; fail "binary paged while its greeting held OK ready"; }
 
 # a bad regex is a config error naming its line
 sed 's/expect = "\^220"/expect = "^(220"/' "$W/agent.conf" >"$W/bad.conf"
