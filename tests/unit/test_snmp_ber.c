@@ -29,7 +29,8 @@ struct buf {
 static void put(struct buf *b, const void *p, size_t n)
 {
 	assert_true(b->n + n <= sizeof(b->b));
-	memcpy(b->b + b->n, p, n);
+	if (n > 0) /* an empty value comes as NULL: memcpy must not be given it */
+		memcpy(b->b + b->n, p, n);
 	b->n += n;
 }
 
