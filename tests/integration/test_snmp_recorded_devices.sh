@@ -78,12 +78,14 @@ start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -v -c "$W/agent.conf"
 
 ifiles() { ls "$W/rrd/rissa/$1" 2>/dev/null | grep -c '^if-' || true; }
 has_files() { [ "$(ifiles "$1")" = "$2" ]; }
-wait_for $((30 * SLOW)) has_files stack 59 || { ls "$W/rrd/rissa/stack"; tail -n 30 "$W/agent.log"; fail "the stack has $(ifiles stack) interface files, not 59"; }
+# at a 1-s step each port's file holds two days of seconds (64 MB): the
+# collector makes the 100-odd files at the disk's pace, 0.6 s each here
+wait_for $((120 * SLOW)) has_files stack 59 || { ls "$W/rrd/rissa/stack"; tail -n 30 "$W/agent.log"; fail "the stack has $(ifiles stack) interface files, not 59"; }
 # 52 Ethernet ports (ifType 6) less 4 gigabit ones; no VLAN, stack port or Null0
-wait_for $((30 * SLOW)) has_files stack-fa 48 || { ls "$W/rrd/rissa/stack-fa"; fail "stack-fa has $(ifiles stack-fa) interface files, not 48"; }
+wait_for $((120 * SLOW)) has_files stack-fa 48 || { ls "$W/rrd/rissa/stack-fa"; fail "stack-fa has $(ifiles stack-fa) interface files, not 48"; }
 [ -z "$(ls "$W/rrd/rissa/stack-fa" | grep -E '^if-(Gi|Vl|Nu|Stack)')" ] || { ls "$W/rrd/rissa/stack-fa"; fail "stack-fa polls a port if_types or exclude leave out"; }
 linux_n=$(snmpbulkwalk -v2c -c linux-full-walk -On "127.0.0.1:$sim_port" 1.3.6.1.2.1.2.2.1.1 | wc -l)
-wait_for $((10 * SLOW)) has_files server "$linux_n" || { ls "$W/rrd/rissa/server"; fail "the server has $(ifiles server) interface files, not $linux_n"; }
+wait_for $((60 * SLOW)) has_files server "$linux_n" || { ls "$W/rrd/rissa/server"; fail "the server has $(ifiles server) interface files, not $linux_n"; }
 # two more polls at least, so that every file holds a complete one
 sleep $((5 * SLOW))
 rrd_flush "$W"
