@@ -139,7 +139,7 @@ static void create_files(const struct bench *b)
 		ds[m].kind = (enum sample_kind)kind[m];
 		ds[m].interval = b->step;
 	}
-	argc = store_rrd_create_args(b->step, ds, NMETRICS, &argv);
+	argc = store_rrd_create_args(b->step, NULL, 0, ds, NMETRICS, &argv);
 	mkdir(b->dir, 0755);
 	for (unsigned f = 0; f < b->files; f++) {
 		file_path(b, f, path, sizeof(path));

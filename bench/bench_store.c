@@ -283,7 +283,7 @@ static int run_librrd(const struct bench *b, double *setup_s, double *timed_s)
 		if (mkdir_parents(b->path[f]) < 0)
 			return -1;
 		/* the store's own create arguments: both modes make identical files */
-		cargc = store_rrd_create_args(b->step, defs, NMETRICS, &cargv);
+		cargc = store_rrd_create_args(b->step, NULL, 0, defs, NMETRICS, &cargv);
 		rrd_clear_error();
 		r = rrd_create_r2(b->path[f], b->step, b->t0 - 1, 1, NULL, NULL, cargc,
 				  (const char **)cargv);

@@ -14,6 +14,7 @@
 #include <event2/listener.h>
 
 #include "log.h"
+#include "store_rrd.h"
 
 struct session;
 struct store;
@@ -29,6 +30,8 @@ struct collector_conf {
 	size_t nlisten;
 	char *data_dir;
 	unsigned step;
+	struct store_rra rras[STORE_RRA_MAX]; /* the archives of new files */
+	size_t nrras;
 	unsigned max_frame;
 	unsigned store_queue;
 	size_t store_queue_size;           /* bytes of batches queued for the store */

@@ -133,6 +133,84 @@ static int check_series_size(cfg_t *cfg, const char *path)
 	return -1;
 }
 
+/* Line of archives (0: the default), for its check after parsing. */
+static int archives_line;
+
+static int note_archives_line(cfg_t *cfg, cfg_opt_t *opt)
+{
+	archives_line = cfg->line;
+	return 0;
+}
+
+/* "90", "90s", "5m", "1h", "2d", "1w", "1y" (365 d): seconds; 0 if malformed or over 100 years. */
+static unsigned long parse_duration(const char *s, const char **end)
+{
+	static const struct {
+		char unit;
+		unsigned long secs;
+	} units[] = {{'s', 1},     {'m', 60},        {'h', 3600},
+		     {'d', 86400}, {'w', 7 * 86400}, {'y', 365 * 86400}};
+	unsigned long v = 0, mult = 1;
+	const char *p = s;
+
+	while (*p >= '0' && *p <= '9' && v <= 100UL * 365 * 86400)
+		v = v * 10 + (unsigned long)(*p++ - '0');
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (p > s && *p == units[i].unit) {
+			mult = units[i].secs;
+			p++;
+			break;
+		}
+	*end = p;
+	if (p == s || v == 0 || v > 100UL * 365 * 86400 / mult)
+		return 0;
+	return v * mult;
+}
+
+/*
+ * archives: "ROW:SPAN" each, as Graphite's retentions ("5m:14d": rows of 5
+ * minutes for 14 days), with at least one row and at most ARCHIVE_ROWS_MAX
+ * at the step, so that a typo cannot make every new file gigabytes.
+ */
+#define ARCHIVE_ROWS_MAX 10000000UL
+static int load_archives(cfg_t *cfg, const char *path, struct store_rra *rras, size_t *nrras)
+{
+	unsigned n = cfg_size(cfg, "archives");
+	unsigned step = (unsigned)cfg_getint(cfg, "step");
+	int bad = 0;
+
+	if (n == 0 || n > STORE_RRA_MAX) {
+		fprintf(conf_error_stream(), "%s:%d: archives: 1..%d archives, got %u\n", path,
+			archives_line, STORE_RRA_MAX, n);
+		return -1;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const char *v = cfg_getnstr(cfg, "archives", i), *end;
+		struct store_rra *r = &rras[i];
+		unsigned long rows;
+
+		r->row_secs = (unsigned)parse_duration(v, &end);
+		r->span = *end == ':' ? parse_duration(end + 1, &end) : 0;
+		if (r->row_secs == 0 || r->span == 0 || *end != '\0') {
+			fprintf(conf_error_stream(),
+				"%s:%d: archives \"%s\": expected ROW:SPAN, two durations "
+				"such as \"5m:14d\" (s, m, h, d, w, y)\n",
+				path, archives_line, v);
+			bad = 1;
+			continue;
+		}
+		rows = store_rra_rows(r, step);
+		if (rows < 1 || rows > ARCHIVE_ROWS_MAX) {
+			fprintf(conf_error_stream(),
+				"%s:%d: archives \"%s\": %lu rows at step %u s, not 1..%lu\n", path,
+				archives_line, v, rows, step, ARCHIVE_ROWS_MAX);
+			bad = 1;
+		}
+	}
+	*nrras = n;
+	return bad ? -1 : 0;
+}
+
 /*
  * Every channel a rule names must exist, wherever in the file it is declared.
  * The channels are indexed once: a lookup per name keeps this linear.
@@ -196,6 +274,7 @@ struct collector_conf *collector_conf_load(const char *path)
 	    CFG_STR_LIST("listen", "{0.0.0.0:7060}", CFGF_NONE),
 	    CFG_STR("data_dir", "/var/lib/vakt/rrd", CFGF_NONE),
 	    CFG_INT("step", 60, CFGF_NONE),
+	    CFG_STR_LIST("archives", "{1s:2d, 5m:14d, 1h:396d, 1d:3650d}", CFGF_NONE),
 	    CFG_INT("max_frame", 1048576, CFGF_NONE),
 	    CFG_INT("store_queue", 1024, CFGF_NONE),
 	    CFG_STR("store_queue_size", "64M", CFGF_NONE),
@@ -252,6 +331,8 @@ struct collector_conf *collector_conf_load(const char *path)
 					   "watch|unreachable",
 					   NULL};
 	cfg_t *w;
+	struct store_rra rras[STORE_RRA_MAX];
+	size_t nrras = 0;
 	struct collector_conf *conf;
 	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
 	int ok;
@@ -269,6 +350,8 @@ struct collector_conf *collector_conf_load(const char *path)
 	cfg_set_validate_func(cfg, "max_inflight_size", validate_queue_size);
 	cfg_set_validate_func(cfg, "cache_size", validate_queue_size);
 	conf_bound_ints(cfg, ints);
+	cfg_set_validate_func(cfg, "archives", note_archives_line);
+	archives_line = 0;
 	cfg_set_validate_func(cfg, "data_dir", note_path_line);
 	cfg_set_validate_func(cfg, "control_socket", note_path_line);
 	path_lines[0] = path_lines[1] = 0;
@@ -276,7 +359,7 @@ struct collector_conf *collector_conf_load(const char *path)
 	cfg_set_validate_func(cfg, "rule", validate_rule);
 
 	ok = conf_parse_file(cfg, path) == 0 && check_rule_channels(cfg, path) == 0 &&
-	     check_series_size(cfg, path) == 0 &&
+	     check_series_size(cfg, path) == 0 && load_archives(cfg, path, rras, &nrras) == 0 &&
 	     conf_transport_check(
 		 cfg, path, listen_line,
 		 "add tls { ca = \"ca.crt\", cert = \"collector.crt\", key = "
@@ -297,6 +380,8 @@ struct collector_conf *collector_conf_load(const char *path)
 		conf->listen[i] = xstrdup(cfg_getnstr(cfg, "listen", i));
 	conf->data_dir = xstrdup(cfg_getstr(cfg, "data_dir"));
 	conf->step = (unsigned)cfg_getint(cfg, "step");
+	memcpy(conf->rras, rras, nrras * sizeof(*rras));
+	conf->nrras = nrras;
 	conf->max_frame = (unsigned)cfg_getint(cfg, "max_frame");
 	conf->store_queue = (unsigned)cfg_getint(cfg, "store_queue");
 	conf->store_queue_size = (size_t)conf_parse_size(cfg_getstr(cfg, "store_queue_size"));

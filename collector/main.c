@@ -324,6 +324,8 @@ int main(int argc, char **argv)
 		goto out;
 	sp.data_dir = c.conf->data_dir;
 	sp.step = c.conf->step;
+	sp.rras = c.conf->rras;
+	sp.nrras = c.conf->nrras;
 	sp.queue_max = c.conf->store_queue;
 	sp.queue_bytes = c.conf->store_queue_size;
 	sp.quarantine_retry = c.conf->quarantine_retry;

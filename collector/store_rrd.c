@@ -291,6 +291,8 @@ struct store {
 	struct event_base *base;
 	char *data_dir;
 	unsigned step, quarantine_retry, max_series, max_new_files, max_ds;
+	struct store_rra rras[STORE_RRA_MAX]; /* the archives of new files */
+	size_t nrras;
 	size_t queue_bytes;
 	unsigned flush_age, max_values;
 	size_t cache_max;
@@ -382,10 +384,15 @@ static void stat_add(struct store *s, uint64_t *field, uint64_t n)
 }
 
 /* 1 step x 2 days, 5 min x 14 days, 1 h x 13 months, 1 day x 10 years */
-static const struct {
-	unsigned secs_per_row;
-	unsigned long span;
-} rras[] = {{0, 2UL * 86400}, {300, 14UL * 86400}, {3600, 396UL * 86400}, {86400, 3650UL * 86400}};
+static const struct store_rra default_rras[] = {
+    {1, 2UL * 86400}, {300, 14UL * 86400}, {3600, 396UL * 86400}, {86400, 3650UL * 86400}};
+
+unsigned long store_rra_rows(const struct store_rra *rra, unsigned step)
+{
+	unsigned steps = rra->row_secs > step ? rra->row_secs / step : 1;
+
+	return rra->span / ((unsigned long)steps * step);
+}
 
 static char *ds_def(unsigned step, const struct store_ds *d)
 {
@@ -397,35 +404,38 @@ static char *ds_def(unsigned step, const struct store_ds *d)
 	return s;
 }
 
-int store_rrd_create_args(unsigned step, const struct store_ds *ds, size_t n, char ***argv_out)
+int store_rrd_create_args(unsigned step, const struct store_rra *rras, size_t nrras,
+			  const struct store_ds *ds, size_t n, char ***argv_out)
 {
 	static const char *const cfs[] = {"AVERAGE", "MIN", "MAX"};
-	char **argv = xcalloc(n + 3 * 4 + 1, sizeof(char *));
+	char **argv;
 	size_t argc = 0;
 
+	if (rras == NULL) {
+		rras = default_rras;
+		nrras = sizeof(default_rras) / sizeof(default_rras[0]);
+	}
+	argv = xcalloc(n + 3 * nrras + 1, sizeof(char *));
 	for (size_t i = 0; i < n; i++)
 		argv[argc++] = ds_def(step, &ds[i]);
-	for (size_t r = 0; r < 4; r++) {
-		unsigned steps = rras[r].secs_per_row > step ? rras[r].secs_per_row / step : 1;
-		unsigned long rows = rras[r].span / ((unsigned long)steps * step);
+	for (size_t r = 0; r < nrras; r++) {
+		unsigned steps = rras[r].row_secs > step ? rras[r].row_secs / step : 1;
 
 		for (size_t c = 0; c < 3; c++)
-			xasprintf(&argv[argc++], "RRA:%s:0.5:%u:%lu", cfs[c], steps, rows);
+			xasprintf(&argv[argc++], "RRA:%s:0.5:%u:%lu", cfs[c], steps,
+				  store_rra_rows(&rras[r], step));
 	}
 	*argv_out = argv;
 	return (int)argc;
 }
 
 /* About the bytes a file of nds data sources takes: what its creation needs free. */
-static uint64_t rrd_size(unsigned step, size_t nds)
+static uint64_t rrd_size(const struct store *s, size_t nds)
 {
 	uint64_t rows = 0;
 
-	for (size_t r = 0; r < 4; r++) {
-		unsigned steps = rras[r].secs_per_row > step ? rras[r].secs_per_row / step : 1;
-
-		rows += rras[r].span / ((unsigned long)steps * step);
-	}
+	for (size_t r = 0; r < s->nrras; r++)
+		rows += store_rra_rows(&s->rras[r], s->step);
 	return 4096 + rows * 3 * nds * sizeof(double);
 }
 
@@ -715,15 +725,14 @@ static int create_file(struct store *s, struct fstate *fs, char *path, const str
 	}
 	fs->gen++;
 	nds = missing_ds(fs, it, n, &ds);
-	argc = store_rrd_create_args(s->step, ds, nds, &argv);
+	argc = store_rrd_create_args(s->step, s->rras, s->nrras, ds, nds, &argv);
 	errno = 0;
 	rrd_clear_error();
 	if (s->be->create(path, s->step, (time_t)(t0 / 1000) - 1, argc, (const char **)argv) != 0) {
 		err = errno;
 		msg = rrd_get_error();
 		unlink(path); /* it was missing: what is there now is a partial copy of ours */
-		file_failed(s, fs, path, OP_CREATE, err, msg, rrd_size(s->step, nds), usable(it, n),
-			    res);
+		file_failed(s, fs, path, OP_CREATE, err, msg, rrd_size(s, nds), usable(it, n), res);
 		free_argv(argv, argc);
 		free(ds);
 		return -1;
@@ -2333,6 +2342,13 @@ struct store *store_new(struct event_base *base, const struct store_params *p, s
 	s->base = base;
 	s->data_dir = xstrdup(p->data_dir);
 	s->step = p->step;
+	if (p->rras != NULL && p->nrras > 0 && p->nrras <= STORE_RRA_MAX) {
+		memcpy(s->rras, p->rras, p->nrras * sizeof(*p->rras));
+		s->nrras = p->nrras;
+	} else {
+		memcpy(s->rras, default_rras, sizeof(default_rras));
+		s->nrras = sizeof(default_rras) / sizeof(default_rras[0]);
+	}
 	s->queue_bytes = p->queue_bytes;
 	s->quarantine_retry = p->quarantine_retry ? p->quarantine_retry : 60;
 	s->max_series = p->max_series_per_site;

@@ -35,9 +35,24 @@
 
 struct store;
 
+/*
+ * One round-robin archive of a new file: AVERAGE, MIN and MAX rows of
+ * row_secs each (less than a step: one step; else row_secs / step steps,
+ * rounded down) kept for span seconds.
+ */
+struct store_rra {
+	unsigned row_secs;
+	unsigned long span;
+};
+#define STORE_RRA_MAX 8
+/* The rows one archive has at `step`. */
+unsigned long store_rra_rows(const struct store_rra *rra, unsigned step);
+
 struct store_params {
 	const char *data_dir;              /* RRD files and the state database (vakt.db) */
 	unsigned step;                     /* RRD step in seconds */
+	const struct store_rra *rras;      /* the archives of new files; NULL: the default */
+	size_t nrras;
 	size_t queue_max;                  /* batches waiting for the writer */
 	size_t queue_bytes;                /* their memory (sample_batch.bytes); 0 = no bound */
 	unsigned quarantine_retry;         /* seconds before a quarantined file is tried again */
@@ -175,7 +190,12 @@ struct store_ds {
 	unsigned interval; /* seconds: the heartbeat is twice this, at least one step */
 };
 
-/* Builds the rrdcreate arguments for one file; exposed for the unit tests. */
-int store_rrd_create_args(unsigned step, const struct store_ds *ds, size_t n, char ***argv_out);
+/*
+ * Builds the rrdcreate arguments for one file with the archives rras (NULL:
+ * the default, 1 step x 2 days, 5 min x 14 days, 1 h x 13 months, 1 day x
+ * 10 years); exposed for the unit tests and the benchmarks.
+ */
+int store_rrd_create_args(unsigned step, const struct store_rra *rras, size_t nrras,
+			  const struct store_ds *ds, size_t n, char ***argv_out);
 
 #endif

@@ -26,6 +26,13 @@ static void test_valid_collector_config(void **state)
 	assert_int_equal(conf->nlisten, 2);
 	assert_string_equal(conf->listen[1], "[::1]:7060");
 	assert_int_equal(conf->step, 10);
+	/* the archives of the design: 1 step x 2 days ... 1 day x 10 years */
+	assert_int_equal(conf->nrras, 4);
+	assert_int_equal(conf->rras[0].row_secs, 1);
+	assert_int_equal(conf->rras[0].span, 2 * 86400);
+	assert_int_equal(conf->rras[1].row_secs, 300);
+	assert_int_equal(conf->rras[3].row_secs, 86400);
+	assert_int_equal(conf->rras[3].span, 3650 * 86400);
 	assert_int_equal(conf->max_frame, 1048576);
 	/* the session bounds a config without them gets */
 	assert_int_equal(conf->max_sessions_per_address, 64);
@@ -64,6 +71,44 @@ static void test_insecure_without_sites_takes_any_site(void **state)
 	assert_null(conf->sites);
 	assert_true(collector_site_known(conf, "anything"));
 	collector_conf_free(conf);
+}
+
+static void test_archives_as_row_and_span(void **state)
+{
+	struct collector_conf *conf = collector_conf_load(DATA "collector_archives.conf");
+
+	assert_non_null(conf);
+	assert_int_equal(conf->nrras, 3);
+	assert_int_equal(conf->rras[0].row_secs, 10);
+	assert_int_equal(conf->rras[0].span, 3600);
+	assert_int_equal(conf->rras[1].row_secs, 60);
+	assert_int_equal(conf->rras[1].span, 86400);
+	assert_int_equal(conf->rras[2].row_secs, 7 * 86400);
+	assert_int_equal(conf->rras[2].span, 365 * 86400);
+	/* 360 rows of one step, 1440 of 6, 52 of 60480 */
+	assert_int_equal(store_rra_rows(&conf->rras[0], conf->step), 360);
+	assert_int_equal(store_rra_rows(&conf->rras[1], conf->step), 1440);
+	assert_int_equal(store_rra_rows(&conf->rras[2], conf->step), 52);
+	collector_conf_free(conf);
+}
+
+/* a malformed archive, and one that would make every new file gigabytes */
+static void test_bad_archives_name_their_line(void **state)
+{
+	char path[512], want[4096];
+	int ok;
+
+	snprintf(path, sizeof(path), DATA "collector_bad_archives.conf");
+	snprintf(want, sizeof(want),
+		 "%1$s:3: archives \"5x:2d\": expected ROW:SPAN, two durations such as "
+		 "\"5m:14d\" (s, m, h, d, w, y)\n"
+		 "%1$s:3: archives \"1s:20y\": 630720000 rows at step 1 s, not 1..10000000\n"
+		 "%1$s:3: archives \"1h\": expected ROW:SPAN, two durations such as "
+		 "\"5m:14d\" (s, m, h, d, w, y)\n"
+		 "%1$s:3: archives \"1d:1h\": 0 rows at step 1 s, not 1..10000000\n",
+		 path);
+	assert_string_equal(load(path, &ok), want);
+	assert_false(ok);
 }
 
 static void test_neither_tls_nor_insecure_says_what_to_add(void **state)
@@ -166,6 +211,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_valid_collector_config),
 	    cmocka_unit_test(test_insecure_without_sites_takes_any_site),
+	    cmocka_unit_test(test_archives_as_row_and_span),
+	    cmocka_unit_test(test_bad_archives_name_their_line),
 	    cmocka_unit_test(test_neither_tls_nor_insecure_says_what_to_add),
 	    cmocka_unit_test(test_tls_and_insecure_together_are_refused),
 	    cmocka_unit_test(test_tls_crl_must_name_a_file),

@@ -377,7 +377,7 @@ static void test_create_args_follow_the_design(void **state)
 	char **argv;
 	int argc;
 
-	argc = store_rrd_create_args(60, ds, 2, &argv);
+	argc = store_rrd_create_args(60, NULL, 0, ds, 2, &argv);
 	assert_int_equal(argc, 2 + 12);
 	assert_string_equal(argv[0], "DS:up:GAUGE:60:U:U");
 	assert_string_equal(argv[1], "DS:in_octets:DERIVE:60:0:U");
@@ -390,8 +390,28 @@ static void test_create_args_follow_the_design(void **state)
 		free(argv[i]);
 	free(argv);
 	/* heartbeat is twice the check's interval when that exceeds the step */
-	argc = store_rrd_create_args(60, &slow, 1, &argv);
+	argc = store_rrd_create_args(60, NULL, 0, &slow, 1, &argv);
 	assert_string_equal(argv[0], "DS:up:GAUGE:600:U:U");
+	for (int i = 0; i < argc; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+/* archives = {"1s:1h", "5m:1d"} at step 1: an hour of seconds, a day of 5 minutes */
+static void test_create_args_follow_the_archives(void **state)
+{
+	const struct store_ds ds[] = {{"up", SAMPLE_GAUGE, 1}};
+	const struct store_rra rras[] = {{1, 3600}, {300, 86400}};
+	char **argv;
+	int argc;
+
+	argc = store_rrd_create_args(1, rras, 2, ds, 1, &argv);
+	assert_int_equal(argc, 1 + 6);
+	assert_string_equal(argv[0], "DS:up:GAUGE:2:U:U");
+	assert_string_equal(argv[1], "RRA:AVERAGE:0.5:1:3600");
+	assert_string_equal(argv[3], "RRA:MAX:0.5:1:3600");
+	assert_string_equal(argv[4], "RRA:AVERAGE:0.5:300:288");
+	assert_string_equal(argv[6], "RRA:MAX:0.5:300:288");
 	for (int i = 0; i < argc; i++)
 		free(argv[i]);
 	free(argv);
@@ -1060,6 +1080,7 @@ int main(void)
 	    cmocka_unit_test(test_interleaved_files_in_one_batch),
 	    cmocka_unit_test(test_out_of_order_batch_and_partial_replay),
 	    cmocka_unit_test(test_create_args_follow_the_design),
+	    cmocka_unit_test(test_create_args_follow_the_archives),
 	    cmocka_unit_test(test_names_that_meet_on_disk_get_their_own_files),
 	    cmocka_unit_test(test_numbered_series_land_in_their_own_files),
 	    cmocka_unit_test(test_a_batch_across_rounds_keeps_every_sample),
