@@ -17,24 +17,145 @@
 /* ---- the agent's side ---------------------------------------------------- */
 
 /*
- * A series defined on the session; its id is its place in the entries plus
- * one. 16 bytes, and a 4-byte slot in the hash table, besides its key: an
- * agent polling a thousand switches keeps 100,000 of them.
+ * The table of the series a session has defined holds next to nothing per
+ * series, since an agent polling a thousand switches defines 600,000 of
+ * them. A series is a file (host, check, instance) and a metric (metric,
+ * kind, interval, width), each kept once in a set of its own. Ids are given
+ * in the order series are first seen, and a check sends a file's series in
+ * a row: a file keeps its ids as runs [first, first + n), each with the
+ * metrics of its ids in order, its shape. Shapes are shared: every port of
+ * a switch, and every switch of a profile, has the same metrics in the same
+ * order. A shape is a node of a trie (one metric more is a child), whose
+ * metrics in order sit in one array of the node pool; a child extends its
+ * parent's array in place when that array ends the pool, so that a row of
+ * n metrics takes n entries, not n * (n + 1) / 2.
  */
-struct tx_entry {
-	const char *key; /* host NUL check NUL instance NUL metric NUL, then kind/interval/width */
-	uint32_t hash;   /* the key's hash, its low 32 bits */
-	uint32_t keylen;
+
+#define TX_NONE UINT32_MAX
+
+/* A set of byte strings, each with an index (in the order they were added). */
+struct tx_str {
+	uint32_t off, len; /* in the set's bytes */
+	uint32_t hash;
 };
 
-/* The keys, packed in blocks of TX_KEY_BLOCK bytes (a longer key gets its own). */
-#define TX_KEY_BLOCK (64 * 1024)
-
-struct tx_keys {
-	struct tx_keys *next;
-	size_t size, used;
-	char data[];
+struct tx_set {
+	char *bytes;
+	size_t used, cap;
+	struct tx_str *str; /* by index */
+	uint32_t n, capstr;
+	uint32_t *slot; /* open addressing, linear probing: an index + 1, 0 when free */
+	uint32_t nslot;
 };
+
+/* Ids [first, first + the node's depth) of one file, with the node's metrics. */
+struct tx_run {
+	uint32_t first; /* 0: none */
+	uint32_t node;
+	uint32_t older; /* the file's run before this one: its index in `xrun` + 1; 0: none */
+};
+
+/* A shape: its parent's metrics, then `metric`; at path[path .. path + depth). */
+struct tx_node {
+	uint32_t parent, metric, depth, path;
+};
+
+static int set_eq(const struct tx_set *s, uint32_t i, const char *key, size_t len)
+{
+	return i < s->n && s->str[i].len == len && memcmp(s->bytes + s->str[i].off, key, len) == 0;
+}
+
+/* The index of key, or TX_NONE; *pos gets the slot where it would go. */
+static uint32_t set_find(const struct tx_set *s, const char *key, size_t len, uint32_t hash,
+			 uint32_t *pos)
+{
+	uint32_t mask = s->nslot - 1, j, i;
+
+	for (j = hash & mask; (i = s->slot[j]) != 0; j = (j + 1) & mask) {
+		const struct tx_str *e = &s->str[i - 1];
+
+		if (e->hash == hash && e->len == len && memcmp(s->bytes + e->off, key, len) == 0)
+			return i - 1;
+	}
+	*pos = j;
+	return TX_NONE;
+}
+
+static void set_init(struct tx_set *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->nslot = 64;
+	s->slot = xcalloc(s->nslot, sizeof(*s->slot));
+}
+
+static void set_clear(struct tx_set *s)
+{
+	memset(s->slot, 0, s->nslot * sizeof(*s->slot));
+	s->n = 0;
+	s->used = 0;
+}
+
+static void set_free(struct tx_set *s)
+{
+	free(s->bytes);
+	free(s->str);
+	free(s->slot);
+}
+
+static size_t set_bytes(const struct tx_set *s)
+{
+	return s->cap + (size_t)s->capstr * sizeof(*s->str) + (size_t)s->nslot * sizeof(*s->slot);
+}
+
+/* Grows an array of *cap elements to hold n + 1 (at most UINT32_MAX - 1). */
+static void *tx_room(void *p, uint32_t n, uint32_t *cap, size_t size)
+{
+	if (n < *cap)
+		return p;
+	*cap = *cap ? (*cap > UINT32_MAX / 2 ? UINT32_MAX - 1 : 2 * *cap) : 64;
+	return xreallocarray(p, *cap, size);
+}
+
+/* Adds key (not in s; *pos from set_find): its index, or TX_NONE when s is full. */
+static uint32_t set_add(struct tx_set *s, const char *key, size_t len, uint32_t hash, uint32_t pos)
+{
+	uint32_t i = s->n;
+
+	if (s->n >= UINT32_MAX / 2 - 1 || len > UINT32_MAX - s->used)
+		return TX_NONE;
+	if (s->cap - s->used < len) {
+		size_t cap = s->cap ? s->cap : 4096;
+
+		while (cap - s->used < len)
+			cap *= 2;
+		if (cap > UINT32_MAX)
+			cap = UINT32_MAX;
+		s->bytes = xreallocarray(s->bytes, cap, 1);
+		s->cap = cap;
+	}
+	s->str = tx_room(s->str, s->n, &s->capstr, sizeof(*s->str));
+	memcpy(s->bytes + s->used, key, len);
+	s->str[i] = (struct tx_str){.off = (uint32_t)s->used, .len = (uint32_t)len, .hash = hash};
+	s->used += len;
+	s->slot[pos] = ++s->n;
+	/* at most three quarters full: probes stay short */
+	if ((size_t)s->n * 4 > (size_t)s->nslot * 3) {
+		uint32_t mask;
+
+		free(s->slot);
+		s->nslot *= 2;
+		mask = s->nslot - 1;
+		s->slot = xcalloc(s->nslot, sizeof(*s->slot));
+		for (uint32_t k = 0; k < s->n; k++) {
+			uint32_t j;
+
+			for (j = s->str[k].hash & mask; s->slot[j] != 0; j = (j + 1) & mask)
+				;
+			s->slot[j] = k + 1;
+		}
+	}
+	return i;
+}
 
 /*
  * What series_tx_compact needs for one batch (its samples, the arrays of the
@@ -62,17 +183,95 @@ struct tx_sample {
 };
 
 struct series_tx {
-	uint32_t *slot; /* open addressing, linear probing: an id, 0 when free */
-	size_t nslot, count;
-	struct tx_entry *ent; /* by id - 1 */
-	size_t capent;
-	struct tx_keys *keys; /* the newest block first */
+	struct tx_set files;   /* host NUL check NUL instance */
+	struct tx_set metrics; /* metric NUL, then kind, interval and width */
+	struct tx_run *frun;   /* by file: its newest run */
+	uint32_t capfrun;
+	struct tx_run *xrun; /* the files' older runs */
+	uint32_t nxrun, capxrun;
+	struct tx_node *node; /* node 0: the empty shape */
+	uint32_t nnode, capnode;
+	uint32_t *nslot; /* (parent, metric) -> node index + 1 */
+	uint32_t nnslot;
+	uint32_t *path; /* the nodes' metrics */
+	uint32_t npath, cappath;
+	size_t count;
 	uint32_t max;
 	struct tx_block *arena; /* the block in use first; the first block last */
-	char *key;              /* a sample's key, as looked up */
+	char *key;              /* a sample's keys, as looked up */
 	size_t keycap;
-	uint32_t last; /* the id the last sample had; 0: none */
+	/* where the last sample's series is: the next sample's is nearly always after it */
+	uint32_t lfile, lrun, lpos; /* lrun: 0 the file's newest run, else xrun[lrun - 1] */
 };
+
+static uint32_t node_hash(uint32_t parent, uint32_t metric)
+{
+	uint64_t h = ((uint64_t)parent << 32 | metric) * 0x9e3779b97f4a7c15ULL;
+
+	return (uint32_t)(h >> 32);
+}
+
+/* The shape `parent` and `metric` after it, made when new; TX_NONE when the pool is full. */
+static uint32_t tx_child(struct series_tx *t, uint32_t parent, uint32_t metric)
+{
+	uint32_t mask = t->nnslot - 1, h = node_hash(parent, metric), j, i, path;
+	struct tx_node p = t->node[parent];
+
+	for (j = h & mask; (i = t->nslot[j]) != 0; j = (j + 1) & mask)
+		if (t->node[i - 1].parent == parent && t->node[i - 1].metric == metric)
+			return i - 1;
+	if (t->nnode >= UINT32_MAX / 2 - 1 || p.depth + 1 > UINT32_MAX - 1 - t->npath)
+		return TX_NONE;
+	/* the parent's array grows in place when nothing follows it, else is copied */
+	if (p.path + p.depth == t->npath) {
+		path = p.path;
+	} else {
+		path = t->npath;
+		for (uint32_t k = 0; k < p.depth; k++) {
+			t->path = tx_room(t->path, t->npath, &t->cappath, sizeof(*t->path));
+			t->path[t->npath++] = t->path[p.path + k];
+		}
+	}
+	t->path = tx_room(t->path, t->npath, &t->cappath, sizeof(*t->path));
+	t->path[t->npath++] = metric;
+	t->node = tx_room(t->node, t->nnode, &t->capnode, sizeof(*t->node));
+	i = t->nnode++;
+	t->node[i] = (struct tx_node){
+	    .parent = parent, .metric = metric, .depth = p.depth + 1, .path = path};
+	t->nslot[j] = i + 1;
+	if ((size_t)t->nnode * 4 > (size_t)t->nnslot * 3) {
+		free(t->nslot);
+		t->nnslot *= 2;
+		mask = t->nnslot - 1;
+		t->nslot = xcalloc(t->nnslot, sizeof(*t->nslot));
+		/* node 0, the empty shape, is nobody's child */
+		for (uint32_t k = 1; k < t->nnode; k++) {
+			for (j = node_hash(t->node[k].parent, t->node[k].metric) & mask;
+			     t->nslot[j] != 0; j = (j + 1) & mask)
+				;
+			t->nslot[j] = k + 1;
+		}
+	}
+	return i;
+}
+
+static struct tx_run *tx_run(struct series_tx *t, uint32_t file, uint32_t run)
+{
+	return run == 0 ? &t->frun[file] : &t->xrun[run - 1];
+}
+
+static void tx_clear(struct series_tx *t)
+{
+	set_clear(&t->files);
+	set_clear(&t->metrics);
+	memset(t->nslot, 0, t->nnslot * sizeof(*t->nslot));
+	t->nxrun = 0;
+	t->nnode = 1; /* the empty shape */
+	t->npath = 0;
+	t->count = 0;
+	t->lfile = TX_NONE;
+	t->lrun = t->lpos = 0;
+}
 
 static void *arena_alloc(struct series_tx *t, size_t size)
 {
@@ -107,26 +306,18 @@ static void arena_reset(struct series_tx *t)
 		t->arena->used = 0;
 }
 
-static void tx_clear(struct series_tx *t)
-{
-	while (t->keys != NULL) {
-		struct tx_keys *next = t->keys->next;
-
-		free(t->keys);
-		t->keys = next;
-	}
-	memset(t->slot, 0, t->nslot * sizeof(*t->slot));
-	t->count = 0;
-	t->last = 0;
-}
-
 struct series_tx *series_tx_new(uint32_t max)
 {
 	struct series_tx *t = xcalloc(1, sizeof(*t));
 
 	t->max = max ? max : 1;
-	t->nslot = 64;
-	t->slot = xcalloc(t->nslot, sizeof(*t->slot));
+	set_init(&t->files);
+	set_init(&t->metrics);
+	t->nnslot = 64;
+	t->nslot = xcalloc(t->nnslot, sizeof(*t->nslot));
+	t->node = tx_room(NULL, 0, &t->capnode, sizeof(*t->node));
+	t->node[0] = (struct tx_node){0, 0, 0, 0};
+	tx_clear(t);
 	return t;
 }
 
@@ -134,12 +325,16 @@ void series_tx_free(struct series_tx *t)
 {
 	if (t == NULL)
 		return;
-	tx_clear(t);
 	arena_reset(t);
 	free(t->arena);
 	free(t->key);
-	free(t->ent);
-	free(t->slot);
+	free(t->path);
+	free(t->nslot);
+	free(t->node);
+	free(t->xrun);
+	free(t->frun);
+	set_free(&t->metrics);
+	set_free(&t->files);
 	free(t);
 }
 
@@ -156,117 +351,142 @@ size_t series_tx_count(const struct series_tx *t)
 
 size_t series_tx_bytes(const struct series_tx *t)
 {
-	size_t n = sizeof(*t) + t->nslot * sizeof(*t->slot) + t->capent * sizeof(*t->ent) +
-		   t->keycap;
-
-	for (const struct tx_keys *k = t->keys; k != NULL; k = k->next)
-		n += sizeof(*k) + k->size;
-	return n;
+	return sizeof(*t) + set_bytes(&t->files) + set_bytes(&t->metrics) +
+	       (size_t)t->capfrun * sizeof(*t->frun) + (size_t)t->capxrun * sizeof(*t->xrun) +
+	       (size_t)t->capnode * sizeof(*t->node) + (size_t)t->nnslot * sizeof(*t->nslot) +
+	       (size_t)t->cappath * sizeof(*t->path) + t->keycap;
 }
 
-static void tx_grow(struct series_tx *t)
+/* The id of `metric` in `file`'s runs (the run in *run, its place in *pos), or 0. */
+static uint32_t tx_find(const struct series_tx *t, uint32_t file, uint32_t metric, uint32_t *run,
+			uint32_t *pos)
 {
-	size_t mask;
+	uint32_t r = 0;
 
-	free(t->slot);
-	t->nslot *= 2;
-	mask = t->nslot - 1;
-	t->slot = xcalloc(t->nslot, sizeof(*t->slot));
-	for (size_t i = 0; i < t->count; i++) {
-		size_t j;
+	do {
+		const struct tx_run *x = r == 0 ? &t->frun[file] : &t->xrun[r - 1];
+		const struct tx_node *n = &t->node[x->node];
 
-		for (j = t->ent[i].hash & mask; t->slot[j] != 0; j = (j + 1) & mask)
-			;
-		t->slot[j] = (uint32_t)(i + 1);
-	}
-}
-
-/* A copy of a key, kept until the table is cleared. */
-static const char *tx_key_keep(struct series_tx *t, const char *key, size_t n)
-{
-	struct tx_keys *b = t->keys;
-	char *k;
-
-	if (b == NULL || b->size - b->used < n) {
-		size_t size = n > TX_KEY_BLOCK ? n : TX_KEY_BLOCK;
-
-		b = xmalloc(sizeof(*b) + size);
-		b->size = size;
-		b->used = 0;
-		b->next = t->keys;
-		t->keys = b;
-	}
-	k = b->data + b->used;
-	memcpy(k, key, n);
-	b->used += n;
-	return k;
+		for (uint32_t k = 0; k < n->depth; k++)
+			if (t->path[n->path + k] == metric) {
+				*run = r;
+				*pos = k;
+				return x->first + k;
+			}
+		r = x->older;
+	} while (r != 0);
+	return 0;
 }
 
 /*
  * The sample's series id on this session; *is_new is set when it was not
  * defined yet (the caller sends a SeriesDef). 0 when it was not and the
- * table is full. The key is host NUL check NUL instance NUL metric NUL,
- * then kind, interval and width.
+ * table is full.
  */
 static uint32_t tx_lookup(struct series_tx *t, const struct tx_sample *s, int *is_new)
 {
-	size_t cap = s->len[0] + s->len[1] + s->len[2] + s->len[3] + 4 + 3 * sizeof(uint32_t);
+	size_t cap = s->len[0] + s->len[1] + s->len[2] + s->len[3] + 3 + 3 * sizeof(uint32_t);
 	uint32_t tail[3] = {s->kind, s->interval, s->width ? s->width : 64};
-	size_t n = 0, j, mask = t->nslot - 1;
-	struct tx_entry *e;
-	char *key;
-	uint32_t h, id;
+	uint32_t f, m = TX_NONE, fh = 0, mh, fpos = 0, mpos = 0, run = 0, pos = 0, id;
+	size_t flen = 0, mlen;
+	struct tx_run *x;
+	char *fkey, *mkey;
 
-	/* built where the last one was: a series already defined costs no allocation */
+	/* built where the last ones were: a series already defined costs no allocation */
 	if (cap > t->keycap) {
 		free(t->key);
 		t->keycap = cap > 256 ? cap : 256;
 		t->key = xmalloc(t->keycap);
 	}
-	key = t->key;
-	for (size_t k = 0; k < 4; k++) {
-		memcpy(key + n, s->name[k], s->len[k]);
-		n += s->len[k];
-		key[n++] = '\0';
+	fkey = t->key;
+	for (size_t k = 0; k < 3; k++) {
+		memcpy(fkey + flen, s->name[k], s->len[k]);
+		flen += s->len[k];
+		if (k < 2)
+			fkey[flen++] = '\0';
 	}
-	memcpy(key + n, tail, sizeof(tail));
-	n += sizeof(tail);
+	mkey = fkey + flen;
+	memcpy(mkey, s->name[3], s->len[3]);
+	mlen = s->len[3];
+	mkey[mlen++] = '\0';
+	memcpy(mkey + mlen, tail, sizeof(tail));
+	mlen += sizeof(tail);
 	*is_new = 0;
 	/*
-	 * Ids are given in the order series are first seen, and a check sends
-	 * its series in the same order at every run: the series after the last
-	 * one is nearly always the next id, found without hashing the key.
+	 * A check sends its series in the same order at every run: the file is
+	 * nearly always the last sample's, or the one made after it, and the
+	 * metric the one after the last sample's in its run, or the first of
+	 * the file's newest run. Found so, a series costs no hashing.
 	 */
-	if (t->last < t->count) {
-		e = &t->ent[t->last];
-		if (e->keylen == n && memcmp(e->key, key, n) == 0)
-			return ++t->last;
+	if (set_eq(&t->files, t->lfile, fkey, flen)) {
+		f = t->lfile;
+		run = t->lrun;
+		pos = t->lpos + 1;
+	} else {
+		if (set_eq(&t->files, t->lfile + 1, fkey, flen)) {
+			f = t->lfile + 1;
+		} else {
+			fh = (uint32_t)hash_fnv1a(fkey, flen);
+			f = set_find(&t->files, fkey, flen, fh, &fpos);
+		}
+		run = pos = 0;
 	}
-	h = (uint32_t)hash_fnv1a(key, n);
-	for (j = h & mask; (id = t->slot[j]) != 0; j = (j + 1) & mask) {
-		e = &t->ent[id - 1];
-		if (e->hash == h && e->keylen == n && memcmp(e->key, key, n) == 0)
-			return t->last = id;
+	if (f != TX_NONE) {
+		const struct tx_node *n;
+
+		x = tx_run(t, f, run);
+		n = &t->node[x->node];
+		if (pos < n->depth && set_eq(&t->metrics, t->path[n->path + pos], mkey, mlen)) {
+			id = x->first + pos;
+			goto found;
+		}
 	}
+	mh = (uint32_t)hash_fnv1a(mkey, mlen);
+	m = set_find(&t->metrics, mkey, mlen, mh, &mpos);
+	if (f != TX_NONE && m != TX_NONE && (id = tx_find(t, f, m, &run, &pos)) != 0)
+		goto found;
 	/* not defined, and no room: the caller starts the table again */
 	if (t->count == t->max)
 		return 0;
-	if (t->count == t->capent) {
-		t->capent = t->capent ? 2 * t->capent : 256;
-		if (t->capent > t->max)
-			t->capent = t->max;
-		t->ent = xreallocarray(t->ent, t->capent, sizeof(*t->ent));
+	if (m == TX_NONE && (m = set_add(&t->metrics, mkey, mlen, mh, mpos)) == TX_NONE)
+		return 0;
+	if (f == TX_NONE) {
+		t->frun = tx_room(t->frun, t->files.n, &t->capfrun, sizeof(*t->frun));
+		if ((f = set_add(&t->files, fkey, flen, fh, fpos)) == TX_NONE)
+			return 0;
+		t->frun[f] = (struct tx_run){0, 0, 0};
 	}
-	e = &t->ent[t->count];
-	e->key = tx_key_keep(t, key, n);
-	e->hash = h;
-	e->keylen = (uint32_t)n;
-	id = (uint32_t)++t->count;
-	t->slot[j] = id;
-	t->last = id;
+	id = (uint32_t)t->count + 1;
+	x = &t->frun[f];
+	if (x->first != 0 && x->first + t->node[x->node].depth == id) {
+		/* the file's newest run ends with the last id defined: it grows */
+		uint32_t c = tx_child(t, x->node, m);
+
+		if (c == TX_NONE)
+			return 0;
+		x->node = c;
+	} else {
+		uint32_t c = tx_child(t, 0, m);
+
+		if (c == TX_NONE)
+			return 0;
+		if (x->first != 0) {
+			/* the file's series go on elsewhere: its newest run moves aside */
+			t->xrun = tx_room(t->xrun, t->nxrun, &t->capxrun, sizeof(*t->xrun));
+			t->xrun[t->nxrun++] = *x;
+			x->older = t->nxrun;
+		}
+		x->first = id;
+		x->node = c;
+	}
+	t->count++;
 	*is_new = 1;
-	if (t->count * 2 > t->nslot)
-		tx_grow(t);
+	run = 0;
+	pos = id - x->first;
+found:
+	t->lfile = f;
+	t->lrun = run;
+	t->lpos = pos;
 	return id;
 }
 
@@ -475,6 +695,7 @@ uint8_t *series_tx_compact(struct series_tx *t, const uint8_t *frame, size_t len
 	int64_t prev = 0;
 	uint8_t *res, *p;
 	uint32_t be;
+	int cleared = 0;
 
 	if (rd_batch(t, frame, len, &in) < 0) {
 		arena_reset(t);
@@ -497,9 +718,16 @@ again:
 
 		/*
 		 * Full: start again from id 1 and redo the batch, so that no id
-		 * means two series within it (n <= max: the second pass fits).
+		 * means two series within it (n <= max: the second pass fits; if
+		 * not, the batch goes in the full form).
 		 */
 		if (id == 0) {
+			if (cleared) {
+				tx_clear(t);
+				arena_reset(t);
+				return NULL;
+			}
+			cleared = 1;
 			tx_clear(t);
 			nd = ng = nc = nu = 0;
 			prev = 0;

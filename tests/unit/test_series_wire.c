@@ -138,6 +138,67 @@ static size_t round_trip(struct series_tx *tx, struct series_rx *rx, uint64_t se
 	return round_trip_host(tx, rx, "sw1.rissa", seq, nif, t, full_len, ndefs);
 }
 
+/* One sample of a hand-made batch: names, and what makes the series besides them. */
+struct spec {
+	const char *host, *check, *instance, *metric;
+	Vakt__Kind kind;
+	uint32_t interval, width;
+};
+
+/* A full-form batch of the samples in v, in that order; round-tripped as round_trip_host does. */
+static size_t round_trip_specs(struct series_tx *tx, struct series_rx *rx, const struct spec *v,
+			       size_t n, uint64_t seq)
+{
+	Vakt__Batch b = VAKT__BATCH__INIT;
+	Vakt__Frame f = VAKT__FRAME__INIT, *ff, *cf;
+	Vakt__Sample *s = calloc(n, sizeof(*s)), **sp = calloc(n, sizeof(*sp)), *out;
+	size_t len, clen, nout, defs;
+	uint8_t *full, *compact;
+
+	for (size_t i = 0; i < n; i++) {
+		vakt__sample__init(&s[i]);
+		s[i].host = (char *)v[i].host;
+		s[i].check = (char *)v[i].check;
+		s[i].instance = (char *)v[i].instance;
+		s[i].metric = (char *)v[i].metric;
+		s[i].kind = v[i].kind;
+		s[i].interval = v[i].interval;
+		s[i].width = v[i].width;
+		s[i].time_ms = T0 + (int64_t)seq * 60000 + (int64_t)i;
+		if (v[i].kind == VAKT__KIND__GAUGE)
+			s[i].value = (double)(seq * 1000 + i);
+		else
+			s[i].counter = seq * 1000000 + i;
+		sp[i] = &s[i];
+	}
+	b.seq = seq;
+	b.samples = sp;
+	b.n_samples = n;
+	f.msg_case = VAKT__FRAME__MSG_BATCH;
+	f.batch = &b;
+	full = frame_encode(&f, &len);
+	compact = series_tx_compact(tx, full, len, &clen);
+	assert_non_null(compact);
+	ff = unpack(full, len);
+	cf = unpack(compact, clen);
+	defs = cf->batch->n_series;
+	assert_null(series_rx_expand(rx, cf->batch, &out, &nout));
+	assert_int_equal(nout, n);
+	for (size_t i = 0; i < n; i++) {
+		assert_same_sample(&out[i], ff->batch->samples[i]);
+		/* width 0 is 64 */
+		assert_int_equal(out[i].width ? out[i].width : 64, v[i].width ? v[i].width : 64);
+	}
+	free(out);
+	vakt__frame__free_unpacked(ff, NULL);
+	vakt__frame__free_unpacked(cf, NULL);
+	free(full);
+	free(compact);
+	free(s);
+	free(sp);
+	return defs;
+}
+
 static void test_round_trip_and_once_per_session(void **state)
 {
 	struct series_tx *tx = series_tx_new(SERIES_WIRE_MAX_DEFAULT);
@@ -198,6 +259,138 @@ static void test_series_found_in_any_order(void **state)
 	assert_int_equal(defs, 0);
 	assert_int_equal(series_tx_count(tx), 2 * (10 * 3 + 1) + 2 * 3);
 	assert_int_equal(series_rx_count(rx), series_tx_count(tx));
+	series_tx_free(tx);
+	series_rx_free(rx);
+}
+
+/*
+ * The agent keeps a device's series as runs of ids with the metrics in
+ * them: series sent port by port or metric by metric, in reverse, a metric
+ * added to every port later, the same metric as another kind, interval or
+ * width, names that run together differently: each series keeps its own
+ * id, each sample comes back with its own names, and only new series are
+ * defined.
+ */
+static void test_series_found_by_file_and_metric(void **state)
+{
+	static const char *port[4] = {"Gi0/1", "Gi0/2", "Gi0/3", "Gi0/4"};
+	static const char *metric[4] = {"in_octets", "out_octets", "oper_status", "in_errors"};
+	struct series_tx *tx = series_tx_new(SERIES_WIRE_MAX_DEFAULT);
+	struct series_rx *rx = series_rx_new(SERIES_WIRE_MAX_DEFAULT);
+	struct spec v[32];
+	size_t n;
+
+	(void)state;
+	/* port by port, three metrics: 12 series */
+	n = 0;
+	for (int p = 0; p < 4; p++)
+		for (int m = 0; m < 3; m++)
+			v[n++] = (struct spec){"sw1", "if", port[p], metric[m], VAKT__KIND__DERIVE,
+					       60,    64};
+	assert_int_equal(round_trip_specs(tx, rx, v, n, 1), 12);
+	assert_int_equal(round_trip_specs(tx, rx, v, n, 2), 0);
+	/* metric by metric, then backwards: the same series */
+	n = 0;
+	for (int m = 0; m < 3; m++)
+		for (int p = 0; p < 4; p++)
+			v[n++] = (struct spec){"sw1", "if", port[p], metric[m], VAKT__KIND__DERIVE,
+					       60,    64};
+	assert_int_equal(round_trip_specs(tx, rx, v, n, 3), 0);
+	for (size_t i = 0; i < n / 2; i++) {
+		struct spec x = v[i];
+
+		v[i] = v[n - 1 - i];
+		v[n - 1 - i] = x;
+	}
+	assert_int_equal(round_trip_specs(tx, rx, v, n, 4), 0);
+	/* a fourth metric on every port: 4 new series, each port's in a run apart */
+	n = 0;
+	for (int p = 0; p < 4; p++)
+		for (int m = 0; m < 4; m++)
+			v[n++] = (struct spec){"sw1", "if", port[p], metric[m], VAKT__KIND__DERIVE,
+					       60,    64};
+	assert_int_equal(round_trip_specs(tx, rx, v, n, 5), 4);
+	assert_int_equal(round_trip_specs(tx, rx, v, n, 6), 0);
+	/* another switch, metric by metric from the start, then port by port */
+	n = 0;
+	for (int m = 0; m < 2; m++)
+		for (int p = 0; p < 3; p++)
+			v[n++] = (struct spec){"sw2", "if", port[p], metric[m], VAKT__KIND__DERIVE,
+					       60,    64};
+	assert_int_equal(round_trip_specs(tx, rx, v, n, 7), 6);
+	n = 0;
+	for (int p = 0; p < 3; p++)
+		for (int m = 0; m < 2; m++)
+			v[n++] = (struct spec){"sw2", "if", port[p], metric[m], VAKT__KIND__DERIVE,
+					       60,    64};
+	assert_int_equal(round_trip_specs(tx, rx, v, n, 8), 0);
+	/* what a series is besides its names: kind, interval, width */
+	n = 0;
+	v[n++] = (struct spec){"sw1", "if", "Gi0/1", "in_octets", VAKT__KIND__DERIVE, 60, 64};
+	v[n++] = (struct spec){"sw1", "if", "Gi0/1", "in_octets", VAKT__KIND__GAUGE, 60, 0};
+	v[n++] = (struct spec){"sw1", "if", "Gi0/1", "in_octets", VAKT__KIND__DERIVE, 300, 64};
+	v[n++] = (struct spec){"sw1", "if", "Gi0/1", "in_octets", VAKT__KIND__DERIVE, 60, 32};
+	v[n++] = (struct spec){"sw1", "if", "Gi0/1", "in_octets", VAKT__KIND__DERIVE, 60, 0};
+	assert_int_equal(round_trip_specs(tx, rx, v, n, 9), 3); /* width 0 is 64 */
+	/* the same letters split otherwise are other series */
+	n = 0;
+	v[n++] = (struct spec){"ab", "c", "", "m", VAKT__KIND__GAUGE, 60, 0};
+	v[n++] = (struct spec){"a", "bc", "", "m", VAKT__KIND__GAUGE, 60, 0};
+	v[n++] = (struct spec){"a", "b", "c", "m", VAKT__KIND__GAUGE, 60, 0};
+	v[n++] = (struct spec){"a", "b", "", "cm", VAKT__KIND__GAUGE, 60, 0};
+	v[n++] = (struct spec){"", "", "", "", VAKT__KIND__GAUGE, 60, 0};
+	assert_int_equal(round_trip_specs(tx, rx, v, n, 10), 5);
+	assert_int_equal(round_trip_specs(tx, rx, v, n, 11), 0);
+	assert_int_equal(series_tx_count(tx), 12 + 4 + 6 + 3 + 5);
+	assert_int_equal(series_rx_count(rx), series_tx_count(tx));
+	series_tx_free(tx);
+	series_rx_free(rx);
+}
+
+/*
+ * A port's series take a few bytes in the agent's table, not their names
+ * again: ports with the same metrics share them, and each port keeps its
+ * names once for all its series.
+ */
+static void test_ports_share_their_metrics(void **state)
+{
+	static const char *metric[12] = {"admin_status", "oper_status",  "speed",
+					 "in_octets",    "out_octets",   "in_ucast",
+					 "out_ucast",    "in_errors",    "out_errors",
+					 "in_discards",  "out_discards", "last_change"};
+	struct series_tx *tx = series_tx_new(1000000);
+	struct series_rx *rx = series_rx_new(1000000);
+	struct spec v[52 * 12];
+	char host[100][16], inst[52][16];
+	size_t n, bytes;
+
+	(void)state;
+	for (int p = 0; p < 52; p++)
+		snprintf(inst[p], sizeof(inst[p]), "Gi1/0/%d", p + 1);
+	for (int pass = 0; pass < 2; pass++)
+		for (int h = 0; h < 100; h++) {
+			snprintf(host[h], sizeof(host[h]), "sw%04d", h);
+			n = 0;
+			for (int p = 0; p < 52; p++)
+				for (int m = 0; m < 12; m++)
+					v[n++] = (struct spec){
+					    host[h],
+					    "if",
+					    inst[p],
+					    metric[m],
+					    m < 3 ? VAKT__KIND__GAUGE : VAKT__KIND__DERIVE,
+					    60,
+					    0};
+			assert_int_equal(
+			    round_trip_specs(tx, rx, v, n, (uint64_t)(pass * 100 + h + 1)),
+			    pass == 0 ? n : 0);
+		}
+	assert_int_equal(series_tx_count(tx), 100 * 52 * 12);
+	bytes = series_tx_bytes(tx);
+	printf("# %zu series in %zu bytes: %.1f bytes a series\n", series_tx_count(tx), bytes,
+	       (double)bytes / (double)series_tx_count(tx));
+	/* about 90 bytes a series when each kept its own key */
+	assert_true(bytes < 12 * series_tx_count(tx));
 	series_tx_free(tx);
 	series_rx_free(rx);
 }
@@ -522,6 +715,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trip_and_once_per_session),
 	    cmocka_unit_test(test_series_found_in_any_order),
+	    cmocka_unit_test(test_series_found_by_file_and_metric),
+	    cmocka_unit_test(test_ports_share_their_metrics),
 	    cmocka_unit_test(test_events_travel_beside_compact_samples),
 	    cmocka_unit_test(test_a_devices_series_share_a_file_number),
 	    cmocka_unit_test(test_table_full_starts_again),
