@@ -48,7 +48,7 @@ static const Vakt__Kind kind[NMETRICS] = {VAKT__KIND__DERIVE, VAKT__KIND__DERIVE
 struct bench {
 	unsigned files, updates, step, batch, window;
 	unsigned protocol; /* vakt: 2 sends the compact form, as the agent does; 1 the full */
-	unsigned burst;    /* collectd: UDP packets sent between pauses of 1 ms */
+	unsigned burst;    /* collectd: UDP packets sent at a time, when its socket has room */
 	const char *dir;
 	time_t t0; /* round 0 creates the files; round r is t0 + r * step */
 	/* vakt over mutual TLS, as an agent: CA, client certificate and key (NULL: plaintext) */
@@ -180,18 +180,20 @@ static void check_files(const struct bench *b)
 	}
 }
 
-static void report(const char *mode, const struct bench *b, double secs, struct cpu c, double setup)
+/* extra: more fields for the line ("" or " name=value..."). */
+static void report(const char *mode, const struct bench *b, double secs, struct cpu c, double setup,
+		   const char *extra)
 {
 	uint64_t values = (uint64_t)b->files * NMETRICS * b->updates;
 	double cpu = c.user + c.sys;
 
 	printf("mode=%s files=%u series=%u updates=%u values=%" PRIu64 " seconds=%.3f cpu_s=%.3f "
 	       "us_per_value=%.3f user_us_per_value=%.3f sys_us_per_value=%.3f "
-	       "faults_per_value=%.3f values_per_s=%.0f setup_s=%.2f\n",
+	       "faults_per_value=%.3f values_per_s=%.0f setup_s=%.2f%s\n",
 	       mode, b->files, b->files * NMETRICS, b->updates, values, secs, cpu,
 	       cpu * 1e6 / (double)values, c.user * 1e6 / (double)values,
 	       c.sys * 1e6 / (double)values, c.faults / (double)values, (double)values / secs,
-	       setup);
+	       setup, extra);
 }
 
 /* ---- the floor: librrd in a loop, CHUNK values per call ---- */
@@ -233,7 +235,7 @@ static void run_librrd(struct bench *b)
 	BENCH_DUMP("timed");
 	free(vals);
 	check_files(b);
-	report("librrd", b, t, c, setup);
+	report("librrd", b, t, c, setup, "");
 }
 
 /* ---- a line protocol over a socket (rrdcached, the collector's control socket) ---- */
@@ -354,7 +356,7 @@ static void run_rrdcached(struct bench *b, const char *sock, pid_t pid)
 	close(fd);
 	free(buf);
 	check_files(b);
-	report("rrdcached", b, t, c, setup);
+	report("rrdcached", b, t, c, setup, "");
 }
 
 /* ---- the collector, through its socket, as an agent ---- */
@@ -582,8 +584,9 @@ static void run_vakt(struct bench *b, int port, const char *ctl, pid_t pid)
 	uint8_t **fr;
 	size_t *lens, n;
 	uint64_t seq = 0, first;
-	double t, setup = now_s();
+	double t, acked, setup = now_s();
 	struct cpu c0, c;
+	char extra[64];
 	int fd = tcp_connect(port);
 	struct series_tx *tx = b->protocol >= 2 ? series_tx_new(SERIES_WIRE_MAX_DEFAULT) : NULL;
 
@@ -621,10 +624,12 @@ static void run_vakt(struct bench *b, int port, const char *ctl, pid_t pid)
 	t = now_s();
 	c0 = cpu_of(pid);
 	send_acked(b, fd, fr, lens, n, seq);
+	acked = now_s() - t;
 	/* durable in the journal now; the files hold it once the cache is written */
 	control(ctl, "flush\n");
 	c = cpu_since(pid, c0);
 	t = now_s() - t;
+	snprintf(extra, sizeof(extra), " acked_s=%.3f flush_s=%.3f", acked, t - acked);
 	for (size_t i = 0; i < n; i++)
 		free(fr[i]);
 	free(fr);
@@ -637,7 +642,7 @@ static void run_vakt(struct bench *b, int port, const char *ctl, pid_t pid)
 	close(fd);
 	series_tx_free(tx);
 	check_files(b);
-	report("vakt", b, t, c, setup);
+	report("vakt", b, t, c, setup, extra);
 }
 
 /* ---- collectd: its network plugin (UDP on loopback) into its rrdtool plugin ---- */
@@ -755,21 +760,97 @@ static struct pkt *cd_packets(const struct bench *b, unsigned from, unsigned to,
 	return v;
 }
 
-/* Sends the packets paced (a burst, then a pause): UDP on loopback drops what overflows. */
-static void cd_send(int fd, const struct pkt *v, size_t n, unsigned burst)
+/*
+ * collectd's socket on 127.0.0.1:port as /proc/net/udp shows it: the bytes
+ * waiting in its receive queue and the datagrams it dropped when that was
+ * full; -1 when no such socket is there.
+ */
+static int udp_socket(int port, unsigned long *queued, unsigned long *drops)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (send(fd, v[i].p, v[i].len, 0) < 0) {
-			fprintf(stderr, "bench_ingest: send to collectd: %s\n", strerror(errno));
-			exit(1);
+	char line[512], want[32];
+	int found = -1;
+	FILE *f = fopen("/proc/net/udp", "r");
+
+	if (f == NULL)
+		return -1;
+	snprintf(want, sizeof(want), "0100007F:%04X", (unsigned)port);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char local[32];
+		unsigned long tx, rx, d;
+
+		/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops */
+		if (sscanf(line, " %*s %31s %*s %*s %lx:%lx %*s %*s %*s %*s %*s %*s %*s %lu", local,
+			   &tx, &rx, &d) == 4 &&
+		    strcmp(local, want) == 0) {
+			*queued = rx;
+			*drops = d;
+			found = 0;
+			break;
 		}
-		if ((i + 1) % burst == 0)
-			usleep(1000);
 	}
+	fclose(f);
+	return found;
 }
 
-/* "FLUSH plugin=rrdtool" on collectd's unixsock: its cache goes to its write queue. */
-static void cd_flush(const char *sock)
+/* The receive buffer a socket gets unless it asks (collectd's network plugin does not). */
+static unsigned long rmem_default(void)
+{
+	unsigned long v = 0;
+	FILE *f = fopen("/proc/sys/net/core/rmem_default", "r");
+
+	if (f != NULL) {
+		if (fscanf(f, "%lu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v > 0 ? v : 212992;
+}
+
+/*
+ * Sends the packets in bursts, each once collectd's receive queue has room
+ * for it: UDP on loopback drops what overflows, and on a loaded machine
+ * collectd's receiving thread may wait for a core longer than a fixed pace
+ * allows. Gives up (-1) when the queue does not drain for a minute.
+ */
+static int cd_send(int fd, int port, const struct pkt *v, size_t n, unsigned burst)
+{
+	unsigned long room = rmem_default() / 2, queued, drops;
+	double stuck = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (i % burst == 0) {
+			while (udp_socket(port, &queued, &drops) == 0 && queued > room) {
+				if (stuck == 0)
+					stuck = now_s();
+				else if (now_s() - stuck > 60) {
+					fprintf(
+					    stderr,
+					    "bench_ingest: collectd: %lu bytes queued for 60 s\n",
+					    queued);
+					return -1;
+				}
+				usleep(200);
+			}
+			stuck = 0;
+		}
+		if (send(fd, v[i].p, v[i].len, 0) < 0) {
+			fprintf(stderr, "bench_ingest: send to collectd: %s\n", strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The datagrams collectd's socket dropped so far (0 when it cannot be seen). */
+static unsigned long cd_drops(int port)
+{
+	unsigned long queued, drops;
+
+	return udp_socket(port, &queued, &drops) == 0 ? drops : 0;
+}
+
+/* "FLUSH plugin=rrdtool" on collectd's unixsock: its cache goes to its write queue. 0 or -1. */
+static int cd_flush(const char *sock)
 {
 	char line[256];
 	int fd = unix_connect(sock);
@@ -779,8 +860,9 @@ static void cd_flush(const char *sock)
 	close(fd);
 	if (atoi(line) < 0) {
 		fprintf(stderr, "bench_ingest: collectd FLUSH: %s\n", line);
-		exit(1);
+		return -1;
 	}
+	return 0;
 }
 
 /*
@@ -808,19 +890,27 @@ static time_t rrd_last_unlocked(const char *path)
 }
 
 /*
- * Flushes collectd until every file ends at round r (up to 3 min); 0 or -1.
- * Values still on their way to its cache when it flushed wait there for
- * CacheTimeout: it is asked again every 100 ms.
+ * Flushes collectd until every file ends at round r; 0 or -1. Values still
+ * on their way to its cache when it flushed wait there for CacheTimeout: it
+ * is asked again every 100 ms. Gives up when a datagram was dropped (more
+ * than drops0 so far: those values never come) or after 10 minutes (a
+ * loaded machine slows its writes, but not that much).
  */
-static int cd_wait(const struct bench *b, unsigned r, const char *sock)
+static int cd_wait(const struct bench *b, unsigned r, const char *sock, int port,
+		   unsigned long drops0)
 {
 	char path[4096];
 	time_t want = b->t0 + (time_t)r * b->step;
 	unsigned done = 0; /* files [0, done/2) end at round r in both their files */
+	unsigned long drops = 0;
 
-	for (int i = 0; i < 18000; i++) {
-		if (i % 10 == 0)
-			cd_flush(sock);
+	for (int i = 0; i < 60000; i++) {
+		if (i % 10 == 0) {
+			if ((drops = cd_drops(port)) > drops0)
+				break;
+			if (cd_flush(sock) < 0)
+				return -1;
+		}
 		while (done < 2 * b->files) {
 			cd_path(b, done / 2, (int)(done % 2), path, sizeof(path));
 			if (rrd_last_unlocked(path) != want)
@@ -832,8 +922,14 @@ static int cd_wait(const struct bench *b, unsigned r, const char *sock)
 		usleep(10000);
 	}
 	cd_path(b, done / 2, (int)(done % 2), path, sizeof(path));
-	fprintf(stderr, "bench_ingest: collectd: %s does not end at %lld (values lost on UDP?)\n",
-		path, (long long)want);
+	if (drops > drops0)
+		fprintf(stderr,
+			"bench_ingest: collectd: its socket dropped %lu datagrams (values lost); "
+			"%s does not end at %lld\n",
+			drops - drops0, path, (long long)want);
+	else
+		fprintf(stderr, "bench_ingest: collectd: %s does not end at %lld after 10 min\n",
+			path, (long long)want);
 	return -1;
 }
 
@@ -845,6 +941,7 @@ static void run_collectd(struct bench *b, int port, const char *sock, pid_t pid)
 	size_t n;
 	double t, setup = now_s();
 	struct cpu c0, c;
+	unsigned long drops0;
 
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
@@ -856,17 +953,16 @@ static void run_collectd(struct bench *b, int port, const char *sock, pid_t pid)
 	 * collectd makes each file as its first value comes, and drops values
 	 * that come faster
 	 */
+	drops0 = cd_drops(port);
 	v = cd_packets(b, 0, 0, &n);
-	cd_send(fd, v, n, 2);
-	free(v);
-	if (cd_wait(b, 0, sock) < 0)
+	if (cd_send(fd, port, v, n, 2) < 0 || cd_wait(b, 0, sock, port, drops0) < 0)
 		exit(1);
+	free(v);
 	setup = now_s() - setup;
 	v = cd_packets(b, 1, b->updates, &n);
 	t = now_s();
 	c0 = cpu_of(pid);
-	cd_send(fd, v, n, b->burst);
-	if (cd_wait(b, b->updates, sock) < 0)
+	if (cd_send(fd, port, v, n, b->burst) < 0 || cd_wait(b, b->updates, sock, port, drops0) < 0)
 		exit(1);
 	c = cpu_since(pid, c0);
 	t = now_s() - t;
@@ -885,7 +981,7 @@ static void run_collectd(struct bench *b, int port, const char *sock, pid_t pid)
 				exit(1);
 			}
 		}
-	report("collectd", b, t, c, setup);
+	report("collectd", b, t, c, setup, "");
 }
 
 static void usage(void)
@@ -898,7 +994,8 @@ static void usage(void)
 	    "  rrdcached SOCKET PID        BATCH of UPDATEs, FLUSHALL (files made under dir)\n"
 	    "  collectd PORT UNIXSOCK PID  a collectd with network (listening on 127.0.0.1:PORT),\n"
 	    "                              rrdtool (DataDir dir) and unixsock; -b packets\n"
-	    "                              sent per millisecond (default 16)\n"
+	    "                              sent at a time, each burst once its socket's\n"
+	    "                              receive queue is under half full (default 16)\n"
 	    "  vakt PORT CONTROL PID       a collector whose data_dir is dir (-T: over TLS,\n"
 	    "                              as an agent with that CA and client certificate;\n"
 	    "                              the server name defaults to localhost)\n",

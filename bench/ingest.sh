@@ -51,13 +51,17 @@ port() { # a TCP (or UDP) port no socket holds, below the kernel's ephemeral ran
 	exit 1
 }
 
-wait_path() { # wait_path PATH: up to 20 s
-	for _ in $(seq 1 200); do
+wait_path() { # wait_path PATH: the daemon's socket, up to 60 s (slow on a loaded machine)
+	for _ in $(seq 1 600); do
 		[ -e "$1" ] && return 0
+		kill -0 "$daemon" 2>/dev/null || {
+			echo "ingest.sh: $mode exited before it made ${1##*/}" >"$work/log"
+			return 1
+		}
 		sleep 0.1
 	done
-	echo "ingest.sh: $1 did not appear" >&2
-	exit 1
+	echo "ingest.sh: $mode made no ${1##*/} in 60 s" >"$work/log"
+	return 1
 }
 
 stop_daemon() {
@@ -66,17 +70,32 @@ stop_daemon() {
 	daemon=""
 }
 
-# one MODE FILES UPDATES: one run on a fresh data dir; prints bench_ingest's line
+# failed: the run of one() failed: shows why, keeps the reason (bench_ingest's or
+# the script's first complaint) in $work/why for the results, stops its daemon
+failed() {
+	cat "$work/log" >&2
+	[ -f "$work/d/daemon.log" ] && tail -n 20 "$work/d/daemon.log" >&2
+	{ grep -m 1 -E '^(bench_ingest|ingest\.sh): ' "$work/log" || tail -n 1 "$work/log"; } |
+		sed "s|$work/d/||g" | tr -d '|' >"$work/why"
+	[ -s "$work/why" ] || echo "exit status without a message" >"$work/why"
+	stop_daemon
+	exit 1
+}
+
+# one MODE FILES UPDATES: one run on a fresh data dir; prints bench_ingest's line,
+# or fails (status 1, the reason in $work/why) with its daemon stopped. It runs
+# in a subshell of its own: its daemon is stopped on the way out whatever happens.
 one() {
 	mode=$1 files=$2 updates=$3
-	rm -rf "$work/d"
+	trap '[ -z "$daemon" ] || kill "$daemon" 2>/dev/null' EXIT
+	trap 'exit 130' INT TERM
+	rm -rf "$work/d" "$work/why"
+	: >"$work/log"
 	mkdir -p "$work/d"
 	case "$mode" in
 	librrd)
-		"$bin" -f "$files" -u "$updates" -d "$work/d/data" librrd >"$work/line" 2>"$work/log" || {
-			cat "$work/log" >&2
-			exit 1
-		}
+		"$bin" -f "$files" -u "$updates" -d "$work/d/data" librrd >"$work/line" 2>"$work/log" ||
+			failed
 		;;
 	rrdcached)
 		mkdir -p "$work/d/data" "$work/d/journal"
@@ -84,13 +103,9 @@ one() {
 		"$rrdcached" -g -l "unix:$work/d/sock" -p "$work/d/pid" -b "$work/d/data" -B \
 			-j "$work/d/journal" -w 3600 -f 7200 >"$work/d/daemon.log" 2>&1 &
 		daemon=$!
-		wait_path "$work/d/sock"
+		wait_path "$work/d/sock" || failed
 		"$bin" -f "$files" -u "$updates" -d "$work/d/data" rrdcached "$work/d/sock" "$daemon" \
-			>"$work/line" 2>"$work/log" || {
-			cat "$work/log" >&2
-			tail -n 20 "$work/d/daemon.log" >&2
-			exit 1
-		}
+			>"$work/line" 2>"$work/log" || failed
 		stop_daemon
 		;;
 	collectd)
@@ -124,13 +139,9 @@ LoadPlugin rrdtool
 EOC
 		"$collectd" -f -C "$work/d/collectd.conf" >"$work/d/daemon.log" 2>&1 &
 		daemon=$!
-		wait_path "$work/d/collectd.sock"
+		wait_path "$work/d/collectd.sock" || failed
 		"$bin" -f "$files" -u "$updates" -d "$work/d/data" collectd "$p" "$work/d/collectd.sock" "$daemon" \
-			>"$work/line" 2>"$work/log" || {
-			cat "$work/log" >&2
-			tail -n 20 "$work/d/daemon.log" >&2
-			exit 1
-		}
+			>"$work/line" 2>"$work/log" || failed
 		stop_daemon
 		;;
 	vakt | vakt-plain)
@@ -142,14 +153,10 @@ EOC
 		fi
 		"$bdir/bin/vakt-collector" -f -c "$work/d/collector.conf" >"$work/d/daemon.log" 2>&1 &
 		daemon=$!
-		wait_path "$work/d/collector.sock"
+		wait_path "$work/d/collector.sock" || failed
 		# shellcheck disable=SC2086 # tflag is empty or two words
 		"$bin" $tflag -f "$files" -u "$updates" -d "$work/d/data" vakt "$p" "$work/d/collector.sock" "$daemon" \
-			>"$work/line" 2>"$work/log" || {
-			cat "$work/log" >&2
-			tail -n 20 "$work/d/daemon.log" >&2
-			exit 1
-		}
+			>"$work/line" 2>"$work/log" || failed
 		stop_daemon
 		sed -i "s/^mode=vakt /mode=$mode /" "$work/line"
 		;;
@@ -159,13 +166,19 @@ EOC
 }
 
 field() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "n/a" && a != "" && b != "n/a" && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }'; }
 # pairs MODE SCEN: MODE's run of each round over the floor's run of that round
+# (a round where either failed has no ratio)
 pairs() {
-	field us_per_value <"$work/$2.$1.runs" >"$work/a"
-	field us_per_value <"$work/$2.librrd.runs" >"$work/b"
-	paste "$work/a" "$work/b" | awk '$2 > 0 { printf "%.2f\n", $1 / $2 }'
+	awk 'FNR == 1 { f++ }
+	     { r = ""; u = ""
+	       for (i = 1; i <= NF; i++) {
+		       if ($i ~ /^round=/) r = substr($i, 7)
+		       if ($i ~ /^us_per_value=/) u = substr($i, 14)
+	       }
+	       if (f == 1) floor[r] = u; else if (floor[r] > 0) printf "%.2f\n", u / floor[r] }' \
+		"$work/$2.librrd.runs" "$work/$2.$1.runs"
 }
 
 step=60
@@ -190,12 +203,17 @@ fi
 for scen in steady backlog; do
 	if [ "$scen" = steady ]; then f=$SS_FILES u=$SS_UPDATES; else f=$BL_FILES u=$BL_UPDATES; fi
 	echo "ingest.sh: $scen: $RUNS runs of $modes, -f $f -u $u"
-	for mode in $modes; do : >"$work/$scen.$mode.runs"; done
-	for _ in $(seq "$RUNS"); do
+	for mode in $modes; do : >"$work/$scen.$mode.runs" && : >"$work/$scen.$mode.failed"; done
+	for round in $(seq "$RUNS"); do
 		for mode in $modes; do
-			line=$(one "$mode" "$f" "$u")
-			echo "  $line"
-			echo "$line" >>"$work/$scen.$mode.runs"
+			# a failed run is reported, not the end of the benchmark
+			if line=$(one "$mode" "$f" "$u"); then
+				echo "  round=$round $line"
+				echo "round=$round $line" >>"$work/$scen.$mode.runs"
+			else
+				echo "  round=$round mode=$mode FAILED: $(cat "$work/why" 2>/dev/null)"
+				echo "round $round: $(cat "$work/why" 2>/dev/null)" >>"$work/$scen.$mode.failed"
+			fi
 		done
 	done
 done
@@ -224,9 +242,11 @@ done
 	echo "  127.0.0.1 (UDP, plaintext) into its rrdtool plugin (CacheTimeout 3600, CacheFlush 7200,"
 	echo "  RRATimespan set to Vakt's four spans: 12 RRAs as Vakt's files have). bench_ingest sends"
 	echo "  the values as a sending collectd would (a port's if_octets rx/tx DERIVE and a gauge"
-	echo "  oper_status: two files a port, collectd's layout), paced in bursts of 16 packets a"
-	echo "  millisecond, then FLUSH plugin=rrdtool on its unixsock (again every 100 ms) until every"
-	echo "  file ends at the last timestamp. CPU of the receiving collectd, all threads."
+	echo "  oper_status: two files a port, collectd's layout) in bursts of 16 packets, each once"
+	echo "  its socket's receive queue is under half full (/proc/net/udp; a run whose socket"
+	echo "  dropped a datagram fails), then FLUSH plugin=rrdtool on its unixsock (again every"
+	echo "  100 ms) until every file ends at the last timestamp. CPU of the receiving collectd,"
+	echo "  all threads."
 	echo
 	echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, tree $(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)."
 	echo
@@ -257,17 +277,24 @@ done
 		echo '```'
 		echo
 		l_us=$(field us_per_value <"$work/$scen.librrd.runs" | median)
-		echo "| mode | runs | values per run | median µs CPU per value | user | system | / floor | median values/s (wall) | all µs per value |"
-		echo "|---|---|---|---|---|---|---|---|---|"
+		echo "| mode | runs | failed | values per run | median µs CPU per value | user | system | / floor | median values/s (wall) | all µs per value |"
+		echo "|---|---|---|---|---|---|---|---|---|---|"
 		for mode in $modes; do
 			us=$(field us_per_value <"$work/$scen.$mode.runs" | median)
 			usr=$(field user_us_per_value <"$work/$scen.$mode.runs" | median)
 			sys=$(field sys_us_per_value <"$work/$scen.$mode.runs" | median)
 			vps=$(field values_per_s <"$work/$scen.$mode.runs" | median)
 			all=$(field us_per_value <"$work/$scen.$mode.runs" | tr '\n' ' ' | sed 's/ $//')
-			echo "| $mode | $(wc -l <"$work/$scen.$mode.runs") | $(field values <"$work/$scen.$mode.runs" | head -n 1) | $us | $usr | $sys | $(ratio "$us" "$l_us") | $vps | $all |"
+			echo "| $mode | $(wc -l <"$work/$scen.$mode.runs") | $(wc -l <"$work/$scen.$mode.failed") | $(field values <"$work/$scen.$mode.runs" | head -n 1) | $us | $usr | $sys | $(ratio "$us" "$l_us") | $vps | $all |"
 		done
 		echo
+		for mode in $modes; do
+			[ -s "$work/$scen.$mode.failed" ] || continue
+			echo "Failed runs of $mode (not in the medians):"
+			echo
+			sed 's/^/- /' "$work/$scen.$mode.failed"
+			echo
+		done
 		echo "Each round's ratio to the floor's run of the same round (median, then the rounds in order):"
 		echo
 		for mode in $modes; do
