@@ -287,6 +287,25 @@ struct series_memo {
 	struct series_ds *d;
 };
 
+/* Threads that write RRD files, the writer included: librrd's work spread over the cores. */
+#define STORE_WRITERS_MAX 4
+/* A flush of many files goes to the writers this many files at a time. */
+#define STORE_FLUSH_CHUNK 32
+
+struct writers {
+	pthread_t th[STORE_WRITERS_MAX - 1]; /* the helpers */
+	unsigned n;
+	pthread_mutex_t mu;
+	pthread_cond_t go, idle;
+	/* the round of flush_files under way: files [next, nfs) are still to take */
+	struct fstate **fs;
+	struct wrote *w;
+	size_t nfs, next;
+	unsigned busy; /* helpers in the round */
+	unsigned round;
+	int stop;
+};
+
 struct store {
 	struct event_base *base;
 	char *data_dir;
@@ -324,6 +343,9 @@ struct store {
 	struct store_req_list reqs;      /* for the writer */
 	struct store_req_list reqs_done; /* for the loop (req_ev) */
 	struct event *req_ev;
+
+	unsigned nwriters; /* asked for: 0 = one per CPU */
+	struct writers writers;
 
 	/* writer-thread only */
 	struct series_index *idx;
@@ -866,58 +888,83 @@ static void cache_add(struct store *s, struct fstate *fs, const struct sbuf *tmp
 	}
 }
 
-/*
- * Writes the file's cached values, one rrd_update per run of a template.
- * A failure of the file quarantines it and drops what it had cached; a
- * failure of the whole store keeps the values and puts the store in the
- * failing state (batches refused until a retry works): -1 then.
- */
-static int cache_flush_file(struct store *s, struct fstate *fs)
-{
-	const char *path = fs->path;
-	size_t done = 0;
-	int rc = 0;
+/* What writing one file's cache did, on whichever writer thread wrote it. */
+struct wrote {
+	size_t done; /* runs written */
+	int rc, err; /* of the run that failed: the backend's return and errno */
+	char msg[256];
+};
 
-	for (; done < fs->nruns; done++) {
-		struct run *r = &fs->runs[done];
+/*
+ * The rrd_update calls for the file's cached values, one per run of a
+ * template, stopping at the first failure. Reads the file's runs and
+ * writes the file, nothing else: a helper writer thread runs it while the
+ * writer waits for it (flush_files).
+ */
+static void file_updates(const struct store *s, const struct fstate *fs, struct wrote *w)
+{
+	w->rc = w->err = 0;
+	w->msg[0] = '\0';
+	for (w->done = 0; w->done < fs->nruns; w->done++) {
+		const struct run *r = &fs->runs[w->done];
 		const char **argv = xcalloc(r->k, sizeof(*argv));
-		int err;
 
 		for (size_t i = 0; i < r->k; i++)
 			argv[i] = r->vals.p + r->offs[i];
 		errno = 0;
 		rrd_clear_error();
-		rc = s->be->update(path, r->tmpl.p, (int)r->k, argv);
-		err = errno;
+		w->rc = s->be->update(fs->path, r->tmpl.p, (int)r->k, argv);
+		w->err = errno;
 		free(argv);
-		if (rc != 0) {
-			struct store_result res = {0};
-
-			file_failed(s, fs, path, OP_UPDATE, err, rrd_get_error(), 1, fs->nsamples,
-				    &res);
-			if (res.failed > 0) {
-				if (!s->failing)
-					log_warnx("store: cannot write %s: %s; batches are refused "
-						  "until it works again",
-						  path, res.why);
-				s->failing = 1;
-				s->retry_at = mono_now() + STORE_RETRY_S;
-				snprintf(s->fail_why, sizeof(s->fail_why), "%s", res.why);
-				rc = -1;
-				break;
-			}
-			/* quarantined: the file's cached values are lost with it, counted */
-			stat_add(s, &s->st.quarantined, res.quarantined);
-			rc = 0;
+		if (w->rc != 0) {
+			snprintf(w->msg, sizeof(w->msg), "%s", rrd_get_error());
 			break;
 		}
+	}
+}
+
+/*
+ * The writer's part once file_updates is done: what was written leaves the
+ * cache. A failure of the file quarantines it and drops what it had cached;
+ * a failure of the whole store keeps the values and puts the store in the
+ * failing state (batches refused until a retry works): -1 then.
+ */
+static int file_updates_done(struct store *s, struct fstate *fs, const struct wrote *w)
+{
+	const char *path = fs->path;
+	uint64_t samples = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < w->done; i++) {
+		struct run *r = &fs->runs[i];
+
 		fs->nupd -= (unsigned)r->k;
 		fs->nsamples -= r->samples;
 		s->cache_values -= r->samples;
-		pthread_mutex_lock(&s->mu);
-		s->st.samples += r->samples;
-		s->st.updates++;
-		pthread_mutex_unlock(&s->mu);
+		samples += r->samples;
+	}
+	pthread_mutex_lock(&s->mu);
+	s->st.samples += samples;
+	s->st.updates += w->done;
+	pthread_mutex_unlock(&s->mu);
+	if (w->rc != 0) {
+		struct store_result res = {0};
+
+		file_failed(s, fs, path, OP_UPDATE, w->err, w->msg, 1, fs->nsamples, &res);
+		if (res.failed > 0) {
+			if (!s->failing)
+				log_warnx(
+				    "store: cannot write %s: %s; batches are refused until it "
+				    "works again",
+				    path, res.why);
+			s->failing = 1;
+			s->retry_at = mono_now() + STORE_RETRY_S;
+			snprintf(s->fail_why, sizeof(s->fail_why), "%s", res.why);
+			rc = -1;
+		} else {
+			/* quarantined: the file's cached values are lost with it, counted */
+			stat_add(s, &s->st.quarantined, res.quarantined);
+		}
 	}
 	if (rc == 0) {
 		cache_clean(s, fs);
@@ -926,14 +973,138 @@ static int cache_flush_file(struct store *s, struct fstate *fs)
 		return 0;
 	}
 	/* keep what was not written */
-	for (size_t i = 0; i < done; i++) {
+	for (size_t i = 0; i < w->done; i++) {
 		fs->bytes -= run_bytes(&fs->runs[i]);
 		s->cache_bytes -= run_bytes(&fs->runs[i]);
 		run_free(&fs->runs[i]);
 	}
-	memmove(fs->runs, fs->runs + done, (fs->nruns - done) * sizeof(*fs->runs));
-	fs->nruns -= done;
+	memmove(fs->runs, fs->runs + w->done, (fs->nruns - w->done) * sizeof(*fs->runs));
+	fs->nruns -= w->done;
 	return -1;
+}
+
+/* Writes the file's cached values on this thread; 0, or -1 when the store failed as a whole. */
+static int cache_flush_file(struct store *s, struct fstate *fs)
+{
+	struct wrote w;
+
+	file_updates(s, fs, &w);
+	return file_updates_done(s, fs, &w);
+}
+
+/*
+ * The helper writer threads: they take files of the writer's flush_files
+ * round one at a time and write them (file_updates), so that a flush of
+ * many files uses more than one core. Between rounds they sleep.
+ */
+static void *helper_main(void *arg)
+{
+	struct store *s = arg;
+	struct writers *p = &s->writers;
+	unsigned seen = 0;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->stop && p->round == seen)
+			pthread_cond_wait(&p->go, &p->mu);
+		if (p->stop)
+			break;
+		seen = p->round;
+		p->busy++;
+		while (p->next < p->nfs) {
+			size_t i = p->next++;
+
+			pthread_mutex_unlock(&p->mu);
+			file_updates(s, p->fs[i], &p->w[i]);
+			pthread_mutex_lock(&p->mu);
+		}
+		if (--p->busy == 0)
+			pthread_cond_signal(&p->idle);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+static void writers_start(struct store *s, unsigned want)
+{
+	struct writers *p = &s->writers;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (want == 0)
+		want = cpus > 0 ? (unsigned)cpus : 1;
+	if (want > STORE_WRITERS_MAX)
+		want = STORE_WRITERS_MAX;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->go, NULL);
+	pthread_cond_init(&p->idle, NULL);
+	for (p->n = 0; p->n + 1 < want; p->n++)
+		if (pthread_create(&p->th[p->n], NULL, helper_main, s) != 0) {
+			log_warnx("store: cannot start a writer thread: %u write the files",
+				  p->n + 1);
+			break;
+		}
+}
+
+static void writers_stop(struct store *s)
+{
+	struct writers *p = &s->writers;
+
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->go);
+	pthread_mutex_unlock(&p->mu);
+	for (unsigned i = 0; i < p->n; i++)
+		pthread_join(p->th[i], NULL);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->go);
+	pthread_cond_destroy(&p->idle);
+}
+
+/*
+ * Writes the cached values of files v[0..n), shared out between the writer
+ * and its helpers, then takes each file's outcome in order on the writer.
+ * Returns how many were written, or -1 when the store failed as a whole
+ * (the files written before and after that are done all the same).
+ */
+static int flush_files(struct store *s, struct fstate **v, size_t n)
+{
+	struct writers *p = &s->writers;
+	struct wrote *w = xcalloc(n, sizeof(*w));
+	int written = 0, failed = 0;
+
+	if (p->n > 0 && n > 1) {
+		pthread_mutex_lock(&p->mu);
+		p->fs = v;
+		p->w = w;
+		p->nfs = n;
+		p->next = 0;
+		p->round++;
+		pthread_cond_broadcast(&p->go);
+		while (p->next < p->nfs) {
+			size_t i = p->next++;
+
+			pthread_mutex_unlock(&p->mu);
+			file_updates(s, v[i], &w[i]);
+			pthread_mutex_lock(&p->mu);
+		}
+		while (p->busy > 0)
+			pthread_cond_wait(&p->idle, &p->mu);
+		p->fs = NULL;
+		p->w = NULL;
+		p->nfs = 0;
+		pthread_mutex_unlock(&p->mu);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			file_updates(s, v[i], &w[i]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (file_updates_done(s, v[i], &w[i]) < 0)
+			failed = 1;
+		else
+			written++;
+	}
+	free(w);
+	return failed ? -1 : written;
 }
 
 /* Appends the decimal digits of v; the cache formats millions of numbers, two digits a step. */
@@ -1805,13 +1976,14 @@ static int jobs_waiting(struct store *s)
 /*
  * Writes the files that are due: oldest first while the cache is over its
  * size, then those whose age says so. With `all`, every file. Stops early
- * (after a slice) when batches wait, unless all is set.
+ * (after a slice) when batches wait, unless all is set. The files go to
+ * the writer threads a chunk at a time.
  */
 static void upkeep(struct store *s, int all)
 {
 	double start = mono_now(), now = start;
-	struct fstate *fs, *next;
-	unsigned k = 0;
+	struct fstate *fs, *next, *chunk[STORE_FLUSH_CHUNK];
+	size_t k = 0;
 
 	if (s->failing) {
 		if (now < s->retry_at && !all)
@@ -1824,19 +1996,26 @@ static void upkeep(struct store *s, int all)
 		log_info("store: files can be written again");
 	}
 	for (fs = TAILQ_FIRST(&s->dirty); fs != NULL; fs = next) {
+		/* a chunk's files are before next: writing them leaves it on the list */
 		next = TAILQ_NEXT(fs, dirty_entry);
 		if (!all && s->cache_bytes <= s->cache_max &&
 		    fs->dirty_since + s->flush_age / 2 > now)
 			break; /* the list is in dirty_since order: no later file is due */
-		if ((all || s->cache_bytes > s->cache_max || fs->due <= now) &&
-		    cache_flush_file(s, fs) < 0)
+		if (all || s->cache_bytes > s->cache_max || fs->due <= now)
+			chunk[k++] = fs;
+		if (k < STORE_FLUSH_CHUNK)
+			continue;
+		if (flush_files(s, chunk, k) < 0)
 			return;
-		if (!all && (++k & 15) == 0) {
+		k = 0;
+		if (!all) {
 			now = mono_now();
 			if (now - start > STORE_UPKEEP_SLICE_S && jobs_waiting(s))
 				return;
 		}
 	}
+	if (k > 0)
+		flush_files(s, chunk, k);
 }
 
 /* ---- the writer ---- */
@@ -1845,18 +2024,27 @@ static void upkeep(struct store *s, int all)
 static int req_flush(struct store *s, const char *want, char *why, size_t whylen)
 {
 	char path[4096];
-	struct fstate *fs, *next;
+	struct fstate *fs, *next, *chunk[STORE_FLUSH_CHUNK];
+	size_t k = 0;
 	int n = 0, rc = 0;
 
-	for (fs = TAILQ_FIRST(&s->dirty); fs != NULL && rc == 0; fs = next) {
+	for (fs = TAILQ_FIRST(&s->dirty); fs != NULL && rc >= 0; fs = next) {
 		next = TAILQ_NEXT(fs, dirty_entry);
 		if (want != NULL) {
 			snprintf(path, sizeof(path), "%s/%s", s->data_dir, fs->f->path);
 			if (strcmp(path, want) != 0)
 				continue;
 		}
-		rc = cache_flush_file(s, fs);
-		n += rc == 0;
+		chunk[k++] = fs;
+		if (k == STORE_FLUSH_CHUNK || next == NULL) {
+			rc = flush_files(s, chunk, k);
+			n += rc > 0 ? rc : 0;
+			k = 0;
+		}
+	}
+	if (k > 0 && rc >= 0) {
+		rc = flush_files(s, chunk, k);
+		n += rc > 0 ? rc : 0;
 	}
 	if (rc < 0)
 		snprintf(why, whylen, "%s", s->fail_why);
@@ -2060,7 +2248,9 @@ static void *writer_main(void *arg)
 		s->j = NULL;
 	}
 	s->journal_since = mono_now();
+	writers_start(s, s->nwriters);
 	if (s->j == NULL || replay(s) < 0) {
+		writers_stop(s);
 		pthread_mutex_lock(&s->mu);
 		s->ready = -1;
 		pthread_cond_broadcast(&s->cv);
@@ -2179,6 +2369,7 @@ static void *writer_main(void *arg)
 			  "for the next start",
 			  s->cache_values, s->fail_why);
 	checkpoint(s, 1);
+	writers_stop(s);
 	free(jobs);
 	free(journaled);
 	return NULL;
@@ -2356,6 +2547,7 @@ struct store *store_new(struct event_base *base, const struct store_params *p, s
 	s->max_ds = p->max_ds_per_file;
 	s->flush_age = p->cache_flush_age;
 	s->max_values = p->cache_max_values ? p->cache_max_values : 360;
+	s->nwriters = p->writers;
 	s->cache_max = p->cache_size ? p->cache_size : (size_t)64 << 20;
 	s->be = &librrd_backend;
 	s->seed = (unsigned)getpid();

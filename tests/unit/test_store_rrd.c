@@ -840,6 +840,62 @@ static void test_one_bad_file_is_quarantined_and_the_rest_is_written(void **stat
 	remove_tree(dir);
 }
 
+/*
+ * A flush of many files is shared by the writer threads: every file gets
+ * its values, in order, and a file that fails on one of them is
+ * quarantined alone, its outcome taken as if one thread had written all.
+ */
+static void test_a_flush_shared_by_writers_writes_every_file(void **state)
+{
+	char dir[] = "/tmp/vakt-store-XXXXXX", path[512], host[16], want[16], why[160];
+	struct result_log log = {.n = 0};
+	struct store_params p = {.cache_flush_age = 3600, .writers = 3, .quarantine_retry = 600};
+	struct store *s;
+	int64_t t = ((int64_t)time(NULL) - 10) * 1000;
+	struct sample_batch *b;
+	struct qlist q = {0};
+	struct store_stats st;
+	FILE *f;
+	enum { NFILES = 150, BAD = 77 };
+
+	assert_non_null(mkdtemp(dir));
+	s = open_store(&log, dir, &p);
+	for (int r = 0; r < 2; r++) {
+		b = sample_batch_new("x", "agent", 1, (uint64_t)r + 1, NFILES);
+		for (int i = 0; i < NFILES; i++) {
+			snprintf(host, sizeof(host), "h%03d", i);
+			add(b, host, "c", "", "m", t + r * 1000, i + 1000 * r);
+		}
+		assert_int_equal(store_submit(s, b), 0);
+		wait_results(&log, r + 1);
+		assert_int_equal(log.r[r].written, NFILES);
+	}
+	/* one file made (by the first batch) is no RRD file any more when it is written */
+	snprintf(path, sizeof(path), "%s/x/h%03d/c.rrd", dir, BAD);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("not an RRD file\n", f);
+	fclose(f);
+	assert_int_equal(store_flush(s, NULL, 30, why, sizeof(why)), NFILES);
+	for (int i = 0; i < NFILES; i++) {
+		if (i == BAD)
+			continue;
+		snprintf(path, sizeof(path), "x/h%03d/c.rrd", i);
+		snprintf(want, sizeof(want), "%d", i + 1000);
+		assert_last(dir, path, "m", want);
+	}
+	store_foreach_quarantined(s, on_quarantined, &q);
+	assert_int_equal(q.n, 1);
+	assert_non_null(strstr(q.path, "/x/h077/c.rrd"));
+	assert_string_equal(q.op, "update");
+	store_get_stats(s, &st);
+	assert_int_equal(st.samples, 2 * (NFILES - 1));
+	assert_int_equal(st.quarantined, 2);
+	assert_int_equal(st.cache_values, 0);
+	store_free(s);
+	event_base_free(log.base);
+	remove_tree(dir);
+}
+
 static void test_a_foreign_file_is_quarantined(void **state)
 {
 	char dir[] = "/tmp/vakt-store-XXXXXX", path[512];
@@ -1088,6 +1144,7 @@ int main(void)
 	    cmocka_unit_test(test_more_than_32_metrics_at_one_time),
 	    cmocka_unit_test(test_one_bad_file_is_quarantined_and_the_rest_is_written),
 	    cmocka_unit_test(test_a_foreign_file_is_quarantined),
+	    cmocka_unit_test(test_a_flush_shared_by_writers_writes_every_file),
 	    cmocka_unit_test(test_a_reader_holding_the_lock_delays_the_write),
 	    cmocka_unit_test(test_series_growth_is_bounded),
 	    cmocka_unit_test(test_queue_is_bounded_in_bytes),
