@@ -159,6 +159,7 @@ struct spool {
 	unsigned long long total, seg_max;
 	uint64_t acked_done;
 	int dirty, state_dirty;
+	int append_failed; /* the last append failed (the disk is full, say) */
 	uint64_t last_sync_ms;
 	struct complaint write_fail;
 };
@@ -713,12 +714,25 @@ static void writer_delete_oldest(struct spool *s, int dropped)
 	}
 }
 
+/*
+ * The oldest segment can go: the collector holds all its batches, and it
+ * is not the one being appended to. The open segment stays however much of
+ * it is acknowledged (until it rolls over at seg_max): deleting it at each
+ * ack made a live agent with a quick collector create, sync and delete a
+ * file, and sync the directory twice, for every batch. It goes too when
+ * appending to it fails: on a full disk its room is what the next append needs.
+ */
+static int seg0_deletable(const struct spool *s, uint64_t acked)
+{
+	return s->nsegs > 0 && s->segs[0].last <= acked &&
+	       (s->nsegs > 1 || ((s->cur_fd < 0 || s->append_failed) && s->segs[0].last != 0));
+}
+
 /* The collector holds everything up to `acked`: record it, delete what it covers. */
 static void writer_ack(struct spool *s, uint64_t acked)
 {
 	uint8_t h[SPOOL_STATE_SIZE];
-	int deletable =
-	    s->nsegs > 0 && s->segs[0].last <= acked && (s->segs[0].last != 0 || s->nsegs > 1);
+	int deletable = seg0_deletable(s, acked);
 
 	s->acked_done = acked;
 	header_encode(h, state_magic, s->stream, acked);
@@ -733,7 +747,7 @@ static void writer_ack(struct spool *s, uint64_t acked)
 	 * that say so go: else a crash could let seq numbers start over.
 	 */
 	writer_sync(s);
-	while (s->nsegs > 0 && s->segs[0].last <= acked && (s->segs[0].last != 0 || s->nsegs > 1))
+	while (seg0_deletable(s, acked))
 		writer_delete_oldest(s, 0);
 }
 
@@ -823,11 +837,13 @@ static void writer_append(struct spool *s, struct job *j)
 	g->last = j->seq;
 	s->total += SPOOL_RECORD_SIZE + j->len;
 	s->dirty = 1;
+	s->append_failed = 0;
 	if (s->conf.fsync_s == 0)
 		writer_sync(s);
 	writer_done(s, d);
 	return;
 fail:
+	s->append_failed = 1;
 	d->kind = DONE_APPEND_FAILED;
 	writer_done(s, d);
 }

@@ -1,7 +1,7 @@
 /*
  * test_spool.c - the agent's disk spool on a real directory: batches come
  * back from disk in order after a reopen, acknowledged segments are deleted
- * and seq numbers continue, a full spool drops its OLDEST batches (and says
+ * (the open one once it rolls over) and seq numbers continue, a full spool drops its OLDEST batches (and says
  * which), a torn or corrupt tail is cut at start-up while a damaged record
  * in the middle costs only itself, and a
  * spool_dir that cannot be used leaves the agent with memory only.
@@ -190,6 +190,17 @@ static size_t count_segments(struct fx *f, char *first, size_t firstsz)
 	return n;
 }
 
+/* Runs the loop until `n` segments are left or 5 s pass (the writer's fsyncs are slow under load). */
+static size_t wait_segments(struct fx *f, size_t n, char *first, size_t firstsz)
+{
+	uint64_t end = mono_now_ms() + 5000;
+	size_t got;
+
+	while ((got = count_segments(f, first, firstsz)) != n && mono_now_ms() < end)
+		run_for(f, 20);
+	return got;
+}
+
 static void test_crc32c_matches_the_castagnoli_check_value(void **state)
 {
 	assert_int_equal(spool_crc32c(0, "123456789", 9), 0xE3069283U);
@@ -314,12 +325,45 @@ static void test_spool_ack_deletes_segments_and_seq_continues(void **state)
 	assert_int_equal(spool_next_seq(f->s), 41);
 	/* all acknowledged: no segment left, yet seq goes on from the state file */
 	assert_int_equal(spool_ack(f->s, 40), st.batches);
-	run_for(f, 200);
-	assert_int_equal(count_segments(f, NULL, 0), 0);
+	assert_int_equal(wait_segments(f, 0, NULL, 0), 0);
 	reopen(f);
 	spool_get_stats(f->s, &st);
 	assert_int_equal(st.batches, 0);
 	assert_int_equal(spool_next_seq(f->s), 41);
+}
+
+/*
+ * A live agent with a quick collector: each batch acknowledged soon after
+ * it is sent. They all go into the one open segment (not a file created,
+ * synced and deleted per batch); none comes back after a restart.
+ */
+static void test_spool_open_segment_outlives_its_acks(void **state)
+{
+	struct fx *f = *state;
+	uint64_t seqs[1];
+	char first[32] = "";
+	struct spool_stats st;
+
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	for (uint64_t q = 1; q <= 10; q++) {
+		append_range(f, q, q, 300);
+		assert_int_equal(send_all(f, seqs, 1, 300), 1);
+		assert_int_equal(seqs[0], q);
+		assert_int_equal(spool_ack(f->s, q), 1);
+		run_for(f, 20);
+	}
+	assert_int_equal(count_segments(f, first, sizeof(first)), 1);
+	assert_string_equal(first, "0000000000000001.seg");
+	reopen(f);
+	spool_get_stats(f->s, &st);
+	assert_int_equal(st.batches, 0);
+	assert_int_equal(spool_next_seq(f->s), 11);
+	/* the next start's first append opens a segment; the old one then goes */
+	append_range(f, 11, 11, 300);
+	assert_int_equal(send_all(f, seqs, 1, 300), 1);
+	assert_int_equal(spool_ack(f->s, 11), 1);
+	assert_int_equal(wait_segments(f, 1, first, sizeof(first)), 1);
+	assert_string_equal(first, "000000000000000b.seg");
 }
 
 static void test_spool_full_drops_the_oldest_batches(void **state)
@@ -799,6 +843,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_spool_replays_in_order_after_restart, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_ack_deletes_segments_and_seq_continues,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_open_segment_outlives_its_acks,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_full_drops_the_oldest_batches, setup,
 					    teardown),
