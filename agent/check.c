@@ -151,19 +151,18 @@ void check_emit_at(struct check *c, int64_t time_ms, const char *check, const ch
 		   const char *metric, enum sample_kind kind, double value, uint64_t counter,
 		   unsigned width, int unknown)
 {
-	Vakt__Sample *s;
+	Vakt__Sample s = VAKT__SAMPLE__INIT;
 
 	if (c->agent == NULL || c->agent->uplink == NULL)
 		return;
-	s = uplink_sample_new(c->host, check, instance ? instance : "", metric);
-	s->time_ms = time_ms;
-	s->kind = (Vakt__Kind)kind;
-	s->value = value;
-	s->counter = counter;
-	s->width = width;
-	s->unknown = unknown != 0;
-	s->interval = c->interval;
-	uplink_add(c->agent->uplink, s);
+	s.time_ms = time_ms;
+	s.kind = (Vakt__Kind)kind;
+	s.value = value;
+	s.counter = counter;
+	s.width = width;
+	s.unknown = unknown != 0;
+	s.interval = c->interval;
+	uplink_add_sample(c->agent->uplink, c->host, check, instance ? instance : "", metric, &s);
 }
 
 void check_emit_as(struct check *c, const char *check, const char *instance, const char *metric,

@@ -57,7 +57,13 @@ struct uplink {
 	unsigned backoff_ms;
 	int draining;
 
-	Vakt__Sample **cur; /* samples waiting to be batched */
+	/*
+	 * Samples waiting to be batched, encoded as they came, each as the
+	 * Batch's field 2 (key, length, Sample): a sample costs no allocation,
+	 * and the batch is a copy of these bytes. send[i]: where sample i ends.
+	 */
+	uint8_t *sbuf;
+	size_t slen, scap, *send;
 	size_t ncur;
 	Vakt__Result **res; /* Results waiting to be batched */
 	size_t nres;
@@ -296,8 +302,41 @@ static uint8_t *sample_put(uint8_t *p, const Vakt__Sample *s)
 	return p;
 }
 
+/* The pending samples [0, n) are batched (or dropped): the rest move up. */
+static void pending_drop(struct uplink *u, size_t n)
+{
+	size_t cut = n > 0 ? u->send[n - 1] : 0;
+
+	if (cut == 0)
+		return;
+	memmove(u->sbuf, u->sbuf + cut, u->slen - cut);
+	u->slen -= cut;
+	for (size_t i = n; i < u->ncur; i++)
+		u->send[i - n] = u->send[i] - cut;
+	u->ncur -= n;
+}
+
+/* The first pending sample alone is larger than max_frame: says whose it is. */
+static void pending_too_big(struct uplink *u)
+{
+	const uint8_t *p = u->sbuf + 1; /* past the key */
+	uint64_t len = 0;
+	Vakt__Sample *s;
+
+	for (unsigned sh = 0; sh < 64 && p < u->sbuf + u->send[0]; sh += 7) {
+		len |= (uint64_t)(*p & 0x7f) << sh;
+		if (!(*p++ & 0x80))
+			break;
+	}
+	s = vakt__sample__unpack(NULL, (size_t)len, p);
+	log_warnx("uplink: sample %s/%s/%s is larger than max_frame, dropped",
+		  s != NULL ? s->host : "?", s != NULL ? s->check : "?", s != NULL ? s->metric : "?");
+	if (s != NULL)
+		vakt__sample__free_unpacked(s, NULL);
+}
+
 /*
- * Encodes samples [0, n) of cur, Results [0, m) of res and Events [0, k) of
+ * Encodes the pending samples [0, n), Results [0, m) of res and Events [0, k) of
  * evs as one batch, in the full form; returns the frame or NULL if too big.
  * The Frame and Batch around them are written by hand too; Results and
  * Events, fewer, by protobuf-c.
@@ -305,18 +344,17 @@ static uint8_t *sample_put(uint8_t *p, const Vakt__Sample *s)
 static uint8_t *encode_batch(struct uplink *u, size_t n, size_t m, size_t k, uint64_t seq,
 			     size_t *len)
 {
-	size_t *sz = xreallocarray(NULL, n + m + k + 1, sizeof(*sz));
-	size_t body = seq != 0 ? 1 + frame_varint_len(seq) : 0, all;
+	size_t *sz = xreallocarray(NULL, m + k + 1, sizeof(*sz));
+	size_t sbytes = n > 0 ? u->send[n - 1] : 0;
+	size_t body = (seq != 0 ? 1 + frame_varint_len(seq) : 0) + sbytes, all;
 	uint8_t *buf, *p;
 	uint32_t be;
 
-	for (size_t i = 0; i < n + m + k; i++) {
-		if (i < n)
-			sz[i] = sample_size(u->cur[i]);
-		else if (i < n + m)
-			sz[i] = vakt__result__get_packed_size(u->res[i - n]);
+	for (size_t i = 0; i < m + k; i++) {
+		if (i < m)
+			sz[i] = vakt__result__get_packed_size(u->res[i]);
 		else
-			sz[i] = vakt__event__get_packed_size(u->evs[i - n - m]);
+			sz[i] = vakt__event__get_packed_size(u->evs[i - m]);
 		body += 1 + frame_varint_len(sz[i]) + sz[i];
 	}
 	all = 1 + frame_varint_len(body) + body;
@@ -334,16 +372,18 @@ static uint8_t *encode_batch(struct uplink *u, size_t n, size_t m, size_t k, uin
 		*p++ = PB_KEY(1, WT_VARINT);
 		p = frame_put_varint(p, seq);
 	}
-	for (size_t i = 0; i < n + m + k; i++) {
-		/* Batch fields: samples 2, results 3, events 10 */
-		*p++ = PB_KEY(i < n ? 2 : i < n + m ? 3 : 10, WT_LEN);
+	if (sbytes > 0) { /* Batch field 2 each, as they came */
+		memcpy(p, u->sbuf, sbytes);
+		p += sbytes;
+	}
+	for (size_t i = 0; i < m + k; i++) {
+		/* Batch fields: results 3, events 10 */
+		*p++ = PB_KEY(i < m ? 3 : 10, WT_LEN);
 		p = frame_put_varint(p, sz[i]);
-		if (i < n)
-			p = sample_put(p, u->cur[i]);
-		else if (i < n + m)
-			p += vakt__result__pack(u->res[i - n], p);
+		if (i < m)
+			p += vakt__result__pack(u->res[i], p);
 		else
-			p += vakt__event__pack(u->evs[i - n - m], p);
+			p += vakt__event__pack(u->evs[i - m], p);
 	}
 	*len = (size_t)(p - buf);
 	free(sz);
@@ -370,8 +410,7 @@ void uplink_flush(struct uplink *u)
 			log_warnx("uplink: event %s/%s/%s is larger than max_frame, dropped",
 				  u->evs[0]->host, u->evs[0]->check, u->evs[0]->name);
 		} else if (frame == NULL && n == 1) {
-			log_warnx("uplink: sample %s/%s/%s is larger than max_frame, dropped",
-				  u->cur[0]->host, u->cur[0]->check, u->cur[0]->metric);
+			pending_too_big(u);
 		} else if (frame == NULL) {
 			log_warnx("uplink: result of %s/%s is larger than max_frame, dropped",
 				  u->res[0]->host, u->res[0]->check);
@@ -381,10 +420,7 @@ void uplink_flush(struct uplink *u)
 			u->st.results += m;
 			u->st.events += k;
 		}
-		for (size_t i = 0; i < n; i++)
-			uplink_sample_free(u->cur[i]);
-		memmove(u->cur, u->cur + n, (u->ncur - n) * sizeof(*u->cur));
-		u->ncur -= n;
+		pending_drop(u, n);
 		for (size_t i = 0; i < m; i++)
 			uplink_result_free(u->res[i]);
 		memmove(u->res, u->res + m, (u->nres - m) * sizeof(*u->res));
@@ -397,11 +433,47 @@ void uplink_flush(struct uplink *u)
 	uplink_send_queued(u);
 }
 
-void uplink_add(struct uplink *u, Vakt__Sample *s)
+/* Encodes `s` (its lens filled in) at the end of the pending samples. */
+static void pending_put(struct uplink *u, const Vakt__Sample *s)
 {
-	u->cur[u->ncur++] = s;
+	size_t sz = sample_size(s), need = 1 + 10 + sz;
+	uint8_t *p;
+
+	if (u->slen + need > u->scap) {
+		u->scap = u->scap * 2 > u->slen + need ? u->scap * 2 : u->slen + need + (64 << 10);
+		u->sbuf = xreallocarray(u->sbuf, u->scap, 1);
+	}
+	p = u->sbuf + u->slen;
+	*p++ = PB_KEY(2, WT_LEN); /* Batch field 2: samples */
+	p = frame_put_varint(p, sz);
+	p = sample_put(p, s);
+	u->slen = (size_t)(p - u->sbuf);
+	u->send[u->ncur++] = u->slen;
 	if (u->ncur == UPLINK_BATCH_SAMPLES)
 		uplink_flush(u);
+}
+
+void uplink_add(struct uplink *u, Vakt__Sample *s)
+{
+	pending_put(u, s);
+	uplink_sample_free(s);
+}
+
+void uplink_add_sample(struct uplink *u, const char *host, const char *check,
+		       const char *instance, const char *metric, const Vakt__Sample *v)
+{
+	struct uplink_sample us = {.s = *v};
+
+	/* the names are only read, by sample_put */
+	us.s.host = (char *)host;
+	us.s.check = (char *)check;
+	us.s.instance = (char *)instance;
+	us.s.metric = (char *)metric;
+	us.len[0] = strlen(host);
+	us.len[1] = strlen(check);
+	us.len[2] = strlen(instance);
+	us.len[3] = strlen(metric);
+	pending_put(u, &us.s);
 }
 
 void uplink_add_event(struct uplink *u, Vakt__Event *e)
@@ -1124,7 +1196,7 @@ struct uplink *uplink_new(struct agent *a)
 	u = xcalloc(1, sizeof(*u));
 	u->tls = tls;
 	u->a = a;
-	u->cur = xcalloc(UPLINK_BATCH_SAMPLES, sizeof(*u->cur));
+	u->send = xcalloc(UPLINK_BATCH_SAMPLES, sizeof(*u->send));
 	u->res = xcalloc(UPLINK_BATCH_RESULTS, sizeof(*u->res));
 	u->evs = xcalloc(UPLINK_BATCH_EVENTS, sizeof(*u->evs));
 	u->conn_fail = xcalloc(a->conf->ncollectors, sizeof(*u->conn_fail));
@@ -1133,7 +1205,7 @@ struct uplink *uplink_new(struct agent *a)
 		free(u->conn_fail);
 		free(u->evs);
 		free(u->res);
-		free(u->cur);
+		free(u->send);
 		free(u);
 		SSL_CTX_free(tls);
 		return NULL;
@@ -1208,9 +1280,8 @@ void uplink_free(struct uplink *u)
 	event_free(u->flush_ev);
 	event_free(u->retry_ev);
 	event_free(u->hb_ev);
-	for (size_t i = 0; i < u->ncur; i++)
-		uplink_sample_free(u->cur[i]);
-	free(u->cur);
+	free(u->sbuf);
+	free(u->send);
 	for (size_t i = 0; i < u->nres; i++)
 		uplink_result_free(u->res[i]);
 	free(u->res);

@@ -57,6 +57,13 @@ void uplink_add(struct uplink *u, Vakt__Sample *s);
 Vakt__Sample *uplink_sample_new(const char *host, const char *check, const char *instance,
 				const char *metric);
 void uplink_sample_free(Vakt__Sample *s);
+/*
+ * As uplink_add of a sample with these names and the other fields of `v`
+ * (its names unused), without allocating one: the sample is encoded into
+ * the pending batch at once.
+ */
+void uplink_add_sample(struct uplink *u, const char *host, const char *check,
+		       const char *instance, const char *metric, const Vakt__Sample *v);
 /* Takes ownership of `r` (allocated with uplink_result_new). */
 void uplink_add_result(struct uplink *u, Vakt__Result *r);
 Vakt__Result *uplink_result_new(const char *host, const char *check, const char *instance,

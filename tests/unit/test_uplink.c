@@ -418,6 +418,51 @@ static void test_ack_removes_exactly_the_acked_batches(void **state)
 	assert_true(run_until(fx, queue_empty, 2000));
 }
 
+static int got_60_samples(struct fixture *fx)
+{
+	return fx->col->nsamples >= 60;
+}
+
+/*
+ * Samples added without an allocation of their own (uplink_add_sample) go
+ * out in batches no larger than max_frame; one larger than that alone is
+ * dropped, and those before and after it arrive whole and in order.
+ */
+static void test_batches_fit_max_frame_and_a_sample_too_big_alone_is_dropped(void **state)
+{
+	struct fixture *fx = *state;
+	struct agent_conf *conf = conf_new(1);
+	char metric[3000];
+
+	conf->max_frame = 2048;
+	start_agent(fx, conf);
+	set_collector(fx->a.conf, 0, fx->col->port);
+	uplink_start(fx->a.uplink);
+	assert_true(run_until(fx, is_active, 5000));
+	for (unsigned i = 0; i <= 60; i++) {
+		Vakt__Sample v = VAKT__SAMPLE__INIT;
+
+		if (i == 30) {
+			memset(metric, 'x', sizeof(metric) - 1);
+			metric[sizeof(metric) - 1] = '\0';
+		} else {
+			snprintf(metric, sizeof(metric), "m%u", i < 30 ? i : i - 1);
+		}
+		v.time_ms = wall_now_ms();
+		v.value = i;
+		v.interval = 60;
+		uplink_add_sample(fx->a.uplink, "sw1", "system", "", metric, &v);
+	}
+	uplink_flush(fx->a.uplink);
+	assert_true(run_until(fx, got_60_samples, 5000));
+	run_for(fx, 200);
+	assert_int_equal(fx->col->nsamples, 60);
+	assert_string_equal(fx->col->last_metric, "m59");
+	/* the 30 before it in one batch (61 did not fit), the 30 after it in another */
+	assert_int_equal(fx->col->nseqs, 2);
+	assert_true(run_until(fx, queue_empty, 2000));
+}
+
 static void test_full_queue_drops_the_oldest_batch_and_counts_it(void **state)
 {
 	struct fixture *fx = *state;
@@ -896,6 +941,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_full_queue_drops_the_oldest_batch_and_counts_it,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_queue_is_bounded_in_bytes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_batches_fit_max_frame_and_a_sample_too_big_alone_is_dropped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_failover_to_next_collector_after_connection_failure, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_resend_in_order_after_reconnect, setup, teardown),
