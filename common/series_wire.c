@@ -60,11 +60,6 @@ struct tx_node {
 	uint32_t parent, metric, depth, path;
 };
 
-static int set_eq(const struct tx_set *s, uint32_t i, const char *key, size_t len)
-{
-	return i < s->n && s->str[i].len == len && memcmp(s->bytes + s->str[i].off, key, len) == 0;
-}
-
 /* The index of key, or TX_NONE; *pos gets the slot where it would go. */
 static uint32_t set_find(const struct tx_set *s, const char *key, size_t len, uint32_t hash,
 			 uint32_t *pos)
@@ -379,6 +374,70 @@ static uint32_t tx_find(const struct series_tx *t, uint32_t file, uint32_t metri
 }
 
 /*
+ * a[0..n) == b[0..n): names are short, and two overlapping loads compare
+ * one of up to 16 bytes without a call.
+ */
+static inline int tx_eq(const char *a, const char *b, size_t n)
+{
+	uint64_t x, y, u, v;
+	uint32_t x4, y4, u4, v4;
+
+	if (n >= 8 && n <= 16) {
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		memcpy(&u, a + n - 8, 8);
+		memcpy(&v, b + n - 8, 8);
+		return ((x ^ y) | (u ^ v)) == 0;
+	}
+	if (n >= 4 && n < 8) {
+		memcpy(&x4, a, 4);
+		memcpy(&y4, b, 4);
+		memcpy(&u4, a + n - 4, 4);
+		memcpy(&v4, b + n - 4, 4);
+		return ((x4 ^ y4) | (u4 ^ v4)) == 0;
+	}
+	if (n < 4) {
+		for (size_t i = 0; i < n; i++)
+			if (a[i] != b[i])
+				return 0;
+		return 1;
+	}
+	return memcmp(a, b, n) == 0;
+}
+
+/* Whether kept file f is the sample's host NUL check NUL instance. */
+static inline int tx_file_is(const struct series_tx *t, uint32_t f, const struct tx_sample *s)
+{
+	const struct tx_str *e;
+	const char *p;
+	size_t l0 = s->len[0], l1 = s->len[1];
+
+	if (f >= t->files.n)
+		return 0;
+	e = &t->files.str[f];
+	if (e->len != l0 + l1 + s->len[2] + 2)
+		return 0;
+	p = t->files.bytes + e->off;
+	/* the instance first: a device's files differ in it */
+	return tx_eq(p + l0 + l1 + 2, s->name[2], s->len[2]) && p[l0] == '\0' &&
+	       p[l0 + 1 + l1] == '\0' && tx_eq(p, s->name[0], l0) &&
+	       tx_eq(p + l0 + 1, s->name[1], l1);
+}
+
+/* Whether kept metric m is the sample's metric NUL, then tail (kind, interval, width). */
+static inline int tx_metric_is(const struct series_tx *t, uint32_t m, const struct tx_sample *s,
+			       const uint32_t tail[3])
+{
+	const struct tx_str *e = &t->metrics.str[m];
+	const char *p = t->metrics.bytes + e->off;
+	size_t l = s->len[3];
+
+	return e->len == l + 1 + 3 * sizeof(uint32_t) && p[l] == '\0' &&
+	       tx_eq(p + l + 1, (const char *)tail, 3 * sizeof(uint32_t)) &&
+	       tx_eq(p, s->name[3], l);
+}
+
+/*
  * The sample's series id on this session; *is_new is set when it was not
  * defined yet (the caller sends a SeriesDef). 0 when it was not and the
  * table is full.
@@ -387,12 +446,42 @@ static uint32_t tx_lookup(struct series_tx *t, const struct tx_sample *s, int *i
 {
 	size_t cap = s->len[0] + s->len[1] + s->len[2] + s->len[3] + 3 + 3 * sizeof(uint32_t);
 	uint32_t tail[3] = {s->kind, s->interval, s->width ? s->width : 64};
-	uint32_t f, m = TX_NONE, fh = 0, mh, fpos = 0, mpos = 0, run = 0, pos = 0, id;
+	uint32_t f = TX_NONE, m, fh = 0, mh, fpos = 0, mpos = 0, run = 0, pos = 0, id;
 	size_t flen = 0, mlen;
 	struct tx_run *x;
 	char *fkey, *mkey;
 
-	/* built where the last ones were: a series already defined costs no allocation */
+	*is_new = 0;
+	/*
+	 * A check sends its series in the same order at every run: the file is
+	 * nearly always the last sample's, or the one made after it, and the
+	 * metric the one after the last sample's in its run, or the first of
+	 * the file's newest run. Found so, a series costs no key and no hashing.
+	 */
+	if (tx_file_is(t, t->lfile, s)) {
+		f = t->lfile;
+		run = t->lrun;
+		pos = t->lpos + 1;
+	} else if (tx_file_is(t, t->lfile + 1, s)) {
+		f = t->lfile + 1;
+	}
+	if (f != TX_NONE) {
+		const struct tx_node *n;
+
+		x = tx_run(t, f, run);
+		n = &t->node[x->node];
+		/* past the run's end: the file may start again (a device of one file) */
+		if (pos == n->depth) {
+			x = &t->frun[f];
+			n = &t->node[x->node];
+			run = pos = 0;
+		}
+		if (pos < n->depth && tx_metric_is(t, t->path[n->path + pos], s, tail)) {
+			id = x->first + pos;
+			goto found;
+		}
+	}
+	/* the keys, built where the last ones were: no allocation */
 	if (cap > t->keycap) {
 		free(t->key);
 		t->keycap = cap > 256 ? cap : 256;
@@ -411,35 +500,9 @@ static uint32_t tx_lookup(struct series_tx *t, const struct tx_sample *s, int *i
 	mkey[mlen++] = '\0';
 	memcpy(mkey + mlen, tail, sizeof(tail));
 	mlen += sizeof(tail);
-	*is_new = 0;
-	/*
-	 * A check sends its series in the same order at every run: the file is
-	 * nearly always the last sample's, or the one made after it, and the
-	 * metric the one after the last sample's in its run, or the first of
-	 * the file's newest run. Found so, a series costs no hashing.
-	 */
-	if (set_eq(&t->files, t->lfile, fkey, flen)) {
-		f = t->lfile;
-		run = t->lrun;
-		pos = t->lpos + 1;
-	} else {
-		if (set_eq(&t->files, t->lfile + 1, fkey, flen)) {
-			f = t->lfile + 1;
-		} else {
-			fh = (uint32_t)hash_fnv1a(fkey, flen);
-			f = set_find(&t->files, fkey, flen, fh, &fpos);
-		}
-		run = pos = 0;
-	}
-	if (f != TX_NONE) {
-		const struct tx_node *n;
-
-		x = tx_run(t, f, run);
-		n = &t->node[x->node];
-		if (pos < n->depth && set_eq(&t->metrics, t->path[n->path + pos], mkey, mlen)) {
-			id = x->first + pos;
-			goto found;
-		}
+	if (f == TX_NONE) {
+		fh = (uint32_t)hash_fnv1a(fkey, flen);
+		f = set_find(&t->files, fkey, flen, fh, &fpos);
 	}
 	mh = (uint32_t)hash_fnv1a(mkey, mlen);
 	m = set_find(&t->metrics, mkey, mlen, mh, &mpos);
