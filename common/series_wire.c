@@ -773,6 +773,18 @@ uint8_t *series_tx_compact(struct series_tx *t, const uint8_t *frame, size_t len
 	b.unknown = arena_alloc(t, n * sizeof(*b.unknown));
 	defs = arena_alloc(t, n * sizeof(*defs));
 	pdefs = arena_alloc(t, n * sizeof(*pdefs));
+	/*
+	 * Times travel as deltas: one that does not fit (times a real clock
+	 * never gives) sends the batch in the full form, before any series is
+	 * taken as defined.
+	 */
+	for (size_t i = 0; i < n; i++) {
+		if (__builtin_sub_overflow(in.samples[i].time_ms, prev, &b.dtime_ms[i])) {
+			arena_reset(t);
+			return NULL;
+		}
+		prev = in.samples[i].time_ms;
+	}
 again:
 	for (size_t i = 0; i < n; i++) {
 		const struct tx_sample *s = &in.samples[i];
@@ -793,7 +805,6 @@ again:
 			cleared = 1;
 			tx_clear(t);
 			nd = ng = nc = nu = 0;
-			prev = 0;
 			goto again;
 		}
 		if (is_new) {
@@ -811,8 +822,6 @@ again:
 			pdefs[nd++] = d;
 		}
 		b.sid[i] = id;
-		b.dtime_ms[i] = s->time_ms - prev;
-		prev = s->time_ms;
 		if (s->kind == VAKT__KIND__GAUGE)
 			b.gauge[ng++] = s->value;
 		else

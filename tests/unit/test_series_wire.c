@@ -513,6 +513,48 @@ static void test_table_full_starts_again(void **state)
 	series_rx_free(rx);
 }
 
+/*
+ * Times whose difference does not fit a delta (no clock gives them) leave
+ * the batch in the full form, and no series of it is taken as defined: the
+ * next batch defines them.
+ */
+static void test_times_too_far_apart_stay_in_full_form(void **state)
+{
+	struct series_tx *tx = series_tx_new(SERIES_WIRE_MAX_DEFAULT);
+	struct series_rx *rx = series_rx_new(SERIES_WIRE_MAX_DEFAULT);
+	Vakt__Sample s[2] = {VAKT__SAMPLE__INIT, VAKT__SAMPLE__INIT}, *sp[2] = {&s[0], &s[1]};
+	Vakt__Batch b = VAKT__BATCH__INIT;
+	Vakt__Frame f = VAKT__FRAME__INIT;
+	struct spec v[2] = {{"h", "c", "a", "m", VAKT__KIND__GAUGE, 60, 0},
+			    {"h", "c", "b", "m", VAKT__KIND__GAUGE, 60, 0}};
+	uint8_t *full;
+	size_t len, clen;
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		s[i].host = "h";
+		s[i].check = "c";
+		s[i].instance = i ? "b" : "a";
+		s[i].metric = "m";
+		s[i].kind = VAKT__KIND__GAUGE;
+		s[i].interval = 60;
+	}
+	s[0].time_ms = INT64_MIN + 1;
+	s[1].time_ms = INT64_MAX;
+	b.seq = 1;
+	b.samples = sp;
+	b.n_samples = 2;
+	f.msg_case = VAKT__FRAME__MSG_BATCH;
+	f.batch = &b;
+	full = frame_encode(&f, &len);
+	assert_null(series_tx_compact(tx, full, len, &clen));
+	assert_int_equal(series_tx_count(tx), 0);
+	free(full);
+	assert_int_equal(round_trip_specs(tx, rx, v, 2, 2), 2);
+	series_tx_free(tx);
+	series_rx_free(rx);
+}
+
 static void test_other_frames_left_alone(void **state)
 {
 	struct series_tx *tx = series_tx_new(100);
@@ -721,6 +763,7 @@ int main(void)
 	    cmocka_unit_test(test_a_devices_series_share_a_file_number),
 	    cmocka_unit_test(test_table_full_starts_again),
 	    cmocka_unit_test(test_other_frames_left_alone),
+	    cmocka_unit_test(test_times_too_far_apart_stay_in_full_form),
 	    cmocka_unit_test(test_broken_batches_refused),
 	    cmocka_unit_test(test_full_table_fits_session_bound),
 	    cmocka_unit_test(test_more_ids_than_the_default_defined_once),
