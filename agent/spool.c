@@ -147,6 +147,7 @@ struct spool {
 	unsigned long long job_bytes;
 	struct done *dones, **dones_tail;
 	uint64_t acked; /* latest ack from the loop */
+	int writer_idle; /* the writer waits with nothing to sync: an ack must wake it */
 	int stop;
 	int pipe_r, pipe_w;
 	struct event *done_ev;
@@ -919,7 +920,9 @@ static void *writer_main(void *arg)
 			uint64_t due;
 
 			if (!s->dirty && !s->state_dirty) {
+				s->writer_idle = 1;
 				pthread_cond_wait(&s->cv, &s->mu);
+				s->writer_idle = 0;
 				continue;
 			}
 			due = s->last_sync_ms + (uint64_t)s->conf.fsync_s * 1000;
@@ -1785,9 +1788,15 @@ size_t spool_ack(struct spool *s, uint64_t seq)
 		drop_episode_end(s);
 	if (s->on_disk) {
 		pthread_mutex_lock(&s->mu);
+		/*
+		 * A writer with something to sync takes the ack when it syncs
+		 * (within spool_fsync) or appends, whichever is first: waking it
+		 * for each ack cost a thread switch per batch.
+		 */
 		if (seq > s->acked) {
 			s->acked = seq;
-			pthread_cond_signal(&s->cv);
+			if (s->writer_idle)
+				pthread_cond_signal(&s->cv);
 		}
 		pthread_mutex_unlock(&s->mu);
 	}
