@@ -20,14 +20,26 @@
 
 #define T0 1764547200000LL /* 2025-12-01 00:00:00 UTC */
 
+/* A full-form batch frame of the samples sp[0..n). */
+static uint8_t *encode_samples(Vakt__Sample **sp, size_t n, uint64_t seq, size_t *len)
+{
+	Vakt__Batch b = VAKT__BATCH__INIT;
+	Vakt__Frame f = VAKT__FRAME__INIT;
+
+	b.seq = seq;
+	b.samples = sp;
+	b.n_samples = n;
+	f.msg_case = VAKT__FRAME__MSG_BATCH;
+	f.batch = &b;
+	return frame_encode(&f, len);
+}
+
 /*
  * A full-form batch like an SNMP poll's: `nif` interfaces with two DERIVE
  * counters each, one gauge per interface, and a device gauge marked unknown.
  */
 static uint8_t *poll_batch(const char *host, uint64_t seq, int nif, int64_t t, size_t *len)
 {
-	Vakt__Batch b = VAKT__BATCH__INIT;
-	Vakt__Frame f = VAKT__FRAME__INIT;
 	size_t n = (size_t)nif * 3 + 1, k = 0;
 	Vakt__Sample *s = calloc(n, sizeof(*s));
 	Vakt__Sample **sp = calloc(n, sizeof(*sp));
@@ -67,12 +79,7 @@ static uint8_t *poll_batch(const char *host, uint64_t seq, int nif, int64_t t, s
 	s[k].time_ms = t - 5; /* time may go back within a batch */
 	s[k].unknown = 1;
 	sp[k] = &s[k];
-	b.seq = seq;
-	b.samples = sp;
-	b.n_samples = n;
-	f.msg_case = VAKT__FRAME__MSG_BATCH;
-	f.batch = &b;
-	buf = frame_encode(&f, len);
+	buf = encode_samples(sp, n, seq, len);
 	free(s);
 	free(sp);
 	free(inst);
@@ -104,32 +111,46 @@ static void assert_same_sample(const Vakt__Sample *a, const Vakt__Sample *b)
 		assert_int_equal(a->counter, b->counter);
 }
 
-/* Compacts, expands, and checks every sample against the full form. */
-static size_t round_trip_host(struct series_tx *tx, struct series_rx *rx, const char *host,
-			      uint64_t seq, int nif, int64_t t, size_t *full_len, size_t *ndefs)
+/*
+ * Compacts the full-form frame (freed), expands it, and checks every sample
+ * against the full form: the compact frame's length, its definitions in *ndefs.
+ */
+static size_t round_trip_frame(struct series_tx *tx, struct series_rx *rx, uint8_t *full,
+			       size_t len, size_t *ndefs)
 {
-	size_t len, clen, n;
-	uint8_t *full = poll_batch(host, seq, nif, t, &len);
+	size_t clen, n;
 	uint8_t *compact = series_tx_compact(tx, full, len, &clen);
 	Vakt__Frame *ff = unpack(full, len), *cf;
 	Vakt__Sample *v;
 
 	assert_non_null(compact);
 	cf = unpack(compact, clen);
-	assert_int_equal(cf->batch->seq, seq);
+	assert_int_equal(cf->batch->seq, ff->batch->seq);
 	assert_int_equal(cf->batch->n_samples, 0);
 	*ndefs = cf->batch->n_series;
 	assert_null(series_rx_expand(rx, cf->batch, &v, &n));
 	assert_int_equal(n, ff->batch->n_samples);
-	for (size_t i = 0; i < n; i++)
-		assert_same_sample(&v[i], ff->batch->samples[i]);
+	for (size_t i = 0; i < n; i++) {
+		const Vakt__Sample *a = &v[i], *b = ff->batch->samples[i];
+
+		assert_same_sample(a, b);
+		/* width 0 is 64 */
+		assert_int_equal(a->width ? a->width : 64, b->width ? b->width : 64);
+	}
 	free(v);
 	vakt__frame__free_unpacked(ff, NULL);
 	vakt__frame__free_unpacked(cf, NULL);
 	free(full);
 	free(compact);
-	*full_len = len;
 	return clen;
+}
+
+static size_t round_trip_host(struct series_tx *tx, struct series_rx *rx, const char *host,
+			      uint64_t seq, int nif, int64_t t, size_t *full_len, size_t *ndefs)
+{
+	uint8_t *full = poll_batch(host, seq, nif, t, full_len);
+
+	return round_trip_frame(tx, rx, full, *full_len, ndefs);
 }
 
 static size_t round_trip(struct series_tx *tx, struct series_rx *rx, uint64_t seq, int nif,
@@ -145,15 +166,13 @@ struct spec {
 	uint32_t interval, width;
 };
 
-/* A full-form batch of the samples in v, in that order; round-tripped as round_trip_host does. */
+/* A full-form batch of the samples in v, in that order, round-tripped: its definitions. */
 static size_t round_trip_specs(struct series_tx *tx, struct series_rx *rx, const struct spec *v,
 			       size_t n, uint64_t seq)
 {
-	Vakt__Batch b = VAKT__BATCH__INIT;
-	Vakt__Frame f = VAKT__FRAME__INIT, *ff, *cf;
-	Vakt__Sample *s = calloc(n, sizeof(*s)), **sp = calloc(n, sizeof(*sp)), *out;
-	size_t len, clen, nout, defs;
-	uint8_t *full, *compact;
+	Vakt__Sample *s = calloc(n, sizeof(*s)), **sp = calloc(n, sizeof(*sp));
+	size_t len, defs;
+	uint8_t *full;
 
 	for (size_t i = 0; i < n; i++) {
 		vakt__sample__init(&s[i]);
@@ -171,29 +190,8 @@ static size_t round_trip_specs(struct series_tx *tx, struct series_rx *rx, const
 			s[i].counter = seq * 1000000 + i;
 		sp[i] = &s[i];
 	}
-	b.seq = seq;
-	b.samples = sp;
-	b.n_samples = n;
-	f.msg_case = VAKT__FRAME__MSG_BATCH;
-	f.batch = &b;
-	full = frame_encode(&f, &len);
-	compact = series_tx_compact(tx, full, len, &clen);
-	assert_non_null(compact);
-	ff = unpack(full, len);
-	cf = unpack(compact, clen);
-	defs = cf->batch->n_series;
-	assert_null(series_rx_expand(rx, cf->batch, &out, &nout));
-	assert_int_equal(nout, n);
-	for (size_t i = 0; i < n; i++) {
-		assert_same_sample(&out[i], ff->batch->samples[i]);
-		/* width 0 is 64 */
-		assert_int_equal(out[i].width ? out[i].width : 64, v[i].width ? v[i].width : 64);
-	}
-	free(out);
-	vakt__frame__free_unpacked(ff, NULL);
-	vakt__frame__free_unpacked(cf, NULL);
-	free(full);
-	free(compact);
+	full = encode_samples(sp, n, seq, &len);
+	round_trip_frame(tx, rx, full, len, &defs);
 	free(s);
 	free(sp);
 	return defs;
@@ -263,6 +261,24 @@ static void test_series_found_in_any_order(void **state)
 	series_rx_free(rx);
 }
 
+/* v gets host's ports x metrics (DERIVE, 60 s, 64 bits): port by port, or metric by metric. */
+static size_t fill_specs(struct spec *v, const char *host, const char *const *port, int nport,
+			 const char *const *metric, int nmetric, int by_metric)
+{
+	size_t n = 0;
+
+	for (int a = 0; a < (by_metric ? nmetric : nport); a++)
+		for (int b = 0; b < (by_metric ? nport : nmetric); b++)
+			v[n++] = (struct spec){host,
+					       "if",
+					       port[by_metric ? b : a],
+					       metric[by_metric ? a : b],
+					       VAKT__KIND__DERIVE,
+					       60,
+					       64};
+	return n;
+}
+
 /*
  * The agent keeps a device's series as runs of ids with the metrics in
  * them: series sent port by port or metric by metric, in reverse, a metric
@@ -273,8 +289,9 @@ static void test_series_found_in_any_order(void **state)
  */
 static void test_series_found_by_file_and_metric(void **state)
 {
-	static const char *port[4] = {"Gi0/1", "Gi0/2", "Gi0/3", "Gi0/4"};
-	static const char *metric[4] = {"in_octets", "out_octets", "oper_status", "in_errors"};
+	static const char *const port[4] = {"Gi0/1", "Gi0/2", "Gi0/3", "Gi0/4"};
+	static const char *const metric[4] = {"in_octets", "out_octets", "oper_status",
+					      "in_errors"};
 	struct series_tx *tx = series_tx_new(SERIES_WIRE_MAX_DEFAULT);
 	struct series_rx *rx = series_rx_new(SERIES_WIRE_MAX_DEFAULT);
 	struct spec v[32];
@@ -282,19 +299,11 @@ static void test_series_found_by_file_and_metric(void **state)
 
 	(void)state;
 	/* port by port, three metrics: 12 series */
-	n = 0;
-	for (int p = 0; p < 4; p++)
-		for (int m = 0; m < 3; m++)
-			v[n++] = (struct spec){"sw1", "if", port[p], metric[m], VAKT__KIND__DERIVE,
-					       60,    64};
+	n = fill_specs(v, "sw1", port, 4, metric, 3, 0);
 	assert_int_equal(round_trip_specs(tx, rx, v, n, 1), 12);
 	assert_int_equal(round_trip_specs(tx, rx, v, n, 2), 0);
 	/* metric by metric, then backwards: the same series */
-	n = 0;
-	for (int m = 0; m < 3; m++)
-		for (int p = 0; p < 4; p++)
-			v[n++] = (struct spec){"sw1", "if", port[p], metric[m], VAKT__KIND__DERIVE,
-					       60,    64};
+	n = fill_specs(v, "sw1", port, 4, metric, 3, 1);
 	assert_int_equal(round_trip_specs(tx, rx, v, n, 3), 0);
 	for (size_t i = 0; i < n / 2; i++) {
 		struct spec x = v[i];
@@ -304,25 +313,13 @@ static void test_series_found_by_file_and_metric(void **state)
 	}
 	assert_int_equal(round_trip_specs(tx, rx, v, n, 4), 0);
 	/* a fourth metric on every port: 4 new series, each port's in a run apart */
-	n = 0;
-	for (int p = 0; p < 4; p++)
-		for (int m = 0; m < 4; m++)
-			v[n++] = (struct spec){"sw1", "if", port[p], metric[m], VAKT__KIND__DERIVE,
-					       60,    64};
+	n = fill_specs(v, "sw1", port, 4, metric, 4, 0);
 	assert_int_equal(round_trip_specs(tx, rx, v, n, 5), 4);
 	assert_int_equal(round_trip_specs(tx, rx, v, n, 6), 0);
 	/* another switch, metric by metric from the start, then port by port */
-	n = 0;
-	for (int m = 0; m < 2; m++)
-		for (int p = 0; p < 3; p++)
-			v[n++] = (struct spec){"sw2", "if", port[p], metric[m], VAKT__KIND__DERIVE,
-					       60,    64};
+	n = fill_specs(v, "sw2", port, 3, metric, 2, 1);
 	assert_int_equal(round_trip_specs(tx, rx, v, n, 7), 6);
-	n = 0;
-	for (int p = 0; p < 3; p++)
-		for (int m = 0; m < 2; m++)
-			v[n++] = (struct spec){"sw2", "if", port[p], metric[m], VAKT__KIND__DERIVE,
-					       60,    64};
+	n = fill_specs(v, "sw2", port, 3, metric, 2, 0);
 	assert_int_equal(round_trip_specs(tx, rx, v, n, 8), 0);
 	/* what a series is besides its names: kind, interval, width */
 	n = 0;
@@ -354,33 +351,26 @@ static void test_series_found_by_file_and_metric(void **state)
  */
 static void test_ports_share_their_metrics(void **state)
 {
-	static const char *metric[12] = {"admin_status", "oper_status",  "speed",
-					 "in_octets",    "out_octets",   "in_ucast",
-					 "out_ucast",    "in_errors",    "out_errors",
-					 "in_discards",  "out_discards", "last_change"};
+	static const char *const metric[12] = {"admin_status", "oper_status",  "speed",
+					       "in_octets",    "out_octets",   "in_ucast",
+					       "out_ucast",    "in_errors",    "out_errors",
+					       "in_discards",  "out_discards", "last_change"};
 	struct series_tx *tx = series_tx_new(1000000);
 	struct series_rx *rx = series_rx_new(1000000);
 	struct spec v[52 * 12];
 	char host[100][16], inst[52][16];
+	const char *port[52];
 	size_t n, bytes;
 
 	(void)state;
-	for (int p = 0; p < 52; p++)
+	for (int p = 0; p < 52; p++) {
 		snprintf(inst[p], sizeof(inst[p]), "Gi1/0/%d", p + 1);
+		port[p] = inst[p];
+	}
 	for (int pass = 0; pass < 2; pass++)
 		for (int h = 0; h < 100; h++) {
 			snprintf(host[h], sizeof(host[h]), "sw%04d", h);
-			n = 0;
-			for (int p = 0; p < 52; p++)
-				for (int m = 0; m < 12; m++)
-					v[n++] = (struct spec){
-					    host[h],
-					    "if",
-					    inst[p],
-					    metric[m],
-					    m < 3 ? VAKT__KIND__GAUGE : VAKT__KIND__DERIVE,
-					    60,
-					    0};
+			n = fill_specs(v, host[h], port, 52, metric, 12, 0);
 			assert_int_equal(
 			    round_trip_specs(tx, rx, v, n, (uint64_t)(pass * 100 + h + 1)),
 			    pass == 0 ? n : 0);
@@ -523,8 +513,6 @@ static void test_times_too_far_apart_stay_in_full_form(void **state)
 	struct series_tx *tx = series_tx_new(SERIES_WIRE_MAX_DEFAULT);
 	struct series_rx *rx = series_rx_new(SERIES_WIRE_MAX_DEFAULT);
 	Vakt__Sample s[2] = {VAKT__SAMPLE__INIT, VAKT__SAMPLE__INIT}, *sp[2] = {&s[0], &s[1]};
-	Vakt__Batch b = VAKT__BATCH__INIT;
-	Vakt__Frame f = VAKT__FRAME__INIT;
 	struct spec v[2] = {{"h", "c", "a", "m", VAKT__KIND__GAUGE, 60, 0},
 			    {"h", "c", "b", "m", VAKT__KIND__GAUGE, 60, 0}};
 	uint8_t *full;
@@ -541,12 +529,7 @@ static void test_times_too_far_apart_stay_in_full_form(void **state)
 	}
 	s[0].time_ms = INT64_MIN + 1;
 	s[1].time_ms = INT64_MAX;
-	b.seq = 1;
-	b.samples = sp;
-	b.n_samples = 2;
-	f.msg_case = VAKT__FRAME__MSG_BATCH;
-	f.batch = &b;
-	full = frame_encode(&f, &len);
+	full = encode_samples(sp, 2, 1, &len);
 	assert_null(series_tx_compact(tx, full, len, &clen));
 	assert_int_equal(series_tx_count(tx), 0);
 	free(full);
