@@ -168,18 +168,23 @@ EOC
 field() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "n/a" && a != "" && b != "n/a" && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }'; }
-# pairs MODE SCEN: MODE's run of each round over the floor's run of that round
-# (a round where either failed has no ratio)
+# pairs MODE SCEN [BASE]: MODE's CPU per value in each round over BASE's run of that
+# round (default: the floor); a round where either failed has no ratio
 pairs() {
+	[ -f "$work/$2.${3:-librrd}.runs" ] && [ -f "$work/$2.$1.runs" ] || return 0
 	awk 'FNR == 1 { f++ }
 	     { r = ""; u = ""
 	       for (i = 1; i <= NF; i++) {
 		       if ($i ~ /^round=/) r = substr($i, 7)
 		       if ($i ~ /^us_per_value=/) u = substr($i, 14)
 	       }
-	       if (f == 1) floor[r] = u; else if (floor[r] > 0) printf "%.2f\n", u / floor[r] }' \
-		"$work/$2.librrd.runs" "$work/$2.$1.runs"
+	       if (f == 1) base[r] = u; else if (base[r] > 0) printf "%.2f\n", u / base[r] }' \
+		"$work/$2.${3:-librrd}.runs" "$work/$2.$1.runs"
 }
+# rounds MODE SCEN FIELD: the field of each round's run, in order, on one line
+rounds() { [ ! -f "$work/$2.$1.runs" ] || field "$3" <"$work/$2.$1.runs" | tr '\n' ' ' | sed 's/ $//'; }
+# med MODE SCEN FIELD: the median of the field over the mode's runs (n/a: none)
+med() { if [ -f "$work/$2.$1.runs" ]; then field "$3" <"$work/$2.$1.runs" | median; else echo n/a; fi; }
 
 step=60
 SITE=bench # bench_ingest's site: the CN of its client certificate
@@ -207,9 +212,10 @@ for scen in steady backlog; do
 	for round in $(seq "$RUNS"); do
 		for mode in $modes; do
 			# a failed run is reported, not the end of the benchmark
+			load=$(cut -d ' ' -f 1 /proc/loadavg)
 			if line=$(one "$mode" "$f" "$u"); then
-				echo "  round=$round $line"
-				echo "round=$round $line" >>"$work/$scen.$mode.runs"
+				echo "  round=$round load=$load $line"
+				echo "round=$round load=$load $line" >>"$work/$scen.$mode.runs"
 			else
 				echo "  round=$round mode=$mode FAILED: $(cat "$work/why" 2>/dev/null)"
 				echo "round $round: $(cat "$work/why" 2>/dev/null)" >>"$work/$scen.$mode.failed"
@@ -303,17 +309,30 @@ done
 		done
 		echo
 		echo "Noise: the floor's own runs spread from $(field us_per_value <"$work/$scen.librrd.runs" | sort -g | head -n 1)" \
-			"to $(field us_per_value <"$work/$scen.librrd.runs" | sort -g | tail -n 1) µs per value;" \
-			"load average $(cut -d ' ' -f 1-3 /proc/loadavg) at the end."
+			"to $(field us_per_value <"$work/$scen.librrd.runs" | sort -g | tail -n 1) µs per value" \
+			"and from $(field values_per_s <"$work/$scen.librrd.runs" | sort -g | head -n 1)" \
+			"to $(field values_per_s <"$work/$scen.librrd.runs" | sort -g | tail -n 1) values/s;" \
+			"the 1-minute load average was $(cat "$work"/"$scen".*.runs | field load | sort -g | head -n 1)" \
+			"to $(cat "$work"/"$scen".*.runs | field load | sort -g | tail -n 1) as the runs began" \
+			"(the floor's rounds: $(rounds librrd "$scen" load))."
 		echo
 		v_us=$(field us_per_value <"$work/$scen.vakt.runs" | median)
 		v_vps=$(field values_per_s <"$work/$scen.vakt.runs" | median)
 		if [ "$scen" = steady ]; then
-			echo "Targets (vakt, over TLS): CPU per value <= 1.5x the floor: $(ratio "$v_us" "$l_us")x" \
-				"(median of the rounds: $(pairs vakt "$scen" | median)x);" \
-				"values/s >= 200k: $v_vps;" \
-				"ahead of rrdcached: $( [ -f "$work/$scen.rrdcached.runs" ] && ratio "$v_us" "$(field us_per_value <"$work/$scen.rrdcached.runs" | median)" || echo n/a)x its CPU per value;" \
-				"collectd: $( [ -f "$work/$scen.collectd.runs" ] && ratio "$v_us" "$(field us_per_value <"$work/$scen.collectd.runs" | median)" || echo n/a)x its CPU per value."
+			echo "Targets (vakt, over TLS):"
+			echo
+			echo "- CPU per value <= 1.5x the floor: $(ratio "$v_us" "$l_us")x the floor's median;" \
+				"median of the rounds' ratios **$(pairs vakt "$scen" | median)x**."
+			echo "- values/s >= 200k (wall, from the first batch to the end of the final flush):" \
+				"median **$v_vps** (rounds: $(rounds vakt "$scen" values_per_s); the floor's:" \
+				"$(rounds librrd "$scen" values_per_s)); of each run's seconds, the acks took" \
+				"$(rounds vakt "$scen" acked_s) and the final flush $(rounds vakt "$scen" flush_s)."
+			echo "- ahead of rrdcached: $(ratio "$v_us" "$(med rrdcached "$scen" us_per_value)")x" \
+				"its median CPU per value; median of the rounds' ratios" \
+				"**$(pairs vakt "$scen" rrdcached | median)x** ($(pairs vakt "$scen" rrdcached | tr '\n' ' ' | sed 's/ $//'))."
+			echo "- collectd: $(ratio "$v_us" "$(med collectd "$scen" us_per_value)")x" \
+				"its median CPU per value; median of the rounds' ratios" \
+				"$(pairs vakt "$scen" collectd | median)x."
 		else
 			echo "Target (vakt, over TLS): backlog replay <= 3x the floor: $(ratio "$v_us" "$l_us")x" \
 				"(median of the rounds: $(pairs vakt "$scen" | median)x)."
