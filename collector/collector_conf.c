@@ -281,6 +281,7 @@ struct collector_conf *collector_conf_load(const char *path)
 	    CFG_INT("quarantine_retry", 60, CFGF_NONE),
 	    CFG_INT("cache_flush_age", 300, CFGF_NONE),
 	    CFG_INT("cache_max_values", 360, CFGF_NONE),
+	    CFG_INT("store_writers", 1, CFGF_NONE),
 	    CFG_STR("cache_size", "64M", CFGF_NONE),
 	    CFG_INT("max_series_per_site", 1000000, CFGF_NONE),
 	    CFG_INT("max_new_files_per_minute", 1000, CFGF_NONE),
@@ -313,6 +314,7 @@ struct collector_conf *collector_conf_load(const char *path)
 					   "quarantine_retry",
 					   "cache_flush_age",
 					   "cache_max_values",
+					   "store_writers",
 					   "max_series_per_site",
 					   "max_new_files_per_minute",
 					   "max_ds_per_file",
@@ -388,6 +390,7 @@ struct collector_conf *collector_conf_load(const char *path)
 	conf->quarantine_retry = (unsigned)cfg_getint(cfg, "quarantine_retry");
 	conf->cache_flush_age = (unsigned)cfg_getint(cfg, "cache_flush_age");
 	conf->cache_max_values = (unsigned)cfg_getint(cfg, "cache_max_values");
+	conf->store_writers = (unsigned)cfg_getint(cfg, "store_writers");
 	conf->cache_size = (size_t)conf_parse_size(cfg_getstr(cfg, "cache_size"));
 	conf->max_series_per_site = (unsigned)cfg_getint(cfg, "max_series_per_site");
 	conf->max_ds_per_file = (unsigned)cfg_getint(cfg, "max_ds_per_file");

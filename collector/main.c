@@ -335,7 +335,7 @@ int main(int argc, char **argv)
 	sp.cache_flush_age = c.conf->cache_flush_age;
 	sp.cache_max_values = c.conf->cache_max_values;
 	sp.cache_size = c.conf->cache_size;
-	sp.writers = 0; /* one per CPU: a flush of many files uses them all */
+	sp.writers = c.conf->store_writers;
 	c.store = store_new(c.base, &sp, store_done, &c);
 	if (c.store == NULL)
 		goto out; /* the store said why */
