@@ -849,7 +849,13 @@ static void test_a_flush_shared_by_writers_writes_every_file(void **state)
 {
 	char dir[] = "/tmp/vakt-store-XXXXXX", path[512], host[16], want[16], why[160];
 	struct result_log log = {.n = 0};
-	struct store_params p = {.cache_flush_age = 3600, .writers = 3, .quarantine_retry = 600};
+	/* small files: at step 1 the default archives are 4 MB a data source */
+	static const struct store_rra rras[] = {{1, 600}};
+	struct store_params p = {.cache_flush_age = 3600,
+				 .writers = 3,
+				 .quarantine_retry = 600,
+				 .rras = rras,
+				 .nrras = 1};
 	struct store *s;
 	int64_t t = ((int64_t)time(NULL) - 10) * 1000;
 	struct sample_batch *b;
