@@ -1278,6 +1278,17 @@ static int scan_segment(struct spool *s, uint64_t first, uint64_t acked, uint64_
 				 name);
 	}
 	close(fd);
+	if (c.n == 0) {
+		/*
+		 * Only a header (its first append failed: a full disk). It goes:
+		 * the next start's first segment may take its name, and deleting
+		 * this one later would delete that file.
+		 */
+		log_info("spool: %s/%s: no record; the segment is removed", s->dir, name);
+		unlinkat(s->dirfd, name, 0);
+		writer_sync_dir(s);
+		return 0;
+	}
 	*g = (struct seg){.first = first, .last = c.last, .size = good};
 	return 1;
 }

@@ -791,6 +791,52 @@ static void test_spool_write_failure_keeps_batches_in_memory(void **state)
 	signal(SIGXFSZ, SIG_DFL);
 }
 
+/*
+ * A segment whose only append failed (a full disk) is left with its header
+ * and no record; the agent stops before batch 4 is acknowledged. The next
+ * start's first batch is 4 again, and its segment has that file's name:
+ * deleting the empty one once batch 4 is acknowledged must not delete the
+ * file that holds batch 5, which is not.
+ */
+static void test_spool_empty_segment_left_by_a_full_disk_costs_no_later_batch(void **state)
+{
+	struct fx *f = *state;
+	struct rlimit orig, small;
+	uint64_t seqs[4];
+	struct spool_stats st;
+
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	append_range(f, 1, 3, 200);
+	assert_int_equal(send_all(f, seqs, 3, 200), 3);
+	assert_int_equal(spool_ack(f->s, 3), 3);
+	run_for(f, 100);
+	reopen(f);
+	assert_int_equal(spool_next_seq(f->s), 4);
+	/* the new segment's header fits, its first record does not */
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &orig), 0);
+	small = orig;
+	small.rlim_cur = 40;
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	append_range(f, 4, 4, 200);
+	run_for(f, 300);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &orig), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	spool_get_stats(f->s, &st);
+	assert_int_equal(st.memory_only, 1);
+	reopen(f);
+	append_range(f, spool_next_seq(f->s), spool_next_seq(f->s) + 1, 200);
+	assert_int_equal(send_all(f, seqs, 2, 200), 2);
+	assert_int_equal(spool_ack(f->s, seqs[0]), 1);
+	run_for(f, 300);
+	/* the unacknowledged batch is still on disk for the next start */
+	reopen(f);
+	spool_get_stats(f->s, &st);
+	assert_int_equal(st.batches, 1);
+	assert_int_equal(send_all(f, seqs + 2, 1, 200), 1);
+	assert_int_equal(seqs[2], seqs[1]);
+}
+
 static void test_spool_dir_of_another_agent_is_not_shared(void **state)
 {
 	struct fx *f = *state;
@@ -868,6 +914,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_write_failure_keeps_batches_in_memory, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_spool_empty_segment_left_by_a_full_disk_costs_no_later_batch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_dir_of_another_agent_is_not_shared, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_older_segments_are_read_while_the_agent_runs,
