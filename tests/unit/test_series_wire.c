@@ -508,6 +508,91 @@ static void test_table_full_starts_again(void **state)
  * the batch in the full form, and no series of it is taken as defined: the
  * next batch defines them.
  */
+/*
+ * Hostile names and orders, a small table and session resets: ports that
+ * come and go, the same series twice in a batch, names that differ only in
+ * their last byte or around 4, 8 and 16 bytes (where the in-place compare
+ * changes its loads), empty instances, UTF-8, 128-byte names. Every sample
+ * must come out of the collector's side under its own names (a mislabel
+ * would put it in another RRD file), and two ids the collector gives one
+ * file number must name one file.
+ */
+static void test_no_sample_changes_series_whatever_the_names(void **state)
+{
+	static const char *hosts[] = {"sw1", "sw1.rissa", "sw1.rissa.x", "sw1.rissa.y",
+				      "Tromsø-sw", "Tromsø-sw2", "h234567", "h2345678",
+				      "h23456789", "h234567890123456", "h2345678901234567"};
+	static const char *checks[] = {"if", "ifx", "system", "sy"};
+	static const char *insts[] = {"",       "Gi0/1",  "Gi0/10", "Gi0/1 ", "Gi0/2",
+				      "Gi0/11", "øl/1",   "ol/1",   "port 12345678",
+				      "port 12345679"};
+	static const char *metrics[] = {"in_octets", "in_octetz", "out_octets", "up",
+					"u",         "in",        "in_octets_extra12"};
+	char lng[4][129];
+	struct spec pool[400], v[60];
+	size_t npool = 0;
+	unsigned seed = 7;
+	uint32_t max = 50;
+	struct series_tx *tx = series_tx_new(max);
+	struct series_rx *rx = series_rx_new(max);
+
+	(void)state;
+	for (int k = 0; k < 4; k++) {
+		memset(lng[k], 'x', 128);
+		lng[k][127] = (char)('a' + k);
+		lng[k][128] = '\0';
+	}
+	for (size_t h = 0; h < sizeof(hosts) / sizeof(*hosts); h++)
+		for (size_t c = 0; c < sizeof(checks) / sizeof(*checks); c += 1 + h % 2)
+			for (size_t i = 0; i < sizeof(insts) / sizeof(*insts) && npool < 360;
+			     i += 1 + (h + c) % 3)
+				for (size_t m = (h + i) % 3; m < sizeof(metrics) / sizeof(*metrics);
+				     m += 2)
+					if (npool < 360)
+						pool[npool++] = (struct spec){
+						    hosts[h],
+						    checks[c],
+						    insts[i],
+						    metrics[m],
+						    m % 3 == 0 ? VAKT__KIND__GAUGE : VAKT__KIND__DERIVE,
+						    (uint32_t)(60 + (m == 4)),
+						    m == 2 ? 32 : 64};
+	for (int k = 0; k < 4; k++) {
+		pool[npool++] = (struct spec){lng[k], "if", "", "in", VAKT__KIND__GAUGE, 60, 64};
+		pool[npool++] = (struct spec){"sw1", lng[k], lng[3 - k], lng[k],
+					      VAKT__KIND__COUNTER, 60, 64};
+	}
+	/* the same names as another series, only its kind, interval or width differ */
+	pool[npool++] = (struct spec){"sw1", "if", "Gi0/1", "in_octets", VAKT__KIND__DERIVE, 60, 64};
+	pool[npool++] = (struct spec){"sw1", "if", "Gi0/1", "in_octets", VAKT__KIND__GAUGE, 30, 64};
+	pool[npool++] = (struct spec){"sw1", "if", "Gi0/1", "in_octets", VAKT__KIND__GAUGE, 60, 32};
+	for (uint64_t seq = 1; seq <= 3000; seq++) {
+		size_t n = 1 + (size_t)(rand_r(&seed) % 50), start = (size_t)rand_r(&seed) % npool;
+
+		for (size_t i = 0; i < n; i++) {
+			unsigned r = (unsigned)rand_r(&seed) % 10;
+
+			/* mostly a device's series in a row, as a check sends them */
+			if (r < 7)
+				v[i] = pool[(start + i) % npool];
+			else if (r < 9)
+				v[i] = pool[(size_t)rand_r(&seed) % npool];
+			else
+				v[i] = i > 0 ? v[i - 1] : pool[start]; /* twice in a row */
+		}
+		round_trip_specs(tx, rx, v, n, seq);
+		/* a new session now and then: the collector restarted, or failover */
+		if (rand_r(&seed) % 97 == 0) {
+			max = 50 + (uint32_t)(rand_r(&seed) % 60); /* a batch of 50 fits */
+			series_tx_reset(tx, max);
+			series_rx_free(rx);
+			rx = series_rx_new(max);
+		}
+	}
+	series_tx_free(tx);
+	series_rx_free(rx);
+}
+
 static void test_times_too_far_apart_stay_in_full_form(void **state)
 {
 	struct series_tx *tx = series_tx_new(SERIES_WIRE_MAX_DEFAULT);
@@ -751,6 +836,7 @@ int main(void)
 	    cmocka_unit_test(test_full_table_fits_session_bound),
 	    cmocka_unit_test(test_more_ids_than_the_default_defined_once),
 	    cmocka_unit_test(test_limit_set_per_session_and_table_grows),
+	    cmocka_unit_test(test_no_sample_changes_series_whatever_the_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
