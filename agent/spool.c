@@ -41,6 +41,15 @@
  * start this far past the last good one, so that none reuses their seq.
  */
 #define SPOOL_SEQ_SKIP 65536
+/*
+ * The file `next` says where the seqs of the next run start, and whether
+ * the run that wrote it stopped cleanly: "N running" at start (synced before
+ * anything is sent), "N clean" at a clean stop with every batch the agent
+ * may have sent on disk. A run that did not stop cleanly may have sent
+ * batches this disk does not hold (not synced when the power went, kept in
+ * memory only), which a collector may hold: the next start skips their seqs.
+ */
+#define SPOOL_NEXT "next"
 /* a disk-failure episode ends with the first append this long after the last failure */
 #define SPOOL_FAIL_QUIET_MS 5000
 
@@ -123,6 +132,7 @@ struct spool {
 	uint64_t ep_batches, ep_samples, ep_results, ep_lo, ep_hi, fail_n;
 	struct complaint behind; /* the writer's queue is full */
 	uint64_t last_fail_ms;   /* monotonic: the last append that failed */
+	uint64_t mem_hi;         /* the newest batch ever kept in memory only */
 
 	/* the writer thread */
 	int on_disk;
@@ -161,6 +171,7 @@ struct spool {
 	uint64_t acked_done;
 	int dirty, state_dirty;
 	int append_failed; /* the last append failed (the disk is full, say) */
+	int sync_failed;   /* an fsync failed: what was written may not be on disk */
 	uint64_t last_sync_ms;
 	struct complaint write_fail;
 };
@@ -523,6 +534,8 @@ static void ent_free_frame(struct spool *s, struct ent *e)
 static void ent_set_memory(struct spool *s, struct ent *e, uint64_t abs)
 {
 	e->state = ENT_MEMORY;
+	if (e->seq > s->mem_hi)
+		s->mem_hi = e->seq;
 	s->mem_only += ent_cost(e->len);
 	s->mem_only_n++;
 	s->st.memory_only++;
@@ -663,8 +676,10 @@ static void seg_name(char *buf, size_t sz, uint64_t first)
 
 static void writer_sync_dir(struct spool *s)
 {
-	if (fsync(s->dirfd) < 0)
+	if (fsync(s->dirfd) < 0) {
+		s->sync_failed = 1;
 		writer_complain(s, "spool: %s: fsync of the directory", s->dir);
+	}
 }
 
 static void writer_sync(struct spool *s)
@@ -672,11 +687,14 @@ static void writer_sync(struct spool *s)
 	if (s->dirty && s->cur_fd >= 0 && fdatasync(s->cur_fd) < 0) {
 		char name[32];
 
+		s->sync_failed = 1;
 		seg_name(name, sizeof(name), s->segs[s->nsegs - 1].first);
 		writer_complain(s, "spool: %s/%s: fsync", s->dir, name);
 	}
-	if (s->state_dirty && fdatasync(s->state_fd) < 0)
+	if (s->state_dirty && fdatasync(s->state_fd) < 0) {
+		s->sync_failed = 1;
 		writer_complain(s, "spool: %s/state: fsync", s->dir);
+	}
 	s->dirty = s->state_dirty = 0;
 	s->last_sync_ms = mono_now_ms();
 }
@@ -1451,12 +1469,60 @@ static void lock_write(struct spool *s)
 		close(fd);
 }
 
+/* What `next` says: its seq in *next (0: none), 1 when it says the run stopped cleanly. */
+static int next_read(struct spool *s, uint64_t *next)
+{
+	char buf[64], *end;
+	ssize_t r;
+	int fd = openat(s->dirfd, SPOOL_NEXT, O_RDONLY | O_CLOEXEC);
+
+	*next = 0;
+	if (fd < 0)
+		return 0;
+	r = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (r <= 0)
+		return 0;
+	buf[r] = '\0';
+	errno = 0;
+	*next = strtoull(buf, &end, 10);
+	if (errno != 0 || end == buf) {
+		*next = 0;
+		return 0;
+	}
+	return strcmp(end, " clean  \n") == 0;
+}
+
+/*
+ * Writes `next`, synced: "N running" or "N clean", always 29 bytes written
+ * in place, so that a full disk does not stop it once the file exists. When
+ * it cannot be written it goes, which the next start takes as an unclean stop.
+ */
+static int next_write(struct spool *s, uint64_t next, int clean)
+{
+	char buf[64];
+	int n = snprintf(buf, sizeof(buf), "%020" PRIu64 " %s\n", next,
+			 clean ? "clean  " : "running");
+	int fd = openat(s->dirfd, SPOOL_NEXT, O_WRONLY | O_CREAT | O_CLOEXEC, 0640), ok;
+
+	ok = fd >= 0 && pwrite(fd, buf, (size_t)n, 0) == n && fdatasync(fd) == 0;
+	if (!ok) {
+		log_warn("spool: %s/%s: cannot write", s->dir, SPOOL_NEXT);
+		unlinkat(s->dirfd, SPOOL_NEXT, 0);
+	}
+	if (fd >= 0)
+		close(fd);
+	return ok ? 0 : -1;
+}
+
 static int spool_load(struct spool *s)
 {
 	uint8_t h[SPOOL_STATE_SIZE];
 	uint64_t acked = 0, stream = 0, *firsts = NULL, top;
 	size_t nf = 0, cf = 0;
 	ssize_t r;
+	uint64_t next;
+	int clean, unclean;
 	DIR *d;
 	struct dirent *de;
 
@@ -1489,6 +1555,7 @@ static int spool_load(struct spool *s)
 		return -1;
 	}
 	lock_write(s);
+	clean = next_read(s, &next);
 	r = pread(s->state_fd, h, sizeof(h), 0);
 	if (r == (ssize_t)sizeof(h)) {
 		const char *why = header_decode(h, state_magic, &stream, &acked);
@@ -1562,7 +1629,10 @@ static int spool_load(struct spool *s)
 	} else {
 		free(firsts);
 	}
+	/* a stream of the last run's: without a clean stop, it may have sent what is not here */
+	unclean = s->stream != 0 && !clean;
 	if (s->stream == 0) {
+		next = 0;
 		s->cut = 0; /* a new stream: no collector knows any of its seqs */
 		while (s->stream == 0)
 			if (getrandom(&s->stream, sizeof(s->stream), 0) != sizeof(s->stream))
@@ -1571,12 +1641,22 @@ static int spool_load(struct spool *s)
 		log_info("spool: %s: new stream %016" PRIx64, s->dir, s->stream);
 	}
 	s->next_seq = (top > acked ? top : acked) + 1;
+	/* a skip of an earlier start, which no batch may show yet */
+	if (next > s->next_seq)
+		s->next_seq = next;
 	if (s->cut) {
 		s->next_seq += SPOOL_SEQ_SKIP;
 		log_info("spool: %s: after the cut, new batches start at %" PRIu64
 			 " so that none reuses the seq of a batch that was lost",
 			 s->dir, s->next_seq);
+	} else if (unclean) {
+		s->next_seq += SPOOL_SEQ_SKIP;
+		log_info("spool: %s: the agent did not stop cleanly: new batches start at %" PRIu64
+			 " so that none reuses the seq of a batch that a collector may hold and this "
+			 "disk does not (not synced yet, or kept in memory only)",
+			 s->dir, s->next_seq);
 	}
+	next_write(s, s->next_seq, 0);
 	s->acked_done = acked;
 	/* a stream id that is not durable would let a restart start seq over */
 	header_encode(h, state_magic, s->stream, acked);
@@ -1682,6 +1762,20 @@ struct spool *spool_open(struct event_base *base, const struct spool_conf *c, vo
 	return s;
 }
 
+/*
+ * After the writer's last sync: clean when every batch the agent may have
+ * sent is on disk, that is unless one was kept in memory only and not
+ * acknowledged (it may have reached a collector all the same) or a sync
+ * failed. Either way `next` holds the next seq, which may lie past what the
+ * disk shows (a skip).
+ */
+static void spool_mark_stop(struct spool *s)
+{
+	if (next_write(s, s->next_seq, !s->sync_failed && s->mem_hi <= s->ack_seen) == 0 &&
+	    fsync(s->dirfd) < 0)
+		log_warn("spool: %s: fsync of the directory", s->dir);
+}
+
 void spool_free(struct spool *s)
 {
 	if (s == NULL)
@@ -1692,6 +1786,7 @@ void spool_free(struct spool *s)
 		pthread_cond_signal(&s->cv);
 		pthread_mutex_unlock(&s->mu);
 		pthread_join(s->thread, NULL);
+		spool_mark_stop(s);
 		for (struct done *d = s->dones, *nx; d != NULL; d = nx) {
 			nx = d->next;
 			for (uint32_t i = 0; i < d->nread; i++)

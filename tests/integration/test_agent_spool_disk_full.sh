@@ -9,9 +9,9 @@ command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root to mount a small tmpfs"; exit 77; }
 W=$(mktemp -d /tmp/vakt-it-spool-full.XXXXXX)
 mkdir -p "$W/spool"
-# four pages: the owner, lock and state files, and a segment of one page (a
-# few seconds of batches)
-mount -t tmpfs -o size=16k vakt-test "$W/spool" || { echo "SKIP: cannot mount tmpfs"; exit 77; }
+# five pages: the owner, lock, state and next files, and a segment of one page
+# (a few seconds of batches)
+mount -t tmpfs -o size=20k vakt-test "$W/spool" || { echo "SKIP: cannot mount tmpfs"; exit 77; }
 trap 'cleanup && s=0 || s=$?; umount "$W/spool" 2>/dev/null || true; rm -rf "$W"; exit $s' EXIT
 
 web_port=$(free_port tcp)

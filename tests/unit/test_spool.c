@@ -792,49 +792,140 @@ static void test_spool_write_failure_keeps_batches_in_memory(void **state)
 }
 
 /*
- * A segment whose only append failed (a full disk) is left with its header
- * and no record; the agent stops before batch 4 is acknowledged. The next
- * start's first batch is 4 again, and its segment has that file's name:
- * deleting the empty one once batch 4 is acknowledged must not delete the
- * file that holds batch 5, which is not.
+ * A segment whose only append failed (a full disk) holds its header and no
+ * record. When the next start's first batch has the seq it was named by,
+ * deleting the empty one once that batch is acknowledged must not delete
+ * the file that holds the batch after it, which is not.
  */
 static void test_spool_empty_segment_left_by_a_full_disk_costs_no_later_batch(void **state)
 {
 	struct fx *f = *state;
-	struct rlimit orig, small;
 	uint64_t seqs[4];
 	struct spool_stats st;
+	uint8_t h[32] = "VKSPOOL";
+	char path[128];
+	FILE *fp;
 
 	f->s = spool_open(f->base, &f->conf, ready_cb, f);
 	append_range(f, 1, 3, 200);
 	assert_int_equal(send_all(f, seqs, 3, 200), 3);
 	assert_int_equal(spool_ack(f->s, 3), 3);
 	run_for(f, 100);
-	reopen(f);
+	/* the header of a segment for batch 4, as a failed append leaves it */
+	h[8] = 1;
+	for (int i = 0; i < 8; i++) {
+		h[16 + i] = (uint8_t)(spool_stream(f->s) >> (8 * i));
+		h[24 + i] = (uint8_t)((uint64_t)4 >> (8 * i));
+	}
+	uint32_t crc = spool_crc32c(0, h + 16, 16);
+	for (int i = 0; i < 4; i++)
+		h[12 + i] = (uint8_t)(crc >> (8 * i));
+	spool_free(f->s);
+	snprintf(path, sizeof(path), "%s/0000000000000004.seg", f->dir);
+	assert_non_null(fp = fopen(path, "wb"));
+	assert_int_equal(fwrite(h, 1, sizeof(h), fp), sizeof(h));
+	fclose(fp);
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	run_for(f, 100);
 	assert_int_equal(spool_next_seq(f->s), 4);
-	/* the new segment's header fits, its first record does not */
-	assert_int_equal(getrlimit(RLIMIT_FSIZE, &orig), 0);
-	small = orig;
-	small.rlim_cur = 40;
-	signal(SIGXFSZ, SIG_IGN);
-	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
-	append_range(f, 4, 4, 200);
-	run_for(f, 300);
-	assert_int_equal(setrlimit(RLIMIT_FSIZE, &orig), 0);
-	signal(SIGXFSZ, SIG_DFL);
-	spool_get_stats(f->s, &st);
-	assert_int_equal(st.memory_only, 1);
-	reopen(f);
-	append_range(f, spool_next_seq(f->s), spool_next_seq(f->s) + 1, 200);
+	append_range(f, 4, 5, 200);
 	assert_int_equal(send_all(f, seqs, 2, 200), 2);
-	assert_int_equal(spool_ack(f->s, seqs[0]), 1);
+	assert_int_equal(spool_ack(f->s, 4), 1);
 	run_for(f, 300);
 	/* the unacknowledged batch is still on disk for the next start */
 	reopen(f);
 	spool_get_stats(f->s, &st);
 	assert_int_equal(st.batches, 1);
 	assert_int_equal(send_all(f, seqs + 2, 1, 200), 1);
-	assert_int_equal(seqs[2], seqs[1]);
+	assert_int_equal(seqs[2], 5);
+}
+
+/* The contents of file `name` in the spool (at most size - 1 bytes, NUL-terminated). */
+static void read_spool_file(struct fx *f, const char *name, char *buf, size_t size)
+{
+	char path[128];
+	FILE *fp;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	assert_non_null(fp = fopen(path, "rb"));
+	n = fread(buf, 1, size - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+}
+
+static void write_spool_file(struct fx *f, const char *name, const char *buf)
+{
+	char path[128];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	assert_non_null(fp = fopen(path, "wb"));
+	assert_int_equal(fwrite(buf, 1, strlen(buf), fp), strlen(buf));
+	fclose(fp);
+}
+
+/*
+ * The power went: batches 4 and 5 were written, sent and taken by the
+ * collector, but never synced here; the disk came back without them, and
+ * without the acknowledgement. The next batches must not be numbered 4
+ * and 5: the collector would take them for the ones it holds and drop
+ * them. Likewise after a stop with a batch kept in memory only.
+ */
+static void test_spool_after_a_crash_no_seq_is_used_again(void **state)
+{
+	struct fx *f = *state;
+	uint64_t seqs[8], next;
+	char path[128], at_start[64];
+	struct stat sb;
+	struct rlimit orig, small;
+
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	read_spool_file(f, "next", at_start, sizeof(at_start));
+	append_range(f, 1, 3, 200);
+	assert_int_equal(send_all(f, seqs, 3, 200), 3);
+	run_for(f, 100);
+	snprintf(path, sizeof(path), "%s/0000000000000001.seg", f->dir);
+	assert_int_equal(stat(path, &sb), 0);
+	append_range(f, 4, 5, 200);
+	assert_int_equal(send_all(f, seqs, 2, 200), 2);
+	run_for(f, 100);
+	spool_free(f->s);
+	/* what a power loss leaves: the segment before 4 and 5, the files as at start */
+	assert_int_equal(truncate(path, sb.st_size), 0);
+	write_spool_file(f, "next", at_start);
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	run_for(f, 100);
+	next = spool_next_seq(f->s);
+	assert_true(next > 5);
+	/* a clean stop goes on from there, though no batch shows the skip */
+	reopen(f);
+	assert_int_equal(spool_next_seq(f->s), next);
+	/* a batch kept in memory only (its segment's header fits, the record does not) */
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &orig), 0);
+	small = orig;
+	small.rlim_cur = 40;
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	append_range(f, next, next, 200);
+	run_for(f, 300);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &orig), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	/* 1..3 go first: never acknowledged */
+	assert_int_equal(send_all(f, seqs, 4, 200), 4);
+	assert_int_equal(seqs[3], next);
+	/* stopped before its acknowledgement: the collector may hold it */
+	reopen(f);
+	assert_true(spool_next_seq(f->s) > next + 1);
+	/* acknowledged, it is no longer a risk: a clean stop goes on from there */
+	next = spool_next_seq(f->s);
+	append_range(f, next, next, 200);
+	assert_int_equal(send_all(f, seqs, 4, 200), 4);
+	assert_int_equal(seqs[3], next);
+	assert_int_equal(spool_ack(f->s, next), 4);
+	run_for(f, 100);
+	reopen(f);
+	assert_int_equal(spool_next_seq(f->s), next + 1);
 }
 
 static void test_spool_dir_of_another_agent_is_not_shared(void **state)
@@ -916,6 +1007,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_spool_empty_segment_left_by_a_full_disk_costs_no_later_batch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_after_a_crash_no_seq_is_used_again, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_dir_of_another_agent_is_not_shared, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_older_segments_are_read_while_the_agent_runs,
