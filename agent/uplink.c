@@ -302,6 +302,61 @@ static uint8_t *sample_put(uint8_t *p, const Vakt__Sample *s)
 	return p;
 }
 
+/* A Result as protobuf encodes it (fields at zero left out), by hand as a sample. */
+static size_t result_size(const Vakt__Result *r, size_t lens[4])
+{
+	const char *names[4] = {r->host, r->check, r->instance, r->reason};
+	size_t n = 0;
+
+	for (size_t k = 0; k < 4; k++) {
+		lens[k] = strlen(names[k]);
+		if (lens[k] > 0)
+			n += 1 + frame_varint_len(lens[k]) + lens[k];
+	}
+	if (r->time_ms != 0)
+		n += 1 + frame_varint_len((uint64_t)r->time_ms);
+	if (r->outcome != 0)
+		n += 1 + frame_varint_len((uint64_t)(int64_t)r->outcome);
+	if (r->interval != 0)
+		n += 1 + frame_varint_len(r->interval);
+	if (r->duration_ms != 0)
+		n += 1 + frame_varint_len(r->duration_ms);
+	return n;
+}
+
+static uint8_t *result_put(uint8_t *p, const Vakt__Result *r, const size_t lens[4])
+{
+	/* field numbers: host 1, check 2, instance 3, reason 6 */
+	static const uint8_t num[4] = {1, 2, 3, 6};
+	const char *names[4] = {r->host, r->check, r->instance, r->reason};
+
+	for (size_t k = 0; k < 4; k++) {
+		if (k == 3 && r->time_ms != 0) { /* 4 and 5 before 6 */
+			*p++ = PB_KEY(4, WT_VARINT);
+			p = frame_put_varint(p, (uint64_t)r->time_ms);
+		}
+		if (k == 3 && r->outcome != 0) {
+			*p++ = PB_KEY(5, WT_VARINT);
+			p = frame_put_varint(p, (uint64_t)(int64_t)r->outcome);
+		}
+		if (lens[k] > 0) {
+			*p++ = PB_KEY(num[k], WT_LEN);
+			p = frame_put_varint(p, lens[k]);
+			memcpy(p, names[k], lens[k]);
+			p += lens[k];
+		}
+	}
+	if (r->interval != 0) {
+		*p++ = PB_KEY(7, WT_VARINT);
+		p = frame_put_varint(p, r->interval);
+	}
+	if (r->duration_ms != 0) {
+		*p++ = PB_KEY(8, WT_VARINT);
+		p = frame_put_varint(p, r->duration_ms);
+	}
+	return p;
+}
+
 /* The pending samples [0, n) are batched (or dropped): the rest move up. */
 static void pending_drop(struct uplink *u, size_t n)
 {
@@ -338,13 +393,14 @@ static void pending_too_big(struct uplink *u)
 /*
  * Encodes the pending samples [0, n), Results [0, m) of res and Events [0, k) of
  * evs as one batch, in the full form; returns the frame or NULL if too big.
- * The Frame and Batch around them are written by hand too; Results and
+ * The Frame, Batch and Results around them are written by hand too;
  * Events, fewer, by protobuf-c.
  */
 static uint8_t *encode_batch(struct uplink *u, size_t n, size_t m, size_t k, uint64_t seq,
 			     size_t *len)
 {
 	size_t *sz = xreallocarray(NULL, m + k + 1, sizeof(*sz));
+	size_t(*rlen)[4] = xreallocarray(NULL, m + 1, sizeof(*rlen));
 	size_t sbytes = n > 0 ? u->send[n - 1] : 0;
 	size_t body = (seq != 0 ? 1 + frame_varint_len(seq) : 0) + sbytes, all;
 	uint8_t *buf, *p;
@@ -352,7 +408,7 @@ static uint8_t *encode_batch(struct uplink *u, size_t n, size_t m, size_t k, uin
 
 	for (size_t i = 0; i < m + k; i++) {
 		if (i < m)
-			sz[i] = vakt__result__get_packed_size(u->res[i]);
+			sz[i] = result_size(u->res[i], rlen[i]);
 		else
 			sz[i] = vakt__event__get_packed_size(u->evs[i - m]);
 		body += 1 + frame_varint_len(sz[i]) + sz[i];
@@ -360,6 +416,7 @@ static uint8_t *encode_batch(struct uplink *u, size_t n, size_t m, size_t k, uin
 	all = 1 + frame_varint_len(body) + body;
 	if (all > u->max_frame) {
 		free(sz);
+		free(rlen);
 		return NULL;
 	}
 	buf = xmalloc(FRAME_HDR_LEN + all);
@@ -381,12 +438,13 @@ static uint8_t *encode_batch(struct uplink *u, size_t n, size_t m, size_t k, uin
 		*p++ = PB_KEY(i < m ? 3 : 10, WT_LEN);
 		p = frame_put_varint(p, sz[i]);
 		if (i < m)
-			p += vakt__result__pack(u->res[i], p);
+			p = result_put(p, u->res[i], rlen[i]);
 		else
 			p += vakt__event__pack(u->evs[i - m], p);
 	}
 	*len = (size_t)(p - buf);
 	free(sz);
+	free(rlen);
 	return buf;
 }
 

@@ -73,27 +73,6 @@ int frame_write(struct evbuffer *out, const Vakt__Frame *f, uint32_t max)
 	return evbuffer_commit_space(out, &v, 1);
 }
 
-size_t frame_varint_len(uint64_t v)
-{
-	size_t n = 1;
-
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
-
-uint8_t *frame_put_varint(uint8_t *p, uint64_t v)
-{
-	while (v >= 0x80) {
-		*p++ = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (uint8_t)v;
-	return p;
-}
-
 uint8_t *frame_encode(const Vakt__Frame *f, size_t *len)
 {
 	size_t n = vakt__frame__get_packed_size(f);
