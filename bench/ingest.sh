@@ -117,6 +117,10 @@ one() {
 Hostname "bench-collector"
 FQDNLookup false
 Interval $step
+# one thread takes the values to the rrdtool plugin: with the default five, two
+# values of one file sent in a burst can reach its cache out of order, the older
+# is refused, and rrd_update later fails on the file ("illegal attempt to update")
+WriteThreads 1
 TypesDB "/usr/share/collectd/types.db"
 LoadPlugin unixsock
 LoadPlugin network
@@ -245,7 +249,7 @@ done
 	echo "- **rrdcached**: $( [ -n "$rrdcached" ] && "$rrdcached" -h 2>&1 | head -n 1 | sed 's/ *$//' || echo "not installed: not run"); \`-w 3600 -f 7200\`"
 	echo "  with a journal, fed one BATCH of UPDATE lines, then FLUSHALL; the clock stops once it has written all."
 	echo "- **collectd**: $( [ -n "$collectd" ] && "$collectd" -h 2>/dev/null | sed -n 's/^collectd \([0-9][0-9.]*[0-9]\).*/collectd \1/p' | head -n 1 || echo "not installed: not run"): its network plugin listening on"
-	echo "  127.0.0.1 (UDP, plaintext) into its rrdtool plugin (CacheTimeout 3600, CacheFlush 7200,"
+	echo "  127.0.0.1 (UDP, plaintext) into its rrdtool plugin (WriteThreads 1, CacheTimeout 3600, CacheFlush 7200,"
 	echo "  RRATimespan set to Vakt's four spans: 12 RRAs as Vakt's files have). bench_ingest sends"
 	echo "  the values as a sending collectd would (a port's if_octets rx/tx DERIVE and a gauge"
 	echo "  oper_status: two files a port, collectd's layout) in bursts of 16 packets, each once"
