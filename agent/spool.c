@@ -156,7 +156,7 @@ struct spool {
 	struct job *jobs, **jobs_tail;
 	unsigned long long job_bytes;
 	struct done *dones, **dones_tail;
-	uint64_t acked; /* latest ack from the loop */
+	uint64_t acked;  /* latest ack from the loop */
 	int writer_idle; /* the writer waits with nothing to sync: an ack must wake it */
 	int stop;
 	int pipe_r, pipe_w;
@@ -1418,21 +1418,30 @@ int spool_has_segments(const char *dir)
 	return n;
 }
 
+/* A small file of spool_dir in buf, NUL-terminated: 1, or 0 when missing, unreadable or empty. */
+static int read_small(int dirfd, const char *name, char *buf, size_t size)
+{
+	ssize_t r;
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	r = read(fd, buf, size - 1);
+	close(fd);
+	if (r <= 0)
+		return 0;
+	buf[r] = '\0';
+	return 1;
+}
+
 /* The pid the agent holding spool_dir wrote in its lock file; 0: not known. */
 static long lock_holder(int dirfd)
 {
 	char buf[32];
 	long pid = 0;
-	ssize_t r;
-	int fd = openat(dirfd, "lock", O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
+	if (!read_small(dirfd, "lock", buf, sizeof(buf)))
 		return 0;
-	r = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (r <= 0)
-		return 0;
-	buf[r] = '\0';
 	if (sscanf(buf, "%ld", &pid) != 1 || pid <= 0)
 		return 0;
 	return pid;
@@ -1473,17 +1482,10 @@ static void lock_write(struct spool *s)
 static int next_read(struct spool *s, uint64_t *next)
 {
 	char buf[64], *end;
-	ssize_t r;
-	int fd = openat(s->dirfd, SPOOL_NEXT, O_RDONLY | O_CLOEXEC);
 
 	*next = 0;
-	if (fd < 0)
+	if (!read_small(s->dirfd, SPOOL_NEXT, buf, sizeof(buf)))
 		return 0;
-	r = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (r <= 0)
-		return 0;
-	buf[r] = '\0';
 	errno = 0;
 	*next = strtoull(buf, &end, 10);
 	if (errno != 0 || end == buf) {
@@ -1501,8 +1503,8 @@ static int next_read(struct spool *s, uint64_t *next)
 static int next_write(struct spool *s, uint64_t next, int clean)
 {
 	char buf[64];
-	int n = snprintf(buf, sizeof(buf), "%020" PRIu64 " %s\n", next,
-			 clean ? "clean  " : "running");
+	int n =
+	    snprintf(buf, sizeof(buf), "%020" PRIu64 " %s\n", next, clean ? "clean  " : "running");
 	int fd = openat(s->dirfd, SPOOL_NEXT, O_WRONLY | O_CREAT | O_CLOEXEC, 0640), ok;
 
 	ok = fd >= 0 && pwrite(fd, buf, (size_t)n, 0) == n && fdatasync(fd) == 0;
@@ -1651,10 +1653,11 @@ static int spool_load(struct spool *s)
 			 s->dir, s->next_seq);
 	} else if (unclean) {
 		s->next_seq += SPOOL_SEQ_SKIP;
-		log_info("spool: %s: the agent did not stop cleanly: new batches start at %" PRIu64
-			 " so that none reuses the seq of a batch that a collector may hold and this "
-			 "disk does not (not synced yet, or kept in memory only)",
-			 s->dir, s->next_seq);
+		log_info(
+		    "spool: %s: the agent did not stop cleanly: new batches start at %" PRIu64
+		    " so that none reuses the seq of a batch that a collector may hold and this "
+		    "disk does not (not synced yet, or kept in memory only)",
+		    s->dir, s->next_seq);
 	}
 	next_write(s, s->next_seq, 0);
 	s->acked_done = acked;
