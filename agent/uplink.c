@@ -76,6 +76,8 @@ struct uplink {
 	unsigned protocol;  /* the session's, from HelloAck */
 	uint32_t max_frame; /* batches are made no larger: ours, or the collector's if smaller */
 	int moved_back;     /* back on the preferred collector, which has acked nothing yet */
+	int leaving;        /* the preferred collector answers: nothing more is sent here, and once
+			       what was sent is acknowledged the agent moves back */
 	unsigned
 	    failback_x;       /* failback waits failback_s times this: doubles while moving
 				 back does not last (a collector that answers Hello, stores nothing) */
@@ -95,6 +97,7 @@ static void uplink_send_queued(struct uplink *u);
 static void uplink_close(struct uplink *u, int failed);
 static void failback_arm(struct uplink *u);
 static void probe_free(struct uplink *u);
+static void failback_move(struct uplink *u);
 
 const char *uplink_state_str(enum uplink_state s)
 {
@@ -653,7 +656,7 @@ static void uplink_send_queued(struct uplink *u)
 {
 	struct evbuffer *out;
 
-	if (u->state != UPLINK_ACTIVE)
+	if (u->state != UPLINK_ACTIVE || u->leaving)
 		return;
 	out = bufferevent_get_output(u->bev);
 	/* keep at most a few frames in the socket buffer: back-pressure, bounded memory */
@@ -704,6 +707,7 @@ static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 static void uplink_close(struct uplink *u, int failed)
 {
 	struct timeval tv;
+	int leaving = u->leaving;
 
 	if (u->bev != NULL) {
 		bufferevent_free(u->bev);
@@ -713,6 +717,7 @@ static void uplink_close(struct uplink *u, int failed)
 	evtimer_del(u->ack_ev);
 	evtimer_del(u->failback_ev);
 	probe_free(u);
+	u->leaving = 0;
 	spool_rewind(u->spool); /* everything unacknowledged goes again, in order */
 	uplink_set_state(u, UPLINK_IDLE);
 	if (failed && u->moved_back) {
@@ -725,8 +730,12 @@ static void uplink_close(struct uplink *u, int failed)
 			  u->a->conf->failback_s * u->failback_x);
 	}
 	if (failed) {
-		/* rotate to the next collector, back off exponentially with jitter */
-		u->collector = (u->collector + 1) % u->a->conf->ncollectors;
+		/*
+		 * rotate to the next collector (the preferred one, which answered,
+		 * when this one failed on the way there), back off exponentially
+		 * with jitter
+		 */
+		u->collector = leaving ? 0 : (u->collector + 1) % u->a->conf->ncollectors;
 		u->backoff_ms = u->backoff_ms ? u->backoff_ms * 2 : UPLINK_BACKOFF_MIN;
 		if (u->backoff_ms > UPLINK_BACKOFF_MAX)
 			u->backoff_ms = UPLINK_BACKOFF_MAX;
@@ -902,6 +911,16 @@ static void read_cb(struct bufferevent *bev, void *arg)
 			break;
 		case VAKT__FRAME__MSG_ACK:
 			handle_ack(u, f->ack->seq);
+			if (u->leaving && uplink_in_flight(u) == 0) {
+				log_info(
+				    "uplink: %s (%s) acknowledged what it was sent: moving back "
+				    "to %s (%s), %zu unacknowledged batches go there",
+				    col->name, col->address, u->a->conf->collectors[0].name,
+				    u->a->conf->collectors[0].address, uplink_queued(u));
+				vakt__frame__free_unpacked(f, NULL);
+				failback_move(u);
+				return;
+			}
 			uplink_send_queued(u);
 			break;
 		case VAKT__FRAME__MSG_ERROR:
@@ -1155,6 +1174,15 @@ static void failback_arm(struct uplink *u)
 	evtimer_add(u->failback_ev, &tv);
 }
 
+/* Leaves the current collector for the preferred one: every unacknowledged batch goes there. */
+static void failback_move(struct uplink *u)
+{
+	uplink_close(u, 0);
+	u->collector = 0;
+	u->backoff_ms = 0;
+	u->moved_back = 1;
+}
+
 static void probe_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct uplink *u = arg;
@@ -1178,14 +1206,23 @@ static void probe_read_cb(struct bufferevent *bev, void *arg)
 		return;
 	}
 	vakt__frame__free_unpacked(f, NULL);
+	probe_free(u);
+	if (uplink_in_flight(u) > 0) {
+		/*
+		 * What this collector was sent may be stored here already: sent
+		 * again to the preferred one it would be in both. Nothing more
+		 * goes here; the move waits for the acks (or the ack timeout).
+		 */
+		log_info("uplink: preferred collector %s (%s) answers again: moving back from %s "
+			 "(%s) once it acknowledges the %zu batches it was sent",
+			 pref->name, pref->address, cur->name, cur->address, uplink_in_flight(u));
+		u->leaving = 1;
+		return;
+	}
 	log_info("uplink: preferred collector %s (%s) answers again: moving back from %s (%s), "
 		 "%zu unacknowledged batches go there",
 		 pref->name, pref->address, cur->name, cur->address, uplink_queued(u));
-	probe_free(u);
-	uplink_close(u, 0);
-	u->collector = 0;
-	u->backoff_ms = 0;
-	u->moved_back = 1;
+	failback_move(u);
 }
 
 static void probe_event_cb(struct bufferevent *bev, short what, void *arg)

@@ -933,11 +933,64 @@ static void test_failback_to_the_preferred_collector_loses_nothing(void **state)
 	tcol_free(other);
 }
 
+/*
+ * Back to the preferred collector while the second one has batches it did
+ * not acknowledge yet: it may hold them already, so they must not go to the
+ * preferred one too. The agent sends nothing more to the second one and
+ * moves once they are acknowledged; every batch is in exactly one.
+ */
+static void test_failback_waits_for_the_acks_of_what_was_sent(void **state)
+{
+	struct fixture *fx = *state;
+	struct agent_conf *conf = conf_new(2);
+	unsigned port = fx->col->port;
+	uint64_t last;
+
+	other = tcol_new(fx->a.base);
+	conf->failback_s = 1;
+	start_agent(fx, conf);
+	set_collector(conf, 0, port);
+	set_collector(conf, 1, other->port);
+	tcol_free(fx->col);
+	fx->col = NULL;
+	uplink_start(fx->a.uplink);
+	assert_true(run_until(fx, active_on_other, 8000));
+	other->auto_ack = 0;
+	for (int i = 0; i < 3; i++)
+		add_batch(fx, 1);
+	want_batches = 3;
+	assert_true(run_until(fx, got_on_other, 5000));
+	last = other->seqs[other->nseqs - 1];
+	/* dc1 is back and answers; dc2 holds three batches it has not acknowledged */
+	fx->col = tcol_new_port(fx->a.base, port);
+	run_for(fx, 2500);
+	assert_int_equal(fx->col->nseqs, 0);
+	assert_int_equal(other->nseqs, 3);
+	assert_true(fx->col->hellos >= 1);
+	/* a batch made meanwhile waits for the move */
+	add_batch(fx, 1);
+	run_for(fx, 200);
+	assert_int_equal(other->nseqs, 3);
+	tcol_ack(other, last);
+	assert_true(run_until(fx, active_on_first, 8000));
+	want_batches = 1;
+	assert_true(run_until(fx, got_batches, 5000));
+	assert_true(run_until(fx, queue_empty, 2000));
+	/* dc1 got only the batch after dc2's */
+	assert_int_equal(fx->col->nseqs, 1);
+	assert_true(fx->col->seqs[0] > last);
+	uplink_free(fx->a.uplink);
+	fx->a.uplink = NULL;
+	tcol_free(other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_ack_removes_exactly_the_acked_batches, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_failback_waits_for_the_acks_of_what_was_sent,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_full_queue_drops_the_oldest_batch_and_counts_it,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_queue_is_bounded_in_bytes, setup, teardown),
