@@ -157,9 +157,17 @@ start_tcp_service() {
 	wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$3" || fail "$1 did not listen on $3"
 }
 
+# test_archives: the archives line of a test collector: an hour of seconds and
+# a day of minutes (120 kB a data source, where the default's two days of
+# seconds take 4 MB) hold whatever a test reads; with ARCHIVES=default none,
+# for a test that wants the default's big files.
+test_archives() {
+	[ "${ARCHIVES:-}" = default ] || echo 'archives = {"1s:1h", "1m:1d"}'
+}
+
 # write_collector_conf DIR PORT: a test collector's config on 127.0.0.1:PORT with
-# RRD step 1 s, files under DIR, in plaintext (insecure = yes; test_tls.sh
-# covers TLS); more config (channels, rules) comes on stdin. Its write-back
+# RRD step 1 s and test_archives, files under DIR, in plaintext (insecure = yes;
+# test_tls.sh covers TLS); more config (channels, rules) comes on stdin. Its write-back
 # cache holds a value CACHE_FLUSH_AGE seconds at most (default 1, so that
 # polling readers see files fill; rrd_flush makes them current at once).
 write_collector_conf() {
@@ -168,6 +176,7 @@ write_collector_conf() {
 listen = {"127.0.0.1:$2"}
 data_dir = "$1/rrd"
 step = 1
+$(test_archives)
 control_socket = "$1/collector.sock"
 insecure = yes
 cache_flush_age = ${CACHE_FLUSH_AGE:-1}

@@ -38,7 +38,7 @@ sys.path.insert(0, os.environ["WIRE_DIR"])
 import wire
 port, n = int(sys.argv[1]), int(sys.argv[2])
 stream = random.getrandbits(63) | 1
-t0 = (int(time.time()) - 3600) * 1000  # an hour back: well inside the file's 2 days
+t0 = (int(time.time()) - 3600) * 1000  # an hour back: in the hour of seconds a test file keeps
 acked, sent_upto = 0, 0
 deadline = time.time() + 150
 def batch(i):

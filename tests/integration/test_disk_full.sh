@@ -8,13 +8,14 @@ command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root to mount a small tmpfs"; exit 77; }
 W=$(mktemp -d /tmp/vakt-it-full.XXXXXX)
 mkdir -p "$W/rrd"
-# 600 kB: far too small for one RRD file of two data sources at step 1 (~9 MB)
+# 600 kB: far too small for one RRD file of two data sources at step 1 with
+# the default archives (~9 MB; ARCHIVES=default below)
 mount -t tmpfs -o size=600k vakt-test "$W/rrd" || { echo "SKIP: cannot mount tmpfs"; exit 77; }
 trap 'cleanup && s=0 || s=$?; umount "$W/rrd" 2>/dev/null || true; rm -rf "$W"; exit $s' EXIT
 
 web_port=$(free_port tcp)
 col_port=$(free_port tcp)
-write_collector_conf "$W" "$col_port" </dev/null
+ARCHIVES=default write_collector_conf "$W" "$col_port" </dev/null
 start_web_probe "$W" fosen "$col_port" "$web_port"
 t_start=$(date +%s)
 

@@ -10,7 +10,7 @@ command -v rrdtool >/dev/null || { echo "SKIP: rrdtool missing"; exit 77; }
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root to mount a small tmpfs"; exit 77; }
 W=$(mktemp -d /tmp/vakt-it-jfull.XXXXXX)
 mkdir -p "$W/rrd"
-# room for the agent's file (~14 MB at step 1), the state database and the journal
+# room for the agent's file, the state database and the journal
 mount -t tmpfs -o size=40m vakt-test "$W/rrd" || { echo "SKIP: cannot mount tmpfs"; exit 77; }
 trap 'cleanup && s=0 || s=$?; umount "$W/rrd" 2>/dev/null || true; rm -rf "$W"; exit $s' EXIT
 

@@ -78,8 +78,8 @@ start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -v -c "$W/agent.conf"
 
 ifiles() { ls "$W/rrd/rissa/$1" 2>/dev/null | grep -c '^if-' || true; }
 has_files() { [ "$(ifiles "$1")" = "$2" ]; }
-# at a 1-s step each port's file holds two days of seconds (64 MB): the
-# collector makes the 100-odd files at the disk's pace, 0.6 s each here
+# the collector makes the 100-odd files at the disk's pace: with the
+# default archives at a 1-s step (64 MB each), 0.6 s each on a fresh machine
 wait_for $((120 * SLOW)) has_files stack 59 || { ls "$W/rrd/rissa/stack"; tail -n 30 "$W/agent.log"; fail "the stack has $(ifiles stack) interface files, not 59"; }
 # 52 Ethernet ports (ifType 6) less 4 gigabit ones; no VLAN, stack port or Null0
 wait_for $((120 * SLOW)) has_files stack-fa 48 || { ls "$W/rrd/rissa/stack-fa"; fail "stack-fa has $(ifiles stack-fa) interface files, not 48"; }

@@ -47,6 +47,7 @@ tls {
 # every agent of this test comes from 127.0.0.1, as from behind one NAT: each
 # refusal must show, though the refused agents keep retrying
 log_lines_per_address = 1000
+$(test_archives)
 # values reach the files within a second, as the checks below read them
 cache_flush_age = 1
 EOC

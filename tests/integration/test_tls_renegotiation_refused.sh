@@ -19,6 +19,7 @@ cat >"$W/collector.conf" <<EOC
 listen = {"127.0.0.1:$col_port"}
 data_dir = "$W/rrd"
 step = 1
+$(test_archives)
 control_socket = "$W/collector.sock"
 sites = {"rissa"}
 tls {

@@ -28,6 +28,7 @@ cat >"$W/dc1/collector.conf" <<EOC
 listen = {"10.77.0.2:7060"}
 data_dir = "$W/dc1/rrd"
 step = 1
+$(test_archives)
 control_socket = "$W/dc1/collector.sock"
 insecure = yes
 watch { heartbeat = 2 }
