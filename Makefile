@@ -9,6 +9,9 @@ SANITIZE_BUILD ?= build-sanitize
 FUZZ_BUILD ?= build-fuzz
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?= --output-on-failure
+# tests run side by side, as many as cores: most wait for their intervals;
+# tests/CMakeLists.txt keeps apart those that may not share the machine
+TEST_JOBS ?= $(JOBS)
 
 .PHONY: all deps deps-test build demo test test-sanitize fuzz bench clean
 
@@ -33,14 +36,14 @@ test: deps-test
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVAKT_TESTS=ON \
 		-DVAKT_TESTS_MAY_SKIP=OFF
 	cmake --build $(BUILD) -j $(JOBS)
-	cd $(BUILD) && ctest $(CTEST_ARGS)
+	cd $(BUILD) && ctest -j $(TEST_JOBS) $(CTEST_ARGS)
 
 test-sanitize: deps-test
 	cmake -S . -B $(SANITIZE_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVAKT_SANITIZE=ON -DVAKT_TESTS=ON \
 		-DVAKT_TESTS_MAY_SKIP=OFF
 	cmake --build $(SANITIZE_BUILD) -j $(JOBS)
 	cd $(SANITIZE_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest $(CTEST_ARGS)
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest -j $(TEST_JOBS) $(CTEST_ARGS)
 
 # Only the fuzz targets are built: VAKT_FUZZ instruments the libraries, and
 # the daemons linking them are not needed for this.
@@ -51,7 +54,7 @@ fuzz: deps-test
 		fuzz_series_wire_libfuzzer fuzz_spool_libfuzzer fuzz_journal_libfuzzer \
 		fuzz_trap_libfuzzer fuzz_snmp_ber_libfuzzer fuzz_packet_libfuzzer fuzz_icmp_reply_libfuzzer \
 		fuzz_dns_wire_libfuzzer
-	cd $(FUZZ_BUILD) && ctest -L libfuzzer $(CTEST_ARGS)
+	cd $(FUZZ_BUILD) && ctest -j $(TEST_JOBS) -L libfuzzer $(CTEST_ARGS)
 
 # the test set: run.sh counts instructions with valgrind; the tests are not built
 bench:

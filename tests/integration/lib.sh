@@ -17,7 +17,24 @@ need_tools() {
 
 # free_port [udp|tcp] [preferred]: prints a port no socket holds (listening or
 # connected), below the kernel's ephemeral range (32768 up) so that a client's
-# connection does not take it between this check and the bind.
+# connection does not take it between this check and the bind. ctest runs
+# tests side by side: each script (and apart from it its valgrind run) takes
+# its ports from a block of 64 of its own, by its place among the test
+# scripts, one after another (PORT_NEXT, a file: free_port runs in a
+# subshell), so that no two picks of running tests are the same port.
+port_block() {
+	local i=0 f
+	[ -z "${VAKT_VALGRIND:-}" ] || i=1
+	for f in "$(dirname "${BASH_SOURCE[0]}")"/test_*.sh; do
+		if [ "${f##*/}" = "${0##*/}" ]; then
+			[ $(( 20000 + i * 64 + 64 )) -gt 32000 ] || echo $(( 20000 + i * 64 ))
+			return
+		fi
+		i=$((i + 2))
+	done
+}
+PORT_BLOCK=$(port_block)
+PORT_NEXT=/tmp/vakt-port-next.$$
 free_port() {
 	proto=${1:-tcp}
 	flag=-tan
@@ -27,6 +44,19 @@ free_port() {
 		echo "$port"
 		return
 	fi
+	if [ -n "$PORT_BLOCK" ]; then
+		n=$(cat "$PORT_NEXT" 2>/dev/null || echo $(( $(od -An -N2 -tu2 /dev/urandom) % 64 )))
+		for i in $(seq 0 63); do
+			port=$(( PORT_BLOCK + (n + i) % 64 ))
+			if ! ss -H $flag "sport = :$port" | grep -q .; then
+				echo $(( n + i + 1 )) >"$PORT_NEXT"
+				echo "$port"
+				return
+			fi
+		done
+		fail "no free $proto port in $PORT_BLOCK..$((PORT_BLOCK + 63))"
+	fi
+	# not a test script (the demo): anywhere in 20000..31999
 	for _ in $(seq 1 200); do
 		port=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 12000 ))
 		if ! ss -H $flag "sport = :$port" | grep -q .; then
@@ -99,6 +129,7 @@ cleanup() {
 	done
 	wait 2>/dev/null || true
 	PIDS=""
+	rm -f "$PORT_NEXT"
 	if [ -n "$VG_DIR" ]; then
 		if [ -n "$(find "$VG_DIR" -type f -size +0)" ]; then
 			cat "$VG_DIR"/*
