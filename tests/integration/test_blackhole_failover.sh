@@ -37,9 +37,11 @@ EOC
 done
 
 start_tcp_service web "$W" "$web_port"
+# failback 5 s, not 30: the agent tries dc1 again soon after the hole closes
 cat >"$W/agent.conf" <<EOC
 site = "fosen"
 insecure = yes
+failback = 5
 collector "dc1" { address = "10.77.0.2:$port1" }
 collector "dc2" { address = "10.77.0.2:$port2" }
 probe "web" {
