@@ -370,6 +370,13 @@ static void test_out_of_order_batch_and_partial_replay(void **state)
 	remove_tree(dir);
 }
 
+static void free_args(char **argv, int argc)
+{
+	for (int i = 0; i < argc; i++)
+		free(argv[i]);
+	free(argv);
+}
+
 static void test_create_args_follow_the_design(void **state)
 {
 	const struct store_ds ds[] = {{"up", SAMPLE_GAUGE, 30}, {"in_octets", SAMPLE_DERIVE, 30}};
@@ -386,15 +393,11 @@ static void test_create_args_follow_the_design(void **state)
 	assert_string_equal(argv[8], "RRA:AVERAGE:0.5:60:9504");    /* 13 months of 1 h */
 	assert_string_equal(argv[11], "RRA:AVERAGE:0.5:1440:3650"); /* 10 years of 1 day */
 	assert_string_equal(argv[13], "RRA:MAX:0.5:1440:3650");
-	for (int i = 0; i < argc; i++)
-		free(argv[i]);
-	free(argv);
+	free_args(argv, argc);
 	/* heartbeat is twice the check's interval when that exceeds the step */
 	argc = store_rrd_create_args(60, NULL, 0, &slow, 1, &argv);
 	assert_string_equal(argv[0], "DS:up:GAUGE:600:U:U");
-	for (int i = 0; i < argc; i++)
-		free(argv[i]);
-	free(argv);
+	free_args(argv, argc);
 }
 
 /* archives = {"1s:1h", "5m:1d"} at step 1: an hour of seconds, a day of 5 minutes */
@@ -412,9 +415,7 @@ static void test_create_args_follow_the_archives(void **state)
 	assert_string_equal(argv[3], "RRA:MAX:0.5:1:3600");
 	assert_string_equal(argv[4], "RRA:AVERAGE:0.5:300:288");
 	assert_string_equal(argv[6], "RRA:MAX:0.5:300:288");
-	for (int i = 0; i < argc; i++)
-		free(argv[i]);
-	free(argv);
+	free_args(argv, argc);
 }
 
 /* A sample of gauge `metric` on site "x", for the tests below. */
