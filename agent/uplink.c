@@ -591,6 +591,19 @@ static void send_batch(void *arg, struct evbuffer *out, const uint8_t *frame, si
 
 	if (u->protocol >= 2)
 		compact = series_tx_compact(u->tx, frame, len, &clen);
+	if (compact != NULL && clen > (size_t)u->max_frame + FRAME_HDR_LEN &&
+	    len <= (size_t)u->max_frame + FRAME_HDR_LEN) {
+		/*
+		 * Made to fit in the full form, larger in the compact one (the
+		 * definitions of new series at ids of three bytes and more cost more
+		 * than the names and times they replace): it goes as it is, and
+		 * since the collector does not get the definitions the table took
+		 * as made, the table starts again.
+		 */
+		free(compact);
+		compact = NULL;
+		series_tx_reset(u->tx, u->max_series);
+	}
 	if ((compact != NULL ? clen : len) > (size_t)u->max_frame + FRAME_HDR_LEN &&
 	    u->too_big != frame_batch_seq(frame, len)) {
 		const struct agent_collector *col = &u->a->conf->collectors[u->collector];

@@ -57,6 +57,8 @@ struct tcol {
 	size_t nsamples;
 	unsigned protocol;      /* answered in HelloAck; 0: VAKT_PROTOCOL */
 	uint32_t max_series;    /* announced in HelloAck (0: left out, 100,000), the rx's bound */
+	uint32_t max_frame;     /* announced in HelloAck and enforced (0: FRAME_MAX_DEFAULT) */
+	unsigned too_big;       /* frames over it: the session closed, as the collector does */
 	struct series_rx *rx;   /* the series the agent defined on this connection */
 	uint32_t max_id;        /* the highest series id the agent defined */
 	size_t compact_batches; /* batches in the compact form (protocol 2) */
@@ -105,7 +107,7 @@ static void tcol_frame(struct tcol *t, Vakt__Frame *in)
 		series_rx_free(t->rx);
 		t->rx = series_rx_new(t->max_series);
 		ha.max_series = t->max_series;
-		ha.max_frame = FRAME_MAX_DEFAULT;
+		ha.max_frame = t->max_frame ? t->max_frame : FRAME_MAX_DEFAULT;
 		ha.time_ms = wall_now_ms();
 		ha.heartbeat = t->heartbeat_s;
 		ha.acked = t->acked;
@@ -158,12 +160,20 @@ static void tcol_read_cb(struct bufferevent *bev, void *arg)
 	struct tcol *t = arg;
 	Vakt__Frame *f;
 	uint32_t len;
+	enum frame_status st;
 
-	while (frame_read(bufferevent_get_input(bev), FRAME_MAX_DEFAULT, &f, &len) == FRAME_OK) {
+	while ((st = frame_read(bufferevent_get_input(bev),
+				t->max_frame ? t->max_frame : FRAME_MAX_DEFAULT, &f, &len)) ==
+	       FRAME_OK) {
 		tcol_frame(t, f);
 		vakt__frame__free_unpacked(f, NULL);
 		if (t->bev == NULL)
 			return;
+	}
+	/* as the collector does: a frame over its max_frame ends the session */
+	if (st == FRAME_TOO_BIG) {
+		t->too_big++;
+		tcol_drop(t);
 	}
 }
 
@@ -461,6 +471,68 @@ static void test_batches_fit_max_frame_and_a_sample_too_big_alone_is_dropped(voi
 	/* the 30 before it in one batch (61 did not fit), the 30 after it in another */
 	assert_int_equal(fx->col->nseqs, 2);
 	assert_true(run_until(fx, queue_empty, 2000));
+}
+
+/* Ports [first, first + n) of switch sw1, two counters and a gauge each, as one batch. */
+static void add_ports(struct fixture *fx, unsigned first, unsigned n, unsigned pad)
+{
+	static const char *metric[3] = {"in_octets", "out_octets", "oper_status"};
+	char inst[64];
+
+	for (unsigned i = first; i < first + n; i++)
+		for (unsigned m = 0; m < 3; m++) {
+			Vakt__Sample v = VAKT__SAMPLE__INIT;
+
+			snprintf(inst, sizeof(inst), "Gi0/%u%.*s", i, (int)pad,
+				 "............................................");
+			v.time_ms = wall_now_ms();
+			v.interval = 60;
+			if (m < 2) {
+				v.kind = VAKT__KIND__DERIVE;
+				v.counter = 1000000007ULL * i + m;
+				v.width = 64;
+			} else {
+				v.value = 1;
+			}
+			uplink_add_sample(fx->a.uplink, "sw1", "if", inst, metric[m], &v);
+		}
+	uplink_flush(fx->a.uplink);
+}
+
+/*
+ * A batch made to fit max_frame in the full form can be larger in the
+ * compact form: past id 16,383 (a 3-byte varint) the definitions of its new
+ * series cost more than the names and times they replace. Such a batch goes
+ * in the full form: past the collector's max_frame it would be refused and
+ * the session closed, again at every session that defines as many series.
+ */
+static void test_compact_batch_never_passes_max_frame(void **state)
+{
+	struct fixture *fx = *state;
+	struct agent_conf *conf = conf_new(1);
+	unsigned port = 0, samples = 0;
+
+	conf->max_frame = 4096;
+	conf->queue_batches = 1000;
+	fx->col->max_frame = 4096;
+	start_agent(fx, conf);
+	set_collector(fx->a.conf, 0, fx->col->port);
+	uplink_start(fx->a.uplink);
+	assert_true(run_until(fx, is_active, 5000));
+	/* 16,800 series ids defined */
+	for (; port < 5600; port += 280, samples += 840) {
+		add_ports(fx, port, 280, 0);
+		assert_true(run_until(fx, queue_empty, 20000));
+	}
+	/* batches of new ports whose full form comes ever closer to max_frame */
+	for (unsigned pad = 0; pad < 24; pad++)
+		for (unsigned n = 19; n <= 22; port += n, samples += 3 * n, n++) {
+			add_ports(fx, port, n, pad);
+			assert_true(run_until(fx, queue_empty, 20000));
+		}
+	assert_int_equal(fx->col->too_big, 0);
+	assert_int_equal(fx->col->hellos, 1);
+	assert_int_equal(fx->col->nsamples, samples);
 }
 
 static void test_full_queue_drops_the_oldest_batch_and_counts_it(void **state)
@@ -996,6 +1068,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_queue_is_bounded_in_bytes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_batches_fit_max_frame_and_a_sample_too_big_alone_is_dropped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_compact_batch_never_passes_max_frame, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_failover_to_next_collector_after_connection_failure, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_resend_in_order_after_reconnect, setup, teardown),
