@@ -36,11 +36,18 @@ start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -c "$W/agent.conf"
 
 sys="$W/rrd/rissa/core-sw/system.rrd"
 ifl="$W/rrd/rissa/core-sw/if-lo.rrd"
-# at least five polls stored
-enough() { [ -f "$sys" ] && [ $(( $(rrdtool last "$ifl") - first_t )) -ge 4 ]; }
+# rates_from FILE FROM: the rows (rates of counters) FILE holds from FROM on;
+# positive_rate: such rows have a positive in_octets rate
+rates_from() { rrdtool fetch "$1" AVERAGE -r 1 -s "$2" -e "$(rrdtool last "$1")"; }
+positive_rate() { awk 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "in_octets") col = i + 1; next }
+	col && $col != "-nan" && $col + 0 > 0 { ok = 1 } END { exit !ok }'; }
+# five polls, and one past a change of snmpd's cached counters (it reads
+# them again every few seconds, so polls within one read show no traffic)
+enough() { [ -f "$sys" ] && [ $(( $(rrdtool last "$ifl") - first_t )) -ge 4 ] &&
+	rates_from "$ifl" "$first_t" | positive_rate; }
 wait_for 20 test -f "$ifl" || { cat "$W/agent.log" "$W/collector.log"; fail "no RRD file for interface lo"; }
 first_t=$(rrdtool last "$ifl")
-wait_for 20 enough || { cat "$W/agent.log" "$W/collector.log"; fail "fewer than 5 polls stored"; }
+wait_for 20 enough || { cat "$W/agent.log" "$W/collector.log"; rates_from "$ifl" "$first_t"; fail "fewer than 5 polls stored, or no positive in_octets rate"; }
 stop agent
 # what the collector holds in its cache goes to the files before they are read
 # (cache_flush_age is 1 s, but a loaded machine, valgrind most, may not be there yet)
@@ -81,10 +88,8 @@ done
 # the averaged series hold real numbers, and rates are positive (the polls themselves are traffic)
 rrdtool fetch "$sys" AVERAGE -r 1 -s "$first_t" -e "$(rrdtool last "$sys")" >"$W/fetch.txt"
 grep -Eq ': [0-9]\.[0-9]+e\+0[0-9]' "$W/fetch.txt" || { cat "$W/fetch.txt"; fail "no uptime values in rrdtool fetch"; }
-rrdtool fetch "$ifl" AVERAGE -r 1 -s "$first_t" -e "$(rrdtool last "$ifl")" >"$W/fetch-if.txt"
-# the header names the data sources; the value lines have the time first
-awk 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "in_octets") col = i + 1; next }
-     col && $col != "-nan" && $col + 0 > 0 { ok = 1 } END { exit !ok }' "$W/fetch-if.txt" ||
+rates_from "$ifl" "$first_t" >"$W/fetch-if.txt"
+positive_rate <"$W/fetch-if.txt" ||
 	{ cat "$W/fetch-if.txt"; fail "no positive in_octets rate in rrdtool fetch"; }
 grep -q "store: created $sys" "$W/collector.log" || fail "collector did not log the file it created"
 echo "PASS: sysUpTime and interface counters stored and consistent with snmpget"
