@@ -153,8 +153,12 @@ rrd_flush "$W"
 top=$(rank_max 1)
 second=$(rank_max 2)
 log "the top talker sent at most $top bytes in an interval, the second $second"
-# the download may span two intervals: one holds at least half of it
-[ "$top" -ge 1000000 ] || { show; fail "the top talker's bytes in one interval: $top"; }
+# the download may span two intervals: one holds at least half of it (the
+# agent's log, below). The RRD file's steps are not the agent's intervals:
+# rrdtool spreads each interval's value over the steps it overlaps, so a step
+# can hold a mix of the two (977,432 of 762,044 and 1,246,064 in a loaded run);
+# still well over a third of the 2,000,000 bytes.
+[ "$top" -ge 600000 ] || { show; fail "the top talker's bytes in one step: $top"; }
 [ "$second" -lt "$top" ] || fail "rank 2 sent $second bytes in an interval, rank 1 at most $top"
 grep -E 'check "lan": ok in [0-9]+ ms: top talkers: 10\.78\.0\.2 [0-9]{7} B' "$W/agent.log" >/dev/null ||
 	{ grep 'top talkers' "$W/agent.log" | tail -n 5; fail "no interval names the web server 10.78.0.2 the top talker of 1,000,000 bytes or more"; }
