@@ -51,7 +51,9 @@ for seq, n in enumerate([200, 400, 800], 1):
           % (n, took_status, took_hb, 'pending' if pending else 'done', out.strip()))
     assert status.returncode == 0, status
     assert out.startswith('flushed '), out
-    assert took_status < 0.3 and took_hb < 0.3, 'the loop waited for the flush'
+    # the heartbeat is answered by the loop alone; status also starts a
+    # vaktctl process, which took 0.57 s in a sanitizer build beside other tests
+    assert took_status < 2 and took_hb < 0.3, 'the loop waited for the flush'
     if pending:
         break
 else:
