@@ -59,7 +59,12 @@ a.other, b.other = b, a
 threads = [threading.Thread(target=x, daemon=True) for x in (a.read, b.read, a.send)]
 for t in threads:
     t.start()
-time.sleep(0.1)  # the first agent is well under way before the second starts
+# the first agent is under way before the second starts: 10 batches acked (a
+# fixed 0.1 s was most of the run once the store made its files fast)
+end = time.time() + 30
+while a.acked < 10 and time.time() < end:
+    time.sleep(0.001)
+assert a.acked >= 10, "the first agent's backlog did not start: %d acked" % a.acked
 threading.Thread(target=b.send, daemon=True).start()
 a.done.wait(90)
 b.done.wait(90)
