@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -799,10 +800,43 @@ int conf_require(cfg_t *sec, const char *const *keys)
 	return bad ? -1 : 0;
 }
 
+int conf_key_line(const char *path, const char *key)
+{
+	FILE *f = fopen(path, "r");
+	char buf[1024];
+	size_t klen = strlen(key);
+	int line = 0, found = 0, starts = 1;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(buf, sizeof(buf), f) != NULL) {
+		const char *p = buf;
+		int start = starts;
+
+		/* a line longer than buf comes in pieces: only the first may hold its key */
+		starts = strchr(buf, '\n') != NULL;
+		if (!start)
+			continue;
+		line++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (strncmp(p, key, klen) != 0 || word_char(p[klen]))
+			continue;
+		p += klen;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '=' || (p[0] == '+' && p[1] == '='))
+			found = line; /* libconfuse keeps the last */
+	}
+	fclose(f);
+	return found;
+}
+
 long long conf_parse_size(const char *s)
 {
 	char *end;
 	long long v;
+	int shift;
 
 	errno = 0;
 	v = strtoll(s, &end, 10);
@@ -812,17 +846,24 @@ long long conf_parse_size(const char *s)
 	case '\0':
 		return v;
 	case 'K':
-		v <<= 10;
+		shift = 10;
 		break;
 	case 'M':
-		v <<= 20;
+		shift = 20;
 		break;
 	case 'G':
-		v <<= 30;
+		shift = 30;
+		break;
+	case 'T':
+		shift = 40;
 		break;
 	default:
 		return -1;
 	}
+	/* too large to say in bytes: malformed, not wrapped round to a size that passes */
+	if (v > LLONG_MAX >> shift)
+		return -1;
+	v <<= shift;
 	return end[1] == '\0' || (toupper((unsigned char)end[1]) == 'B' && end[2] == '\0') ? v : -1;
 }
 

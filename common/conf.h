@@ -87,7 +87,14 @@ void conf_index_put(struct conf_index *ix, const void *key, size_t len, void *va
 void *conf_index_gets(const struct conf_index *ix, const char *key);
 void conf_index_puts(struct conf_index *ix, const char *key, void *val);
 
-/* Parses a size such as "512M" or "64k" into bytes; -1 if malformed. */
+/*
+ * The line of `path` where top-level `key` is last set ("key = ..." or
+ * "key += ..." at the start of a line), 0 when none is: for an error about a
+ * value libconfuse calls no validator for (an empty list, `key = {}`).
+ */
+int conf_key_line(const char *path, const char *key);
+
+/* Parses a size such as "512M", "64k" or "1T" into bytes; -1 if malformed or past LLONG_MAX. */
 long long conf_parse_size(const char *s);
 
 #endif

@@ -75,6 +75,24 @@ static void test_spool_keys_load_with_their_defaults(void **state)
 	agent_conf_free(conf);
 }
 
+/* spool_size's bound is 1T, as its error says: written so, it is taken */
+static void test_spool_size_of_1t_loads(void **state)
+{
+	struct agent_conf *conf = agent_conf_load(DATA "agent_spool_1t.conf");
+
+	assert_non_null(conf);
+	assert_true(conf->spool_size == 1ULL << 40);
+	agent_conf_free(conf);
+}
+
+/* 2^34 + 64 gigabytes is past any size: an error, not 64G after the bytes wrap round */
+static void test_size_past_any_bound_is_an_error(void **state)
+{
+	check_error("agent_queue_size_overflow.conf",
+		    ":4: queue_size must be a size such as \"64M\" or \"2G\", got "
+		    "\"17179869248G\"");
+}
+
 static void test_bad_spool_keys_name_their_lines(void **state)
 {
 	int ok;
@@ -482,6 +500,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_valid_config_loads_every_check),
 	    cmocka_unit_test(test_spool_keys_load_with_their_defaults),
+	    cmocka_unit_test(test_spool_size_of_1t_loads),
+	    cmocka_unit_test(test_size_past_any_bound_is_an_error),
 	    cmocka_unit_test(test_bad_spool_keys_name_their_lines),
 	    cmocka_unit_test(test_interval_zero_names_line_7),
 	    cmocka_unit_test(test_port_out_of_range),
