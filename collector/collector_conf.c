@@ -180,8 +180,9 @@ static int load_archives(cfg_t *cfg, const char *path, struct store_rra *rras, s
 	int bad = 0;
 
 	if (n == 0 || n > STORE_RRA_MAX) {
+		/* libconfuse validates no empty list: the file says where it is */
 		fprintf(conf_error_stream(), "%s:%d: archives: 1..%d archives, got %u\n", path,
-			archives_line, STORE_RRA_MAX, n);
+			n == 0 ? conf_key_line(path, "archives") : archives_line, STORE_RRA_MAX, n);
 		return -1;
 	}
 	for (unsigned i = 0; i < n; i++) {
@@ -209,6 +210,18 @@ static int load_archives(cfg_t *cfg, const char *path, struct store_rra *rras, s
 	}
 	*nrras = n;
 	return bad ? -1 : 0;
+}
+
+/* An empty listen would make a collector that takes no agent, and says nothing of it. */
+static int check_listen(cfg_t *cfg, const char *path)
+{
+	if (cfg_size(cfg, "listen") > 0)
+		return 0;
+	fprintf(conf_error_stream(),
+		"%s:%d: listen: no address to accept agents on; give at least one, such as "
+		"{\"0.0.0.0:7060\"}\n",
+		path, conf_key_line(path, "listen"));
+	return -1;
 }
 
 /*
@@ -360,7 +373,8 @@ struct collector_conf *collector_conf_load(const char *path)
 	cfg_set_validate_func(cfg, "channel", validate_channel);
 	cfg_set_validate_func(cfg, "rule", validate_rule);
 
-	ok = conf_parse_file(cfg, path) == 0 && check_rule_channels(cfg, path) == 0 &&
+	ok = conf_parse_file(cfg, path) == 0 && check_listen(cfg, path) == 0 &&
+	     check_rule_channels(cfg, path) == 0 &&
 	     check_series_size(cfg, path) == 0 && load_archives(cfg, path, rras, &nrras) == 0 &&
 	     conf_transport_check(
 		 cfg, path, listen_line,

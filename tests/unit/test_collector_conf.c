@@ -112,6 +112,19 @@ static void test_bad_archives_name_their_line(void **state)
 	assert_false(ok);
 }
 
+/*
+ * Lists emptied: libconfuse checks no value of an empty list, and the
+ * errors still name the line (a collector listening nowhere would start,
+ * take no agent and say nothing of it).
+ */
+static void test_empty_listen_and_archives_name_their_lines(void **state)
+{
+	check_error("collector_empty_lists.conf",
+		    ":4: listen: no address to accept agents on; give at least one, such as "
+		    "{\"0.0.0.0:7060\"}");
+	check_error("collector_empty_archives.conf", ":4: archives: 1..8 archives, got 0");
+}
+
 static void test_neither_tls_nor_insecure_says_what_to_add(void **state)
 {
 	check_error("collector_no_tls.conf",
@@ -216,6 +229,7 @@ int main(void)
 	    cmocka_unit_test(test_insecure_without_sites_takes_any_site),
 	    cmocka_unit_test(test_archives_as_row_and_span),
 	    cmocka_unit_test(test_bad_archives_name_their_line),
+	    cmocka_unit_test(test_empty_listen_and_archives_name_their_lines),
 	    cmocka_unit_test(test_neither_tls_nor_insecure_says_what_to_add),
 	    cmocka_unit_test(test_tls_and_insecure_together_are_refused),
 	    cmocka_unit_test(test_tls_crl_must_name_a_file),
