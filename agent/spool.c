@@ -123,6 +123,7 @@ struct spool {
 	uint64_t first_abs, cursor; /* cursor: next to send on this connection */
 	uint64_t memlo;             /* no ENT_MEMORY entry below this index */
 	size_t live;                /* entries not dropped */
+	size_t sent;                /* of them, below the cursor: sent on this connection */
 	unsigned long long mem;     /* frame bytes held by entries */
 	unsigned long long mem_only, mem_only_n;
 	int reading;
@@ -557,6 +558,8 @@ static void ent_pop_front(struct spool *s, uint64_t acked, size_t *nacked)
 				s->mem_only_n--;
 			}
 			s->live--;
+			if (s->first_abs < s->cursor)
+				s->sent--;
 			if (nacked != NULL)
 				(*nacked)++;
 		}
@@ -571,11 +574,15 @@ static void ent_pop_front(struct spool *s, uint64_t acked, size_t *nacked)
 		s->memlo = s->first_abs;
 }
 
-/* An unacknowledged batch is lost: counted, and logged once per episode. */
-static void ent_drop(struct spool *s, struct ent *e, const char *why)
+/* An unacknowledged batch, entry `abs`, is lost: counted, and logged once per episode. */
+static void ent_drop(struct spool *s, uint64_t abs, const char *why)
 {
+	struct ent *e = ent_at(s, abs);
+
 	if (e->state == ENT_DROPPED)
 		return;
+	if (abs < s->cursor)
+		s->sent--;
 	if (e->state == ENT_MEMORY) {
 		s->mem_only -= ent_cost(e->len);
 		s->mem_only_n--;
@@ -620,14 +627,11 @@ static void mem_bound(struct spool *s, unsigned long long incoming)
 {
 	while (s->mem_only_n > 0 && (s->mem_only + incoming > s->conf.mem_bytes ||
 				     s->mem_only_n + (incoming ? 1 : 0) > s->conf.mem_batches)) {
-		struct ent *e;
-
 		while (ent_valid(s, s->memlo) && ent_at(s, s->memlo)->state != ENT_MEMORY)
 			s->memlo++;
 		if (!ent_valid(s, s->memlo))
 			break;
-		e = ent_at(s, s->memlo);
-		ent_drop(s, e,
+		ent_drop(s, s->memlo,
 			 s->on_disk ? "memory full while the spool cannot be written"
 				    : "queue full (no spool on disk)");
 	}
@@ -1051,7 +1055,7 @@ static void done_dropped(struct spool *s, struct done *d)
 		if (e->seq > d->hi)
 			break;
 		if (e->state == ENT_DISK && e->seg == d->seg)
-			ent_drop(s, e, "spool_size reached");
+			ent_drop(s, abs, "spool_size reached");
 	}
 	ent_pop_front(s, 0, NULL);
 }
@@ -1077,7 +1081,7 @@ static void done_read(struct spool *s, struct done *d)
 		} else if (i < d->nread) {
 			free(d->frames[i]);
 		} else if (e->state == ENT_DISK) {
-			ent_drop(s, e, "a spooled batch could not be read back");
+			ent_drop(s, abs, "a spooled batch could not be read back");
 		}
 	}
 	ent_pop_front(s, 0, NULL);
@@ -1112,6 +1116,7 @@ static void done_scanned(struct spool *s, struct done *d)
 	s->live += k;
 	/* nothing was sent meanwhile: the cursor is at the front */
 	s->cursor = s->memlo = s->first_abs;
+	s->sent = 0;
 	s->scanning = 0;
 	log_info("spool: %s: stream %016" PRIx64 ", %zu unacknowledged batches read back from %zu "
 		 "older segments (%llu bytes) in %.1f s; %zu unacknowledged batches in all",
@@ -1915,6 +1920,7 @@ size_t spool_ack(struct spool *s, uint64_t seq)
 void spool_rewind(struct spool *s)
 {
 	s->cursor = s->first_abs;
+	s->sent = 0;
 }
 
 /* Asks the writer for the run of on-disk batches from `abs` on. */
@@ -1972,6 +1978,7 @@ int spool_send(struct spool *s, struct evbuffer *out, uint64_t *seq, spool_put_f
 			evbuffer_add(out, e->frame, e->len);
 		*seq = e->seq;
 		s->cursor++;
+		s->sent++;
 		/* on disk: read back if it must go again */
 		if (e->state == ENT_DISK)
 			ent_free_frame(s, e);
@@ -1982,7 +1989,8 @@ int spool_send(struct spool *s, struct evbuffer *out, uint64_t *seq, spool_put_f
 
 size_t spool_unsent(const struct spool *s)
 {
-	return (size_t)(s->first_abs + s->n - s->cursor);
+	/* dropped batches after the cursor are none: they are skipped, never sent */
+	return s->live - s->sent;
 }
 
 void spool_get_stats(const struct spool *s, struct spool_stats *st)

@@ -948,6 +948,53 @@ static void test_spool_after_a_crash_no_seq_is_used_again(void **state)
 	assert_int_equal(spool_next_seq(f->s), next + 1);
 }
 
+/*
+ * Batches 1..3 are on disk and sent; then the disk is full and the next
+ * four are kept in memory only, where queue_batches holds two: 4 and 5 go,
+ * never sent. What waits to be sent is 6 and 7, and 1..3 are in flight:
+ * counting the dropped 4 and 5 as waiting made the uplink see one batch in
+ * flight, and none after one more drop, so that its ack timeout and its
+ * failback's wait for acks took a collector holding 1..3 for one that held none.
+ */
+static void test_spool_dropped_batches_never_wait_to_be_sent(void **state)
+{
+	struct fx *f = *state;
+	uint64_t seqs[8];
+	struct spool_stats st;
+	struct rlimit orig, full;
+
+	f->conf.mem_batches = 2;
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	append_range(f, 1, 3, 200);
+	assert_int_equal(send_all(f, seqs, 3, 200), 3);
+	run_for(f, 100);
+	assert_int_equal(spool_unsent(f->s), 0);
+	/* the segment can grow no more: its 3 records and header are all it holds */
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &orig), 0);
+	full = orig;
+	full.rlim_cur = SPOOL_HEADER_SIZE + 3 * (SPOOL_RECORD_SIZE + 200);
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &full), 0);
+	append_range(f, 4, 7, 200);
+	run_for(f, 300);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &orig), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	spool_get_stats(f->s, &st);
+	assert_int_equal(st.batches_dropped, 2);
+	assert_int_equal(st.batches, 5);
+	assert_int_equal(spool_unsent(f->s), 2);
+	/* 1..3 acknowledged: 6 and 7 are what goes next */
+	assert_int_equal(spool_ack(f->s, 3), 3);
+	assert_int_equal(spool_unsent(f->s), 2);
+	assert_int_equal(send_all(f, seqs, 2, 200), 2);
+	assert_int_equal(seqs[0], 6);
+	assert_int_equal(seqs[1], 7);
+	assert_int_equal(spool_unsent(f->s), 0);
+	/* on a new connection both go again */
+	spool_rewind(f->s);
+	assert_int_equal(spool_unsent(f->s), 2);
+}
+
 static void test_spool_dir_of_another_agent_is_not_shared(void **state)
 {
 	struct fx *f = *state;
@@ -1029,6 +1076,8 @@ int main(void)
 		test_spool_empty_segment_left_by_a_full_disk_costs_no_later_batch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_after_a_crash_no_seq_is_used_again, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_dropped_batches_never_wait_to_be_sent,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_dir_of_another_agent_is_not_shared, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_older_segments_are_read_while_the_agent_runs,
