@@ -1483,17 +1483,31 @@ static void lock_write(struct spool *s)
 		close(fd);
 }
 
-/* What `next` says: its seq in *next (0: none), 1 when it says the run stopped cleanly. */
+/*
+ * What `next` says: its seq in *next (0: none), 1 when it says the run
+ * stopped cleanly. Only what next_write writes counts: anything else (a
+ * sign, a seq near 2^64 that the skip would wrap round to a small one) is
+ * logged and taken as an unclean stop without a seq.
+ */
 static int next_read(struct spool *s, uint64_t *next)
 {
 	char buf[64], *end;
+	size_t len;
 
 	*next = 0;
 	if (!read_small(s->dirfd, SPOOL_NEXT, buf, sizeof(buf)))
 		return 0;
+	len = strlen(buf);
 	errno = 0;
-	*next = strtoull(buf, &end, 10);
-	if (errno != 0 || end == buf) {
+	if (len == 29 && strspn(buf, "0123456789") == 20)
+		*next = strtoull(buf, &end, 10);
+	if (*next == 0 || errno != 0 || *next >= UINT64_C(1) << 63 ||
+	    (strcmp(end, " clean  \n") != 0 && strcmp(end, " running\n") != 0)) {
+		buf[strcspn(buf, "\n")] = '\0';
+		log_warnx("spool: %s/%s: \"%.40s\" is not what the agent writes there (20 digits "
+			  "of a seq below 2^63, then running or clean); taken as a stop that was "
+			  "not clean",
+			  s->dir, SPOOL_NEXT, buf);
 		*next = 0;
 		return 0;
 	}

@@ -949,6 +949,36 @@ static void test_spool_after_a_crash_no_seq_is_used_again(void **state)
 }
 
 /*
+ * A `next` file that says a seq near 2^64 (damaged, or edited) is not
+ * believed: seqs went on from it before, and the batch after 2^64 - 1 was
+ * numbered 0, below every batch the collector held, and its acknowledgement
+ * was refused as one of a batch never sent. It is taken as a stop that
+ * was not clean: the seqs skip as after a crash, from what the disk holds.
+ */
+static void test_spool_a_next_file_near_2_64_is_not_believed(void **state)
+{
+	struct fx *f = *state;
+	uint64_t seqs[8], next;
+
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	append_range(f, 1, 3, 200);
+	assert_int_equal(send_all(f, seqs, 3, 200), 3);
+	run_for(f, 100);
+	spool_free(f->s);
+	f->s = NULL;
+	write_spool_file(f, "next", "18446744073709551615 clean  \n");
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	run_for(f, 100);
+	next = spool_next_seq(f->s);
+	assert_true(next > 3);
+	assert_true(next < (UINT64_C(1) << 32));
+	append_range(f, next, next + 1, 200);
+	assert_int_equal(send_all(f, seqs, 5, 200), 5);
+	assert_int_equal(seqs[4], next + 1);
+	assert_int_equal(spool_ack(f->s, next + 1), 5);
+}
+
+/*
  * Batches 1..3 are on disk and sent; then the disk is full and the next
  * four are kept in memory only, where queue_batches holds two: 4 and 5 go,
  * never sent. What waits to be sent is 6 and 7, and 1..3 are in flight:
@@ -1076,6 +1106,8 @@ int main(void)
 		test_spool_empty_segment_left_by_a_full_disk_costs_no_later_batch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_after_a_crash_no_seq_is_used_again, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_a_next_file_near_2_64_is_not_believed,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_dropped_batches_never_wait_to_be_sent,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_dir_of_another_agent_is_not_shared, setup,
