@@ -2090,6 +2090,14 @@ static int req_forget(struct store *s, const char *site, const char *agent, char
 	return found;
 }
 
+/* Under mu, on the writer thread: the cache's size, for store_get_stats. */
+static void cache_stats(struct store *s)
+{
+	s->st.cache_files = s->ndirty;
+	s->st.cache_values = s->cache_values;
+	s->st.cache_bytes = s->cache_bytes;
+}
+
 static void req_free(struct store_req *r)
 {
 	free(r->path);
@@ -2116,6 +2124,7 @@ static void handle_requests(struct store *s)
 		else
 			r->rc = req_forget(s, r->site, r->agent, r->why, sizeof(r->why));
 		pthread_mutex_lock(&s->mu);
+		cache_stats(s); /* the answer's reader sees what the flush left in the cache */
 		r->done = 1;
 		if (r->abandoned) {
 			req_free(r);
@@ -2357,9 +2366,7 @@ static void *writer_main(void *arg)
 		upkeep(s, 0);
 		checkpoint(s, 0);
 		pthread_mutex_lock(&s->mu);
-		s->st.cache_files = s->ndirty;
-		s->st.cache_values = s->cache_values;
-		s->st.cache_bytes = s->cache_bytes;
+		cache_stats(s);
 	}
 	pthread_mutex_unlock(&s->mu);
 	/* shutdown: everything cached goes to the files, then the journal is done with */
