@@ -612,9 +612,17 @@ static void handle_batch(struct session *s, Vakt__Frame *f, uint32_t len)
 	/* before the batch: they page at once, and the store never sees them */
 	ingest_events(s->c, s->site, ev, nev);
 	free(ev);
-	/* the session pauses reading before the store fills, so this is not refused */
+	/*
+	 * The session pauses reading before the store fills, so this is not
+	 * refused; should it be, the batch is not acknowledged, and neither may
+	 * a later one be (an ack covers every batch before it): the agent sends
+	 * them all again on its next session.
+	 */
 	if (ingest_batch(s->c, b, res, nres) == 0)
 		inflight_push(s, len);
+	else
+		session_refuse(s, PEER_LIMIT, "batch %llu: the store's queue is full; send again later",
+			       (unsigned long long)pb->seq);
 	free(res);
 	vakt__frame__free_unpacked(f, NULL);
 }

@@ -268,6 +268,24 @@ struct store_req {
 };
 TAILQ_HEAD(store_req_list, store_req);
 
+/*
+ * A session one of whose batches failed (not acknowledged; the loop closes
+ * it): every later batch of it fails unwritten, so that the agent sends
+ * them all again after the failed one, in order. Had a later one been
+ * written, it could have made or advanced a file, or the stream's acked,
+ * past the failed batch, which would then be lost. Under the store's mutex.
+ */
+struct refused {
+	uint64_t session, seq; /* seq: the batch that failed first */
+	/*
+	 * 0 while the loop has not had the session's last failed result; then
+	 * st.batches once every batch submitted before that is done: the loop
+	 * submits none of the session after it, so the entry may go.
+	 */
+	uint64_t until;
+	char why[120];
+};
+
 /* Limits of one site (series_site.user); writer thread only. */
 struct site_state {
 	double window; /* monotonic start of the current minute of new files */
@@ -340,6 +358,8 @@ struct store {
 	struct stream_ent **streams;
 	size_t nstreams_b, nstreams;
 	uint64_t stream_order;           /* of the newest entry */
+	struct refused *refused;         /* sessions whose batches fail unwritten */
+	size_t nrefused;
 	struct store_req_list reqs;      /* for the writer */
 	struct store_req_list reqs_done; /* for the loop (req_ev) */
 	struct event *req_ev;
@@ -2186,17 +2206,66 @@ static int replay(struct store *s)
 	return 0;
 }
 
+/* Under mu: the entry of a refused session, or NULL. */
+static struct refused *refused_find(struct store *s, uint64_t session)
+{
+	for (size_t i = 0; i < s->nrefused; i++)
+		if (s->refused[i].session == session)
+			return &s->refused[i];
+	return NULL;
+}
+
+/* Under mu: job j failed; its session's later batches are to fail unwritten. */
+static void refuse_session(struct store *s, const struct job *j)
+{
+	struct refused *r;
+
+	if (j->b->session_id == 0)
+		return; /* the collector's own samples (no-data): no session, nothing sent again */
+	r = refused_find(s, j->b->session_id);
+	if (r == NULL) {
+		s->refused = xreallocarray(s->refused, s->nrefused + 1, sizeof(*s->refused));
+		r = &s->refused[s->nrefused++];
+		r->session = j->b->session_id;
+		r->seq = j->b->seq;
+		snprintf(r->why, sizeof(r->why), "%.119s", j->res.why);
+	}
+	r->until = 0; /* this result is still to reach the loop */
+}
+
+/* Under mu: drops the refused sessions of which no batch can come any more. */
+static void refused_trim(struct store *s)
+{
+	for (size_t i = 0; i < s->nrefused;)
+		if (s->refused[i].until != 0 && s->st.batches >= s->refused[i].until)
+			s->refused[i] = s->refused[--s->nrefused];
+		else
+			i++;
+}
+
 /*
- * One job on the writer thread: a batch delivered again is answered at
- * once; otherwise it goes into the cache and, unless that failed as a
- * whole, into the journal. 1 when it was journaled.
+ * One job on the writer thread: a batch of a session whose earlier batch
+ * failed fails unwritten; a batch delivered again is answered at once;
+ * otherwise it goes into the cache and, unless that failed as a whole,
+ * into the journal. 1 when it was journaled.
  */
 static int take_job(struct store *s, struct job *j)
 {
 	struct sample_batch *b = j->b;
 	struct stream_ent *e;
+	struct refused *r;
 	uint64_t acked = 0;
 
+	pthread_mutex_lock(&s->mu);
+	r = b->session_id != 0 ? refused_find(s, b->session_id) : NULL;
+	if (r != NULL) {
+		j->res.failed = (unsigned)b->n;
+		snprintf(j->res.why, sizeof(j->res.why), "after batch %llu: %s",
+			 (unsigned long long)r->seq, r->why);
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (r != NULL)
+		return 0;
 	if (b->stream != 0 && b->agent != NULL) {
 		pthread_mutex_lock(&s->mu);
 		e = stream_get(s, b->site, b->agent, b->stream, 0);
@@ -2307,6 +2376,12 @@ static void *writer_main(void *arg)
 			/* the first batch waits for no more than a slice of work and one fsync */
 			for (size_t i = 0; i < n; i++) {
 				journaled[i] = take_job(s, jobs[i]);
+				if (jobs[i]->res.failed > 0) {
+					/* before the next job: it may be of the same session */
+					pthread_mutex_lock(&s->mu);
+					refuse_session(s, jobs[i]);
+					pthread_mutex_unlock(&s->mu);
+				}
 				if (mono_now() - t0 > STORE_COMMIT_SLICE_S) {
 					n = i + 1;
 					break;
@@ -2337,6 +2412,7 @@ static void *writer_main(void *arg)
 			if (journaled[i] && commit_rc < 0) {
 				j->res.failed += (unsigned)j->b->n;
 				snprintf(j->res.why, sizeof(j->res.why), "journal: %.140s", cwhy);
+				refuse_session(s, j);
 			}
 			if (j->res.failed == 0 && !j->res.redelivered)
 				stream_durable(s, j->b);
@@ -2354,6 +2430,7 @@ static void *writer_main(void *arg)
 			s->done[(s->dhead + s->dlen) % s->cap] = j->res;
 			s->dlen++;
 		}
+		refused_trim(s);
 		series_index_counts(s->idx, &s->st.files, &s->st.series);
 		pthread_mutex_unlock(&s->mu);
 		if (n > 0)
@@ -2490,6 +2567,20 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 		s->dlen--;
 		pthread_mutex_unlock(&s->mu);
 		s->done_fn(&r, s->done_arg);
+		if (r.failed > 0 && r.session_id != 0) {
+			struct refused *e;
+
+			/*
+			 * The loop has heard: it submits nothing more of the session
+			 * (it closes it), so once what is queued now is done, no batch
+			 * of it can come any more.
+			 */
+			pthread_mutex_lock(&s->mu);
+			e = refused_find(s, r.session_id);
+			if (e != NULL && e->until == 0)
+				e->until = s->st.batches + s->len;
+			pthread_mutex_unlock(&s->mu);
+		}
 	}
 }
 
@@ -2503,6 +2594,7 @@ static void store_destroy(struct store *s)
 			free(e);
 		}
 	free(s->streams);
+	free(s->refused);
 	/* at exit: requests never answered (their clients are gone) */
 	for (struct store_req_list *l = &s->reqs; l != NULL;
 	     l = l == &s->reqs ? &s->reqs_done : NULL)

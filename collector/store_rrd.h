@@ -19,8 +19,12 @@
  * holds durably, so that a batch delivered again (its ack was lost) is
  * acknowledged without being written. A failure only one file has
  * quarantines that file; only a failure of the whole store (journal or
- * files) withholds acknowledgements. Alerts never wait for the cache: they
- * are evaluated on ingest, before the store.
+ * files) withholds acknowledgements. Once a batch of a session has failed
+ * so, every later batch of that session fails unwritten (nothing of it in a
+ * file, the cache, the journal or the stream's acked), so that the agent
+ * sends them all again in order: a later batch written could make or
+ * advance a file past the failed one, which would then be lost. Alerts
+ * never wait for the cache: they are evaluated on ingest, before the store.
  */
 #ifndef VAKT_STORE_RRD_H
 #define VAKT_STORE_RRD_H
@@ -74,8 +78,9 @@ struct store_result {
 	unsigned rejected;    /* samples that can never be stored (no path fits) */
 	unsigned quarantined; /* samples of a quarantined file: dropped, counted */
 	unsigned refused;     /* samples of series over the site's limits: dropped, counted */
-	unsigned failed;      /* samples not stored for now (disk full, read-only store): the
-				 batch must not be acknowledged, the agent sends it again */
+	unsigned failed;      /* samples not stored for now (disk full, read-only store, or
+				 an earlier batch of the session failed so): the batch must
+				 not be acknowledged, the agent sends it again */
 	int redelivered;      /* 1: the stream's batch was durable already; acked, not written */
 	char why[160];        /* the first failure, for the agent and the log */
 };
@@ -123,7 +128,10 @@ int store_full(const struct store *s);
  * Queues `b` (ownership passes to the store). Returns -1 and keeps nothing
  * (the caller still owns b) when the queue is full. A batch is admitted
  * while the queue holds less than queue_bytes, so it may exceed that bound
- * by one batch (at most one frame's worth).
+ * by one batch (at most one frame's worth). Once the done callback had a
+ * result with failed > 0 for a session (b->session_id), the caller submits
+ * no more batches of it: the store forgets the failure once the batches
+ * queued by then are done.
  */
 int store_submit(struct store *s, struct sample_batch *b);
 /*

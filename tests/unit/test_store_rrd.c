@@ -3,8 +3,12 @@
  * path with one DS per metric, values readable with librrd, replays counted
  * as duplicates (never as errors), every batch reported back once; names
  * that meet on disk kept apart, files that grow, a bad file quarantined
- * while the rest is written, a reader's lock waited for, and the bounds on the queue and on growth.
+ * while the rest is written, a reader's lock waited for, the bounds on the
+ * queue and on growth, and a session's batches behind a failed one failing
+ * unwritten.
  */
+#include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1134,6 +1138,161 @@ static void test_queue_is_bounded_in_bytes(void **state)
 	remove_tree(dir);
 }
 
+/*
+ * rrd_create_r2 as the store calls it: the test is linked with
+ * --wrap=rrd_create_r2, so that a full disk can be made for exactly the
+ * next create_enospc creates, whatever the machine's disk has free.
+ */
+static int create_enospc;
+
+int __real_rrd_create_r2(const char *filename, unsigned long pdp_step, time_t last_up,
+			 int no_overwrite, const char **sources, const char *tmpl, int argc,
+			 const char **argv);
+int __wrap_rrd_create_r2(const char *filename, unsigned long pdp_step, time_t last_up,
+			 int no_overwrite, const char **sources, const char *tmpl, int argc,
+			 const char **argv);
+
+int __wrap_rrd_create_r2(const char *filename, unsigned long pdp_step, time_t last_up,
+			 int no_overwrite, const char **sources, const char *tmpl, int argc,
+			 const char **argv)
+{
+	if (__atomic_load_n(&create_enospc, __ATOMIC_SEQ_CST) > 0) {
+		__atomic_sub_fetch(&create_enospc, 1, __ATOMIC_SEQ_CST);
+		rrd_set_error("creating '%s': %s", filename, strerror(ENOSPC));
+		errno = ENOSPC;
+		return -1;
+	}
+	return __real_rrd_create_r2(filename, pdp_step, last_up, no_overwrite, sources, tmpl,
+				    argc, argv);
+}
+
+/* The AVERAGE of data source ds at second t of path, step 1; NAN when unknown. */
+static double value_at(const char *path, const char *ds, time_t t)
+{
+	time_t start = t - 1, end = t;
+	unsigned long step = 1, n;
+	char **names;
+	rrd_value_t *data;
+	double v = NAN;
+
+	assert_int_equal(rrd_fetch_r(path, "AVERAGE", &start, &end, &step, &n, &names, &data), 0);
+	for (unsigned long i = 0; i < n; i++) {
+		/* row k holds the step that ends at start + (k + 1) * step */
+		if (strcmp(names[i], ds) == 0 && step == 1 && end > start && t > start)
+			v = data[(size_t)(t - start - 1) * n + i];
+		free(names[i]);
+	}
+	free(names);
+	free(data);
+	return v;
+}
+
+/* Waits (at most 10 s) until the writer is through with n batches in all. */
+static void wait_taken(struct store *s, uint64_t n)
+{
+	struct store_stats st;
+
+	for (int i = 0; i < 1000; i++) {
+		store_get_stats(s, &st);
+		if (st.batches >= n)
+			return;
+		usleep(10000);
+	}
+	fail_msg("the writer took %llu batches, not %llu", (unsigned long long)st.batches,
+		 (unsigned long long)n);
+}
+
+/* Batch seq of stream 5 with metric m of host h at t0 + (2 (seq - 1) + k) s, k = 0, 1. */
+static struct sample_batch *pair_of(uint64_t session, uint64_t seq, int64_t t0)
+{
+	struct spec sp[2];
+
+	for (int k = 0; k < 2; k++) {
+		sp[k].instance = "";
+		sp[k].metric = "m";
+		sp[k].t_ms = t0 + (int64_t)(2 * (seq - 1) + k) * 1000;
+		sp[k].value = (double)(2 * (seq - 1) + k + 1);
+	}
+	cur_session = session;
+	return frame_of(seq, sp, 2);
+}
+
+/*
+ * Pipelined batches of one session and a full disk (issue 14): batch 1
+ * cannot make its file, and there is room again at once. Batches 2 and 3 of
+ * the same session, queued behind it or arriving before its session learns
+ * of the failure, must fail unwritten: had batch 2 made the file with its
+ * own first time, batch 1, sent again, would be older than the file and
+ * lost. Another session's batch is written all the same. Sent again on a
+ * new session, all three land, every second of them.
+ */
+static void test_batches_after_a_failed_one_fail_unwritten(void **state)
+{
+	char dir[] = "/tmp/vakt-store-XXXXXX", path[512], why[160];
+	struct result_log log = {.n = 0};
+	struct store_params p = {.queue_max = 8};
+	struct store *s;
+	struct sample_batch *b;
+	int64_t t0 = ((int64_t)time(NULL) - 100) * 1000;
+
+	assert_non_null(mkdtemp(dir));
+	s = open_store(&log, dir, &p);
+	__atomic_store_n(&create_enospc, 1, __ATOMIC_SEQ_CST);
+	for (uint64_t seq = 1; seq <= 2; seq++) {
+		b = pair_of(7, seq, t0);
+		b->stream = 5;
+		assert_int_equal(SUBMIT(7, "x", b), 0);
+	}
+	/* the writer is through with both; session 7 has not heard of it yet */
+	wait_taken(s, 2);
+	b = pair_of(7, 3, t0);
+	b->stream = 5;
+	assert_int_equal(SUBMIT(7, "x", b), 0);
+	b = sample_batch_new("x", "other agent", 9, 1, 1);
+	add(b, "other", "c", "", "m", t0 + 2000, 7);
+	assert_int_equal(SUBMIT(9, "x", b), 0);
+	wait_results(&log, 4);
+
+	assert_int_equal(log.r[0].seq, 1);
+	assert_int_equal(log.r[0].failed, 2);
+	assert_non_null(strstr(log.r[0].why, "No space left on device"));
+	for (int i = 1; i <= 2; i++) {
+		assert_int_equal(log.r[i].session_id, 7);
+		assert_int_equal(log.r[i].seq, i + 1);
+		assert_int_equal(log.r[i].failed, 2);
+		assert_int_equal(log.r[i].written, 0);
+		assert_non_null(strstr(log.r[i].why, "batch 1"));
+	}
+	assert_int_equal(log.r[3].session_id, 9);
+	assert_int_equal(log.r[3].failed, 0);
+	assert_int_equal(log.r[3].written, 1);
+	assert_false(exists(dir, "x/h/c.rrd"));
+	assert_true(exists(dir, "x/other/c.rrd"));
+	assert_true(store_stream_acked(s, "x", "agent", 5) == 0);
+
+	/* the agent reconnects and sends everything unacknowledged again, in order */
+	for (uint64_t seq = 1; seq <= 3; seq++) {
+		b = pair_of(8, seq, t0);
+		b->stream = 5;
+		assert_int_equal(SUBMIT(8, "x", b), 0);
+	}
+	wait_results(&log, 7);
+	for (int i = 4; i < 7; i++) {
+		assert_int_equal(log.r[i].failed, 0);
+		assert_int_equal(log.r[i].written, 2);
+		assert_int_equal(log.r[i].duplicates, 0);
+	}
+	assert_true(store_stream_acked(s, "x", "agent", 5) == 3);
+	snprintf(path, sizeof(path), "%s/x/h/c.rrd", dir);
+	assert_true(store_flush(s, NULL, 10, why, sizeof(why)) >= 0);
+	for (int k = 0; k < 6; k++)
+		assert_true(value_at(path, "m", (time_t)(t0 / 1000 + k)) == k + 1);
+	cur_session = 1;
+	store_free(s);
+	event_base_free(log.base);
+	remove_tree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1155,6 +1314,7 @@ int main(void)
 	    cmocka_unit_test(test_a_reader_holding_the_lock_delays_the_write),
 	    cmocka_unit_test(test_series_growth_is_bounded),
 	    cmocka_unit_test(test_queue_is_bounded_in_bytes),
+	    cmocka_unit_test(test_batches_after_a_failed_one_fail_unwritten),
 	};
 
 	evthread_use_pthreads();
