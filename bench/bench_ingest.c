@@ -81,7 +81,8 @@ struct cpu {
 static struct cpu cpu_of(pid_t pid)
 {
 	char path[64], buf[1024], *p;
-	unsigned long long ut = 0, st = 0, minflt = 0;
+	unsigned long long ut = 0, st = 0, minflt = 0, cminflt = 0;
+	long long cut = 0, cst = 0;
 	double tck = (double)sysconf(_SC_CLK_TCK);
 	FILE *f;
 
@@ -99,14 +100,21 @@ static struct cpu cpu_of(pid_t pid)
 		exit(1);
 	}
 	fclose(f);
-	/* after the command's closing parenthesis: field 3 on; minflt is 10, utime 14, stime 15 */
+	/*
+	 * After the command's closing parenthesis: field 3 on; minflt is 10,
+	 * utime 14, stime 15; the c- fields (11, 16, 17) count the children it
+	 * waited for: the collector's writer processes of a flush.
+	 */
 	p = strrchr(buf, ')');
-	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %llu %*u %*u %*u %llu %llu",
-				&minflt, &ut, &st) != 3) {
+	if (p == NULL ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %llu %llu %*u %*u %llu %llu %lld %lld",
+		   &minflt, &cminflt, &ut, &st, &cut, &cst) != 6) {
 		fprintf(stderr, "bench_ingest: %s: cannot parse\n", path);
 		exit(1);
 	}
-	return (struct cpu){(double)ut / tck, (double)st / tck, (double)minflt};
+	return (struct cpu){(double)(ut + (unsigned long long)cut) / tck,
+			    (double)(st + (unsigned long long)cst) / tck,
+			    (double)(minflt + cminflt)};
 }
 
 /* What pid spent since `from`. */

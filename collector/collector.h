@@ -38,7 +38,7 @@ struct collector_conf {
 	unsigned quarantine_retry;         /* seconds between tries of a quarantined file */
 	unsigned cache_flush_age;          /* seconds a value may wait in the write-back cache */
 	unsigned cache_max_values;         /* updates per file that make it written */
-	unsigned store_writers;            /* threads writing RRD files in a flush of many */
+	unsigned store_writers;            /* writers of a flush of many RRD files */
 	size_t cache_size;                 /* bytes of cached values */
 	unsigned max_series_per_site;      /* 0 = no limit */
 	unsigned max_new_files_per_minute; /* per site; 0 = no limit */

@@ -294,7 +294,7 @@ struct collector_conf *collector_conf_load(const char *path)
 	    CFG_INT("quarantine_retry", 60, CFGF_NONE),
 	    CFG_INT("cache_flush_age", 300, CFGF_NONE),
 	    CFG_INT("cache_max_values", 360, CFGF_NONE),
-	    CFG_INT("store_writers", 1, CFGF_NONE),
+	    CFG_INT("store_writers", 2, CFGF_NONE),
 	    CFG_STR("cache_size", "64M", CFGF_NONE),
 	    CFG_INT("max_series_per_site", 1000000, CFGF_NONE),
 	    CFG_INT("max_new_files_per_minute", 1000, CFGF_NONE),

@@ -17,9 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/queue.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,6 +71,9 @@ static int librrd_create(const char *path, unsigned long step, time_t start, int
 	return rrd_create_r2(path, step, start, 1, NULL, NULL, argc, argv);
 }
 
+/* Set in a helper process (flush_files), which must not log: another thread may hold a lock. */
+static int in_helper;
+
 /* How long a write waits for another process's lock on its file. */
 #define STORE_LOCK_WAIT_MS 2000
 #define STORE_LOCK_POLL_MS 5
@@ -110,7 +118,8 @@ static int lock_wait(const char *path, double *since)
 		return 0;
 	if (*since == 0) {
 		*since = now;
-		log_debug("store: %s is locked by process %ld; waiting", path, (long)pid);
+		if (!in_helper)
+			log_debug("store: %s is locked by process %ld; waiting", path, (long)pid);
 	} else if (now - *since >= STORE_LOCK_WAIT_MS / 1000.0) {
 		rrd_set_error("could not lock RRD: process %ld held it for %.1f s", (long)pid,
 			      now - *since);
@@ -305,24 +314,17 @@ struct series_memo {
 	struct series_ds *d;
 };
 
-/* Threads that write RRD files, the writer included: librrd's work spread over the cores. */
+/* Writers of one flush, the writer thread included: librrd's work spread over the cores. */
 #define STORE_WRITERS_MAX 4
-/* A flush of many files goes to the writers this many files at a time. */
+/* Files due by age or by the cache's size are written this many at a time, between batches. */
 #define STORE_FLUSH_CHUNK 32
-
-struct writers {
-	pthread_t th[STORE_WRITERS_MAX - 1]; /* the helpers */
-	unsigned n;
-	pthread_mutex_t mu;
-	pthread_cond_t go, idle;
-	/* the round of flush_files under way: files [next, nfs) are still to take */
-	struct fstate **fs;
-	struct wrote *w;
-	size_t nfs, next;
-	unsigned busy; /* helpers in the round */
-	unsigned round;
-	int stop;
-};
+/*
+ * A flush of at least this many files is shared with helper processes:
+ * starting them took 1-2 ms in bench/ingest (10k series), and the copy of
+ * the collector's page tables grows with its memory; a flush of fewer
+ * files would not win that back.
+ */
+#define STORE_SHARE_MIN 256
 
 struct store {
 	struct event_base *base;
@@ -364,8 +366,7 @@ struct store {
 	struct store_req_list reqs_done; /* for the loop (req_ev) */
 	struct event *req_ev;
 
-	unsigned nwriters; /* asked for: 0 = one per CPU */
-	struct writers writers;
+	unsigned nhelpers; /* processes that share a flush of many files with the writer */
 
 	/* writer-thread only */
 	struct series_index *idx;
@@ -385,7 +386,7 @@ struct store {
 	unsigned batch;         /* write_job's count, for fstate.batch */
 	struct sbuf scratch[5]; /* write_file's; [4] holds the time tm_ms as rrd_update takes it */
 	int64_t tm_ms;          /* the files of a poll round share their times */
-	struct complaint store_fail, index_fail, agent_fail;
+	struct complaint store_fail, index_fail, agent_fail, helper_fail;
 	/* the agents the index knew at start: written before ready, read-only after */
 	char **known; /* "site\0agent" */
 	size_t nknown;
@@ -910,16 +911,17 @@ static void cache_add(struct store *s, struct fstate *fs, const struct sbuf *tmp
 
 /* What writing one file's cache did, on whichever writer thread wrote it. */
 struct wrote {
-	size_t done; /* runs written */
-	int rc, err; /* of the run that failed: the backend's return and errno */
+	size_t done;      /* runs written */
+	int rc, err;      /* of the run that failed: the backend's return and errno */
+	atomic_int state; /* flush_files: who took the file (W_*) */
 	char msg[256];
 };
 
 /*
  * The rrd_update calls for the file's cached values, one per run of a
  * template, stopping at the first failure. Reads the file's runs and
- * writes the file, nothing else: a helper writer thread runs it while the
- * writer waits for it (flush_files).
+ * writes the file, nothing else: a helper process runs it while the
+ * writer writes other files of the flush (flush_files).
  */
 static void file_updates(const struct store *s, const struct fstate *fs, struct wrote *w)
 {
@@ -1013,117 +1015,138 @@ static int cache_flush_file(struct store *s, struct fstate *fs)
 }
 
 /*
- * The helper writer threads: they take files of the writer's flush_files
- * round one at a time and write them (file_updates), so that a flush of
- * many files uses more than one core. Between rounds they sleep.
+ * A flush of many files, shared between the writer and helper processes
+ * that it forks for the flush: each takes the next file of the list and
+ * writes it (file_updates) from its copy of the cache, until none is left.
+ * Processes, not threads: librrd maps the file for every update and unmaps
+ * it after, and an unmapping in a process of several running threads
+ * interrupts every core they run on to flush its TLB, which made a second
+ * writer thread cost some 20% more CPU per value; a process of its own
+ * interrupts no one. The list, the outcomes and the count of files taken
+ * are in memory shared with the helpers (MAP_SHARED), the rest they read
+ * from the copy fork made. A helper logs nothing and touches nothing but
+ * the files: the writer takes every outcome, as if it had written all.
  */
-static void *helper_main(void *arg)
+enum { W_FREE, W_WRITER, W_HELPER, W_DONE };
+
+struct flush_round {
+	atomic_size_t next; /* the next file to take */
+	struct wrote w[];   /* per file: its outcome, and who took it (state) */
+};
+
+static void take_files(const struct store *s, struct fstate **v, size_t n, struct flush_round *fr,
+		       int who)
 {
-	struct store *s = arg;
-	struct writers *p = &s->writers;
-	unsigned seen = 0;
+	size_t i;
 
-	pthread_mutex_lock(&p->mu);
-	for (;;) {
-		while (!p->stop && p->round == seen)
-			pthread_cond_wait(&p->go, &p->mu);
-		if (p->stop)
-			break;
-		seen = p->round;
-		p->busy++;
-		while (p->next < p->nfs) {
-			size_t i = p->next++;
-
-			pthread_mutex_unlock(&p->mu);
-			file_updates(s, p->fs[i], &p->w[i]);
-			pthread_mutex_lock(&p->mu);
-		}
-		if (--p->busy == 0)
-			pthread_cond_signal(&p->idle);
+	while ((i = atomic_fetch_add(&fr->next, 1)) < n) {
+		atomic_store(&fr->w[i].state, who);
+		file_updates(s, v[i], &fr->w[i]);
+		atomic_store(&fr->w[i].state, W_DONE);
 	}
-	pthread_mutex_unlock(&p->mu);
-	return NULL;
 }
 
-static void writers_start(struct store *s, unsigned want)
+/* A helper process that writes files of the round; its pid, or -1 with errno. */
+static pid_t helper_start(const struct store *s, struct fstate **v, size_t n,
+			  struct flush_round *fr)
 {
-	struct writers *p = &s->writers;
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	pid_t parent = getpid(), pid;
+	sigset_t all;
 
-	if (want == 0)
-		want = cpus > 0 ? (unsigned)cpus : 1;
-	if (want > STORE_WRITERS_MAX)
-		want = STORE_WRITERS_MAX;
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->go, NULL);
-	pthread_cond_init(&p->idle, NULL);
-	for (p->n = 0; p->n + 1 < want; p->n++)
-		if (pthread_create(&p->th[p->n], NULL, helper_main, s) != 0) {
-			log_warnx("store: cannot start a writer thread: %u write the files",
-				  p->n + 1);
-			break;
-		}
-}
-
-static void writers_stop(struct store *s)
-{
-	struct writers *p = &s->writers;
-
-	pthread_mutex_lock(&p->mu);
-	p->stop = 1;
-	pthread_cond_broadcast(&p->go);
-	pthread_mutex_unlock(&p->mu);
-	for (unsigned i = 0; i < p->n; i++)
-		pthread_join(p->th[i], NULL);
-	pthread_mutex_destroy(&p->mu);
-	pthread_cond_destroy(&p->go);
-	pthread_cond_destroy(&p->idle);
+	pid = fork();
+	if (pid != 0)
+		return pid;
+	/*
+	 * The helper. Signals wait: the collector's handlers write to its
+	 * event loop's socket, which the helper shares; a stop of the
+	 * collector waits for this flush anyway. It dies with the writer.
+	 */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(1);
+	in_helper = 1;
+	take_files(s, v, n, fr, W_HELPER);
+	_exit(0);
 }
 
 /*
  * Writes the cached values of files v[0..n), shared out between the writer
- * and its helpers, then takes each file's outcome in order on the writer.
- * Returns how many were written, or -1 when the store failed as a whole
- * (the files written before and after that are done all the same).
+ * and, for many files, its helpers, then takes each file's outcome in
+ * order on the writer. Returns how many were written, or -1 when the store
+ * failed as a whole (the files written before and after that are done all
+ * the same).
  */
 static int flush_files(struct store *s, struct fstate **v, size_t n)
 {
-	struct writers *p = &s->writers;
-	struct wrote *w = xcalloc(n, sizeof(*w));
-	int written = 0, failed = 0;
+	size_t bytes = sizeof(struct flush_round) + n * sizeof(struct wrote);
+	struct flush_round *fr = MAP_FAILED;
+	pid_t pid[STORE_WRITERS_MAX];
+	unsigned np = 0;
+	int written = 0, failed = 0, shared = 0;
+	double t0 = mono_now(), t1;
 
-	if (p->n > 0 && n > 1) {
-		pthread_mutex_lock(&p->mu);
-		p->fs = v;
-		p->w = w;
-		p->nfs = n;
-		p->next = 0;
-		p->round++;
-		pthread_cond_broadcast(&p->go);
-		while (p->next < p->nfs) {
-			size_t i = p->next++;
-
-			pthread_mutex_unlock(&p->mu);
-			file_updates(s, v[i], &w[i]);
-			pthread_mutex_lock(&p->mu);
-		}
-		while (p->busy > 0)
-			pthread_cond_wait(&p->idle, &p->mu);
-		p->fs = NULL;
-		p->w = NULL;
-		p->nfs = 0;
-		pthread_mutex_unlock(&p->mu);
-	} else {
-		for (size_t i = 0; i < n; i++)
-			file_updates(s, v[i], &w[i]);
+	if (s->nhelpers > 0 && n >= STORE_SHARE_MIN) {
+		fr = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (fr == MAP_FAILED)
+			log_complain(&s->helper_fail, 3600,
+				     "store: cannot share a flush with helper processes: mmap: %s",
+				     strerror(errno));
 	}
+	if (fr != MAP_FAILED) {
+		shared = 1;
+		atomic_init(&fr->next, 0);
+		for (size_t i = 0; i < n; i++)
+			atomic_init(&fr->w[i].state, W_FREE);
+		while (np < s->nhelpers) {
+			pid[np] = helper_start(s, v, n, fr);
+			if (pid[np] < 0) {
+				log_complain(&s->helper_fail, 3600,
+					     "store: cannot start a writer process: fork: %s",
+					     strerror(errno));
+				break;
+			}
+			np++;
+		}
+	} else {
+		fr = xcalloc(1, bytes);
+	}
+	t1 = mono_now();
+	take_files(s, v, n, fr, W_WRITER);
+	for (unsigned k = 0; k < np; k++) {
+		int status = 0;
+
+		while (waitpid(pid[k], &status, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			log_warnx(
+			    "store: a writer process %s %d; the writer writes its files again",
+			    WIFSIGNALED(status) ? "was killed by signal" : "exited with status",
+			    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	}
+	/*
+	 * A helper that died left files taken and not done: written again
+	 * here, whole. Updates it made are at or before the file's last one
+	 * now, and librrd skips those (RRD_SKIP_PAST_UPDATES).
+	 */
+	for (size_t i = 0; np > 0 && i < n; i++)
+		if (atomic_load(&fr->w[i].state) != W_DONE)
+			file_updates(s, v[i], &fr->w[i]);
 	for (size_t i = 0; i < n; i++) {
-		if (file_updates_done(s, v[i], &w[i]) < 0)
+		if (file_updates_done(s, v[i], &fr->w[i]) < 0)
 			failed = 1;
 		else
 			written++;
 	}
-	free(w);
+	if (shared) {
+		munmap(fr, bytes);
+		log_debug("store: %zu files written by %u processes in %.3f s (%.3f s to start "
+			  "the helpers)",
+			  n, np + 1, mono_now() - t0, t1 - t0);
+	} else {
+		free(fr);
+	}
 	return failed ? -1 : written;
 }
 
@@ -1994,15 +2017,33 @@ static int jobs_waiting(struct store *s)
 }
 
 /*
+ * The dirty files whose path is want (NULL: all), oldest first, in *out
+ * (freed by the caller); how many.
+ */
+static size_t dirty_files(struct store *s, const char *want, struct fstate ***out)
+{
+	struct fstate *fs, **v = xcalloc(s->ndirty, sizeof(*v));
+	size_t n = 0;
+
+	TAILQ_FOREACH(fs, &s->dirty, dirty_entry)
+	{
+		if (want == NULL || strcmp(fs->path, want) == 0)
+			v[n++] = fs;
+	}
+	*out = v;
+	return n;
+}
+
+/*
  * Writes the files that are due: oldest first while the cache is over its
- * size, then those whose age says so. With `all`, every file. Stops early
- * (after a slice) when batches wait, unless all is set. The files go to
- * the writer threads a chunk at a time.
+ * size, then those whose age says so, a chunk at a time, stopping early
+ * (after a slice) when batches wait. With `all`, every file at once, so
+ * that the helpers share them (flush_files).
  */
 static void upkeep(struct store *s, int all)
 {
 	double start = mono_now(), now = start;
-	struct fstate *fs, *next, *chunk[STORE_FLUSH_CHUNK];
+	struct fstate *fs, *next, *chunk[STORE_FLUSH_CHUNK], **v;
 	size_t k = 0;
 
 	if (s->failing) {
@@ -2015,24 +2056,28 @@ static void upkeep(struct store *s, int all)
 		s->failing = 0;
 		log_info("store: files can be written again");
 	}
+	if (all) {
+		k = dirty_files(s, NULL, &v);
+		if (k > 0)
+			flush_files(s, v, k);
+		free(v);
+		return;
+	}
 	for (fs = TAILQ_FIRST(&s->dirty); fs != NULL; fs = next) {
 		/* a chunk's files are before next: writing them leaves it on the list */
 		next = TAILQ_NEXT(fs, dirty_entry);
-		if (!all && s->cache_bytes <= s->cache_max &&
-		    fs->dirty_since + s->flush_age / 2 > now)
+		if (s->cache_bytes <= s->cache_max && fs->dirty_since + s->flush_age / 2 > now)
 			break; /* the list is in dirty_since order: no later file is due */
-		if (all || s->cache_bytes > s->cache_max || fs->due <= now)
+		if (s->cache_bytes > s->cache_max || fs->due <= now)
 			chunk[k++] = fs;
 		if (k < STORE_FLUSH_CHUNK)
 			continue;
 		if (flush_files(s, chunk, k) < 0)
 			return;
 		k = 0;
-		if (!all) {
-			now = mono_now();
-			if (now - start > STORE_UPKEEP_SLICE_S && jobs_waiting(s))
-				return;
-		}
+		now = mono_now();
+		if (now - start > STORE_UPKEEP_SLICE_S && jobs_waiting(s))
+			return;
 	}
 	if (k > 0)
 		flush_files(s, chunk, k);
@@ -2043,32 +2088,14 @@ static void upkeep(struct store *s, int all)
 /* Writes the cached values of the file at `path` (NULL: all); files written or -1. */
 static int req_flush(struct store *s, const char *want, char *why, size_t whylen)
 {
-	char path[4096];
-	struct fstate *fs, *next, *chunk[STORE_FLUSH_CHUNK];
-	size_t k = 0;
-	int n = 0, rc = 0;
+	struct fstate **v;
+	size_t n = dirty_files(s, want, &v);
+	int rc = n > 0 ? flush_files(s, v, n) : 0;
 
-	for (fs = TAILQ_FIRST(&s->dirty); fs != NULL && rc >= 0; fs = next) {
-		next = TAILQ_NEXT(fs, dirty_entry);
-		if (want != NULL) {
-			snprintf(path, sizeof(path), "%s/%s", s->data_dir, fs->f->path);
-			if (strcmp(path, want) != 0)
-				continue;
-		}
-		chunk[k++] = fs;
-		if (k == STORE_FLUSH_CHUNK || next == NULL) {
-			rc = flush_files(s, chunk, k);
-			n += rc > 0 ? rc : 0;
-			k = 0;
-		}
-	}
-	if (k > 0 && rc >= 0) {
-		rc = flush_files(s, chunk, k);
-		n += rc > 0 ? rc : 0;
-	}
+	free(v);
 	if (rc < 0)
 		snprintf(why, whylen, "%s", s->fail_why);
-	return rc < 0 ? -1 : n;
+	return rc;
 }
 
 /*
@@ -2326,9 +2353,7 @@ static void *writer_main(void *arg)
 		s->j = NULL;
 	}
 	s->journal_since = mono_now();
-	writers_start(s, s->nwriters);
 	if (s->j == NULL || replay(s) < 0) {
-		writers_stop(s);
 		pthread_mutex_lock(&s->mu);
 		s->ready = -1;
 		pthread_cond_broadcast(&s->cv);
@@ -2453,7 +2478,6 @@ static void *writer_main(void *arg)
 			  "for the next start",
 			  s->cache_values, s->fail_why);
 	checkpoint(s, 1);
-	writers_stop(s);
 	free(jobs);
 	free(journaled);
 	return NULL;
@@ -2646,7 +2670,17 @@ struct store *store_new(struct event_base *base, const struct store_params *p, s
 	s->max_ds = p->max_ds_per_file;
 	s->flush_age = p->cache_flush_age;
 	s->max_values = p->cache_max_values ? p->cache_max_values : 360;
-	s->nwriters = p->writers;
+	{
+		/* more writers than cores would only take turns */
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		unsigned want = p->writers, have = cpus > 0 ? (unsigned)cpus : 1;
+
+		if (want == 0 || want > have)
+			want = have;
+		if (want > STORE_WRITERS_MAX)
+			want = STORE_WRITERS_MAX;
+		s->nhelpers = want - 1;
+	}
 	s->cache_max = p->cache_size ? p->cache_size : (size_t)64 << 20;
 	s->be = &librrd_backend;
 	s->seed = (unsigned)getpid();

@@ -66,7 +66,7 @@ struct store_params {
 	unsigned cache_flush_age;          /* seconds a value may wait; 0 = write at once */
 	unsigned cache_max_values;         /* updates per file before it is written; 0 = 360 */
 	size_t cache_size;                 /* bytes of cached values; 0 = 64 MiB */
-	unsigned writers;                  /* threads writing RRD files (<= 4); 0 = one per CPU */
+	unsigned writers;                  /* writers of a flush of many files; 0 = one per CPU */
 };
 
 /* What the writer reports for one batch, on the loop thread. */

@@ -595,7 +595,7 @@ static const struct conf_bound {
     {"root", "quarantine_retry", 1, 86400, " s"},
     {"root", "cache_flush_age", 0, 86400, " s (0: write at once)"},
     {"root", "cache_max_values", 1, 100000, " values"},
-    {"root", "store_writers", 1, 4, " threads"},
+    {"root", "store_writers", 1, 4, " writers"},
     {"root", "max_series_per_site", 0, 100000000, " series (0: no limit)"},
     {"root", "max_new_files_per_minute", 0, 1000000, " files (0: no limit)"},
     {"root", "max_ds_per_file", 1, 1000, " data sources"},

@@ -47,7 +47,7 @@ static void test_valid_collector_config(void **state)
 	assert_int_equal(conf->fd_reserve, 64);
 	assert_int_equal(conf->max_ds_per_file, 64);
 	assert_int_equal(conf->max_agents_per_site, 64);
-	assert_int_equal(conf->store_writers, 1);
+	assert_int_equal(conf->store_writers, 2);
 	assert_int_equal(cfg_size(conf->cfg, "rule"), 2);
 	assert_int_equal(cfg_size(conf->cfg, "channel"), 1);
 	assert_false(conf->insecure);
@@ -162,7 +162,7 @@ static void test_session_bounds_out_of_range(void **state)
 	check_error("collector_input_buffer_small.conf",
 		    ":2: input_buffer_size must be a size of 1M..64G (\"64M\"), got \"10k\"");
 	check_error("collector_store_writers_high.conf",
-		    ":2: store_writers must be 1..4 threads, got 8");
+		    ":2: store_writers must be 1..4 writers, got 8");
 }
 
 /* series_size must hold one session's series: else that session could never finish */

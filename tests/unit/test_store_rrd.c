@@ -846,9 +846,10 @@ static void test_one_bad_file_is_quarantined_and_the_rest_is_written(void **stat
 }
 
 /*
- * A flush of many files is shared by the writer threads: every file gets
- * its values, in order, and a file that fails on one of them is
- * quarantined alone, its outcome taken as if one thread had written all.
+ * A flush of many files (256 or more) is shared with helper processes:
+ * every file gets its values, in order, and a file that fails in one of
+ * them is quarantined alone, its outcome taken as if one writer had
+ * written all.
  */
 static void test_a_flush_shared_by_writers_writes_every_file(void **state)
 {
@@ -867,7 +868,7 @@ static void test_a_flush_shared_by_writers_writes_every_file(void **state)
 	struct qlist q = {0};
 	struct store_stats st;
 	FILE *f;
-	enum { NFILES = 150, BAD = 77 };
+	enum { NFILES = 300, BAD = 77 };
 
 	assert_non_null(mkdtemp(dir));
 	s = open_store(&log, dir, &p);
