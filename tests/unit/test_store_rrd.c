@@ -975,18 +975,26 @@ static pid_t hold_read_lock(const char *path, unsigned hold_ms)
 	return pid;
 }
 
-/* Waits (up to 5 s) until the store has written n samples to the files. */
-static void wait_written(struct store *s, uint64_t n)
+/*
+ * Waits (up to 5 s) until the store's count `field` (a uint64_t of struct
+ * store_stats: samples written to the files, batches the writer is through
+ * with) reaches n.
+ */
+#define WAIT_STAT(s, field, n) wait_stat(s, offsetof(struct store_stats, field), #field, n)
+
+static void wait_stat(struct store *s, size_t field, const char *name, uint64_t n)
 {
 	struct store_stats st;
+	uint64_t v = 0;
 
 	for (int i = 0; i < 100; i++) {
 		store_get_stats(s, &st);
-		if (st.samples >= n)
+		memcpy(&v, (const char *)&st + field, sizeof(v));
+		if (v >= n)
 			return;
 		usleep(50 * 1000);
 	}
-	fail_msg("%llu samples written, not %llu", (unsigned long long)st.samples,
+	fail_msg("the store's %s: %llu, not %llu", name, (unsigned long long)v,
 		 (unsigned long long)n);
 }
 
@@ -1028,7 +1036,7 @@ static void test_a_reader_holding_the_lock_delays_the_write(void **state)
 	assert_int_equal(log.r[1].quarantined, 0);
 	assert_int_equal(log.r[1].failed, 0);
 	/* acknowledged once journaled; the file is written right after */
-	wait_written(s, 2);
+	WAIT_STAT(s, samples, 2);
 	assert_last(dir, "x/h/c.rrd", "m", "2");
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_int_equal(status, 0);
@@ -1188,21 +1196,6 @@ static double value_at(const char *path, const char *ds, time_t t)
 	return v;
 }
 
-/* Waits (at most 10 s) until the writer is through with n batches in all. */
-static void wait_taken(struct store *s, uint64_t n)
-{
-	struct store_stats st;
-
-	for (int i = 0; i < 1000; i++) {
-		store_get_stats(s, &st);
-		if (st.batches >= n)
-			return;
-		usleep(10000);
-	}
-	fail_msg("the writer took %llu batches, not %llu", (unsigned long long)st.batches,
-		 (unsigned long long)n);
-}
-
 /* Batch seq of stream 5 with metric m of host h at t0 + (2 (seq - 1) + k) s, k = 0, 1. */
 static struct sample_batch *pair_of(uint64_t session, uint64_t seq, int64_t t0)
 {
@@ -1245,7 +1238,7 @@ static void test_batches_after_a_failed_one_fail_unwritten(void **state)
 		assert_int_equal(SUBMIT(7, "x", b), 0);
 	}
 	/* the writer is through with both; session 7 has not heard of it yet */
-	wait_taken(s, 2);
+	WAIT_STAT(s, batches, 2);
 	b = pair_of(7, 3, t0);
 	b->stream = 5;
 	assert_int_equal(SUBMIT(7, "x", b), 0);
