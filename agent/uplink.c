@@ -82,6 +82,7 @@ struct uplink {
 	    failback_x;       /* failback waits failback_s times this: doubles while moving
 				 back does not last (a collector that answers Hello, stores nothing) */
 	uint64_t too_big;     /* the last batch logged as too big for the collector */
+	int parts;            /* the collector takes a batch in parts (HelloAck.parts) */
 	struct series_tx *tx; /* protocol 2: the series defined on this session */
 	uint32_t max_series;  /* the ids it may define */
 	uint64_t hb_ms;       /* send a Heartbeat after this long without output */
@@ -566,26 +567,13 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
 		uplink_flush(u);
 }
 
-/* The seq of the batch in `frame` (0: not a batch), for a log line. */
-static uint64_t frame_batch_seq(const uint8_t *frame, size_t len)
-{
-	Vakt__Frame *f = len > FRAME_HDR_LEN
-			     ? vakt__frame__unpack(NULL, len - FRAME_HDR_LEN, frame + FRAME_HDR_LEN)
-			     : NULL;
-	uint64_t seq = f != NULL && f->msg_case == VAKT__FRAME__MSG_BATCH ? f->batch->seq : 0;
-
-	if (f != NULL)
-		vakt__frame__free_unpacked(f, NULL);
-	return seq;
-}
-
 /*
- * Puts one queued batch on the connection: on a protocol-2 session in the
- * compact form, its series named by the ids this session knows them by.
+ * Puts one frame of a batch on the connection: on a protocol-2 session in
+ * the compact form, its series named by the ids this session knows them by.
+ * Returns the bytes it takes on the wire.
  */
-static void send_batch(void *arg, struct evbuffer *out, const uint8_t *frame, size_t len)
+static size_t put_frame(struct uplink *u, struct evbuffer *out, const uint8_t *frame, size_t len)
 {
-	struct uplink *u = arg;
 	uint8_t *compact = NULL;
 	size_t clen = 0;
 
@@ -604,26 +592,162 @@ static void send_batch(void *arg, struct evbuffer *out, const uint8_t *frame, si
 		compact = NULL;
 		series_tx_reset(u->tx, u->max_series);
 	}
-	if ((compact != NULL ? clen : len) > (size_t)u->max_frame + FRAME_HDR_LEN &&
-	    u->too_big != frame_batch_seq(frame, len)) {
-		const struct agent_collector *col = &u->a->conf->collectors[u->collector];
-
-		/* made before this collector said its limit: it will refuse it */
-		u->too_big = frame_batch_seq(frame, len);
-		log_warnx("uplink to %s (%s): batch %llu is %zu bytes, more than the collector's "
-			  "max_frame %u: it refuses it and everything after it; raise max_frame "
-			  "on the collector",
-			  col->name, col->address, (unsigned long long)u->too_big,
-			  compact != NULL ? clen : len, u->max_frame);
-	}
 	if (compact != NULL) {
 		evbuffer_add(out, compact, clen);
 		u->st.bytes_sent += clen;
 		free(compact);
-	} else {
-		evbuffer_add(out, frame, len);
-		u->st.bytes_sent += len;
+		return clen;
 	}
+	evbuffer_add(out, frame, len);
+	u->st.bytes_sent += len;
+	return len;
+}
+
+/* The bytes item i of b takes in its Batch (samples, then Results, then Events). */
+static size_t batch_item_size(const Vakt__Batch *b, size_t i)
+{
+	size_t sz = i < b->n_samples ? vakt__sample__get_packed_size(b->samples[i])
+		    : i < b->n_samples + b->n_results
+			? vakt__result__get_packed_size(b->results[i - b->n_samples])
+			: vakt__event__get_packed_size(b->events[i - b->n_samples - b->n_results]);
+
+	return 1 + frame_varint_len(sz) + sz;
+}
+
+/* Items [from, to) of b as a batch of seq `seq` in a frame of its own (malloc'd). */
+static uint8_t *batch_part(const Vakt__Batch *b, size_t from, size_t to, int more, size_t *len)
+{
+	Vakt__Batch p = VAKT__BATCH__INIT;
+	Vakt__Frame f = VAKT__FRAME__INIT;
+	size_t ns = b->n_samples, nr = b->n_results;
+	size_t s0 = from < ns ? from : ns, s1 = to < ns ? to : ns;
+	size_t r0 = from < ns ? 0 : from - ns < nr ? from - ns : nr;
+	size_t r1 = to < ns ? 0 : to - ns < nr ? to - ns : nr;
+	size_t e0 = from < ns + nr ? 0 : from - ns - nr, e1 = to < ns + nr ? 0 : to - ns - nr;
+	uint8_t *buf;
+	uint32_t be;
+
+	p.seq = b->seq;
+	p.more = more;
+	p.samples = b->samples + s0;
+	p.n_samples = s1 - s0;
+	p.results = b->results + r0;
+	p.n_results = r1 - r0;
+	p.events = b->events + e0;
+	p.n_events = e1 - e0;
+	f.msg_case = VAKT__FRAME__MSG_BATCH;
+	f.batch = &p;
+	*len = vakt__frame__get_packed_size(&f);
+	buf = xmalloc(FRAME_HDR_LEN + *len);
+	be = htonl((uint32_t)*len);
+	memcpy(buf, &be, sizeof(be));
+	vakt__frame__pack(&f, buf + FRAME_HDR_LEN);
+	*len += FRAME_HDR_LEN;
+	return buf;
+}
+
+/*
+ * A batch larger than the collector's max_frame (spooled before this
+ * collector said its limit: while it was down with a larger one, or for
+ * another collector) would be refused every time it is sent. A collector
+ * that takes batches in parts (HelloAck.parts) gets it as parts that fit,
+ * each of its seq, all but the last marked `more`: it acknowledges the
+ * batch with its last part. One that does not would take the first part
+ * for the whole batch: it gets the batch's seq alone, and what it held is
+ * dropped, counted and logged. Either way the stream goes on.
+ */
+static void put_too_big(struct uplink *u, struct evbuffer *out, const uint8_t *frame, size_t len,
+			size_t wire)
+{
+	const struct agent_collector *col = &u->a->conf->collectors[u->collector];
+	Vakt__Frame *f = vakt__frame__unpack(NULL, len - FRAME_HDR_LEN, frame + FRAME_HDR_LEN);
+	Vakt__Batch *b = f != NULL && f->msg_case == VAKT__FRAME__MSG_BATCH ? f->batch : NULL;
+	Vakt__Batch empty = VAKT__BATCH__INIT;
+	/* a part's frame: its Batch's key and length, seq and `more` around the items */
+	size_t room = u->max_frame - (1 + 5 + 1 + 10 + 2), n, from = 0, parts = 0, lost = 0;
+	uint8_t *part;
+	size_t plen;
+
+	if (b == NULL) {
+		/* the spool verified it when it was written: not to be met */
+		log_warnx("uplink to %s (%s): a spooled batch of %zu bytes does not decode, dropped",
+			  col->name, col->address, len);
+		u->st.batches_dropped++;
+		u->st.bytes_dropped += len;
+		if (f != NULL)
+			vakt__frame__free_unpacked(f, NULL);
+		return;
+	}
+	n = b->n_samples + b->n_results + b->n_events;
+	if (!u->parts) {
+		empty.seq = b->seq;
+		b = &empty;
+		n = 0;
+	}
+	/* greedy: as many items as fit in each part, in order */
+	while (from < n || parts == 0) {
+		size_t to = from, used = 0;
+
+		while (to < n && used + batch_item_size(b, to) <= room)
+			used += batch_item_size(b, to++);
+		if (to == from && from < n) {
+			/* 4 KiB at least hold any one sample, Result or Event the agent makes */
+			lost++;
+			from++;
+			continue;
+		}
+		part = batch_part(b, from, to, to < n, &plen);
+		put_frame(u, out, part, plen);
+		free(part);
+		parts++;
+		from = to;
+	}
+	if (u->too_big != f->batch->seq) {
+		u->too_big = f->batch->seq;
+		if (u->parts)
+			log_warnx("uplink to %s (%s): batch %llu is %zu bytes, more than the "
+				  "collector's max_frame %u: sent in %zu parts",
+				  col->name, col->address, (unsigned long long)u->too_big, wire,
+				  u->max_frame, parts);
+		else
+			log_warnx("uplink to %s (%s): batch %llu is %zu bytes, more than the "
+				  "collector's max_frame %u, and the collector takes no batch in "
+				  "parts (upgrade it, or raise its max_frame): %zu samples, %zu "
+				  "results and %zu events of it dropped",
+				  col->name, col->address, (unsigned long long)u->too_big, wire,
+				  u->max_frame, f->batch->n_samples, f->batch->n_results,
+				  f->batch->n_events);
+	}
+	if (!u->parts) {
+		u->st.batches_dropped++;
+		u->st.samples_dropped += f->batch->n_samples;
+		u->st.results_dropped += f->batch->n_results;
+		u->st.bytes_dropped += len;
+	}
+	if (lost > 0)
+		log_warnx("uplink to %s (%s): batch %llu: %zu items alone larger than max_frame "
+			  "%u, dropped",
+			  col->name, col->address, (unsigned long long)f->batch->seq, lost,
+			  u->max_frame);
+	vakt__frame__free_unpacked(f, NULL);
+}
+
+/* Puts one queued batch on the connection: as it is, compact, or in parts when too big. */
+static void send_batch(void *arg, struct evbuffer *out, const uint8_t *frame, size_t len)
+{
+	struct uplink *u = arg;
+	struct evbuffer *tmp = evbuffer_new();
+	size_t wire = put_frame(u, tmp, frame, len);
+
+	if (wire > (size_t)u->max_frame + FRAME_HDR_LEN) {
+		/* the compact form's definitions went unsent: the table starts again */
+		series_tx_reset(u->tx, u->max_series);
+		u->st.bytes_sent -= wire;
+		put_too_big(u, out, frame, len, wire);
+	} else {
+		evbuffer_add_buffer(out, tmp);
+	}
+	evbuffer_free(tmp);
 	u->st.bytes_full += len;
 }
 
@@ -909,6 +1033,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
 				if (f->hello_ack->max_frame >= 4096 &&
 				    f->hello_ack->max_frame < u->max_frame)
 					u->max_frame = f->hello_ack->max_frame;
+				u->parts = f->hello_ack->parts;
 				series_tx_reset(u->tx, u->max_series);
 				bufferevent_set_timeouts(bev, NULL, NULL);
 				uplink_set_user_timeout(u);
@@ -1357,10 +1482,11 @@ void uplink_get_stats(const struct uplink *u, struct uplink_stats *st)
 	st->queued_bytes = sp.mem_bytes;
 	st->spooled_bytes = sp.disk_bytes;
 	st->memory_only = sp.memory_only;
-	st->batches_dropped = sp.batches_dropped;
-	st->samples_dropped = sp.samples_dropped;
-	st->results_dropped = sp.results_dropped;
-	st->bytes_dropped = sp.bytes_dropped;
+	/* the spool's, and those too big for a collector that takes no parts */
+	st->batches_dropped += sp.batches_dropped;
+	st->samples_dropped += sp.samples_dropped;
+	st->results_dropped += sp.results_dropped;
+	st->bytes_dropped += sp.bytes_dropped;
 }
 
 enum uplink_state uplink_get_state(const struct uplink *u)

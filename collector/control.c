@@ -105,11 +105,11 @@ static void agent_line(const struct watch_agent *a, void *arg)
 	evbuffer_add_printf(out,
 			    ", %llu clock steps, %llu duplicates, %llu batches redelivered, %llu "
 			    "refused as ahead, %llu rejected, %llu quarantined, %llu refused by "
-			    "limits\n",
+			    "limits, %llu batches sent in parts (over max_frame)\n",
 			    (unsigned long long)a->clock_steps, (unsigned long long)a->duplicates,
 			    (unsigned long long)a->redelivered, (unsigned long long)a->ahead,
 			    (unsigned long long)a->rejected, (unsigned long long)a->quarantined,
-			    (unsigned long long)a->refused);
+			    (unsigned long long)a->refused, (unsigned long long)a->parts);
 }
 
 static void quarantine_line(const struct store_quarantine *q, void *arg)

@@ -503,6 +503,7 @@ static void handle_hello(struct session *s, Vakt__Hello *h)
 	a.heartbeat = s->c->conf->heartbeat;
 	/* protocol 1 defines no series: an agent of it ignores the field */
 	a.max_series = s->c->conf->max_session_series;
+	a.parts = 1; /* a batch larger than max_frame may come in parts */
 	/* where the agent's stream resumes: what the store holds durably */
 	s->stream = h->stream;
 	a.acked = store_stream_acked(s->c->store, s->site, s->agent, s->stream);
@@ -571,12 +572,24 @@ static void handle_batch(struct session *s, Vakt__Frame *f, uint32_t len)
 	struct decode_stats st;
 	size_t nres, nev, rx_before;
 
-	if (pb->seq <= s->last_seq)
+	/* the parts of one batch carry its seq each */
+	if (pb->seq < s->last_seq || (pb->seq == s->last_seq && !s->last_more))
 		peer_log(s->c->peers, s->from, PEER_SAMPLE, 0,
 			 "session %s (site \"%s\"): batch %llu after %llu: sequence went back",
 			 s->peer, s->site, (unsigned long long)pb->seq,
 			 (unsigned long long)s->last_seq);
+	if (pb->more && !(s->last_more && pb->seq == s->last_seq) && s->wa != NULL)
+		s->wa->parts++; /* the first part of a batch over max_frame */
 	s->last_seq = pb->seq;
+	s->last_more = pb->more;
+	if (pb->more && s->stream != 0 &&
+	    pb->seq <= store_stream_acked(s->c->store, s->site, s->agent, s->stream)) {
+		/* a part of a batch stored already (its ack was lost): as the store skips it */
+		if (s->wa != NULL)
+			s->wa->redelivered++;
+		vakt__frame__free_unpacked(f, NULL);
+		return;
+	}
 	rx_before = s->rx != NULL ? series_rx_bytes(s->rx) : 0;
 	b = decode_batch(pb, s->rx, s->site, s->agent, s->id, wall_now_ms(),
 			 s->c->conf->max_clock_skew, &res, &nres, &st);
@@ -596,6 +609,15 @@ static void handle_batch(struct session *s, Vakt__Frame *f, uint32_t len)
 		return;
 	}
 	b->stream = s->stream;
+	if (pb->more) {
+		/*
+		 * A part of batch seq with more to follow (docs/protocol.md, "Batches
+		 * in parts"): stored as a batch of no stream and seq 0, so that it is
+		 * not acknowledged and does not make seq durable; the last part does.
+		 */
+		b->stream = 0;
+		b->seq = 0;
+	}
 	decode_events(pb, wall_now_ms(), s->c->conf->max_clock_skew, &ev, &nev, &st);
 	if (st.ahead > 0)
 		note_ahead(s, pb->seq, st.ahead, st.worst_ms);
@@ -915,7 +937,8 @@ void session_store_done(const void *result, void *arg)
 		session_refuse(s, PEER_LIMIT,
 			       "batch %llu: %u samples cannot be stored now (%s); send again later",
 			       (unsigned long long)r->seq, r->failed, r->why);
-	} else if (s != NULL && s->state == SESSION_ACTIVE) {
+	} else if (s != NULL && s->state == SESSION_ACTIVE && r->seq != 0) {
+		/* seq 0: a part of a batch, acknowledged with its last part */
 		Vakt__Ack a = VAKT__ACK__INIT;
 		Vakt__Frame f = VAKT__FRAME__INIT;
 

@@ -59,6 +59,7 @@ struct session {
 	unsigned protocol;    /* agreed at hello: VAKT_PROTOCOL_MIN..VAKT_PROTOCOL */
 	struct series_rx *rx; /* protocol 2: the series the agent has defined */
 	uint64_t last_seq;
+	int last_more;   /* the last batch was a part of last_seq, more to follow */
 	uint64_t stream; /* Hello.stream; 0: none */
 	uint64_t batches, samples, bad_samples, ahead_samples;
 	struct watch_agent *wa; /* the agent's record in the watch, after hello */

@@ -55,6 +55,7 @@ struct watch_agent {
 	uint64_t ahead;                          /* samples refused: stamped in the future */
 	uint64_t duplicates;                     /* samples at or before their file's last update */
 	uint64_t redelivered;                    /* batches of its stream stored already: acked */
+	uint64_t parts;                          /* batches over max_frame it sent in parts */
 	uint64_t rejected, quarantined, refused; /* per the store's verdicts */
 };
 

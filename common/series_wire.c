@@ -737,8 +737,8 @@ static int rd_batch(struct series_tx *t, const uint8_t *frame, size_t len, struc
 		} else if (num == 2 && wt == WT_LEN) {
 			if (rd_sample(vs, ve, &b->samples[b->n++]) < 0)
 				return -1;
-		} else if ((num == 3 || num == 10) && wt == WT_LEN) {
-			/* a Result or an Event: the compact form carries it as it is */
+		} else if (((num == 3 || num == 10) && wt == WT_LEN) || (num == 11 && wt == WT_VARINT)) {
+			/* a Result, an Event or `more`: the compact form carries it as it is */
 			memcpy(b->rawbuf + b->nraw, bs, (size_t)(p - bs));
 			b->nraw += (size_t)(p - bs);
 		} else {
