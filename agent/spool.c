@@ -1899,6 +1899,23 @@ fill:
 		s->next_seq = seq + 1;
 }
 
+uint64_t spool_skip_past(struct spool *s, uint64_t seq)
+{
+	uint64_t next = s->next_seq;
+
+	if (seq < s->next_seq)
+		return 0;
+	/* as after a stop that was not clean: the other copy may have sent more than it holds */
+	s->next_seq = seq + 1 + SPOOL_SEQ_SKIP;
+	log_warnx("spool: %s: a collector holds batches of stream %016" PRIx64 " up to %" PRIu64
+		  ", at or past %" PRIu64 ", the next of this spool: another copy of it sends "
+		  "(a cloned machine, a restored backup); new batches start at %" PRIu64
+		  " so that none reuses a seq the collector holds (the %zu batches waiting here, "
+		  "below it, count as held there)",
+		  s->dir != NULL ? s->dir : "(memory)", s->stream, seq, next, s->next_seq, s->live);
+	return s->next_seq;
+}
+
 size_t spool_ack(struct spool *s, uint64_t seq)
 {
 	size_t n = 0;

@@ -87,6 +87,12 @@ uint64_t spool_next_seq(const struct spool *s); /* the seq the next batch takes 
 /* Takes `frame` (malloc'd); the batch is sent once it is written. */
 void spool_append(struct spool *s, uint64_t seq, uint8_t *frame, size_t len, uint32_t nsamples,
 		  uint32_t nresults);
+/*
+ * HelloAck says a collector holds `seq` of this stream, at or past the next
+ * seq: another copy of this spool sends too. New batches then start past it
+ * (logged); returns the new next seq, 0 when `seq` is below it.
+ */
+uint64_t spool_skip_past(struct spool *s, uint64_t seq);
 /* The collector holds every batch up to `seq`: forget them; returns how many. */
 size_t spool_ack(struct spool *s, uint64_t seq);
 /* A new connection: the next batch to send is the oldest unacknowledged. */

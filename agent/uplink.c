@@ -999,6 +999,9 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		switch (f->msg_case) {
 		case VAKT__FRAME__MSG_HELLO_ACK:
 			if (u->state == UPLINK_HELLO) {
+				/* a copy of this spool sent seqs ours would reuse: skip them */
+				if (spool_skip_past(u->spool, f->hello_ack->acked) != 0)
+					u->next_seq = spool_next_seq(u->spool);
 				/* what the collector holds durably need not go again */
 				if (f->hello_ack->acked > 0)
 					u->st.batches_acked +=
