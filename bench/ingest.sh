@@ -148,13 +148,13 @@ EOC
 			>"$work/line" 2>"$work/log" || failed
 		stop_daemon
 		;;
-	vakt | vakt-plain)
+	vakt | vakt-plain | vakt-1w)
 		p=$(port)
-		if [ "$mode" = vakt ]; then
-			collector_conf "$work/d/collector.conf" "$p" "$work/d" "$work/pki"
-		else
-			collector_conf "$work/d/collector.conf" "$p" "$work/d" ""
-		fi
+		case $mode in
+		vakt) collector_conf "$work/d/collector.conf" "$p" "$work/d" "$work/pki" ;;
+		vakt-plain) collector_conf "$work/d/collector.conf" "$p" "$work/d" "" ;;
+		vakt-1w) collector_conf "$work/d/collector.conf" "$p" "$work/d" "$work/pki" "store_writers = 1" ;;
+		esac
 		"$bdir/bin/vakt-collector" -f -c "$work/d/collector.conf" >"$work/d/daemon.log" 2>&1 &
 		daemon=$!
 		wait_path "$work/d/collector.sock" || failed
@@ -192,6 +192,9 @@ med() { if [ -f "$work/$2.$1.runs" ]; then field "$3" <"$work/$2.$1.runs" | medi
 
 step=60
 SITE=bench # bench_ingest's site: the CN of its client certificate
+started=$(date -u '+%Y-%m-%d %H:%M UTC')
+start_load=$(cut -d ' ' -f 1-3 /proc/loadavg)
+cmd="${INGEST_MODES:+INGEST_MODES=\"$INGEST_MODES\" }${INGEST_RUNS:+INGEST_RUNS=$INGEST_RUNS }bench/ingest.sh $shown"
 "$root/deploy/pki/vakt-pki" init "$work/pki" >/dev/null
 "$root/deploy/pki/vakt-pki" collector "$work/pki" local localhost >/dev/null
 "$root/deploy/pki/vakt-pki" site "$work/pki" "$SITE" >/dev/null
@@ -200,9 +203,10 @@ modes="librrd"
 [ -n "$rrdcached" ] && modes="$modes rrdcached"
 [ -n "$collectd" ] && modes="$modes collectd"
 modes="$modes vakt vakt-plain"
-# INGEST_MODES: a subset (the floor and vakt always run: the ratio needs them)
+# INGEST_MODES: a subset (the floor and vakt always run: the ratio needs them);
+# vakt-1w (one writer: no helper processes in the final flush) runs only when named
 if [ -n "${INGEST_MODES:-}" ]; then
-	want=$modes
+	want="$modes vakt-1w"
 	modes="librrd"
 	for m in $want; do
 		case " $INGEST_MODES " in *" $m "*) [ "$m" != librrd ] && modes="$modes $m" ;; esac
@@ -231,8 +235,9 @@ done
 {
 	echo "# bench/ingest results"
 	echo
-	echo "Written by \`bench/ingest.sh $shown\` (run by \`bench/run.sh\`, \`make bench\`): CPU seconds of the"
-	echo "process that writes the files (user + system, all threads, from /proc), per value stored,"
+	echo "Written by \`$cmd\` (run by \`bench/run.sh\`, \`make bench\`): CPU seconds of the"
+	echo "process that writes the files (user + system, all threads and the children it waited for,"
+	echo "from /proc), per value stored,"
 	echo "$RUNS rounds, each running every mode once in turn on a fresh data dir under /tmp; medians,"
 	echo "user and system time apart (the kernel's part: librrd's mmap, page faults and munmap, the"
 	echo "collector's socket reads and journal writes), and each round's ratio to the floor's run"
@@ -245,6 +250,10 @@ done
 	echo "  once per session; batches of 1000 samples, 8 unacked), each batch acked once fsynced"
 	echo "  to the journal; the clock stops after \`vaktctl flush\` has written every file."
 	echo "- **vakt-plain**: the same without TLS (insecure = yes)."
+	case " $modes " in *" vakt-1w "*)
+		echo "- **vakt-1w**: vakt with \`store_writers = 1\`: the final flush written by the writer"
+		echo "  thread alone, where vakt (\`store_writers = 2\`, the default) shares it with a helper process." ;;
+	esac
 	echo "- **librrd**: the floor: \`rrd_update_r\` in a loop, 60 values per call."
 	echo "- **rrdcached**: $( [ -n "$rrdcached" ] && "$rrdcached" -h 2>&1 | head -n 1 | sed 's/ *$//' || echo "not installed: not run"); \`-w 3600 -f 7200\`"
 	echo "  with a journal, fed one BATCH of UPDATE lines, then FLUSHALL; the clock stops once it has written all."
@@ -258,7 +267,8 @@ done
 	echo "  100 ms) until every file ends at the last timestamp. CPU of the receiving collectd,"
 	echo "  all threads."
 	echo
-	echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, tree $(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)."
+	echo "Run: $started, $(nproc) cores, tree $(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown);"
+	echo "load average at the start $start_load (1, 5, 15 minutes)."
 	echo
 	echo "Modes run: $modes."
 	echo
@@ -282,6 +292,7 @@ done
 			collectd) echo "collectd -f -C CONF & $shown/bin/bench_ingest -f $f -u $u -d DIR collectd PORT UNIXSOCK PID" ;;
 			vakt) echo "$shown/bin/vakt-collector -f -c CONF & $shown/bin/bench_ingest -T CA:CERT:KEY -f $f -u $u -d DIR vakt PORT CONTROL_SOCKET PID" ;;
 			vakt-plain) echo "$shown/bin/vakt-collector -f -c CONF & $shown/bin/bench_ingest -f $f -u $u -d DIR vakt PORT CONTROL_SOCKET PID   # insecure = yes" ;;
+			vakt-1w) echo "$shown/bin/vakt-collector -f -c CONF & $shown/bin/bench_ingest -T CA:CERT:KEY -f $f -u $u -d DIR vakt PORT CONTROL_SOCKET PID   # store_writers = 1" ;;
 			esac
 		done
 		echo '```'
@@ -334,9 +345,21 @@ done
 			echo "- ahead of rrdcached: $(ratio "$v_us" "$(med rrdcached "$scen" us_per_value)")x" \
 				"its median CPU per value; median of the rounds' ratios" \
 				"**$(pairs vakt "$scen" rrdcached | median)x** ($(pairs vakt "$scen" rrdcached | tr '\n' ' ' | sed 's/ $//'))."
-			echo "- collectd: $(ratio "$v_us" "$(med collectd "$scen" us_per_value)")x" \
-				"its median CPU per value; median of the rounds' ratios" \
-				"$(pairs vakt "$scen" collectd | median)x."
+			case " $modes " in *" collectd "*)
+				echo "- collectd: $(ratio "$v_us" "$(med collectd "$scen" us_per_value)")x" \
+					"its median CPU per value; median of the rounds' ratios" \
+					"$(pairs vakt "$scen" collectd | median)x." ;;
+			esac
+			case " $modes " in *" vakt-1w "*)
+				echo "- helper processes (vakt against vakt-1w, one writer): values/s median" \
+					"$v_vps against $(med vakt-1w "$scen" values_per_s) (vakt-1w's rounds:" \
+					"$(rounds vakt-1w "$scen" values_per_s)); the final flush took" \
+					"$(med vakt "$scen" flush_s) s against $(med vakt-1w "$scen" flush_s) s (vakt-1w's" \
+					"rounds: $(rounds vakt-1w "$scen" flush_s)); CPU per value" \
+					"$(ratio "$v_us" "$(med vakt-1w "$scen" us_per_value)")x vakt-1w's median, median of" \
+					"the rounds' ratios **$(pairs vakt "$scen" vakt-1w | median)x**" \
+					"($(pairs vakt "$scen" vakt-1w | tr '\n' ' ' | sed 's/ $//'))." ;;
+			esac
 		else
 			echo "Target (vakt, over TLS): backlog replay <= 3x the floor: $(ratio "$v_us" "$l_us")x" \
 				"(median of the rounds: $(pairs vakt "$scen" | median)x)."
