@@ -96,6 +96,7 @@ struct done {
 	/* read: what came back, in order, from entry `abs` on */
 	uint64_t abs;
 	uint32_t count, nread;
+	size_t unreadable; /* scanned: segments that could not be opened */
 	uint8_t **frames;
 	uint32_t *lens;
 	/* scanned: the older segments' batches, in order, and how many segments */
@@ -1152,6 +1153,7 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 			done_read(s, d);
 			break;
 		case DONE_SCANNED:
+			s->st.segments_unreadable += d->unreadable;
 			done_scanned(s, d);
 			break;
 		}
@@ -1226,6 +1228,34 @@ static const char *scan_kept(const struct scan_ctx *c, char *buf, size_t len)
  * 1 and *g, or 0 when it is removed (or cannot be read). On the loop
  * before it runs, or on the writer thread.
  */
+/*
+ * A segment that cannot be opened (a permission, an I/O error): its batches
+ * are lost, but its name must not be taken by a new segment, whose creation
+ * would overwrite it, and its seqs not by new batches (the caller skips
+ * them). It is renamed to NAME.unreadable, which the spool leaves alone, for
+ * whoever looks into it; should that fail too, it stays where it is.
+ */
+static void seg_set_aside(struct spool *s, const char *name, int err)
+{
+	char aside[48];
+
+	snprintf(aside, sizeof(aside), "%s.unreadable", name);
+	if (renameat(s->dirfd, name, s->dirfd, aside) == 0) {
+		log_warnx("spool: %s/%s: cannot open (%s): its batches are lost; set aside as %s, "
+			  "and no new batch takes its seqs",
+			  s->dir, name, strerror(err), aside);
+		writer_sync_dir(s);
+	} else {
+		log_warnx("spool: %s/%s: cannot open (%s): its batches are lost; cannot set it "
+			  "aside either (%s): left there, and no new batch takes its seqs",
+			  s->dir, name, strerror(err), strerror(errno));
+	}
+}
+
+/*
+ * Reads segment `first` into out and *g: 1 when it holds records, 0 when
+ * it held none (removed), -1 when it cannot be opened (set aside).
+ */
 static int scan_segment(struct spool *s, uint64_t first, uint64_t acked, uint64_t prev,
 			struct entvec *out, struct seg *g, int *cut)
 {
@@ -1243,10 +1273,12 @@ static int scan_segment(struct spool *s, uint64_t first, uint64_t acked, uint64_
 	seg_name(name, sizeof(name), first);
 	fd = openat(s->dirfd, name, O_RDWR | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		log_warn("spool: %s/%s: cannot open", s->dir, name);
+		int err = errno;
+
 		if (fd >= 0)
 			close(fd);
-		return 0;
+		seg_set_aside(s, name, err);
+		return -1;
 	}
 	want = (size_t)(st.st_size < (off_t)SPOOL_READ_MAX ? st.st_size : (off_t)SPOOL_READ_MAX);
 	buf = xmalloc(want ? want : 1);
@@ -1375,9 +1407,15 @@ static void writer_scan(struct spool *s)
 		pthread_mutex_unlock(&s->mu);
 		if (stop)
 			break;
-		if (scan_segment(s, s->scan_firsts[i], s->scan_acked, prev, &v, &gs[ng], &cut) &&
-		    gs[ng++].last > prev)
-			prev = gs[ng - 1].last;
+		switch (scan_segment(s, s->scan_firsts[i], s->scan_acked, prev, &v, &gs[ng], &cut)) {
+		case 1:
+			if (gs[ng++].last > prev)
+				prev = gs[ng - 1].last;
+			break;
+		case -1:
+			d->unreadable++;
+			break;
+		}
 	}
 	segs_prepend(s, gs, ng);
 	d->kind = DONE_SCANNED;
@@ -1542,7 +1580,7 @@ static int spool_load(struct spool *s)
 	uint64_t acked = 0, stream = 0, *firsts = NULL, top;
 	size_t nf = 0, cf = 0;
 	ssize_t r;
-	uint64_t next;
+	uint64_t next, unreadable = 0; /* the first seq of the newest segment that cannot be opened */
 	int clean, unclean;
 	DIR *d;
 	struct dirent *de;
@@ -1621,7 +1659,14 @@ static int spool_load(struct spool *s)
 		struct seg g;
 
 		nf--;
-		if (!scan_segment(s, firsts[nf], acked, 0, &v, &g, &s->cut)) {
+		switch (scan_segment(s, firsts[nf], acked, 0, &v, &g, &s->cut)) {
+		case -1:
+			/* its seqs start at its name: new batches go past them */
+			s->st.segments_unreadable++;
+			if (firsts[nf] > unreadable)
+				unreadable = firsts[nf];
+			/* fall through */
+		case 0:
 			free(v.v);
 			continue;
 		}
@@ -1665,7 +1710,13 @@ static int spool_load(struct spool *s)
 	/* a skip of an earlier start, which no batch may show yet */
 	if (next > s->next_seq)
 		s->next_seq = next;
-	if (s->cut) {
+	if (unreadable != 0) {
+		/* newer than every segment read: its seqs are not known, from its name on */
+		s->next_seq = (unreadable > s->next_seq ? unreadable : s->next_seq) + SPOOL_SEQ_SKIP;
+		log_warnx("spool: %s: new batches start at %" PRIu64 ", past the segment that "
+			  "cannot be opened, so that none reuses the seq of a batch in it",
+			  s->dir, s->next_seq);
+	} else if (s->cut) {
 		s->next_seq += SPOOL_SEQ_SKIP;
 		log_info("spool: %s: after the cut, new batches start at %" PRIu64
 			 " so that none reuses the seq of a batch that was lost",

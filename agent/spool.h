@@ -55,6 +55,7 @@ struct spool_stats {
 	uint64_t disk_bytes;  /* what the segment files hold */
 	uint64_t memory_only; /* batches that could not be written to disk */
 	uint64_t batches_dropped, samples_dropped, results_dropped, bytes_dropped;
+	uint64_t segments_unreadable; /* found at start, could not be opened: their batches lost */
 };
 
 /*

@@ -1490,6 +1490,7 @@ void uplink_get_stats(const struct uplink *u, struct uplink_stats *st)
 	st->samples_dropped += sp.samples_dropped;
 	st->results_dropped += sp.results_dropped;
 	st->bytes_dropped += sp.bytes_dropped;
+	st->segments_unreadable = sp.segments_unreadable;
 }
 
 enum uplink_state uplink_get_state(const struct uplink *u)

@@ -979,6 +979,47 @@ static void test_spool_a_next_file_near_2_64_is_not_believed(void **state)
 }
 
 /*
+ * The newest segment, of batches from 131072 on (seqs skipped there before),
+ * cannot be opened (a directory here, EISDIR; on a machine a permission or
+ * an I/O error), and `next` is lost. Start-up went on from the segments it
+ * could read: new batches took seqs from 65540 on, up to those of the batches
+ * in it, which a collector may hold, and a segment of its name made later
+ * would have overwritten it. It is set aside, counted, and seqs go past it.
+ */
+static void test_spool_unreadable_newest_segment_is_set_aside_and_skipped(void **state)
+{
+	struct fx *f = *state;
+	uint64_t seqs[4];
+	char path[160], aside[192];
+	struct spool_stats st;
+	struct stat sb;
+
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	append_range(f, 1, 3, 200);
+	assert_int_equal(send_all(f, seqs, 3, 200), 3);
+	run_for(f, 100);
+	spool_free(f->s);
+	f->s = NULL;
+	snprintf(path, sizeof(path), "%s/0000000000020000.seg", f->dir);
+	assert_int_equal(mkdir(path, 0750), 0);
+	snprintf(aside, sizeof(aside), "%s/next", f->dir);
+	assert_int_equal(unlink(aside), 0);
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	run_for(f, 100);
+	assert_true(spool_next_seq(f->s) >= 0x20000 + 65536);
+	snprintf(aside, sizeof(aside), "%s.unreadable", path);
+	assert_int_equal(stat(path, &sb), -1);
+	assert_int_equal(stat(aside, &sb), 0);
+	spool_get_stats(f->s, &st);
+	assert_int_equal(st.segments_unreadable, 1);
+	/* the batches of the segment that could be read still go */
+	assert_int_equal(send_all(f, seqs, 3, 200), 3);
+	assert_int_equal(seqs[0], 1);
+	assert_int_equal(seqs[2], 3);
+	assert_int_equal(rmdir(aside), 0);
+}
+
+/*
  * Batches 1..3 are on disk and sent; then the disk is full and the next
  * four are kept in memory only, where queue_batches holds two: 4 and 5 go,
  * never sent. What waits to be sent is 6 and 7, and 1..3 are in flight:
@@ -1108,6 +1149,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_a_next_file_near_2_64_is_not_believed,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_spool_unreadable_newest_segment_is_set_aside_and_skipped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_dropped_batches_never_wait_to_be_sent,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_dir_of_another_agent_is_not_shared, setup,
