@@ -82,8 +82,8 @@ static void csnmp_begin(struct csnmp_priv *p)
 	/* the scalars first: a reboot they show means the table is read again */
 	csnmp_get_begin(p);
 	csnmp_get_scalars(p);
-	if (!csnmp_if_table_due(p))
-		csnmp_if_values_begin(p);
+	if (!csnmp_if_table_due(p) && csnmp_if_values_begin(p))
+		csnmp_uptime_to_walk(p);
 	csnmp_next(p);
 }
 

@@ -286,6 +286,9 @@ struct csnmp_priv {
 	int rebooted;     /* sysUpTime went back in this run: counters unknown */
 	int values_asked; /* the port columns of this run are asked (GETs queued or walk due) */
 	int walk_pending; /* the port columns are walked once the GETs are in */
+	/* sysUpTime is asked as the non-repeater of the walk's next GETBULK, not
+	 * by a GET of its own (uptime_sent: the request in flight carries it) */
+	int uptime_walk, uptime_sent;
 	unsigned nreq;
 	uint64_t start_ms;
 
@@ -316,6 +319,7 @@ struct csnmp_priv {
 	unsigned walk_reqs; /* requests the last walk of the port columns took */
 	int have_ticks;
 	uint32_t last_ticks;
+	int uptime_by_get; /* the device answered sysUpTime in a GETBULK wrongly: GET it */
 	struct complaint c_budget;
 	struct complaint c_missing;
 	/* columns whose values came of a type no cell keeps, logged once each */
@@ -451,6 +455,19 @@ int csnmp_get_send(struct csnmp_priv *p);
 int csnmp_get_response(struct csnmp_priv *p, netsnmp_pdu *resp);
 /* Queues the device's scalars (sysUpTime). */
 void csnmp_get_scalars(struct csnmp_priv *p);
+/*
+ * The port columns are walked and sysUpTime is the only GET queued: it goes
+ * as the first GETBULK's non-repeater instead (v2c and v3), saving a request.
+ */
+void csnmp_uptime_to_walk(struct csnmp_priv *p);
+/* sysUpTime's OID without its instance, as a GETBULK's non-repeater asks it. */
+extern const oid csnmp_uptime_col[8];
+/*
+ * The non-repeater's answer: 0, or -1 when it is not sysUpTime.0 (a device
+ * that does not keep non-repeaters apart: its answer is not read, and it is
+ * asked sysUpTime by GET from the next run on).
+ */
+int csnmp_uptime_walked(struct csnmp_priv *p, const netsnmp_variable_list *vb);
 /* Remembers the first value of the run that is missing, for the reason. */
 void csnmp_missing(struct csnmp_priv *p, const char *what, const char *why);
 /* Forgets it: at the start and the end of a run. */

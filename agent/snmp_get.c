@@ -17,6 +17,7 @@
 #include "xmalloc.h"
 
 static const oid csnmp_uptime_oid[] = {1, 3, 6, 1, 2, 1, 1, 3, 0};
+const oid csnmp_uptime_col[8] = {1, 3, 6, 1, 2, 1, 1, 3};
 
 void csnmp_missing(struct csnmp_priv *p, const char *what, const char *why)
 {
@@ -204,8 +205,40 @@ int csnmp_get_response(struct csnmp_priv *p, netsnmp_pdu *resp)
 void csnmp_get_scalars(struct csnmp_priv *p)
 {
 	memset(&p->uptime, 0, sizeof(p->uptime));
+	p->uptime_walk = 0;
 	csnmp_get_add(p, csnmp_uptime_oid, sizeof(csnmp_uptime_oid) / sizeof(oid), &p->uptime, -1,
 		      0);
+}
+
+void csnmp_uptime_to_walk(struct csnmp_priv *p)
+{
+	if (p->version == SNMP_VERSION_1 || p->uptime_by_get || !p->walk_pending ||
+	    p->nitems != 1 || p->items[0].dst != &p->uptime)
+		return;
+	p->nitems = 0;
+	p->uptime_walk = 1;
+}
+
+int csnmp_uptime_walked(struct csnmp_priv *p, const netsnmp_variable_list *vb)
+{
+	struct csnmp_item it = {.dst = &p->uptime, .port = -1};
+	char got[CSNMP_OID_STR];
+
+	p->uptime_walk = 0;
+	if (snmp_oid_compare(vb->name, vb->name_length, csnmp_uptime_oid,
+			     sizeof(csnmp_uptime_oid) / sizeof(oid)) != 0) {
+		log_info("snmp \"%s\": %s answered sysUpTime in a GETBULK with %s; asked by a GET "
+			 "of its own from the next poll on",
+			 p->c->name, p->addr,
+			 csnmp_oid_str(got, sizeof(got), vb->name, vb->name_length));
+		p->uptime_by_get = 1;
+		csnmp_missing(p, "sysUpTime", "not the first value of the GETBULK's answer");
+		return -1;
+	}
+	memcpy(it.name, csnmp_uptime_oid, sizeof(csnmp_uptime_oid));
+	it.len = sizeof(csnmp_uptime_oid) / sizeof(oid);
+	csnmp_item_store(p, &it, vb);
+	return 0;
 }
 
 void csnmp_emit(struct csnmp_priv *p)

@@ -3,7 +3,8 @@
  * with GETBULK (GETNEXT on v1), kept as rows by index. A column that leaves
  * its subtree, repeats or goes backwards ends there; an error on one column
  * ends that column only. Never more than max_rows rows, never a request that
- * makes no progress.
+ * makes no progress. The port columns' walk may carry sysUpTime in its first
+ * GETBULK, as the non-repeater before the columns (p->uptime_walk).
  */
 #include "snmp.h"
 
@@ -193,6 +194,7 @@ int csnmp_cell_set(struct csnmp_cell *cell, const netsnmp_variable_list *vb)
 int csnmp_table_send(struct csnmp_priv *p, struct csnmp_table *t)
 {
 	netsnmp_pdu *pdu;
+	int up = t == &p->ifvalues && p->uptime_walk && p->version != SNMP_VERSION_1;
 
 	t->nsent = 0;
 	for (size_t k = 0; k < t->ncols; k++) {
@@ -210,9 +212,13 @@ int csnmp_table_send(struct csnmp_priv *p, struct csnmp_table *t)
 		pdu = csnmp_pdu_new(SNMP_MSG_GETNEXT);
 	} else {
 		pdu = csnmp_pdu_new(SNMP_MSG_GETBULK);
-		pdu->non_repeaters = 0;
+		pdu->non_repeaters = up;
 		pdu->max_repetitions = (long)t->reps;
 	}
+	/* sysUpTime, as the one non-repeater: the next OID after its column's is sysUpTime.0 */
+	if (up)
+		csnmp_pdu_add(pdu, csnmp_uptime_col, sizeof(csnmp_uptime_col) / sizeof(oid));
+	p->uptime_sent = up;
 	for (size_t i = 0; i < t->nsent; i++) {
 		const struct csnmp_col *col = &t->cols[t->sent[i]];
 		const struct csnmp_col_state *st = &t->st[t->sent[i]];
@@ -259,9 +265,20 @@ static void csnmp_cut(struct csnmp_priv *p, struct csnmp_table *t, const char *f
 		     p->c->name, t->what, p->addr, why);
 }
 
-static int csnmp_table_error(struct csnmp_priv *p, struct csnmp_table *t, netsnmp_pdu *resp)
+/* up: the request began with sysUpTime as a non-repeater (varbind 1). */
+static int csnmp_table_error(struct csnmp_priv *p, struct csnmp_table *t, netsnmp_pdu *resp, int up)
 {
-	long e = resp->errstat, i = resp->errindex;
+	long e = resp->errstat, i = resp->errindex - up;
+
+	if (up && resp->errindex == 1) {
+		/* sysUpTime refused: unknown this run, asked by a GET from the next one */
+		log_debug("snmp \"%s\": %s answered sysUpTime in a GETBULK with %s", p->c->name,
+			  p->addr, snmp_errstring(e));
+		csnmp_missing(p, "sysUpTime", snmp_errstring(e));
+		p->uptime_walk = 0;
+		p->uptime_by_get = 1;
+		return 0;
+	}
 
 	if (e == SNMP_ERR_TOOBIG && t->reps > 1) {
 		t->reps = (t->reps + 1) / 2;
@@ -319,13 +336,28 @@ int csnmp_table_response(struct csnmp_priv *p, struct csnmp_table *t, netsnmp_pd
 	size_t n = 0, progress = 0;
 	struct csnmp_vbs it;
 	const netsnmp_variable_list *vb;
-	int more;
+	int more, up = p->uptime_sent;
 
+	p->uptime_sent = 0;
 	if (resp->errstat != SNMP_ERR_NOERROR) {
-		csnmp_table_error(p, t, resp);
+		csnmp_table_error(p, t, resp, up);
 	} else {
 		csnmp_vbs_begin(&it, p->rx, p->rxlen, resp);
-		for (; (more = csnmp_vbs_next(&it, &vb)) > 0; n++) {
+		/* the non-repeater first: a reboot it shows ends the walk, since the
+		 * interface table is read again before the columns are */
+		more = 1;
+		if (up && (more = csnmp_vbs_next(&it, &vb)) > 0) {
+			if (csnmp_uptime_walked(p, vb) < 0)
+				return 0; /* the same columns are asked again without it */
+			if (p->rebooted) {
+				csnmp_rows_free(t);
+				for (size_t k = 0; k < t->ncols; k++)
+					csnmp_col_end(t, k);
+				t->done = 1;
+				return 0;
+			}
+		}
+		for (; more > 0 && (more = csnmp_vbs_next(&it, &vb)) > 0; n++) {
 			size_t k = t->sent[n % t->nsent];
 			const struct csnmp_col *col = &t->cols[k];
 			struct csnmp_row *row;

@@ -277,6 +277,9 @@ class Devices:
         n = len(oids)
         out = []
         size = 0
+        # the columns asked; a non-repeater counts as the OID it was answered with
+        # (sysUpTime asked by its column "1.3.6.1.2.1.1.3" is the scalar sysUpTime.0)
+        asked = list(names)
         if ptype == GET:
             for o in names:
                 k = mib.index.get(o)
@@ -292,6 +295,8 @@ class Devices:
             cur = [bisect.bisect_right(oids, o) for o in names]
             for j in range(nonrep):
                 k = cur[j]
+                if ptype == GETBULK and k < n and list(oids[k]) == list(names[j]) + [0]:
+                    asked[j] = oids[k]
                 out.append(mib.varbind(k, dev, t) if k < n else
                            tlv(0x30, enc_oid(names[j]) + bytes((END_OF_MIB_VIEW, 0))))
             size = sum(len(x) for x in out)
@@ -320,7 +325,7 @@ class Devices:
         pdu = tlv(RESPONSE, reqid + b"\x02\x01\x00\x02\x01\x00" + tlv(0x30, b"".join(out)))
         msg = tlv(0x30, b"\x02\x01\x01" + tlv(OCTETS, community) + pdu)
         self.count(community.decode("ascii", "replace"), dev, now, ptype, len(names), len(out),
-                   len(d), len(msg), {column(o) for o in names})
+                   len(d), len(msg), {column(o) for o in asked})
         return msg
 
     def stats(self):

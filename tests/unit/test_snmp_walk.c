@@ -2,7 +2,9 @@
  * test_snmp_walk.c - the table walker on answers a device might send: rows
  * of several columns side by side, a column that leaves its subtree, one
  * that repeats or goes backwards, a truncated GETBULK, an error on one
- * column, SNMPv1's end of view, and more rows than the bound.
+ * column, SNMPv1's end of view, and more rows than the bound; sysUpTime as
+ * the first GETBULK's non-repeater: a reboot it shows ends the walk, and a
+ * device that answers it with something else is asked by GET from then on.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -54,6 +56,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	csnmp_table_free(&f->t);
+	csnmp_missing_clear(&f->p);
 	free(f);
 	return 0;
 }
@@ -106,6 +109,102 @@ static void feed(struct fixture *f, netsnmp_pdu *r)
 static const struct csnmp_row *row(struct fixture *f, oid idx)
 {
 	return csnmp_table_row(&f->t, &idx, 1);
+}
+
+/* sysUpTime.0 as the answer to the non-repeater sysUpTime */
+static void add_uptime(netsnmp_pdu *r, u_long ticks)
+{
+	oid name[] = {1, 3, 6, 1, 2, 1, 1, 3, 0};
+
+	snmp_pdu_add_variable(r, name, 9, ASN_TIMETICKS, &ticks, sizeof(ticks));
+}
+
+static void test_uptime_as_non_repeater_then_the_rows(void **state)
+{
+	struct fixture *f = *state;
+	netsnmp_pdu *r = resp_new();
+
+	f->p.uptime_sent = 1;
+	add_uptime(r, 123456);
+	add_str(r, 2, 1, "lo");
+	add_int(r, 8, 1, 1);
+	feed(f, r);
+	assert_int_equal(f->p.uptime.type, ASN_TIMETICKS);
+	assert_int_equal(f->p.uptime.v, 123456);
+	assert_int_equal(f->p.last_ticks, 123456);
+	assert_false(f->p.rebooted);
+	assert_false(f->p.uptime_sent);
+	assert_int_equal(f->t.nrows, 1);
+	assert_string_equal(row(f, 1)->cells[0].str, "lo");
+	assert_int_equal(row(f, 1)->cells[1].v, 1);
+	assert_false(f->t.done);
+}
+
+static void test_a_reboot_in_the_non_repeater_ends_the_walk(void **state)
+{
+	struct fixture *f = *state;
+	netsnmp_pdu *r = resp_new();
+
+	f->p.nsels = 1; /* ports are polled: the table is read again */
+	f->p.have_ticks = 1;
+	f->p.last_ticks = 900000;
+	f->p.uptime_sent = 1;
+	add_uptime(r, 55);
+	add_str(r, 2, 1, "lo");
+	add_int(r, 8, 1, 1);
+	feed(f, r);
+	assert_true(f->p.rebooted);
+	assert_true(f->p.need_table);
+	assert_int_equal(f->p.uptime.v, 55);
+	/* no row read before the table is */
+	assert_true(f->t.done);
+	assert_int_equal(f->t.nrows, 0);
+}
+
+static void test_a_device_mixing_up_the_non_repeater_is_asked_by_get(void **state)
+{
+	struct fixture *f = *state;
+	netsnmp_pdu *r = resp_new();
+
+	/* as if it had taken sysUpTime for a column: lo's row comes first */
+	f->p.uptime_walk = 1;
+	f->p.uptime_sent = 1;
+	add_str(r, 2, 1, "lo");
+	add_int(r, 8, 1, 1);
+	add_str(r, 2, 2, "eth0");
+	feed(f, r);
+	assert_true(f->p.uptime_by_get);
+	assert_false(f->p.uptime_walk);
+	assert_int_equal(f->p.uptime.type, 0);
+	assert_non_null(f->p.missing);
+	assert_non_null(strstr(f->p.missing, "sysUpTime"));
+	/* nothing of that answer is taken; the columns are asked again */
+	assert_int_equal(f->t.nrows, 0);
+	assert_false(f->t.done);
+	assert_int_equal(f->t.nsent, 2);
+}
+
+static void test_an_error_naming_a_column_after_the_non_repeater(void **state)
+{
+	struct fixture *f = *state;
+	netsnmp_pdu *r = resp_new();
+
+	f->p.uptime_sent = 1;
+	r->errstat = SNMP_ERR_GENERR;
+	r->errindex = 3; /* sysUpTime, ifDescr, ifOperStatus: the second column */
+	feed(f, r);
+	assert_int_equal(f->t.st[1].err, SNMP_ERR_GENERR);
+	assert_false(f->t.st[0].done);
+	r = resp_new();
+	f->p.uptime_walk = 1;
+	f->p.uptime_sent = 1;
+	r->errstat = SNMP_ERR_GENERR;
+	r->errindex = 1; /* sysUpTime itself: only it is lost */
+	feed(f, r);
+	assert_true(f->p.uptime_by_get);
+	assert_false(f->p.uptime_walk);
+	assert_false(f->t.st[0].done);
+	assert_int_equal(f->t.st[0].err, 0);
 }
 
 static void test_rows_by_index_until_each_column_leaves_its_subtree(void **state)
@@ -266,6 +365,14 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_rows_past_the_bound_are_cut, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_an_answer_without_progress_ends_the_walk, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_uptime_as_non_repeater_then_the_rows, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_a_reboot_in_the_non_repeater_ends_the_walk, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_a_device_mixing_up_the_non_repeater_is_asked_by_get, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_an_error_naming_a_column_after_the_non_repeater,
+					    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
