@@ -340,6 +340,8 @@ struct csnmp_vbs {
 	const netsnmp_variable_list *list;
 	const char *why; /* what was malformed, when csnmp_vbs_next gave -1 */
 	netsnmp_variable_list vb;
+	const u_char *pname; /* the last name read into vb, as sent; NULL: none */
+	size_t pnamelen;
 	long l;
 	struct counter64 c64;
 	oid oidval[MAX_OID_LEN];

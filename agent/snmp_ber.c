@@ -80,17 +80,15 @@ static int ber_uint(const u_char *v, size_t len, size_t bytes, uint64_t *out)
 	return 0;
 }
 
-/* An OBJECT IDENTIFIER into o (room for MAX_OID_LEN), as net-snmp's asn_parse_objid. */
-static int ber_oid(const u_char *v, size_t len, oid *o, size_t *olen)
+/*
+ * The sub-identifiers of an OBJECT IDENTIFIER's contents [v, v + len) into
+ * o[n...] (room for MAX_OID_LEN); n is 1 for a whole one, whose first
+ * sub-identifier (two arcs) is split at the end, as net-snmp's asn_parse_objid.
+ */
+static int ber_oid_from(const u_char *v, size_t len, oid *o, size_t n, size_t *olen)
 {
-	size_t n = 1;
+	int whole = n == 1;
 
-	/* an empty one is 0.0, as net-snmp reads it */
-	if (len == 0) {
-		o[0] = o[1] = 0;
-		*olen = 2;
-		return 0;
-	}
 	while (len > 0) {
 		uint64_t sub = 0;
 		u_char c;
@@ -114,6 +112,9 @@ static int ber_oid(const u_char *v, size_t len, oid *o, size_t *olen)
 			return -1;
 		o[n++] = (oid)sub;
 	}
+	*olen = n;
+	if (!whole)
+		return 0;
 	/* the first sub-identifier holds the first two arcs */
 	if (o[1] < 40) {
 		o[0] = 0;
@@ -124,8 +125,72 @@ static int ber_oid(const u_char *v, size_t len, oid *o, size_t *olen)
 		o[0] = 2;
 		o[1] -= 80;
 	}
-	*olen = n;
 	return 0;
+}
+
+/* An OBJECT IDENTIFIER into o (room for MAX_OID_LEN), as net-snmp's asn_parse_objid. */
+static int ber_oid(const u_char *v, size_t len, oid *o, size_t *olen)
+{
+	/* an empty one is 0.0, as net-snmp reads it */
+	if (len == 0) {
+		o[0] = o[1] = 0;
+		*olen = 2;
+		return 0;
+	}
+	return ber_oid_from(v, len, o, 1, olen);
+}
+
+/*
+ * A varbind's name into it->vb, as ber_oid reads it. The names of an answer
+ * share most of their bytes with the name before them (a row's columns, the
+ * next row of a column): the sub-identifiers of the bytes they share are
+ * already in name_loc, from that name, and only the rest is read.
+ */
+static int ber_name(struct csnmp_vbs *it, const u_char *v, size_t len)
+{
+	netsnmp_variable_list *vb = &it->vb;
+	const u_char *pv = it->pname;
+	size_t plen = it->pnamelen, lim = len < plen ? len : plen, same = 0, n = 1;
+	int r;
+
+	if (pv != NULL && len > 0) {
+		uint64_t a, b;
+
+		while (same + 8 <= lim) {
+			memcpy(&a, v + same, 8);
+			memcpy(&b, pv + same, 8);
+			if (a != b) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+				/* the lowest differing byte is the first */
+				lim = same + (size_t)__builtin_ctzll(a ^ b) / 8;
+#endif
+				break;
+			}
+			same += 8;
+		}
+		while (same < lim && v[same] == pv[same])
+			same++;
+		/* back to the end of a sub-identifier */
+		while (same > 0 && (v[same - 1] & 0x80))
+			same--;
+	}
+	if (same > 0) {
+		/* the shared sub-identifiers (the first, two arcs, in o[0] and o[1]) are
+		 * the last name's but those its bytes after them end */
+		n = vb->name_length;
+		for (size_t k = same; k < plen; k++)
+			n -= !(pv[k] & 0x80);
+	}
+	it->pname = NULL;
+	if (same > 0)
+		r = ber_oid_from(v + same, len - same, vb->name_loc, n, &vb->name_length);
+	else
+		r = ber_oid(v, len, vb->name_loc, &vb->name_length);
+	if (r == 0) {
+		it->pname = v;
+		it->pnamelen = len;
+	}
+	return r;
 }
 
 int csnmp_ber_parse(netsnmp_session *sess, netsnmp_pdu *pdu, u_char *pkt, size_t len)
@@ -193,6 +258,8 @@ void csnmp_vbs_begin(struct csnmp_vbs *it, const u_char *raw, size_t len, const 
 	it->end = raw != NULL ? raw + len : NULL;
 	it->list = raw != NULL ? NULL : resp->variables;
 	it->why = NULL;
+	it->pname = NULL;
+	it->pnamelen = 0;
 }
 
 int csnmp_vbs_next(struct csnmp_vbs *it, const netsnmp_variable_list **out)
@@ -220,7 +287,7 @@ int csnmp_vbs_next(struct csnmp_vbs *it, const netsnmp_variable_list **out)
 	}
 	end = q + len;
 	if (ber_tlv(&q, end, &tag, &v, &vlen) < 0 || tag != ASN_OBJECT_ID ||
-	    ber_oid(v, vlen, vb->name_loc, &vb->name_length) < 0) {
+	    ber_name(it, v, vlen) < 0) {
 		it->why = "a varbind name that is not an OID";
 		return -1;
 	}

@@ -144,6 +144,17 @@ static int parse(struct fixture *f, const struct buf *m, netsnmp_pdu *pdu)
 	return r;
 }
 
+/* net-snmp's reading of the PDU in message m, into ref. */
+static void ref_parse(struct buf *m, netsnmp_pdu *ref)
+{
+	/* the message's header (its length in 1, 2 or 3 bytes), version, community */
+	size_t off = 2 + (m->b[1] & 0x80 ? m->b[1] & 0x7f : 0) + 3 + 8, len;
+
+	assert_int_equal(m->b[off], SNMP_MSG_RESPONSE);
+	len = m->n - off;
+	assert_int_equal(snmp_pdu_parse(ref, m->b + off, &len), 0);
+}
+
 /* Every varbind of p->rx read; the count, or -1 when one is malformed. */
 static int read_all(struct fixture *f, const netsnmp_pdu *pdu)
 {
@@ -178,7 +189,6 @@ static void test_values_read_as_net_snmp_reads_them(void **state)
 	netsnmp_pdu *pdu = snmp_pdu_create(0), *ref = snmp_pdu_create(0);
 	struct csnmp_vbs it;
 	const netsnmp_variable_list *vb, *rv;
-	size_t off, len;
 	int n = 0, r;
 
 	memset(longstr, 'x', sizeof(longstr));
@@ -208,10 +218,7 @@ static void test_values_read_as_net_snmp_reads_them(void **state)
 	assert_int_equal(f->p.rxlen, list.n); /* the list's contents, kept as sent */
 
 	/* net-snmp's reading of the same PDU */
-	off = (m.b[1] == 0x82 ? 4 : 2) + 3 + 8; /* the message's header, version, community */
-	assert_int_equal(m.b[off], SNMP_MSG_RESPONSE);
-	len = m.n - off;
-	assert_int_equal(snmp_pdu_parse(ref, m.b + off, &len), 0);
+	ref_parse(&m, ref);
 
 	csnmp_vbs_begin(&it, f->p.rx, f->p.rxlen, pdu);
 	rv = ref->variables;
@@ -248,6 +255,65 @@ static void test_values_read_as_net_snmp_reads_them(void **state)
 	assert_int_equal(r, 0);
 	assert_null(rv);
 	assert_int_equal(n, 18);
+	snmp_free_pdu(pdu);
+	snmp_free_pdu(ref);
+}
+
+/*
+ * Names that share bytes with the name before them (read from where they
+ * differ) come out as net-snmp reads them: a sub-identifier of several
+ * bytes that differs in its last one, a shorter name, a longer one, the
+ * same name twice, and one that differs in its first sub-identifier.
+ */
+static void test_names_sharing_bytes_read_as_net_snmp_reads_them(void **state)
+{
+	struct fixture *f = *state;
+	static const oid names[][14] = {
+	    {1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 6, 1},
+	    {1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 6, 2},
+	    {1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 10, 2},
+	    {1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 10, 10101},
+	    {1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 10, 10102},
+	    {1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 10, 10230},
+	    {1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 10, 10230, 4294967295UL, 7},
+	    {1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 10},
+	    {1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 10, 127, 1},
+	    {1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 10, 128, 1},
+	    {1, 3, 6, 1, 2, 1, 2, 2, 1, 8, 5},
+	    {1, 3, 6, 1, 2, 1, 2, 2, 1, 8, 5},
+	    {2, 999, 3},
+	    {2, 1000, 3},
+	    {1, 3},
+	    {1, 3, 6, 1, 2, 1, 2, 2, 1, 8, 5},
+	};
+	static const size_t lens[] = {12, 12, 12, 12, 12, 12, 14, 11, 13, 13, 11, 11, 3, 3, 2, 11};
+	size_t count = sizeof(lens) / sizeof(lens[0]);
+	struct buf list = {.n = 0}, m;
+	netsnmp_pdu *pdu = snmp_pdu_create(0), *ref = snmp_pdu_create(0);
+	struct csnmp_vbs it;
+	const netsnmp_variable_list *vb, *rv;
+	size_t n = 0;
+	int r;
+
+	for (size_t i = 0; i < count; i++)
+		varbind(&list, names[i], lens[i], ASN_NULL, NULL, 0);
+	message(&m, SNMP_VERSION_2c, SNMP_MSG_RESPONSE, &list);
+	assert_int_equal(parse(f, &m, pdu), 0);
+	ref_parse(&m, ref);
+	csnmp_vbs_begin(&it, f->p.rx, f->p.rxlen, pdu);
+	rv = ref->variables;
+	while ((r = csnmp_vbs_next(&it, &vb)) > 0) {
+		assert_non_null(rv);
+		assert_int_equal(vb->name_length, rv->name_length);
+		assert_memory_equal(vb->name, rv->name, vb->name_length * sizeof(oid));
+		assert_int_equal(vb->name_length, lens[n]);
+		assert_memory_equal(vb->name, names[n], lens[n] * sizeof(oid));
+		rv = rv->next_variable;
+		n++;
+	}
+	assert_int_equal(r, 0);
+	assert_null(rv);
+	assert_int_equal(n, count);
 	snmp_free_pdu(pdu);
 	snmp_free_pdu(ref);
 }
@@ -385,6 +451,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_values_read_as_net_snmp_reads_them, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_names_sharing_bytes_read_as_net_snmp_reads_them,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cut_anywhere_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed_varbinds_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_other_versions_and_pdus_dropped, setup, teardown),
