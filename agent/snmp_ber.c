@@ -20,7 +20,8 @@
  * One TLV at *p (before end): its tag and its contents [*v, *v + *len).
  * Definite lengths only, in at most four length bytes; -1 when cut.
  */
-static int ber_tlv(const u_char **p, const u_char *end, u_char *tag, const u_char **v, size_t *len)
+static inline int ber_tlv(const u_char **p, const u_char *end, u_char *tag, const u_char **v,
+			  size_t *len)
 {
 	const u_char *q = *p;
 	size_t n;

@@ -222,38 +222,19 @@ void uplink_result_free(Vakt__Result *r)
 /*
  * A Sample as protobuf encodes it (field numbers of common/vakt.proto,
  * fields at zero left out), by hand: protobuf-c would size each sample
- * three times on the way into a batch. sample_size() gives the bytes
- * sample_put() writes.
+ * three times on the way into a batch. It is written first and its length
+ * put before it after, since nearly every one is shorter than 128 bytes
+ * (a one-byte length).
  */
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2 };
 #define PB_KEY(num, wt) ((uint8_t)((num) << 3 | (wt)))
 
-static size_t sample_size(const Vakt__Sample *s)
+/* The most bytes sample_put() writes: each field's key and longest varint. */
+static size_t sample_size_max(const Vakt__Sample *s)
 {
 	const size_t *lens = ((const struct uplink_sample *)s)->len;
-	size_t n = 0;
 
-	for (size_t k = 0; k < 4; k++) {
-		size_t len = lens[k];
-
-		if (len > 0)
-			n += 1 + frame_varint_len(len) + len;
-	}
-	if (s->time_ms != 0)
-		n += 1 + frame_varint_len((uint64_t)s->time_ms);
-	if (s->kind != 0)
-		n += 1 + frame_varint_len((uint64_t)(int64_t)s->kind);
-	if (s->value != 0 || signbit(s->value))
-		n += 1 + 8;
-	if (s->counter != 0)
-		n += 1 + frame_varint_len(s->counter);
-	if (s->interval != 0)
-		n += 1 + frame_varint_len(s->interval);
-	if (s->unknown)
-		n += 2;
-	if (s->width != 0)
-		n += 1 + frame_varint_len(s->width);
-	return n;
+	return lens[0] + lens[1] + lens[2] + lens[3] + 4 * (1 + 10) + 7 * (1 + 10);
 }
 
 static uint8_t *sample_put(uint8_t *p, const Vakt__Sample *s)
@@ -498,8 +479,8 @@ void uplink_flush(struct uplink *u)
 /* Encodes `s` (its lens filled in) at the end of the pending samples. */
 static void pending_put(struct uplink *u, const Vakt__Sample *s)
 {
-	size_t sz = sample_size(s), need = 1 + 10 + sz;
-	uint8_t *p;
+	size_t need = 1 + 10 + sample_size_max(s), sz, lenlen;
+	uint8_t *p, *body, *end;
 
 	if (u->slen + need > u->scap) {
 		u->scap = u->scap * 2 > u->slen + need ? u->scap * 2 : u->slen + need + (64 << 10);
@@ -507,8 +488,17 @@ static void pending_put(struct uplink *u, const Vakt__Sample *s)
 	}
 	p = u->sbuf + u->slen;
 	*p++ = PB_KEY(2, WT_LEN); /* Batch field 2: samples */
-	p = frame_put_varint(p, sz);
-	p = sample_put(p, s);
+	/* the sample after a one-byte length; moved on when its length takes more */
+	body = p + 1;
+	end = sample_put(body, s);
+	sz = (size_t)(end - body);
+	lenlen = frame_varint_len(sz);
+	if (lenlen > 1) {
+		memmove(p + lenlen, body, sz);
+		end += lenlen - 1;
+	}
+	frame_put_varint(p, sz);
+	p = end;
 	u->slen = (size_t)(p - u->sbuf);
 	u->send[u->ncur++] = u->slen;
 	if (u->ncur == UPLINK_BATCH_SAMPLES)

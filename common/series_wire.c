@@ -564,12 +564,26 @@ enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2 };
 /* The varint at *p (before end): 0, or -1 when it is cut or longer than 10 bytes. */
 static inline int rd_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
+	const uint8_t *q = *p;
 	uint64_t n = 0;
 
 	/* most are one byte: a key, a short name's length, a small number */
-	if (*p < end && !(**p & 0x80)) {
-		*v = *(*p)++;
+	if (q < end && !(*q & 0x80)) {
+		*v = *q;
+		*p = q + 1;
 		return 0;
+	}
+	/* a time or a counter, with ten bytes or more to go: no check per byte */
+	if (end - q >= 10) {
+		for (unsigned i = 0; i < 10; i++) {
+			n |= (uint64_t)(q[i] & 0x7f) << (7 * i);
+			if (!(q[i] & 0x80)) {
+				*v = n;
+				*p = q + i + 1;
+				return 0;
+			}
+		}
+		return -1;
 	}
 	for (unsigned shift = 0; shift < 70 && *p < end; shift += 7) {
 		uint8_t c = *(*p)++;
@@ -706,7 +720,7 @@ struct tx_batch {
 static int rd_batch(struct series_tx *t, const uint8_t *frame, size_t len, struct tx_batch *b)
 {
 	const uint8_t *p = frame + FRAME_HDR_LEN, *end = frame + len, *vs = NULL, *ve = NULL, *bs;
-	size_t cap = 0;
+	size_t cap;
 	uint32_t num;
 	uint64_t v;
 	int wt;
@@ -716,17 +730,13 @@ static int rd_batch(struct series_tx *t, const uint8_t *frame, size_t len, struc
 	if (len <= FRAME_HDR_LEN || rd_field(&p, end, &num, &wt, &vs, &ve, &v) < 0 ||
 	    num != VAKT__FRAME__MSG_BATCH || wt != WT_LEN || p != end)
 		return -1;
-	/* the samples counted first, so that their array is made once */
-	for (p = vs, end = ve; p < end;) {
-		const uint8_t *fs, *fe;
-
-		if (rd_field(&p, end, &num, &wt, &fs, &fe, &v) < 0)
-			return -1;
-		cap += num == 2 && wt == WT_LEN;
-	}
-	if (cap > t->max)
-		return -1;
-	b->samples = arena_alloc(t, (cap ? cap : 1) * sizeof(*b->samples));
+	/*
+	 * Read in one pass: the samples' array made for a batch of the usual
+	 * samples (some 60 bytes each), made again twice as large in the arena
+	 * when they are more.
+	 */
+	cap = (size_t)(ve - vs) / 48 + 16;
+	b->samples = arena_alloc(t, cap * sizeof(*b->samples));
 	b->rawbuf = arena_alloc(t, (size_t)(ve - vs));
 	for (p = vs, end = ve; p < end;) {
 		bs = p;
@@ -735,6 +745,13 @@ static int rd_batch(struct series_tx *t, const uint8_t *frame, size_t len, struc
 		if (num == 1 && wt == WT_VARINT) {
 			b->seq = v;
 		} else if (num == 2 && wt == WT_LEN) {
+			if (b->n == cap) {
+				struct tx_sample *more = arena_alloc(t, 2 * cap * sizeof(*more));
+
+				memcpy(more, b->samples, cap * sizeof(*more));
+				b->samples = more;
+				cap *= 2;
+			}
 			if (rd_sample(vs, ve, &b->samples[b->n++]) < 0)
 				return -1;
 		} else if (((num == 3 || num == 10) && wt == WT_LEN) || (num == 11 && wt == WT_VARINT)) {
@@ -746,7 +763,8 @@ static int rd_batch(struct series_tx *t, const uint8_t *frame, size_t len, struc
 			return -1;
 		}
 	}
-	return b->n > 0 ? 0 : -1;
+	/* more samples than ids: the full form goes */
+	return b->n > 0 && b->n <= t->max ? 0 : -1;
 }
 
 uint8_t *series_tx_compact(struct series_tx *t, const uint8_t *frame, size_t len, size_t *outlen)
