@@ -27,11 +27,26 @@
 #include "agent.h"
 #include "check.h"
 #include "conf.h"
+#include "libload.h"
 #include "log.h"
 #include "resolve.h"
 #include "timeutil.h"
 #include "tls.h"
 #include "xmalloc.h"
+
+/*
+ * libcurl's functions, opened by the first http probe (libload.h): an agent
+ * without http probes maps neither libcurl nor the libraries it brings.
+ */
+#define HTTP_CURL_FNS(X, v, p)                                                                  \
+	X(v, p, global_init) X(v, p, global_cleanup) X(v, p, easy_init)                         \
+	X(v, p, easy_cleanup) X(v, p, easy_setopt) X(v, p, easy_getinfo)                        \
+	X(v, p, easy_strerror) X(v, p, free) X(v, p, multi_init) X(v, p, multi_cleanup)         \
+	X(v, p, multi_add_handle) X(v, p, multi_remove_handle) X(v, p, multi_assign)            \
+	X(v, p, multi_info_read) X(v, p, multi_setopt) X(v, p, multi_socket_action)             \
+	X(v, p, multi_strerror) X(v, p, slist_append) X(v, p, slist_free_all) X(v, p, url)      \
+	X(v, p, url_cleanup) X(v, p, url_get) X(v, p, url_set)
+LIBLOAD_DEFINE(cu, HTTP_CURL_FNS, curl_, VAKT_LIBCURL_SONAME, "http probes");
 
 /* A body is matched within its first MiB; the rest is read and discarded. */
 #define HTTP_BODY_MAX      (1024 * 1024)
@@ -167,7 +182,7 @@ static int status_expected(const struct http_probe *p, long code)
 /* Splits the URL into scheme, host and port; -1 with why, -2 when it holds credentials. */
 static int parse_url(struct http_probe *p, const char *url, const char **why)
 {
-	CURLU *u = curl_url();
+	CURLU *u = cu.url();
 	char *scheme = NULL, *host = NULL, *port = NULL, *user = NULL;
 	int rc = -1;
 
@@ -175,10 +190,10 @@ static int parse_url(struct http_probe *p, const char *url, const char **why)
 		*why = "out of memory";
 		return -1;
 	}
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+	if (cu.url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    cu.url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    cu.url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    cu.url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
 		*why = "not a URL such as \"https://www.rissa.kommune.no/\"";
 		goto out;
 	}
@@ -187,7 +202,7 @@ static int parse_url(struct http_probe *p, const char *url, const char **why)
 		goto out;
 	}
 	/* credentials in the URL would show in every reason that names it */
-	if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
+	if (cu.url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
 		*why = "credentials belong in user and password, not in the URL";
 		rc = -2;
 		goto out;
@@ -210,11 +225,11 @@ static int parse_url(struct http_probe *p, const char *url, const char **why)
 	}
 	rc = 0;
 out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(port);
-	curl_free(user);
-	curl_url_cleanup(u);
+	cu.free(scheme);
+	cu.free(host);
+	cu.free(port);
+	cu.free(user);
+	cu.url_cleanup(u);
 	return rc;
 }
 
@@ -224,7 +239,7 @@ static void http_probe_free(struct http_probe *p)
 		return;
 	if (p->body_regex != NULL)
 		regfree(&p->re);
-	curl_slist_free_all(p->headers);
+	cu.slist_free_all(p->headers);
 	if (p->password != NULL)
 		explicit_bzero(p->password, strlen(p->password));
 	free(p->password);
@@ -240,11 +255,16 @@ static int http_parse_config(struct check *c, cfg_t *sec)
 {
 	static const char *const req[] = {"url", NULL};
 	struct http_probe *p;
-	const char *why, *fam;
+	const char *why = NULL, *fam;
+	char lwhy[300];
 	int err;
 
 	if (conf_require(sec, req) < 0)
 		return -1;
+	if (libload_open(&cu_lib, lwhy, sizeof(lwhy)) < 0) {
+		conf_section_error(sec, "%s", lwhy);
+		return -1;
+	}
 	p = xcalloc(1, sizeof(*p));
 	p->check = c;
 	p->url = xstrdup(cfg_getstr(sec, "url"));
@@ -304,7 +324,7 @@ static int http_parse_config(struct check *c, cfg_t *sec)
 					   h);
 			goto bad;
 		}
-		p->headers = curl_slist_append(p->headers, h);
+		p->headers = cu.slist_append(p->headers, h);
 	}
 	if ((cfg_getstr(sec, "user") != NULL) != (cfg_getstr(sec, "password") != NULL)) {
 		conf_section_error(sec, "user and password go together");
@@ -435,45 +455,45 @@ static int http_start(struct check *c)
 	p->sh = check_kind_state(c);
 	if (p->sh == NULL)
 		return check_start_error(c, "the HTTP probes' shared state is missing");
-	e = curl_easy_init();
+	e = cu.easy_init();
 	if (e == NULL)
 		return check_start_error(c, "cannot make a curl handle for %s", p->shown_url);
-	curl_easy_setopt(e, CURLOPT_URL, p->url);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, c);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, p->errbuf);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_write);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, p);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "vakt-agent/" VAKT_VERSION);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, p->follow ? 1L : 0L);
-	curl_easy_setopt(e, CURLOPT_MAXREDIRS, p->max_redirects);
+	cu.easy_setopt(e, CURLOPT_URL, p->url);
+	cu.easy_setopt(e, CURLOPT_PRIVATE, c);
+	cu.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	cu.easy_setopt(e, CURLOPT_ERRORBUFFER, p->errbuf);
+	cu.easy_setopt(e, CURLOPT_WRITEFUNCTION, http_write);
+	cu.easy_setopt(e, CURLOPT_WRITEDATA, p);
+	cu.easy_setopt(e, CURLOPT_USERAGENT, "vakt-agent/" VAKT_VERSION);
+	cu.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	cu.easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	cu.easy_setopt(e, CURLOPT_FOLLOWLOCATION, p->follow ? 1L : 0L);
+	cu.easy_setopt(e, CURLOPT_MAXREDIRS, p->max_redirects);
 	/* every run measures a new connection: name, connect, handshake, verification */
-	curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-	curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
-	curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L);
-	curl_easy_setopt(e, CURLOPT_IPRESOLVE,
-			 p->family == AF_INET    ? CURL_IPRESOLVE_V4
-			 : p->family == AF_INET6 ? CURL_IPRESOLVE_V6
-						 : CURL_IPRESOLVE_WHATEVER);
+	cu.easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+	cu.easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+	cu.easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L);
+	cu.easy_setopt(e, CURLOPT_IPRESOLVE,
+		       p->family == AF_INET    ? (long)CURL_IPRESOLVE_V4
+		       : p->family == AF_INET6 ? (long)CURL_IPRESOLVE_V6
+					       : (long)CURL_IPRESOLVE_WHATEVER);
 	if (p->headers != NULL)
-		curl_easy_setopt(e, CURLOPT_HTTPHEADER, p->headers);
+		cu.easy_setopt(e, CURLOPT_HTTPHEADER, p->headers);
 	if (p->user != NULL) {
-		curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		curl_easy_setopt(e, CURLOPT_USERNAME, p->user);
-		curl_easy_setopt(e, CURLOPT_PASSWORD, p->password);
+		cu.easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		cu.easy_setopt(e, CURLOPT_USERNAME, p->user);
+		cu.easy_setopt(e, CURLOPT_PASSWORD, p->password);
 		/* a redirect elsewhere does not get them */
-		curl_easy_setopt(e, CURLOPT_UNRESTRICTED_AUTH, 0L);
+		cu.easy_setopt(e, CURLOPT_UNRESTRICTED_AUTH, 0L);
 	}
 	if (p->ca != NULL)
-		curl_easy_setopt(e, CURLOPT_CAINFO, p->ca);
+		cu.easy_setopt(e, CURLOPT_CAINFO, p->ca);
 	if (p->https) {
-		curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, http_ssl_ctx);
-		curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, p);
+		cu.easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, http_ssl_ctx);
+		cu.easy_setopt(e, CURLOPT_SSL_CTX_DATA, p);
 		/* without VERIFYPEER curl would not load `ca`: verify = no is http_verify_cb's */
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, p->verify ? 2L : 0L);
+		cu.easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+		cu.easy_setopt(e, CURLOPT_SSL_VERIFYHOST, p->verify ? 2L : 0L);
 	}
 	p->easy = e;
 	return 0;
@@ -485,8 +505,8 @@ static void peer_text(struct http_probe *p, char *out, size_t len)
 	char *ip = NULL;
 	long port = 0;
 
-	curl_easy_getinfo(p->easy, CURLINFO_PRIMARY_IP, &ip);
-	curl_easy_getinfo(p->easy, CURLINFO_PRIMARY_PORT, &port);
+	cu.easy_getinfo(p->easy, CURLINFO_PRIMARY_IP, &ip);
+	cu.easy_getinfo(p->easy, CURLINFO_PRIMARY_PORT, &port);
 	if (ip == NULL || ip[0] == '\0') {
 		if (p->addr[0] == '\0') {
 			snprintf(out, len, "%s", p->shown_url);
@@ -543,13 +563,13 @@ static const char *timeout_phase(const struct http_probe *p, curl_off_t conn, cu
 static void http_clear_run(struct http_probe *p)
 {
 	if (p->in_multi) {
-		curl_multi_remove_handle(p->sh->multi, p->easy);
+		cu.multi_remove_handle(p->sh->multi, p->easy);
 		p->in_multi = 0;
 	}
 	resolve_cancel(&p->res);
 	if (p->easy != NULL)
-		curl_easy_setopt(p->easy, CURLOPT_RESOLVE, NULL);
-	curl_slist_free_all(p->resolve_list);
+		cu.easy_setopt(p->easy, CURLOPT_RESOLVE, NULL);
+	cu.slist_free_all(p->resolve_list);
 	p->resolve_list = NULL;
 	free(p->buf);
 	p->buf = NULL;
@@ -571,13 +591,13 @@ static void http_finish(struct check *c, CURLcode rc)
 	char target[HTTP_URL_SHOWN + 64], cert[320];
 	int cert_ok;
 
-	curl_easy_getinfo(p->easy, CURLINFO_CONNECT_TIME_T, &conn);
-	curl_easy_getinfo(p->easy, CURLINFO_APPCONNECT_TIME_T, &app);
-	curl_easy_getinfo(p->easy, CURLINFO_STARTTRANSFER_TIME_T, &first);
-	curl_easy_getinfo(p->easy, CURLINFO_TOTAL_TIME_T, &total);
-	curl_easy_getinfo(p->easy, CURLINFO_SIZE_DOWNLOAD_T, &size);
-	curl_easy_getinfo(p->easy, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_getinfo(p->easy, CURLINFO_REDIRECT_COUNT, &redirects);
+	cu.easy_getinfo(p->easy, CURLINFO_CONNECT_TIME_T, &conn);
+	cu.easy_getinfo(p->easy, CURLINFO_APPCONNECT_TIME_T, &app);
+	cu.easy_getinfo(p->easy, CURLINFO_STARTTRANSFER_TIME_T, &first);
+	cu.easy_getinfo(p->easy, CURLINFO_TOTAL_TIME_T, &total);
+	cu.easy_getinfo(p->easy, CURLINFO_SIZE_DOWNLOAD_T, &size);
+	cu.easy_getinfo(p->easy, CURLINFO_RESPONSE_CODE, &code);
+	cu.easy_getinfo(p->easy, CURLINFO_REDIRECT_COUNT, &redirects);
 	peer_text(p, target, sizeof(target));
 
 	emit_time(c, "dns_time", conn > 0 || p->numeric || p->addr[0] ? p->dns_time : NAN);
@@ -617,7 +637,7 @@ static void http_finish(struct check *c, CURLcode rc)
 			check_done(c, OUTCOME_DOWN, "%s at %s", cert, target);
 		else
 			check_done(c, OUTCOME_DOWN, "TLS with %s failed: %s", target,
-				   p->errbuf[0] ? p->errbuf : curl_easy_strerror(rc));
+				   p->errbuf[0] ? p->errbuf : cu.easy_strerror(rc));
 		return;
 	case CURLE_TOO_MANY_REDIRECTS:
 		http_clear_run(p);
@@ -627,7 +647,7 @@ static void http_finish(struct check *c, CURLcode rc)
 	default:
 		http_clear_run(p);
 		check_done(c, OUTCOME_DOWN, "%s: %s", target,
-			   p->errbuf[0] ? p->errbuf : curl_easy_strerror(rc));
+			   p->errbuf[0] ? p->errbuf : cu.easy_strerror(rc));
 		return;
 	}
 	if (!status_expected(p, code)) {
@@ -663,17 +683,17 @@ static void http_read_done(struct http_shared *sh)
 	CURLMsg *m;
 	int left;
 
-	while ((m = curl_multi_info_read(sh->multi, &left)) != NULL) {
+	while ((m = cu.multi_info_read(sh->multi, &left)) != NULL) {
 		struct check *c = NULL;
 		struct http_probe *p;
 
 		if (m->msg != CURLMSG_DONE)
 			continue;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+		cu.easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
 		if (c == NULL)
 			continue;
 		p = c->priv;
-		curl_multi_remove_handle(sh->multi, p->easy);
+		cu.multi_remove_handle(sh->multi, p->easy);
 		p->in_multi = 0;
 		http_finish(c, m->data.result);
 	}
@@ -688,7 +708,7 @@ static void http_socket_event(evutil_socket_t fd, short what, void *arg)
 		flags |= CURL_CSELECT_IN;
 	if (what & EV_WRITE)
 		flags |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(sh->multi, fd, flags, &running);
+	cu.multi_socket_action(sh->multi, fd, flags, &running);
 	http_read_done(sh);
 }
 
@@ -697,7 +717,7 @@ static void http_timer_event(evutil_socket_t fd, short what, void *arg)
 	struct http_shared *sh = arg;
 	int running;
 
-	curl_multi_socket_action(sh->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	cu.multi_socket_action(sh->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	http_read_done(sh);
 }
 
@@ -711,7 +731,7 @@ static int http_socket_cb(CURL *easy, curl_socket_t s, int what, void *arg, void
 	if (what == CURL_POLL_REMOVE) {
 		if (ev != NULL)
 			event_free(ev);
-		curl_multi_assign(sh->multi, s, NULL);
+		cu.multi_assign(sh->multi, s, NULL);
 		return 0;
 	}
 	if (what & CURL_POLL_IN)
@@ -725,7 +745,7 @@ static int http_socket_cb(CURL *easy, curl_socket_t s, int what, void *arg, void
 		ev = event_new(sh->base, s, kind, http_socket_event, sh);
 		if (ev == NULL)
 			return -1;
-		curl_multi_assign(sh->multi, s, ev);
+		cu.multi_assign(sh->multi, s, ev);
 	}
 	event_add(ev, NULL);
 	return 0;
@@ -755,14 +775,14 @@ static void http_go(struct check *c)
 
 	p->errbuf[0] = '\0';
 	/* the timeout covers the name lookup and the transfer together */
-	curl_easy_setopt(p->easy, CURLOPT_TIMEOUT_MS,
+	cu.easy_setopt(p->easy, CURLOPT_TIMEOUT_MS,
 			 (long)(used < c->timeout_ms ? c->timeout_ms - used : 1));
-	curl_easy_setopt(p->easy, CURLOPT_RESOLVE, p->resolve_list);
-	mc = curl_multi_add_handle(p->sh->multi, p->easy);
+	cu.easy_setopt(p->easy, CURLOPT_RESOLVE, p->resolve_list);
+	mc = cu.multi_add_handle(p->sh->multi, p->easy);
 	if (mc != CURLM_OK) {
 		http_clear_run(p);
 		check_done(c, OUTCOME_ERROR, "cannot start a request to %s: %s", p->shown_url,
-			   curl_multi_strerror(mc));
+			   cu.multi_strerror(mc));
 		return;
 	}
 	p->in_multi = 1;
@@ -784,7 +804,7 @@ static void http_resolved(const struct sockaddr *sa, socklen_t salen, const char
 	snprintf(p->addr, sizeof(p->addr), "%s", addr);
 	snprintf(entry, sizeof(entry), strchr(addr, ':') ? "%s:%u:[%s]" : "%s:%u:%s", p->host,
 		 p->port, addr);
-	p->resolve_list = curl_slist_append(NULL, entry);
+	p->resolve_list = cu.slist_append(NULL, entry);
 	http_go(c);
 }
 
@@ -813,7 +833,7 @@ static void http_stop(struct check *c)
 	if (p->sh != NULL)
 		http_clear_run(p);
 	if (p->easy != NULL)
-		curl_easy_cleanup(p->easy);
+		cu.easy_cleanup(p->easy);
 	http_probe_free(p);
 	c->priv = NULL;
 }
@@ -821,8 +841,13 @@ static void http_stop(struct check *c)
 static int http_init(struct agent *a, void **state)
 {
 	struct http_shared *sh;
+	char why[300];
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	if (libload_open(&cu_lib, why, sizeof(why)) < 0) {
+		log_warnx("%s", why);
+		return -1;
+	}
+	if (cu.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_warnx("http probes: libcurl does not initialise");
 		return -1;
 	}
@@ -830,22 +855,22 @@ static int http_init(struct agent *a, void **state)
 		http_ssl_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	sh = xcalloc(1, sizeof(*sh));
 	sh->base = a->base;
-	sh->multi = curl_multi_init();
+	sh->multi = cu.multi_init();
 	sh->timer = evtimer_new(a->base, http_timer_event, sh);
 	if (sh->multi == NULL || sh->timer == NULL || http_ssl_index < 0) {
 		log_warnx("http probes: cannot make curl's multi handle");
 		if (sh->multi != NULL)
-			curl_multi_cleanup(sh->multi);
+			cu.multi_cleanup(sh->multi);
 		if (sh->timer != NULL)
 			event_free(sh->timer);
 		free(sh);
-		curl_global_cleanup();
+		cu.global_cleanup();
 		return -1;
 	}
-	curl_multi_setopt(sh->multi, CURLMOPT_SOCKETFUNCTION, http_socket_cb);
-	curl_multi_setopt(sh->multi, CURLMOPT_SOCKETDATA, sh);
-	curl_multi_setopt(sh->multi, CURLMOPT_TIMERFUNCTION, http_timer_cb);
-	curl_multi_setopt(sh->multi, CURLMOPT_TIMERDATA, sh);
+	cu.multi_setopt(sh->multi, CURLMOPT_SOCKETFUNCTION, http_socket_cb);
+	cu.multi_setopt(sh->multi, CURLMOPT_SOCKETDATA, sh);
+	cu.multi_setopt(sh->multi, CURLMOPT_TIMERFUNCTION, http_timer_cb);
+	cu.multi_setopt(sh->multi, CURLMOPT_TIMERDATA, sh);
 	*state = sh;
 	return 0;
 }
@@ -856,10 +881,10 @@ static void http_fini(struct agent *a, void *state)
 
 	if (sh == NULL)
 		return;
-	curl_multi_cleanup(sh->multi);
+	cu.multi_cleanup(sh->multi);
 	event_free(sh->timer);
 	free(sh);
-	curl_global_cleanup();
+	cu.global_cleanup();
 }
 
 const struct check_kind check_kind_http = {

@@ -18,6 +18,7 @@
 #include "agent.h"
 #include "check.h"
 #include "conf.h"
+#include "libload.h"
 #include "log.h"
 #include "packet.h"
 #include "timeutil.h"
@@ -69,10 +70,24 @@ static cfg_opt_t pcap_opts[] = {
     CFG_END(),
 };
 
+/*
+ * libpcap's functions, opened by the first pcap check (libload.h): an agent
+ * without one maps neither libpcap nor the D-Bus and systemd libraries it
+ * brings.
+ */
+#define PCAP_LIB_FNS(X, v, p)                                                                   \
+	X(v, p, activate) X(v, p, close) X(v, p, compile) X(v, p, create) X(v, p, datalink)     \
+	X(v, p, datalink_val_to_name) X(v, p, dispatch) X(v, p, freecode)                       \
+	X(v, p, get_selectable_fd) X(v, p, geterr) X(v, p, open_dead)                           \
+	X(v, p, set_buffer_size) X(v, p, set_promisc) X(v, p, set_snaplen)                      \
+	X(v, p, set_timeout) X(v, p, setfilter) X(v, p, setnonblock) X(v, p, stats)             \
+	X(v, p, statustostr)
+LIBLOAD_DEFINE(lp, PCAP_LIB_FNS, pcap_, VAKT_LIBPCAP_SONAME, "pcap checks");
+
 /* Compiles `filter` as the capture would on Ethernet; -1 with pcap's reason in why. */
 static int filter_check(const char *filter, char *why, size_t len)
 {
-	pcap_t *dead = pcap_open_dead(DLT_EN10MB, PCAP_SNAPLEN);
+	pcap_t *dead = lp.open_dead(DLT_EN10MB, PCAP_SNAPLEN);
 	struct bpf_program prog;
 	int rc;
 
@@ -80,12 +95,12 @@ static int filter_check(const char *filter, char *why, size_t len)
 		snprintf(why, len, "cannot set up the filter compiler");
 		return -1;
 	}
-	rc = pcap_compile(dead, &prog, filter, 1, PCAP_NETMASK_UNKNOWN);
+	rc = lp.compile(dead, &prog, filter, 1, PCAP_NETMASK_UNKNOWN);
 	if (rc < 0)
-		snprintf(why, len, "%s", pcap_geterr(dead));
+		snprintf(why, len, "%s", lp.geterr(dead));
 	else
-		pcap_freecode(&prog);
-	pcap_close(dead);
+		lp.freecode(&prog);
+	lp.close(dead);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -100,6 +115,10 @@ static int pcap_parse_config(struct check *c, cfg_t *sec)
 
 	if (conf_require(sec, req) < 0)
 		return -1;
+	if (libload_open(&lp_lib, why, sizeof(why)) < 0) {
+		conf_section_error(sec, "%s", why);
+		return -1;
+	}
 	iface = cfg_getstr(sec, "interface");
 	if (iface[0] == '\0' || strlen(iface) >= IF_NAMESIZE || strpbrk(iface, " /") != NULL) {
 		conf_section_error(sec, "interface \"%s\" is no interface name (1..%d characters)",
@@ -166,7 +185,7 @@ static void capture_close(struct pcap_probe *p)
 		p->ev = NULL;
 	}
 	if (p->pc != NULL) {
-		pcap_close(p->pc);
+		lp.close(p->pc);
 		p->pc = NULL;
 	}
 	/* the closed handle's drops stay counted */
@@ -203,9 +222,9 @@ static int capture_read(struct check *c, int budget)
 
 	if (p->pc == NULL)
 		return -1;
-	n = pcap_dispatch(p->pc, budget, capture_frame, (u_char *)p);
+	n = lp.dispatch(p->pc, budget, capture_frame, (u_char *)p);
 	if (n == PCAP_ERROR) {
-		capture_died(c, pcap_geterr(p->pc));
+		capture_died(c, lp.geterr(p->pc));
 		return -1;
 	}
 	return n < 0 ? 0 : n;
@@ -224,7 +243,7 @@ static int capture_open(struct check *c, char *why, size_t len)
 	struct bpf_program prog;
 	int rc;
 
-	p->pc = pcap_create(p->iface, err);
+	p->pc = lp.create(p->iface, err);
 	if (p->pc == NULL) {
 		snprintf(why, len, "cannot capture on %s: %s", p->iface, err);
 		return -1;
@@ -234,52 +253,52 @@ static int capture_open(struct check *c, char *why, size_t len)
 	 * ring and hands one over when it is full or PCAP_TIMEOUT_MS old, one
 	 * wake-up for many frames.
 	 */
-	pcap_set_snaplen(p->pc, PCAP_SNAPLEN);
-	pcap_set_promisc(p->pc, p->promisc);
-	pcap_set_timeout(p->pc, PCAP_TIMEOUT_MS);
-	pcap_set_buffer_size(p->pc, p->buffer_size);
-	rc = pcap_activate(p->pc);
+	lp.set_snaplen(p->pc, PCAP_SNAPLEN);
+	lp.set_promisc(p->pc, p->promisc);
+	lp.set_timeout(p->pc, PCAP_TIMEOUT_MS);
+	lp.set_buffer_size(p->pc, p->buffer_size);
+	rc = lp.activate(p->pc);
 	if (rc < 0) {
 		/* libpcap's own text when it has one: it names the cause more exactly */
 		snprintf(why, len, "cannot capture on %s: %s%s", p->iface,
-			 pcap_geterr(p->pc)[0] ? pcap_geterr(p->pc) : pcap_statustostr(rc),
+			 lp.geterr(p->pc)[0] ? lp.geterr(p->pc) : lp.statustostr(rc),
 			 rc == PCAP_ERROR_PERM_DENIED ? " (capturing needs CAP_NET_RAW)" : "");
 		goto fail;
 	}
 	if (rc > 0)
-		log_warnx("check \"%s\" (pcap): %s: %s", c->name, p->iface, pcap_statustostr(rc));
-	p->dlt = pcap_datalink(p->pc);
+		log_warnx("check \"%s\" (pcap): %s: %s", c->name, p->iface, lp.statustostr(rc));
+	p->dlt = lp.datalink(p->pc);
 	if (!packet_dlt_supported(p->dlt)) {
 		snprintf(
 		    why, len, "%s has link type %s, which the pcap check does not decode", p->iface,
-		    pcap_datalink_val_to_name(p->dlt) ? pcap_datalink_val_to_name(p->dlt) : "?");
+		    lp.datalink_val_to_name(p->dlt) ? lp.datalink_val_to_name(p->dlt) : "?");
 		goto fail;
 	}
 	if (p->filter != NULL) {
-		if (pcap_compile(p->pc, &prog, p->filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+		if (lp.compile(p->pc, &prog, p->filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
 			snprintf(why, len, "filter \"%s\" on %s: %s", p->filter, p->iface,
-				 pcap_geterr(p->pc));
+				 lp.geterr(p->pc));
 			goto fail;
 		}
-		rc = pcap_setfilter(p->pc, &prog);
-		pcap_freecode(&prog);
+		rc = lp.setfilter(p->pc, &prog);
+		lp.freecode(&prog);
 		if (rc < 0) {
 			snprintf(why, len, "cannot set the filter on %s: %s", p->iface,
-				 pcap_geterr(p->pc));
+				 lp.geterr(p->pc));
 			goto fail;
 		}
 	}
-	if (pcap_setnonblock(p->pc, 1, err) < 0) {
+	if (lp.setnonblock(p->pc, 1, err) < 0) {
 		snprintf(why, len, "cannot read %s without blocking: %s", p->iface, err);
 		goto fail;
 	}
-	if (pcap_get_selectable_fd(p->pc) < 0) {
+	if (lp.get_selectable_fd(p->pc) < 0) {
 		snprintf(why, len, "%s offers no descriptor to wait on", p->iface);
 		goto fail;
 	}
 	return 0;
 fail:
-	pcap_close(p->pc);
+	lp.close(p->pc);
 	p->pc = NULL;
 	return -1;
 }
@@ -290,7 +309,7 @@ static int capture_watch(struct check *c, char *why, size_t len)
 	struct pcap_probe *p = c->priv;
 
 	p->ev =
-	    event_new(c->base, pcap_get_selectable_fd(p->pc), EV_READ | EV_PERSIST, capture_cb, c);
+	    event_new(c->base, lp.get_selectable_fd(p->pc), EV_READ | EV_PERSIST, capture_cb, c);
 	if (p->ev == NULL || event_add(p->ev, NULL) < 0) {
 		snprintf(why, len, "cannot watch the capture on %s", p->iface);
 		capture_close(p);
@@ -421,8 +440,8 @@ static void pcap_run(struct check *c)
 	/* what the kernel has handed over by now belongs to this interval */
 	for (int i = 0; i < 64 && capture_read(c, PCAP_BUDGET) == PCAP_BUDGET; i++)
 		;
-	if (p->pc != NULL && pcap_stats(p->pc, &p->last) < 0)
-		capture_died(c, pcap_geterr(p->pc));
+	if (p->pc != NULL && lp.stats(p->pc, &p->last) < 0)
+		capture_died(c, lp.geterr(p->pc));
 	if (p->pc == NULL) {
 		char died[sizeof(p->died)];
 

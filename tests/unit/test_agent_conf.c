@@ -15,6 +15,7 @@
 #include "agent.h"
 #include "check.h"
 #include "conf.h"
+#include "libload.h"
 
 #define LOAD(path) agent_conf_load(path)
 #define FREE(conf) agent_conf_free(conf)
@@ -244,6 +245,26 @@ static void test_http_probe_errors_name_their_section_and_keep_secrets(void **st
 	assert_string_equal(out, want);
 	assert_false(ok);
 	assert_null(strstr(out, "hunter2"));
+}
+
+/* A library a kind opens when needed that is not there, or lacks a function, is named with the kind. */
+static void test_libload_names_the_library_and_the_kind(void **state)
+{
+	void *fn;
+	const struct libload_fn fns[] = {{"vakt_no_such_function", &fn}};
+	struct libload gone = {
+	    .soname = "libvakt-gone.so.9", .what = "http probes", .fns = fns, .nfns = 1};
+	struct libload lacking = {.soname = "libc.so.6", .what = "pcap checks", .fns = fns, .nfns = 1};
+	char why[300];
+
+	(void)state;
+	assert_int_equal(libload_open(&gone, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "http probes need libvakt-gone.so.9, which does not load: "));
+	why[0] = '\0';
+	assert_int_equal(libload_open(&gone, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "http probes need libvakt-gone.so.9, which does not load: "));
+	assert_int_equal(libload_open(&lacking, why, sizeof(why)), -1);
+	assert_string_equal(why, "pcap checks need libc.so.6 with vakt_no_such_function, which it lacks");
 }
 
 static void test_icmp_probe_errors_name_their_section(void **state)
@@ -518,6 +539,7 @@ int main(void)
 	    cmocka_unit_test(test_http_probe_errors_name_their_section_and_keep_secrets),
 	    cmocka_unit_test(test_icmp_probe_errors_name_their_section),
 	    cmocka_unit_test(test_pcap_probe_errors_name_their_section),
+	    cmocka_unit_test(test_libload_names_the_library_and_the_kind),
 	    cmocka_unit_test(test_one_snmp_section_per_host),
 	    cmocka_unit_test(test_unclosed_comment_names_where_it_opened),
 	    cmocka_unit_test(test_unclosed_string_names_where_it_opened),
