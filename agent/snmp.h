@@ -186,18 +186,20 @@ enum csnmp_ctr_id {
 
 /*
  * One polled interface (a row of ifTable), kept by name across table reads:
- * about 90 bytes and its names, since a site has tens of thousands. Its
- * answers of a run are p->cells[i * CSNMP_NVCOLS...] (csnmp_port_cells()),
- * kept only while the device is polled.
+ * 56 bytes and its names, since a site has tens of thousands. Its answers
+ * of a run are p->cells[i * CSNMP_NVCOLS...] (csnmp_port_cells()), kept
+ * only while the device is polled.
  */
 struct csnmp_port {
 	char *name; /* ifName, else ifDescr: the series instance; then, after
 		     * its NUL, ifAlias for log lines ("" if none); in p->port_names */
 	uint32_t ifindex;
 	uint32_t absent; /* bit per column the device lacks: GETs skip it until the next read */
-	/* each counter as last sent: a 32-bit one unrolled into 64 bits, so its wrap
-	 * is no reset; the device's last raw value is its low 32 bits (or all 64) */
-	uint64_t ctr[CSNMP_NCTRS];
+	/* a counter from a 32-bit column: its last raw value, the low half of
+	 * what was sent (unrolled into 64 bits, so that a wrap is no reset; the
+	 * high half is in p->ctr_hi once it wrapped). From a 64-bit column
+	 * nothing is kept: the value is sent as the device gives it. */
+	uint32_t ctr[CSNMP_NCTRS];
 	uint32_t disc;    /* ifCounterDiscontinuityTime at the last step */
 	uint8_t ctr_have; /* bit per counter: ctr[] holds a step */
 	uint8_t ctr_32;   /* bit per counter: that step came from a 32-bit column */
@@ -298,6 +300,10 @@ struct csnmp_priv {
 	struct csnmp_port *ports;
 	size_t nports;
 	char *port_names; /* every port's name and alias, one allocation */
+	/* the high halves of the ports' 32-bit counters as sent, CSNMP_NCTRS a
+	 * port: NULL until one of them wraps (errors and discards on a switch
+	 * with 64-bit octet counters may never do) */
+	uint32_t *ctr_hi;
 	/* the ports' answers, from csnmp_if_values_begin to the end of the run:
 	 * a device between runs keeps no cells (most of a port's memory) */
 	struct csnmp_cell *cells;

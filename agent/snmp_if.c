@@ -90,8 +90,10 @@ void csnmp_ports_free(struct csnmp_priv *p)
 {
 	free(p->ports);
 	free(p->port_names);
+	free(p->ctr_hi);
 	p->ports = NULL;
 	p->port_names = NULL;
+	p->ctr_hi = NULL;
 	p->nports = 0;
 }
 
@@ -124,6 +126,14 @@ static char *csnmp_names_pack(struct csnmp_port *ports, size_t n)
 		off += len;
 	}
 	return pool;
+}
+
+/* The high halves of the port's 32-bit counters; NULL while none wrapped, unless `make`. */
+static uint32_t *csnmp_ctr_hi(struct csnmp_priv *p, const struct csnmp_port *pt, int make)
+{
+	if (p->ctr_hi == NULL && make)
+		p->ctr_hi = xcalloc(p->nports * CSNMP_NCTRS, sizeof(*p->ctr_hi));
+	return p->ctr_hi ? &p->ctr_hi[(size_t)(pt - p->ports) * CSNMP_NCTRS] : NULL;
 }
 
 /* The port's answers of this run, CSNMP_NVCOLS cells. */
@@ -265,6 +275,7 @@ void csnmp_if_table_commit(struct csnmp_priv *p)
 {
 	struct csnmp_table *t = &p->iftable;
 	struct csnmp_port *ports;
+	uint32_t *hi = NULL; /* the new ports' p->ctr_hi, when the old had one */
 	size_t n = 0;
 
 	/* a table read short (an error, a cut) would rename ports: keep the old
@@ -283,6 +294,8 @@ void csnmp_if_table_commit(struct csnmp_priv *p)
 	for (size_t i = 0; i < p->nsels; i++)
 		p->sels[i].matched = 0;
 	ports = xcalloc(t->nrows ? t->nrows : 1, sizeof(*ports));
+	if (p->ctr_hi != NULL)
+		hi = xcalloc((t->nrows ? t->nrows : 1) * CSNMP_NCTRS, sizeof(*hi));
 	for (size_t r = 0; r < t->nrows; r++) {
 		const struct csnmp_row *row = &t->rows[r];
 		const char *name, *descr, *alias;
@@ -331,6 +344,10 @@ void csnmp_if_table_commit(struct csnmp_priv *p)
 			continue;
 		}
 		memcpy(pt->ctr, old->ctr, sizeof(pt->ctr));
+		if (hi != NULL)
+			memcpy(&hi[(n - 1) * CSNMP_NCTRS],
+			       &p->ctr_hi[(size_t)(old - p->ports) * CSNMP_NCTRS],
+			       CSNMP_NCTRS * sizeof(*hi));
 		pt->ctr_have = old->ctr_have;
 		pt->ctr_32 = old->ctr_32;
 		pt->disc = old->disc;
@@ -353,6 +370,8 @@ void csnmp_if_table_commit(struct csnmp_priv *p)
 	csnmp_ports_free(p);
 	/* kept until the next read: no room for rows not chosen */
 	p->ports = xreallocarray(ports, n ? n : 1, sizeof(*ports));
+	if (hi != NULL)
+		p->ctr_hi = xreallocarray(hi, (n ? n : 1) * CSNMP_NCTRS, sizeof(*hi));
 	p->nports = n;
 	p->port_names = csnmp_names_pack(p->ports, n);
 	for (size_t i = 0; i < p->nsels; i++) {
@@ -502,11 +521,12 @@ static void csnmp_emit_ctr(struct csnmp_priv *p, struct csnmp_port *pt,
 			   const struct csnmp_cell *v, size_t i, int reset)
 {
 	const struct csnmp_ctr_def *d = &csnmp_ctrs[i];
-	uint64_t *sent = &pt->ctr[i];
 	uint8_t bit = (uint8_t)(1u << i);
 	int have = (pt->ctr_have & bit) != 0, was32 = (pt->ctr_32 & bit) != 0;
 	const struct csnmp_cell *cell = NULL;
 	int is32 = 0, unk = 0;
+	uint32_t *hi = csnmp_ctr_hi(p, pt, 0);
+	uint64_t sent;
 
 	if (d->c64 >= 0 && v[d->c64].type == ASN_COUNTER64) {
 		cell = &v[d->c64];
@@ -523,17 +543,20 @@ static void csnmp_emit_ctr(struct csnmp_priv *p, struct csnmp_port *pt,
 	}
 	if (!have || reset || was32 != is32) {
 		unk = have && (reset || was32 != is32);
-		*sent = cell->v;
-	} else if (is32) {
+		if (hi != NULL)
+			hi[i] = 0;
+	} else if (is32 && (uint32_t)cell->v < pt->ctr[i]) {
 		/* the last raw value is the low half of what was sent: a wrap
-		 * between steps is no decrease */
-		*sent += (uint32_t)(cell->v - (uint32_t)*sent);
-	} else {
-		*sent = cell->v;
+		 * between steps is no decrease, it carries into the high half */
+		if (hi == NULL)
+			hi = csnmp_ctr_hi(p, pt, 1);
+		hi[i]++;
 	}
+	sent = is32 ? (uint64_t)(hi ? hi[i] : 0) << 32 | (uint32_t)cell->v : cell->v;
+	pt->ctr[i] = (uint32_t)cell->v;
 	pt->ctr_have |= bit;
 	pt->ctr_32 = (uint8_t)(is32 ? pt->ctr_32 | bit : pt->ctr_32 & ~bit);
-	check_emit_as(p->c, "if", pt->name, d->metric, SAMPLE_DERIVE, 0.0, unk ? 0 : *sent, unk);
+	check_emit_as(p->c, "if", pt->name, d->metric, SAMPLE_DERIVE, 0.0, unk ? 0 : sent, unk);
 }
 
 static const char *csnmp_oper_str(uint64_t v)
