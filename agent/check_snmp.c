@@ -18,7 +18,21 @@
 
 static void csnmp_next(struct csnmp_priv *p);
 
-/* A reason longer than the wire keeps is cut, not refused. */
+/*
+ * A reason longer than the wire keeps is cut, not refused. It is allocated
+ * when a run has one: most runs of most devices have none.
+ */
+static void csnmp_vreason(struct csnmp_priv *p, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void csnmp_vreason(struct csnmp_priv *p, const char *fmt, va_list ap)
+{
+	char buf[SAMPLE_REASON_MAX + 1];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	free(p->reason);
+	p->reason = xstrdup(buf);
+}
+
 static void csnmp_reason(struct csnmp_priv *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void csnmp_reason(struct csnmp_priv *p, const char *fmt, ...)
@@ -26,7 +40,7 @@ static void csnmp_reason(struct csnmp_priv *p, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(p->reason, sizeof(p->reason), fmt, ap);
+	csnmp_vreason(p, fmt, ap);
 	va_end(ap);
 }
 
@@ -35,7 +49,7 @@ int csnmp_fail(struct csnmp_priv *p, enum outcome o, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(p->reason, sizeof(p->reason), fmt, ap);
+	csnmp_vreason(p, fmt, ap);
 	va_end(ap);
 	/* logged by check_done at the transition, not at every failed run */
 	log_debug("snmp \"%s\": %s after %" PRIu64 " ms, %u request(s): %s", p->c->name,
@@ -55,8 +69,10 @@ static void csnmp_succeed(struct csnmp_priv *p)
 	if (p->unknown > 0)
 		csnmp_reason(p, "partial: %u of %u values unknown on %s, e.g. %s", p->unknown,
 			     p->nvalues, p->shown, p->missing ? p->missing : "?");
-	else
-		p->reason[0] = '\0';
+	else {
+		free(p->reason);
+		p->reason = NULL;
+	}
 	p->phase = CSNMP_PHASE_IDLE;
 	p->outcome = OUTCOME_OK;
 	p->finished = 1;
@@ -219,13 +235,18 @@ static void csnmp_advance(struct csnmp_priv *p)
 /* After every event: advance, re-arm net-snmp's timer, end the run if done. */
 void csnmp_after_event(struct csnmp_priv *p)
 {
+	char *reason;
+
 	csnmp_advance(p);
 	csnmp_rearm(p);
 	if (!p->finished)
 		return;
 	p->finished = 0;
-	/* last: the check may be freed inside */
-	check_done(p->c, p->outcome, p->reason[0] ? "%s" : NULL, p->reason);
+	/* last: the check may be freed inside (the reason is the run's, freed after) */
+	reason = p->reason;
+	p->reason = NULL;
+	check_done(p->c, p->outcome, reason ? "%s" : NULL, reason);
+	free(reason);
 }
 
 /* Starts the poll on the next loop turn, so that no Result is sent inside run(). */

@@ -281,7 +281,7 @@ struct csnmp_priv {
 	int outstanding;
 	int finished;
 	enum outcome outcome;
-	char reason[SAMPLE_REASON_MAX + 1];
+	char *reason; /* the run's, NULL if none: handed to check_done() at its end */
 	unsigned unknown; /* values of this run the device did not give */
 	unsigned nvalues; /* values of this run */
 	int table_run;    /* the interface table was read in this run */
@@ -328,11 +328,12 @@ struct csnmp_priv {
 	int uptime_by_get; /* the device answered sysUpTime in a GETBULK wrongly: GET it */
 	struct complaint c_budget;
 	struct complaint c_missing;
-	/* columns whose values came of a type no cell keeps, logged once each */
-	struct {
+	/* columns whose values came of a type no cell keeps, logged once each:
+	 * CSNMP_ODD_TYPES of them, allocated with the first */
+	struct csnmp_odd_type {
 		const char *col; /* its csnmp_col's name */
 		unsigned char type;
-	} odd_types[CSNMP_ODD_TYPES];
+	} * odd_types;
 	size_t nodd_types;
 };
 

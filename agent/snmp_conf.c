@@ -59,6 +59,8 @@ void csnmp_priv_free(struct csnmp_priv *p)
 	csnmp_ports_free(p);
 	csnmp_data_free(&p->data);
 	csnmp_usm_free(p->usm);
+	free(p->reason);
+	free(p->odd_types);
 	free(p->community);
 	free(p->peername);
 	free(p->host);

@@ -325,6 +325,8 @@ static int csnmp_odd_type_new(struct csnmp_priv *p, const struct csnmp_col *col,
 			return 0;
 	if (p->nodd_types == CSNMP_ODD_TYPES)
 		return 0;
+	if (p->odd_types == NULL)
+		p->odd_types = xcalloc(CSNMP_ODD_TYPES, sizeof(*p->odd_types));
 	p->odd_types[p->nodd_types].col = col->name;
 	p->odd_types[p->nodd_types++].type = type;
 	return 1;
