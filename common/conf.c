@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <event2/util.h>
 
@@ -481,6 +482,39 @@ static int early_failure(int nested)
 	return -1;
 }
 
+/*
+ * The whole file, sized by the file (a pipe's by doubling): a buffer of
+ * CONF_FILE_MAX made for every file, however small, raised malloc's mmap
+ * threshold to 4 MiB for the life of the daemon once freed, and the large
+ * arrays made after it then stayed in the heap, leaving holes when they
+ * grew (0.5 MB of an agent polling 1,000 switches). NULL when out of
+ * memory; *len > CONF_FILE_MAX when the file is larger.
+ */
+static char *read_all(FILE *f, size_t *len)
+{
+	struct stat st;
+	size_t cap = 4096, n = 0;
+	char *buf, *nbuf;
+
+	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+		cap = (uintmax_t)st.st_size < CONF_FILE_MAX ? (size_t)st.st_size + 1
+							    : CONF_FILE_MAX + 1;
+	buf = malloc(cap);
+	while (buf != NULL) {
+		n += fread(buf + n, 1, cap - n, f);
+		/* short: the end (or an error, which the caller asks ferror about) */
+		if (n < cap || cap > CONF_FILE_MAX)
+			break;
+		cap = cap > CONF_FILE_MAX / 2 ? CONF_FILE_MAX + 1 : cap * 2;
+		nbuf = realloc(buf, cap);
+		if (nbuf == NULL)
+			free(buf);
+		buf = nbuf;
+	}
+	*len = n;
+	return buf;
+}
+
 int conf_parse_file(cfg_t *cfg, const char *path)
 {
 	FILE *f = fopen(path, "r"), *mem;
@@ -494,8 +528,7 @@ int conf_parse_file(cfg_t *cfg, const char *path)
 		fprintf(conf_error_stream(), "%s: cannot read: %s\n", path, strerror(errno));
 		return early_failure(nested);
 	}
-	buf = malloc(CONF_FILE_MAX + 1);
-	len = buf ? fread(buf, 1, CONF_FILE_MAX + 1, f) : 0;
+	buf = read_all(f, &len);
 	if (buf == NULL || ferror(f) || len > CONF_FILE_MAX) {
 		fprintf(conf_error_stream(), "%s: cannot read: %s\n", path,
 			len > CONF_FILE_MAX ? "larger than 4 MiB" : strerror(errno));
