@@ -88,7 +88,7 @@ cpu_ticks() { # user + system ticks of a process, all threads
 	awk '{ print $14 + $15 }' "/proc/$1/stat"
 }
 
-status_kb() { # status_kb PID VmRSS|VmHWM
+status_kb() { # status_kb PID VmRSS|VmHWM|RssAnon|RssFile
 	awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"
 }
 
@@ -289,7 +289,9 @@ start_exporter() { # start_exporter N DIR
 
 # measure OUT CYCLES NAME=PID...: waits CYCLES intervals after starting the
 # counts again; then writes one line per process to OUT: name, CPU ticks
-# spent in between (user + system, all threads), VmRSS and VmHWM in kB
+# spent in between (user + system, all threads), VmRSS, VmHWM, and VmRSS's
+# parts RssAnon (heap, stacks, libraries' written pages) and RssFile (the
+# mapped pages of the program and its libraries), in kB
 measure() {
 	mout=$1 mcycles=$2
 	shift 2
@@ -298,7 +300,8 @@ measure() {
 	sleep $((mcycles * INTERVAL))
 	while read -r name p t0; do
 		alive "$p" "$name" /dev/null
-		echo "$name $(($(cpu_ticks "$p") - t0)) $(status_kb "$p" VmRSS) $(status_kb "$p" VmHWM)"
+		echo "$name $(($(cpu_ticks "$p") - t0)) $(status_kb "$p" VmRSS) $(status_kb "$p" VmHWM)" \
+			"$(status_kb "$p" RssAnon) $(status_kb "$p" RssFile)"
 	done <"$mout.start" >"$mout"
 }
 
@@ -323,7 +326,7 @@ naming = {"1.3.6.1.2.1.31.1.1.1.1", "1.3.6.1.2.1.2.2.1.2", "1.3.6.1.2.1.2.2.1.3"
 sim = json.load(open(d + "/devices.json"))
 community = {"snmp_exporter": "exporter"}
 for line in open(d + "/cpu"):
-    name, ticks, rss, hwm = line.split()
+    name, ticks, rss, hwm, anon, mapped = line.split()
     p = sim["pollers"].get(community.get(name, name), {"polls": [], "requests": 0, "columns": []})
     cols = [c for c in p["columns"] if c not in naming]
     scalars = [c for c in cols if c.endswith(".0")]
@@ -342,7 +345,8 @@ for line in open(d + "/cpu"):
         "us_per_value": cpu / values * 1e6 if values else None,
         "req_per_poll": statistics.mean(reqs), "req_per_poll_max": max(reqs),
         "requests": p["requests"], "dur_median": statistics.median(durs), "dur_max": durs[-1],
-        "rss_kb": int(rss), "hwm_kb": int(hwm), "received": got,
+        "rss_kb": int(rss), "hwm_kb": int(hwm), "anon_kb": int(anon), "file_kb": int(mapped),
+        "received": got,
         "window_s": sim["window_s"], "devices": ndev, "columns": p["columns"],
         "by_type": p.get("by_type", {}), "polls_per_device": len(polls) / ndev}))
 EOF
@@ -532,11 +536,12 @@ if bigr:
         print("Rerun alone (`ALONE=1 DEVICES=%s CYCLES=%s BIG_DEVICES=%s BIG_CYCLES=%s bench/snmp.sh %s`)" % (devices, cycles, big, big_cycles, shown))
         print("%s, tree %s: the agent alone at both sizes, no peer beside it." % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), rev))
         print()
-    print("| devices | RSS MB (peak) | µs CPU per value | requests per poll (mean, max) | poll time median, max (s) | polls per device and interval |")
-    print("|---|---|---|---|---|---|")
+    print("| devices | RSS MB (peak) | RssAnon, RssFile MB | µs CPU per value | requests per poll (mean, max) | poll time median, max (s) | polls per device and interval |")
+    print("|---|---|---|---|---|---|---|")
     for r in ([v] if v else []) + [b]:
-        print("| %d | %s (%s) | %.2f | %.1f, %d | %.3f, %.3f | %.2f |" % (
-            r["devices"], mb(r["rss_kb"]), mb(r["hwm_kb"]), r["us_per_value"] or 0, r["req_per_poll"],
+        print("| %d | %s (%s) | %s, %s | %.2f | %.1f, %d | %.3f, %.3f | %.2f |" % (
+            r["devices"], mb(r["rss_kb"]), mb(r["hwm_kb"]), mb(r["anon_kb"]), mb(r["file_kb"]),
+            r["us_per_value"] or 0, r["req_per_poll"],
             r["req_per_poll_max"], r["dur_median"], r["dur_max"],
             r["polls_per_device"] / (int(big_cycles) if r is b else int(cycles))))
     print()
@@ -544,7 +549,7 @@ if bigr:
         print("Memory per device: %.1f kB ((RSS at %d - RSS at %d devices) / %d)." % (
             (b["rss_kb"] - v["rss_kb"]) / (b["devices"] - v["devices"]), b["devices"], v["devices"],
             b["devices"] - v["devices"]))
-    print("Targets: RSS **%s MB** at %s devices (target < 30 MB); the longest poll took %.2f s of the" % (mb(b["hwm_kb"]), big, b["dur_max"]))
+    print("Targets: RSS **%s MB** at %s devices (target < 30 MB, with room: <= 22 MB); the longest poll took %.2f s of the" % (mb(b["hwm_kb"]), big, b["dur_max"]))
     over = open(work + "/big.overruns").read().strip() or "unknown"
     print("%s-s interval; every device polled %.2f times per interval; %s overruns (runs still busy" % (interval, b["polls_per_device"] / int(big_cycles), over))
     print("when their next slot came) since the agent started, from its last stats line.")
