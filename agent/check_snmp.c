@@ -61,12 +61,48 @@ int csnmp_fail(struct csnmp_priv *p, enum outcome o, const char *fmt, ...)
 	return -1;
 }
 
+/*
+ * 1 and why in `why` when `interfaces` ("all" or a pattern) chose no port
+ * of the device at the last read of its table; 0 when it chose some, or
+ * when the section names its ports only (each missing one is an error of
+ * its own). A device whose table lists nothing is not silent.
+ */
+static int csnmp_none_chosen(const struct csnmp_priv *p, char *why, size_t size)
+{
+	int broad = 0;
+
+	for (size_t i = 0; i < p->nsels; i++)
+		if (p->sels[i].kind == CSNMP_SEL_ALL || p->sels[i].kind == CSNMP_SEL_GLOB)
+			broad = 1;
+	if (!broad || p->nports > 0 || p->table_at < 0)
+		return 0;
+	if (p->iftable_rows == 0)
+		snprintf(why, size,
+			 "%s lists no interface (its ifDescr and ifName columns are empty)",
+			 p->shown);
+	else
+		snprintf(why, size,
+			 "none of the %zu interfaces %s lists is chosen by interfaces, if_types "
+			 "and exclude",
+			 p->iftable_rows, p->shown);
+	return 1;
+}
+
 static void csnmp_succeed(struct csnmp_priv *p)
 {
+	char none[SAMPLE_REASON_MAX + 1];
+	int no_port = csnmp_none_chosen(p, none, sizeof(none));
+
 	log_debug("snmp \"%s\": ok after %" PRIu64 " ms, %u request(s)", p->c->name,
 		  mono_now_ms() - p->start_ms, p->nreq);
 	/* the device answered: values it lacks make the run partial, not failed */
-	if (p->unknown > 0)
+	if (no_port && p->unknown > 0)
+		csnmp_reason(p,
+			     "partial: no interface polled: %s; %u of %u values unknown, e.g. %s",
+			     none, p->unknown, p->nvalues, p->missing ? p->missing : "?");
+	else if (no_port)
+		csnmp_reason(p, "partial: no interface polled: %s", none);
+	else if (p->unknown > 0)
 		csnmp_reason(p, "partial: %u of %u values unknown on %s, e.g. %s", p->unknown,
 			     p->nvalues, p->shown, p->missing ? p->missing : "?");
 	else {
@@ -82,6 +118,7 @@ static void csnmp_succeed(struct csnmp_priv *p)
 static void csnmp_begin(struct csnmp_priv *p)
 {
 	p->nreq = 0;
+	p->nanswered = 0;
 	p->unknown = 0;
 	p->nvalues = 0;
 	p->table_run = 0;
@@ -176,6 +213,21 @@ static void csnmp_next(struct csnmp_priv *p)
 	csnmp_succeed(p);
 }
 
+/* What the request in flight asks, for a reason: its phase says. */
+static const char *csnmp_asked(const struct csnmp_priv *p)
+{
+	switch (p->phase) {
+	case CSNMP_PHASE_TABLE:
+		return p->iftable.what;
+	case CSNMP_PHASE_VALUES:
+		return p->ifvalues.what;
+	case CSNMP_PHASE_DATA:
+		return "host, UPS or oid values";
+	default:
+		return "GET";
+	}
+}
+
 /* The one place the run changes state: consumes what the last event left. */
 static void csnmp_advance(struct csnmp_priv *p)
 {
@@ -192,8 +244,26 @@ static void csnmp_advance(struct csnmp_priv *p)
 		csnmp_begin(p);
 		return;
 	case CSNMP_GOT_TIMEOUT:
+		/* a device that answered this run's first requests is there, and
+		 * its community right: this one was too much for it */
+		if (p->nanswered > 0 && p->retries > 0)
+			csnmp_fail(
+			    p, OUTCOME_TIMEOUT,
+			    "no answer from %s within %g s (%d tries) to request %u of this "
+			    "run (%s), though it answered the %u before it: too slow for it? "
+			    "(a longer timeout, a smaller max_repetitions)",
+			    p->shown, p->c->timeout_ms / 1000.0, p->retries + 1, p->nreq,
+			    csnmp_asked(p), p->nanswered);
+		else if (p->nanswered > 0)
+			csnmp_fail(
+			    p, OUTCOME_TIMEOUT,
+			    "no answer from %s within %g s to request %u of this run (%s), "
+			    "though it answered the %u before it: too slow for it? (a longer "
+			    "timeout, a smaller max_repetitions)",
+			    p->shown, p->c->timeout_ms / 1000.0, p->nreq, csnmp_asked(p),
+			    p->nanswered);
 		/* snmpd drops a request with a wrong community without a word */
-		if (p->retries > 0)
+		else if (p->retries > 0)
 			csnmp_fail(p, OUTCOME_TIMEOUT,
 				   "no answer from %s within %g s (%d tries; wrong community or "
 				   "device down?)",

@@ -292,6 +292,7 @@ struct csnmp_priv {
 	 * by a GET of its own (uptime_sent: the request in flight carries it) */
 	int uptime_walk, uptime_sent;
 	unsigned nreq;
+	unsigned nanswered; /* requests of this run the device answered */
 	uint64_t start_ms;
 
 	/* the interface table and the ports chosen from it */

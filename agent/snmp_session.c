@@ -721,6 +721,7 @@ static int csnmp_cb(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, 
 		}
 		p->resp = csnmp_pdu_take(pdu);
 		p->got = CSNMP_GOT_RESPONSE;
+		p->nanswered++;
 		break;
 	case NETSNMP_CALLBACK_OP_TIMED_OUT:
 		if (p->usm != NULL)

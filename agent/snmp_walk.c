@@ -290,6 +290,20 @@ static int csnmp_table_error(struct csnmp_priv *p, struct csnmp_table *t, netsnm
 		t->one_by_one = 1;
 		return 0;
 	}
+	/*
+	 * Another error in a GETBULK's answer may be of a row past a column's
+	 * end (the next column's first object, which the device refuses: a
+	 * noAccess ifPhysAddress after the last ifType), and it loses the rows
+	 * before it too: asked again one row at a time, it ends only the column
+	 * whose next object it is, and then only there.
+	 */
+	if (p->version != SNMP_VERSION_1 && t->reps > 1) {
+		t->reps = 1;
+		log_debug("snmp \"%s\": %s answered a walk of %s with %s; walked one row per "
+			  "request",
+			  p->c->name, p->addr, t->what, snmp_errstring(e));
+		return 0;
+	}
 	if (i >= 1 && (size_t)i <= t->nsent) {
 		size_t k = t->sent[i - 1];
 

@@ -6,6 +6,11 @@
 # OIDs. A third section takes the Ethernet ports only, less the gigabit ones
 # (if_types, exclude). A Windows XP host's volumes are stored by their drive,
 # not by the label and serial Windows adds to the name.
+# Three devices go wrong: a ProCurve whose ifNumber is 32 but whose
+# interface table lists nothing ("all" polls nothing, and the run says so),
+# snmpsim's variation/error (a GETBULK past its one ifDescr runs into a
+# refused object: the port is still found) and variation/delay (a GETBULK
+# runs into objects that answer in seconds: the timeout names the request).
 set -eu
 . "$(dirname "$0")/lib.sh"
 need_tools snmpsimd snmpbulkwalk rrdtool python3
@@ -20,9 +25,18 @@ mkdir -p "$W/data" "$W/cache"
 zcat "$data/cisco_16_switch.snmprec.gz" >"$W/data/cisco_16_switch.snmprec"
 zcat "$data/recorded/linux-full-walk.snmprec.gz" >"$W/data/linux-full-walk.snmprec"
 zcat "$data/recorded/winxp-full-walk.snmprec.gz" >"$W/data/winxp-full-walk.snmprec"
-chmod 755 "$W" "$W/data"
-chmod 777 "$W/cache"
+zcat "$data/hp_perf.snmprec.gz" >"$W/data/hp_perf.snmprec"
+# each variation device has a simulator of its own: snmpsimd's v2c
+# architecture dies of error.snmprec's errors, and delay.snmprec's waits
+# hold up every other answer of its simulator
+mkdir -p "$W/err" "$W/slow" "$W/cache-err" "$W/cache-slow"
+cp "$data/variation/error.snmprec" "$W/err/"
+cp "$data/variation/delay.snmprec" "$W/slow/"
+chmod 755 "$W" "$W/data" "$W/err" "$W/slow"
+chmod 777 "$W/cache" "$W/cache-err" "$W/cache-slow"
 sim_port=$(free_port udp)
+err_port=$(free_port udp)
+slow_port=$(free_port udp)
 col_port=$(free_port tcp)
 sim_user=()
 [ "$(id -u)" = 0 ] && sim_user=(--process-user=nobody --process-group=nogroup)
@@ -30,8 +44,18 @@ sim_user=()
 start snmpsim "$W/snmpsim.log" snmpsimd --data-dir="$W/data" --cache-dir="$W/cache" \
 	--agent-udpv4-endpoint="127.0.0.1:$sim_port" --v2c-arch --max-varbinds=65535 \
 	--logging-method=null "${sim_user[@]}"
+for v in err slow; do
+	eval "port=\$${v}_port"
+	start "sim_$v" "$W/snmpsim-$v.log" snmpsimd --data-dir="$W/$v" --cache-dir="$W/cache-$v" \
+		--agent-udpv4-endpoint="127.0.0.1:$port" --logging-method=null "${sim_user[@]}"
+done
 wait_for 30 snmpget -v2c -c cisco_16_switch -t 1 -r 0 "127.0.0.1:$sim_port" 1.3.6.1.2.1.1.3.0 ||
 	{ cat "$W/snmpsim.log"; fail "snmpsimd did not answer"; }
+# ifType.1 and ifAdminStatus.1 answer at once
+wait_for 30 snmpget -v2c -c error -t 1 -r 0 "127.0.0.1:$err_port" 1.3.6.1.2.1.2.2.1.3.1 ||
+	{ cat "$W/snmpsim-err.log"; fail "snmpsimd (error.snmprec) did not answer"; }
+wait_for 30 snmpget -v2c -c delay -t 1 -r 0 "127.0.0.1:$slow_port" 1.3.6.1.2.1.2.2.1.7.1 ||
+	{ cat "$W/snmpsim-slow.log"; fail "snmpsimd (delay.snmprec) did not answer"; }
 
 write_collector_conf "$W" "$col_port" </dev/null
 cat >"$W/agent.conf" <<EOC
@@ -60,6 +84,30 @@ snmp "server" {
   address = "127.0.0.1:$sim_port"
   community = "linux-full-walk"
   interfaces = {"*"}
+  interval = 2
+  timeout = 1500
+  retries = 0
+}
+snmp "procurve" {
+  address = "127.0.0.1:$sim_port"
+  community = "hp_perf"
+  interfaces = "all"
+  interval = 2
+  timeout = 1500
+  retries = 0
+}
+snmp "refusing" {
+  address = "127.0.0.1:$err_port"
+  community = "error"
+  interfaces = "all"
+  interval = 2
+  timeout = 1500
+  retries = 0
+}
+snmp "slow" {
+  address = "127.0.0.1:$slow_port"
+  community = "delay"
+  interfaces = "all"
   interval = 2
   timeout = 1500
   retries = 0
@@ -162,4 +210,12 @@ for v in C D Z; do
 done
 [ -z "$(ls "$W/rrd/rissa/winxp" | grep -i label)" ] ||
 	{ ls "$W/rrd/rissa/winxp"; fail "winxp: a volume's file is named by its label"; }
-echo "PASS: every interface of two recorded devices stored once, equal to snmpbulkwalk; if_types and exclude narrow \"all\"; Windows volumes by their drive"
+# ifNumber 32, an empty ifTable: interfaces = "all" polls nothing, and says so
+log_has "$W/agent.log" "check \"procurve\" (snmp): none -> ok: partial: no interface polled: 127.0.0.1:$sim_port lists no interface (its ifDescr and ifName columns are empty)"
+# ifDescr.1 (binary: the port is named by its ifIndex) is found one row at a time
+wait_for $((10 * SLOW)) test -f "$W/rrd/rissa/refusing/if-1.rrd" ||
+	{ ls "$W/rrd/rissa/refusing"; tail -n 20 "$W/agent.log"; fail "refusing: its one port is not polled"; }
+# it answered the GET of sysUpTime (noSuchInstance), then not the walk of
+# the interface table in time
+log_has "$W/agent.log" "check \"slow\" (snmp): none -> timeout: no answer from 127.0.0.1:$slow_port within 1.5 s to request 2 of this run (ifTable), though it answered the 1 before it"
+echo "PASS: every interface of two recorded devices stored once, equal to snmpbulkwalk; if_types and exclude narrow \"all\"; Windows volumes by their drive; an empty interface table, a refused object past a column and a slow walk each said"

@@ -2,9 +2,10 @@
  * test_snmp_walk.c - the table walker on answers a device might send: rows
  * of several columns side by side, a column that leaves its subtree, one
  * that repeats or goes backwards, a truncated GETBULK, an error on one
- * column, SNMPv1's end of view, and more rows than the bound; sysUpTime as
- * the first GETBULK's non-repeater: a reboot it shows ends the walk, and a
- * device that answers it with something else is asked by GET from then on.
+ * column, one past a column's end, SNMPv1's end of view, and more rows than
+ * the bound; sysUpTime as the first GETBULK's non-repeater: a reboot it
+ * shows ends the walk, and a device that answers it with something else is
+ * asked by GET from then on.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -189,6 +190,7 @@ static void test_an_error_naming_a_column_after_the_non_repeater(void **state)
 	struct fixture *f = *state;
 	netsnmp_pdu *r = resp_new();
 
+	f->t.reps = 1; /* one row per request, as after an error of a GETBULK of many */
 	f->p.uptime_sent = 1;
 	r->errstat = SNMP_ERR_GENERR;
 	r->errindex = 3; /* sysUpTime, ifDescr, ifOperStatus: the second column */
@@ -256,6 +258,8 @@ static void test_an_error_on_one_column_ends_that_column_only(void **state)
 	struct fixture *f = *state;
 	netsnmp_pdu *r = resp_new();
 
+	/* one row per request, as after an error of a GETBULK of many (below) */
+	f->t.reps = 1;
 	add_str(r, 2, 1, "lo");
 	add_int(r, 8, 1, 1);
 	r->errstat = SNMP_ERR_GENERR;
@@ -283,12 +287,54 @@ static void test_an_error_naming_no_varbind_asks_one_column_at_a_time(void **sta
 	struct fixture *f = *state;
 	netsnmp_pdu *r = resp_new();
 
+	f->t.reps = 1;
 	r->errstat = SNMP_ERR_NOACCESS;
 	r->errindex = 0;
 	feed(f, r);
 	assert_true(f->t.one_by_one);
 	assert_int_equal(f->t.nsent, 1);
 	assert_false(f->t.done);
+}
+
+/*
+ * snmpsim's variation/error device: a GETBULK of 25 rows of ifDescr runs
+ * past the column's one row into ifPhysAddress, which the device refuses
+ * (noAccess): the whole answer is that error, naming the first varbind.
+ * Asked again one row at a time, the walk keeps ifDescr.1, and the error
+ * ends ifDescr only after it.
+ */
+static void test_an_error_past_a_column_end_keeps_its_rows(void **state)
+{
+	struct fixture *f = *state;
+	netsnmp_pdu *r = resp_new();
+	oid past[] = {1, 3, 6, 1, 2, 1, 2, 2, 1, 9, 1};
+
+	r->errstat = SNMP_ERR_NOACCESS;
+	r->errindex = 1;
+	feed(f, r);
+	assert_int_equal(f->t.reps, 1);
+	assert_false(f->t.st[0].done);
+	assert_false(f->t.st[1].done);
+	assert_int_equal(f->t.errors, 0);
+	assert_int_equal(f->t.nsent, 2);
+	r = resp_new();
+	add_str(r, 2, 1, "eth0");
+	add_int(r, 8, 1, 1);
+	feed(f, r);
+	r = resp_new();
+	r->errstat = SNMP_ERR_NOACCESS;
+	r->errindex = 1;
+	feed(f, r);
+	assert_true(f->t.st[0].done);
+	assert_int_equal(f->t.st[0].err, SNMP_ERR_NOACCESS);
+	assert_false(f->t.st[1].done);
+	r = resp_new();
+	add_oid_null(r, past, 11, ASN_INTEGER);
+	feed(f, r);
+	assert_true(f->t.done);
+	assert_int_equal(f->t.nrows, 1);
+	assert_string_equal(row(f, 1)->cells[0].str, "eth0");
+	assert_int_equal(row(f, 1)->cells[1].v, 1);
 }
 
 static void test_a_truncated_answer_asks_one_column_at_a_time(void **state)
@@ -358,6 +404,8 @@ int main(void)
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_an_error_naming_no_varbind_asks_one_column_at_a_time, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_an_error_past_a_column_end_keeps_its_rows, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_a_truncated_answer_asks_one_column_at_a_time,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_v1_no_such_name_is_the_end_of_a_column, setup,
