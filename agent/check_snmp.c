@@ -125,7 +125,9 @@ static void csnmp_begin(struct csnmp_priv *p)
 	p->rebooted = 0;
 	p->values_asked = 0;
 	p->walk_pending = 0;
+	p->bulk_sent = 0;
 	csnmp_missing_clear(p);
+	csnmp_reps_climb(p);
 	p->start_ms = mono_now_ms();
 	if (p->sessp == NULL) {
 		csnmp_fail(p, OUTCOME_ERROR, "no SNMP session to %s", p->shown);
@@ -244,6 +246,9 @@ static void csnmp_advance(struct csnmp_priv *p)
 		csnmp_begin(p);
 		return;
 	case CSNMP_GOT_TIMEOUT:
+		/* a slow device whose large answers take too long: ask fewer rows */
+		if (p->nanswered > 0 && p->bulk_sent > 0)
+			csnmp_reps_timed_out(p, p->bulk_sent);
 		/* a device that answered this run's first requests is there, and
 		 * its community right: this one was too much for it */
 		if (p->nanswered > 0 && p->retries > 0)
@@ -285,6 +290,7 @@ static void csnmp_advance(struct csnmp_priv *p)
 	case CSNMP_GOT_RESPONSE:
 		break;
 	}
+	p->bulk_sent = 0;
 	if (p->phase == CSNMP_PHASE_TABLE)
 		r = csnmp_table_response(p, &p->iftable, resp);
 	else if (p->phase == CSNMP_PHASE_VALUES)

@@ -256,7 +256,7 @@ struct csnmp_priv {
 	unsigned in_flight_max;  /* this device's requests at once (in_flight) */
 	struct csnmp_link *link; /* engine discovery and request slots */
 	int retries;
-	unsigned max_reps; /* GETBULK max-repetitions */
+	unsigned max_reps; /* GETBULK max-repetitions, as configured (reps_now: as used) */
 	/* what to poll: `interfaces`, `if_types`, `exclude`, `table_refresh` */
 	struct csnmp_sel *sels;
 	size_t nsels;
@@ -291,6 +291,7 @@ struct csnmp_priv {
 	/* sysUpTime is asked as the non-repeater of the walk's next GETBULK, not
 	 * by a GET of its own (uptime_sent: the request in flight carries it) */
 	int uptime_walk, uptime_sent;
+	unsigned bulk_sent; /* max-repetitions of the GETBULK in flight; 0: another request */
 	unsigned nreq;
 	unsigned nanswered; /* requests of this run the device answered */
 	uint64_t start_ms;
@@ -324,6 +325,11 @@ struct csnmp_priv {
 	int need_table;     /* read the interface table in this run */
 	double table_at;    /* monotonic s of the last read; < 0 never */
 	unsigned walk_reqs; /* requests the last walk of the port columns took */
+	/* GETBULK max-repetitions now: max_reps, halved when a GETBULK times out
+	 * after answers of the same run, doubled back once per table_refresh
+	 * without such a timeout (reps_at: monotonic s of the last change); 0 until set */
+	unsigned reps_now;
+	double reps_at;
 	int have_ticks;
 	uint32_t last_ticks;
 	int uptime_by_get; /* the device answered sysUpTime in a GETBULK wrongly: GET it */
@@ -417,6 +423,15 @@ void csnmp_rearm(struct csnmp_priv *p);
 void csnmp_kick(struct csnmp_priv *p);
 
 /* snmp_walk.c */
+/* max-repetitions of the device's next GETBULK (csnmp_priv.reps_now). */
+unsigned csnmp_reps(const struct csnmp_priv *p);
+/*
+ * A GETBULK of `sent` repetitions got no answer though the run's earlier
+ * requests did: the device's next ones ask half as many rows (at least 1).
+ */
+void csnmp_reps_timed_out(struct csnmp_priv *p, unsigned sent);
+/* At the start of a run: one step back towards max_repetitions once per table_refresh. */
+void csnmp_reps_climb(struct csnmp_priv *p);
 void csnmp_table_begin(struct csnmp_table *t, const struct csnmp_priv *p);
 /* Sends the walk's next request: 1 if sent, 0 if nothing is left (t->done), -1 if it failed. */
 int csnmp_table_send(struct csnmp_priv *p, struct csnmp_table *t);

@@ -409,7 +409,7 @@ static int csnmp_get_col(const struct csnmp_priv *p, const struct csnmp_port *pt
 
 int csnmp_if_values_begin(struct csnmp_priv *p)
 {
-	size_t nvb = 0, get_req, walk_req, reps = p->max_reps ? p->max_reps : CSNMP_BULK_REPS;
+	size_t nvb = 0, get_req, walk_req, reps = csnmp_reps(p);
 	unsigned long maxidx = 0;
 
 	p->values_asked = 1;

@@ -45,6 +45,40 @@ void csnmp_table_free(struct csnmp_table *t)
 	t->st = NULL;
 }
 
+unsigned csnmp_reps(const struct csnmp_priv *p)
+{
+	unsigned max = p->max_reps ? p->max_reps : CSNMP_BULK_REPS;
+
+	return p->reps_now > 0 && p->reps_now < max ? p->reps_now : max;
+}
+
+void csnmp_reps_timed_out(struct csnmp_priv *p, unsigned sent)
+{
+	unsigned now = csnmp_reps(p);
+
+	if (sent < now)
+		now = sent; /* a tooBig had halved it within the run */
+	if (now <= 1)
+		return;
+	p->reps_now = now / 2;
+	p->reps_at = mono_now();
+	log_info("snmp \"%s\": no answer from %s to a GETBULK of %u rows though it answered "
+		 "the requests before it; %u rows per request from now on",
+		 p->c->name, p->addr, sent, p->reps_now);
+}
+
+void csnmp_reps_climb(struct csnmp_priv *p)
+{
+	unsigned max = p->max_reps ? p->max_reps : CSNMP_BULK_REPS;
+
+	if (p->reps_now == 0 || p->reps_now >= max || mono_now() - p->reps_at < p->table_refresh)
+		return;
+	p->reps_at = mono_now();
+	p->reps_now = p->reps_now * 2 < max ? p->reps_now * 2 : max;
+	log_debug("snmp \"%s\": trying %u rows per GETBULK on %s again", p->c->name, p->reps_now,
+		  p->addr);
+}
+
 void csnmp_table_begin(struct csnmp_table *t, const struct csnmp_priv *p)
 {
 	if (t->ncols > CSNMP_WALK_COLS_MAX)
@@ -55,7 +89,7 @@ void csnmp_table_begin(struct csnmp_table *t, const struct csnmp_priv *p)
 	t->st = xcalloc(t->ncols ? t->ncols : 1, sizeof(*t->st));
 	if (t->max_rows == 0)
 		t->max_rows = CSNMP_WALK_ROWS_MAX;
-	t->reps = p->max_reps ? p->max_reps : CSNMP_BULK_REPS;
+	t->reps = csnmp_reps(p);
 	t->one_by_one = 0;
 	t->requests = 0;
 	t->cut = 0;
@@ -219,6 +253,7 @@ int csnmp_table_send(struct csnmp_priv *p, struct csnmp_table *t)
 	if (up)
 		csnmp_pdu_add(pdu, csnmp_uptime_col, sizeof(csnmp_uptime_col) / sizeof(oid));
 	p->uptime_sent = up;
+	p->bulk_sent = p->version == SNMP_VERSION_1 ? 0 : t->reps;
 	for (size_t i = 0; i < t->nsent; i++) {
 		const struct csnmp_col *col = &t->cols[t->sent[i]];
 		const struct csnmp_col_state *st = &t->st[t->sent[i]];

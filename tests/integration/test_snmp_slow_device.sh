@@ -3,7 +3,10 @@
 # request (a UDP proxy in front of snmpd), with interfaces named in the
 # config so that each run reads the interface table as well as the values:
 # with a timeout that allows one answer, every run polls it completely, every
-# interval, and its RRD files fill without gaps.
+# interval, and its RRD files fill without gaps. A second device behind its
+# own proxy answers small requests at once but takes 0.4 ms a byte: a GETBULK
+# of 25 rows takes longer than the timeout, so the agent asks fewer rows once
+# one times out, and then polls it completely.
 set -eu
 . "$(dirname "$0")/lib.sh"
 need_tools snmpd snmpget rrdtool python3
@@ -17,6 +20,9 @@ community="vakt$$"
 start_snmpd "$W" "$snmp_port" "$community"
 start proxy "$W/proxy.log" python3 "$(dirname "$0")/udp_delay_proxy.py" 127.0.0.1 "$proxy_port" \
 	127.0.0.1 "$snmp_port" 300
+bulk_port=$(free_port udp)
+start bulkproxy "$W/bulkproxy.log" python3 "$(dirname "$0")/udp_delay_proxy.py" 127.0.0.1 \
+	"$bulk_port" 127.0.0.1 "$snmp_port" 0 400
 wait_for 10 snmpget -v2c -c "$community" -t 1 -r 0 "127.0.0.1:$proxy_port" 1.3.6.1.2.1.1.3.0 ||
 	fail "no answer through the delaying proxy"
 t0=$(date +%s%N)
@@ -36,6 +42,15 @@ snmp "slow-sw" {
   community = "$community"
   interfaces = {"lo", "nosuch0"}
   table_refresh = 60
+  interval = 2
+  timeout = 700
+  retries = 0
+}
+snmp "bulky-sw" {
+  address = "127.0.0.1:$bulk_port"
+  community = "$community"
+  interfaces = {"lo"}
+  mibs = {"host"}
   interval = 2
   timeout = 700
   retries = 0
@@ -61,4 +76,15 @@ known=$(rrdtool fetch "$ifl" LAST -r 1 -s -11 -e -1 |
 	awk 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "oper_status") c = i + 1; next }
 	     c && $c ~ /^[0-9]/ { n++ } END { print n + 0 }')
 [ "$known" -ge 4 ] || { rrdtool fetch "$ifl" LAST -r 1 -s -11 -e -1; fail "only $known stored oper_status values in the last 10 s"; }
-echo "PASS: a device answering in 300 ms, polled by name, completely every interval"
+# the device too slow for 25 rows a GETBULK: fewer rows, said once each time, then complete runs
+log "bulky-sw: $(grep -o 'answer of [0-9]* bytes, [0-9]* ms' "$W/bulkproxy.log" | sort -t' ' -k3n | uniq -c | tail -n 4 | tr '\n' ';')"
+grep -q 'snmp "bulky-sw": no answer from .* to a GETBULK of 25 rows .* 12 rows per request from now on' "$W/agent.log" ||
+	{ grep 'bulky-sw' "$W/agent.log" | tail -n 20; fail "no GETBULK of bulky-sw timed out, or its rows were not halved"; }
+bruns=$(grep -c 'snmp "bulky-sw": ok after' "$W/agent.log" || true)
+[ "$bruns" -ge 2 ] || { grep 'bulky-sw' "$W/agent.log" | tail -n 20; fail "bulky-sw was polled completely $bruns times: its GETBULKs did not get smaller"; }
+rrd_flush "$W"
+for f in if-lo:oper_status storage-Physical_memory:size; do
+	rrd_last "$W/rrd/rissa/bulky-sw/${f%:*}.rrd" "${f#*:}" | grep -Eq '^[0-9]' ||
+		fail "bulky-sw: no ${f#*:} stored in ${f%:*}.rrd"
+done
+echo "PASS: a device answering in 300 ms, polled by name, completely every interval; one too slow for 25 rows a GETBULK, completely once asked fewer"

@@ -4,7 +4,11 @@ A slow SNMP device is made of a fast one: every datagram from a client is
 passed to the target at once, and every answer is sent back `delay` later.
 Usage:
 
-    python3 udp_delay_proxy.py LISTEN_HOST LISTEN_PORT TARGET_HOST TARGET_PORT DELAY_MS
+    python3 udp_delay_proxy.py LISTEN_HOST LISTEN_PORT TARGET_HOST TARGET_PORT DELAY_MS [US_PER_BYTE]
+
+With US_PER_BYTE, an answer waits that many microseconds more per byte: a
+device whose large answers (a GETBULK of many rows) take longer than its
+small ones. Each answer's size and delay is printed.
 
 It serves until killed. Only for tests: it listens on the address it is given
 (loopback in Vakt's tests) and talks to one target; each client gets its own
@@ -15,17 +19,19 @@ import sys
 
 
 class Upstream(asyncio.DatagramProtocol):
-    def __init__(self, front, client, delay):
-        self.front, self.client, self.delay = front, client, delay
+    def __init__(self, front, client, delay, per_byte):
+        self.front, self.client, self.delay, self.per_byte = front, client, delay, per_byte
 
     def datagram_received(self, data, addr):
         loop = asyncio.get_running_loop()
-        loop.call_later(self.delay, self.front.sendto, data, self.client)
+        delay = self.delay + len(data) * self.per_byte
+        print(f"answer of {len(data)} bytes, {delay * 1000:.0f} ms", flush=True)
+        loop.call_later(delay, self.front.sendto, data, self.client)
 
 
 class Front(asyncio.DatagramProtocol):
-    def __init__(self, target, delay):
-        self.target, self.delay = target, delay
+    def __init__(self, target, delay, per_byte):
+        self.target, self.delay, self.per_byte = target, delay, per_byte
         self.upstreams = {}
 
     def connection_made(self, transport):
@@ -39,16 +45,18 @@ class Front(asyncio.DatagramProtocol):
         if up is None:
             loop = asyncio.get_running_loop()
             up, _ = await loop.create_datagram_endpoint(
-                lambda: Upstream(self.transport, addr, self.delay), remote_addr=self.target)
+                lambda: Upstream(self.transport, addr, self.delay, self.per_byte), remote_addr=self.target)
             self.upstreams[addr] = up
         up.sendto(data)
 
 
 async def main():
     host, port, thost, tport, delay_ms = sys.argv[1:6]
+    per_byte = int(sys.argv[6]) / 1e6 if len(sys.argv) > 6 else 0.0
     loop = asyncio.get_running_loop()
     await loop.create_datagram_endpoint(
-        lambda: Front((thost, int(tport)), int(delay_ms) / 1000.0), local_addr=(host, int(port)))
+        lambda: Front((thost, int(tport)), int(delay_ms) / 1000.0, per_byte),
+        local_addr=(host, int(port)))
     await asyncio.Event().wait()
 
 

@@ -5,7 +5,8 @@
  * column, one past a column's end, SNMPv1's end of view, and more rows than
  * the bound; sysUpTime as the first GETBULK's non-repeater: a reboot it
  * shows ends the walk, and a device that answers it with something else is
- * asked by GET from then on.
+ * asked by GET from then on; a GETBULK that timed out makes the next walks
+ * ask fewer rows.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -393,6 +394,34 @@ static void test_an_answer_without_progress_ends_the_walk(void **state)
 	assert_true(f->t.done);
 }
 
+/* A GETBULK that timed out after answers: the device's next walks ask half the rows, down to one. */
+static void test_a_timed_out_getbulk_halves_the_rows_of_the_next_walks(void **state)
+{
+	struct fixture *f = *state;
+	unsigned want[] = {12, 6, 3, 1, 1};
+
+	f->p.table_refresh = 3600;
+	assert_int_equal(f->t.reps, 25);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		csnmp_reps_timed_out(&f->p, f->t.reps);
+		csnmp_table_begin(&f->t, &f->p);
+		assert_int_equal(f->t.reps, want[i]);
+	}
+	/* no step back up before table_refresh has passed without a timeout */
+	csnmp_reps_climb(&f->p);
+	assert_int_equal(csnmp_reps(&f->p), 1);
+	/* then one doubling per table_refresh, never past max_repetitions */
+	f->p.table_refresh = 0;
+	csnmp_reps_climb(&f->p);
+	assert_int_equal(csnmp_reps(&f->p), 2);
+	for (int i = 0; i < 10; i++)
+		csnmp_reps_climb(&f->p);
+	assert_int_equal(csnmp_reps(&f->p), 25);
+	/* a walk halved by tooBig within the run halves from what it sent */
+	csnmp_reps_timed_out(&f->p, 8);
+	assert_int_equal(csnmp_reps(&f->p), 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -421,6 +450,8 @@ int main(void)
 		test_a_device_mixing_up_the_non_repeater_is_asked_by_get, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_an_error_naming_a_column_after_the_non_repeater,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_a_timed_out_getbulk_halves_the_rows_of_the_next_walks, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
