@@ -449,7 +449,7 @@ rev=$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)
 python3 - "$work" "$shown" "$rev" "$(nproc)" "${cd_ver:-?}" "${ex_ver:-?}" "$PORTS" \
 	"$DEVICES" "$INTERVAL" "$CYCLES" "$BIG_DEVICES" "$BIG_CYCLES" "$CG_DEVICES" "$CG_INTERVAL" \
 	"$CG_CYCLES" "$IFACES" "$ALONE" >"$work/section.md" <<'EOF'
-import json, sys, time
+import json, os, sys, time
 (work, shown, rev, ncpu, cd_ver, ex_ver, ports, devices, interval, cycles, big, big_cycles,
  cg_dev, cg_int, cg_cycles, ifaces, alone_only) = sys.argv[1:18]
 alone_only = alone_only == "1"
@@ -480,7 +480,7 @@ print("A poll's values are the columns it asked times the ports, plus sysUpTime:
 print("count for every poller, since each asks the same columns (checked at the devices).")
 print()
 print("- **devices**: `bench/snmp_devices.py`, one process answering SNMPv2c for every device on")
-print("  127.77.x.y:16161; %s ports each (ifTable and ifXTable: 64-bit and 32-bit counters that" % ports)
+print("  127.77.x.y:%s; %s ports each (ifTable and ifXTable: 64-bit and 32-bit counters that" % (os.environ.get("SNMP_PORT", "16161"), ports))
 print("  grow with the clock at each device's own rate, 4 ports down, 8 shut).")
 print("- **vakt**: `vakt-agent`, one `snmp` section per device (%s, `timeout = 2000`," % ifs)
 print("  `retries = 1`), its spool on disk, sending over plaintext to a stand-in collector that")
@@ -573,7 +573,7 @@ print("Commands (bench/snmp.sh writes the configs; PORT is a free port):")
 print()
 print("```")
 print("DEVICES=%s INTERVAL=%s CYCLES=%s BIG_DEVICES=%s BIG_CYCLES=%s CG_DEVICES=%s bench/snmp.sh %s" % (devices, interval, cycles, big, big_cycles, cg_dev, shown))
-print("python3 bench/snmp_devices.py --devices N --ports %s --port 16161 --gap %d --stats FILE" % (ports, int(interval) // 2))
+print("python3 bench/snmp_devices.py --devices N --ports %s --port %s --gap %d --stats FILE" % (ports, os.environ.get("SNMP_PORT", "16161"), int(interval) // 2))
 print("%s/bin/vakt-agent -f -c agent.conf & python3 bench/snmp_receivers.py collector PORT --stats FILE" % shown)
 print("collectd -f -C collectd.conf & python3 bench/snmp_receivers.py udp PORT --stats FILE   # twice: BulkSize 25, and none")
 print("prometheus-snmp-exporter --config.file=snmp.yml --web.listen-address=127.0.0.1:PORT &")
