@@ -169,14 +169,17 @@ static unsigned long parse_duration(const char *s, const char **end)
 
 /*
  * archives: "ROW:SPAN" each, as Graphite's retentions ("5m:14d": rows of 5
- * minutes for 14 days), with at least one row and at most ARCHIVE_ROWS_MAX
- * at the step, so that a typo cannot make every new file gigabytes.
+ * minutes for 14 days), each of at least one row at the step, and at most
+ * ARCHIVE_ROWS_MAX rows in all: a row takes 24 bytes a data source (AVERAGE,
+ * MIN, MAX), so that a typo cannot make a data source of every new file take
+ * more than 240 MB (eight archives of that many rows each took 1.9 GB).
  */
 #define ARCHIVE_ROWS_MAX 10000000UL
 static int load_archives(cfg_t *cfg, const char *path, struct store_rra *rras, size_t *nrras)
 {
 	unsigned n = cfg_size(cfg, "archives");
 	unsigned step = (unsigned)cfg_getint(cfg, "step");
+	unsigned long total = 0;
 	int bad = 0;
 
 	if (n == 0 || n > STORE_RRA_MAX) {
@@ -207,6 +210,14 @@ static int load_archives(cfg_t *cfg, const char *path, struct store_rra *rras, s
 				archives_line, v, rows, step, ARCHIVE_ROWS_MAX);
 			bad = 1;
 		}
+		total += rows;
+	}
+	if (!bad && total > ARCHIVE_ROWS_MAX) {
+		fprintf(conf_error_stream(),
+			"%s:%d: archives: %lu rows in all at step %u s, more than %lu: each data "
+			"source of every new file would take %lu MB\n",
+			path, archives_line, total, step, ARCHIVE_ROWS_MAX, total * 24 / 1000000);
+		bad = 1;
 	}
 	*nrras = n;
 	return bad ? -1 : 0;

@@ -123,6 +123,10 @@ static void test_empty_listen_and_archives_name_their_lines(void **state)
 		    ":4: listen: no address to accept agents on; give at least one, such as "
 		    "{\"0.0.0.0:7060\"}");
 	check_error("collector_empty_archives.conf", ":4: archives: 1..8 archives, got 0");
+	/* each archive within the bound, together over it */
+	check_error("collector_archives_in_all.conf",
+		    ":3: archives: 17193600 rows in all at step 1 s, more than 10000000: each "
+		    "data source of every new file would take 412 MB");
 }
 
 static void test_neither_tls_nor_insecure_says_what_to_add(void **state)
