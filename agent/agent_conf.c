@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -54,6 +55,11 @@ static int validate_queue_size(cfg_t *cfg, cfg_opt_t *opt)
 
 /* The line of the first collector, for an error after parsing. */
 static int collector_line;
+/* The collectors read so far, while a file loads: one address may have one section. */
+static struct {
+	char *name, *address;
+} *loading_collectors;
+static size_t nloading_collectors;
 
 /* Bounds of spool_size: below a few segments the spool holds nothing useful. */
 #define SPOOL_SIZE_MIN  (64LL << 10)
@@ -142,6 +148,22 @@ static int validate_collector(cfg_t *cfg, cfg_opt_t *opt)
 		collector_line = cfg->line;
 	if (!conf_had_errors(sec))
 		conf_require(sec, req);
+	/* a second section for one collector would make failover try it twice, silently */
+	if (cfg_getstr(sec, "address") == NULL)
+		return 0;
+	for (size_t i = 0; i < nloading_collectors; i++)
+		if (strcasecmp(loading_collectors[i].address, cfg_getstr(sec, "address")) == 0) {
+			cfg_error(cfg,
+				  "collector \"%s\": address \"%s\" is that of collector \"%s\" "
+				  "already: give each collector one section",
+				  cfg_title(sec), cfg_getstr(sec, "address"),
+				  loading_collectors[i].name);
+			return 0;
+		}
+	loading_collectors = xreallocarray(loading_collectors, nloading_collectors + 1,
+					   sizeof(*loading_collectors));
+	loading_collectors[nloading_collectors].name = xstrdup(cfg_title(sec));
+	loading_collectors[nloading_collectors++].address = xstrdup(cfg_getstr(sec, "address"));
 	return 0;
 }
 
@@ -387,6 +409,13 @@ struct agent_conf *agent_conf_load(const char *path)
 	collector_line = 0;
 	conf_transport_reset();
 	ok = conf_parse_file(cfg, path) == 0;
+	for (size_t i = 0; i < nloading_collectors; i++) {
+		free(loading_collectors[i].name);
+		free(loading_collectors[i].address);
+	}
+	free(loading_collectors);
+	loading_collectors = NULL;
+	nloading_collectors = 0;
 	conf_index_free(loading_names);
 	conf_index_free(loading_hosts);
 	conf_index_free(loading_paths);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -78,6 +79,7 @@ int daemon_parse_args(int argc, char **argv, const char *prog, const char *defau
 
 int daemon_writable_dir(const char *dir, const char **why)
 {
+	char probe[4096];
 	struct stat st;
 
 	if (stat(dir, &st) < 0) {
@@ -92,5 +94,16 @@ int daemon_writable_dir(const char *dir, const char **why)
 		*why = strerror(errno);
 		return -1;
 	}
+	/*
+	 * access() grants root everything but a read-only mount: /proc or /sys
+	 * passed, and the daemon then failed to create what it needs there. A
+	 * directory made and removed at once tells.
+	 */
+	snprintf(probe, sizeof(probe), "%s/.vakt-check-XXXXXX", dir);
+	if (strlen(dir) + 20 >= sizeof(probe) || mkdtemp(probe) == NULL) {
+		*why = strlen(dir) + 20 >= sizeof(probe) ? "path too long" : strerror(errno);
+		return -1;
+	}
+	rmdir(probe);
 	return 0;
 }

@@ -22,7 +22,10 @@ struct daemon_opts {
 int daemon_parse_args(int argc, char **argv, const char *prog, const char *default_config,
 		      const char *more_usage, struct daemon_opts *o);
 
-/* 0 when `dir` is a directory this process may write in; else -1 and *why. */
+/*
+ * 0 when `dir` is a directory this process can create entries in (it makes
+ * and removes one to see); else -1 and *why.
+ */
 int daemon_writable_dir(const char *dir, const char **why);
 
 #endif

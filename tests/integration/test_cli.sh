@@ -98,6 +98,32 @@ $W/collector.conf: configuration OK (0 channels, 0 rules)" ] || fail "collector 
 mkdir "$W/rrd"
 out=$("$VAKT_BIN/vakt-collector" -n -c "$W/collector.conf") || fail "good collector config refused: $out"
 case "$out" in "data_dir $W/rrd: exists, writable"*) ;; *) fail "collector --check-config said: $out" ;; esac
+ls -A "$W" | grep -q '^\.vakt-check' && fail "--check-config left its trial directory behind"
+# /proc passes access() for root, but nothing can be made there: said so, for
+# data_dir and spool_dir alike (both passed, and the daemons failed at start)
+sed -i "s|^data_dir = .*|data_dir = \"/proc/vakt-rrd\"|" "$W/collector.conf"
+set +e
+out=$("$VAKT_BIN/vakt-collector" -n -c "$W/collector.conf" 2>&1)
+rc=$?
+set -e
+[ "$rc" -ne 0 ] || fail "collector --check-config accepted a data_dir under /proc"
+case "$out" in "$W/collector.conf:2: data_dir \"/proc/vakt-rrd\": cannot be created: /proc: "*) ;;
+*) fail "collector --check-config on data_dir under /proc: $out" ;; esac
+sed -i "s|^data_dir = .*|data_dir = \"$W/rrd\"|" "$W/collector.conf"
+cat >"$W/spool.conf" <<EOC
+site = "rissa"
+insecure = yes
+spool_dir = "/proc/vakt-spool"
+collector "dc1" { address = "127.0.0.1:7060" }
+probe "web" { kind = "tcp" address = "127.0.0.1:8080" }
+EOC
+set +e
+out=$("$VAKT_BIN/vakt-agent" -n -c "$W/spool.conf" 2>&1)
+rc=$?
+set -e
+[ "$rc" -ne 0 ] || fail "agent --check-config accepted a spool_dir under /proc"
+case "$out" in "$W/spool.conf:3: spool_dir \"/proc/vakt-spool\": cannot be created: /proc: "*) ;;
+*) fail "agent --check-config on spool_dir under /proc: $out" ;; esac
 
 # neither TLS nor an explicit insecure = yes: refused, saying what to add
 sed -i '/^insecure = yes$/d' "$W/agent.conf" "$W/collector.conf"

@@ -352,6 +352,14 @@ static void test_section_defined_twice(void **state)
 	check_error("agent_section_twice.conf", ":4: collector \"dc1\": defined twice");
 }
 
+/* two sections, one address: failover went to the same collector again, silently */
+static void test_collector_address_given_twice(void **state)
+{
+	check_error("agent_collector_twice.conf",
+		    ":7: collector \"dc2\": address \"10.0.0.5:7060\" is that of collector "
+		    "\"dc1\" already: give each collector one section");
+}
+
 static void test_comment_glued_to_a_value_is_refused(void **state)
 {
 	char path[512], want[2048];
@@ -545,6 +553,7 @@ int main(void)
 	    cmocka_unit_test(test_unclosed_string_names_where_it_opened),
 	    cmocka_unit_test(test_key_set_twice_names_both_lines),
 	    cmocka_unit_test(test_section_defined_twice),
+	    cmocka_unit_test(test_collector_address_given_twice),
 	    cmocka_unit_test(test_comment_glued_to_a_value_is_refused),
 	    cmocka_unit_test(test_leading_zero_and_stray_comment_end_are_refused),
 	    cmocka_unit_test(test_twenty_thousand_checks_load),
