@@ -271,6 +271,40 @@ EOC
 	start agent "$1/agent.log" "$VAKT_BIN/vakt-agent" -f -c "$1/agent.conf"
 }
 
+# forty_probes_conf DIR COL_PORT WEB_PORT: DIR/agent.conf of site "frosta"
+# probing the service on WEB_PORT with 40 probes every second, batched every
+# 3 s: batches of some 5 kB, more than a collector's max_frame of 4096. More
+# config (spool_dir) comes on stdin.
+forty_probes_conf() {
+	{
+		cat <<EOC
+site = "frosta"
+insecure = yes
+batch_ms = 3000
+collector "dc1" { address = "127.0.0.1:$2" }
+EOC
+		cat
+		for i in $(seq 1 40); do
+			cat <<EOC
+probe "web$i" {
+  kind = "tcp"
+  address = "127.0.0.1:$3"
+  interval = 1
+  timeout = 500
+}
+EOC
+		done
+	} >"$1/agent.conf"
+}
+
+# forty_probes_up DIR: every probe of forty_probes_conf has up = 1 in DIR's files.
+forty_probes_up() {
+	rrd_flush "$1"
+	for i in $(seq 1 40); do
+		[ "$(rrd_last "$1/rrd/frosta/127.0.0.1/web$i.rrd" up 2>/dev/null)" = 1 ] || return 1
+	done
+}
+
 # rrd_flush DIR [FILE]: has the collector of DIR/collector.sock write its cached
 # values of FILE (of every file without one), so that rrdtool reads them now.
 rrd_flush() {

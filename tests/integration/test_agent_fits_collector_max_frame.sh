@@ -16,33 +16,10 @@ max_frame = 4096
 EOC
 start_tcp_service web "$W" "$web_port"
 start_collector "$W" "$col_port"
-{
-	cat <<EOC
-site = "frosta"
-insecure = yes
-batch_ms = 3000
-collector "dc1" { address = "127.0.0.1:$col_port" }
-EOC
-	for i in $(seq 1 40); do
-		cat <<EOC
-probe "web$i" {
-  kind = "tcp"
-  address = "127.0.0.1:$web_port"
-  interval = 1
-  timeout = 500
-}
-EOC
-	done
-} >"$W/agent.conf"
+forty_probes_conf "$W" "$col_port" "$web_port" </dev/null
 start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -c "$W/agent.conf"
 
-all_there() {
-	rrd_flush "$W"
-	for i in $(seq 1 40); do
-		[ "$(rrd_last "$W/rrd/frosta/127.0.0.1/web$i.rrd" up 2>/dev/null)" = 1 ] || return 1
-	done
-}
-wait_for 30 all_there || { tail -n 20 "$W/agent.log" "$W/collector.log"; fail "not every probe's values arrived"; }
+wait_for 30 forty_probes_up "$W" || { tail -n 20 "$W/agent.log" "$W/collector.log"; fail "not every probe's values arrived"; }
 sleep 4
 ! grep -q "frame larger than the maximum" "$W/collector.log" ||
 	{ grep "frame larger" "$W/collector.log" | head -n 3; fail "the collector refused a batch as too big"; }

@@ -17,25 +17,9 @@ write_collector_conf "$W" "$col_port" <<EOC
 max_frame = 4096
 EOC
 start_tcp_service web "$W" "$web_port"
-{
-	cat <<EOC
-site = "frosta"
-insecure = yes
-batch_ms = 3000
+forty_probes_conf "$W" "$col_port" "$web_port" <<EOC
 spool_dir = "$W/spool"
-collector "dc1" { address = "127.0.0.1:$col_port" }
 EOC
-	for i in $(seq 1 40); do
-		cat <<EOC
-probe "web$i" {
-  kind = "tcp"
-  address = "127.0.0.1:$web_port"
-  interval = 1
-  timeout = 500
-}
-EOC
-	done
-} >"$W/agent.conf"
 start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -c "$W/agent.conf"
 sleep 2
 from=$(date +%s)
@@ -56,13 +40,7 @@ spooled_there() {
 }
 wait_for 40 spooled_there ||
 	{ cat "$W/fetch.txt"; tail -n 20 "$W/agent.log" "$W/collector.log"; fail "the spooled seconds did not all arrive"; }
-all_there() {
-	rrd_flush "$W"
-	for i in $(seq 1 40); do
-		[ "$(rrdtool last "$W/rrd/frosta/127.0.0.1/web$i.rrd" 2>/dev/null)" -ge "$to" ] || return 1
-	done
-}
-wait_for 30 all_there || { tail -n 20 "$W/agent.log" "$W/collector.log"; fail "not every probe's values arrived"; }
+wait_for 30 forty_probes_up "$W" || { tail -n 20 "$W/agent.log" "$W/collector.log"; fail "not every probe's values arrived"; }
 log_has "$W/agent.log" "more than the collector's max_frame 4096: sent in"
 grep "sent in" "$W/agent.log" | head -n 2
 ! grep -q "frame larger than the maximum" "$W/collector.log" ||

@@ -948,6 +948,19 @@ static void test_spool_after_a_crash_no_seq_is_used_again(void **state)
 	assert_int_equal(spool_next_seq(f->s), next + 1);
 }
 
+/* A run that spooled and sent batches 1..3 (none acknowledged), then stopped cleanly. */
+static void three_sent_and_stopped(struct fx *f)
+{
+	uint64_t seqs[3];
+
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	append_range(f, 1, 3, 200);
+	assert_int_equal(send_all(f, seqs, 3, 200), 3);
+	run_for(f, 100);
+	spool_free(f->s);
+	f->s = NULL;
+}
+
 /*
  * A `next` file that says a seq near 2^64 (damaged, or edited) is not
  * believed: seqs went on from it before, and the batch after 2^64 - 1 was
@@ -960,12 +973,7 @@ static void test_spool_a_next_file_near_2_64_is_not_believed(void **state)
 	struct fx *f = *state;
 	uint64_t seqs[8], next;
 
-	f->s = spool_open(f->base, &f->conf, ready_cb, f);
-	append_range(f, 1, 3, 200);
-	assert_int_equal(send_all(f, seqs, 3, 200), 3);
-	run_for(f, 100);
-	spool_free(f->s);
-	f->s = NULL;
+	three_sent_and_stopped(f);
 	write_spool_file(f, "next", "18446744073709551615 clean  \n");
 	f->s = spool_open(f->base, &f->conf, ready_cb, f);
 	run_for(f, 100);
@@ -994,12 +1002,7 @@ static void test_spool_unreadable_newest_segment_is_set_aside_and_skipped(void *
 	struct spool_stats st;
 	struct stat sb;
 
-	f->s = spool_open(f->base, &f->conf, ready_cb, f);
-	append_range(f, 1, 3, 200);
-	assert_int_equal(send_all(f, seqs, 3, 200), 3);
-	run_for(f, 100);
-	spool_free(f->s);
-	f->s = NULL;
+	three_sent_and_stopped(f);
 	snprintf(path, sizeof(path), "%s/0000000000020000.seg", f->dir);
 	assert_int_equal(mkdir(path, 0750), 0);
 	snprintf(aside, sizeof(aside), "%s/next", f->dir);
