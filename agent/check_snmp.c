@@ -51,6 +51,18 @@ int csnmp_fail(struct csnmp_priv *p, enum outcome o, const char *fmt, ...)
 	va_start(ap, fmt);
 	csnmp_vreason(p, fmt, ap);
 	va_end(ap);
+	/*
+	 * A timeout among the host, UPS and custom values: the interfaces and
+	 * sysUpTime are all in, and stored; of the values after them only what
+	 * is whole (csnmp_data_emit). The run stays a timeout: the device did
+	 * not answer all it was asked.
+	 */
+	if (o == OUTCOME_TIMEOUT && p->phase == CSNMP_PHASE_DATA) {
+		csnmp_emit(p);
+		csnmp_data_emit(p);
+		log_debug("snmp \"%s\": the %u value(s) %s answered before the timeout are stored",
+			  p->c->name, p->nvalues, p->addr);
+	}
 	/* logged by check_done at the transition, not at every failed run */
 	log_debug("snmp \"%s\": %s after %" PRIu64 " ms, %u request(s): %s", p->c->name,
 		  outcome_str(o), mono_now_ms() - p->start_ms, p->nreq, p->reason);

@@ -573,12 +573,16 @@ static void csnmp_demit_oids(struct csnmp_priv *p, const struct csnmp_dtable *dt
 void csnmp_data_emit(struct csnmp_priv *p)
 {
 	struct csnmp_drun *r = p->data.run;
+	/* a run cut by a timeout: the GETs if all are in, the tables walked whole */
+	int cut = r != NULL && r->stage != CSNMP_D_DONE;
+	size_t ntabs;
 
-	if (r == NULL || r->stage != CSNMP_D_DONE)
+	if (r == NULL || (cut && r->stage != CSNMP_D_TABLES))
 		return;
+	ntabs = cut ? r->tab : r->ntabs;
 	for (size_t i = 0; i < r->ngets; i++)
 		csnmp_demit_get(p, &r->gets[i]);
-	for (size_t k = 0; k < r->ntabs; k++) {
+	for (size_t k = 0; k < ntabs; k++) {
 		struct csnmp_dtable *dt = &r->tabs[k];
 		struct conf_index *seen = conf_index_new();
 
@@ -604,6 +608,8 @@ void csnmp_data_emit(struct csnmp_priv *p)
 	p->unknown += r->unknown;
 	if (r->unknown > 0)
 		csnmp_missing(p, r->miss_oid, r->miss_why);
+	if (cut)
+		return; /* what is missing is not known */
 	if (r->unknown > 0)
 		log_complain(&r->c_missing, CSNMP_MISSING_COMPLAIN_S,
 			     "snmp \"%s\": %u host, UPS or oid value(s) unknown on %s, e.g. %s: %s",

@@ -70,7 +70,11 @@ struct csnmp_priv;
 int csnmp_data_send(struct csnmp_priv *p);
 /* Takes one answer in; 0, or -1 after ending the run with csnmp_fail. */
 int csnmp_data_response(struct csnmp_priv *p, netsnmp_pdu *resp);
-/* One sample per value of the phase (unknown for what the device lacked). */
+/*
+ * One sample per value of the phase (unknown for what the device lacked);
+ * in a run a timeout ended, only the GETs' values once all are in and the
+ * tables walked to their end.
+ */
 void csnmp_data_emit(struct csnmp_priv *p);
 void csnmp_data_run_free(struct csnmp_drun *r);
 

@@ -6,7 +6,9 @@
 # interval, and its RRD files fill without gaps. A second device behind its
 # own proxy answers small requests at once but takes 0.4 ms a byte: a GETBULK
 # of 25 rows takes longer than the timeout, so the agent asks fewer rows once
-# one times out, and then polls it completely.
+# one times out, and then polls it completely. A third never answers a
+# request for its host MIB: each run times out, naming that request, and the
+# interface values it answered before are stored all the same.
 set -eu
 . "$(dirname "$0")/lib.sh"
 need_tools snmpd snmpget rrdtool python3
@@ -23,6 +25,9 @@ start proxy "$W/proxy.log" python3 "$(dirname "$0")/udp_delay_proxy.py" 127.0.0.
 bulk_port=$(free_port udp)
 start bulkproxy "$W/bulkproxy.log" python3 "$(dirname "$0")/udp_delay_proxy.py" 127.0.0.1 \
 	"$bulk_port" 127.0.0.1 "$snmp_port" 0 400
+half_port=$(free_port udp)
+start halfproxy "$W/halfproxy.log" python3 "$(dirname "$0")/udp_delay_proxy.py" 127.0.0.1 \
+	"$half_port" 127.0.0.1 "$snmp_port" 0 0 2b0601020119
 wait_for 10 snmpget -v2c -c "$community" -t 1 -r 0 "127.0.0.1:$proxy_port" 1.3.6.1.2.1.1.3.0 ||
 	fail "no answer through the delaying proxy"
 t0=$(date +%s%N)
@@ -53,6 +58,15 @@ snmp "bulky-sw" {
   mibs = {"host"}
   interval = 2
   timeout = 700
+  retries = 0
+}
+snmp "half-sw" {
+  address = "127.0.0.1:$half_port"
+  community = "$community"
+  interfaces = {"lo"}
+  mibs = {"host"}
+  interval = 2
+  timeout = 500
   retries = 0
 }
 EOC
@@ -87,4 +101,16 @@ for f in if-lo:oper_status storage-Physical_memory:size; do
 	rrd_last "$W/rrd/rissa/bulky-sw/${f%:*}.rrd" "${f#*:}" | grep -Eq '^[0-9]' ||
 		fail "bulky-sw: no ${f#*:} stored in ${f%:*}.rrd"
 done
+# the device that hangs on its host MIB: timeouts naming that request, its interfaces stored
+grep -Eq 'check "half-sw": timeout in [0-9]+ ms: no answer from .* to request [0-9]+ of this run \(host, UPS or oid values\)' "$W/agent.log" ||
+	{ grep 'half-sw' "$W/agent.log" | tail -n 20; fail "half-sw's runs did not time out naming the host MIB's request"; }
+! grep -q 'snmp "half-sw": ok after' "$W/agent.log" || fail "a run of half-sw was ok though its host MIB never answered"
+hl="$W/rrd/rissa/half-sw/if-lo.rrd"
+[ -f "$hl" ] || { grep 'half-sw' "$W/agent.log" | tail -n 20; ls -R "$W/rrd/rissa/half-sw" || true; fail "half-sw: the interface values answered before the timeout were not stored"; }
+hknown=$(rrdtool fetch "$hl" LAST -r 1 -s -11 -e -1 |
+	awk 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "in_octets") c = i + 1; next }
+	     c && $c ~ /^[0-9]/ { n++ } END { print n + 0 }')
+[ "$hknown" -ge 3 ] || { rrdtool fetch "$hl" LAST -r 1 -s -11 -e -1; fail "half-sw: only $hknown in_octets values stored in the last 10 s"; }
+[ "$(rrd_last "$W/rrd/rissa/half-sw/system.rrd" up)" = 0 ] || fail "half-sw: system.rrd's up is not 0 after its timeouts"
+! ls "$W/rrd/rissa/half-sw/" | grep -q '^storage' || fail "half-sw: storage values stored though its host MIB never answered"
 echo "PASS: a device answering in 300 ms, polled by name, completely every interval; one too slow for 25 rows a GETBULK, completely once asked fewer"
