@@ -652,6 +652,9 @@ static void csnmp_v3_timeout(struct csnmp_priv *p)
 	char tries[32] = "";
 
 	l->engine = CSNMP_ENGINE_UNKNOWN;
+	/* as on v2c: a slow device whose large answers take too long gets fewer rows */
+	if (p->nanswered > 0 && p->bulk_sent > 0)
+		csnmp_reps_timed_out(p, p->bulk_sent);
 	if (p->retries > 0)
 		snprintf(tries, sizeof(tries), " (%d tries)", p->retries + 1);
 	/*
