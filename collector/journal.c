@@ -200,15 +200,17 @@ static unsigned j3_code(struct j3_names *f, const char *s)
 {
 	size_t n;
 
-	if (f->prev != NULL && (s == f->prev || strcmp(s, f->prev) == 0)) {
-		f->prev = s;
+	if (s == f->prev)
 		return JOURNAL3_SAME;
-	}
 	for (unsigned k = 0; k < JOURNAL3_RING; k++)
 		if (f->ring[k] == s) {
 			f->prev = s;
 			return JOURNAL3_RECENT + k;
 		}
+	if (f->prev != NULL && strcmp(s, f->prev) == 0) {
+		f->prev = s;
+		return JOURNAL3_SAME;
+	}
 	for (unsigned k = 0; k < JOURNAL3_RING; k++)
 		if (f->ring[k] != NULL && strcmp(f->ring[k], s) == 0) {
 			f->prev = s;

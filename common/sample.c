@@ -118,6 +118,22 @@ static const char *batch_strdup(struct sample_batch *b, const char *s, const cha
 	return p;
 }
 
+/* The batch's copy of metric name s: one of its recent ones, or a new copy. */
+static const char *batch_metric(struct sample_batch *b, const char *s, const char *prev)
+{
+	const char *p;
+
+	if (prev != NULL && strcmp(prev, s) == 0)
+		return prev;
+	for (unsigned k = 0; k < SAMPLE_BATCH_METRICS; k++)
+		if (b->metrics[k] != NULL && b->metrics[k] != prev && strcmp(b->metrics[k], s) == 0)
+			return b->metrics[k];
+	p = batch_strdup(b, s, NULL);
+	b->metrics[b->next_metric] = p;
+	b->next_metric = (b->next_metric + 1) % SAMPLE_BATCH_METRICS;
+	return p;
+}
+
 /* The next sample's slot, zeroed (not yet counted in b->n). */
 static struct sample *batch_slot(struct sample_batch *b)
 {
@@ -142,7 +158,7 @@ struct sample *sample_batch_add_same_file(struct sample_batch *b, const char *me
 	s->host = prev->host;
 	s->check = prev->check;
 	s->instance = prev->instance;
-	s->metric = same_metric ? prev->metric : batch_strdup(b, metric, NULL);
+	s->metric = same_metric ? prev->metric : batch_metric(b, metric, NULL);
 	b->n++;
 	return s;
 }
@@ -156,7 +172,7 @@ struct sample *sample_batch_add(struct sample_batch *b, const char *host, const 
 	s->host = batch_strdup(b, host, prev ? prev->host : NULL);
 	s->check = batch_strdup(b, check, prev ? prev->check : NULL);
 	s->instance = batch_strdup(b, instance ? instance : "", prev ? prev->instance : NULL);
-	s->metric = batch_strdup(b, metric, prev ? prev->metric : NULL);
+	s->metric = batch_metric(b, metric, prev ? prev->metric : NULL);
 	b->n++;
 	return s;
 }

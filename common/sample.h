@@ -67,6 +67,8 @@ void sample_format_value(const struct sample *s, char *buf, size_t len);
  * synthetic ones. Owns its samples and their names; `bytes` is what it holds
  * in memory, which the queues that carry it are bounded by.
  */
+#define SAMPLE_BATCH_METRICS 4
+
 struct sample_batch {
 	char *site;
 	char *agent;         /* NULL for synthetic samples */
@@ -77,6 +79,13 @@ struct sample_batch {
 	size_t n, cap;
 	struct sample_chunk *chunks; /* the names */
 	size_t bytes;
+	/*
+	 * The last few metric names copied: a device's samples cycle through
+	 * a few metrics, and sharing one copy of each lets the journal and the
+	 * cache compare them by pointer.
+	 */
+	const char *metrics[SAMPLE_BATCH_METRICS];
+	unsigned next_metric;
 };
 
 /*
