@@ -563,11 +563,12 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Puts one frame of a batch on the connection: on a protocol-2 session in
+ * One frame of a batch as it goes on the wire: on a protocol-2 session in
  * the compact form, its series named by the ids this session knows them by.
- * Returns the bytes it takes on the wire.
+ * Returns that form (malloc'd, *wlen its bytes), or NULL when the frame
+ * goes as it is (*wlen = len).
  */
-static size_t put_frame(struct uplink *u, struct evbuffer *out, const uint8_t *frame, size_t len)
+static uint8_t *wire_form(struct uplink *u, const uint8_t *frame, size_t len, size_t *wlen)
 {
 	uint8_t *compact = NULL;
 	size_t clen = 0;
@@ -587,15 +588,17 @@ static size_t put_frame(struct uplink *u, struct evbuffer *out, const uint8_t *f
 		compact = NULL;
 		series_tx_reset(u->tx, u->max_series);
 	}
-	if (compact != NULL) {
-		evbuffer_add(out, compact, clen);
-		u->st.bytes_sent += clen;
-		free(compact);
-		return clen;
-	}
-	evbuffer_add(out, frame, len);
-	u->st.bytes_sent += len;
-	return len;
+	*wlen = compact != NULL ? clen : len;
+	return compact;
+}
+
+/* Puts a frame's wire form (wire_form: `compact`, or `frame` itself) on the connection. */
+static void put_wire(struct uplink *u, struct evbuffer *out, const uint8_t *frame,
+		     uint8_t *compact, size_t wlen)
+{
+	evbuffer_add(out, compact != NULL ? compact : frame, wlen);
+	u->st.bytes_sent += wlen;
+	free(compact);
 }
 
 /* The bytes item i of b takes in its Batch (samples, then Results, then Events). */
@@ -660,8 +663,8 @@ static void put_too_big(struct uplink *u, struct evbuffer *out, const uint8_t *f
 	Vakt__Batch empty = VAKT__BATCH__INIT;
 	/* a part's frame: its Batch's key and length, seq and `more` around the items */
 	size_t room = u->max_frame - (1 + 5 + 1 + 10 + 2), n, from = 0, parts = 0, lost = 0;
-	uint8_t *part;
-	size_t plen;
+	uint8_t *part, *compact;
+	size_t plen, wlen;
 
 	if (b == NULL) {
 		/* the spool verified it when it was written: not to be met */
@@ -692,7 +695,8 @@ static void put_too_big(struct uplink *u, struct evbuffer *out, const uint8_t *f
 			continue;
 		}
 		part = batch_part(b, from, to, to < n, &plen);
-		put_frame(u, out, part, plen);
+		compact = wire_form(u, part, plen, &wlen);
+		put_wire(u, out, part, compact, wlen);
 		free(part);
 		parts++;
 		from = to;
@@ -731,18 +735,17 @@ static void put_too_big(struct uplink *u, struct evbuffer *out, const uint8_t *f
 static void send_batch(void *arg, struct evbuffer *out, const uint8_t *frame, size_t len)
 {
 	struct uplink *u = arg;
-	struct evbuffer *tmp = evbuffer_new();
-	size_t wire = put_frame(u, tmp, frame, len);
+	size_t wire;
+	uint8_t *compact = wire_form(u, frame, len, &wire);
 
 	if (wire > (size_t)u->max_frame + FRAME_HDR_LEN) {
 		/* the compact form's definitions went unsent: the table starts again */
+		free(compact);
 		series_tx_reset(u->tx, u->max_series);
-		u->st.bytes_sent -= wire;
 		put_too_big(u, out, frame, len, wire);
 	} else {
-		evbuffer_add_buffer(out, tmp);
+		put_wire(u, out, frame, compact, wire);
 	}
-	evbuffer_free(tmp);
 	u->st.bytes_full += len;
 }
 
