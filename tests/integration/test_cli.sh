@@ -3,6 +3,14 @@
 # --check-config errors as FILE:LINE, --help, --version, bad options.
 set -eu
 . "$(dirname "$0")/lib.sh"
+# run_out CMD...: runs CMD, its stdout and stderr in $out, its status in $rc
+# (a failing CMD does not end the script: most here are meant to fail)
+run_out() {
+	set +e
+	out=$("$@" 2>&1)
+	rc=$?
+	set -e
+}
 W=$(mktemp -d /tmp/vakt-it-cli.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 
@@ -17,10 +25,7 @@ snmp "core-sw" {
 }
 insecure = yes
 EOC
-set +e
-out=$("$VAKT_BIN/vakt-agent" --check-config -c "$W/agent.conf" 2>&1)
-rc=$?
-set -e
+run_out "$VAKT_BIN/vakt-agent" --check-config -c "$W/agent.conf"
 [ "$rc" -ne 0 ] || fail "--check-config accepted a bad config"
 [ "$out" = "$W/agent.conf:7: interval must be 1..86400 s, got 0" ] ||
 	fail "unexpected --check-config output: $out"
@@ -51,10 +56,7 @@ rule "disk" {
   clear_above = 5
 }
 EOC
-set +e
-out=$("$VAKT_BIN/vakt-collector" -n -c "$W/collector.conf" 2>&1)
-rc=$?
-set -e
+run_out "$VAKT_BIN/vakt-collector" -n -c "$W/collector.conf"
 [ "$rc" -ne 0 ] || fail "collector --check-config accepted a bad config"
 case "$out" in "$W/collector.conf:"[0-9]*": rule \"disk\": "*) ;; *) fail "collector error lacks FILE:LINE: $out" ;; esac
 
@@ -68,18 +70,12 @@ data_dir = "$W/plain/rrd"
 control_socket = "$W/none/collector.sock"
 insecure = yes
 EOC
-set +e
-out=$("$VAKT_BIN/vakt-collector" -n -c "$W/collector.conf" 2>&1)
-rc=$?
-set -e
+run_out "$VAKT_BIN/vakt-collector" -n -c "$W/collector.conf"
 [ "$rc" -ne 0 ] || fail "collector --check-config accepted listen = localhost"
 [ "$out" = "$W/collector.conf:1: listen \"localhost:7060\": not a numeric address:port (names are not resolved)" ] ||
 	fail "collector --check-config on listen: $out"
 sed -i 's/localhost/127.0.0.1/' "$W/collector.conf"
-set +e
-out=$("$VAKT_BIN/vakt-collector" -n -c "$W/collector.conf" 2>&1)
-rc=$?
-set -e
+run_out "$VAKT_BIN/vakt-collector" -n -c "$W/collector.conf"
 [ "$rc" -ne 0 ] || fail "collector --check-config accepted a data_dir under a file"
 [ "$out" = "$W/collector.conf:2: data_dir \"$W/plain/rrd\": cannot be created: $W/plain: not a directory
 $W/collector.conf:3: control_socket \"$W/none/collector.sock\": directory $W/none: No such file or directory" ] ||
@@ -102,10 +98,7 @@ ls -A "$W" | grep -q '^\.vakt-check' && fail "--check-config left its trial dire
 # /proc passes access() for root, but nothing can be made there: said so, for
 # data_dir and spool_dir alike (both passed, and the daemons failed at start)
 sed -i "s|^data_dir = .*|data_dir = \"/proc/vakt-rrd\"|" "$W/collector.conf"
-set +e
-out=$("$VAKT_BIN/vakt-collector" -n -c "$W/collector.conf" 2>&1)
-rc=$?
-set -e
+run_out "$VAKT_BIN/vakt-collector" -n -c "$W/collector.conf"
 [ "$rc" -ne 0 ] || fail "collector --check-config accepted a data_dir under /proc"
 case "$out" in "$W/collector.conf:2: data_dir \"/proc/vakt-rrd\": cannot be created: /proc: "*) ;;
 *) fail "collector --check-config on data_dir under /proc: $out" ;; esac
@@ -117,35 +110,23 @@ spool_dir = "/proc/vakt-spool"
 collector "dc1" { address = "127.0.0.1:7060" }
 probe "web" { kind = "tcp" address = "127.0.0.1:8080" }
 EOC
-set +e
-out=$("$VAKT_BIN/vakt-agent" -n -c "$W/spool.conf" 2>&1)
-rc=$?
-set -e
+run_out "$VAKT_BIN/vakt-agent" -n -c "$W/spool.conf"
 [ "$rc" -ne 0 ] || fail "agent --check-config accepted a spool_dir under /proc"
 case "$out" in "$W/spool.conf:3: spool_dir \"/proc/vakt-spool\": cannot be created: /proc: "*) ;;
 *) fail "agent --check-config on spool_dir under /proc: $out" ;; esac
 
 # neither TLS nor an explicit insecure = yes: refused, saying what to add
 sed -i '/^insecure = yes$/d' "$W/agent.conf" "$W/collector.conf"
-set +e
-out=$("$VAKT_BIN/vakt-agent" -n -c "$W/agent.conf" 2>&1)
-rc=$?
-set -e
+run_out "$VAKT_BIN/vakt-agent" -n -c "$W/agent.conf"
 [ "$rc" -ne 0 ] || fail "agent --check-config accepted a config with neither tls nor insecure"
 [ "$out" = "$W/agent.conf:3: no tls section: add tls { ca = \"ca.crt\", cert = \"SITE.crt\", key = \"SITE.key\" } to reach the collector over TLS, or insecure = yes to send in plaintext" ] ||
 	fail "agent without tls: $out"
-set +e
-out=$("$VAKT_BIN/vakt-collector" -n -c "$W/collector.conf" 2>&1)
-rc=$?
-set -e
+run_out "$VAKT_BIN/vakt-collector" -n -c "$W/collector.conf"
 [ "$rc" -ne 0 ] || fail "collector --check-config accepted a config with neither tls nor insecure"
 [ "$out" = "$W/collector.conf:1: no tls section: add tls { ca = \"ca.crt\", cert = \"collector.crt\", key = \"collector.key\", crl = \"crl.pem\" } to accept agents over TLS, or insecure = yes to accept them in plaintext" ] ||
 	fail "collector without tls: $out"
 # ... and start-up refuses the same way
-set +e
-out=$("$VAKT_BIN/vakt-collector" -f -c "$W/collector.conf" 2>&1)
-rc=$?
-set -e
+run_out "$VAKT_BIN/vakt-collector" -f -c "$W/collector.conf"
 [ "$rc" -ne 0 ] && [ "$out" = "$W/collector.conf:1: no tls section: add tls { ca = \"ca.crt\", cert = \"collector.crt\", key = \"collector.key\", crl = \"crl.pem\" } to accept agents over TLS, or insecure = yes to accept them in plaintext" ] ||
 	fail "collector started without tls: $rc $out"
 # a tls section whose files are missing: FILE:LINE and the file
@@ -156,10 +137,7 @@ tls {
   key = "$W/rissa.key"
 }
 EOC
-set +e
-out=$("$VAKT_BIN/vakt-agent" -n -c "$W/agent.conf" 2>&1)
-rc=$?
-set -e
+run_out "$VAKT_BIN/vakt-agent" -n -c "$W/agent.conf"
 [ "$rc" -ne 0 ] || fail "agent --check-config accepted missing certificate files"
 [ "$out" = "$W/agent.conf:10: tls: ca \"$W/ca.crt\": No such file or directory" ] ||
 	fail "agent with missing certificate files: $out"
@@ -173,18 +151,12 @@ for b in vakt-agent vakt-collector vaktctl; do
 	set -e
 	[ "$rc" = 2 ] || fail "$b exits $rc on an unknown option, expected 2"
 done
-set +e
-out=$("$VAKT_BIN/vaktctl" -s "$W/none.sock" status 2>&1)
-rc=$?
-set -e
+run_out "$VAKT_BIN/vaktctl" -s "$W/none.sock" status
 [ "$rc" = 1 ] || fail "vaktctl without a collector exits $rc"
 [ "$out" = "vaktctl: cannot connect to $W/none.sock: No such file or directory (is vakt-collector running, with this control_socket?)" ] || fail "vaktctl error: $out"
 # a socket nobody listens on (a collector killed with -9 leaves one)
 python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$W/stale.sock"
-set +e
-out=$("$VAKT_BIN/vaktctl" -s "$W/stale.sock" status 2>&1)
-rc=$?
-set -e
+run_out "$VAKT_BIN/vaktctl" -s "$W/stale.sock" status
 [ "$rc" = 1 ] || fail "vaktctl on a stale socket exits $rc"
 [ "$out" = "vaktctl: cannot connect to $W/stale.sock: Connection refused (is vakt-collector running, with this control_socket?)" ] || fail "vaktctl error: $out"
 echo "PASS: command lines behave"
