@@ -1223,12 +1223,6 @@ static const char *scan_kept(const struct scan_ctx *c, char *buf, size_t len)
 }
 
 /*
- * Reads one segment: skips damaged records, cuts a torn or corrupt tail
- * (*cut set), says so in one line; its unacknowledged batches go to `out`.
- * 1 and *g, or 0 when it is removed (or cannot be read). On the loop
- * before it runs, or on the writer thread.
- */
-/*
  * A segment that cannot be opened (a permission, an I/O error): its batches
  * are lost, but its name must not be taken by a new segment, whose creation
  * would overwrite it, and its seqs not by new batches (the caller skips
@@ -1253,8 +1247,11 @@ static void seg_set_aside(struct spool *s, const char *name, int err)
 }
 
 /*
- * Reads segment `first` into out and *g: 1 when it holds records, 0 when
- * it held none (removed), -1 when it cannot be opened (set aside).
+ * Reads one segment: skips damaged records, cuts a torn or corrupt tail
+ * (*cut set), says so in one line; its unacknowledged batches go to `out`.
+ * 1 and *g when it holds records, 0 when it held none (removed), -1 when
+ * it cannot be opened (set aside). On the loop before it runs, or on the
+ * writer thread.
  */
 static int scan_segment(struct spool *s, uint64_t first, uint64_t acked, uint64_t prev,
 			struct entvec *out, struct seg *g, int *cut)
