@@ -7,7 +7,6 @@
 #include "uplink.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +47,7 @@
 #define UPLINK_BACKOFF_MIN     500           /* ms */
 #define UPLINK_BACKOFF_MAX     30000         /* ms */
 #define UPLINK_FAILBACK_X_MAX  64            /* failback waits at most 64 x failback */
+#define UPLINK_LIVE_BYTES      (8U << 20)    /* batches' samples kept read until sent (struct live) */
 
 struct uplink {
 	struct agent *a;
@@ -65,11 +65,16 @@ struct uplink {
 	/*
 	 * Samples waiting to be batched, encoded as they came, each as the
 	 * Batch's field 2 (key, length, Sample): a sample costs no allocation,
-	 * and the batch is a copy of these bytes. send[i]: where sample i ends.
+	 * and the batch is a copy of these bytes. send[i]: where sample i ends;
+	 * srec[i]: sample i as the compact form reads it.
 	 */
 	uint8_t *sbuf;
 	size_t slen, scap, *send;
+	struct series_tx_sample *srec;
 	size_t ncur;
+	/* batches made on this session, not yet sent, with their samples read (struct live) */
+	struct live *live, **live_tail;
+	size_t live_bytes;
 	Vakt__Result **res; /* Results waiting to be batched */
 	size_t nres;
 	Vakt__Event **evs; /* Events waiting to be batched */
@@ -225,72 +230,12 @@ void uplink_result_free(Vakt__Result *r)
 }
 
 /*
- * A Sample as protobuf encodes it (field numbers of common/vakt.proto,
- * fields at zero left out), by hand: protobuf-c would size each sample
- * three times on the way into a batch. It is written first and its length
- * put before it after, since nearly every one is shorter than 128 bytes
- * (a one-byte length).
+ * A batch's messages as protobuf encodes them (field numbers of
+ * common/vakt.proto, fields at zero left out), by hand: its samples by
+ * series_tx_put_sample, the rest here.
  */
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2 };
 #define PB_KEY(num, wt) ((uint8_t)((num) << 3 | (wt)))
-
-/* The most bytes sample_put() writes: each field's key and longest varint. */
-static size_t sample_size_max(const Vakt__Sample *s)
-{
-	const size_t *lens = ((const struct uplink_sample *)s)->len;
-
-	return lens[0] + lens[1] + lens[2] + lens[3] + 4 * (1 + 10) + 7 * (1 + 10);
-}
-
-static uint8_t *sample_put(uint8_t *p, const Vakt__Sample *s)
-{
-	const char *names[4] = {s->host, s->check, s->instance, s->metric};
-	const size_t *lens = ((const struct uplink_sample *)s)->len;
-
-	for (size_t k = 0; k < 4; k++) {
-		size_t len = lens[k];
-
-		if (len > 0) {
-			*p++ = PB_KEY(k + 1, WT_LEN);
-			p = frame_put_varint(p, len);
-			memcpy(p, names[k], len);
-			p += len;
-		}
-	}
-	if (s->time_ms != 0) {
-		*p++ = PB_KEY(5, WT_VARINT);
-		p = frame_put_varint(p, (uint64_t)s->time_ms);
-	}
-	if (s->kind != 0) {
-		*p++ = PB_KEY(6, WT_VARINT);
-		p = frame_put_varint(p, (uint64_t)(int64_t)s->kind);
-	}
-	if (s->value != 0 || signbit(s->value)) {
-		uint64_t bits;
-
-		memcpy(&bits, &s->value, sizeof(bits));
-		*p++ = PB_KEY(7, WT_I64);
-		for (int i = 0; i < 8; i++)
-			*p++ = (uint8_t)(bits >> (8 * i)); /* little-endian, as protobuf has it */
-	}
-	if (s->counter != 0) {
-		*p++ = PB_KEY(8, WT_VARINT);
-		p = frame_put_varint(p, s->counter);
-	}
-	if (s->interval != 0) {
-		*p++ = PB_KEY(9, WT_VARINT);
-		p = frame_put_varint(p, s->interval);
-	}
-	if (s->unknown) {
-		*p++ = PB_KEY(10, WT_VARINT);
-		*p++ = 1;
-	}
-	if (s->width != 0) {
-		*p++ = PB_KEY(11, WT_VARINT);
-		p = frame_put_varint(p, s->width);
-	}
-	return p;
-}
 
 /* A Result as protobuf encodes it (fields at zero left out), by hand as a sample. */
 static size_t result_size(const Vakt__Result *r, size_t lens[4])
@@ -358,7 +303,108 @@ static void pending_drop(struct uplink *u, size_t n)
 	u->slen -= cut;
 	for (size_t i = n; i < u->ncur; i++)
 		u->send[i - n] = u->send[i] - cut;
+	memmove(u->srec, u->srec + n, (u->ncur - n) * sizeof(*u->srec));
 	u->ncur -= n;
+}
+
+/*
+ * A batch made while a protocol-2 session is up, kept beside the spool's
+ * copy until it is sent: its samples as the compact form reads them, so
+ * that it goes compact without being read back (series_tx_compact_read).
+ * Any other batch (read back from the spool after a restart or a
+ * reconnect, made while no session was up, or past UPLINK_LIVE_BYTES) is
+ * read again by series_tx_compact, which makes the same bytes of it.
+ */
+struct live {
+	struct live *next;
+	uint64_t seq;
+	size_t len; /* the frame's bytes */
+	size_t raw; /* where its Results and Events start */
+	size_t n;
+	struct series_tx_sample s[];
+};
+
+/* The first n pending samples were batched as `seq` in `len` bytes, the first at `base`. */
+static void live_keep(struct uplink *u, uint64_t seq, size_t len, size_t base, size_t n)
+{
+	size_t size = sizeof(struct live) + n * sizeof(struct series_tx_sample);
+	struct live *l;
+
+	if (u->state != UPLINK_ACTIVE || u->protocol < 2 || n == 0 ||
+	    u->live_bytes + size > UPLINK_LIVE_BYTES)
+		return;
+	l = xmalloc(size);
+	l->next = NULL;
+	l->seq = seq;
+	l->len = len;
+	l->raw = base + u->send[n - 1];
+	l->n = n;
+	memcpy(l->s, u->srec, n * sizeof(*l->s));
+	l->s[0].at = (uint32_t)base;
+	for (size_t i = 1; i < n; i++)
+		l->s[i].at = (uint32_t)(base + u->send[i - 1]);
+	*u->live_tail = l;
+	u->live_tail = &l->next;
+	u->live_bytes += size;
+}
+
+static void live_pop(struct uplink *u)
+{
+	struct live *l = u->live;
+
+	u->live = l->next;
+	if (u->live == NULL)
+		u->live_tail = &u->live;
+	u->live_bytes -= sizeof(*l) + l->n * sizeof(*l->s);
+	free(l);
+}
+
+/* The seq of a batch's frame as encode_batch writes it (seq first); 0 when it has none. */
+static uint64_t frame_seq(const uint8_t *frame, size_t len)
+{
+	const uint8_t *p = frame + FRAME_HDR_LEN + 1, *end = frame + len;
+	uint64_t seq = 0;
+
+	/* past the Batch's length */
+	while (p < end && (*p & 0x80))
+		p++;
+	if (++p >= end || *p++ != PB_KEY(1, WT_VARINT))
+		return 0;
+	for (unsigned sh = 0; sh < 64 && p < end; sh += 7) {
+		seq |= (uint64_t)(*p & 0x7f) << sh;
+		if (!(*p++ & 0x80))
+			return seq;
+	}
+	return 0;
+}
+
+/*
+ * The samples of the batch in `frame`, read when it was made (NULL: none
+ * kept), taken off the list with every older one, sent already or never.
+ */
+static struct live *live_take(struct uplink *u, const uint8_t *frame, size_t len)
+{
+	uint64_t seq = u->live != NULL ? frame_seq(frame, len) : 0;
+	struct live *l;
+
+	if (seq == 0)
+		return NULL;
+	while (u->live != NULL && u->live->seq < seq)
+		live_pop(u);
+	if (u->live == NULL || u->live->seq != seq || u->live->len != len)
+		return NULL;
+	l = u->live;
+	u->live = l->next;
+	if (u->live == NULL)
+		u->live_tail = &u->live;
+	u->live_bytes -= sizeof(*l) + l->n * sizeof(*l->s);
+	return l;
+}
+
+static void live_free_all(struct uplink *u)
+{
+	while (u->live != NULL)
+		live_pop(u);
 }
 
 /* The first pending sample alone is larger than max_frame: says whose it is. */
@@ -387,7 +433,7 @@ static void pending_too_big(struct uplink *u)
  * Events, fewer, by protobuf-c.
  */
 static uint8_t *encode_batch(struct uplink *u, size_t n, size_t m, size_t k, uint64_t seq,
-			     size_t *len)
+			     size_t *len, size_t *base)
 {
 	size_t *sz = xreallocarray(NULL, m + k + 1, sizeof(*sz));
 	size_t(*rlen)[4] = xreallocarray(NULL, m + 1, sizeof(*rlen));
@@ -419,6 +465,7 @@ static uint8_t *encode_batch(struct uplink *u, size_t n, size_t m, size_t k, uin
 		*p++ = PB_KEY(1, WT_VARINT);
 		p = frame_put_varint(p, seq);
 	}
+	*base = (size_t)(p - buf);
 	if (sbytes > 0) { /* Batch field 2 each, as they came */
 		memcpy(p, u->sbuf, sbytes);
 		p += sbytes;
@@ -441,11 +488,11 @@ static uint8_t *encode_batch(struct uplink *u, size_t n, size_t m, size_t k, uin
 void uplink_flush(struct uplink *u)
 {
 	while (u->ncur > 0 || u->nres > 0 || u->nevs > 0) {
-		size_t n = u->ncur, m = u->nres, k = u->nevs, len;
+		size_t n = u->ncur, m = u->nres, k = u->nevs, len, base;
 		uint8_t *frame;
 
 		/* halve the largest part until the batch fits in one frame */
-		while ((frame = encode_batch(u, n, m, k, u->next_seq, &len)) == NULL &&
+		while ((frame = encode_batch(u, n, m, k, u->next_seq, &len, &base)) == NULL &&
 		       n + m + k > 1) {
 			if (k >= n && k >= m)
 				k /= 2;
@@ -463,6 +510,7 @@ void uplink_flush(struct uplink *u)
 			log_warnx("uplink: result of %s/%s is larger than max_frame, dropped",
 				  u->res[0]->host, u->res[0]->check);
 		} else {
+			live_keep(u, u->next_seq, len, base, n);
 			spool_append(u->spool, u->next_seq++, frame, len, (uint32_t)n, (uint32_t)m);
 			u->st.samples += n;
 			u->st.results += m;
@@ -482,29 +530,18 @@ void uplink_flush(struct uplink *u)
 }
 
 /* Encodes `s` (its lens filled in) at the end of the pending samples. */
-static void pending_put(struct uplink *u, const Vakt__Sample *s)
+static void pending_put(struct uplink *u, const char *const names[4], const size_t lens[4],
+			const Vakt__Sample *v)
 {
-	size_t need = 1 + 10 + sample_size_max(s), sz, lenlen;
-	uint8_t *p, *body, *end;
+	size_t need = series_tx_sample_max(lens);
 
 	if (u->slen + need > u->scap) {
 		u->scap = u->scap * 2 > u->slen + need ? u->scap * 2 : u->slen + need + (64 << 10);
 		u->sbuf = xreallocarray(u->sbuf, u->scap, 1);
 	}
-	p = u->sbuf + u->slen;
-	*p++ = PB_KEY(2, WT_LEN); /* Batch field 2: samples */
-	/* the sample after a one-byte length; moved on when its length takes more */
-	body = p + 1;
-	end = sample_put(body, s);
-	sz = (size_t)(end - body);
-	lenlen = frame_varint_len(sz);
-	if (lenlen > 1) {
-		memmove(p + lenlen, body, sz);
-		end += lenlen - 1;
-	}
-	frame_put_varint(p, sz);
-	p = end;
-	u->slen = (size_t)(p - u->sbuf);
+	u->slen = (size_t)(series_tx_put_sample(u->sbuf + u->slen, names, lens, v,
+						&u->srec[u->ncur]) -
+			   u->sbuf);
 	u->send[u->ncur++] = u->slen;
 	if (u->ncur == UPLINK_BATCH_SAMPLES)
 		uplink_flush(u);
@@ -512,25 +549,19 @@ static void pending_put(struct uplink *u, const Vakt__Sample *s)
 
 void uplink_add(struct uplink *u, Vakt__Sample *s)
 {
-	pending_put(u, s);
+	const char *names[4] = {s->host, s->check, s->instance, s->metric};
+
+	pending_put(u, names, ((const struct uplink_sample *)s)->len, s);
 	uplink_sample_free(s);
 }
 
 void uplink_add_sample(struct uplink *u, const char *host, const char *check,
 		       const char *instance, const char *metric, const Vakt__Sample *v)
 {
-	struct uplink_sample us = {.s = *v};
+	const char *names[4] = {host, check, instance, metric};
+	size_t lens[4] = {strlen(host), strlen(check), strlen(instance), strlen(metric)};
 
-	/* the names are only read, by sample_put */
-	us.s.host = (char *)host;
-	us.s.check = (char *)check;
-	us.s.instance = (char *)instance;
-	us.s.metric = (char *)metric;
-	us.len[0] = strlen(host);
-	us.len[1] = strlen(check);
-	us.len[2] = strlen(instance);
-	us.len[3] = strlen(metric);
-	pending_put(u, &us.s);
+	pending_put(u, names, lens, v);
 }
 
 void uplink_add_event(struct uplink *u, Vakt__Event *e)
@@ -564,16 +595,21 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
 
 /*
  * One frame of a batch as it goes on the wire: on a protocol-2 session in
- * the compact form, its series named by the ids this session knows them by.
- * Returns that form (malloc'd, *wlen its bytes), or NULL when the frame
- * goes as it is (*wlen = len).
+ * the compact form, its series named by the ids this session knows them by,
+ * from its samples as read when it was made (`l`, when not NULL). Returns
+ * that form (malloc'd, *wlen its bytes), or NULL when the frame goes as it
+ * is (*wlen = len).
  */
-static uint8_t *wire_form(struct uplink *u, const uint8_t *frame, size_t len, size_t *wlen)
+static uint8_t *wire_form(struct uplink *u, const uint8_t *frame, size_t len,
+			 const struct live *l, size_t *wlen)
 {
 	uint8_t *compact = NULL;
 	size_t clen = 0;
 
-	if (u->protocol >= 2)
+	if (u->protocol >= 2 && l != NULL)
+		compact = series_tx_compact_read(u->tx, frame, len, l->seq, l->s, l->n, l->raw,
+						 &clen);
+	else if (u->protocol >= 2)
 		compact = series_tx_compact(u->tx, frame, len, &clen);
 	if (compact != NULL && clen > (size_t)u->max_frame + FRAME_HDR_LEN &&
 	    len <= (size_t)u->max_frame + FRAME_HDR_LEN) {
@@ -695,7 +731,7 @@ static void put_too_big(struct uplink *u, struct evbuffer *out, const uint8_t *f
 			continue;
 		}
 		part = batch_part(b, from, to, to < n, &plen);
-		compact = wire_form(u, part, plen, &wlen);
+		compact = wire_form(u, part, plen, NULL, &wlen);
 		put_wire(u, out, part, compact, wlen);
 		free(part);
 		parts++;
@@ -736,8 +772,10 @@ static void send_batch(void *arg, struct evbuffer *out, const uint8_t *frame, si
 {
 	struct uplink *u = arg;
 	size_t wire;
-	uint8_t *compact = wire_form(u, frame, len, &wire);
+	struct live *l = live_take(u, frame, len);
+	uint8_t *compact = wire_form(u, frame, len, l, &wire);
 
+	free(l);
 	if (wire > (size_t)u->max_frame + FRAME_HDR_LEN) {
 		/* the compact form's definitions went unsent: the table starts again */
 		free(compact);
@@ -854,6 +892,7 @@ static void uplink_close(struct uplink *u, int failed)
 	probe_free(u);
 	u->leaving = 0;
 	spool_rewind(u->spool); /* everything unacknowledged goes again, in order */
+	live_free_all(u);       /* and is read back: no session to keep them for */
 	uplink_set_state(u, UPLINK_IDLE);
 	if (failed && u->moved_back) {
 		/* the preferred collector answered Hello but took nothing: try it less often */
@@ -1431,6 +1470,8 @@ struct uplink *uplink_new(struct agent *a)
 	u->tls = tls;
 	u->a = a;
 	u->send = xcalloc(UPLINK_BATCH_SAMPLES, sizeof(*u->send));
+	u->srec = xcalloc(UPLINK_BATCH_SAMPLES, sizeof(*u->srec));
+	u->live_tail = &u->live;
 	u->res = xcalloc(UPLINK_BATCH_RESULTS, sizeof(*u->res));
 	u->evs = xcalloc(UPLINK_BATCH_EVENTS, sizeof(*u->evs));
 	u->conn_fail = xcalloc(a->conf->ncollectors, sizeof(*u->conn_fail));
@@ -1439,6 +1480,7 @@ struct uplink *uplink_new(struct agent *a)
 		free(u->conn_fail);
 		free(u->evs);
 		free(u->res);
+		free(u->srec);
 		free(u->send);
 		free(u);
 		SSL_CTX_free(tls);
@@ -1518,6 +1560,8 @@ void uplink_free(struct uplink *u)
 	event_free(u->hb_ev);
 	free(u->sbuf);
 	free(u->send);
+	free(u->srec);
+	live_free_all(u);
 	for (size_t i = 0; i < u->nres; i++)
 		uplink_result_free(u->res[i]);
 	free(u->res);

@@ -3,7 +3,7 @@
  */
 #include "series_wire.h"
 
-#include <arpa/inet.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -166,15 +166,11 @@ struct tx_block {
 	max_align_t data[];
 };
 
-/* A sample of a full-form batch as read off the wire: its names point into the frame. */
-struct tx_sample {
-	const char *name[4]; /* host, check, instance, metric; not NUL-terminated */
+/* A sample's series as looked up: its names (in the frame, not NUL-terminated) and the rest. */
+struct tx_key {
+	const char *name[4]; /* host, check, instance, metric */
 	size_t len[4];
-	int64_t time_ms;
 	uint32_t kind, interval, width;
-	double value;
-	uint64_t counter;
-	int unknown;
 };
 
 struct series_tx {
@@ -195,6 +191,8 @@ struct series_tx {
 	struct tx_block *arena; /* the block in use first; the first block last */
 	char *key;              /* a sample's keys, as looked up */
 	size_t keycap;
+	uint8_t *defs; /* the batch's SeriesDefs, as written */
+	size_t defcap;
 	/* where the last sample's series is: the next sample's is nearly always after it */
 	uint32_t lfile, lrun, lpos; /* lrun: 0 the file's newest run, else xrun[lrun - 1] */
 };
@@ -323,6 +321,7 @@ void series_tx_free(struct series_tx *t)
 	arena_reset(t);
 	free(t->arena);
 	free(t->key);
+	free(t->defs);
 	free(t->path);
 	free(t->nslot);
 	free(t->node);
@@ -349,7 +348,7 @@ size_t series_tx_bytes(const struct series_tx *t)
 	return sizeof(*t) + set_bytes(&t->files) + set_bytes(&t->metrics) +
 	       (size_t)t->capfrun * sizeof(*t->frun) + (size_t)t->capxrun * sizeof(*t->xrun) +
 	       (size_t)t->capnode * sizeof(*t->node) + (size_t)t->nnslot * sizeof(*t->nslot) +
-	       (size_t)t->cappath * sizeof(*t->path) + t->keycap;
+	       (size_t)t->cappath * sizeof(*t->path) + t->keycap + t->defcap;
 }
 
 /* The id of `metric` in `file`'s runs (the run in *run, its place in *pos), or 0. */
@@ -406,7 +405,7 @@ static inline int tx_eq(const char *a, const char *b, size_t n)
 }
 
 /* Whether kept file f is the sample's host NUL check NUL instance. */
-static inline int tx_file_is(const struct series_tx *t, uint32_t f, const struct tx_sample *s)
+static inline int tx_file_is(const struct series_tx *t, uint32_t f, const struct tx_key *s)
 {
 	const struct tx_str *e;
 	const char *p;
@@ -425,7 +424,7 @@ static inline int tx_file_is(const struct series_tx *t, uint32_t f, const struct
 }
 
 /* Whether kept metric m is the sample's metric NUL, then tail (kind, interval, width). */
-static inline int tx_metric_is(const struct series_tx *t, uint32_t m, const struct tx_sample *s,
+static inline int tx_metric_is(const struct series_tx *t, uint32_t m, const struct tx_key *s,
 			       const uint32_t tail[3])
 {
 	const struct tx_str *e = &t->metrics.str[m];
@@ -442,7 +441,7 @@ static inline int tx_metric_is(const struct series_tx *t, uint32_t m, const stru
  * defined yet (the caller sends a SeriesDef). 0 when it was not and the
  * table is full.
  */
-static uint32_t tx_lookup(struct series_tx *t, const struct tx_sample *s, int *is_new)
+static uint32_t tx_lookup(struct series_tx *t, const struct tx_key *s, int *is_new)
 {
 	size_t cap = s->len[0] + s->len[1] + s->len[2] + s->len[3] + 3 + 3 * sizeof(uint32_t);
 	uint32_t tail[3] = {s->kind, s->interval, s->width ? s->width : 64};
@@ -629,15 +628,15 @@ static int rd_field(const uint8_t **p, const uint8_t *end, uint32_t *num, int *w
 }
 
 /*
- * One Sample message in [p, end); -1 if it holds anything the agent does not
- * write. Read inline, field by field: the agent's fields are numbered below
- * 16, so each key is one byte (a longer one is refused, as any other field).
+ * One Sample message in [p, end), its field begun at `field`; -1 if it holds
+ * anything the agent does not write. Read inline, field by field: the
+ * agent's fields are numbered below 16, so each key is one byte (a longer
+ * one is refused, as any other field).
  */
-static int rd_sample(const uint8_t *p, const uint8_t *end, struct tx_sample *s)
+static int rd_sample(const uint8_t *field, const uint8_t *p, const uint8_t *end,
+		     struct series_tx_sample *s)
 {
 	memset(s, 0, sizeof(*s));
-	for (size_t k = 0; k < 4; k++)
-		s->name[k] = "";
 	while (p < end) {
 		uint8_t key = *p++;
 		uint32_t num = key >> 3;
@@ -651,8 +650,8 @@ static int rd_sample(const uint8_t *p, const uint8_t *end, struct tx_sample *s)
 				return -1;
 			/* a name ends at its first NUL, as a C string does */
 			nul = memchr(p, '\0', (size_t)v);
-			s->name[num - 1] = (const char *)p;
-			s->len[num - 1] = nul != NULL ? (size_t)(nul - p) : (size_t)v;
+			s->name[num - 1] = (uint32_t)(p - field);
+			s->len[num - 1] = (uint32_t)(nul != NULL ? (size_t)(nul - p) : (size_t)v);
 			p += v;
 			break;
 		case WT_I64:
@@ -697,24 +696,96 @@ static int rd_sample(const uint8_t *p, const uint8_t *end, struct tx_sample *s)
 	return 0;
 }
 
-/* A NUL-terminated copy of a name, in the arena (a SeriesDef holds C strings). */
-static char *tx_name(struct series_tx *t, const char *name, size_t len)
-{
-	char *c = arena_alloc(t, len + 1);
+#define PB_KEY(num, wt) ((uint8_t)((num) << 3 | (wt)))
 
-	memcpy(c, name, len);
-	c[len] = '\0';
-	return c;
+size_t series_tx_sample_max(const size_t lens[4])
+{
+	/* the field's key and length, then each field's key and longest varint */
+	return 1 + 10 + lens[0] + lens[1] + lens[2] + lens[3] + 4 * (1 + 10) + 7 * (1 + 10);
+}
+
+/*
+ * By hand, not by protobuf-c, which would size each sample three times on
+ * its way into a batch. The sample is written after a one-byte length and
+ * moved on when its length takes more: nearly every one is shorter than 128
+ * bytes.
+ */
+uint8_t *series_tx_put_sample(uint8_t *p, const char *const names[4], const size_t lens[4],
+			      const Vakt__Sample *v, struct series_tx_sample *rec)
+{
+	uint8_t *field = p, *body = p + 2, *q = body;
+	size_t sz, more;
+
+	for (size_t k = 0; k < 4; k++) {
+		size_t len = lens[k];
+
+		rec->len[k] = (uint32_t)len;
+		rec->name[k] = 0;
+		if (len > 0) {
+			*q++ = PB_KEY(k + 1, WT_LEN);
+			q = frame_put_varint(q, len);
+			rec->name[k] = (uint32_t)(q - field);
+			memcpy(q, names[k], len);
+			q += len;
+		}
+	}
+	if (v->time_ms != 0) {
+		*q++ = PB_KEY(5, WT_VARINT);
+		q = frame_put_varint(q, (uint64_t)v->time_ms);
+	}
+	if (v->kind != 0) {
+		*q++ = PB_KEY(6, WT_VARINT);
+		q = frame_put_varint(q, (uint64_t)(int64_t)v->kind);
+	}
+	if (v->value != 0 || signbit(v->value)) {
+		*q++ = PB_KEY(7, WT_I64);
+		memcpy(q, &v->value, sizeof(v->value)); /* little-endian, as protobuf has it */
+		q += sizeof(v->value);
+	}
+	if (v->counter != 0) {
+		*q++ = PB_KEY(8, WT_VARINT);
+		q = frame_put_varint(q, v->counter);
+	}
+	if (v->interval != 0) {
+		*q++ = PB_KEY(9, WT_VARINT);
+		q = frame_put_varint(q, v->interval);
+	}
+	if (v->unknown) {
+		*q++ = PB_KEY(10, WT_VARINT);
+		*q++ = 1;
+	}
+	if (v->width != 0) {
+		*q++ = PB_KEY(11, WT_VARINT);
+		q = frame_put_varint(q, v->width);
+	}
+	field[0] = PB_KEY(2, WT_LEN); /* Batch field 2: samples */
+	sz = (size_t)(q - body);
+	more = frame_varint_len(sz) - 1;
+	if (more > 0) {
+		memmove(body + more, body, sz);
+		q += more;
+		for (size_t k = 0; k < 4; k++)
+			rec->name[k] += rec->len[k] > 0 ? (uint32_t)more : 0;
+	}
+	frame_put_varint(field + 1, sz);
+	rec->at = 0;
+	rec->kind = (uint32_t)v->kind;
+	rec->interval = v->interval;
+	rec->width = v->width;
+	rec->unknown = v->unknown != 0;
+	rec->time_ms = v->time_ms;
+	rec->value = v->value;
+	rec->counter = v->counter;
+	return q;
 }
 
 /* The full-form batch in frame, read: its samples, and its Results and Events as they are. */
 struct tx_batch {
 	uint64_t seq;
-	struct tx_sample *samples;
+	struct series_tx_sample *samples;
 	size_t n;
-	const uint8_t *raw[2]; /* Results, then Events: runs of fields copied as they are */
-	size_t nraw;           /* bytes in them */
-	uint8_t *rawbuf;
+	size_t nraw;     /* bytes in rawbuf */
+	uint8_t *rawbuf; /* Results, Events and `more`: runs of fields copied as they are */
 };
 
 static int rd_batch(struct series_tx *t, const uint8_t *frame, size_t len, struct tx_batch *b)
@@ -746,14 +817,16 @@ static int rd_batch(struct series_tx *t, const uint8_t *frame, size_t len, struc
 			b->seq = v;
 		} else if (num == 2 && wt == WT_LEN) {
 			if (b->n == cap) {
-				struct tx_sample *more = arena_alloc(t, 2 * cap * sizeof(*more));
+				struct series_tx_sample *more =
+				    arena_alloc(t, 2 * cap * sizeof(*more));
 
 				memcpy(more, b->samples, cap * sizeof(*more));
 				b->samples = more;
 				cap *= 2;
 			}
-			if (rd_sample(vs, ve, &b->samples[b->n++]) < 0)
+			if (rd_sample(bs, vs, ve, &b->samples[b->n]) < 0)
 				return -1;
+			b->samples[b->n++].at = (uint32_t)(bs - frame);
 		} else if (((num == 3 || num == 10) && wt == WT_LEN) || (num == 11 && wt == WT_VARINT)) {
 			/* a Result, an Event or `more`: the compact form carries it as it is */
 			memcpy(b->rawbuf + b->nraw, bs, (size_t)(p - bs));
@@ -763,51 +836,135 @@ static int rd_batch(struct series_tx *t, const uint8_t *frame, size_t len, struc
 			return -1;
 		}
 	}
-	/* more samples than ids: the full form goes */
-	return b->n > 0 && b->n <= t->max ? 0 : -1;
+	return 0;
 }
 
-uint8_t *series_tx_compact(struct series_tx *t, const uint8_t *frame, size_t len, size_t *outlen)
+/*
+ * The compact form is written by hand as protobuf-c would write it (fields
+ * in order, those at zero left out, repeated numbers packed): protobuf-c
+ * would want every value in an array of its own first and size them twice.
+ */
+static size_t pb_len_field(size_t len)
 {
-	Vakt__Batch b = VAKT__BATCH__INIT;
-	Vakt__SeriesDef *defs, **pdefs;
-	struct tx_batch in;
-	size_t n, ng = 0, nc = 0, nu = 0, nd = 0, packed, body;
-	int64_t prev = 0;
-	uint8_t *res, *p;
-	uint32_t be;
+	return 1 + frame_varint_len(len) + len;
+}
+
+static uint8_t *pb_put_bytes(uint8_t *p, uint32_t num, const void *bytes, size_t len)
+{
+	*p++ = PB_KEY(num, WT_LEN);
+	p = frame_put_varint(p, len);
+	memcpy(p, bytes, len);
+	return p + len;
+}
+
+/* A packed repeated field: nothing when it has no element. */
+static size_t pb_packed_size(size_t len)
+{
+	return len > 0 ? pb_len_field(len) : 0;
+}
+
+static uint8_t *pb_put_packed(uint8_t *p, uint32_t num, const uint8_t *bytes, size_t len)
+{
+	return len > 0 ? pb_put_bytes(p, num, bytes, len) : p;
+}
+
+/* The SeriesDef of series `id`, the sample's k, at the end of the batch's definitions. */
+static void def_put(struct series_tx *t, size_t *used, uint32_t id, const struct tx_key *k)
+{
+	/* an enum is an int32: a negative one takes ten bytes */
+	uint64_t kind = (uint64_t)(int64_t)(int32_t)k->kind;
+	size_t body = 1 + frame_varint_len(id), need;
+	uint8_t *p;
+
+	for (size_t i = 0; i < 4; i++)
+		body += k->len[i] > 0 ? pb_len_field(k->len[i]) : 0;
+	body += kind != 0 ? 1 + frame_varint_len(kind) : 0;
+	body += k->interval != 0 ? 1 + frame_varint_len(k->interval) : 0;
+	body += k->width != 0 ? 1 + frame_varint_len(k->width) : 0;
+	need = pb_len_field(body);
+	if (t->defcap - *used < need) {
+		size_t cap = t->defcap ? t->defcap : 4096;
+
+		while (cap - *used < need)
+			cap *= 2;
+		t->defs = xreallocarray(t->defs, cap, 1);
+		t->defcap = cap;
+	}
+	p = t->defs + *used;
+	*p++ = PB_KEY(4, WT_LEN); /* Batch field 4: series */
+	p = frame_put_varint(p, body);
+	*p++ = PB_KEY(1, WT_VARINT);
+	p = frame_put_varint(p, id);
+	for (size_t i = 0; i < 4; i++)
+		if (k->len[i] > 0)
+			p = pb_put_bytes(p, (uint32_t)i + 2, k->name[i], k->len[i]);
+	if (kind != 0) {
+		*p++ = PB_KEY(6, WT_VARINT);
+		p = frame_put_varint(p, kind);
+	}
+	if (k->interval != 0) {
+		*p++ = PB_KEY(7, WT_VARINT);
+		p = frame_put_varint(p, k->interval);
+	}
+	if (k->width != 0) {
+		*p++ = PB_KEY(8, WT_VARINT);
+		p = frame_put_varint(p, k->width);
+	}
+	*used = (size_t)(p - t->defs);
+}
+
+/*
+ * The compact form of batch `seq`: its samples s[0..n), whose names lie in
+ * `frame`, then `nraw` bytes of Results, Events and `more` as they are.
+ * NULL when the full form goes instead (see series_tx_compact).
+ */
+static uint8_t *tx_compact(struct series_tx *t, const uint8_t *frame, uint64_t seq,
+			   const struct series_tx_sample *s, size_t n, const uint8_t *raw,
+			   size_t nraw, size_t *outlen)
+{
+	uint8_t *sid, *dt, *gauge, *ctr, *unk, *sp, *dp, *gp, *cp, *up, *res, *p;
+	size_t ndefs = 0, body;
+	int64_t prev = 0, d;
 	int cleared = 0;
 
-	if (rd_batch(t, frame, len, &in) < 0) {
-		arena_reset(t);
+	/* no sample, or more than ids: the full form goes */
+	if (n == 0 || n > t->max)
 		return NULL;
-	}
-	n = in.n;
-	b.seq = in.seq;
-	b.sid = arena_alloc(t, n * sizeof(*b.sid));
-	b.dtime_ms = arena_alloc(t, n * sizeof(*b.dtime_ms));
-	b.gauge = arena_alloc(t, n * sizeof(*b.gauge));
-	b.counter = arena_alloc(t, n * sizeof(*b.counter));
-	b.unknown = arena_alloc(t, n * sizeof(*b.unknown));
-	defs = arena_alloc(t, n * sizeof(*defs));
-	pdefs = arena_alloc(t, n * sizeof(*pdefs));
+	sid = arena_alloc(t, n * 5);
+	dt = arena_alloc(t, n * 10);
+	gauge = arena_alloc(t, n * sizeof(double));
+	ctr = arena_alloc(t, n * 10);
+	unk = arena_alloc(t, n * 5);
 	/*
 	 * Times travel as deltas: one that does not fit (times a real clock
 	 * never gives) sends the batch in the full form, before any series is
 	 * taken as defined.
 	 */
+	dp = dt;
 	for (size_t i = 0; i < n; i++) {
-		if (__builtin_sub_overflow(in.samples[i].time_ms, prev, &b.dtime_ms[i])) {
-			arena_reset(t);
+		if (__builtin_sub_overflow(s[i].time_ms, prev, &d))
 			return NULL;
-		}
-		prev = in.samples[i].time_ms;
+		prev = s[i].time_ms;
+		/* sint64: zigzag */
+		dp = frame_put_varint(dp, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63));
 	}
 again:
+	sp = sid;
+	gp = gauge;
+	cp = ctr;
+	up = unk;
 	for (size_t i = 0; i < n; i++) {
-		const struct tx_sample *s = &in.samples[i];
+		const struct series_tx_sample *x = &s[i];
+		const char *at = (const char *)frame + x->at;
+		struct tx_key k = {
+		    .name = {at + x->name[0], at + x->name[1], at + x->name[2], at + x->name[3]},
+		    .len = {x->len[0], x->len[1], x->len[2], x->len[3]},
+		    .kind = x->kind,
+		    .interval = x->interval,
+		    .width = x->width,
+		};
 		int is_new;
-		uint32_t id = tx_lookup(t, s, &is_new);
+		uint32_t id = tx_lookup(t, &k, &is_new);
 
 		/*
 		 * Full: start again from id 1 and redo the batch, so that no id
@@ -815,58 +972,73 @@ again:
 		 * not, the batch goes in the full form).
 		 */
 		if (id == 0) {
-			if (cleared) {
-				tx_clear(t);
-				arena_reset(t);
-				return NULL;
-			}
-			cleared = 1;
 			tx_clear(t);
-			nd = ng = nc = nu = 0;
+			if (cleared)
+				return NULL;
+			cleared = 1;
+			ndefs = 0;
 			goto again;
 		}
-		if (is_new) {
-			Vakt__SeriesDef *d = &defs[nd];
-
-			vakt__series_def__init(d);
-			d->id = id;
-			d->host = tx_name(t, s->name[0], s->len[0]);
-			d->check = tx_name(t, s->name[1], s->len[1]);
-			d->instance = tx_name(t, s->name[2], s->len[2]);
-			d->metric = tx_name(t, s->name[3], s->len[3]);
-			d->kind = (Vakt__Kind)s->kind;
-			d->interval = s->interval;
-			d->width = s->width;
-			pdefs[nd++] = d;
+		if (is_new)
+			def_put(t, &ndefs, id, &k);
+		sp = frame_put_varint(sp, id);
+		if (x->kind == VAKT__KIND__GAUGE) {
+			memcpy(gp, &x->value, sizeof(x->value));
+			gp += sizeof(x->value);
+		} else {
+			cp = frame_put_varint(cp, x->counter);
 		}
-		b.sid[i] = id;
-		if (s->kind == VAKT__KIND__GAUGE)
-			b.gauge[ng++] = s->value;
-		else
-			b.counter[nc++] = s->counter;
-		if (s->unknown)
-			b.unknown[nu++] = (uint32_t)i;
+		if (x->unknown)
+			up = frame_put_varint(up, (uint32_t)i);
 	}
-	b.series = pdefs;
-	b.n_series = nd;
-	b.n_sid = n;
-	b.n_dtime_ms = n;
-	b.n_gauge = ng;
-	b.n_counter = nc;
-	b.n_unknown = nu;
-	/* the Frame by hand: its Batch field, the compact fields, then the Results and Events */
-	packed = vakt__batch__get_packed_size(&b);
-	body = packed + in.nraw;
-	*outlen = FRAME_HDR_LEN + 1 + frame_varint_len(body) + body;
+	/* the Frame: its Batch field, the compact fields, then the Results and Events */
+	body = (seq != 0 ? 1 + frame_varint_len(seq) : 0) + ndefs +
+	       pb_packed_size((size_t)(sp - sid)) + pb_packed_size((size_t)(dp - dt)) +
+	       pb_packed_size((size_t)(gp - gauge)) + pb_packed_size((size_t)(cp - ctr)) +
+	       pb_packed_size((size_t)(up - unk)) + nraw;
+	*outlen = FRAME_HDR_LEN + pb_len_field(body);
 	res = xmalloc(*outlen);
-	be = htonl((uint32_t)(*outlen - FRAME_HDR_LEN));
-	memcpy(res, &be, sizeof(be));
-	p = res + FRAME_HDR_LEN;
-	*p++ = VAKT__FRAME__MSG_BATCH << 3 | WT_LEN;
+	p = res;
+	*p++ = (uint8_t)((*outlen - FRAME_HDR_LEN) >> 24);
+	*p++ = (uint8_t)((*outlen - FRAME_HDR_LEN) >> 16);
+	*p++ = (uint8_t)((*outlen - FRAME_HDR_LEN) >> 8);
+	*p++ = (uint8_t)(*outlen - FRAME_HDR_LEN);
+	*p++ = PB_KEY(VAKT__FRAME__MSG_BATCH, WT_LEN);
 	p = frame_put_varint(p, body);
-	p += vakt__batch__pack(&b, p);
-	if (in.nraw > 0)
-		memcpy(p, in.rawbuf, in.nraw);
+	if (seq != 0) {
+		*p++ = PB_KEY(1, WT_VARINT);
+		p = frame_put_varint(p, seq);
+	}
+	if (ndefs > 0)
+		memcpy(p, t->defs, ndefs);
+	p += ndefs;
+	p = pb_put_packed(p, 5, sid, (size_t)(sp - sid));
+	p = pb_put_packed(p, 6, dt, (size_t)(dp - dt));
+	p = pb_put_packed(p, 7, gauge, (size_t)(gp - gauge));
+	p = pb_put_packed(p, 8, ctr, (size_t)(cp - ctr));
+	p = pb_put_packed(p, 9, unk, (size_t)(up - unk));
+	if (nraw > 0)
+		memcpy(p, raw, nraw);
+	return res;
+}
+
+uint8_t *series_tx_compact(struct series_tx *t, const uint8_t *frame, size_t len, size_t *outlen)
+{
+	struct tx_batch in;
+	uint8_t *res = NULL;
+
+	if (rd_batch(t, frame, len, &in) == 0)
+		res = tx_compact(t, frame, in.seq, in.samples, in.n, in.rawbuf, in.nraw, outlen);
+	arena_reset(t);
+	return res;
+}
+
+uint8_t *series_tx_compact_read(struct series_tx *t, const uint8_t *frame, size_t len,
+				uint64_t seq, const struct series_tx_sample *s, size_t n, size_t raw,
+				size_t *outlen)
+{
+	uint8_t *res = tx_compact(t, frame, seq, s, n, frame + raw, len - raw, outlen);
+
 	arena_reset(t);
 	return res;
 }

@@ -7,8 +7,9 @@
  * The agent keeps batches in the full form (protocol 1: every sample names
  * its series), which stands alone whatever session carries it. Only when a
  * batch is put on a session does series_tx_compact() rewrite it against
- * what that session has already defined; the collector's series_rx turns it
- * back into full samples before anything else sees it.
+ * what that session has already defined (series_tx_compact_read() when the
+ * agent kept its samples as it wrote them); the collector's series_rx turns
+ * it back into full samples before anything else sees it.
  */
 #ifndef VAKT_SERIES_WIRE_H
 #define VAKT_SERIES_WIRE_H
@@ -40,6 +41,34 @@ size_t series_tx_count(const struct series_tx *t);
 size_t series_tx_bytes(const struct series_tx *t);
 
 /*
+ * One sample of a full-form batch as series_tx_compact reads it: its names
+ * by where they lie in the frame, the rest decoded. The agent writes one
+ * beside each sample it encodes (series_tx_put_sample), so that a batch it
+ * has just made goes compact without being read back (series_tx_compact_read).
+ */
+struct series_tx_sample {
+	uint32_t at;      /* where the sample's field (key, length, Sample) starts in the frame */
+	uint32_t name[4]; /* host, check, instance, metric: where each starts, from `at` */
+	uint32_t len[4];  /* their bytes, up to a NUL (a name ends there, as a C string) */
+	uint32_t kind, interval, width;
+	uint32_t unknown;
+	int64_t time_ms;
+	double value;     /* GAUGE */
+	uint64_t counter; /* COUNTER and DERIVE */
+};
+
+/* The most bytes series_tx_put_sample writes for names of these lengths. */
+size_t series_tx_sample_max(const size_t lens[4]);
+/*
+ * Writes the sample with these names and the other fields of `v` (its names
+ * unused) at p as a Batch's field 2 in the full form (fields at zero left out,
+ * as protobuf-c writes them); returns the byte after it. *rec gets what
+ * series_tx_compact_read needs of it, its `at` 0 (the caller sets it).
+ */
+uint8_t *series_tx_put_sample(uint8_t *p, const char *const names[4], const size_t lens[4],
+			      const Vakt__Sample *v, struct series_tx_sample *rec);
+
+/*
  * Rewrites the full-form frame `frame` (length prefix included, as queued)
  * into the compact form for this session. Returns a malloc'd frame with its
  * prefix and its length in *outlen, or NULL when `frame` is not a batch in
@@ -49,6 +78,15 @@ size_t series_tx_bytes(const struct series_tx *t);
  * every series it uses.
  */
 uint8_t *series_tx_compact(struct series_tx *t, const uint8_t *frame, size_t len, size_t *outlen);
+/*
+ * The same for a full-form batch already read: `frame` holds seq `seq`, then
+ * the samples s[0..n) (as series_tx_put_sample wrote them, each `at` set),
+ * then from byte `raw` to its end its Results, Events and `more`, as the
+ * agent makes a batch. The same bytes as series_tx_compact makes of it.
+ */
+uint8_t *series_tx_compact_read(struct series_tx *t, const uint8_t *frame, size_t len,
+				uint64_t seq, const struct series_tx_sample *s, size_t n, size_t raw,
+				size_t *outlen);
 
 /* The collector's side: the series a session has defined, by id. */
 struct series_rx;

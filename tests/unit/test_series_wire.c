@@ -434,6 +434,168 @@ static void test_events_travel_beside_compact_samples(void **state)
 	series_tx_free(tx);
 }
 
+/*
+ * A batch as the agent makes it: samples put by series_tx_put_sample (each
+ * record's `at` set), then `raw` (Results, Events) as they are. *raw_at gets
+ * where they start.
+ */
+static uint8_t *made_batch(uint64_t seq, const Vakt__Sample *v, size_t n, const uint8_t *raw,
+			   size_t nraw, struct series_tx_sample *rec, size_t *len, size_t *raw_at)
+{
+	size_t room = 32 + nraw, body, sbytes, hdr;
+	uint8_t *samples, *p, *frame;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t lens[4] = {strlen(v[i].host), strlen(v[i].check), strlen(v[i].instance),
+				  strlen(v[i].metric)};
+
+		room += series_tx_sample_max(lens);
+	}
+	samples = malloc(room);
+	p = samples;
+	for (size_t i = 0; i < n; i++) {
+		const char *names[4] = {v[i].host, v[i].check, v[i].instance, v[i].metric};
+		size_t lens[4] = {strlen(v[i].host), strlen(v[i].check), strlen(v[i].instance),
+				  strlen(v[i].metric)};
+
+		uint8_t *end = series_tx_put_sample(p, names, lens, &v[i], &rec[i]);
+
+		rec[i].at = (uint32_t)(p - samples);
+		p = end;
+	}
+	sbytes = (size_t)(p - samples);
+	body = 1 + frame_varint_len(seq) + sbytes + nraw;
+	frame = malloc(FRAME_HDR_LEN + 1 + 10 + body);
+	p = frame + FRAME_HDR_LEN;
+	*p++ = VAKT__FRAME__MSG_BATCH << 3 | 2;
+	p = frame_put_varint(p, body);
+	*p++ = 1 << 3;
+	p = frame_put_varint(p, seq);
+	hdr = (size_t)(p - frame);
+	memcpy(p, samples, sbytes);
+	p += sbytes;
+	memcpy(p, raw, nraw);
+	p += nraw;
+	*len = (size_t)(p - frame);
+	frame[0] = (uint8_t)((*len - FRAME_HDR_LEN) >> 24);
+	frame[1] = (uint8_t)((*len - FRAME_HDR_LEN) >> 16);
+	frame[2] = (uint8_t)((*len - FRAME_HDR_LEN) >> 8);
+	frame[3] = (uint8_t)(*len - FRAME_HDR_LEN);
+	for (size_t i = 0; i < n; i++)
+		rec[i].at += (uint32_t)hdr;
+	*raw_at = hdr + sbytes;
+	free(samples);
+	return frame;
+}
+
+/*
+ * The agent compacts a batch it has just made from its samples as it wrote
+ * them, and one read back from the spool by reading its frame: for the same
+ * batch on the same session both give the very same bytes, new series and
+ * known ones, Results and Events, a table full and started again alike; and
+ * those bytes are what protobuf-c writes of the compact Batch.
+ */
+static void test_batch_made_compacts_as_read_back(void **state)
+{
+	enum { N = 40 };
+	struct series_tx *fast = series_tx_new(50), *slow = series_tx_new(50);
+	struct series_rx *rx = series_rx_new(1000);
+	Vakt__Sample v[N];
+	struct series_tx_sample rec[N];
+	Vakt__Result res = VAKT__RESULT__INIT, *rp = &res;
+	Vakt__Event ev = VAKT__EVENT__INIT, *ep = &ev;
+	Vakt__Batch rb = VAKT__BATCH__INIT;
+	char port[N][16], longname[300];
+	uint8_t raw[1024];
+	size_t nraw;
+
+	(void)state;
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	/* Results and Events ride along as fields the compact form carries as they are */
+	res.host = "sw1";
+	res.check = "if";
+	res.time_ms = T0;
+	res.outcome = VAKT__OUTCOME__OUTCOME_OK;
+	ev.host = "sw1";
+	ev.check = "traps";
+	ev.name = "linkDown";
+	ev.time_ms = T0 + 1;
+	rb.results = &rp;
+	rb.n_results = 1;
+	rb.events = &ep;
+	rb.n_events = 1;
+	nraw = vakt__batch__pack(&rb, raw);
+	for (uint64_t seq = 1; seq <= 4; seq++) {
+		/* 40 series more than the 20 known, and back: the table of 50 starts again twice */
+		size_t n = seq == 3 ? N : N / 2, len, clen, slen, n2, at;
+		uint8_t *frame, *fc, *sc;
+		Vakt__Frame *cf;
+		Vakt__Sample *got;
+
+		for (size_t i = 0; i < n; i++) {
+			size_t p = seq == 3 ? i + N : i / 4;
+
+			snprintf(port[i], sizeof(port[i]), "Gi0/%zu", p);
+			vakt__sample__init(&v[i]);
+			v[i].host = "sw1";
+			v[i].check = "if";
+			v[i].instance = port[i];
+			v[i].metric = (char *)(i % 4 == 0 ? "in_octets"
+					       : i % 4 == 1 ? "oper_status"
+					       : i % 4 == 2 ? longname
+							    : "temperature");
+			v[i].interval = 60;
+			/* time goes back now and then within a batch */
+			v[i].time_ms = T0 + (int64_t)seq * 60000 + (int64_t)(i % 7) - 3;
+			if (i % 4 == 0) {
+				v[i].kind = VAKT__KIND__DERIVE;
+				v[i].counter = seq << 40 | i;
+				v[i].width = i % 8 == 0 ? 64 : 0;
+			} else {
+				v[i].value = i % 4 == 2 ? -0.0 : (double)seq + 0.25 * (double)i;
+			}
+			v[i].unknown = i % 4 == 3 && seq % 2 == 0;
+		}
+		v[0].instance = ""; /* a device's own series */
+		frame = made_batch(seq, v, n, raw, seq == 2 ? 0 : nraw, rec, &len, &at);
+		fc = series_tx_compact_read(fast, frame, len, seq, rec, n, at, &clen);
+		sc = series_tx_compact(slow, frame, len, &slen);
+		assert_non_null(fc);
+		assert_non_null(sc);
+		assert_int_equal(clen, slen);
+		assert_memory_equal(fc, sc, clen);
+		assert_int_equal(series_tx_count(fast), series_tx_count(slow));
+		/* 20 series, then 40 from id 1, then the first 20 from id 1 again */
+		assert_int_equal(series_tx_count(fast), seq == 3 ? 40 : 20);
+		cf = unpack(fc, clen);
+		if (seq == 2) {
+			/* nothing beside the samples: protobuf-c writes the same bytes */
+			size_t plen;
+			uint8_t *pc = frame_encode(cf, &plen);
+
+			assert_int_equal(plen, clen);
+			assert_memory_equal(pc, fc, clen);
+			free(pc);
+		} else {
+			assert_int_equal(cf->batch->n_results, 1);
+			assert_int_equal(cf->batch->n_events, 1);
+		}
+		assert_null(series_rx_expand(rx, cf->batch, &got, &n2));
+		assert_int_equal(n2, n);
+		for (size_t i = 0; i < n; i++)
+			assert_same_sample(&got[i], &v[i]);
+		free(got);
+		vakt__frame__free_unpacked(cf, NULL);
+		free(fc);
+		free(sc);
+		free(frame);
+	}
+	series_tx_free(fast);
+	series_tx_free(slow);
+	series_rx_free(rx);
+}
+
 /* A device's series, defined in a row, share a number: the receiver need not compare names. */
 static void test_a_devices_series_share_a_file_number(void **state)
 {
@@ -828,6 +990,7 @@ int main(void)
 	    cmocka_unit_test(test_series_found_by_file_and_metric),
 	    cmocka_unit_test(test_ports_share_their_metrics),
 	    cmocka_unit_test(test_events_travel_beside_compact_samples),
+	    cmocka_unit_test(test_batch_made_compacts_as_read_back),
 	    cmocka_unit_test(test_a_devices_series_share_a_file_number),
 	    cmocka_unit_test(test_table_full_starts_again),
 	    cmocka_unit_test(test_other_frames_left_alone),
