@@ -70,7 +70,7 @@ struct uplink {
 	 */
 	uint8_t *sbuf;
 	size_t slen, scap, *send;
-	struct series_tx_sample *srec;
+	struct series_tx_sample *srec, *srec_spare;
 	size_t ncur;
 	/* batches made on this session, not yet sent, with their samples read (struct live) */
 	struct live *live, **live_tail;
@@ -321,41 +321,73 @@ struct live {
 	size_t len; /* the frame's bytes */
 	size_t raw; /* where its Results and Events start */
 	size_t n;
-	struct series_tx_sample s[];
+	/*
+	 * s: the pending samples' own array when the batch took them all (then
+	 * of UPLINK_BATCH_SAMPLES, handed back once sent), else a copy of n
+	 */
+	int whole;
+	struct series_tx_sample *s;
 };
+
+static size_t live_size(const struct live *l)
+{
+	return sizeof(*l) + (l->whole ? UPLINK_BATCH_SAMPLES : l->n) * sizeof(*l->s);
+}
 
 /* The first n pending samples were batched as `seq` in `len` bytes, the first at `base`. */
 static void live_keep(struct uplink *u, uint64_t seq, size_t len, size_t base, size_t n)
 {
-	size_t size = sizeof(struct live) + n * sizeof(struct series_tx_sample);
 	struct live *l;
 
 	if (u->state != UPLINK_ACTIVE || u->protocol < 2 || n == 0 ||
-	    u->live_bytes + size > UPLINK_LIVE_BYTES)
+	    u->live_bytes + sizeof(*l) + UPLINK_BATCH_SAMPLES * sizeof(*l->s) > UPLINK_LIVE_BYTES)
 		return;
-	l = xmalloc(size);
+	l = xmalloc(sizeof(*l));
 	l->next = NULL;
 	l->seq = seq;
 	l->len = len;
 	l->raw = base + u->send[n - 1];
 	l->n = n;
-	memcpy(l->s, u->srec, n * sizeof(*l->s));
+	l->whole = n == u->ncur;
+	if (l->whole) {
+		/* the array goes with the batch, no copy: the pending samples take another */
+		l->s = u->srec;
+		u->srec = u->srec_spare != NULL
+			      ? u->srec_spare
+			      : xreallocarray(NULL, UPLINK_BATCH_SAMPLES, sizeof(*u->srec));
+		u->srec_spare = NULL;
+	} else {
+		l->s = xreallocarray(NULL, n, sizeof(*l->s));
+		memcpy(l->s, u->srec, n * sizeof(*l->s));
+	}
 	l->s[0].at = (uint32_t)base;
 	for (size_t i = 1; i < n; i++)
 		l->s[i].at = (uint32_t)(base + u->send[i - 1]);
 	*u->live_tail = l;
 	u->live_tail = &l->next;
-	u->live_bytes += size;
+	u->live_bytes += live_size(l);
 }
 
-static void live_pop(struct uplink *u)
+/* The oldest batch kept so, off the list. */
+static struct live *live_unlink(struct uplink *u)
 {
 	struct live *l = u->live;
 
 	u->live = l->next;
 	if (u->live == NULL)
 		u->live_tail = &u->live;
-	u->live_bytes -= sizeof(*l) + l->n * sizeof(*l->s);
+	u->live_bytes -= live_size(l);
+	return l;
+}
+
+static void live_free(struct uplink *u, struct live *l)
+{
+	if (l == NULL)
+		return;
+	if (l->whole && u->srec_spare == NULL)
+		u->srec_spare = l->s;
+	else
+		free(l->s);
 	free(l);
 }
 
@@ -385,26 +417,20 @@ static uint64_t frame_seq(const uint8_t *frame, size_t len)
 static struct live *live_take(struct uplink *u, const uint8_t *frame, size_t len)
 {
 	uint64_t seq = u->live != NULL ? frame_seq(frame, len) : 0;
-	struct live *l;
 
 	if (seq == 0)
 		return NULL;
 	while (u->live != NULL && u->live->seq < seq)
-		live_pop(u);
+		live_free(u, live_unlink(u));
 	if (u->live == NULL || u->live->seq != seq || u->live->len != len)
 		return NULL;
-	l = u->live;
-	u->live = l->next;
-	if (u->live == NULL)
-		u->live_tail = &u->live;
-	u->live_bytes -= sizeof(*l) + l->n * sizeof(*l->s);
-	return l;
+	return live_unlink(u);
 }
 
 static void live_free_all(struct uplink *u)
 {
 	while (u->live != NULL)
-		live_pop(u);
+		live_free(u, live_unlink(u));
 }
 
 /* The first pending sample alone is larger than max_frame: says whose it is. */
@@ -775,7 +801,7 @@ static void send_batch(void *arg, struct evbuffer *out, const uint8_t *frame, si
 	struct live *l = live_take(u, frame, len);
 	uint8_t *compact = wire_form(u, frame, len, l, &wire);
 
-	free(l);
+	live_free(u, l);
 	if (wire > (size_t)u->max_frame + FRAME_HDR_LEN) {
 		/* the compact form's definitions went unsent: the table starts again */
 		free(compact);
@@ -1560,8 +1586,9 @@ void uplink_free(struct uplink *u)
 	event_free(u->hb_ev);
 	free(u->sbuf);
 	free(u->send);
-	free(u->srec);
 	live_free_all(u);
+	free(u->srec);
+	free(u->srec_spare);
 	for (size_t i = 0; i < u->nres; i++)
 		uplink_result_free(u->res[i]);
 	free(u->res);

@@ -404,6 +404,30 @@ static inline int tx_eq(const char *a, const char *b, size_t n)
 	return memcmp(a, b, n) == 0;
 }
 
+/* dst[0..n) = src[0..n), the same way: most names are 4 to 16 bytes. */
+static inline void tx_copy(void *dst, const void *src, size_t n)
+{
+	uint64_t x, u;
+	uint32_t x4, u4;
+
+	if (n >= 8 && n <= 16) {
+		memcpy(&x, src, 8);
+		memcpy(&u, (const char *)src + n - 8, 8);
+		memcpy(dst, &x, 8);
+		memcpy((char *)dst + n - 8, &u, 8);
+	} else if (n >= 4 && n < 8) {
+		memcpy(&x4, src, 4);
+		memcpy(&u4, (const char *)src + n - 4, 4);
+		memcpy(dst, &x4, 4);
+		memcpy((char *)dst + n - 4, &u4, 4);
+	} else if (n < 4) {
+		for (size_t i = 0; i < n; i++)
+			((char *)dst)[i] = ((const char *)src)[i];
+	} else {
+		memcpy(dst, src, n);
+	}
+}
+
 /* Whether kept file f is the sample's host NUL check NUL instance. */
 static inline int tx_file_is(const struct series_tx *t, uint32_t f, const struct tx_key *s)
 {
@@ -725,7 +749,7 @@ uint8_t *series_tx_put_sample(uint8_t *p, const char *const names[4], const size
 			*q++ = PB_KEY(k + 1, WT_LEN);
 			q = frame_put_varint(q, len);
 			rec->name[k] = (uint32_t)(q - field);
-			memcpy(q, names[k], len);
+			tx_copy(q, names[k], len);
 			q += len;
 		}
 	}
