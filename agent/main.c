@@ -314,6 +314,8 @@ int main(int argc, char **argv)
 		 a.conf->collectors[0].address);
 	uplink_start(a.uplink);
 	event_base_dispatch(a.base);
+	/* the counters as they stand at the end, not only as of the last minute */
+	stats_cb(-1, 0, &a);
 	log_info("vakt-agent stopped");
 	event_free(a.ev_sigint);
 	event_free(a.ev_sigterm);

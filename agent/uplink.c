@@ -91,7 +91,10 @@ struct uplink {
 	unsigned
 	    failback_x;       /* failback waits failback_s times this: doubles while moving
 				 back does not last (a collector that answers Hello, stores nothing) */
-	uint64_t too_big;     /* the last batch logged as too big for the collector */
+	uint64_t too_big;     /* the newest batch logged as sent in parts */
+	uint64_t too_big_dropped; /* the newest batch dropped as too big for a collector
+				     without parts: sent again (its ack lost), it is not
+				     logged and counted again */
 	int parts;            /* the collector takes a batch in parts (HelloAck.parts) */
 	struct series_tx *tx; /* protocol 2: the series defined on this session */
 	uint32_t max_series;  /* the ids it may define */
@@ -714,7 +717,8 @@ static uint8_t *batch_part(const Vakt__Batch *b, size_t from, size_t to, int mor
  * each of its seq, all but the last marked `more`: it acknowledges the
  * batch with its last part. One that does not would take the first part
  * for the whole batch: it gets the batch's seq alone, and what it held is
- * dropped, counted and logged. Either way the stream goes on.
+ * dropped, counted and logged, once however often the seq goes again (its
+ * ack lost with the session). Either way the stream goes on.
  */
 static void put_too_big(struct uplink *u, struct evbuffer *out, const uint8_t *frame, size_t len,
 			size_t wire)
@@ -763,23 +767,21 @@ static void put_too_big(struct uplink *u, struct evbuffer *out, const uint8_t *f
 		parts++;
 		from = to;
 	}
-	if (u->too_big != f->batch->seq) {
+	if (u->parts && f->batch->seq > u->too_big) {
 		u->too_big = f->batch->seq;
-		if (u->parts)
-			log_warnx("uplink to %s (%s): batch %llu is %zu bytes, more than the "
-				  "collector's max_frame %u: sent in %zu parts",
-				  col->name, col->address, (unsigned long long)u->too_big, wire,
-				  u->max_frame, parts);
-		else
-			log_warnx("uplink to %s (%s): batch %llu is %zu bytes, more than the "
-				  "collector's max_frame %u, and the collector takes no batch in "
-				  "parts (upgrade it, or raise its max_frame): %zu samples, %zu "
-				  "results and %zu events of it dropped",
-				  col->name, col->address, (unsigned long long)u->too_big, wire,
-				  u->max_frame, f->batch->n_samples, f->batch->n_results,
-				  f->batch->n_events);
-	}
-	if (!u->parts) {
+		log_warnx("uplink to %s (%s): batch %llu is %zu bytes, more than the "
+			  "collector's max_frame %u: sent in %zu parts",
+			  col->name, col->address, (unsigned long long)u->too_big, wire,
+			  u->max_frame, parts);
+	} else if (!u->parts && f->batch->seq > u->too_big_dropped) {
+		u->too_big_dropped = f->batch->seq;
+		log_warnx("uplink to %s (%s): batch %llu is %zu bytes, more than the "
+			  "collector's max_frame %u, and the collector takes no batch in "
+			  "parts (upgrade it, or raise its max_frame): %zu samples, %zu "
+			  "results and %zu events of it dropped",
+			  col->name, col->address, (unsigned long long)u->too_big_dropped, wire,
+			  u->max_frame, f->batch->n_samples, f->batch->n_results,
+			  f->batch->n_events);
 		u->st.batches_dropped++;
 		u->st.samples_dropped += f->batch->n_samples;
 		u->st.results_dropped += f->batch->n_results;
