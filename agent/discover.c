@@ -772,56 +772,32 @@ static void disc_skip(struct disc_slot *s, const char *fmt, ...)
 	disc_slot_done(s);
 }
 
-/* The length of the UTF-8 character at s (at most n bytes), or 0 when it is none. */
-static size_t disc_utf8_len(const u_char *s, size_t n)
-{
-	size_t k = s[0] >= 0xc2 && s[0] <= 0xdf   ? 2
-		   : s[0] >= 0xe0 && s[0] <= 0xef ? 3
-		   : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
-						  : 0;
-
-	if (k == 0 || k > n)
-		return 0;
-	for (size_t i = 1; i < k; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return k;
-}
-
 /*
- * A string value as one printable line: no control characters; UTF-8
- * characters (a sysName "Ørland-sw1") kept whole, other bytes past ASCII '?'.
+ * A string value as one printable line: white space and control characters
+ * as one space, none leading or trailing; UTF-8 characters (a sysName
+ * "Ørland-sw1") kept whole, other bytes past ASCII '?' (utf8_clean).
  */
 static void disc_text(char *dst, size_t len, const u_char *src, size_t n)
 {
-	size_t o = 0, k;
+	char line[DISCOVER_TEXT_MAX + 1];
+	size_t o = 0;
 	int space = 1; /* drop leading and repeated white space */
 
-	for (size_t i = 0; i < n && o + 1 < len; i++) {
+	for (size_t i = 0; i < n && o + 1 < sizeof(line) && src[i] != '\0'; i++) {
 		unsigned char ch = src[i];
 
-		if (ch == '\0')
-			break;
 		if (ch < 0x20 || ch == 0x7f || isspace(ch)) {
 			if (!space)
-				dst[o++] = ' ';
+				line[o++] = ' ';
 			space = 1;
 			continue;
 		}
 		space = 0;
-		if (ch >= 0x80 && (k = disc_utf8_len(src + i, n - i)) > 0) {
-			if (o + k >= len)
-				break;
-			memcpy(dst + o, src + i, k);
-			o += k;
-			i += k - 1;
-			continue;
-		}
-		dst[o++] = ch < 0x7f ? (char)ch : '?';
+		line[o++] = (char)ch;
 	}
-	while (o > 0 && dst[o - 1] == ' ')
+	while (o > 0 && line[o - 1] == ' ')
 		o--;
-	dst[o] = '\0';
+	utf8_clean(dst, len, line, o);
 }
 
 static int disc_is_answer(const netsnmp_variable_list *v, int q)
@@ -1144,7 +1120,7 @@ static void disc_sanitize(char *dst, size_t len, const char *src)
 
 	for (; *src != '\0' && *src != '.' && o + 1 < len && o < DISC_NAME_MAX; src++) {
 		unsigned char ch = (unsigned char)*src;
-		size_t k = ch >= 0x80 ? disc_utf8_len((const u_char *)src, strlen(src)) : 0;
+		size_t k = ch >= 0x80 ? utf8_char_len(src, strlen(src)) : 0;
 		char one[8], spelt[16];
 
 		if (k > 0) {

@@ -464,9 +464,9 @@ static void csnmp_cut_volume_label(char *name)
 }
 
 /*
- * A row's instance: its naming cell (printable, cut to what the wire takes;
- * a Windows volume to its drive) or its index; a name an earlier row of the
- * table took gets "#index".
+ * A row's instance: its naming cell (UTF-8, cut on a character boundary to
+ * what the wire takes; a Windows volume to its drive) or its index; a name an
+ * earlier row of the table took gets "#index".
  */
 static void csnmp_row_instance(char *out, size_t len, const struct csnmp_row *row,
 			       const struct csnmp_cell *name, struct conf_index *seen)
@@ -476,10 +476,7 @@ static void csnmp_row_instance(char *out, size_t len, const struct csnmp_row *ro
 
 	csnmp_oid_str(idx, sizeof(idx), row->idx, row->idxlen);
 	if (name != NULL && name->type == ASN_OCTET_STR && name->str[0] != '\0') {
-		snprintf(out, len, "%.*s", (int)len - 1, name->str);
-		for (char *s = out; *s; s++)
-			if ((unsigned char)*s < 0x20 || *s == 0x7f)
-				*s = ' ';
+		utf8_clean(out, len, name->str, strlen(name->str));
 		csnmp_cut_volume_label(out);
 	} else if (name != NULL && name->type != 0 && name->type != ASN_OCTET_STR &&
 		   csnmp_cell_number(name, &v)) {
@@ -490,11 +487,14 @@ static void csnmp_row_instance(char *out, size_t len, const struct csnmp_row *ro
 	if (conf_index_gets(seen, out) != NULL) {
 		size_t n = strlen(out), tail = strlen(idx) + 1;
 
-		/* the index kept whole, the name cut to make room */
-		if (tail + 1 >= len)
+		/* the index kept whole, the name cut to make room on a character boundary */
+		if (tail + 1 >= len) {
 			snprintf(out, len, "%.*s", (int)len - 1, idx);
-		else
-			snprintf(out + (n + tail < len ? n : len - 1 - tail), tail + 1, "#%s", idx);
+		} else {
+			if (n + tail >= len)
+				n = utf8_clean(out, len - tail, out, n);
+			snprintf(out + n, tail + 1, "#%s", idx);
+		}
 	}
 	conf_index_puts(seen, out, (void *)row);
 }

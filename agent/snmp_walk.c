@@ -209,13 +209,9 @@ int csnmp_cell_set(struct csnmp_cell *cell, const netsnmp_variable_list *vb)
 		/* some agents count a trailing NUL in a DisplayString */
 		while (len > 0 && vb->val.string[len - 1] == '\0')
 			len--;
-		if (len > CSNMP_CELL_STR_MAX)
-			len = CSNMP_CELL_STR_MAX;
-		cell->str = xmalloc(len + 1);
-		if (len > 0)
-			memcpy(cell->str, vb->val.string, len);
-		cell->str[len] = '\0';
-		cell->v = len;
+		/* names a file and a page: UTF-8, cut on a character boundary */
+		cell->str = xmalloc((len < CSNMP_CELL_STR_MAX ? len : CSNMP_CELL_STR_MAX) + 1);
+		cell->v = utf8_clean(cell->str, CSNMP_CELL_STR_MAX + 1, vb->val.string, len);
 		break;
 	}
 	default:

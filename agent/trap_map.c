@@ -67,29 +67,36 @@ int trap_oid_str(const oid *name, size_t len, char *buf, size_t size)
 	return len > 0 ? 0 : -1;
 }
 
-/* Appends to a bounded text; what does not fit is cut, never overrun. */
+/*
+ * Appends to a bounded text; what does not fit is cut on a UTF-8 character
+ * boundary, never overrun.
+ */
 struct text {
 	char *buf;
 	size_t size, len;
+	int full; /* a part was cut: nothing after it is added */
 };
 
 static void text_add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void text_add(struct text *t, const char *fmt, ...)
 {
+	char part[EVENT_TEXT_MAX + 1];
 	va_list ap;
 	int w;
+	size_t n, put;
 
-	if (t->len + 1 >= t->size)
+	if (t->full)
 		return;
 	va_start(ap, fmt);
-	w = vsnprintf(t->buf + t->len, t->size - t->len, fmt, ap);
+	w = vsnprintf(part, sizeof(part), fmt, ap);
 	va_end(ap);
 	if (w < 0)
-		t->buf[t->len] = '\0';
-	else if ((size_t)w >= t->size - t->len)
-		t->len = t->size - 1;
-	else
-		t->len += (size_t)w;
+		return;
+	n = (size_t)w < sizeof(part) ? (size_t)w : sizeof(part) - 1;
+	/* the parts are text already, so utf8_clean only cuts the last one whole */
+	put = utf8_clean(t->buf + t->len, t->size - t->len, part, n);
+	t->len += put;
+	t->full = put < n || (size_t)w >= sizeof(part);
 }
 
 /* Bytes a person can read as they are: no control characters, at least one byte. */
@@ -99,22 +106,6 @@ static int printable(const u_char *s, size_t n)
 		if (s[i] < 0x20 || s[i] == 0x7f)
 			return 0;
 	return n > 0;
-}
-
-/*
- * Copies at most size-1 bytes of a string from the wire, control characters
- * as '?', cut on a UTF-8 character boundary.
- */
-static void safe_copy(char *dst, size_t size, const u_char *src, size_t n)
-{
-	if (n >= size) {
-		n = size - 1;
-		while (n > 0 && (src[n] & 0xc0) == 0x80)
-			n--;
-	}
-	for (size_t i = 0; i < n; i++)
-		dst[i] = src[i] < 0x20 || src[i] == 0x7f ? '?' : (char)src[i];
-	dst[n] = '\0';
 }
 
 static void add_name(struct text *t, const netsnmp_variable_list *v)
@@ -184,7 +175,7 @@ static void add_value(struct text *t, const netsnmp_variable_list *v)
 		if (printable(s, v->val_len)) {
 			char str[EVENT_TEXT_MAX + 1];
 
-			safe_copy(str, sizeof(str), s, v->val_len);
+			utf8_clean(str, sizeof(str), s, v->val_len);
 			text_add(t, "\"%s\"", str);
 		} else {
 			text_add(t, "0x");
@@ -244,9 +235,9 @@ static void find_interface(const netsnmp_variable_list *vars, char *out, size_t 
 	}
 	out[0] = '\0';
 	if (name != NULL)
-		safe_copy(out, size, name->val.string, name->val_len);
+		utf8_clean(out, size, name->val.string, name->val_len);
 	else if (descr != NULL)
-		safe_copy(out, size, descr->val.string, descr->val_len);
+		utf8_clean(out, size, descr->val.string, descr->val_len);
 	if (out[0] == '\0' && ifindex > 0)
 		snprintf(out, size, "%ld", ifindex);
 }
@@ -277,7 +268,7 @@ int trap_map(const netsnmp_pdu *pdu, struct trap_event *ev, const char **why)
 	oid v1oid[MAX_OID_LEN];
 	const oid *toid = NULL;
 	size_t tlen = 0;
-	struct text t = {ev->text, sizeof(ev->text), 0};
+	struct text t = {ev->text, sizeof(ev->text), 0, 0};
 
 	memset(ev, 0, sizeof(*ev));
 	*why = NULL;

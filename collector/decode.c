@@ -29,44 +29,12 @@ int decode_name_ok(const char *n, int may_be_empty)
 	return 1;
 }
 
-/*
- * The length of the well-formed UTF-8 character at p (RFC 3629: no overlong
- * form, no surrogate, nothing above U+10FFFF), or 0 when p starts none. Reads
- * no byte past the string's NUL.
- */
-static size_t utf8_char_len(const unsigned char *p)
-{
-	unsigned c = p[0], lo = 0x80, hi = 0xbf;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		lo = c == 0xe0 ? 0xa0 : lo;
-		hi = c == 0xed ? 0x9f : hi;
-		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3 : 0;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		lo = c == 0xf0 ? 0x90 : lo;
-		hi = c == 0xf4 ? 0x8f : hi;
-		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80
-			   ? 4
-			   : 0;
-	}
-	return 0;
-}
-
 void decode_utf8_clean(char *t)
 {
-	for (unsigned char *p = (unsigned char *)t; *p;) {
-		size_t n = utf8_char_len(p);
+	size_t n = strlen(t);
 
-		if (n == 0)
-			*p++ = '?';
-		else
-			p += n;
-	}
+	if (n > 0) /* protobuf-c's empty string is read-only */
+		utf8_clean(t, n + 1, t, n);
 }
 
 /*
@@ -79,18 +47,8 @@ void decode_utf8_clean(char *t)
  */
 void decode_text_clean(char *t, size_t max)
 {
-	size_t n = strlen(t);
-
-	if (n > max) {
-		n = max;
-		while (n > 0 && ((unsigned char)t[n] & 0xc0) == 0x80)
-			n--; /* not inside a UTF-8 sequence */
-		t[n] = '\0';
-	}
-	decode_utf8_clean(t);
-	for (unsigned char *p = (unsigned char *)t; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			*p = '?';
+	if (t[0] != '\0') /* protobuf-c's empty string is read-only */
+		utf8_clean(t, max + 1, t, strlen(t));
 }
 
 int decode_hello(Vakt__Hello *h, char *why, size_t n)

@@ -53,7 +53,8 @@ int decode_name_ok(const char *n, int may_be_empty);
  * characters and bytes outside well-formed UTF-8 as '?'.
  */
 void decode_text_clean(char *t, size_t max);
-/* Each byte of `t` outside a well-formed UTF-8 character becomes '?'. */
+/* Each byte of `t` outside a well-formed UTF-8 character, and each control
+ * character, becomes '?' (utf8_clean). */
 void decode_utf8_clean(char *t);
 
 struct decode_stats {

@@ -1,5 +1,6 @@
 /*
- * sample.c - names, value formatting and batches of samples; see sample.h.
+ * sample.c - names, value formatting, UTF-8 text and batches of samples; see
+ * sample.h.
  * Names of a batch live in a few large chunks, not one allocation each, so a
  * batch costs about what its wire frame did.
  */
@@ -60,6 +61,58 @@ void sample_format_value(const struct sample *s, char *buf, size_t len)
 		snprintf(buf, len, "%.15g", s->value);
 	else
 		snprintf(buf, len, "%" PRIu64, s->counter);
+}
+
+size_t utf8_char_len(const void *s, size_t n)
+{
+	const unsigned char *p = s;
+	unsigned c = n > 0 ? p[0] : 0, lo = 0x80, hi = 0xbf;
+	size_t len;
+
+	if (n == 0)
+		return 0;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4;
+	else
+		return 0; /* a continuation byte, an overlong lead (C0, C1) or past U+10FFFF */
+	if (len > n)
+		return 0;
+	/* the second byte's range rules out overlong forms, surrogates and > U+10FFFF */
+	lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : lo;
+	hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : hi;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+size_t utf8_clean(char *dst, size_t size, const void *src, size_t n)
+{
+	const unsigned char *p = src;
+	size_t o = 0, k;
+
+	for (size_t i = 0; i < n; i += k) {
+		k = utf8_char_len(p + i, n - i);
+		if (o + (k ? k : 1) >= size)
+			break;
+		if (k == 0 || p[i] < 0x20 || p[i] == 0x7f || (p[i] == 0xc2 && p[i + 1] < 0xa0)) {
+			dst[o++] = '?'; /* C1 controls are U+0080..U+009F, C2 80..C2 9F */
+			k = k ? k : 1;
+		} else {
+			memmove(dst + o, p + i, k);
+			o += k;
+		}
+	}
+	dst[o] = '\0';
+	return o;
 }
 
 struct sample_batch *sample_batch_new(const char *site, const char *agent, uint64_t session_id,

@@ -39,6 +39,23 @@ const char *outcome_str(enum outcome o); /* "ok", "down", "timeout", "error" */
 #define SAMPLE_REASON_MAX 200
 
 /*
+ * The length of the well-formed UTF-8 character at s, of at most n bytes
+ * (RFC 3629: no overlong form, no surrogate, nothing past U+10FFFF), or 0
+ * when s starts none.
+ */
+size_t utf8_char_len(const void *s, size_t n);
+
+/*
+ * Text from a device or a peer made safe to name things and to show: copies
+ * n bytes of src into dst (size > 0) as well-formed UTF-8 of at most size-1
+ * bytes and a NUL. Each byte that starts no well-formed character becomes
+ * '?', as does each control character (C0, DEL, C1); a character that does
+ * not fit whole ends the copy, so a cut is on a character boundary. dst may
+ * be src. Returns the length written.
+ */
+size_t utf8_clean(char *dst, size_t size, const void *src, size_t n);
+
+/*
  * One sample as the collector keeps it. The names point into the batch that
  * holds the sample and live as long as it.
  */

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "decode.h"
+#include "frame.h"
 
 #define NOW_MS 1764547200000LL /* 2025-12-01 00:00:00 UTC */
 
@@ -80,11 +81,27 @@ static void test_event_with_bytes_outside_utf8(void **state)
 	free(ev);
 }
 
+/* A Hello without a software name keeps protobuf-c's read-only empty string as it is. */
+static void test_hello_without_software(void **state)
+{
+	Vakt__Hello h = VAKT__HELLO__INIT;
+	char why[128] = "";
+
+	(void)state;
+	h.protocol = VAKT_PROTOCOL;
+	h.site = "rissa";
+	h.agent = "rissa-1";
+	assert_int_equal(decode_hello(&h, why, sizeof(why)), 0);
+	assert_string_equal(h.software, "");
+	assert_string_equal(why, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_text_keeps_utf8_and_replaces_the_rest),
 	    cmocka_unit_test(test_event_with_bytes_outside_utf8),
+	    cmocka_unit_test(test_hello_without_software),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

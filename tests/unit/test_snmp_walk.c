@@ -6,7 +6,8 @@
  * the bound; sysUpTime as the first GETBULK's non-repeater: a reboot it
  * shows ends the walk, and a device that answers it with something else is
  * asked by GET from then on; a GETBULK that timed out makes the next walks
- * ask fewer rows.
+ * ask fewer rows; names a device sends in bytes that are no UTF-8 are kept
+ * as UTF-8.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -422,6 +423,62 @@ static void test_a_timed_out_getbulk_halves_the_rows_of_the_next_walks(void **st
 	assert_int_equal(csnmp_reps(&f->p), 4);
 }
 
+/*
+ * Bytes a device sends in ifDescr (as in ifName, ifAlias and table names)
+ * become the name of a file and of a page: well-formed UTF-8, whatever came.
+ */
+static void test_names_from_a_device_are_utf8(void **state)
+{
+	static const struct {
+		const char *sent;
+		size_t len;
+		const char *kept;
+	} cases[] = {
+	    {"Gi0/1", 5, "Gi0/1"},
+	    {"Troms\xc3\xb8 \xc3\x85rsta \xe2\x9c\x93 \xf0\x9d\x84\x9e", 23, "Tromsø Årsta ✓ 𝄞"},
+	    {"\xd8rland-sw1", 10, "?rland-sw1"}, /* Latin-1: a lead byte without its tail */
+	    {"Gi0/\xff\xfe", 6, "Gi0/??"},       /* never in UTF-8 */
+	    {"port\x80\xbf", 6, "port??"},       /* continuation bytes alone */
+	    {"\xc0\xaf\xc1\xbf", 4, "????"},     /* overlong '/' and DEL */
+	    {"\xe0\x80\xaf|\xf0\x80\x80\xaf", 8, "???|????"}, /* overlong in 3 and 4 bytes */
+	    {"\xed\xa0\x80\xed\xbf\xbf", 6, "??????"},        /* UTF-16 surrogates */
+	    {"\xf4\x90\x80\x80|\xf5\x80", 7, "????|??"},      /* past U+10FFFF */
+	    {"eth0\xe2\x82", 6, "eth0??"},                    /* a character cut by the device */
+	    {"a\tb\r\nc\x1b[2Jd\x7f", 12, "a?b??c?[2Jd?"},    /* C0 controls and DEL */
+	    {"x\xc2\x85y\xc2\xa0z", 7, "x?y\xc2\xa0z"},       /* C1 NEL; NO-BREAK SPACE kept */
+	    {"mid\0dle", 7, "mid?dle"}, /* an inner NUL is no end of the name */
+	    {"lo\0\0", 4, "lo"},        /* a DisplayString's trailing NULs */
+	};
+	struct fixture *f = *state;
+	netsnmp_pdu *r = resp_new();
+	char longname[300];
+
+	f->t.nsent = 1; /* ifDescr alone */
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		oid name[] = {1, 3, 6, 1, 2, 1, 2, 2, 1, 2, (oid)i + 1};
+
+		snmp_pdu_add_variable(r, name, 11, ASN_OCTET_STR, cases[i].sent, cases[i].len);
+	}
+	/* 254 bytes then 'ø': cut before the character, not inside it */
+	memset(longname, 'x', 254);
+	memcpy(longname + 254, "\xc3\xb8yz", 4);
+	{
+		oid name[] = {1, 3, 6, 1, 2, 1, 2, 2, 1, 2, 99};
+
+		snmp_pdu_add_variable(r, name, 11, ASN_OCTET_STR, longname, 258);
+	}
+	feed(f, r);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct csnmp_row *w = row(f, (oid)i + 1);
+
+		assert_non_null(w);
+		assert_string_equal(w->cells[0].str, cases[i].kept);
+		assert_int_equal(w->cells[0].v, strlen(cases[i].kept));
+	}
+	assert_int_equal(strlen(row(f, 99)->cells[0].str), 254);
+	assert_int_equal(row(f, 99)->cells[0].str[253], 'x');
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -452,6 +509,7 @@ int main(void)
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_a_timed_out_getbulk_halves_the_rows_of_the_next_walks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_names_from_a_device_are_utf8, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -234,6 +234,47 @@ static void test_text_is_bounded_and_printable(void **state)
 	snmp_free_pdu(pdu);
 }
 
+/*
+ * A device's bytes outside UTF-8 (a Latin-1 ifAlias, a cut character, an
+ * overlong form) reach the event as '?', and a name or text cut at its
+ * bound ends on a whole character.
+ */
+static void test_names_and_text_from_a_device_are_utf8(void **state)
+{
+	netsnmp_pdu *pdu = v2_trap(SNMP_MSG_TRAP2, ".1.3.6.1.6.3.1.1.5.3");
+	struct trap_event ev;
+	const char *why;
+	char name[200], alias[500];
+
+	(void)state;
+	add_str(pdu, ".1.3.6.1.2.1.31.1.1.1.1.3", "Gi0/\xff\xc0\xaf", 7);
+	add_str(pdu, ".1.3.6.1.2.1.31.1.1.1.18.3", "Kunde \xd8st \xe2\x82 Troms\xc3\xb8", 20);
+	add_str(pdu, ".1.3.6.1.4.1.99.1", "\xed\xa0\x80|\xf4\x90\x80\x80", 8);
+	assert_int_equal(trap_map(pdu, &ev, &why), 0);
+	assert_string_equal(ev.instance, "Gi0/???");
+	assert_string_equal(ev.text, "ifName.3=\"Gi0/???\" ifAlias.3=\"Kunde ?st ?? Tromsø\" "
+				     "1.3.6.1.4.1.99.1=\"???|????\"");
+	snmp_free_pdu(pdu);
+
+	/* 127 bytes, then 'ø': the 128-byte instance ends before it */
+	pdu = v2_trap(SNMP_MSG_TRAP2, ".1.3.6.1.6.3.1.1.5.3");
+	memset(name, 'x', 127);
+	memcpy(name + 127, "\xc3\xb8", 2);
+	add_str(pdu, ".1.3.6.1.2.1.31.1.1.1.1.3", name, 129);
+	/* 'ø' all along: the text's last character whole */
+	for (size_t i = 0; i + 1 < sizeof(alias); i += 2)
+		memcpy(alias + i, "\xc3\xb8", 2);
+	add_str(pdu, ".1.3.6.1.2.1.31.1.1.1.18.3", alias, sizeof(alias));
+	assert_int_equal(trap_map(pdu, &ev, &why), 0);
+	assert_int_equal(strlen(ev.instance), 127);
+	assert_int_equal(strspn(ev.instance, "x"), 127);
+	assert_true(strlen(ev.text) >= EVENT_TEXT_MAX - 1);
+	assert_non_null(strstr(ev.text, " ifAlias.3=\"øøø"));
+	assert_null(strchr(ev.text, '?'));
+	assert_int_equal(strcmp(ev.text + strlen(ev.text) - 2, "ø"), 0);
+	snmp_free_pdu(pdu);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -243,6 +284,7 @@ int main(void)
 	    cmocka_unit_test(test_v1_traps_by_rfc3584),
 	    cmocka_unit_test(test_what_is_no_trap_is_refused),
 	    cmocka_unit_test(test_text_is_bounded_and_printable),
+	    cmocka_unit_test(test_names_and_text_from_a_device_are_utf8),
 	};
 
 	setenv("MIBS", "", 1);
