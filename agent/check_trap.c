@@ -627,10 +627,12 @@ static int peername_is(const char *peername, const char *ip)
  * "core-sw"), so that a trap's page and its series name the device alike;
  * the address itself when no snmp section polls it.
  */
-static const char *device_host(const struct trap_listener *p, const char *ip)
+static const char *device_host(const struct trap_listener *p, const char *ip,
+			       const struct csnmp_priv **dev)
 {
 	const struct agent_conf *conf = p->c->agent != NULL ? p->c->agent->conf : NULL;
 
+	*dev = NULL;
 	for (size_t i = 0; conf != NULL && i < conf->nchecks; i++) {
 		const struct check *d = conf->checks[i];
 		const struct csnmp_priv *sp = d->priv;
@@ -638,10 +640,34 @@ static const char *device_host(const struct trap_listener *p, const char *ip)
 		if (d->kind != &check_kind_snmp || sp == NULL)
 			continue;
 		if ((sp->host != NULL && strcmp(sp->host, ip) == 0) ||
-		    peername_is(sp->peername, ip))
+		    peername_is(sp->peername, ip)) {
+			*dev = sp;
 			return d->host;
+		}
 	}
 	return ip;
+}
+
+/*
+ * A linkDown or linkUp without the port's ifAdminStatus gets the one of the
+ * agent's last poll of that port, marked "(polled)", so that a rule with
+ * varbinds = {"ifAdminStatus!=down"} skips ports shut on purpose also for
+ * devices whose traps leave it out. A text with no room left for it keeps
+ * none: the rule then pages, as for a port never polled.
+ */
+static void trap_add_polled_admin(struct trap_event *ev, const struct csnmp_priv *dev)
+{
+	uint32_t ifindex;
+	size_t len = strlen(ev->text);
+	int admin, w;
+
+	if (dev == NULL || ev->admin != 0 || ev->instance[0] == '\0' ||
+	    (admin = csnmp_if_admin(dev, ev->instance, &ifindex)) == 0)
+		return;
+	w = snprintf(ev->text + len, sizeof(ev->text) - len, "%sifAdminStatus.%lu=%d (polled)",
+		     len > 0 ? " " : "", (unsigned long)ifindex, admin);
+	if (w < 0 || (size_t)w >= sizeof(ev->text) - len)
+		ev->text[len] = '\0';
 }
 
 /* 1 when the inform from p->peer with this request-id was taken lately; else remembers it. */
@@ -669,7 +695,8 @@ static int trap_cb(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, v
 {
 	struct trap_listener *p = arg;
 	struct trap_event ev;
-	const char *why;
+	const struct csnmp_priv *dev;
+	const char *why, *host;
 	int64_t now;
 
 	(void)sess;
@@ -716,11 +743,12 @@ static int trap_cb(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, v
 	p->last_ms = now > p->last_ms ? now : p->last_ms + 1;
 	p->traps++;
 	p->run_traps++;
+	host = device_host(p, p->peer_ip, &dev);
+	trap_add_polled_admin(&ev, dev);
 	log_debug("trap listener \"%s\": %s from %s%s%s%s%s", p->c->name, ev.name, p->peer,
 		  ev.instance[0] ? " interface " : "", ev.instance, ev.text[0] ? ": " : "",
 		  ev.text);
-	check_event(p->c, p->last_ms, device_host(p, p->peer_ip), ev.instance, ev.name, ev.oid,
-		    ev.text, p->peer);
+	check_event(p->c, p->last_ms, host, ev.instance, ev.name, ev.oid, ev.text, p->peer);
 	return 1;
 }
 

@@ -205,6 +205,7 @@ struct csnmp_port {
 	uint8_t ctr_32;   /* bit per counter: that step came from a 32-bit column */
 	uint8_t flags;    /* CSNMP_PORT_* */
 	int8_t down;      /* the `down` gauge at the last step; -1 unknown */
+	int8_t admin;     /* ifAdminStatus at the last poll (1 up, 2 down, 3 testing); 0 unknown */
 };
 
 /* One entry of `interfaces`. */
@@ -458,6 +459,13 @@ void csnmp_if_values_commit(struct csnmp_priv *p);
 int csnmp_if_table_due(const struct csnmp_priv *p);
 /* Samples and Results of the ports; counts unknown values. */
 void csnmp_if_emit(struct csnmp_priv *p);
+/*
+ * The ifAdminStatus (1 up, 2 down, 3 testing) of the last poll of the port
+ * named `name` (its instance: ifName, ifDescr, or "ifIndex" when the device
+ * names none) or, when `name` is a number, of that ifIndex; its ifIndex in
+ * *ifindex. 0 when no port polled so has one.
+ */
+int csnmp_if_admin(const struct csnmp_priv *p, const char *name, uint32_t *ifindex);
 /* Frees the ports and their names. */
 void csnmp_ports_free(struct csnmp_priv *p);
 /* Frees the run's answers (p->cells); at the end of every run, successful or not. */

@@ -353,6 +353,7 @@ void csnmp_if_table_commit(struct csnmp_priv *p)
 		pt->disc = old->disc;
 		pt->flags = old->flags;
 		pt->down = old->down;
+		pt->admin = old->admin;
 		if (old->ifindex != pt->ifindex) {
 			/* another row's counters now: the step between is unknown, not a spike */
 			log_info("snmp \"%s\": interface %s on %s moved from ifIndex %lu to %lu",
@@ -621,6 +622,26 @@ static void csnmp_port_emit(struct csnmp_priv *p, struct csnmp_port *pt)
 	}
 	if (down >= 0)
 		pt->down = (int8_t)down;
+	/* for linkDown traps that do not say it (check_trap.c) */
+	pt->admin = adm->type == ASN_INTEGER && adm->v >= 1 && adm->v <= 3 ? (int8_t)adm->v : 0;
+}
+
+int csnmp_if_admin(const struct csnmp_priv *p, const char *name, uint32_t *ifindex)
+{
+	char *end;
+	unsigned long idx = strtoul(name, &end, 10);
+	int by_index = name[0] >= '0' && name[0] <= '9' && *end == '\0';
+
+	for (size_t i = 0; i < p->nports; i++) {
+		const struct csnmp_port *pt = &p->ports[i];
+
+		if (pt->admin != 0 &&
+		    (strcmp(pt->name, name) == 0 || (by_index && pt->ifindex == idx))) {
+			*ifindex = pt->ifindex;
+			return pt->admin;
+		}
+	}
+	return 0;
 }
 
 void csnmp_if_emit(struct csnmp_priv *p)

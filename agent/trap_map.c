@@ -204,9 +204,10 @@ static void add_value(struct text *t, const netsnmp_variable_list *v)
 /*
  * The interface of a linkDown or linkUp: ifName from the varbinds, else
  * ifDescr, else the ifIndex (its value, or the index of ifAdminStatus or
- * ifOperStatus), as the SNMP check names its files.
+ * ifOperStatus), as the SNMP check names its files; and its ifAdminStatus
+ * when the trap says it.
  */
-static void find_interface(const netsnmp_variable_list *vars, char *out, size_t size)
+static void find_interface(const netsnmp_variable_list *vars, char *out, size_t size, int *admin)
 {
 	const netsnmp_variable_list *name = NULL, *descr = NULL;
 	long ifindex = -1;
@@ -214,6 +215,11 @@ static void find_interface(const netsnmp_variable_list *vars, char *out, size_t 
 	for (const netsnmp_variable_list *v = vars; v != NULL; v = v->next_variable) {
 		int str = v->type == ASN_OCTET_STR && v->val.string != NULL && v->val_len > 0;
 
+		if (oid_under(v->name, v->name_length, if_entry, NOID(if_entry)) &&
+		    v->name[NOID(if_entry)] == 7 && v->type == ASN_INTEGER &&
+		    v->val.integer != NULL && v->val_len >= sizeof(long) && *v->val.integer > 0 &&
+		    *v->val.integer < 100)
+			*admin = (int)*v->val.integer;
 		if (oid_under(v->name, v->name_length, ifx_entry, NOID(ifx_entry)) &&
 		    v->name[NOID(ifx_entry)] == 1 && str)
 			name = v;
@@ -301,7 +307,7 @@ int trap_map(const netsnmp_pdu *pdu, struct trap_event *ev, const char **why)
 	else
 		snprintf(ev->name, sizeof(ev->name), "%s", ev->oid);
 	if (strcmp(ev->name, "linkDown") == 0 || strcmp(ev->name, "linkUp") == 0)
-		find_interface(pdu->variables, ev->instance, sizeof(ev->instance));
+		find_interface(pdu->variables, ev->instance, sizeof(ev->instance), &ev->admin);
 	if (pdu->command == SNMP_MSG_TRAP &&
 	    pdu->agent_addr[0] | pdu->agent_addr[1] | pdu->agent_addr[2] | pdu->agent_addr[3])
 		text_add(&t, "agent-addr=%u.%u.%u.%u", pdu->agent_addr[0], pdu->agent_addr[1],

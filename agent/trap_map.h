@@ -19,6 +19,7 @@ struct trap_event {
 	char oid[SAMPLE_NAME_MAX + 1];      /* the trap OID, numeric */
 	char instance[SAMPLE_NAME_MAX + 1]; /* linkDown/linkUp: ifName, ifDescr or ifIndex */
 	char text[EVENT_TEXT_MAX + 1];      /* "ifIndex.3=3 ifAdminStatus.3=1 ..." */
+	int admin; /* linkDown/linkUp: ifAdminStatus among the varbinds (1 up, 2 down...); 0 none */
 };
 
 /*

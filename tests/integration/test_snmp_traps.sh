@@ -8,11 +8,14 @@
 # too: its pages name it as that section does ("core-sw"), not by address. A trap from 127.0.0.2, not in `hosts`, is
 # refused with a line naming it; garbage is a line naming its sender. A
 # flood from 800 allowed addresses gets no fresh burst per address. An
-# ifName and ifAlias that are not UTF-8 reach the page as '?'.
+# ifName and ifAlias that are not UTF-8 reach the page as '?'. The device
+# is snmpsim's cisco_16_switch: a rule with varbinds = {"ifAdminStatus!=down"}
+# pages for a linkDown of a port that is up, not for one shut on purpose,
+# whether the trap says ifAdminStatus or the agent's last poll of the port does.
 set -eu
 . "$(dirname "$0")/lib.sh"
 SLOW=$([ -n "${VAKT_VALGRIND:-}" ] && echo 3 || echo 1)
-need_tools snmptrap snmpinform python3
+need_tools snmptrap snmpinform snmpsimd python3
 W=$(mktemp -d /tmp/vakt-it-traps.XXXXXX)
 trap 'cleanup && s=0 || s=$?; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
 
@@ -30,6 +33,13 @@ rule "link-down" {
   cleared_by = "linkUp"
   channels = {"oncall"}
 }
+rule "used-port-down" {
+  kind = "event"
+  metric = "linkDown"
+  instance = "Fa3/0/*"
+  varbinds = {"ifAdminStatus!=down"}
+  channels = {"oncall"}
+}
 rule "restarted" {
   kind = "event"
   metric = "coldStart"
@@ -42,8 +52,10 @@ insecure = yes
 collector "dc1" { address = "127.0.0.1:$col_port" }
 snmp "core-sw" {
   address = "127.0.0.1:$snmp_port"
-  interval = 60
-  timeout = 500
+  community = "cisco_16_switch"
+  interfaces = "all"
+  interval = 5
+  timeout = 2000
 }
 probe "traps" {
   kind = "trap"
@@ -81,6 +93,19 @@ probe "twintraps" {
   timeout = 500
 }
 EOC
+# the polled device: Fa3/0/1 and Fa3/0/2 are up (ifAdminStatus 1), Fa3/0/46 and Fa3/0/47 shut (2)
+mkdir -p "$W/sim" "$W/simcache"
+zcat /usr/share/doc/snmpsim/examples/data/cisco_16_switch.snmprec.gz >"$W/sim/cisco_16_switch.snmprec"
+# snmpsimd drops to an unprivileged user, who must read the data and write the cache
+chmod 755 "$W" "$W/sim"
+chmod 777 "$W/simcache"
+sim_user=()
+[ "$(id -u)" = 0 ] && sim_user=(--process-user=nobody --process-group=nogroup)
+start snmpsim "$W/snmpsim.log" snmpsimd --data-dir="$W/sim" --cache-dir="$W/simcache" \
+	--agent-udpv4-endpoint="127.0.0.1:$snmp_port" --v2c-arch --max-varbinds=65535 \
+	--logging-method=null "${sim_user[@]}"
+wait_for 30 snmpget -v2c -c cisco_16_switch -t 1 -r 0 "127.0.0.1:$snmp_port" 1.3.6.1.2.1.1.3.0 ||
+	{ cat "$W/snmpsim.log"; fail "snmpsimd did not answer"; }
 start_collector "$W" "$col_port"
 start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -v -c "$W/agent.conf"
 log_has "$W/agent.log" "trap listener \"traps\": listening on UDP 127.0.0.1:$trap_port"
@@ -173,6 +198,32 @@ link snmptrap "${v2c[@]}" -- 4 3 Gi0/3
 wait_for $((10 * SLOW)) pages_are "resolved link-down" 1 || { show; fail "linkUp resolved nothing"; }
 grep -q "^resolved link-down rissa core-sw traps | linkUp (clears linkDown) on core-sw interface Gi0/3 " "$W/pages.log" ||
 	{ show; fail "the recovery does not name Gi0/3"; }
+
+# a v2c linkDown of ifIndex IDX named NAME, with ifAdminStatus ADMIN ("": none)
+link_down_admin() { # IDX NAME ADMIN
+	adm=()
+	[ -z "$3" ] || adm=("1.3.6.1.2.1.2.2.1.7.$1" i "$3")
+	MIBS= snmptrap "${v2c[@]}" "127.0.0.1:$trap_port" '' 1.3.6.1.6.3.1.1.5.3 \
+		"1.3.6.1.2.1.2.2.1.1.$1" i "$1" "${adm[@]}" "1.3.6.1.2.1.2.2.1.8.$1" i 2 \
+		"1.3.6.1.2.1.31.1.1.1.1.$1" s "$2"
+}
+log "linkDown of Fa3/0/46 saying ifAdminStatus down, and of Fa3/0/47 (shut when polled) saying none"
+wait_for $((10 * SLOW)) test -f "$W/rrd/rissa/core-sw/if-Fa3_0_47.rrd" ||
+	{ ls "$W/rrd/rissa/core-sw" || true; show; fail "core-sw's ports were not polled"; }
+link_down_admin 11046 Fa3/0/46 2
+link_down_admin 11047 Fa3/0/47 ""
+log "linkDown of Fa3/0/1 saying ifAdminStatus up, and of Fa3/0/2 (up when polled) saying none"
+link_down_admin 11001 Fa3/0/1 1
+link_down_admin 11002 Fa3/0/2 ""
+wait_for $((10 * SLOW)) pages_are "firing used-port-down" 2 || { show; fail "no page for the linkDowns of ports that are up"; }
+grep -q "^firing used-port-down rissa core-sw traps | linkDown on core-sw interface Fa3/0/1 (trap 1.3.6.1.6.3.1.1.5.3 from 127.0.0.1:[0-9]*): ifIndex.11001=11001 ifAdminStatus.11001=1 ifOperStatus.11001=2 ifName.11001=\"Fa3/0/1\"$" "$W/pages.log" &&
+	grep -q "^firing used-port-down rissa core-sw traps | linkDown on core-sw interface Fa3/0/2 (trap 1.3.6.1.6.3.1.1.5.3 from 127.0.0.1:[0-9]*): ifIndex.11002=11002 ifOperStatus.11002=2 ifName.11002=\"Fa3/0/2\" ifAdminStatus.11002=1 (polled)$" "$W/pages.log" ||
+	{ show; fail "the pages of ports that are up do not say their ifAdminStatus"; }
+wait_for $((10 * SLOW)) pages_are "firing link-down" 9 || { show; fail "the rule without varbinds did not page all four"; }
+grep -q "^firing link-down rissa core-sw traps | linkDown on core-sw interface Fa3/0/47 .* ifName.11047=\"Fa3/0/47\" ifAdminStatus.11047=2 (polled)$" "$W/pages.log" ||
+	{ show; fail "the linkDown of Fa3/0/47 does not carry its polled ifAdminStatus"; }
+grep -q "^firing used-port-down .* interface Fa3/0/4[67] " "$W/pages.log" &&
+	{ show; fail "a linkDown of a port shut on purpose paged"; }
 
 log "a trap from 127.0.0.2 (not in hosts), a wrong community and garbage"
 MIBS= snmptrap "${v2c[@]}" --clientaddr=127.0.0.2 "127.0.0.1:$trap_port" '' 1.3.6.1.6.3.1.1.5.3
@@ -267,11 +318,11 @@ log "slowtraps let $accepted of 1600 traps through in $elapsed s (at most $bound
 [ "$accepted" -le "$bound" ] ||
 	fail "a flood from 800 addresses got $accepted traps through, more than 257 senders' rate and burst ($bound)"
 sleep 1
-[ "$(pages firing)" = 6 ] && [ "$(pages resolved)" = 1 ] ||
-	{ show; fail "expected 6 pages and 1 recovery, got $(pages firing) and $(pages resolved)"; }
+[ "$(pages firing)" = 12 ] && [ "$(pages resolved)" = 1 ] ||
+	{ show; fail "expected 12 pages and 1 recovery, got $(pages firing) and $(pages resolved)"; }
 grep -q "trap-auth-secret\|trap-priv-secret\|wrong-auth-secret\|twin-auth-secret\|twin-priv-secret" "$W/agent.log" "$W/collector.log" &&
 	fail "a v3 password reached a log"
 kill -0 "$PID_agent" 2>/dev/null || fail "the agent died"
 # never stored: the listener's own file holds its counters, no file has an event
 [ -z "$(find "$W/rrd" -name '*Gi0*')" ] || fail "an event was written to an RRD file"
-echo "PASS: v2c, inform, v3 and v1 traps paged once with the interface; linkUp resolved; refusals logged"
+echo "PASS: v2c, inform, v3 and v1 traps paged once with the interface; linkUp resolved; ports shut on purpose (trap or poll) not paged by ifAdminStatus!=down; refusals logged"

@@ -85,6 +85,7 @@ static void test_link_down_names_the_interface_by_ifname(void **state)
 	assert_string_equal(ev.name, "linkDown");
 	assert_string_equal(ev.oid, "1.3.6.1.6.3.1.1.5.3");
 	assert_string_equal(ev.instance, "Gi0/3");
+	assert_int_equal(ev.admin, 1);
 	assert_string_equal(ev.text, "ifIndex.3=3 ifAdminStatus.3=1 ifOperStatus.3=2 "
 				     "ifDescr.3=\"GigabitEthernet0/3\" ifName.3=\"Gi0/3\"");
 	snmp_free_pdu(pdu);
@@ -101,6 +102,7 @@ static void test_link_up_falls_back_to_ifdescr_then_ifindex(void **state)
 	assert_int_equal(trap_map(pdu, &ev, &why), 0);
 	assert_string_equal(ev.name, "linkUp");
 	assert_string_equal(ev.instance, "eth0");
+	assert_int_equal(ev.admin, 0); /* the trap does not say it */
 	snmp_free_pdu(pdu);
 
 	pdu = v2_trap(SNMP_MSG_TRAP2, ".1.3.6.1.6.3.1.1.5.4");
