@@ -207,7 +207,8 @@ static void stats_cb(evutil_socket_t fd, short what, void *arg)
 	log_info("stats: %llu samples, %llu results, %llu events, %llu batches sent (%llu "
 		 "bytes, %llu in the full form), %llu acked, %llu queued (%llu bytes in memory, "
 		 "%llu in the spool), %llu heartbeats; dropped: %llu batches, %llu samples, %llu "
-		 "results, %llu unreadable spool segments; %llu overruns",
+		 "results, %llu unreadable spool segments, %llu batches another copy of the "
+		 "spool sent; %llu overruns",
 		 (unsigned long long)st.samples, (unsigned long long)st.results,
 		 (unsigned long long)st.events, (unsigned long long)st.batches_sent,
 		 (unsigned long long)st.bytes_sent, (unsigned long long)st.bytes_full,
@@ -215,7 +216,8 @@ static void stats_cb(evutil_socket_t fd, short what, void *arg)
 		 (unsigned long long)st.queued_bytes, (unsigned long long)st.spooled_bytes,
 		 (unsigned long long)st.heartbeats, (unsigned long long)st.batches_dropped,
 		 (unsigned long long)st.samples_dropped, (unsigned long long)st.results_dropped,
-		 (unsigned long long)st.segments_unreadable, overruns);
+		 (unsigned long long)st.segments_unreadable, (unsigned long long)st.batches_copied,
+		 overruns);
 }
 
 int main(int argc, char **argv)

@@ -135,6 +135,7 @@ struct spool {
 	struct complaint behind; /* the writer's queue is full */
 	uint64_t last_fail_ms;   /* monotonic: the last append that failed */
 	uint64_t mem_hi;         /* the newest batch ever kept in memory only */
+	uint64_t copy_acked;     /* a collector held seqs up to this from another copy */
 
 	/* the writer thread */
 	int on_disk;
@@ -1088,6 +1089,36 @@ static void done_read(struct spool *s, struct done *d)
 	ent_pop_front(s, 0, NULL);
 }
 
+/*
+ * Entries `from`..`to` of `ents` at or below `acked`, which a collector held
+ * from another copy of this spool: counted, and logged with their seqs.
+ */
+static void copies_count(struct spool *s, const struct ent *ents, size_t from, size_t to,
+			 size_t cap, uint64_t acked, const char *what)
+{
+	uint64_t n = 0, samples = 0, results = 0, lo = 0, hi = 0;
+
+	for (size_t i = from; i < to; i++) {
+		const struct ent *e = &ents[i % cap];
+
+		if (e->state == ENT_DROPPED || e->seq > acked)
+			continue;
+		if (n++ == 0)
+			lo = e->seq;
+		hi = e->seq;
+		samples += e->nsamples;
+		results += e->nresults;
+	}
+	if (n == 0)
+		return;
+	s->st.batches_copied += n;
+	log_warnx("spool: %s: %" PRIu64 " batches %s (batches %" PRIu64 "..%" PRIu64 ", %" PRIu64
+		  " samples, %" PRIu64 " results) are not sent: the collector holds their seqs "
+		  "from another copy of this spool; what a restored backup holds reached it "
+		  "from the original, what a cloned machine made since the copy is lost",
+		  s->dir != NULL ? s->dir : "(memory)", n, what, lo, hi, samples, results);
+}
+
 /* The older segments are read: their batches go in front of the index. */
 static void done_scanned(struct spool *s, struct done *d)
 {
@@ -1104,6 +1135,9 @@ static void done_scanned(struct spool *s, struct done *d)
 	while (ncap < d->nents + s->n)
 		ncap *= 2;
 	ne = xcalloc(ncap, sizeof(*ne));
+	if (s->copy_acked > 0)
+		copies_count(s, d->ents, 0, d->nents, d->nents, s->copy_acked,
+			     "read back from older segments");
 	for (size_t i = 0; i < d->nents; i++)
 		if (d->ents[i].seq > s->ack_seen && d->ents[i].seq < limit)
 			ne[k++] = d->ents[i];
@@ -1955,12 +1989,13 @@ uint64_t spool_skip_past(struct spool *s, uint64_t seq)
 		return 0;
 	/* as after a stop that was not clean: the other copy may have sent more than it holds */
 	s->next_seq = seq + 1 + SPOOL_SEQ_SKIP;
+	s->copy_acked = seq;
 	log_warnx("spool: %s: a collector holds batches of stream %016" PRIx64 " up to %" PRIu64
 		  ", at or past %" PRIu64 ", the next of this spool: another copy of it sends "
 		  "(a cloned machine, a restored backup); new batches start at %" PRIu64
-		  " so that none reuses a seq the collector holds (the %zu batches waiting here, "
-		  "below it, count as held there)",
-		  s->dir != NULL ? s->dir : "(memory)", s->stream, seq, next, s->next_seq, s->live);
+		  " so that none reuses a seq the collector holds",
+		  s->dir != NULL ? s->dir : "(memory)", s->stream, seq, next, s->next_seq);
+	copies_count(s, s->e, s->head, s->head + s->n, s->cap, seq, "waiting here");
 	return s->next_seq;
 }
 

@@ -56,6 +56,8 @@ struct spool_stats {
 	uint64_t memory_only; /* batches that could not be written to disk */
 	uint64_t batches_dropped, samples_dropped, results_dropped, bytes_dropped;
 	uint64_t segments_unreadable; /* found at start, could not be opened: their batches lost */
+	uint64_t batches_copied;      /* waiting here, not sent: a collector held their seqs from
+					 another copy of the spool (spool_skip_past) */
 };
 
 /*
@@ -90,8 +92,10 @@ void spool_append(struct spool *s, uint64_t seq, uint8_t *frame, size_t len, uin
 		  uint32_t nresults);
 /*
  * HelloAck says a collector holds `seq` of this stream, at or past the next
- * seq: another copy of this spool sends too. New batches then start past it
- * (logged); returns the new next seq, 0 when `seq` is below it.
+ * seq: another copy of this spool sends too. New batches then start past it,
+ * and the batches waiting here (all below it, those start-up still reads
+ * too) are not sent: counted (batches_copied) and logged with their seqs.
+ * Returns the new next seq, 0 when `seq` is below it.
  */
 uint64_t spool_skip_past(struct spool *s, uint64_t seq);
 /* The collector holds every batch up to `seq`: forget them; returns how many. */

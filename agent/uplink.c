@@ -1559,6 +1559,7 @@ void uplink_get_stats(const struct uplink *u, struct uplink_stats *st)
 	st->results_dropped += sp.results_dropped;
 	st->bytes_dropped += sp.bytes_dropped;
 	st->segments_unreadable = sp.segments_unreadable;
+	st->batches_copied = sp.batches_copied;
 }
 
 enum uplink_state uplink_get_state(const struct uplink *u)

@@ -31,6 +31,8 @@ struct uplink_stats {
 	/* lost because the spool (or memory) was full: counted, never silent */
 	uint64_t batches_dropped, samples_dropped, results_dropped, bytes_dropped;
 	uint64_t segments_unreadable; /* spool segments found at start that could not be opened */
+	uint64_t batches_copied;      /* spooled, not sent: a collector held their seqs from another
+					 copy of the spool (a restored backup, a cloned machine) */
 	uint64_t bytes_sent;    /* batch bytes put on connections */
 	uint64_t bytes_full;    /* what they would have been in the full form (protocol 1) */
 	uint64_t queued;        /* batches waiting for an ack */
