@@ -27,7 +27,7 @@
 
 #define TRAP_DEFAULT_ADDRESS "0.0.0.0:162"
 #define TRAP_HOSTS_MAX       256
-#define TRAP_SENDERS_MAX     256 /* senders with a bucket of their own; the rest share one */
+#define TRAP_SENDERS_MAX     65536 /* `senders`: with a bucket of their own; the rest share one */
 #define TRAP_ENGINES_MAX     64
 #define TRAP_COMPLAIN_S      60.0
 #define TRAP_INFORMS_SEEN    64   /* informs remembered to spot a sender's retry */
@@ -97,9 +97,11 @@ struct trap_listener {
 	void *sessp;
 	struct event *ev;
 	int64_t last_ms;
-	struct trap_sender senders[TRAP_SENDERS_MAX];
-	size_t nsenders;
+	struct trap_sender *senders; /* `senders` of them */
+	size_t nsenders, max_senders;
 	struct trap_sender others; /* the bucket of senders the table has no room for */
+	int full_said;             /* the table's being full is logged once */
+	uint64_t run_shared;       /* traps of senders past the table let through, this run */
 	struct trap_inform_seen informs[TRAP_INFORMS_SEEN];
 	size_t next_inform; /* the slot the next inform takes (the oldest) */
 	uint64_t repeated;  /* informs resent by their sender: answered, no event */
@@ -130,6 +132,7 @@ static cfg_opt_t trap_opts[] = {
     CFG_STR_LIST("communities", NULL, CFGF_NODEFAULT),
     CFG_INT("rate", 10, CFGF_NONE),
     CFG_INT("burst", 50, CFGF_NONE),
+    CFG_INT("senders", 256, CFGF_NONE),
     CFG_STR("security_name", NULL, CFGF_NODEFAULT),
     CFG_STR("auth_protocol", "SHA", CFGF_NONE),
     CFG_STR("auth_password", NULL, CFGF_NODEFAULT),
@@ -221,6 +224,7 @@ static void trap_priv_free(struct trap_listener *p)
 	free(p->auth_pw);
 	free(p->priv);
 	free(p->priv_pw);
+	free(p->senders);
 	free(p);
 }
 
@@ -336,6 +340,7 @@ static int trap_parse_config(struct check *c, cfg_t *sec)
 	struct sockaddr_storage ss;
 	int sslen = sizeof(ss), bad = 0;
 	long rate = cfg_getint(sec, "rate"), burst = cfg_getint(sec, "burst");
+	long senders = cfg_getint(sec, "senders");
 
 	if (conf_require(sec, req) < 0)
 		return -1;
@@ -387,8 +392,15 @@ static int trap_parse_config(struct check *c, cfg_t *sec)
 		conf_section_error(sec, "burst must be 1..100000 traps, got %ld", burst);
 		bad = 1;
 	}
+	if (senders < 1 || senders > TRAP_SENDERS_MAX) {
+		conf_section_error(sec, "senders must be 1..%d senders tracked, got %ld",
+				   TRAP_SENDERS_MAX, senders);
+		bad = 1;
+	}
 	p->rate = (unsigned)rate;
 	p->burst = (unsigned)burst;
+	p->max_senders = bad ? 0 : (size_t)senders;
+	p->senders = bad ? NULL : xcalloc(p->max_senders, sizeof(*p->senders));
 	p->others.tokens = p->burst;
 	p->ncommunities = cfg_size(sec, "communities");
 	p->communities = xcalloc(p->ncommunities + 1, sizeof(*p->communities));
@@ -483,14 +495,33 @@ static int bucket_take(struct trap_sender *s, double now, unsigned rate, unsigne
 	return 1;
 }
 
+/* A sender past a full table: the shared bucket; said once for the listener. */
+static int trap_shared_take(struct trap_listener *p, double now)
+{
+	if (!p->full_said) {
+		p->full_said = 1;
+		log_warnx("trap listener \"%s\" (%s): table of %zu senders is full: senders "
+			  "past it (%s first) share one sender's rate (%u a second) and burst "
+			  "(%u) until a tracked one has been quiet long enough to be forgotten; "
+			  "what exceeds it is dropped and counted",
+			  p->c->name, p->address, p->max_senders, p->peer, p->rate, p->burst);
+	}
+	if (!bucket_take(&p->others, now, p->rate, p->burst))
+		return -1;
+	p->run_shared++;
+	return 1;
+}
+
 /*
- * 1 when the sender may send one more now. Each sender has a bucket of its
- * own while the table has room. A sender is forgotten only once its bucket
+ * 1 when the sender may send one more now; 0 when its bucket is empty, -1
+ * when the shared one is. Each sender has a bucket of its own while the
+ * table (`senders`) has room. A sender is forgotten only once its bucket
  * has filled up again (a newcomer's full burst then costs nothing it had
  * not earned back); while every tracked sender's bucket is still filling,
  * newcomers share one bucket. So a flood from more allowed addresses than
- * the table holds gets at most TRAP_SENDERS_MAX + 1 senders' rate and
- * burst, not a fresh burst for every address.
+ * the table holds gets at most `senders` + 1 senders' rate and burst, not
+ * a fresh burst for every address. Each packet looks through the table:
+ * about 40 bytes a sender, and a scan of them all when it is full.
  */
 static int sender_allowed(struct trap_listener *p, int family, const unsigned char addr[16])
 {
@@ -504,12 +535,12 @@ static int sender_allowed(struct trap_listener *p, int family, const unsigned ch
 			stalest = &p->senders[i];
 	}
 	if (s == NULL) {
-		if (p->nsenders < TRAP_SENDERS_MAX)
+		if (p->nsenders < p->max_senders)
 			s = &p->senders[p->nsenders++];
 		else if (stalest->tokens + (now - stalest->last) * p->rate >= p->burst)
 			s = stalest;
 		else
-			return bucket_take(&p->others, now, p->rate, p->burst);
+			return trap_shared_take(p, now);
 		s->family = family;
 		memcpy(s->addr, addr, 16);
 		s->tokens = p->burst;
@@ -541,14 +572,23 @@ static int trap_pre_parse(netsnmp_session *sess, netsnmp_transport *t, void *dat
 			     p->c->name, p->address, p->peer, (unsigned long long)p->refused);
 		return 0;
 	}
-	if (!sender_allowed(p, family, addr)) {
+	allowed = sender_allowed(p, family, addr);
+	if (allowed <= 0) {
 		p->dropped++;
 		p->run_dropped++;
-		log_complain(&p->c_rate, TRAP_COMPLAIN_S,
-			     "trap listener \"%s\" (%s): %s sends more than %u traps a second "
-			     "(burst %u): the excess is dropped (%llu so far)",
-			     p->c->name, p->address, p->peer, p->rate, p->burst,
-			     (unsigned long long)p->dropped);
+		if (allowed == 0)
+			log_complain(&p->c_rate, TRAP_COMPLAIN_S,
+				     "trap listener \"%s\" (%s): %s sends more than %u traps a "
+				     "second (burst %u): the excess is dropped (%llu so far)",
+				     p->c->name, p->address, p->peer, p->rate, p->burst,
+				     (unsigned long long)p->dropped);
+		else
+			log_complain(&p->c_rate, TRAP_COMPLAIN_S,
+				     "trap listener \"%s\" (%s): senders past the table of %zu (%s "
+				     "now) send more than %u traps a second together (burst %u): "
+				     "the excess is dropped (%llu so far)",
+				     p->c->name, p->address, p->max_senders, p->peer, p->rate,
+				     p->burst, (unsigned long long)p->dropped);
 		return 0;
 	}
 	p->pending = 1;
@@ -904,21 +944,27 @@ static int trap_start(struct check *c)
 static void trap_run(struct check *c)
 {
 	struct trap_listener *p = c->priv;
+	char shared[96] = "";
 
 	check_emit(c, "", "traps", SAMPLE_DERIVE, 0, p->traps, 0);
 	check_emit(c, "", "refused", SAMPLE_DERIVE, 0, p->refused + p->unreadable, 0);
 	check_emit(c, "", "dropped", SAMPLE_DERIVE, 0, p->dropped, 0);
+	if (p->run_shared > 0)
+		snprintf(shared, sizeof(shared),
+			 "; %llu packets let through from senders past the table of %zu",
+			 (unsigned long long)p->run_shared, p->max_senders);
 	if (p->run_refused + p->run_dropped + p->run_unreadable == 0)
-		check_done(c, OUTCOME_OK, "%llu traps since the last run on %s",
-			   (unsigned long long)p->run_traps, p->address);
+		check_done(c, OUTCOME_OK, "%llu traps since the last run on %s%s",
+			   (unsigned long long)p->run_traps, p->address, shared);
 	else
 		check_done(c, OUTCOME_OK,
 			   "%llu traps since the last run on %s; %llu refused (hosts), %llu over "
-			   "the rate, %llu unreadable",
+			   "the rate, %llu unreadable%s",
 			   (unsigned long long)p->run_traps, p->address,
 			   (unsigned long long)p->run_refused, (unsigned long long)p->run_dropped,
-			   (unsigned long long)p->run_unreadable);
+			   (unsigned long long)p->run_unreadable, shared);
 	p->run_traps = p->run_refused = p->run_dropped = p->run_unreadable = 0;
+	p->run_shared = 0;
 }
 
 static void trap_stop(struct check *c)

@@ -203,6 +203,7 @@ static void test_trap_probe_errors_name_their_section_and_keep_secrets(void **st
 	    "address/prefix\n"
 	    "%1$s:15: probe \"traps\": hosts: \"any\" is not an address or address/prefix\n"
 	    "%1$s:15: probe \"traps\": rate must be 1..100000 traps a second per sender, got 0\n"
+	    "%1$s:15: probe \"traps\": senders must be 1..65536 senders tracked, got 65537\n"
 	    "%1$s:15: probe \"traps\": auth_protocol must be MD5, SHA, SHA-224, SHA-256, "
 	    "SHA-384 or SHA-512, got \"SHA-3\"\n"
 	    "%1$s:15: probe \"traps\": auth_password must be 8..256 characters without "
