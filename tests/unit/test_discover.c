@@ -3,7 +3,8 @@
  * about themselves (sysDescr, sysObjectID and the MIBs they answer, as
  * recorded from a Linux server, a Windows server, Solaris, AIX and HP-UX
  * hosts, a UPS, a printer, switches, routers (a Linksys among them) and a
- * firewall), without a network.
+ * firewall), without a network; and for every recording snmpsim ships,
+ * read as --discover would ask it, a profile that deploy/profiles has.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,7 +16,14 @@
 
 #include <cmocka.h>
 
+#include <ftw.h>
+#include <limits.h>
+#include <unistd.h>
+
 #include "discover.h"
+
+/* where Debian's snmpsim installs its recordings (community = file stem) */
+#define SNMPSIM_DATA "/usr/share/doc/snmpsim/examples/data"
 
 /* What a device says, and the profile it should get. */
 struct device {
@@ -132,12 +140,143 @@ static void test_discover_network(void **state)
 	expect_all(d, sizeof(d) / sizeof(d[0]));
 }
 
+/* The answer a recording holds for OID `want`, exactly (scalar) or under it. */
+static int rec_is(const char *oid, const char *want, int scalar)
+{
+	size_t n = strlen(want);
+
+	if (strncmp(oid, want, n) != 0)
+		return 0;
+	return scalar ? strcmp(oid + n, ".0") == 0 : oid[n] == '.';
+}
+
+/* An snmprec value (TYPE|VALUE, TYPE "4x" in hex) as text; 0 for a variation module's. */
+static int rec_value(const char *type, const char *val, char *out, size_t len)
+{
+	size_t o = 0;
+
+	type += strspn(type, "0123456789");
+	if (*type == ':')
+		return 0;
+	if (*type != 'x') {
+		snprintf(out, len, "%s", val);
+		return 1;
+	}
+	for (unsigned b; o + 1 < len && sscanf(val, "%2x", &b) == 1; val += 2)
+		out[o++] = (char)b;
+	out[o] = '\0';
+	return 1;
+}
+
+/*
+ * What --discover's one GETNEXT would learn from a device serving recording
+ * `path` (gzip or not): sysDescr, sysObjectID, ifNumber, ipForwarding,
+ * dot1dBaseNumPorts, and whether hrSystem, upsIdent, prtGeneralPrinterName
+ * answer. 0 when the file cannot be read.
+ */
+static int rec_facts(const char *path, struct discover_facts *f)
+{
+	char cmd[PATH_MAX + 32], line[8192], text[DISCOVER_TEXT_MAX];
+	FILE *in;
+
+	memset(f, 0, sizeof(*f));
+	f->if_number = f->forwarding = f->bridge_ports = -1;
+	snprintf(cmd, sizeof(cmd), "zcat -f '%s'", path);
+	if ((in = popen(cmd, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), in) != NULL) {
+		char *type = strchr(line, '|'), *val = type ? strchr(type + 1, '|') : NULL;
+
+		if (val == NULL)
+			continue;
+		*type++ = '\0';
+		*val++ = '\0';
+		val[strcspn(val, "\r\n")] = '\0';
+		f->host_resources |= rec_is(line, "1.3.6.1.2.1.25.1", 0);
+		f->ups |= rec_is(line, "1.3.6.1.2.1.33.1.1", 0);
+		f->printer |= rec_is(line, "1.3.6.1.2.1.43.5.1.1.16", 0);
+		if (!rec_value(type, val, text, sizeof(text)))
+			continue;
+		if (rec_is(line, "1.3.6.1.2.1.1.1", 1))
+			snprintf(f->descr, sizeof(f->descr), "%s", text);
+		else if (rec_is(line, "1.3.6.1.2.1.1.2", 1))
+			for (char *p = text; *p != '\0' && f->objid_len < DISCOVER_OID_MAX;) {
+				f->objid[f->objid_len++] = strtoul(p, &p, 10);
+				p += *p == '.';
+			}
+		else if (rec_is(line, "1.3.6.1.2.1.2.1", 1))
+			f->if_number = atol(text);
+		else if (rec_is(line, "1.3.6.1.2.1.4.1", 1))
+			f->forwarding = atol(text);
+		else if (rec_is(line, "1.3.6.1.2.1.17.1.2", 1))
+			f->bridge_ports = atol(text);
+	}
+	return pclose(in) == 0;
+}
+
+static size_t nrecordings;
+
+/* Every recording snmpsim ships gets a profile that deploy/profiles has. */
+static int rec_check(const char *path, const struct stat *st, int kind, struct FTW *ftw)
+{
+	struct discover_facts f;
+	char why[128] = "", conf[PATH_MAX];
+	const char *profile;
+
+	(void)st;
+	(void)ftw;
+	if (kind != FTW_F || (strstr(path, ".snmprec") == NULL))
+		return 0;
+	assert_true(rec_facts(path, &f));
+	profile = discover_profile(&f, why, sizeof(why));
+	snprintf(conf, sizeof(conf), "%s/%s.conf", PROFILES_DIR, profile);
+	if (access(conf, R_OK) != 0)
+		fail_msg("%s: profile %s (%s) has no %s", path, profile, why, conf);
+	nrecordings++;
+	return 0;
+}
+
+static void test_discover_snmpsim_recordings(void **state)
+{
+	static const struct {
+		const char *file, *profile;
+	} named[] = {
+	    {"recorded/solaris-system.snmprec", "linux"},     /* "Sun SNMP Agent, Sun-Blade-100" */
+	    {"recorded/linksys-system.snmprec", "router"},    /* "BEFSX41", Linksys's sysObjectID */
+	    {"recorded/linux-full-walk.snmprec.gz", "linux"}, /* "Linux cray 2.6.21.5-smp ..." */
+	    {"recorded/winxp-full-walk.snmprec.gz", "windows"},
+	    {"cisco_16_switch.snmprec.gz", "switch"}, /* "Cisco IOS Software, C3750 ..." */
+	    {"hp_perf.snmprec.gz", "switch"},         /* "ProCurve J9021A Switch 2810-24G" */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+		struct discover_facts f;
+		char path[PATH_MAX], why[128] = "";
+		const char *got;
+
+		snprintf(path, sizeof(path), "%s/%s", SNMPSIM_DATA, named[i].file);
+		if (!rec_facts(path, &f))
+			fail_msg("%s cannot be read: is snmpsim installed?", path);
+		assert_true(f.descr[0] != '\0' && f.objid_len > 0);
+		got = discover_profile(&f, why, sizeof(why));
+		if (strcmp(got, named[i].profile) != 0)
+			fail_msg("%s (\"%s\"): %s (%s), expected %s", named[i].file, f.descr, got,
+				 why, named[i].profile);
+	}
+	nrecordings = 0;
+	assert_int_equal(nftw(SNMPSIM_DATA, rec_check, 16, FTW_PHYS), 0);
+	/* Debian's snmpsim 0.4 ships 36 */
+	assert_true(nrecordings >= 30);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_discover_hosts),
 	    cmocka_unit_test(test_discover_power_and_print),
 	    cmocka_unit_test(test_discover_network),
+	    cmocka_unit_test(test_discover_snmpsim_recordings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
