@@ -653,9 +653,15 @@ static void csnmp_v3_timeout(struct csnmp_priv *p)
 	char tries[32] = "";
 
 	l->engine = CSNMP_ENGINE_UNKNOWN;
-	/* as on v2c: a slow device whose large answers take too long gets fewer rows */
-	if (p->nanswered > 0 && p->bulk_sent > 0)
-		csnmp_reps_timed_out(p, p->bulk_sent);
+	/*
+	 * A device that answered this run's earlier requests knows the user and
+	 * its keys: this one was too much for it. As on v2c, the outcome names
+	 * the request ("request 3 of this run"), and a GETBULK gets fewer rows.
+	 */
+	if (p->nanswered > 0) {
+		p->got = CSNMP_GOT_TIMEOUT;
+		return;
+	}
 	if (p->retries > 0)
 		snprintf(tries, sizeof(tries), " (%d tries)", p->retries + 1);
 	/*

@@ -169,13 +169,17 @@ sysName vakt-test-device
 EOC
 }
 
-# start_snmpd DIR PORT COMMUNITY: starts snmpd in the foreground of a background job.
+# start_snmpd DIR PORT COMMUNITY [LINES]: starts snmpd in the foreground of a
+# background job; LINES (createUser, rouser...) are added to its config, and
+# its state (v3 users, engine boots) is kept in DIR/snmpd-state.
 start_snmpd() {
 	write_snmpd_conf "$1/snmpd.conf" "$2" "$3"
+	[ -z "${4:-}" ] || printf '%s\n' "$4" >>"$1/snmpd.conf"
+	mkdir -p "$1/snmpd-state"
 	# -C: only our config, -Lo: log to stdout; MIBS= keeps it from loading MIB files
 	# (the address is in the config only: given twice, snmpd fails to bind)
-	MIBS= start snmpd "$1/snmpd.log" /usr/sbin/snmpd -f -Lo -C -c "$1/snmpd.conf" \
-		-p "$1/snmpd.pid"
+	SNMP_PERSISTENT_DIR="$1/snmpd-state" MIBS= start snmpd "$1/snmpd.log" /usr/sbin/snmpd \
+		-f -Lo -C -c "$1/snmpd.conf" -p "$1/snmpd.pid"
 	wait_for 10 snmpget -v2c -c "$3" -t 1 -r 0 -On "127.0.0.1:$2" 1.3.6.1.2.1.1.3.0 ||
 		fail "snmpd did not answer on 127.0.0.1:$2 (see $1/snmpd.log)"
 }

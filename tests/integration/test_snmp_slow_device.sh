@@ -8,7 +8,8 @@
 # of 25 rows takes longer than the timeout, so the agent asks fewer rows once
 # one times out, and then polls it completely. A third never answers a
 # request for its host MIB: each run times out, naming that request, and the
-# interface values it answered before are stored all the same.
+# interface values it answered before are stored all the same; so does a
+# fourth, the same over SNMPv3 (authNoPriv, so that the proxy sees the OID).
 set -eu
 . "$(dirname "$0")/lib.sh"
 need_tools snmpd snmpget rrdtool python3
@@ -19,7 +20,9 @@ snmp_port=$(free_port udp)
 proxy_port=$(free_port udp)
 col_port=$(free_port tcp)
 community="vakt$$"
-start_snmpd "$W" "$snmp_port" "$community"
+v3auth="slow-auth-$$"
+start_snmpd "$W" "$snmp_port" "$community" "createUser vaktslow SHA \"$v3auth\"
+rouser vaktslow auth"
 start proxy "$W/proxy.log" python3 "$(dirname "$0")/udp_delay_proxy.py" 127.0.0.1 "$proxy_port" \
 	127.0.0.1 "$snmp_port" 300
 bulk_port=$(free_port udp)
@@ -28,6 +31,9 @@ start bulkproxy "$W/bulkproxy.log" python3 "$(dirname "$0")/udp_delay_proxy.py" 
 half_port=$(free_port udp)
 start halfproxy "$W/halfproxy.log" python3 "$(dirname "$0")/udp_delay_proxy.py" 127.0.0.1 \
 	"$half_port" 127.0.0.1 "$snmp_port" 0 0 2b0601020119
+half3_port=$(free_port udp)
+start half3proxy "$W/half3proxy.log" python3 "$(dirname "$0")/udp_delay_proxy.py" 127.0.0.1 \
+	"$half3_port" 127.0.0.1 "$snmp_port" 0 0 2b0601020119
 wait_for 10 snmpget -v2c -c "$community" -t 1 -r 0 "127.0.0.1:$proxy_port" 1.3.6.1.2.1.1.3.0 ||
 	fail "no answer through the delaying proxy"
 t0=$(date +%s%N)
@@ -63,6 +69,18 @@ snmp "bulky-sw" {
 snmp "half-sw" {
   address = "127.0.0.1:$half_port"
   community = "$community"
+  interfaces = {"lo"}
+  mibs = {"host"}
+  interval = 2
+  timeout = 500
+  retries = 0
+}
+snmp "half-v3" {
+  address = "127.0.0.1:$half3_port"
+  version = "3"
+  security_name = "vaktslow"
+  auth_protocol = "SHA"
+  auth_password = "$v3auth"
   interfaces = {"lo"}
   mibs = {"host"}
   interval = 2
@@ -113,4 +131,9 @@ hknown=$(rrdtool fetch "$hl" LAST -r 1 -s -11 -e -1 |
 [ "$hknown" -ge 3 ] || { rrdtool fetch "$hl" LAST -r 1 -s -11 -e -1; fail "half-sw: only $hknown in_octets values stored in the last 10 s"; }
 [ "$(rrd_last "$W/rrd/rissa/half-sw/system.rrd" up)" = 0 ] || fail "half-sw: system.rrd's up is not 0 after its timeouts"
 ! ls "$W/rrd/rissa/half-sw/" | grep -q '^storage' || fail "half-sw: storage values stored though its host MIB never answered"
-echo "PASS: a device answering in 300 ms, polled by name, completely every interval; one too slow for 25 rows a GETBULK, completely once asked fewer"
+# the same over SNMPv3: the timeout names the request, not a wrong priv_password or a device down
+grep -Eq 'check "half-v3": timeout in [0-9]+ ms: no answer from 127.0.0.1:'"$half3_port"' within 0.5 s to request [0-9]+ of this run \(host, UPS or oid values\), though it answered the [0-9]+ before it' "$W/agent.log" ||
+	{ grep 'half-v3' "$W/agent.log" | tail -n 20; fail "half-v3's runs did not time out naming the host MIB's request"; }
+[ -f "$W/rrd/rissa/half-v3/if-lo.rrd" ] || { grep 'half-v3' "$W/agent.log" | tail -n 20; fail "half-v3: the interface values answered before the timeout were not stored"; }
+grep -q "$v3auth" "$W/agent.log" && fail "a v3 password reached the log"
+echo "PASS: a device answering in 300 ms, polled by name, completely every interval; one too slow for 25 rows a GETBULK, completely once asked fewer; v2c and v3 devices hanging on their host MIB time out naming that request"
