@@ -129,10 +129,15 @@ static int ber_oid_from(const u_char *v, size_t len, oid *o, size_t n, size_t *o
 	return 0;
 }
 
-/* An OBJECT IDENTIFIER into o (room for MAX_OID_LEN), as net-snmp's asn_parse_objid. */
+/*
+ * An OBJECT IDENTIFIER into o (room for MAX_OID_LEN), as net-snmp's
+ * asn_parse_objid reads it, but for an empty one (06 00, which no device
+ * should send): net-snmp writes 0.0 and counts one sub-identifier (the OID
+ * "0"); this reads 0.0, two. Neither is under any subtree the agent asks
+ * for, so a walk leaves its column there either way (test_snmp_ber).
+ */
 static int ber_oid(const u_char *v, size_t len, oid *o, size_t *olen)
 {
-	/* an empty one is 0.0, as net-snmp reads it */
 	if (len == 0) {
 		o[0] = o[1] = 0;
 		*olen = 2;

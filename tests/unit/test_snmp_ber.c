@@ -1,7 +1,8 @@
 /*
  * test_snmp_ber.c - the agent's own reader of v1/v2c answers (snmp_ber.c):
  * every value type a device sends reads as net-snmp reads it (each answer
- * here goes through snmp_pdu_parse too, and the two must agree), and
+ * here goes through snmp_pdu_parse too, and the two must agree; an empty
+ * OID, which net-snmp counts as one sub-identifier, is two), and
  * malformed answers (cut anywhere, numbers too long, OIDs too long or too
  * large, unknown types, indefinite lengths, requests instead of answers) are
  * refused without reading past their end.
@@ -446,6 +447,49 @@ static void test_other_versions_and_pdus_dropped(void **state)
 	snmp_free_pdu(pdu);
 }
 
+/*
+ * An empty OBJECT IDENTIFIER (06 00), as a name and as a value: the agent
+ * reads 0.0, two sub-identifiers; net-snmp writes 0.0 but counts one, the
+ * OID "0". The one place where the two readings differ, on purpose.
+ */
+static void test_an_empty_oid_reads_as_0_0(void **state)
+{
+	struct fixture *f = *state;
+	static const oid base[] = {1, 3, 6, 1, 2, 1, 1, 2, 0};
+	struct buf list = {.n = 0}, vb = {.n = 0}, m;
+	netsnmp_pdu *pdu = snmp_pdu_create(0), *ref = snmp_pdu_create(0);
+	struct csnmp_vbs it;
+	const netsnmp_variable_list *v;
+
+	varbind(&list, base, 9, ASN_OBJECT_ID, NULL, 0); /* sysObjectID.0 = 06 00 */
+	tlv(&vb, ASN_OBJECT_ID, NULL, 0);                /* a name of 06 00 */
+	tlv(&vb, ASN_NULL, NULL, 0);
+	tlv(&list, ASN_SEQUENCE | ASN_CONSTRUCTOR, vb.b, vb.n);
+	message(&m, SNMP_VERSION_2c, SNMP_MSG_RESPONSE, &list);
+	assert_int_equal(parse(f, &m, pdu), 0);
+	ref_parse(&m, ref);
+
+	csnmp_vbs_begin(&it, f->p.rx, f->p.rxlen, pdu);
+	assert_int_equal(csnmp_vbs_next(&it, &v), 1);
+	assert_int_equal(v->type, ASN_OBJECT_ID);
+	assert_int_equal(v->val_len, 2 * sizeof(oid));
+	assert_int_equal(v->val.objid[0], 0);
+	assert_int_equal(v->val.objid[1], 0);
+	assert_int_equal(ref->variables->val_len, sizeof(oid));
+	assert_int_equal(ref->variables->val.objid[0], 0);
+
+	assert_int_equal(csnmp_vbs_next(&it, &v), 1);
+	assert_int_equal(v->type, ASN_NULL);
+	assert_int_equal(v->name_length, 2);
+	assert_int_equal(v->name[0], 0);
+	assert_int_equal(v->name[1], 0);
+	assert_int_equal(ref->variables->next_variable->name_length, 1);
+	assert_int_equal(ref->variables->next_variable->name[0], 0);
+	assert_int_equal(csnmp_vbs_next(&it, &v), 0);
+	snmp_free_pdu(pdu);
+	snmp_free_pdu(ref);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -456,6 +500,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_cut_anywhere_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed_varbinds_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_other_versions_and_pdus_dropped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_an_empty_oid_reads_as_0_0, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
