@@ -81,7 +81,7 @@ struct certs *certs_new(struct collector *c)
 	if (cs->crl != NULL)
 		crl_note(cs, "loaded");
 	if (c->conf->tls_crl != NULL) {
-		struct timeval tv = {CERTS_CRL_CHECK_S, 0};
+		struct timeval tv = {c->conf->crl_check_interval, 0};
 
 		cs->ev_check = event_new(c->base, -1, EV_PERSIST, check_cb, cs);
 		if (cs->ev_check == NULL || event_add(cs->ev_check, &tv) < 0) {

@@ -12,7 +12,7 @@
 
 /*
  * Loads the tls section of c->conf; NULL after logging FILE:LINE and why.
- * Looks at the CRL file's mtime every CERTS_CRL_CHECK_S s on c->base.
+ * Looks at the CRL file's mtime every crl_check_interval s on c->base.
  */
 struct certs *certs_new(struct collector *c);
 void certs_free(struct certs *cs);
@@ -25,7 +25,5 @@ SSL_CTX *certs_ctx(const struct certs *cs);
  * sessions use them and sessions whose certificate is now revoked end.
  */
 void certs_reload(struct certs *cs, const char *why);
-
-#define CERTS_CRL_CHECK_S 30
 
 #endif

@@ -56,6 +56,8 @@ struct collector_conf {
 	size_t max_inflight_size; /* the same in frame bytes */
 	unsigned fd_reserve;      /* descriptors kept free for the store and the rest */
 	unsigned max_clock_skew;  /* seconds a sample may be stamped ahead */
+	unsigned crl_check_interval; /* seconds between looks at the CRL file's mtime */
+	unsigned stats_interval;     /* seconds between stats lines */
 	unsigned heartbeat;       /* seconds, told to agents in HelloAck */
 	unsigned agent_down;      /* seconds of silence before agent-down; 0 = off */
 	unsigned no_data;         /* intervals of silence before no-data; 0 = off */

@@ -324,6 +324,8 @@ struct collector_conf *collector_conf_load(const char *path)
 	    CFG_INT("fd_reserve", 64, CFGF_NONE),
 	    CFG_STR("control_socket", "/run/vakt/collector.sock", CFGF_NONE),
 	    CFG_INT("max_clock_skew", 10, CFGF_NONE),
+	    CFG_INT("crl_check_interval", 30, CFGF_NONE),
+	    CFG_INT("stats_interval", 60, CFGF_NONE),
 	    CFG_BOOL("insecure", cfg_false, CFGF_NONE),
 	    CFG_SEC("tls", tls_opts, CFGF_NODEFAULT),
 	    CFG_STR_LIST("sites", NULL, CFGF_NODEFAULT),
@@ -351,6 +353,8 @@ struct collector_conf *collector_conf_load(const char *path)
 					   "max_inflight",
 					   "fd_reserve",
 					   "max_clock_skew",
+					   "crl_check_interval",
+					   "stats_interval",
 					   "watch|heartbeat",
 					   "watch|agent_down",
 					   "watch|no_data",
@@ -434,6 +438,8 @@ struct collector_conf *collector_conf_load(const char *path)
 	conf->fd_reserve = (unsigned)cfg_getint(cfg, "fd_reserve");
 	conf->control_socket = xstrdup(cfg_getstr(cfg, "control_socket"));
 	conf->max_clock_skew = (unsigned)cfg_getint(cfg, "max_clock_skew");
+	conf->crl_check_interval = (unsigned)cfg_getint(cfg, "crl_check_interval");
+	conf->stats_interval = (unsigned)cfg_getint(cfg, "stats_interval");
 	w = cfg_getsec(cfg, "watch");
 	conf->heartbeat = (unsigned)cfg_getint(w, "heartbeat");
 	conf->agent_down = (unsigned)cfg_getint(w, "agent_down");

@@ -288,7 +288,7 @@ int main(int argc, char **argv)
 	struct collector c;
 	struct store_params sp;
 	struct watch_params wp;
-	struct timeval stats_tv = {60, 0};
+	struct timeval stats_tv;
 	struct timeval quar_tv = {2, 0}; /* how soon a quarantined host pages */
 
 	rc = daemon_parse_args(argc, argv, "vakt-collector", DEFAULT_CONFIG, NULL, &o);
@@ -367,6 +367,8 @@ int main(int argc, char **argv)
 	c.ev_sigterm = evsignal_new(c.base, SIGTERM, stop_cb, &c);
 	c.ev_sighup = evsignal_new(c.base, SIGHUP, hup_cb, &c);
 	c.ev_stats = event_new(c.base, -1, EV_PERSIST, stats_cb, &c);
+	stats_tv.tv_sec = c.conf->stats_interval;
+	stats_tv.tv_usec = 0;
 	c.ev_quarantine = event_new(c.base, -1, EV_PERSIST, quarantine_cb, &c);
 	if (c.ev_sigint == NULL || c.ev_sigterm == NULL || c.ev_sighup == NULL ||
 	    c.ev_stats == NULL || c.ev_quarantine == NULL || event_add(c.ev_sigint, NULL) < 0 ||

@@ -641,6 +641,8 @@ static const struct conf_bound {
     {"root", "max_inflight", 1, 100000, " batches"},
     {"root", "fd_reserve", 8, 100000, " descriptors"},
     {"root", "max_clock_skew", 1, 3600, " s"},
+    {"root", "crl_check_interval", 1, 3600, " s"},
+    {"root", "stats_interval", 1, 86400, " s"},
     {"watch", "heartbeat", 1, 3600, " s"},
     {"watch", "agent_down", 0, 7 * 86400, " s"},
     {"watch", "no_data", 0, 1000, " intervals"},
