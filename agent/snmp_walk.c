@@ -206,9 +206,10 @@ int csnmp_cell_set(struct csnmp_cell *cell, const netsnmp_variable_list *vb)
 
 		if (vb->val.string == NULL && len > 0)
 			return 0;
-		/* some agents count a trailing NUL in a DisplayString */
-		while (len > 0 && vb->val.string[len - 1] == '\0')
-			len--;
+		/* some agents count a trailing NUL in a DisplayString; one
+		 * inside ends it, as it would in C (a binary value read as a name) */
+		if (len > 0)
+			len = strnlen((const char *)vb->val.string, len);
 		/* names a file and a page: UTF-8, cut on a character boundary */
 		cell->str = xmalloc((len < CSNMP_CELL_STR_MAX ? len : CSNMP_CELL_STR_MAX) + 1);
 		cell->v = utf8_clean(cell->str, CSNMP_CELL_STR_MAX + 1, vb->val.string, len);

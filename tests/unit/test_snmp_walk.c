@@ -446,8 +446,9 @@ static void test_names_from_a_device_are_utf8(void **state)
 	    {"eth0\xe2\x82", 6, "eth0??"},                    /* a character cut by the device */
 	    {"a\tb\r\nc\x1b[2Jd\x7f", 12, "a?b??c?[2Jd?"},    /* C0 controls and DEL */
 	    {"x\xc2\x85y\xc2\xa0z", 7, "x?y\xc2\xa0z"},       /* C1 NEL; NO-BREAK SPACE kept */
-	    {"mid\0dle", 7, "mid?dle"}, /* an inner NUL is no end of the name */
-	    {"lo\0\0", 4, "lo"},        /* a DisplayString's trailing NULs */
+	    {"mid\0dle", 7, "mid"},                           /* a NUL ends it, as in C */
+	    {"\0\x12yb\xf9@", 6, ""},                         /* a binary value: no name */
+	    {"lo\0\0", 4, "lo"},                              /* a DisplayString's trailing NULs */
 	};
 	struct fixture *f = *state;
 	netsnmp_pdu *r = resp_new();
