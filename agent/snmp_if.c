@@ -271,6 +271,27 @@ static struct csnmp_port *csnmp_port_find(struct csnmp_port *ports, size_t n, co
 	return NULL;
 }
 
+/*
+ * A port's series name (buf, SAMPLE_NAME_MAX + 1 bytes) from the name the
+ * device gives it: cut to what a series name holds on a UTF-8 character
+ * boundary, and with "#ifIndex" when one of the n ports before has it (the
+ * name cut to make room), so that two long names alike in their first 128
+ * bytes stay two series.
+ */
+static void csnmp_port_name(char *buf, const char *name, uint32_t ifindex, struct csnmp_port *ports,
+			    size_t n)
+{
+	char tail[16];
+	int t;
+	size_t k = utf8_clean(buf, SAMPLE_NAME_MAX + 1, name, strlen(name));
+
+	if (csnmp_port_find(ports, n, buf) == NULL)
+		return;
+	t = snprintf(tail, sizeof(tail), "#%lu", (unsigned long)ifindex);
+	k = utf8_clean(buf, SAMPLE_NAME_MAX + 1 - (size_t)t, buf, k);
+	memcpy(buf + k, tail, (size_t)t + 1);
+}
+
 void csnmp_if_table_commit(struct csnmp_priv *p)
 {
 	struct csnmp_table *t = &p->iftable;
@@ -298,9 +319,9 @@ void csnmp_if_table_commit(struct csnmp_priv *p)
 		hi = xcalloc((t->nrows ? t->nrows : 1) * CSNMP_NCTRS, sizeof(*hi));
 	for (size_t r = 0; r < t->nrows; r++) {
 		const struct csnmp_row *row = &t->rows[r];
-		const char *name, *descr, *alias;
+		const char *name, *descr, *alias, *cut;
 		struct csnmp_port *pt, *old;
-		char buf[CSNMP_CELL_STR_MAX + 32];
+		char buf[SAMPLE_NAME_MAX + 1];
 
 		if (row->idxlen != 1 || row->idx[0] < 1 || row->idx[0] > 2147483647UL)
 			continue;
@@ -318,13 +339,12 @@ void csnmp_if_table_commit(struct csnmp_priv *p)
 		/* the device's own name; a name two rows share gets its ifIndex */
 		if (name == NULL)
 			name = descr;
-		if (name == NULL) {
+		if (name == NULL)
 			snprintf(buf, sizeof(buf), "%lu", (unsigned long)row->idx[0]);
-			name = buf;
-		} else if (csnmp_port_find(ports, n, name) != NULL) {
-			snprintf(buf, sizeof(buf), "%s#%lu", name, (unsigned long)row->idx[0]);
-			name = buf;
-		}
+		else
+			csnmp_port_name(buf, name, (uint32_t)row->idx[0], ports, n);
+		cut = name != NULL && strlen(name) > SAMPLE_NAME_MAX ? name : NULL;
+		name = buf;
 		pt = &ports[n++];
 		alias = alias ? alias : "";
 		{
@@ -337,6 +357,11 @@ void csnmp_if_table_commit(struct csnmp_priv *p)
 		pt->ifindex = (uint32_t)row->idx[0];
 		pt->down = -1;
 		old = csnmp_port_find(p->ports, p->nports, pt->name);
+		if (old == NULL && cut != NULL)
+			log_info("snmp \"%s\": the name of ifIndex %lu on %s is %zu bytes, more "
+				 "than a series name holds (%d): its series is \"%s\"",
+				 p->c->name, (unsigned long)pt->ifindex, p->addr, strlen(cut),
+				 SAMPLE_NAME_MAX, pt->name);
 		if (old == NULL) {
 			if (p->table_at >= 0)
 				log_info("snmp \"%s\": polling interface %s (ifIndex %lu) on %s",

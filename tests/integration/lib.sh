@@ -184,6 +184,23 @@ start_snmpd() {
 		fail "snmpd did not answer on 127.0.0.1:$2 (see $1/snmpd.log)"
 }
 
+# start_snmpsim DIR PORT COMMUNITY: snmpsimd on 127.0.0.1:PORT serving the
+# recordings in DIR/sim (community = file stem), until it answers COMMUNITY.
+start_snmpsim() {
+	local user=()
+	mkdir -p "$1/sim" "$1/simcache"
+	# snmpsimd drops to an unprivileged user, who must read the data and write the cache
+	chmod 755 "$1" "$1/sim"
+	chmod 777 "$1/simcache"
+	[ "$(id -u)" = 0 ] && user=(--process-user=nobody --process-group=nogroup)
+	# a large --max-varbinds: with the default 64 a big GETBULK can make snmpsimd spin
+	start snmpsim "$1/snmpsim.log" snmpsimd --data-dir="$1/sim" --cache-dir="$1/simcache" \
+		--agent-udpv4-endpoint="127.0.0.1:$2" --v2c-arch --max-varbinds=65535 \
+		--logging-method=null "${user[@]}"
+	wait_for 30 snmpget -v2c -c "$3" -t 1 -r 0 "127.0.0.1:$2" 1.3.6.1.2.1.1.3.0 ||
+		{ cat "$1/snmpsim.log"; fail "snmpsimd did not answer on 127.0.0.1:$2"; }
+}
+
 # start_tcp_service NAME DIR PORT: a small HTTP service to probe.
 start_tcp_service() {
 	mkdir -p "$2/www"

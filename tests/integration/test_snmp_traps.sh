@@ -96,18 +96,9 @@ probe "twintraps" {
 }
 EOC
 # the polled device: Fa3/0/1 and Fa3/0/2 are up (ifAdminStatus 1), Fa3/0/46 and Fa3/0/47 shut (2)
-mkdir -p "$W/sim" "$W/simcache"
+mkdir -p "$W/sim"
 zcat /usr/share/doc/snmpsim/examples/data/cisco_16_switch.snmprec.gz >"$W/sim/cisco_16_switch.snmprec"
-# snmpsimd drops to an unprivileged user, who must read the data and write the cache
-chmod 755 "$W" "$W/sim"
-chmod 777 "$W/simcache"
-sim_user=()
-[ "$(id -u)" = 0 ] && sim_user=(--process-user=nobody --process-group=nogroup)
-start snmpsim "$W/snmpsim.log" snmpsimd --data-dir="$W/sim" --cache-dir="$W/simcache" \
-	--agent-udpv4-endpoint="127.0.0.1:$snmp_port" --v2c-arch --max-varbinds=65535 \
-	--logging-method=null "${sim_user[@]}"
-wait_for 30 snmpget -v2c -c cisco_16_switch -t 1 -r 0 "127.0.0.1:$snmp_port" 1.3.6.1.2.1.1.3.0 ||
-	{ cat "$W/snmpsim.log"; fail "snmpsimd did not answer"; }
+start_snmpsim "$W" "$snmp_port" cisco_16_switch
 start_collector "$W" "$col_port"
 start agent "$W/agent.log" "$VAKT_BIN/vakt-agent" -f -v -c "$W/agent.conf"
 log_has "$W/agent.log" "trap listener \"traps\": listening on UDP 127.0.0.1:$trap_port"
