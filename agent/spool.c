@@ -42,6 +42,12 @@
  */
 #define SPOOL_SEQ_SKIP 65536
 /*
+ * No stream reaches this many batches (a batch a millisecond would take 292
+ * million years): a seq at or past it, in `next` or in a collector's
+ * HelloAck, is damage, and a skip past it would wrap round to small seqs.
+ */
+#define SPOOL_SEQ_LIMIT (UINT64_C(1) << 63)
+/*
  * The file `next` says where the seqs of the next run start, and whether
  * the run that wrote it stopped cleanly: "N running" at start (synced before
  * anything is sent), "N clean" at a clean stop with every batch the agent
@@ -1570,7 +1576,7 @@ static int next_read(struct spool *s, uint64_t *next)
 	errno = 0;
 	if (len == 29 && strspn(buf, "0123456789") == 20)
 		*next = strtoull(buf, &end, 10);
-	if (*next == 0 || errno != 0 || *next >= UINT64_C(1) << 63 ||
+	if (*next == 0 || errno != 0 || *next >= SPOOL_SEQ_LIMIT ||
 	    (strcmp(end, " clean  \n") != 0 && strcmp(end, " running\n") != 0)) {
 		buf[strcspn(buf, "\n")] = '\0';
 		log_warnx("spool: %s/%s: \"%.40s\" is not what the agent writes there (20 digits "
@@ -1987,6 +1993,15 @@ uint64_t spool_skip_past(struct spool *s, uint64_t seq)
 
 	if (seq < s->next_seq)
 		return 0;
+	if (seq >= SPOOL_SEQ_LIMIT - 1 - SPOOL_SEQ_SKIP) {
+		log_warnx("spool: %s: a collector says it holds batches of stream %016" PRIx64
+			  " up to %" PRIu64 ", more than any agent sends (its state database "
+			  "damaged?); not believed: batches go on from %" PRIu64
+			  ", and that collector may take them for copies (its batches "
+			  "redelivered in vaktctl status)",
+			  s->dir != NULL ? s->dir : "(memory)", s->stream, seq, next);
+		return 0;
+	}
 	/* as after a stop that was not clean: the other copy may have sent more than it holds */
 	s->next_seq = seq + 1 + SPOOL_SEQ_SKIP;
 	s->copy_acked = seq;

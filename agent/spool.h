@@ -95,7 +95,8 @@ void spool_append(struct spool *s, uint64_t seq, uint8_t *frame, size_t len, uin
  * seq: another copy of this spool sends too. New batches then start past it,
  * and the batches waiting here (all below it, those start-up still reads
  * too) are not sent: counted (batches_copied) and logged with their seqs.
- * Returns the new next seq, 0 when `seq` is below it.
+ * Returns the new next seq, 0 when `seq` is below it, or so near 2^63 that
+ * no agent reaches it (logged: the skip would wrap round).
  */
 uint64_t spool_skip_past(struct spool *s, uint64_t seq);
 /* The collector holds every batch up to `seq`: forget them; returns how many. */

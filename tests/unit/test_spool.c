@@ -987,6 +987,38 @@ static void test_spool_a_next_file_near_2_64_is_not_believed(void **state)
 }
 
 /*
+ * A collector (its state database damaged, or not a collector at all) says
+ * in HelloAck that it holds a seq near 2^64 of this stream. The skip past it
+ * wrapped round: new batches took seqs from 65536 on, at or below what that
+ * collector says it holds, so it would have dropped every one as a copy, at
+ * every connection. No agent sends 2^63 batches: the claim is not believed,
+ * and seqs go on where they were.
+ */
+static void test_spool_a_collector_holding_a_seq_near_2_64_is_not_believed(void **state)
+{
+	struct fx *f = *state;
+	uint64_t seqs[4];
+	struct spool_stats st;
+
+	f->s = spool_open(f->base, &f->conf, ready_cb, f);
+	append_range(f, 1, 3, 200);
+	run_for(f, 100);
+	assert_int_equal(spool_skip_past(f->s, UINT64_MAX - 10), 0);
+	assert_int_equal(spool_skip_past(f->s, UINT64_C(1) << 63), 0);
+	assert_int_equal(spool_next_seq(f->s), 4);
+	spool_get_stats(f->s, &st);
+	assert_int_equal(st.batches_copied, 0);
+	/* what it holds still goes, in order */
+	assert_int_equal(send_all(f, seqs, 3, 200), 3);
+	assert_int_equal(seqs[0], 1);
+	assert_int_equal(seqs[2], 3);
+	/* a plausible claim past the next seq still skips, and counts what waits */
+	assert_int_equal(spool_skip_past(f->s, 1000), 1000 + 1 + 65536);
+	spool_get_stats(f->s, &st);
+	assert_int_equal(st.batches_copied, 3);
+}
+
+/*
  * The newest segment, of batches from 131072 on (seqs skipped there before),
  * cannot be opened (a directory here, EISDIR; on a machine a permission or
  * an I/O error), and `next` is lost. Start-up went on from the segments it
@@ -1152,6 +1184,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_a_next_file_near_2_64_is_not_believed,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_spool_a_collector_holding_a_seq_near_2_64_is_not_believed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_spool_unreadable_newest_segment_is_set_aside_and_skipped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_dropped_batches_never_wait_to_be_sent,
