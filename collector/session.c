@@ -578,18 +578,21 @@ static void handle_batch(struct session *s, Vakt__Frame *f, uint32_t len)
 			 "session %s (site \"%s\"): batch %llu after %llu: sequence went back",
 			 s->peer, s->site, (unsigned long long)pb->seq,
 			 (unsigned long long)s->last_seq);
-	if (pb->more && !(s->last_more && pb->seq == s->last_seq) && s->wa != NULL)
-		s->wa->parts++; /* the first part of a batch over max_frame */
-	s->last_seq = pb->seq;
-	s->last_more = pb->more;
 	if (pb->more && s->stream != 0 &&
 	    pb->seq <= store_stream_acked(s->c->store, s->site, s->agent, s->stream)) {
 		/* a part of a batch stored already (its ack was lost): as the store skips it */
 		if (s->wa != NULL)
 			s->wa->redelivered++;
+		s->last_seq = pb->seq;
+		s->last_more = pb->more;
 		vakt__frame__free_unpacked(f, NULL);
 		return;
 	}
+	/* the first part of a batch over max_frame; not one the store holds already */
+	if (pb->more && !(s->last_more && pb->seq == s->last_seq) && s->wa != NULL)
+		s->wa->parts++;
+	s->last_seq = pb->seq;
+	s->last_more = pb->more;
 	rx_before = s->rx != NULL ? series_rx_bytes(s->rx) : 0;
 	b = decode_batch(pb, s->rx, s->site, s->agent, s->id, wall_now_ms(),
 			 s->c->conf->max_clock_skew, &res, &nres, &st);

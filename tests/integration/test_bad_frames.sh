@@ -129,4 +129,63 @@ same_number "$v" 2.5 || fail "$rrd holds m2=$v, expected 2.5"
 ! rrd_last "$rrd" m3 >/dev/null 2>&1 || fail "a sample of an unknown kind was stored"
 [ "$(find "$W/rrd" -name '*.rrd' | wc -l)" = 2 ] || { find "$W/rrd"; fail "unexpected RRD files"; }
 kill -0 "$PID_collector" 2>/dev/null || { cat "$W/collector.log"; fail "the collector died"; }
-echo "PASS: bad frames refused and logged, the collector lives on, a good session stored its samples"
+
+# (h) batches in parts, as a hostile or broken agent may send them, on a
+# stream: batch 1 in two parts is acknowledged once, with its last part; a
+# part of batch 1 sent again after that is skipped (no ack, not stored);
+# five parts of batch 2 without their last are stored but never acknowledged,
+# nor make batch 2 durable: the next session's HelloAck says 1, and the last
+# part alone then acknowledges 2
+log "case parts"
+client "
+import time
+now = int(time.time() * 1000) - 5000
+STREAM = 0x5eed
+def session():
+    s = wire.connect(PORT)
+    s.sendall(wire.frame(wire.hello(protocol=1, site='s', agent='parts', stream=STREAM)))
+    return s, wire.expect(s, 'hello_ack')
+def no_frame(s, what):
+    s.settimeout(1.0)
+    try:
+        body = wire.recv_frame(s)
+    except wire.Timeout:
+        s.settimeout(5.0)
+        return
+    sys.exit('%s: got %r' % (what, body and wire.decode(body)))
+s, ha = session()
+if ha.get(6, 0) != 0:
+    sys.exit('a new stream is acked up to %r' % ha.get(6))
+s.sendall(wire.frame(wire.batch(1, [wire.sample('h', 'p', '', 'm', now, wire.GAUGE, 1.0)], more=True)))
+s.sendall(wire.frame(wire.batch(1, [wire.sample('h', 'p', '', 'm', now + 1000, wire.GAUGE, 2.0)])))
+a = wire.expect(s, 'ack')
+if a.get(1) != 1:
+    sys.exit('expected Ack of batch 1 after its last part, got %r' % a)
+no_frame(s, 'a second ack for batch 1')
+s.sendall(wire.frame(wire.batch(1, [wire.sample('h', 'p', '', 'm', now + 2000, wire.GAUGE, 99.0)], more=True)))
+no_frame(s, 'a part of batch 1 sent again')
+for i in range(5):
+    s.sendall(wire.frame(wire.batch(2, [wire.sample('h', 'q%d' % i, '', 'm', now, wire.GAUGE, 10.0 + i)], more=True)))
+no_frame(s, 'parts of batch 2 without their last')
+s.close()
+s, ha = session()
+if ha.get(6, 0) != 1:
+    sys.exit('HelloAck after the unfinished batch 2 says acked %r, not 1' % ha.get(6))
+s.sendall(wire.frame(wire.batch(2, [wire.sample('h', 'q5', '', 'm', now, wire.GAUGE, 15.0)])))
+a = wire.expect(s, 'ack')
+if a.get(1) != 2:
+    sys.exit('expected Ack of batch 2 after its last part, got %r' % a)
+s.close()
+" || { cat "$W/collector.log"; fail "batches in parts"; }
+rrd_flush "$W"
+v=$(rrd_last "$W/rrd/s/h/p.rrd" m) || fail "no value for m in p.rrd"
+same_number "$v" 2.0 || fail "p.rrd holds m=$v: a part of batch 1 sent again was stored (expected 2.0)"
+for i in 0 1 2 3 4 5; do
+	v=$(rrd_last "$W/rrd/s/h/q$i.rrd" m) || fail "no value for m in q$i.rrd"
+	same_number "$v" $((10 + i)) || fail "q$i.rrd holds m=$v, expected $((10 + i))"
+done
+"$VAKT_BIN/vaktctl" -s "$W/collector.sock" status >"$W/status.txt"
+grep -q 'agent "parts": .* 1 batches redelivered.* 2 batches sent in parts' "$W/status.txt" ||
+	{ cat "$W/status.txt"; fail "the status does not count the part sent again and the batches in parts"; }
+kill -0 "$PID_collector" 2>/dev/null || { cat "$W/collector.log"; fail "the collector died"; }
+echo "PASS: bad frames refused and logged, the collector lives on, a good session stored its samples, batches in parts acknowledged once, with their last part"

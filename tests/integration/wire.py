@@ -102,9 +102,12 @@ def sample(host="h", check="c", instance="", metric="m", time_ms=None, kind=GAUG
     return body
 
 
-def batch(seq, samples, results=()):
+def batch(seq, samples, results=(), more=False):
+    """A protocol-1 batch; more=True makes it a part of batch seq with more to follow."""
     body = (f_varint(1, seq) + b"".join(f_bytes(2, s) for s in samples) +
             b"".join(f_bytes(3, r) for r in results))
+    if more:
+        body += f_varint(11, 1)
     return f_bytes(BATCH, body)
 
 
