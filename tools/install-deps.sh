@@ -12,9 +12,10 @@ build="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
 runtime="snmpd snmp rrdtool python3 iproute2 procps openssl"
 # clang and its runtime libraries (libFuzzer, ASan) for make fuzz; snmpsim
 # serves the recordings of real devices the SNMP tests poll; nginx the HTTP
-# probes; unbound the DNS probe's name server; curl downloads through the pcap test's capture
+# probes; unbound the DNS probe's name server; curl downloads through the pcap test's capture;
+# stress-ng loads the machine while a test that failed now and then runs again and again
 test="libcmocka-dev valgrind sqlite3 openssl nftables clang libclang-rt-14-dev snmpsim
-      nginx-light unbound curl"
+      nginx-light unbound curl stress-ng"
 # the peers the benchmarks under bench/ compare Vakt with, and what bench/snmp.sh
 # uses to run them (curl asks snmp_exporter whether it is up); fping for bench/icmp.sh
 bench="collectd-core rrdcached prometheus-snmp-exporter curl fping"
