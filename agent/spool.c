@@ -166,7 +166,7 @@ struct spool {
 	unsigned long long job_bytes;
 	struct done *dones, **dones_tail;
 	uint64_t acked;  /* latest ack from the loop */
-	int writer_idle; /* the writer waits with nothing to sync: an ack must wake it */
+	int writer_idle; /* the writer waits with no batch to sync: an ack must wake it */
 	int stop;
 	int pipe_r, pipe_w;
 	struct event *done_ev;
@@ -670,14 +670,18 @@ static void writer_complain(struct spool *s, const char *fmt, ...)
 
 static void writer_done(struct spool *s, struct done *d)
 {
+	int wake;
+
 	pthread_mutex_lock(&s->mu);
+	/* the loop takes the whole list at once: a list that was not empty has its wake coming */
+	wake = s->dones == NULL;
 	d->next = NULL;
 	*s->dones_tail = d;
 	s->dones_tail = &d->next;
 	s->disk_total = s->total;
 	pthread_mutex_unlock(&s->mu);
 	/* a full pipe already wakes the loop */
-	if (write(s->pipe_w, "x", 1) < 0 && errno != EAGAIN)
+	if (wake && write(s->pipe_w, "x", 1) < 0 && errno != EAGAIN)
 		log_warn("spool: cannot wake the agent's loop");
 }
 
@@ -694,7 +698,14 @@ static void writer_sync_dir(struct spool *s)
 	}
 }
 
-static void writer_sync(struct spool *s)
+/*
+ * What spool_fsync promises: the batches written so far are on disk. The
+ * state file is not synced here: an acknowledgement it has not made
+ * durable only makes a power loss send those batches again, which the
+ * collector skips (HelloAck's acked), and syncing it every second cost a
+ * second fdatasync a second, about as dear as the segment's.
+ */
+static void writer_sync_batches(struct spool *s)
 {
 	if (s->dirty && s->cur_fd >= 0 && fdatasync(s->cur_fd) < 0) {
 		char name[32];
@@ -703,12 +714,19 @@ static void writer_sync(struct spool *s)
 		seg_name(name, sizeof(name), s->segs[s->nsegs - 1].first);
 		writer_complain(s, "spool: %s/%s: fsync", s->dir, name);
 	}
+	s->dirty = 0;
+	s->last_sync_ms = mono_now_ms();
+}
+
+/* The batches and the state file: before segments go, when one closes, at a stop. */
+static void writer_sync(struct spool *s)
+{
+	writer_sync_batches(s);
 	if (s->state_dirty && fdatasync(s->state_fd) < 0) {
 		s->sync_failed = 1;
 		writer_complain(s, "spool: %s/state: fsync", s->dir);
 	}
-	s->dirty = s->state_dirty = 0;
-	s->last_sync_ms = mono_now_ms();
+	s->state_dirty = 0;
 }
 
 static void writer_close_cur(struct spool *s)
@@ -870,7 +888,7 @@ static void writer_append(struct spool *s, struct job *j)
 	s->dirty = 1;
 	s->append_failed = 0;
 	if (s->conf.fsync_s == 0)
-		writer_sync(s);
+		writer_sync_batches(s);
 	writer_done(s, d);
 	return;
 fail:
@@ -949,7 +967,7 @@ static void *writer_main(void *arg)
 			struct timespec ts;
 			uint64_t due;
 
-			if (!s->dirty && !s->state_dirty) {
+			if (!s->dirty) {
 				s->writer_idle = 1;
 				pthread_cond_wait(&s->cv, &s->mu);
 				s->writer_idle = 0;
@@ -984,9 +1002,8 @@ static void *writer_main(void *arg)
 			writer_append(s, j);
 		else if (j != NULL)
 			writer_read(s, j);
-		if ((s->dirty || s->state_dirty) &&
-		    mono_now_ms() >= s->last_sync_ms + (uint64_t)s->conf.fsync_s * 1000)
-			writer_sync(s);
+		if (s->dirty && mono_now_ms() >= s->last_sync_ms + (uint64_t)s->conf.fsync_s * 1000)
+			writer_sync_batches(s);
 
 		pthread_mutex_lock(&s->mu);
 		if (j != NULL && j->kind == JOB_APPEND)
@@ -1002,12 +1019,15 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Queues `j` for the writer (under mu); the caller signals cv once it has
+ * let go of mu, so that the writer it wakes does not wait for it at once.
+ */
 static void writer_post(struct spool *s, struct job *j)
 {
 	j->next = NULL;
 	*s->jobs_tail = j;
 	s->jobs_tail = &j->next;
-	pthread_cond_signal(&s->cv);
 }
 
 /* --- back on the loop: what the writer did --- */
@@ -1171,7 +1191,8 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 	struct done *list, *d;
 	char buf[256];
 
-	while (read(s->pipe_r, buf, sizeof(buf)) > 0)
+	/* a byte per wake, and the writer wakes the loop once per list it takes: a short read is all */
+	while (read(s->pipe_r, buf, sizeof(buf)) == (ssize_t)sizeof(buf))
 		;
 	pthread_mutex_lock(&s->mu);
 	list = s->dones;
@@ -1945,26 +1966,29 @@ void spool_append(struct spool *s, uint64_t seq, uint8_t *frame, size_t len, uin
 	uint64_t abs;
 
 	if (s->on_disk) {
+		struct job *j = xcalloc(1, sizeof(*j));
+
+		j->kind = JOB_APPEND;
+		j->seq = seq;
+		j->frame = xmalloc(SPOOL_RECORD_SIZE + len);
+		memcpy(j->frame + SPOOL_RECORD_SIZE, frame, len);
+		j->len = (uint32_t)len;
+		j->nsamples = nsamples;
+		j->nresults = nresults;
 		pthread_mutex_lock(&s->mu);
 		if (s->job_bytes + len <= SPOOL_WRITER_QUEUE || s->job_bytes == 0) {
-			struct job *j = xcalloc(1, sizeof(*j));
-
-			j->kind = JOB_APPEND;
-			j->seq = seq;
-			j->frame = xmalloc(SPOOL_RECORD_SIZE + len);
-			memcpy(j->frame + SPOOL_RECORD_SIZE, frame, len);
-			j->len = (uint32_t)len;
-			j->nsamples = nsamples;
-			j->nresults = nresults;
 			s->job_bytes += len;
 			writer_post(s, j);
 			pthread_mutex_unlock(&s->mu);
+			pthread_cond_signal(&s->cv);
 			abs = s->first_abs + s->n;
 			e = ent_push(s);
 			e->state = ENT_WRITING;
 			goto fill;
 		}
 		pthread_mutex_unlock(&s->mu);
+		free(j->frame);
+		free(j);
 		log_complain(
 		    &s->behind, 60,
 		    "spool: %s: the disk is too slow (%llu bytes wait for the writer): batch "
@@ -2030,6 +2054,8 @@ size_t spool_ack(struct spool *s, uint64_t seq)
 	if (n > 0)
 		drop_episode_end(s);
 	if (s->on_disk) {
+		int wake = 0;
+
 		pthread_mutex_lock(&s->mu);
 		/*
 		 * A writer with something to sync takes the ack when it syncs
@@ -2038,10 +2064,11 @@ size_t spool_ack(struct spool *s, uint64_t seq)
 		 */
 		if (seq > s->acked) {
 			s->acked = seq;
-			if (s->writer_idle)
-				pthread_cond_signal(&s->cv);
+			wake = s->writer_idle;
 		}
 		pthread_mutex_unlock(&s->mu);
+		if (wake)
+			pthread_cond_signal(&s->cv);
 	}
 	return n;
 }
@@ -2081,6 +2108,7 @@ static void request_read(struct spool *s, uint64_t abs)
 	pthread_mutex_lock(&s->mu);
 	writer_post(s, j);
 	pthread_mutex_unlock(&s->mu);
+	pthread_cond_signal(&s->cv);
 }
 
 int spool_send(struct spool *s, struct evbuffer *out, uint64_t *seq, spool_put_fn put, void *arg)
