@@ -53,8 +53,10 @@ struct uplink {
 	struct agent *a;
 	enum uplink_state state;
 	struct bufferevent *bev;
-	SSL_CTX *tls; /* NULL: plaintext (insecure = yes) */
-	struct event *flush_ev, *retry_ev, *hb_ev;
+	SSL_CTX *tls;          /* NULL: plaintext (insecure = yes) */
+	struct evbuffer *wout; /* plaintext: frames on their way to the socket (uplink_send_queued) */
+	struct event *flush_ev; /* armed while something waits to be batched */
+	struct event *retry_ev, *hb_ev;
 	struct event *ack_ev;      /* a sent batch not acknowledged in time: the peer is gone */
 	struct event *failback_ev; /* away from the preferred collector: try it again */
 	struct bufferevent *probe; /* a Hello to the preferred collector, while away */
@@ -514,9 +516,27 @@ static uint8_t *encode_batch(struct uplink *u, size_t n, size_t m, size_t k, uin
 	return buf;
 }
 
+static int pending_empty(const struct uplink *u)
+{
+	return u->ncur == 0 && u->nres == 0 && u->nevs == 0;
+}
+
+/*
+ * The first sample, Result or Event after a flush arms the flush timer:
+ * a batch closes batch_ms after its first item, and an agent with nothing
+ * to send does not wake batch_ms after batch_ms to find so.
+ */
+static void flush_arm(struct uplink *u)
+{
+	struct timeval tv;
+
+	ms_to_timeval(u->a->conf->batch_ms, &tv);
+	evtimer_add(u->flush_ev, &tv);
+}
+
 void uplink_flush(struct uplink *u)
 {
-	while (u->ncur > 0 || u->nres > 0 || u->nevs > 0) {
+	while (!pending_empty(u)) {
 		size_t n = u->ncur, m = u->nres, k = u->nevs, len, base;
 		uint8_t *frame;
 
@@ -555,6 +575,7 @@ void uplink_flush(struct uplink *u)
 		memmove(u->evs, u->evs + k, (u->nevs - k) * sizeof(*u->evs));
 		u->nevs -= k;
 	}
+	evtimer_del(u->flush_ev);
 	uplink_send_queued(u);
 }
 
@@ -564,6 +585,8 @@ static void pending_put(struct uplink *u, const char *const names[4], const size
 {
 	size_t need = series_tx_sample_max(lens);
 
+	if (pending_empty(u))
+		flush_arm(u);
 	if (u->slen + need > u->scap) {
 		u->scap = u->scap * 2 > u->slen + need ? u->scap * 2 : u->slen + need + (64 << 10);
 		u->sbuf = xreallocarray(u->sbuf, u->scap, 1);
@@ -595,6 +618,8 @@ void uplink_add_sample(struct uplink *u, const char *host, const char *check,
 
 void uplink_add_event(struct uplink *u, Vakt__Event *e)
 {
+	if (pending_empty(u))
+		flush_arm(u);
 	u->evs[u->nevs++] = e;
 	if (u->nevs == UPLINK_BATCH_EVENTS)
 		uplink_flush(u);
@@ -602,6 +627,8 @@ void uplink_add_event(struct uplink *u, Vakt__Event *e)
 
 void uplink_add_result(struct uplink *u, Vakt__Result *r)
 {
+	if (pending_empty(u))
+		flush_arm(u);
 	u->res[u->nres++] = r;
 	if (u->nres == UPLINK_BATCH_RESULTS)
 		uplink_flush(u);
@@ -616,10 +643,13 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
 	 * connection does, so that a kill loses at most that much. Without one,
 	 * while the collector is away, let samples gather into full batches
 	 * (uplink_add flushes at UPLINK_BATCH_SAMPLES): the bounded memory then
-	 * holds hours of data instead of minutes of quarter-second batches.
+	 * holds hours of data instead of minutes of quarter-second batches;
+	 * the timer goes on, to flush what waits once the collector is back.
 	 */
 	if (u->state == UPLINK_ACTIVE || spool_on_disk(u->spool))
 		uplink_flush(u);
+	else
+		flush_arm(u);
 }
 
 /*
@@ -853,23 +883,43 @@ static void ack_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	uplink_close(u, 1);
 }
 
+/*
+ * Puts what the spool has ready on the connection. A plaintext connection
+ * with nothing queued before them gets the frames written at once: through
+ * the bufferevent each batch cost two epoll_ctl calls (the socket watched
+ * for writing, then not) and a wakeup to learn that it could write. What
+ * the socket does not take (or an error, which the bufferevent then meets
+ * and reports) goes to the bufferevent as before. A TLS connection writes
+ * through its bufferevent, which encrypts.
+ */
 static void uplink_send_queued(struct uplink *u)
 {
-	struct evbuffer *out;
+	struct evbuffer *out, *to;
 
 	if (u->state != UPLINK_ACTIVE || u->leaving)
 		return;
 	out = bufferevent_get_output(u->bev);
-	/* keep at most a few frames in the socket buffer: back-pressure, bounded memory */
-	while (evbuffer_get_length(out) < 4 * (size_t)u->a->conf->max_frame) {
-		uint64_t seq;
+	to = u->tls == NULL && evbuffer_get_length(out) == 0 ? u->wout : out;
+	for (;;) {
+		/* keep at most a few frames in the socket buffer: back-pressure, bounded memory */
+		while (evbuffer_get_length(to) < 4 * (size_t)u->a->conf->max_frame) {
+			uint64_t seq;
 
-		if (!spool_send(u->spool, out, &seq, send_batch, u))
-			break;
-		u->st.batches_sent++;
-		u->last_out_ms = mono_now_ms();
-		if (!evtimer_pending(u->ack_ev, NULL))
-			ack_timer_arm(u);
+			if (!spool_send(u->spool, to, &seq, send_batch, u))
+				break;
+			u->st.batches_sent++;
+			u->last_out_ms = mono_now_ms();
+			if (!evtimer_pending(u->ack_ev, NULL))
+				ack_timer_arm(u);
+		}
+		if (to == out || evbuffer_get_length(to) == 0)
+			return;
+		while (evbuffer_get_length(to) > 0 && evbuffer_write(to, bufferevent_getfd(u->bev)) > 0)
+			;
+		if (evbuffer_get_length(to) > 0) {
+			evbuffer_add_buffer(out, to);
+			return;
+		}
 	}
 }
 
@@ -1485,7 +1535,6 @@ struct uplink *uplink_new(struct agent *a)
 	    .mem_bytes = a->conf->queue_bytes ? a->conf->queue_bytes : UPLINK_QUEUE_BYTES,
 	    .mem_batches = a->conf->queue_batches,
 	};
-	struct timeval tv;
 	SSL_CTX *tls = NULL;
 	char err[1024];
 
@@ -1519,13 +1568,12 @@ struct uplink *uplink_new(struct agent *a)
 	u->max_frame = a->conf->max_frame;
 	u->failback_x = 1;
 	u->tx = series_tx_new(a->conf->max_session_series);
-	u->flush_ev = event_new(a->base, -1, EV_PERSIST, flush_cb, u);
+	u->flush_ev = evtimer_new(a->base, flush_cb, u);
+	u->wout = evbuffer_new();
 	u->retry_ev = evtimer_new(a->base, retry_cb, u);
 	u->hb_ev = evtimer_new(a->base, heartbeat_cb, u);
 	u->ack_ev = evtimer_new(a->base, ack_timeout_cb, u);
 	u->failback_ev = evtimer_new(a->base, failback_cb, u);
-	ms_to_timeval(a->conf->batch_ms, &tv);
-	event_add(u->flush_ev, &tv);
 	return u;
 }
 
@@ -1585,6 +1633,7 @@ void uplink_free(struct uplink *u)
 	event_free(u->ack_ev);
 	event_free(u->failback_ev);
 	event_free(u->flush_ev);
+	evbuffer_free(u->wout);
 	event_free(u->retry_ev);
 	event_free(u->hb_ev);
 	free(u->sbuf);

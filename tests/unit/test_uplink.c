@@ -353,8 +353,8 @@ static int queue_empty(struct fixture *fx)
 	return st.queued == 0;
 }
 
-/* One batch of `n` samples, sent (or queued) at once. */
-static void add_batch(struct fixture *fx, unsigned n)
+/* `n` samples of sw1's uptime, added one by one: they wait for the flush timer. */
+static void add_samples(struct fixture *fx, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		Vakt__Sample *s = uplink_sample_new("sw1", "system", "", "uptime");
@@ -364,6 +364,12 @@ static void add_batch(struct fixture *fx, unsigned n)
 		s->interval = 60;
 		uplink_add(fx->a.uplink, s);
 	}
+}
+
+/* One batch of `n` samples, sent (or queued) at once. */
+static void add_batch(struct fixture *fx, unsigned n)
+{
+	add_samples(fx, n);
 	uplink_flush(fx->a.uplink);
 }
 
@@ -722,6 +728,53 @@ static void test_resend_in_order_after_reconnect(void **state)
 	assert_int_equal(st.batches_acked, 4);
 }
 
+/*
+ * The flush timer runs only while something waits: the first sample after
+ * a batch arms it, and its batch goes batch_ms later with all that came
+ * meanwhile; an idle agent sends no empty batches.
+ */
+static void test_samples_go_batch_ms_after_the_first_without_a_flush(void **state)
+{
+	struct fixture *fx = *state;
+
+	connect_agent_without_acks(fx);
+	add_samples(fx, 3);
+	want_batches = 1;
+	assert_true(run_until(fx, got_batches, 2000));
+	assert_int_equal(fx->col->nsamples, 3);
+	/* idle for ten times batch_ms: nothing to send, nothing sent */
+	run_for(fx, 10 * fx->a.conf->batch_ms);
+	assert_int_equal(fx->col->nseqs, 1);
+	add_samples(fx, 2);
+	want_batches = 2;
+	assert_true(run_until(fx, got_batches, 2000));
+	assert_int_equal(fx->col->seqs[1], 2);
+	assert_int_equal(fx->col->nsamples, 5);
+}
+
+/*
+ * Without a spool, samples made while the collector is away wait in memory
+ * unbatched; once it answers they go without another sample to arm the timer.
+ */
+static void test_samples_made_while_away_go_once_the_collector_answers(void **state)
+{
+	struct fixture *fx = *state;
+	unsigned port = closed_port();
+
+	start_agent(fx, conf_new(1));
+	set_collector(fx->a.conf, 0, port);
+	uplink_start(fx->a.uplink);
+	add_samples(fx, 4);
+	run_for(fx, 10 * fx->a.conf->batch_ms);
+	assert_int_equal(fx->col->nseqs, 0);
+	tcol_free(fx->col);
+	fx->col = tcol_new_port(fx->a.base, port);
+	want_batches = 1;
+	assert_true(run_until(fx, got_batches, 10000));
+	assert_int_equal(fx->col->seqs[0], 1);
+	assert_int_equal(fx->col->nsamples, 4);
+}
+
 static int got_heartbeat(struct fixture *fx)
 {
 	return fx->col->heartbeats > 0;
@@ -1073,6 +1126,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_failover_to_next_collector_after_connection_failure, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_resend_in_order_after_reconnect, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_samples_go_batch_ms_after_the_first_without_a_flush,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_samples_made_while_away_go_once_the_collector_answers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_compact_form_only_for_protocol_2, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_series_ids_within_the_lower_limit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
