@@ -214,10 +214,17 @@ struct sbuf {
 
 /* Updates of one file that share a template: one rrd_update. */
 struct run {
-	struct sbuf tmpl, vals;
-	size_t *offs; /* each value string's start in vals */
-	size_t k, cap;
+	struct sbuf tmpl;
+	struct sbuf vals; /* the updates' strings one after the other, each with its NUL */
+	size_t k;         /* how many */
 	unsigned samples;
+	/*
+	 * The data sources tmpl names, in its order (NULL when not known):
+	 * the next round of a poll brings the same ones, found by pointer
+	 * (a file's series_ds stay put) without a template made or compared.
+	 */
+	struct series_ds **ds;
+	unsigned nds;
 };
 
 /* What the writer knows of one file (series_file.user); writer thread only. */
@@ -385,6 +392,8 @@ struct store {
 	unsigned stamp;
 	unsigned batch;         /* write_job's count, for fstate.batch */
 	struct sbuf scratch[5]; /* write_file's; [4] holds the time tm_ms as rrd_update takes it */
+	struct series_ds **dsv; /* write_file's: the data sources of an update's template */
+	size_t dsv_cap;
 	int64_t tm_ms;          /* the files of a poll round share their times */
 	struct complaint store_fail, index_fail, agent_fail, helper_fail;
 	/* the agents the index knew at start: written before ready, read-only after */
@@ -830,14 +839,14 @@ static int grow_file(struct store *s, struct fstate *fs, const char *path, const
 /* What a run holds in memory: the cache is bounded by the sum. */
 static size_t run_bytes(const struct run *r)
 {
-	return sizeof(*r) + r->tmpl.cap + r->vals.cap + r->cap * sizeof(*r->offs);
+	return sizeof(*r) + r->tmpl.cap + r->vals.cap + r->nds * sizeof(*r->ds);
 }
 
 static void run_free(struct run *r)
 {
 	free(r->tmpl.p);
 	free(r->vals.p);
-	free(r->offs);
+	free(r->ds);
 }
 
 /* Takes the file off the dirty list once its cache is empty. */
@@ -859,36 +868,14 @@ static void cache_clean(struct store *s, struct fstate *fs)
 	}
 }
 
-/* Appends one update ("time:v1:v2") of the data sources in tmpl to the file's cache. */
-static void cache_add(struct store *s, struct fstate *fs, const struct sbuf *tmpl, const char *upd,
-		      size_t len, unsigned nv)
+/*
+ * Counts the update that run r just took at the end of its values (its NUL
+ * included); before: what r held in memory before, 0 for a new run.
+ */
+static void cache_counted(struct store *s, struct fstate *fs, struct run *r, size_t before,
+			  unsigned nv)
 {
-	struct run *r = fs->nruns > 0 ? &fs->runs[fs->nruns - 1] : NULL;
-	size_t before = 0;
-
-	if (r == NULL || r->tmpl.len != tmpl->len || memcmp(r->tmpl.p, tmpl->p, tmpl->len) != 0) {
-		if (fs->nruns == fs->capruns) {
-			fs->capruns = fs->capruns ? 2 * fs->capruns : 2;
-			fs->runs = xreallocarray(fs->runs, fs->capruns, sizeof(*fs->runs));
-		}
-		r = &fs->runs[fs->nruns++];
-		memset(r, 0, sizeof(*r));
-		sb_printf(&r->tmpl, "%s", tmpl->p);
-	} else {
-		before = run_bytes(r);
-	}
-	if (r->k == r->cap) {
-		r->cap = r->cap ? 2 * r->cap : 8;
-		r->offs = xreallocarray(r->offs, r->cap, sizeof(*r->offs));
-	}
-	r->offs[r->k++] = r->vals.len;
-	if (r->vals.len + len + 1 > r->vals.cap) {
-		r->vals.cap = 2 * r->vals.cap + len + 64;
-		r->vals.p = xreallocarray(r->vals.p, r->vals.cap, 1);
-	}
-	memcpy(r->vals.p + r->vals.len, upd, len);
-	r->vals.len += len;
-	r->vals.p[r->vals.len++] = '\0';
+	r->k++;
 	r->samples += nv;
 	fs->nupd++;
 	fs->nsamples += nv;
@@ -907,6 +894,44 @@ static void cache_add(struct store *s, struct fstate *fs, const struct sbuf *tmp
 		TAILQ_INSERT_TAIL(&s->dirty, fs, dirty_entry);
 		s->ndirty++;
 	}
+}
+
+/*
+ * Appends one update ("time:v1:v2") of the data sources in tmpl to the
+ * file's cache. ds[0..nds) are those data sources in tmpl's order, or NULL
+ * when not known (an update merged with a cached one).
+ */
+static void cache_add(struct store *s, struct fstate *fs, const struct sbuf *tmpl, const char *upd,
+		      size_t len, unsigned nv, struct series_ds *const *ds, unsigned nds)
+{
+	struct run *r = fs->nruns > 0 ? &fs->runs[fs->nruns - 1] : NULL;
+	size_t before = 0;
+
+	if (r == NULL || r->tmpl.len != tmpl->len || memcmp(r->tmpl.p, tmpl->p, tmpl->len) != 0) {
+		if (fs->nruns == fs->capruns) {
+			fs->capruns = fs->capruns ? 2 * fs->capruns : 2;
+			fs->runs = xreallocarray(fs->runs, fs->capruns, sizeof(*fs->runs));
+		}
+		r = &fs->runs[fs->nruns++];
+		memset(r, 0, sizeof(*r));
+		sb_printf(&r->tmpl, "%s", tmpl->p);
+	} else {
+		before = run_bytes(r);
+	}
+	if (r->ds == NULL && ds != NULL && nds > 0) {
+		/* counted as the run's from here on: fs->bytes gains it below */
+		r->ds = xreallocarray(NULL, nds, sizeof(*r->ds));
+		memcpy(r->ds, ds, nds * sizeof(*r->ds));
+		r->nds = nds;
+	}
+	if (r->vals.len + len + 1 > r->vals.cap) {
+		r->vals.cap = 2 * r->vals.cap + len + 64;
+		r->vals.p = xreallocarray(r->vals.p, r->vals.cap, 1);
+	}
+	memcpy(r->vals.p + r->vals.len, upd, len);
+	r->vals.len += len;
+	r->vals.p[r->vals.len++] = '\0';
+	cache_counted(s, fs, r, before, nv);
 }
 
 /* What writing one file's cache did, on whichever writer thread wrote it. */
@@ -930,9 +955,10 @@ static void file_updates(const struct store *s, const struct fstate *fs, struct 
 	for (w->done = 0; w->done < fs->nruns; w->done++) {
 		const struct run *r = &fs->runs[w->done];
 		const char **argv = xcalloc(r->k, sizeof(*argv));
+		const char *u = r->vals.p;
 
-		for (size_t i = 0; i < r->k; i++)
-			argv[i] = r->vals.p + r->offs[i];
+		for (size_t i = 0; i < r->k; i++, u += strlen(u) + 1)
+			argv[i] = u;
 		errno = 0;
 		rrd_clear_error();
 		w->rc = s->be->update(fs->path, r->tmpl.p, (int)r->k, argv);
@@ -1237,16 +1263,20 @@ static unsigned cache_pop_last(struct store *s, struct fstate *fs, struct sbuf *
 			       struct sbuf *upd)
 {
 	struct run *r = &fs->runs[fs->nruns - 1];
-	const char *u = r->vals.p + r->offs[r->k - 1];
+	size_t at = r->vals.len - 1; /* the last update's NUL; it starts after the one before */
+	const char *u;
 	unsigned nv = 1;
 
+	while (at > 0 && r->vals.p[at - 1] != '\0')
+		at--;
+	u = r->vals.p + at;
 	tmpl->len = upd->len = 0;
 	sb_str(tmpl, r->tmpl.p, r->tmpl.len);
 	sb_str(upd, u, strlen(u));
 	for (const char *p = r->tmpl.p; *p; p++)
 		nv += *p == ':';
 	r->k--;
-	r->vals.len = r->offs[r->k];
+	r->vals.len = at;
 	r->samples -= nv;
 	fs->nupd--;
 	fs->nsamples -= nv;
@@ -1258,6 +1288,37 @@ static unsigned cache_pop_last(struct store *s, struct fstate *fs, struct sbuf *
 		fs->nruns--;
 	}
 	return nv;
+}
+
+/*
+ * Appends the update of items it[0..n), all of time tf, to the file's last
+ * run when they are that run's data sources in its order, as the next
+ * round of a poll brings them: no template made, compared or copied, the
+ * values written where they stay. 0 (nothing appended) when they are not.
+ */
+static int cache_add_same(struct store *s, struct fstate *fs, const struct sbuf *tf,
+			  const struct item *it, size_t n)
+{
+	struct run *r;
+	size_t before;
+
+	if (fs->nruns == 0)
+		return 0;
+	r = &fs->runs[fs->nruns - 1];
+	if (r->nds != n)
+		return 0;
+	for (size_t m = 0; m < n; m++)
+		if (it[m].u.d != r->ds[m])
+			return 0;
+	before = run_bytes(r);
+	sb_str(&r->vals, tf->p, tf->len);
+	for (size_t m = 0; m < n; m++) {
+		sb_str(&r->vals, ":", 1);
+		sb_value(&r->vals, it[m].s);
+	}
+	r->vals.len++; /* the NUL sb_value left ends the update */
+	cache_counted(s, fs, r, before, (unsigned)n);
+	return 1;
 }
 
 /*
@@ -1339,8 +1400,6 @@ static void write_file(struct store *s, struct series_file *f, struct item *it, 
 			i += g;
 			continue;
 		}
-		t->len = 0;
-		v->len = 0;
 		if (tm != s->tm_ms || tf->len == 0) {
 			/* "seconds.milliseconds": times are after 1970, so never negative */
 			tf->len = 0;
@@ -1351,6 +1410,18 @@ static void write_file(struct store *s, struct series_file *f, struct item *it, 
 			sb_u64(tf, (uint64_t)(tm % 1000));
 			s->tm_ms = tm;
 		}
+		if (!merged && cache_add_same(s, fs, tf, &it[i], g)) {
+			res->written += (unsigned)g;
+			fs->last_ms = tm;
+			i += g;
+			continue;
+		}
+		if (g > s->dsv_cap) {
+			s->dsv_cap = g;
+			s->dsv = xreallocarray(s->dsv, g, sizeof(*s->dsv));
+		}
+		t->len = 0;
+		v->len = 0;
 		sb_str(v, tf->p, tf->len);
 		for (size_t m = i; m < i + g; m++) {
 			struct series_ds *d = it[m].u.d;
@@ -1363,6 +1434,7 @@ static void write_file(struct store *s, struct series_file *f, struct item *it, 
 				continue;
 			}
 			d->stamp = stamp;
+			s->dsv[nv] = d;
 			if (nv)
 				sb_str(t, ":", 1);
 			sb_str(t, d->ds, strlen(d->ds));
@@ -1378,13 +1450,13 @@ static void write_file(struct store *s, struct series_file *f, struct item *it, 
 				sb_str(mt, t->p, t->len);
 				sb_str(mv, v->p + strcspn(v->p, ":"), v->len - strcspn(v->p, ":"));
 			}
-			cache_add(s, fs, mt, mv->p, mv->len, merged + (unsigned)nv);
+			cache_add(s, fs, mt, mv->p, mv->len, merged + (unsigned)nv, NULL, 0);
 			res->written += (unsigned)nv;
 			continue;
 		}
 		if (nv == 0)
 			continue;
-		cache_add(s, fs, t, v->p, v->len, (unsigned)nv);
+		cache_add(s, fs, t, v->p, v->len, (unsigned)nv, s->dsv, (unsigned)nv);
 		res->written += (unsigned)nv;
 		fs->last_ms = tm;
 	}
@@ -2799,6 +2871,7 @@ static void free_states(struct store *s)
 	free(s->q);
 	for (size_t i = 0; i < sizeof(s->scratch) / sizeof(s->scratch[0]); i++)
 		free(s->scratch[i].p);
+	free(s->dsv);
 }
 
 void store_free(struct store *s)

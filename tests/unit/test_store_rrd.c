@@ -1287,6 +1287,67 @@ static void test_batches_after_a_failed_one_fail_unwritten(void **state)
 	remove_tree(dir);
 }
 
+/*
+ * Cached rounds of one file whose metrics change from round to round: the
+ * same ones again (appended to the cached update strings without a new
+ * template), one left out, their order swapped, one sent twice at one
+ * time. Each value lands at its own second in its own data source.
+ */
+static void test_cached_rounds_keep_each_value_whatever_their_metrics(void **state)
+{
+	char dir[] = "/tmp/vakt-store-XXXXXX", path[512], why[160];
+	struct result_log log = {.n = 0};
+	struct store_params p = {.cache_flush_age = 3600};
+	struct store *s;
+	int64_t t0 = ((int64_t)time(NULL) - 100) * 1000;
+#define AT(k) (t0 + (k)*1000)
+	struct spec b1[] = {{"", "m1", AT(1), 1}, {"", "m2", AT(1), 2}},
+		    b2[] = {{"", "m1", AT(2), 3},
+			    {"", "m2", AT(2), 4},
+			    {"", "m1", AT(3), 5},
+			    {"", "m2", AT(3), 6}},
+		    b3[] = {{"", "m2", AT(4), 8},
+			    {"", "m2", AT(5), 10},
+			    {"", "m1", AT(5), 9},
+			    {"", "m1", AT(6), 11},
+			    {"", "m2", AT(6), 12}},
+		    b4[] = {{"", "m1", AT(7), 13},
+			    {"", "m1", AT(7), 14},
+			    {"", "m1", AT(8), 15},
+			    {"", "m2", AT(8), 16}};
+#undef AT
+	/* each second's m1 and m2; NAN: not sent */
+	static const double want[][2] = {{1, 2},  {3, 4},   {5, 6},    {NAN, 8},
+					 {9, 10}, {11, 12}, {13, NAN}, {15, 16}};
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	s = open_store(&log, dir, &p);
+	assert_int_equal(store_submit(s, frame_of(1, b1, 2)), 0);
+	assert_int_equal(store_submit(s, frame_of(2, b2, 4)), 0);
+	assert_int_equal(store_submit(s, frame_of(3, b3, 5)), 0);
+	assert_int_equal(store_submit(s, frame_of(4, b4, 4)), 0);
+	wait_results(&log, 4);
+	assert_int_equal(log.r[1].written, 4);
+	assert_int_equal(log.r[2].written, 5);
+	assert_int_equal(log.r[3].written, 3);
+	assert_int_equal(log.r[3].duplicates, 1);
+	snprintf(path, sizeof(path), "%s/x/h/c.rrd", dir);
+	assert_int_equal(store_flush(s, NULL, 10, why, sizeof(why)), 1);
+	for (int k = 0; k < 8; k++)
+		for (int m = 0; m < 2; m++) {
+			double v = value_at(path, m ? "m2" : "m1", (time_t)(t0 / 1000 + k + 1));
+
+			if (isnan(want[k][m]))
+				assert_true(isnan(v));
+			else
+				assert_true(v == want[k][m]);
+		}
+	store_free(s);
+	event_base_free(log.base);
+	remove_tree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1309,6 +1370,7 @@ int main(void)
 	    cmocka_unit_test(test_series_growth_is_bounded),
 	    cmocka_unit_test(test_queue_is_bounded_in_bytes),
 	    cmocka_unit_test(test_batches_after_a_failed_one_fail_unwritten),
+	    cmocka_unit_test(test_cached_rounds_keep_each_value_whatever_their_metrics),
 	};
 
 	evthread_use_pthreads();
