@@ -1176,36 +1176,62 @@ static int flush_files(struct store *s, struct fstate **v, size_t n)
 	return failed ? -1 : written;
 }
 
-/* Appends the decimal digits of v; the cache formats millions of numbers, two digits a step. */
+/*
+ * Appends the decimal digits of v; the cache formats millions of numbers:
+ * their count first (from the highest bit set), then two digits a step,
+ * from the last, in place.
+ */
 static void sb_u64(struct sbuf *b, uint64_t v)
 {
 	static const char pairs[] = "00010203040506070809101112131415161718192021222324"
 				    "25262728293031323334353637383940414243444546474849"
 				    "50515253545556575859606162636465666768697071727374"
 				    "75767778798081828384858687888990919293949596979899";
-	char tmp[24];
-	size_t n = 0;
+	static const uint64_t pow10[20] = {1ULL,
+					   10ULL,
+					   100ULL,
+					   1000ULL,
+					   10000ULL,
+					   100000ULL,
+					   1000000ULL,
+					   10000000ULL,
+					   100000000ULL,
+					   1000000000ULL,
+					   10000000000ULL,
+					   100000000000ULL,
+					   1000000000000ULL,
+					   10000000000000ULL,
+					   100000000000000ULL,
+					   1000000000000000ULL,
+					   10000000000000000ULL,
+					   100000000000000000ULL,
+					   1000000000000000000ULL,
+					   10000000000000000000ULL};
+	/* log10(2) ~ 1233 / 4096: t is the count of digits or one more */
+	unsigned t = ((unsigned)(64 - __builtin_clzll(v | 1)) * 1233) >> 12;
+	size_t n = v < 10 ? 1 : t + 1 - (v < pow10[t]);
+	char *w;
 
-	while (v >= 100) {
-		unsigned d = (unsigned)(v % 100) * 2;
-
-		v /= 100;
-		tmp[n++] = pairs[d + 1];
-		tmp[n++] = pairs[d];
-	}
-	if (v >= 10) {
-		tmp[n++] = pairs[v * 2 + 1];
-		tmp[n++] = pairs[v * 2];
-	} else {
-		tmp[n++] = (char)('0' + v);
-	}
 	if (b->len + n + 1 > b->cap) {
 		b->cap = 2 * b->cap + n + 64;
 		b->p = xreallocarray(b->p, b->cap, 1);
 	}
-	while (n > 0)
-		b->p[b->len++] = tmp[--n];
-	b->p[b->len] = '\0';
+	b->len += n;
+	w = b->p + b->len;
+	*w = '\0';
+	while (v >= 100) {
+		unsigned d = (unsigned)(v % 100) * 2;
+
+		v /= 100;
+		w -= 2;
+		memcpy(w, pairs + d, 2);
+	}
+	if (v >= 10) {
+		w -= 2;
+		memcpy(w, pairs + v * 2, 2);
+	} else {
+		*--w = (char)('0' + v);
+	}
 }
 
 static void sb_str(struct sbuf *b, const char *s, size_t n)
