@@ -63,8 +63,11 @@ log "$line"
 samples=$(echo "$line" | sed -n 's/.* batches (\([0-9]*\) samples, .*/\1/p')
 [ -n "$samples" ] && [ "$samples" -gt 0 ] || fail "no sample count in: $line"
 
-# (A file's first row is unknown, and the files began a few seconds before
-# the kill: the window starts a second before it.)
+# (A file's first rows are unknown, up to its first value: the window starts
+# there. It started a second before the kill, and missed the start of a gap
+# that began earlier: the batches not yet acknowledged when the collector was
+# killed are the oldest the full spool drops, and on a loaded machine they
+# held samples from before that second.)
 # Each file: before the outage and from some point in it up to now every
 # second is known; between them one run of unknown seconds (the dropped,
 # oldest batches). rrdtool spreads a sample over up to its heartbeat (2 s),
@@ -75,11 +78,13 @@ for f in "$W"/rrd/fosen/127.0.0.1/web*.rrd; do
 	# up to the second before the file's last update: rows after it are not due
 	# yet. Read before the rows: the write-back cache may write more meanwhile.
 	last=$(rrdtool last "$f")
-	rrdtool fetch "$f" AVERAGE -r 1 -s $((down_at - 5)) -e $((now - 1)) >"$W/fetch.txt"
-	gap=$(awk -v from=$((down_at - 1)) -v to=$((last - 1)) -v early=$((down_at + 3)) '
+	rrdtool fetch "$f" AVERAGE -r 1 -s $((down_at - 60)) -e $((now - 1)) >"$W/fetch.txt"
+	gap=$(awk -v to=$((last - 1)) -v early=$((down_at + 3)) '
 		NR == 1 { for (i = 1; i <= NF; i++) if ($i == "connect_time") col = i + 1 }
-		/^[0-9]+:/ { t = $1 + 0; if (t < from || t > to) next
+		/^[0-9]+:/ { t = $1 + 0; if (t > to) next
 			     u = ($col ~ /nan/)
+			     if (!seen && u) next
+			     seen = 1
 			     if (u && state == 0) { state = 1; run = 0; first = t }
 			     if (u && state == 1) run++
 			     if (!u && state == 1) state = 2
