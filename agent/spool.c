@@ -56,8 +56,18 @@
  * memory only), which a collector may hold: the next start skips their seqs.
  */
 #define SPOOL_NEXT "next"
-/* a disk-failure episode ends with the first append this long after the last failure */
-#define SPOOL_FAIL_QUIET_MS 5000
+/*
+ * A disk-failure episode ends with the first append this long after the last
+ * failure. A disk that stays almost full fails again a few seconds after
+ * (the segment being appended to fills what the acknowledged one freed): an
+ * episode that starts within SPOOL_FAIL_AGAIN_MS of the last one's end
+ * doubles the quiet spell the next end takes, up to SPOOL_FAIL_QUIET_MAX_MS,
+ * so that such a disk logs its start and end lines rarely, not every few
+ * seconds; one that starts later begins again from SPOOL_FAIL_QUIET_MS.
+ */
+#define SPOOL_FAIL_QUIET_MS     5000
+#define SPOOL_FAIL_QUIET_MAX_MS (320 * 1000)
+#define SPOOL_FAIL_AGAIN_MS     (60 * 1000)
 
 static const uint8_t state_magic[8] = "VKSTATE";
 static const uint8_t seg_magic[8] = "VKSPOOL";
@@ -140,6 +150,8 @@ struct spool {
 	uint64_t ep_batches, ep_samples, ep_results, ep_lo, ep_hi, fail_n;
 	struct complaint behind; /* the writer's queue is full */
 	uint64_t last_fail_ms;   /* monotonic: the last append that failed */
+	uint64_t fail_end_ms;    /* monotonic: when the last disk-failure episode ended */
+	uint64_t fail_quiet_ms;  /* the quiet spell that ends the episode (SPOOL_FAIL_QUIET_MS) */
 	uint64_t mem_hi;         /* the newest batch ever kept in memory only */
 	uint64_t copy_acked;     /* a collector held seqs up to this from another copy */
 
@@ -1046,8 +1058,16 @@ static void done_appended(struct spool *s, struct done *d)
 		return; /* acknowledged meanwhile */
 	if (d->kind == DONE_APPEND_FAILED) {
 		if (!s->disk_failing) {
+			uint64_t now = mono_now_ms();
+
 			s->disk_failing = 1;
 			s->fail_n = 0;
+			if (s->fail_end_ms != 0 && now - s->fail_end_ms < SPOOL_FAIL_AGAIN_MS)
+				s->fail_quiet_ms = s->fail_quiet_ms * 2 < SPOOL_FAIL_QUIET_MAX_MS
+						       ? s->fail_quiet_ms * 2
+						       : SPOOL_FAIL_QUIET_MAX_MS;
+			else
+				s->fail_quiet_ms = SPOOL_FAIL_QUIET_MS;
 			log_warnx(
 			    "spool: %s cannot be written (see above): keeping batches in "
 			    "memory only (queue_size %llu bytes, queue_batches %u) until it can",
@@ -1060,8 +1080,9 @@ static void done_appended(struct spool *s, struct done *d)
 		return;
 	}
 	/* near a full disk appends fail and work by turns: the episode ends after a quiet spell */
-	if (s->disk_failing && mono_now_ms() - s->last_fail_ms >= SPOOL_FAIL_QUIET_MS) {
+	if (s->disk_failing && mono_now_ms() - s->last_fail_ms >= s->fail_quiet_ms) {
 		s->disk_failing = 0;
+		s->fail_end_ms = mono_now_ms();
 		log_warnx("spool: %s is written again; %" PRIu64
 			  " batches were kept in memory only meanwhile (lost if the agent stops "
 			  "before they are acknowledged)",
