@@ -1716,6 +1716,13 @@ static int spool_load(struct spool *s)
 
 		if (!seg_file(de->d_name, &v))
 			continue;
+		if (v >= SPOOL_SEQ_LIMIT) {
+			/* the skip past it, were it unreadable, would wrap round */
+			log_warnx("spool: %s/%s: named for a seq no stream reaches (2^63 or "
+				  "more): not a segment of this agent's; left alone",
+				  s->dir, de->d_name);
+			continue;
+		}
 		if (nf == cf) {
 			cf = cf ? cf * 2 : 64;
 			firsts = xreallocarray(firsts, cf, sizeof(*firsts));
