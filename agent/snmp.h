@@ -102,6 +102,12 @@ struct csnmp_table {
 	size_t ncols;
 	const char *what; /* "ifTable", in log lines and reasons */
 	unsigned max_rows;
+	/*
+	 * Rows the table had when last read (0: not known): a GETBULK asks no
+	 * more than a column's rows left and one to see its end, not a whole
+	 * request's worth of the next column's objects
+	 */
+	size_t expect_rows;
 	/* the result */
 	struct csnmp_row *rows;
 	size_t nrows, caprows;
@@ -115,7 +121,8 @@ struct csnmp_table {
 		oid idx[CSNMP_IDX_MAX]; /* the last row it gave; idxlen 0: none yet */
 		unsigned char idxlen;
 		unsigned char done;
-		long err; /* error-status that ended it; 0 */
+		long err;    /* error-status that ended it; 0 */
+		size_t rows; /* the rows it gave */
 	} * st;
 	unsigned char sent[CSNMP_WALK_COLS_MAX]; /* columns of the last request, in order */
 	size_t nsent;

@@ -488,6 +488,7 @@ void csnmp_if_values_walk(struct csnmp_priv *p)
 	p->ifvalues.cols = csnmp_vcols;
 	p->ifvalues.ncols = p->version == SNMP_VERSION_1 ? CSNMP_NVCOLS_V1 : CSNMP_NVCOLS;
 	p->ifvalues.what = "interface counters";
+	p->ifvalues.expect_rows = p->iftable_rows;
 	csnmp_table_begin(&p->ifvalues, p);
 }
 

@@ -222,6 +222,29 @@ int csnmp_cell_set(struct csnmp_cell *cell, const netsnmp_variable_list *vb)
 	return 1;
 }
 
+/*
+ * The rows a GETBULK of the columns sent asks: t->reps, or fewer when the
+ * table's size is known and every column is that near its end (its rows
+ * left and one more, which ends it). A column past the rows expected (the
+ * table grew) asks t->reps.
+ */
+static unsigned csnmp_bulk_rows(const struct csnmp_table *t)
+{
+	size_t want = 0;
+
+	if (t->expect_rows == 0)
+		return t->reps;
+	for (size_t i = 0; i < t->nsent; i++) {
+		const struct csnmp_col_state *st = &t->st[t->sent[i]];
+
+		if (st->rows >= t->expect_rows)
+			return t->reps;
+		if (t->expect_rows - st->rows + 1 > want)
+			want = t->expect_rows - st->rows + 1;
+	}
+	return want < t->reps ? (unsigned)want : t->reps;
+}
+
 int csnmp_table_send(struct csnmp_priv *p, struct csnmp_table *t)
 {
 	netsnmp_pdu *pdu;
@@ -244,12 +267,13 @@ int csnmp_table_send(struct csnmp_priv *p, struct csnmp_table *t)
 	} else {
 		pdu = csnmp_pdu_new(SNMP_MSG_GETBULK);
 		pdu->non_repeaters = up;
-		pdu->max_repetitions = (long)t->reps;
+		pdu->max_repetitions = (long)csnmp_bulk_rows(t);
 	}
 	/* sysUpTime, as the one non-repeater: the next OID after its column's is sysUpTime.0 */
 	if (up)
 		csnmp_pdu_add(pdu, csnmp_uptime_col, sizeof(csnmp_uptime_col) / sizeof(oid));
 	p->uptime_sent = up;
+	/* the rows per request a timeout halves: t->reps, even when this one asks fewer */
 	p->bulk_sent = p->version == SNMP_VERSION_1 ? 0 : t->reps;
 	for (size_t i = 0; i < t->nsent; i++) {
 		const struct csnmp_col *col = &t->cols[t->sent[i]];
@@ -442,6 +466,7 @@ int csnmp_table_response(struct csnmp_priv *p, struct csnmp_table *t, netsnmp_pd
 			memcpy(t->st[k].idx, vb->name + col->len,
 			       (vb->name_length - col->len) * sizeof(oid));
 			t->st[k].idxlen = (unsigned char)(vb->name_length - col->len);
+			t->st[k].rows++;
 			progress++;
 			row = csnmp_row_get(t, vb->name + col->len, vb->name_length - col->len);
 			if (row == NULL) {
