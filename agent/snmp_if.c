@@ -71,21 +71,6 @@ static const struct csnmp_ctr_def {
     [CSNMP_C_OUT_ERRORS] = {"out_errors", -1, CSNMP_V_OUT_ERRORS},
 };
 
-static int csnmp_is_c64(int col)
-{
-	return col == CSNMP_V_HC_IN || col == CSNMP_V_HC_OUT || col == CSNMP_V_HC_IN_UCAST ||
-	       col == CSNMP_V_HC_OUT_UCAST;
-}
-
-/* The 64-bit column a 32-bit fallback stands in for; -1 if none. */
-static int csnmp_c64_of(int col)
-{
-	for (size_t i = 0; i < CSNMP_NCTRS; i++)
-		if (csnmp_ctrs[i].c32 == col)
-			return csnmp_ctrs[i].c64;
-	return -1;
-}
-
 void csnmp_ports_free(struct csnmp_priv *p)
 {
 	free(p->ports);
@@ -419,18 +404,26 @@ void csnmp_if_table_commit(struct csnmp_priv *p)
 	csnmp_table_free(t);
 }
 
-/* Whether a GET of the port's column is worth sending. */
-static int csnmp_get_col(const struct csnmp_priv *p, const struct csnmp_port *pt, int col)
+/*
+ * The port's columns a GET is worth sending for, a bit each: not those the
+ * device lacks, and a 32-bit counter only where its 64-bit one is missing
+ * (always on v1, which has no 64-bit ones).
+ */
+static uint32_t csnmp_get_cols(const struct csnmp_priv *p, const struct csnmp_port *pt)
 {
-	int c64;
+	uint32_t m = ((1u << CSNMP_NVCOLS) - 1) & ~pt->absent;
 
-	if (pt->absent & (1u << col))
-		return 0;
-	if (csnmp_is_c64(col))
-		return p->version != SNMP_VERSION_1;
-	/* a 32-bit counter only where the 64-bit one is missing */
-	c64 = csnmp_c64_of(col);
-	return c64 < 0 || p->version == SNMP_VERSION_1 || (pt->absent & (1u << c64));
+	for (size_t i = 0; i < CSNMP_NCTRS; i++) {
+		const struct csnmp_ctr_def *d = &csnmp_ctrs[i];
+
+		if (d->c64 < 0)
+			continue;
+		if (p->version == SNMP_VERSION_1)
+			m &= ~(1u << d->c64);
+		else if (!(pt->absent & (1u << d->c64)))
+			m &= ~(1u << d->c32);
+	}
+	return m;
 }
 
 int csnmp_if_values_begin(struct csnmp_priv *p)
@@ -443,8 +436,7 @@ int csnmp_if_values_begin(struct csnmp_priv *p)
 	for (size_t i = 0; i < p->nports; i++) {
 		struct csnmp_port *pt = &p->ports[i];
 
-		for (size_t k = 0; k < CSNMP_NVCOLS; k++)
-			nvb += csnmp_get_col(p, pt, (int)k);
+		nvb += (size_t)__builtin_popcount(csnmp_get_cols(p, pt));
 		if (pt->ifindex > maxidx)
 			maxidx = pt->ifindex;
 	}
@@ -465,12 +457,13 @@ int csnmp_if_values_begin(struct csnmp_priv *p)
 	for (size_t i = 0; i < p->nports; i++) {
 		struct csnmp_port *pt = &p->ports[i];
 		struct csnmp_cell *v = csnmp_port_cells(p, pt);
+		uint32_t get = csnmp_get_cols(p, pt);
 
 		for (size_t k = 0; k < CSNMP_NVCOLS; k++) {
 			oid name[CSNMP_COL_OID_MAX + 1];
 			const struct csnmp_col *col = &csnmp_vcols[k];
 
-			if (!csnmp_get_col(p, pt, (int)k))
+			if (!(get & (1u << k)))
 				continue;
 			memcpy(name, col->base, col->len * sizeof(oid));
 			name[col->len] = pt->ifindex;
