@@ -147,14 +147,12 @@ int check_start(struct check *c)
 	return -1;
 }
 
-void check_emit_at(struct check *c, int64_t time_ms, const char *check, const char *instance,
-		   const char *metric, enum sample_kind kind, double value, uint64_t counter,
-		   unsigned width, int unknown)
+/* A sample of c but its names, which the uplink takes apart. */
+static Vakt__Sample check_sample(const struct check *c, int64_t time_ms, enum sample_kind kind,
+				 double value, uint64_t counter, unsigned width, int unknown)
 {
 	Vakt__Sample s = VAKT__SAMPLE__INIT;
 
-	if (c->agent == NULL || c->agent->uplink == NULL)
-		return;
 	s.time_ms = time_ms;
 	s.kind = (Vakt__Kind)kind;
 	s.value = value;
@@ -162,7 +160,37 @@ void check_emit_at(struct check *c, int64_t time_ms, const char *check, const ch
 	s.width = width;
 	s.unknown = unknown != 0;
 	s.interval = c->interval;
+	return s;
+}
+
+void check_emit_at(struct check *c, int64_t time_ms, const char *check, const char *instance,
+		   const char *metric, enum sample_kind kind, double value, uint64_t counter,
+		   unsigned width, int unknown)
+{
+	Vakt__Sample s;
+
+	if (c->agent == NULL || c->agent->uplink == NULL)
+		return;
+	s = check_sample(c, time_ms, kind, value, counter, width, unknown);
 	uplink_add_sample(c->agent->uplink, c->host, check, instance ? instance : "", metric, &s);
+}
+
+void check_file_init(struct check *c, struct uplink_file *f, const char *check,
+		     const char *instance)
+{
+	uplink_file_init(f, c->host, check, instance ? instance : "");
+}
+
+void check_emit_file(struct check *c, struct uplink_file *f, const char *metric,
+		     size_t metric_len, enum sample_kind kind, double value, uint64_t counter,
+		     int unknown)
+{
+	Vakt__Sample s;
+
+	if (c->agent == NULL || c->agent->uplink == NULL)
+		return;
+	s = check_sample(c, c->run_time_ms, kind, value, counter, 0, unknown);
+	uplink_add_file_sample(c->agent->uplink, f, metric, metric_len, &s);
 }
 
 void check_emit_as(struct check *c, const char *check, const char *instance, const char *metric,

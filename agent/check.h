@@ -105,6 +105,17 @@ void check_emit(struct check *c, const char *instance, const char *metric, enum 
 void check_emit_as(struct check *c, const char *check, const char *instance, const char *metric,
 		   enum sample_kind kind, double value, uint64_t counter, int unknown);
 /*
+ * The same for the samples of one file (check name, instance) emitted in a
+ * row, a port's metrics: f is made once by check_file_init for that file
+ * (see struct uplink_file), and metric_len is strlen(metric).
+ */
+struct uplink_file;
+void check_file_init(struct check *c, struct uplink_file *f, const char *check,
+		     const char *instance);
+void check_emit_file(struct check *c, struct uplink_file *f, const char *metric,
+		     size_t metric_len, enum sample_kind kind, double value, uint64_t counter,
+		     int unknown);
+/*
  * The same at an explicit wall-clock time (ms since the epoch): for what is
  * not measured by a run, such as a trap or a streamed value. `width` is a
  * COUNTER's width in bits (32 or 64; 0 means 64).

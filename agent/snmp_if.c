@@ -16,6 +16,7 @@
 
 #include "agent.h"
 #include "timeutil.h"
+#include "uplink.h"
 #include "xmalloc.h"
 
 #define IFT(n)  {1, 3, 6, 1, 2, 1, 2, 2, 1, n}, 10
@@ -57,18 +58,22 @@ static const struct csnmp_col csnmp_vcols[CSNMP_NVCOLS] = {
  * DERIVE with min 0, not COUNTER: rrdtool takes a decrease of a COUNTER for
  * a wrap and records a huge spike, where a DERIVE records one unknown.
  */
+/* A metric's name and its strlen */
+#define METRIC(s) s, sizeof(s) - 1
+
 static const struct csnmp_ctr_def {
 	const char *metric;
+	size_t mlen;
 	int c64, c32; /* enum csnmp_vcol; c64 -1: the counter has no 64-bit form */
 } csnmp_ctrs[CSNMP_NCTRS] = {
-    [CSNMP_C_IN_OCTETS] = {"in_octets", CSNMP_V_HC_IN, CSNMP_V_IN},
-    [CSNMP_C_OUT_OCTETS] = {"out_octets", CSNMP_V_HC_OUT, CSNMP_V_OUT},
-    [CSNMP_C_IN_UCAST] = {"in_ucast_pkts", CSNMP_V_HC_IN_UCAST, CSNMP_V_IN_UCAST},
-    [CSNMP_C_OUT_UCAST] = {"out_ucast_pkts", CSNMP_V_HC_OUT_UCAST, CSNMP_V_OUT_UCAST},
-    [CSNMP_C_IN_DISCARDS] = {"in_discards", -1, CSNMP_V_IN_DISCARDS},
-    [CSNMP_C_IN_ERRORS] = {"in_errors", -1, CSNMP_V_IN_ERRORS},
-    [CSNMP_C_OUT_DISCARDS] = {"out_discards", -1, CSNMP_V_OUT_DISCARDS},
-    [CSNMP_C_OUT_ERRORS] = {"out_errors", -1, CSNMP_V_OUT_ERRORS},
+    [CSNMP_C_IN_OCTETS] = {METRIC("in_octets"), CSNMP_V_HC_IN, CSNMP_V_IN},
+    [CSNMP_C_OUT_OCTETS] = {METRIC("out_octets"), CSNMP_V_HC_OUT, CSNMP_V_OUT},
+    [CSNMP_C_IN_UCAST] = {METRIC("in_ucast_pkts"), CSNMP_V_HC_IN_UCAST, CSNMP_V_IN_UCAST},
+    [CSNMP_C_OUT_UCAST] = {METRIC("out_ucast_pkts"), CSNMP_V_HC_OUT_UCAST, CSNMP_V_OUT_UCAST},
+    [CSNMP_C_IN_DISCARDS] = {METRIC("in_discards"), -1, CSNMP_V_IN_DISCARDS},
+    [CSNMP_C_IN_ERRORS] = {METRIC("in_errors"), -1, CSNMP_V_IN_ERRORS},
+    [CSNMP_C_OUT_DISCARDS] = {METRIC("out_discards"), -1, CSNMP_V_OUT_DISCARDS},
+    [CSNMP_C_OUT_ERRORS] = {METRIC("out_errors"), -1, CSNMP_V_OUT_ERRORS},
 };
 
 void csnmp_ports_free(struct csnmp_priv *p)
@@ -519,15 +524,17 @@ void csnmp_if_values_commit(struct csnmp_priv *p)
 	csnmp_table_free(t);
 }
 
-static void csnmp_emit_gauge(struct csnmp_priv *p, const struct csnmp_port *pt, const char *metric,
-			     double v, int unk)
+/* f: the port's file, made by check_file_init */
+static void csnmp_emit_gauge(struct csnmp_priv *p, const struct csnmp_port *pt,
+			     struct uplink_file *f, const char *metric, size_t mlen, double v,
+			     int unk)
 {
 	p->nvalues++;
 	if (unk) {
 		p->unknown++;
 		csnmp_missing(p, pt->name, metric);
 	}
-	check_emit_as(p->c, "if", pt->name, metric, SAMPLE_GAUGE, unk ? 0.0 : v, 0, unk);
+	check_emit_file(p->c, f, metric, mlen, SAMPLE_GAUGE, unk ? 0.0 : v, 0, unk);
 }
 
 /*
@@ -537,7 +544,7 @@ static void csnmp_emit_gauge(struct csnmp_priv *p, const struct csnmp_port *pt, 
  * ifCounterDiscontinuityTime change, a renumbering or a change of width the
  * step is unknown and the next one starts from the new value.
  */
-static void csnmp_emit_ctr(struct csnmp_priv *p, struct csnmp_port *pt,
+static void csnmp_emit_ctr(struct csnmp_priv *p, struct csnmp_port *pt, struct uplink_file *f,
 			   const struct csnmp_cell *v, size_t i, int reset)
 {
 	const struct csnmp_ctr_def *d = &csnmp_ctrs[i];
@@ -558,7 +565,7 @@ static void csnmp_emit_ctr(struct csnmp_priv *p, struct csnmp_port *pt,
 	if (cell == NULL) {
 		p->unknown++;
 		csnmp_missing(p, pt->name, d->metric);
-		check_emit_as(p->c, "if", pt->name, d->metric, SAMPLE_DERIVE, 0.0, 0, 1);
+		check_emit_file(p->c, f, d->metric, d->mlen, SAMPLE_DERIVE, 0.0, 0, 1);
 		return;
 	}
 	if (!have || reset || was32 != is32) {
@@ -576,7 +583,7 @@ static void csnmp_emit_ctr(struct csnmp_priv *p, struct csnmp_port *pt,
 	pt->ctr[i] = (uint32_t)cell->v;
 	pt->ctr_have |= bit;
 	pt->ctr_32 = (uint8_t)(is32 ? pt->ctr_32 | bit : pt->ctr_32 & ~bit);
-	check_emit_as(p->c, "if", pt->name, d->metric, SAMPLE_DERIVE, 0.0, unk ? 0 : sent, unk);
+	check_emit_file(p->c, f, d->metric, d->mlen, SAMPLE_DERIVE, 0.0, unk ? 0 : sent, unk);
 }
 
 static const char *csnmp_oper_str(uint64_t v)
@@ -597,6 +604,7 @@ static void csnmp_port_emit(struct csnmp_priv *p, struct csnmp_port *pt)
 	int have_st = adm->type == ASN_INTEGER && op->type == ASN_INTEGER, reset, down = -1;
 	double speed = 0.0;
 	int speed_unk = 0;
+	struct uplink_file f;
 
 	reset = p->rebooted || (pt->flags & CSNMP_PORT_RENUMBERED);
 	if (dc->type == ASN_TIMETICKS) {
@@ -609,12 +617,15 @@ static void csnmp_port_emit(struct csnmp_priv *p, struct csnmp_port *pt)
 		pt->disc = (uint32_t)dc->v;
 		pt->flags |= CSNMP_PORT_HAVE_DISC;
 	}
+	check_file_init(p->c, &f, "if", pt->name);
 	for (size_t i = 0; i < CSNMP_NCTRS; i++)
-		csnmp_emit_ctr(p, pt, v, i, reset);
+		csnmp_emit_ctr(p, pt, &f, v, i, reset);
 	pt->flags &= (uint8_t)~CSNMP_PORT_RENUMBERED;
 
-	csnmp_emit_gauge(p, pt, "admin_status", (double)(int64_t)adm->v, adm->type != ASN_INTEGER);
-	csnmp_emit_gauge(p, pt, "oper_status", (double)(int64_t)op->v, op->type != ASN_INTEGER);
+	csnmp_emit_gauge(p, pt, &f, METRIC("admin_status"), (double)(int64_t)adm->v,
+			 adm->type != ASN_INTEGER);
+	csnmp_emit_gauge(p, pt, &f, METRIC("oper_status"), (double)(int64_t)op->v,
+			 op->type != ASN_INTEGER);
 	/* ifSpeed is exact below 4.29 Gb/s; above, it stays at its maximum */
 	if (sp->type == ASN_GAUGE && sp->v < 4294967295ULL)
 		speed = (double)sp->v;
@@ -624,11 +635,11 @@ static void csnmp_port_emit(struct csnmp_priv *p, struct csnmp_port *pt)
 		speed = (double)sp->v;
 	else
 		speed_unk = 1;
-	csnmp_emit_gauge(p, pt, "speed", speed, speed_unk);
+	csnmp_emit_gauge(p, pt, &f, METRIC("speed"), speed, speed_unk);
 	/* down: meant to be up (admin up) and not up (nor dormant, waiting to be) */
 	if (have_st)
 		down = adm->v == 1 && op->v != 1 && op->v != 5;
-	csnmp_emit_gauge(p, pt, "down", down == 1, down < 0);
+	csnmp_emit_gauge(p, pt, &f, METRIC("down"), down == 1, down < 0);
 	if (down >= 0 && pt->down >= 0 && down != pt->down) {
 		if (down)
 			log_info("snmp \"%s\": interface %s%s%s%s on %s is down (ifOperStatus %s)",

@@ -74,6 +74,8 @@ struct uplink {
 	size_t slen, scap, *send;
 	struct series_tx_sample *srec, *srec_spare;
 	size_t ncur;
+	struct series_tx_put put;             /* what writing a sample keeps for the next */
+	const struct uplink_file *last_file; /* the last sample's, when added by its file */
 	/* batches made on this session, not yet sent, with their samples read (struct live) */
 	struct live *live, **live_tail;
 	size_t live_bytes;
@@ -579,9 +581,12 @@ void uplink_flush(struct uplink *u)
 	uplink_send_queued(u);
 }
 
-/* Encodes `s` (its lens filled in) at the end of the pending samples. */
+/*
+ * Encodes `s` (its lens filled in) at the end of the pending samples;
+ * same_file: the pending sample before it has its host, check and instance.
+ */
 static void pending_put(struct uplink *u, const char *const names[4], const size_t lens[4],
-			const Vakt__Sample *v)
+			const Vakt__Sample *v, int same_file)
 {
 	size_t need = series_tx_sample_max(lens);
 
@@ -592,8 +597,9 @@ static void pending_put(struct uplink *u, const char *const names[4], const size
 		u->sbuf = xreallocarray(u->sbuf, u->scap, 1);
 	}
 	u->slen = (size_t)(series_tx_put_sample(u->sbuf + u->slen, names, lens, v,
-						&u->srec[u->ncur]) -
+						&u->srec[u->ncur], &u->put) -
 			   u->sbuf);
+	u->srec[u->ncur].same_file = same_file && u->ncur > 0;
 	u->send[u->ncur++] = u->slen;
 	if (u->ncur == UPLINK_BATCH_SAMPLES)
 		uplink_flush(u);
@@ -603,7 +609,8 @@ void uplink_add(struct uplink *u, Vakt__Sample *s)
 {
 	const char *names[4] = {s->host, s->check, s->instance, s->metric};
 
-	pending_put(u, names, ((const struct uplink_sample *)s)->len, s);
+	u->last_file = NULL;
+	pending_put(u, names, ((const struct uplink_sample *)s)->len, s, 0);
 	uplink_sample_free(s);
 }
 
@@ -613,7 +620,32 @@ void uplink_add_sample(struct uplink *u, const char *host, const char *check,
 	const char *names[4] = {host, check, instance, metric};
 	size_t lens[4] = {strlen(host), strlen(check), strlen(instance), strlen(metric)};
 
-	pending_put(u, names, lens, v);
+	u->last_file = NULL;
+	pending_put(u, names, lens, v, 0);
+}
+
+void uplink_file_init(struct uplink_file *f, const char *host, const char *check,
+		      const char *instance)
+{
+	f->name[0] = host;
+	f->name[1] = check;
+	f->name[2] = instance;
+	for (size_t k = 0; k < 3; k++)
+		f->len[k] = strlen(f->name[k]);
+	f->added = 0;
+}
+
+void uplink_add_file_sample(struct uplink *u, struct uplink_file *f, const char *metric,
+			    size_t metric_len, const Vakt__Sample *v)
+{
+	const char *names[4] = {f->name[0], f->name[1], f->name[2], metric};
+	size_t lens[4] = {f->len[0], f->len[1], f->len[2], metric_len};
+	/* f made afresh at an address another file's had is not the last sample's */
+	int same = f->added > 0 && u->last_file == f;
+
+	pending_put(u, names, lens, v, same);
+	u->last_file = f;
+	f->added++;
 }
 
 void uplink_add_event(struct uplink *u, Vakt__Event *e)

@@ -67,6 +67,23 @@ void uplink_sample_free(Vakt__Sample *s);
  */
 void uplink_add_sample(struct uplink *u, const char *host, const char *check,
 		       const char *instance, const char *metric, const Vakt__Sample *v);
+/*
+ * One file's names (host, check, instance: they must outlive its samples'
+ * adding) and their lengths, for the samples of it a check adds in a row:
+ * measured once, not per sample, and the compact form need not compare the
+ * names of a sample added right after one of the same file. Made by
+ * uplink_file_init for each file, never reused for another.
+ */
+struct uplink_file {
+	const char *name[3];
+	size_t len[3];
+	unsigned added; /* samples added by it */
+};
+void uplink_file_init(struct uplink_file *f, const char *host, const char *check,
+		      const char *instance);
+/* As uplink_add_sample of f's names and `metric` (metric_len its strlen). */
+void uplink_add_file_sample(struct uplink *u, struct uplink_file *f, const char *metric,
+			    size_t metric_len, const Vakt__Sample *v);
 /* Takes ownership of `r` (allocated with uplink_result_new). */
 void uplink_add_result(struct uplink *u, Vakt__Result *r);
 Vakt__Result *uplink_result_new(const char *host, const char *check, const char *instance,

@@ -171,6 +171,7 @@ struct tx_key {
 	const char *name[4]; /* host, check, instance, metric */
 	size_t len[4];
 	uint32_t kind, interval, width;
+	int same_file; /* the file is the last sample's: not compared */
 };
 
 struct series_tx {
@@ -481,7 +482,7 @@ static uint32_t tx_lookup(struct series_tx *t, const struct tx_key *s, int *is_n
 	 * metric the one after the last sample's in its run, or the first of
 	 * the file's newest run. Found so, a series costs no key and no hashing.
 	 */
-	if (tx_file_is(t, t->lfile, s)) {
+	if ((s->same_file && t->lfile != TX_NONE) || tx_file_is(t, t->lfile, s)) {
 		f = t->lfile;
 		run = t->lrun;
 		pos = t->lpos + 1;
@@ -735,7 +736,8 @@ size_t series_tx_sample_max(const size_t lens[4])
  * bytes.
  */
 uint8_t *series_tx_put_sample(uint8_t *p, const char *const names[4], const size_t lens[4],
-			      const Vakt__Sample *v, struct series_tx_sample *rec)
+			      const Vakt__Sample *v, struct series_tx_sample *rec,
+			      struct series_tx_put *put)
 {
 	uint8_t *field = p, *body = p + 2, *q = body;
 	size_t sz, more;
@@ -755,7 +757,20 @@ uint8_t *series_tx_put_sample(uint8_t *p, const char *const names[4], const size
 	}
 	if (v->time_ms != 0) {
 		*q++ = PB_KEY(5, WT_VARINT);
-		q = frame_put_varint(q, (uint64_t)v->time_ms);
+		if (put != NULL && put->tlen > 0 && put->time_ms == v->time_ms) {
+			/* the same time as the last sample's: its varint again, by 16 bytes */
+			memcpy(q, put->time, sizeof(put->time));
+			q += put->tlen;
+		} else {
+			uint8_t *t = q;
+
+			q = frame_put_varint(q, (uint64_t)v->time_ms);
+			if (put != NULL) {
+				put->time_ms = v->time_ms;
+				put->tlen = (size_t)(q - t);
+				memcpy(put->time, t, put->tlen);
+			}
+		}
 	}
 	if (v->kind != 0) {
 		*q++ = PB_KEY(6, WT_VARINT);
@@ -797,6 +812,7 @@ uint8_t *series_tx_put_sample(uint8_t *p, const char *const names[4], const size
 	rec->interval = v->interval;
 	rec->width = v->width;
 	rec->unknown = v->unknown != 0;
+	rec->same_file = 0;
 	rec->time_ms = v->time_ms;
 	rec->value = v->value;
 	rec->counter = v->counter;
@@ -986,6 +1002,7 @@ again:
 		    .kind = x->kind,
 		    .interval = x->interval,
 		    .width = x->width,
+		    .same_file = i > 0 && x->same_file,
 		};
 		int is_new;
 		uint32_t id = tx_lookup(t, &k, &is_new);

@@ -52,6 +52,13 @@ struct series_tx_sample {
 	uint32_t len[4];  /* their bytes, up to a NUL (a name ends there, as a C string) */
 	uint32_t kind, interval, width;
 	uint32_t unknown;
+	/*
+	 * Nonzero when the writer knows that the sample before it in the batch
+	 * has the same host, check and instance (a port's metrics, emitted in
+	 * a row): the compact form then does not compare their names. Ignored
+	 * for a batch's first sample; series_tx_compact reads it as 0.
+	 */
+	uint32_t same_file;
 	int64_t time_ms;
 	double value;     /* GAUGE */
 	uint64_t counter; /* COUNTER and DERIVE */
@@ -60,13 +67,24 @@ struct series_tx_sample {
 /* The most bytes series_tx_put_sample writes for names of these lengths. */
 size_t series_tx_sample_max(const size_t lens[4]);
 /*
+ * What series_tx_put_sample keeps from one sample to the next, zeroed to
+ * begin: the last time written and its varint (a run's samples share one).
+ */
+struct series_tx_put {
+	int64_t time_ms;
+	uint8_t time[16];
+	size_t tlen; /* 0: none yet */
+};
+/*
  * Writes the sample with these names and the other fields of `v` (its names
  * unused) at p as a Batch's field 2 in the full form (fields at zero left out,
  * as protobuf-c writes them); returns the byte after it. *rec gets what
- * series_tx_compact_read needs of it, its `at` 0 (the caller sets it).
+ * series_tx_compact_read needs of it, its `at` 0 and its same_file 0 (the
+ * caller sets them). `put` may be NULL.
  */
 uint8_t *series_tx_put_sample(uint8_t *p, const char *const names[4], const size_t lens[4],
-			      const Vakt__Sample *v, struct series_tx_sample *rec);
+			      const Vakt__Sample *v, struct series_tx_sample *rec,
+			      struct series_tx_put *put);
 
 /*
  * Rewrites the full-form frame `frame` (length prefix included, as queued)

@@ -436,14 +436,16 @@ static void test_events_travel_beside_compact_samples(void **state)
 
 /*
  * A batch as the agent makes it: samples put by series_tx_put_sample (each
- * record's `at` set), then `raw` (Results, Events) as they are. *raw_at gets
- * where they start.
+ * record's `at` set, and same_file where the sample before has the same
+ * host, check and instance, as the uplink says of a port's samples), then
+ * `raw` (Results, Events) as they are. *raw_at gets where they start.
  */
 static uint8_t *made_batch(uint64_t seq, const Vakt__Sample *v, size_t n, const uint8_t *raw,
 			   size_t nraw, struct series_tx_sample *rec, size_t *len, size_t *raw_at)
 {
 	size_t room = 32 + nraw, body, sbytes, hdr;
 	uint8_t *samples, *p, *frame;
+	struct series_tx_put put = {0};
 
 	for (size_t i = 0; i < n; i++) {
 		size_t lens[4] = {strlen(v[i].host), strlen(v[i].check), strlen(v[i].instance),
@@ -457,10 +459,14 @@ static uint8_t *made_batch(uint64_t seq, const Vakt__Sample *v, size_t n, const 
 		const char *names[4] = {v[i].host, v[i].check, v[i].instance, v[i].metric};
 		size_t lens[4] = {strlen(v[i].host), strlen(v[i].check), strlen(v[i].instance),
 				  strlen(v[i].metric)};
-
-		uint8_t *end = series_tx_put_sample(p, names, lens, &v[i], &rec[i]);
+		/* the times' varints kept from one sample to the next, or not */
+		uint8_t *end =
+		    series_tx_put_sample(p, names, lens, &v[i], &rec[i], i % 5 != 4 ? &put : NULL);
 
 		rec[i].at = (uint32_t)(p - samples);
+		rec[i].same_file = i > 0 && strcmp(v[i].host, v[i - 1].host) == 0 &&
+				   strcmp(v[i].check, v[i - 1].check) == 0 &&
+				   strcmp(v[i].instance, v[i - 1].instance) == 0;
 		p = end;
 	}
 	sbytes = (size_t)(p - samples);

@@ -63,6 +63,9 @@ struct tcol {
 	uint32_t max_id;        /* the highest series id the agent defined */
 	size_t compact_batches; /* batches in the compact form (protocol 2) */
 	char last_metric[64];   /* of the last sample received */
+	/* when set, says whether a received sample is as sent; those not are counted */
+	int (*sample_ok)(const Vakt__Sample *v);
+	size_t wrong;
 	struct seen_result results[MAX_SEEN];
 	size_t nresults;
 };
@@ -119,6 +122,8 @@ static void tcol_frame(struct tcol *t, Vakt__Frame *in)
 		if (t->nseqs < MAX_SEEN)
 			t->seqs[t->nseqs++] = in->batch->seq;
 		t->nsamples += in->batch->n_samples;
+		for (size_t i = 0; t->sample_ok != NULL && i < in->batch->n_samples; i++)
+			t->wrong += !t->sample_ok(in->batch->samples[i]);
 		if (in->batch->n_samples > 0)
 			snprintf(t->last_metric, sizeof(t->last_metric), "%s",
 				 in->batch->samples[in->batch->n_samples - 1]->metric);
@@ -133,6 +138,8 @@ static void tcol_frame(struct tcol *t, Vakt__Frame *in)
 					t->max_id = in->batch->series[i]->id;
 			t->compact_batches++;
 			t->nsamples += n;
+			for (size_t i = 0; t->sample_ok != NULL && i < n; i++)
+				t->wrong += !t->sample_ok(&v[i]);
 			snprintf(t->last_metric, sizeof(t->last_metric), "%s", v[n - 1].metric);
 			free(v);
 		}
@@ -539,6 +546,102 @@ static void test_compact_batch_never_passes_max_frame(void **state)
 	assert_int_equal(fx->col->too_big, 0);
 	assert_int_equal(fx->col->hellos, 1);
 	assert_int_equal(fx->col->nsamples, samples);
+}
+
+static const char *const port_metric[4] = {"in_octets", "out_octets", "oper_status", "down"};
+
+/* A sample of add_by_file: its counter says which port and metric, or the uptime between. */
+static int port_sample_ok(const Vakt__Sample *v)
+{
+	char inst[32];
+
+	if (v->counter == UINT32_MAX)
+		return strcmp(v->host, "sw1") == 0 && strcmp(v->check, "system") == 0 &&
+		       strcmp(v->instance, "") == 0 && strcmp(v->metric, "uptime") == 0;
+	snprintf(inst, sizeof(inst), "Gi0/%u", (unsigned)(v->counter >> 8));
+	return (v->counter & 0xff) < 4 && strcmp(v->host, "sw1") == 0 &&
+	       strcmp(v->check, "if") == 0 && strcmp(v->instance, inst) == 0 &&
+	       strcmp(v->metric, port_metric[v->counter & 0xff]) == 0;
+}
+
+/*
+ * Ports [0, n) of sw1 by their files, four metrics each (each file made
+ * where the last was), and every seventh port a sample of another file
+ * between its metrics; returns the samples added.
+ */
+static size_t add_by_file(struct fixture *fx, unsigned n)
+{
+	size_t added = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct uplink_file f;
+		char inst[32];
+
+		snprintf(inst, sizeof(inst), "Gi0/%u", i);
+		uplink_file_init(&f, "sw1", "if", inst);
+		for (unsigned m = 0; m < 4; m++) {
+			Vakt__Sample v = VAKT__SAMPLE__INIT;
+
+			v.time_ms = wall_now_ms();
+			v.interval = 60;
+			v.kind = VAKT__KIND__DERIVE;
+			if (i % 7 == 3 && m == 2) {
+				v.counter = UINT32_MAX;
+				uplink_add_sample(fx->a.uplink, "sw1", "system", "", "uptime", &v);
+				added++;
+			}
+			v.counter = (uint64_t)i << 8 | m;
+			uplink_add_file_sample(fx->a.uplink, &f, port_metric[m],
+					       strlen(port_metric[m]), &v);
+			added++;
+		}
+	}
+	uplink_flush(fx->a.uplink);
+	return added;
+}
+
+static size_t want_samples;
+
+static int second_hello(struct fixture *fx)
+{
+	return fx->col->hellos >= 2 && is_active(fx);
+}
+
+static int got_samples(struct fixture *fx)
+{
+	return fx->col->nsamples >= want_samples;
+}
+
+/*
+ * Samples added by their file (a port's metrics, its names measured once)
+ * reach the collector under their own names, in the compact form and the
+ * full one alike: the file of a sample that follows another file's, or
+ * begins a batch (one is cut every 4,000 samples), is never taken for the
+ * sample's before it, though each port's file is made where the last was.
+ */
+static void test_samples_added_by_file_arrive_under_their_names(void **state)
+{
+	struct fixture *fx = *state;
+
+	fx->col->sample_ok = port_sample_ok;
+	start_agent(fx, conf_new(1));
+	set_collector(fx->a.conf, 0, fx->col->port);
+	uplink_start(fx->a.uplink);
+	assert_true(run_until(fx, is_active, 5000));
+	for (int round = 0; round < 2; round++) {
+		want_samples += add_by_file(fx, 1100);
+		assert_true(run_until(fx, got_samples, 10000));
+		assert_true(run_until(fx, queue_empty, 5000));
+	}
+	assert_true(fx->col->compact_batches >= 4);
+	fx->col->protocol = 1;
+	tcol_drop(fx->col);
+	assert_true(run_until(fx, second_hello, 5000));
+	want_samples += add_by_file(fx, 1100);
+	assert_true(run_until(fx, got_samples, 10000));
+	assert_int_equal(fx->col->hellos, 2);
+	assert_int_equal(fx->col->nsamples, want_samples);
+	assert_int_equal(fx->col->wrong, 0);
 }
 
 static void test_full_queue_drops_the_oldest_batch_and_counts_it(void **state)
@@ -1123,6 +1226,8 @@ int main(void)
 		test_batches_fit_max_frame_and_a_sample_too_big_alone_is_dropped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_compact_batch_never_passes_max_frame, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_samples_added_by_file_arrive_under_their_names,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_failover_to_next_collector_after_connection_failure, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_resend_in_order_after_reconnect, setup, teardown),
