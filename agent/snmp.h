@@ -94,6 +94,7 @@ struct csnmp_row {
 	oid idx[CSNMP_IDX_MAX]; /* the OID after the column's */
 	size_t idxlen;
 	struct csnmp_cell *cells; /* one per column, in cols order */
+	size_t cell_at;           /* where they are in the table's cellpool; SIZE_MAX: the owner's */
 };
 
 struct csnmp_table {
@@ -108,9 +109,18 @@ struct csnmp_table {
 	 * request's worth of the next column's objects
 	 */
 	size_t expect_rows;
+	/*
+	 * Where a new row's cells go, when the owner keeps them (NULL: in the
+	 * table): the walk then fills them in place. A row dropped by a
+	 * reboot has them cleared.
+	 */
+	struct csnmp_cell *(*row_cells)(void *arg, const oid *idx, size_t idxlen);
+	void *row_arg;
 	/* the result */
 	struct csnmp_row *rows;
 	size_t nrows, caprows;
+	struct csnmp_cell *cellpool; /* the cells of rows the owner keeps none for */
+	size_t npool, cappool;
 	unsigned requests; /* sent by this walk */
 	unsigned errors;   /* columns ended by an error-status */
 	int cut;           /* stopped early: rows may be missing */
@@ -450,6 +460,8 @@ const struct csnmp_row *csnmp_table_row(const struct csnmp_table *t, const oid *
 void csnmp_table_free(struct csnmp_table *t);
 /* A varbind's value into a cell; 0 if its type is not kept. */
 int csnmp_cell_set(struct csnmp_cell *cell, const netsnmp_variable_list *vb);
+/* Frees what cells [0, n) hold and leaves them without a value. */
+void csnmp_cells_clear(struct csnmp_cell *cells, size_t n);
 
 /* snmp_if.c */
 /* Starts a read of the interface table (phase TABLE). */

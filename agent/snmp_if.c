@@ -137,7 +137,8 @@ void csnmp_if_cells_free(struct csnmp_priv *p)
 	if (p->cells == NULL)
 		return;
 	for (size_t k = 0; k < p->nports * CSNMP_NVCOLS; k++)
-		free(p->cells[k].str);
+		if (p->cells[k].str != NULL)
+			free(p->cells[k].str);
 	free(p->cells);
 	p->cells = NULL;
 }
@@ -478,6 +479,31 @@ int csnmp_if_values_begin(struct csnmp_priv *p)
 	return 0;
 }
 
+/*
+ * The walk's row of ifIndex idx goes straight into its port's answers
+ * (NULL: not a polled port's row, kept by the walk). The ports are in
+ * ifIndex order, as the interface table was read.
+ */
+static struct csnmp_cell *csnmp_if_row_cells(void *arg, const oid *idx, size_t idxlen)
+{
+	struct csnmp_priv *p = arg;
+	size_t lo = 0, hi = p->nports;
+
+	if (idxlen != 1 || p->cells == NULL)
+		return NULL;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (p->ports[mid].ifindex == idx[0])
+			return csnmp_port_cells(p, &p->ports[mid]);
+		if (p->ports[mid].ifindex < idx[0])
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
 void csnmp_if_values_walk(struct csnmp_priv *p)
 {
 	p->walk_pending = 0;
@@ -487,6 +513,8 @@ void csnmp_if_values_walk(struct csnmp_priv *p)
 	p->ifvalues.ncols = p->version == SNMP_VERSION_1 ? CSNMP_NVCOLS_V1 : CSNMP_NVCOLS;
 	p->ifvalues.what = "interface counters";
 	p->ifvalues.expect_rows = p->iftable_rows;
+	p->ifvalues.row_cells = csnmp_if_row_cells;
+	p->ifvalues.row_arg = p;
 	csnmp_table_begin(&p->ifvalues, p);
 }
 
@@ -504,7 +532,9 @@ void csnmp_if_values_commit(struct csnmp_priv *p)
 		const struct csnmp_row *r = csnmp_table_row(t, &idx, 1);
 
 		if (r == NULL || r->cells[0].type == 0) {
-			/* no ifAdminStatus: the port is gone, or renumbered */
+			/* no ifAdminStatus: the port is gone, or renumbered; none of its values */
+			if (r != NULL && r->cells == v)
+				csnmp_cells_clear(v, t->ncols);
 			if (!t->cut)
 				p->need_table = 1;
 			continue;
@@ -515,9 +545,12 @@ void csnmp_if_values_commit(struct csnmp_priv *p)
 			/* a complete column without this row: a GET would not find it either */
 			if (r->cells[k].type == 0 && t->st[k].err == 0 && !t->cut)
 				pt->absent |= 1u << k;
-			free(dst->str);
+			if (r->cells == v)
+				continue; /* walked into place */
+			if (dst->str != NULL)
+				free(dst->str);
 			*dst = r->cells[k];
-			memset(&r->cells[k], 0, sizeof(r->cells[k]));
+			r->cells[k].str = NULL; /* the port's now */
 		}
 	}
 	p->walk_reqs = t->requests;

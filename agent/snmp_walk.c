@@ -20,20 +20,39 @@
 
 static void csnmp_cell_clear(struct csnmp_cell *cell)
 {
-	free(cell->str);
+	/* most cells hold a number: no call */
+	if (cell->str != NULL)
+		free(cell->str);
 	memset(cell, 0, sizeof(*cell));
 }
 
+/* The rows, and the cells the table keeps; those the owner keeps stay its. */
 static void csnmp_rows_free(struct csnmp_table *t)
 {
-	for (size_t r = 0; r < t->nrows; r++) {
-		for (size_t k = 0; k < t->ncols; k++)
-			csnmp_cell_clear(&t->rows[r].cells[k]);
-		free(t->rows[r].cells);
-	}
+	for (size_t i = 0; i < t->npool; i++)
+		if (t->cellpool[i].str != NULL)
+			free(t->cellpool[i].str);
+	free(t->cellpool);
+	t->cellpool = NULL;
+	t->npool = t->cappool = 0;
 	free(t->rows);
 	t->rows = NULL;
 	t->nrows = t->caprows = 0;
+}
+
+void csnmp_cells_clear(struct csnmp_cell *cells, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		csnmp_cell_clear(&cells[k]);
+}
+
+/* The rows and every value they got, wherever kept. */
+static void csnmp_rows_drop(struct csnmp_table *t)
+{
+	for (size_t r = 0; r < t->nrows; r++)
+		if (t->rows[r].cell_at == SIZE_MAX)
+			csnmp_cells_clear(t->rows[r].cells, t->ncols);
+	csnmp_rows_free(t);
 }
 
 void csnmp_table_free(struct csnmp_table *t)
@@ -158,6 +177,7 @@ static struct csnmp_row *csnmp_row_get(struct csnmp_table *t, const oid *idx, si
 {
 	int found;
 	size_t lo = csnmp_row_pos(t, idx, idxlen, &found);
+	struct csnmp_cell *cells;
 	struct csnmp_row *r;
 
 	if (found)
@@ -165,15 +185,32 @@ static struct csnmp_row *csnmp_row_get(struct csnmp_table *t, const oid *idx, si
 	if (t->nrows >= t->max_rows)
 		return NULL;
 	if (t->nrows == t->caprows) {
-		t->caprows = t->caprows ? 2 * t->caprows : 16;
+		/* room for the rows the table had, if known, and its end */
+		t->caprows = t->caprows ? 2 * t->caprows : t->expect_rows ? t->expect_rows + 1 : 16;
 		t->rows = xreallocarray(t->rows, t->caprows, sizeof(*t->rows));
+	}
+	cells = t->row_cells != NULL ? t->row_cells(t->row_arg, idx, idxlen) : NULL;
+	if (cells == NULL && t->npool + t->ncols > t->cappool) {
+		/* the table's cells in one block, not an allocation per row */
+		t->cappool = t->caprows * (t->ncols ? t->ncols : 1);
+		t->cellpool = xreallocarray(t->cellpool, t->cappool, sizeof(*t->cellpool));
+		for (size_t i = 0; i < t->nrows; i++)
+			if (t->rows[i].cell_at != SIZE_MAX)
+				t->rows[i].cells = t->cellpool + t->rows[i].cell_at;
 	}
 	memmove(&t->rows[lo + 1], &t->rows[lo], (t->nrows - lo) * sizeof(*t->rows));
 	r = &t->rows[lo];
-	memset(r, 0, sizeof(*r));
 	memcpy(r->idx, idx, idxlen * sizeof(oid));
 	r->idxlen = idxlen;
-	r->cells = xcalloc(t->ncols, sizeof(*r->cells));
+	if (cells != NULL) {
+		r->cell_at = SIZE_MAX;
+		r->cells = cells;
+	} else {
+		r->cell_at = t->npool;
+		r->cells = t->cellpool + r->cell_at;
+		memset(r->cells, 0, t->ncols * sizeof(*r->cells));
+		t->npool += t->ncols;
+	}
 	t->nrows++;
 	return r;
 }
@@ -422,7 +459,7 @@ int csnmp_table_response(struct csnmp_priv *p, struct csnmp_table *t, netsnmp_pd
 			if (csnmp_uptime_walked(p, vb) < 0)
 				return 0; /* the same columns are asked again without it */
 			if (p->rebooted) {
-				csnmp_rows_free(t);
+				csnmp_rows_drop(t);
 				for (size_t k = 0; k < t->ncols; k++)
 					csnmp_col_end(t, k);
 				t->done = 1;
