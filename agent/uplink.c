@@ -583,7 +583,8 @@ void uplink_flush(struct uplink *u)
 
 /*
  * Encodes `s` (its lens filled in) at the end of the pending samples;
- * same_file: the pending sample before it has its host, check and instance.
+ * same_file: the sample added before it (pending or batched since) has its
+ * host, check and instance.
  */
 static void pending_put(struct uplink *u, const char *const names[4], const size_t lens[4],
 			const Vakt__Sample *v, int same_file)
@@ -597,7 +598,7 @@ static void pending_put(struct uplink *u, const char *const names[4], const size
 		u->sbuf = xreallocarray(u->sbuf, u->scap, 1);
 	}
 	u->slen = (size_t)(series_tx_put_sample(u->sbuf + u->slen, names, lens, v,
-						&u->srec[u->ncur], &u->put) -
+						&u->srec[u->ncur], &u->put, same_file) -
 			   u->sbuf);
 	u->srec[u->ncur].same_file = same_file && u->ncur > 0;
 	u->send[u->ncur++] = u->slen;

@@ -737,21 +737,37 @@ size_t series_tx_sample_max(const size_t lens[4])
  */
 uint8_t *series_tx_put_sample(uint8_t *p, const char *const names[4], const size_t lens[4],
 			      const Vakt__Sample *v, struct series_tx_sample *rec,
-			      struct series_tx_put *put)
+			      struct series_tx_put *put, int same_file)
 {
 	uint8_t *field = p, *body = p + 2, *q = body;
-	size_t sz, more;
+	size_t sz, more, i = 0;
 
-	for (size_t k = 0; k < 4; k++) {
-		size_t len = lens[k];
+	if (same_file && put != NULL && put->flen > 0) {
+		memcpy(q, put->file, put->flen);
+		for (; i < 3; i++) {
+			rec->len[i] = (uint32_t)lens[i];
+			rec->name[i] = lens[i] > 0 ? (uint32_t)(body - field) + put->fname[i] : 0;
+		}
+		q += put->flen;
+		same_file = 2; /* kept as it was */
+	}
+	for (; i < 4; i++) {
+		size_t len = lens[i];
 
-		rec->len[k] = (uint32_t)len;
-		rec->name[k] = 0;
+		if (i == 3 && put != NULL && same_file != 2) {
+			/* the file's names as written, for the samples of it after this one */
+			put->flen = (size_t)(q - body) <= sizeof(put->file) ? (size_t)(q - body) : 0;
+			memcpy(put->file, body, put->flen);
+			for (size_t j = 0; j < 3; j++)
+				put->fname[j] = rec->name[j] - (uint32_t)(body - field);
+		}
+		rec->len[i] = (uint32_t)len;
+		rec->name[i] = 0;
 		if (len > 0) {
-			*q++ = PB_KEY(k + 1, WT_LEN);
+			*q++ = PB_KEY(i + 1, WT_LEN);
 			q = frame_put_varint(q, len);
-			rec->name[k] = (uint32_t)(q - field);
-			tx_copy(q, names[k], len);
+			rec->name[i] = (uint32_t)(q - field);
+			tx_copy(q, names[i], len);
 			q += len;
 		}
 	}

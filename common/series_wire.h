@@ -68,23 +68,30 @@ struct series_tx_sample {
 size_t series_tx_sample_max(const size_t lens[4]);
 /*
  * What series_tx_put_sample keeps from one sample to the next, zeroed to
- * begin: the last time written and its varint (a run's samples share one).
+ * begin: the last time written and its varint (a run's samples share one),
+ * and the last sample's host, check and instance as written (a port's
+ * samples share them).
  */
 struct series_tx_put {
 	int64_t time_ms;
 	uint8_t time[16];
 	size_t tlen; /* 0: none yet */
+	uint8_t file[3 * (1 + 2 + 128)];
+	size_t flen;       /* 0: none kept (longer than file) */
+	uint32_t fname[3]; /* where each name starts in file */
 };
 /*
  * Writes the sample with these names and the other fields of `v` (its names
  * unused) at p as a Batch's field 2 in the full form (fields at zero left out,
  * as protobuf-c writes them); returns the byte after it. *rec gets what
  * series_tx_compact_read needs of it, its `at` 0 and its same_file 0 (the
- * caller sets them). `put` may be NULL.
+ * caller sets them). `put` may be NULL; with it, same_file says that the
+ * last sample put through it had the same host, check and instance, which
+ * are then copied as they were written.
  */
 uint8_t *series_tx_put_sample(uint8_t *p, const char *const names[4], const size_t lens[4],
 			      const Vakt__Sample *v, struct series_tx_sample *rec,
-			      struct series_tx_put *put);
+			      struct series_tx_put *put, int same_file);
 
 /*
  * Rewrites the full-form frame `frame` (length prefix included, as queued)

@@ -434,6 +434,12 @@ static void test_events_travel_beside_compact_samples(void **state)
 	series_tx_free(tx);
 }
 
+static int same_file(const Vakt__Sample *a, const Vakt__Sample *b)
+{
+	return strcmp(a->host, b->host) == 0 && strcmp(a->check, b->check) == 0 &&
+	       strcmp(a->instance, b->instance) == 0;
+}
+
 /*
  * A batch as the agent makes it: samples put by series_tx_put_sample (each
  * record's `at` set, and same_file where the sample before has the same
@@ -446,6 +452,7 @@ static uint8_t *made_batch(uint64_t seq, const Vakt__Sample *v, size_t n, const 
 	size_t room = 32 + nraw, body, sbytes, hdr;
 	uint8_t *samples, *p, *frame;
 	struct series_tx_put put = {0};
+	size_t kept = SIZE_MAX; /* the last sample put through put */
 
 	for (size_t i = 0; i < n; i++) {
 		size_t lens[4] = {strlen(v[i].host), strlen(v[i].check), strlen(v[i].instance),
@@ -459,14 +466,16 @@ static uint8_t *made_batch(uint64_t seq, const Vakt__Sample *v, size_t n, const 
 		const char *names[4] = {v[i].host, v[i].check, v[i].instance, v[i].metric};
 		size_t lens[4] = {strlen(v[i].host), strlen(v[i].check), strlen(v[i].instance),
 				  strlen(v[i].metric)};
-		/* the times' varints kept from one sample to the next, or not */
-		uint8_t *end =
-		    series_tx_put_sample(p, names, lens, &v[i], &rec[i], i % 5 != 4 ? &put : NULL);
+		/* the times' varints and the file's names kept from one sample to the next, or not */
+		int keep = i % 5 != 4;
+		uint8_t *end = series_tx_put_sample(p, names, lens, &v[i], &rec[i],
+						    keep ? &put : NULL,
+						    keep && kept < i && same_file(&v[kept], &v[i]));
 
+		if (keep)
+			kept = i;
 		rec[i].at = (uint32_t)(p - samples);
-		rec[i].same_file = i > 0 && strcmp(v[i].host, v[i - 1].host) == 0 &&
-				   strcmp(v[i].check, v[i - 1].check) == 0 &&
-				   strcmp(v[i].instance, v[i - 1].instance) == 0;
+		rec[i].same_file = i > 0 && same_file(&v[i - 1], &v[i]);
 		p = end;
 	}
 	sbytes = (size_t)(p - samples);
