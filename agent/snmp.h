@@ -97,6 +97,21 @@ struct csnmp_row {
 	size_t cell_at;           /* where they are in the table's cellpool; SIZE_MAX: the owner's */
 };
 
+/*
+ * A walk's column as its next varbind should name it (csnmp_vbs's hint):
+ * its OID, and as sent, ber[0, blen) (blen 0: not known), with another
+ * column (prev, NULL: none) whose first `keep` sub-identifiers are the
+ * same, the one hinted before it. After csnmp_vbs_next, in_col is 1 when
+ * the name is in that column (longer than its OID, and beginning with it),
+ * else 0 (not in it, or not known to be).
+ */
+struct csnmp_colhint {
+	const u_char *ber;
+	size_t blen;
+	const oid *col, *prev;
+	size_t len, keep;
+};
+
 struct csnmp_table {
 	/* set by the owner */
 	const struct csnmp_col *cols;
@@ -133,8 +148,12 @@ struct csnmp_table {
 		unsigned char done;
 		long err;    /* error-status that ended it; 0 */
 		size_t rows; /* the rows it gave */
+		u_char ber[CSNMP_COL_OID_MAX * 5]; /* the column's OID as sent (csnmp_vbs_hint) */
+		size_t blen;                       /* 0: it has no such form */
 	} * st;
 	unsigned char sent[CSNMP_WALK_COLS_MAX]; /* columns of the last request, in order */
+	/* how each varbind of an answer should name its column: by sent */
+	struct csnmp_colhint hints[CSNMP_WALK_COLS_MAX];
 	size_t nsent;
 	unsigned reps;
 	int one_by_one;
@@ -374,6 +393,14 @@ struct csnmp_vbs {
 	netsnmp_variable_list vb;
 	const u_char *pname; /* the last name read into vb, as sent; NULL: none */
 	size_t pnamelen;
+	/*
+	 * A walk's column the next varbind should be in (NULL: none): a name
+	 * whose bytes begin with the column's is read from there on, the
+	 * column's sub-identifiers copied, and in_col says so
+	 */
+	const struct csnmp_colhint *hint;
+	const oid *col_loaded; /* the column name_loc begins with; NULL: none */
+	int in_col;
 	long l;
 	struct counter64 c64;
 	oid oidval[MAX_OID_LEN];
@@ -384,6 +411,9 @@ int csnmp_ber_parse(netsnmp_session *sess, netsnmp_pdu *pdu, u_char *pkt, size_t
 void csnmp_vbs_begin(struct csnmp_vbs *it, const u_char *raw, size_t len, const netsnmp_pdu *resp);
 /* The next varbind into *vb, valid until the next call: 1; 0 at the end; -1 malformed (why). */
 int csnmp_vbs_next(struct csnmp_vbs *it, const netsnmp_variable_list **vb);
+
+/* An OID as sent (ber_oid reads it back) into out[0, cap): its bytes; 0 when it does not fit. */
+size_t csnmp_ber_oid_put(u_char *out, size_t cap, const oid *o, size_t len);
 
 /* snmp_conf.c */
 extern cfg_opt_t csnmp_opts[];

@@ -146,18 +146,68 @@ static int ber_oid(const u_char *v, size_t len, oid *o, size_t *olen)
 	return ber_oid_from(v, len, o, 1, olen);
 }
 
+/* a[0, n) == b[0, n): a table column's OID is 8 to 16 bytes, two loads each, no call */
+static inline int ber_same(const u_char *a, const u_char *b, size_t n)
+{
+	uint64_t x, y, u, w;
+
+	if (n < 8 || n > 16)
+		return memcmp(a, b, n) == 0;
+	memcpy(&x, a, 8);
+	memcpy(&y, b, 8);
+	memcpy(&u, a + n - 8, 8);
+	memcpy(&w, b + n - 8, 8);
+	return ((x ^ y) | (u ^ w)) == 0;
+}
+
 /*
  * A varbind's name into it->vb, as ber_oid reads it. The names of an answer
  * share most of their bytes with the name before them (a row's columns, the
  * next row of a column): the sub-identifiers of the bytes they share are
  * already in name_loc, from that name, and only the rest is read.
  */
-static int ber_name(struct csnmp_vbs *it, const u_char *v, size_t len)
+static inline __attribute__((always_inline)) int ber_name(struct csnmp_vbs *it, const u_char *v,
+							  size_t len)
 {
 	netsnmp_variable_list *vb = &it->vb;
 	const u_char *pv = it->pname;
+	const struct csnmp_colhint *h = it->hint;
 	size_t plen = it->pnamelen, lim = len < plen ? len : plen, same = 0, n = 1;
 	int r;
+
+	/*
+	 * A walk's varbind in the column it asked: the column's sub-identifiers
+	 * are known, only the row's are read (the column's bytes end one)
+	 */
+	it->in_col = 0;
+	if (h != NULL && h->blen > 0 && len > h->blen && ber_same(v, h->ber, h->blen)) {
+		if (it->col_loaded != h->col) {
+			/* the sub-identifiers it shares with the column before are there */
+			size_t from = it->col_loaded == h->prev ? h->keep : 0;
+
+			for (size_t k = from; k < h->len; k++)
+				vb->name_loc[k] = h->col[k];
+			it->col_loaded = h->col;
+		}
+		it->pname = NULL;
+		if (len - h->blen == 1 && v[h->blen] < 0x80) {
+			/* a row of one sub-identifier below 128: most are */
+			vb->name_loc[h->len] = v[h->blen];
+			vb->name_length = h->len + 1;
+			r = 0;
+		} else {
+			r = ber_oid_from(v + h->blen, len - h->blen, vb->name_loc, h->len,
+					 &vb->name_length);
+		}
+		if (r == 0) {
+			it->pname = v;
+			it->pnamelen = len;
+			it->in_col = 1;
+		}
+		return r;
+	}
+	/* name_loc is the last name's: it no longer begins with a column's as loaded */
+	it->col_loaded = NULL;
 
 	if (pv != NULL && len > 0) {
 		uint64_t a, b;
@@ -167,8 +217,9 @@ static int ber_name(struct csnmp_vbs *it, const u_char *v, size_t len)
 			memcpy(&b, pv + same, 8);
 			if (a != b) {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-				/* the lowest differing byte is the first */
-				lim = same + (size_t)__builtin_ctzll(a ^ b) / 8;
+				/* the lowest differing byte is the first: those before are the same */
+				same += (size_t)__builtin_ctzll(a ^ b) / 8;
+				lim = same;
 #endif
 				break;
 			}
@@ -184,8 +235,11 @@ static int ber_name(struct csnmp_vbs *it, const u_char *v, size_t len)
 		/* the shared sub-identifiers (the first, two arcs, in o[0] and o[1]) are
 		 * the last name's but those its bytes after them end */
 		n = vb->name_length;
-		for (size_t k = same; k < plen; k++)
-			n -= !(pv[k] & 0x80);
+		if (n == plen + 1)
+			n -= plen - same; /* each of its bytes was a sub-identifier (the first two) */
+		else
+			for (size_t k = same; k < plen; k++)
+				n -= !(pv[k] & 0x80);
 	}
 	it->pname = NULL;
 	if (same > 0)
@@ -257,6 +311,33 @@ int csnmp_ber_parse(netsnmp_session *sess, netsnmp_pdu *pdu, u_char *pkt, size_t
 	return 0;
 }
 
+size_t csnmp_ber_oid_put(u_char *out, size_t cap, const oid *o, size_t len)
+{
+	size_t n = 0;
+
+	if (len < 2 || o[0] > 2 || (o[0] < 2 && o[1] >= 40))
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		uint64_t sub = i == 1 ? o[0] * 40 + o[1] : o[i];
+		u_char tmp[10];
+		size_t k = 0;
+
+		if (sub > 0xffffffffULL)
+			return 0;
+		do {
+			tmp[k++] = (u_char)(sub & 0x7f);
+			sub >>= 7;
+		} while (sub > 0);
+		if (cap - n < k)
+			return 0;
+		while (k > 0) {
+			k--;
+			out[n++] = (u_char)(tmp[k] | (k > 0 ? 0x80 : 0));
+		}
+	}
+	return n;
+}
+
 void csnmp_vbs_begin(struct csnmp_vbs *it, const u_char *raw, size_t len, const netsnmp_pdu *resp)
 {
 	it->raw = raw != NULL;
@@ -266,6 +347,9 @@ void csnmp_vbs_begin(struct csnmp_vbs *it, const u_char *raw, size_t len, const 
 	it->why = NULL;
 	it->pname = NULL;
 	it->pnamelen = 0;
+	it->hint = NULL;
+	it->col_loaded = NULL;
+	it->in_col = 0;
 }
 
 int csnmp_vbs_next(struct csnmp_vbs *it, const netsnmp_variable_list **out)
@@ -277,6 +361,7 @@ int csnmp_vbs_next(struct csnmp_vbs *it, const netsnmp_variable_list **out)
 	uint64_t u;
 
 	if (!it->raw) {
+		it->in_col = 0;
 		if (it->list == NULL)
 			return 0;
 		*out = it->list;
@@ -285,23 +370,43 @@ int csnmp_vbs_next(struct csnmp_vbs *it, const netsnmp_variable_list **out)
 	}
 	if (it->p >= it->end)
 		return 0;
-	/* VarBind ::= SEQUENCE { name OBJECT IDENTIFIER, value } */
-	if (ber_tlv(&it->p, it->end, &tag, &q, &len) < 0 ||
-	    tag != (ASN_SEQUENCE | ASN_CONSTRUCTOR)) {
-		it->why = "a varbind that is not a SEQUENCE";
-		return -1;
-	}
-	end = q + len;
-	if (ber_tlv(&q, end, &tag, &v, &vlen) < 0 || tag != ASN_OBJECT_ID ||
-	    ber_name(it, v, vlen) < 0) {
-		it->why = "a varbind name that is not an OID";
-		return -1;
+	q = it->p;
+	len = (size_t)(it->end - q);
+	/*
+	 * VarBind ::= SEQUENCE { name OBJECT IDENTIFIER, value }. Nearly every
+	 * one has lengths of one byte: read so at once, what ber_tlv would read
+	 * of it; anything else goes the long way, which says what is wrong.
+	 */
+	if (len >= 6 && q[0] == (ASN_SEQUENCE | ASN_CONSTRUCTOR) && q[1] < 0x80 &&
+	    (size_t)q[1] + 2 <= len && q[2] == ASN_OBJECT_ID && q[3] < 0x80 &&
+	    (size_t)q[3] + 4 <= q[1] && (q[q[3] + 4] & 0x1f) != 0x1f && q[q[3] + 5] < 0x80 &&
+	    (size_t)q[3] + q[q[3] + 5] + 4 == q[1]) {
+		if (ber_name(it, q + 4, q[3]) < 0) {
+			it->why = "a varbind name that is not an OID";
+			return -1;
+		}
+		tag = q[q[3] + 4];
+		vlen = q[q[3] + 5];
+		v = q + q[3] + 6;
+		it->p = q + q[1] + 2;
+	} else {
+		if (ber_tlv(&it->p, it->end, &tag, &q, &len) < 0 ||
+		    tag != (ASN_SEQUENCE | ASN_CONSTRUCTOR)) {
+			it->why = "a varbind that is not a SEQUENCE";
+			return -1;
+		}
+		end = q + len;
+		if (ber_tlv(&q, end, &tag, &v, &vlen) < 0 || tag != ASN_OBJECT_ID ||
+		    ber_name(it, v, vlen) < 0) {
+			it->why = "a varbind name that is not an OID";
+			return -1;
+		}
+		if (ber_tlv(&q, end, &tag, &v, &vlen) < 0 || q != end) {
+			it->why = "a varbind value cut or followed by more";
+			return -1;
+		}
 	}
 	vb->name = vb->name_loc;
-	if (ber_tlv(&q, end, &tag, &v, &vlen) < 0 || q != end) {
-		it->why = "a varbind value cut or followed by more";
-		return -1;
-	}
 	vb->next_variable = NULL;
 	vb->type = tag;
 	vb->val_len = 0;

@@ -106,6 +106,9 @@ void csnmp_table_begin(struct csnmp_table *t, const struct csnmp_priv *p)
 	csnmp_rows_free(t);
 	free(t->st);
 	t->st = xcalloc(t->ncols ? t->ncols : 1, sizeof(*t->st));
+	for (size_t k = 0; k < t->ncols; k++)
+		t->st[k].blen = csnmp_ber_oid_put(t->st[k].ber, sizeof(t->st[k].ber), t->cols[k].base,
+						  t->cols[k].len);
 	if (t->max_rows == 0)
 		t->max_rows = CSNMP_WALK_ROWS_MAX;
 	t->reps = csnmp_reps(p);
@@ -176,10 +179,15 @@ const struct csnmp_row *csnmp_table_row(const struct csnmp_table *t, const oid *
 static struct csnmp_row *csnmp_row_get(struct csnmp_table *t, const oid *idx, size_t idxlen)
 {
 	int found;
-	size_t lo = csnmp_row_pos(t, idx, idxlen, &found);
+	size_t lo;
 	struct csnmp_cell *cells;
 	struct csnmp_row *r;
 
+	/* a row's columns come side by side: mostly the last row, of one sub-identifier */
+	if (t->nrows > 0 && idxlen == 1 && t->rows[t->nrows - 1].idxlen == 1 &&
+	    t->rows[t->nrows - 1].idx[0] == idx[0])
+		return &t->rows[t->nrows - 1];
+	lo = csnmp_row_pos(t, idx, idxlen, &found);
 	if (found)
 		return &t->rows[lo];
 	if (t->nrows >= t->max_rows)
@@ -298,6 +306,22 @@ int csnmp_table_send(struct csnmp_priv *p, struct csnmp_table *t)
 	if (t->nsent == 0) {
 		t->done = 1;
 		return 0;
+	}
+	/* how the answer's varbinds should name their columns, in turn */
+	for (size_t i = 0; i < t->nsent; i++) {
+		const struct csnmp_col *a = &t->cols[t->sent[(i + t->nsent - 1) % t->nsent]];
+		const struct csnmp_col *b = &t->cols[t->sent[i]];
+		struct csnmp_colhint *h = &t->hints[i];
+
+		h->ber = t->st[t->sent[i]].ber;
+		/* a column of one sub-identifier would split its first: never a table's */
+		h->blen = b->len >= 2 ? t->st[t->sent[i]].blen : 0;
+		h->col = b->base;
+		h->len = b->len;
+		h->prev = a->base;
+		for (h->keep = 0; h->keep < a->len && h->keep < b->len; h->keep++)
+			if (a->base[h->keep] != b->base[h->keep])
+				break;
 	}
 	if (p->version == SNMP_VERSION_1) {
 		pdu = csnmp_pdu_new(SNMP_MSG_GETNEXT);
@@ -442,7 +466,7 @@ static int csnmp_odd_type_new(struct csnmp_priv *p, const struct csnmp_col *col,
 int csnmp_table_response(struct csnmp_priv *p, struct csnmp_table *t, netsnmp_pdu *resp)
 {
 	unsigned char seen[CSNMP_WALK_COLS_MAX] = {0};
-	size_t n = 0, progress = 0;
+	size_t progress = 0;
 	struct csnmp_vbs it;
 	const netsnmp_variable_list *vb;
 	int more, up = p->uptime_sent;
@@ -466,18 +490,24 @@ int csnmp_table_response(struct csnmp_priv *p, struct csnmp_table *t, netsnmp_pd
 				return 0;
 			}
 		}
-		for (; more > 0 && (more = csnmp_vbs_next(&it, &vb)) > 0; n++) {
-			size_t k = t->sent[n % t->nsent];
+		for (size_t i = 0; more > 0; i = i + 1 < t->nsent ? i + 1 : 0) {
+			size_t k = t->sent[i];
 			const struct csnmp_col *col = &t->cols[k];
 			struct csnmp_row *row;
 			char got[CSNMP_OID_STR];
 
+			/* the column it should be in, as sent: only the row is read */
+			it.hint = &t->hints[i];
+			if ((more = csnmp_vbs_next(&it, &vb)) <= 0)
+				break;
 			if (t->st[k].done)
 				continue;
 			seen[k] = 1;
 			if (vb->type == SNMP_ENDOFMIBVIEW || vb->type == SNMP_NOSUCHOBJECT ||
-			    vb->type == SNMP_NOSUCHINSTANCE || vb->name_length <= col->len ||
-			    memcmp(vb->name, col->base, col->len * sizeof(oid)) != 0) {
+			    vb->type == SNMP_NOSUCHINSTANCE ||
+			    (!it.in_col &&
+			     (vb->name_length <= col->len ||
+			      memcmp(vb->name, col->base, col->len * sizeof(oid)) != 0))) {
 				csnmp_col_end(t, k);
 				progress++;
 				continue;
@@ -500,8 +530,9 @@ int csnmp_table_response(struct csnmp_priv *p, struct csnmp_table *t, netsnmp_pd
 				csnmp_col_end(t, k);
 				continue;
 			}
-			memcpy(t->st[k].idx, vb->name + col->len,
-			       (vb->name_length - col->len) * sizeof(oid));
+			/* mostly one sub-identifier: no call */
+			for (size_t j = 0; j < vb->name_length - col->len; j++)
+				t->st[k].idx[j] = vb->name[col->len + j];
 			t->st[k].idxlen = (unsigned char)(vb->name_length - col->len);
 			t->st[k].rows++;
 			progress++;

@@ -319,6 +319,95 @@ static void test_names_sharing_bytes_read_as_net_snmp_reads_them(void **state)
 	snmp_free_pdu(ref);
 }
 
+/*
+ * Names read knowing the column each should be in, as a walk reads them,
+ * come out as net-snmp reads them, and are said to be in that column
+ * exactly when they begin with it and are longer: in it (a row of one
+ * sub-identifier, of several, of one above 127), in another column, the
+ * column itself, before it, and another table's; the columns hinted in
+ * turn share some of their first sub-identifiers, or none.
+ */
+static void test_names_read_by_their_column_as_net_snmp_reads_them(void **state)
+{
+	struct fixture *f = *state;
+	static const oid cols[][11] = {
+	    {1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 6},
+	    {1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 10},
+	    {1, 3, 6, 1, 2, 1, 2, 2, 1, 8},
+	    {1, 3, 6, 1, 4, 1, 2021, 10, 1, 3},
+	};
+	static const size_t col_len[] = {11, 11, 10, 10};
+	static const oid names[][14] = {
+	    {1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 6, 1},
+	    {1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 10, 1},
+	    {1, 3, 6, 1, 2, 1, 2, 2, 1, 8, 1},
+	    {1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 6, 10101},
+	    {1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 10, 10101, 4294967295UL, 7},
+	    {1, 3, 6, 1, 2, 1, 2, 2, 1, 8, 128},
+	    {1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 7, 1},
+	    {1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 10},
+	    {1, 3, 6, 1, 2, 1, 2, 2, 1, 7, 200},
+	    {1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 6, 2},
+	    {1, 3, 6, 1, 4, 1, 2021, 10, 1, 3, 1},
+	    {1, 3, 6, 1, 2, 1, 2, 2, 1, 8, 2},
+	    {1, 3, 6, 1, 2, 1, 2, 2, 1, 8, 3},
+	    {1, 3, 6, 1, 4, 1, 2021, 10, 1, 3, 2},
+	};
+	static const size_t lens[] = {12, 12, 11, 12, 14, 11, 12, 11, 11, 12, 11, 11, 11, 11};
+	/* the column each should be in, and whether it is */
+	static const int col_of[] = {0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 3, 2, 2, 3};
+	static const int in[] = {1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1};
+	size_t count = sizeof(lens) / sizeof(lens[0]);
+	u_char ber[4][CSNMP_COL_OID_MAX * 5];
+	struct csnmp_colhint hint[sizeof(lens) / sizeof(lens[0])];
+	struct buf list = {.n = 0}, m;
+	netsnmp_pdu *pdu = snmp_pdu_create(0), *ref = snmp_pdu_create(0);
+	struct csnmp_vbs it;
+	const netsnmp_variable_list *vb, *rv;
+	size_t n = 0;
+	int r;
+
+	for (size_t c = 0; c < 4; c++)
+		assert_true(csnmp_ber_oid_put(ber[c], sizeof(ber[c]), cols[c], col_len[c]) > 0);
+	for (size_t i = 0; i < count; i++) {
+		const oid *a = cols[col_of[i > 0 ? i - 1 : count - 1]], *b = cols[col_of[i]];
+		size_t la = col_len[col_of[i > 0 ? i - 1 : count - 1]], lb = col_len[col_of[i]];
+
+		hint[i].ber = ber[col_of[i]];
+		hint[i].blen = csnmp_ber_oid_put(ber[col_of[i]], sizeof(ber[0]), b, lb);
+		hint[i].col = b;
+		hint[i].len = lb;
+		hint[i].prev = a;
+		for (hint[i].keep = 0; hint[i].keep < la && hint[i].keep < lb; hint[i].keep++)
+			if (a[hint[i].keep] != b[hint[i].keep])
+				break;
+		varbind(&list, names[i], lens[i], ASN_NULL, NULL, 0);
+	}
+	message(&m, SNMP_VERSION_2c, SNMP_MSG_RESPONSE, &list);
+	assert_int_equal(parse(f, &m, pdu), 0);
+	ref_parse(&m, ref);
+	csnmp_vbs_begin(&it, f->p.rx, f->p.rxlen, pdu);
+	rv = ref->variables;
+	for (;;) {
+		it.hint = n < count ? &hint[n] : NULL;
+		if ((r = csnmp_vbs_next(&it, &vb)) <= 0)
+			break;
+		assert_non_null(rv);
+		assert_int_equal(vb->name_length, rv->name_length);
+		assert_memory_equal(vb->name, rv->name, vb->name_length * sizeof(oid));
+		assert_int_equal(vb->name_length, lens[n]);
+		assert_memory_equal(vb->name, names[n], lens[n] * sizeof(oid));
+		assert_int_equal(it.in_col, in[n]);
+		rv = rv->next_variable;
+		n++;
+	}
+	assert_int_equal(r, 0);
+	assert_null(rv);
+	assert_int_equal(n, count);
+	snmp_free_pdu(pdu);
+	snmp_free_pdu(ref);
+}
+
 /* A message cut anywhere is refused whole, or its varbinds are; nothing reads past its end. */
 static void test_cut_anywhere_refused(void **state)
 {
@@ -496,6 +585,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_values_read_as_net_snmp_reads_them, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_names_sharing_bytes_read_as_net_snmp_reads_them,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_names_read_by_their_column_as_net_snmp_reads_them,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cut_anywhere_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed_varbinds_refused, setup, teardown),
