@@ -181,9 +181,8 @@ void check_file_init(struct check *c, struct uplink_file *f, const char *check,
 	uplink_file_init(f, c->host, check, instance ? instance : "");
 }
 
-void check_emit_file(struct check *c, struct uplink_file *f, const char *metric,
-		     size_t metric_len, enum sample_kind kind, double value, uint64_t counter,
-		     int unknown)
+void check_emit_file(struct check *c, struct uplink_file *f, const char *metric, size_t metric_len,
+		     enum sample_kind kind, double value, uint64_t counter, int unknown)
 {
 	Vakt__Sample s;
 

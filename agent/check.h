@@ -112,9 +112,8 @@ void check_emit_as(struct check *c, const char *check, const char *instance, con
 struct uplink_file;
 void check_file_init(struct check *c, struct uplink_file *f, const char *check,
 		     const char *instance);
-void check_emit_file(struct check *c, struct uplink_file *f, const char *metric,
-		     size_t metric_len, enum sample_kind kind, double value, uint64_t counter,
-		     int unknown);
+void check_emit_file(struct check *c, struct uplink_file *f, const char *metric, size_t metric_len,
+		     enum sample_kind kind, double value, uint64_t counter, int unknown);
 /*
  * The same at an explicit wall-clock time (ms since the epoch): for what is
  * not measured by a run, such as a trap or a streamed value. `width` is a

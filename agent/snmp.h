@@ -94,7 +94,7 @@ struct csnmp_row {
 	oid idx[CSNMP_IDX_MAX]; /* the OID after the column's */
 	size_t idxlen;
 	struct csnmp_cell *cells; /* one per column, in cols order */
-	size_t cell_at;           /* where they are in the table's cellpool; SIZE_MAX: the owner's */
+	size_t cell_at; /* where they are in the table's cellpool; SIZE_MAX: the owner's */
 };
 
 /*
@@ -146,8 +146,8 @@ struct csnmp_table {
 		oid idx[CSNMP_IDX_MAX]; /* the last row it gave; idxlen 0: none yet */
 		unsigned char idxlen;
 		unsigned char done;
-		long err;    /* error-status that ended it; 0 */
-		size_t rows; /* the rows it gave */
+		long err;                          /* error-status that ended it; 0 */
+		size_t rows;                       /* the rows it gave */
 		u_char ber[CSNMP_COL_OID_MAX * 5]; /* the column's OID as sent (csnmp_vbs_hint) */
 		size_t blen;                       /* 0: it has no such form */
 	} * st;

@@ -217,7 +217,7 @@ static inline __attribute__((always_inline)) int ber_name(struct csnmp_vbs *it, 
 			memcpy(&b, pv + same, 8);
 			if (a != b) {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-				/* the lowest differing byte is the first: those before are the same */
+				/* the lowest differing byte is the first */
 				same += (size_t)__builtin_ctzll(a ^ b) / 8;
 				lim = same;
 #endif
@@ -235,8 +235,8 @@ static inline __attribute__((always_inline)) int ber_name(struct csnmp_vbs *it, 
 		/* the shared sub-identifiers (the first, two arcs, in o[0] and o[1]) are
 		 * the last name's but those its bytes after them end */
 		n = vb->name_length;
-		if (n == plen + 1)
-			n -= plen - same; /* each of its bytes was a sub-identifier (the first two) */
+		if (n == plen + 1) /* each of its bytes ended a sub-identifier */
+			n -= plen - same;
 		else
 			for (size_t k = same; k < plen; k++)
 				n -= !(pv[k] & 0x80);

@@ -107,8 +107,8 @@ void csnmp_table_begin(struct csnmp_table *t, const struct csnmp_priv *p)
 	free(t->st);
 	t->st = xcalloc(t->ncols ? t->ncols : 1, sizeof(*t->st));
 	for (size_t k = 0; k < t->ncols; k++)
-		t->st[k].blen = csnmp_ber_oid_put(t->st[k].ber, sizeof(t->st[k].ber), t->cols[k].base,
-						  t->cols[k].len);
+		t->st[k].blen = csnmp_ber_oid_put(t->st[k].ber, sizeof(t->st[k].ber),
+						  t->cols[k].base, t->cols[k].len);
 	if (t->max_rows == 0)
 		t->max_rows = CSNMP_WALK_ROWS_MAX;
 	t->reps = csnmp_reps(p);

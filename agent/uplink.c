@@ -74,7 +74,7 @@ struct uplink {
 	size_t slen, scap, *send;
 	struct series_tx_sample *srec, *srec_spare;
 	size_t ncur;
-	struct series_tx_put put;             /* what writing a sample keeps for the next */
+	struct series_tx_put put;            /* what writing a sample keeps for the next */
 	const struct uplink_file *last_file; /* the last sample's, when added by its file */
 	/* batches made on this session, not yet sent, with their samples read (struct live) */
 	struct live *live, **live_tail;

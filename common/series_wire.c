@@ -756,7 +756,8 @@ uint8_t *series_tx_put_sample(uint8_t *p, const char *const names[4], const size
 
 		if (i == 3 && put != NULL && same_file != 2) {
 			/* the file's names as written, for the samples of it after this one */
-			put->flen = (size_t)(q - body) <= sizeof(put->file) ? (size_t)(q - body) : 0;
+			put->flen =
+			    (size_t)(q - body) <= sizeof(put->file) ? (size_t)(q - body) : 0;
 			memcpy(put->file, body, put->flen);
 			for (size_t j = 0; j < 3; j++)
 				put->fname[j] = rec->name[j] - (uint32_t)(body - field);

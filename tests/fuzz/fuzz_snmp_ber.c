@@ -88,7 +88,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				      vb->val.string + vb->val_len <= p.rx + p.rxlen);
 			hit.hint = h;
 			hr = csnmp_vbs_next(&hit, &hvb);
-			CHECK(hr == 1 && hvb->type == vb->type && hvb->name_length == vb->name_length &&
+			CHECK(hr == 1 && hvb->type == vb->type &&
+			      hvb->name_length == vb->name_length &&
 			      memcmp(hvb->name, vb->name, vb->name_length * sizeof(oid)) == 0);
 			/* in it when said so (a name padded with 0x80 bytes is in it unsaid) */
 			CHECK(!hit.in_col || (vb->name_length > h->len &&

@@ -466,11 +466,11 @@ static uint8_t *made_batch(uint64_t seq, const Vakt__Sample *v, size_t n, const 
 		const char *names[4] = {v[i].host, v[i].check, v[i].instance, v[i].metric};
 		size_t lens[4] = {strlen(v[i].host), strlen(v[i].check), strlen(v[i].instance),
 				  strlen(v[i].metric)};
-		/* the times' varints and the file's names kept from one sample to the next, or not */
+		/* the time's varint and the file's names kept for the next sample, or not */
 		int keep = i % 5 != 4;
-		uint8_t *end = series_tx_put_sample(p, names, lens, &v[i], &rec[i],
-						    keep ? &put : NULL,
-						    keep && kept < i && same_file(&v[kept], &v[i]));
+		uint8_t *end =
+		    series_tx_put_sample(p, names, lens, &v[i], &rec[i], keep ? &put : NULL,
+					 keep && kept < i && same_file(&v[kept], &v[i]));
 
 		if (keep)
 			kept = i;

@@ -261,6 +261,49 @@ static void test_values_read_as_net_snmp_reads_them(void **state)
 }
 
 /*
+ * Varbinds of these names (and no value) read as net-snmp reads them; with
+ * hint[i] as the column the i-th should be in, which in[i] says it is.
+ */
+static void names_read_as_net_snmp_reads_them(struct fixture *f, const oid (*names)[14],
+					      const size_t *lens, size_t count,
+					      const struct csnmp_colhint *hint, const int *in)
+{
+	struct buf list = {.n = 0}, m;
+	netsnmp_pdu *pdu = snmp_pdu_create(0), *ref = snmp_pdu_create(0);
+	struct csnmp_vbs it;
+	const netsnmp_variable_list *vb, *rv;
+	size_t n = 0;
+	int r;
+
+	for (size_t i = 0; i < count; i++)
+		varbind(&list, names[i], lens[i], ASN_NULL, NULL, 0);
+	message(&m, SNMP_VERSION_2c, SNMP_MSG_RESPONSE, &list);
+	assert_int_equal(parse(f, &m, pdu), 0);
+	ref_parse(&m, ref);
+	csnmp_vbs_begin(&it, f->p.rx, f->p.rxlen, pdu);
+	rv = ref->variables;
+	for (;;) {
+		it.hint = hint != NULL && n < count ? &hint[n] : NULL;
+		if ((r = csnmp_vbs_next(&it, &vb)) <= 0)
+			break;
+		assert_non_null(rv);
+		assert_int_equal(vb->name_length, rv->name_length);
+		assert_memory_equal(vb->name, rv->name, vb->name_length * sizeof(oid));
+		assert_int_equal(vb->name_length, lens[n]);
+		assert_memory_equal(vb->name, names[n], lens[n] * sizeof(oid));
+		if (in != NULL)
+			assert_int_equal(it.in_col, in[n]);
+		rv = rv->next_variable;
+		n++;
+	}
+	assert_int_equal(r, 0);
+	assert_null(rv);
+	assert_int_equal(n, count);
+	snmp_free_pdu(pdu);
+	snmp_free_pdu(ref);
+}
+
+/*
  * Names that share bytes with the name before them (read from where they
  * differ) come out as net-snmp reads them: a sub-identifier of several
  * bytes that differs in its last one, a shorter name, a longer one, the
@@ -288,35 +331,9 @@ static void test_names_sharing_bytes_read_as_net_snmp_reads_them(void **state)
 	    {1, 3, 6, 1, 2, 1, 2, 2, 1, 8, 5},
 	};
 	static const size_t lens[] = {12, 12, 12, 12, 12, 12, 14, 11, 13, 13, 11, 11, 3, 3, 2, 11};
-	size_t count = sizeof(lens) / sizeof(lens[0]);
-	struct buf list = {.n = 0}, m;
-	netsnmp_pdu *pdu = snmp_pdu_create(0), *ref = snmp_pdu_create(0);
-	struct csnmp_vbs it;
-	const netsnmp_variable_list *vb, *rv;
-	size_t n = 0;
-	int r;
 
-	for (size_t i = 0; i < count; i++)
-		varbind(&list, names[i], lens[i], ASN_NULL, NULL, 0);
-	message(&m, SNMP_VERSION_2c, SNMP_MSG_RESPONSE, &list);
-	assert_int_equal(parse(f, &m, pdu), 0);
-	ref_parse(&m, ref);
-	csnmp_vbs_begin(&it, f->p.rx, f->p.rxlen, pdu);
-	rv = ref->variables;
-	while ((r = csnmp_vbs_next(&it, &vb)) > 0) {
-		assert_non_null(rv);
-		assert_int_equal(vb->name_length, rv->name_length);
-		assert_memory_equal(vb->name, rv->name, vb->name_length * sizeof(oid));
-		assert_int_equal(vb->name_length, lens[n]);
-		assert_memory_equal(vb->name, names[n], lens[n] * sizeof(oid));
-		rv = rv->next_variable;
-		n++;
-	}
-	assert_int_equal(r, 0);
-	assert_null(rv);
-	assert_int_equal(n, count);
-	snmp_free_pdu(pdu);
-	snmp_free_pdu(ref);
+	names_read_as_net_snmp_reads_them(f, names, lens, sizeof(lens) / sizeof(lens[0]), NULL,
+					  NULL);
 }
 
 /*
@@ -360,12 +377,6 @@ static void test_names_read_by_their_column_as_net_snmp_reads_them(void **state)
 	size_t count = sizeof(lens) / sizeof(lens[0]);
 	u_char ber[4][CSNMP_COL_OID_MAX * 5];
 	struct csnmp_colhint hint[sizeof(lens) / sizeof(lens[0])];
-	struct buf list = {.n = 0}, m;
-	netsnmp_pdu *pdu = snmp_pdu_create(0), *ref = snmp_pdu_create(0);
-	struct csnmp_vbs it;
-	const netsnmp_variable_list *vb, *rv;
-	size_t n = 0;
-	int r;
 
 	for (size_t c = 0; c < 4; c++)
 		assert_true(csnmp_ber_oid_put(ber[c], sizeof(ber[c]), cols[c], col_len[c]) > 0);
@@ -381,31 +392,8 @@ static void test_names_read_by_their_column_as_net_snmp_reads_them(void **state)
 		for (hint[i].keep = 0; hint[i].keep < la && hint[i].keep < lb; hint[i].keep++)
 			if (a[hint[i].keep] != b[hint[i].keep])
 				break;
-		varbind(&list, names[i], lens[i], ASN_NULL, NULL, 0);
 	}
-	message(&m, SNMP_VERSION_2c, SNMP_MSG_RESPONSE, &list);
-	assert_int_equal(parse(f, &m, pdu), 0);
-	ref_parse(&m, ref);
-	csnmp_vbs_begin(&it, f->p.rx, f->p.rxlen, pdu);
-	rv = ref->variables;
-	for (;;) {
-		it.hint = n < count ? &hint[n] : NULL;
-		if ((r = csnmp_vbs_next(&it, &vb)) <= 0)
-			break;
-		assert_non_null(rv);
-		assert_int_equal(vb->name_length, rv->name_length);
-		assert_memory_equal(vb->name, rv->name, vb->name_length * sizeof(oid));
-		assert_int_equal(vb->name_length, lens[n]);
-		assert_memory_equal(vb->name, names[n], lens[n] * sizeof(oid));
-		assert_int_equal(it.in_col, in[n]);
-		rv = rv->next_variable;
-		n++;
-	}
-	assert_int_equal(r, 0);
-	assert_null(rv);
-	assert_int_equal(n, count);
-	snmp_free_pdu(pdu);
-	snmp_free_pdu(ref);
+	names_read_as_net_snmp_reads_them(f, names, lens, count, hint, in);
 }
 
 /* A message cut anywhere is refused whole, or its varbinds are; nothing reads past its end. */
