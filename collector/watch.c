@@ -135,34 +135,23 @@ static void fmt_span(double s, char *buf, size_t len)
 		snprintf(buf, len, "%ld h %ld min", v / 3600, (v % 3600) / 60);
 }
 
-/* Ends text of `end` bytes so that its last UTF-8 character is whole. */
-static void utf8_cut(char *t, size_t end)
-{
-	size_t j = end, need;
-	unsigned char lead;
-
-	while (j > 0 && ((unsigned char)t[j - 1] & 0xc0) == 0x80)
-		j--;
-	if (j == 0)
-		return;
-	lead = (unsigned char)t[j - 1];
-	need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
-	if ((j - 1) + need > end)
-		t[j - 1] = '\0';
-}
-
-/* snprintf for summaries: a long name shortens the text, which is fine. */
+/*
+ * snprintf for summaries: a long name shortens the text, which is fine; it
+ * is cut on a character boundary, and made well-formed UTF-8 without
+ * control characters (utf8_clean), whatever a name holds.
+ */
 static void say(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void say(char *buf, size_t len, const char *fmt, ...)
 {
+	char *t = xmalloc(len + 3); /* room for the rest of a character cut at len-1 */
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(buf, len, fmt, ap);
+	n = vsnprintf(t, len + 3, fmt, ap);
 	va_end(ap);
-	if (n >= 0 && (size_t)n >= len && len > 1)
-		utf8_cut(buf, len - 1);
+	utf8_clean(buf, len, t, n < 0 ? 0 : strnlen(t, len + 2));
+	free(t);
 }
 
 static void clock_roll(struct watch *w, double now);
