@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <netinet/in.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "agent.h"
 #include "check.h"
 #include "conf.h"
+#include "hash.h"
 #include "log.h"
 #include "snmp.h"
 #include "timeutil.h"
@@ -40,12 +42,16 @@ struct trap_net {
 	unsigned bits;
 };
 
-/* A sender's token bucket. */
+#define TRAP_NONE UINT32_MAX /* no sender: the end of a chain or of the age list */
+
+/* A sender's token bucket, in the hash chain of its address and in the age list. */
 struct trap_sender {
 	int family;
 	unsigned char addr[16];
 	double tokens;
-	double last; /* monotonic seconds of its last packet */
+	double last;           /* monotonic seconds of its last packet */
+	uint32_t chain;        /* the next sender in its hash bucket */
+	uint32_t older, newer; /* its neighbours in the table by last packet */
 };
 
 /* An inform answered: its sender resends it, same request-id, if the answer is lost. */
@@ -99,6 +105,10 @@ struct trap_listener {
 	int64_t last_ms;
 	struct trap_sender *senders; /* `senders` of them */
 	size_t nsenders, max_senders;
+	uint32_t *buckets; /* nbuckets (a power of two) heads of hash chains */
+	size_t nbuckets;
+	uint64_t seed;              /* keys the hash: a peer cannot aim its addresses at one chain */
+	uint32_t oldest, newest;    /* the age list: the sender quiet longest, the last one heard */
 	struct trap_sender others; /* the bucket of senders the table has no room for */
 	int full_said;             /* the table's being full is logged once */
 	uint64_t run_shared;       /* traps of senders past the table let through, this run */
@@ -225,6 +235,7 @@ static void trap_priv_free(struct trap_listener *p)
 	free(p->priv);
 	free(p->priv_pw);
 	free(p->senders);
+	free(p->buckets);
 	free(p);
 }
 
@@ -401,6 +412,15 @@ static int trap_parse_config(struct check *c, cfg_t *sec)
 	p->burst = (unsigned)burst;
 	p->max_senders = bad ? 0 : (size_t)senders;
 	p->senders = bad ? NULL : xcalloc(p->max_senders, sizeof(*p->senders));
+	p->nbuckets = 16;
+	while (p->nbuckets < p->max_senders)
+		p->nbuckets *= 2;
+	p->buckets = xreallocarray(NULL, p->nbuckets, sizeof(*p->buckets));
+	for (size_t i = 0; i < p->nbuckets; i++)
+		p->buckets[i] = TRAP_NONE;
+	p->oldest = p->newest = TRAP_NONE;
+	if (getrandom(&p->seed, sizeof(p->seed), GRND_NONBLOCK) != sizeof(p->seed))
+		p->seed = (uint64_t)(mono_now() * 1e9) ^ (uint64_t)(uintptr_t)p;
 	p->others.tokens = p->burst;
 	p->ncommunities = cfg_size(sec, "communities");
 	p->communities = xcalloc(p->ncommunities + 1, sizeof(*p->communities));
@@ -520,32 +540,85 @@ static int trap_shared_take(struct trap_listener *p, double now)
  * not earned back); while every tracked sender's bucket is still filling,
  * newcomers share one bucket. So a flood from more allowed addresses than
  * the table holds gets at most `senders` + 1 senders' rate and burst, not
- * a fresh burst for every address. Each packet looks through the table:
- * about 40 bytes a sender, and a scan of them all when it is full.
+ * a fresh burst for every address. A packet costs the same whatever the
+ * table holds: its sender is found by a hash of its address, and the one
+ * quiet longest is the head of the age list (every packet moves its sender
+ * to the tail); about 56 bytes a sender and 4 a bucket.
  */
+static uint32_t *sender_slot(struct trap_listener *p, int family, const unsigned char addr[16])
+{
+	unsigned char key[17];
+	uint32_t *at;
+	size_t b;
+
+	key[0] = (unsigned char)family;
+	memcpy(key + 1, addr, 16);
+	b = (size_t)((hash_fnv1a(key, sizeof(key)) ^ p->seed) * 0x9e3779b97f4a7c15ULL >> 32) &
+	    (p->nbuckets - 1);
+	for (at = &p->buckets[b]; *at != TRAP_NONE; at = &p->senders[*at].chain)
+		if (p->senders[*at].family == family && memcmp(p->senders[*at].addr, addr, 16) == 0)
+			break;
+	return at; /* the link that holds the sender, or the chain's end */
+}
+
+/* Takes sender i out of the age list. */
+static void age_unlink(struct trap_listener *p, uint32_t i)
+{
+	struct trap_sender *s = &p->senders[i];
+
+	if (s->older != TRAP_NONE)
+		p->senders[s->older].newer = s->newer;
+	else
+		p->oldest = s->newer;
+	if (s->newer != TRAP_NONE)
+		p->senders[s->newer].older = s->older;
+	else
+		p->newest = s->older;
+}
+
+/* Puts sender i at the age list's tail: the last one heard. */
+static void age_append(struct trap_listener *p, uint32_t i)
+{
+	struct trap_sender *s = &p->senders[i];
+
+	s->older = p->newest;
+	s->newer = TRAP_NONE;
+	if (p->newest != TRAP_NONE)
+		p->senders[p->newest].newer = i;
+	else
+		p->oldest = i;
+	p->newest = i;
+}
+
 static int sender_allowed(struct trap_listener *p, int family, const unsigned char addr[16])
 {
-	struct trap_sender *s = NULL, *stalest = NULL;
+	uint32_t *at = sender_slot(p, family, addr), i = *at;
 	double now = mono_now();
+	struct trap_sender *s;
 
-	for (size_t i = 0; i < p->nsenders && s == NULL; i++) {
-		if (p->senders[i].family == family && memcmp(p->senders[i].addr, addr, 16) == 0)
-			s = &p->senders[i];
-		else if (stalest == NULL || p->senders[i].last < stalest->last)
-			stalest = &p->senders[i];
-	}
-	if (s == NULL) {
-		if (p->nsenders < p->max_senders)
-			s = &p->senders[p->nsenders++];
-		else if (stalest->tokens + (now - stalest->last) * p->rate >= p->burst)
-			s = stalest;
-		else
+	if (i != TRAP_NONE) {
+		age_unlink(p, i);
+	} else if (p->nsenders < p->max_senders) {
+		i = (uint32_t)p->nsenders++;
+	} else {
+		s = &p->senders[p->oldest];
+		if (s->tokens + (now - s->last) * p->rate < p->burst)
 			return trap_shared_take(p, now);
+		i = p->oldest; /* forgotten: out of its chain and the age list, then reused */
+		*sender_slot(p, s->family, s->addr) = s->chain;
+		age_unlink(p, i);
+		at = sender_slot(p, family, addr); /* its chain may have been the one changed */
+	}
+	s = &p->senders[i];
+	if (*at == TRAP_NONE) { /* a newcomer: at the end of its chain, with a full bucket */
 		s->family = family;
 		memcpy(s->addr, addr, 16);
 		s->tokens = p->burst;
 		s->last = now;
+		s->chain = TRAP_NONE;
+		*at = i;
 	}
+	age_append(p, i);
 	return bucket_take(s, now, p->rate, p->burst);
 }
 
