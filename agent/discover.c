@@ -1243,6 +1243,14 @@ static void disc_print(struct discover *d, FILE *f)
 			fprintf(f, "#   %-12s %s\n",
 				x->f.ups ? "UPS-MIB:" : "Printer-MIB:", x->f.model);
 		fprintf(f, "#   profile:     %s (%s)\n", profile, why);
+		/* the host profiles poll HOST-RESOURCES-MIB: say before its files fill with unknowns */
+		if (!x->f.host_resources &&
+		    (strcmp(profile, "linux") == 0 || strcmp(profile, "windows") == 0))
+			fprintf(f,
+				"#   note:        HOST-RESOURCES-MIB does not answer (hrSystem): the "
+				"storage and processor values the %s profile polls would be "
+				"unknown\n",
+				profile);
 		fprintf(f, "snmp \"%s\" {\n", x->name);
 		disc_print_kv(f, "address", addr);
 		if (o->version == SNMP_VERSION_3) {

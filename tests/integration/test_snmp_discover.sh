@@ -3,7 +3,9 @@
 # network namespace of devices joined to the agent's by a veth pair, with
 # snmpd instances on four of its addresses (a switch, a router, a Linux
 # server, and a second switch with the first one's sysName) and one address
-# that answers with what is not SNMP; a UPS on 127.0.0.1 besides. The sweep prints one section per
+# that answers with what is not SNMP; a UPS on 127.0.0.1 besides, and
+# snmpsim's Solaris host, whose section notes that it has no
+# HOST-RESOURCES-MIB for the profile to poll. The sweep prints one section per
 # device, named after its sysName (unique), with the profile that fits it;
 # the junk is skipped with a line on stderr, silent addresses are not
 # printed, an empty /24 takes 4 rounds of 64 addresses at once, a subnet
@@ -15,7 +17,7 @@ set -eu
 unset VAKT_SNMP_COMMUNITY VAKT_SNMP_AUTH_PASSWORD VAKT_SNMP_PRIV_PASSWORD
 . "$(dirname "$0")/netns.sh"
 . "$(dirname "$0")/lib.sh"
-need_tools snmpd snmpget python3
+need_tools snmpd snmpget snmpsimd python3
 W=$(mktemp -d /tmp/vakt-it-discover.XXXXXX)
 DEV=vakt-dev-$$
 trap 'cleanup && s=0 || s=$?; ip netns del "$DEV" 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$W"; exit $s' EXIT
@@ -197,6 +199,21 @@ grep -qx '  profile *= "ups"' <<<"$(section ups1 "$W/ups.out")" || fail "the UPS
 grep -qx "  address *= \"127.0.0.1:$ups_port\"" "$W/ups.out" || fail "the UPS's port is not in its address"
 grep -qx "#   UPS-MIB:     APC Smart-UPS 1500" "$W/ups.out" || fail "no UPS maker in the comment"
 check_config "$W/ups.out"
+grep -q "HOST-RESOURCES-MIB does not answer" "$W/v2c.out" "$W/ups.out" &&
+	fail "a note of HOST-RESOURCES-MIB missing where it answers, or for a UPS"
+
+log "snmpsim's Solaris host (recorded/solaris-system), which answers the system group only"
+sim_port=$(free_port udp)
+mkdir -p "$W/sim"
+cp /usr/share/doc/snmpsim/examples/data/recorded/solaris-system.snmprec "$W/sim/"
+start_snmpsim "$W" "$sim_port" solaris-system
+agent --discover 127.0.0.1 --port "$sim_port" --community solaris-system >"$W/sun.out" \
+	2>"$W/sun.err" || { cat "$W/sun.out" "$W/sun.err"; fail "--discover of the Solaris host failed"; }
+cat "$W/sun.out" >&2
+grep -qx '  profile *= "linux"' <<<"$(section oss "$W/sun.out")" || fail "the Solaris host is not a linux"
+grep -qxF "#   note:        HOST-RESOURCES-MIB does not answer (hrSystem): the storage and processor values the linux profile polls would be unknown" \
+	"$W/sun.out" || fail "no note that the host's storage and processors would be unknown"
+check_config "$W/sun.out"
 
 log "sweeping a routed /24 where nothing answers: 64 addresses at once, never one after another"
 ip route add 10.99.1.0/24 via 10.99.0.2
