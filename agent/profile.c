@@ -92,7 +92,10 @@ static void profile_known(const char *dir, char *out, size_t len)
 
 	out[0] = '\0';
 	if (d == NULL) {
-		snprintf(out, len, "cannot read %s: %s", dir, strerror(errno));
+		snprintf(out, len,
+			 "cannot read %s: %s; profile_dir names the folder of the profiles: "
+			 "deploy/profiles in Vakt's source, or where make install put them",
+			 dir, strerror(errno));
 		return;
 	}
 	while ((e = readdir(d)) != NULL && n < PROFILES_MAX) {

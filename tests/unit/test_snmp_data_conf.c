@@ -87,6 +87,16 @@ static void test_unknown_profile_lists_the_known_ones(void **state)
 		    "profiles: bad, dev, site)");
 }
 
+/* a profile_dir that is not there (an agent not installed): the error says what it must name */
+static void test_missing_profile_dir_says_what_to_set(void **state)
+{
+	check_error("agent_profile_nodir.conf",
+		    ":8: snmp \"sw1\": unknown profile \"linux\" (cannot read " DATA
+		    "no-such-profiles: No such file or directory; profile_dir names the folder "
+		    "of the profiles: deploy/profiles in Vakt's source, or where make install "
+		    "put them)");
+}
+
 static void test_profile_mistakes_name_the_profile_file(void **state)
 {
 	int ok;
@@ -214,6 +224,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_profiles_give_defaults_the_section_overrides),
 	    cmocka_unit_test(test_unknown_profile_lists_the_known_ones),
+	    cmocka_unit_test(test_missing_profile_dir_says_what_to_set),
 	    cmocka_unit_test(test_profile_mistakes_name_the_profile_file),
 	    cmocka_unit_test(test_profile_dir_after_a_profile_is_refused),
 	    cmocka_unit_test(test_oid_mistakes_name_their_lines),
