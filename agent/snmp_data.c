@@ -507,10 +507,14 @@ static void csnmp_demit_storage(struct csnmp_priv *p, const struct csnmp_table *
 		const struct csnmp_cell *c = row->cells;
 		char inst[SAMPLE_NAME_MAX + 1];
 		double units, size, used;
-		int ok =
-		    csnmp_cell_number(&c[1], &units) && c[1].type != ASN_OCTET_STR && units > 0;
+		int ok = csnmp_cell_number(&c[1], &units) && c[1].type != ASN_OCTET_STR;
 		int oks = ok && csnmp_cell_number(&c[2], &size) && c[2].type != ASN_OCTET_STR;
 		int oku = ok && csnmp_cell_number(&c[3], &used) && c[3].type != ASN_OCTET_STR;
+
+		/* no units: 0 bytes when it counts none (Windows' CD drive without a
+		 * disc: units, size and used 0), else not known */
+		oks = oks && (units > 0 || size == 0);
+		oku = oku && (units > 0 || used == 0);
 
 		csnmp_row_instance(inst, sizeof(inst), row, &c[0], seen);
 		/* hrStorageSize and Used count allocation units: stored in bytes */

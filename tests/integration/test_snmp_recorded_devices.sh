@@ -5,7 +5,8 @@
 # interface, and every value in them is what snmpbulkwalk reads of the same
 # OIDs. A third section takes the Ethernet ports only, less the gigabit ones
 # (if_types, exclude). A Windows XP host's volumes are stored by their drive,
-# not by the label and serial Windows adds to the name.
+# not by the label and serial Windows adds to the name, and its CD drive
+# without a disc as 0 bytes, not unknown.
 # Three devices go wrong: a ProCurve whose ifNumber is 32 but whose
 # interface table lists nothing ("all" polls nothing, and the run says so),
 # snmpsim's variation/error (a GETBULK past its one ifDescr runs into a
@@ -210,6 +211,16 @@ for v in C D Z; do
 done
 [ -z "$(ls "$W/rrd/rissa/winxp" | grep -i label)" ] ||
 	{ ls "$W/rrd/rissa/winxp"; fail "winxp: a volume's file is named by its label"; }
+# D:\ is a CD drive without a disc (units, size and used 0): 0 bytes, not
+# unknown, and the check is not partial for it; C:\ is 1952447 units of 16384
+rrd_flush "$W"
+for want in "C size 31988891648" "C used 30869553152" "D size 0" "D used 0"; do
+	set -- $want
+	got=$(rrd_last "$W/rrd/rissa/winxp/storage-${1}__.rrd" "$2") || got=none
+	[ "$got" = "$3" ] || fail "winxp: volume $1's $2 is stored as $got, not $3 as snmpbulkwalk says"
+done
+grep -q 'check "winxp" (snmp): none -> ok$' "$W/agent.log" ||
+	{ grep winxp "$W/agent.log"; fail "winxp: its first run is not plain ok"; }
 # ifNumber 32, an empty ifTable: interfaces = "all" polls nothing, and says so
 log_has "$W/agent.log" "check \"procurve\" (snmp): none -> ok: partial: no interface polled: 127.0.0.1:$sim_port lists no interface (its ifDescr and ifName columns are empty)"
 # ifDescr.1 (binary: the port is named by its ifIndex) is found one row at a time
