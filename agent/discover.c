@@ -1251,6 +1251,12 @@ static void disc_print(struct discover *d, FILE *f)
 				"storage and processor values the %s profile polls would be "
 				"unknown\n",
 				profile);
+		/* Windows says every adapter is meant to be up: an unplugged one is "down" */
+		if (strcmp(profile, "windows") == 0)
+			fprintf(f, "#   note:        Windows reports every adapter as meant to be up "
+				   "(ifAdminStatus): one unplugged or off (Bluetooth, Wi-Fi) is "
+				   "\"down\" and pages by an interface-down rule; name the ports to "
+				   "watch in interfaces, or leave the others out with exclude\n");
 		fprintf(f, "snmp \"%s\" {\n", x->name);
 		disc_print_kv(f, "address", addr);
 		if (o->version == SNMP_VERSION_3) {

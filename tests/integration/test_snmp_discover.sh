@@ -5,7 +5,8 @@
 # server, and a second switch with the first one's sysName) and one address
 # that answers with what is not SNMP; a UPS on 127.0.0.1 besides, and
 # snmpsim's Solaris host, whose section notes that it has no
-# HOST-RESOURCES-MIB for the profile to poll. The sweep prints one section per
+# HOST-RESOURCES-MIB for the profile to poll, and its Windows XP host, whose
+# section notes that Windows says every adapter is meant to be up. The sweep prints one section per
 # device, named after its sysName (unique), with the profile that fits it;
 # the junk is skipped with a line on stderr, silent addresses are not
 # printed, an empty /24 takes 4 rounds of 64 addresses at once, a subnet
@@ -203,9 +204,11 @@ grep -q "HOST-RESOURCES-MIB does not answer" "$W/v2c.out" "$W/ups.out" &&
 	fail "a note of HOST-RESOURCES-MIB missing where it answers, or for a UPS"
 
 log "snmpsim's Solaris host (recorded/solaris-system), which answers the system group only"
+# snmpsimd finds its recordings when it starts: the Windows host's too
 sim_port=$(free_port udp)
 mkdir -p "$W/sim"
 cp /usr/share/doc/snmpsim/examples/data/recorded/solaris-system.snmprec "$W/sim/"
+zcat /usr/share/doc/snmpsim/examples/data/recorded/winxp-full-walk.snmprec.gz >"$W/sim/winxp-full-walk.snmprec"
 start_snmpsim "$W" "$sim_port" solaris-system
 agent --discover 127.0.0.1 --port "$sim_port" --community solaris-system >"$W/sun.out" \
 	2>"$W/sun.err" || { cat "$W/sun.out" "$W/sun.err"; fail "--discover of the Solaris host failed"; }
@@ -214,6 +217,16 @@ grep -qx '  profile *= "linux"' <<<"$(section oss "$W/sun.out")" || fail "the So
 grep -qxF "#   note:        HOST-RESOURCES-MIB does not answer (hrSystem): the storage and processor values the linux profile polls would be unknown" \
 	"$W/sun.out" || fail "no note that the host's storage and processors would be unknown"
 check_config "$W/sun.out"
+
+log "snmpsim's Windows XP host (recorded/winxp-full-walk): a note on its adapters"
+agent --discover 127.0.0.1 --port "$sim_port" --community winxp-full-walk >"$W/win.out" \
+	2>"$W/win.err" || { cat "$W/win.out" "$W/win.err"; fail "--discover of the Windows host failed"; }
+cat "$W/win.out" >&2
+grep -qx '  profile *= "windows"' <<<"$(section CRAY "$W/win.out")" || fail "the Windows host is not a windows"
+grep -qxF '#   note:        Windows reports every adapter as meant to be up (ifAdminStatus): one unplugged or off (Bluetooth, Wi-Fi) is "down" and pages by an interface-down rule; name the ports to watch in interfaces, or leave the others out with exclude' \
+	"$W/win.out" || fail "no note on a Windows host's adapters"
+grep -q "HOST-RESOURCES-MIB does not answer" "$W/win.out" && fail "a note of HOST-RESOURCES-MIB missing where it answers"
+check_config "$W/win.out"
 
 log "sweeping a routed /24 where nothing answers: 64 addresses at once, never one after another"
 ip route add 10.99.1.0/24 via 10.99.0.2
