@@ -1148,12 +1148,21 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		case VAKT__FRAME__MSG_HELLO_ACK:
 			if (u->state == UPLINK_HELLO) {
 				/* a copy of this spool sent seqs ours would reuse: skip them */
-				if (spool_skip_past(u->spool, f->hello_ack->acked) != 0)
+				int copied = spool_skip_past(u->spool, f->hello_ack->acked) != 0;
+
+				if (copied)
 					u->next_seq = spool_next_seq(u->spool);
-				/* what the collector holds durably need not go again */
-				if (f->hello_ack->acked > 0)
-					u->st.batches_acked +=
-					    spool_ack(u->spool, f->hello_ack->acked);
+				/*
+				 * What the collector holds durably need not go again. After
+				 * a skip that is the copies, counted as such (batches_copied),
+				 * not as acknowledged too: the stats line counts each once.
+				 */
+				if (f->hello_ack->acked > 0) {
+					size_t n = spool_ack(u->spool, f->hello_ack->acked);
+
+					if (!copied)
+						u->st.batches_acked += n;
+				}
 				/* ids: what the collector allows (an older one names none), up to ours */
 				u->max_series = f->hello_ack->max_series
 						    ? f->hello_ack->max_series

@@ -8,7 +8,8 @@
 # run since the backup. The backup holds batches the collector did not have
 # then (it was down); the original sent them later, so the restored agent
 # does not send them again, and says so: their count and seqs in a log
-# line, and in its stats line. It dropped them without a word.
+# line, and in its stats line. It dropped them without a word, and then
+# counted them as acknowledged as well.
 set -eu
 . "$(dirname "$0")/lib.sh"
 command -v rrdtool >/dev/null || { echo "SKIP: rrdtool missing"; exit 77; }
@@ -80,6 +81,13 @@ stats=$(grep 'stats:' "$W/agent3.log" | tail -n 1)
 log "$stats"
 grep -q " $nwait batches another copy of the spool sent;" <<<"$stats" ||
 	fail "the stats line does not count the $nwait batches not sent"
+# counted once, there only: acked are the batches this run sent that the
+# collector took, not those too (the agent stops with its batches acked)
+sent=$(sed -n 's/.* \([0-9]*\) batches sent (.*/\1/p' <<<"$stats")
+acked=$(sed -n 's/.*), \([0-9]*\) acked, .*/\1/p' <<<"$stats")
+[ -n "$sent" ] && [ -n "$acked" ] || fail "no sent and acked figures in the stats line"
+[ "$sent" -gt 0 ] && [ "$acked" -le "$sent" ] && [ "$acked" -ge $((sent - 1)) ] ||
+	fail "the stats line says $acked acked of $sent sent, the $nwait copies counted as acked?"
 "$VAKT_BIN/vaktctl" -s "$W/collector.sock" status >"$W/status.txt"
 grep -q ' 0 batches redelivered' "$W/status.txt" ||
 	{ cat "$W/status.txt"; fail "the collector took batches for copies"; }
