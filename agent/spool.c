@@ -1509,7 +1509,12 @@ static void writer_scan(struct spool *s)
 	writer_done(s, d);
 }
 
-/* A segment's file name (16 hex digits of its first seq, ".seg"): 1 and *first. */
+/*
+ * A segment's file name (16 hex digits of its first seq, ".seg"): 1 and
+ * *first; -1 for a name of that form whose seq no stream reaches (2^63 or
+ * more), which is no segment of this agent's; 0 for any other name. The
+ * scan and the owner check both ask here, so that they agree.
+ */
 static int seg_file(const char *name, uint64_t *first)
 {
 	char *end;
@@ -1522,7 +1527,8 @@ static int seg_file(const char *name, uint64_t *first)
 	if (errno != 0 || end != name + 16 || v == 0)
 		return 0;
 	*first = v;
-	return 1;
+	/* the skip past it, were it unreadable, would wrap round */
+	return v < SPOOL_SEQ_LIMIT ? 1 : -1;
 }
 
 int spool_has_segments(const char *dir)
@@ -1535,7 +1541,7 @@ int spool_has_segments(const char *dir)
 	if (d == NULL)
 		return 0;
 	while ((de = readdir(d)) != NULL)
-		n += seg_file(de->d_name, &first);
+		n += seg_file(de->d_name, &first) == 1;
 	closedir(d);
 	return n;
 }
@@ -1713,11 +1719,11 @@ static int spool_load(struct spool *s)
 	}
 	while ((de = readdir(d)) != NULL) {
 		uint64_t v;
+		int kind = seg_file(de->d_name, &v);
 
-		if (!seg_file(de->d_name, &v))
+		if (kind == 0)
 			continue;
-		if (v >= SPOOL_SEQ_LIMIT) {
-			/* the skip past it, were it unreadable, would wrap round */
+		if (kind < 0) {
 			log_warnx("spool: %s/%s: named for a seq no stream reaches (2^63 or "
 				  "more): not a segment of this agent's; left alone",
 				  s->dir, de->d_name);

@@ -81,7 +81,7 @@ void spool_free(struct spool *s);
 
 /* 1 when another agent holds spool_dir `dir` (*pid: its pid, 0 when not known), else 0. */
 int spool_dir_in_use(const char *dir, long *pid);
-/* How many segment files `dir` holds (0 when it cannot be read). */
+/* How many segment files `dir` holds, as start-up reads them (0 when it cannot be read). */
 int spool_has_segments(const char *dir);
 
 int spool_on_disk(const struct spool *s); /* 1 when batches reach spool_dir */

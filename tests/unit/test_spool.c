@@ -1091,6 +1091,31 @@ static void test_spool_a_segment_name_near_2_64_is_left_alone(void **state)
 }
 
 /*
+ * The owner check (a spool_dir of another site or agent name) counts the
+ * segments start-up would read: a file named for a seq of 2^63 or more,
+ * which start-up leaves alone, made the check refuse a spool_dir holding
+ * nothing of another agent's.
+ */
+static void test_spool_owner_check_counts_no_segment_start_up_leaves_alone(void **state)
+{
+	struct fx *f = *state;
+	char path[160];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/8000000000000000.seg", f->dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0640);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(spool_has_segments(f->dir), 0);
+	/* the seq below it is a segment's name */
+	snprintf(path, sizeof(path), "%s/7fffffffffffffff.seg", f->dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0640);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(spool_has_segments(f->dir), 1);
+}
+
+/*
  * Batches 1..3 are on disk and sent; then the disk is full and the next
  * four are kept in memory only, where queue_batches holds two: 4 and 5 go,
  * never sent. What waits to be sent is 6 and 7, and 1..3 are in flight:
@@ -1226,6 +1251,8 @@ int main(void)
 		test_spool_unreadable_newest_segment_is_set_aside_and_skipped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_a_segment_name_near_2_64_is_left_alone,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_spool_owner_check_counts_no_segment_start_up_leaves_alone, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_dropped_batches_never_wait_to_be_sent,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_dir_of_another_agent_is_not_shared, setup,
