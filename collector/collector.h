@@ -46,7 +46,8 @@ struct collector_conf {
 	unsigned max_agents_per_site;      /* agent names one site may have */
 	unsigned max_sessions;
 	unsigned max_sessions_per_address;
-	unsigned log_lines_per_address; /* per class and minute; all addresses: 5 times it */
+	unsigned log_lines_per_address; /* per class and window; all addresses: 5 times it */
+	unsigned log_lines_window;      /* seconds of the windows of peer-caused lines */
 	unsigned hello_timeout;         /* seconds from accept to HelloAck, not reset by bytes */
 	unsigned frame_timeout;   /* seconds to complete a frame once its first byte arrived */
 	size_t input_buffer_size; /* bytes all sessions may hold of frames not yet decoded */

@@ -314,6 +314,7 @@ struct collector_conf *collector_conf_load(const char *path)
 	    CFG_INT("max_sessions", 1024, CFGF_NONE),
 	    CFG_INT("max_sessions_per_address", 64, CFGF_NONE),
 	    CFG_INT("log_lines_per_address", 10, CFGF_NONE), /* PEER_LOG_BURST */
+	    CFG_INT("log_lines_window", 60, CFGF_NONE),      /* PEER_LOG_WINDOW */
 	    CFG_INT("hello_timeout", 10, CFGF_NONE),
 	    CFG_INT("frame_timeout", 30, CFGF_NONE),
 	    CFG_STR("input_buffer_size", "64M", CFGF_NONE),
@@ -348,6 +349,7 @@ struct collector_conf *collector_conf_load(const char *path)
 					   "max_sessions",
 					   "max_sessions_per_address",
 					   "log_lines_per_address",
+					   "log_lines_window",
 					   "hello_timeout",
 					   "frame_timeout",
 					   "max_inflight",
@@ -428,6 +430,7 @@ struct collector_conf *collector_conf_load(const char *path)
 	conf->max_sessions = (unsigned)cfg_getint(cfg, "max_sessions");
 	conf->max_sessions_per_address = (unsigned)cfg_getint(cfg, "max_sessions_per_address");
 	conf->log_lines_per_address = (unsigned)cfg_getint(cfg, "log_lines_per_address");
+	conf->log_lines_window = (unsigned)cfg_getint(cfg, "log_lines_window");
 	conf->hello_timeout = (unsigned)cfg_getint(cfg, "hello_timeout");
 	conf->frame_timeout = (unsigned)cfg_getint(cfg, "frame_timeout");
 	conf->input_buffer_size = (size_t)conf_parse_size(cfg_getstr(cfg, "input_buffer_size"));

@@ -345,6 +345,7 @@ int main(int argc, char **argv)
 	wp.unreachable = c.conf->unreachable;
 	wp.max_entries = WATCH_MAX_ENTRIES;
 	wp.max_new_per_minute = c.conf->max_new_files_per_minute;
+	wp.log_window_s = c.conf->log_lines_window;
 	c.watch = watch_new(c.base, c.alert, &wp);
 	store_foreach_known_agent(c.store, known_agent, c.watch);
 	/* with no_data = 0 nothing watches them: dropped without a word */
@@ -352,8 +353,8 @@ int main(int argc, char **argv)
 	if (c.conf->tls_cert != NULL && (c.certs = certs_new(&c)) == NULL)
 		goto out; /* certs_new said why */
 	/* every address with a session has an entry, and as many idle ones again */
-	c.peers =
-	    peers_new(c.base, 2 * (size_t)c.conf->max_sessions, c.conf->log_lines_per_address);
+	c.peers = peers_new(c.base, 2 * (size_t)c.conf->max_sessions, c.conf->log_lines_per_address,
+			    c.conf->log_lines_window);
 	accept_pause_init(&c);
 	if (open_listeners(&c) < 0)
 		goto out;

@@ -25,6 +25,7 @@ struct peers {
 	double window;                 /* the global window's start */
 	unsigned lines[PEER_NCLASS];   /* all addresses, this window */
 	unsigned burst;                /* lines one address may log per class and window */
+	unsigned window_s;             /* a window's length, seconds */
 	unsigned summaries;            /* summary lines, this window */
 	unsigned long long lost;       /* suppressed beyond the summaries, this window */
 	unsigned long long suppressed; /* since start */
@@ -56,12 +57,16 @@ const char *peer_class_str(enum peer_class k)
 	return "unknown";
 }
 
-struct peers *peers_new(struct event_base *base, size_t max, unsigned burst)
+struct peers *peers_new(struct event_base *base, size_t max, unsigned burst, unsigned window_s)
 {
 	struct peers *t = xcalloc(1, sizeof(*t));
+	struct timeval tv;
 
 	t->burst = burst ? burst : PEER_LOG_BURST;
-	struct timeval tv = {PEER_LOG_WINDOW / 6, 0};
+	t->window_s = window_s ? window_s : PEER_LOG_WINDOW;
+	/* a summary comes at most a sixth of a window after its window ends */
+	tv.tv_sec = t->window_s / 6;
+	tv.tv_usec = (suseconds_t)(t->window_s % 6) * 1000000 / 6;
 
 	t->max = max < 16 ? 16 : max;
 	t->nbuckets = 16;
@@ -152,7 +157,7 @@ struct peer *peers_get(struct peers *t, const char *addr)
 			;
 		if (p == NULL)
 			return NULL;
-		peer_roll(t, p, p->window + PEER_LOG_WINDOW); /* its summary is not lost */
+		peer_roll(t, p, p->window + t->window_s); /* its summary is not lost */
 		peer_forget(t, p);
 		b = bucket_of(t, addr);
 	}
@@ -174,17 +179,17 @@ static void summary(struct peers *t, const char *addr, enum peer_class k, unsign
 		return;
 	}
 	t->summaries++;
-	log_warnx("peer %s: %lu more lines (%s) suppressed in %d s", addr, n, peer_class_str(k),
-		  PEER_LOG_WINDOW);
+	log_warnx("peer %s: %lu more lines (%s) suppressed in %u s", addr, n, peer_class_str(k),
+		  t->window_s);
 }
 
 static void global_roll(struct peers *t, double now)
 {
-	if (now - t->window < PEER_LOG_WINDOW)
+	if (now - t->window < t->window_s)
 		return;
 	if (t->lost > 0)
-		log_warnx("peers: %llu more lines from many addresses suppressed in %d s", t->lost,
-			  PEER_LOG_WINDOW);
+		log_warnx("peers: %llu more lines from many addresses suppressed in %u s", t->lost,
+			  t->window_s);
 	memset(t->lines, 0, sizeof(t->lines));
 	t->summaries = 0;
 	t->lost = 0;
@@ -194,7 +199,7 @@ static void global_roll(struct peers *t, double now)
 /* Ends p's window if it is over, reporting what it suppressed. */
 static void peer_roll(struct peers *t, struct peer *p, double now)
 {
-	if (now - p->window < PEER_LOG_WINDOW)
+	if (now - p->window < t->window_s)
 		return;
 	for (int k = 0; k < PEER_NCLASS; k++)
 		if (p->hidden[k] > 0)

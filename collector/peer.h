@@ -28,7 +28,8 @@ const char *peer_class_str(enum peer_class k);
 /*
  * Lines one address may cause per class and window before they are counted
  * only, unless the config names another number (log_lines_per_address); all
- * addresses together may cause PEER_LOG_GLOBAL_TIMES as many.
+ * addresses together may cause PEER_LOG_GLOBAL_TIMES as many. The window is
+ * PEER_LOG_WINDOW unless the config names another (log_lines_window).
  */
 #define PEER_LOG_BURST        10
 #define PEER_LOG_GLOBAL_TIMES 5
@@ -49,10 +50,11 @@ struct peers;
 
 /*
  * A table of at most `max` addresses; the least recently used idle one makes
- * room. One address may log `burst` lines per class and window. A timer on
- * `base` reports suppressed lines when their window ends.
+ * room. One address may log `burst` lines per class and window of `window_s`
+ * seconds (0: PEER_LOG_WINDOW). A timer on `base` reports suppressed lines
+ * when their window ends.
  */
-struct peers *peers_new(struct event_base *base, size_t max, unsigned burst);
+struct peers *peers_new(struct event_base *base, size_t max, unsigned burst, unsigned window_s);
 void peers_free(struct peers *t);
 /* The entry of `addr`, made if new; NULL when the table is full of busy peers. */
 struct peer *peers_get(struct peers *t, const char *addr);

@@ -104,7 +104,7 @@ struct watch {
 	struct wsite *sites;
 	uint64_t ignored;
 	struct complaint full;
-	double clock_window;        /* start of this minute of clock lines */
+	double clock_window;        /* start of this window of clock lines */
 	unsigned clock_lines;       /* written in it */
 	unsigned long clock_hidden; /* suppressed in it */
 	struct wquar *quar;         /* hosts paged for quarantine */
@@ -349,15 +349,19 @@ void watch_agent_closed(struct watch *w, struct watch_agent *a, const char *peer
 
 /*
  * 1 when a line about an agent's clock may be written: any peer can send a
- * hello with a clock far off, so they are bounded, WATCH_CLOCK_LINES a minute.
+ * hello with a clock far off, so they are bounded, WATCH_CLOCK_LINES a window
+ * (log_lines_window, as for the lines peers cause).
  */
-/* Ends the minute of clock lines if it is over, saying how many were suppressed. */
+/* Ends the window of clock lines if it is over, saying how many were suppressed. */
 static void clock_roll(struct watch *w, double now)
 {
-	if (now - w->clock_window < 60)
+	unsigned window = w->p.log_window_s ? w->p.log_window_s : 60;
+
+	if (now - w->clock_window < window)
 		return;
 	if (w->clock_hidden > 0)
-		log_warnx("agents' clocks: %lu more lines suppressed in 60 s", w->clock_hidden);
+		log_warnx("agents' clocks: %lu more lines suppressed in %u s", w->clock_hidden,
+			  window);
 	w->clock_window = now;
 	w->clock_lines = 0;
 	w->clock_hidden = 0;

@@ -27,7 +27,7 @@ struct watch;
  * must run into a bound.
  */
 #define WATCH_MAX_AGENTS 10000
-/* Lines about agents' clocks per minute, at most: a hello can cause one. */
+/* Lines about agents' clocks per window (log_lines_window), at most: a hello can cause one. */
 #define WATCH_CLOCK_LINES 20
 
 struct watch_params {
@@ -37,6 +37,7 @@ struct watch_params {
 	unsigned unreachable;        /* failed runs in a row; 0 = off */
 	size_t max_entries;          /* files and checks watched, at most */
 	unsigned max_new_per_minute; /* new entries one site may add a minute; 0 = no limit */
+	unsigned log_window_s;       /* seconds of the window of clock lines; 0 = 60 */
 };
 
 /* One agent seen since start; the session that serves it holds a pointer. */

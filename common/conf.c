@@ -636,6 +636,7 @@ static const struct conf_bound {
     {"root", "max_sessions", 1, 1000000, ""},
     {"root", "max_sessions_per_address", 1, 1000000, ""},
     {"root", "log_lines_per_address", 1, 100000, " lines"},
+    {"root", "log_lines_window", 10, 3600, " s"},
     {"root", "hello_timeout", 1, 600, " s"},
     {"root", "frame_timeout", 1, 3600, " s"},
     {"root", "max_inflight", 1, 100000, " batches"},

@@ -50,6 +50,7 @@ static void test_valid_collector_config(void **state)
 	assert_int_equal(conf->store_writers, 2);
 	assert_int_equal(conf->crl_check_interval, 30);
 	assert_int_equal(conf->stats_interval, 60);
+	assert_int_equal(conf->log_lines_window, 60);
 	assert_int_equal(cfg_size(conf->cfg, "rule"), 2);
 	assert_int_equal(cfg_size(conf->cfg, "channel"), 1);
 	assert_false(conf->insecure);
@@ -171,6 +172,8 @@ static void test_session_bounds_out_of_range(void **state)
 		    ":2: store_writers must be 1..4 writers, got 8");
 	check_error("collector_stats_interval_zero.conf",
 		    ":2: stats_interval must be 1..86400 s, got 0");
+	check_error("collector_log_lines_window_low.conf",
+		    ":2: log_lines_window must be 10..3600 s, got 5");
 	check_error("collector_crl_check_interval_high.conf",
 		    ":2: crl_check_interval must be 1..3600 s, got 7200");
 }

@@ -16,7 +16,7 @@
 static void test_one_address_gets_its_burst_per_class(void **state)
 {
 	struct event_base *base = event_base_new();
-	struct peers *t = peers_new(base, 16, PEER_LOG_BURST);
+	struct peers *t = peers_new(base, 16, PEER_LOG_BURST, 0);
 	struct peer *p = peers_get(t, "192.0.2.1");
 
 	for (int i = 0; i < 100; i++)
@@ -33,7 +33,7 @@ static void test_one_address_gets_its_burst_per_class(void **state)
 static void test_many_addresses_share_a_global_burst(void **state)
 {
 	struct event_base *base = event_base_new();
-	struct peers *t = peers_new(base, 64, PEER_LOG_BURST);
+	struct peers *t = peers_new(base, 64, PEER_LOG_BURST, 0);
 	char addr[32];
 
 	for (int a = 0; a < 20; a++) {
@@ -50,7 +50,7 @@ static void test_many_addresses_share_a_global_burst(void **state)
 static void test_table_is_bounded_and_keeps_busy_addresses(void **state)
 {
 	struct event_base *base = event_base_new();
-	struct peers *t = peers_new(base, 16, PEER_LOG_BURST);
+	struct peers *t = peers_new(base, 16, PEER_LOG_BURST, 0);
 	struct peer *busy = peers_get(t, "198.51.100.1");
 	char addr[32];
 
