@@ -6,7 +6,11 @@
  * (version 3: names by reference when recently written, time and interval
  * left out when the previous sample's). It never trusts what it reads
  * back: a record that does not check out is skipped to the next one that
- * does (recscan.h), and damage at the end of a file is cut off.
+ * does (recscan.h), and damage at the end of a file is cut off. A file
+ * is made at its full size before it is written (journal_prepare): its
+ * banner, then zeros, written and synced, so that a commit's fdatasync
+ * writes data only; replay reads the zeros after the last record as the
+ * file's clean end.
  */
 #include "journal.h"
 
@@ -76,7 +80,16 @@ struct journal {
 	unsigned char *buf; /* appended, not committed */
 	size_t len, cap;
 	uint8_t salt[JOURNAL_SALT_LEN]; /* the current file's */
+	uint64_t segment;               /* a file's size, made ahead; 0: files grow as written */
+	uint64_t want;                  /* the size of the next file made ahead (up to segment) */
+	/* the next file, made ahead as journal.next: banner, salt, then zeros */
+	int next_fd;
+	uint64_t next_size, next_done; /* its full size; its bytes written so far */
+	uint8_t next_salt[JOURNAL_SALT_LEN];
 };
+
+#define JOURNAL_NEXT     "journal.next"
+#define JOURNAL_ZERO_BUF (1U << 20) /* zeros written per journal_prepare() call */
 
 /* slicing-by-8: the journal checksums every byte it writes and reads */
 static uint32_t crc_table[8][256];
@@ -621,6 +634,11 @@ static void replay_take(const uint8_t *p, size_t size, size_t off, void *arg)
 	c->fn(b, c->arg);
 }
 
+static int all_zero(const uint8_t *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
 size_t journal_scan(const uint8_t *buf, size_t len, void (*fn)(struct sample_batch *b, void *arg),
 		    void *arg, struct journal_scan *out)
 {
@@ -656,10 +674,20 @@ size_t journal_scan(const uint8_t *buf, size_t len, void (*fn)(struct sample_bat
 		out->r.hole_why = banner;
 	if (banner != NULL && out->r.tail_why != NULL && out->r.end == 0)
 		out->r.tail_why = banner;
+	/*
+	 * Zeros after the last record are a pre-zeroed file's unwritten part:
+	 * the file's clean end, not damage (no record starts with a zero byte).
+	 */
+	out->zeros = 0;
+	if (out->r.tail_why != NULL && banner == NULL && out->r.end >= start &&
+	    all_zero(buf + out->r.end, len - out->r.end)) {
+		out->zeros = len - out->r.end;
+		out->r.tail_why = NULL;
+	}
 	out->samples = c.samples;
 	out->lo = c.lo;
 	out->hi = c.hi;
-	return out->r.end;
+	return out->r.end + out->zeros;
 }
 
 static int replay_file(struct journal *j, uint64_t num,
@@ -681,7 +709,7 @@ static int replay_file(struct journal *j, uint64_t num,
 	st->files++;
 	st->records += sc.r.records;
 	st->samples += sc.samples;
-	st->bytes += off - sc.r.hole_bytes;
+	st->bytes += off - sc.r.hole_bytes - sc.zeros;
 	st->skipped_bytes += sc.r.hole_bytes;
 	if (sc.r.records > 0)
 		snprintf(kept, sizeof(kept), "%zu records (seq %" PRIu64 "..%" PRIu64 ") replayed",
@@ -717,38 +745,134 @@ int journal_replay(struct journal *j, void (*fn)(struct sample_batch *b, void *a
 
 /* ---- files ---- */
 
-static int open_current(struct journal *j, char *why, size_t whylen)
+/*
+ * Creates path and writes its banner with a salt of its own into salt:
+ * what an agent sends cannot check out as a record of it. The fd, or -1
+ * with why set (the file removed).
+ */
+static int create_file(const char *path, uint8_t *salt, char *why, size_t whylen)
 {
-	char path[4096];
 	uint8_t banner[JOURNAL_BANNER_LEN];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 
-	file_name(j, j->cur, path, sizeof(path));
-	j->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (j->fd < 0) {
+	if (fd < 0) {
 		snprintf(why, whylen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	/* a salt of its own: what an agent sends cannot check out as a record of it */
-	if (getrandom(j->salt, sizeof(j->salt), 0) != (ssize_t)sizeof(j->salt)) {
+	if (getrandom(salt, JOURNAL_SALT_LEN, 0) != JOURNAL_SALT_LEN) {
 		snprintf(why, whylen, "%s: no random bytes for its salt: %s", path,
 			 strerror(errno));
-		close(j->fd);
-		j->fd = -1;
-		unlink(path);
-		return -1;
+		goto fail;
 	}
 	memcpy(banner, JOURNAL_BANNER, JOURNAL_MARK_LEN);
-	memcpy(banner + JOURNAL_MARK_LEN, j->salt, JOURNAL_SALT_LEN);
-	/* the banner and the file's name are durable before a record relies on them */
-	if (write(j->fd, banner, JOURNAL_BANNER_LEN) != JOURNAL_BANNER_LEN ||
-	    fdatasync(j->fd) < 0 || fsync(j->dirfd) < 0) {
+	memcpy(banner + JOURNAL_MARK_LEN, salt, JOURNAL_SALT_LEN);
+	errno = 0;
+	if (write(fd, banner, JOURNAL_BANNER_LEN) != JOURNAL_BANNER_LEN) {
 		snprintf(why, whylen, "%s: %s", path, errno ? strerror(errno) : "short write");
-		close(j->fd);
-		j->fd = -1;
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	unlink(path);
+	return -1;
+}
+
+/* A file that grows as it is written: when no file made ahead is ready. */
+static int open_current(struct journal *j, char *why, size_t whylen)
+{
+	char path[4096];
+	uint8_t salt[JOURNAL_SALT_LEN];
+	int fd;
+
+	file_name(j, j->cur, path, sizeof(path));
+	if ((fd = create_file(path, salt, why, whylen)) < 0)
+		return -1;
+	/* the banner and the file's name are durable before a record relies on them */
+	if (fdatasync(fd) < 0 || fsync(j->dirfd) < 0) {
+		snprintf(why, whylen, "%s: %s", path, strerror(errno));
+		close(fd);
 		unlink(path);
 		return -1;
 	}
+	j->fd = fd;
+	memcpy(j->salt, salt, sizeof(salt)); /* only now: on failure the old file keeps its own */
 	j->size = JOURNAL_BANNER_LEN;
+	return 0;
+}
+
+int journal_prepare(struct journal *j, char *why, size_t whylen)
+{
+	static const unsigned char zeros[JOURNAL_ZERO_BUF];
+	char path[4096];
+	size_t n;
+
+	if (j->segment == 0 || (j->next_fd >= 0 && j->next_done >= j->next_size))
+		return 1;
+	snprintf(path, sizeof(path), "%s/%s", j->dir, JOURNAL_NEXT);
+	if (j->next_fd < 0) {
+		if ((j->next_fd = create_file(path, j->next_salt, why, whylen)) < 0)
+			return -1;
+		j->next_size = j->want > JOURNAL_BANNER_LEN ? j->want : JOURNAL_BANNER_LEN;
+		j->next_done = JOURNAL_BANNER_LEN;
+		/* a full disk shows now, before megabytes of zeros are written */
+		if (fallocate(j->next_fd, 0, 0, (off_t)j->next_size) < 0 && errno != EOPNOTSUPP)
+			goto fail;
+		return 0;
+	}
+	/*
+	 * Zeros written, not only allocated: the first write into an extent
+	 * fallocate() left unwritten changes the file's metadata too.
+	 */
+	n = j->next_size - j->next_done < sizeof(zeros) ? (size_t)(j->next_size - j->next_done)
+							: sizeof(zeros);
+	while (n > 0) {
+		ssize_t w = pwrite(j->next_fd, zeros, n, (off_t)j->next_done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = ENOSPC;
+			goto fail;
+		}
+		j->next_done += (uint64_t)w;
+		n -= (size_t)w;
+	}
+	if (j->next_done < j->next_size) {
+		/* starts the disk on it, so that the last fdatasync has little left to wait for */
+		sync_file_range(j->next_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		return 0;
+	}
+	if (fdatasync(j->next_fd) < 0)
+		goto fail;
+	return 1;
+fail:
+	snprintf(why, whylen, "%s:%" PRIu64 ": %s", path, j->next_done, strerror(errno));
+	close(j->next_fd);
+	j->next_fd = -1;
+	unlink(path);
+	return -1;
+}
+
+/* The file made ahead becomes file j->cur; 0, or -1 when none is ready. */
+static int take_next(struct journal *j)
+{
+	char from[4096], to[4096];
+
+	if (j->segment == 0 || j->next_fd < 0 || j->next_done < j->next_size)
+		return -1;
+	snprintf(from, sizeof(from), "%s/%s", j->dir, JOURNAL_NEXT);
+	file_name(j, j->cur, to, sizeof(to));
+	/* its name is durable before a record relies on it; its bytes already are */
+	if (rename(from, to) < 0 || fsync(j->dirfd) < 0) {
+		log_warn("journal: cannot make %s of %s", to, from);
+		return -1;
+	}
+	j->fd = j->next_fd;
+	memcpy(j->salt, j->next_salt, sizeof(j->salt));
+	j->size = JOURNAL_BANNER_LEN;
+	j->next_fd = -1;
 	return 0;
 }
 
@@ -759,15 +883,19 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-struct journal *journal_open(const char *dir, char *why, size_t whylen)
+struct journal *journal_open(const char *dir, uint64_t segment, char *why, size_t whylen)
 {
 	struct journal *j = xcalloc(1, sizeof(*j));
 	DIR *d;
 	struct dirent *e;
 	uint64_t max = 0;
+	char next[4096];
+	int rc;
 
 	j->dir = xstrdup(dir);
 	j->fd = -1;
+	j->next_fd = -1;
+	j->segment = j->want = segment;
 	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
 		snprintf(why, whylen, "cannot create %s: %s", dir, strerror(errno));
 		goto fail;
@@ -793,10 +921,20 @@ struct journal *journal_open(const char *dir, char *why, size_t whylen)
 			max = n;
 	}
 	closedir(d);
+	/* a file an earlier run was making ahead holds no record: made anew */
+	snprintf(next, sizeof(next), "%s/%s", dir, JOURNAL_NEXT);
+	unlink(next);
 	if (j->nold > 1)
 		qsort(j->old, j->nold, sizeof(*j->old), cmp_u64);
 	j->cur = max + 1;
-	if (open_current(j, why, whylen) < 0)
+	/* before any batch is accepted: nothing waits for it yet */
+	while ((rc = journal_prepare(j, why, whylen)) == 0)
+		;
+	if (rc < 0)
+		log_warnx("journal: cannot make a file ahead: %s; the file written now grows as it "
+			  "is written (slower commits), nothing is lost",
+			  why);
+	if (take_next(j) < 0 && open_current(j, why, whylen) < 0)
 		goto fail;
 	return j;
 fail:
@@ -810,6 +948,13 @@ void journal_free(struct journal *j)
 		return;
 	if (j->fd >= 0)
 		close(j->fd);
+	if (j->next_fd >= 0) {
+		char next[4096];
+
+		close(j->next_fd);
+		snprintf(next, sizeof(next), "%s/%s", j->dir, JOURNAL_NEXT);
+		unlink(next);
+	}
 	if (j->dirfd > 0)
 		close(j->dirfd);
 	free(j->old);
@@ -868,12 +1013,18 @@ uint64_t journal_size(const struct journal *j)
 	return j->size;
 }
 
+int journal_empty(const struct journal *j)
+{
+	return j->size <= JOURNAL_BANNER_LEN;
+}
+
 int journal_rotate(struct journal *j, char *why, size_t whylen)
 {
 	int old = j->fd;
+	uint64_t used = j->size;
 
 	j->cur++;
-	if (open_current(j, why, whylen) < 0) {
+	if (take_next(j) < 0 && open_current(j, why, whylen) < 0) {
 		j->cur--;
 		j->fd = old;
 		return -1;
@@ -882,6 +1033,16 @@ int journal_rotate(struct journal *j, char *why, size_t whylen)
 	/* the finished file waits for its checkpoint with those of earlier runs */
 	j->old = xreallocarray(j->old, j->nold + 1, sizeof(*j->old));
 	j->old[j->nold++] = j->cur - 1;
+	/*
+	 * The file after this one is made about twice as large as this one
+	 * got (up to the segment size): a quiet collector, rotating by age,
+	 * does not write a full segment of zeros for a few records.
+	 */
+	if (j->segment > 0) {
+		j->want = used * 2 < JOURNAL_ZERO_BUF ? JOURNAL_ZERO_BUF : used * 2;
+		if (j->want > j->segment)
+			j->want = j->segment;
+	}
 	return 0;
 }
 

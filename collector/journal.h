@@ -27,9 +27,12 @@ struct journal_replay_stats {
 
 /*
  * Opens <dir> (made if missing) and lists the journal files left by an
- * earlier run. NULL with a reason in why.
+ * earlier run. With a segment size, every file is made at that size up
+ * front (its banner, then zeros, written and synced; journal_prepare()),
+ * so that a commit's fdatasync writes no file metadata; 0: files grow as
+ * they are written. NULL with a reason in why.
  */
-struct journal *journal_open(const char *dir, char *why, size_t whylen);
+struct journal *journal_open(const char *dir, uint64_t segment, char *why, size_t whylen);
 void journal_free(struct journal *j);
 
 /*
@@ -48,12 +51,14 @@ int journal_replay(struct journal *j, void (*fn)(struct sample_batch *b, void *a
  * One journal file's bytes, as journal_replay() reads them: calls fn for
  * each record that checks out, in order (fn owns the batch), skipping
  * damaged records in the middle; returns where the good part ends (the
- * file is cut there; its length when the tail is good) and fills *out.
+ * file is cut there; its length when the tail is good, or is zeros after
+ * the last record: a pre-zeroed file's unwritten part) and fills *out.
  * For tests and fuzzing too.
  */
 struct journal_scan {
 	struct recscan_result r;
 	uint64_t samples, lo, hi; /* handed to fn: samples, lowest and highest seq */
+	size_t zeros;             /* of a zeroed tail after r.end: the file's clean end */
 };
 size_t journal_scan(const uint8_t *buf, size_t len, void (*fn)(struct sample_batch *b, void *arg),
 		    void *arg, struct journal_scan *out);
@@ -71,9 +76,22 @@ int journal_commit(struct journal *j, char *why, size_t whylen);
 
 /* The number of the file being written; files are numbered upwards. */
 uint64_t journal_current(const struct journal *j);
-/* Bytes in the file being written. */
+/* Bytes in the file being written: its banner and the records committed. */
 uint64_t journal_size(const struct journal *j);
-/* Starts the next file (after a commit); 0 or -1 with why. */
+/* Whether the file being written holds no committed record yet. */
+int journal_empty(const struct journal *j);
+/*
+ * Makes the next file ahead, a megabyte of zeros a call, for the writer
+ * to call while no batch waits: 1 when it is ready (or files grow), 0 when
+ * there is more to write, -1 (why set) when it cannot be made (a full
+ * disk): the next file then grows as it is written, and the next call
+ * starts again.
+ */
+int journal_prepare(struct journal *j, char *why, size_t whylen);
+/*
+ * Starts the next file (after a commit): the one made ahead when it is
+ * ready, else one that grows; 0 or -1 with why.
+ */
 int journal_rotate(struct journal *j, char *why, size_t whylen);
 /* The lowest number of a file still there (the current one when no other). */
 uint64_t journal_oldest(const struct journal *j);

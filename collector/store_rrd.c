@@ -43,6 +43,10 @@
 /* A journal file is finished at this size or age, so that it can be removed. */
 #define STORE_JOURNAL_MAX   (16U * 1024 * 1024)
 #define STORE_JOURNAL_AGE_S 60
+/* a journal file's size, made ahead: a group commit past STORE_JOURNAL_MAX stays inside */
+#define STORE_JOURNAL_SEGMENT (STORE_JOURNAL_MAX + 1024U * 1024)
+/* after the next journal file could not be made (a full disk), the wait to try again */
+#define STORE_PREPARE_RETRY_S 10
 /* A group commit takes batches for this long at most, then fsyncs and acks them. */
 #define STORE_COMMIT_SLICE_S 0.05
 /* While batches wait, cache upkeep stops after this long: it bounds the ack latency. */
@@ -380,6 +384,7 @@ struct store {
 	struct series_memo *memo; /* STORE_SERIES_CACHE of them, made at first use */
 	struct journal *j;
 	double journal_since; /* monotonic: the current journal file got its first record */
+	double prepare_at;    /* monotonic: when the next journal file may be made ahead */
 	int data_fd;          /* data_dir, for syncfs before a checkpoint */
 	struct fstate_list dirty;
 	size_t cache_bytes;
@@ -395,7 +400,7 @@ struct store {
 	struct series_ds **dsv; /* write_file's: the data sources of an update's template */
 	size_t dsv_cap;
 	int64_t tm_ms;          /* the files of a poll round share their times */
-	struct complaint store_fail, index_fail, agent_fail, helper_fail;
+	struct complaint store_fail, index_fail, agent_fail, helper_fail, prepare_fail;
 	/* the agents the index knew at start: written before ready, read-only after */
 	char **known; /* "site\0agent" */
 	size_t nknown;
@@ -2078,8 +2083,8 @@ static void checkpoint(struct store *s, int finish)
 	char why[256];
 	uint64_t need;
 
-	if (journal_size(s->j) > 8 && (finish || journal_size(s->j) >= STORE_JOURNAL_MAX ||
-				       mono_now() - s->journal_since >= STORE_JOURNAL_AGE_S)) {
+	if (!journal_empty(s->j) && (finish || journal_size(s->j) >= STORE_JOURNAL_MAX ||
+				     mono_now() - s->journal_since >= STORE_JOURNAL_AGE_S)) {
 		if (journal_rotate(s->j, why, sizeof(why)) < 0)
 			log_complain(&s->store_fail, 60, "store: cannot start a journal file: %s",
 				     why);
@@ -2100,6 +2105,28 @@ static void checkpoint(struct store *s, int finish)
 	if (streams_save(s) < 0)
 		return;
 	journal_remove_before(s->j, need);
+}
+
+/*
+ * Makes the next journal file ahead while no batch waits, a step a call,
+ * with s->mu held (released for the write): 0 when there is more to do.
+ */
+static int prepare_next(struct store *s)
+{
+	char why[256];
+	int rc;
+
+	pthread_mutex_unlock(&s->mu);
+	rc = journal_prepare(s->j, why, sizeof(why));
+	pthread_mutex_lock(&s->mu);
+	if (rc < 0) {
+		log_complain(&s->prepare_fail, 60,
+			     "store: cannot make the next journal file ahead: %s; the next file "
+			     "grows as it is written (slower commits), nothing is lost",
+			     why);
+		s->prepare_at = mono_now() + STORE_PREPARE_RETRY_S;
+	}
+	return rc;
 }
 
 /* ---- cache upkeep ---- */
@@ -2413,7 +2440,7 @@ static int take_job(struct store *s, struct job *j)
 	write_job(s, j);
 	if (j->res.failed > 0)
 		return 0;
-	if (journal_pending(s->j) == 0 && journal_size(s->j) <= 8)
+	if (journal_pending(s->j) == 0 && journal_empty(s->j))
 		s->journal_since = mono_now();
 	journal_append(s->j, b);
 	return 1;
@@ -2436,7 +2463,7 @@ static void *writer_main(void *arg)
 	snprintf(path, sizeof(path), "%s/%s", s->data_dir, STORE_JOURNAL_DIR);
 	if (s->idx != NULL) {
 		s->data_fd = open(s->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		s->j = journal_open(path, why, sizeof(why));
+		s->j = journal_open(path, STORE_JOURNAL_SEGMENT, why, sizeof(why));
 		if (s->data_fd < 0 || s->j == NULL) {
 			log_warnx("store: cannot open the journal: %s",
 				  s->data_fd < 0 ? strerror(errno) : why);
@@ -2451,6 +2478,8 @@ static void *writer_main(void *arg)
 		s->j = NULL;
 	}
 	s->journal_since = mono_now();
+	/* journal_open() made the first file ahead, or has just said why it could not */
+	s->prepare_at = s->journal_since + STORE_PREPARE_RETRY_S;
 	if (s->j == NULL || replay(s) < 0) {
 		pthread_mutex_lock(&s->mu);
 		s->ready = -1;
@@ -2478,6 +2507,9 @@ static void *writer_main(void *arg)
 
 		while (s->len == 0 && !s->stopping && TAILQ_EMPTY(&s->reqs)) {
 			struct timespec ts;
+
+			if (mono_now() >= s->prepare_at && prepare_next(s) == 0)
+				continue; /* a megabyte at a time: a batch waits for no more */
 
 			/* wake once a second for the cache's ages and the journal's rotation */
 			clock_gettime(CLOCK_REALTIME, &ts);

@@ -12,8 +12,9 @@
  *
  * Contract: the good part is at most the input; every batch handed over
  * has its samples within the record that held it; records and skipped
- * stretches fill the good part after the banner; scanning the good part
- * again hands over the same batches and finds no bad tail.
+ * stretches fill the good part after the banner, but for a tail of zeros
+ * (a pre-zeroed file's unwritten part) read as its clean end; scanning the
+ * good part again hands over the same batches and finds no bad tail.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -89,6 +90,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(good == len || sa.r.tail_why != NULL);
 	CHECK(sa.r.records == a.n && sa.samples == a.samples);
 	CHECK(sa.r.hole_bytes <= good);
+	/* the zeroed tail is zeros, at the end of the good part */
+	CHECK(sa.r.end + sa.zeros == good);
+	for (size_t i = sa.r.end; i < good; i++)
+		CHECK(buf[i] == 0);
 	if (sa.r.holes > 0)
 		CHECK(sa.r.hole_from < sa.r.hole_to && sa.r.hole_to <= good);
 	if (a.n > 0) {
@@ -102,6 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(again == good && (sb.r.tail_why == NULL || good == 0));
 	CHECK(b.n == a.n && b.samples == a.samples);
 	CHECK(sb.r.holes == sa.r.holes && sb.r.hole_bytes == sa.r.hole_bytes);
+	CHECK(sb.zeros == sa.zeros);
 	for (size_t i = 0; i < a.n && i < MAX_BATCHES; i++)
 		CHECK(b.seqs[i] == a.seqs[i]);
 	free(buf);

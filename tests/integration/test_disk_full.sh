@@ -1,7 +1,9 @@
 #!/bin/bash
 # test_disk_full.sh - the collector's disk is full: it must not acknowledge
 # what it could not store, the agent keeps it, and once there is room again
-# every sample of the full-disk period lands in the RRD file.
+# every sample of the full-disk period lands in the RRD file. Its journal
+# file cannot be made at its full size ahead: that is logged, the journal
+# grows as it is written, and the next file is made ahead once there is room.
 set -eu
 . "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
@@ -26,6 +28,8 @@ grep -q "kB free in $W/rrd" "$W/collector.log" || { cat "$W/collector.log"; fail
 grep -q "refused the session: batch [0-9]*: [0-9]* samples cannot be stored now" "$W/agent.log" ||
 	{ cat "$W/agent.log"; fail "the agent was not told why"; }
 [ ! -e "$rrd" ] || fail "an RRD file appeared on a full disk"
+grep -Eq "journal: cannot make a file ahead: $W/rrd/journal/journal.next(:[0-9]+)?: No space left on device; the file written now grows as it is written" "$W/collector.log" ||
+	{ cat "$W/collector.log"; fail "the journal file that could not be made ahead was not logged"; }
 sleep 6
 log "making room"
 mount -o remount,size=64m "$W/rrd"
@@ -33,6 +37,9 @@ t_room=$(date +%s)
 # the agent backs off at most 30 s between tries
 has_now() { [ -f "$rrd" ] && [ "$(rrdtool last "$rrd")" -ge "$t_room" ]; }
 wait_for 60 has_now || { cat "$W/agent.log" "$W/collector.log"; fail "nothing stored after the disk had room"; }
+# 16 MiB and a megabyte of zeros, written while the store waits for batches
+made_ahead() { [ "$(stat -c %s "$W/rrd/journal/journal.next" 2>/dev/null)" = 17825792 ]; }
+wait_for 30 made_ahead || { ls -l "$W/rrd/journal"; cat "$W/collector.log"; fail "no journal file made ahead once there was room"; }
 stop agent
 
 # every second from the agent's first probe until the disk had room holds a

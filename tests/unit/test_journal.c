@@ -5,6 +5,9 @@
  * costs only itself (the batches after it were acknowledged), rotation and
  * checkpoints remove only finished files, the checksum is CRC-32, and files
  * of the versions before (samples in their long form) are still replayed.
+ * A file made at its full size up front ends in zeros: replay reads them
+ * as the file's clean end, silently, while damage before them is cut as
+ * in a file that grew.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -114,11 +120,15 @@ static void rm_rf(const char *d)
 	assert_int_equal(system(cmd), 0);
 }
 
-/* Appends batches 1..n, one commit each, into a journal under dir. */
-static void write_batches(const char *dir, int n)
+/*
+ * Appends batches 1..n, one commit each, into a journal under dir whose
+ * files are made ahead at `segment` bytes (0: they grow, as an older
+ * collector's did).
+ */
+static void write_batches(const char *dir, int n, uint64_t segment)
 {
 	char why[256];
-	struct journal *j = journal_open(dir, why, sizeof(why));
+	struct journal *j = journal_open(dir, segment, why, sizeof(why));
 
 	assert_non_null(j);
 	for (int i = 1; i <= n; i++) {
@@ -145,22 +155,22 @@ static void test_batches_read_back_as_appended(void **state)
 	struct journal *j, *j2;
 	struct sample_batch *big;
 
-	write_batches(d, 3);
-	j = journal_open(d, why, sizeof(why));
+	write_batches(d, 3, 0);
+	j = journal_open(d, 0, why, sizeof(why));
 	assert_non_null(j);
 	assert_int_equal(journal_replay(j, keep, &g, &st, why, sizeof(why)), 0);
 	assert_int_equal(g.n, 3);
 	assert_int_equal(st.records, 3);
 	assert_int_equal(st.samples, 15);
 	/* a batch of many samples: names from the ring, times and intervals left out */
-	j2 = journal_open(d2, why, sizeof(why));
+	j2 = journal_open(d2, 0, why, sizeof(why));
 	assert_non_null(j2);
 	big = batch(9, 40);
 	journal_append(j2, big);
 	assert_int_equal(journal_commit(j2, why, sizeof(why)), 0);
 	sample_batch_free(big);
 	journal_free(j2);
-	j2 = journal_open(d2, why, sizeof(why));
+	j2 = journal_open(d2, 0, why, sizeof(why));
 	assert_int_equal(journal_replay(j2, keep, &g2, &st, why, sizeof(why)), 0);
 	assert_int_equal(g2.n, 1);
 	assert_batch(g2.b[0], 9, 40);
@@ -191,12 +201,12 @@ static void test_torn_tail_is_cut_and_the_rest_kept(void **state)
 	struct journal *j;
 	struct stat sb;
 
-	write_batches(d, 3);
+	write_batches(d, 3, 0);
 	first_file(d, path, sizeof(path));
 	assert_int_equal(stat(path, &sb), 0);
 	/* the last record loses its last 3 bytes, as in a crash mid-write */
 	assert_int_equal(truncate(path, sb.st_size - 3), 0);
-	j = journal_open(d, why, sizeof(why));
+	j = journal_open(d, 0, why, sizeof(why));
 	assert_int_equal(journal_replay(j, keep, &g, &st, why, sizeof(why)), 0);
 	assert_int_equal(g.n, 2);
 	assert_int_equal(g.b[1]->seq, 2);
@@ -204,7 +214,7 @@ static void test_torn_tail_is_cut_and_the_rest_kept(void **state)
 	/* cut on disk: a second start reads the same two, and cuts nothing */
 	got_free(&g);
 	journal_free(j);
-	j = journal_open(d, why, sizeof(why));
+	j = journal_open(d, 0, why, sizeof(why));
 	assert_int_equal(journal_replay(j, keep, &g, &st, why, sizeof(why)), 0);
 	assert_int_equal(g.n, 2);
 	assert_int_equal(st.cut_bytes, 0);
@@ -241,7 +251,7 @@ static long file_size(const char *path)
 static void replay(const char *d, struct got *g, struct journal_replay_stats *st)
 {
 	char why[256];
-	struct journal *j = journal_open(d, why, sizeof(why));
+	struct journal *j = journal_open(d, 0, why, sizeof(why));
 
 	assert_non_null(j);
 	assert_int_equal(journal_replay(j, keep, g, st, why, sizeof(why)), 0);
@@ -253,7 +263,7 @@ static char *journal_with(int n, char *path, size_t len)
 {
 	char *d = tmpdir();
 
-	write_batches(d, n);
+	write_batches(d, n, 0);
 	first_file(d, path, len);
 	return d;
 }
@@ -341,7 +351,7 @@ static uint8_t *three_records(size_t *len, size_t *rec)
 	uint8_t *b;
 	FILE *f;
 
-	write_batches(d, 3);
+	write_batches(d, 3, 0);
 	first_file(d, path, sizeof(path));
 	*len = (size_t)file_size(path);
 	*rec = (*len - BANNER) / 3;
@@ -493,10 +503,275 @@ static void test_files_of_versions_1_and_2_are_replayed(void **state)
 	}
 }
 
+/* A pre-zeroed journal file's size in these tests. */
+#define SEGMENT (64 * 1024)
+
+/* A journal of n batches in SEGMENT-byte files, in a new directory (returned); its file in path. */
+static char *zeroed_journal_with(int n, char *path, size_t len)
+{
+	char *d = tmpdir();
+
+	write_batches(d, n, SEGMENT);
+	first_file(d, path, len);
+	return d;
+}
+
+/* Sends what the code logs (stderr) to a file from now on; the saved stderr. */
+static int capture_begin(int *lfd)
+{
+	char log[] = "/tmp/vakt-test-journal-log-XXXXXX";
+	int saved;
+
+	*lfd = mkstemp(log);
+	assert_true(*lfd >= 0);
+	unlink(log);
+	fflush(stderr);
+	saved = dup(2);
+	dup2(*lfd, 2);
+	return saved;
+}
+
+/* What was logged since capture_begin() into text; stderr back. */
+static void capture_end(int lfd, int saved, char *text, size_t textlen)
+{
+	ssize_t got;
+
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	got = pread(lfd, text, textlen - 1, 0);
+	close(lfd);
+	assert_true(got >= 0);
+	text[got] = '\0';
+}
+
+/* Replays the journal under d into g as replay() does; what it logged in text. */
+static void replay_logged(const char *d, struct got *g, struct journal_replay_stats *st, char *text,
+			  size_t textlen)
+{
+	int lfd, saved = capture_begin(&lfd);
+
+	replay(d, g, st);
+	capture_end(lfd, saved, text, textlen);
+}
+
+/* Writes n bytes of c at off of path. */
+static void fill_bytes(const char *path, long off, int c, size_t n)
+{
+	uint8_t b[64];
+	int fd = open(path, O_WRONLY);
+
+	assert_true(fd >= 0 && n <= sizeof(b));
+	memset(b, c, n);
+	assert_int_equal(pwrite(fd, b, n, off), (ssize_t)n);
+	close(fd);
+}
+
+static void test_a_zeroed_tail_is_the_clean_end(void **state)
+{
+	char path[512], text[4096], *d = zeroed_journal_with(3, path, sizeof(path));
+	char plain_path[512], *plain = journal_with(3, plain_path, sizeof(plain_path));
+	struct journal_replay_stats st;
+	struct got g = {0};
+	long rec = (file_size(plain_path) - BANNER) / 3;
+
+	/* made at its full size: the records, then zeros */
+	assert_int_equal(file_size(path), SEGMENT);
+	for (int pass = 0; pass < 2; pass++) {
+		replay_logged(d, &g, &st, text, sizeof(text));
+		assert_int_equal(g.n, 3);
+		for (int i = 0; i < 3; i++)
+			assert_batch(g.b[i], (uint64_t)i + 1, 5);
+		assert_int_equal(st.records, 3);
+		/* the zeros are not counted; the second pass also reads the first's empty file */
+		assert_int_equal(st.files, 1 + pass);
+		assert_int_equal(st.bytes, BANNER + 3 * rec + pass * BANNER);
+		assert_int_equal(st.cut_bytes, 0);
+		assert_int_equal(st.skipped_bytes, 0);
+		assert_string_equal(text, "");
+		got_free(&g);
+		assert_int_equal(file_size(path), SEGMENT);
+	}
+	journal_gone(plain);
+	journal_gone(d);
+}
+
+/*
+ * Writes n bytes of c into a zero-tailed journal of 3 batches, at off from
+ * the end of its records (from the end of the file with from_end), then
+ * checks that a start replays the first `left` batches, cuts the file after
+ * them and logs `why`.
+ */
+static void damage_before_zeros_is_cut(int from_end, long off, int c, size_t n, int left,
+				       const char *why)
+{
+	char path[512], text[4096], plain_path[512], kept[64],
+	    *d = zeroed_journal_with(3, path, sizeof(path));
+	char *plain = journal_with(3, plain_path, sizeof(plain_path));
+	struct journal_replay_stats st;
+	struct got g = {0};
+	long rec = (file_size(plain_path) - BANNER) / 3;
+
+	fill_bytes(path, (from_end ? SEGMENT : BANNER + 3 * rec) + off, c, n);
+	replay_logged(d, &g, &st, text, sizeof(text));
+	assert_int_equal(g.n, left);
+	assert_int_equal(g.b[left - 1]->seq, left);
+	assert_int_equal(st.cut_bytes, SEGMENT - BANNER - left * rec);
+	assert_non_null(strstr(text, why));
+	snprintf(kept, sizeof(kept), "%d records (seq 1..%d) replayed", left, left);
+	assert_non_null(strstr(text, kept));
+	got_free(&g);
+	assert_int_equal(file_size(path), BANNER + left * rec);
+	journal_gone(plain);
+	journal_gone(d);
+}
+
+static void test_a_torn_record_before_zeros_is_cut(void **state)
+{
+	/* the last record's last 3 bytes never reached the disk: zeros stay there */
+	damage_before_zeros_is_cut(0, -3, 0, 3, 2, "checksum mismatch: cutting");
+}
+
+static void test_garbage_after_the_records_is_cut(void **state)
+{
+	/* not zeros: damage that a zeroed tail must not hide */
+	damage_before_zeros_is_cut(1, -100, 0x5a, 7, 3, "bad record header: cutting");
+}
+
+static void test_a_grown_file_replays_as_before(void **state)
+{
+	char path[512], text[4096], *d = journal_with(3, path, sizeof(path));
+	struct journal_replay_stats st;
+	struct got g = {0};
+	long size = file_size(path);
+
+	/* files of an earlier collector (and when none could be made ahead) end at their last
+	 * record */
+	assert_int_equal((size - BANNER) % 3, 0);
+	replay_logged(d, &g, &st, text, sizeof(text));
+	assert_int_equal(g.n, 3);
+	assert_batch(g.b[2], 3, 5);
+	assert_int_equal(st.bytes, size);
+	assert_int_equal(st.cut_bytes, 0);
+	assert_string_equal(text, "");
+	got_free(&g);
+	assert_int_equal(file_size(path), size);
+	journal_gone(d);
+}
+
+/*
+ * Rotation takes the file made ahead; the one after it is made as large as
+ * twice what the last one got (at least a megabyte, at most the segment),
+ * and a file being made when the collector stopped is not left behind.
+ */
+static void test_rotation_takes_the_file_made_ahead(void **state)
+{
+	char *d = tmpdir(), why[256], path[512], next[512];
+	struct journal *j = journal_open(d, 4 << 20, why, sizeof(why));
+	struct sample_batch *b = batch(1, 2);
+	int rc, calls = 0;
+
+	assert_non_null(j);
+	snprintf(next, sizeof(next), "%s/journal.next", d);
+	first_file(d, path, sizeof(path));
+	assert_int_equal(file_size(path), 4 << 20);
+	journal_append(j, b);
+	assert_int_equal(journal_commit(j, why, sizeof(why)), 0);
+	/* none made ahead yet: the next file grows */
+	assert_int_equal(journal_rotate(j, why, sizeof(why)), 0);
+	snprintf(path, sizeof(path), "%s/journal.0000000002", d);
+	assert_int_equal(file_size(path), BANNER);
+	/*
+	 * Twice a few records, so a megabyte: the banner in one call, the
+	 * zeros (a megabyte a call) in the next.
+	 */
+	while ((rc = journal_prepare(j, why, sizeof(why))) == 0 && calls < 100)
+		calls++;
+	assert_int_equal(rc, 1);
+	assert_int_equal(calls, 1);
+	assert_int_equal(file_size(next), 1 << 20);
+	journal_append(j, b);
+	assert_int_equal(journal_commit(j, why, sizeof(why)), 0);
+	assert_int_equal(journal_rotate(j, why, sizeof(why)), 0);
+	assert_int_equal(access(next, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/journal.0000000003", d);
+	assert_int_equal(file_size(path), 1 << 20);
+	/* started, not finished: gone with the journal */
+	assert_int_equal(journal_prepare(j, why, sizeof(why)), 0);
+	assert_int_equal(access(next, F_OK), 0);
+	journal_free(j);
+	assert_int_equal(access(next, F_OK), -1);
+	sample_batch_free(b);
+	rm_rf(d);
+	free(d);
+}
+
+/*
+ * No room for a file made ahead (a file size limit stands for a full disk
+ * here): it is said, the journal's file grows as it is written, a commit
+ * that finds no room fails whole, and once there is room the next file is
+ * made ahead again.
+ */
+static void test_no_room_for_a_file_ahead(void **state)
+{
+	char *d = tmpdir(), why[256], path[512], text[4096];
+	struct sample_batch *b1 = batch(1, 5), *b2 = batch(2, 5);
+	struct journal_replay_stats st;
+	struct got g = {0};
+	struct rlimit old, lim;
+	struct journal *j;
+	int lfd, saved, rc, calls = 0;
+	long size;
+
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 4096;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	saved = capture_begin(&lfd);
+	j = journal_open(d, SEGMENT, why, sizeof(why));
+	capture_end(lfd, saved, text, sizeof(text));
+	assert_non_null(j);
+	assert_non_null(strstr(text, "journal: cannot make a file ahead: "));
+	assert_non_null(
+	    strstr(text, "/journal.next:16: File too large; the file written now grows"));
+	first_file(d, path, sizeof(path));
+	assert_int_equal(file_size(path), BANNER);
+	journal_append(j, b1);
+	assert_int_equal(journal_commit(j, why, sizeof(why)), 0);
+	size = file_size(path);
+	while (journal_pending(j) < 8192)
+		journal_append(j, b2);
+	assert_int_equal(journal_commit(j, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "cannot write: File too large"));
+	assert_int_equal(file_size(path), size); /* what failed is not in the file */
+	assert_int_equal(journal_prepare(j, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "/journal.next:16: File too large"));
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	while ((rc = journal_prepare(j, why, sizeof(why))) == 0 && calls < 100)
+		calls++;
+	assert_int_equal(rc, 1);
+	assert_int_equal(journal_rotate(j, why, sizeof(why)), 0);
+	snprintf(path, sizeof(path), "%s/journal.0000000002", d);
+	assert_int_equal(file_size(path), SEGMENT);
+	journal_free(j);
+	/* only the batch committed is replayed, and nothing is cut */
+	replay_logged(d, &g, &st, text, sizeof(text));
+	assert_int_equal(g.n, 1);
+	assert_batch(g.b[0], 1, 5);
+	assert_int_equal(st.cut_bytes, 0);
+	assert_string_equal(text, "");
+	got_free(&g);
+	sample_batch_free(b1);
+	sample_batch_free(b2);
+	rm_rf(d);
+	free(d);
+}
+
 static void test_checkpoint_removes_finished_files_only(void **state)
 {
 	char *d = tmpdir(), why[256], path[512];
-	struct journal *j = journal_open(d, why, sizeof(why));
+	struct journal *j = journal_open(d, 0, why, sizeof(why));
 	struct sample_batch *b = batch(1, 2);
 	uint64_t first;
 
@@ -532,6 +807,12 @@ int main(void)
 	    cmocka_unit_test(test_checkpoint_removes_finished_files_only),
 	    cmocka_unit_test(test_a_record_an_agent_laid_out_is_not_replayed),
 	    cmocka_unit_test(test_files_of_versions_1_and_2_are_replayed),
+	    cmocka_unit_test(test_a_zeroed_tail_is_the_clean_end),
+	    cmocka_unit_test(test_a_torn_record_before_zeros_is_cut),
+	    cmocka_unit_test(test_garbage_after_the_records_is_cut),
+	    cmocka_unit_test(test_a_grown_file_replays_as_before),
+	    cmocka_unit_test(test_rotation_takes_the_file_made_ahead),
+	    cmocka_unit_test(test_no_room_for_a_file_ahead),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
