@@ -145,6 +145,12 @@ uint32_t journal_record_crc(const uint8_t *salt, const void *p, size_t n)
 	return crc_more(c, p, n) ^ 0xffffffffU;
 }
 
+/* the path of the file made ahead (JOURNAL_NEXT) in j's directory */
+static void next_name(const struct journal *j, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", j->dir, JOURNAL_NEXT);
+}
+
 static void file_name(const struct journal *j, uint64_t n, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/journal.%010" PRIu64, j->dir, n);
@@ -809,7 +815,7 @@ int journal_prepare(struct journal *j, char *why, size_t whylen)
 
 	if (j->segment == 0 || (j->next_fd >= 0 && j->next_done >= j->next_size))
 		return 1;
-	snprintf(path, sizeof(path), "%s/%s", j->dir, JOURNAL_NEXT);
+	next_name(j, path, sizeof(path));
 	if (j->next_fd < 0) {
 		if ((j->next_fd = create_file(path, j->next_salt, why, whylen)) < 0)
 			return -1;
@@ -862,7 +868,7 @@ static int take_next(struct journal *j)
 
 	if (j->segment == 0 || j->next_fd < 0 || j->next_done < j->next_size)
 		return -1;
-	snprintf(from, sizeof(from), "%s/%s", j->dir, JOURNAL_NEXT);
+	next_name(j, from, sizeof(from));
 	file_name(j, j->cur, to, sizeof(to));
 	/* its name is durable before a record relies on it; its bytes already are */
 	if (rename(from, to) < 0 || fsync(j->dirfd) < 0) {
@@ -922,7 +928,7 @@ struct journal *journal_open(const char *dir, uint64_t segment, char *why, size_
 	}
 	closedir(d);
 	/* a file an earlier run was making ahead holds no record: made anew */
-	snprintf(next, sizeof(next), "%s/%s", dir, JOURNAL_NEXT);
+	next_name(j, next, sizeof(next));
 	unlink(next);
 	if (j->nold > 1)
 		qsort(j->old, j->nold, sizeof(*j->old), cmp_u64);
@@ -952,7 +958,7 @@ void journal_free(struct journal *j)
 		char next[4096];
 
 		close(j->next_fd);
-		snprintf(next, sizeof(next), "%s/%s", j->dir, JOURNAL_NEXT);
+		next_name(j, next, sizeof(next));
 		unlink(next);
 	}
 	if (j->dirfd > 0)
